@@ -1,0 +1,318 @@
+//! Defender for Endpoint, Defender XDR and Graph security: one dispatcher over the documented table.
+//!
+//! Every request is routed through [`crate::spec::SpecTable::route`], then checked as the services do:
+//! 401 without a valid token for *this* API's audience, 403 unless the token holds one of the endpoint's
+//! documented permissions (`roles` for apps, `scp` for users), 429 past the documented rate limits. The
+//! handler for the endpoint (one module per resource family) then answers in the documented shape.
+//!
+//! # Paging
+//! - MDE lists: `$top` up to the documented maximum (10,000; more is a 400 `ODataError`), `$skip`;
+//!   without `$top` a page holds the maximum and `@odata.nextLink` points at the next one.
+//! - XDR incidents: `$top` up to 100 (default 100), `$skip`; no `@odata.nextLink` (as documented).
+//! - Graph: `$top`, `$skip`, `$count=true`; pages carry `@odata.nextLink` (the original query with the
+//!   next `$skip`) until the last one.
+
+mod actions;
+mod graph;
+mod hunting;
+mod mde;
+mod xdr;
+
+use crate::{
+    auth::{AuthFailure, authenticate},
+    errors::ApiError,
+    odata::{Filter, OrderBy},
+    spec::{Api, Endpoint, Matched},
+    state::{Sim, lock},
+    tokens::{Claims, Resource},
+};
+use axum::{
+    Json,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, Method, StatusCode, Uri},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// What a handler answers: a status and an optional JSON body.
+pub(crate) type Reply = Result<(StatusCode, Option<Value>), ApiError>;
+
+/// Everything a handler may look at.
+pub(crate) struct Ctx<'a> {
+    pub sim: &'a Sim,
+    pub ep: &'a Endpoint,
+    pub matched: &'a Matched<'a>,
+    pub query: Vec<(String, String)>,
+    pub body: Bytes,
+    pub claims: Claims,
+    pub now: DateTime<Utc>,
+    pub path: String,
+}
+
+impl Ctx<'_> {
+    /// A query parameter (case-insensitive name).
+    pub fn q(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The first path parameter.
+    pub fn id(&self) -> &str {
+        self.matched.first_param()
+    }
+
+    /// The JSON body as an object; 400 `InvalidRequestBody` otherwise.
+    pub fn json_body(&self) -> Result<Map<String, Value>, ApiError> {
+        match serde_json::from_slice::<Value>(&self.body) {
+            Ok(Value::Object(m)) => Ok(m),
+            Ok(_) => Err(ApiError::bad_request("InvalidRequestBody", "Request body must be a JSON object")),
+            Err(e) => Err(ApiError::bad_request("InvalidRequestBody", format!("Request body is incorrect: {e}"))),
+        }
+    }
+
+    /// `@odata.context` for this endpoint, from the documented example, on our own origin.
+    pub fn context(&self) -> String {
+        let documented = self.ep.doc["response_example"]["@odata.context"].as_str().unwrap_or_default();
+        let fragment = documented.split_once("$metadata").map(|(_, f)| f).unwrap_or("");
+        match self.ep.api {
+            Api::Graph => format!("{}/v1.0/$metadata{fragment}", self.sim.base_url),
+            _ => format!("{}/api/$metadata{fragment}", self.sim.base_url),
+        }
+    }
+
+    /// Who the service records as having acted (`requestor`, `createdBy`, `lastUpdatedBy`).
+    pub fn actor(&self) -> String {
+        self.claims.caller().to_string()
+    }
+}
+
+/// The fallback handler: everything under `/api/` and `/v1.0/`.
+pub async fn dispatch(
+    State(sim): State<Arc<Sim>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let family = if path.starts_with("/v1.0/") {
+        Api::Graph
+    } else if path.starts_with("/api/") {
+        Api::Mde
+    } else {
+        return crate::nothing_here();
+    };
+    let now = sim.now();
+    let matched = match sim.spec.route(method.as_str(), &path) {
+        Ok(m) => m,
+        Err(true) => {
+            return ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                format!("The requested resource does not support http method '{method}'."),
+            )
+            .render(family, now);
+        }
+        Err(false) => {
+            return ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("No HTTP resource was found that matches the request URI '{path}'."),
+            )
+            .render(family, now);
+        }
+    };
+    let ep = matched.endpoint;
+    let claims = match authenticate(&sim, &headers, Resource::Api(ep.api)) {
+        Ok(c) => c,
+        Err(f) => return unauthorized(&f).render(ep.api, now),
+    };
+    if !claims.holds_any(&ep.application, &ep.delegated) {
+        return forbidden(ep, &claims).render(ep.api, now);
+    }
+    if lock(&sim.config).quotas && !ep.limits.is_empty() {
+        let admitted = lock(&sim.quotas).admit(claims.caller(), &ep.name, &ep.limits, now);
+        if let Err(t) = admitted {
+            return throttled(ep, &t, now);
+        }
+    }
+    let query = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let ctx = Ctx { sim: &sim, ep, matched: &matched, query, body, claims, now, path };
+    let result = match ep.api {
+        Api::Mde if ep.name.starts_with("mde.machineactions") || actions::is_action(&ep.name) => actions::handle(&ctx),
+        Api::Mde if ep.name == "mde.advanced_hunting.run" => hunting::handle(&ctx),
+        Api::Mde => mde::handle(&ctx),
+        Api::Xdr if ep.name == "xdr.advanced_hunting.run" => hunting::handle(&ctx),
+        Api::Xdr => xdr::handle(&ctx),
+        Api::Graph if ep.name == "graph.security.run_hunting_query" => hunting::handle(&ctx),
+        Api::Graph => graph::handle(&ctx),
+    };
+    match result {
+        Ok((status, Some(body))) => (status, Json(body)).into_response(),
+        Ok((status, None)) => status.into_response(),
+        Err(e) => e.render(ep.api, now),
+    }
+}
+
+fn unauthorized(f: &AuthFailure) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", f.message())
+}
+
+fn forbidden(ep: &Endpoint, claims: &Claims) -> ApiError {
+    let (kind, needed) =
+        if claims.scp.is_some() { ("delegated", &ep.delegated) } else { ("application", &ep.application) };
+    let message = if needed.is_empty() {
+        format!("This operation does not support {kind} permissions.")
+    } else {
+        format!(
+            "The {} does not have any of the required {kind} permissions ({}) to access the resource.",
+            if claims.scp.is_some() { "user" } else { "application" },
+            needed.join(", ")
+        )
+    };
+    ApiError::new(StatusCode::FORBIDDEN, "Forbidden", message)
+}
+
+fn throttled(ep: &Endpoint, t: &crate::quota::Throttled, now: DateTime<Utc>) -> Response {
+    let per = if t.limit.window_s == 60 { "minute" } else { "hour" };
+    let until = now + chrono::Duration::seconds(t.retry_after_s as i64);
+    let message = if ep.name.contains("hunting") {
+        // The hunting APIs say which quota was hit in the body.
+        format!(
+            "Query quota exceeded: number of requests ({} calls per {per}). You can send new requests after {}.",
+            t.limit.calls,
+            until.format("%Y-%m-%dT%H:%M:%SZ")
+        )
+    } else {
+        format!(
+            "Rate limit is exceeded ({} calls per {per}). Try again in {} seconds (after {}).",
+            t.limit.calls,
+            t.retry_after_s,
+            until.format("%Y-%m-%dT%H:%M:%SZ")
+        )
+    };
+    let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message);
+    e.retry_after = Some(t.retry_after_s);
+    e.render(ep.api, now)
+}
+
+/// Applies the documented OData options to a collection and pages it.
+pub(crate) fn list(ctx: &Ctx<'_>, mut items: Vec<Value>) -> Reply {
+    for (k, _) in &ctx.query {
+        if k.starts_with('$')
+            && !["$filter", "$top", "$skip", "$orderby", "$expand", "$count", "$skiptoken"].contains(&k.as_str())
+        {
+            return Err(ApiError::bad_request("ODataError", format!("The query parameter '{k}' is not supported.")));
+        }
+    }
+    if let Some(f) = ctx.q("$filter") {
+        if ctx.ep.filter_fields.is_empty() {
+            return Err(ApiError::bad_request(
+                "ODataError",
+                "The query parameter '$filter' is not supported by this resource.",
+            ));
+        }
+        let allowed: Vec<&str> = ctx.ep.filter_fields.iter().map(String::as_str).collect();
+        let filter = Filter::parse(f, &allowed)
+            .map_err(|e| ApiError::bad_request("ODataError", format!("Invalid filter clause: {e}")))?;
+        items.retain(|i| filter.matches(i));
+    }
+    if let Some(o) = ctx.q("$orderby") {
+        let order = OrderBy::parse(o)
+            .map_err(|e| ApiError::bad_request("ODataError", format!("Invalid orderby clause: {e}")))?;
+        order.sort(&mut items);
+    }
+    let skip = parse_count(ctx, "$skip")?.unwrap_or(0);
+    let top = parse_count(ctx, "$top")?;
+    if let (Some(top), Some(max)) = (top, ctx.ep.max_top)
+        && top > max
+    {
+        return Err(ApiError::bad_request(
+            "ODataError",
+            format!(
+                "The limit of '{max}' for Top query has been exceeded. The value from the incoming request is '{top}'."
+            ),
+        ));
+    }
+    let total = items.len();
+    let page = match (ctx.ep.api, top) {
+        (_, Some(t)) => t,
+        (Api::Graph, None) => lock(&ctx.sim.config).graph_page_size,
+        (_, None) => ctx.ep.max_top.unwrap_or(usize::MAX),
+    };
+    let value: Vec<Value> = items.into_iter().skip(skip).take(page).collect();
+    let mut out = Map::new();
+    out.insert("@odata.context".into(), json!(ctx.context()));
+    if ctx.ep.api == Api::Graph && ctx.q("$count").is_some_and(|c| c.eq_ignore_ascii_case("true")) {
+        out.insert("@odata.count".into(), json!(total));
+    }
+    let more = skip.saturating_add(value.len()) < total;
+    let pages_by_link = match ctx.ep.api {
+        Api::Graph => true,
+        Api::Mde => top.is_none(),
+        Api::Xdr => false,
+    };
+    if more && pages_by_link && !value.is_empty() {
+        out.insert("@odata.nextLink".into(), json!(next_link(ctx, skip + value.len(), page)));
+    }
+    out.insert("value".into(), Value::Array(value));
+    Ok((StatusCode::OK, Some(Value::Object(out))))
+}
+
+fn parse_count(ctx: &Ctx<'_>, name: &str) -> Result<Option<usize>, ApiError> {
+    ctx.q(name)
+        .map(|v| {
+            v.trim().parse::<usize>().map_err(|_| {
+                ApiError::bad_request(
+                    "ODataError",
+                    format!("Invalid value '{v}' for {name}: expected a non-negative integer."),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn next_link(ctx: &Ctx<'_>, skip: usize, page: usize) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &ctx.query {
+        if k != "$skip" && k != "$top" {
+            ser.append_pair(k, v);
+        }
+    }
+    ser.append_pair("$top", &page.to_string());
+    ser.append_pair("$skip", &skip.to_string());
+    format!("{}{}?{}", ctx.sim.base_url, ctx.path, ser.finish())
+}
+
+/// A bare collection (`{"@odata.context","value"}`) without OData options.
+pub(crate) fn collection(ctx: &Ctx<'_>, value: Vec<Value>) -> Reply {
+    Ok((StatusCode::OK, Some(json!({"@odata.context": ctx.context(), "value": value}))))
+}
+
+/// An entity with `@odata.context` first, when the documented example has one.
+pub(crate) fn entity(ctx: &Ctx<'_>, status: StatusCode, mut v: Value) -> Reply {
+    if ctx.ep.doc["response_example"].get("@odata.context").is_some()
+        && let Some(o) = v.as_object()
+    {
+        let mut out = Map::new();
+        out.insert("@odata.context".into(), json!(ctx.context()));
+        for (k, val) in o {
+            out.insert(k.clone(), val.clone());
+        }
+        v = Value::Object(out);
+    }
+    Ok((status, Some(v)))
+}
+
+/// Case-insensitive string equality on a JSON field.
+pub(crate) fn field_eq(v: &Value, field: &str, want: &str) -> bool {
+    match v.get(field) {
+        Some(Value::String(s)) => s.eq_ignore_ascii_case(want),
+        Some(Value::Number(n)) => n.to_string() == want,
+        _ => false,
+    }
+}

@@ -1,0 +1,69 @@
+//! `tenant-sim` — run the simulated tenant as a process.
+//!
+//! ```text
+//! tenant-sim [--addr 127.0.0.1:0] [--seed demo|PATH] [--ca-out PATH] [--no-control] [--no-quotas]
+//! ```
+//! The first stdout line is `tenant-sim listening on <base url>`; the process runs until Ctrl-C.
+
+use clap::Parser;
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+use tenant_sim::{Seed, SimOptions, state::SimConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "tenant-sim", about = "Simulated Entra ID, Key Vault and Defender APIs over HTTPS")]
+struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    /// `demo` or the path of a seed document.
+    #[arg(long, default_value = "demo")]
+    seed: String,
+    /// Write the generated CA certificate (PEM) here, for clients to trust.
+    #[arg(long)]
+    ca_out: Option<PathBuf>,
+    /// Do not serve the /_sim/ control API.
+    #[arg(long)]
+    no_control: bool,
+    /// Do not enforce the documented rate limits.
+    #[arg(long)]
+    no_quotas: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    match run(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut msg = e.to_string();
+            let mut cur = e.source();
+            while let Some(s) = cur {
+                msg.push_str(&format!(": {s}"));
+                cur = s.source();
+            }
+            eprintln!("tenant-sim: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let seed = if args.seed == "demo" {
+        Seed::demo()?
+    } else {
+        let text = std::fs::read_to_string(&args.seed).map_err(|e| format!("cannot read seed {}: {e}", args.seed))?;
+        Seed::parse(&text)?
+    };
+    let config = SimConfig { quotas: !args.no_quotas, ..SimConfig::default() };
+    let sim = tenant_sim::start(SimOptions { addr: args.addr, seed, control: !args.no_control, config }).await?;
+    if let Some(path) = &args.ca_out {
+        std::fs::write(path, &sim.ca_pem).map_err(|e| format!("cannot write CA to {}: {e}", path.display()))?;
+    }
+    println!("tenant-sim listening on {}", sim.url);
+    println!("tenant {} · token endpoint {}/{}/oauth2/v2.0/token", sim.tenant_id(), sim.url, sim.tenant_id());
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
