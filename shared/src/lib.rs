@@ -1,9 +1,31 @@
-//! defender-shared — the library every defender-functions Lambda builds on.
+//! defender-shared — the library every defender-functions Lambda builds on, and the only crate that
+//! talks to Microsoft.
 //!
-//! This crate is the only one that talks to Microsoft. It is filled in by the shared-library work;
-//! for now it holds the one type every later module leans on.
+//! A function builds its state once per cold start: [`config::Config`] from the environment, a
+//! [`tenants::TenantRegistry`], a [`vault::SecretStore`] (Azure Key Vault through the official SDK, or a
+//! local file), a [`auth::TokenProvider`] (application or user context), and a
+//! [`defender::DefenderClient`] over one HTTP client. Everything is keyed by tenant, so one customer's
+//! throttling or broken credential never touches another's.
 //!
 //! # Layout
-//! - [`secret`] — `SecretString`: a value that never prints.
+//! - [`config`] — `Config::from_env` / `from_lookup`: the only place environment variables are read.
+//! - [`cloud`] — one table: cloud × API family → authority host, `.default` scope, API host.
+//! - [`tenants`] — the tenant registry (MSSP mode) with single-tenant env config as its one-entry case.
+//! - [`ids`] — validated newtypes: tenant/client ids, machine/alert/incident/action ids, indicators.
+//! - [`secret`] — `SecretString`: redacted `Debug`, no `Display`.
+//! - [`http`] — the one reqwest client (rustls, redirects off, optional extra CA for local mode).
+//! - [`vault`] — `SecretStore`: Key Vault (official SDK), file store, TTL cache with single-flight.
+//! - [`auth`] — `TokenProvider`: client secret, certificate and federated assertions, device code and
+//!   rotating refresh tokens; one cache; `azure_core` `TokenCredential` for the Key Vault SDK.
+//! - [`defender`] — `DefenderClient`: typed calls for every documented endpoint, paging streams,
+//!   retries within a deadline, the quota governor, OData/KQL escaping, the permission manifest.
 
+pub mod auth;
+pub mod cloud;
+pub mod config;
+pub mod defender;
+pub mod http;
+pub mod ids;
 pub mod secret;
+pub mod tenants;
+pub mod vault;

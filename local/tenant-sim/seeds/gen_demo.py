@@ -1382,6 +1382,7 @@ net_rows.sort(key=lambda r: r["Timestamp"])
 # ----------------------------------------------------------------- document
 doc = {
     "tenant_id": TENANT_ID,
+    "as_of": "2026-11-28T00:00:00Z",
     "apps": [
         {"client_id": "11111111-1111-4111-8111-111111111111", "display_name": "defender-functions (demo, secret)",
          "client_secret": "demo-secret-value-do-not-use-in-prod",

@@ -142,6 +142,10 @@ fn malformed(msg: &str) -> EntraError {
     bad_request("invalid_request", 9_002_313, format!("Invalid request. Request is malformed or invalid. {msg}"))
 }
 
+fn unknown_grant(msg: &str) -> EntraError {
+    bad_request("invalid_grant", 9_002_313, format!("Invalid request. Request is malformed or invalid. {msg}"))
+}
+
 fn server_error() -> EntraError {
     EntraError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 50_000, "There was an error issuing a token.")
 }
@@ -860,7 +864,7 @@ fn device_code_grant(sim: &Sim, tenant: &str, form: &Form) -> EResult<Value> {
     let (scope_raw, upn) = {
         let mut t = lock(&sim.tenant);
         let Some(code) = t.device_codes.get_mut(device_code) else {
-            return Err(malformed("The device_code was not recognized."));
+            return Err(unknown_grant("The device_code was not recognized."));
         };
         if !code.client_id.eq_ignore_ascii_case(client_id) {
             return Err(bad_request(
@@ -931,7 +935,7 @@ async fn refresh_grant(sim: &Sim, tenant: &str, form: &Form, headers: &HeaderMap
     let upn = {
         let mut t = lock(&sim.tenant);
         let Some(grant) = t.refresh_tokens.get_mut(refresh) else {
-            return Err(malformed("The refresh token was not recognized."));
+            return Err(unknown_grant("The refresh token was not recognized."));
         };
         if !grant.client_id.eq_ignore_ascii_case(client_id) {
             return Err(bad_request(

@@ -83,6 +83,11 @@ pub struct UserReg {
 pub struct Seed {
     /// Directory (tenant) id.
     pub tenant_id: String,
+    /// The moment the seed's timestamps were written for. When set, every timestamp in the data is
+    /// shifted by (now − `as_of`) at load, so the demo tenant always looks recent (alerts from the last
+    /// days, hunting rows inside the 30-day window) whenever it runs.
+    #[serde(default)]
+    pub as_of: Option<String>,
     /// Registered applications.
     #[serde(default)]
     pub apps: Vec<AppReg>,
@@ -142,6 +147,26 @@ pub struct Seed {
     pub hunting: BTreeMap<String, Vec<Map<String, Value>>>,
 }
 
+/// Shifts timestamp strings (those with a date, a `T` and a zone) inside a JSON value.
+fn shift(v: &mut Value, delta: chrono::Duration) {
+    match v {
+        Value::String(s) if s.len() >= 20 && s.as_bytes().get(10) == Some(&b'T') => {
+            if let Some(t) = crate::clock::parse_iso(s) {
+                let had_fraction = s.contains('.');
+                let moved = t + delta;
+                *s = if had_fraction {
+                    crate::clock::iso(moved)
+                } else {
+                    moved.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+                };
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| shift(x, delta)),
+        Value::Object(o) => o.values_mut().for_each(|x| shift(x, delta)),
+        _ => {}
+    }
+}
+
 /// Why a seed was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
@@ -170,6 +195,37 @@ impl Seed {
     /// Only if the shipped file is broken (a unit test guards it).
     pub fn demo() -> Result<Self, SeedError> {
         Self::parse(DEMO)
+    }
+
+    /// Moves every RFC 3339 timestamp in the data by (`now` − `as_of`); a no-op without `as_of`.
+    pub fn rebase(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        let Some(as_of) = self.as_of.take().and_then(|t| crate::clock::parse_iso(&t)) else { return };
+        let delta = now - as_of;
+        let lists = [
+            &mut self.machines,
+            &mut self.alerts,
+            &mut self.incidents,
+            &mut self.graph_alerts,
+            &mut self.graph_incidents,
+            &mut self.indicators,
+            &mut self.machine_actions,
+            &mut self.investigations,
+            &mut self.files,
+            &mut self.ips,
+            &mut self.domains,
+        ];
+        for list in lists {
+            list.iter_mut().for_each(|v| shift(v, delta));
+        }
+        for map in [&mut self.logon_users, &mut self.software, &mut self.vulnerabilities] {
+            map.values_mut().flatten().for_each(|v| shift(v, delta));
+        }
+        self.alert_users.values_mut().for_each(|v| shift(v, delta));
+        for rows in self.hunting.values_mut() {
+            for row in rows.iter_mut() {
+                row.values_mut().for_each(|v| shift(v, delta));
+            }
+        }
     }
 
     fn validate(&self) -> Result<(), SeedError> {
@@ -219,6 +275,20 @@ mod tests {
         assert_eq!(s.incidents.len(), 12);
         assert!(s.hunting.contains_key("DeviceProcessEvents") && s.hunting.contains_key("DeviceNetworkEvents"));
         assert_eq!(s.secrets.get("defender-client-secret"), s.apps[0].client_secret.as_ref());
+    }
+
+    #[test]
+    fn rebase_moves_every_timestamp_by_the_same_amount() {
+        let mut s = Seed::demo().unwrap();
+        let before = s.alerts[0]["lastUpdateTime"].as_str().unwrap().to_string();
+        let row_before = s.hunting["DeviceProcessEvents"][0]["Timestamp"].as_str().unwrap().to_string();
+        let now = crate::clock::parse_iso("2027-03-01T00:00:00Z").unwrap();
+        s.rebase(now);
+        let shift = |a: &str, b: &str| crate::clock::parse_iso(b).unwrap() - crate::clock::parse_iso(a).unwrap();
+        let d = shift(&before, s.alerts[0]["lastUpdateTime"].as_str().unwrap());
+        assert_eq!(d, now - crate::clock::parse_iso("2026-11-28T00:00:00Z").unwrap());
+        assert_eq!(shift(&row_before, s.hunting["DeviceProcessEvents"][0]["Timestamp"].as_str().unwrap()), d);
+        assert!(s.as_of.is_none());
     }
 
     #[test]

@@ -117,7 +117,8 @@ pub struct Tenant {
 
 impl Tenant {
     /// Builds the tenant from a seed.
-    pub fn from_seed(seed: Seed, now: DateTime<Utc>) -> Self {
+    pub fn from_seed(mut seed: Seed, now: DateTime<Utc>) -> Self {
+        seed.rebase(now);
         let secrets = seed
             .secrets
             .iter()

@@ -1,0 +1,1 @@
+//! Configuration from the environment. (The config work fills this module.)

@@ -1,0 +1,1 @@
+//! The Defender client. (The client work fills this module.)

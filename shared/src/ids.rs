@@ -1,0 +1,242 @@
+//! Validated identifiers and indicators.
+//!
+//! Every value that reaches a URL path, an OData filter or a KQL query is parsed into one of these
+//! first, so a malformed or hostile value (a quote, a pipe, a newline, `' or 1 eq 1`) is refused at the
+//! edge with a reason instead of travelling further. Parsing is the only constructor.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use std::{fmt, str::FromStr};
+
+/// Why a value is not a valid identifier or indicator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {kind}: {reason}")]
+pub struct InvalidId {
+    /// What was being parsed (`machine id`, `sha256`, ...).
+    pub kind: &'static str,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+fn invalid(kind: &'static str, reason: impl Into<String>) -> InvalidId {
+    InvalidId { kind, reason: reason.into() }
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && [8, 4, 4, 4, 12].iter().zip(&parts).all(|(n, p)| p.len() == *n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The validated value.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, InvalidId> {
+                let s = s.trim();
+                let check: fn(&str) -> Result<String, String> = $check;
+                check(s).map(Self).map_err(|r| invalid($kind, r))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A directory (tenant) id: a GUID.
+    TenantId, "tenant id", |s| if is_guid(s) { Ok(s.to_ascii_lowercase()) } else { Err(format!("'{s}' is not a GUID")) }
+);
+string_id!(
+    /// An application (client) id: a GUID.
+    ClientId, "client id", |s| if is_guid(s) { Ok(s.to_ascii_lowercase()) } else { Err(format!("'{s}' is not a GUID")) }
+);
+string_id!(
+    /// A tenant's name in the registry: 1–64 of `[A-Za-z0-9_.-]`.
+    TenantName, "tenant name", |s| {
+        let ok = !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if ok { Ok(s.to_string()) } else { Err(format!("'{s}' must be 1-64 letters, digits, '_', '.' or '-'")) }
+    }
+);
+string_id!(
+    /// An MDE machine (device) id: 40 hex characters.
+    MachineId, "machine id", |s| if is_hex(s, 40) { Ok(s.to_ascii_lowercase()) } else { Err(format!("'{s}' is not 40 hex characters")) }
+);
+string_id!(
+    /// An MDE alert id (`da637308392288907382_-880718168`, or the older numeric/GUID forms).
+    AlertId, "alert id", |s| {
+        let ok = !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b));
+        if ok { Ok(s.to_string()) } else { Err(format!("'{s}' is not an alert id")) }
+    }
+);
+string_id!(
+    /// A machine action id: a GUID.
+    ActionId, "machine action id", |s| if is_guid(s) { Ok(s.to_ascii_lowercase()) } else { Err(format!("'{s}' is not a GUID")) }
+);
+string_id!(
+    /// A SHA-1 file hash (40 hex, lower-cased).
+    Sha1, "sha1", |s| if is_hex(s, 40) { Ok(s.to_ascii_lowercase()) } else { Err(format!("'{s}' is not 40 hex characters")) }
+);
+string_id!(
+    /// A SHA-256 file hash (64 hex, lower-cased).
+    Sha256, "sha256", |s| if is_hex(s, 64) { Ok(s.to_ascii_lowercase()) } else { Err(format!("'{s}' is not 64 hex characters")) }
+);
+string_id!(
+    /// An MD5 file hash (32 hex, lower-cased).
+    Md5, "md5", |s| if is_hex(s, 32) { Ok(s.to_ascii_lowercase()) } else { Err(format!("'{s}' is not 32 hex characters")) }
+);
+string_id!(
+    /// A DNS domain name (RFC 1123 labels, at least two, lower-cased, no trailing dot).
+    DomainName, "domain", |s| {
+        let d = s.trim_end_matches('.').to_ascii_lowercase();
+        let ok = d.len() <= 253
+            && d.split('.').count() >= 2
+            && d.split('.').all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            && !d.rsplit('.').next().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()));
+        if ok { Ok(d) } else { Err(format!("'{s}' is not a domain name")) }
+    }
+);
+string_id!(
+    /// A host name as MDE records it (`computerDnsName`): a single label or a dotted DNS name.
+    Hostname, "hostname", |s| {
+        let d = s.trim_end_matches('.').to_ascii_lowercase();
+        let ok = !d.is_empty() && d.len() <= 253
+            && d.split('.').all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        if ok { Ok(d) } else { Err(format!("'{s}' is not a host name")) }
+    }
+);
+string_id!(
+    /// A user account as MDE names it (`accountName`, optionally `DOMAIN\name` or a UPN).
+    AccountName, "user", |s| {
+        let ok = !s.is_empty() && s.len() <= 256
+            && s.chars().all(|c| c.is_alphanumeric() || "._-@\\ $".contains(c));
+        if ok { Ok(s.to_string()) } else { Err(format!("'{s}' is not an account name")) }
+    }
+);
+
+/// An XDR incident id (a positive integer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IncidentId(pub u64);
+
+impl FromStr for IncidentId {
+    type Err = InvalidId;
+    fn from_str(s: &str) -> Result<Self, InvalidId> {
+        s.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Self)
+            .ok_or_else(|| invalid("incident id", format!("'{s}' is not a positive integer")))
+    }
+}
+
+impl fmt::Display for IncidentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A URL indicator: absolute http(s) URL with a host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct UrlIndicator(String);
+
+impl UrlIndicator {
+    /// The URL text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Its host, lower-cased.
+    pub fn host(&self) -> Option<String> {
+        url::Url::parse(&self.0).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+    }
+}
+
+impl FromStr for UrlIndicator {
+    type Err = InvalidId;
+    fn from_str(s: &str) -> Result<Self, InvalidId> {
+        let s = s.trim();
+        if s.chars().any(|c| c.is_control() || c == '\'' || c == '"' || c == ' ') {
+            return Err(invalid("url", "contains a quote, a space or a control character"));
+        }
+        let u = url::Url::parse(s).map_err(|e| invalid("url", e.to_string()))?;
+        if !(u.scheme() == "http" || u.scheme() == "https") || u.host_str().is_none() {
+            return Err(invalid("url", "must be an absolute http(s) URL with a host"));
+        }
+        Ok(Self(u.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_values_parse_and_normalise() {
+        assert_eq!(
+            "ABCDEF0123456789abcdef0123456789ABCDEF01".parse::<MachineId>().unwrap().as_str(),
+            "abcdef0123456789abcdef0123456789abcdef01"
+        );
+        assert!("da637308392288907382_-880718168".parse::<AlertId>().is_ok());
+        assert_eq!("Example.COM.".parse::<DomainName>().unwrap().as_str(), "example.com");
+        assert_eq!("ws-fin-014.contoso.com".parse::<Hostname>().unwrap().as_str(), "ws-fin-014.contoso.com");
+        assert_eq!("7587".parse::<IncidentId>().unwrap(), IncidentId(7587));
+        assert!("4a6f2e1c-8d3b-4c7a-9e5f-2b1d0c9a8e7f".parse::<TenantId>().is_ok());
+        assert_eq!(
+            "https://evil.example/x?y=1".parse::<UrlIndicator>().unwrap().host().as_deref(),
+            Some("evil.example")
+        );
+    }
+
+    #[test]
+    fn hostile_values_are_refused_with_a_reason() {
+        for bad in ["x' or 1 eq 1", "a|b", "line\nbreak", "", "abc\"", "da1'"] {
+            assert!(bad.parse::<AlertId>().is_err(), "{bad:?}");
+            assert!(bad.parse::<Hostname>().is_err(), "{bad:?}");
+            assert!(bad.parse::<DomainName>().is_err(), "{bad:?}");
+            assert!(bad.parse::<MachineId>().is_err(), "{bad:?}");
+            assert!(bad.parse::<Sha256>().is_err(), "{bad:?}");
+        }
+        assert!("1.2.3.4".parse::<DomainName>().is_err(), "an IP is not a domain");
+        assert!("0".parse::<IncidentId>().is_err());
+        assert!("javascript:alert(1)".parse::<UrlIndicator>().is_err());
+        assert!("https://a.example/'x".parse::<UrlIndicator>().is_err());
+        let e = "zz".parse::<Sha1>().unwrap_err();
+        assert_eq!(e.to_string(), "invalid sha1: 'zz' is not 40 hex characters");
+    }
+
+    #[test]
+    fn deserialising_validates_too() {
+        assert!(serde_json::from_str::<MachineId>("\"not-a-machine\"").is_err());
+        assert!(serde_json::from_str::<Sha256>(&format!("\"{}\"", "a".repeat(64))).is_ok());
+    }
+}

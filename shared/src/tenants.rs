@@ -1,0 +1,1 @@
+//! The tenant registry. (The config work fills this module.)
