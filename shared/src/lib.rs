@@ -19,6 +19,8 @@
 //!   rotating refresh tokens; one cache; `azure_core` `TokenCredential` for the Key Vault SDK.
 //! - [`defender`] — `DefenderClient`: typed calls for every documented endpoint, paging streams,
 //!   retries within a deadline, the quota governor, OData/KQL escaping, the permission manifest.
+//! - [`webhook`] — inbound signatures (Standard Webhooks, GitHub, Slack v0, Teams) in constant time,
+//!   with a replay window.
 
 pub mod auth;
 pub mod cloud;
@@ -29,3 +31,4 @@ pub mod ids;
 pub mod secret;
 pub mod tenants;
 pub mod vault;
+pub mod webhook;
