@@ -5,6 +5,11 @@
 //! - [`request`] — the documented request schema, parsed into typed indicators; every invalid value is
 //!   kept and reported back per item, never silently dropped and never near a query.
 //! - [`extract`] — indicators found in a free-form alert payload.
+//! - [`enrich`] — the use case over the [`enrich::DefenderLookups`] trait: bounded fan-out, each
+//!   distinct lookup once, per-item errors within the deadline.
+//! - [`response`] — the response document and its summary verdict.
 
+pub mod enrich;
 pub mod extract;
 pub mod request;
+pub mod response;

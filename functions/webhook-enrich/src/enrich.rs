@@ -1,0 +1,573 @@
+//! The use case: look every valid indicator up in Defender, concurrently (bounded fan-out), each
+//! distinct lookup once, within the request's deadline; an item whose lookups fail or time out is
+//! reported `error` with the reason while the others are answered.
+//!
+//! It sees only typed input and the [`DefenderLookups`] trait — never a Lambda event — so it is
+//! tested with in-memory fakes and driven in production by an adapter over the shared client.
+
+use crate::{
+    request::{EnrichRequest, Indicator, Item, Kind},
+    response::{AlertFacts, EnrichResponse, FileFacts, ItemResult, MachineFacts, Prevalence, Status, Summary},
+};
+use defender_shared::ids::{AccountName, AlertId, DomainName, Hostname, IncidentId, MachineId, Sha1};
+use futures::{StreamExt, future::BoxFuture};
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{Arc, Mutex},
+};
+use tokio::{sync::OnceCell, time::Instant};
+
+/// How many items are looked up at once.
+pub const FAN_OUT: usize = 8;
+
+/// Why a lookup produced no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// Defender throttled us and the wait would pass the deadline.
+    #[error("throttled by Defender past the request's deadline")]
+    Throttled,
+    /// No answer before the deadline.
+    #[error("no answer before the request's deadline")]
+    Deadline,
+    /// Defender refused or failed (status and code, never a token or a body).
+    #[error("defender answered {0}")]
+    Service(String),
+}
+
+/// A lookup's outcome.
+pub type Lookup<T> = Result<T, LookupError>;
+
+/// Indicators found in an alert's or incident's evidence (`None`: no such alert or incident).
+pub type Evidence = Option<Vec<(Kind, String)>>;
+
+/// Everything known about a domain: prevalence, alerts, machines.
+type DomainFacts = (Option<Prevalence>, Vec<AlertFacts>, Vec<MachineFacts>);
+
+/// What the use case asks Defender, for one tenant. `Ok(None)` / an empty list means "not known".
+pub trait DefenderLookups: Send + Sync {
+    /// A machine by id.
+    fn machine<'a>(&'a self, id: &'a MachineId) -> BoxFuture<'a, Lookup<Option<MachineFacts>>>;
+    /// Machines whose `computerDnsName` equals the host name exactly.
+    fn machines_by_hostname<'a>(&'a self, host: &'a Hostname) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>>;
+    /// Machines seen with this IP around now.
+    fn machines_by_ip<'a>(&'a self, ip: IpAddr) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>>;
+    /// Account names logged on to a machine.
+    fn logged_on_users<'a>(&'a self, machine_id: &'a str) -> BoxFuture<'a, Lookup<Vec<String>>>;
+    /// Alerts on a machine.
+    fn machine_alerts<'a>(&'a self, machine_id: &'a str) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>>;
+    /// File info and organisation stats by SHA-1, SHA-256 or MD5.
+    fn file<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Lookup<Option<FileFacts>>>;
+    /// Alerts related to a file.
+    fn file_alerts<'a>(&'a self, sha1: &'a Sha1) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>>;
+    /// Machines that saw a file.
+    fn file_machines<'a>(&'a self, sha1: &'a Sha1) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>>;
+    /// Organisation prevalence of an IP.
+    fn ip_prevalence<'a>(&'a self, ip: IpAddr) -> BoxFuture<'a, Lookup<Option<Prevalence>>>;
+    /// Alerts related to an IP.
+    fn ip_alerts<'a>(&'a self, ip: IpAddr) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>>;
+    /// Organisation prevalence of a domain.
+    fn domain_prevalence<'a>(&'a self, domain: &'a DomainName) -> BoxFuture<'a, Lookup<Option<Prevalence>>>;
+    /// Alerts related to a domain.
+    fn domain_alerts<'a>(&'a self, domain: &'a DomainName) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>>;
+    /// Machines that talked to a domain.
+    fn domain_machines<'a>(&'a self, domain: &'a DomainName) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>>;
+    /// Alerts related to a user.
+    fn user_alerts<'a>(&'a self, user: &'a AccountName) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>>;
+    /// Machines a user logged on to.
+    fn user_machines<'a>(&'a self, user: &'a AccountName) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>>;
+    /// The indicators in an alert's evidence (`None`: no such alert).
+    fn alert_indicators<'a>(&'a self, id: &'a AlertId) -> BoxFuture<'a, Lookup<Evidence>>;
+    /// The indicators in an incident's alerts' evidence (`None`: no such incident).
+    fn incident_indicators<'a>(&'a self, id: IncidentId) -> BoxFuture<'a, Lookup<Evidence>>;
+}
+
+/// Makes each distinct lookup once per request, however many items need it.
+struct Once<T> {
+    cells: Mutex<HashMap<String, Arc<OnceCell<T>>>>,
+}
+
+impl<T: Clone> Once<T> {
+    fn new() -> Self {
+        Self { cells: Mutex::new(HashMap::new()) }
+    }
+
+    async fn get<F: Future<Output = T>>(&self, key: String, make: impl FnOnce() -> F) -> T {
+        let cell = {
+            let mut cells = self.cells.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            cells.entry(key).or_default().clone()
+        };
+        cell.get_or_init(make).await.clone()
+    }
+}
+
+struct Memo<'d, D: ?Sized> {
+    d: &'d D,
+    users: Once<Lookup<Vec<String>>>,
+    machine_alerts: Once<Lookup<Vec<AlertFacts>>>,
+    file: Once<Lookup<Option<FileFacts>>>,
+    file_alerts: Once<Lookup<Vec<AlertFacts>>>,
+    file_machines: Once<Lookup<Vec<MachineFacts>>>,
+    domain: Once<Lookup<DomainFacts>>,
+}
+
+/// Runs the enrichment. `tenant` is the name reported back; `deadline` bounds every lookup.
+pub async fn enrich<D: DefenderLookups + ?Sized>(
+    req: &EnrichRequest,
+    tenant: &str,
+    d: &D,
+    deadline: Instant,
+) -> EnrichResponse {
+    let memo = Memo {
+        d,
+        users: Once::new(),
+        machine_alerts: Once::new(),
+        file: Once::new(),
+        file_alerts: Once::new(),
+        file_machines: Once::new(),
+        domain: Once::new(),
+    };
+    let mut items = req.items.clone();
+    let mut expansion_errors = Vec::new();
+    if let Some(id) = &req.alert_id {
+        expand(&mut items, &mut expansion_errors, "alert", within(deadline, d.alert_indicators(id)).await, id.as_str());
+    }
+    if let Some(id) = req.incident_id {
+        expand(
+            &mut items,
+            &mut expansion_errors,
+            "incident",
+            within(deadline, d.incident_indicators(id)).await,
+            &id.to_string(),
+        );
+    }
+    let memo = &memo;
+    let mut results: Vec<ItemResult> =
+        futures::stream::iter(items.iter().map(|item| lookup_item(memo, item, deadline)))
+            .buffered(FAN_OUT)
+            .collect()
+            .await;
+    results.extend(expansion_errors);
+    let summary = Summary::of(&results);
+    EnrichResponse { tenant: tenant.to_string(), results, summary }
+}
+
+fn expand(items: &mut Vec<Item>, errors: &mut Vec<ItemResult>, what: &str, got: Lookup<Evidence>, id: &str) {
+    let source = format!("{what}:{id}");
+    match got {
+        Ok(Some(found)) => {
+            for (kind, value) in found {
+                let parsed = Indicator::parse(kind, &value).map_err(|e| e.to_string());
+                let dup = items
+                    .iter()
+                    .any(|i| i.kind == kind && i.parsed.as_ref().ok() == parsed.as_ref().ok() && parsed.is_ok());
+                if !dup {
+                    items.push(Item { kind, input: value, source: source.clone(), parsed });
+                }
+            }
+        }
+        Ok(None) => errors.push(bare(Kind::MachineId, id, &source, Status::NotFound, Some(format!("no such {what}")))),
+        Err(e) => errors.push(bare(Kind::MachineId, id, &source, Status::Error, Some(e.to_string()))),
+    }
+}
+
+fn bare(kind: Kind, input: &str, source: &str, status: Status, reason: Option<String>) -> ItemResult {
+    ItemResult {
+        kind,
+        input: input.to_string(),
+        value: None,
+        source: source.to_string(),
+        status,
+        reason,
+        machines: Vec::new(),
+        alerts: Vec::new(),
+        file: None,
+        prevalence: None,
+    }
+}
+
+async fn within<T>(deadline: Instant, f: impl Future<Output = Lookup<T>>) -> Lookup<T> {
+    match tokio::time::timeout_at(deadline, f).await {
+        Ok(r) => r,
+        Err(_) => Err(LookupError::Deadline),
+    }
+}
+
+/// Adds logged-on users to each machine (each machine's users fetched once per request).
+async fn with_users<D: DefenderLookups + ?Sized>(
+    memo: &Memo<'_, D>,
+    machines: Vec<MachineFacts>,
+) -> Lookup<Vec<MachineFacts>> {
+    let mut out = Vec::with_capacity(machines.len());
+    for mut m in machines {
+        let id = m.id.clone();
+        m.logged_on_users = memo.users.get(id.clone(), || memo.d.logged_on_users(&id)).await?;
+        out.push(m);
+    }
+    Ok(out)
+}
+
+async fn machine_alerts<D: DefenderLookups + ?Sized>(
+    memo: &Memo<'_, D>,
+    machines: &[MachineFacts],
+) -> Lookup<Vec<AlertFacts>> {
+    let mut out: Vec<AlertFacts> = Vec::new();
+    for m in machines {
+        for a in memo.machine_alerts.get(m.id.clone(), || memo.d.machine_alerts(&m.id)).await? {
+            if !out.iter().any(|x| x.id == a.id) {
+                out.push(a);
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct Found {
+    machines: Vec<MachineFacts>,
+    alerts: Vec<AlertFacts>,
+    file: Option<FileFacts>,
+    prevalence: Option<Prevalence>,
+}
+
+impl Found {
+    fn empty() -> Self {
+        Self { machines: Vec::new(), alerts: Vec::new(), file: None, prevalence: None }
+    }
+    fn anything(&self) -> bool {
+        !self.machines.is_empty()
+            || !self.alerts.is_empty()
+            || self.file.is_some()
+            || self.prevalence.as_ref().is_some_and(|p| p.organization_prevalence > 0)
+    }
+}
+
+async fn domain_facts<D: DefenderLookups + ?Sized>(memo: &Memo<'_, D>, domain: &DomainName) -> Lookup<Found> {
+    let (prevalence, alerts, machines) = memo
+        .domain
+        .get(domain.to_string(), || async {
+            let p = memo.d.domain_prevalence(domain).await?;
+            let a = memo.d.domain_alerts(domain).await?;
+            let m = memo.d.domain_machines(domain).await?;
+            Ok((p, a, m))
+        })
+        .await?;
+    Ok(Found { machines, alerts, file: None, prevalence })
+}
+
+async fn lookup<D: DefenderLookups + ?Sized>(memo: &Memo<'_, D>, ind: &Indicator) -> Lookup<Found> {
+    let d = memo.d;
+    let mut f = Found::empty();
+    match ind {
+        Indicator::Machine(id) => {
+            if let Some(m) = d.machine(id).await? {
+                f.machines = with_users(memo, vec![m]).await?;
+                f.alerts = machine_alerts(memo, &f.machines).await?;
+            }
+        }
+        Indicator::Hostname(h) => {
+            f.machines = with_users(memo, d.machines_by_hostname(h).await?).await?;
+            f.alerts = machine_alerts(memo, &f.machines).await?;
+        }
+        Indicator::Ip(ip) => {
+            f.machines = with_users(memo, d.machines_by_ip(*ip).await?).await?;
+            f.alerts = d.ip_alerts(*ip).await?;
+            f.prevalence = d.ip_prevalence(*ip).await?;
+        }
+        Indicator::Domain(domain) => f = domain_facts(memo, domain).await?,
+        Indicator::Url(u) => {
+            if let Some(domain) = u.host().and_then(|h| h.parse::<DomainName>().ok()) {
+                f = domain_facts(memo, &domain).await?;
+            }
+        }
+        Indicator::Sha1(_) | Indicator::Sha256(_) | Indicator::Md5(_) => {
+            let hash = ind.value();
+            f.file = memo.file.get(hash.clone(), || d.file(&hash)).await?;
+            // Related alerts and machines are looked up by SHA-1 only (documented limitation).
+            let sha1 = f.file.as_ref().and_then(|x| x.sha1.as_deref()).and_then(|s| s.parse::<Sha1>().ok());
+            let sha1 = match ind {
+                Indicator::Sha1(s) => Some(s.clone()),
+                _ => sha1,
+            };
+            if let Some(sha1) = sha1 {
+                f.alerts = memo.file_alerts.get(sha1.to_string(), || d.file_alerts(&sha1)).await?;
+                f.machines = memo.file_machines.get(sha1.to_string(), || d.file_machines(&sha1)).await?;
+            }
+        }
+        Indicator::User(u) => {
+            f.alerts = d.user_alerts(u).await?;
+            f.machines = d.user_machines(u).await?;
+        }
+    }
+    Ok(f)
+}
+
+async fn lookup_item<D: DefenderLookups + ?Sized>(memo: &Memo<'_, D>, item: &Item, deadline: Instant) -> ItemResult {
+    let ind = match &item.parsed {
+        Ok(i) => i,
+        Err(reason) => return bare(item.kind, &item.input, &item.source, Status::Invalid, Some(reason.clone())),
+    };
+    let mut r = bare(item.kind, &item.input, &item.source, Status::NotFound, None);
+    r.value = Some(ind.value());
+    match within(deadline, lookup(memo, ind)).await {
+        Ok(found) => {
+            if found.anything() {
+                r.status = Status::Found;
+            }
+            r.machines = found.machines;
+            r.alerts = found.alerts;
+            r.file = found.file;
+            r.prevalence = found.prevalence;
+        }
+        Err(e) => {
+            r.status = Status::Error;
+            r.reason = Some(e.to_string());
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const M1: &str = "abcdef0123456789abcdef0123456789abcdef01";
+    const SHA1: &str = "87662bc3d60e4200ceaf7aae249d1c343f4b83c9";
+
+    fn machine(id: &str, name: &str) -> MachineFacts {
+        MachineFacts {
+            id: id.into(),
+            computer_dns_name: Some(name.into()),
+            os_platform: Some("Windows11".into()),
+            health_status: Some("Active".into()),
+            risk_score: Some("High".into()),
+            exposure_level: Some("Medium".into()),
+            last_seen: None,
+            last_ip_address: Some("10.1.2.3".into()),
+            logged_on_users: Vec::new(),
+        }
+    }
+
+    fn alert(id: &str, sev: &str) -> AlertFacts {
+        AlertFacts {
+            id: id.into(),
+            title: Some("t".into()),
+            severity: Some(sev.into()),
+            status: Some("New".into()),
+            machine_id: Some(M1.into()),
+            incident_id: Some(7),
+            created: None,
+        }
+    }
+
+    /// A fake tenant: one machine, one file, one bad IP; counts calls; can throttle or hang one lookup.
+    #[derive(Default)]
+    struct Fake {
+        calls: Mutex<HashMap<String, usize>>,
+        throttle_ip: bool,
+        hang_domain: bool,
+        total: AtomicUsize,
+    }
+
+    impl Fake {
+        fn hit(&self, what: &str) {
+            self.total.fetch_add(1, Ordering::SeqCst);
+            *self.calls.lock().unwrap().entry(what.to_string()).or_default() += 1;
+        }
+        fn count(&self, what: &str) -> usize {
+            self.calls.lock().unwrap().get(what).copied().unwrap_or(0)
+        }
+    }
+
+    impl DefenderLookups for Fake {
+        fn machine<'a>(&'a self, id: &'a MachineId) -> BoxFuture<'a, Lookup<Option<MachineFacts>>> {
+            self.hit("machine");
+            async move { Ok((id.as_str() == M1).then(|| machine(M1, "ws-fin-014.contoso.com"))) }.boxed()
+        }
+        fn machines_by_hostname<'a>(&'a self, host: &'a Hostname) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
+            self.hit("by_hostname");
+            async move {
+                Ok(if host.as_str() == "ws-fin-014.contoso.com" { vec![machine(M1, host.as_str())] } else { vec![] })
+            }
+            .boxed()
+        }
+        fn machines_by_ip<'a>(&'a self, _ip: IpAddr) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
+            self.hit("by_ip");
+            async { Ok(vec![]) }.boxed()
+        }
+        fn logged_on_users<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, Lookup<Vec<String>>> {
+            self.hit("users");
+            async { Ok(vec!["alice".into()]) }.boxed()
+        }
+        fn machine_alerts<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
+            self.hit("machine_alerts");
+            async { Ok(vec![alert("da1", "Medium"), alert("da2", "High")]) }.boxed()
+        }
+        fn file<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Lookup<Option<FileFacts>>> {
+            self.hit("file");
+            let known = hash == SHA1 || hash.len() == 64;
+            async move {
+                Ok(known.then(|| FileFacts {
+                    sha1: Some(SHA1.into()),
+                    sha256: None,
+                    file_type: None,
+                    signer: None,
+                    is_valid_certificate: Some(false),
+                    global_prevalence: Some(3),
+                    organization_prevalence: Some(2),
+                    org_first_seen: None,
+                    org_last_seen: None,
+                }))
+            }
+            .boxed()
+        }
+        fn file_alerts<'a>(&'a self, _sha1: &'a Sha1) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
+            self.hit("file_alerts");
+            async { Ok(vec![alert("da3", "Low")]) }.boxed()
+        }
+        fn file_machines<'a>(&'a self, _sha1: &'a Sha1) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
+            self.hit("file_machines");
+            async { Ok(vec![machine(M1, "ws-fin-014.contoso.com")]) }.boxed()
+        }
+        fn ip_prevalence<'a>(&'a self, _ip: IpAddr) -> BoxFuture<'a, Lookup<Option<Prevalence>>> {
+            self.hit("ip_prevalence");
+            async { Ok(Some(Prevalence { organization_prevalence: 0, org_first_seen: None, org_last_seen: None })) }
+                .boxed()
+        }
+        fn ip_alerts<'a>(&'a self, _ip: IpAddr) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
+            self.hit("ip_alerts");
+            let throttle = self.throttle_ip;
+            async move { if throttle { Err(LookupError::Throttled) } else { Ok(vec![]) } }.boxed()
+        }
+        fn domain_prevalence<'a>(&'a self, _d: &'a DomainName) -> BoxFuture<'a, Lookup<Option<Prevalence>>> {
+            self.hit("domain_prevalence");
+            let hang = self.hang_domain;
+            async move {
+                if hang {
+                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                }
+                Ok(Some(Prevalence { organization_prevalence: 4, org_first_seen: None, org_last_seen: None }))
+            }
+            .boxed()
+        }
+        fn domain_alerts<'a>(&'a self, _d: &'a DomainName) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
+            self.hit("domain_alerts");
+            async { Ok(vec![]) }.boxed()
+        }
+        fn domain_machines<'a>(&'a self, _d: &'a DomainName) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
+            self.hit("domain_machines");
+            async { Ok(vec![]) }.boxed()
+        }
+        fn user_alerts<'a>(&'a self, _u: &'a AccountName) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
+            self.hit("user_alerts");
+            async { Ok(vec![]) }.boxed()
+        }
+        fn user_machines<'a>(&'a self, _u: &'a AccountName) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
+            self.hit("user_machines");
+            async { Ok(vec![]) }.boxed()
+        }
+        fn alert_indicators<'a>(&'a self, id: &'a AlertId) -> BoxFuture<'a, Lookup<Evidence>> {
+            self.hit("alert_indicators");
+            let known = id.as_str() == "da1";
+            async move { Ok(known.then(|| vec![(Kind::MachineId, M1.to_string()), (Kind::Sha1, SHA1.to_string())])) }
+                .boxed()
+        }
+        fn incident_indicators<'a>(&'a self, _id: IncidentId) -> BoxFuture<'a, Lookup<Evidence>> {
+            self.hit("incident_indicators");
+            async { Ok(None) }.boxed()
+        }
+    }
+
+    fn req(body: &str) -> EnrichRequest {
+        EnrichRequest::parse(body.as_bytes()).unwrap()
+    }
+
+    fn far() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(30)
+    }
+
+    #[tokio::test]
+    async fn mixed_request_reports_each_item_and_a_summary() {
+        let fake = Fake::default();
+        let r = req(&format!(
+            r#"{{"indicators":{{"machine_ids":["{M1}"],"hostnames":["ws-fin-014.contoso.com","ghost.contoso.com"],"sha1":["{SHA1}"],"domains":["evil.example"],"ips":["198.51.100.7","not-an-ip"]}}}}"#
+        ));
+        let out = enrich(&r, "default", &fake, far()).await;
+        let status: Vec<(Kind, Status)> = out.results.iter().map(|x| (x.kind, x.status)).collect();
+        assert_eq!(
+            status,
+            vec![
+                (Kind::MachineId, Status::Found),
+                (Kind::Hostname, Status::Found),
+                (Kind::Hostname, Status::NotFound),
+                (Kind::Ip, Status::NotFound),
+                (Kind::Ip, Status::Invalid),
+                (Kind::Domain, Status::Found),
+                (Kind::Sha1, Status::Found),
+            ]
+        );
+        let m = &out.results[0].machines[0];
+        assert_eq!(m.logged_on_users, vec!["alice".to_string()]);
+        assert_eq!(out.summary.highest_alert_severity.as_deref(), Some("High"));
+        assert_eq!(out.summary.alerts, 3);
+        assert_eq!(out.summary.affected_machines, 1);
+        assert_eq!(out.summary.items.invalid, 1);
+        assert!(out.summary.complete);
+        // The same machine (by id and by host name) is enriched once: users and alerts fetched once.
+        assert_eq!(fake.count("users"), 1);
+        assert_eq!(fake.count("machine_alerts"), 1);
+        // The invalid IP never reached a lookup.
+        assert_eq!(fake.count("by_ip"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_throttled_lookup_marks_only_its_item() {
+        let fake = Fake { throttle_ip: true, ..Fake::default() };
+        let out = enrich(
+            &req(&format!(r#"{{"indicators":{{"ips":["198.51.100.7"],"machine_ids":["{M1}"]}}}}"#)),
+            "t",
+            &fake,
+            far(),
+        )
+        .await;
+        let ip = out.results.iter().find(|x| x.kind == Kind::Ip).unwrap();
+        assert_eq!(ip.status, Status::Error);
+        assert_eq!(ip.reason.as_deref(), Some("throttled by Defender past the request's deadline"));
+        assert_eq!(out.results.iter().find(|x| x.kind == Kind::MachineId).unwrap().status, Status::Found);
+        assert!(!out.summary.complete);
+        assert_eq!(out.summary.items.error, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hanging_lookup_is_cut_at_the_deadline() {
+        let fake = Fake { hang_domain: true, ..Fake::default() };
+        let deadline = Instant::now() + std::time::Duration::from_secs(2);
+        let out = enrich(
+            &req(&format!(r#"{{"indicators":{{"domains":["evil.example"],"sha1":["{SHA1}"]}}}}"#)),
+            "t",
+            &fake,
+            deadline,
+        )
+        .await;
+        assert!(Instant::now() <= deadline + std::time::Duration::from_millis(1));
+        assert_eq!(out.results[0].status, Status::Error);
+        assert_eq!(out.results[0].reason.as_deref(), Some("no answer before the request's deadline"));
+        assert_eq!(out.results[1].status, Status::Found);
+    }
+
+    #[tokio::test]
+    async fn alerts_expand_into_their_evidence_and_unknown_ones_are_reported() {
+        let fake = Fake::default();
+        let out =
+            enrich(&req(&format!(r#"{{"alert_id":"da1","indicators":{{"sha1":["{SHA1}"]}}}}"#)), "t", &fake, far())
+                .await;
+        // the sha1 from the evidence duplicates the explicit one: looked up once
+        assert_eq!(out.results.len(), 2);
+        assert_eq!(out.results[1].source, "alert:da1");
+        assert_eq!(fake.count("file"), 1);
+        let out = enrich(&req(r#"{"alert_id":"da404"}"#), "t", &fake, far()).await;
+        assert_eq!(out.results[0].status, Status::NotFound);
+        assert_eq!(out.results[0].reason.as_deref(), Some("no such alert"));
+    }
+}
