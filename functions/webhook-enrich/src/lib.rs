@@ -7,9 +7,15 @@
 //! - [`extract`] — indicators found in a free-form alert payload.
 //! - [`enrich`] — the use case over the [`enrich::DefenderLookups`] trait: bounded fan-out, each
 //!   distinct lookup once, per-item errors within the deadline.
+//! - [`handler`] — the Lambda adapter: size limit, signature, replay, parse, run, respond.
 //! - [`response`] — the response document and its summary verdict.
 
 pub mod enrich;
 pub mod extract;
+pub mod handler;
 pub mod request;
 pub mod response;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_debug_implementations)]
+pub(crate) mod testing;

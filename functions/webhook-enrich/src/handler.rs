@@ -1,0 +1,329 @@
+//! The Lambda adapter: API Gateway v2 (HTTP API) and function-URL events through `lambda_http`.
+//!
+//! 1. Only `POST` with a JSON body; bodies over [`MAX_BODY`] are 413 before anything else is read.
+//! 2. The caller is authenticated: Standard Webhooks (`webhook-id`/`-timestamp`/`-signature`, 5-minute
+//!    window, several signatures and secrets) or, for senders that can do nothing better, GitHub's
+//!    `X-Hub-Signature-256` (no timestamp, so no replay window — weaker; it can be switched off by
+//!    configuring no GitHub secret). Secrets come from the vault on every request through the shared
+//!    TTL cache, so a rotation is picked up within the TTL. Any failure is 401 with one generic body;
+//!    the log gets the reason, never the body or a signature.
+//! 3. A `webhook-id` already processed in this instance within the window is answered 409 without
+//!    work (the enrichment is read-only, so a replay across instances costs a lookup, nothing more).
+//! 4. The body is parsed ([`crate::request`]), the use case runs within the Lambda deadline, and the
+//!    response document is returned — 200 even when some items are `error`.
+
+use crate::{
+    enrich::{DefenderLookups, enrich},
+    request::EnrichRequest,
+};
+use defender_shared::{ids::TenantName, secret::SecretString, vault::SecretStore, webhook};
+use lambda_http::{Body, Request, RequestExt, Response, http::StatusCode};
+use serde_json::json;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use tracing::{info, instrument, warn};
+
+/// Largest accepted body (documented in `infra/openapi.yaml`).
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// Time kept back from the Lambda deadline to write the response.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+/// Deadline used when no Lambda context is present (local runs).
+const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
+
+/// Resolves a tenant name to the lookups for it.
+pub trait TenantLookups: Send + Sync {
+    /// The lookups for `tenant` (the default tenant when `None`) and the tenant's name.
+    ///
+    /// # Errors
+    /// A message for the caller when the tenant is unknown.
+    fn lookups(&self, tenant: Option<&TenantName>) -> Result<(String, Arc<dyn DefenderLookups>), String>;
+}
+
+/// Cold-start state.
+pub struct State {
+    /// Where the webhook secrets live.
+    pub store: Arc<dyn SecretStore>,
+    /// Names of the Standard Webhooks secrets (`whsec_...`), current first.
+    pub standard_secret_names: Vec<String>,
+    /// Names of GitHub-style secrets (empty: scheme disabled).
+    pub github_secret_names: Vec<String>,
+    /// Defender, per tenant.
+    pub tenants: Arc<dyn TenantLookups>,
+    /// Unix seconds now (injected for tests).
+    pub clock: fn() -> i64,
+    /// `webhook-id`s seen, with when they were seen.
+    pub seen: Mutex<HashMap<String, i64>>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State").field("standard_secret_names", &self.standard_secret_names).finish_non_exhaustive()
+    }
+}
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+    let mut r = Response::new(Body::Text(body.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut().insert("content-type", lambda_http::http::HeaderValue::from_static("application/json"));
+    r
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    reply(status, json!({"error": {"code": code, "message": message}}))
+}
+
+async fn secrets(store: &dyn SecretStore, names: &[String]) -> Vec<SecretString> {
+    let mut out = Vec::new();
+    for name in names {
+        match store.get(name).await {
+            Ok(s) => out.push(s),
+            Err(e) => warn!(secret = %name, error = %e, "webhook secret unavailable"),
+        }
+    }
+    out
+}
+
+/// Handles one request.
+#[instrument(skip_all, fields(webhook_id))]
+pub async fn handle(state: &State, req: Request) -> Response<Body> {
+    if req.method() != lambda_http::http::Method::POST {
+        return error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "use POST");
+    }
+    let body: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    };
+    if body.len() > MAX_BODY {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", &format!("the body exceeds {MAX_BODY} bytes"));
+    }
+    let headers = req.headers();
+    let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
+    let now = (state.clock)();
+    let verified = if header("webhook-signature").is_some() || state.github_secret_names.is_empty() {
+        let keys = secrets(state.store.as_ref(), &state.standard_secret_names).await;
+        webhook::verify_standard(header, body, &keys, now, webhook::DEFAULT_WINDOW)
+    } else {
+        let keys = secrets(state.store.as_ref(), &state.github_secret_names).await;
+        webhook::verify_github(header("x-hub-signature-256"), body, &keys)
+    };
+    let verified = match verified {
+        Ok(v) => v,
+        Err(e) => {
+            warn!(reason = %e, bytes = body.len(), "unauthenticated webhook refused");
+            return error(StatusCode::UNAUTHORIZED, "Unauthorized", "missing, invalid or stale signature");
+        }
+    };
+    if let Some(id) = &verified.id {
+        tracing::Span::current().record("webhook_id", id.as_str());
+        let mut seen = state.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let window = webhook::DEFAULT_WINDOW.as_secs() as i64;
+        seen.retain(|_, at| now - *at <= 2 * window);
+        if seen.insert(id.clone(), now).is_some() {
+            info!("webhook id already processed");
+            return error(StatusCode::CONFLICT, "AlreadyProcessed", "this webhook-id was already processed");
+        }
+    }
+    let parsed = match EnrichRequest::parse(body) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidRequest", &e.to_string()),
+    };
+    let (tenant, lookups) = match state.tenants.lookups(parsed.tenant.as_ref()) {
+        Ok(t) => t,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "UnknownTenant", &message),
+    };
+    let deadline = deadline(&req);
+    let out = enrich(&parsed, &tenant, lookups.as_ref(), deadline).await;
+    info!(items = out.results.len(), found = out.summary.items.found, errors = out.summary.items.error, "enriched");
+    match serde_json::to_value(&out) {
+        Ok(v) => reply(StatusCode::OK, v),
+        Err(e) => {
+            warn!(error = %e, "response serialisation failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "the response could not be written")
+        }
+    }
+}
+
+/// The Lambda's deadline minus a margin, as a tokio instant.
+fn deadline(req: &Request) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    let budget = req
+        .lambda_context_ref()
+        .map(|c| {
+            let deadline_ms = c.deadline;
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+        })
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_BUDGET);
+    now + budget.saturating_sub(DEADLINE_MARGIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Fake, M1, MemStore};
+    use serde_json::Value;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const NOW: i64 = 1_795_757_400;
+
+    struct One(Arc<Fake>);
+    impl TenantLookups for One {
+        fn lookups(&self, tenant: Option<&TenantName>) -> Result<(String, Arc<dyn DefenderLookups>), String> {
+            match tenant.map(TenantName::as_str) {
+                None | Some("default") => Ok(("default".into(), self.0.clone())),
+                Some(other) => Err(format!("unknown tenant {other}")),
+            }
+        }
+    }
+
+    fn state(github: bool) -> (State, Arc<Fake>) {
+        let fake = Arc::new(Fake::default());
+        let store = MemStore::with(&[("webhook-secret", SECRET), ("github-secret", "It's a Secret to Everybody")]);
+        let state = State {
+            store: Arc::new(store),
+            standard_secret_names: vec!["webhook-secret-next".into(), "webhook-secret".into()],
+            github_secret_names: if github { vec!["github-secret".into()] } else { vec![] },
+            tenants: Arc::new(One(fake.clone())),
+            clock: || NOW,
+            seen: Mutex::new(HashMap::new()),
+        };
+        (state, fake)
+    }
+
+    /// A real event fixture with `body` and extra headers filled in.
+    fn event(fixture: &str, body: &str, headers: &[(&str, String)]) -> Request {
+        let text = match fixture {
+            "apigw" => include_str!("../tests/fixtures/apigw-v2-post-enrich.json"),
+            _ => include_str!("../tests/fixtures/function-url-post.json"),
+        };
+        let mut v: Value = serde_json::from_str(text).unwrap();
+        v["body"] = Value::String(body.to_string());
+        for (k, val) in headers {
+            v["headers"][*k] = Value::String(val.clone());
+        }
+        lambda_http::request::from_str(&v.to_string()).unwrap()
+    }
+
+    fn signed(id: &str, ts: i64, body: &str) -> Headers {
+        let sig = webhook::sign_standard(&SecretString::new(SECRET), id, ts, body.as_bytes()).unwrap();
+        vec![("webhook-id", id.to_string()), ("webhook-timestamp", ts.to_string()), ("webhook-signature", sig)]
+    }
+
+    type Headers = Vec<(&'static str, String)>;
+
+    async fn run(state: &State, req: Request) -> (StatusCode, Value) {
+        let r = handle(state, req).await;
+        let status = r.status();
+        let body = match r.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            _ => Value::Null,
+        };
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn a_valid_signed_request_is_enriched_through_both_event_sources() {
+        let (state, fake) = state(false);
+        let body = format!(r#"{{"indicators":{{"machine_ids":["{M1}"],"ips":["999.0.0.1"]}}}}"#);
+        for (i, fixture) in ["apigw", "url"].iter().enumerate() {
+            let (status, out) = run(&state, event(fixture, &body, &signed(&format!("msg_{i}"), NOW - 10, &body))).await;
+            assert_eq!(status, StatusCode::OK, "{out}");
+            assert_eq!(out["tenant"], "default");
+            assert_eq!(out["results"][0]["status"], "found");
+            assert_eq!(out["results"][1]["status"], "invalid");
+            assert!(out["results"][1]["reason"].as_str().unwrap().contains("999.0.0.1"));
+        }
+        assert_eq!(fake.count("machine"), 2);
+    }
+
+    #[tokio::test]
+    async fn bad_signatures_are_401_and_do_no_work() {
+        let (state, fake) = state(false);
+        let body = format!(r#"{{"indicators":{{"machine_ids":["{M1}"]}}}}"#);
+        let good = signed("msg_1", NOW, &body);
+        let mut wrong_key = good.clone();
+        wrong_key[2].1 =
+            webhook::sign_standard(&SecretString::new("whsec_dGVzdA=="), "msg_1", NOW, body.as_bytes()).unwrap();
+        let cases: Vec<(&str, String, Headers)> = vec![
+            ("tampered body", body.replace("machine_ids", "sha1"), good.clone()),
+            ("wrong key", body.clone(), wrong_key),
+            ("stale timestamp", body.clone(), signed("msg_1", NOW - 301, &body)),
+            ("future timestamp", body.clone(), signed("msg_1", NOW + 301, &body)),
+            ("missing header", body.clone(), good[1..].to_vec()),
+            ("unsigned", body.clone(), vec![]),
+        ];
+        for (what, b, h) in cases {
+            let (status, out) = run(&state, event("apigw", &b, &h)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+            assert_eq!(out["error"]["code"], "Unauthorized", "{what}");
+        }
+        assert_eq!(fake.total.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn oversize_malformed_replayed_and_unknown_tenant() {
+        let (state, _) = state(false);
+        let big = format!(r#"{{"alert":{{"x":"{}"}}}}"#, "a".repeat(MAX_BODY));
+        let (status, _) = run(&state, event("apigw", &big, &signed("m1", NOW, &big))).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        let bad = "{\"indicators\": [";
+        let (status, out) = run(&state, event("apigw", bad, &signed("m2", NOW, bad))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            out["error"]["message"].as_str().unwrap().starts_with("the body is not a valid enrichment request"),
+            "{out}"
+        );
+        let body = format!(r#"{{"indicators":{{"machine_ids":["{M1}"]}}}}"#);
+        assert_eq!(run(&state, event("apigw", &body, &signed("m3", NOW, &body))).await.0, StatusCode::OK);
+        let (status, out) = run(&state, event("apigw", &body, &signed("m3", NOW, &body))).await;
+        assert_eq!(status, StatusCode::CONFLICT, "a seen webhook-id is not processed twice: {out}");
+        let other = format!(r#"{{"tenant":"fabrikam","indicators":{{"machine_ids":["{M1}"]}}}}"#);
+        let (status, out) = run(&state, event("apigw", &other, &signed("m4", NOW, &other))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(out["error"]["code"], "UnknownTenant");
+    }
+
+    #[tokio::test]
+    async fn every_invalid_indicator_kind_is_reported_invalid_with_a_reason() {
+        let (state, fake) = state(false);
+        let body = r#"{"indicators":{"machine_ids":["x"],"hostnames":["a b"],"ips":["1.2.3"],"domains":["x' or 1 eq 1"],"urls":["ftp://x"],"sha1":["1"],"sha256":["a|b"],"md5":["\n"],"users":["a\nb"]}}"#;
+        let (status, out) = run(&state, event("url", body, &signed("m9", NOW, body))).await;
+        assert_eq!(status, StatusCode::OK);
+        let results = out["results"].as_array().unwrap();
+        assert_eq!(results.len(), 9);
+        for r in results {
+            assert_eq!(r["status"], "invalid", "{r}");
+            assert!(r["reason"].as_str().is_some_and(|s| !s.is_empty()), "{r}");
+        }
+        assert_eq!(fake.total.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing invalid reaches Defender");
+    }
+
+    #[tokio::test]
+    async fn github_signatures_are_accepted_when_configured() {
+        let (state, _) = state(true);
+        let body = format!(r#"{{"indicators":{{"machine_ids":["{M1}"]}}}}"#);
+        let sig = {
+            use hmac::Mac;
+            let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"It's a Secret to Everybody").unwrap();
+            m.update(body.as_bytes());
+            format!("sha256={}", hex::encode(m.finalize().into_bytes()))
+        };
+        let (status, _) = run(&state, event("apigw", &body, &[("x-hub-signature-256", sig.clone())])).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = run(&state, event("apigw", &format!("{body} "), &[("x-hub-signature-256", sig)])).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (no_github, _) = self::state(false);
+        let (status, _) = run(&no_github, event("apigw", &body, &[("x-hub-signature-256", "sha256=00".into())])).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "github scheme off when no secret is configured");
+    }
+}
