@@ -65,6 +65,8 @@ pub fn routes() -> Router<Arc<Sim>> {
     Router::new()
         .route("/secrets", get(list_secrets))
         .route("/secrets/{name}", get(get_latest).put(set_secret))
+        // The official SDK asks for the latest version as `/secrets/{name}/` (empty version segment).
+        .route("/secrets/{name}/", get(get_latest))
         .route("/secrets/{name}/versions", get(list_versions))
         .route("/secrets/{name}/{version}", get(get_version))
 }

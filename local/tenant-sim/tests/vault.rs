@@ -229,3 +229,16 @@ async fn bad_requests_and_unknown_secrets() -> TestResult {
     assert_eq!(s, 400);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_sdks_trailing_slash_form_reads_the_latest_version() -> TestResult {
+    let sim = tenant_sim::start(SimOptions::demo()?).await?;
+    let http = sim.client()?;
+    let resp = http.get(format!("{}/secrets/defender-client-secret/?{V}", sim.url)).send().await?;
+    assert_eq!(resp.status().as_u16(), 401, "unauthenticated: the challenge, not a 404");
+    let t = vault_token(&sim, &http).await?;
+    let (status, body) = get(&http, &format!("{}/secrets/defender-client-secret/?{V}", sim.url), &t).await?;
+    assert_eq!(status, 200);
+    assert_eq!(body["value"], SECRET);
+    Ok(())
+}
