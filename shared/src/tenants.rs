@@ -1,1 +1,773 @@
-//! The tenant registry. (The config work fills this module.)
+//! The tenant registry: who we act for, with which credential, in which cloud, allowed to do what.
+//!
+//! MSSP mode reads a JSON document (a file, or a vault secret) listing tenants; single-tenant mode is
+//! the same registry with one entry named `default`, built from the environment
+//! ([`TenantRegistry::single`]). Everything downstream (auth, vault, client) sees only
+//! [`TenantConfig`] and [`TenantRegistry::resolve`].
+//!
+//! # Document
+//! ```json
+//! {"tenants": [{
+//!   "name": "contoso", "tenant_id": "<guid>", "client_id": "<guid>",
+//!   "cloud": "commercial", "region": null,
+//!   "credential": {"kind": "client_secret", "secret_name": "contoso-client-secret"},
+//!   "allowed_actions": ["isolate", "scan"],
+//!   "api_overrides": {"mde": "https://...", "xdr": "https://...", "graph": "https://..."}
+//! }]}
+//! ```
+//! Unknown keys are refused at every level; names must be unique. `cloud` defaults to `commercial`,
+//! `region` to none, `allowed_actions` to none (read-only), `api_overrides` to none. Credential kinds:
+//! `client_secret` / `certificate` (`secret_name`: a vault secret holding the secret or the PEM
+//! certificate + key), `federated` (`source`: `file` with `token_file`, or `aws-sts`), `user`
+//! (`refresh_token_secret`, `client_id` of the public client).
+
+use crate::{
+    cloud::{self, ApiEndpoints, ApiFamily, Cloud, CloudError, Region},
+    config::Config,
+    ids::{ClientId, TenantId, TenantName},
+    secret::SecretString,
+    vault::{SecretStore, VaultError},
+};
+use serde::{Deserialize, Deserializer};
+use std::{fmt, path::PathBuf, str::FromStr};
+use url::Url;
+
+/// A response action a tenant may allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Isolate a machine.
+    Isolate,
+    /// Release a machine from isolation.
+    Unisolate,
+    /// Run an antivirus scan.
+    Scan,
+    /// Restrict app execution.
+    Restrict,
+    /// Remove the app execution restriction.
+    Unrestrict,
+    /// Collect an investigation package.
+    Collect,
+}
+
+impl Action {
+    /// Every action.
+    pub const ALL: [Action; 6] =
+        [Action::Isolate, Action::Unisolate, Action::Scan, Action::Restrict, Action::Unrestrict, Action::Collect];
+
+    /// The configuration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Isolate => "isolate",
+            Action::Unisolate => "unisolate",
+            Action::Scan => "scan",
+            Action::Restrict => "restrict",
+            Action::Unrestrict => "unrestrict",
+            Action::Collect => "collect",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Action {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str().eq_ignore_ascii_case(t))
+            .ok_or_else(|| format!("'{s}' is not one of isolate, unisolate, scan, restrict, unrestrict, collect"))
+    }
+}
+
+/// Where a federated credential's incoming assertion comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FederatedSource {
+    /// A token file rewritten by the platform (`AZURE_FEDERATED_TOKEN_FILE`: Kubernetes, GitHub, ...).
+    File {
+        /// The file.
+        token_file: PathBuf,
+    },
+    /// A web identity token from AWS STS for the function's own role.
+    AwsSts,
+}
+
+/// How a tenant authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSpec {
+    /// A client secret stored in the secret store under this name.
+    ClientSecret {
+        /// The secret's name in the store.
+        secret_name: String,
+    },
+    /// A client secret given inline (`AZURE_CLIENT_SECRET`; environment only, local/dev).
+    ClientSecretValue(SecretString),
+    /// A certificate (PEM: certificate + private key) stored in the secret store under this name.
+    Certificate {
+        /// The secret's name in the store.
+        secret_name: String,
+    },
+    /// A certificate PEM file (`AZURE_CLIENT_CERTIFICATE_PATH`; environment only).
+    CertificateFile {
+        /// The PEM file: certificate and private key.
+        path: PathBuf,
+    },
+    /// A federated assertion (workload identity).
+    Federated(FederatedSource),
+    /// User context: a rotating refresh token kept in the store, for a public client.
+    User {
+        /// The refresh token's name in the store.
+        refresh_token_secret: String,
+        /// The public client the refresh token belongs to.
+        client_id: ClientId,
+    },
+}
+
+impl CredentialSpec {
+    /// The name of the store secret this credential reads, if any.
+    pub fn store_secret(&self) -> Option<&str> {
+        match self {
+            CredentialSpec::ClientSecret { secret_name } | CredentialSpec::Certificate { secret_name } => {
+                Some(secret_name)
+            }
+            CredentialSpec::User { refresh_token_secret, .. } => Some(refresh_token_secret),
+            CredentialSpec::ClientSecretValue(_)
+            | CredentialSpec::CertificateFile { .. }
+            | CredentialSpec::Federated(_) => None,
+        }
+    }
+}
+
+/// Per-API base URL overrides (the simulator in local mode and tests; a private endpoint in production).
+/// An override replaces the table's base; the scope and authority stay. A Graph override is the host
+/// root: `/v1.0` is appended when resolving.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiOverrides {
+    /// Defender for Endpoint.
+    pub mde: Option<Url>,
+    /// Defender XDR.
+    pub xdr: Option<Url>,
+    /// Microsoft Graph (host root, without `/v1.0`).
+    pub graph: Option<Url>,
+}
+
+impl ApiOverrides {
+    /// The override for `api`, if any (Key Vault has none: its URL is `KEY_VAULT_URL`).
+    pub fn get(&self, api: ApiFamily) -> Option<&Url> {
+        match api {
+            ApiFamily::Mde => self.mde.as_ref(),
+            ApiFamily::Xdr => self.xdr.as_ref(),
+            ApiFamily::Graph => self.graph.as_ref(),
+            ApiFamily::KeyVault => None,
+        }
+    }
+}
+
+/// Checks a configured override: https, and for Graph the host root (no `/v1.0`).
+pub(crate) fn parse_override(api: ApiFamily, s: &str) -> Result<Url, &'static str> {
+    let u = cloud::parse_https_url(s)?;
+    if api == ApiFamily::Graph && u.path().trim_end_matches('/').ends_with("/v1.0") {
+        return Err("the Graph host root without /v1.0 (it is appended)");
+    }
+    Ok(u)
+}
+
+/// One tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantConfig {
+    /// The registry name (`default` in single-tenant mode).
+    pub name: TenantName,
+    /// The directory id.
+    pub tenant_id: TenantId,
+    /// The application (client) id used in application context.
+    pub client_id: ClientId,
+    /// The tenant's cloud.
+    pub cloud: Cloud,
+    /// The commercial regional host, if any (applies to MDE, and to XDR where XDR has that region).
+    pub region: Option<Region>,
+    /// How to authenticate.
+    pub credential: CredentialSpec,
+    /// Response actions this tenant allows (empty: read-only).
+    pub allowed_actions: Vec<Action>,
+    /// Per-tenant base URL overrides (win over the process-wide ones).
+    pub api_overrides: ApiOverrides,
+}
+
+impl TenantConfig {
+    /// Whether `action` is allowed for this tenant.
+    pub fn allows(&self, action: Action) -> bool {
+        self.allowed_actions.contains(&action)
+    }
+}
+
+/// Why the registry could not be read, or has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantsError {
+    /// The document is not `{"tenants": [...]}`.
+    /// (The JSON error is the message itself, not a separate source, so it is shown once.)
+    #[error("tenant registry: {0}")]
+    Document(serde_json::Error),
+    /// The document lists no tenant.
+    #[error("tenant registry: lists no tenants")]
+    Empty,
+    /// One entry is wrong.
+    #[error("tenant registry: tenants[{index}]{}: {reason}", name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default())]
+    Entry {
+        /// Position in `tenants`.
+        index: usize,
+        /// The entry's `name`, when it has a readable one.
+        name: Option<String>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Two entries share a name.
+    #[error("tenant registry: tenants[{second}] repeats the name '{name}' of tenants[{first}]")]
+    Duplicate {
+        /// The name.
+        name: String,
+        /// The first entry with it.
+        first: usize,
+        /// The repeat.
+        second: usize,
+    },
+    /// The registry file could not be read.
+    #[error("tenant registry: cannot read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The registry secret could not be read.
+    #[error("tenant registry: cannot read secret {name}")]
+    Store {
+        /// The secret name.
+        name: String,
+        /// Why.
+        #[source]
+        source: VaultError,
+    },
+    /// No tenant of that name.
+    #[error("unknown tenant {0}")]
+    UnknownTenant(String),
+    /// The cloud table has no answer for this tenant.
+    #[error("tenant {tenant}: {source}")]
+    Cloud {
+        /// The tenant.
+        tenant: String,
+        /// Why.
+        #[source]
+        source: CloudError,
+    },
+}
+
+/// The tenants this process serves, plus the process-wide endpoint settings they share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRegistry {
+    tenants: Vec<TenantConfig>,
+    authority_host: Option<Url>,
+    overrides: ApiOverrides,
+}
+
+// The wire format, kept apart from the public types so env-only credentials (inline secret,
+// certificate file) cannot be written into a registry document.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireDocument {
+    tenants: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireTenant {
+    name: TenantName,
+    tenant_id: TenantId,
+    client_id: ClientId,
+    #[serde(default)]
+    cloud: Cloud,
+    #[serde(default)]
+    region: Option<Region>,
+    credential: WireCredential,
+    #[serde(default)]
+    allowed_actions: Vec<Action>,
+    #[serde(default)]
+    api_overrides: WireOverrides,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum WireCredential {
+    ClientSecret { secret_name: SecretName },
+    Certificate { secret_name: SecretName },
+    Federated(WireFederated),
+    User { refresh_token_secret: SecretName, client_id: ClientId },
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "source", deny_unknown_fields)]
+enum WireFederated {
+    #[serde(rename = "file")]
+    File { token_file: PathBuf },
+    #[serde(rename = "aws-sts")]
+    AwsSts {},
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireOverrides {
+    #[serde(default)]
+    mde: Option<String>,
+    #[serde(default)]
+    xdr: Option<String>,
+    #[serde(default)]
+    graph: Option<String>,
+}
+
+/// A Key Vault secret name: 1-127 of `[0-9A-Za-z-]`.
+struct SecretName(String);
+
+pub(crate) fn is_secret_name(s: &str) -> bool {
+    (1..=127).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+pub(crate) const SECRET_NAME_RULE: &str = "a Key Vault secret name (1-127 letters, digits and '-')";
+
+impl<'de> Deserialize<'de> for SecretName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if is_secret_name(&s) {
+            Ok(SecretName(s))
+        } else {
+            Err(serde::de::Error::custom(format!("'{s}' is not {SECRET_NAME_RULE}")))
+        }
+    }
+}
+
+impl WireTenant {
+    fn into_config(self) -> Result<TenantConfig, String> {
+        if let Some(region) = self.region
+            && self.cloud != Cloud::Commercial
+        {
+            return Err(CloudError::RegionNotInCloud { cloud: self.cloud, region }.to_string());
+        }
+        let credential = match self.credential {
+            WireCredential::ClientSecret { secret_name } => CredentialSpec::ClientSecret { secret_name: secret_name.0 },
+            WireCredential::Certificate { secret_name } => CredentialSpec::Certificate { secret_name: secret_name.0 },
+            WireCredential::Federated(WireFederated::File { token_file }) => {
+                CredentialSpec::Federated(FederatedSource::File { token_file })
+            }
+            WireCredential::Federated(WireFederated::AwsSts {}) => CredentialSpec::Federated(FederatedSource::AwsSts),
+            WireCredential::User { refresh_token_secret, client_id } => {
+                CredentialSpec::User { refresh_token_secret: refresh_token_secret.0, client_id }
+            }
+        };
+        let o = self.api_overrides;
+        let parse = |api: ApiFamily, v: Option<String>| -> Result<Option<Url>, String> {
+            v.map(|s| parse_override(api, &s).map_err(|e| format!("api_overrides.{api}: expected {e}, got '{s}'")))
+                .transpose()
+        };
+        let api_overrides = ApiOverrides {
+            mde: parse(ApiFamily::Mde, o.mde)?,
+            xdr: parse(ApiFamily::Xdr, o.xdr)?,
+            graph: parse(ApiFamily::Graph, o.graph)?,
+        };
+        let mut allowed_actions = self.allowed_actions;
+        allowed_actions.sort();
+        allowed_actions.dedup();
+        Ok(TenantConfig {
+            name: self.name,
+            tenant_id: self.tenant_id,
+            client_id: self.client_id,
+            cloud: self.cloud,
+            region: self.region,
+            credential,
+            allowed_actions,
+            api_overrides,
+        })
+    }
+}
+
+impl TenantRegistry {
+    /// The environment's configuration as a one-entry registry named `default`.
+    pub fn single(config: &Config) -> Self {
+        let mut allowed_actions = config.allowed_actions.clone();
+        allowed_actions.sort();
+        allowed_actions.dedup();
+        let tenant = TenantConfig {
+            name: config.default_name.clone(),
+            tenant_id: config.tenant_id.clone(),
+            client_id: config.client_id.clone(),
+            cloud: config.cloud,
+            region: config.region,
+            credential: config.credential.clone(),
+            allowed_actions,
+            api_overrides: ApiOverrides::default(),
+        };
+        Self::with_config(vec![tenant], config)
+    }
+
+    /// Parses a registry document; the process-wide settings (authority host, API overrides) come from
+    /// `config`.
+    ///
+    /// # Errors
+    /// Not JSON, unknown keys, an invalid entry (named by index and name), duplicate names, no tenants.
+    pub fn from_json(text: &str, config: &Config) -> Result<Self, TenantsError> {
+        let doc: WireDocument = serde_json::from_str(text).map_err(TenantsError::Document)?;
+        if doc.tenants.is_empty() {
+            return Err(TenantsError::Empty);
+        }
+        let mut tenants: Vec<TenantConfig> = Vec::with_capacity(doc.tenants.len());
+        for (index, value) in doc.tenants.into_iter().enumerate() {
+            let name = value.get("name").and_then(|n| n.as_str()).map(printable);
+            let entry = serde_json::from_value::<WireTenant>(value)
+                .map_err(|e| e.to_string())
+                .and_then(WireTenant::into_config)
+                .map_err(|reason| TenantsError::Entry { index, name, reason })?;
+            if let Some(first) = tenants.iter().position(|t| t.name == entry.name) {
+                return Err(TenantsError::Duplicate { name: entry.name.to_string(), first, second: index });
+            }
+            tenants.push(entry);
+        }
+        Ok(Self::with_config(tenants, config))
+    }
+
+    /// The registry `config` asks for: `DEFENDER_TENANTS_FILE`, `DEFENDER_TENANTS_SECRET` (read from
+    /// `store`), or else [`TenantRegistry::single`].
+    ///
+    /// # Errors
+    /// The file or secret cannot be read, or does not parse ([`TenantRegistry::from_json`]).
+    pub async fn load<S: SecretStore + ?Sized>(config: &Config, store: Option<&S>) -> Result<Self, TenantsError> {
+        use crate::config::TenantsSource;
+        match &config.tenants_source {
+            None => Ok(Self::single(config)),
+            Some(TenantsSource::File(path)) => {
+                let text = tokio::fs::read_to_string(path)
+                    .await
+                    .map_err(|source| TenantsError::Read { path: path.clone(), source })?;
+                Self::from_json(&text, config)
+            }
+            Some(TenantsSource::Secret(name)) => {
+                let store = store.ok_or_else(|| TenantsError::Store {
+                    name: name.clone(),
+                    source: VaultError::Store("no secret store is configured".into()),
+                })?;
+                let text =
+                    store.get(name).await.map_err(|source| TenantsError::Store { name: name.clone(), source })?;
+                Self::from_json(text.expose(), config)
+            }
+        }
+    }
+
+    fn with_config(tenants: Vec<TenantConfig>, config: &Config) -> Self {
+        Self { tenants, authority_host: config.authority_host.clone(), overrides: config.api_overrides.clone() }
+    }
+
+    /// The tenant called `name`.
+    pub fn get(&self, name: &TenantName) -> Option<&TenantConfig> {
+        self.tenants.iter().find(|t| &t.name == name)
+    }
+
+    /// Every tenant, in document order.
+    pub fn iter(&self) -> impl Iterator<Item = &TenantConfig> {
+        self.tenants.iter()
+    }
+
+    /// How many tenants.
+    pub fn len(&self) -> usize {
+        self.tenants.len()
+    }
+
+    /// Never true for a parsed registry; here for completeness.
+    pub fn is_empty(&self) -> bool {
+        self.tenants.is_empty()
+    }
+
+    /// Authority, scope and base for `api` in tenant `name`: the cloud table for the tenant's cloud and
+    /// region, then `AZURE_AUTHORITY_HOST` over the authority, then the tenant's override — or else the
+    /// process-wide one — over the base (a Graph override gets `/v1.0` appended). The region applies to
+    /// MDE, and to XDR where XDR has that region (otherwise XDR's global host, which serves every
+    /// region); Graph and Key Vault ignore it.
+    ///
+    /// # Errors
+    /// [`TenantsError::UnknownTenant`]; [`TenantsError::Cloud`] if the table has no answer.
+    pub fn resolve(&self, name: &TenantName, api: ApiFamily) -> Result<ApiEndpoints, TenantsError> {
+        let t = self.get(name).ok_or_else(|| TenantsError::UnknownTenant(name.to_string()))?;
+        let region = t.region.filter(|r| r.serves(api));
+        let mut e = cloud::endpoints(t.cloud, api, region)
+            .map_err(|source| TenantsError::Cloud { tenant: name.to_string(), source })?;
+        if let Some(a) = &self.authority_host {
+            e.authority = a.clone();
+        }
+        if let Some(o) = t.api_overrides.get(api).or_else(|| self.overrides.get(api)) {
+            let mut base = o.clone();
+            if api == ApiFamily::Graph {
+                base.set_path(&format!("{}/v1.0", o.path().trim_end_matches('/')));
+            }
+            e.base = base;
+        }
+        Ok(e)
+    }
+}
+
+fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tests::{base_env, config_from};
+    use futures::future::BoxFuture;
+
+    const T1: &str = "4a6f2e1c-8d3b-4c7a-9e5f-2b1d0c9a8e7f";
+    const C1: &str = "11111111-1111-4111-8111-111111111111";
+
+    fn config() -> Config {
+        config_from(&base_env()).unwrap()
+    }
+
+    fn doc(entries: &str) -> String {
+        format!(r#"{{"tenants": [{entries}]}}"#)
+    }
+
+    fn entry(extra: &str) -> String {
+        format!(
+            r#"{{"name": "contoso", "tenant_id": "{T1}", "client_id": "{C1}", "credential": {{"kind": "client_secret", "secret_name": "contoso-client-secret"}}{extra}}}"#
+        )
+    }
+
+    fn name(s: &str) -> TenantName {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn full_document_parses_into_plain_data() {
+        let text = doc(&format!(
+            r#"{{"name": "contoso", "tenant_id": "{T1}", "client_id": "{C1}", "cloud": "commercial", "region": "eu",
+                "credential": {{"kind": "client_secret", "secret_name": "contoso-client-secret"}},
+                "allowed_actions": ["scan", "isolate", "unisolate", "restrict", "unrestrict", "collect", "scan"],
+                "api_overrides": {{"mde": "https://mde.example:8443", "graph": "https://graph.example"}}}},
+              {{"name": "fabrikam", "tenant_id": "{T1}", "client_id": "{C1}", "cloud": "gcc-high",
+                "credential": {{"kind": "certificate", "secret_name": "fabrikam-cert"}}}},
+              {{"name": "wingtip", "tenant_id": "{T1}", "client_id": "{C1}",
+                "credential": {{"kind": "federated", "source": "file", "token_file": "/var/run/token"}}}},
+              {{"name": "tailspin", "tenant_id": "{T1}", "client_id": "{C1}", "cloud": "dod",
+                "credential": {{"kind": "federated", "source": "aws-sts"}}}},
+              {{"name": "litware", "tenant_id": "{T1}", "client_id": "{C1}",
+                "credential": {{"kind": "user", "refresh_token_secret": "litware-rt", "client_id": "33333333-3333-4333-8333-333333333333"}}}}"#
+        ));
+        let reg = TenantRegistry::from_json(&text, &config()).unwrap();
+        assert_eq!(reg.len(), 5);
+        let c = reg.get(&name("contoso")).unwrap();
+        assert_eq!(c.region, Some(Region::Eu));
+        assert_eq!(c.allowed_actions, Action::ALL.to_vec(), "sorted and deduplicated");
+        assert!(c.allows(Action::Isolate));
+        assert_eq!(c.credential.store_secret(), Some("contoso-client-secret"));
+        let f = reg.get(&name("fabrikam")).unwrap();
+        assert_eq!(f.cloud, Cloud::GccHigh);
+        assert_eq!(f.credential, CredentialSpec::Certificate { secret_name: "fabrikam-cert".into() });
+        assert!(f.allowed_actions.is_empty(), "no actions unless listed");
+        assert_eq!(
+            reg.get(&name("wingtip")).unwrap().credential,
+            CredentialSpec::Federated(FederatedSource::File { token_file: "/var/run/token".into() })
+        );
+        assert_eq!(reg.get(&name("tailspin")).unwrap().credential, CredentialSpec::Federated(FederatedSource::AwsSts));
+        assert_eq!(
+            reg.get(&name("litware")).unwrap().credential,
+            CredentialSpec::User {
+                refresh_token_secret: "litware-rt".into(),
+                client_id: "33333333-3333-4333-8333-333333333333".parse().unwrap()
+            }
+        );
+        let names: Vec<&str> = reg.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["contoso", "fabrikam", "wingtip", "tailspin", "litware"]);
+        assert!(reg.get(&name("nobody")).is_none());
+    }
+
+    fn err(text: &str) -> String {
+        TenantRegistry::from_json(text, &config()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_at_every_level() {
+        let e = err(&doc(&entry(r#", "colour": "blue""#)));
+        assert!(e.starts_with("tenant registry: tenants[0] (contoso): unknown field `colour`"), "{e}");
+        let e = err(r#"{"tenants": [], "extra": 1}"#);
+        assert!(e.contains("unknown field `extra`"), "{e}");
+        let e = err(&doc(&format!(
+            r#"{{"name": "contoso", "tenant_id": "{T1}", "client_id": "{C1}", "credential": {{"kind": "client_secret", "secret_name": "s", "secret": "inline"}}}}"#
+        )));
+        assert!(e.contains("tenants[0] (contoso): unknown field `secret`"), "{e}");
+        let e = err(&doc(&format!(
+            r#"{{"name": "contoso", "tenant_id": "{T1}", "client_id": "{C1}", "credential": {{"kind": "federated", "source": "aws-sts", "role": "x"}}}}"#
+        )));
+        assert!(e.contains("tenants[0] (contoso): unknown field `role`"), "{e}");
+        let e = err(&doc(&entry(r#", "api_overrides": {"vault": "https://v.example"}"#)));
+        assert!(e.contains("unknown field `vault`"), "{e}");
+        let e = err(&doc(&format!(
+            r#"{{"name": "contoso", "tenant_id": "{T1}", "client_id": "{C1}", "credential": {{"kind": "password", "secret_name": "s"}}}}"#
+        )));
+        assert!(e.contains("unknown variant `password`"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_names_are_refused() {
+        let text = doc(&format!("{},{},{}", entry(""), entry("").replace("contoso", "fabrikam"), entry("")));
+        assert_eq!(err(&text), "tenant registry: tenants[2] repeats the name 'contoso' of tenants[0]");
+    }
+
+    #[test]
+    fn bad_values_name_the_entry() {
+        let e = err(&doc(&entry("").replace(T1, "not-a-guid")));
+        assert_eq!(e, "tenant registry: tenants[0] (contoso): invalid tenant id: 'not-a-guid' is not a GUID");
+        let e = err(&doc(&entry(r#", "cloud": "azure-china""#)));
+        assert_eq!(
+            e,
+            "tenant registry: tenants[0] (contoso): unknown cloud 'azure-china': expected one of commercial, gcc, gcc-high, dod"
+        );
+        let e = err(&doc(&entry(r#", "cloud": "gcc", "region": "us""#)));
+        assert_eq!(
+            e,
+            "tenant registry: tenants[0] (contoso): region us is only available in the commercial cloud, not in gcc"
+        );
+        let e = err(&doc(&entry(r#", "allowed_actions": ["offboard"]"#)));
+        assert!(e.starts_with("tenant registry: tenants[0] (contoso): unknown variant `offboard`"), "{e}");
+        let e = err(&doc(&entry(r#", "api_overrides": {"mde": "http://127.0.0.1:1"}"#)));
+        assert!(e.contains("api_overrides.mde: expected an https URL"), "{e}");
+        let e = err(&doc(&entry(r#", "api_overrides": {"graph": "https://g.example/v1.0"}"#)));
+        assert!(e.contains("api_overrides.graph: expected the Graph host root without /v1.0"), "{e}");
+        let e = err(&doc(&entry("").replace("contoso-client-secret", "has space")));
+        assert!(e.contains("'has space' is not a Key Vault secret name"), "{e}");
+        let e = err(&doc(&format!(r#"{{"name": "bad name!", "tenant_id": "{T1}"}}"#)));
+        assert!(e.starts_with("tenant registry: tenants[0] (bad name!): invalid tenant name"), "{e}");
+        let e = err(&doc(&format!(r#"{}, {{"tenant_id": "{T1}"}}"#, entry(""))));
+        assert_eq!(e, "tenant registry: tenants[1]: missing field `name`");
+        assert_eq!(err(r#"{"tenants": []}"#), "tenant registry: lists no tenants");
+        assert_eq!(err("not json"), "tenant registry: expected ident at line 1 column 2");
+    }
+
+    #[test]
+    fn single_tenant_equals_a_one_entry_registry() {
+        let cfg = config();
+        let single = TenantRegistry::single(&cfg);
+        let text = doc(&format!(
+            r#"{{"name": "default", "tenant_id": "{T1}", "client_id": "{C1}", "cloud": "commercial", "region": null,
+                "credential": {{"kind": "client_secret", "secret_name": "defender-client-secret"}},
+                "allowed_actions": ["isolate", "unisolate", "scan", "restrict", "unrestrict", "collect"]}}"#
+        ));
+        assert_eq!(single, TenantRegistry::from_json(&text, &cfg).unwrap());
+        assert_eq!(single.len(), 1);
+        assert_eq!(single.iter().next().unwrap().name.as_str(), "default");
+    }
+
+    #[test]
+    fn overrides_precedence() {
+        let mut env = base_env();
+        env.push(("MDE_API_URL", "https://process-mde.example:1"));
+        env.push(("GRAPH_API_URL", "https://process-graph.example:2/"));
+        env.push(("AZURE_AUTHORITY_HOST", "https://login.sim.example:3"));
+        let cfg = config_from(&env).unwrap();
+        let text = doc(&format!(
+            "{},{}",
+            entry(
+                r#", "region": "uk", "api_overrides": {"mde": "https://tenant-mde.example/prefix", "graph": "https://tenant-graph.example/g"}"#
+            ),
+            entry(r#", "region": "au""#).replace("contoso", "fabrikam")
+        ));
+        let reg = TenantRegistry::from_json(&text, &cfg).unwrap();
+
+        // The tenant's own override wins over the process-wide one.
+        let e = reg.resolve(&name("contoso"), ApiFamily::Mde).unwrap();
+        assert_eq!(e.base.as_str(), "https://tenant-mde.example/prefix");
+        assert_eq!(e.url("/api/alerts").as_str(), "https://tenant-mde.example/prefix/api/alerts");
+        assert_eq!(e.scope, "https://api.securitycenter.microsoft.com/.default", "an override keeps the audience");
+        assert_eq!(e.authority.as_str(), "https://login.sim.example:3/");
+        let g = reg.resolve(&name("contoso"), ApiFamily::Graph).unwrap();
+        assert_eq!(g.base.as_str(), "https://tenant-graph.example/g/v1.0");
+        assert_eq!(g.url("/security/incidents").as_str(), "https://tenant-graph.example/g/v1.0/security/incidents");
+        // No tenant override for XDR, none process-wide: the table with the tenant's region.
+        assert_eq!(
+            reg.resolve(&name("contoso"), ApiFamily::Xdr).unwrap().base.as_str(),
+            "https://api-uk.security.microsoft.com/"
+        );
+
+        // Without a tenant override the process-wide one applies; Graph gets /v1.0 appended.
+        let f = reg.resolve(&name("fabrikam"), ApiFamily::Mde).unwrap();
+        assert_eq!(f.base.as_str(), "https://process-mde.example:1/");
+        let fg = reg.resolve(&name("fabrikam"), ApiFamily::Graph).unwrap();
+        assert_eq!(fg.base.as_str(), "https://process-graph.example:2/v1.0");
+        assert_eq!(fg.scope, "https://graph.microsoft.com/.default");
+        // au has no XDR host: the global XDR host serves it.
+        assert_eq!(
+            reg.resolve(&name("fabrikam"), ApiFamily::Xdr).unwrap().base.as_str(),
+            "https://api.security.microsoft.com/"
+        );
+        assert!(
+            matches!(reg.resolve(&name("nobody"), ApiFamily::Mde), Err(TenantsError::UnknownTenant(n)) if n == "nobody")
+        );
+    }
+
+    #[test]
+    fn resolve_uses_the_tenant_cloud() {
+        let text = doc(&entry(r#", "cloud": "dod""#));
+        let reg = TenantRegistry::from_json(&text, &config()).unwrap();
+        let e = reg.resolve(&name("contoso"), ApiFamily::Graph).unwrap();
+        assert_eq!(e.base.as_str(), "https://dod-graph.microsoft.us/v1.0");
+        assert_eq!(e.scope, "https://dod-graph.microsoft.us/.default");
+        assert_eq!(e.authority.as_str(), "https://login.microsoftonline.us/");
+    }
+
+    struct MemStore(&'static str, String);
+
+    impl SecretStore for MemStore {
+        fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
+            Box::pin(async move {
+                if name == self.0 {
+                    Ok(SecretString::new(self.1.clone()))
+                } else {
+                    Err(VaultError::NotFound(name.into()))
+                }
+            })
+        }
+        fn get_fresh<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
+            self.get(name)
+        }
+        fn set<'a>(&'a self, _: &'a str, _: &'a SecretString) -> BoxFuture<'a, Result<(), VaultError>> {
+            Box::pin(async { Err(VaultError::Store("read-only".into())) })
+        }
+    }
+
+    #[tokio::test]
+    async fn load_from_secret_file_or_env() {
+        let text = doc(&entry(""));
+        let mut env = base_env();
+        env.push(("DEFENDER_TENANTS_SECRET", "tenant-registry"));
+        let cfg = config_from(&env).unwrap();
+        let reg = TenantRegistry::load(&cfg, Some(&MemStore("tenant-registry", text.clone()))).await.unwrap();
+        assert!(reg.get(&name("contoso")).is_some());
+        let e = TenantRegistry::load(&cfg, Some(&MemStore("other", text.clone()))).await.unwrap_err();
+        assert_eq!(e.to_string(), "tenant registry: cannot read secret tenant-registry");
+
+        let path = std::env::temp_dir().join(format!("defender-tenants-{}.json", uuid::Uuid::new_v4()));
+        std::fs::write(&path, &text).unwrap();
+        let mut env = base_env();
+        let p = path.to_string_lossy().to_string();
+        env.push(("DEFENDER_TENANTS_FILE", &p));
+        let cfg = config_from(&env).unwrap();
+        let reg = TenantRegistry::load::<MemStore>(&cfg, None).await.unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(reg.iter().next().unwrap().name.as_str(), "contoso");
+        let e = TenantRegistry::load::<MemStore>(&cfg, None).await.unwrap_err();
+        assert!(e.to_string().starts_with("tenant registry: cannot read "), "{e}");
+
+        let cfg = config();
+        let reg = TenantRegistry::load::<MemStore>(&cfg, None).await.unwrap();
+        assert_eq!(reg, TenantRegistry::single(&cfg));
+    }
+}
