@@ -74,7 +74,11 @@ struct Cached {
 impl<S: SecretStore + fmt::Debug> fmt::Debug for CachedStore<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names = self.slots.lock().unwrap_or_else(PoisonError::into_inner).len();
-        f.debug_struct("CachedStore").field("inner", &self.inner).field("ttl", &self.ttl).field("names", &names).finish()
+        f.debug_struct("CachedStore")
+            .field("inner", &self.inner)
+            .field("ttl", &self.ttl)
+            .field("names", &names)
+            .finish()
     }
 }
 

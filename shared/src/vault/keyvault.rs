@@ -65,8 +65,23 @@ impl KeyVaultStore {
         http: reqwest::Client,
         local_mode: bool,
     ) -> Result<Self, VaultError> {
+        Self::with_client_options(vault_url, credential, http, local_mode, ClientOptions::default())
+    }
+
+    /// [`new`](Self::new) with SDK client options (extra pipeline policies, retry, logging). Their
+    /// `transport` is always replaced by `http`.
+    ///
+    /// # Errors
+    /// [`VaultError::Store`] if `vault_url` is not an http(s) URL.
+    pub fn with_client_options(
+        vault_url: &str,
+        credential: Arc<dyn TokenCredential>,
+        http: reqwest::Client,
+        local_mode: bool,
+        client_options: ClientOptions,
+    ) -> Result<Self, VaultError> {
         let options = SecretClientOptions {
-            client_options: ClientOptions { transport: Some(Transport::new(Arc::new(http))), ..Default::default() },
+            client_options: ClientOptions { transport: Some(Transport::new(Arc::new(http))), ..client_options },
             // Only the simulator at 127.0.0.1 needs this; see the module docs.
             verify_challenge_resource: local_mode.then_some(false),
             ..Default::default()
