@@ -1,0 +1,147 @@
+//! Azure Key Vault secrets through the official Azure SDK for Rust.
+//!
+//! # Which crate
+//! `azure_security_keyvault_secrets` 1.x (`SecretClient`) on `azure_core` 1.x — Microsoft's GA SDK. Not
+//! the legacy `azure_security_keyvault` 0.21: that one is the unofficial community crate, abandoned (its
+//! README says so), on an incompatible `azure_core`. The SDK brings Key Vault's challenge-based auth,
+//! retries and the API version; we bring the transport (our reqwest 0.13 client, injected as
+//! `ClientOptions.transport`, so there is one TLS stack and, locally, one trusted test CA) and the
+//! credential (any `azure_core` `TokenCredential`).
+//!
+//! # The challenge and local mode
+//! The SDK's first request to a vault carries no token; the vault answers 401 with
+//! `WWW-Authenticate: Bearer authorization="<authority>/<tenant>", resource="<resource>"`, and the SDK
+//! then asks the credential for `<resource>/.default` and retries. Before it does, it checks that the
+//! vault's host ends with `.<host of resource>` (`x.vault.azure.net` for `https://vault.azure.net`), so a
+//! hostile endpoint cannot make us mint a token for another resource.
+//!
+//! `local_mode = true` turns that check off (`verify_challenge_resource = Some(false)`), and it is the
+//! only thing local mode changes here. It exists for the simulated tenant addressed as
+//! `https://127.0.0.1:<port>`: an IP address can never end with `.vault.azure.net`, so the check cannot
+//! pass there. Against a real vault it must stay on. A simulated vault addressed as
+//! `https://<name>.vault.localhost:<port>` (challenge resource `https://vault.localhost`) passes the check
+//! as it is, with `local_mode = false`.
+//!
+//! # Errors
+//! 404 → [`VaultError::NotFound`]; 401/403 → [`VaultError::AccessDenied`] naming the vault and the secret;
+//! other statuses → [`VaultError::Http`] with the status and Key Vault's error code; no answer (TLS,
+//! connection, credential, a refused challenge) → [`VaultError::Unavailable`]. A response body that is
+//! not a secret bundle becomes [`VaultError::Store`] with a fixed message, because a deserializer's
+//! message could quote the value.
+
+use super::{SecretStore, VaultError, check_name};
+use crate::secret::SecretString;
+use azure_core::{
+    credentials::TokenCredential,
+    error::ErrorKind,
+    http::{ClientOptions, Transport},
+};
+use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions, models::SetSecretParameters};
+use futures::{FutureExt, future::BoxFuture};
+use std::{fmt, sync::Arc};
+
+/// Secrets in one Azure Key Vault. Reads the latest version; writes a new version.
+pub struct KeyVaultStore {
+    client: SecretClient,
+    vault: String,
+}
+
+impl fmt::Debug for KeyVaultStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyVaultStore").field("vault", &self.vault).finish_non_exhaustive()
+    }
+}
+
+impl KeyVaultStore {
+    /// A store for the vault at `vault_url` (`https://<name>.vault.azure.net`), authenticating with
+    /// `credential`, sending every request through `http`. `local_mode` relaxes the challenge-resource
+    /// check for a simulated vault at an IP address (see the module docs); never set it for Azure.
+    ///
+    /// # Errors
+    /// [`VaultError::Store`] if `vault_url` is not an http(s) URL.
+    pub fn new(
+        vault_url: &str,
+        credential: Arc<dyn TokenCredential>,
+        http: reqwest::Client,
+        local_mode: bool,
+    ) -> Result<Self, VaultError> {
+        Self::with_client_options(vault_url, credential, http, local_mode, ClientOptions::default())
+    }
+
+    /// [`new`](Self::new) with SDK client options (extra pipeline policies, retry, logging). Their
+    /// `transport` is always replaced by `http`.
+    ///
+    /// # Errors
+    /// [`VaultError::Store`] if `vault_url` is not an http(s) URL.
+    pub fn with_client_options(
+        vault_url: &str,
+        credential: Arc<dyn TokenCredential>,
+        http: reqwest::Client,
+        local_mode: bool,
+        client_options: ClientOptions,
+    ) -> Result<Self, VaultError> {
+        let options = SecretClientOptions {
+            client_options: ClientOptions { transport: Some(Transport::new(Arc::new(http))), ..client_options },
+            // Only the simulator at 127.0.0.1 needs this; see the module docs.
+            verify_challenge_resource: local_mode.then_some(false),
+            ..Default::default()
+        };
+        let client = SecretClient::new(vault_url, credential, Some(options))
+            .map_err(|e| VaultError::Store(format!("invalid key vault url {vault_url}: {e}")))?;
+        Ok(Self { client, vault: vault_url.trim_end_matches('/').to_string() })
+    }
+
+    /// The vault URL, as given (without a trailing slash).
+    pub fn vault_url(&self) -> &str {
+        &self.vault
+    }
+
+    async fn read(&self, name: &str) -> Result<SecretString, VaultError> {
+        check_name(name)?;
+        let response = self.client.get_secret(name, None).await.map_err(|e| self.map_error(name, e))?;
+        let secret = response.into_model().map_err(|_| self.unreadable(name))?;
+        secret.value.map(SecretString::from).ok_or_else(|| self.unreadable(name))
+    }
+
+    async fn write(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {
+        check_name(name)?;
+        let parameters = SetSecretParameters { value: Some(value.expose().to_string()), ..Default::default() };
+        let body = parameters
+            .try_into()
+            .map_err(|_| VaultError::Store(format!("cannot encode a new version of secret {name}")))?;
+        self.client.set_secret(name, body, None).await.map_err(|e| self.map_error(name, e))?;
+        tracing::info!(vault = %self.vault, secret = name, "wrote a new secret version");
+        Ok(())
+    }
+
+    fn unreadable(&self, name: &str) -> VaultError {
+        VaultError::Store(format!("key vault {} returned an unreadable bundle for secret {name}", self.vault))
+    }
+
+    fn map_error(&self, name: &str, e: azure_core::Error) -> VaultError {
+        let (vault, name) = (self.vault.clone(), name.to_string());
+        match e.kind() {
+            ErrorKind::HttpResponse { status, error_code, .. } => match u16::from(*status) {
+                404 => VaultError::NotFound(name),
+                s @ (401 | 403) => VaultError::AccessDenied { vault, name, status: s },
+                s => VaultError::Http { vault, name, status: s, code: error_code.clone() },
+            },
+            _ => VaultError::Unavailable { vault, name, source: Arc::new(e) },
+        }
+    }
+}
+
+impl SecretStore for KeyVaultStore {
+    fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
+        self.read(name).boxed()
+    }
+
+    /// The same as [`get`](SecretStore::get): this store has no cache of its own.
+    fn get_fresh<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
+        self.read(name).boxed()
+    }
+
+    fn set<'a>(&'a self, name: &'a str, value: &'a SecretString) -> BoxFuture<'a, Result<(), VaultError>> {
+        self.write(name, value).boxed()
+    }
+}

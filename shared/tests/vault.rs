@@ -1,0 +1,277 @@
+//! `KeyVaultStore` (the official Azure SDK) against the simulated tenant over TLS, with a real
+//! `azure_identity::ClientSecretCredential` pointed at the simulator as a custom cloud.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use azure_core::{
+    cloud::{CloudConfiguration, CustomConfiguration},
+    credentials::{Secret, TokenCredential},
+    http::{ClientOptions, Context, Request, Transport, policies::Policy},
+};
+use azure_identity::{ClientSecretCredential, ClientSecretCredentialOptions};
+use defender_shared::{
+    secret::SecretString,
+    vault::{CachedStore, KeyVaultStore, SecretStore, VaultError},
+};
+use serde_json::{Value, json};
+use std::{net::SocketAddr, sync::Arc};
+use tenant_sim::{RunningSim, SimOptions};
+
+const FULL_APP: &str = "11111111-1111-4111-8111-111111111111";
+const FULL_SECRET: &str = "demo-secret-value-do-not-use-in-prod";
+const READ_ONLY_APP: &str = "22222222-2222-4222-8222-222222222222";
+const READ_ONLY_SECRET: &str = "reporter-secret-value";
+const SEEDED: &str = "defender-client-secret";
+
+async fn sim() -> RunningSim {
+    tenant_sim::start(SimOptions::demo().unwrap()).await.unwrap()
+}
+
+fn sim_addr(sim: &RunningSim) -> SocketAddr {
+    sim.url.trim_start_matches("https://").parse().unwrap()
+}
+
+/// The simulator's CA, redirects off, and `demo.vault.localhost` mapped to the simulator.
+fn http(sim: &RunningSim) -> reqwest::Client {
+    let certs = reqwest::Certificate::from_pem_bundle(sim.ca_pem.as_bytes()).unwrap();
+    reqwest::Client::builder()
+        .tls_certs_merge(certs)
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("demo.vault.localhost", sim_addr(sim))
+        .build()
+        .unwrap()
+}
+
+/// A client-secret credential whose authority host is the simulator, over the same reqwest client.
+fn credential(sim: &RunningSim, http: &reqwest::Client, client_id: &str, secret: &str) -> Arc<dyn TokenCredential> {
+    let mut cloud = CustomConfiguration::default();
+    cloud.authority_host = sim.url.clone();
+    let options = ClientSecretCredentialOptions {
+        client_options: ClientOptions {
+            transport: Some(Transport::new(Arc::new(http.clone()))),
+            cloud: Some(Arc::new(CloudConfiguration::Custom(cloud))),
+            ..Default::default()
+        },
+    };
+    ClientSecretCredential::new(&sim.tenant_id(), client_id.to_string(), Secret::new(secret.to_string()), Some(options))
+        .unwrap()
+}
+
+/// SIMULATOR WORKAROUND — remove when tenant-sim serves `GET /secrets/{name}/`.
+///
+/// The SDK asks for the latest version as `GET /secrets/{name}/` (an empty version segment, which Key
+/// Vault serves as the latest version). tenant-sim routes only `/secrets/{name}` and
+/// `/secrets/{name}/{version}`, so that path falls through to its Defender fallback and answers 404
+/// before any challenge. This policy, first in the SDK pipeline (so every retry and the challenge
+/// round-trip go through it), drops the empty segment; nothing else about the request changes.
+#[derive(Debug)]
+struct LatestVersionPath;
+
+#[async_trait::async_trait]
+impl Policy for LatestVersionPath {
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> azure_core::http::policies::PolicyResult {
+        let path = request.url().path().to_string();
+        let segments: Vec<&str> = path.split('/').collect();
+        if let ["", "secrets", name, ""] = segments.as_slice() {
+            let trimmed = format!("/secrets/{name}");
+            request.url_mut().set_path(&trimmed);
+        }
+        next[0].send(ctx, request, &next[1..]).await
+    }
+}
+
+fn kv(url: &str, credential: Arc<dyn TokenCredential>, http: reqwest::Client, local_mode: bool) -> KeyVaultStore {
+    let options = ClientOptions { per_call_policies: vec![Arc::new(LatestVersionPath)], ..Default::default() };
+    KeyVaultStore::with_client_options(url, credential, http, local_mode, options).unwrap()
+}
+
+/// The vault at `https://127.0.0.1:<port>` as the full-access app, in local mode.
+fn store(sim: &RunningSim) -> KeyVaultStore {
+    store_as(sim, FULL_APP, FULL_SECRET)
+}
+
+fn store_as(sim: &RunningSim, client_id: &str, secret: &str) -> KeyVaultStore {
+    let http = http(sim);
+    kv(&sim.url, credential(sim, &http, client_id, secret), http, true)
+}
+
+/// `(method, path, status, client)` of every logged request whose path starts with `prefix`.
+async fn logged(sim: &RunningSim, prefix: &str) -> Vec<(String, String, u16, Option<String>)> {
+    let log: Value = http(sim).get(format!("{}/_sim/requests", sim.url)).send().await.unwrap().json().await.unwrap();
+    log["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["path"].as_str().unwrap().starts_with(prefix))
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap().to_string(),
+                e["path"].as_str().unwrap().to_string(),
+                u16::try_from(e["status"].as_u64().unwrap()).unwrap(),
+                e["client"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn reads_the_seeded_secret_through_the_challenge() {
+    let sim = sim().await;
+    let store = store(&sim);
+    assert_eq!(store.get(SEEDED).await.unwrap().expose(), FULL_SECRET);
+
+    // The SDK's first request carries no token; the vault answers 401 with the challenge, the SDK gets a
+    // token for the challenge's resource and retries.
+    let vault = logged(&sim, "/secrets/").await;
+    let path = format!("/secrets/{SEEDED}");
+    assert_eq!(
+        vault,
+        [
+            ("GET".to_string(), path.clone(), 401, None),
+            ("GET".to_string(), path.clone(), 200, Some(FULL_APP.to_string())),
+        ]
+    );
+    let token_requests = logged(&sim, &format!("/{}/oauth2/v2.0/token", sim.tenant_id())).await;
+    assert_eq!(token_requests.len(), 1);
+    assert_eq!(token_requests[0].2, 200);
+
+    // Later requests reuse the discovered scope and the token: no second challenge.
+    assert_eq!(store.get_fresh(SEEDED).await.unwrap().expose(), FULL_SECRET);
+    let vault = logged(&sim, "/secrets/").await;
+    assert_eq!(vault.len(), 3);
+    assert_eq!(vault[2].2, 200);
+}
+
+#[tokio::test]
+async fn writes_a_new_version_then_reads_it() {
+    let sim = sim().await;
+    let store = store(&sim);
+    store.set("defender-refresh-token", &SecretString::new("rt-1")).await.unwrap();
+    assert_eq!(store.get("defender-refresh-token").await.unwrap().expose(), "rt-1");
+    store.set("defender-refresh-token", &SecretString::new("rt-2")).await.unwrap();
+    assert_eq!(store.get("defender-refresh-token").await.unwrap().expose(), "rt-2");
+
+    // Two versions exist; the seeded secret is untouched.
+    let puts: Vec<_> =
+        logged(&sim, "/secrets/defender-refresh-token").await.into_iter().filter(|r| r.0 == "PUT").collect();
+    assert_eq!(puts.iter().filter(|r| r.2 == 200).count(), 2, "{puts:?}");
+    assert_eq!(store.get(SEEDED).await.unwrap().expose(), FULL_SECRET);
+
+    // Overwriting the seeded secret makes a new latest version.
+    store.set(SEEDED, &SecretString::new("rotated-secret")).await.unwrap();
+    assert_eq!(store.get(SEEDED).await.unwrap().expose(), "rotated-secret");
+}
+
+#[tokio::test]
+async fn an_unknown_name_is_not_found() {
+    let sim = sim().await;
+    let e = store(&sim).get("no-such-secret").await.unwrap_err();
+    assert!(matches!(&e, VaultError::NotFound(n) if n == "no-such-secret"), "{e:?}");
+    // From the vault itself, after the challenge — not from a missing route.
+    let statuses: Vec<_> = logged(&sim, "/secrets/").await.into_iter().map(|r| (r.2, r.3)).collect();
+    assert_eq!(statuses, [(401, None), (404, Some(FULL_APP.to_string()))]);
+}
+
+#[tokio::test]
+async fn an_invalid_name_never_reaches_the_vault() {
+    let sim = sim().await;
+    let e = store(&sim).get("../oauth2/token").await.unwrap_err();
+    assert!(matches!(e, VaultError::InvalidName(_)), "{e:?}");
+    assert!(logged(&sim, "/").await.iter().all(|r| !r.1.starts_with("/secrets") && !r.1.contains("oauth2")));
+}
+
+#[tokio::test]
+async fn an_app_without_vault_access_is_denied() {
+    let sim = sim().await;
+    let store = store_as(&sim, READ_ONLY_APP, READ_ONLY_SECRET);
+    let e = store.get(SEEDED).await.unwrap_err();
+    match &e {
+        VaultError::AccessDenied { vault, name, status } => {
+            assert_eq!((vault.as_str(), name.as_str(), *status), (sim.url.as_str(), SEEDED, 403));
+        }
+        other => panic!("expected AccessDenied, got {other:?}"),
+    }
+    let shown = e.to_string();
+    assert!(shown.contains(SEEDED) && shown.contains(&sim.url) && !shown.contains(FULL_SECRET), "{shown}");
+    assert!(!e.is_retryable());
+
+    let e = store.set(SEEDED, &SecretString::new("attempt")).await.unwrap_err();
+    assert!(matches!(e, VaultError::AccessDenied { status: 403, .. }), "{e:?}");
+    // The denied write changed nothing.
+    assert_eq!(self::store(&sim).get(SEEDED).await.unwrap().expose(), FULL_SECRET);
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_is_a_credential_failure() {
+    let sim = sim().await;
+    let e = store_as(&sim, FULL_APP, "not-the-secret").get(SEEDED).await.unwrap_err();
+    assert!(matches!(e, VaultError::Unavailable { .. }), "{e:?}");
+    assert!(!format!("{e:?}").contains(FULL_SECRET));
+}
+
+#[tokio::test]
+async fn other_statuses_keep_the_status() {
+    let sim = sim().await;
+    let rule = json!({"path_prefix": "/secrets/", "status": 409, "times": 1});
+    let r = http(&sim).post(format!("{}/_sim/faults", sim.url)).json(&rule).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let e = store(&sim).get(SEEDED).await.unwrap_err();
+    assert!(matches!(e, VaultError::Http { status: 409, .. }), "{e:?}");
+    assert_eq!(e.status(), Some(409));
+}
+
+#[tokio::test]
+async fn vault_localhost_passes_the_challenge_check_without_relaxing_it() {
+    let sim = sim().await;
+    let http = http(&sim);
+    let url = format!("https://demo.vault.localhost:{}", sim_addr(&sim).port());
+    let store = kv(&url, credential(&sim, &http, FULL_APP, FULL_SECRET), http, false);
+    assert_eq!(store.get(SEEDED).await.unwrap().expose(), FULL_SECRET);
+    store.set("written-via-name", &SecretString::new("v")).await.unwrap();
+    assert_eq!(store.get("written-via-name").await.unwrap().expose(), "v");
+    let vault = logged(&sim, "/secrets/").await;
+    assert_eq!(vault[0].2, 401, "the challenge was answered: {vault:?}");
+    assert!(vault[1..].iter().all(|r| r.2 == 200), "{vault:?}");
+}
+
+#[tokio::test]
+async fn at_an_ip_address_the_check_fails_unless_local_mode_relaxes_it() {
+    let sim = sim().await;
+    let http = http(&sim);
+    let strict = kv(&sim.url, credential(&sim, &http, FULL_APP, FULL_SECRET), http, false);
+    let e = strict.get(SEEDED).await.unwrap_err();
+    assert!(matches!(e, VaultError::Unavailable { .. }), "{e:?}");
+    // The SDK refused before asking for a token: nothing but the unauthenticated probe was sent.
+    let all = logged(&sim, "/").await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!((all[0].2, all[0].3.as_deref()), (401, None));
+    // The same vault in local mode works (see `reads_the_seeded_secret_through_the_challenge`).
+    assert_eq!(store(&sim).get(SEEDED).await.unwrap().expose(), FULL_SECRET);
+}
+
+#[tokio::test]
+async fn the_cache_reads_the_vault_once_for_concurrent_callers() {
+    let sim = sim().await;
+    let cached = CachedStore::new(store(&sim));
+    let results = futures::future::join_all((0..25).map(|_| cached.get(SEEDED))).await;
+    assert!(results.iter().all(|r| r.as_ref().unwrap().expose() == FULL_SECRET));
+    let path = format!("/secrets/{SEEDED}");
+    let reads = |log: &[(String, String, u16, Option<String>)]| {
+        log.iter().filter(|r| r.0 == "GET" && r.1 == path && r.2 == 200).count()
+    };
+    assert_eq!(reads(&logged(&sim, "/secrets/").await), 1);
+
+    assert_eq!(cached.get(SEEDED).await.unwrap().expose(), FULL_SECRET);
+    assert_eq!(reads(&logged(&sim, "/secrets/").await), 1, "served from the cache");
+
+    // Rotation: someone writes a new version; the cache still serves the old one until get_fresh.
+    store(&sim).set(SEEDED, &SecretString::new("rotated")).await.unwrap();
+    assert_eq!(cached.get(SEEDED).await.unwrap().expose(), FULL_SECRET);
+    assert_eq!(cached.get_fresh(SEEDED).await.unwrap().expose(), "rotated");
+    assert_eq!(cached.get(SEEDED).await.unwrap().expose(), "rotated");
+    assert_eq!(reads(&logged(&sim, "/secrets/").await), 2);
+}
