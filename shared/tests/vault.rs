@@ -5,7 +5,7 @@
 use azure_core::{
     cloud::{CloudConfiguration, CustomConfiguration},
     credentials::{Secret, TokenCredential},
-    http::{ClientOptions, Context, Request, Transport, policies::Policy},
+    http::{ClientOptions, Transport},
 };
 use azure_identity::{ClientSecretCredential, ClientSecretCredentialOptions};
 use defender_shared::{
@@ -56,37 +56,8 @@ fn credential(sim: &RunningSim, http: &reqwest::Client, client_id: &str, secret:
         .unwrap()
 }
 
-/// SIMULATOR WORKAROUND — remove when tenant-sim serves `GET /secrets/{name}/`.
-///
-/// The SDK asks for the latest version as `GET /secrets/{name}/` (an empty version segment, which Key
-/// Vault serves as the latest version). tenant-sim routes only `/secrets/{name}` and
-/// `/secrets/{name}/{version}`, so that path falls through to its Defender fallback and answers 404
-/// before any challenge. This policy, first in the SDK pipeline (so every retry and the challenge
-/// round-trip go through it), drops the empty segment; nothing else about the request changes.
-#[derive(Debug)]
-struct LatestVersionPath;
-
-#[async_trait::async_trait]
-impl Policy for LatestVersionPath {
-    async fn send(
-        &self,
-        ctx: &Context,
-        request: &mut Request,
-        next: &[Arc<dyn Policy>],
-    ) -> azure_core::http::policies::PolicyResult {
-        let path = request.url().path().to_string();
-        let segments: Vec<&str> = path.split('/').collect();
-        if let ["", "secrets", name, ""] = segments.as_slice() {
-            let trimmed = format!("/secrets/{name}");
-            request.url_mut().set_path(&trimmed);
-        }
-        next[0].send(ctx, request, &next[1..]).await
-    }
-}
-
 fn kv(url: &str, credential: Arc<dyn TokenCredential>, http: reqwest::Client, local_mode: bool) -> KeyVaultStore {
-    let options = ClientOptions { per_call_policies: vec![Arc::new(LatestVersionPath)], ..Default::default() };
-    KeyVaultStore::with_client_options(url, credential, http, local_mode, options).unwrap()
+    KeyVaultStore::new(url, credential, http, local_mode).unwrap()
 }
 
 /// The vault at `https://127.0.0.1:<port>` as the full-access app, in local mode.
@@ -127,7 +98,8 @@ async fn reads_the_seeded_secret_through_the_challenge() {
     // The SDK's first request carries no token; the vault answers 401 with the challenge, the SDK gets a
     // token for the challenge's resource and retries.
     let vault = logged(&sim, "/secrets/").await;
-    let path = format!("/secrets/{SEEDED}");
+    // The SDK reads the latest version as `/secrets/{name}/` (empty version segment).
+    let path = format!("/secrets/{SEEDED}/");
     assert_eq!(
         vault,
         [
@@ -259,7 +231,8 @@ async fn the_cache_reads_the_vault_once_for_concurrent_callers() {
     let cached = CachedStore::new(store(&sim));
     let results = futures::future::join_all((0..25).map(|_| cached.get(SEEDED))).await;
     assert!(results.iter().all(|r| r.as_ref().unwrap().expose() == FULL_SECRET));
-    let path = format!("/secrets/{SEEDED}");
+    // The SDK reads the latest version as `/secrets/{name}/` (empty version segment).
+    let path = format!("/secrets/{SEEDED}/");
     let reads = |log: &[(String, String, u16, Option<String>)]| {
         log.iter().filter(|r| r.0 == "GET" && r.1 == path && r.2 == 200).count()
     };
