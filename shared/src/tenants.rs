@@ -771,3 +771,33 @@ mod tests {
         assert_eq!(reg, TenantRegistry::single(&cfg));
     }
 }
+
+/// The registry tells the Defender client where each tenant's APIs live and which scope to ask for.
+impl crate::defender::client::TargetResolver for TenantRegistry {
+    fn target(&self, tenant: &TenantName, api: ApiFamily) -> Option<crate::defender::client::ApiTarget> {
+        let e = self.resolve(tenant, api).ok()?;
+        Some(crate::defender::client::ApiTarget { base: e.base, scope: e.scope })
+    }
+}
+
+#[cfg(test)]
+mod resolver_tests {
+    use super::*;
+    use crate::defender::client::TargetResolver;
+
+    #[test]
+    fn the_registry_resolves_client_targets_with_overrides() {
+        let reg = TenantRegistry::from_json(
+            r#"{"tenants":[{"name":"contoso","tenant_id":"4a6f2e1c-8d3b-4c7a-9e5f-2b1d0c9a8e7f","client_id":"11111111-1111-4111-8111-111111111111","cloud":"gcc-high","credential":{"kind":"client_secret","secret_name":"s"}},
+                           {"name":"local","tenant_id":"4a6f2e1c-8d3b-4c7a-9e5f-2b1d0c9a8e7f","client_id":"11111111-1111-4111-8111-111111111111","credential":{"kind":"client_secret","secret_name":"s"},"api_overrides":{"graph":"https://127.0.0.1:9443"}}]}"#,
+            &crate::config::tests::config_from(&crate::config::tests::base_env()).unwrap(),
+        )
+        .unwrap();
+        let gov = reg.target(&"contoso".parse().unwrap(), ApiFamily::Mde).unwrap();
+        assert_eq!(gov.base.as_str(), "https://api-gov.securitycenter.microsoft.us/");
+        let local = reg.target(&"local".parse().unwrap(), ApiFamily::Graph).unwrap();
+        assert_eq!(local.base.as_str(), "https://127.0.0.1:9443/v1.0");
+        assert_eq!(local.scope, "https://graph.microsoft.com/.default");
+        assert!(reg.target(&"nobody".parse().unwrap(), ApiFamily::Mde).is_none());
+    }
+}
