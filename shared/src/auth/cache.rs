@@ -26,6 +26,9 @@ const RETRY_BACKOFF: Duration = Duration::seconds(30);
 /// What a slot is keyed by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
+    /// Authority host (one tenant id means one tenant, but a test or a misconfiguration may point
+    /// the same ids at two authorities: their tokens must not mix).
+    pub authority: String,
     /// Tenant id.
     pub tenant_id: String,
     /// Client id.
@@ -151,7 +154,13 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn key(scope: &str) -> CacheKey {
-        CacheKey { tenant_id: "t".into(), client_id: "c".into(), scope: scope.into(), user: false }
+        CacheKey {
+            authority: "a".into(),
+            tenant_id: "t".into(),
+            client_id: "c".into(),
+            scope: scope.into(),
+            user: false,
+        }
     }
 
     fn token(value: &str, expires_at: DateTime<Utc>) -> AccessToken {

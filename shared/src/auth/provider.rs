@@ -142,6 +142,7 @@ impl TokenProvider {
 
     fn key(cred: &TenantCredential, scope: &str) -> CacheKey {
         CacheKey {
+            authority: cred.authority.to_string(),
             tenant_id: cred.tenant_id.to_string(),
             client_id: cred.client_id.to_string(),
             scope: scope.to_string(),
