@@ -1,0 +1,342 @@
+//! User (delegated) context: the device-code sign-in that `defender-functions login` runs once, and
+//! the refresh-token grant every later token comes from.
+//!
+//! Both go through the `oauth2` crate (without its `reqwest` feature): [`OAuthHttp`] adapts our one
+//! reqwest 0.13 client to `oauth2::AsyncHttpClient`. `oauth2`'s device-code poll keeps only
+//! `error`/`error_description` of Entra's answers, so the adapter also keeps the body of the last
+//! non-2xx answer: that is where the AADSTS codes and the trace id of a refusal are read from.
+//!
+//! The poll honours `interval`, waits on `authorization_pending`, adds 5 s on `slow_down` (both in
+//! `oauth2`), and stops on `expired_token`, `authorization_declined` and any other error. Time and
+//! waiting come from the injected [`Clock`].
+
+use super::{
+    AccessToken,
+    clock::Clock,
+    credential::{CredentialKind, TenantCredential},
+    error::{AuthError, CredentialRef, EntraRefusal, RequestContext},
+    provider::{DEFAULT_LIFETIME_S, refused},
+};
+use crate::{
+    ids::{ClientId, TenantId, TenantName},
+    secret::SecretString,
+    vault::SecretStore,
+};
+use chrono::Duration as ChronoDuration;
+use oauth2::{
+    AuthType, DeviceAuthorizationUrl, RefreshToken, RequestTokenError, Scope, StandardDeviceAuthorizationResponse,
+    TokenResponse, TokenUrl, basic::BasicClient,
+};
+use std::{
+    future::Future,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+/// What to show the user: open `verification_uri`, enter `user_code`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCodePrompt {
+    /// The code the user types (shown to them; not a secret).
+    pub user_code: String,
+    /// Where to type it.
+    pub verification_uri: String,
+    /// Ready-made text: "To sign in, open ... and enter the code ...".
+    pub message: String,
+    /// How long the code is valid.
+    pub expires_in: Duration,
+}
+
+/// A device-code sign-in to run.
+#[derive(Debug, Clone)]
+pub struct DeviceCodeLogin {
+    /// The tenant's name in the registry (for messages).
+    pub tenant: TenantName,
+    /// Directory (tenant) id.
+    pub tenant_id: TenantId,
+    /// The public client application.
+    pub client_id: ClientId,
+    /// Entra authority host (https).
+    pub authority: url::Url,
+    /// What to consent to, e.g. `https://graph.microsoft.com/.default`; `offline_access` is added.
+    pub scope: String,
+    /// The vault secret the refresh token is written to.
+    pub refresh_token_secret: String,
+}
+
+impl DeviceCodeLogin {
+    /// The sign-in for a tenant configured with [`CredentialKind::User`].
+    ///
+    /// # Errors
+    /// [`AuthError::Config`] when the tenant's credential is not a user context.
+    pub fn for_tenant(tenant: &TenantName, cred: &TenantCredential, scope: &str) -> Result<Self, AuthError> {
+        let CredentialKind::User { refresh_token_secret } = &cred.kind else {
+            return Err(AuthError::Config {
+                tenant: tenant.to_string(),
+                reason: "device-code sign-in needs a user-context credential".into(),
+            });
+        };
+        Ok(Self {
+            tenant: tenant.clone(),
+            tenant_id: cred.tenant_id.clone(),
+            client_id: cred.client_id.clone(),
+            authority: cred.authority.clone(),
+            scope: scope.to_string(),
+            refresh_token_secret: refresh_token_secret.clone(),
+        })
+    }
+
+    fn credential(&self) -> TenantCredential {
+        TenantCredential {
+            tenant_id: self.tenant_id.clone(),
+            client_id: self.client_id.clone(),
+            authority: self.authority.clone(),
+            kind: CredentialKind::User { refresh_token_secret: self.refresh_token_secret.clone() },
+        }
+    }
+}
+
+/// A completed sign-in.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    /// Who signed in (`upn` of the first access token), when the token says.
+    pub user: Option<String>,
+    /// The scopes Entra granted.
+    pub scopes: Vec<String>,
+    /// Where the refresh token was stored.
+    pub refresh_token_secret: String,
+    /// The first access token (for `scope`).
+    pub access: AccessToken,
+}
+
+/// The adapter's transport error.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthHttpError {
+    /// reqwest failed.
+    #[error("token request failed")]
+    Http(#[source] reqwest::Error),
+    /// A response could not be rebuilt for `oauth2`.
+    #[error("cannot build the response")]
+    Build(#[source] oauth2::http::Error),
+}
+
+/// What the adapter's closure returns.
+pub type OAuthFuture = std::pin::Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, OAuthHttpError>> + Send>>;
+
+/// `oauth2::AsyncHttpClient` over a reqwest 0.13 client, keeping the last error body.
+#[derive(Debug, Clone)]
+pub struct OAuthHttp {
+    http: reqwest::Client,
+    last_error: Arc<Mutex<Option<ErrorBody>>>,
+}
+
+/// Status and body of a non-2xx answer.
+type ErrorBody = (u16, Vec<u8>);
+
+impl OAuthHttp {
+    /// Wraps a client.
+    pub fn new(http: reqwest::Client) -> Self {
+        Self { http, last_error: Arc::new(Mutex::new(None)) }
+    }
+
+    /// Status and body of the last non-2xx answer (cleared by every 2xx).
+    pub fn last_error(&self) -> Option<ErrorBody> {
+        self.last_error.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// One request (what `oauth2` calls through the closure from [`OAuthHttp::client`]).
+    ///
+    /// # Errors
+    /// Transport failures.
+    pub fn call(
+        &self,
+        request: oauth2::HttpRequest,
+    ) -> impl Future<Output = Result<oauth2::HttpResponse, OAuthHttpError>> + Send + 'static {
+        let http = self.http.clone();
+        let last_error = self.last_error.clone();
+        async move {
+            let request = reqwest::Request::try_from(request).map_err(OAuthHttpError::Http)?;
+            let resp = http.execute(request).await.map_err(OAuthHttpError::Http)?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await.map_err(OAuthHttpError::Http)?.to_vec();
+            *last_error.lock().unwrap_or_else(PoisonError::into_inner) =
+                (!status.is_success()).then(|| (status.as_u16(), body.clone()));
+            let mut builder = oauth2::http::Response::builder().status(status);
+            if let Some(h) = builder.headers_mut() {
+                *h = headers;
+            }
+            builder.body(body).map_err(OAuthHttpError::Build)
+        }
+    }
+
+    /// The closure `oauth2` takes as its HTTP client.
+    pub fn client(&self) -> impl Fn(oauth2::HttpRequest) -> OAuthFuture + '_ {
+        move |request| Box::pin(self.call(request))
+    }
+}
+
+/// Maps an `oauth2` failure, reading Entra's own error body (AADSTS codes, trace id) when the
+/// adapter saw it.
+fn map_oauth_error<TE: oauth2::ErrorResponse + 'static>(
+    e: RequestTokenError<OAuthHttpError, TE>,
+    adapter: &OAuthHttp,
+    ctx: &RequestContext,
+) -> AuthError {
+    let seen = adapter.last_error().and_then(|(status, body)| EntraRefusal::from_body(status, &body, ctx));
+    match e {
+        RequestTokenError::ServerResponse(reported) => {
+            let reported = serde_json::to_value(&reported).unwrap_or_default();
+            let error = reported.get("error").and_then(|v| v.as_str()).unwrap_or_default();
+            match seen {
+                Some(r) if r.error == error => refused(r),
+                // oauth2 decided on its own (its poll deadline passed): report what it said.
+                _ => match EntraRefusal::from_body(400, reported.to_string().as_bytes(), ctx) {
+                    Some(r) => refused(r),
+                    None => AuthError::InvalidResponse { tenant: ctx.tenant.clone(), status: 400 },
+                },
+            }
+        }
+        // A body that did not parse is never echoed: it may hold a token.
+        RequestTokenError::Parse(..) => match seen {
+            Some(r) => refused(r),
+            None => AuthError::InvalidResponse {
+                tenant: ctx.tenant.clone(),
+                status: adapter.last_error().map_or(200, |(s, _)| s),
+            },
+        },
+        RequestTokenError::Request(OAuthHttpError::Http(e)) => AuthError::Http(e),
+        RequestTokenError::Request(OAuthHttpError::Build(_)) | RequestTokenError::Other(_) => {
+            AuthError::InvalidResponse { tenant: ctx.tenant.clone(), status: 0 }
+        }
+    }
+}
+
+fn token_url(cred: &TenantCredential, tenant: &str) -> Result<TokenUrl, AuthError> {
+    TokenUrl::new(cred.token_url())
+        .map_err(|_| AuthError::Config { tenant: tenant.to_string(), reason: "the token URL is not valid".into() })
+}
+
+/// Rebuilds an [`AccessToken`] from an `oauth2` token response.
+fn access_token(resp: &impl TokenResponse, issued: chrono::DateTime<chrono::Utc>) -> AccessToken {
+    let lifetime = resp
+        .expires_in()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .map_or(ChronoDuration::seconds(DEFAULT_LIFETIME_S), ChronoDuration::seconds);
+    AccessToken { secret: SecretString::new(resp.access_token().secret().clone()), expires_at: issued + lifetime }
+}
+
+/// What a refresh grant returned.
+pub(crate) struct Grant {
+    pub access: AccessToken,
+    pub refresh_token: Option<SecretString>,
+}
+
+/// The `refresh_token` grant for a public client.
+pub(crate) async fn refresh_grant(
+    http: &reqwest::Client,
+    cred: &TenantCredential,
+    refresh_token: &SecretString,
+    scope: &str,
+    ctx: &RequestContext,
+    clock: &dyn Clock,
+) -> Result<Grant, AuthError> {
+    let adapter = OAuthHttp::new(http.clone());
+    let client = BasicClient::new(oauth2::ClientId::new(cred.client_id.to_string()))
+        .set_auth_type(AuthType::RequestBody)
+        .set_token_uri(token_url(cred, &ctx.tenant)?);
+    let issued = clock.now();
+    let rt = RefreshToken::new(refresh_token.expose().to_string());
+    let resp = client
+        .exchange_refresh_token(&rt)
+        .add_scope(Scope::new(scope.to_string()))
+        .add_scope(Scope::new("offline_access".to_string()))
+        .request_async(&adapter.client())
+        .await
+        .map_err(|e| map_oauth_error(e, &adapter, ctx))?;
+    Ok(Grant {
+        access: access_token(&resp, issued),
+        refresh_token: resp.refresh_token().map(|t| SecretString::new(t.secret().clone())),
+    })
+}
+
+/// Signs a user in with the device-code flow and stores the refresh token in the vault.
+///
+/// `on_prompt` receives the user code and verification URL to print; the function then polls the
+/// token endpoint until the user approves, declines, or the code expires.
+///
+/// # Errors
+/// [`AuthError::Entra`] (declined, expired code, app not a public client, ...), [`AuthError::Http`],
+/// [`AuthError::StoreRefreshToken`] when the vault refuses the write, [`AuthError::InvalidResponse`]
+/// when Entra grants no refresh token.
+pub async fn device_code_login(
+    http: &reqwest::Client,
+    store: &dyn SecretStore,
+    login: &DeviceCodeLogin,
+    clock: &dyn Clock,
+    on_prompt: impl FnOnce(&DeviceCodePrompt),
+) -> Result<LoginOutcome, AuthError> {
+    let cred = login.credential();
+    let ctx = RequestContext {
+        tenant: login.tenant.to_string(),
+        tenant_id: login.tenant_id.to_string(),
+        client_id: login.client_id.to_string(),
+        scope: login.scope.clone(),
+        authority: login.authority.to_string(),
+        credential: CredentialRef::DeviceCode,
+    };
+    let config = |reason: &str| AuthError::Config { tenant: ctx.tenant.clone(), reason: reason.to_string() };
+    if login.authority.scheme() != "https" {
+        return Err(config("the authority must be an https URL"));
+    }
+    let adapter = OAuthHttp::new(http.clone());
+    let device_url =
+        DeviceAuthorizationUrl::new(cred.devicecode_url()).map_err(|_| config("the device-code URL is not valid"))?;
+    let client = BasicClient::new(oauth2::ClientId::new(login.client_id.to_string()))
+        .set_auth_type(AuthType::RequestBody)
+        .set_device_authorization_url(device_url)
+        .set_token_uri(token_url(&cred, &ctx.tenant)?);
+    let details: StandardDeviceAuthorizationResponse = client
+        .exchange_device_code()
+        .add_scope(Scope::new(login.scope.clone()))
+        .add_scope(Scope::new("offline_access".to_string()))
+        .request_async(&adapter.client())
+        .await
+        .map_err(|e| map_oauth_error(e, &adapter, &ctx))?;
+    let prompt = DeviceCodePrompt {
+        user_code: details.user_code().secret().clone(),
+        verification_uri: details.verification_uri().to_string(),
+        message: format!(
+            "To sign in, open {} and enter the code {}",
+            details.verification_uri().as_str(),
+            details.user_code().secret()
+        ),
+        expires_in: details.expires_in(),
+    };
+    tracing::info!(tenant = %login.tenant, client_id = %login.client_id, "device-code sign-in started");
+    on_prompt(&prompt);
+    let resp = client
+        .exchange_device_access_token(&details)
+        .set_time_fn(|| clock.now())
+        .request_async(&adapter.client(), |d| clock.sleep(d), None)
+        .await
+        .map_err(|e| map_oauth_error(e, &adapter, &ctx))?;
+    let issued = clock.now();
+    let access = access_token(&resp, issued);
+    let Some(refresh) = resp.refresh_token().map(|t| SecretString::new(t.secret().clone())) else {
+        tracing::warn!(tenant = %login.tenant, client_id = %login.client_id, "entra granted no refresh token (offline_access refused?)");
+        return Err(AuthError::InvalidResponse { tenant: ctx.tenant.clone(), status: 200 });
+    };
+    store.set(&login.refresh_token_secret, &refresh).await.map_err(|source| AuthError::StoreRefreshToken {
+        tenant: ctx.tenant.clone(),
+        secret: login.refresh_token_secret.clone(),
+        source,
+    })?;
+    let user = access.claims().ok().and_then(|c| c.upn);
+    tracing::info!(tenant = %login.tenant, client_id = %login.client_id, secret = %login.refresh_token_secret, "device-code sign-in complete; refresh token stored");
+    Ok(LoginOutcome {
+        user,
+        scopes: resp.scopes().map(|s| s.iter().map(|x| x.to_string()).collect()).unwrap_or_default(),
+        refresh_token_secret: login.refresh_token_secret.clone(),
+        access,
+    })
+}
