@@ -329,7 +329,7 @@ pub async fn device_code_login(
     store.set(&login.refresh_token_secret, &refresh).await.map_err(|source| AuthError::StoreRefreshToken {
         tenant: ctx.tenant.clone(),
         secret: login.refresh_token_secret.clone(),
-        source,
+        source: Box::new(source),
     })?;
     let user = access.claims().ok().and_then(|c| c.upn);
     tracing::info!(tenant = %login.tenant, client_id = %login.client_id, secret = %login.refresh_token_secret, "device-code sign-in complete; refresh token stored");

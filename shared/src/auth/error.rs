@@ -378,7 +378,7 @@ pub enum AuthError {
         name: String,
         /// What the store said.
         #[source]
-        source: VaultError,
+        source: Box<VaultError>,
     },
     /// No refresh token is stored: nobody signed in yet.
     #[error(
@@ -399,7 +399,7 @@ pub enum AuthError {
         secret: String,
         /// What the store said.
         #[source]
-        source: VaultError,
+        source: Box<VaultError>,
     },
     /// The certificate or key material is unusable (not PEM, not RSA, encrypted, ...).
     #[error("the credential for app {client_id} in tenant {tenant} is unusable: {reason}")]

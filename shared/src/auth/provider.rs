@@ -216,7 +216,7 @@ impl TokenProvider {
                     tenant: tenant.to_string(),
                     client_id: cred.client_id.to_string(),
                     name: name.clone(),
-                    source,
+                    source: Box::new(source),
                 })
             }
         }
@@ -308,7 +308,7 @@ impl TokenProvider {
                 tenant: tenant.to_string(),
                 client_id: String::from("(user sign-in)"),
                 name: secret.to_string(),
-                source,
+                source: Box::new(source),
             },
         })
     }
@@ -337,7 +337,7 @@ impl TokenProvider {
                         self.store.set(secret, &rotated).await.map_err(|source| AuthError::StoreRefreshToken {
                             tenant: tenant.to_string(),
                             secret: secret.to_string(),
-                            source,
+                            source: Box::new(source),
                         })?;
                     }
                     tracing::info!(tenant = %tenant, client_id = %cred.client_id, scope, "delegated token issued; refresh token rotated");

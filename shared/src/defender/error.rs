@@ -63,7 +63,7 @@ pub enum DefenderError {
     },
     /// A token could not be had.
     #[error("no token for the call")]
-    Auth(#[from] crate::auth::AuthError),
+    Auth(#[source] Box<crate::auth::AuthError>),
     /// Transport failure.
     #[error("{endpoint}: transport failed")]
     Transport {
@@ -124,7 +124,7 @@ impl DefenderError {
             Self::Api { status, .. } => is_retryable_status(*status),
             Self::Throttled { .. } | Self::Paced { .. } | Self::Deadline { .. } => true,
             Self::Transport { source, .. } => source.is_connect() || source.is_timeout(),
-            Self::Auth(e) => matches!(e, crate::auth::AuthError::Http(_)),
+            Self::Auth(e) => e.is_retryable(),
             Self::Decode { .. }
             | Self::NoTarget { .. }
             | Self::Url { .. }
@@ -212,6 +212,12 @@ impl Envelope {
         let text = String::from_utf8_lossy(body);
         let message: String = text.trim().chars().take(MAX_RAW_MESSAGE).collect();
         Self { code: String::new(), message, request_id: None }
+    }
+}
+
+impl From<crate::auth::AuthError> for DefenderError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        Self::Auth(Box::new(e))
     }
 }
 
