@@ -1,0 +1,183 @@
+//! Cold-start wiring: [`Config`] → one HTTP client, the secret store, the tenant registry, the token
+//! provider and the Defender client. A function's `main` calls [`Runtime::from_config`] once and keeps
+//! the result in its `Arc<State>`; a missing or wrong setting fails the init phase with a message
+//! naming it.
+//!
+//! # Who opens the vault
+//! Key Vault is reached with the *environment's* credential (`AZURE_FEDERATED_TOKEN_FILE` /
+//! `DEFENDER_FEDERATED_SOURCE=aws-sts`, `AZURE_CLIENT_CERTIFICATE_PATH`, or `AZURE_CLIENT_SECRET`),
+//! which must therefore not itself live in the vault; per-tenant credentials from the registry may.
+//! The vault's tokens come from the same [`TokenProvider`] (through its `azure_core` adapter), so there
+//! is one token cache and one error type.
+
+use crate::{
+    auth::{AssertionSource, AuthError, CredentialKind, Material, ProviderCredential, TenantCredential, TokenProvider},
+    cloud::ApiFamily,
+    config::{Config, StoreConfig},
+    defender::DefenderClient,
+    http::{self, HttpError},
+    ids::TenantName,
+    secret::SecretString,
+    tenants::{CredentialSpec, FederatedSource, TenantConfig, TenantRegistry, TenantsError},
+    vault::{CachedStore, FileStore, KeyVaultStore, SecretStore, VaultError},
+};
+use std::sync::Arc;
+
+/// The name under which the environment's own credential is registered with the token provider.
+pub const BOOTSTRAP: &str = "bootstrap";
+
+/// Why the runtime could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// A file the configuration names cannot be read.
+    #[error("cannot read {what} at {path}")]
+    File {
+        /// What the file is for.
+        what: &'static str,
+        /// Its path.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client")]
+    Http(#[from] HttpError),
+    /// The secret store could not be opened.
+    #[error("cannot open the secret store")]
+    Vault(#[from] VaultError),
+    /// The tenant registry is invalid.
+    #[error("invalid tenant registry")]
+    Tenants(#[from] TenantsError),
+    /// The token provider refused a credential.
+    #[error("invalid credential configuration")]
+    Auth(#[from] Box<AuthError>),
+    /// The configuration cannot work as given.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Everything a function needs to talk to Microsoft.
+pub struct Runtime {
+    /// The configuration it was built from.
+    pub config: Config,
+    /// The one HTTP client.
+    pub http: reqwest::Client,
+    /// Secrets (cached with the configured TTL).
+    pub store: Arc<dyn SecretStore>,
+    /// The tenants.
+    pub registry: Arc<TenantRegistry>,
+    /// Tokens for every tenant (and for the vault).
+    pub tokens: Arc<TokenProvider>,
+    /// The Defender client.
+    pub defender: Arc<DefenderClient<TokenProvider>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tenants: Vec<&str> = self.registry.iter().map(|t| t.name.as_str()).collect();
+        f.debug_struct("Runtime").field("tenants", &tenants).finish_non_exhaustive()
+    }
+}
+
+/// A store with nothing in it: the bootstrap provider's material never comes from a store.
+struct NoStore;
+
+impl SecretStore for NoStore {
+    fn get<'a>(&'a self, name: &'a str) -> futures::future::BoxFuture<'a, Result<SecretString, VaultError>> {
+        Box::pin(async move { Err(VaultError::NotFound(name.to_string())) })
+    }
+    fn get_fresh<'a>(&'a self, name: &'a str) -> futures::future::BoxFuture<'a, Result<SecretString, VaultError>> {
+        self.get(name)
+    }
+    fn set<'a>(&'a self, name: &'a str, _value: &'a SecretString) -> futures::future::BoxFuture<'a, Result<(), VaultError>> {
+        Box::pin(async move { Err(VaultError::Store(format!("no store configured to write '{name}'"))) })
+    }
+}
+
+fn read(what: &'static str, path: &std::path::Path) -> Result<String, InitError> {
+    std::fs::read_to_string(path).map_err(|source| InitError::File { what, path: path.display().to_string(), source })
+}
+
+/// How the token provider should authenticate a tenant described by the registry.
+fn credential_kind(spec: &CredentialSpec) -> Result<CredentialKind, InitError> {
+    Ok(match spec {
+        CredentialSpec::ClientSecret { secret_name } => CredentialKind::ClientSecret(Material::Vault(secret_name.clone())),
+        CredentialSpec::ClientSecretValue(s) => CredentialKind::ClientSecret(Material::Inline(s.clone())),
+        CredentialSpec::Certificate { secret_name } => CredentialKind::Certificate(Material::Vault(secret_name.clone())),
+        CredentialSpec::CertificateFile { path } => {
+            CredentialKind::Certificate(Material::Inline(SecretString::new(read("the client certificate", path)?)))
+        }
+        CredentialSpec::Federated(FederatedSource::File { token_file }) => {
+            CredentialKind::Federated(AssertionSource::File(token_file.clone()))
+        }
+        CredentialSpec::Federated(FederatedSource::AwsSts) => {
+            return Err(InitError::Unsupported(
+                "DEFENDER_FEDERATED_SOURCE=aws-sts needs the `aws-sts` build feature of defender-shared".into(),
+            ));
+        }
+        CredentialSpec::User { refresh_token_secret, .. } => {
+            CredentialKind::User { refresh_token_secret: refresh_token_secret.clone() }
+        }
+    })
+}
+
+fn tenant_credential(registry: &TenantRegistry, t: &TenantConfig) -> Result<TenantCredential, InitError> {
+    let endpoints = registry.resolve(&t.name, ApiFamily::Mde)?;
+    let client_id = match &t.credential {
+        CredentialSpec::User { client_id, .. } => client_id.clone(),
+        _ => t.client_id.clone(),
+    };
+    Ok(TenantCredential {
+        tenant_id: t.tenant_id.clone(),
+        client_id,
+        authority: endpoints.authority,
+        kind: credential_kind(&t.credential)?,
+    })
+}
+
+impl Runtime {
+    /// Builds everything from the configuration (reads the registry from the vault or a file).
+    ///
+    /// # Errors
+    /// [`InitError`] naming what is missing or wrong.
+    pub async fn from_config(config: Config) -> Result<Self, InitError> {
+        let extra_ca = config.extra_ca_file.as_deref().map(|p| read("the extra CA bundle", p)).transpose()?;
+        let http = http::client(extra_ca.as_deref())?;
+        let single = TenantRegistry::single(&config);
+        let bootstrap_name: TenantName =
+            BOOTSTRAP.parse().map_err(|e| InitError::Unsupported(format!("bootstrap tenant name: {e}")))?;
+
+        // The secret store, opened with the environment's own credential when it is Key Vault.
+        let store: Arc<dyn SecretStore> = match &config.store {
+            None => Arc::new(NoStore),
+            Some(StoreConfig::File { path }) => Arc::new(CachedStore::with_ttl(FileStore::open(path).await?, config.secret_ttl)),
+            Some(StoreConfig::KeyVault { url }) => {
+                if config.credential.store_secret().is_some() {
+                    return Err(InitError::Unsupported(
+                        "KEY_VAULT_URL needs a credential that does not itself live in the vault: set \
+                         AZURE_FEDERATED_TOKEN_FILE (or DEFENDER_FEDERATED_SOURCE), AZURE_CLIENT_CERTIFICATE_PATH \
+                         or AZURE_CLIENT_SECRET"
+                            .into(),
+                    ));
+                }
+                let env_tenant = single.iter().next().ok_or_else(|| InitError::Unsupported("no tenant configured".into()))?;
+                let cred = tenant_credential(&single, env_tenant)?;
+                let bootstrap =
+                    Arc::new(TokenProvider::new(http.clone(), Arc::new(NoStore), [(bootstrap_name.clone(), cred)]).map_err(Box::new)?);
+                let credential = Arc::new(ProviderCredential::new(bootstrap, bootstrap_name.clone()));
+                let kv = KeyVaultStore::new(url.as_str(), credential, http.clone(), config.local_mode)?;
+                Arc::new(CachedStore::with_ttl(kv, config.secret_ttl))
+            }
+        };
+
+        let registry = Arc::new(TenantRegistry::load(&config, Some(&store)).await?);
+        let mut creds = Vec::new();
+        for t in registry.iter() {
+            creds.push((t.name.clone(), tenant_credential(&registry, t)?));
+        }
+        let tokens = Arc::new(TokenProvider::new(http.clone(), store.clone(), creds).map_err(Box::new)?);
+        let defender = Arc::new(DefenderClient::new(http.clone(), tokens.clone(), registry.clone()));
+        Ok(Self { config, http, store, registry, tokens, defender })
+    }
+}
