@@ -341,9 +341,7 @@ impl HuntingQuery {
                             .find(|(n, _)| *n == name)
                             .map(|(_, v)| v)
                             .ok_or_else(|| KqlError::Unbound(name.to_string()))?;
-                        value
-                            .render(&mut out)
-                            .map_err(|reason| KqlError::Value { param: name.to_string(), reason })?;
+                        value.render(&mut out).map_err(|reason| KqlError::Value { param: name.to_string(), reason })?;
                         used.push(name);
                         // Skip past the closing brace (the name is ASCII, so byte and char counts agree).
                         i += name.len() + 2;
@@ -420,10 +418,7 @@ mod tests {
             // The rendered text parses as one comparison and matches exactly the row holding the input.
             assert_eq!(run(q.as_str(), &[input, "other", "x"]), vec![input.to_string()], "{q}");
         }
-        let q = HuntingQuery::new("T | where Name in ({names})")
-            .bind("names", vec!["a\"", "b\\"])
-            .render()
-            .unwrap();
+        let q = HuntingQuery::new("T | where Name in ({names})").bind("names", vec!["a\"", "b\\"]).render().unwrap();
         assert_eq!(q.as_str(), r#"T | where Name in (("a\"", "b\\"))"#);
     }
 
@@ -438,7 +433,8 @@ mod tests {
     fn typed_values_render() {
         let since: DateTime<Utc> = "2026-11-28T10:00:00Z".parse().unwrap();
         let sha: crate::ids::Sha256 = "A".repeat(64).parse().unwrap();
-        let q = HuntingQuery::new(templates::FILE_BY_SHA256).bind("sha256", &sha).bind("since", since).render().unwrap();
+        let q =
+            HuntingQuery::new(templates::FILE_BY_SHA256).bind("sha256", &sha).bind("since", since).render().unwrap();
         assert!(q.as_str().contains("Timestamp > datetime(2026-11-28T10:00:00Z)"));
         assert!(q.as_str().contains(&format!("SHA256 == \"{}\"", "a".repeat(64))));
         let q = HuntingQuery::new("T | where Timestamp > ago({w}) | take {n} | where Name != {s}")

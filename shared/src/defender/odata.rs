@@ -486,9 +486,12 @@ impl<R> Filter<R> {
             n => Self::of(Node::Or(vec![n, other.node])),
         }
     }
-    /// `not (self)`.
-    #[must_use]
-    pub fn not(self) -> Self {
+}
+
+/// `!filter` renders `not (filter)`.
+impl<R> std::ops::Not for Filter<R> {
+    type Output = Self;
+    fn not(self) -> Self {
         Self::of(Node::Not(Box::new(self.node)))
     }
 }
@@ -575,7 +578,7 @@ mod tests {
         let f = Filter::eq(alerts::STATUS, "New")
             .or(Filter::eq(alerts::STATUS, "InProgress"))
             .and(Filter::eq(alerts::SEVERITY, "High"))
-            .and(Filter::eq(alerts::CATEGORY, "Malware").not());
+            .and(!Filter::eq(alerts::CATEGORY, "Malware"));
         assert_eq!(
             f.to_string(),
             "(status eq 'New' or status eq 'InProgress') and severity eq 'High' and not (category eq 'Malware')"
@@ -623,5 +626,4 @@ mod tests {
             assert!(!parsed.matches(&json!({ "title": "zzz" })), "{inn}");
         }
     }
-
 }

@@ -14,71 +14,300 @@ pub struct Permissions {
 
 /// Every documented endpoint and its permissions, in contract-name order.
 pub const MANIFEST: &[(&str, Permissions)] = &[
-    ("graph.security.alerts_v2.get", Permissions { application: &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"], delegated: &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"] }),
-    ("graph.security.alerts_v2.list", Permissions { application: &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"], delegated: &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"] }),
-    ("graph.security.alerts_v2.update", Permissions { application: &["SecurityAlert.ReadWrite.All"], delegated: &["SecurityAlert.ReadWrite.All"] }),
-    ("graph.security.incidents.get", Permissions { application: &["SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"], delegated: &["SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"] }),
-    ("graph.security.incidents.list", Permissions { application: &["SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"], delegated: &["SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"] }),
-    ("graph.security.incidents.update", Permissions { application: &["SecurityIncident.ReadWrite.All"], delegated: &["SecurityIncident.ReadWrite.All"] }),
-    ("graph.security.run_hunting_query", Permissions { application: &["ThreatHunting.Read.All"], delegated: &["ThreatHunting.Read.All"] }),
-    ("mde.advanced_hunting.run", Permissions { application: &["AdvancedQuery.Read.All"], delegated: &["AdvancedQuery.Read"] }),
+    (
+        "graph.security.alerts_v2.get",
+        Permissions {
+            application: &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"],
+            delegated: &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"],
+        },
+    ),
+    (
+        "graph.security.alerts_v2.list",
+        Permissions {
+            application: &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"],
+            delegated: &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"],
+        },
+    ),
+    (
+        "graph.security.alerts_v2.update",
+        Permissions { application: &["SecurityAlert.ReadWrite.All"], delegated: &["SecurityAlert.ReadWrite.All"] },
+    ),
+    (
+        "graph.security.incidents.get",
+        Permissions {
+            application: &["SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"],
+            delegated: &["SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"],
+        },
+    ),
+    (
+        "graph.security.incidents.list",
+        Permissions {
+            application: &["SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"],
+            delegated: &["SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"],
+        },
+    ),
+    (
+        "graph.security.incidents.update",
+        Permissions {
+            application: &["SecurityIncident.ReadWrite.All"],
+            delegated: &["SecurityIncident.ReadWrite.All"],
+        },
+    ),
+    (
+        "graph.security.run_hunting_query",
+        Permissions { application: &["ThreatHunting.Read.All"], delegated: &["ThreatHunting.Read.All"] },
+    ),
+    (
+        "mde.advanced_hunting.run",
+        Permissions { application: &["AdvancedQuery.Read.All"], delegated: &["AdvancedQuery.Read"] },
+    ),
     ("mde.alerts.batch_update", Permissions { application: &["Alert.ReadWrite.All"], delegated: &["Alert.ReadWrite"] }),
-    ("mde.alerts.create_by_reference", Permissions { application: &["Alert.ReadWrite.All"], delegated: &["Alert.ReadWrite"] }),
-    ("mde.alerts.get", Permissions { application: &["Alert.Read.All", "Alert.ReadWrite.All"], delegated: &["Alert.Read", "Alert.ReadWrite"] }),
-    ("mde.alerts.list", Permissions { application: &["Alert.Read.All", "Alert.ReadWrite.All"], delegated: &["Alert.Read", "Alert.ReadWrite"] }),
+    (
+        "mde.alerts.create_by_reference",
+        Permissions { application: &["Alert.ReadWrite.All"], delegated: &["Alert.ReadWrite"] },
+    ),
+    (
+        "mde.alerts.get",
+        Permissions {
+            application: &["Alert.Read.All", "Alert.ReadWrite.All"],
+            delegated: &["Alert.Read", "Alert.ReadWrite"],
+        },
+    ),
+    (
+        "mde.alerts.list",
+        Permissions {
+            application: &["Alert.Read.All", "Alert.ReadWrite.All"],
+            delegated: &["Alert.Read", "Alert.ReadWrite"],
+        },
+    ),
     ("mde.alerts.related_domains", Permissions { application: &["URL.Read.All"], delegated: &["URL.Read.All"] }),
     ("mde.alerts.related_files", Permissions { application: &["File.Read.All"], delegated: &["File.Read.All"] }),
     ("mde.alerts.related_ips", Permissions { application: &["Ip.Read.All"], delegated: &["Ip.Read.All"] }),
-    ("mde.alerts.related_machine", Permissions { application: &["Machine.Read.All", "Machine.ReadWrite.All"], delegated: &["Machine.Read", "Machine.ReadWrite"] }),
+    (
+        "mde.alerts.related_machine",
+        Permissions {
+            application: &["Machine.Read.All", "Machine.ReadWrite.All"],
+            delegated: &["Machine.Read", "Machine.ReadWrite"],
+        },
+    ),
     ("mde.alerts.related_user", Permissions { application: &["User.Read.All"], delegated: &["User.Read.All"] }),
     ("mde.alerts.update", Permissions { application: &["Alert.ReadWrite.All"], delegated: &["Alert.ReadWrite"] }),
     ("mde.domains.alerts", Permissions { application: &["Alert.ReadWrite.All"], delegated: &["Alert.ReadWrite"] }),
-    ("mde.domains.machines", Permissions { application: &["Machine.Read.All", "Machine.ReadWrite.All"], delegated: &["Machine.Read", "Machine.ReadWrite"] }),
+    (
+        "mde.domains.machines",
+        Permissions {
+            application: &["Machine.Read.All", "Machine.ReadWrite.All"],
+            delegated: &["Machine.Read", "Machine.ReadWrite"],
+        },
+    ),
     ("mde.domains.stats", Permissions { application: &["URL.Read.All"], delegated: &["URL.Read.All"] }),
-    ("mde.files.alerts", Permissions { application: &["Alert.Read.All", "Alert.ReadWrite.All"], delegated: &["Alert.Read", "Alert.ReadWrite"] }),
+    (
+        "mde.files.alerts",
+        Permissions {
+            application: &["Alert.Read.All", "Alert.ReadWrite.All"],
+            delegated: &["Alert.Read", "Alert.ReadWrite"],
+        },
+    ),
     ("mde.files.get", Permissions { application: &["File.Read.All"], delegated: &["File.Read.All"] }),
-    ("mde.files.machines", Permissions { application: &["Machine.Read.All", "Machine.ReadWrite.All"], delegated: &["Machine.Read", "Machine.ReadWrite"] }),
+    (
+        "mde.files.machines",
+        Permissions {
+            application: &["Machine.Read.All", "Machine.ReadWrite.All"],
+            delegated: &["Machine.Read", "Machine.ReadWrite"],
+        },
+    ),
     ("mde.files.stats", Permissions { application: &["File.Read.All"], delegated: &["File.Read.All"] }),
     ("mde.indicators.batch_delete", Permissions { application: &["Ti.ReadWrite", "Ti.ReadWrite.All"], delegated: &[] }),
     ("mde.indicators.delete", Permissions { application: &["Ti.ReadWrite", "Ti.ReadWrite.All"], delegated: &[] }),
-    ("mde.indicators.import", Permissions { application: &["Ti.ReadWrite", "Ti.ReadWrite.All"], delegated: &["Ti.ReadWrite"] }),
-    ("mde.indicators.list", Permissions { application: &["Ti.ReadWrite", "Ti.ReadWrite.All"], delegated: &["Ti.ReadWrite"] }),
-    ("mde.indicators.submit", Permissions { application: &["Ti.ReadWrite", "Ti.ReadWrite.All"], delegated: &["Ti.ReadWrite"] }),
-    ("mde.investigations.get", Permissions { application: &["Alert.Read.All", "Alert.ReadWrite.All"], delegated: &["Alert.Read", "Alert.ReadWrite"] }),
-    ("mde.investigations.list", Permissions { application: &["Alert.Read.All", "Alert.ReadWrite.All"], delegated: &["Alert.Read", "Alert.ReadWrite"] }),
-    ("mde.investigations.start", Permissions { application: &["Alert.ReadWrite.All"], delegated: &["Alert.ReadWrite"] }),
-    ("mde.ips.alerts", Permissions { application: &["Alert.Read.All", "Alert.ReadWrite.All"], delegated: &["Alert.Read", "Alert.ReadWrite"] }),
+    (
+        "mde.indicators.import",
+        Permissions { application: &["Ti.ReadWrite", "Ti.ReadWrite.All"], delegated: &["Ti.ReadWrite"] },
+    ),
+    (
+        "mde.indicators.list",
+        Permissions { application: &["Ti.ReadWrite", "Ti.ReadWrite.All"], delegated: &["Ti.ReadWrite"] },
+    ),
+    (
+        "mde.indicators.submit",
+        Permissions { application: &["Ti.ReadWrite", "Ti.ReadWrite.All"], delegated: &["Ti.ReadWrite"] },
+    ),
+    (
+        "mde.investigations.get",
+        Permissions {
+            application: &["Alert.Read.All", "Alert.ReadWrite.All"],
+            delegated: &["Alert.Read", "Alert.ReadWrite"],
+        },
+    ),
+    (
+        "mde.investigations.list",
+        Permissions {
+            application: &["Alert.Read.All", "Alert.ReadWrite.All"],
+            delegated: &["Alert.Read", "Alert.ReadWrite"],
+        },
+    ),
+    (
+        "mde.investigations.start",
+        Permissions { application: &["Alert.ReadWrite.All"], delegated: &["Alert.ReadWrite"] },
+    ),
+    (
+        "mde.ips.alerts",
+        Permissions {
+            application: &["Alert.Read.All", "Alert.ReadWrite.All"],
+            delegated: &["Alert.Read", "Alert.ReadWrite"],
+        },
+    ),
     ("mde.ips.stats", Permissions { application: &["Ip.Read.All"], delegated: &["Ip.Read.All"] }),
-    ("mde.machineactions.cancel", Permissions { application: &["Machine.CollectForensics", "Machine.Isolate", "Machine.RestrictExecution", "Machine.Scan", "Machine.Offboard", "Machine.StopAndQuarantine", "Machine.LiveResponse"], delegated: &["Machine.CollectForensics", "Machine.Isolate", "Machine.RestrictExecution", "Machine.Scan", "Machine.Offboard", "Machine.StopAndQuarantine", "Machine.LiveResponse"] }),
-    ("mde.machineactions.get", Permissions { application: &["Machine.Read.All", "Machine.ReadWrite.All"], delegated: &["Machine.Read", "Machine.ReadWrite"] }),
-    ("mde.machineactions.get_live_response_result", Permissions { application: &["Machine.Read.All", "Machine.ReadWrite.All"], delegated: &["Machine.LiveResponse"] }),
-    ("mde.machineactions.get_package_uri", Permissions { application: &["Machine.Read.All", "Machine.ReadWrite.All"], delegated: &["Machine.CollectForensics"] }),
-    ("mde.machineactions.list", Permissions { application: &["Machine.Read.All", "Machine.ReadWrite.All"], delegated: &["Machine.Read", "Machine.ReadWrite"] }),
-    ("mde.machines.alerts", Permissions { application: &["Alert.Read.All", "Alert.ReadWrite.All"], delegated: &["Alert.Read", "Alert.ReadWrite"] }),
-    ("mde.machines.collect_investigation_package", Permissions { application: &["Machine.CollectForensics"], delegated: &["Machine.CollectForensics"] }),
-    ("mde.machines.find_by_ip", Permissions { application: &["Machine.Read.All", "Machine.ReadWrite.All"], delegated: &["Machine.Read", "Machine.ReadWrite"] }),
-    ("mde.machines.find_by_tag", Permissions { application: &["Machine.Read.All", "Machine.ReadWrite.All"], delegated: &["Machine.Read", "Machine.ReadWrite"] }),
-    ("mde.machines.get", Permissions { application: &["Machine.Read.All", "Machine.ReadWrite.All"], delegated: &["Machine.Read", "Machine.ReadWrite"] }),
+    (
+        "mde.machineactions.cancel",
+        Permissions {
+            application: &[
+                "Machine.CollectForensics",
+                "Machine.Isolate",
+                "Machine.RestrictExecution",
+                "Machine.Scan",
+                "Machine.Offboard",
+                "Machine.StopAndQuarantine",
+                "Machine.LiveResponse",
+            ],
+            delegated: &[
+                "Machine.CollectForensics",
+                "Machine.Isolate",
+                "Machine.RestrictExecution",
+                "Machine.Scan",
+                "Machine.Offboard",
+                "Machine.StopAndQuarantine",
+                "Machine.LiveResponse",
+            ],
+        },
+    ),
+    (
+        "mde.machineactions.get",
+        Permissions {
+            application: &["Machine.Read.All", "Machine.ReadWrite.All"],
+            delegated: &["Machine.Read", "Machine.ReadWrite"],
+        },
+    ),
+    (
+        "mde.machineactions.get_live_response_result",
+        Permissions {
+            application: &["Machine.Read.All", "Machine.ReadWrite.All"],
+            delegated: &["Machine.LiveResponse"],
+        },
+    ),
+    (
+        "mde.machineactions.get_package_uri",
+        Permissions {
+            application: &["Machine.Read.All", "Machine.ReadWrite.All"],
+            delegated: &["Machine.CollectForensics"],
+        },
+    ),
+    (
+        "mde.machineactions.list",
+        Permissions {
+            application: &["Machine.Read.All", "Machine.ReadWrite.All"],
+            delegated: &["Machine.Read", "Machine.ReadWrite"],
+        },
+    ),
+    (
+        "mde.machines.alerts",
+        Permissions {
+            application: &["Alert.Read.All", "Alert.ReadWrite.All"],
+            delegated: &["Alert.Read", "Alert.ReadWrite"],
+        },
+    ),
+    (
+        "mde.machines.collect_investigation_package",
+        Permissions { application: &["Machine.CollectForensics"], delegated: &["Machine.CollectForensics"] },
+    ),
+    (
+        "mde.machines.find_by_ip",
+        Permissions {
+            application: &["Machine.Read.All", "Machine.ReadWrite.All"],
+            delegated: &["Machine.Read", "Machine.ReadWrite"],
+        },
+    ),
+    (
+        "mde.machines.find_by_tag",
+        Permissions {
+            application: &["Machine.Read.All", "Machine.ReadWrite.All"],
+            delegated: &["Machine.Read", "Machine.ReadWrite"],
+        },
+    ),
+    (
+        "mde.machines.get",
+        Permissions {
+            application: &["Machine.Read.All", "Machine.ReadWrite.All"],
+            delegated: &["Machine.Read", "Machine.ReadWrite"],
+        },
+    ),
     ("mde.machines.isolate", Permissions { application: &["Machine.Isolate"], delegated: &["Machine.Isolate"] }),
-    ("mde.machines.list", Permissions { application: &["Machine.Read.All", "Machine.ReadWrite.All"], delegated: &["Machine.Read", "Machine.ReadWrite"] }),
+    (
+        "mde.machines.list",
+        Permissions {
+            application: &["Machine.Read.All", "Machine.ReadWrite.All"],
+            delegated: &["Machine.Read", "Machine.ReadWrite"],
+        },
+    ),
     ("mde.machines.logon_users", Permissions { application: &["User.Read.All"], delegated: &["User.Read.All"] }),
     ("mde.machines.offboard", Permissions { application: &["Machine.Offboard"], delegated: &["Machine.Offboard"] }),
-    ("mde.machines.restrict_code_execution", Permissions { application: &["Machine.RestrictExecution"], delegated: &["Machine.RestrictExecution"] }),
+    (
+        "mde.machines.restrict_code_execution",
+        Permissions { application: &["Machine.RestrictExecution"], delegated: &["Machine.RestrictExecution"] },
+    ),
     ("mde.machines.run_av_scan", Permissions { application: &["Machine.Scan"], delegated: &["Machine.Scan"] }),
-    ("mde.machines.run_live_response", Permissions { application: &["Machine.LiveResponse"], delegated: &["Machine.LiveResponse"] }),
+    (
+        "mde.machines.run_live_response",
+        Permissions { application: &["Machine.LiveResponse"], delegated: &["Machine.LiveResponse"] },
+    ),
     ("mde.machines.software", Permissions { application: &["Software.Read.All"], delegated: &["Software.Read"] }),
-    ("mde.machines.stop_and_quarantine_file", Permissions { application: &["Machine.StopAndQuarantine"], delegated: &["Machine.StopAndQuarantine"] }),
+    (
+        "mde.machines.stop_and_quarantine_file",
+        Permissions { application: &["Machine.StopAndQuarantine"], delegated: &["Machine.StopAndQuarantine"] },
+    ),
     ("mde.machines.tags", Permissions { application: &["Machine.ReadWrite.All"], delegated: &["Machine.ReadWrite"] }),
-    ("mde.machines.tags_multiple", Permissions { application: &["Machine.ReadWrite.All"], delegated: &["Machine.ReadWrite"] }),
+    (
+        "mde.machines.tags_multiple",
+        Permissions { application: &["Machine.ReadWrite.All"], delegated: &["Machine.ReadWrite"] },
+    ),
     ("mde.machines.unisolate", Permissions { application: &["Machine.Isolate"], delegated: &["Machine.Isolate"] }),
-    ("mde.machines.unrestrict_code_execution", Permissions { application: &["Machine.RestrictExecution"], delegated: &["Machine.RestrictExecution"] }),
-    ("mde.machines.vulnerabilities", Permissions { application: &["Vulnerability.Read.All"], delegated: &["Vulnerability.Read"] }),
-    ("mde.users.alerts", Permissions { application: &["Alert.Read.All", "Alert.ReadWrite.All"], delegated: &["Alert.Read", "Alert.ReadWrite"] }),
+    (
+        "mde.machines.unrestrict_code_execution",
+        Permissions { application: &["Machine.RestrictExecution"], delegated: &["Machine.RestrictExecution"] },
+    ),
+    (
+        "mde.machines.vulnerabilities",
+        Permissions { application: &["Vulnerability.Read.All"], delegated: &["Vulnerability.Read"] },
+    ),
+    (
+        "mde.users.alerts",
+        Permissions {
+            application: &["Alert.Read.All", "Alert.ReadWrite.All"],
+            delegated: &["Alert.Read", "Alert.ReadWrite"],
+        },
+    ),
     ("mde.users.machines", Permissions { application: &["Machine.ReadWrite.All"], delegated: &["Machine.ReadWrite"] }),
-    ("xdr.advanced_hunting.run", Permissions { application: &["AdvancedHunting.Read.All"], delegated: &["AdvancedHunting.Read"] }),
-    ("xdr.incidents.get", Permissions { application: &["Incident.Read.All", "Incident.ReadWrite.All"], delegated: &["Incident.Read", "Incident.ReadWrite"] }),
-    ("xdr.incidents.list", Permissions { application: &["Incident.Read.All", "Incident.ReadWrite.All"], delegated: &["Incident.Read", "Incident.ReadWrite"] }),
-    ("xdr.incidents.update", Permissions { application: &["Incident.ReadWrite.All"], delegated: &["Incident.ReadWrite"] }),
+    (
+        "xdr.advanced_hunting.run",
+        Permissions { application: &["AdvancedHunting.Read.All"], delegated: &["AdvancedHunting.Read"] },
+    ),
+    (
+        "xdr.incidents.get",
+        Permissions {
+            application: &["Incident.Read.All", "Incident.ReadWrite.All"],
+            delegated: &["Incident.Read", "Incident.ReadWrite"],
+        },
+    ),
+    (
+        "xdr.incidents.list",
+        Permissions {
+            application: &["Incident.Read.All", "Incident.ReadWrite.All"],
+            delegated: &["Incident.Read", "Incident.ReadWrite"],
+        },
+    ),
+    (
+        "xdr.incidents.update",
+        Permissions { application: &["Incident.ReadWrite.All"], delegated: &["Incident.ReadWrite"] },
+    ),
 ];
 
 /// The permissions `endpoint` needs; `None` for a name that is not a documented endpoint.

@@ -104,7 +104,12 @@ impl<T: TokenSource> DefenderClient<T> {
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`404` when there is no such alert).
-    pub async fn get_alert(&self, tenant: &TenantName, id: &AlertId, deadline: Deadline) -> Result<Alert, DefenderError> {
+    pub async fn get_alert(
+        &self,
+        tenant: &TenantName,
+        id: &AlertId,
+        deadline: Deadline,
+    ) -> Result<Alert, DefenderError> {
         self.call(tenant, get_call(id), deadline).await
     }
 
@@ -204,7 +209,12 @@ impl<T: TokenSource> DefenderClient<T> {
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    pub async fn alert_user(&self, tenant: &TenantName, id: &AlertId, deadline: Deadline) -> Result<MdeUser, DefenderError> {
+    pub async fn alert_user(
+        &self,
+        tenant: &TenantName,
+        id: &AlertId,
+        deadline: Deadline,
+    ) -> Result<MdeUser, DefenderError> {
         self.call(tenant, related_user_call(id), deadline).await
     }
 }

@@ -24,9 +24,7 @@ fn file_path(id: &FileHash, tail: &str) -> String {
 }
 
 pub(crate) fn look_back(hours: Option<u32>) -> Vec<(String, String)> {
-    hours
-        .map(|h| vec![("lookBackHours".to_string(), h.clamp(1, MAX_LOOK_BACK_HOURS).to_string())])
-        .unwrap_or_default()
+    hours.map(|h| vec![("lookBackHours".to_string(), h.clamp(1, MAX_LOOK_BACK_HOURS).to_string())]).unwrap_or_default()
 }
 
 /// `GET /api/files/{id}`.
@@ -51,7 +49,12 @@ impl<T: TokenSource> DefenderClient<T> {
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`404` when unknown).
-    pub async fn get_file(&self, tenant: &TenantName, id: &FileHash, deadline: Deadline) -> Result<FileInfo, DefenderError> {
+    pub async fn get_file(
+        &self,
+        tenant: &TenantName,
+        id: &FileHash,
+        deadline: Deadline,
+    ) -> Result<FileInfo, DefenderError> {
         self.call(tenant, get_call(id), deadline).await
     }
 

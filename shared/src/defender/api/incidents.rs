@@ -64,7 +64,12 @@ impl<T: TokenSource> DefenderClient<T> {
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`404` when there is no such incident).
-    pub async fn get_incident(&self, tenant: &TenantName, id: IncidentId, deadline: Deadline) -> Result<Incident, DefenderError> {
+    pub async fn get_incident(
+        &self,
+        tenant: &TenantName,
+        id: IncidentId,
+        deadline: Deadline,
+    ) -> Result<Incident, DefenderError> {
         self.call(tenant, get_call(id), deadline).await
     }
 

@@ -8,7 +8,9 @@ use crate::{
         Call, Deadline, DefenderClient, DefenderError,
         models::{
             ODataList,
-            indicators::{Indicator, IndicatorBatchDelete, IndicatorId, IndicatorImport, IndicatorImportResult, IndicatorSubmit},
+            indicators::{
+                Indicator, IndicatorBatchDelete, IndicatorId, IndicatorImport, IndicatorImportResult, IndicatorSubmit,
+            },
         },
         odata::resource::Indicators,
     },
@@ -104,7 +106,12 @@ impl<T: TokenSource> DefenderClient<T> {
     ///
     /// # Errors
     /// As [`DefenderClient::call_empty`] (`404` when unknown).
-    pub async fn delete_indicator(&self, tenant: &TenantName, id: &IndicatorId, deadline: Deadline) -> Result<(), DefenderError> {
+    pub async fn delete_indicator(
+        &self,
+        tenant: &TenantName,
+        id: &IndicatorId,
+        deadline: Deadline,
+    ) -> Result<(), DefenderError> {
         self.call_empty(tenant, delete_call(id), deadline).await
     }
 

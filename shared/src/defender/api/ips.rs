@@ -44,7 +44,12 @@ impl<T: TokenSource> DefenderClient<T> {
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    pub async fn ip_alerts(&self, tenant: &TenantName, ip: IpAddr, deadline: Deadline) -> Result<ODataList<Alert>, DefenderError> {
+    pub async fn ip_alerts(
+        &self,
+        tenant: &TenantName,
+        ip: IpAddr,
+        deadline: Deadline,
+    ) -> Result<ODataList<Alert>, DefenderError> {
         self.call(tenant, alerts_call(ip), deadline).await
     }
 }

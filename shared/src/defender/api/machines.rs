@@ -10,7 +10,10 @@ use crate::{
         Call, Deadline, DefenderClient, DefenderError,
         models::{
             ODataList,
-            actions::{CommentRequest, IsolateRequest, LiveResponseRequest, MachineAction, ScanRequest, StopAndQuarantineRequest},
+            actions::{
+                CommentRequest, IsolateRequest, LiveResponseRequest, MachineAction, ScanRequest,
+                StopAndQuarantineRequest,
+            },
             alerts::Alert,
             machines::{Machine, MachineTag, MdeUser, Software, TagMultipleRequest, TagRequest, Vulnerability},
         },
@@ -46,7 +49,10 @@ pub fn find_by_ip_call(ip: IpAddr, at: DateTime<Utc>) -> Call {
 }
 /// `GET /api/machines/findbytag?tag={tag}&useStartsWithFilter={bool}`.
 pub fn find_by_tag_call(tag: &MachineTag, starts_with: bool) -> Call {
-    let query = vec![("tag".to_string(), tag.as_str().to_string()), ("useStartsWithFilter".to_string(), starts_with.to_string())];
+    let query = vec![
+        ("tag".to_string(), tag.as_str().to_string()),
+        ("useStartsWithFilter".to_string(), starts_with.to_string()),
+    ];
     get_with("mde.machines.find_by_tag", Mde, "/api/machines/findbytag".into(), query)
 }
 /// `GET /api/machines/{id}/logonusers`.
@@ -171,7 +177,12 @@ impl<T: TokenSource> DefenderClient<T> {
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`404` when there is no such machine).
-    pub async fn get_machine(&self, tenant: &TenantName, id: &MachineId, deadline: Deadline) -> Result<Machine, DefenderError> {
+    pub async fn get_machine(
+        &self,
+        tenant: &TenantName,
+        id: &MachineId,
+        deadline: Deadline,
+    ) -> Result<Machine, DefenderError> {
         self.call(tenant, get_call(id), deadline).await
     }
 

@@ -261,12 +261,7 @@ pub(crate) fn get(endpoint: &'static str, api: ApiFamily, path: String) -> Call 
     call(endpoint, api, reqwest::Method::GET, path)
 }
 
-pub(crate) fn get_with(
-    endpoint: &'static str,
-    api: ApiFamily,
-    path: String,
-    query: Vec<(String, String)>,
-) -> Call {
+pub(crate) fn get_with(endpoint: &'static str, api: ApiFamily, path: String, query: Vec<(String, String)>) -> Call {
     Call { query, ..get(endpoint, api, path) }
 }
 

@@ -444,6 +444,8 @@ mod tests {
         let g: GSample = serde_json::from_str("\"TruePositive\"").unwrap();
         assert_eq!(g, GSample::TRUE_POSITIVE);
         assert_eq!(g.documented(), Some("truePositive"));
+        assert_eq!(g.as_str(), "TruePositive");
+        assert_eq!(GSample::from("other").documented(), None);
         assert_eq!(serde_json::to_string(&g).unwrap(), "\"TruePositive\"");
     }
 }
