@@ -3,18 +3,23 @@
 //! # Layout
 //! - [`client`] — `DefenderClient`, the [`Call`] descriptor, the tenants' API targets
 //!   ([`TargetResolver`], [`StaticTargets`]), sending inside a [`Deadline`], paging as a `Stream`.
-//!   (core work)
 //! - [`error`] — `DefenderError`: status, service code and request id, `retry_after`, `is_retryable()`.
-//!   (core work)
-//! - [`retry`] — what is retried, how long, the idempotency rule; the injectable clock. (core work)
-//! - [`governor`] — client-side pacing per tenant from the documented limits. (core work)
-//! - `models` / `api` — models for every documented endpoint and the typed calls built on [`Call`];
-//!   `odata` / `kql` — filter and query building from typed values; `permissions` — the manifest.
-//!   (api work)
+//! - [`retry`] — what is retried, how long, the idempotency rule; the injectable clock.
+//! - [`governor`] — client-side pacing per tenant from the documented limits.
+//! - [`models`] — models for every documented endpoint: unknown fields kept, open enums, lenient ids.
+//! - [`api`] — the typed calls (`*_call` builders and `DefenderClient` methods), `ListQuery`, `ENDPOINTS`.
+//! - [`odata`] — the typed `$filter` builder (fields from fixed per-resource sets, escaped literals).
+//! - [`kql`] — allow-listed hunting templates with typed, escaped parameters.
+//! - [`permissions`] — the permission manifest and the `doctor` check (`needs`, `missing`).
 
+pub mod api;
 pub mod client;
 pub mod error;
 pub mod governor;
+pub mod kql;
+pub mod models;
+pub mod odata;
+pub mod permissions;
 pub mod retry;
 
 pub use client::{ApiTarget, StaticTargets, TargetResolver};

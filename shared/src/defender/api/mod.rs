@@ -1,0 +1,340 @@
+//! Typed calls: one method on [`DefenderClient`](super::DefenderClient) per documented endpoint.
+//!
+//! Each resource file has two layers: `*_call` functions that only *describe* a request (a
+//! [`Call`](super::Call): the contract endpoint name, method, path, query, body — testable without a
+//! network) and the `DefenderClient` methods that send them. Path segments come only from validated
+//! newtypes and are percent-encoded anyway; list endpoints take a typed [`ListQuery`].
+//!
+//! Lists the docs page with `$top`/`$skip` are streams ([`DefenderClient::pages`]): `top` is the page
+//! size (default and cap: the documented maximum, [`MDE_MAX_PAGE`], [`XDR_INCIDENTS_MAX_PAGE`]) and
+//! `skip` the starting offset. Each also has a `*_page` method: one request with `$top`/`$skip` as
+//! given. Collections the docs give no paging for return the whole [`ODataList`] (its `next_link` is
+//! kept, should the service send one).
+//!
+//! # Layout
+//! [`alerts`], [`machines`], [`actions`] (machine actions and live response), [`files`], [`ips`],
+//! [`domains`], [`users`], [`indicators`], [`investigations`], [`hunting`] (MDE, XDR, Graph),
+//! [`incidents`] (XDR), [`graph`] (Graph alerts and incidents).
+//!
+//! [`ODataList`]: super::models::ODataList
+
+use super::{
+    Call, DefenderError,
+    odata::{Expand, Filter, OrderBy},
+};
+use crate::cloud::ApiFamily;
+use serde::Serialize;
+use std::fmt;
+
+pub mod actions;
+pub mod alerts;
+pub mod domains;
+pub mod files;
+pub mod graph;
+pub mod hunting;
+pub mod incidents;
+pub mod indicators;
+pub mod investigations;
+pub mod ips;
+pub mod machines;
+pub mod users;
+
+/// Every endpoint with a typed call, by contract name (the contract's files minus `auth.*` and the
+/// error envelopes).
+pub const ENDPOINTS: &[&str] = &[
+    "graph.security.alerts_v2.get",
+    "graph.security.alerts_v2.list",
+    "graph.security.alerts_v2.update",
+    "graph.security.incidents.get",
+    "graph.security.incidents.list",
+    "graph.security.incidents.update",
+    "graph.security.run_hunting_query",
+    "mde.advanced_hunting.run",
+    "mde.alerts.batch_update",
+    "mde.alerts.create_by_reference",
+    "mde.alerts.get",
+    "mde.alerts.list",
+    "mde.alerts.related_domains",
+    "mde.alerts.related_files",
+    "mde.alerts.related_ips",
+    "mde.alerts.related_machine",
+    "mde.alerts.related_user",
+    "mde.alerts.update",
+    "mde.domains.alerts",
+    "mde.domains.machines",
+    "mde.domains.stats",
+    "mde.files.alerts",
+    "mde.files.get",
+    "mde.files.machines",
+    "mde.files.stats",
+    "mde.indicators.batch_delete",
+    "mde.indicators.delete",
+    "mde.indicators.import",
+    "mde.indicators.list",
+    "mde.indicators.submit",
+    "mde.investigations.get",
+    "mde.investigations.list",
+    "mde.investigations.start",
+    "mde.ips.alerts",
+    "mde.ips.stats",
+    "mde.machineactions.cancel",
+    "mde.machineactions.get",
+    "mde.machineactions.get_live_response_result",
+    "mde.machineactions.get_package_uri",
+    "mde.machineactions.list",
+    "mde.machines.alerts",
+    "mde.machines.collect_investigation_package",
+    "mde.machines.find_by_ip",
+    "mde.machines.find_by_tag",
+    "mde.machines.get",
+    "mde.machines.isolate",
+    "mde.machines.list",
+    "mde.machines.logon_users",
+    "mde.machines.offboard",
+    "mde.machines.restrict_code_execution",
+    "mde.machines.run_av_scan",
+    "mde.machines.run_live_response",
+    "mde.machines.software",
+    "mde.machines.stop_and_quarantine_file",
+    "mde.machines.tags",
+    "mde.machines.tags_multiple",
+    "mde.machines.unisolate",
+    "mde.machines.unrestrict_code_execution",
+    "mde.machines.vulnerabilities",
+    "mde.users.alerts",
+    "mde.users.machines",
+    "xdr.advanced_hunting.run",
+    "xdr.incidents.get",
+    "xdr.incidents.list",
+    "xdr.incidents.update",
+];
+
+/// Documented maximum `$top` of the MDE lists (alerts, machines, machine actions, indicators,
+/// investigations).
+pub const MDE_MAX_PAGE: usize = 10_000;
+/// Documented maximum `$top` of the XDR incident list.
+pub const XDR_INCIDENTS_MAX_PAGE: usize = 100;
+/// Page size asked of Graph lists. The Graph pages state no maximum and page with `@odata.nextLink`;
+/// 100 is the page size of the docs' own paging example.
+pub const GRAPH_PAGE: usize = 100;
+
+/// OData options for a list of resource `R`.
+pub struct ListQuery<R> {
+    /// `$filter`.
+    pub filter: Option<Filter<R>>,
+    /// Streams: the page size (capped at the documented maximum). `*_page`: `$top`.
+    pub top: Option<usize>,
+    /// Rows to skip first (`$skip`).
+    pub skip: Option<usize>,
+    /// `$orderby`.
+    pub orderby: Vec<OrderBy<R>>,
+    /// `$expand`.
+    pub expand: Vec<Expand<R>>,
+}
+
+impl<R> Default for ListQuery<R> {
+    fn default() -> Self {
+        Self { filter: None, top: None, skip: None, orderby: Vec::new(), expand: Vec::new() }
+    }
+}
+
+impl<R> Clone for ListQuery<R> {
+    fn clone(&self) -> Self {
+        Self {
+            filter: self.filter.clone(),
+            top: self.top,
+            skip: self.skip,
+            orderby: self.orderby.clone(),
+            expand: self.expand.clone(),
+        }
+    }
+}
+
+impl<R> fmt::Debug for ListQuery<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ListQuery")
+            .field("filter", &self.filter)
+            .field("top", &self.top)
+            .field("skip", &self.skip)
+            .field("orderby", &self.orderby)
+            .field("expand", &self.expand)
+            .finish()
+    }
+}
+
+impl<R> ListQuery<R> {
+    /// No options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// With a filter.
+    #[must_use]
+    pub fn filter(mut self, f: Filter<R>) -> Self {
+        self.filter = Some(f);
+        self
+    }
+    /// With a page size / `$top`.
+    #[must_use]
+    pub fn top(mut self, n: usize) -> Self {
+        self.top = Some(n);
+        self
+    }
+    /// With a `$skip`.
+    #[must_use]
+    pub fn skip(mut self, n: usize) -> Self {
+        self.skip = Some(n);
+        self
+    }
+    /// With one more `$orderby` key.
+    #[must_use]
+    pub fn orderby(mut self, o: OrderBy<R>) -> Self {
+        self.orderby.push(o);
+        self
+    }
+    /// With one more `$expand`.
+    #[must_use]
+    pub fn expand(mut self, e: Expand<R>) -> Self {
+        self.expand.push(e);
+        self
+    }
+
+    fn options(&self) -> Vec<(String, String)> {
+        let mut q = Vec::new();
+        if let Some(f) = &self.filter {
+            q.push(("$filter".to_string(), f.to_string()));
+        }
+        if !self.orderby.is_empty() {
+            let keys: Vec<String> = self.orderby.iter().map(ToString::to_string).collect();
+            q.push(("$orderby".to_string(), keys.join(",")));
+        }
+        if !self.expand.is_empty() {
+            let names: Vec<&str> = self.expand.iter().map(Expand::name).collect();
+            q.push(("$expand".to_string(), names.join(",")));
+        }
+        q
+    }
+
+    /// The query of a stream's first request: the options and the starting `$skip`; `$top` is the
+    /// page size the stream adds.
+    pub(crate) fn stream_query(&self) -> Vec<(String, String)> {
+        let mut q = self.options();
+        if let Some(s) = self.skip.filter(|s| *s > 0) {
+            q.push(("$skip".to_string(), s.to_string()));
+        }
+        q
+    }
+
+    /// The query of a single page: the options, `$top` (capped at `max`) and `$skip`.
+    pub(crate) fn page_query(&self, max: usize) -> Vec<(String, String)> {
+        let mut q = self.options();
+        q.push(("$top".to_string(), self.page_size(max).to_string()));
+        if let Some(s) = self.skip.filter(|s| *s > 0) {
+            q.push(("$skip".to_string(), s.to_string()));
+        }
+        q
+    }
+
+    /// The page size: `top`, at least 1 and at most `max`; `max` when unset.
+    pub(crate) fn page_size(&self, max: usize) -> usize {
+        self.top.map_or(max, |t| t.clamp(1, max))
+    }
+}
+
+/// Percent-encodes one path segment: everything but RFC 3986 unreserved characters and `:`/`@`.
+pub(crate) fn seg(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:@".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn call(endpoint: &'static str, api: ApiFamily, method: reqwest::Method, path: String) -> Call {
+    Call { endpoint, api, method, path, query: Vec::new(), body: None }
+}
+
+pub(crate) fn get(endpoint: &'static str, api: ApiFamily, path: String) -> Call {
+    call(endpoint, api, reqwest::Method::GET, path)
+}
+
+pub(crate) fn get_with(endpoint: &'static str, api: ApiFamily, path: String, query: Vec<(String, String)>) -> Call {
+    Call { query, ..get(endpoint, api, path) }
+}
+
+pub(crate) fn delete(endpoint: &'static str, api: ApiFamily, path: String) -> Call {
+    call(endpoint, api, reqwest::Method::DELETE, path)
+}
+
+/// A call with a JSON body.
+///
+/// # Errors
+/// [`DefenderError::Decode`] if the body does not serialise (it cannot for the request types here,
+/// which hold only strings, numbers and lists).
+pub(crate) fn with_body<B: Serialize>(
+    endpoint: &'static str,
+    api: ApiFamily,
+    method: reqwest::Method,
+    path: String,
+    body: &B,
+) -> Result<Call, DefenderError> {
+    let body = serde_json::to_value(body).map_err(|source| DefenderError::Decode { endpoint, source })?;
+    Ok(Call { body: Some(body), ..call(endpoint, api, method, path) })
+}
+
+pub(crate) fn post<B: Serialize>(
+    endpoint: &'static str,
+    api: ApiFamily,
+    path: String,
+    body: &B,
+) -> Result<Call, DefenderError> {
+    with_body(endpoint, api, reqwest::Method::POST, path, body)
+}
+
+pub(crate) fn patch<B: Serialize>(
+    endpoint: &'static str,
+    api: ApiFamily,
+    path: String,
+    body: &B,
+) -> Result<Call, DefenderError> {
+    with_body(endpoint, api, reqwest::Method::PATCH, path, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::defender::odata::{fields::alerts, resource::Alerts};
+
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(seg("abc-_.~09"), "abc-_.~09");
+        assert_eq!(seg("a/b?c#d e'f%"), "a%2Fb%3Fc%23d%20e%27f%25");
+        assert_eq!(seg("DOMAIN\\user"), "DOMAIN%5Cuser");
+        assert_eq!(seg("2001:db8::1"), "2001:db8::1");
+    }
+
+    #[test]
+    fn list_queries_render_and_cap() {
+        let q: ListQuery<Alerts> = ListQuery::new()
+            .filter(Filter::eq(alerts::STATUS, "New"))
+            .orderby(OrderBy::desc(alerts::LAST_UPDATE_TIME))
+            .expand(alerts::EXPAND_EVIDENCE)
+            .top(50_000)
+            .skip(20);
+        let page = q.page_query(MDE_MAX_PAGE);
+        let get = |k: &str| page.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("$filter"), Some("status eq 'New'"));
+        assert_eq!(get("$orderby"), Some("lastUpdateTime desc"));
+        assert_eq!(get("$expand"), Some("evidence"));
+        assert_eq!(get("$top"), Some("10000"));
+        assert_eq!(get("$skip"), Some("20"));
+        let stream = q.stream_query();
+        assert!(stream.iter().all(|(n, _)| n != "$top"));
+        assert_eq!(q.page_size(MDE_MAX_PAGE), 10_000);
+        assert_eq!(ListQuery::<Alerts>::new().top(0).page_size(100), 1);
+        assert_eq!(ListQuery::<Alerts>::new().page_size(100), 100);
+    }
+}

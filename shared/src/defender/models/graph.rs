@@ -1,0 +1,718 @@
+//! Graph security v1.0: `alerts_v2` (with evidence typed by `@odata.type`) and `incidents`; the
+//! update bodies. Graph enums are case-insensitive strings ([`super::graph_enum`]).
+
+use super::{Extra, Lenient, Timestamp, graph_enum};
+use crate::ids::{AlertId, IncidentId, MachineId, Sha1, Sha256};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+graph_enum!(
+    /// Alert status.
+    GraphAlertStatus {
+        /// `unknown`.
+        UNKNOWN = "unknown",
+        /// `new`.
+        NEW = "new",
+        /// `inProgress`.
+        IN_PROGRESS = "inProgress",
+        /// `resolved`.
+        RESOLVED = "resolved",
+        /// `unknownFutureValue`.
+        UNKNOWN_FUTURE_VALUE = "unknownFutureValue",
+    }
+);
+
+graph_enum!(
+    /// Incident status.
+    GraphIncidentStatus {
+        /// `active`.
+        ACTIVE = "active",
+        /// `resolved`.
+        RESOLVED = "resolved",
+        /// `inProgress`.
+        IN_PROGRESS = "inProgress",
+        /// `redirected`.
+        REDIRECTED = "redirected",
+        /// `unknownFutureValue`.
+        UNKNOWN_FUTURE_VALUE = "unknownFutureValue",
+        /// `awaitingAction`.
+        AWAITING_ACTION = "awaitingAction",
+    }
+);
+
+graph_enum!(
+    /// Severity.
+    GraphSeverity {
+        /// `unknown`.
+        UNKNOWN = "unknown",
+        /// `informational`.
+        INFORMATIONAL = "informational",
+        /// `low`.
+        LOW = "low",
+        /// `medium`.
+        MEDIUM = "medium",
+        /// `high`.
+        HIGH = "high",
+        /// `unknownFutureValue`.
+        UNKNOWN_FUTURE_VALUE = "unknownFutureValue",
+    }
+);
+
+graph_enum!(
+    /// Classification.
+    GraphClassification {
+        /// `unknown`.
+        UNKNOWN = "unknown",
+        /// `falsePositive`.
+        FALSE_POSITIVE = "falsePositive",
+        /// `truePositive`.
+        TRUE_POSITIVE = "truePositive",
+        /// `informationalExpectedActivity`.
+        INFORMATIONAL_EXPECTED_ACTIVITY = "informationalExpectedActivity",
+        /// `unknownFutureValue`.
+        UNKNOWN_FUTURE_VALUE = "unknownFutureValue",
+    }
+);
+
+graph_enum!(
+    /// Determination.
+    GraphDetermination {
+        /// `unknown`.
+        UNKNOWN = "unknown",
+        /// `apt`.
+        APT = "apt",
+        /// `malware`.
+        MALWARE = "malware",
+        /// `securityPersonnel`.
+        SECURITY_PERSONNEL = "securityPersonnel",
+        /// `securityTesting`.
+        SECURITY_TESTING = "securityTesting",
+        /// `unwantedSoftware`.
+        UNWANTED_SOFTWARE = "unwantedSoftware",
+        /// `other`.
+        OTHER = "other",
+        /// `multiStagedAttack`.
+        MULTI_STAGED_ATTACK = "multiStagedAttack",
+        /// `compromisedUser`.
+        COMPROMISED_USER = "compromisedUser",
+        /// `phishing`.
+        PHISHING = "phishing",
+        /// `maliciousUserActivity`.
+        MALICIOUS_USER_ACTIVITY = "maliciousUserActivity",
+        /// `clean`.
+        CLEAN = "clean",
+        /// `insufficientData`.
+        INSUFFICIENT_DATA = "insufficientData",
+        /// `confirmedUserActivity`.
+        CONFIRMED_USER_ACTIVITY = "confirmedUserActivity",
+        /// `lineOfBusinessApplication`.
+        LINE_OF_BUSINESS_APPLICATION = "lineOfBusinessApplication",
+        /// `notMalicious`.
+        NOT_MALICIOUS = "notMalicious",
+        /// `notEnoughDataToValidate`.
+        NOT_ENOUGH_DATA_TO_VALIDATE = "notEnoughDataToValidate",
+        /// `unknownFutureValue`.
+        UNKNOWN_FUTURE_VALUE = "unknownFutureValue",
+    }
+);
+
+graph_enum!(
+    /// Evidence verdict.
+    GraphVerdict {
+        /// `unknown`.
+        UNKNOWN = "unknown",
+        /// `suspicious`.
+        SUSPICIOUS = "suspicious",
+        /// `malicious`.
+        MALICIOUS = "malicious",
+        /// `noThreatsFound`.
+        NO_THREATS_FOUND = "noThreatsFound",
+        /// `unknownFutureValue`.
+        UNKNOWN_FUTURE_VALUE = "unknownFutureValue",
+    }
+);
+
+/// A Graph security alert (`alerts_v2`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphAlert {
+    /// Id.
+    pub id: AlertId,
+    /// The provider's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_alert_id: Option<String>,
+    /// Incident (a numeric string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<Lenient<IncidentId>>,
+    /// Status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<GraphAlertStatus>,
+    /// Severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<GraphSeverity>,
+    /// Classification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<GraphClassification>,
+    /// Determination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub determination: Option<GraphDetermination>,
+    /// Service (`microsoftDefenderForEndpoint`, ...; an open set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_source: Option<String>,
+    /// Detection source (an open set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection_source: Option<String>,
+    /// Detector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detector_id: Option<String>,
+    /// Tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// Title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Recommended actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommended_actions: Option<String>,
+    /// Category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_to: Option<String>,
+    /// Portal link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_web_url: Option<String>,
+    /// Incident portal link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_web_url: Option<String>,
+    /// Actor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_display_name: Option<String>,
+    /// Threat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threat_display_name: Option<String>,
+    /// Threat family.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threat_family_name: Option<String>,
+    /// MITRE techniques.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mitre_techniques: Option<Vec<String>>,
+    /// Created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<Timestamp>,
+    /// Last update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_date_time: Option<Timestamp>,
+    /// Resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_date_time: Option<Timestamp>,
+    /// First activity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_activity_date_time: Option<Timestamp>,
+    /// Last activity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_activity_date_time: Option<Timestamp>,
+    /// Comments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<Vec<GraphComment>>,
+    /// Evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Vec<GraphEvidence>>,
+    /// System tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_tags: Option<Vec<String>>,
+    /// Fields this version does not know (`@odata.type`, ...).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A Graph alert or incident comment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphComment {
+    /// Text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Author.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by_display_name: Option<String>,
+    /// When.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<Timestamp>,
+    /// Fields this version does not know (the incident examples write `createdBy`/`createdTime`).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A Graph security incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphIncident {
+    /// Id (a numeric string).
+    pub id: Lenient<IncidentId>,
+    /// Portal link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_web_url: Option<String>,
+    /// Merged into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_incident_id: Option<Lenient<IncidentId>>,
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// Created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<Timestamp>,
+    /// Last update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_date_time: Option<Timestamp>,
+    /// Owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_to: Option<String>,
+    /// Classification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<GraphClassification>,
+    /// Determination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub determination: Option<GraphDetermination>,
+    /// Status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<GraphIncidentStatus>,
+    /// Severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<GraphSeverity>,
+    /// Custom tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_tags: Option<Vec<String>>,
+    /// Comments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<Vec<GraphComment>>,
+    /// System tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_tags: Option<Vec<String>>,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Alerts (with `$expand=alerts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<Vec<GraphAlert>>,
+    /// Fields this version does not know (`@odata.type`, `tags`, ...).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Body of `PATCH /security/alerts_v2/{id}`: only the fields set are sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphAlertUpdate {
+    /// Owner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assigned_to: Option<String>,
+    /// Classification.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classification: Option<GraphClassification>,
+    /// Determination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub determination: Option<GraphDetermination>,
+    /// Status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<GraphAlertStatus>,
+}
+
+/// Body of `PATCH /security/incidents/{id}`: only the fields set are sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphIncidentUpdate {
+    /// Owner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assigned_to: Option<String>,
+    /// Classification.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classification: Option<GraphClassification>,
+    /// Determination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub determination: Option<GraphDetermination>,
+    /// Status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<GraphIncidentStatus>,
+    /// Custom tags (replaces the list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_tags: Option<Vec<String>>,
+}
+
+/// One evidence item of a Graph alert, typed by its `@odata.type`; kinds this version does not model
+/// stay as raw JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GraphEvidence {
+    /// `#microsoft.graph.security.deviceEvidence`.
+    Device(Box<DeviceEvidence>),
+    /// `#microsoft.graph.security.fileEvidence`.
+    File(Box<FileEvidence>),
+    /// `#microsoft.graph.security.processEvidence`.
+    Process(Box<ProcessEvidence>),
+    /// `#microsoft.graph.security.registryKeyEvidence`.
+    RegistryKey(Box<RegistryKeyEvidence>),
+    /// `#microsoft.graph.security.userEvidence`.
+    User(Box<UserEvidence>),
+    /// `#microsoft.graph.security.ipEvidence`.
+    Ip(Box<IpEvidence>),
+    /// `#microsoft.graph.security.urlEvidence`.
+    Url(Box<UrlEvidence>),
+    /// Any other kind, as sent.
+    Other(Extra),
+}
+
+impl GraphEvidence {
+    /// The `@odata.type` of this item, when it has one.
+    pub fn odata_type(&self) -> Option<&str> {
+        let extra = match self {
+            Self::Device(e) => &e.extra,
+            Self::File(e) => &e.extra,
+            Self::Process(e) => &e.extra,
+            Self::RegistryKey(e) => &e.extra,
+            Self::User(e) => &e.extra,
+            Self::Ip(e) => &e.extra,
+            Self::Url(e) => &e.extra,
+            Self::Other(m) => m,
+        };
+        extra.get("@odata.type").and_then(|v| v.as_str())
+    }
+}
+
+impl Serialize for GraphEvidence {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Device(e) => e.serialize(s),
+            Self::File(e) => e.serialize(s),
+            Self::Process(e) => e.serialize(s),
+            Self::RegistryKey(e) => e.serialize(s),
+            Self::User(e) => e.serialize(s),
+            Self::Ip(e) => e.serialize(s),
+            Self::Url(e) => e.serialize(s),
+            Self::Other(m) => m.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for GraphEvidence {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let map = Extra::deserialize(d)?;
+        let kind = map.get("@odata.type").and_then(|v| v.as_str()).unwrap_or_default();
+        let kind = kind.trim_start_matches('#').trim_start_matches("microsoft.graph.security.");
+        let v = serde_json::Value::Object(map.clone());
+        let typed = match kind {
+            "deviceEvidence" => serde_json::from_value(v).map(|e| Self::Device(Box::new(e))),
+            "fileEvidence" => serde_json::from_value(v).map(|e| Self::File(Box::new(e))),
+            "processEvidence" => serde_json::from_value(v).map(|e| Self::Process(Box::new(e))),
+            "registryKeyEvidence" => serde_json::from_value(v).map(|e| Self::RegistryKey(Box::new(e))),
+            "userEvidence" => serde_json::from_value(v).map(|e| Self::User(Box::new(e))),
+            "ipEvidence" => serde_json::from_value(v).map(|e| Self::Ip(Box::new(e))),
+            "urlEvidence" => serde_json::from_value(v).map(|e| Self::Url(Box::new(e))),
+            _ => return Ok(Self::Other(map)),
+        };
+        typed.map_err(D::Error::custom)
+    }
+}
+
+/// The fields every Graph evidence kind has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceCommon {
+    /// Created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<Timestamp>,
+    /// Verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<GraphVerdict>,
+    /// `none`, `remediated`, `prevented`, ... (an open set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation_status: Option<String>,
+    /// Detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation_status_details: Option<String>,
+    /// Roles (`compromised`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// Detailed roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detailed_roles: Option<Vec<String>>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+}
+
+/// `deviceEvidence`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceEvidence {
+    /// Common fields.
+    #[serde(flatten)]
+    pub common: EvidenceCommon,
+    /// First seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen_date_time: Option<Timestamp>,
+    /// MDE device id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mde_device_id: Option<Lenient<MachineId>>,
+    /// Entra device id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure_ad_device_id: Option<String>,
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_dns_name: Option<String>,
+    /// OS platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_platform: Option<String>,
+    /// OS build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_build: Option<i64>,
+    /// OS version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Health.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_status: Option<String>,
+    /// Risk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_score: Option<String>,
+    /// Device group id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rbac_group_id: Option<i64>,
+    /// Device group name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rbac_group_name: Option<String>,
+    /// Onboarding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onboarding_status: Option<String>,
+    /// Antivirus status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defender_av_status: Option<String>,
+    /// Interface addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_interfaces: Option<Vec<String>>,
+    /// Logged-on users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged_on_users: Option<Vec<serde_json::Value>>,
+    /// VM details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_metadata: Option<VmMetadata>,
+    /// Fields this version does not know (`@odata.type`, ...).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `vmMetadata` of a device evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VmMetadata {
+    /// VM id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_id: Option<String>,
+    /// Cloud.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_provider: Option<String>,
+    /// Resource id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
+    /// Subscription.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<String>,
+    /// Fields this version does not know.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `fileDetails` (file, process image).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileDetails {
+    /// SHA-1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<Lenient<Sha1>>,
+    /// SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Lenient<Sha256>>,
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    /// Folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_path: Option<String>,
+    /// Size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<i64>,
+    /// Publisher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_publisher: Option<String>,
+    /// Signer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// Issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Fields this version does not know.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `userAccount`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserAccount {
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
+    /// Domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_name: Option<String>,
+    /// SID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_sid: Option<String>,
+    /// Entra id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure_ad_user_id: Option<String>,
+    /// UPN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_principal_name: Option<String>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Fields this version does not know.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `fileEvidence`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileEvidence {
+    /// Common fields.
+    #[serde(flatten)]
+    pub common: EvidenceCommon,
+    /// `detected`, `blocked`, `prevented`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection_status: Option<String>,
+    /// MDE device id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mde_device_id: Option<Lenient<MachineId>>,
+    /// The file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_details: Option<FileDetails>,
+    /// Fields this version does not know (`@odata.type`, ...).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `processEvidence`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessEvidence {
+    /// Common fields.
+    #[serde(flatten)]
+    pub common: EvidenceCommon,
+    /// Process id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_id: Option<i64>,
+    /// Parent process id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_process_id: Option<i64>,
+    /// Command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_command_line: Option<String>,
+    /// Started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process_creation_date_time: Option<Timestamp>,
+    /// Parent started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_process_creation_date_time: Option<Timestamp>,
+    /// `detected`, `blocked`, `prevented`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection_status: Option<String>,
+    /// MDE device id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mde_device_id: Option<Lenient<MachineId>>,
+    /// Image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_file: Option<FileDetails>,
+    /// Parent image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_process_image_file: Option<FileDetails>,
+    /// Account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_account: Option<UserAccount>,
+    /// Fields this version does not know (`@odata.type`, ...).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `registryKeyEvidence`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryKeyEvidence {
+    /// Common fields.
+    #[serde(flatten)]
+    pub common: EvidenceCommon,
+    /// Key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_key: Option<String>,
+    /// Hive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_hive: Option<String>,
+    /// Fields this version does not know (`@odata.type`, ...).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `userEvidence`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserEvidence {
+    /// Common fields.
+    #[serde(flatten)]
+    pub common: EvidenceCommon,
+    /// Account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_account: Option<UserAccount>,
+    /// Fields this version does not know (`@odata.type`, ...).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `ipEvidence`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IpEvidence {
+    /// Common fields.
+    #[serde(flatten)]
+    pub common: EvidenceCommon,
+    /// Address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    /// Country.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_letter_code: Option<String>,
+    /// Fields this version does not know (`@odata.type`, ...).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `urlEvidence`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UrlEvidence {
+    /// Common fields.
+    #[serde(flatten)]
+    pub common: EvidenceCommon,
+    /// URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Fields this version does not know (`@odata.type`, ...).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
