@@ -19,6 +19,7 @@
 //!   rotating refresh tokens; one cache; `azure_core` `TokenCredential` for the Key Vault SDK.
 //! - [`defender`] — `DefenderClient`: typed calls for every documented endpoint, paging streams,
 //!   retries within a deadline, the quota governor, OData/KQL escaping, the permission manifest.
+//! - [`doctor`] — the permission self-check (token claims vs. the permission manifest).
 //! - [`runtime`] — cold-start wiring: config → HTTP client, store, registry, tokens, Defender client.
 //! - [`webhook`] — inbound signatures (Standard Webhooks, GitHub, Slack v0, Teams) in constant time,
 //!   with a replay window.
@@ -27,6 +28,7 @@ pub mod auth;
 pub mod cloud;
 pub mod config;
 pub mod defender;
+pub mod doctor;
 pub mod http;
 pub mod ids;
 pub mod runtime;

@@ -90,7 +90,11 @@ impl SecretStore for NoStore {
     fn get_fresh<'a>(&'a self, name: &'a str) -> futures::future::BoxFuture<'a, Result<SecretString, VaultError>> {
         self.get(name)
     }
-    fn set<'a>(&'a self, name: &'a str, _value: &'a SecretString) -> futures::future::BoxFuture<'a, Result<(), VaultError>> {
+    fn set<'a>(
+        &'a self,
+        name: &'a str,
+        _value: &'a SecretString,
+    ) -> futures::future::BoxFuture<'a, Result<(), VaultError>> {
         Box::pin(async move { Err(VaultError::Store(format!("no store configured to write '{name}'"))) })
     }
 }
@@ -102,9 +106,13 @@ fn read(what: &'static str, path: &std::path::Path) -> Result<String, InitError>
 /// How the token provider should authenticate a tenant described by the registry.
 fn credential_kind(spec: &CredentialSpec) -> Result<CredentialKind, InitError> {
     Ok(match spec {
-        CredentialSpec::ClientSecret { secret_name } => CredentialKind::ClientSecret(Material::Vault(secret_name.clone())),
+        CredentialSpec::ClientSecret { secret_name } => {
+            CredentialKind::ClientSecret(Material::Vault(secret_name.clone()))
+        }
         CredentialSpec::ClientSecretValue(s) => CredentialKind::ClientSecret(Material::Inline(s.clone())),
-        CredentialSpec::Certificate { secret_name } => CredentialKind::Certificate(Material::Vault(secret_name.clone())),
+        CredentialSpec::Certificate { secret_name } => {
+            CredentialKind::Certificate(Material::Vault(secret_name.clone()))
+        }
         CredentialSpec::CertificateFile { path } => {
             CredentialKind::Certificate(Material::Inline(SecretString::new(read("the client certificate", path)?)))
         }
@@ -151,7 +159,9 @@ impl Runtime {
         // The secret store, opened with the environment's own credential when it is Key Vault.
         let store: Arc<dyn SecretStore> = match &config.store {
             None => Arc::new(NoStore),
-            Some(StoreConfig::File { path }) => Arc::new(CachedStore::with_ttl(FileStore::open(path).await?, config.secret_ttl)),
+            Some(StoreConfig::File { path }) => {
+                Arc::new(CachedStore::with_ttl(FileStore::open(path).await?, config.secret_ttl))
+            }
             Some(StoreConfig::KeyVault { url }) => {
                 if config.credential.store_secret().is_some() {
                     return Err(InitError::Unsupported(
@@ -161,10 +171,13 @@ impl Runtime {
                             .into(),
                     ));
                 }
-                let env_tenant = single.iter().next().ok_or_else(|| InitError::Unsupported("no tenant configured".into()))?;
+                let env_tenant =
+                    single.iter().next().ok_or_else(|| InitError::Unsupported("no tenant configured".into()))?;
                 let cred = tenant_credential(&single, env_tenant)?;
-                let bootstrap =
-                    Arc::new(TokenProvider::new(http.clone(), Arc::new(NoStore), [(bootstrap_name.clone(), cred)]).map_err(Box::new)?);
+                let bootstrap = Arc::new(
+                    TokenProvider::new(http.clone(), Arc::new(NoStore), [(bootstrap_name.clone(), cred)])
+                        .map_err(Box::new)?,
+                );
                 let credential = Arc::new(ProviderCredential::new(bootstrap, bootstrap_name.clone()));
                 let kv = KeyVaultStore::new(url.as_str(), credential, http.clone(), config.local_mode)?;
                 Arc::new(CachedStore::with_ttl(kv, config.secret_ttl))

@@ -1,0 +1,134 @@
+//! The permission self-check: for each tenant and each API a function calls, get a token, read its
+//! `roles` (application) or `scp` (delegated) claim, and name every permission a function needs but
+//! the token lacks — before the first real call fails with a 403. Used by `defender-functions doctor`
+//! and logged once at each function's cold start.
+
+use crate::{
+    cloud::ApiFamily,
+    defender::{TargetResolver, permissions},
+    ids::TenantName,
+    runtime::Runtime,
+};
+
+/// One finding for one tenant and API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// The token holds a permission for every endpoint.
+    Ok {
+        /// Tenant.
+        tenant: String,
+        /// API.
+        api: ApiFamily,
+        /// Endpoints checked.
+        endpoints: usize,
+    },
+    /// Some endpoints cannot be called: each with the permissions of which one would do.
+    Missing {
+        /// Tenant.
+        tenant: String,
+        /// API.
+        api: ApiFamily,
+        /// (endpoint, any-one-of permissions).
+        missing: Vec<(String, Vec<String>)>,
+    },
+    /// No token could be had (the reason says what to fix).
+    NoToken {
+        /// Tenant.
+        tenant: String,
+        /// API.
+        api: ApiFamily,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Finding {
+    /// Whether this finding means a call will fail.
+    pub fn is_problem(&self) -> bool {
+        !matches!(self, Self::Ok { .. })
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ok { tenant, api, endpoints } => {
+                write!(f, "ok       {tenant} {api:?}: all {endpoints} endpoints permitted")
+            }
+            Self::Missing { tenant, api, missing } => {
+                write!(f, "MISSING  {tenant} {api:?}:")?;
+                for (ep, any) in missing {
+                    write!(
+                        f,
+                        "\n           {ep} needs one of {}",
+                        if any.is_empty() { "(not grantable)".to_string() } else { any.join(", ") }
+                    )?;
+                }
+                Ok(())
+            }
+            Self::NoToken { tenant, api, reason } => write!(f, "NO TOKEN {tenant} {api:?}: {reason}"),
+        }
+    }
+}
+
+/// The API family that serves a documented endpoint name (`mde.`, `xdr.`, `graph.`).
+pub fn api_of(endpoint: &str) -> Option<ApiFamily> {
+    match endpoint.split('.').next()? {
+        "mde" => Some(ApiFamily::Mde),
+        "xdr" => Some(ApiFamily::Xdr),
+        "graph" => Some(ApiFamily::Graph),
+        _ => None,
+    }
+}
+
+/// Checks `endpoints` for every tenant in `tenants` (all when empty).
+pub async fn check(rt: &Runtime, tenants: &[TenantName], endpoints: &[&str]) -> Vec<Finding> {
+    let names: Vec<TenantName> =
+        if tenants.is_empty() { rt.registry.iter().map(|t| t.name.clone()).collect() } else { tenants.to_vec() };
+    let mut out = Vec::new();
+    for tenant in &names {
+        for api in [ApiFamily::Mde, ApiFamily::Xdr, ApiFamily::Graph] {
+            let mine: Vec<&str> = endpoints.iter().copied().filter(|e| api_of(e) == Some(api)).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let Some(target) = rt.registry.target(tenant, api) else {
+                out.push(Finding::NoToken {
+                    tenant: tenant.to_string(),
+                    api,
+                    reason: "no API target configured".into(),
+                });
+                continue;
+            };
+            let token = match rt.tokens.token_for(tenant, &target.scope).await {
+                Ok(t) => t,
+                Err(e) => {
+                    out.push(Finding::NoToken { tenant: tenant.to_string(), api, reason: e.to_string() });
+                    continue;
+                }
+            };
+            let claims = match token.claims() {
+                Ok(c) => c,
+                Err(e) => {
+                    out.push(Finding::NoToken { tenant: tenant.to_string(), api, reason: e.to_string() });
+                    continue;
+                }
+            };
+            let missing = if claims.scp.is_empty() {
+                permissions::missing(&claims.roles, &mine)
+            } else {
+                permissions::missing_delegated(&claims.scp, &mine)
+            };
+            if missing.is_empty() {
+                out.push(Finding::Ok { tenant: tenant.to_string(), api, endpoints: mine.len() });
+            } else {
+                let missing = missing
+                    .into_iter()
+                    .map(|(e, p)| (e.to_string(), p.iter().map(|s| s.to_string()).collect()))
+                    .collect();
+                out.push(Finding::Missing { tenant: tenant.to_string(), api, missing });
+            }
+        }
+    }
+    out
+}
