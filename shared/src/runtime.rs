@@ -103,8 +103,40 @@ fn read(what: &'static str, path: &std::path::Path) -> Result<String, InitError>
     std::fs::read_to_string(path).map_err(|source| InitError::File { what, path: path.display().to_string(), source })
 }
 
+/// An STS client when the build has the `aws-sts` feature (the function's own IAM role signs the
+/// web identity token: no Azure secret is stored anywhere).
+#[cfg(feature = "aws-sts")]
+type Sts = aws_sdk_sts::Client;
+/// Without the `aws-sts` feature there is no STS client.
+#[cfg(not(feature = "aws-sts"))]
+type Sts = std::convert::Infallible;
+
+#[cfg(feature = "aws-sts")]
+async fn sts_client(needed: bool) -> Option<Sts> {
+    if !needed {
+        return None;
+    }
+    let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    Some(aws_sdk_sts::Client::new(&conf))
+}
+
+#[cfg(not(feature = "aws-sts"))]
+async fn sts_client(_needed: bool) -> Option<Sts> {
+    None
+}
+
+#[cfg(feature = "aws-sts")]
+fn sts_source(client: &Sts) -> CredentialKind {
+    CredentialKind::Federated(AssertionSource::AwsSts(crate::auth::assertion::AwsSts::for_entra(client.clone())))
+}
+
+#[cfg(not(feature = "aws-sts"))]
+fn sts_source(client: &Sts) -> CredentialKind {
+    match *client {}
+}
+
 /// How the token provider should authenticate a tenant described by the registry.
-fn credential_kind(spec: &CredentialSpec) -> Result<CredentialKind, InitError> {
+fn credential_kind(spec: &CredentialSpec, sts: Option<&Sts>) -> Result<CredentialKind, InitError> {
     Ok(match spec {
         CredentialSpec::ClientSecret { secret_name } => {
             CredentialKind::ClientSecret(Material::Vault(secret_name.clone()))
@@ -119,18 +151,25 @@ fn credential_kind(spec: &CredentialSpec) -> Result<CredentialKind, InitError> {
         CredentialSpec::Federated(FederatedSource::File { token_file }) => {
             CredentialKind::Federated(AssertionSource::File(token_file.clone()))
         }
-        CredentialSpec::Federated(FederatedSource::AwsSts) => {
-            return Err(InitError::Unsupported(
-                "DEFENDER_FEDERATED_SOURCE=aws-sts needs the `aws-sts` build feature of defender-shared".into(),
-            ));
-        }
+        CredentialSpec::Federated(FederatedSource::AwsSts) => match sts {
+            Some(client) => sts_source(client),
+            None => {
+                return Err(InitError::Unsupported(
+                    "DEFENDER_FEDERATED_SOURCE=aws-sts needs the `aws-sts` build feature of defender-shared".into(),
+                ));
+            }
+        },
         CredentialSpec::User { refresh_token_secret, .. } => {
             CredentialKind::User { refresh_token_secret: refresh_token_secret.clone() }
         }
     })
 }
 
-fn tenant_credential(registry: &TenantRegistry, t: &TenantConfig) -> Result<TenantCredential, InitError> {
+fn tenant_credential(
+    registry: &TenantRegistry,
+    t: &TenantConfig,
+    sts: Option<&Sts>,
+) -> Result<TenantCredential, InitError> {
     let endpoints = registry.resolve(&t.name, ApiFamily::Mde)?;
     let client_id = match &t.credential {
         CredentialSpec::User { client_id, .. } => client_id.clone(),
@@ -140,7 +179,7 @@ fn tenant_credential(registry: &TenantRegistry, t: &TenantConfig) -> Result<Tena
         tenant_id: t.tenant_id.clone(),
         client_id,
         authority: endpoints.authority,
-        kind: credential_kind(&t.credential)?,
+        kind: credential_kind(&t.credential, sts)?,
     })
 }
 
@@ -153,6 +192,7 @@ impl Runtime {
         let extra_ca = config.extra_ca_file.as_deref().map(|p| read("the extra CA bundle", p)).transpose()?;
         let http = http::client(extra_ca.as_deref())?;
         let single = TenantRegistry::single(&config);
+        let sts = sts_client(matches!(config.credential, CredentialSpec::Federated(FederatedSource::AwsSts))).await;
         let bootstrap_name: TenantName =
             BOOTSTRAP.parse().map_err(|e| InitError::Unsupported(format!("bootstrap tenant name: {e}")))?;
 
@@ -173,7 +213,7 @@ impl Runtime {
                 }
                 let env_tenant =
                     single.iter().next().ok_or_else(|| InitError::Unsupported("no tenant configured".into()))?;
-                let cred = tenant_credential(&single, env_tenant)?;
+                let cred = tenant_credential(&single, env_tenant, sts.as_ref())?;
                 let bootstrap = Arc::new(
                     TokenProvider::new(http.clone(), Arc::new(NoStore), [(bootstrap_name.clone(), cred)])
                         .map_err(Box::new)?,
@@ -187,7 +227,7 @@ impl Runtime {
         let registry = Arc::new(TenantRegistry::load(&config, Some(&store)).await?);
         let mut creds = Vec::new();
         for t in registry.iter() {
-            creds.push((t.name.clone(), tenant_credential(&registry, t)?));
+            creds.push((t.name.clone(), tenant_credential(&registry, t, sts.as_ref())?));
         }
         let tokens = Arc::new(TokenProvider::new(http.clone(), store.clone(), creds).map_err(Box::new)?);
         let defender = Arc::new(DefenderClient::new(http.clone(), tokens.clone(), registry.clone()));

@@ -19,3 +19,26 @@ pub mod response;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_debug_implementations)]
 pub(crate) mod testing;
+
+/// Every documented endpoint the enrichment may call (checked by `defender-functions doctor` and at
+/// cold start against the token's permissions).
+pub const ENDPOINTS: &[&str] = &[
+    "mde.alerts.get",
+    "mde.machines.get",
+    "mde.machines.list",
+    "mde.machines.find_by_ip",
+    "mde.machines.logon_users",
+    "mde.machines.alerts",
+    "mde.files.get",
+    "mde.files.stats",
+    "mde.files.alerts",
+    "mde.files.machines",
+    "mde.ips.stats",
+    "mde.ips.alerts",
+    "mde.domains.stats",
+    "mde.domains.alerts",
+    "mde.domains.machines",
+    "mde.users.alerts",
+    "mde.users.machines",
+    "xdr.incidents.get",
+];

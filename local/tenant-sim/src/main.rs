@@ -6,6 +6,7 @@
 //! The first stdout line is `tenant-sim listening on <base url>`; the process runs until Ctrl-C.
 
 use clap::Parser;
+use std::io::Write;
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 use tenant_sim::{Seed, SimOptions, state::SimConfig};
 
@@ -62,8 +63,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = &args.ca_out {
         std::fs::write(path, &sim.ca_pem).map_err(|e| format!("cannot write CA to {}: {e}", path.display()))?;
     }
-    println!("tenant-sim listening on {}", sim.url);
-    println!("tenant {} · token endpoint {}/{}/oauth2/v2.0/token", sim.tenant_id(), sim.url, sim.tenant_id());
+    // A reader that closed its end of the pipe after the first line must not take the server down.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "tenant-sim listening on {}", sim.url);
+    let _ =
+        writeln!(out, "tenant {} · token endpoint {}/{}/oauth2/v2.0/token", sim.tenant_id(), sim.url, sim.tenant_id());
+    let _ = out.flush();
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

@@ -1,0 +1,119 @@
+//! The CLI binary against the simulated tenant: `doctor` names missing permissions and exits non-zero;
+//! `login` runs the device-code flow and stores the refresh token in the vault.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+};
+use tenant_sim::{SimOptions, start};
+
+struct Env {
+    _dir: TempDir,
+    vars: Vec<(String, String)>,
+}
+
+struct TempDir(std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+fn env(sim: &tenant_sim::RunningSim, tag: &str, app: (&str, &str), registry: Option<String>) -> Env {
+    let dir = std::env::temp_dir().join(format!("df-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &sim.ca_pem).unwrap();
+    let mut vars = vec![
+        ("AZURE_TENANT_ID".to_string(), sim.tenant_id()),
+        ("AZURE_CLIENT_ID".into(), app.0.into()),
+        ("AZURE_CLIENT_SECRET".into(), app.1.into()),
+        ("AZURE_AUTHORITY_HOST".into(), sim.url.clone()),
+        ("KEY_VAULT_URL".into(), sim.url.clone()),
+        ("MDE_API_URL".into(), sim.url.clone()),
+        ("XDR_API_URL".into(), sim.url.clone()),
+        ("GRAPH_API_URL".into(), sim.url.clone()),
+        ("DEFENDER_EXTRA_CA_FILE".into(), ca.display().to_string()),
+        ("DEFENDER_LOCAL_MODE".into(), "1".into()),
+    ];
+    if let Some(doc) = registry {
+        let path = dir.join("tenants.json");
+        std::fs::write(&path, doc).unwrap();
+        vars.push(("DEFENDER_TENANTS_FILE".into(), path.display().to_string()));
+    }
+    Env { _dir: TempDir(dir), vars }
+}
+
+fn cli(env: &Env, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_defender-functions"));
+    c.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in &env.vars {
+        c.env(k, v);
+    }
+    c
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_passes_for_the_demo_app_and_names_what_the_reader_lacks() {
+    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+    let full =
+        env(&sim, "full", ("11111111-1111-4111-8111-111111111111", "demo-secret-value-do-not-use-in-prod"), None);
+    let out = tokio::task::spawn_blocking(move || cli(&full, &["doctor"]).output().unwrap()).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("ok       default Mde"), "{text}");
+
+    let reader = env(&sim, "reader", ("22222222-2222-4222-8222-222222222222", "reporter-secret-value"), None);
+    let out = tokio::task::spawn_blocking(move || {
+        cli(&reader, &["doctor", "--function", "webhook-enrich"]).output().unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(text.contains("mde.files.get needs one of File.Read.All"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_stores_the_refresh_token_in_the_vault() {
+    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+    let registry = format!(
+        r#"{{"tenants":[{{"name":"alice","tenant_id":"{}","client_id":"33333333-3333-4333-8333-333333333333","credential":{{"kind":"user","refresh_token_secret":"alice-refresh-token","client_id":"33333333-3333-4333-8333-333333333333"}}}}]}}"#,
+        sim.tenant_id()
+    );
+    let e = env(
+        &sim,
+        "login",
+        ("11111111-1111-4111-8111-111111111111", "demo-secret-value-do-not-use-in-prod"),
+        Some(registry),
+    );
+    let mut child =
+        cli(&e, &["login", "--tenant", "alice"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().unwrap().unwrap();
+        tx.send(first).unwrap();
+        lines.map_while(Result::ok).collect::<Vec<_>>()
+    });
+    let prompt = rx.await.unwrap();
+    let code = prompt.split("enter the code ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let http = sim.client().unwrap();
+    let r = http
+        .post(format!("{}/_sim/devicecode/approve", sim.url))
+        .json(&serde_json::json!({"user_code": code, "upn": "alice@contoso.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    let rest = reader.join().unwrap().join("\n");
+    assert!(status.success(), "{rest}");
+    assert!(rest.contains("signed in as alice@contoso.com"), "{rest}");
+    assert!(rest.contains("alice-refresh-token"), "{rest}");
+    let stored = sim.sim.tenant.lock().unwrap().secrets.get("alice-refresh-token").map(|v| v.len());
+    assert_eq!(stored, Some(1), "the refresh token is in the vault");
+}
