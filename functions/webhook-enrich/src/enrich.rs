@@ -10,7 +10,7 @@ use crate::{
     response::{AlertFacts, EnrichResponse, FileFacts, ItemResult, MachineFacts, Prevalence, Status, Summary},
 };
 use defender_shared::ids::{AccountName, AlertId, DomainName, Hostname, IncidentId, MachineId, Sha1};
-use futures::{StreamExt, future::BoxFuture};
+use futures::{FutureExt, StreamExt, future::BoxFuture};
 use std::{
     collections::HashMap,
     net::IpAddr,
@@ -142,11 +142,11 @@ pub async fn enrich<D: DefenderLookups + ?Sized>(
         );
     }
     let memo = &memo;
-    let mut results: Vec<ItemResult> =
-        futures::stream::iter(items.iter().map(|item| lookup_item(memo, item, deadline)))
-            .buffered(FAN_OUT)
-            .collect()
-            .await;
+    // Boxed first: a closure handed straight to the stream would make the futures' lifetime
+    // higher-ranked, which the Lambda runtime's `Send` bound cannot prove.
+    let lookups: Vec<BoxFuture<'_, ItemResult>> =
+        items.iter().map(|item| lookup_item(memo, item, deadline).boxed()).collect();
+    let mut results: Vec<ItemResult> = futures::stream::iter(lookups).buffered(FAN_OUT).collect().await;
     results.extend(expansion_errors);
     let summary = Summary::of(&results);
     EnrichResponse { tenant: tenant.to_string(), results, summary }

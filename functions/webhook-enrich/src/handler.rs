@@ -36,11 +36,16 @@ const DEFAULT_BUDGET: Duration = Duration::from_secs(10);
 
 /// Resolves a tenant name to the lookups for it.
 pub trait TenantLookups: Send + Sync {
-    /// The lookups for `tenant` (the default tenant when `None`) and the tenant's name.
+    /// The lookups for `tenant` (the default tenant when `None`), bounded by `deadline`, and the
+    /// tenant's name.
     ///
     /// # Errors
     /// A message for the caller when the tenant is unknown.
-    fn lookups(&self, tenant: Option<&TenantName>) -> Result<(String, Arc<dyn DefenderLookups>), String>;
+    fn lookups(
+        &self,
+        tenant: Option<&TenantName>,
+        deadline: tokio::time::Instant,
+    ) -> Result<(String, Arc<dyn DefenderLookups>), String>;
 }
 
 /// Cold-start state.
@@ -133,11 +138,11 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidRequest", &e.to_string()),
     };
-    let (tenant, lookups) = match state.tenants.lookups(parsed.tenant.as_ref()) {
+    let deadline = deadline(&req);
+    let (tenant, lookups) = match state.tenants.lookups(parsed.tenant.as_ref(), deadline) {
         Ok(t) => t,
         Err(message) => return error(StatusCode::BAD_REQUEST, "UnknownTenant", &message),
     };
-    let deadline = deadline(&req);
     let out = enrich(&parsed, &tenant, lookups.as_ref(), deadline).await;
     info!(items = out.results.len(), found = out.summary.items.found, errors = out.summary.items.error, "enriched");
     match serde_json::to_value(&out) {
@@ -178,7 +183,11 @@ mod tests {
 
     struct One(Arc<Fake>);
     impl TenantLookups for One {
-        fn lookups(&self, tenant: Option<&TenantName>) -> Result<(String, Arc<dyn DefenderLookups>), String> {
+        fn lookups(
+            &self,
+            tenant: Option<&TenantName>,
+            _deadline: tokio::time::Instant,
+        ) -> Result<(String, Arc<dyn DefenderLookups>), String> {
             match tenant.map(TenantName::as_str) {
                 None | Some("default") => Ok(("default".into(), self.0.clone())),
                 Some(other) => Err(format!("unknown tenant {other}")),

@@ -7,14 +7,20 @@
 //! - [`extract`] — indicators found in a free-form alert payload.
 //! - [`enrich`] — the use case over the [`enrich::DefenderLookups`] trait: bounded fan-out, each
 //!   distinct lookup once, per-item errors within the deadline.
+//! - [`config`] — the function's own settings (webhook secret names).
+//! - [`defender`] — the production lookups: the shared client's typed calls for one tenant.
 //! - [`handler`] — the Lambda adapter: size limit, signature, replay, parse, run, respond.
 //! - [`response`] — the response document and its summary verdict.
+//! - [`state`] — cold-start state: the shared runtime, tenant resolution, the permission self-check.
 
+pub mod config;
+pub mod defender;
 pub mod enrich;
 pub mod extract;
 pub mod handler;
 pub mod request;
 pub mod response;
+pub mod state;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_debug_implementations)]

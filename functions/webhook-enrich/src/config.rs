@@ -1,0 +1,68 @@
+//! The function's own settings (the shared ones — tenant, credential, vault, cloud — are read by
+//! `defender_shared::config`). Read once at cold start from a lookup, never from `std::env` elsewhere.
+
+/// Settings of the webhook-enrichment function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrichConfig {
+    /// Vault secret names of the Standard Webhooks secrets (`whsec_...`), current first.
+    pub standard_secret_names: Vec<String>,
+    /// Vault secret names of GitHub-style secrets; empty disables that weaker scheme.
+    pub github_secret_names: Vec<String>,
+}
+
+/// A setting is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {reason}")]
+pub struct EnrichConfigError {
+    /// The variable.
+    pub var: &'static str,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn names(var: &'static str, raw: Option<String>, default: &[&str]) -> Result<Vec<String>, EnrichConfigError> {
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+        return Ok(default.iter().map(|s| s.to_string()).collect());
+    };
+    let list: Vec<String> = raw.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    for n in &list {
+        if n.len() > 127 || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(EnrichConfigError {
+                var,
+                reason: format!("'{n}' is not a Key Vault secret name (1-127 of 0-9, a-z, A-Z, -)"),
+            });
+        }
+    }
+    Ok(list)
+}
+
+impl EnrichConfig {
+    /// Reads `WEBHOOK_SECRET_NAMES` (default `webhook-secret`) and `WEBHOOK_GITHUB_SECRET_NAMES`
+    /// (default: none — the GitHub scheme is off).
+    ///
+    /// # Errors
+    /// A name that is not a valid vault secret name, named with its variable.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, EnrichConfigError> {
+        Ok(Self {
+            standard_secret_names: names("WEBHOOK_SECRET_NAMES", get("WEBHOOK_SECRET_NAMES"), &["webhook-secret"])?,
+            github_secret_names: names("WEBHOOK_GITHUB_SECRET_NAMES", get("WEBHOOK_GITHUB_SECRET_NAMES"), &[])?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_lists_and_errors() {
+        let c = EnrichConfig::from_lookup(|_| None).unwrap();
+        assert_eq!(c.standard_secret_names, vec!["webhook-secret"]);
+        assert!(c.github_secret_names.is_empty());
+        let c = EnrichConfig::from_lookup(|k| (k == "WEBHOOK_SECRET_NAMES").then(|| "a-next, a".to_string())).unwrap();
+        assert_eq!(c.standard_secret_names, vec!["a-next", "a"]);
+        let e = EnrichConfig::from_lookup(|k| (k == "WEBHOOK_GITHUB_SECRET_NAMES").then(|| "bad name".to_string()))
+            .unwrap_err();
+        assert_eq!(e.var, "WEBHOOK_GITHUB_SECRET_NAMES");
+    }
+}

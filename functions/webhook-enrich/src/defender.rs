@@ -1,0 +1,323 @@
+//! The production [`DefenderLookups`]: typed calls of the shared Defender client for one tenant, each
+//! bounded by the request's deadline, mapped into the response's facts. A 404 is "not known"; a
+//! throttle or a deadline becomes the item's `error` reason; nothing else leaks (no token, no body).
+
+use crate::{
+    enrich::{DefenderLookups, Evidence, Lookup, LookupError},
+    request::Kind,
+    response::{AlertFacts, FileFacts, MachineFacts, Prevalence},
+};
+use defender_shared::{
+    auth::TokenSource,
+    defender::{
+        Deadline, DefenderClient, DefenderError,
+        api::ListQuery,
+        models::{alerts::Alert, files::FileHash, machines::Machine},
+        odata::{Filter, fields::machines},
+    },
+    ids::{AccountName, AlertId, DomainName, Hostname, IncidentId, MachineId, Sha1, TenantName},
+};
+use futures::{FutureExt, future::BoxFuture};
+use std::{net::IpAddr, sync::Arc};
+
+/// Lookups for one tenant through the shared client.
+pub struct ClientLookups<T> {
+    client: Arc<DefenderClient<T>>,
+    tenant: TenantName,
+    deadline: Deadline,
+}
+
+impl<T> std::fmt::Debug for ClientLookups<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientLookups").field("tenant", &self.tenant).finish_non_exhaustive()
+    }
+}
+
+impl<T> ClientLookups<T> {
+    /// Lookups in `tenant`, each call bounded by `deadline`.
+    pub fn new(client: Arc<DefenderClient<T>>, tenant: TenantName, deadline: Deadline) -> Self {
+        Self { client, tenant, deadline }
+    }
+}
+
+fn fail(e: DefenderError) -> LookupError {
+    match &e {
+        DefenderError::Throttled { .. } | DefenderError::Paced { .. } => LookupError::Throttled,
+        DefenderError::Deadline { .. } => LookupError::Deadline,
+        _ if e.status().map(|s| s.as_u16()) == Some(429) => LookupError::Throttled,
+        _ => LookupError::Service(match (e.status(), e.code()) {
+            (Some(s), Some(c)) => format!("{} {c}", s.as_u16()),
+            (Some(s), None) => s.as_u16().to_string(),
+            _ => e.to_string(),
+        }),
+    }
+}
+
+/// A 404 means Defender does not know it.
+fn optional<V>(r: Result<V, DefenderError>) -> Lookup<Option<V>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.status().map(|s| s.as_u16()) == Some(404) => Ok(None),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+fn machine(m: Machine) -> MachineFacts {
+    MachineFacts {
+        id: m.id.as_str().to_string(),
+        computer_dns_name: m.computer_dns_name,
+        os_platform: m.os_platform,
+        health_status: m.health_status.map(|h| h.as_str().to_string()),
+        risk_score: m.risk_score.map(|r| r.as_str().to_string()),
+        exposure_level: m.exposure_level.map(|r| r.as_str().to_string()),
+        last_seen: m.last_seen.map(|t| t.as_str().to_string()),
+        last_ip_address: m.last_ip_address,
+        logged_on_users: Vec::new(),
+    }
+}
+
+fn alert(a: Alert) -> AlertFacts {
+    AlertFacts {
+        id: a.id.to_string(),
+        title: a.title,
+        severity: a.severity.map(|s| s.as_str().to_string()),
+        status: a.status.map(|s| s.as_str().to_string()),
+        machine_id: a.machine_id.map(|m| m.as_str().to_string()),
+        incident_id: a.incident_id.map(|i| i.0),
+        created: a.alert_creation_time.map(|t| t.as_str().to_string()),
+    }
+}
+
+fn prevalence(org: Option<i64>, first: Option<String>, last: Option<String>) -> Prevalence {
+    Prevalence { organization_prevalence: org.unwrap_or(0), org_first_seen: first, org_last_seen: last }
+}
+
+impl<T: TokenSource> ClientLookups<T> {
+    async fn file_facts(&self, hash: &str) -> Lookup<Option<FileFacts>> {
+        let id = if let Ok(s) = hash.parse() {
+            FileHash::Sha1(s)
+        } else if let Ok(s) = hash.parse() {
+            FileHash::Sha256(s)
+        } else {
+            // MD5 has no file endpoint: Defender's file APIs take SHA-1 or SHA-256 only.
+            return Ok(None);
+        };
+        let Some(info) = optional(self.client.get_file(&self.tenant, &id, self.deadline).await)? else {
+            return Ok(None);
+        };
+        let stats = optional(self.client.file_stats(&self.tenant, &id, None, self.deadline).await)?;
+        Ok(Some(FileFacts {
+            sha1: info.sha1.map(|s| s.to_string()),
+            sha256: info.sha256.map(|s| s.to_string()),
+            file_type: info.file_type,
+            signer: info.signer,
+            is_valid_certificate: info.is_valid_certificate,
+            global_prevalence: info.global_prevalence,
+            organization_prevalence: stats.as_ref().and_then(|s| s.organization_prevalence),
+            org_first_seen: stats.as_ref().and_then(|s| s.org_first_seen.as_ref().map(|t| t.as_str().to_string())),
+            org_last_seen: stats.as_ref().and_then(|s| s.org_last_seen.as_ref().map(|t| t.as_str().to_string())),
+        }))
+    }
+}
+
+impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
+    fn machine<'a>(&'a self, id: &'a MachineId) -> BoxFuture<'a, Lookup<Option<MachineFacts>>> {
+        async move { Ok(optional(self.client.get_machine(&self.tenant, id, self.deadline).await)?.map(machine)) }
+            .boxed()
+    }
+
+    fn machines_by_hostname<'a>(&'a self, host: &'a Hostname) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
+        async move {
+            let q = ListQuery {
+                filter: Some(Filter::eq(machines::COMPUTER_DNS_NAME, host.as_str())),
+                ..ListQuery::default()
+            };
+            let page = self.client.machines_page(&self.tenant, &q, self.deadline).await.map_err(fail)?;
+            // Exact match only: the filter is case-insensitive, the answer is checked again here.
+            Ok(page
+                .value
+                .into_iter()
+                .filter(|m| m.computer_dns_name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(host.as_str())))
+                .map(machine)
+                .collect())
+        }
+        .boxed()
+    }
+
+    fn machines_by_ip<'a>(&'a self, ip: IpAddr) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
+        async move {
+            let at = chrono::Utc::now();
+            let page = self.client.find_machines_by_ip(&self.tenant, ip, at, self.deadline).await.map_err(fail)?;
+            Ok(page.value.into_iter().map(machine).collect())
+        }
+        .boxed()
+    }
+
+    fn logged_on_users<'a>(&'a self, machine_id: &'a str) -> BoxFuture<'a, Lookup<Vec<String>>> {
+        async move {
+            let Ok(id) = machine_id.parse::<MachineId>() else { return Ok(Vec::new()) };
+            let users = optional(self.client.machine_logon_users(&self.tenant, &id, self.deadline).await)?;
+            Ok(users.map(|u| u.value.into_iter().filter_map(|u| u.account_name).collect()).unwrap_or_default())
+        }
+        .boxed()
+    }
+
+    fn machine_alerts<'a>(&'a self, machine_id: &'a str) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
+        async move {
+            let Ok(id) = machine_id.parse::<MachineId>() else { return Ok(Vec::new()) };
+            let list = optional(self.client.machine_alerts(&self.tenant, &id, self.deadline).await)?;
+            Ok(list.map(|l| l.value.into_iter().map(alert).collect()).unwrap_or_default())
+        }
+        .boxed()
+    }
+
+    fn file<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Lookup<Option<FileFacts>>> {
+        self.file_facts(hash).boxed()
+    }
+
+    fn file_alerts<'a>(&'a self, sha1: &'a Sha1) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
+        async move {
+            let id = FileHash::Sha1(sha1.clone());
+            let list = self.client.file_alerts(&self.tenant, &id, self.deadline).await.map_err(fail)?;
+            Ok(list.value.into_iter().map(alert).collect())
+        }
+        .boxed()
+    }
+
+    fn file_machines<'a>(&'a self, sha1: &'a Sha1) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
+        async move {
+            let id = FileHash::Sha1(sha1.clone());
+            let list = self.client.file_machines(&self.tenant, &id, self.deadline).await.map_err(fail)?;
+            Ok(list.value.into_iter().map(machine).collect())
+        }
+        .boxed()
+    }
+
+    fn ip_prevalence<'a>(&'a self, ip: IpAddr) -> BoxFuture<'a, Lookup<Option<Prevalence>>> {
+        async move {
+            let s = self.client.ip_stats(&self.tenant, ip, None, self.deadline).await.map_err(fail)?;
+            Ok(Some(prevalence(
+                s.organization_prevalence,
+                s.org_first_seen.map(|t| t.as_str().to_string()),
+                s.org_last_seen.map(|t| t.as_str().to_string()),
+            )))
+        }
+        .boxed()
+    }
+
+    fn ip_alerts<'a>(&'a self, ip: IpAddr) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
+        async move {
+            let list = self.client.ip_alerts(&self.tenant, ip, self.deadline).await.map_err(fail)?;
+            Ok(list.value.into_iter().map(alert).collect())
+        }
+        .boxed()
+    }
+
+    fn domain_prevalence<'a>(&'a self, domain: &'a DomainName) -> BoxFuture<'a, Lookup<Option<Prevalence>>> {
+        async move {
+            let s = self.client.domain_stats(&self.tenant, domain, None, self.deadline).await.map_err(fail)?;
+            Ok(Some(prevalence(
+                s.organization_prevalence,
+                s.org_first_seen.map(|t| t.as_str().to_string()),
+                s.org_last_seen.map(|t| t.as_str().to_string()),
+            )))
+        }
+        .boxed()
+    }
+
+    fn domain_alerts<'a>(&'a self, domain: &'a DomainName) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
+        async move {
+            let list = self.client.domain_alerts(&self.tenant, domain, self.deadline).await.map_err(fail)?;
+            Ok(list.value.into_iter().map(alert).collect())
+        }
+        .boxed()
+    }
+
+    fn domain_machines<'a>(&'a self, domain: &'a DomainName) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
+        async move {
+            let list = self.client.domain_machines(&self.tenant, domain, self.deadline).await.map_err(fail)?;
+            Ok(list.value.into_iter().map(machine).collect())
+        }
+        .boxed()
+    }
+
+    fn user_alerts<'a>(&'a self, user: &'a AccountName) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
+        async move {
+            let list = self.client.user_alerts(&self.tenant, user, self.deadline).await.map_err(fail)?;
+            Ok(list.value.into_iter().map(alert).collect())
+        }
+        .boxed()
+    }
+
+    fn user_machines<'a>(&'a self, user: &'a AccountName) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
+        async move {
+            let list = self.client.user_machines(&self.tenant, user, self.deadline).await.map_err(fail)?;
+            Ok(list.value.into_iter().map(machine).collect())
+        }
+        .boxed()
+    }
+
+    fn alert_indicators<'a>(&'a self, id: &'a AlertId) -> BoxFuture<'a, Lookup<Evidence>> {
+        async move {
+            let Some(a) = optional(self.client.get_alert(&self.tenant, id, self.deadline).await)? else {
+                return Ok(None);
+            };
+            let mut out = Vec::new();
+            if let Some(m) = &a.machine_id {
+                out.push((Kind::MachineId, m.as_str().to_string()));
+            }
+            for e in a.evidence.unwrap_or_default() {
+                if let Some(h) = e.sha256.as_ref() {
+                    out.push((Kind::Sha256, h.as_str().to_string()));
+                } else if let Some(h) = e.sha1.as_ref() {
+                    out.push((Kind::Sha1, h.as_str().to_string()));
+                }
+                if let Some(ip) = e.ip_address {
+                    out.push((Kind::Ip, ip));
+                }
+                if let Some(u) = e.url {
+                    out.push((Kind::Url, u));
+                }
+                if let Some(u) = e.account_name {
+                    out.push((Kind::User, u));
+                }
+            }
+            Ok(Some(out))
+        }
+        .boxed()
+    }
+
+    fn incident_indicators<'a>(&'a self, id: IncidentId) -> BoxFuture<'a, Lookup<Evidence>> {
+        async move {
+            let Some(inc) = optional(self.client.get_incident(&self.tenant, id, self.deadline).await)? else {
+                return Ok(None);
+            };
+            let mut out = Vec::new();
+            for a in inc.alerts.unwrap_or_default() {
+                for d in a.devices.unwrap_or_default() {
+                    if let Some(m) = d.mdatp_device_id {
+                        out.push((Kind::MachineId, m.as_str().to_string()));
+                    }
+                }
+                for e in a.entities.unwrap_or_default() {
+                    if let Some(h) = e.sha256.as_ref() {
+                        out.push((Kind::Sha256, h.as_str().to_string()));
+                    } else if let Some(h) = e.sha1.as_ref() {
+                        out.push((Kind::Sha1, h.as_str().to_string()));
+                    }
+                    if let Some(ip) = e.ip_address {
+                        out.push((Kind::Ip, ip));
+                    }
+                    if let Some(u) = e.url {
+                        out.push((Kind::Url, u));
+                    }
+                    if let Some(u) = e.account_name {
+                        out.push((Kind::User, u));
+                    }
+                }
+            }
+            Ok(Some(out))
+        }
+        .boxed()
+    }
+}

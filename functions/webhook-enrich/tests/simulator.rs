@@ -1,0 +1,190 @@
+//! The function's library end to end against the simulated tenant: real event fixture → signature →
+//! parse → typed Defender calls → the documented answer, compared with what the seed holds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use defender_shared::{config::Config, runtime::Runtime, secret::SecretString, webhook};
+use lambda_http::{Body, http::StatusCode};
+use serde_json::{Value, json};
+use std::{collections::HashMap, time::Instant};
+use tenant_sim::{RunningSim, SimOptions, start};
+use webhook_enrich::{config::EnrichConfig, handler, state};
+
+const APP: &str = "11111111-1111-4111-8111-111111111111";
+const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
+const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+async fn setup() -> (RunningSim, handler::State) {
+    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("df-enrich-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &sim.ca_pem).unwrap();
+    let env: HashMap<&str, String> = [
+        ("AZURE_TENANT_ID", sim.tenant_id()),
+        ("AZURE_CLIENT_ID", APP.to_string()),
+        ("AZURE_CLIENT_SECRET", SECRET.to_string()),
+        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
+        ("KEY_VAULT_URL", sim.url.clone()),
+        ("MDE_API_URL", sim.url.clone()),
+        ("XDR_API_URL", sim.url.clone()),
+        ("GRAPH_API_URL", sim.url.clone()),
+        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
+        ("DEFENDER_LOCAL_MODE", "1".to_string()),
+    ]
+    .into_iter()
+    .collect();
+    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let rt = Runtime::from_config(config).await.unwrap();
+    let st = state::build(rt, EnrichConfig::from_lookup(|_| None).unwrap(), now).await;
+    (sim, st)
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+fn event(body: &str, id: &str) -> lambda_http::Request {
+    let mut v: Value = serde_json::from_str(include_str!("fixtures/apigw-v2-post-enrich.json")).unwrap();
+    let ts = now();
+    let sig = webhook::sign_standard(&SecretString::new(WHSEC), id, ts, body.as_bytes()).unwrap();
+    v["body"] = Value::String(body.to_string());
+    v["headers"]["webhook-id"] = json!(id);
+    v["headers"]["webhook-timestamp"] = json!(ts.to_string());
+    v["headers"]["webhook-signature"] = json!(sig);
+    lambda_http::request::from_str(&v.to_string()).unwrap()
+}
+
+async fn call(st: &handler::State, body: &str, id: &str) -> (StatusCode, Value) {
+    let r = handler::handle(st, event(body, id)).await;
+    let status = r.status();
+    let Body::Text(t) = r.body() else { panic!("no text body") };
+    (status, serde_json::from_str(t).unwrap())
+}
+
+async fn requests(sim: &RunningSim) -> Vec<Value> {
+    let v: Value =
+        sim.client().unwrap().get(format!("{}/_sim/requests", sim.url)).send().await.unwrap().json().await.unwrap();
+    v["value"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mixed_request_is_answered_exactly_as_the_seed_says() {
+    let (sim, st) = setup().await;
+    let seed = sim.sim.tenant.lock().unwrap().seed.clone();
+    // A machine with alerts, its host name, a file and an IP from its alerts' evidence.
+    let machine =
+        seed.machines.iter().find(|m| seed.alerts.iter().filter(|a| a["machineId"] == m["id"]).count() >= 2).unwrap();
+    let mid = machine["id"].as_str().unwrap();
+    let host = machine["computerDnsName"].as_str().unwrap();
+    let machine_alerts: Vec<&str> =
+        seed.alerts.iter().filter(|a| a["machineId"] == machine["id"]).map(|a| a["id"].as_str().unwrap()).collect();
+    let file = seed.files.iter().map(|f| &f["file"]).find(|f| f["sha1"].is_string()).unwrap();
+    let sha1 = file["sha1"].as_str().unwrap();
+    let file_stats = &seed.files.iter().find(|f| f["file"]["sha1"] == file["sha1"]).unwrap()["stats"];
+    let body = json!({"indicators": {
+        "machine_ids": [mid], "hostnames": [host, "ghost.contoso.com"], "sha1": [sha1],
+        "sha256": ["0000000000000000000000000000000000000000000000000000000000000000"], "ips": ["10.999.0.1"]
+    }})
+    .to_string();
+    let (status, out) = call(&st, &body, "msg_mixed").await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    let results = out["results"].as_array().unwrap();
+    let by = |kind: &str, input: &str| {
+        results
+            .iter()
+            .find(|r| r["kind"] == kind && r["input"] == input)
+            .unwrap_or_else(|| panic!("{kind} {input}: {out}"))
+    };
+
+    let m = by("machine_id", mid);
+    assert_eq!(m["status"], "found");
+    assert_eq!(m["machines"][0]["computer_dns_name"], machine["computerDnsName"]);
+    assert_eq!(m["machines"][0]["os_platform"], machine["osPlatform"]);
+    assert_eq!(m["machines"][0]["health_status"], machine["healthStatus"]);
+    assert_eq!(m["machines"][0]["risk_score"], machine["riskScore"]);
+    let users: Vec<&str> = seed.logon_users[mid].iter().map(|u| u["accountName"].as_str().unwrap()).collect();
+    let got_users: Vec<&str> =
+        m["machines"][0]["logged_on_users"].as_array().unwrap().iter().map(|u| u.as_str().unwrap()).collect();
+    assert_eq!(got_users, users);
+    let mut got_alerts: Vec<&str> = m["alerts"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    got_alerts.sort();
+    let mut want = machine_alerts.clone();
+    want.sort();
+    assert_eq!(got_alerts, want);
+
+    assert_eq!(by("hostname", host)["status"], "found");
+    assert_eq!(by("hostname", "ghost.contoso.com")["status"], "not_found");
+    let f = by("sha1", sha1);
+    assert_eq!(f["status"], "found");
+    assert_eq!(f["file"]["organization_prevalence"], file_stats["organizationPrevalence"]);
+    assert_eq!(by("sha256", "0000000000000000000000000000000000000000000000000000000000000000")["status"], "not_found");
+    let bad = by("ip", "10.999.0.1");
+    assert_eq!(bad["status"], "invalid");
+    assert!(bad["reason"].as_str().unwrap().contains("10.999.0.1"));
+    let sev = out["summary"]["highest_alert_severity"].as_str().unwrap();
+    assert!(["High", "Medium", "Low", "Informational"].contains(&sev));
+    assert!(out["summary"]["complete"].as_bool().unwrap());
+    // The same machine (by id and by host name) had its users and alerts fetched once.
+    let log = requests(&sim).await;
+    let logon = log.iter().filter(|e| e["path"] == format!("/api/machines/{mid}/logonusers")).count();
+    assert_eq!(logon, 1, "duplicate lookups within one request are made once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttled_lookups_are_marked_and_the_answer_comes_within_the_deadline() {
+    let (sim, st) = setup().await;
+    let http = sim.client().unwrap();
+    // Every IP lookup is throttled with a wait far past the request's deadline.
+    http.post(format!("{}/_sim/faults", sim.url))
+        .json(&json!({"path_prefix": "/api/ips/", "status": 429, "retry_after_s": 120}))
+        .send()
+        .await
+        .unwrap();
+    let mid = sim.sim.tenant.lock().unwrap().seed.machines[0]["id"].as_str().unwrap().to_string();
+    let body = json!({"indicators": {"ips": ["198.51.100.23"], "machine_ids": [mid]}}).to_string();
+    let t = Instant::now();
+    let (status, out) = call(&st, &body, "msg_throttle").await;
+    assert!(t.elapsed().as_secs() < 10, "answered within the 10 s local deadline");
+    assert_eq!(status, StatusCode::OK, "partial failure is still a 200: {out}");
+    let ip = out["results"].as_array().unwrap().iter().find(|r| r["kind"] == "ip").unwrap();
+    assert_eq!(ip["status"], "error", "{out}");
+    assert_eq!(ip["reason"], "throttled by Defender past the request's deadline");
+    let m = out["results"].as_array().unwrap().iter().find(|r| r["kind"] == "machine_id").unwrap();
+    assert_eq!(m["status"], "found");
+    assert_eq!(out["summary"]["complete"], false);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_indicators_never_reach_a_filter_or_a_path() {
+    let (sim, st) = setup().await;
+    let hostile = ["x' or 1 eq 1", "a|b", "line\nbreak", "\") or true//", "ws'; drop"];
+    let body = json!({"indicators": {
+        "hostnames": hostile, "domains": hostile, "users": hostile, "machine_ids": hostile, "sha256": hostile
+    }})
+    .to_string();
+    let (status, out) = call(&st, &body, "msg_hostile").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(out["results"].as_array().unwrap().iter().all(|r| r["status"] == "invalid"), "{out}");
+    let log = requests(&sim).await;
+    for e in log.iter().filter(|e| e["path"].as_str().unwrap().starts_with("/api/")) {
+        let seen = format!(
+            "{} {}",
+            e["path"],
+            url::form_urlencoded::parse(e["query"].as_str().unwrap_or("").as_bytes())
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("&")
+        );
+        for h in hostile {
+            assert!(!seen.contains(h), "{h:?} reached Defender: {seen}");
+        }
+        assert!(!seen.contains("1 eq 1") && !seen.contains('|'), "{seen}");
+    }
+}
