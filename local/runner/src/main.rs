@@ -1,158 +1,225 @@
 //! `make run`: the main job on the embedded default.
 //!
-//! Starts the simulated tenant (demo seed, HTTPS with its generated CA) in-process and walks through
-//! what every defender-functions Lambda does at cold start and per event: an application token from
-//! Entra ID, a secret from Key Vault (challenge auth first, as real vaults do), and Defender calls
-//! (machines, alerts, an incident, a hunting query). It prints each step and fails loudly if any step
-//! does not answer as documented. Grows as the functions land.
+//! Starts the simulated tenant (demo seed, HTTPS with its generated CA) in-process, configures the
+//! shared library exactly as a Lambda would be configured (environment variables, local mode trusting
+//! the simulator's CA), and walks through:
+//! 1. cold start: Key Vault through the official Azure SDK (challenge auth), Entra tokens, the
+//!    permission self-check;
+//! 2. the typed Defender client: machines and alerts with OData, XDR incidents, advanced hunting;
+//! 3. **webhook enrichment**: a signed Standard Webhooks request in a real API Gateway v2 event, through
+//!    the function's handler, and the answer;
+//!    then the same request with a bad signature (401).
+//!
+//! It prints each step and exits non-zero if any step does not answer as documented.
 
-use reqwest::{Client, StatusCode};
-use serde_json::Value;
-use std::process::ExitCode;
+use defender_shared::{
+    config::Config,
+    defender::{
+        Deadline,
+        api::ListQuery,
+        kql::HuntingQuery,
+        models::hunting::HuntingRequest,
+        odata::{Filter, fields::alerts, fields::machines},
+    },
+    doctor,
+    ids::TenantName,
+    runtime::Runtime,
+    secret::SecretString,
+    vault::SecretStore,
+    webhook,
+};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::{collections::HashMap, process::ExitCode, time::Duration};
 use tenant_sim::{SimOptions, start};
+use webhook_enrich::{config::EnrichConfig, handler, state};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The demo tenant's application (see `local/tenant-sim/seeds/demo.json`).
-const CLIENT_ID: &str = "11111111-1111-4111-8111-111111111111";
+const APP: &str = "11111111-1111-4111-8111-111111111111";
+const BOOTSTRAP_SECRET: &str = "demo-secret-value-do-not-use-in-prod";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("defender-local: {e}");
+            let mut msg = e.to_string();
+            let mut cur = e.source();
+            while let Some(s) = cur {
+                msg.push_str(&format!(": {s}"));
+                cur = s.source();
+            }
+            eprintln!("defender-local: {msg}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run() -> Result<(), BoxError> {
-    let sim = start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
-    let tenant = sim.tenant_id();
-    println!("== simulated tenant {tenant} listening on {} (TLS, generated CA)", sim.url);
-
-    // 1. Key Vault: an unauthenticated read gets the challenge that tells the client where to sign in.
-    let vault = format!("{}/secrets/defender-client-secret?api-version=7.5", sim.url);
-    let challenge = http.get(&vault).send().await?;
-    let www = challenge.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    expect(challenge.status(), StatusCode::UNAUTHORIZED, "vault challenge")?;
-    println!("-- key vault challenge: 401, {www}");
-
-    // 2. The app signs in for the vault with its bootstrap credential and reads the Defender client secret.
-    let bootstrap = "demo-secret-value-do-not-use-in-prod";
-    let vault_token = token(&http, &sim.url, &tenant, bootstrap, "https://vault.azure.net/.default").await?;
-    let secret: Value = http.get(&vault).bearer_auth(&vault_token).send().await?.error_for_status()?.json().await?;
-    let client_secret = secret["value"].as_str().ok_or("vault answered without a value")?.to_string();
-    println!(
-        "-- key vault: read secret defender-client-secret (version {}, {} chars; value not shown)",
-        secret["id"].as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default(),
-        client_secret.len()
-    );
-
-    // 3. Application tokens for Defender for Endpoint and Defender XDR.
-    let mde =
-        token(&http, &sim.url, &tenant, &client_secret, "https://api.securitycenter.microsoft.com/.default").await?;
-    let xdr = token(&http, &sim.url, &tenant, &client_secret, "https://api.security.microsoft.com/.default").await?;
-    println!("-- entra id: application tokens for MDE and XDR (client {CLIENT_ID}, expires in ~1 h)");
-
-    // 4. Defender calls.
-    let machines: Value =
-        get(&http, &format!("{}/api/machines?$filter=healthStatus eq 'Active'&$top=5", sim.url), &mde).await?;
-    println!("-- GET /api/machines?$filter=healthStatus eq 'Active'&$top=5");
-    for m in machines["value"].as_array().into_iter().flatten() {
-        println!(
-            "     {:<40} {:<18} risk {:<7} exposure {}",
-            s(m, "computerDnsName"),
-            s(m, "osPlatform"),
-            s(m, "riskScore"),
-            s(m, "exposureLevel")
-        );
-    }
-    let alerts: Value = get(
-        &http,
-        &format!("{}/api/alerts?$filter=severity eq 'High' and status ne 'Resolved'&$top=3&$expand=evidence", sim.url),
-        &mde,
-    )
-    .await?;
-    println!("-- GET /api/alerts (high, open, with evidence)");
-    for a in alerts["value"].as_array().into_iter().flatten() {
-        println!(
-            "     {} {} on {} ({} evidence)",
-            s(a, "id"),
-            s(a, "title"),
-            s(a, "computerDnsName"),
-            a["evidence"].as_array().map_or(0, Vec::len)
-        );
-    }
-    let incidents: Value = get(&http, &format!("{}/api/incidents?$top=3", sim.url), &xdr).await?;
-    println!("-- GET /api/incidents?$top=3 (XDR)");
-    for i in incidents["value"].as_array().into_iter().flatten() {
-        println!(
-            "     #{} {} [{}] {} alerts",
-            i["incidentId"],
-            s(i, "incidentName"),
-            s(i, "severity"),
-            i["alerts"].as_array().map_or(0, Vec::len)
-        );
-    }
-    let query = r#"DeviceProcessEvents | where InitiatingProcessFileName =~ "powershell.exe" and ProcessCommandLine contains "appdata" | summarize count() by DeviceName"#;
-    let hunt: Value = http
-        .post(format!("{}/api/advancedqueries/run", sim.url))
-        .bearer_auth(&mde)
-        .json(&serde_json::json!({ "Query": query }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    println!("-- POST /api/advancedqueries/run: {query}");
-    for r in hunt["Results"].as_array().into_iter().flatten() {
-        println!("     {:<40} {}", s(r, "DeviceName"), r["count_"]);
-    }
-
-    // 5. Enforcement is real: a Graph token is refused by MDE, a read-only app cannot isolate.
-    let refused = http.get(format!("{}/api/machines", sim.url)).bearer_auth(&xdr).send().await?;
-    expect(refused.status(), StatusCode::UNAUTHORIZED, "XDR token on MDE")?;
-    println!("-- an XDR-audience token on /api/machines: 401 as the real service answers");
-    println!("== done: token, vault secret and Defender calls all went through the simulated tenant");
-    Ok(())
-}
-
-async fn token(http: &Client, base: &str, tenant: &str, secret: &str, scope: &str) -> Result<String, BoxError> {
-    let resp = http
-        .post(format!("{base}/{tenant}/oauth2/v2.0/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", CLIENT_ID),
-            ("client_secret", secret),
-            ("scope", scope),
-        ])
-        .send()
-        .await?;
-    let status = resp.status();
-    let body: Value = resp.json().await?;
-    if !status.is_success() {
-        return Err(format!("token request for {scope} failed: {status} {}", body["error_description"]).into());
-    }
-    Ok(body["access_token"].as_str().ok_or("no access_token in the token response")?.to_string())
-}
-
-async fn get(http: &Client, url: &str, token: &str) -> Result<Value, BoxError> {
-    let resp = http.get(url).bearer_auth(token).send().await?;
-    let status = resp.status();
-    let body: Value = resp.json().await?;
-    if !status.is_success() {
-        return Err(format!("GET {url}: {status} {body}").into());
-    }
-    Ok(body)
-}
-
-fn expect(got: StatusCode, want: StatusCode, what: &str) -> Result<(), BoxError> {
-    if got == want { Ok(()) } else { Err(format!("{what}: expected {want}, got {got}").into()) }
+fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v[k].as_str().unwrap_or("-")
+}
+
+async fn run() -> Result<(), BoxError> {
+    let sim = start(SimOptions::demo()?).await?;
+    let tenant_id = sim.tenant_id();
+    println!("== simulated tenant {tenant_id} on {} (TLS with a CA generated at start)", sim.url);
+    let dir = std::env::temp_dir().join(format!("defender-local-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let ca = dir.join("tenant-sim-ca.pem");
+    std::fs::write(&ca, &sim.ca_pem)?;
+
+    // The same variables a deployed function reads (docs/configuration.md), pointed at the simulator.
+    let env: HashMap<&str, String> = [
+        ("AZURE_TENANT_ID", tenant_id.clone()),
+        ("AZURE_CLIENT_ID", APP.into()),
+        ("AZURE_CLIENT_SECRET", BOOTSTRAP_SECRET.into()),
+        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
+        ("KEY_VAULT_URL", sim.url.clone()),
+        ("MDE_API_URL", sim.url.clone()),
+        ("XDR_API_URL", sim.url.clone()),
+        ("GRAPH_API_URL", sim.url.clone()),
+        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
+        ("DEFENDER_LOCAL_MODE", "1".into()),
+    ]
+    .into_iter()
+    .collect();
+    println!(
+        "-- configuration: {} variables (local mode: trust the simulator's CA, relax the vault's challenge-domain check)",
+        env.len()
+    );
+    let config = Config::from_lookup(|k| env.get(k).cloned())?;
+    let rt = Runtime::from_config(config).await?;
+    let tenant: TenantName = "default".parse()?;
+
+    // 1. Cold start
+    let webhook_secret = rt.store.get("webhook-secret").await?;
+    println!(
+        "-- key vault (official azure_security_keyvault_secrets SDK, challenge auth): read 'webhook-secret' ({} chars; value not shown)",
+        webhook_secret.expose().len()
+    );
+    for f in doctor::check(&rt, &[], webhook_enrich::ENDPOINTS).await {
+        println!("-- permission self-check: {f}");
+    }
+
+    // 2. The typed client
+    let deadline = || Deadline::after(Duration::from_secs(20));
+    let q =
+        ListQuery { filter: Some(Filter::eq(machines::HEALTH_STATUS, "Active")), top: Some(5), ..ListQuery::default() };
+    let page = rt.defender.machines_page(&tenant, &q, deadline()).await?;
+    println!("-- GET /api/machines?$filter=healthStatus eq 'Active'&$top=5");
+    for m in &page.value {
+        println!(
+            "     {:<34} {:<18} risk {:<7} exposure {}",
+            m.computer_dns_name.as_deref().unwrap_or("-"),
+            m.os_platform.as_deref().unwrap_or("-"),
+            m.risk_score.as_ref().map_or("-", |r| r.as_str()),
+            m.exposure_level.as_ref().map_or("-", |r| r.as_str())
+        );
+    }
+    let q = ListQuery {
+        filter: Some(Filter::eq(alerts::SEVERITY, "High").and(Filter::ne(alerts::STATUS, "Resolved"))),
+        ..ListQuery::default()
+    };
+    let mut stream = rt.defender.alerts(&tenant, &q, deadline());
+    let mut open_high = Vec::new();
+    while let Some(p) = stream.next().await {
+        open_high.extend(p?);
+    }
+    drop(stream);
+    println!("-- alerts stream (severity eq 'High' and status ne 'Resolved'): {} alerts", open_high.len());
+    let incidents =
+        rt.defender.incidents_page(&tenant, &ListQuery { top: Some(3), ..ListQuery::default() }, deadline()).await?;
+    println!("-- GET /api/incidents?$top=3 (XDR)");
+    for i in &incidents.value {
+        println!(
+            "     #{} {} [{}] {} alerts",
+            i.incident_id,
+            i.incident_name.as_deref().unwrap_or("-"),
+            i.severity.as_ref().map_or("-", |x| x.as_str()),
+            i.alerts.as_ref().map_or(0, Vec::len)
+        );
+    }
+    let query = HuntingQuery::new("DeviceProcessEvents | where InitiatingProcessFileName =~ {proc} and ProcessCommandLine contains {needle} | summarize count() by DeviceName")
+        .bind("proc", "powershell.exe")
+        .bind("needle", "appdata")
+        .render()?;
+    println!("-- advanced hunting: {query}");
+    let hunt = rt.defender.mde_hunt(&tenant, &HuntingRequest { query }, deadline()).await?;
+    for r in hunt.results.unwrap_or_default() {
+        println!(
+            "     {:<34} {}",
+            r.get("DeviceName").and_then(Value::as_str).unwrap_or("-"),
+            r.get("count_").cloned().unwrap_or(Value::Null)
+        );
+    }
+
+    // 3. Webhook enrichment through the function's handler, with a real API Gateway v2 event.
+    let seed = sim.sim.tenant.lock().map_err(|_| "simulator state poisoned")?.seed.clone();
+    let alert = &seed.alerts[0];
+    let host = s(alert, "computerDnsName").to_string();
+    let evidence = alert["evidence"].as_array().cloned().unwrap_or_default();
+    let sha1 = evidence
+        .iter()
+        .find_map(|e| e["sha1"].as_str())
+        .unwrap_or("87662bc3d60e4200ceaf7aae249d1c343f4b83c9")
+        .to_string();
+    let ip = seed
+        .alerts
+        .iter()
+        .flat_map(|a| a["evidence"].as_array().cloned().unwrap_or_default())
+        .find_map(|e| e["ipAddress"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "10.1.2.3".into());
+    let body = json!({"indicators": {"hostnames": [host], "sha1": [sha1], "ips": [ip, "300.1.1.1"], "domains": ["x' or 1 eq 1"]}}).to_string();
+    let st = state::build(rt, EnrichConfig::from_lookup(|_| None)?, now_unix).await;
+    let event = |body: &str, sig: &str| -> Result<lambda_http::Request, BoxError> {
+        let mut v: Value = serde_json::from_str(include_str!(
+            "../../../functions/webhook-enrich/tests/fixtures/apigw-v2-post-enrich.json"
+        ))?;
+        v["body"] = json!(body);
+        v["headers"]["webhook-id"] = json!("msg_make_run");
+        v["headers"]["webhook-timestamp"] = json!(now_unix().to_string());
+        v["headers"]["webhook-signature"] = json!(sig);
+        Ok(lambda_http::request::from_str(&v.to_string())?)
+    };
+    let sig = webhook::sign_standard(
+        &SecretString::new(webhook_secret.expose()),
+        "msg_make_run",
+        now_unix(),
+        body.as_bytes(),
+    )?;
+    println!("-- webhook enrichment: POST /enrich (API Gateway v2 event, Standard Webhooks signature)");
+    println!("     request: {body}");
+    let resp = handler::handle(&st, event(&body, &sig)?).await;
+    let lambda_http::Body::Text(text) = resp.body() else { return Err("no response body".into()) };
+    if resp.status() != 200 {
+        return Err(format!("enrichment answered {}: {text}", resp.status()).into());
+    }
+    let out: Value = serde_json::from_str(text)?;
+    for r in out["results"].as_array().into_iter().flatten() {
+        println!(
+            "     {:<9} {:<42} {:<9} {} machines, {} alerts{}",
+            s(r, "kind"),
+            s(r, "input"),
+            s(r, "status"),
+            r["machines"].as_array().map_or(0, Vec::len),
+            r["alerts"].as_array().map_or(0, Vec::len),
+            r["reason"].as_str().map(|x| format!(" — {x}")).unwrap_or_default()
+        );
+    }
+    println!("     summary: {}", out["summary"]);
+    let forged = handler::handle(&st, event(&body, "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")?).await;
+    if forged.status() != 401 {
+        return Err(format!("a forged signature was answered {}", forged.status()).into());
+    }
+    println!("-- the same request with a forged signature: 401");
+    std::fs::remove_dir_all(&dir).ok();
+    println!(
+        "== done: vault, tokens, typed Defender calls and webhook enrichment all went through the simulated tenant"
+    );
+    Ok(())
 }
