@@ -7,6 +7,10 @@
 //!   decoding into our model) against the same request made with bare reqwest and a fixed token;
 //! - **paging throughput**: streaming 25,000 alerts (pages of 10,000) through `alerts()`, records/s,
 //!   and the process's peak RSS (`VmHWM`) before and after — constant memory means one page at a time.
+//! - **the webhook-enrichment function**, its release binary run under a Runtime API emulator as Lambda
+//!   runs it: cold start (spawn → first poll, spawn → first answer), warm per-request time for a request
+//!   that needs no Defender call (signature, parsing, runtime round trip) and for one machine lookup
+//!   (three Defender calls), and the function process's peak RSS.
 
 use defender_shared::{
     auth::{CredentialKind, Material, TenantCredential, TokenProvider},
@@ -227,6 +231,120 @@ async fn run() -> Result<(), BoxError> {
         rss_after / 1024
     );
     drop(sim);
+
+    function_bench(&dir).await?;
     std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+fn child_peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+/// The function binary under the Runtime API emulator, against a demo simulator.
+async fn function_bench(dir: &std::path::Path) -> Result<(), BoxError> {
+    use defender_shared::webhook;
+    let exe = std::env::current_exe()?;
+    let sim_exe = exe.with_file_name("tenant-sim");
+    let fn_exe = exe.with_file_name("webhook-enrich");
+    let ca = dir.join("demo-ca.pem");
+    let mut sim = Command::new(&sim_exe).args(["--addr", "127.0.0.1:0", "--no-quotas", "--seed", "demo", "--ca-out"]).arg(&ca).stdout(Stdio::piped()).spawn()?;
+    let stdout = sim.stdout.take().ok_or("no stdout")?;
+    let mut reader = BufReader::new(stdout);
+    let mut first = String::new();
+    reader.read_line(&mut first)?;
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let url = first.trim().strip_prefix("tenant-sim listening on ").ok_or("unexpected first line")?.to_string();
+    let sim = Sim { child: sim, url, ca: std::fs::read_to_string(&ca)? };
+
+    let emu = lambda_emu::Emulator::start().await?;
+    let tenant_id = {
+        let seed: Value = serde_json::from_str(tenant_sim::seed::DEMO)?;
+        seed["tenant_id"].as_str().unwrap_or_default().to_string()
+    };
+    let machine_id = {
+        let seed: Value = serde_json::from_str(tenant_sim::seed::DEMO)?;
+        seed["machines"][0]["id"].as_str().unwrap_or_default().to_string()
+    };
+    let spawned = Instant::now();
+    let mut child = tokio::process::Command::new(&fn_exe)
+        .env_clear()
+        .envs(emu.env("webhook-enrich"))
+        .env("AZURE_TENANT_ID", &tenant_id)
+        .env("AZURE_CLIENT_ID", APP)
+        .env("AZURE_CLIENT_SECRET", SECRET)
+        .env("AZURE_AUTHORITY_HOST", &sim.url)
+        .env("KEY_VAULT_URL", &sim.url)
+        .env("MDE_API_URL", &sim.url)
+        .env("XDR_API_URL", &sim.url)
+        .env("GRAPH_API_URL", &sim.url)
+        .env("DEFENDER_EXTRA_CA_FILE", &ca)
+        .env("DEFENDER_LOCAL_MODE", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e} (run `make bench`, which builds it)", fn_exe.display()))?;
+    let pid = child.id().unwrap_or(0);
+    let template: Value = serde_json::from_str(include_str!("../../../functions/webhook-enrich/tests/fixtures/apigw-v2-post-enrich.json"))?;
+    let secret = SecretString::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    let mut n = 0u32;
+    let mut event = |body: &str| -> Result<Value, BoxError> {
+        n += 1;
+        let id = format!("msg_bench_{n}");
+        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
+        let mut e = template.clone();
+        e["body"] = Value::String(body.to_string());
+        e["headers"]["webhook-id"] = Value::String(id.clone());
+        e["headers"]["webhook-timestamp"] = Value::String(ts.to_string());
+        e["headers"]["webhook-signature"] = Value::String(webhook::sign_standard(&secret, &id, ts, body.as_bytes())?);
+        Ok(e)
+    };
+    let cheap = r#"{"indicators":{"ips":["not-an-ip"],"sha256":["zz"]}}"#;
+    let lookup = format!(r#"{{"indicators":{{"machine_ids":["{machine_id}"]}}}}"#);
+    let first_answer = emu.invoke(&event(cheap)?, Duration::from_secs(60)).await?;
+    let cold = spawned.elapsed();
+    let polled = emu.first_poll().map(|t| t.duration_since(spawned)).unwrap_or_default();
+    let ok: Value = serde_json::from_slice(&first_answer)?;
+    if ok["statusCode"] != 200 {
+        return Err(format!("the function answered {ok}").into());
+    }
+    // Events are signed up front so signing is not part of the measured time.
+    let cheap_events: Vec<Value> = (0..300).map(|_| event(cheap)).collect::<Result<_, _>>()?;
+    let lookup_events: Vec<Value> = (0..20).map(|_| event(&lookup)).collect::<Result<_, _>>()?;
+    let mut cheap_t = Vec::new();
+    for e in &cheap_events {
+        let t = Instant::now();
+        emu.invoke(e, Duration::from_secs(30)).await?;
+        cheap_t.push(t.elapsed());
+    }
+    let mut lookup_t = Vec::new();
+    for e in &lookup_events {
+        let t = Instant::now();
+        emu.invoke(e, Duration::from_secs(30)).await?;
+        lookup_t.push(t.elapsed());
+    }
+    cheap_t.sort();
+    lookup_t.sort();
+    let rss = child_peak_rss_kib(pid);
+    child.start_kill().ok();
+    drop(sim);
+    println!();
+    println!("webhook-enrich: its binary under a Runtime API emulator, against tenant-sim (demo seed, quotas off)");
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| cold start: spawn → first Runtime API poll (config, vault, tokens, self-check) | {:.0} ms |", polled.as_secs_f64() * 1e3);
+    println!("| cold start: spawn → first answer | {:.0} ms |", cold.as_secs_f64() * 1e3);
+    println!("| warm, no Defender call (verify, parse, answer; {} requests) | p50 {:.2} ms, p99 {:.2} ms |", cheap_t.len(), percentile(&cheap_t, 0.5), percentile(&cheap_t, 0.99));
+    println!("| warm, one machine (3 Defender calls; {} requests) | p50 {:.2} ms, p99 {:.2} ms |", lookup_t.len(), percentile(&lookup_t, 0.5), percentile(&lookup_t, 0.99));
+    println!("| function peak RSS | {:.1} MiB |", rss as f64 / 1024.0);
     Ok(())
 }
