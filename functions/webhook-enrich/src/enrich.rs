@@ -130,13 +130,14 @@ pub async fn enrich<D: DefenderLookups + ?Sized>(
     let mut items = req.items.clone();
     let mut expansion_errors = Vec::new();
     if let Some(id) = &req.alert_id {
-        expand(&mut items, &mut expansion_errors, "alert", within(deadline, d.alert_indicators(id)).await, id.as_str());
+        let got = within(deadline, d.alert_indicators(id)).await;
+        expand(&mut items, &mut expansion_errors, Kind::AlertId, got, id.as_str());
     }
     if let Some(id) = req.incident_id {
         expand(
             &mut items,
             &mut expansion_errors,
-            "incident",
+            Kind::IncidentId,
             within(deadline, d.incident_indicators(id)).await,
             &id.to_string(),
         );
@@ -152,8 +153,9 @@ pub async fn enrich<D: DefenderLookups + ?Sized>(
     EnrichResponse { tenant: tenant.to_string(), results, summary }
 }
 
-fn expand(items: &mut Vec<Item>, errors: &mut Vec<ItemResult>, what: &str, got: Lookup<Evidence>, id: &str) {
-    let source = format!("{what}:{id}");
+fn expand(items: &mut Vec<Item>, errors: &mut Vec<ItemResult>, what: Kind, got: Lookup<Evidence>, id: &str) {
+    let name = if what == Kind::AlertId { "alert" } else { "incident" };
+    let source = format!("{name}:{id}");
     match got {
         Ok(Some(found)) => {
             for (kind, value) in found {
@@ -166,8 +168,8 @@ fn expand(items: &mut Vec<Item>, errors: &mut Vec<ItemResult>, what: &str, got: 
                 }
             }
         }
-        Ok(None) => errors.push(bare(Kind::MachineId, id, &source, Status::NotFound, Some(format!("no such {what}")))),
-        Err(e) => errors.push(bare(Kind::MachineId, id, &source, Status::Error, Some(e.to_string()))),
+        Ok(None) => errors.push(bare(what, id, &source, Status::NotFound, Some(format!("no such {name}")))),
+        Err(e) => errors.push(bare(what, id, &source, Status::Error, Some(e.to_string()))),
     }
 }
 
@@ -422,5 +424,6 @@ mod tests {
         let out = enrich(&req(r#"{"alert_id":"da404"}"#), "t", &fake, far()).await;
         assert_eq!(out.results[0].status, Status::NotFound);
         assert_eq!(out.results[0].reason.as_deref(), Some("no such alert"));
+        assert_eq!(out.results[0].kind, Kind::AlertId);
     }
 }

@@ -90,6 +90,10 @@ pub enum Kind {
     Md5,
     /// User.
     User,
+    /// A Defender alert named to be expanded (appears in results only when it could not be).
+    AlertId,
+    /// An XDR incident named to be expanded (appears in results only when it could not be).
+    IncidentId,
 }
 
 /// A validated indicator: only these reach a Defender call.
@@ -135,6 +139,12 @@ impl Indicator {
             Kind::Sha256 => Self::Sha256(raw.parse()?),
             Kind::Md5 => Self::Md5(raw.parse()?),
             Kind::User => Self::User(raw.parse()?),
+            Kind::AlertId | Kind::IncidentId => {
+                return Err(InvalidId {
+                    kind: "indicator",
+                    reason: "alerts and incidents are expanded, not looked up".into(),
+                });
+            }
         })
     }
 

@@ -318,7 +318,9 @@ fn documented_enums_are_exactly_the_codes() {
             | Kind::Sha1
             | Kind::Sha256
             | Kind::Md5
-            | Kind::User => k,
+            | Kind::User
+            | Kind::AlertId
+            | Kind::IncidentId => k,
         }
     }
     fn status_listed(s: Status) -> Status {
@@ -336,6 +338,8 @@ fn documented_enums_are_exactly_the_codes() {
         Kind::Sha256,
         Kind::Md5,
         Kind::User,
+        Kind::AlertId,
+        Kind::IncidentId,
     ]
     .map(|k| serde_json::to_value(kind_listed(k)).unwrap());
     let statuses = [Status::Found, Status::NotFound, Status::Invalid, Status::Error]
@@ -346,7 +350,8 @@ fn documented_enums_are_exactly_the_codes() {
     // Every request list key is a kind the parser accepts, and nothing else is.
     let lists: Vec<&String> =
         doc["components"]["schemas"]["Indicators"]["properties"].as_object().unwrap().keys().collect();
-    assert_eq!(lists.len(), kinds.len());
+    // Two kinds (alert_id, incident_id) name expansions that failed; they are not indicator lists.
+    assert_eq!(lists.len(), kinds.len() - 2);
     for key in lists {
         let body = format!(r#"{{"indicators":{{"{key}":["x"]}}}}"#);
         assert!(EnrichRequest::parse(body.as_bytes()).is_ok(), "the parser knows indicators.{key}");
@@ -496,6 +501,7 @@ impl TenantLookups for Tenants {
     fn lookups(
         &self,
         tenant: Option<&defender_shared::ids::TenantName>,
+        _deadline: tokio::time::Instant,
     ) -> Result<(String, Arc<dyn DefenderLookups>), String> {
         match tenant.map(|t| t.as_str()) {
             None | Some("contoso") => Ok(("contoso".into(), Arc::new(Fake))),

@@ -240,7 +240,9 @@ async fn run() -> Result<(), BoxError> {
 fn child_peak_rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -256,7 +258,11 @@ async fn function_bench(dir: &std::path::Path) -> Result<(), BoxError> {
     let sim_exe = exe.with_file_name("tenant-sim");
     let fn_exe = exe.with_file_name("webhook-enrich");
     let ca = dir.join("demo-ca.pem");
-    let mut sim = Command::new(&sim_exe).args(["--addr", "127.0.0.1:0", "--no-quotas", "--seed", "demo", "--ca-out"]).arg(&ca).stdout(Stdio::piped()).spawn()?;
+    let mut sim = Command::new(&sim_exe)
+        .args(["--addr", "127.0.0.1:0", "--no-quotas", "--seed", "demo", "--ca-out"])
+        .arg(&ca)
+        .stdout(Stdio::piped())
+        .spawn()?;
     let stdout = sim.stdout.take().ok_or("no stdout")?;
     let mut reader = BufReader::new(stdout);
     let mut first = String::new();
@@ -294,7 +300,9 @@ async fn function_bench(dir: &std::path::Path) -> Result<(), BoxError> {
         .spawn()
         .map_err(|e| format!("cannot start {}: {e} (run `make bench`, which builds it)", fn_exe.display()))?;
     let pid = child.id().unwrap_or(0);
-    let template: Value = serde_json::from_str(include_str!("../../../functions/webhook-enrich/tests/fixtures/apigw-v2-post-enrich.json"))?;
+    let template: Value = serde_json::from_str(include_str!(
+        "../../../functions/webhook-enrich/tests/fixtures/apigw-v2-post-enrich.json"
+    ))?;
     let secret = SecretString::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
     let mut n = 0u32;
     let mut event = |body: &str| -> Result<Value, BoxError> {
@@ -341,10 +349,23 @@ async fn function_bench(dir: &std::path::Path) -> Result<(), BoxError> {
     println!("webhook-enrich: its binary under a Runtime API emulator, against tenant-sim (demo seed, quotas off)");
     println!("| measure | value |");
     println!("|---|---|");
-    println!("| cold start: spawn → first Runtime API poll (config, vault, tokens, self-check) | {:.0} ms |", polled.as_secs_f64() * 1e3);
+    println!(
+        "| cold start: spawn → first Runtime API poll (config, vault, tokens, self-check) | {:.0} ms |",
+        polled.as_secs_f64() * 1e3
+    );
     println!("| cold start: spawn → first answer | {:.0} ms |", cold.as_secs_f64() * 1e3);
-    println!("| warm, no Defender call (verify, parse, answer; {} requests) | p50 {:.2} ms, p99 {:.2} ms |", cheap_t.len(), percentile(&cheap_t, 0.5), percentile(&cheap_t, 0.99));
-    println!("| warm, one machine (3 Defender calls; {} requests) | p50 {:.2} ms, p99 {:.2} ms |", lookup_t.len(), percentile(&lookup_t, 0.5), percentile(&lookup_t, 0.99));
+    println!(
+        "| warm, no Defender call (verify, parse, answer; {} requests) | p50 {:.2} ms, p99 {:.2} ms |",
+        cheap_t.len(),
+        percentile(&cheap_t, 0.5),
+        percentile(&cheap_t, 0.99)
+    );
+    println!(
+        "| warm, one machine (3 Defender calls; {} requests) | p50 {:.2} ms, p99 {:.2} ms |",
+        lookup_t.len(),
+        percentile(&lookup_t, 0.5),
+        percentile(&lookup_t, 0.99)
+    );
     println!("| function peak RSS | {:.1} MiB |", rss as f64 / 1024.0);
     Ok(())
 }
