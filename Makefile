@@ -65,7 +65,7 @@ sim:
 	$(CARGO) run --locked -q -p tenant-sim -- --seed demo --ca-out target/tenant-sim-ca.pem
 
 bench:
-	$(CARGO) build --locked --release -p tenant-sim -p defender-bench
+	$(CARGO) build --locked --release -p tenant-sim -p defender-bench -p webhook-enrich
 	./target/release/defender-bench
 
 build:
