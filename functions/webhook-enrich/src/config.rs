@@ -8,6 +8,8 @@ pub struct EnrichConfig {
     pub standard_secret_names: Vec<String>,
     /// Vault secret names of GitHub-style secrets; empty disables that weaker scheme.
     pub github_secret_names: Vec<String>,
+    /// Where to POST each result as well (https; plain http only to a loopback host, for local runs).
+    pub callback_url: Option<url::Url>,
 }
 
 /// A setting is wrong.
@@ -36,9 +38,21 @@ fn names(var: &'static str, raw: Option<String>, default: &[&str]) -> Result<Vec
     Ok(list)
 }
 
+fn callback(raw: Option<String>) -> Result<Option<url::Url>, EnrichConfigError> {
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else { return Ok(None) };
+    let bad = |reason: String| EnrichConfigError { var: "WEBHOOK_CALLBACK_URL", reason };
+    let u = url::Url::parse(raw.trim()).map_err(|e| bad(format!("'{raw}' is not a URL: {e}")))?;
+    let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    match u.scheme() {
+        "https" => Ok(Some(u)),
+        "http" if loopback => Ok(Some(u)),
+        _ => Err(bad(format!("expected an https URL (http only to a loopback host), got '{raw}'"))),
+    }
+}
+
 impl EnrichConfig {
-    /// Reads `WEBHOOK_SECRET_NAMES` (default `webhook-secret`) and `WEBHOOK_GITHUB_SECRET_NAMES`
-    /// (default: none — the GitHub scheme is off).
+    /// Reads `WEBHOOK_SECRET_NAMES` (default `webhook-secret`), `WEBHOOK_GITHUB_SECRET_NAMES`
+    /// (default: none — the GitHub scheme is off) and `WEBHOOK_CALLBACK_URL` (default: none).
     ///
     /// # Errors
     /// A name that is not a valid vault secret name, named with its variable.
@@ -46,6 +60,7 @@ impl EnrichConfig {
         Ok(Self {
             standard_secret_names: names("WEBHOOK_SECRET_NAMES", get("WEBHOOK_SECRET_NAMES"), &["webhook-secret"])?,
             github_secret_names: names("WEBHOOK_GITHUB_SECRET_NAMES", get("WEBHOOK_GITHUB_SECRET_NAMES"), &[])?,
+            callback_url: callback(get("WEBHOOK_CALLBACK_URL"))?,
         })
     }
 }
@@ -64,5 +79,12 @@ mod tests {
         let e = EnrichConfig::from_lookup(|k| (k == "WEBHOOK_GITHUB_SECRET_NAMES").then(|| "bad name".to_string()))
             .unwrap_err();
         assert_eq!(e.var, "WEBHOOK_GITHUB_SECRET_NAMES");
+        let cb = |v: &str| EnrichConfig::from_lookup(|k| (k == "WEBHOOK_CALLBACK_URL").then(|| v.to_string()));
+        assert_eq!(
+            cb("https://soar.example/hook").unwrap().callback_url.unwrap().as_str(),
+            "https://soar.example/hook"
+        );
+        assert!(cb("http://127.0.0.1:9/x").is_ok());
+        assert_eq!(cb("http://soar.example/hook").unwrap_err().var, "WEBHOOK_CALLBACK_URL");
     }
 }

@@ -150,7 +150,7 @@ pub async fn enrich<D: DefenderLookups + ?Sized>(
     let mut results: Vec<ItemResult> = futures::stream::iter(lookups).buffered(FAN_OUT).collect().await;
     results.extend(expansion_errors);
     let summary = Summary::of(&results);
-    EnrichResponse { tenant: tenant.to_string(), results, summary }
+    EnrichResponse { tenant: tenant.to_string(), results, summary, callback: None }
 }
 
 fn expand(items: &mut Vec<Item>, errors: &mut Vec<ItemResult>, what: Kind, got: Lookup<Evidence>, id: &str) {

@@ -62,6 +62,8 @@ pub struct State {
     pub clock: fn() -> i64,
     /// `webhook-id`s seen, with when they were seen.
     pub seen: Mutex<HashMap<String, i64>>,
+    /// Where each result is POSTed as well, and the client to do it with.
+    pub callback: Option<(url::Url, reqwest::Client)>,
 }
 
 impl std::fmt::Debug for State {
@@ -143,13 +145,70 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
         Ok(t) => t,
         Err(message) => return error(StatusCode::BAD_REQUEST, "UnknownTenant", &message),
     };
-    let out = enrich(&parsed, &tenant, lookups.as_ref(), deadline).await;
+    let mut out = enrich(&parsed, &tenant, lookups.as_ref(), deadline).await;
     info!(items = out.results.len(), found = out.summary.items.found, errors = out.summary.items.error, "enriched");
+    if let Some((url, http)) = &state.callback {
+        let id = format!("{}-result", verified.id.as_deref().unwrap_or("github"));
+        out.callback = Some(deliver(state, url, http, &id, &out, deadline).await);
+    }
     match serde_json::to_value(&out) {
         Ok(v) => reply(StatusCode::OK, v),
         Err(e) => {
             warn!(error = %e, "response serialisation failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "the response could not be written")
+        }
+    }
+}
+
+/// POSTs the result to the callback, signed with the current Standard Webhooks secret, within the
+/// request's deadline (at most 2 s). The answer to the caller never waits longer than that.
+async fn deliver(
+    state: &State,
+    url: &url::Url,
+    http: &reqwest::Client,
+    id: &str,
+    out: &crate::response::EnrichResponse,
+    deadline: tokio::time::Instant,
+) -> crate::response::CallbackDelivery {
+    use crate::response::CallbackDelivery;
+    let failed = |reason: String| CallbackDelivery { delivered: false, status: None, reason: Some(reason) };
+    let Ok(body) = serde_json::to_vec(out) else { return failed("the result could not be serialised".into()) };
+    let keys = secrets(state.store.as_ref(), &state.standard_secret_names).await;
+    let Some(key) = keys.first() else { return failed("no webhook secret to sign the callback with".into()) };
+    let ts = (state.clock)();
+    let Ok(sig) = webhook::sign_standard(key, id, ts, &body) else {
+        return failed("the webhook secret is not a whsec_ value".into());
+    };
+    let budget = deadline.saturating_duration_since(tokio::time::Instant::now()).min(Duration::from_secs(2));
+    let sent = http
+        .post(url.clone())
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", sig)
+        .timeout(budget)
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => {
+            CallbackDelivery { delivered: true, status: Some(r.status().as_u16()), reason: None }
+        }
+        Ok(r) => {
+            warn!(status = r.status().as_u16(), host = url.host_str().unwrap_or(""), "callback refused the result");
+            CallbackDelivery {
+                delivered: false,
+                status: Some(r.status().as_u16()),
+                reason: Some("the callback answered an error".into()),
+            }
+        }
+        Err(e) => {
+            warn!(error = %e, host = url.host_str().unwrap_or(""), "callback unreachable");
+            failed(if e.is_timeout() {
+                "the callback did not answer in time".into()
+            } else {
+                "the callback could not be reached".into()
+            })
         }
     }
 }
@@ -205,6 +264,7 @@ mod tests {
             tenants: Arc::new(One(fake.clone())),
             clock: || NOW,
             seen: Mutex::new(HashMap::new()),
+            callback: None,
         };
         (state, fake)
     }

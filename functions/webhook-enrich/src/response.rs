@@ -163,6 +163,22 @@ pub struct EnrichResponse {
     pub results: Vec<ItemResult>,
     /// The verdict.
     pub summary: Summary,
+    /// Whether the configured callback got the document too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<CallbackDelivery>,
+}
+
+/// The outcome of POSTing the result to the configured callback URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackDelivery {
+    /// Whether the callback answered 2xx.
+    pub delivered: bool,
+    /// Its HTTP status, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Why it was not delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Ranks Defender severities; unknown values rank lowest.

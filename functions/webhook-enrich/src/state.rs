@@ -62,6 +62,7 @@ pub async fn build(rt: Runtime, cfg: EnrichConfig, clock: fn() -> i64) -> State 
         }
         Err(_) => warn!("permission self-check did not finish within 3 s; skipped"),
     }
+    let callback = cfg.callback_url.map(|u| (u, rt.http.clone()));
     State {
         store: rt.store.clone(),
         standard_secret_names: cfg.standard_secret_names,
@@ -69,5 +70,6 @@ pub async fn build(rt: Runtime, cfg: EnrichConfig, clock: fn() -> i64) -> State 
         tenants: Arc::new(RegistryTenants { rt }),
         clock,
         seen: Mutex::new(HashMap::new()),
+        callback,
     }
 }

@@ -518,6 +518,7 @@ fn state() -> State {
         tenants: Arc::new(Tenants),
         clock: || NOW,
         seen: Mutex::new(HashMap::new()),
+        callback: None,
     }
 }
 

@@ -19,6 +19,10 @@ fn now() -> i64 {
 }
 
 async fn setup() -> (RunningSim, handler::State) {
+    setup_with(None).await
+}
+
+async fn setup_with(callback: Option<String>) -> (RunningSim, handler::State) {
     let sim = start(SimOptions::demo().unwrap()).await.unwrap();
     let dir = std::env::temp_dir().join(format!("df-enrich-{}-{}", std::process::id(), rand_suffix()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -40,7 +44,8 @@ async fn setup() -> (RunningSim, handler::State) {
     .collect();
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     let rt = Runtime::from_config(config).await.unwrap();
-    let st = state::build(rt, EnrichConfig::from_lookup(|_| None).unwrap(), now).await;
+    let cfg = EnrichConfig::from_lookup(|k| if k == "WEBHOOK_CALLBACK_URL" { callback.clone() } else { None }).unwrap();
+    let st = state::build(rt, cfg, now).await;
     (sim, st)
 }
 
@@ -187,4 +192,43 @@ async fn hostile_indicators_never_reach_a_filter_or_a_path() {
         }
         assert!(!seen.contains("1 eq 1") && !seen.contains('|'), "{seen}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_result_is_also_posted_signed_to_the_configured_callback() {
+    use axum::{Router, body::Bytes, extract::State as AxState, http::HeaderMap, routing::post};
+    type Got = std::sync::Arc<tokio::sync::Mutex<Vec<(HeaderMap, Bytes)>>>;
+    let got: Got = Default::default();
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(|AxState(g): AxState<Got>, h: HeaderMap, b: Bytes| async move {
+                g.lock().await.push((h, b));
+                "ok"
+            }),
+        )
+        .with_state(got.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (sim, st) = setup_with(Some(format!("http://{addr}/hook"))).await;
+    let mid = sim.sim.tenant.lock().unwrap().seed.machines[0]["id"].as_str().unwrap().to_string();
+    let body = json!({"indicators": {"machine_ids": [mid]}}).to_string();
+    let (status, out) = call(&st, &body, "msg_cb").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(out["callback"], json!({"delivered": true, "status": 200}), "{out}");
+    let posted = got.lock().await;
+    assert_eq!(posted.len(), 1);
+    let (headers, bytes) = &posted[0];
+    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
+    let v = webhook::verify_standard(h, bytes, &[SecretString::new(WHSEC)], now(), webhook::DEFAULT_WINDOW).unwrap();
+    assert_eq!(v.id.as_deref(), Some("msg_cb-result"));
+    let doc: Value = serde_json::from_slice(bytes).unwrap();
+    assert_eq!(doc["results"], out["results"]);
+    drop(posted);
+    // An unreachable callback does not fail the request: it is reported.
+    let (_sim2, st2) = setup_with(Some("http://127.0.0.1:9/hook".into())).await;
+    let (status, out) = call(&st2, &json!({"indicators": {"ips": ["bad"]}}).to_string(), "msg_cb2").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(out["callback"]["delivered"], false);
 }
