@@ -10,6 +10,8 @@ pub struct EnrichConfig {
     pub github_secret_names: Vec<String>,
     /// Where to POST each result as well (https; plain http only to a loopback host, for local runs).
     pub callback_url: Option<url::Url>,
+    /// Allow-listed hunting queries to run per matching indicator.
+    pub hunting: Vec<&'static crate::hunting::NamedQuery>,
 }
 
 /// A setting is wrong.
@@ -38,6 +40,23 @@ fn names(var: &'static str, raw: Option<String>, default: &[&str]) -> Result<Vec
     Ok(list)
 }
 
+fn hunting(raw: Option<String>) -> Result<Vec<&'static crate::hunting::NamedQuery>, EnrichConfigError> {
+    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else { return Ok(Vec::new()) };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            crate::hunting::find(n).ok_or_else(|| {
+                let known: Vec<&str> = crate::hunting::QUERIES.iter().map(|q| q.name).collect();
+                EnrichConfigError {
+                    var: "ENRICH_HUNTING_QUERIES",
+                    reason: format!("'{n}' is not an allow-listed query ({})", known.join(", ")),
+                }
+            })
+        })
+        .collect()
+}
+
 fn callback(raw: Option<String>) -> Result<Option<url::Url>, EnrichConfigError> {
     let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else { return Ok(None) };
     let bad = |reason: String| EnrichConfigError { var: "WEBHOOK_CALLBACK_URL", reason };
@@ -61,6 +80,7 @@ impl EnrichConfig {
             standard_secret_names: names("WEBHOOK_SECRET_NAMES", get("WEBHOOK_SECRET_NAMES"), &["webhook-secret"])?,
             github_secret_names: names("WEBHOOK_GITHUB_SECRET_NAMES", get("WEBHOOK_GITHUB_SECRET_NAMES"), &[])?,
             callback_url: callback(get("WEBHOOK_CALLBACK_URL"))?,
+            hunting: hunting(get("ENRICH_HUNTING_QUERIES"))?,
         })
     }
 }
@@ -85,6 +105,9 @@ mod tests {
             "https://soar.example/hook"
         );
         assert!(cb("http://127.0.0.1:9/x").is_ok());
+        let h = |v: &str| EnrichConfig::from_lookup(|k| (k == "ENRICH_HUNTING_QUERIES").then(|| v.to_string()));
+        assert_eq!(h("network_by_ip, process_by_sha256").unwrap().hunting.len(), 2);
+        assert!(h("anything | take 1").unwrap_err().reason.contains("not an allow-listed query"));
         assert_eq!(cb("http://soar.example/hook").unwrap_err().var, "WEBHOOK_CALLBACK_URL");
     }
 }

@@ -287,6 +287,18 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
         .boxed()
     }
 
+    fn hunt<'a>(
+        &'a self,
+        query: &'a defender_shared::defender::kql::KqlQuery,
+    ) -> BoxFuture<'a, Lookup<Vec<serde_json::Value>>> {
+        async move {
+            let req = defender_shared::defender::models::hunting::HuntingRequest { query: query.clone() };
+            let out = self.client.mde_hunt(&self.tenant, &req, self.deadline).await.map_err(fail)?;
+            Ok(out.results.unwrap_or_default().into_iter().map(serde_json::Value::Object).collect())
+        }
+        .boxed()
+    }
+
     fn incident_indicators<'a>(&'a self, id: IncidentId) -> BoxFuture<'a, Lookup<Evidence>> {
         async move {
             let Some(inc) = optional(self.client.get_incident(&self.tenant, id, self.deadline).await)? else {

@@ -6,9 +6,13 @@
 //! tested with in-memory fakes and driven in production by an adapter over the shared client.
 
 use crate::{
+    hunting::NamedQuery,
     request::{EnrichRequest, Indicator, Item, Kind},
-    response::{AlertFacts, EnrichResponse, FileFacts, ItemResult, MachineFacts, Prevalence, Status, Summary},
+    response::{
+        AlertFacts, EnrichResponse, FileFacts, HuntingFacts, ItemResult, MachineFacts, Prevalence, Status, Summary,
+    },
 };
+use defender_shared::defender::kql::KqlQuery;
 use defender_shared::ids::{AccountName, AlertId, DomainName, Hostname, IncidentId, MachineId, Sha1};
 use futures::{FutureExt, StreamExt, future::BoxFuture};
 use std::{
@@ -80,6 +84,11 @@ pub trait DefenderLookups: Send + Sync {
     fn alert_indicators<'a>(&'a self, id: &'a AlertId) -> BoxFuture<'a, Lookup<Evidence>>;
     /// The indicators in an incident's alerts' evidence (`None`: no such incident).
     fn incident_indicators<'a>(&'a self, id: IncidentId) -> BoxFuture<'a, Lookup<Evidence>>;
+    /// Runs an allow-listed hunting query (already bound to a typed value); its result rows.
+    fn hunt<'a>(&'a self, query: &'a KqlQuery) -> BoxFuture<'a, Lookup<Vec<serde_json::Value>>> {
+        let _ = query;
+        Box::pin(async { Err(LookupError::Service("advanced hunting is not available".into())) })
+    }
 }
 
 /// Makes each distinct lookup once per request, however many items need it.
@@ -111,12 +120,14 @@ struct Memo<'d, D: ?Sized> {
     domain: Once<Lookup<DomainFacts>>,
 }
 
-/// Runs the enrichment. `tenant` is the name reported back; `deadline` bounds every lookup.
+/// Runs the enrichment. `tenant` is the name reported back; `deadline` bounds every lookup;
+/// `hunting` are the allow-listed queries to run for each matching indicator.
 pub async fn enrich<D: DefenderLookups + ?Sized>(
     req: &EnrichRequest,
     tenant: &str,
     d: &D,
     deadline: Instant,
+    hunting: &[&'static NamedQuery],
 ) -> EnrichResponse {
     let memo = Memo {
         d,
@@ -146,7 +157,7 @@ pub async fn enrich<D: DefenderLookups + ?Sized>(
     // Boxed first: a closure handed straight to the stream would make the futures' lifetime
     // higher-ranked, which the Lambda runtime's `Send` bound cannot prove.
     let lookups: Vec<BoxFuture<'_, ItemResult>> =
-        items.iter().map(|item| lookup_item(memo, item, deadline).boxed()).collect();
+        items.iter().map(|item| lookup_item(memo, item, deadline, hunting).boxed()).collect();
     let mut results: Vec<ItemResult> = futures::stream::iter(lookups).buffered(FAN_OUT).collect().await;
     results.extend(expansion_errors);
     let summary = Summary::of(&results);
@@ -185,6 +196,7 @@ fn bare(kind: Kind, input: &str, source: &str, status: Status, reason: Option<St
         alerts: Vec::new(),
         file: None,
         prevalence: None,
+        hunting: Vec::new(),
     }
 }
 
@@ -303,7 +315,12 @@ async fn lookup<D: DefenderLookups + ?Sized>(memo: &Memo<'_, D>, ind: &Indicator
     Ok(f)
 }
 
-async fn lookup_item<D: DefenderLookups + ?Sized>(memo: &Memo<'_, D>, item: &Item, deadline: Instant) -> ItemResult {
+async fn lookup_item<D: DefenderLookups + ?Sized>(
+    memo: &Memo<'_, D>,
+    item: &Item,
+    deadline: Instant,
+    hunting: &[&'static NamedQuery],
+) -> ItemResult {
     let ind = match &item.parsed {
         Ok(i) => i,
         Err(reason) => return bare(item.kind, &item.input, &item.source, Status::Invalid, Some(reason.clone())),
@@ -324,6 +341,17 @@ async fn lookup_item<D: DefenderLookups + ?Sized>(memo: &Memo<'_, D>, item: &Ite
             r.status = Status::Error;
             r.reason = Some(e.to_string());
         }
+    }
+    for q in hunting {
+        let Some(bound) = q.bind(ind) else { continue };
+        let facts = match bound {
+            Err(e) => HuntingFacts { query: q.name.into(), rows: None, reason: Some(e.to_string()) },
+            Ok(query) => match within(deadline, memo.d.hunt(&query)).await {
+                Ok(rows) => HuntingFacts { query: q.name.into(), rows: Some(rows), reason: None },
+                Err(e) => HuntingFacts { query: q.name.into(), rows: None, reason: Some(e.to_string()) },
+            },
+        };
+        r.hunting.push(facts);
     }
     r
 }
@@ -348,7 +376,7 @@ mod tests {
         let r = req(&format!(
             r#"{{"indicators":{{"machine_ids":["{M1}"],"hostnames":["ws-fin-014.contoso.com","ghost.contoso.com"],"sha1":["{SHA1}"],"domains":["evil.example"],"ips":["198.51.100.7","not-an-ip"]}}}}"#
         ));
-        let out = enrich(&r, "default", &fake, far()).await;
+        let out = enrich(&r, "default", &fake, far(), &[]).await;
         let status: Vec<(Kind, Status)> = out.results.iter().map(|x| (x.kind, x.status)).collect();
         assert_eq!(
             status,
@@ -384,6 +412,7 @@ mod tests {
             "t",
             &fake,
             far(),
+            &[],
         )
         .await;
         let ip = out.results.iter().find(|x| x.kind == Kind::Ip).unwrap();
@@ -403,6 +432,7 @@ mod tests {
             "t",
             &fake,
             deadline,
+            &[],
         )
         .await;
         assert!(Instant::now() <= deadline + std::time::Duration::from_millis(1));
@@ -414,14 +444,19 @@ mod tests {
     #[tokio::test]
     async fn alerts_expand_into_their_evidence_and_unknown_ones_are_reported() {
         let fake = Fake::default();
-        let out =
-            enrich(&req(&format!(r#"{{"alert_id":"da1","indicators":{{"sha1":["{SHA1}"]}}}}"#)), "t", &fake, far())
-                .await;
+        let out = enrich(
+            &req(&format!(r#"{{"alert_id":"da1","indicators":{{"sha1":["{SHA1}"]}}}}"#)),
+            "t",
+            &fake,
+            far(),
+            &[],
+        )
+        .await;
         // the sha1 from the evidence duplicates the explicit one: looked up once
         assert_eq!(out.results.len(), 2);
         assert_eq!(out.results[1].source, "alert:da1");
         assert_eq!(fake.count("file"), 1);
-        let out = enrich(&req(r#"{"alert_id":"da404"}"#), "t", &fake, far()).await;
+        let out = enrich(&req(r#"{"alert_id":"da404"}"#), "t", &fake, far(), &[]).await;
         assert_eq!(out.results[0].status, Status::NotFound);
         assert_eq!(out.results[0].reason.as_deref(), Some("no such alert"));
         assert_eq!(out.results[0].kind, Kind::AlertId);

@@ -64,6 +64,8 @@ pub struct State {
     pub seen: Mutex<HashMap<String, i64>>,
     /// Where each result is POSTed as well, and the client to do it with.
     pub callback: Option<(url::Url, reqwest::Client)>,
+    /// Allow-listed hunting queries run per matching indicator.
+    pub hunting: Vec<&'static crate::hunting::NamedQuery>,
 }
 
 impl std::fmt::Debug for State {
@@ -145,7 +147,7 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
         Ok(t) => t,
         Err(message) => return error(StatusCode::BAD_REQUEST, "UnknownTenant", &message),
     };
-    let mut out = enrich(&parsed, &tenant, lookups.as_ref(), deadline).await;
+    let mut out = enrich(&parsed, &tenant, lookups.as_ref(), deadline, &state.hunting).await;
     info!(items = out.results.len(), found = out.summary.items.found, errors = out.summary.items.error, "enriched");
     if let Some((url, http)) = &state.callback {
         let id = format!("{}-result", verified.id.as_deref().unwrap_or("github"));
@@ -265,6 +267,7 @@ mod tests {
             clock: || NOW,
             seen: Mutex::new(HashMap::new()),
             callback: None,
+            hunting: Vec::new(),
         };
         (state, fake)
     }

@@ -9,6 +9,7 @@
 //!   distinct lookup once, per-item errors within the deadline.
 //! - [`config`] — the function's own settings (webhook secret names).
 //! - [`defender`] — the production lookups: the shared client's typed calls for one tenant.
+//! - [`hunting`] — the allow-list of named hunting queries, bound only to typed indicators.
 //! - [`handler`] — the Lambda adapter: size limit, signature, replay, parse, run, respond.
 //! - [`response`] — the response document and its summary verdict.
 //! - [`state`] — cold-start state: the shared runtime, tenant resolution, the permission self-check.
@@ -18,6 +19,7 @@ pub mod defender;
 pub mod enrich;
 pub mod extract;
 pub mod handler;
+pub mod hunting;
 pub mod request;
 pub mod response;
 pub mod state;
@@ -47,4 +49,5 @@ pub const ENDPOINTS: &[&str] = &[
     "mde.users.alerts",
     "mde.users.machines",
     "xdr.incidents.get",
+    "mde.advanced_hunting.run",
 ];

@@ -124,6 +124,22 @@ pub struct ItemResult {
     /// Organisation prevalence (IPs, domains, URLs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prevalence: Option<Prevalence>,
+    /// Results of the configured allow-listed hunting queries for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hunting: Vec<HuntingFacts>,
+}
+
+/// One allow-listed hunting query's answer for an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HuntingFacts {
+    /// The query's name.
+    pub query: String,
+    /// Its rows (`DeviceName`, `count_`), or absent when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<Vec<serde_json::Value>>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Counts of items per status.

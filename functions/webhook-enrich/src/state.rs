@@ -71,5 +71,6 @@ pub async fn build(rt: Runtime, cfg: EnrichConfig, clock: fn() -> i64) -> State 
         clock,
         seen: Mutex::new(HashMap::new()),
         callback,
+        hunting: cfg.hunting,
     }
 }

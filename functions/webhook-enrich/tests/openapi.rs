@@ -225,7 +225,7 @@ fn full_request() -> String {
 
 async fn real_response() -> Value {
     let req = EnrichRequest::parse(full_request().as_bytes()).unwrap();
-    let out: EnrichResponse = enrich(&req, "contoso", &Fake, far()).await;
+    let out: EnrichResponse = enrich(&req, "contoso", &Fake, far(), &[]).await;
     serde_json::to_value(&out).unwrap()
 }
 
@@ -519,6 +519,7 @@ fn state() -> State {
         clock: || NOW,
         seen: Mutex::new(HashMap::new()),
         callback: None,
+        hunting: Vec::new(),
     }
 }
 

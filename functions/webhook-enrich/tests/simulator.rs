@@ -23,6 +23,14 @@ async fn setup() -> (RunningSim, handler::State) {
 }
 
 async fn setup_with(callback: Option<String>) -> (RunningSim, handler::State) {
+    let mut settings = Vec::new();
+    if let Some(c) = callback {
+        settings.push(("WEBHOOK_CALLBACK_URL", c));
+    }
+    setup_settings(&settings).await
+}
+
+async fn setup_settings(settings: &[(&str, String)]) -> (RunningSim, handler::State) {
     let sim = start(SimOptions::demo().unwrap()).await.unwrap();
     let dir = std::env::temp_dir().join(format!("df-enrich-{}-{}", std::process::id(), rand_suffix()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -44,7 +52,7 @@ async fn setup_with(callback: Option<String>) -> (RunningSim, handler::State) {
     .collect();
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     let rt = Runtime::from_config(config).await.unwrap();
-    let cfg = EnrichConfig::from_lookup(|k| if k == "WEBHOOK_CALLBACK_URL" { callback.clone() } else { None }).unwrap();
+    let cfg = EnrichConfig::from_lookup(|k| settings.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
     let st = state::build(rt, cfg, now).await;
     (sim, st)
 }
@@ -231,4 +239,25 @@ async fn the_result_is_also_posted_signed_to_the_configured_callback() {
     let (status, out) = call(&st2, &json!({"indicators": {"ips": ["bad"]}}).to_string(), "msg_cb2").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(out["callback"]["delivered"], false);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn configured_hunting_queries_run_for_matching_indicators_only() {
+    let (sim, st) = setup_settings(&[("ENRICH_HUNTING_QUERIES", "network_by_ip".to_string())]).await;
+    let c2 = sim.sim.tenant.lock().unwrap().seed.hunting["DeviceNetworkEvents"]
+        .iter()
+        .find_map(|r| r.get("RemoteIP").and_then(Value::as_str).map(str::to_string))
+        .unwrap();
+    let body = json!({"indicators": {"ips": [c2], "domains": ["evil.example"]}}).to_string();
+    let (status, out) = call(&st, &body, "msg_hunt").await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    let ip = out["results"].as_array().unwrap().iter().find(|r| r["kind"] == "ip").unwrap();
+    assert_eq!(ip["hunting"][0]["query"], "network_by_ip");
+    let rows = ip["hunting"][0]["rows"].as_array().unwrap();
+    assert!(!rows.is_empty() && rows[0]["count_"].as_i64().unwrap() > 0, "{ip}");
+    let domain = out["results"].as_array().unwrap().iter().find(|r| r["kind"] == "domain").unwrap();
+    assert!(domain.get("hunting").is_none(), "only the configured query, only for its kind");
+    let log = requests(&sim).await;
+    let sent = log.iter().filter(|e| e["path"] == "/api/advancedqueries/run").count();
+    assert_eq!(sent, 1);
 }
