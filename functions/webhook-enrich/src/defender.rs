@@ -88,6 +88,26 @@ fn alert(a: Alert) -> AlertFacts {
     }
 }
 
+/// The indicators one evidence item (MDE alert evidence or XDR incident entity) carries; a file is
+/// named by its SHA-256 when known, else its SHA-1.
+fn push_evidence(
+    out: &mut Vec<(Kind, String)>,
+    sha256: Option<&str>,
+    sha1: Option<&str>,
+    ip: Option<String>,
+    url: Option<String>,
+    account: Option<String>,
+) {
+    match (sha256, sha1) {
+        (Some(h), _) => out.push((Kind::Sha256, h.to_string())),
+        (None, Some(h)) => out.push((Kind::Sha1, h.to_string())),
+        (None, None) => {}
+    }
+    out.extend(ip.map(|v| (Kind::Ip, v)));
+    out.extend(url.map(|v| (Kind::Url, v)));
+    out.extend(account.map(|v| (Kind::User, v)));
+}
+
 fn prevalence(org: Option<i64>, first: Option<String>, last: Option<String>) -> Prevalence {
     Prevalence { organization_prevalence: org.unwrap_or(0), org_first_seen: first, org_last_seen: last }
 }
@@ -267,20 +287,14 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
                 out.push((Kind::MachineId, m.as_str().to_string()));
             }
             for e in a.evidence.unwrap_or_default() {
-                if let Some(h) = e.sha256.as_ref() {
-                    out.push((Kind::Sha256, h.as_str().to_string()));
-                } else if let Some(h) = e.sha1.as_ref() {
-                    out.push((Kind::Sha1, h.as_str().to_string()));
-                }
-                if let Some(ip) = e.ip_address {
-                    out.push((Kind::Ip, ip));
-                }
-                if let Some(u) = e.url {
-                    out.push((Kind::Url, u));
-                }
-                if let Some(u) = e.account_name {
-                    out.push((Kind::User, u));
-                }
+                push_evidence(
+                    &mut out,
+                    e.sha256.as_ref().map(|h| h.as_str()),
+                    e.sha1.as_ref().map(|h| h.as_str()),
+                    e.ip_address,
+                    e.url,
+                    e.account_name,
+                );
             }
             Ok(Some(out))
         }
@@ -312,20 +326,14 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
                     }
                 }
                 for e in a.entities.unwrap_or_default() {
-                    if let Some(h) = e.sha256.as_ref() {
-                        out.push((Kind::Sha256, h.as_str().to_string()));
-                    } else if let Some(h) = e.sha1.as_ref() {
-                        out.push((Kind::Sha1, h.as_str().to_string()));
-                    }
-                    if let Some(ip) = e.ip_address {
-                        out.push((Kind::Ip, ip));
-                    }
-                    if let Some(u) = e.url {
-                        out.push((Kind::Url, u));
-                    }
-                    if let Some(u) = e.account_name {
-                        out.push((Kind::User, u));
-                    }
+                    push_evidence(
+                        &mut out,
+                        e.sha256.as_ref().map(|h| h.as_str()),
+                        e.sha1.as_ref().map(|h| h.as_str()),
+                        e.ip_address,
+                        e.url,
+                        e.account_name,
+                    );
                 }
             }
             Ok(Some(out))

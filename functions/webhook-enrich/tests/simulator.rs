@@ -261,3 +261,31 @@ async fn configured_hunting_queries_run_for_matching_indicators_only() {
     let sent = log.iter().filter(|e| e["path"] == "/api/advancedqueries/run").count();
     assert_eq!(sent, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alerts_and_incidents_expand_into_their_evidence_through_the_client() {
+    let (sim, st) = setup().await;
+    let seed = sim.sim.tenant.lock().unwrap().seed.clone();
+    let alert = seed
+        .alerts
+        .iter()
+        .find(|a| a["evidence"].as_array().is_some_and(|e| e.iter().any(|x| x["sha1"].is_string())))
+        .unwrap();
+    let id = alert["id"].as_str().unwrap();
+    let (status, out) = call(&st, &json!({"alert_id": id}).to_string(), "msg_expand_alert").await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    let results = out["results"].as_array().unwrap();
+    assert!(results.iter().all(|r| r["source"] == format!("alert:{id}")), "{out}");
+    assert!(
+        results.iter().any(|r| r["kind"] == "machine_id" && r["input"] == alert["machineId"] && r["status"] == "found")
+    );
+    assert!(results.iter().any(|r| r["kind"] == "sha1" || r["kind"] == "sha256"));
+    let incident = seed.incidents[0]["incidentId"].as_u64().unwrap();
+    let (status, out) = call(&st, &json!({"incident_id": incident}).to_string(), "msg_expand_incident").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!out["results"].as_array().unwrap().is_empty(), "{out}");
+    assert!(out["results"].as_array().unwrap().iter().all(|r| r["source"] == format!("incident:{incident}")));
+    let (_, out) = call(&st, &json!({"incident_id": 999_999_999}).to_string(), "msg_expand_missing").await;
+    assert_eq!(out["results"][0]["kind"], "incident_id");
+    assert_eq!(out["results"][0]["status"], "not_found");
+}

@@ -332,7 +332,8 @@ pub async fn device_code_login(
         source: Box::new(source),
     })?;
     let user = access.claims().ok().and_then(|c| c.upn);
-    tracing::info!(tenant = %login.tenant, client_id = %login.client_id, secret = %login.refresh_token_secret, "device-code sign-in complete; refresh token stored");
+    let vault_secret_name = &login.refresh_token_secret;
+    tracing::info!(tenant = %login.tenant, client_id = %login.client_id, %vault_secret_name, "device-code sign-in complete; stored in the vault");
     Ok(LoginOutcome {
         user,
         scopes: resp.scopes().map(|s| s.iter().map(|x| x.to_string()).collect()).unwrap_or_default(),
