@@ -132,3 +132,39 @@ pub async fn check(rt: &Runtime, tenants: &[TenantName], endpoints: &[&str]) -> 
     }
     out
 }
+
+/// The permissions table for `docs/permissions.md`: for each function, per API, every endpoint it may
+/// call and the application / delegated permissions that admit it (any one of each list suffices).
+pub fn permissions_markdown(functions: &[(&str, &[&str])]) -> String {
+    let mut out = String::from(
+        "# Permissions\n\nGenerated from the permission manifest (`shared/src/defender/permissions.rs`, itself read from\n\
+         Microsoft's documented permission lists in `contract/defender-api/`) and each function's endpoint list\n\
+         (`defender-functions permissions > docs/permissions.md`; a test fails when this file is stale).\n\
+         For each endpoint, **one** of the listed permissions suffices. Grant them on the API named in the\n\
+         heading and give admin consent; `defender-functions doctor` checks a deployed app.\n",
+    );
+    for (function, endpoints) in functions {
+        out.push_str(&format!("\n## {function}\n"));
+        for (api, title) in [
+            (ApiFamily::Mde, "WindowsDefenderATP (Defender for Endpoint)"),
+            (ApiFamily::Xdr, "Microsoft Threat Protection (Defender XDR)"),
+            (ApiFamily::Graph, "Microsoft Graph"),
+        ] {
+            let mine: Vec<&str> = endpoints.iter().copied().filter(|e| api_of(e) == Some(api)).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            out.push_str(&format!(
+                "\n### {title}\n\n| endpoint | application (any one) | delegated (any one) |\n|---|---|---|\n"
+            ));
+            for e in mine {
+                let (app, del) = permissions::needs(e).map_or((String::from("?"), String::from("?")), |p| {
+                    let join = |l: &[&str]| if l.is_empty() { "—".to_string() } else { l.join(", ") };
+                    (join(p.application), join(p.delegated))
+                });
+                out.push_str(&format!("| `{e}` | {app} | {del} |\n"));
+            }
+        }
+    }
+    out
+}

@@ -3,6 +3,7 @@
 //! ```text
 //! defender-functions login  --tenant NAME [--scope SCOPE]   # user context: device-code sign-in, refresh token to the vault
 //! defender-functions doctor [--tenant NAME] [--function all|webhook-enrich]
+//! defender-functions permissions                           # the table behind docs/permissions.md
 //! ```
 //! Both read the same environment as the functions (see `docs/configuration.md`).
 
@@ -34,6 +35,8 @@ enum Command {
         #[arg(long, default_value = "https://api.securitycenter.microsoft.com/.default offline_access")]
         scope: String,
     },
+    /// Print the permissions each function needs (the source of docs/permissions.md).
+    Permissions,
     /// Check that each tenant's tokens hold the permissions the functions need.
     Doctor {
         /// Only this tenant.
@@ -66,7 +69,14 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Every function and the documented endpoints it may call.
+pub const FUNCTIONS: &[(&str, &[&str])] = &[("webhook-enrich", webhook_enrich::ENDPOINTS)];
+
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    if let Command::Permissions = cli.command {
+        print!("{}", doctor::permissions_markdown(FUNCTIONS));
+        return Ok(ExitCode::SUCCESS);
+    }
     let rt = Runtime::from_config(Config::from_env()?).await?;
     match cli.command {
         Command::Login { tenant, scope } => {
@@ -85,10 +95,17 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Permissions => Ok(ExitCode::SUCCESS),
         Command::Doctor { tenant, function } => {
-            let endpoints: Vec<&str> = match function.as_str() {
-                "all" | "webhook-enrich" => webhook_enrich::ENDPOINTS.to_vec(),
-                other => return Err(format!("unknown function '{other}' (known: webhook-enrich)").into()),
+            let endpoints: Vec<&str> = if function == "all" {
+                FUNCTIONS.iter().flat_map(|(_, e)| e.iter().copied()).collect()
+            } else {
+                let known: Vec<&str> = FUNCTIONS.iter().map(|(n, _)| *n).collect();
+                FUNCTIONS
+                    .iter()
+                    .find(|(n, _)| *n == function)
+                    .map(|(_, e)| e.to_vec())
+                    .ok_or_else(|| format!("unknown function '{function}' (known: {})", known.join(", ")))?
             };
             let tenants: Vec<TenantName> = tenant.map(|t| t.parse()).transpose()?.into_iter().collect();
             let findings = doctor::check(&rt, &tenants, &endpoints).await;

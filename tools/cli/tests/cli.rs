@@ -117,3 +117,17 @@ async fn login_stores_the_refresh_token_in_the_vault() {
     let stored = sim.sim.tenant.lock().unwrap().secrets.get("alice-refresh-token").map(|v| v.len());
     assert_eq!(stored, Some(1), "the refresh token is in the vault");
 }
+
+#[test]
+fn docs_permissions_md_is_current() {
+    let out = Command::new(env!("CARGO_BIN_EXE_defender-functions")).arg("permissions").env_clear().output().unwrap();
+    assert!(out.status.success());
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/permissions.md")).unwrap_or_default();
+    assert!(
+        generated == committed,
+        "docs/permissions.md is stale: run `cargo run -q -p defender-cli -- permissions > docs/permissions.md`"
+    );
+    assert!(generated.contains("| `mde.machines.get` | Machine.Read.All, Machine.ReadWrite.All |"), "{generated}");
+}
