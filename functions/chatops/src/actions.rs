@@ -176,7 +176,7 @@ pub async fn resolve(ops: &dyn DefenderOps, target: &MachineRef) -> Result<Machi
         n => {
             let names: Vec<String> =
                 found.iter().map(|m| format!("{} ({})", m.computer_dns_name.as_deref().unwrap_or("?"), m.id)).collect();
-            Err(format!("{n} machines match `{target}`: {}. Use the machine id.", names.join(", ")))
+            Err(format!("{n} machines match `{target}`: {}; use the machine id", names.join(", ")))
         }
     }
 }
