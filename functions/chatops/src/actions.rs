@@ -470,3 +470,53 @@ pub fn capitalise(s: &str) -> String {
 pub fn machine_id(m: &Machine) -> Option<&MachineId> {
     m.id.valid()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn act(kind: &str, status: &str, at: &str) -> MachineAction {
+        serde_json::from_value(json!({"id": uuid::Uuid::new_v4().to_string(), "type": kind, "status": status,
+            "machineId": "bf44e1ec1d7163de5cf81d93982ed19d185f80d2", "creationDateTimeUtc": at,
+            "lastUpdateDateTimeUtc": at}))
+        .unwrap()
+    }
+
+    #[test]
+    fn isolation_is_derived_from_the_latest_finished_action_and_pending_ones_block() {
+        let s = machine_state(&[]);
+        assert!(!s.isolated && s.pending.is_empty());
+        assert_eq!(state_conflict(Action::Unisolate, &s).unwrap(), "the machine is not isolated");
+        assert_eq!(state_conflict(Action::Isolate, &s), None);
+        let iso = [act("Isolate", "Succeeded", "2026-01-01T00:00:00Z")];
+        assert_eq!(state_conflict(Action::Isolate, &machine_state(&iso)).unwrap(), "the machine is already isolated");
+        let released = [act("Unisolate", "Succeeded", "2026-01-02T00:00:00Z"), iso[0].clone()];
+        assert!(!machine_state(&released).isolated, "the later unisolate wins, whatever the list order");
+        let failed = [iso[0].clone(), act("Unisolate", "Failed", "2026-01-03T00:00:00Z")];
+        assert!(machine_state(&failed).isolated, "a failed unisolate changes nothing");
+        let pending = [act("Isolate", "Pending", "2026-01-04T00:00:00Z")];
+        assert!(state_conflict(Action::Isolate, &machine_state(&pending)).unwrap().contains("still pending"));
+        assert!(state_conflict(Action::Unisolate, &machine_state(&pending)).unwrap().contains("still pending"));
+        assert_eq!(state_conflict(Action::Scan, &machine_state(&pending)), None, "other kinds are independent");
+        let scanning = [act("RunAntiVirusScan", "InProgress", "2026-01-04T00:00:00Z")];
+        assert!(state_conflict(Action::Scan, &machine_state(&scanning)).is_some());
+    }
+
+    #[test]
+    fn the_comment_names_user_and_request_without_control_characters() {
+        let c = Confirmation {
+            v: 1,
+            tenant: "default".parse().unwrap(),
+            user_id: "U1".into(),
+            user_name: "road\nrunner".into(),
+            action: "isolate".into(),
+            machine_id: "bf44e1ec1d7163de5cf81d93982ed19d185f80d2".parse().unwrap(),
+            machine_name: "ws".into(),
+            reason: Reason::try_from("c2 beacon".to_string()).unwrap(),
+            request_id: "r-9".into(),
+            exp: 0,
+        };
+        assert_eq!(comment(&c), "isolate requested in chat by roadrunner (U1); request r-9; reason: c2 beacon");
+    }
+}
