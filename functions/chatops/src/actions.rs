@@ -1,0 +1,522 @@
+//! Safe machine actions — the heart of the function.
+//!
+//! 1. **Authorise** ([`Safety::authorize`], in the callback, no Defender call): the origin's tenant,
+//!    the user's permission in it ([`crate::config::Rbac`]) and the tenant's `allowed_actions`.
+//! 2. **Prepare** ([`Safety::prepare`], in the worker): the machine is resolved by *exact* match (id,
+//!    exact host name, IP through find-by-IP) and refused when none or several match; its current
+//!    state — derived from its machine actions, as MDE exposes no isolation flag — and its pending
+//!    actions are checked; then a confirmation naming the machine's name, id and the reason is
+//!    answered, carrying a sealed, expiring token ([`crate::confirm`]).
+//! 3. **Accept** ([`Safety::accept`], in the callback, on the button): the token is opened (MAC,
+//!    expiry), must be pressed by the requester, is authorised again, and is claimed in the
+//!    [`IdempotencyStore`] under its request id — a double click, concurrent presses or a Slack retry
+//!    find the claim and do nothing.
+//! 4. **Execute** ([`Safety::execute`], in the worker): a second claim (`exec:`) guards against a
+//!    hand-off delivered twice; the state is checked again; the Defender `Comment` names the chat user
+//!    and the request id.
+//!
+//! Every decision is one structured `audit` line ([`audit`]); no token or secret is ever logged.
+
+use crate::{
+    command::{ChatUser, Command, MachineRef, Origin, Reason},
+    config::{Permission, Rbac},
+    confirm::{self, Confirmation},
+    defender::{DefenderOps, OpsError, Tenants},
+    idempotency::IdempotencyStore,
+    reply::{Prompt, Reply},
+};
+use defender_shared::{
+    defender::models::{
+        actions::{ActionStatus, ActionType, MachineAction},
+        machines::Machine,
+    },
+    ids::{MachineId, TenantName},
+    secret::SecretString,
+    tenants::Action,
+};
+use std::{sync::Arc, time::Duration};
+use tracing::info;
+
+/// An audited decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Refused (permission, resolution, state, token).
+    Refused,
+    /// A confirmation was offered.
+    Prompted,
+    /// A confirmation was accepted and handed to the worker.
+    Confirmed,
+    /// A repeated confirmation (double click, retry) that did nothing.
+    Duplicate,
+    /// Cancelled by the user.
+    Cancelled,
+    /// Defender accepted the action.
+    Executed,
+    /// Defender refused or failed the call.
+    Failed,
+    /// The follow-up saw a terminal status.
+    Completed,
+}
+
+impl Decision {
+    /// The log value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Refused => "refused",
+            Self::Prompted => "prompted",
+            Self::Confirmed => "confirmed",
+            Self::Duplicate => "duplicate",
+            Self::Cancelled => "cancelled",
+            Self::Executed => "executed",
+            Self::Failed => "failed",
+            Self::Completed => "completed",
+        }
+    }
+}
+
+/// One structured audit line (`target: "audit"`). `detail` is a short reason, never a secret.
+pub fn audit(
+    decision: Decision,
+    tenant: Option<&str>,
+    user: &ChatUser,
+    action: &str,
+    machine_id: Option<&str>,
+    request_id: Option<&str>,
+    detail: &str,
+) {
+    info!(
+        target: "audit",
+        decision = decision.as_str(),
+        tenant = tenant.unwrap_or("-"),
+        user_id = %user.id,
+        user_name = %user.name,
+        action,
+        machine_id = machine_id.unwrap_or("-"),
+        request_id = request_id.unwrap_or("-"),
+        detail,
+        "chatops decision"
+    );
+}
+
+/// What the machine's actions say about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MachineState {
+    /// The latest finished isolate/unisolate was an isolate that succeeded.
+    pub isolated: bool,
+    /// The latest finished restrict/unrestrict was a restrict that succeeded.
+    pub restricted: bool,
+    /// Actions not final: type and id.
+    pub pending: Vec<(ActionType, String)>,
+}
+
+fn when(a: &MachineAction) -> String {
+    a.last_update().or(a.creation_date_time_utc.as_ref()).map(|t| t.as_str().to_string()).unwrap_or_default()
+}
+
+/// Derives the state from a machine's actions.
+pub fn machine_state(actions: &[MachineAction]) -> MachineState {
+    let mut done: Vec<&MachineAction> =
+        actions.iter().filter(|a| a.status.as_ref() == Some(&ActionStatus::Succeeded)).collect();
+    done.sort_by_key(|a| when(a));
+    let latest =
+        |kinds: [ActionType; 2]| done.iter().rev().find_map(|a| a.kind.as_ref().filter(|k| kinds.contains(k)).cloned());
+    MachineState {
+        isolated: latest([ActionType::Isolate, ActionType::Unisolate]) == Some(ActionType::Isolate),
+        restricted: latest([ActionType::RestrictCodeExecution, ActionType::UnrestrictCodeExecution])
+            == Some(ActionType::RestrictCodeExecution),
+        pending: actions
+            .iter()
+            .filter(|a| a.status.as_ref().is_some_and(|s| !s.is_final()))
+            .filter_map(|a| a.kind.clone().map(|k| (k, a.id.as_str().to_string())))
+            .collect(),
+    }
+}
+
+/// The Defender action types an action conflicts with while pending.
+fn conflicting(action: Action) -> &'static [ActionType] {
+    match action {
+        Action::Isolate | Action::Unisolate => &[ActionType::Isolate, ActionType::Unisolate],
+        Action::Restrict | Action::Unrestrict => {
+            &[ActionType::RestrictCodeExecution, ActionType::UnrestrictCodeExecution]
+        }
+        Action::Scan => &[ActionType::RunAntiVirusScan],
+        Action::Collect => &[ActionType::CollectInvestigationPackage],
+    }
+}
+
+/// Why `action` must not run now, if it must not.
+pub fn state_conflict(action: Action, s: &MachineState) -> Option<String> {
+    if let Some((kind, id)) = s.pending.iter().find(|(k, _)| conflicting(action).contains(k)) {
+        return Some(format!("a {kind} action is still pending on this machine (action `{id}`)"));
+    }
+    match action {
+        Action::Isolate if s.isolated => Some("the machine is already isolated".into()),
+        Action::Unisolate if !s.isolated => Some("the machine is not isolated".into()),
+        Action::Restrict if s.restricted => Some("app execution is already restricted".into()),
+        Action::Unrestrict if !s.restricted => Some("app execution is not restricted".into()),
+        _ => None,
+    }
+}
+
+/// Resolves a machine by exact match; a message for the user when none or several match.
+///
+/// # Errors
+/// The message to answer.
+pub async fn resolve(ops: &dyn DefenderOps, target: &MachineRef) -> Result<Machine, String> {
+    let found = match target {
+        MachineRef::Id(id) => ops.machine(id).await.map(|m| m.into_iter().collect::<Vec<_>>()),
+        MachineRef::Host(h) => ops.machines_by_host(h).await,
+        MachineRef::Ip(ip) => ops.machines_by_ip(*ip).await,
+    }
+    .map_err(|e| format!("could not look up `{target}`: {e}"))?;
+    let mut found: Vec<Machine> = found.into_iter().filter(|m| m.id.valid().is_some()).collect();
+    match found.len() {
+        0 => Err(format!("no machine matches `{target}` exactly")),
+        1 => Ok(found.remove(0)),
+        n => {
+            let names: Vec<String> =
+                found.iter().map(|m| format!("{} ({})", m.computer_dns_name.as_deref().unwrap_or("?"), m.id)).collect();
+            Err(format!("{n} machines match `{target}`: {}; use the machine id", names.join(", ")))
+        }
+    }
+}
+
+/// The Defender comment: the chat user, the request id, the reason (control characters removed).
+pub fn comment(c: &Confirmation) -> String {
+    let name: String = c.user_name.chars().filter(|ch| !ch.is_control()).take(80).collect();
+    format!(
+        "{} requested in chat by {name} ({}); request {}; reason: {}",
+        c.action,
+        c.user_id,
+        c.request_id,
+        c.reason.as_str()
+    )
+}
+
+/// An action command to prepare.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    /// What.
+    pub action: Action,
+    /// On which machine.
+    pub target: &'a MachineRef,
+    /// Why.
+    pub reason: &'a Reason,
+}
+
+/// What happened to a confirm button press.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// This press won: hand the confirmation to the worker.
+    Go(Box<Confirmation>),
+    /// Already confirmed (double click, concurrent press, retry): nothing to do.
+    Duplicate(String),
+    /// Refused, with the message.
+    Refused(String),
+}
+
+/// What the worker's execution did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Executed {
+    /// Defender accepted the action.
+    Started(Box<MachineAction>),
+    /// Already executed under this request id.
+    Duplicate(String),
+    /// Not run, with the message.
+    Refused(String),
+    /// Defender failed the call.
+    Failed(String),
+}
+
+/// The safety policy and its state.
+pub struct Safety {
+    /// Who may do what.
+    pub rbac: Rbac,
+    /// The tenants' `allowed_actions`, and Defender.
+    pub tenants: Arc<dyn Tenants>,
+    /// How long a confirmation is valid.
+    pub confirm_ttl: Duration,
+    /// Exactly-once.
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Unix seconds now.
+    pub clock: fn() -> i64,
+}
+
+impl std::fmt::Debug for Safety {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Safety").field("confirm_ttl", &self.confirm_ttl).finish_non_exhaustive()
+    }
+}
+
+fn action_name(cmd: &Command) -> &'static str {
+    match cmd {
+        Command::Help => "help",
+        Command::Machine(_) => "machine",
+        Command::Alert(_) => "alert",
+        Command::Incident(_) => "incident",
+        Command::UpdateIncident(..) => "incident-update",
+        Command::Hunt(_) => "hunt",
+        Command::Act { action, .. } => action.as_str(),
+        Command::ActionStatus(_) => "action",
+    }
+}
+
+impl Safety {
+    /// Whether `user` at `origin` may run `cmd`: the tenant, or the refusal message. Needs no Defender
+    /// call. Refusals are audited.
+    ///
+    /// # Errors
+    /// The message to answer.
+    pub fn authorize(&self, origin: &Origin, user: &ChatUser, cmd: &Command) -> Result<Option<TenantName>, String> {
+        let Some(perm) = Permission::for_command(cmd) else { return Ok(None) };
+        let refuse = |tenant: Option<&str>, why: String| {
+            audit(Decision::Refused, tenant, user, action_name(cmd), None, None, &why);
+            Err(format!("Refused: {why}."))
+        };
+        let tenant = match self.rbac.check(origin, user, perm) {
+            Ok(t) => t,
+            Err(e) => return refuse(self.rbac.tenant_for(origin).map(TenantName::as_str), e.to_string()),
+        };
+        if let Command::Act { action, .. } = cmd
+            && !self.tenants.allows(&tenant, *action)
+        {
+            return refuse(Some(tenant.as_str()), format!("tenant '{tenant}' does not allow {action}"));
+        }
+        Ok(Some(tenant))
+    }
+
+    /// The confirmation for an authorised action command (or the refusal).
+    pub async fn prepare(
+        &self,
+        ops: &dyn DefenderOps,
+        tenant: &TenantName,
+        user: &ChatUser,
+        ask: Ask<'_>,
+        key: &SecretString,
+    ) -> Reply {
+        let Ask { action, target, reason } = ask;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let refuse = |mid: Option<&str>, why: &str| {
+            audit(Decision::Refused, Some(tenant.as_str()), user, action.as_str(), mid, Some(&request_id), why);
+            Reply::text(format!("Refused: {why}."))
+        };
+        let machine = match resolve(ops, target).await {
+            Ok(m) => m,
+            Err(why) => return refuse(None, &why),
+        };
+        let Some(mid) = machine.id.valid().cloned() else { return refuse(None, "the machine id is malformed") };
+        let name = machine.computer_dns_name.clone().unwrap_or_else(|| mid.to_string());
+        let actions = match ops.machine_actions(&mid).await {
+            Ok(a) => a,
+            Err(e) => return refuse(Some(mid.as_str()), &format!("could not read the machine's actions: {e}")),
+        };
+        if let Some(why) = state_conflict(action, &machine_state(&actions)) {
+            return refuse(Some(mid.as_str()), &format!("{name}: {why}"));
+        }
+        let ttl = self.confirm_ttl.as_secs();
+        let c = Confirmation {
+            v: 1,
+            tenant: tenant.clone(),
+            user_id: user.id.clone(),
+            user_name: user.name.clone(),
+            action: action.as_str().to_string(),
+            machine_id: mid.clone(),
+            machine_name: name.clone(),
+            reason: reason.clone(),
+            request_id: request_id.clone(),
+            exp: (self.clock)() + ttl as i64,
+        };
+        let token = match confirm::seal(&c, key) {
+            Ok(t) => t,
+            Err(e) => return refuse(Some(mid.as_str()), &e.to_string()),
+        };
+        audit(
+            Decision::Prompted,
+            Some(tenant.as_str()),
+            user,
+            action.as_str(),
+            Some(mid.as_str()),
+            Some(&request_id),
+            "",
+        );
+        Reply {
+            text: format!(
+                "*{}* `{name}` (id `{mid}`)?\nReason: {}\nRequest `{request_id}` — this button expires in {} min.",
+                capitalise(action.as_str()),
+                reason.as_str(),
+                ttl.div_ceil(60)
+            ),
+            prompt: Some(Prompt {
+                action: action.as_str().to_string(),
+                machine_name: name,
+                machine_id: mid.to_string(),
+                reason: reason.as_str().to_string(),
+                request_id,
+                expires_in_s: ttl,
+                token,
+            }),
+            replace_original: false,
+        }
+    }
+
+    /// A confirm button press: open the token, check the presser, authorise again, claim it once.
+    pub async fn accept(&self, token: &str, user: &ChatUser, origin: &Origin, keys: &[SecretString]) -> Accepted {
+        let now = (self.clock)();
+        let c = match confirm::open(token, keys, now) {
+            Ok(c) => c,
+            Err(e) => {
+                audit(Decision::Refused, None, user, "confirm", None, None, &e.to_string());
+                return Accepted::Refused(format!("Refused: {e}. Run the command again."));
+            }
+        };
+        let (tenant, mid, rid) = (Some(c.tenant.as_str()), Some(c.machine_id.as_str()), Some(c.request_id.as_str()));
+        let refuse = |why: String| {
+            audit(Decision::Refused, tenant, user, &c.action, mid, rid, &why);
+            Accepted::Refused(format!("Refused: {why}."))
+        };
+        if c.user_id != user.id {
+            return refuse("only the analyst who asked can confirm this action".into());
+        }
+        let Ok(action) = c.action() else { return refuse("unknown action".into()) };
+        // The policy may have changed since the prompt, and the token must be used where it was made.
+        match self.rbac.check(origin, user, Permission::Act(action)) {
+            Ok(t) if t == c.tenant => {}
+            Ok(_) => return refuse("this confirmation belongs to another tenant".into()),
+            Err(e) => return refuse(e.to_string()),
+        }
+        if !self.tenants.allows(&c.tenant, action) {
+            return refuse(format!("tenant '{}' does not allow {action}", c.tenant));
+        }
+        let key = format!("confirm:{}", c.request_id);
+        match self.idempotency.put_if_absent(&key, &format!("confirmed at {now}"), c.exp).await {
+            Ok(None) => {
+                audit(Decision::Confirmed, tenant, user, &c.action, mid, rid, "");
+                Accepted::Go(Box::new(c))
+            }
+            Ok(Some(prev)) => {
+                audit(Decision::Duplicate, tenant, user, &c.action, mid, rid, &prev);
+                Accepted::Duplicate(format!("Request `{}` was already confirmed; nothing more was done.", c.request_id))
+            }
+            Err(e) => refuse(e.to_string()),
+        }
+    }
+
+    /// Releases a claim whose hand-off failed (so the analyst can press again).
+    pub async fn release(&self, c: &Confirmation) {
+        if let Err(e) = self.idempotency.remove(&format!("confirm:{}", c.request_id)).await {
+            tracing::warn!(error = %e, request_id = %c.request_id, "could not release a confirmation claim");
+        }
+    }
+
+    /// Runs a confirmed action exactly once.
+    pub async fn execute(&self, ops: &dyn DefenderOps, c: &Confirmation) -> Executed {
+        let user = ChatUser { id: c.user_id.clone(), name: c.user_name.clone() };
+        let (tenant, mid, rid) = (Some(c.tenant.as_str()), Some(c.machine_id.as_str()), Some(c.request_id.as_str()));
+        let key = format!("exec:{}", c.request_id);
+        match self.idempotency.put_if_absent(&key, "running", c.exp).await {
+            Ok(None) => {}
+            Ok(Some(prev)) => {
+                audit(Decision::Duplicate, tenant, &user, &c.action, mid, rid, &prev);
+                return Executed::Duplicate(prev);
+            }
+            Err(e) => return Executed::Refused(e.to_string()),
+        }
+        let finish = |outcome: String| async move {
+            if let Err(e) = self.idempotency.set(&key, &outcome).await {
+                tracing::warn!(error = %e, "could not record an outcome");
+            }
+        };
+        let Ok(action) = c.action() else { return Executed::Refused("unknown action".into()) };
+        let state = match ops.machine_actions(&c.machine_id).await {
+            Ok(a) => machine_state(&a),
+            Err(e) => {
+                let why = format!("could not read the machine's actions: {e}");
+                audit(Decision::Refused, tenant, &user, &c.action, mid, rid, &why);
+                finish(format!("refused: {why}")).await;
+                return Executed::Refused(why);
+            }
+        };
+        if let Some(why) = state_conflict(action, &state) {
+            audit(Decision::Refused, tenant, &user, &c.action, mid, rid, &why);
+            finish(format!("refused: {why}")).await;
+            return Executed::Refused(why);
+        }
+        match ops.act(action, &c.machine_id, &comment(c)).await {
+            Ok(a) => {
+                audit(Decision::Executed, tenant, &user, &c.action, mid, rid, &format!("machine action {}", a.id));
+                finish(format!("machine action {}", a.id)).await;
+                Executed::Started(Box::new(a))
+            }
+            Err(e) => {
+                let why = match e {
+                    OpsError::AlreadyInProgress => e.to_string(),
+                    _ => format!("{e} (not retried: check `/defender machine {}` first)", c.machine_id),
+                };
+                audit(Decision::Failed, tenant, &user, &c.action, mid, rid, &why);
+                finish(format!("failed: {why}")).await;
+                Executed::Failed(why)
+            }
+        }
+    }
+}
+
+/// `isolate` → `Isolate`.
+pub fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+/// The machine id of a machine, when valid.
+pub fn machine_id(m: &Machine) -> Option<&MachineId> {
+    m.id.valid()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn act(kind: &str, status: &str, at: &str) -> MachineAction {
+        serde_json::from_value(json!({"id": uuid::Uuid::new_v4().to_string(), "type": kind, "status": status,
+            "machineId": "bf44e1ec1d7163de5cf81d93982ed19d185f80d2", "creationDateTimeUtc": at,
+            "lastUpdateDateTimeUtc": at}))
+        .unwrap()
+    }
+
+    #[test]
+    fn isolation_is_derived_from_the_latest_finished_action_and_pending_ones_block() {
+        let s = machine_state(&[]);
+        assert!(!s.isolated && s.pending.is_empty());
+        assert_eq!(state_conflict(Action::Unisolate, &s).unwrap(), "the machine is not isolated");
+        assert_eq!(state_conflict(Action::Isolate, &s), None);
+        let iso = [act("Isolate", "Succeeded", "2026-01-01T00:00:00Z")];
+        assert_eq!(state_conflict(Action::Isolate, &machine_state(&iso)).unwrap(), "the machine is already isolated");
+        let released = [act("Unisolate", "Succeeded", "2026-01-02T00:00:00Z"), iso[0].clone()];
+        assert!(!machine_state(&released).isolated, "the later unisolate wins, whatever the list order");
+        let failed = [iso[0].clone(), act("Unisolate", "Failed", "2026-01-03T00:00:00Z")];
+        assert!(machine_state(&failed).isolated, "a failed unisolate changes nothing");
+        let pending = [act("Isolate", "Pending", "2026-01-04T00:00:00Z")];
+        assert!(state_conflict(Action::Isolate, &machine_state(&pending)).unwrap().contains("still pending"));
+        assert!(state_conflict(Action::Unisolate, &machine_state(&pending)).unwrap().contains("still pending"));
+        assert_eq!(state_conflict(Action::Scan, &machine_state(&pending)), None, "other kinds are independent");
+        let scanning = [act("RunAntiVirusScan", "InProgress", "2026-01-04T00:00:00Z")];
+        assert!(state_conflict(Action::Scan, &machine_state(&scanning)).is_some());
+    }
+
+    #[test]
+    fn the_comment_names_user_and_request_without_control_characters() {
+        let c = Confirmation {
+            v: 1,
+            tenant: "default".parse().unwrap(),
+            user_id: "U1".into(),
+            user_name: "road\nrunner".into(),
+            action: "isolate".into(),
+            machine_id: "bf44e1ec1d7163de5cf81d93982ed19d185f80d2".parse().unwrap(),
+            machine_name: "ws".into(),
+            reason: Reason::try_from("c2 beacon".to_string()).unwrap(),
+            request_id: "r-9".into(),
+            exp: 0,
+        };
+        assert_eq!(comment(&c), "isolate requested in chat by roadrunner (U1); request r-9; reason: c2 beacon");
+    }
+}

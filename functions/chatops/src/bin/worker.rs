@@ -1,0 +1,68 @@
+//! The chat-ops worker Lambda: takes [`chatops::handoff::Job`]s — one as the event (asynchronous
+//! invoke) or several as an SQS event's `Records[].body` — and runs each. All logic lives in the
+//! library. Follow-up re-checks are handed back through the hand-off; as the SQS hand-off is not
+//! built yet, this binary runs only in local mode, where re-checks are delayed in-process.
+
+use chatops::{
+    config::ChatOpsConfig,
+    handoff::{ChannelHandOff, Job},
+    idempotency::MemoryStore,
+    state::{self, Wiring},
+};
+use defender_shared::{config::Config, runtime::Runtime};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn jobs(event: Value) -> Result<Vec<Job>, serde_json::Error> {
+    match event.get("Records").and_then(Value::as_array) {
+        Some(records) => records
+            .iter()
+            .map(|r| serde_json::from_str(r.get("body").and_then(Value::as_str).unwrap_or_default()))
+            .collect(),
+        None => serde_json::from_value(event).map(|j| vec![j]),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env()?;
+    let cfg = ChatOpsConfig::from_lookup(|k| std::env::var(k).ok())?;
+    if std::env::var("DEFENDER_LOCAL_MODE").ok().as_deref() != Some("1") {
+        return Err("no production hand-off is built yet (SQS): run with DEFENDER_LOCAL_MODE=1 only".into());
+    }
+    let rt = Runtime::from_config(config).await?;
+    let (handoff, mut again) = ChannelHandOff::new();
+    let wiring = Wiring {
+        idempotency: Arc::new(MemoryStore::with_clock(now_unix)),
+        handoff: Arc::new(handoff),
+        responder: None,
+        clock: now_unix,
+    };
+    let (_, worker) = state::build(&rt, cfg, wiring);
+    let rechecks = worker.clone();
+    tokio::spawn(async move {
+        while let Some((job, delay)) = again.recv().await {
+            let w = rechecks.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                w.run(job).await;
+            });
+        }
+    });
+    let worker = &*Box::leak(Box::new(worker));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let list = jobs(event.payload)?;
+        let mut replies = Vec::new();
+        for job in list {
+            replies.push(worker.run(job).await.map(|r| r.text));
+        }
+        Ok::<_, Error>(json!({ "replies": replies }))
+    }))
+    .await
+}

@@ -1,0 +1,706 @@
+//! Chat input → a typed [`Command`].
+//!
+//! Three sources end up here: Slack slash commands (`application/x-www-form-urlencoded` with
+//! `command`, `text`, `user_id`, ...), Slack block actions (`payload=<JSON>`, a confirmation button's
+//! `value` being the signed confirmation token) and Teams outgoing webhooks (JSON with the message's
+//! `text`, an `<at>…</at>` mention first). Every argument is parsed into a validated newtype
+//! (`defender_shared::ids`) before anything else sees it; anything unknown or malformed becomes
+//! [`Parsed::Usage`] with the reason, answered with the usage help.
+
+use defender_shared::{
+    defender::{
+        kql::{HuntingQuery, KqlValue},
+        models::alerts::Classification,
+    },
+    ids::{ActionId, AlertId, Hostname, IncidentId, MachineId, Sha256},
+    tenants::Action,
+};
+use serde::{Deserialize, Serialize};
+use std::{fmt, net::IpAddr, str::FromStr};
+
+/// Longest accepted reason (it becomes the Defender comment, with the requester and request id).
+pub const MAX_REASON: usize = 300;
+
+/// How a machine is named in a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", content = "value", rename_all = "snake_case")]
+pub enum MachineRef {
+    /// A machine id (40 hex).
+    Id(MachineId),
+    /// An IP address (resolved through find-by-IP).
+    Ip(IpAddr),
+    /// An exact host name (`computerDnsName`).
+    Host(Hostname),
+}
+
+impl FromStr for MachineRef {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Ok(id) = s.parse::<MachineId>() {
+            return Ok(Self::Id(id));
+        }
+        if let Ok(ip) = s.parse::<IpAddr>() {
+            return Ok(Self::Ip(ip));
+        }
+        // Something that looks like a dotted quad but is not an IP is refused, not read as a host.
+        if s.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(format!("'{s}' is not a machine id, an IP address or a host name"));
+        }
+        s.parse::<Hostname>().map(Self::Host).map_err(|e| e.to_string())
+    }
+}
+
+impl fmt::Display for MachineRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Id(id) => write!(f, "{id}"),
+            Self::Ip(ip) => write!(f, "{ip}"),
+            Self::Host(h) => write!(f, "{h}"),
+        }
+    }
+}
+
+/// A reason: 3..=[`MAX_REASON`] characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Reason(String);
+
+impl Reason {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Reason {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let t = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        if t.chars().count() < 3 {
+            return Err("a reason of at least 3 characters is required".into());
+        }
+        if t.chars().count() > MAX_REASON {
+            return Err(format!("the reason is longer than {MAX_REASON} characters"));
+        }
+        if t.chars().any(char::is_control) {
+            return Err("the reason holds control characters".into());
+        }
+        Ok(Self(t))
+    }
+}
+
+impl From<Reason> for String {
+    fn from(r: Reason) -> Self {
+        r.0
+    }
+}
+
+/// An incident change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncidentChange {
+    /// Assign to a user principal name.
+    Assign(Upn),
+    /// Resolve.
+    Resolve,
+    /// Classify.
+    Classify(Classification),
+}
+
+/// A user principal name (`name@domain`), as incidents are assigned.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Upn(String);
+
+impl Upn {
+    /// The validated value.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Upn {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let ok = s.len() <= 256
+            && s.split_once('@').is_some_and(|(user, domain)| {
+                !user.is_empty()
+                    && user.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+'".contains(&b))
+                    && domain.parse::<defender_shared::ids::DomainName>().is_ok()
+            });
+        if ok { Ok(Self(s.to_ascii_lowercase())) } else { Err(format!("'{s}' is not a user principal name")) }
+    }
+}
+
+/// The allow-listed hunting queries and their typed parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hunt {
+    /// Processes on a host within the last `hours`.
+    ProcessesOnHost {
+        /// Exact `DeviceName`.
+        host: Hostname,
+        /// 1..=168.
+        hours: u32,
+    },
+    /// Network connections to an IP within the last `hours`.
+    ConnectionsToIp {
+        /// `RemoteIP`.
+        ip: IpAddr,
+        /// 1..=168.
+        hours: u32,
+    },
+    /// Process events of a file hash within the last `hours`.
+    FileSha256 {
+        /// `SHA256`.
+        sha256: Sha256,
+        /// 1..=168.
+        hours: u32,
+    },
+}
+
+/// Names and parameters of the saved hunts (for the usage help).
+pub const HUNTS: &[(&str, &str)] = &[
+    ("processes-on-host", "<hostname> [hours 1-168, default 24]"),
+    ("connections-to-ip", "<ip> [hours]"),
+    ("file-sha256", "<sha256> [hours]"),
+];
+
+impl Hunt {
+    /// The rendered query: a template fixed here, values bound as escaped literals.
+    pub fn query(&self) -> HuntingQuery {
+        match self {
+            Self::ProcessesOnHost { host, hours } => HuntingQuery::new(
+                "DeviceProcessEvents | where Timestamp > ago({span}) | where DeviceName == {host} \
+                 | project Timestamp, DeviceName, FileName, ProcessCommandLine, AccountName | take 20",
+            )
+            .bind("span", span(*hours))
+            .bind("host", KqlValue::Str(host.as_str().to_string())),
+            Self::ConnectionsToIp { ip, hours } => HuntingQuery::new(
+                "DeviceNetworkEvents | where Timestamp > ago({span}) | where RemoteIP == {ip} \
+                 | project Timestamp, DeviceName, RemoteIP, RemotePort, InitiatingProcessFileName | take 20",
+            )
+            .bind("span", span(*hours))
+            .bind("ip", KqlValue::Str(ip.to_string())),
+            Self::FileSha256 { sha256, hours } => HuntingQuery::new(
+                "DeviceProcessEvents | where Timestamp > ago({span}) | where SHA256 == {sha} \
+                 | project Timestamp, DeviceName, FileName, FolderPath | take 20",
+            )
+            .bind("span", span(*hours))
+            .bind("sha", KqlValue::Str(sha256.as_str().to_string())),
+        }
+    }
+
+    /// The saved-query name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ProcessesOnHost { .. } => "processes-on-host",
+            Self::ConnectionsToIp { .. } => "connections-to-ip",
+            Self::FileSha256 { .. } => "file-sha256",
+        }
+    }
+}
+
+fn span(hours: u32) -> KqlValue {
+    KqlValue::Timespan(chrono::TimeDelta::hours(i64::from(hours)))
+}
+
+fn hours(arg: Option<&&str>) -> Result<u32, String> {
+    match arg {
+        None => Ok(24),
+        Some(h) => h
+            .parse::<u32>()
+            .ok()
+            .filter(|h| (1..=168).contains(h))
+            .ok_or_else(|| format!("'{h}' is not a number of hours between 1 and 168")),
+    }
+}
+
+/// A command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// The usage help.
+    Help,
+    /// Machine details.
+    Machine(MachineRef),
+    /// An alert.
+    Alert(AlertId),
+    /// An incident.
+    Incident(IncidentId),
+    /// A change to an incident.
+    UpdateIncident(IncidentId, IncidentChange),
+    /// An allow-listed hunting query.
+    Hunt(Hunt),
+    /// A machine action (asks for confirmation first).
+    Act {
+        /// What.
+        action: Action,
+        /// On which machine.
+        machine: MachineRef,
+        /// Why.
+        reason: Reason,
+    },
+    /// A machine action's status.
+    ActionStatus(ActionId),
+}
+
+impl Command {
+    /// Whether the command calls Defender (and so is handed to the worker).
+    pub fn needs_defender(&self) -> bool {
+        !matches!(self, Self::Help)
+    }
+}
+
+/// The outcome of parsing a command text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// A valid command.
+    Command(Command),
+    /// Not a valid command: why (the reply adds the usage help).
+    Usage(String),
+}
+
+/// The usage help.
+pub fn usage() -> String {
+    let mut s = String::from(
+        "Usage: /defender <command>\n\
+         • machine <hostname|machine-id|ip>\n\
+         • alert <alert-id>\n\
+         • incident <id> [assign <upn> | resolve | classify <truepositive|falsepositive|informational>]\n\
+         • isolate|unisolate|scan|restrict|unrestrict|collect <hostname|machine-id|ip> <reason…>\n\
+         • action <action-id>\n\
+         • hunt <query> [args]:",
+    );
+    for (name, args) in HUNTS {
+        s.push_str(&format!("\n    – {name} {args}"));
+    }
+    s.push_str("\n• help");
+    s
+}
+
+fn action_verb(word: &str) -> Option<Action> {
+    Action::ALL.into_iter().find(|a| a.as_str() == word)
+}
+
+/// Parses the text after the slash command (or after the Teams mention).
+pub fn parse_text(text: &str) -> Parsed {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    match parse_words(&words) {
+        Ok(c) => Parsed::Command(c),
+        Err(why) => Parsed::Usage(why),
+    }
+}
+
+fn parse_words(w: &[&str]) -> Result<Command, String> {
+    let Some(first) = w.first() else { return Ok(Command::Help) };
+    let verb = first.to_ascii_lowercase();
+    let rest = &w[1..];
+    let one = |what: &str| -> Result<&str, String> {
+        match rest {
+            [one] => Ok(one),
+            [] => Err(format!("`{verb}` needs {what}")),
+            _ => Err(format!("`{verb}` takes exactly one argument ({what})")),
+        }
+    };
+    match verb.as_str() {
+        "help" | "?" => Ok(Command::Help),
+        "machine" => Ok(Command::Machine(one("a host name, machine id or IP")?.parse()?)),
+        "alert" => Ok(Command::Alert(one("an alert id")?.parse().map_err(|e| format!("{e}"))?)),
+        "action" => Ok(Command::ActionStatus(one("a machine action id")?.parse().map_err(|e| format!("{e}"))?)),
+        "incident" => {
+            let Some(id) = rest.first() else { return Err("`incident` needs an incident id".into()) };
+            let id: IncidentId = id.parse().map_err(|e| format!("{e}"))?;
+            match &rest[1..] {
+                [] => Ok(Command::Incident(id)),
+                [sub, args @ ..] => {
+                    let change = match (sub.to_ascii_lowercase().as_str(), args) {
+                        ("assign", [upn]) => IncidentChange::Assign(upn.parse()?),
+                        ("resolve", []) => IncidentChange::Resolve,
+                        ("classify", [c]) => IncidentChange::Classify(match c.to_ascii_lowercase().as_str() {
+                            "truepositive" | "tp" => Classification::TruePositive,
+                            "falsepositive" | "fp" => Classification::FalsePositive,
+                            "informational" | "informationalexpectedactivity" => {
+                                Classification::InformationalExpectedActivity
+                            }
+                            other => return Err(format!("'{other}' is not a classification")),
+                        }),
+                        _ => return Err("`incident <id>` takes `assign <upn>`, `resolve` or `classify <value>`".into()),
+                    };
+                    Ok(Command::UpdateIncident(id, change))
+                }
+            }
+        }
+        "hunt" => {
+            let Some(name) = rest.first() else { return Err("`hunt` needs a saved query name".into()) };
+            let args = &rest[1..];
+            if args.len() > 2 {
+                return Err(format!("`hunt {name}` takes at most two arguments"));
+            }
+            let arg = args.first().ok_or_else(|| format!("`hunt {name}` needs an argument"))?;
+            let h = hours(args.get(1))?;
+            let hunt = match name.to_ascii_lowercase().as_str() {
+                "processes-on-host" => {
+                    Hunt::ProcessesOnHost { host: arg.parse().map_err(|e| format!("{e}"))?, hours: h }
+                }
+                "connections-to-ip" => Hunt::ConnectionsToIp {
+                    ip: arg.parse().map_err(|_| format!("'{arg}' is not an IP address"))?,
+                    hours: h,
+                },
+                "file-sha256" => Hunt::FileSha256 { sha256: arg.parse().map_err(|e| format!("{e}"))?, hours: h },
+                other => return Err(format!("'{other}' is not a saved query")),
+            };
+            Ok(Command::Hunt(hunt))
+        }
+        other => match action_verb(other) {
+            Some(action) => {
+                let Some(target) = rest.first() else { return Err(format!("`{other}` needs a machine and a reason")) };
+                let machine: MachineRef = target.parse()?;
+                let reason = Reason::try_from(rest[1..].join(" "))?;
+                Ok(Command::Act { action, machine, reason })
+            }
+            None => Err(format!("unknown command '{other}'")),
+        },
+    }
+}
+
+/// Who sent a chat request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatUser {
+    /// Stable id (Slack `user_id`, Teams `from.aadObjectId`), the RBAC key.
+    pub id: String,
+    /// Display name (for messages and the Defender comment).
+    pub name: String,
+}
+
+/// Where a chat request came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// Slack workspace (`team_id`) or Teams tenant.
+    pub team: String,
+    /// Channel / conversation.
+    pub channel: String,
+}
+
+/// A parsed Slack request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlackRequest {
+    /// A slash command.
+    Slash {
+        /// The sender.
+        user: ChatUser,
+        /// Where from.
+        origin: Origin,
+        /// Where to post the result (`hooks.slack.com`).
+        response_url: Option<String>,
+        /// What was asked.
+        parsed: Parsed,
+    },
+    /// A button press.
+    Button {
+        /// The presser.
+        user: ChatUser,
+        /// Where from.
+        origin: Origin,
+        /// Where to post the result.
+        response_url: Option<String>,
+        /// `confirm`, `cancel` (or anything else: ignored).
+        action_id: String,
+        /// The confirmation token.
+        value: String,
+    },
+}
+
+/// A request body that is not a Slack request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a Slack request: {0}")]
+pub struct NotSlack(pub String);
+
+fn form(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(rename = "type")]
+    kind: String,
+    user: PayloadUser,
+    #[serde(default)]
+    team: Option<IdOnly>,
+    #[serde(default)]
+    channel: Option<IdOnly>,
+    #[serde(default)]
+    response_url: Option<String>,
+    #[serde(default)]
+    actions: Vec<PayloadAction>,
+}
+
+#[derive(Deserialize)]
+struct PayloadUser {
+    id: String,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct PayloadAction {
+    action_id: String,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+/// Parses a verified Slack body (a slash command or a `block_actions` payload).
+///
+/// # Errors
+/// [`NotSlack`] when required fields are missing or the payload is not a block action.
+pub fn parse_slack(body: &[u8]) -> Result<SlackRequest, NotSlack> {
+    let fields = form(body);
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if let Some(payload) = get("payload") {
+        let p: Payload = serde_json::from_str(&payload).map_err(|e| NotSlack(format!("payload: {e}")))?;
+        if p.kind != "block_actions" {
+            return Err(NotSlack(format!("payload type '{}' is not handled", p.kind)));
+        }
+        let action = p.actions.into_iter().next().ok_or_else(|| NotSlack("block action without actions".into()))?;
+        let name = p.user.username.or(p.user.name).unwrap_or_else(|| p.user.id.clone());
+        return Ok(SlackRequest::Button {
+            user: ChatUser { id: p.user.id, name },
+            origin: Origin {
+                team: p.team.map(|t| t.id).unwrap_or_default(),
+                channel: p.channel.map(|c| c.id).unwrap_or_default(),
+            },
+            response_url: p.response_url,
+            action_id: action.action_id,
+            value: action.value.unwrap_or_default(),
+        });
+    }
+    let user_id = get("user_id").ok_or_else(|| NotSlack("no user_id".into()))?;
+    get("command").ok_or_else(|| NotSlack("no command".into()))?;
+    Ok(SlackRequest::Slash {
+        user: ChatUser { name: get("user_name").unwrap_or_else(|| user_id.clone()), id: user_id },
+        origin: Origin { team: get("team_id").unwrap_or_default(), channel: get("channel_id").unwrap_or_default() },
+        response_url: get("response_url"),
+        parsed: parse_text(&get("text").unwrap_or_default()),
+    })
+}
+
+/// A parsed Teams outgoing-webhook message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamsRequest {
+    /// The sender.
+    pub user: ChatUser,
+    /// Where from.
+    pub origin: Origin,
+    /// What was asked.
+    pub parsed: Parsed,
+}
+
+#[derive(Deserialize)]
+struct TeamsActivity {
+    #[serde(default)]
+    text: String,
+    from: TeamsFrom,
+    #[serde(default)]
+    conversation: Option<IdOnly>,
+    #[serde(default, rename = "channelData")]
+    channel_data: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct TeamsFrom {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, rename = "aadObjectId")]
+    aad_object_id: Option<String>,
+}
+
+/// The message text without the `<at>…</at>` mention, other tags and the common HTML entities.
+pub fn teams_plain_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<at>") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("</at>") {
+            Some(end) => rest = &rest[start + end + 5..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    // Strip any remaining tags.
+    let mut plain = String::new();
+    let mut in_tag = false;
+    for c in out.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => plain.push(c),
+            _ => {}
+        }
+    }
+    plain.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
+}
+
+/// Parses a verified Teams outgoing-webhook body.
+///
+/// # Errors
+/// [`NotSlack`] (reused: "not a chat request") when the JSON is not a Teams activity.
+pub fn parse_teams(body: &[u8]) -> Result<TeamsRequest, NotSlack> {
+    let a: TeamsActivity = serde_json::from_slice(body).map_err(|e| NotSlack(format!("teams activity: {e}")))?;
+    let id = a.from.aad_object_id.clone().unwrap_or(a.from.id.clone());
+    let team = a
+        .channel_data
+        .as_ref()
+        .and_then(|c| c.pointer("/tenant/id"))
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    Ok(TeamsRequest {
+        user: ChatUser { name: a.from.name.unwrap_or_else(|| id.clone()), id },
+        origin: Origin { team, channel: a.conversation.map(|c| c.id).unwrap_or_default() },
+        parsed: parse_text(&teams_plain_text(&a.text)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: &str = "bf44e1ec1d7163de5cf81d93982ed19d185f80d2";
+
+    fn cmd(t: &str) -> Command {
+        match parse_text(t) {
+            Parsed::Command(c) => c,
+            Parsed::Usage(u) => panic!("{t}: {u}"),
+        }
+    }
+
+    fn bad(t: &str) -> String {
+        match parse_text(t) {
+            Parsed::Usage(u) => u,
+            Parsed::Command(c) => panic!("{t} parsed as {c:?}"),
+        }
+    }
+
+    #[test]
+    fn every_command_parses_into_typed_arguments() {
+        assert_eq!(cmd(""), Command::Help);
+        assert_eq!(cmd("help"), Command::Help);
+        assert_eq!(cmd(&format!("machine {}", M.to_uppercase())), Command::Machine(MachineRef::Id(M.parse().unwrap())));
+        assert_eq!(cmd("machine 10.1.2.3"), Command::Machine(MachineRef::Ip("10.1.2.3".parse().unwrap())));
+        assert_eq!(
+            cmd("machine WS-1.contoso.com"),
+            Command::Machine(MachineRef::Host("ws-1.contoso.com".parse().unwrap()))
+        );
+        assert_eq!(cmd("alert da637_-8807"), Command::Alert("da637_-8807".parse().unwrap()));
+        assert_eq!(cmd("incident 42"), Command::Incident(IncidentId(42)));
+        assert_eq!(
+            cmd("incident 42 assign Alice@contoso.com"),
+            Command::UpdateIncident(IncidentId(42), IncidentChange::Assign("alice@contoso.com".parse().unwrap()))
+        );
+        assert_eq!(cmd("incident 42 resolve"), Command::UpdateIncident(IncidentId(42), IncidentChange::Resolve));
+        assert_eq!(
+            cmd("incident 42 classify fp"),
+            Command::UpdateIncident(IncidentId(42), IncidentChange::Classify(Classification::FalsePositive))
+        );
+        assert_eq!(
+            cmd("isolate ws-1  suspected   C2 beacon"),
+            Command::Act {
+                action: Action::Isolate,
+                machine: MachineRef::Host("ws-1".parse().unwrap()),
+                reason: Reason::try_from("suspected C2 beacon".to_string()).unwrap()
+            }
+        );
+        for verb in ["unisolate", "scan", "restrict", "unrestrict", "collect"] {
+            assert!(matches!(cmd(&format!("{verb} {M} ticket 42")), Command::Act { .. }));
+        }
+        let a = "4c131820-86e8-4828-8756-d1bfc188ad8c";
+        assert_eq!(cmd(&format!("action {a}")), Command::ActionStatus(a.parse().unwrap()));
+        assert_eq!(
+            cmd("hunt processes-on-host ws-1 6"),
+            Command::Hunt(Hunt::ProcessesOnHost { host: "ws-1".parse().unwrap(), hours: 6 })
+        );
+    }
+
+    #[test]
+    fn malformed_and_hostile_input_is_usage_with_a_reason() {
+        assert!(bad("frobnicate x").contains("unknown command"));
+        assert!(bad("machine").contains("needs"));
+        assert!(bad("machine a b").contains("exactly one"));
+        assert!(bad("machine 10.999.0.1").contains("not a machine id"));
+        assert!(bad("machine x'or'1").contains("host name"));
+        assert!(bad("isolate ws-1").contains("reason"));
+        assert!(bad("isolate ws-1 ok").contains("reason"));
+        assert!(bad(&format!("isolate ws-1 {}", "x".repeat(MAX_REASON + 1))).contains("longer"));
+        assert!(bad("incident -1").contains("incident id"));
+        assert!(bad("incident 4 assign bob").contains("principal"));
+        assert!(bad("incident 4 classify maybe").contains("classification"));
+        assert!(bad("incident 4 delete").contains("assign"));
+        assert!(bad("action 123").contains("machine action id"));
+        assert!(bad("hunt drop-table x").contains("saved query"));
+        assert!(bad("hunt processes-on-host ws-1 999").contains("hours"));
+        assert!(bad("hunt connections-to-ip 1.2.3").contains("IP"));
+        assert!(bad("alert a|b").contains("alert id"));
+        assert!(usage().contains("processes-on-host"));
+    }
+
+    #[test]
+    fn hunt_queries_render_with_escaped_literals() {
+        let q = Hunt::ProcessesOnHost { host: "ws-1.contoso.com".parse().unwrap(), hours: 6 }.query().render().unwrap();
+        assert!(q.as_str().contains("DeviceName == \"ws-1.contoso.com\""), "{q}");
+        assert!(q.as_str().contains("ago(6h)"), "{q}");
+    }
+
+    #[test]
+    fn slack_slash_command_and_block_action_bodies() {
+        let body = "token=x&team_id=T1&team_domain=t&channel_id=C1&channel_name=c&user_id=U1&user_name=road\
+                    &command=%2Fdefender&text=isolate+ws-1+phishing+follow-up&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F1\
+                    &trigger_id=1.2.3";
+        let SlackRequest::Slash { user, origin, response_url, parsed } = parse_slack(body.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(user, ChatUser { id: "U1".into(), name: "road".into() });
+        assert_eq!(origin, Origin { team: "T1".into(), channel: "C1".into() });
+        assert_eq!(response_url.as_deref(), Some("https://hooks.slack.com/commands/1"));
+        assert!(matches!(parsed, Parsed::Command(Command::Act { action: Action::Isolate, .. })));
+
+        let payload = serde_json::json!({"type":"block_actions","user":{"id":"U2","username":"wile"},
+            "team":{"id":"T1"},"channel":{"id":"C1"},"response_url":"https://hooks.slack.com/actions/1",
+            "actions":[{"action_id":"confirm","block_id":"b","type":"button","value":"tok.en"}]});
+        let body: String =
+            url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish();
+        let SlackRequest::Button { user, action_id, value, .. } = parse_slack(body.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!((user.id.as_str(), action_id.as_str(), value.as_str()), ("U2", "confirm", "tok.en"));
+        assert!(parse_slack(b"text=hi").is_err());
+        assert!(parse_slack(b"payload=%7B%22type%22%3A%22view_submission%22%7D").is_err());
+    }
+
+    #[test]
+    fn slack_published_example_body_parses() {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../../../contract/vectors/signatures.json")).unwrap();
+        let r = parse_slack(v["slack_v0"]["body"].as_str().unwrap().as_bytes()).unwrap();
+        let SlackRequest::Slash { user, parsed, .. } = r else { panic!() };
+        assert_eq!(user.id, "U2CERLKJA");
+        assert_eq!(parsed, Parsed::Command(Command::Help), "an empty text is help");
+    }
+
+    #[test]
+    fn teams_mentions_and_entities_are_stripped() {
+        let body = serde_json::json!({"type":"message","text":"<at>Defender</at>&nbsp;machine <b>ws-1</b>",
+            "from":{"id":"29:1","name":"Alice","aadObjectId":"aad-1"},"conversation":{"id":"19:c"},
+            "channelData":{"tenant":{"id":"tid"}}});
+        let r = parse_teams(body.to_string().as_bytes()).unwrap();
+        assert_eq!(r.user, ChatUser { id: "aad-1".into(), name: "Alice".into() });
+        assert_eq!(r.parsed, Parsed::Command(Command::Machine(MachineRef::Host("ws-1".parse().unwrap()))));
+        assert!(parse_teams(b"[]").is_err());
+    }
+}

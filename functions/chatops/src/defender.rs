@@ -1,0 +1,192 @@
+//! The narrow Defender surface the chat-ops use cases need ([`DefenderOps`]), and its production
+//! implementation over the shared client's typed calls for one tenant ([`ClientOps`]).
+
+use crate::command::Hunt;
+use async_trait::async_trait;
+use defender_shared::{
+    auth::TokenSource,
+    defender::{
+        Deadline, DefenderClient, DefenderError,
+        api::ListQuery,
+        models::{
+            actions::{CommentRequest, IsolateRequest, IsolationType, MachineAction, ScanRequest, ScanType},
+            alerts::Alert,
+            hunting::{HuntingRequest, HuntingResponse},
+            incidents::{Incident, IncidentUpdate},
+            machines::Machine,
+        },
+        odata::{Filter, fields},
+    },
+    ids::{ActionId, AlertId, Hostname, IncidentId, MachineId, TenantName},
+    tenants::Action,
+};
+use std::{net::IpAddr, sync::Arc};
+
+/// A Defender call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpsError {
+    /// Defender refuses because an action of that kind is already in flight
+    /// (`400 ActiveRequestAlreadyExists`).
+    #[error("an action of this kind is already in progress on the machine")]
+    AlreadyInProgress,
+    /// Throttled.
+    #[error("Defender is throttling requests; try again shortly")]
+    Throttled,
+    /// The deadline passed.
+    #[error("Defender did not answer in time")]
+    Deadline,
+    /// Anything else (status and code only; never a body or a token).
+    #[error("Defender answered {0}")]
+    Service(String),
+}
+
+/// What the use cases need from Defender, for one tenant.
+#[async_trait]
+pub trait DefenderOps: Send + Sync {
+    /// One machine (`None`: not found).
+    async fn machine(&self, id: &MachineId) -> Result<Option<Machine>, OpsError>;
+    /// Machines whose `computerDnsName` is exactly `host`.
+    async fn machines_by_host(&self, host: &Hostname) -> Result<Vec<Machine>, OpsError>;
+    /// Machines seen with `ip` now.
+    async fn machines_by_ip(&self, ip: IpAddr) -> Result<Vec<Machine>, OpsError>;
+    /// The machine's actions (any order).
+    async fn machine_actions(&self, id: &MachineId) -> Result<Vec<MachineAction>, OpsError>;
+    /// The machine's alerts.
+    async fn machine_alerts(&self, id: &MachineId) -> Result<Vec<Alert>, OpsError>;
+    /// One alert.
+    async fn alert(&self, id: &AlertId) -> Result<Option<Alert>, OpsError>;
+    /// One incident.
+    async fn incident(&self, id: IncidentId) -> Result<Option<Incident>, OpsError>;
+    /// Changes an incident.
+    async fn update_incident(&self, id: IncidentId, change: &IncidentUpdate) -> Result<Incident, OpsError>;
+    /// Runs an allow-listed hunt.
+    async fn hunt(&self, hunt: &Hunt) -> Result<HuntingResponse, OpsError>;
+    /// Starts a machine action.
+    async fn act(&self, action: Action, id: &MachineId, comment: &str) -> Result<MachineAction, OpsError>;
+    /// One machine action.
+    async fn action(&self, id: &ActionId) -> Result<Option<MachineAction>, OpsError>;
+}
+
+/// The production [`DefenderOps`]: the shared client for one tenant, each call within `deadline`.
+pub struct ClientOps<T> {
+    client: Arc<DefenderClient<T>>,
+    tenant: TenantName,
+    deadline: Deadline,
+}
+
+impl<T> std::fmt::Debug for ClientOps<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOps").field("tenant", &self.tenant).finish_non_exhaustive()
+    }
+}
+
+impl<T> ClientOps<T> {
+    /// Calls in `tenant`, bounded by `deadline`.
+    pub fn new(client: Arc<DefenderClient<T>>, tenant: TenantName, deadline: Deadline) -> Self {
+        Self { client, tenant, deadline }
+    }
+}
+
+fn fail(e: DefenderError) -> OpsError {
+    let status = e.status().map(|s| s.as_u16());
+    match &e {
+        DefenderError::Throttled { .. } | DefenderError::Paced { .. } => OpsError::Throttled,
+        DefenderError::Deadline { .. } => OpsError::Deadline,
+        _ if status == Some(429) => OpsError::Throttled,
+        _ if status == Some(400) && e.code() == Some("ActiveRequestAlreadyExists") => OpsError::AlreadyInProgress,
+        _ => OpsError::Service(match (status, e.code()) {
+            (Some(s), Some(c)) => format!("{s} {c}"),
+            (Some(s), None) => s.to_string(),
+            _ => e.to_string(),
+        }),
+    }
+}
+
+fn optional<V>(r: Result<V, DefenderError>) -> Result<Option<V>, OpsError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.status().map(|s| s.as_u16()) == Some(404) => Ok(None),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+#[async_trait]
+impl<T: TokenSource + Send + Sync + 'static> DefenderOps for ClientOps<T> {
+    async fn machine(&self, id: &MachineId) -> Result<Option<Machine>, OpsError> {
+        optional(self.client.get_machine(&self.tenant, id, self.deadline).await)
+    }
+
+    async fn machines_by_host(&self, host: &Hostname) -> Result<Vec<Machine>, OpsError> {
+        let q = ListQuery::new().filter(Filter::eq(fields::machines::COMPUTER_DNS_NAME, host.as_str())).top(10);
+        let page = self.client.machines_page(&self.tenant, &q, self.deadline).await.map_err(fail)?;
+        // Exact, case-insensitive: the filter is `eq`, this guards against a looser server.
+        Ok(page
+            .value
+            .into_iter()
+            .filter(|m| m.computer_dns_name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(host.as_str())))
+            .collect())
+    }
+
+    async fn machines_by_ip(&self, ip: IpAddr) -> Result<Vec<Machine>, OpsError> {
+        let now = chrono::Utc::now();
+        Ok(self.client.find_machines_by_ip(&self.tenant, ip, now, self.deadline).await.map_err(fail)?.value)
+    }
+
+    async fn machine_actions(&self, id: &MachineId) -> Result<Vec<MachineAction>, OpsError> {
+        let q = ListQuery::new().filter(Filter::eq(fields::machine_actions::MACHINE_ID, id.as_str())).top(200);
+        Ok(self.client.machine_actions_page(&self.tenant, &q, self.deadline).await.map_err(fail)?.value)
+    }
+
+    async fn machine_alerts(&self, id: &MachineId) -> Result<Vec<Alert>, OpsError> {
+        Ok(self.client.machine_alerts(&self.tenant, id, self.deadline).await.map_err(fail)?.value)
+    }
+
+    async fn alert(&self, id: &AlertId) -> Result<Option<Alert>, OpsError> {
+        optional(self.client.get_alert(&self.tenant, id, self.deadline).await)
+    }
+
+    async fn incident(&self, id: IncidentId) -> Result<Option<Incident>, OpsError> {
+        optional(self.client.get_incident(&self.tenant, id, self.deadline).await)
+    }
+
+    async fn update_incident(&self, id: IncidentId, change: &IncidentUpdate) -> Result<Incident, OpsError> {
+        self.client.update_incident(&self.tenant, id, change, self.deadline).await.map_err(fail)
+    }
+
+    async fn hunt(&self, hunt: &Hunt) -> Result<HuntingResponse, OpsError> {
+        let query = hunt.query().render().map_err(|e| OpsError::Service(format!("query template: {e}")))?;
+        self.client.mde_hunt(&self.tenant, &HuntingRequest { query }, self.deadline).await.map_err(fail)
+    }
+
+    async fn act(&self, action: Action, id: &MachineId, comment: &str) -> Result<MachineAction, OpsError> {
+        let (c, t, d) = (&self.client, &self.tenant, self.deadline);
+        let body = CommentRequest::new(comment);
+        match action {
+            Action::Isolate => {
+                let req = IsolateRequest { comment: comment.to_string(), isolation_type: IsolationType::Full };
+                c.isolate(t, id, &req, d).await
+            }
+            Action::Unisolate => c.unisolate(t, id, &body, d).await,
+            Action::Scan => {
+                let req = ScanRequest { comment: comment.to_string(), scan_type: ScanType::Quick };
+                c.run_av_scan(t, id, &req, d).await
+            }
+            Action::Restrict => c.restrict_code_execution(t, id, &body, d).await,
+            Action::Unrestrict => c.unrestrict_code_execution(t, id, &body, d).await,
+            Action::Collect => c.collect_investigation_package(t, id, &body, d).await,
+        }
+        .map_err(fail)
+    }
+
+    async fn action(&self, id: &ActionId) -> Result<Option<MachineAction>, OpsError> {
+        optional(self.client.get_machine_action(&self.tenant, id, self.deadline).await)
+    }
+}
+
+/// The tenants: Defender for each, and what each allows.
+pub trait Tenants: Send + Sync {
+    /// Defender calls in `tenant`, bounded by `deadline` (`None`: no such tenant).
+    fn ops(&self, tenant: &TenantName, deadline: tokio::time::Instant) -> Option<Arc<dyn DefenderOps>>;
+    /// Whether the tenant's `allowed_actions` hold `action`.
+    fn allows(&self, tenant: &TenantName, action: Action) -> bool;
+}

@@ -1,0 +1,241 @@
+//! The callback Lambda: `POST /chatops/slack` and `POST /chatops/teams` through `lambda_http`.
+//!
+//! 1. Bodies over [`MAX_BODY`] are 413; the signature is verified first (Slack v0 with a 5-minute
+//!    window, Teams HMAC; constant time, secrets from the vault through the shared TTL cache); any
+//!    failure is 401 with one generic body.
+//! 2. The request is parsed ([`crate::command`]); help and usage, refusals by policy
+//!    ([`Safety::authorize`]) and confirm/cancel buttons are answered at once — none needs Defender.
+//! 3. Everything that calls Defender is handed to the worker ([`HandOff`]) and answered "working on
+//!    it": the callback never waits on Defender, so it answers well within Slack's 3 s.
+//! 4. Teams outgoing webhooks must be answered in the response (within 5 s, no `response_url`):
+//!    lookups run inline within [`TEAMS_BUDGET`]; machine actions are refused there (they need the
+//!    Slack confirmation button).
+
+use crate::{
+    actions::{Accepted, Decision, Safety, audit},
+    command::{Command, Parsed, SlackRequest, parse_slack, parse_teams, usage},
+    handoff::{HandOff, Job},
+    reply::Reply,
+    worker::{Worker, secrets},
+};
+use defender_shared::{vault::SecretStore, webhook};
+use lambda_http::{Body, Request, Response, http::StatusCode};
+use serde_json::{Value, json};
+use std::{sync::Arc, time::Duration};
+use tracing::{info, warn};
+
+/// Largest accepted body.
+pub const MAX_BODY: usize = 64 * 1024;
+/// Time a Teams lookup may take (Teams gives an outgoing webhook 5 s).
+pub const TEAMS_BUDGET: Duration = Duration::from_millis(4000);
+
+/// Cold-start state of the callback.
+pub struct State {
+    /// Where the signing secrets live.
+    pub store: Arc<dyn SecretStore>,
+    /// Slack signing secret names, current first.
+    pub slack_secret_names: Vec<String>,
+    /// Teams outgoing-webhook secret names, current first.
+    pub teams_secret_names: Vec<String>,
+    /// Policy and exactly-once.
+    pub safety: Arc<Safety>,
+    /// To the worker.
+    pub handoff: Arc<dyn HandOff>,
+    /// For Teams' inline lookups.
+    pub worker: Arc<Worker>,
+    /// Unix seconds now (injected for tests).
+    pub clock: fn() -> i64,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State").field("slack_secret_names", &self.slack_secret_names).finish_non_exhaustive()
+    }
+}
+
+fn respond(status: StatusCode, body: Value) -> Response<Body> {
+    let mut r = Response::new(Body::Text(body.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut().insert("content-type", lambda_http::http::HeaderValue::from_static("application/json"));
+    r
+}
+
+fn unauthorized() -> Response<Body> {
+    respond(
+        StatusCode::UNAUTHORIZED,
+        json!({"error": {"code": "Unauthorized", "message": "missing, invalid or stale signature"}}),
+    )
+}
+
+fn slack(reply: &Reply) -> Response<Body> {
+    respond(StatusCode::OK, reply.to_slack())
+}
+
+/// Handles one request.
+pub async fn handle(state: &State, req: Request) -> Response<Body> {
+    if req.method() != lambda_http::http::Method::POST {
+        return respond(StatusCode::METHOD_NOT_ALLOWED, json!({"error": {"code": "MethodNotAllowed"}}));
+    }
+    let body: &[u8] = match req.body() {
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    };
+    if body.len() > MAX_BODY {
+        return respond(StatusCode::PAYLOAD_TOO_LARGE, json!({"error": {"code": "PayloadTooLarge"}}));
+    }
+    let path = req.uri().path().trim_end_matches('/').to_string();
+    if path.ends_with("/chatops/slack") {
+        slack_route(state, &req, body).await
+    } else if path.ends_with("/chatops/teams") {
+        teams_route(state, &req, body).await
+    } else {
+        respond(StatusCode::NOT_FOUND, json!({"error": {"code": "NotFound"}}))
+    }
+}
+
+async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body> {
+    let headers = req.headers();
+    let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
+    let keys = secrets(state.store.as_ref(), &state.slack_secret_names).await;
+    let now = (state.clock)();
+    if let Err(e) = webhook::verify_slack(
+        header("x-slack-request-timestamp"),
+        header("x-slack-signature"),
+        body,
+        &keys,
+        now,
+        webhook::DEFAULT_WINDOW,
+    ) {
+        warn!(reason = %e, bytes = body.len(), "unauthenticated Slack request refused");
+        return unauthorized();
+    }
+    let retry = header("x-slack-retry-num").map(str::to_string);
+    let parsed = match parse_slack(body) {
+        Ok(p) => p,
+        Err(e) => {
+            warn!(error = %e, "unusable Slack request");
+            return respond(
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"code": "BadRequest", "message": e.to_string()}}),
+            );
+        }
+    };
+    match parsed {
+        SlackRequest::Slash { user, origin, response_url, parsed } => {
+            let cmd = match parsed {
+                Parsed::Usage(why) => return slack(&Reply::text(format!("{why}\n{}", usage()))),
+                Parsed::Command(Command::Help) => return slack(&Reply::text(usage())),
+                Parsed::Command(c) => c,
+            };
+            let tenant = match state.safety.authorize(&origin, &user, &cmd) {
+                Ok(Some(t)) => t,
+                Ok(None) => return slack(&Reply::text(usage())),
+                Err(why) => return slack(&Reply::text(why)),
+            };
+            let text = form_text(body);
+            let job = Job::Command { tenant, user, origin, text, response_url };
+            match state.handoff.send(&job, Duration::ZERO).await {
+                Ok(()) => {
+                    info!(retry = retry.as_deref().unwrap_or("0"), "command handed to the worker");
+                    slack(&Reply::text("Working on it…"))
+                }
+                Err(e) => {
+                    warn!(error = %e, "hand-off failed");
+                    slack(&Reply::text("Sorry, the request could not be queued; try again."))
+                }
+            }
+        }
+        SlackRequest::Button { user, origin, response_url, action_id, value } => match action_id.as_str() {
+            "confirm" => match state.safety.accept(&value, &user, &origin, &keys).await {
+                Accepted::Go(c) => {
+                    let job = Job::Execute { token: value, accepted_at: now, response_url };
+                    match state.handoff.send(&job, Duration::ZERO).await {
+                        Ok(()) => slack(&Reply::replacing(format!(
+                            "Confirmed: {} `{}` (request `{}`) — working on it…",
+                            c.action, c.machine_name, c.request_id
+                        ))),
+                        Err(e) => {
+                            warn!(error = %e, "hand-off failed");
+                            state.safety.release(&c).await;
+                            slack(&Reply::text("Sorry, the action could not be queued; press confirm again."))
+                        }
+                    }
+                }
+                Accepted::Duplicate(msg) => {
+                    info!(retry = retry.as_deref().unwrap_or("0"), "duplicate confirmation ignored");
+                    slack(&Reply::text(msg))
+                }
+                Accepted::Refused(msg) => slack(&Reply::text(msg)),
+            },
+            "cancel" => {
+                audit(Decision::Cancelled, None, &user, "confirm", None, Some(&value), "");
+                slack(&Reply::replacing("Cancelled; nothing was done."))
+            }
+            other => {
+                info!(action_id = other, "button ignored");
+                slack(&Reply::text("Nothing to do."))
+            }
+        },
+    }
+}
+
+fn form_text(body: &[u8]) -> String {
+    url::form_urlencoded::parse(body).find(|(k, _)| k == "text").map(|(_, v)| v.into_owned()).unwrap_or_default()
+}
+
+async fn teams_route(state: &State, req: &Request, body: &[u8]) -> Response<Body> {
+    let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok());
+    let keys = secrets(state.store.as_ref(), &state.teams_secret_names).await;
+    if let Err(e) = webhook::verify_teams(auth, body, &keys) {
+        warn!(reason = %e, bytes = body.len(), "unauthenticated Teams request refused");
+        return unauthorized();
+    }
+    let r = match parse_teams(body) {
+        Ok(r) => r,
+        Err(e) => {
+            return respond(
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"code": "BadRequest", "message": e.to_string()}}),
+            );
+        }
+    };
+    let teams = |reply: Reply| respond(StatusCode::OK, reply.to_teams());
+    let cmd = match r.parsed {
+        Parsed::Usage(why) => return teams(Reply::text(format!("{why}\n{}", usage()))),
+        Parsed::Command(c) => c,
+    };
+    let tenant = match state.safety.authorize(&r.origin, &r.user, &cmd) {
+        Ok(Some(t)) => t,
+        Ok(None) => return teams(Reply::text(usage())),
+        Err(why) => return teams(Reply::text(why)),
+    };
+    if let Command::Act { action, .. } = &cmd {
+        audit(
+            Decision::Refused,
+            Some(tenant.as_str()),
+            &r.user,
+            action.as_str(),
+            None,
+            None,
+            "teams has no confirmation",
+        );
+        return teams(Reply::text(
+            "Machine actions need a confirmation button, which Teams outgoing webhooks cannot carry: use /defender in Slack.",
+        ));
+    }
+    let text = parse_text_of(body);
+    match tokio::time::timeout(TEAMS_BUDGET, state.worker.command(&tenant, &r.user, &r.origin, &text)).await {
+        Ok(reply) => teams(reply),
+        Err(_) => teams(Reply::text("Defender did not answer in time; try again.")),
+    }
+}
+
+fn parse_text_of(body: &[u8]) -> String {
+    // The text the command was parsed from, mention removed (re-parsed by the worker).
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["text"].as_str().map(str::to_string))
+        .map(|t| crate::command::teams_plain_text(&t))
+        .unwrap_or_default()
+}

@@ -1,0 +1,52 @@
+//! chatops — analysts type `/defender …` in Slack (or mention the bot in Teams) and press buttons;
+//! the functions look things up or run machine actions. These functions can isolate a company's
+//! machines, so safety is the feature.
+//!
+//! # Layout
+//! - [`command`] — Slack slash commands, block actions and Teams messages → a typed [`command::Command`];
+//!   every argument a validated newtype; anything else → usage help.
+//! - [`config`] — the function's settings and the access policy ([`config::Rbac`]: who may do what, per tenant).
+//! - [`actions`] — the heart: authorise, resolve the machine exactly, check its state, confirm with a
+//!   sealed expiring token, execute once, audit every decision.
+//! - [`confirm`] — the confirmation token (HMAC-sealed, expiring).
+//! - [`idempotency`] — the conditional-write store behind exactly-once (in-memory; production: DynamoDB).
+//! - [`defender`] — the narrow Defender trait the use cases need and its production implementation.
+//! - [`handoff`] — callback → worker jobs (in-process channel; production: SQS) and the `response_url` poster.
+//! - [`worker`] — runs handed-off jobs and posts the results.
+//! - [`followup`] — follows accepted actions to a terminal state, one pass per delayed job.
+//! - [`handler`] — the Lambda adapter for `POST /chatops/slack` and `POST /chatops/teams`.
+//! - [`reply`] — replies, rendered for Slack (blocks with buttons) and Teams.
+//! - [`state`] — cold-start wiring from the shared runtime.
+
+pub mod actions;
+pub mod command;
+pub mod config;
+pub mod confirm;
+pub mod defender;
+pub mod followup;
+pub mod handler;
+pub mod handoff;
+pub mod idempotency;
+pub mod reply;
+pub mod state;
+pub mod worker;
+
+/// Every documented endpoint the functions may call (for the permission self-check).
+pub const ENDPOINTS: &[&str] = &[
+    "mde.machines.get",
+    "mde.machines.list",
+    "mde.machines.find_by_ip",
+    "mde.machines.alerts",
+    "mde.machines.isolate",
+    "mde.machines.unisolate",
+    "mde.machines.run_av_scan",
+    "mde.machines.restrict_code_execution",
+    "mde.machines.unrestrict_code_execution",
+    "mde.machines.collect_investigation_package",
+    "mde.machineactions.list",
+    "mde.machineactions.get",
+    "mde.alerts.get",
+    "mde.advanced_hunting.run",
+    "xdr.incidents.get",
+    "xdr.incidents.update",
+];
