@@ -70,7 +70,8 @@ async fn main() -> ExitCode {
 }
 
 /// Every function and the documented endpoints it may call.
-pub const FUNCTIONS: &[(&str, &[&str])] = &[("webhook-enrich", webhook_enrich::ENDPOINTS)];
+pub const FUNCTIONS: &[(&str, &[&str])] =
+    &[("webhook-enrich", webhook_enrich::ENDPOINTS), ("chatops", chatops::ENDPOINTS)];
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if let Command::Permissions = cli.command {
