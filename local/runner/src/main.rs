@@ -8,9 +8,13 @@
 //! 2. the typed Defender client: machines and alerts with OData, XDR incidents, advanced hunting;
 //! 3. **webhook enrichment**: a signed Standard Webhooks request in a real API Gateway v2 event, through
 //!    the function's handler, and the answer;
-//!    then the same request with a bad signature (401).
+//!    then the same request with a bad signature (401);
+//! 4. **chat-ops**: a signed Slack slash command, an isolate confirmed twice (one action at Defender),
+//!    and the follow-up reporting the action's final status.
 //!
 //! It prints each step and exits non-zero if any step does not answer as documented.
+
+mod chatops_demo;
 
 use defender_shared::{
     config::Config,
@@ -217,9 +221,11 @@ async fn run() -> Result<(), BoxError> {
         return Err(format!("a forged signature was answered {}", forged.status()).into());
     }
     println!("-- the same request with a forged signature: 401");
+
+    chatops_demo::run(&sim, &env).await?;
     std::fs::remove_dir_all(&dir).ok();
     println!(
-        "== done: vault, tokens, typed Defender calls and webhook enrichment all went through the simulated tenant"
+        "== done: vault, tokens, typed Defender calls, webhook enrichment and chat-ops all went through the simulated tenant"
     );
     Ok(())
 }
