@@ -23,6 +23,18 @@ pub struct Cursor {
     pub recent: BTreeSet<Version>,
     /// Commits so far (each commit is a new document, so no two generations have the same bytes).
     pub generation: u64,
+    /// The run that holds the stream, until when (its Lambda deadline).
+    #[serde(default)]
+    pub lease: Option<Lease>,
+}
+
+/// A run's claim on a stream: no other run starts before `until` unless it is `holder`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The run's id (the Lambda request id).
+    pub holder: String,
+    /// Expiry: the holder's deadline (a Lambda cannot outlive it).
+    pub until: DateTime<Utc>,
 }
 
 impl Cursor {

@@ -30,8 +30,12 @@
 //!   a run cut at its deadline, two concurrent runs over the same data). If Defender's answer changed
 //!   between the failed attempt and the retry, the orphan object can hold versions the retry writes
 //!   under another key: consumers dedupe by `(id, lastUpdateTime)`, which is always sufficient.
-//! - **Two overlapping runs cannot both advance the cursor**: the commit is `If-None-Match: *` for the
-//!   first cursor and `If-Match: <etag>` after; the loser gets [`Outcome::Conflict`] and stops.
+//! - **Two overlapping runs cannot both advance the cursor**: every cursor write is conditional
+//!   (`If-None-Match: *` for the first, `If-Match: <etag>` after). A run first takes a *lease* in the
+//!   cursor (its id and its deadline) with such a write, before it reads Defender; a second run that
+//!   finds a live lease, or loses the race to write one, stops at once ([`Outcome::Conflict`]) having
+//!   written nothing. The lease is released at the end; a run killed at its deadline leaves one that
+//!   has expired by then, so the next run takes over from the last committed page.
 //! - Ordering assumption: `$orderby` is not in the Defender docs for these lists (the simulator, like
 //!   the service, accepts it). If the service ignored it, pages would still be sorted and deduplicated,
 //!   but the per-page commit would no longer imply "everything earlier was read"; the tests pin the
@@ -39,7 +43,7 @@
 //!
 //! Memory is one page (at most 10,000 alerts) plus the overlap window's identities, whatever the volume.
 
-use crate::cursor::{Cursor, Version};
+use crate::cursor::{Cursor, Lease, Version};
 use crate::sink::{ETag, Sink, SinkError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -165,6 +169,12 @@ pub struct Backfill {
 /// One (tenant, stream) export.
 #[derive(Debug, Clone)]
 pub struct Job {
+    /// This run's id (the Lambda request id): the lease holder.
+    pub run_id: String,
+    /// Wall-clock start of the run (compared with another run's lease).
+    pub started: DateTime<Utc>,
+    /// Wall-clock end of this run's lease (its deadline).
+    pub lease_until: DateTime<Utc>,
     /// Tenant name (registry name), in keys.
     pub tenant: String,
     /// The stream.
@@ -187,7 +197,7 @@ pub enum Outcome {
     Complete,
     /// Stopped before the deadline; the next run resumes from the cursor.
     Stopped,
-    /// Another run advanced the cursor first; this one stopped.
+    /// Another run holds the stream or advanced the cursor first; this one stopped.
     Conflict,
 }
 
@@ -330,6 +340,64 @@ pub async fn export_stream(
         cursor_after: cursor.high_water.clone(),
         outcome: Outcome::Complete,
     };
+    if cursor.lease.as_ref().is_some_and(|l| l.holder != job.run_id && l.until > job.started) {
+        sum.outcome = Outcome::Conflict;
+        return Ok(sum);
+    }
+    let mut leased = cursor.clone();
+    leased.lease = Some(Lease { holder: job.run_id.clone(), until: job.lease_until });
+    leased.generation += 1;
+    match commit(sink, job, &ckey, &leased, etag.as_ref()).await? {
+        Some(tag) => {
+            etag = Some(tag);
+            cursor = leased;
+        }
+        None => {
+            sum.outcome = Outcome::Conflict;
+            return Ok(sum);
+        }
+    }
+    let result = pages(source, sink, job, stop, &ckey, &mut cursor, &mut etag, &mut sum).await;
+    if sum.outcome != Outcome::Conflict {
+        // Release the lease (also after an error, best effort: an unreleased one expires anyway).
+        let mut free = cursor.clone();
+        free.lease = None;
+        free.generation += 1;
+        let released = commit(sink, job, &ckey, &free, etag.as_ref()).await;
+        if result.is_ok() && released?.is_none() {
+            sum.outcome = Outcome::Conflict;
+        }
+    }
+    result.map(|()| sum)
+}
+
+/// Writes the cursor conditionally; `None` when another run changed it.
+async fn commit(
+    sink: &dyn Sink,
+    job: &Job,
+    key: &str,
+    cursor: &Cursor,
+    etag: Option<&ETag>,
+) -> Result<Option<ETag>, ExportError> {
+    let doc = serde_json::to_vec(cursor).map_err(|source| ExportError::Cursor { key: key.to_string(), source })?;
+    match sink.put_cursor(key, doc, etag).await {
+        Ok(tag) => Ok(Some(tag)),
+        Err(SinkError::CursorConflict { .. }) => Ok(None),
+        Err(source) => Err(ExportError::Sink { stream: job.stream, source }),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn pages(
+    source: &dyn Source,
+    sink: &dyn Sink,
+    job: &Job,
+    stop: &dyn StopSignal,
+    ckey: &str,
+    cursor: &mut Cursor,
+    etag: &mut Option<ETag>,
+    sum: &mut StreamSummary,
+) -> Result<(), ExportError> {
     let top = job.page_size.clamp(1, job.stream.max_page());
     let mut anchor = match (cursor.query_from(job.overlap), job.backfill) {
         (Some(t), Some(b)) => Some(t.max(b.from)),
@@ -380,24 +448,22 @@ pub async fn export_stream(
             sum.objects += 1;
             let mut next = cursor.clone();
             next.advance(&versions, job.overlap);
-            let doc = serde_json::to_vec(&next).map_err(|source| ExportError::Cursor { key: ckey.clone(), source })?;
-            match sink.put_cursor(&ckey, doc, etag.as_ref()).await {
-                Ok(tag) => {
-                    etag = Some(tag);
-                    cursor = next;
+            match commit(sink, job, ckey, &next, etag.as_ref()).await? {
+                Some(tag) => {
+                    *etag = Some(tag);
+                    *cursor = next;
                     sum.records += versions.len() as u64;
                     sum.cursor_after = cursor.high_water.clone();
                 }
-                Err(SinkError::CursorConflict { .. }) => {
+                None => {
                     sum.outcome = Outcome::Conflict;
                     break;
                 }
-                Err(source) => return Err(ExportError::Sink { stream: job.stream, source }),
             }
         }
         if n < top {
             break;
         }
     }
-    Ok(sum)
+    Ok(())
 }

@@ -156,8 +156,15 @@ pub fn emf(s: &StreamSummary, now_ms: i64) -> serde_json::Value {
 /// The event is not a valid run request. A failing stream does not stop the others: it is listed in
 /// [`RunSummary::failures`] (and the binary reports the invocation as failed).
 #[tracing::instrument(skip_all, fields(execution_id = event.execution_id.as_deref().unwrap_or("-")))]
-pub async fn handle(state: &State, event: &ExportEvent, deadline: Deadline) -> Result<RunSummary, EventError> {
+pub async fn handle(
+    state: &State,
+    event: &ExportEvent,
+    run_id: &str,
+    deadline: Deadline,
+) -> Result<RunSummary, EventError> {
     let backfill = event.backfill()?;
+    let started = Utc::now();
+    let lease_until = started + chrono::Duration::from_std(deadline.remaining()).unwrap_or_default();
     let stop = DeadlineStop { deadline, margin: state.cfg.margin };
     // A call may use half the margin; the other half is for its object and the cursor commit.
     let call_deadline = Deadline(deadline.0.checked_sub(state.cfg.margin / 2).unwrap_or(deadline.0));
@@ -171,6 +178,9 @@ pub async fn handle(state: &State, event: &ExportEvent, deadline: Deadline) -> R
     for (tenant, source) in &state.tenants {
         for stream in &state.cfg.streams {
             let job = Job {
+                run_id: run_id.to_string(),
+                started,
+                lease_until,
                 tenant: tenant.clone(),
                 stream: *stream,
                 page_size: state.cfg.page_size.unwrap_or(stream.max_page()),

@@ -23,7 +23,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
         let event: handler::ExportEvent = serde_json::from_value(ev.payload)
             .map_err(|e| Diagnostic { error_type: "Export.BadEvent".into(), error_message: e.to_string() })?;
-        let summary = handler::handle(state, &event, deadline(&ev.context))
+        let summary = handler::handle(state, &event, &ev.context.request_id, deadline(&ev.context))
             .await
             .map_err(|e| Diagnostic { error_type: "Export.BadEvent".into(), error_message: e.to_string() })?;
         if summary.failures.is_empty() {
