@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test fmt-check fmt clippy unit sim build bench login doctor clean help venv lint-infra
+.PHONY: run test fmt-check fmt clippy unit sim build bench login doctor clean help venv lint-infra moto
 
 help:
 	@echo "make run    — the main job on the simulated tenant (demo seed), end to end"
@@ -27,7 +27,7 @@ clippy:
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked -p defender-shared --features aws-sts -- -D warnings
 
-unit:
+unit: moto
 	$(CARGO) test --locked --workspace
 
 # Infrastructure linters, each tool set in its own venv (checkov pins boto3 and would fight others).
@@ -41,7 +41,19 @@ PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 LINT_STAMP := $(VENV)/lint/.stamp-cfn-lint-$(CFN_LINT_VERSION)-osv-$(OPENAPI_SPEC_VALIDATOR_VERSION)
 CHECKOV_STAMP := $(VENV)/checkov/.stamp-checkov-$(CHECKOV_VERSION)
 
-venv: $(LINT_STAMP) $(CHECKOV_STAMP)
+MOTO_VERSION := 5.2.5
+MOTO_STAMP := $(VENV)/moto/.stamp-moto-$(MOTO_VERSION)
+
+venv: $(LINT_STAMP) $(CHECKOV_STAMP) $(MOTO_STAMP)
+
+# moto's S3 server for the scheduled-export S3 sink test (the test starts it on an ephemeral port).
+moto: $(MOTO_STAMP)
+
+$(MOTO_STAMP):
+	rm -rf $(VENV)/moto
+	$(PYTHON) -m venv $(VENV)/moto
+	$(VENV)/moto/bin/pip install $(PIP_FLAGS) 'moto[server]==$(MOTO_VERSION)'
+	touch $@
 
 $(LINT_STAMP):
 	rm -rf $(VENV)/lint

@@ -1,0 +1,231 @@
+//! The Lambda adapter: an EventBridge Scheduler invocation (or a backfill request) in, every enabled
+//! (tenant, stream) exported, the run summary out — as the response and as one CloudWatch Embedded
+//! Metric Format line per stream.
+//!
+//! The event is the Scheduler's default notification or the `Input` the schedule sets (the SAM
+//! template passes the documented context attributes `<aws.scheduler.scheduled-time>` etc.). A
+//! backfill is the same function invoked with `{"mode": "backfill", "from": .., "to": ..}`.
+
+use crate::{
+    config::ExportConfig,
+    export::{self, Backfill, DeadlineStop, Job, Source, StreamSummary},
+    sink::Sink,
+};
+use chrono::{DateTime, Utc};
+use defender_shared::defender::Deadline;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tracing::{error, info};
+
+/// The invocation, as far as the export reads it (everything else in the event is ignored).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ExportEvent {
+    /// `"scheduled"` (default) or `"backfill"`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Backfill start (inclusive).
+    #[serde(default)]
+    pub from: Option<DateTime<Utc>>,
+    /// Backfill end (exclusive).
+    #[serde(default)]
+    pub to: Option<DateTime<Utc>>,
+    /// The schedule's time (`<aws.scheduler.scheduled-time>` or the default notification's `time`).
+    #[serde(default, alias = "time")]
+    pub scheduled_time: Option<DateTime<Utc>>,
+    /// `<aws.scheduler.execution-id>`.
+    #[serde(default, alias = "id")]
+    pub execution_id: Option<String>,
+}
+
+/// The event does not describe a run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// Unknown mode.
+    #[error("unknown mode '{0}' (scheduled, backfill)")]
+    Mode(String),
+    /// A backfill without a valid window.
+    #[error("a backfill needs `from` < `to`")]
+    Window,
+}
+
+impl ExportEvent {
+    /// The backfill window, if this is a backfill.
+    ///
+    /// # Errors
+    /// An unknown mode or a backfill without `from < to`.
+    pub fn backfill(&self) -> Result<Option<Backfill>, EventError> {
+        match self.mode.as_deref().map(str::trim) {
+            None | Some("" | "scheduled") => Ok(None),
+            Some("backfill") => match (self.from, self.to) {
+                (Some(from), Some(to)) if from < to => Ok(Some(Backfill { from, to })),
+                _ => Err(EventError::Window),
+            },
+            Some(other) => Err(EventError::Mode(other.to_string())),
+        }
+    }
+}
+
+/// Cold-start state.
+pub struct State {
+    /// The settings.
+    pub cfg: ExportConfig,
+    /// The sink.
+    pub sink: Arc<dyn Sink>,
+    /// Per tenant (registry name): its pages.
+    pub tenants: Vec<(String, Arc<dyn Source>)>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t: Vec<&str> = self.tenants.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("State").field("cfg", &self.cfg).field("tenants", &t).finish_non_exhaustive()
+    }
+}
+
+/// A stream that failed, in the summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamFailure {
+    /// Tenant.
+    pub tenant: String,
+    /// Stream.
+    pub stream: String,
+    /// The error chain (no secrets: Defender and S3 errors carry codes and messages only).
+    pub error: String,
+}
+
+/// The function's response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    /// `scheduled` or `backfill`.
+    pub mode: &'static str,
+    /// The backfill window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backfill: Option<Backfill>,
+    /// Per (tenant, stream).
+    pub streams: Vec<StreamSummary>,
+    /// Streams that failed (their cursors stay at the last committed page).
+    pub failures: Vec<StreamFailure>,
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// One EMF document for a stream's run (printed to stdout, where Lambda's log agent picks it up).
+pub fn emf(s: &StreamSummary, now_ms: i64) -> serde_json::Value {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "DefenderFunctions/Export",
+                "Dimensions": [["Tenant", "Stream"]],
+                "Metrics": [
+                    {"Name": "Records", "Unit": "Count"},
+                    {"Name": "Skipped", "Unit": "Count"},
+                    {"Name": "Objects", "Unit": "Count"},
+                    {"Name": "ApiCalls", "Unit": "Count"},
+                    {"Name": "Throttles", "Unit": "Count"},
+                    {"Name": "Conflicts", "Unit": "Count"}
+                ]
+            }]
+        },
+        "Tenant": s.tenant,
+        "Stream": s.stream,
+        "Records": s.records,
+        "Skipped": s.skipped,
+        "Objects": s.objects,
+        "ApiCalls": s.api_calls,
+        "Throttles": s.throttles,
+        "Conflicts": u64::from(s.outcome == export::Outcome::Conflict),
+        "Outcome": s.outcome,
+        "CursorBefore": s.cursor_before,
+        "CursorAfter": s.cursor_after,
+    })
+}
+
+/// Runs every enabled (tenant, stream) in turn until `deadline` minus the configured margin.
+///
+/// # Errors
+/// The event is not a valid run request. A failing stream does not stop the others: it is listed in
+/// [`RunSummary::failures`] (and the binary reports the invocation as failed).
+#[tracing::instrument(skip_all, fields(execution_id = event.execution_id.as_deref().unwrap_or("-")))]
+pub async fn handle(
+    state: &State,
+    event: &ExportEvent,
+    run_id: &str,
+    deadline: Deadline,
+) -> Result<RunSummary, EventError> {
+    let backfill = event.backfill()?;
+    let started = Utc::now();
+    let lease_until = started + chrono::Duration::from_std(deadline.remaining()).unwrap_or_default();
+    let stop = DeadlineStop { deadline, margin: state.cfg.margin };
+    // A call may use half the margin; the other half is for its object and the cursor commit.
+    let call_deadline = Deadline(deadline.0.checked_sub(state.cfg.margin / 2).unwrap_or(deadline.0));
+    let overlap = chrono::Duration::from_std(state.cfg.overlap).unwrap_or(chrono::Duration::minutes(5));
+    let mut out = RunSummary {
+        mode: if backfill.is_some() { "backfill" } else { "scheduled" },
+        backfill,
+        streams: Vec::new(),
+        failures: Vec::new(),
+    };
+    for (tenant, source) in &state.tenants {
+        for stream in &state.cfg.streams {
+            let job = Job {
+                run_id: run_id.to_string(),
+                started,
+                lease_until,
+                tenant: tenant.clone(),
+                stream: *stream,
+                page_size: state.cfg.page_size.unwrap_or(stream.max_page()),
+                overlap,
+                backfill,
+                deadline: call_deadline,
+            };
+            match export::export_stream(source.as_ref(), state.sink.as_ref(), &job, &stop).await {
+                Ok(s) => {
+                    info!(tenant = %s.tenant, stream = %s.stream, records = s.records, objects = s.objects,
+                        api_calls = s.api_calls, outcome = ?s.outcome, "stream exported");
+                    println!("{}", emf(&s, Utc::now().timestamp_millis()));
+                    out.streams.push(s);
+                }
+                Err(e) => {
+                    let error = chain(&e);
+                    error!(tenant = %tenant, stream = %stream, error = %error, "stream failed");
+                    out.failures.push(StreamFailure { tenant: tenant.clone(), stream: stream.to_string(), error });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_parse_into_modes() {
+        let sched: ExportEvent =
+            serde_json::from_str(include_str!("../tests/fixtures/eventbridge-scheduler-input.json")).unwrap();
+        assert_eq!(sched.backfill().unwrap(), None);
+        assert!(sched.scheduled_time.is_some() && sched.execution_id.is_some());
+        let default: ExportEvent =
+            serde_json::from_str(include_str!("../tests/fixtures/eventbridge-scheduler-default.json")).unwrap();
+        assert_eq!(default.backfill().unwrap(), None);
+        let b: ExportEvent =
+            serde_json::from_str(r#"{"mode":"backfill","from":"2026-11-01T00:00:00Z","to":"2026-11-02T00:00:00Z"}"#)
+                .unwrap();
+        assert!(b.backfill().unwrap().is_some());
+        let bad: ExportEvent = serde_json::from_str(r#"{"mode":"backfill","from":"2026-11-02T00:00:00Z"}"#).unwrap();
+        assert_eq!(bad.backfill(), Err(EventError::Window));
+        let bad: ExportEvent = serde_json::from_str(r#"{"mode":"replay"}"#).unwrap();
+        assert!(matches!(bad.backfill(), Err(EventError::Mode(_))));
+    }
+}

@@ -1,0 +1,27 @@
+//! scheduled-export — an EventBridge schedule runs it; it pulls what changed in Defender since the last
+//! run and writes it to S3 (gzip JSON Lines) for a data lake or SIEM, losing and duplicating nothing at
+//! page and timestamp boundaries. The guarantee is stated exactly in [`export`].
+//!
+//! # Layout
+//! - [`export`] — the use case over the narrow [`export::Source`] and [`sink::Sink`] traits: keyset
+//!   paging by `(lastUpdateTime, id)`, deterministic object keys, the cursor committed after the data.
+//! - [`cursor`] — the committed per-(tenant, stream) state: high-water mark + the overlap window's ids.
+//! - [`sink`] — the sink trait and [`sink::DirSink`] (a local directory, for `make run`).
+//! - [`s3`] — [`s3::S3Sink`]: `aws-sdk-s3`, conditional writes for the cursor.
+//! - [`defender`] — the production source: the shared client's typed list pages.
+//! - [`config`] — the function's own settings (sink, streams, overlap, deadline margin).
+//! - [`handler`] — the Lambda adapter: the EventBridge Scheduler event (or a backfill request) in, the
+//!   run summary out, and the same summary as EMF metrics.
+//! - [`state`] — cold-start state: the shared runtime, the sink.
+
+pub mod config;
+pub mod cursor;
+pub mod defender;
+pub mod export;
+pub mod handler;
+pub mod s3;
+pub mod sink;
+pub mod state;
+
+/// Every documented endpoint the export may call.
+pub const ENDPOINTS: &[&str] = &["xdr.incidents.list", "mde.alerts.list"];
