@@ -70,8 +70,11 @@ async fn main() -> ExitCode {
 }
 
 /// Every function and the documented endpoints it may call.
-pub const FUNCTIONS: &[(&str, &[&str])] =
-    &[("webhook-enrich", webhook_enrich::ENDPOINTS), ("chatops", chatops::ENDPOINTS)];
+pub const FUNCTIONS: &[(&str, &[&str])] = &[
+    ("webhook-enrich", webhook_enrich::ENDPOINTS),
+    ("chatops", chatops::ENDPOINTS),
+    ("scheduled-export", scheduled_export::ENDPOINTS),
+];
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if let Command::Permissions = cli.command {
