@@ -10,11 +10,14 @@
 //!    the function's handler, and the answer;
 //!    then the same request with a bad signature (401);
 //! 4. **chat-ops**: a signed Slack slash command, an isolate confirmed twice (one action at Defender),
-//!    and the follow-up reporting the action's final status.
+//!    and the follow-up reporting the action's final status;
+//! 5. **scheduled export**: the demo tenant into a local directory, an update, and a second run that
+//!    exports only the change.
 //!
 //! It prints each step and exits non-zero if any step does not answer as documented.
 
 mod chatops_demo;
+mod export_demo;
 
 use defender_shared::{
     config::Config,
@@ -223,9 +226,10 @@ async fn run() -> Result<(), BoxError> {
     println!("-- the same request with a forged signature: 401");
 
     chatops_demo::run(&sim, &env).await?;
+    export_demo::run(&sim, &env).await?;
     std::fs::remove_dir_all(&dir).ok();
     println!(
-        "== done: vault, tokens, typed Defender calls, webhook enrichment and chat-ops all went through the simulated tenant"
+        "== done: vault, tokens, typed Defender calls, webhook enrichment, chat-ops and the export all went through the simulated tenant"
     );
     Ok(())
 }
