@@ -88,26 +88,19 @@ impl<T> ClientOps<T> {
 }
 
 fn fail(e: DefenderError) -> OpsError {
-    let status = e.status().map(|s| s.as_u16());
-    match &e {
-        DefenderError::Throttled { .. } | DefenderError::Paced { .. } => OpsError::Throttled,
-        DefenderError::Deadline { .. } => OpsError::Deadline,
-        _ if status == Some(429) => OpsError::Throttled,
-        _ if status == Some(400) && e.code() == Some("ActiveRequestAlreadyExists") => OpsError::AlreadyInProgress,
-        _ => OpsError::Service(match (status, e.code()) {
-            (Some(s), Some(c)) => format!("{s} {c}"),
-            (Some(s), None) => s.to_string(),
-            _ => e.to_string(),
-        }),
+    if e.is_throttled() {
+        OpsError::Throttled
+    } else if e.is_deadline() {
+        OpsError::Deadline
+    } else if e.status().map(|s| s.as_u16()) == Some(400) && e.code() == Some("ActiveRequestAlreadyExists") {
+        OpsError::AlreadyInProgress
+    } else {
+        OpsError::Service(e.summary())
     }
 }
 
 fn optional<V>(r: Result<V, DefenderError>) -> Result<Option<V>, OpsError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.status().map(|s| s.as_u16()) == Some(404) => Ok(None),
-        Err(e) => Err(fail(e)),
-    }
+    defender_shared::defender::error::found(r).map_err(fail)
 }
 
 #[async_trait]

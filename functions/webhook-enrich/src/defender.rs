@@ -41,25 +41,18 @@ impl<T> ClientLookups<T> {
 }
 
 fn fail(e: DefenderError) -> LookupError {
-    match &e {
-        DefenderError::Throttled { .. } | DefenderError::Paced { .. } => LookupError::Throttled,
-        DefenderError::Deadline { .. } => LookupError::Deadline,
-        _ if e.status().map(|s| s.as_u16()) == Some(429) => LookupError::Throttled,
-        _ => LookupError::Service(match (e.status(), e.code()) {
-            (Some(s), Some(c)) => format!("{} {c}", s.as_u16()),
-            (Some(s), None) => s.as_u16().to_string(),
-            _ => e.to_string(),
-        }),
+    if e.is_throttled() {
+        LookupError::Throttled
+    } else if e.is_deadline() {
+        LookupError::Deadline
+    } else {
+        LookupError::Service(e.summary())
     }
 }
 
 /// A 404 means Defender does not know it.
 fn optional<V>(r: Result<V, DefenderError>) -> Lookup<Option<V>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.status().map(|s| s.as_u16()) == Some(404) => Ok(None),
-        Err(e) => Err(fail(e)),
-    }
+    defender_shared::defender::error::found(r).map_err(fail)
 }
 
 fn machine(m: Machine) -> MachineFacts {

@@ -117,6 +117,27 @@ pub enum DefenderError {
 }
 
 impl DefenderError {
+    /// Throttled past the caller's deadline: a 429 from the service, or the governor would have had to
+    /// wait past it.
+    pub fn is_throttled(&self) -> bool {
+        matches!(self, Self::Throttled { .. } | Self::Paced { .. }) || self.status().map(|s| s.as_u16()) == Some(429)
+    }
+
+    /// No answer before the caller's deadline.
+    pub fn is_deadline(&self) -> bool {
+        matches!(self, Self::Deadline { .. })
+    }
+
+    /// `status code` (e.g. `404 ResourceNotFound`) for a caller-facing reason, never a body or a token;
+    /// the error's own message when there is no status.
+    pub fn summary(&self) -> String {
+        match (self.status(), self.code()) {
+            (Some(s), Some(c)) => format!("{} {c}", s.as_u16()),
+            (Some(s), None) => s.as_u16().to_string(),
+            _ => self.to_string(),
+        }
+    }
+
     /// Whether the same call may succeed later: throttling, 5xx, pacing, a deadline, a connect or
     /// timeout failure. Client errors (4xx), bad bodies and configuration errors are not.
     pub fn is_retryable(&self) -> bool {
@@ -215,6 +236,18 @@ impl Envelope {
     }
 }
 
+/// A 404 means "Defender does not know it": `Ok(None)`; any other error stays an error.
+///
+/// # Errors
+/// Every error but a 404.
+pub fn found<V>(r: Result<V, DefenderError>) -> Result<Option<V>, DefenderError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.status().map(|s| s.as_u16()) == Some(404) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 impl From<crate::auth::AuthError> for DefenderError {
     fn from(e: crate::auth::AuthError) -> Self {
         Self::Auth(Box::new(e))
@@ -275,5 +308,27 @@ mod tests {
         for s in [400, 401, 403, 404, 409] {
             assert!(!is_retryable_status(StatusCode::from_u16(s).unwrap()));
         }
+    }
+
+    fn api(status: StatusCode, code: &str) -> DefenderError {
+        DefenderError::Api {
+            endpoint: "mde.machines.get",
+            status,
+            code: code.into(),
+            message: "m".into(),
+            retry_after: None,
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn found_throttled_and_summary_classify_for_callers() {
+        assert_eq!(found(Ok::<_, DefenderError>(1)).unwrap(), Some(1));
+        assert_eq!(found::<i32>(Err(api(StatusCode::NOT_FOUND, "ResourceNotFound"))).unwrap(), None);
+        let forbidden = found::<i32>(Err(api(StatusCode::FORBIDDEN, "Forbidden"))).unwrap_err();
+        assert_eq!(forbidden.summary(), "403 Forbidden");
+        assert!(!forbidden.is_throttled() && !forbidden.is_deadline());
+        assert!(api(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests").is_throttled());
+        assert!(DefenderError::Deadline { endpoint: "mde.machines.get" }.is_deadline());
     }
 }
