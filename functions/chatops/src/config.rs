@@ -6,7 +6,8 @@
 //! ```json
 //! { "default_tenant": "default",
 //!   "routes":  { "T1DC2JH3J": "default", "C0123": "fabrikam" },
-//!   "tenants": { "default": { "U2CERLKJA": ["read", "hunt", "incident", "isolate", "scan"] } } }
+//!   "tenants": { "default": { "U2CERLKJA": ["read", "hunt", "incident", "isolate", "scan"] } },
+//!   "two_person": { "default": ["isolate"] } }
 //! ```
 //!
 //! `routes` maps a Slack channel id or workspace (`team_id`) — or a Teams tenant id — to a registry
@@ -14,10 +15,16 @@
 //! absent from a tenant's map may do nothing there but read the help. Permissions: `read` (machine,
 //! alert, incident, action status), `hunt`, `incident` (assign/resolve/classify) and one per machine
 //! action (`isolate`, `unisolate`, `scan`, `restrict`, `unrestrict`, `collect`) — a machine action also
-//! needs the tenant's `allowed_actions`, and implies `read`.
+//! needs the tenant's `allowed_actions`, and implies `read`. `two_person` lists, per tenant, the
+//! actions that need a second, different authorised user to approve after the requester confirmed.
+//! [`Rbac::self_check`] runs at cold start: a policy naming an unknown tenant, or granting an action
+//! a tenant does not allow, stops the function there rather than at the first click.
 
 use crate::command::{ChatUser, Command, Origin};
-use defender_shared::{ids::TenantName, tenants::Action};
+use defender_shared::{
+    ids::{ClientId, TenantName},
+    tenants::Action,
+};
 use serde::Deserialize;
 use std::{
     collections::{BTreeSet, HashMap},
@@ -74,6 +81,8 @@ struct RbacDoc {
     routes: HashMap<String, TenantName>,
     #[serde(default)]
     tenants: HashMap<TenantName, HashMap<String, Vec<String>>>,
+    #[serde(default)]
+    two_person: HashMap<TenantName, Vec<String>>,
 }
 
 /// The access policy.
@@ -82,6 +91,7 @@ pub struct Rbac {
     default_tenant: Option<TenantName>,
     routes: HashMap<String, TenantName>,
     users: HashMap<TenantName, HashMap<String, BTreeSet<Permission>>>,
+    two_person: HashMap<TenantName, BTreeSet<Action>>,
 }
 
 /// Why a chat user may not do something.
@@ -111,7 +121,73 @@ impl Rbac {
             }
             users.insert(tenant, per);
         }
-        Ok(Self { default_tenant: doc.default_tenant, routes: doc.routes, users })
+        let mut two_person = HashMap::new();
+        for (tenant, actions) in doc.two_person {
+            let set = actions
+                .iter()
+                .map(|a| a.parse::<Action>().map_err(|_| format!("two_person: '{a}' is not a machine action")))
+                .collect::<Result<BTreeSet<Action>, _>>()?;
+            two_person.insert(tenant, set);
+        }
+        Ok(Self { default_tenant: doc.default_tenant, routes: doc.routes, users, two_person })
+    }
+
+    /// Whether `action` in `tenant` needs a second person's approval.
+    pub fn needs_two_person(&self, tenant: &TenantName, action: Action) -> bool {
+        self.two_person.get(tenant).is_some_and(|s| s.contains(&action))
+    }
+
+    /// The cold-start check of the policy against the tenants: `allows(tenant, action)` answers
+    /// `None` for an unknown tenant, else whether its `allowed_actions` hold the action.
+    ///
+    /// # Errors
+    /// Every problem, one per line: an unknown tenant (route, default, user map, two-person list), an
+    /// action granted or put under two-person approval that the tenant does not allow.
+    pub fn self_check(&self, allows: impl Fn(&TenantName, Action) -> Option<bool>) -> Result<(), String> {
+        let mut problems = Vec::new();
+        let known = |t: &TenantName| allows(t, Action::Isolate).is_some();
+        if let Some(t) = self.default_tenant.as_ref().filter(|t| !known(t)) {
+            problems.push(format!("default_tenant '{t}' is not a configured tenant"));
+        }
+        let mut routes: Vec<_> = self.routes.iter().filter(|(_, t)| !known(t)).collect();
+        routes.sort();
+        for (from, t) in routes {
+            problems.push(format!("route '{from}' names the unknown tenant '{t}'"));
+        }
+        let mut users: Vec<_> = self.users.iter().collect();
+        users.sort_by_key(|(t, _)| t.as_str().to_string());
+        for (tenant, map) in users {
+            if !known(tenant) {
+                problems.push(format!("tenants: '{tenant}' is not a configured tenant"));
+                continue;
+            }
+            let mut map: Vec<_> = map.iter().collect();
+            map.sort();
+            for (user, perms) in map {
+                for p in perms {
+                    if let Permission::Act(a) = p
+                        && allows(tenant, *a) == Some(false)
+                    {
+                        problems.push(format!(
+                            "user '{user}' is granted {a} in tenant '{tenant}', whose allowed_actions do not include it"
+                        ));
+                    }
+                }
+            }
+        }
+        let mut two: Vec<_> = self.two_person.iter().collect();
+        two.sort_by_key(|(t, _)| t.as_str().to_string());
+        for (tenant, actions) in two {
+            for a in actions {
+                match allows(tenant, *a) {
+                    None => problems.push(format!("two_person: '{tenant}' is not a configured tenant")),
+                    Some(false) => problems.push(format!("two_person: tenant '{tenant}' does not allow {a}")),
+                    Some(true) => {}
+                }
+            }
+        }
+        problems.dedup();
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
     }
 
     /// The tenant serving a request's origin (channel route, then workspace route, then the default).
@@ -157,6 +233,17 @@ pub struct ChatOpsConfig {
     pub response_url_prefixes: Vec<String>,
     /// The access policy.
     pub rbac: Rbac,
+    /// `CHATOPS_QUEUE_URL`: the SQS queue of the hand-off (`None`: in-process, local mode only).
+    pub queue_url: Option<String>,
+    /// `CHATOPS_IDEMPOTENCY_TABLE`: the DynamoDB table of exactly-once (`None`: in memory, local mode only).
+    pub idempotency_table: Option<String>,
+    /// Delay between follow-up passes.
+    pub recheck_after: Duration,
+    /// Stop following an action this long after it was accepted.
+    pub followup_max_age: Duration,
+    /// `CHATOPS_USER_CLIENT_ID`: the public client app chat users link their Entra identity with
+    /// (device code); `None`: actions always run in app context.
+    pub user_client_id: Option<ClientId>,
 }
 
 /// A setting is wrong.
@@ -169,6 +256,26 @@ pub struct ChatOpsConfigError {
     pub reason: String,
 }
 
+fn seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+) -> Result<Duration, ChatOpsConfigError> {
+    match get(var) {
+        None => Ok(Duration::from_secs(default)),
+        Some(v) => {
+            v.trim().parse::<u64>().ok().filter(|s| range.contains(s)).map(Duration::from_secs).ok_or_else(|| {
+                ChatOpsConfigError { var, reason: format!("'{v}' is not {}-{} seconds", range.start(), range.end()) }
+            })
+        }
+    }
+}
+
+fn nonempty(get: &impl Fn(&str) -> Option<String>, var: &str) -> Option<String> {
+    get(var).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
 fn list(raw: Option<String>, default: &[&str]) -> Vec<String> {
     match raw.filter(|r| !r.trim().is_empty()) {
         Some(r) => r.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
@@ -179,18 +286,24 @@ fn list(raw: Option<String>, default: &[&str]) -> Vec<String> {
 impl ChatOpsConfig {
     /// Reads `CHATOPS_SLACK_SECRET_NAMES` (default `slack-signing-secret`), `CHATOPS_TEAMS_SECRET_NAMES`
     /// (default `teams-outgoing-secret`), `CHATOPS_CONFIRM_TTL_S` (30–900, default 300),
-    /// `CHATOPS_RESPONSE_URL_PREFIXES` (default `https://hooks.slack.com/`) and `CHATOPS_RBAC`
-    /// (required: without a policy nobody may do anything, so a missing one is an error).
+    /// `CHATOPS_RESPONSE_URL_PREFIXES` (default `https://hooks.slack.com/`), `CHATOPS_RBAC`
+    /// (required: without a policy nobody may do anything, so a missing one is an error),
+    /// `CHATOPS_QUEUE_URL` and `CHATOPS_IDEMPOTENCY_TABLE` (production hand-off and store),
+    /// `CHATOPS_RECHECK_S` (5–900, default 30), `CHATOPS_FOLLOWUP_MAX_AGE_S` (60–604800, default
+    /// 21600) and `CHATOPS_USER_CLIENT_ID` (user linking; off when unset).
     ///
     /// # Errors
     /// The variable and the reason.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ChatOpsConfigError> {
-        let ttl = match get("CHATOPS_CONFIRM_TTL_S") {
-            None => 300,
-            Some(v) => v.trim().parse::<u64>().ok().filter(|s| (30..=900).contains(s)).ok_or_else(|| {
-                ChatOpsConfigError { var: "CHATOPS_CONFIRM_TTL_S", reason: format!("'{v}' is not 30-900 seconds") }
-            })?,
-        };
+        let confirm_ttl = seconds(&get, "CHATOPS_CONFIRM_TTL_S", 30..=900, 300)?;
+        let recheck_after = seconds(&get, "CHATOPS_RECHECK_S", 5..=900, 30)?;
+        let followup_max_age = seconds(&get, "CHATOPS_FOLLOWUP_MAX_AGE_S", 60..=604_800, 21_600)?;
+        let user_client_id = nonempty(&get, "CHATOPS_USER_CLIENT_ID")
+            .map(|v| {
+                v.parse::<ClientId>()
+                    .map_err(|e| ChatOpsConfigError { var: "CHATOPS_USER_CLIENT_ID", reason: e.to_string() })
+            })
+            .transpose()?;
         let rbac_text = get("CHATOPS_RBAC")
             .ok_or(ChatOpsConfigError { var: "CHATOPS_RBAC", reason: "required (the access policy)".into() })?;
         let rbac = Rbac::from_json(&rbac_text).map_err(|reason| ChatOpsConfigError { var: "CHATOPS_RBAC", reason })?;
@@ -204,9 +317,14 @@ impl ChatOpsConfig {
         Ok(Self {
             slack_secret_names: list(get("CHATOPS_SLACK_SECRET_NAMES"), &["slack-signing-secret"]),
             teams_secret_names: list(get("CHATOPS_TEAMS_SECRET_NAMES"), &["teams-outgoing-secret"]),
-            confirm_ttl: Duration::from_secs(ttl),
+            confirm_ttl,
             response_url_prefixes: prefixes,
             rbac,
+            queue_url: nonempty(&get, "CHATOPS_QUEUE_URL"),
+            idempotency_table: nonempty(&get, "CHATOPS_IDEMPOTENCY_TABLE"),
+            recheck_after,
+            followup_max_age,
+            user_client_id,
         })
     }
 }
@@ -240,10 +358,51 @@ mod tests {
     }
 
     #[test]
+    fn two_person_and_the_cold_start_self_check() {
+        let r = Rbac::from_json(
+            r#"{"default_tenant":"default","routes":{"C9":"fabrikam"},"two_person":{"default":["isolate"]},
+                "tenants":{"default":{"U1":["isolate","collect"]},"fabrikam":{"U1":["read"]}}}"#,
+        )
+        .unwrap();
+        let default: TenantName = "default".parse().unwrap();
+        assert!(r.needs_two_person(&default, Action::Isolate));
+        assert!(!r.needs_two_person(&default, Action::Scan));
+        // Both tenants known, default allows isolate only.
+        let allows = |t: &TenantName, a: Action| match t.as_str() {
+            "default" => Some(a == Action::Isolate),
+            "fabrikam" => Some(false),
+            _ => None,
+        };
+        assert_eq!(
+            r.self_check(allows).unwrap_err(),
+            "user 'U1' is granted collect in tenant 'default', whose allowed_actions do not include it"
+        );
+        let only_default = |t: &TenantName, _: Action| (t.as_str() == "default").then_some(true);
+        let e = r.self_check(only_default).unwrap_err();
+        assert!(e.contains("route 'C9' names the unknown tenant 'fabrikam'"), "{e}");
+        assert!(e.contains("tenants: 'fabrikam' is not a configured tenant"), "{e}");
+        assert_eq!(r.self_check(|_, _| Some(true)), Ok(()));
+        let e = Rbac::from_json(r#"{"two_person":{"default":["reboot"]}}"#).unwrap_err();
+        assert!(e.contains("'reboot' is not a machine action"), "{e}");
+    }
+
+    #[test]
     fn settings_defaults_and_errors() {
         let c = ChatOpsConfig::from_lookup(|k| (k == "CHATOPS_RBAC").then(|| POLICY.to_string())).unwrap();
         assert_eq!(c.slack_secret_names, vec!["slack-signing-secret"]);
         assert_eq!(c.confirm_ttl, Duration::from_secs(300));
+        assert_eq!((c.recheck_after, c.followup_max_age), (Duration::from_secs(30), Duration::from_secs(21_600)));
+        assert_eq!(
+            (c.queue_url.as_deref(), c.idempotency_table.as_deref(), c.user_client_id.as_ref()),
+            (None, None, None)
+        );
+        let e = ChatOpsConfig::from_lookup(|k| match k {
+            "CHATOPS_RBAC" => Some(POLICY.into()),
+            "CHATOPS_RECHECK_S" => Some("1000".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "CHATOPS_RECHECK_S: '1000' is not 5-900 seconds");
         assert_eq!(ChatOpsConfig::from_lookup(|_| None).unwrap_err().var, "CHATOPS_RBAC");
         let e = ChatOpsConfig::from_lookup(|k| match k {
             "CHATOPS_RBAC" => Some(POLICY.into()),

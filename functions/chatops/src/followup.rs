@@ -1,17 +1,15 @@
 //! Follow-up: accepted machine actions are followed to a terminal state (Succeeded, Failed, TimeOut,
 //! Cancelled) without a Lambda waiting on them. The worker hands a [`Pending`] list back to itself
 //! through the hand-off with a delay (SQS `DelaySeconds` in production); each delivery is one pass of
-//! [`recheck`]: terminal actions are posted and dropped, the rest go round again, up to
-//! [`MAX_CHECKS`] passes.
+//! [`recheck`]: terminal actions are posted and dropped, the rest go round again until the action is
+//! older than the maximum follow-up age (`CHATOPS_FOLLOWUP_MAX_AGE_S`), when the thread is told to
+//! ask for the status itself.
 
 use crate::{defender::Tenants, handoff::Responder, reply::Reply};
 use defender_shared::ids::{ActionId, TenantName};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tracing::warn;
-
-/// Passes before giving up (with the re-check delay of 30 s: about an hour).
-pub const MAX_CHECKS: u32 = 120;
 
 /// An action being followed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,10 +28,33 @@ pub struct Pending {
     pub response_url: Option<String>,
     /// Passes so far.
     pub checks: u32,
+    /// When the action was accepted (unix seconds): the follow-up stops at the maximum age.
+    #[serde(default)]
+    pub started_at: i64,
+}
+
+/// Limits of one follow-up pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Unix seconds now.
+    pub now: i64,
+    /// Stop following an action this long after it was accepted.
+    pub max_age: Duration,
+}
+
+impl Limits {
+    fn too_old(&self, p: &Pending) -> bool {
+        self.now.saturating_sub(p.started_at) >= i64::try_from(self.max_age.as_secs()).unwrap_or(i64::MAX)
+    }
 }
 
 /// One pass: posts the outcome of every action now terminal (or given up on); answers the rest.
-pub async fn recheck(tenants: &dyn Tenants, responder: &dyn Responder, pending: Vec<Pending>) -> Vec<Pending> {
+pub async fn recheck(
+    tenants: &dyn Tenants,
+    responder: &dyn Responder,
+    pending: Vec<Pending>,
+    limits: Limits,
+) -> Vec<Pending> {
     let mut still = Vec::new();
     for mut p in pending {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -55,14 +76,18 @@ pub async fn recheck(tenants: &dyn Tenants, responder: &dyn Responder, pending: 
                         p.action_id
                     ))
                 }
-                _ if p.checks >= MAX_CHECKS => Some(format!(
-                    "Stopped following action `{}` on `{}` after {} checks; ask `/defender action {}`.",
-                    p.action_id, p.machine_name, p.checks, p.action_id
+                _ if limits.too_old(&p) => Some(format!(
+                    "Stopped following action `{}` on `{}` after {} checks over {} min; ask `/defender action {}`.",
+                    p.action_id,
+                    p.machine_name,
+                    p.checks,
+                    limits.max_age.as_secs() / 60,
+                    p.action_id
                 )),
                 _ => None,
             },
             Ok(None) => Some(format!("Action `{}` is no longer known to Defender.", p.action_id)),
-            Err(e) if p.checks >= MAX_CHECKS => Some(format!("Could not follow action `{}`: {e}", p.action_id)),
+            Err(e) if limits.too_old(&p) => Some(format!("Could not follow action `{}`: {e}", p.action_id)),
             Err(_) => None,
         };
         match (text, &p.response_url) {

@@ -1,11 +1,11 @@
 //! The hand-off from the callback (which must answer Slack within 3 s) to the worker, and the
 //! worker's way back to the chat (`response_url`).
 //!
-//! [`HandOff`] is the seam. [`ChannelHandOff`] is an in-process channel for tests and `make run`. In
-//! production the SAM template should wire an **SQS queue**: the callback's implementation sends the
-//! [`Job`] JSON with `SendMessage` (`DelaySeconds` for follow-up re-checks, up to 900 s), the worker
-//! function is the queue's event source (batch size 1, a DLQ after 3 receives); that needs
-//! `aws-sdk-sqs`, which this crate does not yet depend on.
+//! [`HandOff`] is the seam. [`ChannelHandOff`] is an in-process channel for tests and `make run`;
+//! [`SqsHandOff`] is production (`CHATOPS_QUEUE_URL`): the [`Job`] JSON is the message body, a delay
+//! becomes `DelaySeconds` (SQS allows up to [`SQS_MAX_DELAY`]); a longer wait is sent as
+//! [`Job::Later`], which the worker sends round again until it is due. The worker function is the
+//! queue's event source and answers a partial batch response ([`crate::queue`]).
 
 use crate::{
     command::{ChatUser, Origin},
@@ -49,6 +49,34 @@ pub enum Job {
         /// The actions.
         pending: Vec<Pending>,
     },
+    /// A job to run no sooner than `not_before` (unix seconds): a wait longer than a queue's
+    /// maximum delay, sent round until it is due.
+    Later {
+        /// When the job is due.
+        not_before: i64,
+        /// The job.
+        job: Box<Job>,
+    },
+}
+
+/// The longest delay SQS holds a message (`DelaySeconds` ≤ 900).
+pub const SQS_MAX_DELAY: Duration = Duration::from_secs(900);
+
+/// What to send for `job` after `delay`, given a queue whose longest delay is `max`: the job itself
+/// with the delay, or a [`Job::Later`] due at `now + delay`, held for `max`.
+pub fn schedule(job: &Job, delay: Duration, max: Duration, now: i64) -> (Job, Duration) {
+    if delay <= max {
+        return (job.clone(), delay);
+    }
+    let not_before = match job {
+        Job::Later { not_before, .. } => *not_before,
+        _ => now.saturating_add(i64::try_from(delay.as_secs()).unwrap_or(i64::MAX)),
+    };
+    let inner = match job {
+        Job::Later { job, .. } => job.clone(),
+        other => Box::new(other.clone()),
+    };
+    (Job::Later { not_before, job: inner }, max)
 }
 
 /// The hand-off failed.
@@ -87,6 +115,39 @@ impl HandOff for ChannelHandOff {
         let text = serde_json::to_string(job).map_err(|e| HandOffError(e.to_string()))?;
         let job: Job = serde_json::from_str(&text).map_err(|e| HandOffError(e.to_string()))?;
         self.tx.send((job, delay)).map_err(|_| HandOffError("the worker is gone".into()))
+    }
+}
+
+/// Production hand-off: SQS `SendMessage` with the [`Job`] JSON as the body.
+#[derive(Debug, Clone)]
+pub struct SqsHandOff {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+    clock: fn() -> i64,
+}
+
+impl SqsHandOff {
+    /// A hand-off to `queue_url` (unix seconds from `clock`, for waits longer than 900 s).
+    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>, clock: fn() -> i64) -> Self {
+        Self { client, queue_url: queue_url.into(), clock }
+    }
+}
+
+#[async_trait]
+impl HandOff for SqsHandOff {
+    async fn send(&self, job: &Job, delay: Duration) -> Result<(), HandOffError> {
+        let (job, delay) = schedule(job, delay, SQS_MAX_DELAY, (self.clock)());
+        let body = serde_json::to_string(&job).map_err(|e| HandOffError(e.to_string()))?;
+        let seconds = i32::try_from(delay.as_secs()).unwrap_or(900).min(900);
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(seconds)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| HandOffError(format!("SQS SendMessage: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))))
     }
 }
 
@@ -129,5 +190,30 @@ impl Responder for HttpResponder {
             .await
             .map_err(|e| format!("post failed: {}", e.without_url()))?;
         if r.status().is_success() { Ok(()) } else { Err(format!("post answered {}", r.status().as_u16())) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recheck() -> Job {
+        Job::Recheck { pending: Vec::new() }
+    }
+
+    #[test]
+    fn waits_longer_than_the_queue_allows_become_later_jobs() {
+        let max = SQS_MAX_DELAY;
+        assert_eq!(schedule(&recheck(), Duration::from_secs(30), max, 1_000), (recheck(), Duration::from_secs(30)));
+        assert_eq!(schedule(&recheck(), max, max, 1_000), (recheck(), max));
+        let (job, delay) = schedule(&recheck(), Duration::from_secs(2_000), max, 1_000);
+        assert_eq!(delay, max);
+        assert_eq!(job, Job::Later { not_before: 3_000, job: Box::new(recheck()) });
+        // Sent round again: the due time stays, the job is not nested.
+        let (again, _) = schedule(&job, Duration::from_secs(1_100), max, 1_900);
+        assert_eq!(again, job);
+        let wire = serde_json::to_value(&job).unwrap_or_default();
+        assert_eq!(wire["kind"], "later");
+        assert_eq!(wire["job"]["kind"], "recheck");
     }
 }

@@ -1,12 +1,13 @@
 //! Exactly-once for confirmed actions: a conditional "put if absent" keyed by the confirmation's
 //! request id (unique per confirmation token, and inside its MAC).
 //!
-//! [`MemoryStore`] serves tests, `make run` and one warm instance. Production must use a store with a
-//! conditional write shared by every instance of the callback and the worker — DynamoDB `PutItem` with
-//! `ConditionExpression: attribute_not_exists(pk)` and a TTL attribute set to the token's expiry plus a
-//! day — so that two Lambda instances receiving a double click never both win. (Behind it, the worker
-//! still re-checks the machine's pending actions before acting, and Defender itself refuses a second
-//! action of a kind in flight.)
+//! [`MemoryStore`] serves tests, `make run` and one warm instance. [`DynamoStore`] is production
+//! (`CHATOPS_IDEMPOTENCY_TABLE`), shared by every instance of the callback and the worker: partition
+//! key `pk` (S), `PutItem` with `ConditionExpression: attribute_not_exists(pk)`, the value in `v`,
+//! and the TTL attribute `expires_at` (N, epoch seconds) set a day past the token's expiry, so two
+//! Lambda instances receiving a double click never both win and a late retry is still a duplicate.
+//! (Behind it, the worker still re-checks the machine's pending actions before acting, and Defender
+//! itself refuses a second action of a kind in flight.)
 
 use async_trait::async_trait;
 use std::{collections::HashMap, sync::Mutex};
@@ -53,7 +54,7 @@ impl IdempotencyStore for MemoryStore {
         let mut map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(now) = self.clock.map(|c| c()) {
             // Keep keys a day past their expiry: a late retry of an old token is still a duplicate.
-            map.retain(|_, (_, exp)| *exp + 86_400 >= now);
+            map.retain(|_, (_, exp)| *exp + KEEP_AFTER_EXPIRY_S >= now);
         }
         if let Some((v, _)) = map.get(key) {
             return Ok(Some(v.clone()));
@@ -72,6 +73,96 @@ impl IdempotencyStore for MemoryStore {
     async fn remove(&self, key: &str) -> Result<(), StoreError> {
         self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key);
         Ok(())
+    }
+}
+
+/// How long a key outlives its token: a late retry of an old token is still a duplicate.
+pub const KEEP_AFTER_EXPIRY_S: i64 = 86_400;
+
+/// Production store: one DynamoDB table (`pk` S partition key, TTL on `expires_at`).
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// A store over `table`.
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+fn dynamo_error<E, R>(op: &str, e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError(format!("DynamoDB {op}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))
+}
+
+#[async_trait]
+impl IdempotencyStore for DynamoStore {
+    async fn put_if_absent(&self, key: &str, value: &str, expires_at: i64) -> Result<Option<String>, StoreError> {
+        use aws_sdk_dynamodb::{operation::put_item::PutItemError, types::AttributeValue as A};
+        // Two rounds: a key removed between our failed put and our read is claimed again.
+        for _ in 0..2 {
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", A::S(key.to_string()))
+                .item("v", A::S(value.to_string()))
+                .item("expires_at", A::N(expires_at.saturating_add(KEEP_AFTER_EXPIRY_S).to_string()))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await;
+            match put {
+                Ok(_) => return Ok(None),
+                Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {}
+                Err(e) => return Err(dynamo_error("PutItem", e)),
+            }
+            let got = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", A::S(key.to_string()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| dynamo_error("GetItem", e))?;
+            if let Some(item) = got.item {
+                let v = item.get("v").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                return Ok(Some(v));
+            }
+        }
+        Err(StoreError(format!("key '{key}' changed twice while being claimed")))
+    }
+
+    async fn set(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", A::S(key.to_string()))
+            .update_expression("SET v = :v")
+            .expression_attribute_values(":v", A::S(value.to_string()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| dynamo_error("UpdateItem", e))
+    }
+
+    async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", A::S(key.to_string()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| dynamo_error("DeleteItem", e))
     }
 }
 

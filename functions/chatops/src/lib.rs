@@ -9,9 +9,10 @@
 //! - [`actions`] — the heart: authorise, resolve the machine exactly, check its state, confirm with a
 //!   sealed expiring token, execute once, audit every decision.
 //! - [`confirm`] — the confirmation token (HMAC-sealed, expiring).
-//! - [`idempotency`] — the conditional-write store behind exactly-once (in-memory; production: DynamoDB).
+//! - [`idempotency`] — the conditional-write store behind exactly-once (in memory; DynamoDB).
 //! - [`defender`] — the narrow Defender trait the use cases need and its production implementation.
-//! - [`handoff`] — callback → worker jobs (in-process channel; production: SQS) and the `response_url` poster.
+//! - [`handoff`] — callback → worker jobs (in-process channel; SQS) and the `response_url` poster.
+//! - [`queue`] — the worker's SQS adapter: records → jobs, failures → `batchItemFailures`.
 //! - [`worker`] — runs handed-off jobs and posts the results.
 //! - [`followup`] — follows accepted actions to a terminal state, one pass per delayed job.
 //! - [`handler`] — the Lambda adapter for `POST /chatops/slack` and `POST /chatops/teams`.
@@ -27,6 +28,7 @@ pub mod followup;
 pub mod handler;
 pub mod handoff;
 pub mod idempotency;
+pub mod queue;
 pub mod reply;
 pub mod state;
 pub mod worker;

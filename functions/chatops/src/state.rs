@@ -1,13 +1,16 @@
 //! Cold-start state: the shared runtime (vault, tokens, client, registry) plus the function's
 //! settings, wired into the callback's [`State`] and the [`Worker`].
+//!
+//! [`self_check`] checks the policy against the registry before anything answers; [`aws`] builds the
+//! production hand-off (SQS) and idempotency store (DynamoDB) when both are configured.
 
 use crate::{
     actions::Safety,
-    config::ChatOpsConfig,
+    config::{ChatOpsConfig, ChatOpsConfigError},
     defender::{ClientOps, DefenderOps, Tenants},
     handler::State,
-    handoff::{HandOff, HttpResponder, Responder},
-    idempotency::IdempotencyStore,
+    handoff::{HandOff, HttpResponder, Responder, SqsHandOff},
+    idempotency::{DynamoStore, IdempotencyStore},
     worker::Worker,
 };
 use defender_shared::{
@@ -67,6 +70,90 @@ impl std::fmt::Debug for Wiring {
     }
 }
 
+/// The cold-start self-check: the access policy names only configured tenants and only actions
+/// their `allowed_actions` hold.
+///
+/// # Errors
+/// [`ChatOpsConfigError`] on `CHATOPS_RBAC`, listing every problem.
+pub fn self_check(rt: &Runtime, cfg: &ChatOpsConfig) -> Result<(), ChatOpsConfigError> {
+    cfg.rbac
+        .self_check(|t, a| rt.registry.get(t).map(|t| t.allows(a)))
+        .map_err(|reason| ChatOpsConfigError { var: "CHATOPS_RBAC", reason })
+}
+
+/// The production hand-off and store: SQS and DynamoDB clients from the AWS environment
+/// (`aws-config`: region, credentials, `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL_DYNAMODB`).
+/// `Ok(None)` when neither `CHATOPS_QUEUE_URL` nor `CHATOPS_IDEMPOTENCY_TABLE` is set.
+///
+/// # Errors
+/// [`ChatOpsConfigError`] naming the missing one when only one is set: the two only work together.
+pub async fn aws(
+    cfg: &ChatOpsConfig,
+    clock: fn() -> i64,
+) -> Result<Option<(Arc<dyn HandOff>, Arc<dyn IdempotencyStore>)>, ChatOpsConfigError> {
+    match (&cfg.queue_url, &cfg.idempotency_table) {
+        (None, None) => Ok(None),
+        (Some(queue), Some(table)) => {
+            let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let handoff = SqsHandOff::new(aws_sdk_sqs::Client::new(&conf), queue.clone(), clock);
+            let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&conf), table.clone());
+            Ok(Some((Arc::new(handoff), Arc::new(store))))
+        }
+        (Some(_), None) => Err(ChatOpsConfigError {
+            var: "CHATOPS_IDEMPOTENCY_TABLE",
+            reason: "required with CHATOPS_QUEUE_URL (exactly-once across instances)".into(),
+        }),
+        (None, Some(_)) => Err(ChatOpsConfigError {
+            var: "CHATOPS_QUEUE_URL",
+            reason: "required with CHATOPS_IDEMPOTENCY_TABLE (the hand-off to the worker)".into(),
+        }),
+    }
+}
+
+/// What a binary runs with: the production pair, or (local mode only) the in-process ones.
+///
+/// # Errors
+/// [`ChatOpsConfigError`] when neither is possible: outside `DEFENDER_LOCAL_MODE=1` the in-process
+/// hand-off and memory store would lose work and break exactly-once, so the binary refuses to start.
+pub async fn wiring_mode(
+    cfg: &ChatOpsConfig,
+    local_mode: bool,
+    clock: fn() -> i64,
+) -> Result<Mode, ChatOpsConfigError> {
+    match aws(cfg, clock).await? {
+        Some((handoff, idempotency)) => Ok(Mode::Aws { handoff, idempotency }),
+        None if local_mode => Ok(Mode::Local),
+        None => Err(ChatOpsConfigError {
+            var: "CHATOPS_QUEUE_URL",
+            reason: "set CHATOPS_QUEUE_URL and CHATOPS_IDEMPOTENCY_TABLE (SQS hand-off, DynamoDB store); the \
+                     in-process ones are for DEFENDER_LOCAL_MODE=1 only"
+                .into(),
+        }),
+    }
+}
+
+/// How a binary hands work on and keeps exactly-once.
+pub enum Mode {
+    /// SQS and DynamoDB.
+    Aws {
+        /// The SQS hand-off.
+        handoff: Arc<dyn HandOff>,
+        /// The DynamoDB store.
+        idempotency: Arc<dyn IdempotencyStore>,
+    },
+    /// In-process channel and memory store (local mode).
+    Local,
+}
+
+impl std::fmt::Debug for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Aws { .. } => "Mode::Aws",
+            Self::Local => "Mode::Local",
+        })
+    }
+}
+
 /// Builds the callback state and the worker.
 pub fn build(rt: &Runtime, cfg: ChatOpsConfig, w: Wiring) -> (State, Arc<Worker>) {
     let tenants: Arc<dyn Tenants> = Arc::new(RegistryTenants::new(rt));
@@ -86,7 +173,8 @@ pub fn build(rt: &Runtime, cfg: ChatOpsConfig, w: Wiring) -> (State, Arc<Worker>
         slack_secret_names: cfg.slack_secret_names.clone(),
         responder,
         handoff: w.handoff.clone(),
-        recheck_after: Duration::from_secs(30),
+        recheck_after: cfg.recheck_after,
+        followup_max_age: cfg.followup_max_age,
         budget: Duration::from_secs(25),
     });
     let state = State {

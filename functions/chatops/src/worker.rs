@@ -5,6 +5,10 @@
 //! - [`Job::Execute`]: a confirmed action, exactly once ([`Safety::execute`]), then a delayed
 //!   [`Job::Recheck`] to follow it.
 //! - [`Job::Recheck`]: one follow-up pass ([`followup::recheck`]); what is not final goes round again.
+//! - [`Job::Later`]: a long wait, sent round again until due, then run.
+//!
+//! [`Worker::try_run`] says when a job must be delivered again ([`JobError`]: the queue redelivers it,
+//! then dead-letters it); nothing is lost by answering an error.
 
 use crate::{
     actions::{Ask, Executed, Safety, capitalise, machine_state, resolve},
@@ -12,7 +16,7 @@ use crate::{
     confirm,
     defender::{DefenderOps, Tenants},
     followup::{self, Pending},
-    handoff::{HandOff, Job, Responder},
+    handoff::{HandOff, HandOffError, Job, Responder},
     reply::Reply,
 };
 use defender_shared::{
@@ -39,6 +43,8 @@ pub struct Worker {
     pub handoff: Arc<dyn HandOff>,
     /// Delay between follow-up passes.
     pub recheck_after: Duration,
+    /// Stop following an action this long after it was accepted.
+    pub followup_max_age: Duration,
     /// Budget of one job's Defender calls.
     pub budget: Duration,
 }
@@ -65,28 +71,66 @@ fn opt(v: Option<impl std::fmt::Display>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
 }
 
+/// A job that must be delivered again (or dead-lettered): nothing of it is lost.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    /// The message is not a job (kept by the queue's dead-letter queue for a human).
+    #[error("not a chat-ops job: {0}")]
+    Malformed(String),
+    /// A follow-up or a long wait could not be sent on.
+    #[error("could not send the job on")]
+    Requeue(#[source] HandOffError),
+}
+
 impl Worker {
-    /// Runs one job; posts and answers the reply (none for re-checks).
+    /// Runs one job; posts and answers the reply (none for re-checks). Errors are logged (the
+    /// in-process hand-off has no redelivery); [`Worker::try_run`] returns them.
     pub async fn run(&self, job: Job) -> Option<Reply> {
+        match self.try_run(job).await {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "job failed");
+                None
+            }
+        }
+    }
+
+    /// Runs one job; posts and answers the reply (none for re-checks and waits).
+    ///
+    /// # Errors
+    /// [`JobError::Requeue`] when a follow-up or a wait could not be sent on (deliver the job again).
+    pub async fn try_run(&self, job: Job) -> Result<Option<Reply>, JobError> {
         match job {
             Job::Command { tenant, user, origin, text, response_url } => {
                 let reply = self.command(&tenant, &user, &origin, &text).await;
                 self.post(response_url.as_deref(), &reply).await;
-                Some(reply)
+                Ok(Some(reply))
             }
             Job::Execute { token, accepted_at, response_url } => {
                 let reply = self.execute(&token, accepted_at, response_url.clone()).await;
                 self.post(response_url.as_deref(), &reply).await;
-                Some(reply)
+                Ok(Some(reply))
             }
             Job::Recheck { pending } => {
-                let still = followup::recheck(self.tenants.as_ref(), self.responder.as_ref(), pending).await;
-                if !still.is_empty()
-                    && let Err(e) = self.handoff.send(&Job::Recheck { pending: still }, self.recheck_after).await
-                {
-                    warn!(error = %e, "follow-up could not be re-queued");
+                let limits = followup::Limits { now: (self.safety.clock)(), max_age: self.followup_max_age };
+                let still = followup::recheck(self.tenants.as_ref(), self.responder.as_ref(), pending, limits).await;
+                if !still.is_empty() {
+                    self.handoff
+                        .send(&Job::Recheck { pending: still }, self.recheck_after)
+                        .await
+                        .map_err(JobError::Requeue)?;
                 }
-                None
+                Ok(None)
+            }
+            Job::Later { not_before, job } => {
+                let now = (self.safety.clock)();
+                if now < not_before {
+                    let wait = Duration::from_secs(u64::try_from(not_before - now).unwrap_or(0));
+                    let later = Job::Later { not_before, job };
+                    self.handoff.send(&later, wait).await.map_err(JobError::Requeue)?;
+                    return Ok(None);
+                }
+                Box::pin(self.try_run(*job)).await
             }
         }
     }
@@ -262,6 +306,7 @@ impl Worker {
                     request_id: c.request_id.clone(),
                     response_url,
                     checks: 0,
+                    started_at: (self.safety.clock)(),
                 };
                 if let Err(e) = self.handoff.send(&Job::Recheck { pending: vec![pending] }, self.recheck_after).await {
                     warn!(error = %e, "follow-up not queued");

@@ -10,6 +10,10 @@
 //! ```
 //! [`Emulator::invoke`] queues an event and waits for its answer; [`Emulator::env`] gives the variables
 //! `lambda_runtime` requires before its first poll.
+//!
+//! [`moto`] starts moto's server (S3, SQS, DynamoDB) on an ephemeral port for the AWS stand-in tests.
+
+pub mod moto;
 
 use axum::{
     Json, Router,

@@ -1,13 +1,17 @@
-//! The chat-ops worker Lambda: takes [`chatops::handoff::Job`]s — one as the event (asynchronous
-//! invoke) or several as an SQS event's `Records[].body` — and runs each. All logic lives in the
-//! library. Follow-up re-checks are handed back through the hand-off; as the SQS hand-off is not
-//! built yet, this binary runs only in local mode, where re-checks are delayed in-process.
+//! The chat-ops worker Lambda. With `CHATOPS_QUEUE_URL` and `CHATOPS_IDEMPOTENCY_TABLE` it is the SQS
+//! queue's event source: each record's body is a [`chatops::handoff::Job`], the answer a partial
+//! batch response (`batchItemFailures`), follow-up re-checks go back on the queue with
+//! `DelaySeconds`. Without them it runs only in local mode (`DEFENDER_LOCAL_MODE=1`), taking a job
+//! (or an SQS-shaped event) as the event and delaying re-checks in-process. All logic lives in the
+//! library.
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chatops::{
     config::ChatOpsConfig,
     handoff::{ChannelHandOff, Job},
     idempotency::MemoryStore,
-    state::{self, Wiring},
+    queue,
+    state::{self, Mode, Wiring},
 };
 use defender_shared::{config::Config, runtime::Runtime};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -33,36 +37,48 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let cfg = ChatOpsConfig::from_lookup(|k| std::env::var(k).ok())?;
-    if std::env::var("DEFENDER_LOCAL_MODE").ok().as_deref() != Some("1") {
-        return Err("no production hand-off is built yet (SQS): run with DEFENDER_LOCAL_MODE=1 only".into());
-    }
+    let mode = state::wiring_mode(&cfg, config.local_mode, now_unix).await?;
     let rt = Runtime::from_config(config).await?;
-    let (handoff, mut again) = ChannelHandOff::new();
-    let wiring = Wiring {
-        idempotency: Arc::new(MemoryStore::with_clock(now_unix)),
-        handoff: Arc::new(handoff),
-        responder: None,
-        clock: now_unix,
-    };
-    let (_, worker) = state::build(&rt, cfg, wiring);
-    let rechecks = worker.clone();
-    tokio::spawn(async move {
-        while let Some((job, delay)) = again.recv().await {
-            let w = rechecks.clone();
+    state::self_check(&rt, &cfg)?;
+    match mode {
+        Mode::Aws { handoff, idempotency } => {
+            let wiring = Wiring { idempotency, handoff, responder: None, clock: now_unix };
+            let (_, worker) = state::build(&rt, cfg, wiring);
+            let worker = &*Box::leak(Box::new(worker));
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+                Ok::<SqsBatchResponse, Error>(queue::handle_sqs(worker, event.payload).await)
+            }))
+            .await
+        }
+        Mode::Local => {
+            let (handoff, mut again) = ChannelHandOff::new();
+            let wiring = Wiring {
+                idempotency: Arc::new(MemoryStore::with_clock(now_unix)),
+                handoff: Arc::new(handoff),
+                responder: None,
+                clock: now_unix,
+            };
+            let (_, worker) = state::build(&rt, cfg, wiring);
+            let rechecks = worker.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                w.run(job).await;
+                while let Some((job, delay)) = again.recv().await {
+                    let w = rechecks.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        w.run(job).await;
+                    });
+                }
             });
+            let worker = &*Box::leak(Box::new(worker));
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+                let list = jobs(event.payload)?;
+                let mut replies = Vec::new();
+                for job in list {
+                    replies.push(worker.run(job).await.map(|r| r.text));
+                }
+                Ok::<_, Error>(json!({ "replies": replies }))
+            }))
+            .await
         }
-    });
-    let worker = &*Box::leak(Box::new(worker));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let list = jobs(event.payload)?;
-        let mut replies = Vec::new();
-        for job in list {
-            replies.push(worker.run(job).await.map(|r| r.text));
-        }
-        Ok::<_, Error>(json!({ "replies": replies }))
-    }))
-    .await
+    }
 }

@@ -1,0 +1,359 @@
+//! The rig shared by the simulator and AWS stand-in tests: the simulated tenant, the callback state
+//! and worker over a chosen idempotency store, a local `response_url` receiver, signed Slack/Teams
+//! events, and the scenarios both run.
+
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub use axum::{Json, Router, extract::Path, routing::post};
+pub use chatops::{
+    command::Reason,
+    config::ChatOpsConfig,
+    confirm::{self, Confirmation},
+    handler::{self, State},
+    handoff::{ChannelHandOff, HandOff, Job},
+    idempotency::{IdempotencyStore, MemoryStore},
+    state::{self, Wiring},
+    worker::Worker,
+};
+pub use defender_shared::{
+    config::Config,
+    runtime::Runtime,
+    secret::SecretString,
+    vault::{SecretStore, VaultError},
+    webhook,
+};
+pub use futures::future::BoxFuture;
+pub use lambda_http::{Body, http::StatusCode};
+pub use serde_json::{Value, json};
+pub use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+pub use tenant_sim::{RunningSim, SimOptions, start};
+pub use tokio::sync::mpsc::UnboundedReceiver;
+
+pub const APP: &str = "11111111-1111-4111-8111-111111111111";
+pub const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
+pub const ANALYST: &str = "U0ANALYST";
+pub const READER: &str = "U0READER";
+pub const ISOLATED: &str = "ws-fin-014.contoso.com";
+pub const SHARED_IP: &str = "10.20.30.66";
+pub const POLICY: &str = r#"{"default_tenant":"default","tenants":{"default":{
+    "U0ANALYST":["read","hunt","incident","isolate","unisolate","scan","restrict"],
+    "U0READER":["read"]}}}"#;
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+pub type Posts = Arc<Mutex<Vec<(String, Value)>>>;
+
+pub struct Rig {
+    pub sim: RunningSim,
+    pub state: State,
+    pub worker: Arc<Worker>,
+    pub jobs: UnboundedReceiver<(Job, Duration)>,
+    pub posts: Posts,
+    pub hooks: String,
+    pub slack_secret: String,
+    pub teams_secret: String,
+    pub idem: Arc<dyn IdempotencyStore>,
+}
+
+/// A local `response_url` receiver: every POST to `/hook/{id}` is kept.
+pub async fn receiver() -> (String, Posts) {
+    let posts: Posts = Arc::new(Mutex::new(Vec::new()));
+    let p = posts.clone();
+    let app = Router::new().route(
+        "/hook/{id}",
+        post(move |Path(id): Path<String>, Json(v): Json<Value>| {
+            let p = p.clone();
+            async move {
+                p.lock().unwrap().push((id, v));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook/"), posts)
+}
+
+pub async fn rig() -> Rig {
+    rig_with(None, None, &[]).await
+}
+
+/// A rig over `store` (default: a memory store) and `handoff` (default: the channel whose receiving
+/// end is `jobs`), with extra settings.
+pub async fn rig_with(
+    store: Option<Arc<dyn IdempotencyStore>>,
+    handoff: Option<Arc<dyn HandOff>>,
+    extra: &[(&'static str, String)],
+) -> Rig {
+    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+    let dir =
+        std::env::temp_dir().join(format!("df-chatops-{}-{}", std::process::id(), sim.url.replace([':', '/'], "")));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &sim.ca_pem).unwrap();
+    let (hooks, posts) = receiver().await;
+    let env: HashMap<&str, String> = [
+        ("AZURE_TENANT_ID", sim.tenant_id()),
+        ("AZURE_CLIENT_ID", APP.to_string()),
+        ("AZURE_CLIENT_SECRET", SECRET.to_string()),
+        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
+        ("KEY_VAULT_URL", sim.url.clone()),
+        ("MDE_API_URL", sim.url.clone()),
+        ("XDR_API_URL", sim.url.clone()),
+        ("GRAPH_API_URL", sim.url.clone()),
+        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
+        ("DEFENDER_LOCAL_MODE", "1".to_string()),
+        ("DEFENDER_ALLOWED_ACTIONS", "isolate,unisolate,scan".to_string()),
+        ("CHATOPS_RBAC", POLICY.to_string()),
+        ("CHATOPS_RESPONSE_URL_PREFIXES", hooks.clone()),
+    ]
+    .into_iter()
+    .chain(extra.iter().cloned())
+    .collect();
+    let rt = Runtime::from_config(Config::from_lookup(|k| env.get(k).cloned()).unwrap()).await.unwrap();
+    let cfg = ChatOpsConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let (channel, jobs) = ChannelHandOff::new();
+    let handoff: Arc<dyn HandOff> = handoff.unwrap_or_else(|| Arc::new(channel));
+    let idem: Arc<dyn IdempotencyStore> = store.unwrap_or_else(|| Arc::new(MemoryStore::with_clock(now)));
+    let wiring = Wiring { idempotency: idem.clone(), handoff, responder: None, clock: now };
+    let (state, worker) = state::build(&rt, cfg, wiring);
+    let secrets = sim.sim.tenant.lock().unwrap().seed.secrets.clone();
+    let slack_secret = secrets["slack-signing-secret"].to_string();
+    let teams_secret = secrets["teams-outgoing-secret"].to_string();
+    Rig { sim, state, worker, jobs, posts, hooks, slack_secret, teams_secret, idem }
+}
+
+pub fn event(fixture: &str, body: &str, headers: &[(&str, String)], base64: bool) -> lambda_http::Request {
+    let text = match fixture {
+        "slack" => include_str!("../fixtures/apigw-v2-slack.json"),
+        _ => include_str!("../fixtures/apigw-v2-teams.json"),
+    };
+    let mut v: Value = serde_json::from_str(text).unwrap();
+    if base64 {
+        use base64::Engine;
+        v["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
+        v["isBase64Encoded"] = json!(true);
+    } else {
+        v["body"] = json!(body);
+    }
+    for (k, val) in headers {
+        v["headers"][*k] = json!(val);
+    }
+    lambda_http::request::from_str(&v.to_string()).unwrap()
+}
+
+pub async fn call(state: &State, req: lambda_http::Request) -> (StatusCode, Value) {
+    let r = handler::handle(state, req).await;
+    let status = r.status();
+    let Body::Text(t) = r.body() else { panic!("no text body") };
+    (status, serde_json::from_str(t).unwrap())
+}
+
+impl Rig {
+    pub fn slack_headers(&self, body: &str, extra: &[(&str, String)]) -> Vec<(&'static str, String)> {
+        let ts = now();
+        let sig = webhook::sign_slack(&SecretString::new(self.slack_secret.clone()), ts, body.as_bytes()).unwrap();
+        let mut h = vec![("x-slack-request-timestamp", ts.to_string()), ("x-slack-signature", sig)];
+        for (k, v) in extra {
+            h.push((if *k == "x-slack-retry-num" { "x-slack-retry-num" } else { "x-other" }, v.clone()));
+        }
+        h
+    }
+
+    pub fn slash_body(&self, user: &str, text: &str, hook: &str) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", "gIkuvaNzQIHg97ATvDxqgjtO")
+            .append_pair("team_id", "T0001")
+            .append_pair("team_domain", "contoso")
+            .append_pair("channel_id", "C2147483705")
+            .append_pair("channel_name", "soc")
+            .append_pair("user_id", user)
+            .append_pair("user_name", &user.to_lowercase())
+            .append_pair("command", "/defender")
+            .append_pair("text", text)
+            .append_pair("response_url", &format!("{}{hook}", self.hooks))
+            .append_pair("trigger_id", "13345224609.738474920.8088930838d88f008e0")
+            .finish()
+    }
+
+    pub async fn slash(&self, user: &str, text: &str, hook: &str) -> (StatusCode, Value) {
+        let body = self.slash_body(user, text, hook);
+        call(&self.state, event("slack", &body, &self.slack_headers(&body, &[]), true)).await
+    }
+
+    pub fn button_body(&self, user: &str, action_id: &str, value: &str, hook: &str) -> String {
+        let payload = json!({"type": "block_actions", "user": {"id": user, "username": user.to_lowercase()},
+            "team": {"id": "T0001"}, "channel": {"id": "C2147483705"}, "trigger_id": "1.2.3",
+            "response_url": format!("{}{hook}", self.hooks),
+            "actions": [{"action_id": action_id, "block_id": "b", "type": "button", "value": value}]});
+        url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish()
+    }
+
+    pub async fn press(&self, user: &str, action_id: &str, value: &str, retry: Option<u32>) -> (StatusCode, Value) {
+        let body = self.button_body(user, action_id, value, "confirm");
+        let extra: Vec<(&str, String)> = retry.map(|n| vec![("x-slack-retry-num", n.to_string())]).unwrap_or_default();
+        call(&self.state, event("slack", &body, &self.slack_headers(&body, &extra), false)).await
+    }
+
+    /// Runs every job due now (delay zero); answers the delayed ones, not run.
+    pub async fn drain(&mut self) -> Vec<Job> {
+        let mut delayed = Vec::new();
+        while let Ok((job, delay)) = self.jobs.try_recv() {
+            if delay.is_zero() {
+                self.worker.run(job).await;
+            } else {
+                delayed.push(job);
+            }
+        }
+        delayed
+    }
+
+    pub fn posted(&self, hook: &str) -> Vec<Value> {
+        self.posts.lock().unwrap().iter().filter(|(h, _)| h == hook).map(|(_, v)| v.clone()).collect()
+    }
+
+    pub fn machine(&self, host: &str) -> Value {
+        self.sim.sim.tenant.lock().unwrap().seed.machines.iter().find(|m| m["computerDnsName"] == host).unwrap().clone()
+    }
+
+    pub async fn requests(&self) -> Vec<Value> {
+        let v: Value = self
+            .sim
+            .client()
+            .unwrap()
+            .get(format!("{}/_sim/requests", self.sim.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["value"].as_array().unwrap().clone()
+    }
+
+    pub async fn action_posts(&self) -> Vec<Value> {
+        let verbs = [
+            "/isolate",
+            "/unisolate",
+            "/runAntiVirusScan",
+            "/restrictCodeExecution",
+            "/unrestrictCodeExecution",
+            "/collectInvestigationPackage",
+        ];
+        self.requests()
+            .await
+            .into_iter()
+            .filter(|r| r["method"] == "POST" && verbs.iter().any(|v| r["path"].as_str().unwrap().ends_with(v)))
+            .collect()
+    }
+
+    pub async fn sim_post(&self, path: &str, body: Value) {
+        let r = self.sim.client().unwrap().post(format!("{}{path}", self.sim.url)).json(&body).send().await.unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+    }
+}
+
+pub fn text(v: &Value) -> &str {
+    v["text"].as_str().unwrap_or_default()
+}
+
+/// The same isolate confirmed 5 times concurrently and retried by Slack: one isolate at Defender,
+/// followed to Succeeded (whatever idempotency store the rig has).
+pub async fn five_concurrent_confirms_and_a_retry(rig: &mut Rig) {
+    let host = "ws-fin-011.contoso.com";
+    let m = rig.machine(host);
+    let mid = m["id"].as_str().unwrap().to_string();
+    let (_, out) = rig.slash(ANALYST, &format!("isolate {} suspected C2 beacon", host.to_uppercase()), "ask").await;
+    assert_eq!(text(&out), "Working on it…");
+    rig.drain().await;
+    let prompt = rig.posted("ask").pop().unwrap();
+    let msg = text(&prompt);
+    assert!(msg.contains(host) && msg.contains(&mid) && msg.contains("suspected C2 beacon"), "{msg}");
+    assert!(msg.contains("expires in 5 min"), "{msg}");
+    let button = &prompt["blocks"][1]["elements"][0];
+    assert_eq!(button["action_id"], "confirm");
+    let token = button["value"].as_str().unwrap().to_string();
+    assert!(rig.action_posts().await.is_empty(), "nothing happens before the confirmation");
+
+    // Five concurrent presses and a Slack retry.
+    let presses = (0..5).map(|_| rig.press(ANALYST, "confirm", &token, None));
+    let results = futures::future::join_all(presses).await;
+    let retry = rig.press(ANALYST, "confirm", &token, Some(1)).await;
+    let answers: Vec<String> = results
+        .iter()
+        .chain([&retry])
+        .map(|(s, v)| {
+            assert_eq!(*s, StatusCode::OK);
+            text(v).to_string()
+        })
+        .collect();
+    let confirmed: Vec<&String> = answers.iter().filter(|a| a.starts_with("Confirmed: isolate")).collect();
+    assert_eq!(confirmed.len(), 1, "{answers:#?}");
+    assert_eq!(answers.iter().filter(|a| a.contains("was already confirmed")).count(), 5, "{answers:#?}");
+
+    // Exactly one execution job; delivering it twice (an SQS redelivery) still acts once.
+    let mut execs = Vec::new();
+    while let Ok((job, delay)) = rig.jobs.try_recv() {
+        assert!(delay.is_zero());
+        execs.push(job);
+    }
+    assert_eq!(execs.len(), 1);
+    let first = rig.worker.run(execs[0].clone()).await.unwrap();
+    let again = rig.worker.run(execs[0].clone()).await.unwrap();
+    assert!(first.text.contains("accepted by Defender — action `"), "{}", first.text);
+    assert!(again.text.contains("was already handled"), "{}", again.text);
+    let isolates = rig.action_posts().await;
+    assert_eq!(isolates.len(), 1, "{isolates:#?}");
+    assert_eq!(isolates[0]["path"], format!("/api/machines/{mid}/isolate"));
+    assert_eq!(rig.posted("confirm").len(), 2, "both runs answered the thread");
+
+    // The Defender comment names the chat user and the request id.
+    let request_id = confirm::open(&token, &[SecretString::new(rig.slack_secret.clone())], now()).unwrap().request_id;
+    let action = rig
+        .sim
+        .sim
+        .tenant
+        .lock()
+        .unwrap()
+        .actions
+        .iter()
+        .rev()
+        .find(|a| a["machineId"] == mid.as_str())
+        .unwrap()
+        .clone();
+    let comment = action["requestorComment"].as_str().unwrap();
+    assert!(comment.contains("u0analyst (U0ANALYST)") && comment.contains(&request_id), "{comment}");
+    let exec = rig.idem.put_if_absent(&format!("exec:{request_id}"), "probe", 0).await.unwrap();
+    assert!(exec.as_deref().unwrap_or_default().starts_with("machine action "), "{exec:?}");
+
+    // Follow-up: one delayed re-check; still pending now, re-queued; after the clock moves, Succeeded.
+    let mut due = rig.drain().await;
+    assert_eq!(due.len(), 1);
+    assert!(matches!(&due[0], Job::Recheck { pending } if pending.len() == 1));
+    rig.worker.run(due.remove(0)).await;
+    assert_eq!(rig.posted("confirm").len(), 2, "nothing final yet, nothing posted");
+    let mut due = rig.drain().await;
+    assert_eq!(due.len(), 1, "re-queued");
+    rig.sim_post("/_sim/clock", json!({"advance_s": 40})).await;
+    rig.worker.run(due.remove(0)).await;
+    let outcome = rig.posted("confirm").pop().unwrap();
+    assert!(text(&outcome).starts_with(&format!("Isolate of `{host}` (request `{request_id}`")), "{outcome}");
+    assert!(text(&outcome).ends_with("*Succeeded*."), "{outcome}");
+    assert!(rig.drain().await.is_empty(), "nothing more to follow");
+
+    // Now isolated: a new isolate is refused; the machine command says so.
+    rig.slash(ANALYST, &format!("isolate {host} again"), "after").await;
+    rig.slash(ANALYST, &format!("machine {host}"), "info").await;
+    rig.drain().await;
+    assert!(text(&rig.posted("after")[0]).contains("already isolated"));
+    let info = text(&rig.posted("info")[0]).to_string();
+    assert!(info.contains("Isolation: isolated") && info.contains(&mid), "{info}");
+    assert_eq!(rig.action_posts().await.len(), 1);
+}
