@@ -11,9 +11,13 @@
 //!    expiry), must be pressed by the requester, is authorised again, and is claimed in the
 //!    [`IdempotencyStore`] under its request id — a double click, concurrent presses or a Slack retry
 //!    find the claim and do nothing.
-//! 4. **Execute** ([`Safety::execute`], in the worker): a second claim (`exec:`) guards against a
+//! 4. **Two-person approval** (per tenant and action, `two_person` in the policy): the requester's
+//!    confirm only records a pending approval and shows an `approve` button to the channel;
+//!    [`Safety::approve`] needs a second, different user holding the same permission in the same
+//!    tenant, and claims `approve:` once. The requester pressing approve does nothing.
+//! 5. **Execute** ([`Safety::execute`], in the worker): a second claim (`exec:`) guards against a
 //!    hand-off delivered twice; the state is checked again; the Defender `Comment` names the chat user
-//!    and the request id.
+//!    (and the approver) and the request id.
 //!
 //! Every decision is one structured `audit` line ([`audit`]); no token or secret is ever logged.
 
@@ -46,6 +50,10 @@ pub enum Decision {
     Prompted,
     /// A confirmation was accepted and handed to the worker.
     Confirmed,
+    /// Confirmed by the requester; waiting for a second person.
+    AwaitingApproval,
+    /// A second person approved.
+    Approved,
     /// A repeated confirmation (double click, retry) that did nothing.
     Duplicate,
     /// Cancelled by the user.
@@ -65,6 +73,8 @@ impl Decision {
             Self::Refused => "refused",
             Self::Prompted => "prompted",
             Self::Confirmed => "confirmed",
+            Self::AwaitingApproval => "awaiting_approval",
+            Self::Approved => "approved",
             Self::Duplicate => "duplicate",
             Self::Cancelled => "cancelled",
             Self::Executed => "executed",
@@ -181,12 +191,18 @@ pub async fn resolve(ops: &dyn DefenderOps, target: &MachineRef) -> Result<Machi
     }
 }
 
-/// The Defender comment: the chat user, the request id, the reason (control characters removed).
-pub fn comment(c: &Confirmation) -> String {
-    let name: String = c.user_name.chars().filter(|ch| !ch.is_control()).take(80).collect();
+fn clean(name: &str) -> String {
+    name.chars().filter(|ch| !ch.is_control()).take(80).collect()
+}
+
+/// The Defender comment: the chat user (and the approver), the request id, the reason (control
+/// characters removed).
+pub fn comment(c: &Confirmation, approver: Option<&ChatUser>) -> String {
+    let approved = approver.map(|a| format!(", approved by {} ({})", clean(&a.name), clean(&a.id))).unwrap_or_default();
     format!(
-        "{} requested in chat by {name} ({}); request {}; reason: {}",
+        "{} requested in chat by {} ({}){approved}; request {}; reason: {}",
         c.action,
+        clean(&c.user_name),
         c.user_id,
         c.request_id,
         c.reason.as_str()
@@ -209,6 +225,8 @@ pub struct Ask<'a> {
 pub enum Accepted {
     /// This press won: hand the confirmation to the worker.
     Go(Box<Confirmation>),
+    /// Confirmed by the requester; a second person must approve (two-person rule).
+    AwaitingApproval(Box<Confirmation>),
     /// Already confirmed (double click, concurrent press, retry): nothing to do.
     Duplicate(String),
     /// Refused, with the message.
@@ -354,8 +372,10 @@ impl Safety {
                 request_id,
                 expires_in_s: ttl,
                 token,
+                approval: false,
             }),
             replace_original: false,
+            in_channel: false,
         }
     }
 
@@ -388,7 +408,13 @@ impl Safety {
             return refuse(format!("tenant '{}' does not allow {action}", c.tenant));
         }
         let key = format!("confirm:{}", c.request_id);
-        match self.idempotency.put_if_absent(&key, &format!("confirmed at {now}"), c.exp).await {
+        let two = self.rbac.needs_two_person(&c.tenant, action);
+        let value = if two { format!("awaiting approval since {now}") } else { format!("confirmed at {now}") };
+        match self.idempotency.put_if_absent(&key, &value, c.exp).await {
+            Ok(None) if two => {
+                audit(Decision::AwaitingApproval, tenant, user, &c.action, mid, rid, "two-person rule");
+                Accepted::AwaitingApproval(Box::new(c))
+            }
             Ok(None) => {
                 audit(Decision::Confirmed, tenant, user, &c.action, mid, rid, "");
                 Accepted::Go(Box::new(c))
@@ -401,15 +427,75 @@ impl Safety {
         }
     }
 
-    /// Releases a claim whose hand-off failed (so the analyst can press again).
-    pub async fn release(&self, c: &Confirmation) {
-        if let Err(e) = self.idempotency.remove(&format!("confirm:{}", c.request_id)).await {
-            tracing::warn!(error = %e, request_id = %c.request_id, "could not release a confirmation claim");
+    /// A second person's approval of a confirmed two-person action: open the token, refuse the
+    /// requester, authorise the approver for the same action in the same tenant, require the
+    /// requester's confirmation, claim the approval once.
+    pub async fn approve(&self, token: &str, approver: &ChatUser, origin: &Origin, keys: &[SecretString]) -> Accepted {
+        let now = (self.clock)();
+        let c = match confirm::open(token, keys, now) {
+            Ok(c) => c,
+            Err(e) => {
+                audit(Decision::Refused, None, approver, "approve", None, None, &e.to_string());
+                return Accepted::Refused(format!("Refused: {e}. Run the command again."));
+            }
+        };
+        let (tenant, mid, rid) = (Some(c.tenant.as_str()), Some(c.machine_id.as_str()), Some(c.request_id.as_str()));
+        let refuse = |why: String| {
+            audit(Decision::Refused, tenant, approver, &c.action, mid, rid, &why);
+            Accepted::Refused(format!("Refused: {why}."))
+        };
+        let Ok(action) = c.action() else { return refuse("unknown action".into()) };
+        if !self.rbac.needs_two_person(&c.tenant, action) {
+            return refuse("this action needs no approval".into());
+        }
+        if c.user_id == approver.id {
+            return refuse("a second person must approve; the requester's own approval does nothing".into());
+        }
+        match self.rbac.check(origin, approver, Permission::Act(action)) {
+            Ok(t) if t == c.tenant => {}
+            Ok(_) => return refuse("this approval belongs to another tenant".into()),
+            Err(e) => return refuse(e.to_string()),
+        }
+        if !self.tenants.allows(&c.tenant, action) {
+            return refuse(format!("tenant '{}' does not allow {action}", c.tenant));
+        }
+        match self.idempotency.get(&format!("confirm:{}", c.request_id)).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return refuse("the requester has not confirmed this action".into()),
+            Err(e) => return refuse(e.to_string()),
+        }
+        let key = format!("approve:{}", c.request_id);
+        let value = format!("approved by {} at {now}", approver.id);
+        match self.idempotency.put_if_absent(&key, &value, c.exp).await {
+            Ok(None) => {
+                audit(
+                    Decision::Approved,
+                    tenant,
+                    approver,
+                    &c.action,
+                    mid,
+                    rid,
+                    &format!("requested by {}", c.user_id),
+                );
+                Accepted::Go(Box::new(c))
+            }
+            Ok(Some(prev)) => {
+                audit(Decision::Duplicate, tenant, approver, &c.action, mid, rid, &prev);
+                Accepted::Duplicate(format!("Request `{}` was already approved; nothing more was done.", c.request_id))
+            }
+            Err(e) => refuse(e.to_string()),
         }
     }
 
-    /// Runs a confirmed action exactly once.
-    pub async fn execute(&self, ops: &dyn DefenderOps, c: &Confirmation) -> Executed {
+    /// Releases a claim whose hand-off failed (so the analyst can press again).
+    pub async fn release(&self, c: &Confirmation, key: &str) {
+        if let Err(e) = self.idempotency.remove(&format!("{key}:{}", c.request_id)).await {
+            tracing::warn!(error = %e, request_id = %c.request_id, "could not release a claim");
+        }
+    }
+
+    /// Runs a confirmed (and, under the two-person rule, approved) action exactly once.
+    pub async fn execute(&self, ops: &dyn DefenderOps, c: &Confirmation, approver: Option<&ChatUser>) -> Executed {
         let user = ChatUser { id: c.user_id.clone(), name: c.user_name.clone() };
         let (tenant, mid, rid) = (Some(c.tenant.as_str()), Some(c.machine_id.as_str()), Some(c.request_id.as_str()));
         let key = format!("exec:{}", c.request_id);
@@ -441,7 +527,13 @@ impl Safety {
             finish(format!("refused: {why}")).await;
             return Executed::Refused(why);
         }
-        match ops.act(action, &c.machine_id, &comment(c)).await {
+        if self.rbac.needs_two_person(&c.tenant, action) && approver.is_none_or(|a| a.id == c.user_id) {
+            let why = "a second person's approval is missing".to_string();
+            audit(Decision::Refused, tenant, &user, &c.action, mid, rid, &why);
+            finish(format!("refused: {why}")).await;
+            return Executed::Refused(why);
+        }
+        match ops.act(action, &c.machine_id, &comment(c, approver)).await {
             Ok(a) => {
                 audit(Decision::Executed, tenant, &user, &c.action, mid, rid, &format!("machine action {}", a.id));
                 finish(format!("machine action {}", a.id)).await;
@@ -517,6 +609,11 @@ mod tests {
             request_id: "r-9".into(),
             exp: 0,
         };
-        assert_eq!(comment(&c), "isolate requested in chat by roadrunner (U1); request r-9; reason: c2 beacon");
+        assert_eq!(comment(&c, None), "isolate requested in chat by roadrunner (U1); request r-9; reason: c2 beacon");
+        let second = ChatUser { id: "U2".into(), name: "wile\te".into() };
+        assert_eq!(
+            comment(&c, Some(&second)),
+            "isolate requested in chat by roadrunner (U1), approved by wilee (U2); request r-9; reason: c2 beacon"
+        );
     }
 }

@@ -13,9 +13,10 @@
 
 use crate::{
     actions::{Accepted, Decision, Safety, audit},
-    command::{Command, Parsed, SlackRequest, parse_slack, parse_teams, usage},
+    command::{ChatUser, Command, Parsed, SlackRequest, parse_slack, parse_teams, usage},
+    confirm::Confirmation,
     handoff::{HandOff, Job},
-    reply::Reply,
+    reply::{Prompt, Reply},
     worker::{Worker, secrets},
 };
 use defender_shared::{vault::SecretStore, webhook};
@@ -148,25 +149,31 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
         }
         SlackRequest::Button { user, origin, response_url, action_id, value } => match action_id.as_str() {
             "confirm" => match state.safety.accept(&value, &user, &origin, &keys).await {
-                Accepted::Go(c) => {
-                    let job = Job::Execute { token: value, accepted_at: now, response_url };
-                    match state.handoff.send(&job, Duration::ZERO).await {
-                        Ok(()) => slack(&Reply::replacing(format!(
-                            "Confirmed: {} `{}` (request `{}`) — working on it…",
-                            c.action, c.machine_name, c.request_id
-                        ))),
-                        Err(e) => {
-                            warn!(error = %e, "hand-off failed");
-                            state.safety.release(&c).await;
-                            slack(&Reply::text("Sorry, the action could not be queued; press confirm again."))
-                        }
+                Accepted::Go(c) => execute(state, *c, value, now, response_url, None, "confirm").await,
+                Accepted::AwaitingApproval(c) => {
+                    let reply = approval_request(&c, &user, value);
+                    // The approval request goes to the channel, where a second person can see it.
+                    if let Some(url) = response_url.as_deref()
+                        && let Err(e) = state.worker.responder.post(url, &reply.to_slack()).await
+                    {
+                        warn!(error = %e, "could not post the approval request");
                     }
+                    slack(&reply)
                 }
                 Accepted::Duplicate(msg) => {
                     info!(retry = retry.as_deref().unwrap_or("0"), "duplicate confirmation ignored");
                     slack(&Reply::text(msg))
                 }
                 Accepted::Refused(msg) => slack(&Reply::text(msg)),
+            },
+            "approve" => match state.safety.approve(&value, &user, &origin, &keys).await {
+                Accepted::Go(c) => execute(state, *c, value, now, response_url, Some(user), "approve").await,
+                Accepted::Duplicate(msg) => {
+                    info!(retry = retry.as_deref().unwrap_or("0"), "duplicate approval ignored");
+                    slack(&Reply::text(msg))
+                }
+                Accepted::Refused(msg) => slack(&Reply::text(msg)),
+                Accepted::AwaitingApproval(_) => slack(&Reply::text("Nothing to do.")),
             },
             "cancel" => {
                 audit(Decision::Cancelled, None, &user, "confirm", None, Some(&value), "");
@@ -177,6 +184,63 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
                 slack(&Reply::text("Nothing to do."))
             }
         },
+    }
+}
+
+/// Hands a confirmed (or approved) action to the worker; on failure releases the claim so the
+/// button can be pressed again.
+async fn execute(
+    state: &State,
+    c: Confirmation,
+    token: String,
+    now: i64,
+    response_url: Option<String>,
+    approver: Option<ChatUser>,
+    claim: &str,
+) -> Response<Body> {
+    let by = approver.as_ref().map(|a| format!(" by {}", a.name)).unwrap_or_default();
+    let job = Job::Execute { token, accepted_at: now, response_url, approver };
+    match state.handoff.send(&job, Duration::ZERO).await {
+        Ok(()) => slack(&Reply::replacing(format!(
+            "{}{by}: {} `{}` (request `{}`) — working on it…",
+            if claim == "approve" { "Approved" } else { "Confirmed" },
+            c.action,
+            c.machine_name,
+            c.request_id
+        ))),
+        Err(e) => {
+            warn!(error = %e, "hand-off failed");
+            state.safety.release(&c, claim).await;
+            slack(&Reply::text(format!("Sorry, the action could not be queued; press {claim} again.")))
+        }
+    }
+}
+
+/// The channel message asking a second person to approve a confirmed action.
+pub fn approval_request(c: &Confirmation, requester: &ChatUser, token: String) -> Reply {
+    Reply {
+        text: format!(
+            "*Approval needed*: {} asked to *{}* `{}` (id `{}`).\nReason: {}\nRequest `{}` — a second authorised \
+             person must approve before the confirmation expires.",
+            requester.name,
+            c.action,
+            c.machine_name,
+            c.machine_id,
+            c.reason.as_str(),
+            c.request_id
+        ),
+        prompt: Some(Prompt {
+            action: c.action.clone(),
+            machine_name: c.machine_name.clone(),
+            machine_id: c.machine_id.to_string(),
+            reason: c.reason.as_str().to_string(),
+            request_id: c.request_id.clone(),
+            expires_in_s: 0,
+            token,
+            approval: true,
+        }),
+        replace_original: true,
+        in_channel: true,
     }
 }
 

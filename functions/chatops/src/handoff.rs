@@ -43,6 +43,9 @@ pub enum Job {
         accepted_at: i64,
         /// Where to post the result.
         response_url: Option<String>,
+        /// The second person who approved it (two-person rule).
+        #[serde(default)]
+        approver: Option<ChatUser>,
     },
     /// Actions to follow to a terminal state.
     Recheck {

@@ -27,6 +27,8 @@ pub trait IdempotencyStore: Send + Sync {
     async fn set(&self, key: &str, value: &str) -> Result<(), StoreError>;
     /// Removes a key (used only when the claimed work could not even be handed on).
     async fn remove(&self, key: &str) -> Result<(), StoreError>;
+    /// The value under `key`, read consistently.
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
 }
 
 /// In-memory store: one mutex, so the check and the write are one step.
@@ -40,11 +42,6 @@ impl MemoryStore {
     /// A store that drops expired keys on write, reading time from `clock`.
     pub fn with_clock(clock: fn() -> i64) -> Self {
         Self { map: Mutex::new(HashMap::new()), clock: Some(clock) }
-    }
-
-    /// The value under `key` (tests).
-    pub fn get(&self, key: &str) -> Option<String> {
-        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).map(|(v, _)| v.clone())
     }
 }
 
@@ -73,6 +70,10 @@ impl IdempotencyStore for MemoryStore {
     async fn remove(&self, key: &str) -> Result<(), StoreError> {
         self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(key);
         Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).map(|(v, _)| v.clone()))
     }
 }
 
@@ -122,17 +123,7 @@ impl IdempotencyStore for DynamoStore {
                 Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {}
                 Err(e) => return Err(dynamo_error("PutItem", e)),
             }
-            let got = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .key("pk", A::S(key.to_string()))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| dynamo_error("GetItem", e))?;
-            if let Some(item) = got.item {
-                let v = item.get("v").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            if let Some(v) = self.get(key).await? {
                 return Ok(Some(v));
             }
         }
@@ -163,6 +154,20 @@ impl IdempotencyStore for DynamoStore {
             .await
             .map(|_| ())
             .map_err(|e| dynamo_error("DeleteItem", e))
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", A::S(key.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", e))?;
+        Ok(got.item.map(|item| item.get("v").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()))
     }
 }
 

@@ -106,8 +106,8 @@ impl Worker {
                 self.post(response_url.as_deref(), &reply).await;
                 Ok(Some(reply))
             }
-            Job::Execute { token, accepted_at, response_url } => {
-                let reply = self.execute(&token, accepted_at, response_url.clone()).await;
+            Job::Execute { token, accepted_at, response_url, approver } => {
+                let reply = self.execute(&token, accepted_at, response_url.clone(), approver.as_ref()).await;
                 self.post(response_url.as_deref(), &reply).await;
                 Ok(Some(reply))
             }
@@ -285,7 +285,13 @@ impl Worker {
         }
     }
 
-    async fn execute(&self, token: &str, accepted_at: i64, response_url: Option<String>) -> Reply {
+    async fn execute(
+        &self,
+        token: &str,
+        accepted_at: i64,
+        response_url: Option<String>,
+        approver: Option<&ChatUser>,
+    ) -> Reply {
         let keys = secrets(self.store.as_ref(), &self.slack_secret_names).await;
         let c = match confirm::open(token, &keys, accepted_at) {
             Ok(c) => c,
@@ -293,7 +299,7 @@ impl Worker {
         };
         let Some(ops) = self.ops(&c.tenant) else { return Reply::replacing(format!("Unknown tenant '{}'.", c.tenant)) };
         let what = format!("{} `{}` (id `{}`)", capitalise(&c.action), c.machine_name, c.machine_id);
-        match self.safety.execute(ops.as_ref(), &c).await {
+        match self.safety.execute(ops.as_ref(), &c, approver).await {
             Executed::Started(a) => {
                 let Some(action_id) = a.id.valid().cloned() else {
                     return Reply::replacing(format!("{what}: accepted by Defender as `{}`.", a.id));

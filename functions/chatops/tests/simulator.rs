@@ -289,3 +289,71 @@ async fn signatures_slack_published_example_tampered_stale_unsigned_and_teams() 
     assert!(rig.drain().await.is_empty());
     assert!(rig.action_posts().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_person_isolate_needs_a_second_authorised_user_and_acts_once() {
+    let policy = r#"{"default_tenant":"default","two_person":{"default":["isolate"]},"tenants":{"default":{
+        "U0ANALYST":["isolate","scan"],"U0SECOND":["isolate"],"U0READER":["read"]}}}"#;
+    let mut rig = rig_with(None, None, &[("CHATOPS_RBAC", policy.to_string())]).await;
+    let host = "ws-fin-011.contoso.com";
+    rig.slash(ANALYST, &format!("isolate {host} suspected C2 beacon"), "ask").await;
+    rig.drain().await;
+    let token = rig.posted("ask")[0]["blocks"][1]["elements"][0]["value"].as_str().unwrap().to_string();
+
+    // Approving before the requester confirmed does nothing.
+    let (_, out) = rig.press("U0SECOND", "approve", &token, None).await;
+    assert_eq!(text(&out), "Refused: the requester has not confirmed this action.");
+
+    // The requester's confirm records a pending approval, shown to the channel with an approve button.
+    let (_, out) = rig.press(ANALYST, "confirm", &token, None).await;
+    assert!(
+        text(&out).starts_with("*Approval needed*: u0analyst asked to *isolate* `ws-fin-011.contoso.com`"),
+        "{out}"
+    );
+    assert_eq!(out["response_type"], "in_channel");
+    let approve = &out["blocks"][1]["elements"][0];
+    assert_eq!((approve["action_id"].as_str(), approve["value"].as_str()), (Some("approve"), Some(token.as_str())));
+    assert_eq!(rig.posted("confirm").len(), 1, "the approval request was posted to the channel");
+    assert!(rig.jobs.try_recv().is_err(), "nothing is handed to the worker yet");
+    let (_, out) = rig.press(ANALYST, "confirm", &token, Some(1)).await;
+    assert!(text(&out).contains("already confirmed"), "{out}");
+
+    // The same user approving, or a user without the permission: nothing.
+    let (_, out) = rig.press(ANALYST, "approve", &token, None).await;
+    assert_eq!(text(&out), "Refused: a second person must approve; the requester's own approval does nothing.");
+    let (_, out) = rig.press(READER, "approve", &token, None).await;
+    assert_eq!(text(&out), "Refused: you are not allowed to isolate in this tenant.");
+    assert!(rig.jobs.try_recv().is_err());
+    assert!(rig.action_posts().await.is_empty());
+
+    // A second authorised user approves (three concurrent clicks): one execution, one isolate.
+    let clicks = (0..3).map(|_| rig.press("U0SECOND", "approve", &token, None));
+    let answers: Vec<String> =
+        futures::future::join_all(clicks).await.iter().map(|(_, v)| text(v).to_string()).collect();
+    assert_eq!(answers.iter().filter(|a| a.starts_with("Approved by u0second: isolate")).count(), 1, "{answers:#?}");
+    assert_eq!(answers.iter().filter(|a| a.contains("already approved")).count(), 2, "{answers:#?}");
+    rig.drain().await;
+    let isolates = rig.action_posts().await;
+    assert_eq!(isolates.len(), 1, "{isolates:#?}");
+    let mid = rig.machine(host)["id"].as_str().unwrap().to_string();
+    let action = rig
+        .sim
+        .sim
+        .tenant
+        .lock()
+        .unwrap()
+        .actions
+        .iter()
+        .rev()
+        .find(|a| a["machineId"] == mid.as_str())
+        .unwrap()
+        .clone();
+    let comment = action["requestorComment"].as_str().unwrap();
+    assert!(comment.contains("by u0analyst (U0ANALYST), approved by u0second (U0SECOND)"), "{comment}");
+    // Scan is not under the rule: the analyst's own confirm runs it.
+    rig.slash(ANALYST, &format!("scan {host} routine check"), "scan").await;
+    rig.drain().await;
+    let token = rig.posted("scan")[0]["blocks"][1]["elements"][0]["value"].as_str().unwrap().to_string();
+    let (_, out) = rig.press(ANALYST, "confirm", &token, None).await;
+    assert!(text(&out).starts_with("Confirmed: scan"), "{out}");
+}
