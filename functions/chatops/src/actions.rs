@@ -276,6 +276,7 @@ fn action_name(cmd: &Command) -> &'static str {
         Command::Hunt(_) => "hunt",
         Command::Act { action, .. } => action.as_str(),
         Command::ActionStatus(_) => "action",
+        Command::Link => "link",
     }
 }
 

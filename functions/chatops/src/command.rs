@@ -239,6 +239,8 @@ pub enum Command {
     },
     /// A machine action's status.
     ActionStatus(ActionId),
+    /// Link the chat user's Entra identity (device-code sign-in), so their actions run as them.
+    Link,
 }
 
 impl Command {
@@ -266,6 +268,7 @@ pub fn usage() -> String {
          • incident <id> [assign <upn> | resolve | classify <truepositive|falsepositive|informational>]\n\
          • isolate|unisolate|scan|restrict|unrestrict|collect <hostname|machine-id|ip> <reason…>\n\
          • action <action-id>\n\
+         • link (sign in once so your actions run with your own Entra identity)\n\
          • hunt <query> [args]:",
     );
     for (name, args) in HUNTS {
@@ -301,6 +304,8 @@ fn parse_words(w: &[&str]) -> Result<Command, String> {
     };
     match verb.as_str() {
         "help" | "?" => Ok(Command::Help),
+        "link" if rest.is_empty() => Ok(Command::Link),
+        "link" => Err("`link` takes no argument".into()),
         "machine" => Ok(Command::Machine(one("a host name, machine id or IP")?.parse()?)),
         "alert" => Ok(Command::Alert(one("an alert id")?.parse().map_err(|e| format!("{e}"))?)),
         "action" => Ok(Command::ActionStatus(one("a machine action id")?.parse().map_err(|e| format!("{e}"))?)),

@@ -62,9 +62,11 @@ impl Permission {
     pub fn for_command(cmd: &Command) -> Option<Self> {
         match cmd {
             Command::Help => None,
-            Command::Machine(_) | Command::Alert(_) | Command::Incident(_) | Command::ActionStatus(_) => {
-                Some(Self::Read)
-            }
+            Command::Machine(_)
+            | Command::Alert(_)
+            | Command::Incident(_)
+            | Command::ActionStatus(_)
+            | Command::Link => Some(Self::Read),
             Command::Hunt(_) => Some(Self::Hunt),
             Command::UpdateIncident(..) => Some(Self::Incident),
             Command::Act { action, .. } => Some(Self::Act(*action)),

@@ -17,6 +17,7 @@
 //! - [`followup`] — follows accepted actions to a terminal state, one pass per delayed job.
 //! - [`handler`] — the Lambda adapter for `POST /chatops/slack` and `POST /chatops/teams`.
 //! - [`reply`] — replies, rendered for Slack (blocks with buttons) and Teams.
+//! - [`user`] — user context: linked chat users' actions run with their delegated token.
 //! - [`state`] — cold-start wiring from the shared runtime.
 
 pub mod actions;
@@ -31,6 +32,7 @@ pub mod idempotency;
 pub mod queue;
 pub mod reply;
 pub mod state;
+pub mod user;
 pub mod worker;
 
 /// Every documented endpoint the functions may call (for the permission self-check).

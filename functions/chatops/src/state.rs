@@ -11,10 +11,11 @@ use crate::{
     handler::State,
     handoff::{HandOff, HttpResponder, Responder, SqsHandOff},
     idempotency::{DynamoStore, IdempotencyStore},
+    user::UserContext,
     worker::Worker,
 };
 use defender_shared::{
-    auth::TokenProvider,
+    auth::{SystemClock, TokenProvider},
     defender::Deadline,
     ids::TenantName,
     runtime::Runtime,
@@ -176,6 +177,8 @@ pub fn build(rt: &Runtime, cfg: ChatOpsConfig, w: Wiring) -> (State, Arc<Worker>
         recheck_after: cfg.recheck_after,
         followup_max_age: cfg.followup_max_age,
         budget: Duration::from_secs(25),
+        users: cfg.user_client_id.clone().map(|id| Arc::new(UserContext::new(rt, id))),
+        link_clock: Arc::new(SystemClock),
     });
     let state = State {
         store: rt.store.clone(),

@@ -18,8 +18,10 @@ use crate::{
     followup::{self, Pending},
     handoff::{HandOff, HandOffError, Job, Responder},
     reply::Reply,
+    user::UserContext,
 };
 use defender_shared::{
+    auth::Clock,
     defender::models::incidents::{IncidentStatus, IncidentUpdate},
     secret::SecretString,
     vault::SecretStore,
@@ -47,6 +49,10 @@ pub struct Worker {
     pub followup_max_age: Duration,
     /// Budget of one job's Defender calls.
     pub budget: Duration,
+    /// Linked chat users' delegated calls (`None`: linking is off, actions run in app context).
+    pub users: Option<Arc<UserContext>>,
+    /// The device-code poll's clock (`link`).
+    pub link_clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -102,7 +108,11 @@ impl Worker {
     pub async fn try_run(&self, job: Job) -> Result<Option<Reply>, JobError> {
         match job {
             Job::Command { tenant, user, origin, text, response_url } => {
-                let reply = self.command(&tenant, &user, &origin, &text).await;
+                let reply = if parse_text(&text) == Parsed::Command(Command::Link) {
+                    self.link(&tenant, &user, &origin, response_url.as_deref()).await
+                } else {
+                    self.command(&tenant, &user, &origin, &text).await
+                };
                 self.post(response_url.as_deref(), &reply).await;
                 Ok(Some(reply))
             }
@@ -131,6 +141,48 @@ impl Worker {
                     return Ok(None);
                 }
                 Box::pin(self.try_run(*job)).await
+            }
+        }
+    }
+
+    /// `/defender link`: the device-code sign-in; the code goes to the requester (ephemeral) at once,
+    /// the outcome when the sign-in ends.
+    async fn link(
+        &self,
+        tenant: &defender_shared::ids::TenantName,
+        user: &ChatUser,
+        origin: &crate::command::Origin,
+        response_url: Option<&str>,
+    ) -> Reply {
+        if let Err(why) = self.safety.authorize(origin, user, &Command::Link) {
+            return Reply::text(why);
+        }
+        let Some(users) = &self.users else {
+            return Reply::text("Linking is not configured here: actions run in the app's context, naming you.");
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+        let login = users.link(tenant, user, self.link_clock.as_ref(), |p| {
+            let _ = tx.send(format!(
+                "To link your Entra identity, open {} and enter the code `{}` (valid {} min).",
+                p.verification_uri,
+                p.user_code,
+                p.expires_in.as_secs() / 60
+            ));
+        });
+        let show = async {
+            if let Ok(text) = rx.await {
+                self.post(response_url, &Reply::text(text)).await;
+            }
+        };
+        let (outcome, ()) = tokio::join!(login, show);
+        match outcome {
+            Ok(o) => Reply::text(format!(
+                "Linked: your machine actions in '{tenant}' now run as {}.",
+                o.user.as_deref().unwrap_or("your Entra identity")
+            )),
+            Err(e) => {
+                warn!(error = %e, "link failed");
+                Reply::text(format!("Not linked: {e}."))
             }
         }
     }
@@ -269,6 +321,7 @@ impl Worker {
                 }
                 Err(e) => Reply::text(format!("Hunt `{}` failed: {e}", h.name())),
             },
+            Command::Link => Reply::text("Use `/defender link` in Slack: the sign-in code is posted to you there."),
             Command::ActionStatus(id) => match ops.action(&id).await {
                 Ok(Some(a)) => Reply::text(format!(
                     "Action `{}`: {} on `{}` — *{}* (by {}, updated {})",
@@ -297,7 +350,15 @@ impl Worker {
             Ok(c) => c,
             Err(e) => return Reply::replacing(format!("Refused: {e}.")),
         };
-        let Some(ops) = self.ops(&c.tenant) else { return Reply::replacing(format!("Unknown tenant '{}'.", c.tenant)) };
+        let requester = ChatUser { id: c.user_id.clone(), name: c.user_name.clone() };
+        let delegated = match &self.users {
+            Some(u) => u.ops(&c.tenant, &requester, tokio::time::Instant::now() + self.budget).await,
+            None => None,
+        };
+        let context = if delegated.is_some() { "as your linked identity" } else { "in the app's context" };
+        let Some(ops) = delegated.or_else(|| self.ops(&c.tenant)) else {
+            return Reply::replacing(format!("Unknown tenant '{}'.", c.tenant));
+        };
         let what = format!("{} `{}` (id `{}`)", capitalise(&c.action), c.machine_name, c.machine_id);
         match self.safety.execute(ops.as_ref(), &c, approver).await {
             Executed::Started(a) => {
@@ -318,7 +379,7 @@ impl Worker {
                     warn!(error = %e, "follow-up not queued");
                 }
                 Reply::replacing(format!(
-                    "{what}: accepted by Defender — action `{action_id}`, status *{}*. Request `{}`. \
+                    "{what}: accepted by Defender — action `{action_id}`, status *{}*, {context}. Request `{}`. \
                      The outcome will be posted here.",
                     opt(a.status.as_ref()),
                     c.request_id

@@ -357,3 +357,118 @@ async fn two_person_isolate_needs_a_second_authorised_user_and_acts_once() {
     let (_, out) = rig.press(ANALYST, "confirm", &token, None).await;
     assert!(text(&out).starts_with("Confirmed: scan"), "{out}");
 }
+
+/// The simulated tenant's clock for the device-code poll: a sleep waits until the test has approved
+/// the code (bounded), then moves simulated time instead of waiting.
+#[derive(Debug)]
+struct ApprovedThenSimTime {
+    sim: Arc<tenant_sim::state::Sim>,
+    approved: tokio::sync::watch::Receiver<bool>,
+}
+
+impl defender_shared::auth::Clock for ApprovedThenSimTime {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.sim.now()
+    }
+    fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {
+        let (sim, mut approved) = (self.sim.clone(), self.approved.clone());
+        Box::pin(async move {
+            tokio::time::timeout(Duration::from_secs(30), approved.wait_for(|a| *a)).await.ok();
+            sim.clock.advance(chrono::Duration::from_std(d).unwrap());
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_linked_user_acts_with_their_delegated_token_and_others_in_app_context() {
+    let public = "33333333-3333-4333-8333-333333333333";
+    let mut rig = rig_with(None, None, &[("CHATOPS_USER_CLIENT_ID", public.to_string())]).await;
+    let (approve, approved) = tokio::sync::watch::channel(false);
+    let w = &rig.worker;
+    let worker = Arc::new(Worker {
+        safety: w.safety.clone(),
+        tenants: w.tenants.clone(),
+        store: w.store.clone(),
+        slack_secret_names: w.slack_secret_names.clone(),
+        responder: w.responder.clone(),
+        handoff: w.handoff.clone(),
+        recheck_after: w.recheck_after,
+        followup_max_age: w.followup_max_age,
+        budget: w.budget,
+        users: w.users.clone(),
+        link_clock: Arc::new(ApprovedThenSimTime { sim: rig.sim.sim.clone(), approved }),
+    });
+
+    // `/defender link`: the worker posts the device code to the requester, then waits for the sign-in.
+    let (_, out) = rig.slash(ANALYST, "link", "link").await;
+    assert_eq!(text(&out), "Working on it…");
+    let (job, _) = rig.jobs.try_recv().unwrap();
+    let linking = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.try_run(job).await }
+    });
+    let mut prompt = String::new();
+    for _ in 0..100 {
+        if let Some(p) = rig.posted("link").first() {
+            prompt = text(p).to_string();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(prompt.starts_with("To link your Entra identity, open https://microsoft.com/devicelogin"), "{prompt}");
+    let code = prompt.split('`').nth(1).unwrap().to_string();
+    rig.sim_post("/_sim/devicecode/approve", json!({"user_code": code, "upn": "alice@contoso.com"})).await;
+    approve.send(true).unwrap();
+    let reply = linking.await.unwrap().unwrap().unwrap();
+    assert_eq!(reply.text, "Linked: your machine actions in 'default' now run as alice@contoso.com.");
+    assert_eq!(text(&rig.posted("link")[1]), reply.text);
+    let secret = chatops::user::secret_name(&"default".parse().unwrap(), ANALYST);
+    assert_eq!(secret, "chatops-user-default-u0analyst");
+    assert!(rig.state.store.get(&secret).await.is_ok(), "the refresh token is in the vault");
+
+    // The linked analyst's isolate carries alice's delegated token: Defender records her.
+    let host = "ws-fin-011.contoso.com";
+    rig.slash(ANALYST, &format!("isolate {host} suspected C2 beacon"), "ask").await;
+    rig.drain().await;
+    let token = rig.posted("ask")[0]["blocks"][1]["elements"][0]["value"].as_str().unwrap().to_string();
+    rig.press(ANALYST, "confirm", &token, None).await;
+    let before = rig.state.store.get_fresh(&secret).await.unwrap();
+    rig.drain().await;
+    let done = text(rig.posted("confirm").last().unwrap()).to_string();
+    assert!(done.contains("accepted by Defender") && done.contains("as your linked identity"), "{done}");
+    let isolates = rig.action_posts().await;
+    assert_eq!(isolates.len(), 1);
+    assert_eq!(isolates[0]["client"], "alice@contoso.com", "{:?}", isolates[0]);
+    let mid = rig.machine(host)["id"].as_str().unwrap().to_string();
+    let action = rig
+        .sim
+        .sim
+        .tenant
+        .lock()
+        .unwrap()
+        .actions
+        .iter()
+        .rev()
+        .find(|a| a["machineId"] == mid.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(action["requestor"], "alice@contoso.com");
+    assert!(action["requestorComment"].as_str().unwrap().contains("(U0ANALYST)"));
+    let after = rig.state.store.get_fresh(&secret).await.unwrap();
+    assert_ne!(before, after, "the refresh token rotated back to the vault");
+
+    // An analyst who has not linked acts in the app's context, named in the comment.
+    let policy = r#"{"default_tenant":"default","tenants":{"default":{"U0OTHER":["scan"]}}}"#;
+    let mut other =
+        rig_with(None, None, &[("CHATOPS_USER_CLIENT_ID", public.to_string()), ("CHATOPS_RBAC", policy.to_string())])
+            .await;
+    other.slash("U0OTHER", &format!("scan {host} routine check"), "ask").await;
+    other.drain().await;
+    let token = other.posted("ask")[0]["blocks"][1]["elements"][0]["value"].as_str().unwrap().to_string();
+    other.press("U0OTHER", "confirm", &token, None).await;
+    other.drain().await;
+    let done = text(other.posted("confirm").last().unwrap()).to_string();
+    assert!(done.contains("in the app's context"), "{done}");
+    let scans = other.action_posts().await;
+    assert_eq!(scans[0]["client"], APP, "{:?}", scans[0]);
+}
