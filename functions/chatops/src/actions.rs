@@ -277,6 +277,8 @@ fn action_name(cmd: &Command) -> &'static str {
         Command::Act { action, .. } => action.as_str(),
         Command::ActionStatus(_) => "action",
         Command::Link => "link",
+        Command::Confirm { approve: false, .. } => "confirm",
+        Command::Confirm { approve: true, .. } => "approve",
     }
 }
 

@@ -241,6 +241,49 @@ pub enum Command {
     ActionStatus(ActionId),
     /// Link the chat user's Entra identity (device-code sign-in), so their actions run as them.
     Link,
+    /// A typed confirmation (Teams, whose outgoing webhooks carry no buttons): `confirm <code>`, or
+    /// a second person's `approve <code>`.
+    Confirm {
+        /// The code the prompt showed.
+        code: ConfirmCode,
+        /// `approve` (two-person rule) rather than `confirm`.
+        approve: bool,
+    },
+}
+
+/// The short code a Teams prompt shows for its confirmation: 4–16 letters and digits, upper-cased.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConfirmCode(String);
+
+impl ConfirmCode {
+    /// A fresh random code (8 characters without look-alikes).
+    pub fn random() -> Self {
+        const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        let bytes = uuid::Uuid::new_v4().into_bytes();
+        Self(bytes.iter().take(8).map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect())
+    }
+
+    /// The code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for ConfirmCode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if (4..=16).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            Ok(Self(s.to_ascii_uppercase()))
+        } else {
+            Err(format!("'{s}' is not a confirmation code"))
+        }
+    }
+}
+
+impl fmt::Display for ConfirmCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 impl Command {
@@ -269,6 +312,7 @@ pub fn usage() -> String {
          • isolate|unisolate|scan|restrict|unrestrict|collect <hostname|machine-id|ip> <reason…>\n\
          • action <action-id>\n\
          • link (sign in once so your actions run with your own Entra identity)\n\
+         • confirm|approve <code> (Teams: the code an action prompt showed)\n\
          • hunt <query> [args]:",
     );
     for (name, args) in HUNTS {
@@ -306,6 +350,9 @@ fn parse_words(w: &[&str]) -> Result<Command, String> {
         "help" | "?" => Ok(Command::Help),
         "link" if rest.is_empty() => Ok(Command::Link),
         "link" => Err("`link` takes no argument".into()),
+        "confirm" | "approve" => {
+            Ok(Command::Confirm { code: one("the code the prompt showed")?.parse()?, approve: verb == "approve" })
+        }
         "machine" => Ok(Command::Machine(one("a host name, machine id or IP")?.parse()?)),
         "alert" => Ok(Command::Alert(one("an alert id")?.parse().map_err(|e| format!("{e}"))?)),
         "action" => Ok(Command::ActionStatus(one("a machine action id")?.parse().map_err(|e| format!("{e}"))?)),
@@ -625,6 +672,12 @@ mod tests {
         for verb in ["unisolate", "scan", "restrict", "unrestrict", "collect"] {
             assert!(matches!(cmd(&format!("{verb} {M} ticket 42")), Command::Act { .. }));
         }
+        assert_eq!(cmd("link"), Command::Link);
+        assert_eq!(cmd("confirm ab12cd34"), Command::Confirm { code: "AB12CD34".parse().unwrap(), approve: false });
+        assert_eq!(cmd("APPROVE AB12CD34"), Command::Confirm { code: "ab12cd34".parse().unwrap(), approve: true });
+        let code = ConfirmCode::random();
+        assert_eq!(code.as_str().len(), 8);
+        assert_eq!(code.as_str().parse::<ConfirmCode>().unwrap(), code);
         let a = "4c131820-86e8-4828-8756-d1bfc188ad8c";
         assert_eq!(cmd(&format!("action {a}")), Command::ActionStatus(a.parse().unwrap()));
         assert_eq!(
@@ -652,6 +705,9 @@ mod tests {
         assert!(bad("hunt processes-on-host ws-1 999").contains("hours"));
         assert!(bad("hunt connections-to-ip 1.2.3").contains("IP"));
         assert!(bad("alert a|b").contains("alert id"));
+        assert!(bad("link now").contains("no argument"));
+        assert!(bad("confirm ab").contains("not a confirmation code"));
+        assert!(bad("confirm").contains("needs the code"));
         assert!(usage().contains("processes-on-host"));
     }
 

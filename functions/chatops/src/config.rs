@@ -61,7 +61,7 @@ impl Permission {
     /// The permission a command needs (`None`: anyone, e.g. help).
     pub fn for_command(cmd: &Command) -> Option<Self> {
         match cmd {
-            Command::Help => None,
+            Command::Help | Command::Confirm { .. } => None,
             Command::Machine(_)
             | Command::Alert(_)
             | Command::Incident(_)

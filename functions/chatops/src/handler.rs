@@ -7,13 +7,16 @@
 //!    ([`Safety::authorize`]) and confirm/cancel buttons are answered at once — none needs Defender.
 //! 3. Everything that calls Defender is handed to the worker ([`HandOff`]) and answered "working on
 //!    it": the callback never waits on Defender, so it answers well within Slack's 3 s.
-//! 4. Teams outgoing webhooks must be answered in the response (within 5 s, no `response_url`):
-//!    lookups run inline within [`TEAMS_BUDGET`]; machine actions are refused there (they need the
-//!    Slack confirmation button).
+//! 4. Teams outgoing webhooks must be answered in the response (within 5 s, no `response_url`) and
+//!    cannot carry buttons: lookups and the action prompt run inline within [`TEAMS_BUDGET`]; the
+//!    prompt shows a short code (kept in the idempotency store as `teams-code:<code>` → the sealed
+//!    token, until the token expires) and the analyst types `confirm <code>` (a second person
+//!    `approve <code>`), checked exactly as the Slack buttons are. The confirmed action is handed to
+//!    the worker; its outcome is read with `machine …` or `action …` (no `response_url`).
 
 use crate::{
     actions::{Accepted, Decision, Safety, audit},
-    command::{ChatUser, Command, Parsed, SlackRequest, parse_slack, parse_teams, usage},
+    command::{ChatUser, Command, ConfirmCode, Origin, Parsed, SlackRequest, parse_slack, parse_teams, usage},
     confirm::Confirmation,
     handoff::{HandOff, Job},
     reply::{Prompt, Reply},
@@ -127,6 +130,9 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
             let cmd = match parsed {
                 Parsed::Usage(why) => return slack(&Reply::text(format!("{why}\n{}", usage()))),
                 Parsed::Command(Command::Help) => return slack(&Reply::text(usage())),
+                Parsed::Command(Command::Confirm { .. }) => {
+                    return slack(&Reply::text("In Slack, confirm with the prompt's button."));
+                }
                 Parsed::Command(c) => c,
             };
             let tenant = match state.safety.authorize(&origin, &user, &cmd) {
@@ -269,29 +275,91 @@ async fn teams_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
         Parsed::Usage(why) => return teams(Reply::text(format!("{why}\n{}", usage()))),
         Parsed::Command(c) => c,
     };
+    if let Command::Confirm { code, approve } = &cmd {
+        return teams(teams_confirm(state, &r.user, &r.origin, code, *approve).await);
+    }
     let tenant = match state.safety.authorize(&r.origin, &r.user, &cmd) {
         Ok(Some(t)) => t,
         Ok(None) => return teams(Reply::text(usage())),
         Err(why) => return teams(Reply::text(why)),
     };
-    if let Command::Act { action, .. } = &cmd {
-        audit(
-            Decision::Refused,
-            Some(tenant.as_str()),
-            &r.user,
-            action.as_str(),
-            None,
-            None,
-            "teams has no confirmation",
-        );
-        return teams(Reply::text(
-            "Machine actions need a confirmation button, which Teams outgoing webhooks cannot carry: use /defender in Slack.",
-        ));
-    }
     let text = parse_text_of(body);
-    match tokio::time::timeout(TEAMS_BUDGET, state.worker.command(&tenant, &r.user, &r.origin, &text)).await {
-        Ok(reply) => teams(reply),
-        Err(_) => teams(Reply::text("Defender did not answer in time; try again.")),
+    let reply = match tokio::time::timeout(TEAMS_BUDGET, state.worker.command(&tenant, &r.user, &r.origin, &text)).await
+    {
+        Ok(reply) => reply,
+        Err(_) => return teams(Reply::text("Defender did not answer in time; try again.")),
+    };
+    match &reply.prompt {
+        Some(p) => teams(teams_prompt(state, &reply, p).await),
+        None => teams(reply),
+    }
+}
+
+/// A Teams action prompt: the code to type instead of the button.
+async fn teams_prompt(state: &State, reply: &Reply, p: &Prompt) -> Reply {
+    let code = ConfirmCode::random();
+    let exp = (state.clock)() + i64::try_from(p.expires_in_s).unwrap_or(0);
+    match state.safety.idempotency.put_if_absent(&format!("teams-code:{code}"), &p.token, exp).await {
+        Ok(None) => Reply::text(format!(
+            "{}\nTo go ahead, reply `confirm {code}` within {} min.",
+            reply.text.lines().take(2).collect::<Vec<_>>().join("\n"),
+            p.expires_in_s.div_ceil(60)
+        )),
+        Ok(Some(_)) => Reply::text("Sorry, a code clash; run the command again."),
+        Err(e) => {
+            warn!(error = %e, "could not keep a Teams confirmation code");
+            Reply::text("Sorry, the confirmation could not be kept; try again.")
+        }
+    }
+}
+
+/// `confirm <code>` / `approve <code>` in Teams: the same checks as the Slack buttons.
+async fn teams_confirm(state: &State, user: &ChatUser, origin: &Origin, code: &ConfirmCode, approve: bool) -> Reply {
+    let token = match state.safety.idempotency.get(&format!("teams-code:{code}")).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            audit(Decision::Refused, None, user, "confirm", None, None, "unknown confirmation code");
+            return Reply::text(format!("Refused: no pending action has the code `{code}`."));
+        }
+        Err(e) => return Reply::text(format!("Refused: {e}.")),
+    };
+    let keys = secrets(state.store.as_ref(), &state.worker.slack_secret_names).await;
+    let now = (state.clock)();
+    let accepted = if approve {
+        state.safety.approve(&token, user, origin, &keys).await
+    } else {
+        state.safety.accept(&token, user, origin, &keys).await
+    };
+    match accepted {
+        Accepted::Go(c) => {
+            let approver = approve.then(|| user.clone());
+            let job = Job::Execute { token, accepted_at: now, response_url: None, approver };
+            match state.handoff.send(&job, Duration::ZERO).await {
+                Ok(()) => Reply::text(format!(
+                    "{}: {} `{}` (request `{}`) — sent to Defender; `machine {}` shows its state.",
+                    if approve { "Approved" } else { "Confirmed" },
+                    c.action,
+                    c.machine_name,
+                    c.request_id,
+                    c.machine_id
+                )),
+                Err(e) => {
+                    warn!(error = %e, "hand-off failed");
+                    state.safety.release(&c, if approve { "approve" } else { "confirm" }).await;
+                    Reply::text(format!(
+                        "Sorry, the action could not be queued; reply `{} {code}` again.",
+                        if approve { "approve" } else { "confirm" }
+                    ))
+                }
+            }
+        }
+        Accepted::AwaitingApproval(c) => {
+            let mut reply = approval_request(&c, user, token);
+            reply.prompt = None;
+            reply.text.push_str(&format!("\nA second authorised person replies `approve {code}`."));
+            reply
+        }
+        Accepted::Duplicate(msg) | Accepted::Refused(msg) => Reply::text(msg),
     }
 }
 

@@ -171,7 +171,7 @@ pub fn build(rt: &Runtime, cfg: ChatOpsConfig, w: Wiring) -> (State, Arc<Worker>
         safety: safety.clone(),
         tenants,
         store: rt.store.clone(),
-        slack_secret_names: cfg.slack_secret_names.clone(),
+        slack_secret_names: cfg.slack_secret_names.iter().chain(&cfg.teams_secret_names).cloned().collect(),
         responder,
         handoff: w.handoff.clone(),
         recheck_after: cfg.recheck_after,

@@ -35,9 +35,10 @@ pub struct Worker {
     pub safety: Arc<Safety>,
     /// Defender per tenant.
     pub tenants: Arc<dyn Tenants>,
-    /// Where the Slack signing secret (the confirmation key) lives.
+    /// Where the confirmation keys live.
     pub store: Arc<dyn SecretStore>,
-    /// Its names, current first.
+    /// The confirmation keys' names: the Slack signing secrets, then the Teams secrets (the first
+    /// available seals, any opens).
     pub slack_secret_names: Vec<String>,
     /// Posts to the chat.
     pub responder: Arc<dyn Responder>,
@@ -322,6 +323,7 @@ impl Worker {
                 Err(e) => Reply::text(format!("Hunt `{}` failed: {e}", h.name())),
             },
             Command::Link => Reply::text("Use `/defender link` in Slack: the sign-in code is posted to you there."),
+            Command::Confirm { .. } => Reply::text("Confirm with the prompt's button (typed codes are for Teams)."),
             Command::ActionStatus(id) => match ops.action(&id).await {
                 Ok(Some(a)) => Reply::text(format!(
                     "Action `{}`: {} on `{}` — *{}* (by {}, updated {})",

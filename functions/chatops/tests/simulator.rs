@@ -285,7 +285,7 @@ async fn signatures_slack_published_example_tampered_stale_unsigned_and_teams() 
     let isolate = activity.replace("machine ws-fin-011.contoso.com", "isolate ws-fin-011.contoso.com c2 beacon");
     let sig = webhook::sign_teams(&SecretString::new(rig.teams_secret.clone()), isolate.as_bytes()).unwrap();
     let (_, out) = call(&rig.state, event("teams", &isolate, &[("authorization", sig)], false)).await;
-    assert!(text(&out).starts_with("Machine actions need a confirmation button"), "{out}");
+    assert!(text(&out).contains("To go ahead, reply `confirm "), "a typed confirmation, not a button: {out}");
     assert!(rig.drain().await.is_empty());
     assert!(rig.action_posts().await.is_empty());
 }
@@ -471,4 +471,116 @@ async fn a_linked_user_acts_with_their_delegated_token_and_others_in_app_context
     assert!(done.contains("in the app's context"), "{done}");
     let scans = other.action_posts().await;
     assert_eq!(scans[0]["client"], APP, "{:?}", scans[0]);
+}
+
+impl Rig {
+    /// A signed Teams outgoing-webhook message from `aad` saying `said`.
+    async fn teams(&self, aad: &str, said: &str) -> (StatusCode, Value) {
+        let activity = json!({"type": "message", "id": "1485983408511", "text": format!("<at>Defender</at> {said}"),
+            "from": {"id": "29:1XJKJMvc5GBtc2JwZq0oj8tHZmzrQgFmB39ATiQWA85g", "name": aad.to_lowercase(), "aadObjectId": aad},
+            "conversation": {"id": "19:253b1f341670408fb6fcb7c5d2e8a8d6@thread.skype"},
+            "channelData": {"tenant": {"id": "72f988bf-86f1-41af-91ab-2d7cd011db47"}}})
+        .to_string();
+        let sig = webhook::sign_teams(&SecretString::new(self.teams_secret.clone()), activity.as_bytes()).unwrap();
+        call(&self.state, event("teams", &activity, &[("authorization", sig)], false)).await
+    }
+}
+
+fn code_of(prompt: &str) -> String {
+    prompt.split("reply `confirm ").nth(1).unwrap().split('`').next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teams_runs_machine_actions_with_a_typed_confirmation_under_the_same_rules() {
+    let mut rig = rig().await;
+    let host = "ws-fin-011.contoso.com";
+    let mid = rig.machine(host)["id"].as_str().unwrap().to_string();
+    let (status, out) = rig.teams(ANALYST, &format!("isolate {host} suspected C2 beacon")).await;
+    assert_eq!(status, StatusCode::OK);
+    let prompt = text(&out).to_string();
+    assert!(
+        prompt.starts_with(&format!("*Isolate* `{host}` (id `{mid}`)?<br>Reason: suspected C2 beacon")),
+        "{prompt}"
+    );
+    let code = code_of(&prompt);
+    assert_eq!(code.len(), 8);
+    assert!(rig.jobs.try_recv().is_err() && rig.action_posts().await.is_empty(), "nothing before the confirmation");
+
+    // Same RBAC: the reader cannot start one, nor confirm the analyst's.
+    let (_, out) = rig.teams(READER, &format!("isolate {host} suspected C2 beacon")).await;
+    assert_eq!(text(&out), "Refused: you are not allowed to isolate in this tenant.");
+    let (_, out) = rig.teams(READER, &format!("confirm {code}")).await;
+    assert_eq!(text(&out), "Refused: only the analyst who asked can confirm this action.");
+    let (_, out) = rig.teams(ANALYST, "confirm ZZZZ9999").await;
+    assert_eq!(text(&out), "Refused: no pending action has the code `ZZZZ9999`.");
+    // A Teams message with a bad HMAC is refused before anything is read.
+    let forged =
+        json!({"type": "message", "text": format!("confirm {code}"), "from": {"id": "x", "aadObjectId": ANALYST}})
+            .to_string();
+    let sig = webhook::sign_teams(&SecretString::new("bm90IHRoZSBzZWNyZXQ="), forged.as_bytes()).unwrap();
+    assert_eq!(
+        call(&rig.state, event("teams", &forged, &[("authorization", sig)], false)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Same idempotency: three concurrent confirmations (lower case too) → one execution.
+    let lower = code.to_lowercase();
+    let answers = futures::future::join_all([
+        rig.teams(ANALYST, &format!("confirm {code}")),
+        rig.teams(ANALYST, &format!("confirm {lower}")),
+        rig.teams(ANALYST, &format!("confirm {code}")),
+    ])
+    .await;
+    let texts: Vec<String> = answers.iter().map(|(_, v)| text(v).to_string()).collect();
+    assert_eq!(
+        texts.iter().filter(|t| t.starts_with(&format!("Confirmed: isolate `{host}`"))).count(),
+        1,
+        "{texts:#?}"
+    );
+    assert_eq!(texts.iter().filter(|t| t.contains("was already confirmed")).count(), 2, "{texts:#?}");
+    rig.drain().await;
+    let isolates = rig.action_posts().await;
+    assert_eq!(isolates.len(), 1);
+    assert_eq!(isolates[0]["path"], format!("/api/machines/{mid}/isolate"));
+
+    // Same expiry: a code whose confirmation expired is refused.
+    let expired = confirm::seal(
+        &Confirmation {
+            v: 1,
+            tenant: "default".parse().unwrap(),
+            user_id: ANALYST.into(),
+            user_name: "u0analyst".into(),
+            action: "scan".into(),
+            machine_id: mid.parse().unwrap(),
+            machine_name: host.into(),
+            reason: Reason::try_from("routine check".to_string()).unwrap(),
+            request_id: "req-old".into(),
+            exp: now() - 10,
+        },
+        &SecretString::new(rig.slack_secret.clone()),
+    )
+    .unwrap();
+    rig.idem.put_if_absent("teams-code:OLDCODE1", &expired, now() + 60).await.unwrap();
+    let (_, out) = rig.teams(ANALYST, "confirm OLDCODE1").await;
+    assert!(text(&out).starts_with("Refused: the confirmation expired"), "{out}");
+    assert_eq!(rig.action_posts().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teams_two_person_approval_is_typed_by_a_second_user() {
+    let policy = r#"{"default_tenant":"default","two_person":{"default":["isolate"]},"tenants":{"default":{
+        "U0ANALYST":["isolate"],"U0SECOND":["isolate"]}}}"#;
+    let mut rig = rig_with(None, None, &[("CHATOPS_RBAC", policy.to_string())]).await;
+    let (_, out) = rig.teams(ANALYST, "isolate ws-fin-011.contoso.com suspected C2 beacon").await;
+    let code = code_of(text(&out));
+    let (_, out) = rig.teams(ANALYST, &format!("confirm {code}")).await;
+    assert!(text(&out).starts_with("*Approval needed*"), "{out}");
+    assert!(text(&out).ends_with(&format!("A second authorised person replies `approve {code}`.")), "{out}");
+    let (_, out) = rig.teams(ANALYST, &format!("approve {code}")).await;
+    assert!(text(&out).contains("a second person must approve"), "{out}");
+    assert!(rig.jobs.try_recv().is_err());
+    let (_, out) = rig.teams("U0SECOND", &format!("approve {code}")).await;
+    assert!(text(&out).starts_with("Approved: isolate"), "{out}");
+    rig.drain().await;
+    assert_eq!(rig.action_posts().await.len(), 1);
 }
