@@ -1,0 +1,233 @@
+//! The real binaries and their cold start: outside local mode without the production hand-off they
+//! refuse to start; a policy granting what a tenant does not allow stops them at start; with
+//! `CHATOPS_QUEUE_URL` and `CHATOPS_IDEMPOTENCY_TABLE` (against moto, through
+//! `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL_DYNAMODB`) the callback hands a signed slash command to
+//! SQS and the worker binary, driven by the SQS event, posts the result and answers a partial batch
+//! response.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use axum::{Json, Router, routing::post};
+use defender_shared::{secret::SecretString, webhook};
+use lambda_emu::{Emulator, moto::Moto};
+use serde_json::{Value, json};
+use std::{
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use tenant_sim::{RunningSim, SimOptions, start};
+
+const POLICY: &str = r#"{"default_tenant":"default","tenants":{"default":{"U0ANALYST":["read","isolate"]}}}"#;
+
+fn sim_env(sim: &RunningSim, ca: &std::path::Path) -> Vec<(String, String)> {
+    [
+        ("AZURE_TENANT_ID", sim.tenant_id()),
+        ("AZURE_CLIENT_ID", "11111111-1111-4111-8111-111111111111".to_string()),
+        ("AZURE_CLIENT_SECRET", "demo-secret-value-do-not-use-in-prod".to_string()),
+        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
+        ("KEY_VAULT_URL", sim.url.clone()),
+        ("MDE_API_URL", sim.url.clone()),
+        ("XDR_API_URL", sim.url.clone()),
+        ("GRAPH_API_URL", sim.url.clone()),
+        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
+        ("DEFENDER_LOCAL_MODE", "1".to_string()),
+        ("DEFENDER_ALLOWED_ACTIONS", "isolate".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Runs a binary that is expected to stop during its init; answers its stderr.
+async fn init_failure(bin: &str, env: Vec<(String, String)>) -> String {
+    let emu = Emulator::start().await.unwrap();
+    let out = tokio::process::Command::new(bin)
+        .env_clear()
+        .envs(emu.env("chatops"))
+        .envs(env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out).await.expect("the binary stopped").unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outside_local_mode_without_queue_and_table_the_binaries_refuse_to_start() {
+    let env: Vec<(String, String)> = [
+        ("AZURE_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+        ("AZURE_CLIENT_ID", "11111111-1111-4111-8111-111111111111"),
+        ("AZURE_CLIENT_SECRET", "not-used"),
+        ("CHATOPS_RBAC", POLICY),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for bin in [env!("CARGO_BIN_EXE_chatops-callback"), env!("CARGO_BIN_EXE_chatops-worker")] {
+        let err = init_failure(bin, env.clone()).await;
+        assert!(err.contains(r#"var: "CHATOPS_QUEUE_URL""#), "{bin}: {err}");
+        assert!(err.contains("set CHATOPS_QUEUE_URL and CHATOPS_IDEMPOTENCY_TABLE"), "{bin}: {err}");
+        let mut half = env.clone();
+        half.push(("CHATOPS_QUEUE_URL".into(), "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs".into()));
+        let err = init_failure(bin, half).await;
+        assert!(
+            err.contains(r#"var: "CHATOPS_IDEMPOTENCY_TABLE", reason: "required with CHATOPS_QUEUE_URL"#),
+            "{bin}: {err}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_granting_what_the_tenant_does_not_allow_stops_the_cold_start() {
+    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("df-chatops-selfcheck-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &sim.ca_pem).unwrap();
+    let mut env = sim_env(&sim, &ca);
+    env.push((
+        "CHATOPS_RBAC".into(),
+        r#"{"default_tenant":"default","tenants":{"default":{"U1":["isolate","collect"]},"ghost":{"U1":["read"]}}}"#
+            .into(),
+    ));
+    let err = init_failure(env!("CARGO_BIN_EXE_chatops-callback"), env).await;
+    assert!(
+        err.contains("user 'U1' is granted collect in tenant 'default', whose allowed_actions do not include it"),
+        "{err}"
+    );
+    assert!(err.contains("tenants: 'ghost' is not a configured tenant"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn callback_to_sqs_to_the_worker_binary_with_dynamodb_through_the_aws_endpoint_variables() {
+    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+    let moto = Moto::start().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("df-chatops-sqs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &sim.ca_pem).unwrap();
+
+    let aws: Vec<(String, String)> = [
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_ENDPOINT_URL_SQS", moto.url.clone()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", moto.url.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(&moto.url)
+        .load()
+        .await;
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let queue = sqs.create_queue().queue_name("chatops-jobs").send().await.unwrap().queue_url.unwrap();
+    aws_sdk_dynamodb::Client::new(&conf)
+        .create_table()
+        .table_name("chatops-idem")
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+
+    let posts: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let p = posts.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |Json(v): Json<Value>| {
+            let p = p.clone();
+            async move {
+                p.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hooks = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mut env = sim_env(&sim, &ca);
+    env.extend(aws);
+    env.push(("CHATOPS_RBAC".into(), POLICY.into()));
+    env.push(("CHATOPS_RESPONSE_URL_PREFIXES".into(), hooks.clone()));
+    env.push(("CHATOPS_QUEUE_URL".into(), queue.clone()));
+    env.push(("CHATOPS_IDEMPOTENCY_TABLE".into(), "chatops-idem".into()));
+    let (cb_emu, wk_emu) = (Emulator::start().await.unwrap(), Emulator::start().await.unwrap());
+    let spawn = |bin: &str, emu: &Emulator, name: &str| {
+        tokio::process::Command::new(bin)
+            .env_clear()
+            .envs(emu.env(name))
+            .envs(env.clone())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let _callback = spawn(env!("CARGO_BIN_EXE_chatops-callback"), &cb_emu, "chatops-callback");
+    let _worker = spawn(env!("CARGO_BIN_EXE_chatops-worker"), &wk_emu, "chatops-worker");
+
+    let secret = sim.sim.tenant.lock().unwrap().seed.secrets["slack-signing-secret"].to_string();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("team_id", "T0001")
+        .append_pair("channel_id", "C1")
+        .append_pair("user_id", "U0ANALYST")
+        .append_pair("user_name", "analyst")
+        .append_pair("command", "/defender")
+        .append_pair("text", "machine ws-fin-011.contoso.com")
+        .append_pair("response_url", &format!("{hooks}hook"))
+        .finish();
+    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let sig = webhook::sign_slack(&SecretString::new(secret), ts, body.as_bytes()).unwrap();
+    let mut event: Value = serde_json::from_str(include_str!("fixtures/apigw-v2-slack.json")).unwrap();
+    event["body"] = json!(body);
+    event["headers"]["x-slack-request-timestamp"] = json!(ts.to_string());
+    event["headers"]["x-slack-signature"] = json!(sig);
+    let resp: Value = serde_json::from_slice(&cb_emu.invoke(&event, Duration::from_secs(60)).await.unwrap()).unwrap();
+    assert_eq!(resp["statusCode"], 200, "{resp}");
+    assert_eq!(serde_json::from_str::<Value>(resp["body"].as_str().unwrap()).unwrap()["text"], "Working on it…");
+    assert!(posts.lock().unwrap().is_empty(), "the callback did not run the job itself");
+
+    // What Lambda's SQS event source would deliver: the queue's messages, plus one that is not a job.
+    sqs.send_message().queue_url(&queue).message_body("not json").send().await.unwrap();
+    let msgs = sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
+    let records: Vec<Value> = msgs
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                        "eventSource": "aws:sqs", "awsRegion": "us-east-1"})
+        })
+        .collect();
+    assert_eq!(records.len(), 2);
+    let bad = records.iter().find(|r| r["body"] == "not json").unwrap()["messageId"].clone();
+    let answer = wk_emu.invoke(&json!({ "Records": records }), Duration::from_secs(60)).await.unwrap();
+    let answer: Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer, json!({"batchItemFailures": [{"itemIdentifier": bad}]}));
+    let posted = posts.lock().unwrap().clone();
+    assert_eq!(posted.len(), 1);
+    assert!(posted[0]["text"].as_str().unwrap().starts_with("*ws-fin-011.contoso.com* (id `bf44e1ec"), "{posted:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
