@@ -28,6 +28,11 @@ use serde_json::{Value, json};
 use std::{sync::Arc, time::Duration};
 use tracing::{info, warn};
 
+/// The Slack route: slash commands and interactivity (`infra/slack-app-manifest.yaml`).
+pub const SLACK_ROUTE: &str = "/chatops/slack";
+/// The Teams outgoing-webhook route.
+pub const TEAMS_ROUTE: &str = "/chatops/teams";
+
 /// Largest accepted body.
 pub const MAX_BODY: usize = 64 * 1024;
 /// Time a Teams lookup may take (Teams gives an outgoing webhook 5 s).
@@ -89,9 +94,9 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
         return respond(StatusCode::PAYLOAD_TOO_LARGE, json!({"error": {"code": "PayloadTooLarge"}}));
     }
     let path = req.uri().path().trim_end_matches('/').to_string();
-    if path.ends_with("/chatops/slack") {
+    if path.ends_with(SLACK_ROUTE) {
         slack_route(state, &req, body).await
-    } else if path.ends_with("/chatops/teams") {
+    } else if path.ends_with(TEAMS_ROUTE) {
         teams_route(state, &req, body).await
     } else {
         respond(StatusCode::NOT_FOUND, json!({"error": {"code": "NotFound"}}))

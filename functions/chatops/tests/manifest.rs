@@ -1,0 +1,40 @@
+//! `infra/slack-app-manifest.yaml` against the handler: the slash command and the interactivity URL
+//! are both the handler's Slack route (a request there is answered by the Slack verifier, not 404),
+//! the command is `/defender` and the scopes are what the function uses.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_slack_manifest_points_at_the_handlers_routes() {
+    let text = include_str!("../../../infra/slack-app-manifest.yaml");
+    let m: Value = serde_norway::from_str(text).unwrap();
+    let commands = m["features"]["slash_commands"].as_array().unwrap();
+    assert_eq!(commands.len(), 1);
+    assert_eq!(commands[0]["command"], "/defender");
+    assert_eq!(m["oauth_config"]["scopes"]["bot"], json!(["commands"]));
+    assert_eq!(m["settings"]["interactivity"]["is_enabled"], true);
+    let urls = [commands[0]["url"].as_str().unwrap(), m["settings"]["interactivity"]["request_url"].as_str().unwrap()];
+
+    let rig = rig().await;
+    for raw in urls {
+        assert_eq!(raw, "https://<api-id>.execute-api.<region>.amazonaws.com/chatops/slack", "placeholders only");
+        let url = url::Url::parse(&raw.replace("<api-id>", "a1b2c3d4e5").replace("<region>", "eu-west-1")).unwrap();
+        assert_eq!(url.path(), handler::SLACK_ROUTE);
+        // The route reaches the Slack verifier: unsigned is 401, another path is 404.
+        let mut req: Value = serde_json::from_str(include_str!("fixtures/apigw-v2-slack.json")).unwrap();
+        req["rawPath"] = json!(url.path());
+        req["requestContext"]["http"]["path"] = json!(url.path());
+        req["body"] = json!("command=%2Fdefender&text=help&user_id=U1");
+        let (status, _) = call(&rig.state, lambda_http::request::from_str(&req.to_string()).unwrap()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{raw}");
+        req["rawPath"] = json!("/chatops/slak");
+        req["requestContext"]["http"]["path"] = json!("/chatops/slak");
+        let (status, _) = call(&rig.state, lambda_http::request::from_str(&req.to_string()).unwrap()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(handler::TEAMS_ROUTE, "/chatops/teams");
+}
