@@ -584,3 +584,32 @@ async fn teams_two_person_approval_is_typed_by_a_second_user() {
     rig.drain().await;
     assert_eq!(rig.action_posts().await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_follow_up_stops_at_its_maximum_age_and_says_how_to_ask() {
+    let mut rig = rig_with(None, None, &[("CHATOPS_FOLLOWUP_MAX_AGE_S", "600".to_string())]).await;
+    let host = "ws-fin-017.contoso.com";
+    rig.slash(ANALYST, &format!("isolate {host} incident 12"), "ask").await;
+    rig.drain().await;
+    let token = rig.posted("ask")[0]["blocks"][1]["elements"][0]["value"].as_str().unwrap().to_string();
+    rig.press(ANALYST, "confirm", &token, None).await;
+    let mut due = rig.drain().await;
+    let Some(job @ Job::Recheck { .. }) = due.pop() else { panic!("a follow-up was queued") };
+    // Young and not final: goes round again (nothing posted).
+    let posted = rig.posted("confirm").len();
+    rig.worker.run(job).await;
+    assert_eq!(rig.posted("confirm").len(), posted);
+    let Some(Job::Recheck { mut pending }) = rig.drain().await.pop() else { panic!("re-queued") };
+    assert_eq!((pending.len(), pending[0].checks), (1, 1));
+    let action_id = pending[0].action_id.clone();
+    // Older than the maximum age and still not final: the thread is told, nothing is re-queued.
+    pending[0].started_at -= 601;
+    rig.worker.run(Job::Recheck { pending }).await;
+    let last = text(rig.posted("confirm").last().unwrap()).to_string();
+    assert!(
+        last.starts_with(&format!("Stopped following action `{action_id}` on `{host}` after 2 checks over 10 min")),
+        "{last}"
+    );
+    assert!(last.ends_with(&format!("ask `/defender action {action_id}`.")), "{last}");
+    assert!(rig.drain().await.is_empty());
+}
