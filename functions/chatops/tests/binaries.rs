@@ -204,7 +204,9 @@ async fn callback_to_sqs_to_the_worker_binary_with_dynamodb_through_the_aws_endp
     event["body"] = json!(body);
     event["headers"]["x-slack-request-timestamp"] = json!(ts.to_string());
     event["headers"]["x-slack-signature"] = json!(sig);
+    let t = std::time::Instant::now();
     let resp: Value = serde_json::from_slice(&cb_emu.invoke(&event, Duration::from_secs(60)).await.unwrap()).unwrap();
+    let ack = t.elapsed();
     assert_eq!(resp["statusCode"], 200, "{resp}");
     assert_eq!(serde_json::from_str::<Value>(resp["body"].as_str().unwrap()).unwrap()["text"], "Working on it…");
     assert!(posts.lock().unwrap().is_empty(), "the callback did not run the job itself");
@@ -223,7 +225,9 @@ async fn callback_to_sqs_to_the_worker_binary_with_dynamodb_through_the_aws_endp
         .collect();
     assert_eq!(records.len(), 2);
     let bad = records.iter().find(|r| r["body"] == "not json").unwrap()["messageId"].clone();
+    let t = std::time::Instant::now();
     let answer = wk_emu.invoke(&json!({ "Records": records }), Duration::from_secs(60)).await.unwrap();
+    eprintln!("first (cold) invocations: callback ack through SQS {ack:?}; worker batch of 2 {:?}", t.elapsed());
     let answer: Value = serde_json::from_slice(&answer).unwrap();
     assert_eq!(answer, json!({"batchItemFailures": [{"itemIdentifier": bad}]}));
     let posted = posts.lock().unwrap().clone();
