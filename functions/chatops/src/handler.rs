@@ -250,7 +250,8 @@ pub fn approval_request(c: &Confirmation, requester: &ChatUser, token: String) -
             token,
             approval: true,
         }),
-        replace_original: true,
+        // A new message in the channel: an ephemeral prompt cannot be replaced by a public one.
+        replace_original: false,
         in_channel: true,
     }
 }

@@ -5,9 +5,10 @@
 //! # Layout
 //! - [`command`] — Slack slash commands, block actions and Teams messages → a typed [`command::Command`];
 //!   every argument a validated newtype; anything else → usage help.
-//! - [`config`] — the function's settings and the access policy ([`config::Rbac`]: who may do what, per tenant).
+//! - [`config`] — the function's settings and the access policy ([`config::Rbac`]: who may do what, per
+//!   tenant, which actions need two people; checked against the tenants at cold start).
 //! - [`actions`] — the heart: authorise, resolve the machine exactly, check its state, confirm with a
-//!   sealed expiring token, execute once, audit every decision.
+//!   sealed expiring token, a second person's approval where required, execute once, audit every decision.
 //! - [`confirm`] — the confirmation token (HMAC-sealed, expiring).
 //! - [`idempotency`] — the conditional-write store behind exactly-once (in memory; DynamoDB).
 //! - [`defender`] — the narrow Defender trait the use cases need and its production implementation.
@@ -15,10 +16,13 @@
 //! - [`queue`] — the worker's SQS adapter: records → jobs, failures → `batchItemFailures`.
 //! - [`worker`] — runs handed-off jobs and posts the results.
 //! - [`followup`] — follows accepted actions to a terminal state, one pass per delayed job.
-//! - [`handler`] — the Lambda adapter for `POST /chatops/slack` and `POST /chatops/teams`.
+//! - [`handler`] — the Lambda adapter for `POST /chatops/slack` and `POST /chatops/teams` (Teams
+//!   confirms with a typed code).
 //! - [`reply`] — replies, rendered for Slack (blocks with buttons) and Teams.
 //! - [`user`] — user context: linked chat users' actions run with their delegated token.
-//! - [`state`] — cold-start wiring from the shared runtime.
+//! - [`state`] — cold-start wiring from the shared runtime: the self-check, SQS + DynamoDB or local mode.
+//!
+//! Operator documentation: `docs/chatops.md`.
 
 pub mod actions;
 pub mod command;
