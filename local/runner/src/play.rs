@@ -268,7 +268,8 @@ pub async fn dev(st: &mut Stack) -> Result<(), BoxError> {
     let slack = st.run_dir.join("slack-signing-secret");
     write_private(&whsec, st.webhook_secret.expose())?;
     write_private(&slack, st.slack_secret.expose())?;
-    let cli = "target/debug/defender-functions";
+    let cli_path = local_runner::paths::Paths::discover().bins.join("defender-functions");
+    let cli = cli_path.display();
     let enrich = st.watch.function_url("webhook-enrich", "/");
     let chat = st.watch.function_url("chatops-callback", "/chatops/slack");
     let invoke = st.watch.invoke_url("scheduled-export");
@@ -285,7 +286,6 @@ pub async fn dev(st: &mut Stack) -> Result<(), BoxError> {
    export output      {out}
    logs               {logs}
    demo secrets for the signing helper (0600, not printed): {whsec}, {slack}
-   (CLI: CARGO_TARGET_DIR-aware path; build it with `make cli`)
 
 -- enrich indicators (Standard Webhooks signature):
 BODY='{{"indicators":{{"hostnames":["ws-fin-011.contoso.com"],"ips":["10.1.2.3"]}}}}'
@@ -307,7 +307,7 @@ curl -sS {invoke} -d '{{"schedule_arn":"arn:aws:scheduler:eu-west-1:123456789012
         whsec = whsec.display(),
         slack = slack.display(),
     );
-    let mut seen = 0usize;
+    let mut seen = st.hooks.all().len();
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
