@@ -1,6 +1,7 @@
 //! local-runner — the local stack behind `make run`, `make dev` and the end-to-end tests in `tests/`.
 //!
 //! ```text
+//! env        the environment each function gets, pointed at the simulated tenant
 //! paths      where the workspace, the prebuilt function binaries, cargo-lambda and moto are
 //! stack      `cargo lambda watch --only-lambda-apis` (runtime, invoke and function-URL APIs) and the
 //!            function binaries attached to its runtime API, each with its own environment
@@ -12,6 +13,7 @@
 //! Every process this module starts is killed when its handle is dropped; logs go to a directory
 //! outside the project (cargo-lambda restarts on any file written inside it).
 
+pub mod env;
 pub mod events;
 pub mod moto;
 pub mod paths;

@@ -19,6 +19,7 @@ mod tour;
 
 use defender_shared::secret::SecretString;
 use local_runner::{
+    env,
     paths::{FUNCTIONS, Paths},
     receiver::Receiver,
     stack::{Function, LambdaWatch},
@@ -27,13 +28,6 @@ use std::{collections::HashMap, path::PathBuf, process::ExitCode};
 use tenant_sim::{SimOptions, start};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The demo tenant's application (tenant-sim's demo seed).
-pub(crate) const APP: &str = "11111111-1111-4111-8111-111111111111";
-const APP_SECRET: &str = "demo-secret-value-do-not-use-in-prod";
-/// The chat user the demo RBAC policy lets look things up and isolate.
-pub(crate) const ANALYST: &str = "U0ANALYST";
-const POLICY: &str = r#"{"default_tenant":"default","tenants":{"default":{"U0ANALYST":["read","hunt","incident","isolate","unisolate","scan"]}}}"#;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -96,22 +90,7 @@ async fn run(dev: bool) -> Result<(), BoxError> {
     std::fs::create_dir_all(&export_dir)?;
 
     // The variables a deployed function reads (docs/configuration.md), pointed at the simulator.
-    let base: HashMap<String, String> = [
-        ("AZURE_TENANT_ID", sim.tenant_id()),
-        ("AZURE_CLIENT_ID", APP.into()),
-        ("AZURE_CLIENT_SECRET", APP_SECRET.into()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("KEY_VAULT_URL", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
-        ("DEFENDER_LOCAL_MODE", "1".into()),
-        ("RUST_LOG", "info".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let base = env::base(&sim.url, &sim.tenant_id(), &ca);
     tour::run(&base).await?;
 
     let (webhook_secret, slack_secret) = {
@@ -123,20 +102,9 @@ async fn run(dev: bool) -> Result<(), BoxError> {
     let watch = LambdaWatch::start(&paths, &run_dir).await?;
     println!("== cargo lambda watch --only-lambda-apis on {} (runtime, invoke and function-URL APIs)", watch.url);
     let mut functions = HashMap::new();
+    let export = [("EXPORT_DIR".to_string(), export_dir.display().to_string())];
     for name in FUNCTIONS {
-        let mut env = base.clone();
-        match name {
-            "scheduled-export" => {
-                env.insert("EXPORT_DIR".into(), export_dir.display().to_string());
-            }
-            "chatops-callback" | "chatops-worker" => {
-                env.insert("DEFENDER_ALLOWED_ACTIONS".into(), "isolate,unisolate,scan".into());
-                env.insert("CHATOPS_RBAC".into(), POLICY.into());
-                env.insert("CHATOPS_RESPONSE_URL_PREFIXES".into(), hooks.base.clone());
-            }
-            _ => {}
-        }
-        let env: Vec<(String, String)> = env.into_iter().collect();
+        let env = env::for_function(&base, name, &hooks.base, &export);
         functions.insert(name, Function::start(&paths, &watch, name, &env, &run_dir)?);
     }
     println!("== attached {} prebuilt binaries from {}", functions.len(), paths.bins.display());

@@ -1,8 +1,9 @@
 //! `make run`, part 2: the three use cases, each through its function's real binary with a real event
 //! shape, and `make dev`'s ready-to-paste commands.
 
-use crate::{ANALYST, APP, Stack};
+use crate::Stack;
 use local_runner::{
+    env::{ANALYST, APP, APP_SECRET},
     events,
     stack::{Answer, send},
 };
@@ -162,7 +163,7 @@ async fn export(st: &mut Stack) -> Result<(), BoxError> {
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", APP),
-            ("client_secret", "demo-secret-value-do-not-use-in-prod"),
+            ("client_secret", APP_SECRET),
             ("scope", "https://api.securitycenter.microsoft.com/.default"),
         ])
         .send()
