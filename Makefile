@@ -3,17 +3,41 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test fmt-check fmt clippy unit sim build bench login doctor clean help venv lint-infra moto
+.PHONY: run dev test fmt-check fmt clippy unit sim build bench login doctor clean help venv lint-infra moto \
+	bins cli lambda-venv sam-venv build-lambda sam-build deploy grant-script
+
+# Where cargo puts binaries (the runner and the end-to-end tests look there too).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+FUNCTION_PKGS := -p webhook-enrich -p scheduled-export -p chatops
 
 help:
-	@echo "make run    — the main job on the simulated tenant (demo seed), end to end"
+	@echo "make run    — the three functions' binaries under cargo-lambda against the simulated tenant, end to end"
+	@echo "make dev    — the same stack left running, with URLs and ready-to-paste curl commands (Ctrl-C stops)"
 	@echo "make test   — fmt check, clippy -D warnings, every test"
 	@echo "make sim    — the simulated tenant alone (tenant-sim --seed demo)"
 	@echo "make bench  — the shared client against the simulator: token cache, call overhead, paging, memory"
 	@echo "make lint-infra — cfn-lint, OpenAPI validation and checkov on infra/ (creates .venv/lint, .venv/checkov once)"
+	@echo "make build-lambda — release arm64 zips with cargo-lambda (target/lambda/<function>/bootstrap.zip)"
+	@echo "make sam-build  — sam build -t infra/template.yaml (.venv/sam); make deploy = sam deploy --guided"
 
-run:
+# make run / make dev: the function binaries (debug) attached to `cargo lambda watch --only-lambda-apis`.
+run: bins lambda-venv
 	$(CARGO) run --locked -q -p local-runner --bin defender-local
+
+dev: bins cli lambda-venv
+	$(CARGO) run --locked -q -p local-runner --bin defender-local -- --dev
+
+# The four Lambda binaries (debug): make run, make dev and the end-to-end tests in tests/ use them.
+bins:
+	$(CARGO) build --locked -q $(FUNCTION_PKGS) --bins
+
+cli:
+	$(CARGO) build --locked -q -p defender-cli
+
+# The script that grants each function's Entra permissions, generated from the permission manifest.
+grant-script:
+	$(CARGO) run --locked -q -p defender-cli -- grant-script > scripts/grant-permissions.sh
+	chmod +x scripts/grant-permissions.sh
 
 test: fmt-check clippy unit lint-infra
 
@@ -27,7 +51,8 @@ clippy:
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --locked -p defender-shared --features aws-sts -- -D warnings
 
-unit: moto
+# The end-to-end tests (tests/tests/e2e.rs) run the debug binaries that `bins` builds, under cargo-lambda.
+unit: moto lambda-venv bins
 	$(CARGO) test --locked --workspace
 
 # Infrastructure linters, each tool set in its own venv (checkov pins boto3 and would fight others).
@@ -44,7 +69,51 @@ CHECKOV_STAMP := $(VENV)/checkov/.stamp-checkov-$(CHECKOV_VERSION)
 MOTO_VERSION := 5.2.5
 MOTO_STAMP := $(VENV)/moto/.stamp-moto-$(MOTO_VERSION)
 
-venv: $(LINT_STAMP) $(CHECKOV_STAMP) $(MOTO_STAMP)
+# cargo-lambda (the Lambda emulator for make run/dev and the e2e tests; the arm64 release build)
+# with zig (its cross linker) from PyPI. aws-sam-cli in its own venv: checkov pins boto3 and would
+# downgrade it (TOOLING.md).
+CARGO_LAMBDA_VERSION := 1.9.2
+ZIGLANG_VERSION := 0.17.1
+SAM_VERSION := 1.170.0
+LAMBDA_STAMP := $(VENV)/lambda/.stamp-cargo-lambda-$(CARGO_LAMBDA_VERSION)-zig-$(ZIGLANG_VERSION)
+SAM_STAMP := $(VENV)/sam/.stamp-sam-$(SAM_VERSION)
+
+venv: $(LINT_STAMP) $(CHECKOV_STAMP) $(MOTO_STAMP) $(LAMBDA_STAMP)
+
+lambda-venv: $(LAMBDA_STAMP)
+
+sam-venv: $(SAM_STAMP)
+
+$(LAMBDA_STAMP):
+	rm -rf $(VENV)/lambda
+	$(PYTHON) -m venv $(VENV)/lambda
+	$(VENV)/lambda/bin/pip install $(PIP_FLAGS) 'cargo-lambda==$(CARGO_LAMBDA_VERSION)' 'ziglang==$(ZIGLANG_VERSION)'
+	touch $@
+
+$(SAM_STAMP):
+	rm -rf $(VENV)/sam
+	$(PYTHON) -m venv $(VENV)/sam
+	$(VENV)/sam/bin/pip install $(PIP_FLAGS) 'aws-sam-cli==$(SAM_VERSION)'
+	touch $@
+
+# Release arm64 zips, one per function (not part of make test: minutes of release build on 2 cores).
+# cargo-lambda writes to <target>/lambda/<binary>/bootstrap.zip.
+build-lambda: lambda-venv
+	rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)/lambda/bin:$$PATH" $(VENV)/lambda/bin/cargo-lambda lambda build --locked --release --arm64 \
+		--output-format zip $(FUNCTION_PKGS)
+	@ls -l $(TARGET_DIR)/lambda/*/bootstrap.zip
+
+# sam build with the template's rust-cargolambda builder (it runs cargo lambda build itself; the
+# builder copies from <CodeUri>/target/lambda/<binary>/, so CARGO_TARGET_DIR is unset for it).
+sam-build: lambda-venv sam-venv
+	rustup target add aarch64-unknown-linux-gnu
+	env -u CARGO_TARGET_DIR PATH="$(CURDIR)/$(VENV)/lambda/bin:$(CURDIR)/$(VENV)/sam/bin:$$PATH" \
+		SAM_CLI_TELEMETRY=0 $(VENV)/sam/bin/sam build -t infra/template.yaml
+
+# Not run here: needs AWS credentials. See docs/deploy.md.
+deploy: sam-build
+	SAM_CLI_TELEMETRY=0 $(VENV)/sam/bin/sam deploy --guided
 
 # moto's S3 server for the scheduled-export S3 sink test (the test starts it on an ephemeral port).
 moto: $(MOTO_STAMP)

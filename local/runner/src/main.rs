@@ -1,54 +1,38 @@
-//! `make run`: the main job on the embedded default.
+//! `make run` / `make dev`: the three functions' real binaries under cargo-lambda's Lambda emulator,
+//! against the simulated tenant.
 //!
-//! Starts the simulated tenant (demo seed, HTTPS with its generated CA) in-process, configures the
-//! shared library exactly as a Lambda would be configured (environment variables, local mode trusting
-//! the simulator's CA), and walks through:
-//! 1. cold start: Key Vault through the official Azure SDK (challenge auth), Entra tokens, the
-//!    permission self-check;
-//! 2. the typed Defender client: machines and alerts with OData, XDR incidents, advanced hunting;
-//! 3. **webhook enrichment**: a signed Standard Webhooks request in a real API Gateway v2 event, through
-//!    the function's handler, and the answer;
-//!    then the same request with a bad signature (401);
-//! 4. **chat-ops**: a signed Slack slash command, an isolate confirmed twice (one action at Defender),
-//!    and the follow-up reporting the action's final status;
-//! 5. **scheduled export**: the demo tenant into a local directory, an update, and a second run that
-//!    exports only the change.
+//! 1. Starts the simulated tenant (demo seed, HTTPS with a CA generated at start) and a local
+//!    stand-in for Slack's `response_url`.
+//! 2. In-process tour: Key Vault, tokens, the permission self-check, typed Defender calls.
+//! 3. Starts `cargo lambda watch --only-lambda-apis` and attaches the prebuilt binaries
+//!    (`webhook-enrich`, `scheduled-export`, `chatops-callback`, `chatops-worker`) to its runtime API,
+//!    each with the environment a deployed function gets (docs/configuration.md), pointed at the
+//!    simulator.
+//! 4. Plays the use cases with real event shapes (see `play.rs`) and prints each.
+//! 5. `--dev`: leaves everything running, prints URLs and ready-to-paste `curl` commands, until Ctrl-C.
 //!
-//! It prints each step and exits non-zero if any step does not answer as documented.
+//! Exits non-zero if any step does not answer as documented. Logs go to a temporary directory outside
+//! the project (printed at the start).
 
-mod chatops_demo;
-mod export_demo;
+mod play;
+mod tour;
 
-use defender_shared::{
-    config::Config,
-    defender::{
-        Deadline,
-        api::ListQuery,
-        kql::HuntingQuery,
-        models::hunting::HuntingRequest,
-        odata::{Filter, fields::alerts, fields::machines},
-    },
-    doctor,
-    ids::TenantName,
-    runtime::Runtime,
-    secret::SecretString,
-    vault::SecretStore,
-    webhook,
+use defender_shared::secret::SecretString;
+use local_runner::{
+    env,
+    paths::{FUNCTIONS, Paths},
+    receiver::Receiver,
+    stack::{Function, LambdaWatch},
 };
-use futures::StreamExt;
-use serde_json::{Value, json};
-use std::{collections::HashMap, process::ExitCode, time::Duration};
+use std::{collections::HashMap, path::PathBuf, process::ExitCode};
 use tenant_sim::{SimOptions, start};
-use webhook_enrich::{config::EnrichConfig, handler, state};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-const APP: &str = "11111111-1111-4111-8111-111111111111";
-const BOOTSTRAP_SECRET: &str = "demo-secret-value-do-not-use-in-prod";
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
+    let dev = std::env::args().skip(1).any(|a| a == "--dev");
+    match run(dev).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let mut msg = e.to_string();
@@ -57,179 +41,93 @@ async fn main() -> ExitCode {
                 msg.push_str(&format!(": {s}"));
                 cur = s.source();
             }
-            eprintln!("defender-local: {msg}");
+            eprintln!("defender-local: FAILED: {msg}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+/// What the use cases need.
+pub(crate) struct Stack {
+    /// The simulator.
+    pub(crate) sim: tenant_sim::RunningSim,
+    /// cargo-lambda.
+    pub(crate) watch: LambdaWatch,
+    /// The four functions, by name.
+    pub(crate) functions: HashMap<&'static str, Function>,
+    /// The `response_url` stand-in.
+    pub(crate) hooks: Receiver,
+    /// Where the export writes.
+    pub(crate) export_dir: PathBuf,
+    /// The demo webhook secret (never printed).
+    pub(crate) webhook_secret: SecretString,
+    /// The demo Slack signing secret (never printed).
+    pub(crate) slack_secret: SecretString,
+    /// Where logs (and, in dev mode, the demo secrets for the signing helper) are.
+    pub(crate) run_dir: PathBuf,
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or("-")
-}
+async fn run(dev: bool) -> Result<(), BoxError> {
+    let paths = Paths::discover();
+    // Fail early, with the command to fix it, before starting anything.
+    for f in FUNCTIONS {
+        paths.binary(f)?;
+    }
+    paths.cargo_lambda()?;
+    let run_dir = std::env::temp_dir().join(format!("defender-local-{}", std::process::id()));
+    std::fs::create_dir_all(&run_dir)?;
+    println!("== logs: {} (outside the project, so cargo-lambda never sees them change)", run_dir.display());
 
-async fn run() -> Result<(), BoxError> {
     let sim = start(SimOptions::demo()?).await?;
-    let tenant_id = sim.tenant_id();
-    println!("== simulated tenant {tenant_id} on {} (TLS with a CA generated at start)", sim.url);
-    let dir = std::env::temp_dir().join(format!("defender-local-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let ca = dir.join("tenant-sim-ca.pem");
+    println!("== simulated tenant {} on {} (TLS with a CA generated at start)", sim.tenant_id(), sim.url);
+    let ca = run_dir.join("tenant-sim-ca.pem");
     std::fs::write(&ca, &sim.ca_pem)?;
-
-    // The same variables a deployed function reads (docs/configuration.md), pointed at the simulator.
-    let env: HashMap<&str, String> = [
-        ("AZURE_TENANT_ID", tenant_id.clone()),
-        ("AZURE_CLIENT_ID", APP.into()),
-        ("AZURE_CLIENT_SECRET", BOOTSTRAP_SECRET.into()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("KEY_VAULT_URL", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
-        ("DEFENDER_LOCAL_MODE", "1".into()),
-    ]
-    .into_iter()
-    .collect();
-    println!(
-        "-- configuration: {} variables (local mode: trust the simulator's CA, relax the vault's challenge-domain check)",
-        env.len()
-    );
-    let config = Config::from_lookup(|k| env.get(k).cloned())?;
-    let rt = Runtime::from_config(config).await?;
-    let tenant: TenantName = "default".parse()?;
-
-    // 1. Cold start
-    let webhook_secret = rt.store.get("webhook-secret").await?;
-    println!(
-        "-- key vault (official azure_security_keyvault_secrets SDK, challenge auth): read 'webhook-secret' ({} chars; value not shown)",
-        webhook_secret.expose().len()
-    );
-    for f in doctor::check(&rt, &[], webhook_enrich::ENDPOINTS).await {
-        println!("-- permission self-check: {f}");
+    let hooks = Receiver::start().await?;
+    let export_dir = paths.root.join("target").join("make-run-export");
+    if export_dir.exists() {
+        std::fs::remove_dir_all(&export_dir)?;
     }
+    std::fs::create_dir_all(&export_dir)?;
 
-    // 2. The typed client
-    let deadline = || Deadline::after(Duration::from_secs(20));
-    let q =
-        ListQuery { filter: Some(Filter::eq(machines::HEALTH_STATUS, "Active")), top: Some(5), ..ListQuery::default() };
-    let page = rt.defender.machines_page(&tenant, &q, deadline()).await?;
-    println!("-- GET /api/machines?$filter=healthStatus eq 'Active'&$top=5");
-    for m in &page.value {
-        println!(
-            "     {:<34} {:<18} risk {:<7} exposure {}",
-            m.computer_dns_name.as_deref().unwrap_or("-"),
-            m.os_platform.as_deref().unwrap_or("-"),
-            m.risk_score.as_ref().map_or("-", |r| r.as_str()),
-            m.exposure_level.as_ref().map_or("-", |r| r.as_str())
-        );
-    }
-    let q = ListQuery {
-        filter: Some(Filter::eq(alerts::SEVERITY, "High").and(Filter::ne(alerts::STATUS, "Resolved"))),
-        ..ListQuery::default()
+    // The variables a deployed function reads (docs/configuration.md), pointed at the simulator.
+    let base = env::base(&sim.url, &sim.tenant_id(), &ca);
+    tour::run(&base).await?;
+
+    let (webhook_secret, slack_secret) = {
+        let t = sim.sim.tenant.lock().map_err(|_| "simulator state poisoned")?;
+        let get = |k: &str| t.seed.secrets.get(k).cloned().ok_or(format!("no '{k}' in the demo seed"));
+        (SecretString::new(get("webhook-secret")?), SecretString::new(get("slack-signing-secret")?))
     };
-    let mut stream = rt.defender.alerts(&tenant, &q, deadline());
-    let mut open_high = Vec::new();
-    while let Some(p) = stream.next().await {
-        open_high.extend(p?);
-    }
-    drop(stream);
-    println!("-- alerts stream (severity eq 'High' and status ne 'Resolved'): {} alerts", open_high.len());
-    let incidents =
-        rt.defender.incidents_page(&tenant, &ListQuery { top: Some(3), ..ListQuery::default() }, deadline()).await?;
-    println!("-- GET /api/incidents?$top=3 (XDR)");
-    for i in &incidents.value {
-        println!(
-            "     #{} {} [{}] {} alerts",
-            i.incident_id,
-            i.incident_name.as_deref().unwrap_or("-"),
-            i.severity.as_ref().map_or("-", |x| x.as_str()),
-            i.alerts.as_ref().map_or(0, Vec::len)
-        );
-    }
-    let query = HuntingQuery::new("DeviceProcessEvents | where InitiatingProcessFileName =~ {proc} and ProcessCommandLine contains {needle} | summarize count() by DeviceName")
-        .bind("proc", "powershell.exe")
-        .bind("needle", "appdata")
-        .render()?;
-    println!("-- advanced hunting: {query}");
-    let hunt = rt.defender.mde_hunt(&tenant, &HuntingRequest { query }, deadline()).await?;
-    for r in hunt.results.unwrap_or_default() {
-        println!(
-            "     {:<34} {}",
-            r.get("DeviceName").and_then(Value::as_str).unwrap_or("-"),
-            r.get("count_").cloned().unwrap_or(Value::Null)
-        );
-    }
 
-    // 3. Webhook enrichment through the function's handler, with a real API Gateway v2 event.
-    let seed = sim.sim.tenant.lock().map_err(|_| "simulator state poisoned")?.seed.clone();
-    let alert = &seed.alerts[0];
-    let host = s(alert, "computerDnsName").to_string();
-    let evidence = alert["evidence"].as_array().cloned().unwrap_or_default();
-    let sha1 = evidence
-        .iter()
-        .find_map(|e| e["sha1"].as_str())
-        .unwrap_or("87662bc3d60e4200ceaf7aae249d1c343f4b83c9")
-        .to_string();
-    let ip = seed
-        .alerts
-        .iter()
-        .flat_map(|a| a["evidence"].as_array().cloned().unwrap_or_default())
-        .find_map(|e| e["ipAddress"].as_str().map(str::to_string))
-        .unwrap_or_else(|| "10.1.2.3".into());
-    let body = json!({"indicators": {"hostnames": [host], "sha1": [sha1], "ips": [ip, "300.1.1.1"], "domains": ["x' or 1 eq 1"]}}).to_string();
-    let st = state::build(rt, EnrichConfig::from_lookup(|_| None)?, now_unix).await;
-    let event = |body: &str, sig: &str| -> Result<lambda_http::Request, BoxError> {
-        let mut v: Value = serde_json::from_str(include_str!(
-            "../../../functions/webhook-enrich/tests/fixtures/apigw-v2-post-enrich.json"
-        ))?;
-        v["body"] = json!(body);
-        v["headers"]["webhook-id"] = json!("msg_make_run");
-        v["headers"]["webhook-timestamp"] = json!(now_unix().to_string());
-        v["headers"]["webhook-signature"] = json!(sig);
-        Ok(lambda_http::request::from_str(&v.to_string())?)
-    };
-    let sig = webhook::sign_standard(
-        &SecretString::new(webhook_secret.expose()),
-        "msg_make_run",
-        now_unix(),
-        body.as_bytes(),
-    )?;
-    println!("-- webhook enrichment: POST /enrich (API Gateway v2 event, Standard Webhooks signature)");
-    println!("     request: {body}");
-    let resp = handler::handle(&st, event(&body, &sig)?).await;
-    let lambda_http::Body::Text(text) = resp.body() else { return Err("no response body".into()) };
-    if resp.status() != 200 {
-        return Err(format!("enrichment answered {}: {text}", resp.status()).into());
+    let watch = LambdaWatch::start(&paths, &run_dir).await?;
+    println!("== cargo lambda watch --only-lambda-apis on {} (runtime, invoke and function-URL APIs)", watch.url);
+    let mut functions = HashMap::new();
+    let export = [("EXPORT_DIR".to_string(), export_dir.display().to_string())];
+    for name in FUNCTIONS {
+        let env = env::for_function(&base, name, &hooks.base, &export);
+        functions.insert(name, Function::start(&paths, &watch, name, &env, &run_dir)?);
     }
-    let out: Value = serde_json::from_str(text)?;
-    for r in out["results"].as_array().into_iter().flatten() {
-        println!(
-            "     {:<9} {:<42} {:<9} {} machines, {} alerts{}",
-            s(r, "kind"),
-            s(r, "input"),
-            s(r, "status"),
-            r["machines"].as_array().map_or(0, Vec::len),
-            r["alerts"].as_array().map_or(0, Vec::len),
-            r["reason"].as_str().map(|x| format!(" — {x}")).unwrap_or_default()
-        );
-    }
-    println!("     summary: {}", out["summary"]);
-    let forged = handler::handle(&st, event(&body, "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")?).await;
-    if forged.status() != 401 {
-        return Err(format!("a forged signature was answered {}", forged.status()).into());
-    }
-    println!("-- the same request with a forged signature: 401");
+    println!("== attached {} prebuilt binaries from {}", functions.len(), paths.bins.display());
 
-    chatops_demo::run(&sim, &env).await?;
-    export_demo::run(&sim, &env).await?;
-    std::fs::remove_dir_all(&dir).ok();
-    println!(
-        "== done: vault, tokens, typed Defender calls, webhook enrichment, chat-ops and the export all went through the simulated tenant"
-    );
+    let mut stack = Stack { sim, watch, functions, hooks, export_dir, webhook_secret, slack_secret, run_dir };
+    let outcome = play::all(&mut stack).await;
+    if let Err(e) = &outcome {
+        for f in stack.functions.values() {
+            eprintln!("-- {} log ({}):\n{}", f.name, f.log.display(), local_runner::tail(&f.log, 8));
+        }
+        return Err(format!("{e}").into());
+    }
+    if dev {
+        play::dev(&mut stack).await?;
+    }
+    for (_, f) in stack.functions.drain() {
+        f.stop().await;
+    }
+    stack.watch.stop().await;
+    stack.sim.stop();
+    if !dev {
+        std::fs::remove_dir_all(&stack.run_dir).ok();
+    }
+    println!("== done: all three use cases answered through the Lambda runtime API; everything stopped");
     Ok(())
 }

@@ -4,8 +4,13 @@
 //! defender-functions login  --tenant NAME [--scope SCOPE]   # user context: device-code sign-in, refresh token to the vault
 //! defender-functions doctor [--tenant NAME] [--function all|webhook-enrich]
 //! defender-functions permissions                           # the table behind docs/permissions.md
+//! defender-functions grant-script                          # scripts/grant-permissions.sh (az CLI), same source
+//! defender-functions sign webhook|slack --secret-file F --body B   # curl -H arguments for a signed request
 //! ```
-//! Both read the same environment as the functions (see `docs/configuration.md`).
+//! `login` and `doctor` read the same environment as the functions (see `docs/configuration.md`);
+//! the others read nothing from it.
+
+mod grant;
 
 use clap::{Parser, Subcommand};
 use defender_shared::{
@@ -14,6 +19,8 @@ use defender_shared::{
     doctor,
     ids::TenantName,
     runtime::Runtime,
+    secret::SecretString,
+    webhook,
 };
 use std::process::ExitCode;
 
@@ -37,6 +44,14 @@ enum Command {
     },
     /// Print the permissions each function needs (the source of docs/permissions.md).
     Permissions,
+    /// Print the Azure CLI script that grants each function's permissions (scripts/grant-permissions.sh).
+    GrantScript,
+    /// Print curl `-H` arguments that sign a request body (for `make dev`'s commands).
+    Sign {
+        /// Which scheme.
+        #[command(subcommand)]
+        scheme: SignScheme,
+    },
     /// Check that each tenant's tokens hold the permissions the functions need.
     Doctor {
         /// Only this tenant.
@@ -46,6 +61,56 @@ enum Command {
         #[arg(long, default_value = "all")]
         function: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum SignScheme {
+    /// Standard Webhooks (webhook-enrich): webhook-id, webhook-timestamp, webhook-signature.
+    Webhook {
+        /// A file holding the `whsec_...` secret (read, never printed).
+        #[arg(long)]
+        secret_file: std::path::PathBuf,
+        /// The exact request body.
+        #[arg(long)]
+        body: String,
+        /// The message id (default: msg_<unix time>).
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Slack request signing (chat-ops): x-slack-request-timestamp, x-slack-signature.
+    Slack {
+        /// A file holding the Slack signing secret (read, never printed).
+        #[arg(long)]
+        secret_file: std::path::PathBuf,
+        /// The exact request body.
+        #[arg(long)]
+        body: String,
+    },
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn read_secret(path: &std::path::Path) -> Result<SecretString, Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    Ok(SecretString::new(text.trim()))
+}
+
+/// The curl arguments for a signed request (header values hold no spaces, so `$(...)` splits them right).
+fn sign(scheme: &SignScheme) -> Result<String, Box<dyn std::error::Error>> {
+    let ts = now_unix();
+    Ok(match scheme {
+        SignScheme::Webhook { secret_file, body, id } => {
+            let id = id.clone().unwrap_or_else(|| format!("msg_{ts}"));
+            let sig = webhook::sign_standard(&read_secret(secret_file)?, &id, ts, body.as_bytes())?;
+            format!("-Hwebhook-id:{id} -Hwebhook-timestamp:{ts} -Hwebhook-signature:{sig}")
+        }
+        SignScheme::Slack { secret_file, body } => {
+            let sig = webhook::sign_slack(&read_secret(secret_file)?, ts, body.as_bytes())?;
+            format!("-Hx-slack-request-timestamp:{ts} -Hx-slack-signature:{sig}")
+        }
+    })
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
@@ -77,9 +142,20 @@ pub const FUNCTIONS: &[(&str, &[&str])] = &[
 ];
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    if let Command::Permissions = cli.command {
-        print!("{}", doctor::permissions_markdown(FUNCTIONS));
-        return Ok(ExitCode::SUCCESS);
+    match &cli.command {
+        Command::Permissions => {
+            print!("{}", doctor::permissions_markdown(FUNCTIONS));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::GrantScript => {
+            print!("{}", grant::script(FUNCTIONS));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Sign { scheme } => {
+            println!("{}", sign(scheme)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Login { .. } | Command::Doctor { .. } => {}
     }
     let rt = Runtime::from_config(Config::from_env()?).await?;
     match cli.command {
@@ -99,7 +175,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Permissions => Ok(ExitCode::SUCCESS),
+        Command::Permissions | Command::GrantScript | Command::Sign { .. } => Ok(ExitCode::SUCCESS),
         Command::Doctor { tenant, function } => {
             let endpoints: Vec<&str> = if function == "all" {
                 FUNCTIONS.iter().flat_map(|(_, e)| e.iter().copied()).collect()

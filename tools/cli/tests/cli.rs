@@ -131,3 +131,61 @@ fn docs_permissions_md_is_current() {
     );
     assert!(generated.contains("| `mde.machines.get` | Machine.Read.All, Machine.ReadWrite.All |"), "{generated}");
 }
+
+#[test]
+fn scripts_grant_permissions_sh_is_current_and_valid_bash() {
+    let out = Command::new(env!("CARGO_BIN_EXE_defender-functions")).arg("grant-script").env_clear().output().unwrap();
+    assert!(out.status.success());
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/grant-permissions.sh");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(generated == committed, "scripts/grant-permissions.sh is stale: run `make grant-script`");
+    for f in ["webhook-enrich", "chatops", "scheduled-export"] {
+        assert!(generated.contains(&format!("if wants {f}; then")), "{f} missing");
+    }
+    // Isolation needs Machine.Isolate for chat-ops; the export reads incidents from XDR.
+    assert!(generated.contains("grant \"$MDE\" Role Machine.Isolate"), "{generated}");
+    assert!(generated.contains("grant \"$XDR\" Role Incident.Read.All"), "{generated}");
+    let check = Command::new("bash").args(["-n", path]).status().unwrap();
+    assert!(check.success(), "bash -n refuses the script");
+}
+
+#[test]
+fn sign_prints_curl_headers_that_verify() {
+    use defender_shared::{secret::SecretString, webhook};
+    let dir = std::env::temp_dir().join(format!("df-cli-sign-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("s");
+    std::fs::write(&secret, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n").unwrap();
+    let body = r#"{"indicators":{"ips":["10.1.2.3"]}}"#;
+    let out = Command::new(env!("CARGO_BIN_EXE_defender-functions"))
+        .args(["sign", "webhook", "--secret-file"])
+        .arg(&secret)
+        .args(["--body", body, "--id", "msg_cli"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(!line.contains("MfKQ9r8"), "the secret is never printed");
+    let h: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(h.len(), 3, "{line}");
+    let ts: i64 = h[1].strip_prefix("-Hwebhook-timestamp:").unwrap().parse().unwrap();
+    let expected = webhook::sign_standard(
+        &SecretString::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        "msg_cli",
+        ts,
+        body.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(h[0], "-Hwebhook-id:msg_cli");
+    assert_eq!(h[2], format!("-Hwebhook-signature:{expected}"));
+    let missing = Command::new(env!("CARGO_BIN_EXE_defender-functions"))
+        .args(["sign", "slack", "--secret-file", "/nonexistent/secret", "--body", "a=b"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/secret"));
+    std::fs::remove_dir_all(&dir).ok();
+}

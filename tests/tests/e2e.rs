@@ -1,0 +1,288 @@
+//! End to end: the compiled function binaries, attached to cargo-lambda's Lambda emulator
+//! (`cargo lambda watch --only-lambda-apis`), driven with real event JSON — a signed function-URL
+//! request, an EventBridge Scheduler event through the invoke API, signed Slack requests, an SQS
+//! event — against the simulated tenant and moto's S3. Each test asserts what an observer sees:
+//! the response, the S3 objects, the chat replies, the calls Defender received (`/_sim/requests`).
+//!
+//! The binaries are those `make bins` builds (debug, under `$CARGO_TARGET_DIR` or `target/`); `make
+//! test` builds them before `cargo test`. A missing binary fails with the command to build it; a
+//! broken one fails here because every test goes through its `main` and the Runtime API.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use defender_shared::secret::SecretString;
+use local_runner::{
+    env::{self, ANALYST},
+    events,
+    moto::Moto,
+    paths::Paths,
+    receiver::Receiver,
+    stack::{Answer, Function, LambdaWatch, send},
+};
+use serde_json::{Value, json};
+use std::{io::Read, path::PathBuf, time::Duration};
+use tenant_sim::{RunningSim, SimOptions, start};
+
+const T: Duration = Duration::from_secs(90);
+
+struct Stack {
+    sim: RunningSim,
+    watch: LambdaWatch,
+    hooks: Receiver,
+    dir: PathBuf,
+    functions: Vec<Function>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+/// The simulator, the emulator and `functions`, each with its local environment.
+async fn stack(tag: &str, functions: &[&str], export: &[(String, String)]) -> Stack {
+    let paths = Paths::discover();
+    for f in functions {
+        if let Err(e) = paths.binary(f) {
+            panic!("{e}");
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("df-e2e-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &sim.ca_pem).unwrap();
+    let hooks = Receiver::start().await.unwrap();
+    let watch = LambdaWatch::start(&paths, &dir).await.unwrap_or_else(|e| panic!("{e}"));
+    let base = env::base(&sim.url, &sim.tenant_id(), &ca);
+    let functions = functions
+        .iter()
+        .map(|f| {
+            let env = env::for_function(&base, f, &hooks.base, export);
+            Function::start(&paths, &watch, f, &env, &dir).unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect();
+    Stack { sim, watch, hooks, dir, functions }
+}
+
+fn secret(sim: &RunningSim, name: &str) -> SecretString {
+    SecretString::new(sim.sim.tenant.lock().unwrap().seed.secrets.get(name).cloned().unwrap())
+}
+
+async fn sim_requests(sim: &RunningSim) -> Vec<Value> {
+    let log: Value =
+        sim.client().unwrap().get(format!("{}/_sim/requests", sim.url)).send().await.unwrap().json().await.unwrap();
+    log["value"].as_array().cloned().unwrap_or_default()
+}
+
+async fn go(st: &mut Stack, what: &str, req: reqwest::RequestBuilder) -> Answer {
+    match send(what, req, &mut st.functions[0], T).await {
+        Ok(a) => a,
+        Err(e) => panic!("{e}\nfunction log:\n{}", local_runner::tail(&st.functions[0].log, 30)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_enrich_answers_a_signed_function_url_request_and_refuses_a_forged_one() {
+    let mut st = stack("webhook", &["webhook-enrich"], &[]).await;
+    let machine = st.sim.sim.tenant.lock().unwrap().seed.machines[0].clone();
+    let host = machine["computerDnsName"].as_str().unwrap().to_string();
+    let body = json!({"indicators": {"hostnames": [host], "ips": ["300.1.1.1"]}}).to_string();
+    let whsec = secret(&st.sim, "webhook-secret");
+    let url = st.watch.function_url("webhook-enrich", "/");
+    let signed = |id: &str, forge: bool| {
+        let mut req = reqwest::Client::new().post(&url).header("content-type", "application/json").body(body.clone());
+        for (k, v) in events::webhook_headers(&whsec, id, &body).unwrap() {
+            let v = if forge && k == "webhook-signature" {
+                "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into()
+            } else {
+                v
+            };
+            req = req.header(k, v);
+        }
+        req
+    };
+    let before = sim_requests(&st.sim).await.len();
+    let a = go(&mut st, "signed webhook", signed("msg_e2e_1", false)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let results = a.body["results"].as_array().unwrap();
+    let hostname = results.iter().find(|r| r["kind"] == "hostname").unwrap();
+    assert_eq!(hostname["status"], "found", "{}", a.body);
+    assert_eq!(hostname["machines"][0]["id"], machine["id"]);
+    let ip = results.iter().find(|r| r["kind"] == "ip").unwrap();
+    assert_eq!(ip["status"], "invalid");
+    let calls = sim_requests(&st.sim).await;
+    assert!(
+        calls[before..]
+            .iter()
+            .any(|c| c["method"] == "GET" && c["path"].as_str().unwrap_or("").starts_with("/api/machines")),
+        "the function asked Defender about the machine: {:?}",
+        &calls[before..]
+    );
+
+    let n = sim_requests(&st.sim).await.len();
+    let forged = go(&mut st, "forged webhook", signed("msg_e2e_2", true)).await;
+    assert_eq!(forged.status, 401, "{}", forged.body);
+    let after = sim_requests(&st.sim).await;
+    assert!(
+        !after[n..].iter().any(|c| c["path"].as_str().unwrap_or("").starts_with("/api/")),
+        "a forged request reaches no Defender API: {:?}",
+        &after[n..]
+    );
+}
+
+fn s3(url: &str) -> aws_sdk_s3::Client {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(url)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+async fn s3_keys(c: &aws_sdk_s3::Client) -> Vec<String> {
+    let out = c.list_objects_v2().bucket("defender-export").prefix("raw/").send().await.unwrap();
+    out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduled_export_writes_the_tenant_to_s3_on_a_scheduler_event_then_only_the_change() {
+    let paths = Paths::discover();
+    let moto = Moto::start(&paths).await.unwrap_or_else(|e| panic!("{e}"));
+    let http = reqwest::Client::new();
+    let s3 = s3(&moto.url);
+    s3.create_bucket().bucket("defender-export").send().await.unwrap();
+    let mut export = moto.env();
+    export.extend([
+        ("EXPORT_BUCKET".to_string(), "defender-export".to_string()),
+        ("EXPORT_PREFIX".into(), "raw".into()),
+        ("EXPORT_S3_PATH_STYLE".into(), "1".into()),
+    ]);
+    let mut st = stack("export", &["scheduled-export"], &export).await;
+    let (alerts, incidents) = {
+        let t = st.sim.sim.tenant.lock().unwrap();
+        (t.seed.alerts.len(), t.seed.incidents.len())
+    };
+    let event: Value = serde_json::from_str(include_str!(
+        "../../functions/scheduled-export/tests/fixtures/eventbridge-scheduler-input.json"
+    ))
+    .unwrap();
+    let invoke = st.watch.invoke_url("scheduled-export");
+    let a = go(&mut st, "scheduler event", http.post(&invoke).json(&event)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body["failures"].as_array().unwrap().is_empty(), "{}", a.body);
+
+    let keys = s3_keys(&s3).await;
+    let data: Vec<&String> = keys.iter().filter(|k| k.ends_with(".jsonl.gz")).collect();
+    assert!(keys.iter().any(|k| k == "raw/_state/tenant=default/stream=mde-alerts/cursor.json"), "{keys:?}");
+    assert!(keys.iter().any(|k| k == "raw/_state/tenant=default/stream=xdr-incidents/cursor.json"), "{keys:?}");
+    let mut lines = (0, 0);
+    for k in &data {
+        let object = s3.get_object().bucket("defender-export").key(k.as_str()).send().await.unwrap();
+        let bytes = object.body.collect().await.unwrap().to_vec();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .unwrap_or_else(|e| panic!("{k}: {e}; {} bytes: {:?}", bytes.len(), &bytes[..bytes.len().min(64)]));
+        let n = text.lines().filter(|l| serde_json::from_str::<Value>(l).is_ok()).count();
+        if k.contains("stream=mde-alerts/") {
+            lines.0 += n;
+        } else if k.contains("stream=xdr-incidents/") {
+            lines.1 += n;
+        }
+    }
+    assert_eq!(lines, (alerts, incidents), "every alert and incident once, as JSON lines in gzip objects: {data:?}");
+
+    // Nothing changed in Defender: the next scheduled run resumes from the cursor and writes nothing.
+    let again = go(&mut st, "second scheduler event", http.post(&invoke).json(&event)).await;
+    let records: u64 = again.body["streams"].as_array().unwrap().iter().map(|s| s["records"].as_u64().unwrap()).sum();
+    assert_eq!(records, 0, "{}", again.body);
+    assert_eq!(s3_keys(&s3).await.len(), keys.len(), "no new object");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chatops_callback_answers_slack_and_a_confirmed_isolate_runs_once() {
+    let mut st = stack("chatops", &["chatops-callback"], &[]).await;
+    let signing = secret(&st.sim, "slack-signing-secret");
+    let url = st.watch.function_url("chatops-callback", "/chatops/slack");
+    let hooks = st.hooks.base.clone();
+    let slack = |body: String| {
+        let mut req = reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone());
+        for (k, v) in events::slack_headers(&signing, &body).unwrap() {
+            req = req.header(k, v);
+        }
+        req
+    };
+    let host = "ws-fin-011.contoso.com";
+    let ack = go(
+        &mut st,
+        "slash command",
+        slack(events::slack_slash(ANALYST, &format!("machine {host}"), &format!("{hooks}m"))),
+    )
+    .await;
+    assert_eq!(ack.status, 200, "{}", ack.body);
+    let reply = st.hooks.wait_for("m", 1, T).await;
+    let text = reply.last().map(|r| r["text"].as_str().unwrap_or("").to_string()).unwrap_or_default();
+    assert!(text.contains(host) && text.contains("Isolation: not isolated"), "machine details posted: {reply:?}");
+
+    // A forged request is refused and posts nothing.
+    let mut forged = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", events::now_unix().to_string())
+        .header("x-slack-signature", "v0=00");
+    forged = forged.body(events::slack_slash(ANALYST, "machine x", &format!("{hooks}forged")));
+    let refused = go(&mut st, "forged slash command", forged).await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+
+    go(&mut st, "isolate", slack(events::slack_slash(ANALYST, &format!("isolate {host} e2e"), &format!("{hooks}ask"))))
+        .await;
+    let prompt = st.hooks.wait_for("ask", 1, T).await.pop().expect("a confirmation prompt");
+    let token = prompt["blocks"][1]["elements"][0]["value"].as_str().expect("a confirm button").to_string();
+    for _ in 0..2 {
+        let a =
+            go(&mut st, "confirm click", slack(events::slack_click(ANALYST, &token, &format!("{hooks}confirm")))).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    let done = st.hooks.wait_for("confirm", 1, T).await;
+    assert!(
+        done.iter().any(|p| p["text"].as_str().unwrap_or("").contains("accepted by Defender")),
+        "the result was posted: {done:?}"
+    );
+    let isolates = sim_requests(&st.sim)
+        .await
+        .iter()
+        .filter(|c| c["method"] == "POST" && c["path"].as_str().unwrap_or("").ends_with("/isolate"))
+        .count();
+    assert_eq!(isolates, 1, "two clicks, one isolate at Defender");
+    assert!(st.hooks.posted("forged").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chatops_worker_runs_a_job_from_an_sqs_event_and_posts_the_answer() {
+    let mut st = stack("worker", &["chatops-worker"], &[]).await;
+    let alert = st.sim.sim.tenant.lock().unwrap().seed.alerts[0].clone();
+    let job = json!({"kind": "command", "tenant": "default", "user": {"id": ANALYST, "name": "analyst"},
+        "origin": {"team": "T0001", "channel": "C2147483705"}, "text": format!("alert {}", alert["id"].as_str().unwrap()),
+        "response_url": format!("{}sqs", st.hooks.base)});
+    let event = events::sqs_event(&[job.to_string()]);
+    let url = st.watch.invoke_url("chatops-worker");
+    let a = go(&mut st, "SQS event", reqwest::Client::new().post(&url).json(&event)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let posted = st.hooks.wait_for("sqs", 1, T).await;
+    let text = posted.last().map(|p| p["text"].as_str().unwrap_or("").to_string()).unwrap_or_default();
+    assert!(text.contains(alert["title"].as_str().unwrap()), "the alert was posted: {posted:?}");
+    assert!(
+        sim_requests(&st.sim)
+            .await
+            .iter()
+            .any(|c| c["method"] == "GET" && c["path"].as_str().unwrap_or("").contains(alert["id"].as_str().unwrap())),
+        "the worker read the alert from Defender"
+    );
+}
