@@ -45,6 +45,8 @@ pub struct RunStats {
     pub init_ms: f64,
     /// Spawn → first answer, ms.
     pub cold_ms: f64,
+    /// CPU time the process had used when its first answer arrived (all threads), ms.
+    pub cold_cpu_ms: f64,
     /// Each warm request, ms.
     pub warm_ms: Vec<f64>,
     /// Peak RSS, KiB.
@@ -180,6 +182,18 @@ fn spawn(launch: &Launch, emu: &Emulator, sim: &Sim, home: &Path) -> Result<toki
     cmd.spawn().map_err(|e| format!("cannot start {launch:?}: {e} (run `make bench`, which builds it)").into())
 }
 
+/// CPU time used so far by every live thread of `pid` (`/proc/<pid>/task/*/schedstat`, ns), ms. On a
+/// shared machine wall time includes waiting for a core; CPU time does not.
+fn cpu_ms(pid: &str) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return f64::NAN };
+    let ns: u64 = tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    ns as f64 / 1e6
+}
+
 async fn stop(mut child: tokio::process::Child) {
     child.start_kill().ok();
     let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
@@ -206,6 +220,7 @@ pub async fn run_once(
     let answer = emu.invoke(&first, Duration::from_secs(60)).await;
     let cold = spawned.elapsed();
     let init = emu.first_poll().map(|t| t.duration_since(spawned)).unwrap_or_default();
+    let cold_cpu_ms = cpu_ms(&pid);
     let facts = Facts::of(&answer?)?;
     let mut warm_ms = Vec::with_capacity(warm);
     for e in &warm_events {
@@ -216,7 +231,14 @@ pub async fn run_once(
     }
     let rss_kib = peak_rss_kib(&pid);
     stop(child).await;
-    Ok(RunStats { init_ms: init.as_secs_f64() * 1e3, cold_ms: cold.as_secs_f64() * 1e3, warm_ms, rss_kib, facts })
+    Ok(RunStats {
+        init_ms: init.as_secs_f64() * 1e3,
+        cold_ms: cold.as_secs_f64() * 1e3,
+        cold_cpu_ms,
+        warm_ms,
+        rss_kib,
+        facts,
+    })
 }
 
 /// `n` invocations, one at a time, of one fresh container; what it asked the simulator for, counted

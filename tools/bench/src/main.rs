@@ -116,6 +116,14 @@ fn command_line(program: &std::path::Path, arg: &str) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// The 1-minute load average (the machine may be shared: it says how much).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 fn machine_description() -> String {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -136,6 +144,7 @@ fn machine_description() -> String {
 
 async fn run(args: Args) -> Result<(), BoxError> {
     let started = std::time::Instant::now();
+    let load_before = load_average();
     let dir = std::env::temp_dir().join(format!("defender-bench-{}", std::process::id()));
     let home = dir.join("home");
     std::fs::create_dir_all(&home)?;
@@ -148,11 +157,13 @@ async fn run(args: Args) -> Result<(), BoxError> {
         command_line(std::path::Path::new(&std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into())), "--version");
     let python = args.python.as_deref().map(|p| command_line(p, "--version")).unwrap_or_else(|| "not run".into());
     let header = format!(
-        "# Benchmark results\n\n`make bench`, {} UTC, took {:.0} s. Machine: {}; {rustc}; {python}. \
-         Release build, loopback TLS to the simulated tenant (own process, quotas off, no faults).\n",
+        "# Benchmark results\n\n`make bench`, {} UTC, took {:.0} s. Machine: {}; load average {load_before} before, \
+         {} after; {rustc}; {python}. Release build, loopback TLS to the simulated tenant (own process, quotas \
+         off, no faults).\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M"),
         started.elapsed().as_secs_f64(),
         machine_description(),
+        load_average(),
     );
     let text = format!("{header}\n{}", table.markdown());
     println!("{text}");
@@ -221,6 +232,13 @@ async fn measure(
         ms(stat(&rs, |r| r.cold_ms)),
         py(ms(stat(&ps, |r| r.cold_ms))),
         ratio(faster(stat(&rs, |r| r.cold_ms), stat(&ps, |r| r.cold_ms), Some(15.0))),
+    ));
+    table.push(Row::both(
+        F,
+        format!("cold start CPU time: user + system, all threads, at the first answer (median of {n})"),
+        ms(stat(&rs, |r| r.cold_cpu_ms)),
+        py(ms(stat(&ps, |r| r.cold_cpu_ms))),
+        ratio(faster(stat(&rs, |r| r.cold_cpu_ms), stat(&ps, |r| r.cold_cpu_ms), None)),
     ));
     table.push(Row::both(
         F,
