@@ -15,7 +15,8 @@
 //! The export bench (records/s and RSS at 100k/1M alerts, API calls vs the minimum) adds its rows to
 //! the same [`table::Table`] under the `export` section.
 //!
-//! Usage: `defender-bench [--python PATH --baseline DIR --package DIR] [--runs N] [--warm N] [--out FILE]`
+//! Usage: `defender-bench [--python PATH --baseline DIR --package DIR] [--runs N] [--warm N] [--out FILE]
+//! [--function PATH]` (`--function`: another webhook-enrich build than the one next to this binary)
 //! (the Makefile passes them; without `--python` the Python column is left empty and says why).
 
 mod artifact;
@@ -42,6 +43,7 @@ struct Args {
     runs: usize,
     warm: usize,
     out: Option<PathBuf>,
+    function: Option<PathBuf>,
 }
 
 fn parse_args(raw: &[String]) -> Result<Args, BoxError> {
@@ -52,6 +54,7 @@ fn parse_args(raw: &[String]) -> Result<Args, BoxError> {
         runs: 10,
         warm: 20,
         out: None,
+        function: None,
     };
     let mut it = raw.iter().skip(1);
     while let Some(flag) = it.next() {
@@ -63,6 +66,7 @@ fn parse_args(raw: &[String]) -> Result<Args, BoxError> {
             "--runs" => a.runs = value()?.parse().map_err(|_| "--runs takes a whole number")?,
             "--warm" => a.warm = value()?.parse().map_err(|_| "--warm takes a whole number")?,
             "--out" => a.out = Some(PathBuf::from(value()?)),
+            "--function" => a.function = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown argument '{other}'").into()),
         }
     }
@@ -193,7 +197,8 @@ async fn measure(
     let machine = seed["machines"][0]["id"].as_str().ok_or("the demo seed has no machine")?.to_string();
     let mut events = Events::for_machine(&machine)?;
     let exe = std::env::current_exe()?;
-    let rust = Launch::Rust { exe: exe.with_file_name("webhook-enrich") };
+    let function = args.function.clone().unwrap_or_else(|| exe.with_file_name("webhook-enrich"));
+    let rust = Launch::Rust { exe: function.clone() };
     let python = args.python.as_ref().map(|p| Launch::Python { python: p.clone(), dir: args.baseline.clone() });
 
     // 1. Side by side, alternating.
@@ -288,8 +293,7 @@ async fn measure(
     let script = args.baseline.parent().unwrap_or(std::path::Path::new(".")).join("zip_artifact.py");
     match (&args.python, &args.package) {
         (Some(py_exe), Some(package)) => {
-            let bin = exe.with_file_name("webhook-enrich");
-            let bin = bin.to_str().ok_or("path is not UTF-8")?;
+            let bin = function.to_str().ok_or("path is not UTF-8")?;
             let r = artifact::zip(py_exe, &script, &dir.join("rust.zip"), None, &[format!("{bin}=bootstrap")])?;
             let pkg = package.to_str().ok_or("path is not UTF-8")?.to_string();
             let handler = args.baseline.join("handler.py").to_str().ok_or("path is not UTF-8")?.to_string();
