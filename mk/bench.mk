@@ -5,6 +5,12 @@
 
 .PHONY: bench baseline-python
 
+# Defaults in case this file is included before the Makefile defines them (same values).
+CARGO ?= cargo
+VENV ?= .venv
+PYTHON ?= python3
+PIP_FLAGS ?= --quiet --disable-pip-version-check --no-input
+
 BASELINE_DIR := bench/baseline-python
 # The pins name the stamps: editing a requirements file rebuilds the venv and the package dir, nothing else does.
 BASELINE_PINS := $(shell cat $(BASELINE_DIR)/requirements.txt $(BASELINE_DIR)/requirements-runner.txt 2>/dev/null | sha256sum | cut -c1-12)
