@@ -1,125 +1,92 @@
-//! `make bench` — measures the shared library against the simulated tenant and prints a table.
+//! `make bench` — measures defender-functions against the simulated tenant, side by side with the
+//! Python Lambda a SOC engineer would write by hand (`bench/baseline-python/`), prints one table and
+//! writes it to `bench/results.md`.
 //!
-//! The simulator runs as a separate process (`tenant-sim`, release build, quotas off, no delay) so the
-//! peak memory reported is the client's own. Measured:
-//! - **token cache hit**: `TokenProvider::token_for` on a warm cache (ns per call);
-//! - **per-call overhead**: a typed `get_machine` (token, governor off, retry policy, URL building, JSON
-//!   decoding into our model) against the same request made with bare reqwest and a fixed token;
-//! - **paging throughput**: streaming 25,000 alerts (pages of 10,000) through `alerts()`, records/s,
-//!   and the process's peak RSS (`VmHWM`) before and after — constant memory means one page at a time.
-//! - **the webhook-enrichment function**, its release binary run under a Runtime API emulator as Lambda
-//!   runs it: cold start (spawn → first poll, spawn → first answer), warm per-request time for a request
-//!   that needs no Defender call (signature, parsing, runtime round trip) and for one machine lookup
-//!   (three Defender calls), and the function process's peak RSS.
+//! # Layout
+//! - [`functions`] — webhook-enrich's release binary and the Python handler, each in fresh processes
+//!   under the Runtime API emulator: cold start, warm latency, peak RSS (medians of `--runs`).
+//! - [`economy`] — token requests and vault reads for 100 invocations: 100 concurrent callers in one
+//!   process (shared `TokenProvider` + `CachedStore`), and 100 sequential invocations of one container.
+//! - [`artifact`] — deployment zip sizes (both zipped by `bench/zip_artifact.py`).
+//! - [`client`] — the shared library alone: token cache, per-call overhead, paging throughput and memory.
+//! - [`sim`] — the simulator in its own process and its request log, counted.
+//! - [`table`] — the one table, medians and ratios.
+//!
+//! The export bench (records/s and RSS at 100k/1M alerts, API calls vs the minimum) adds its rows to
+//! the same [`table::Table`] under the `export` section.
+//!
+//! Usage: `defender-bench [--python PATH --baseline DIR --package DIR] [--runs N] [--warm N] [--out FILE]
+//! [--function PATH]` (`--function`: another webhook-enrich build than the one next to this binary)
+//! (the Makefile passes them; without `--python` the Python column is left empty and says why).
 
-use defender_shared::{
-    auth::{CredentialKind, Material, TenantCredential, TokenProvider},
-    defender::{Deadline, DefenderClient, StaticTargets, api::ListQuery, governor::Governor},
-    ids::{MachineId, TenantName},
-    secret::SecretString,
-    vault::{SecretStore, VaultError},
-};
-use futures::{StreamExt, future::BoxFuture};
+mod artifact;
+mod client;
+mod economy;
+mod functions;
+mod sim;
+mod table;
+
+use functions::{Events, Launch, RunStats};
 use serde_json::Value;
-use std::{
-    io::{BufRead, BufReader},
-    process::{Command, ExitCode, Stdio},
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{path::PathBuf, process::ExitCode};
+use table::{Row, Table, faster, median, quantile, share};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Errors end the bench with a message; nothing here is a library.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-const APP: &str = "11111111-1111-4111-8111-111111111111";
-const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
-const ALERTS: usize = 25_000;
-
-struct NoStore;
-impl SecretStore for NoStore {
-    fn get<'a>(&'a self, n: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
-        Box::pin(async move { Err(VaultError::NotFound(n.into())) })
-    }
-    fn get_fresh<'a>(&'a self, n: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
-        self.get(n)
-    }
-    fn set<'a>(&'a self, n: &'a str, _: &'a SecretString) -> BoxFuture<'a, Result<(), VaultError>> {
-        Box::pin(async move { Err(VaultError::NotFound(n.into())) })
-    }
+/// Command-line options.
+#[derive(Debug)]
+struct Args {
+    python: Option<PathBuf>,
+    baseline: PathBuf,
+    package: Option<PathBuf>,
+    runs: usize,
+    warm: usize,
+    out: Option<PathBuf>,
+    function: Option<PathBuf>,
 }
 
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// A seed with `ALERTS` alerts (clones of a demo alert with unique ids).
-fn big_seed() -> Result<String, BoxError> {
-    // (Runs in a child process: `defender-bench --write-seed PATH`, so its memory is not the client's.)
-    let mut seed: Value = serde_json::from_str(tenant_sim::seed::DEMO)?;
-    let template = seed["alerts"][0].clone();
-    let alerts: Vec<Value> = (0..ALERTS)
-        .map(|i| {
-            let mut a = template.clone();
-            a["id"] = Value::String(format!("da{:020}_{i}", 638_000_000_000_000_000u64 + i as u64));
-            a
-        })
-        .collect();
-    seed["alerts"] = Value::Array(alerts);
-    seed["incidents"] = Value::Array(vec![]);
-    seed["graph_alerts"] = Value::Array(vec![]);
-    seed["alert_users"] = serde_json::json!({});
-    Ok(seed.to_string())
-}
-
-struct Sim {
-    child: std::process::Child,
-    url: String,
-    ca: String,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
+fn parse_args(raw: &[String]) -> Result<Args, BoxError> {
+    let mut a = Args {
+        python: None,
+        baseline: PathBuf::from("bench/baseline-python"),
+        package: None,
+        runs: 10,
+        warm: 20,
+        out: None,
+        function: None,
+    };
+    let mut it = raw.iter().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--python" => a.python = Some(PathBuf::from(value()?)),
+            "--baseline" => a.baseline = PathBuf::from(value()?),
+            "--package" => a.package = Some(PathBuf::from(value()?)),
+            "--runs" => a.runs = value()?.parse().map_err(|_| "--runs takes a whole number")?,
+            "--warm" => a.warm = value()?.parse().map_err(|_| "--warm takes a whole number")?,
+            "--out" => a.out = Some(PathBuf::from(value()?)),
+            "--function" => a.function = Some(PathBuf::from(value()?)),
+            other => return Err(format!("unknown argument '{other}'").into()),
+        }
     }
-}
-
-fn start_sim(dir: &std::path::Path) -> Result<Sim, BoxError> {
-    let seed = dir.join("seed.json");
-    let status = Command::new(std::env::current_exe()?).arg("--write-seed").arg(&seed).status()?;
-    if !status.success() {
-        return Err("could not write the bench seed".into());
+    // Absolute without resolving symlinks: a venv's python must be run by its own path to be that venv.
+    a.python = a.python.map(std::path::absolute).transpose()?;
+    a.package = a.package.map(std::path::absolute).transpose()?;
+    a.baseline = std::path::absolute(&a.baseline)?;
+    if a.runs == 0 || a.warm == 0 {
+        return Err("--runs and --warm must be at least 1".into());
     }
-    let ca = dir.join("ca.pem");
-    let exe = std::env::current_exe()?.with_file_name("tenant-sim");
-    let mut child = Command::new(&exe)
-        .args(["--addr", "127.0.0.1:0", "--no-quotas", "--seed"])
-        .arg(&seed)
-        .arg("--ca-out")
-        .arg(&ca)
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e} (run `make bench`, which builds it)", exe.display()))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut reader = BufReader::new(stdout);
-    let mut first = String::new();
-    reader.read_line(&mut first)?;
-    // Keep draining the simulator's stdout so it never writes into a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let url = first.trim().strip_prefix("tenant-sim listening on ").ok_or("unexpected first line")?.to_string();
-    Ok(Sim { child, url, ca: std::fs::read_to_string(&ca)? })
+    Ok(a)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    if let [_, flag, path] = args.as_slice()
+    let raw: Vec<String> = std::env::args().collect();
+    if let [_, flag, path] = raw.as_slice()
         && flag == "--write-seed"
     {
-        return match big_seed().and_then(|s| std::fs::write(path, s).map_err(Into::into)) {
+        return match client::big_seed().and_then(|s| std::fs::write(path, s).map_err(Into::into)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("defender-bench: {e}");
@@ -127,7 +94,11 @@ async fn main() -> ExitCode {
             }
         };
     }
-    match run().await {
+    let outcome = match parse_args(&raw) {
+        Ok(args) => run(args).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("defender-bench: {e}");
@@ -136,236 +107,236 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<(), BoxError> {
+fn command_line(program: &std::path::Path, arg: &str) -> String {
+    std::process::Command::new(program)
+        .arg(arg)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| {
+            let text = if o.stdout.is_empty() { o.stderr } else { o.stdout };
+            String::from_utf8_lossy(&text).trim().to_string()
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The 1-minute load average (the machine may be shared: it says how much).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn machine_description() -> String {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map(|kib| kib / 1_048_576.0)
+        .unwrap_or(0.0);
+    format!("nproc {cores} ({cpu}), {mem_gib:.0} GiB")
+}
+
+async fn run(args: Args) -> Result<(), BoxError> {
+    let started = std::time::Instant::now();
+    let load_before = load_average();
     let dir = std::env::temp_dir().join(format!("defender-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let sim = start_sim(&dir)?;
-    let rss_start = peak_rss_kib();
-    let http = defender_shared::http::client(Some(&sim.ca))?;
-    let tenant: TenantName = "bench".parse()?;
-    let tenant_id = {
-        let seed: Value = serde_json::from_str(tenant_sim::seed::DEMO)?;
-        seed["tenant_id"].as_str().unwrap_or_default().to_string()
-    };
-    let cred = TenantCredential {
-        tenant_id: tenant_id.parse()?,
-        client_id: APP.parse()?,
-        authority: sim.url.parse()?,
-        kind: CredentialKind::ClientSecret(Material::Inline(SecretString::new(SECRET))),
-    };
-    let tokens = Arc::new(TokenProvider::new(http.clone(), Arc::new(NoStore), [(tenant.clone(), cred)])?);
-    let targets = Arc::new(StaticTargets::single_origin(&sim.url.parse()?)?);
-    let client = DefenderClient::new(http.clone(), tokens.clone(), targets).with_governor(Governor::disabled());
-    let scope = "https://api.securitycenter.microsoft.com/.default";
-    let deadline = || Deadline::after(Duration::from_secs(60));
-
-    // 1. token cache hit
-    let token = tokens.token_for(&tenant, scope).await?;
-    let n = 200_000;
-    let t = Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(tokens.token_for(&tenant, scope).await?);
-    }
-    let hit_ns = t.elapsed().as_nanos() as f64 / n as f64;
-
-    // 2. per-call overhead: typed call vs bare reqwest, same request, interleaved.
-    let machines: Value = http
-        .get(format!("{}/api/machines?$top=1", sim.url))
-        .bearer_auth(token.secret.expose())
-        .send()
-        .await?
-        .json()
-        .await?;
-    let id: MachineId = machines["value"][0]["id"].as_str().ok_or("no machine")?.parse()?;
-    let url = format!("{}/api/machines/{id}", sim.url);
-    let rounds = 2_000;
-    let (mut typed, mut bare) = (Duration::ZERO, Duration::ZERO);
-    for _ in 0..rounds {
-        let t = Instant::now();
-        std::hint::black_box(client.get_machine(&tenant, &id, deadline()).await?);
-        typed += t.elapsed();
-        let t = Instant::now();
-        let v: Value = http.get(&url).bearer_auth(token.secret.expose()).send().await?.json().await?;
-        std::hint::black_box(v);
-        bare += t.elapsed();
-    }
-    let typed_us = typed.as_secs_f64() * 1e6 / rounds as f64;
-    let bare_us = bare.as_secs_f64() * 1e6 / rounds as f64;
-
-    // 3. paging throughput and memory
-    let rss_before = peak_rss_kib();
-    let t = Instant::now();
-    let mut count = 0usize;
-    let mut pages = 0usize;
-    let mut stream = client.alerts(&tenant, &ListQuery::default(), deadline());
-    while let Some(page) = stream.next().await {
-        count += page?.len();
-        pages += 1;
-    }
-    let secs = t.elapsed().as_secs_f64();
-    let rss_after = peak_rss_kib();
-    if count != ALERTS {
-        return Err(format!("paged {count} alerts, expected {ALERTS}").into());
-    }
-
-    let build = if cfg!(debug_assertions) { "debug build" } else { "release build" };
-    println!("defender-shared against tenant-sim ({build}, loopback TLS, quotas off, simulator in its own process)");
-    println!("| measure | value |");
-    println!("|---|---|");
-    println!("| token cache hit (warm) | {hit_ns:.0} ns/call |");
-    println!("| typed get_machine | {typed_us:.0} µs/call |");
-    println!("| bare reqwest, same request | {bare_us:.0} µs/call |");
-    println!(
-        "| per-call overhead of the client | {:.0} µs/call ({:+.1}%) |",
-        typed_us - bare_us,
-        (typed_us / bare_us - 1.0) * 100.0
-    );
-    println!(
-        "| paging {ALERTS} alerts ({pages} pages of ≤10,000) | {:.0} records/s ({secs:.2} s) |",
-        count as f64 / secs
-    );
-    println!(
-        "| peak RSS: start / before paging / after paging | {} / {} / {} MiB |",
-        rss_start / 1024,
-        rss_before / 1024,
-        rss_after / 1024
-    );
-    drop(sim);
-
-    function_bench(&dir).await?;
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home)?;
+    let mut table = Table::default();
+    let result = measure(&args, &dir, &home, &mut table).await;
     std::fs::remove_dir_all(&dir).ok();
+    result?;
+
+    let rustc =
+        command_line(std::path::Path::new(&std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into())), "--version");
+    let python = args.python.as_deref().map(|p| command_line(p, "--version")).unwrap_or_else(|| "not run".into());
+    let header = format!(
+        "# Benchmark results\n\n`make bench`, {} UTC, took {:.0} s. Machine: {}; load average {load_before} before, \
+         {} after; {rustc}; {python}. Release build, loopback TLS to the simulated tenant (own process, quotas \
+         off, no faults).\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M"),
+        started.elapsed().as_secs_f64(),
+        machine_description(),
+        load_average(),
+    );
+    let text = format!("{header}\n{}", table.markdown());
+    println!("{text}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        eprintln!("defender-bench: written to {}", out.display());
+    }
     Ok(())
 }
 
-fn child_peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
+fn ms(x: f64) -> String {
+    if x < 10.0 { format!("{x:.2} ms") } else { format!("{x:.0} ms") }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+fn mib_kib(kib: f64) -> String {
+    format!("{:.1} MiB", kib / 1024.0)
 }
 
-/// The function binary under the Runtime API emulator, against a demo simulator.
-async fn function_bench(dir: &std::path::Path) -> Result<(), BoxError> {
-    use defender_shared::webhook;
+async fn measure(
+    args: &Args,
+    dir: &std::path::Path,
+    home: &std::path::Path,
+    table: &mut Table,
+) -> Result<(), BoxError> {
+    let sim = sim::Sim::start("demo", dir, "demo")?;
+    let seed: Value = serde_json::from_str(tenant_sim::seed::DEMO)?;
+    let machine = seed["machines"][0]["id"].as_str().ok_or("the demo seed has no machine")?.to_string();
+    let mut events = Events::for_machine(&machine)?;
     let exe = std::env::current_exe()?;
-    let sim_exe = exe.with_file_name("tenant-sim");
-    let fn_exe = exe.with_file_name("webhook-enrich");
-    let ca = dir.join("demo-ca.pem");
-    let mut sim = Command::new(&sim_exe)
-        .args(["--addr", "127.0.0.1:0", "--no-quotas", "--seed", "demo", "--ca-out"])
-        .arg(&ca)
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = sim.stdout.take().ok_or("no stdout")?;
-    let mut reader = BufReader::new(stdout);
-    let mut first = String::new();
-    reader.read_line(&mut first)?;
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let url = first.trim().strip_prefix("tenant-sim listening on ").ok_or("unexpected first line")?.to_string();
-    let sim = Sim { child: sim, url, ca: std::fs::read_to_string(&ca)? };
+    let function = args.function.clone().unwrap_or_else(|| exe.with_file_name("webhook-enrich"));
+    let rust = Launch::Rust { exe: function.clone() };
+    let python = args.python.as_ref().map(|p| Launch::Python { python: p.clone(), dir: args.baseline.clone() });
 
-    let emu = lambda_emu::Emulator::start().await?;
-    let tenant_id = {
-        let seed: Value = serde_json::from_str(tenant_sim::seed::DEMO)?;
-        seed["tenant_id"].as_str().unwrap_or_default().to_string()
-    };
-    let machine_id = {
-        let seed: Value = serde_json::from_str(tenant_sim::seed::DEMO)?;
-        seed["machines"][0]["id"].as_str().unwrap_or_default().to_string()
-    };
-    let spawned = Instant::now();
-    let mut child = tokio::process::Command::new(&fn_exe)
-        .env_clear()
-        .envs(emu.env("webhook-enrich"))
-        .env("AZURE_TENANT_ID", &tenant_id)
-        .env("AZURE_CLIENT_ID", APP)
-        .env("AZURE_CLIENT_SECRET", SECRET)
-        .env("AZURE_AUTHORITY_HOST", &sim.url)
-        .env("KEY_VAULT_URL", &sim.url)
-        .env("MDE_API_URL", &sim.url)
-        .env("XDR_API_URL", &sim.url)
-        .env("GRAPH_API_URL", &sim.url)
-        .env("DEFENDER_EXTRA_CA_FILE", &ca)
-        .env("DEFENDER_LOCAL_MODE", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e} (run `make bench`, which builds it)", fn_exe.display()))?;
-    let pid = child.id().unwrap_or(0);
-    let template: Value = serde_json::from_str(include_str!(
-        "../../../functions/webhook-enrich/tests/fixtures/apigw-v2-post-enrich.json"
-    ))?;
-    let secret = SecretString::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-    let mut n = 0u32;
-    let mut event = |body: &str| -> Result<Value, BoxError> {
-        n += 1;
-        let id = format!("msg_bench_{n}");
-        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
-        let mut e = template.clone();
-        e["body"] = Value::String(body.to_string());
-        e["headers"]["webhook-id"] = Value::String(id.clone());
-        e["headers"]["webhook-timestamp"] = Value::String(ts.to_string());
-        e["headers"]["webhook-signature"] = Value::String(webhook::sign_standard(&secret, &id, ts, body.as_bytes())?);
-        Ok(e)
-    };
-    let cheap = r#"{"indicators":{"ips":["not-an-ip"],"sha256":["zz"]}}"#;
-    let lookup = format!(r#"{{"indicators":{{"machine_ids":["{machine_id}"]}}}}"#);
-    let first_answer = emu.invoke(&event(cheap)?, Duration::from_secs(60)).await?;
-    let cold = spawned.elapsed();
-    let polled = emu.first_poll().map(|t| t.duration_since(spawned)).unwrap_or_default();
-    let ok: Value = serde_json::from_slice(&first_answer)?;
-    if ok["statusCode"] != 200 {
-        return Err(format!("the function answered {ok}").into());
+    // 1. Side by side, alternating.
+    let (mut rs, mut ps): (Vec<RunStats>, Vec<RunStats>) = (Vec::new(), Vec::new());
+    for _ in 0..args.runs {
+        rs.push(functions::run_once(&rust, &sim, &mut events, args.warm, home).await?);
+        if let Some(p) = &python {
+            ps.push(functions::run_once(p, &sim, &mut events, args.warm, home).await?);
+        }
     }
-    // Events are signed up front so signing is not part of the measured time.
-    let cheap_events: Vec<Value> = (0..300).map(|_| event(cheap)).collect::<Result<_, _>>()?;
-    let lookup_events: Vec<Value> = (0..20).map(|_| event(&lookup)).collect::<Result<_, _>>()?;
-    let mut cheap_t = Vec::new();
-    for e in &cheap_events {
-        let t = Instant::now();
-        emu.invoke(e, Duration::from_secs(30)).await?;
-        cheap_t.push(t.elapsed());
+    if let (Some(r), Some(p)) = (rs.first(), ps.first())
+        && r.facts != p.facts
+    {
+        return Err(
+            format!("the two functions disagree on the machine: Rust {:?}, Python {:?}", r.facts, p.facts).into()
+        );
     }
-    let mut lookup_t = Vec::new();
-    for e in &lookup_events {
-        let t = Instant::now();
-        emu.invoke(e, Duration::from_secs(30)).await?;
-        lookup_t.push(t.elapsed());
+    let stat = |v: &[RunStats], f: fn(&RunStats) -> f64| median(&v.iter().map(f).collect::<Vec<_>>());
+    let warm = |v: &[RunStats]| v.iter().flat_map(|r| r.warm_ms.iter().copied()).collect::<Vec<f64>>();
+    let (rw, pw) = (warm(&rs), warm(&ps));
+    let have_py = !ps.is_empty();
+    let py = |s: String| if have_py { s } else { "not run (no --python)".into() };
+    let ratio = |s: String| if have_py { s } else { "—".into() };
+    const F: &str = "function";
+    let n = args.runs;
+    table.push(Row::both(
+        F,
+        format!("init: spawn → first Runtime API poll (median of {n})"),
+        ms(stat(&rs, |r| r.init_ms)),
+        py(ms(stat(&ps, |r| r.init_ms))),
+        ratio(faster(stat(&rs, |r| r.init_ms), stat(&ps, |r| r.init_ms), None)),
+    ));
+    table.push(Row::both(
+        F,
+        format!("cold start: spawn → first answer incl. vault read, token, 3 Defender calls (median of {n})"),
+        ms(stat(&rs, |r| r.cold_ms)),
+        py(ms(stat(&ps, |r| r.cold_ms))),
+        ratio(faster(stat(&rs, |r| r.cold_ms), stat(&ps, |r| r.cold_ms), Some(15.0))),
+    ));
+    table.push(Row::both(
+        F,
+        format!("cold start CPU time: user + system, all threads, at the first answer (median of {n})"),
+        ms(stat(&rs, |r| r.cold_cpu_ms)),
+        py(ms(stat(&ps, |r| r.cold_cpu_ms))),
+        ratio(faster(stat(&rs, |r| r.cold_cpu_ms), stat(&ps, |r| r.cold_cpu_ms), None)),
+    ));
+    table.push(Row::both(
+        F,
+        format!("warm request, one machine, 3 Defender calls ({} per side): p50 / p99", rw.len()),
+        format!("{} / {}", ms(median(&rw)), ms(quantile(&rw, 0.99))),
+        py(format!("{} / {}", ms(median(&pw)), ms(quantile(&pw, 0.99)))),
+        ratio(faster(median(&rw), median(&pw), None)),
+    ));
+    table.push(Row::both(
+        F,
+        format!("peak RSS of the function process (median of {n})"),
+        mib_kib(stat(&rs, |r| r.rss_kib as f64)),
+        py(mib_kib(stat(&ps, |r| r.rss_kib as f64))),
+        ratio(share(stat(&rs, |r| r.rss_kib as f64), stat(&ps, |r| r.rss_kib as f64), Some(4.0))),
+    ));
+
+    // 2. Token and vault economy.
+    const E: &str = "economy";
+    let c = economy::concurrent(&sim, &machine, 100).await?;
+    table.push(Row::rust_only(
+        E,
+        "100 concurrent invocations in one process (shared TokenProvider + CachedStore, init included)",
+        format!("100 invocations → {} token requests, {} vault reads", c.token, c.vault_reads),
+    ));
+    let seq_r = functions::sequential_counts(&rust, &sim, &mut events, 100, home).await?;
+    let seq_p = match &python {
+        Some(p) => Some(functions::sequential_counts(p, &sim, &mut events, 100, home).await?),
+        None => None,
+    };
+    let line = |c: &sim::Counts| format!("100 invocations → {} token requests, {} vault reads", c.token, c.vault_reads);
+    table.push(Row::both(
+        E,
+        "100 sequential invocations of one container (cold start included)",
+        line(&seq_r),
+        py(seq_p.as_ref().map(line).unwrap_or_default()),
+        "—",
+    ));
+    table.note(format!("economy, 100 concurrent in one process: {}", c.summary()));
+    table.note(format!("economy, 100 sequential, Rust: {}", seq_r.summary()));
+    if let Some(p) = &seq_p {
+        table.note(format!("economy, 100 sequential, Python: {}", p.summary()));
     }
-    cheap_t.sort();
-    lookup_t.sort();
-    let rss = child_peak_rss_kib(pid);
-    child.start_kill().ok();
     drop(sim);
-    println!();
-    println!("webhook-enrich: its binary under a Runtime API emulator, against tenant-sim (demo seed, quotas off)");
-    println!("| measure | value |");
-    println!("|---|---|");
-    println!(
-        "| cold start: spawn → first Runtime API poll (config, vault, tokens, self-check) | {:.0} ms |",
-        polled.as_secs_f64() * 1e3
+
+    // 3. Deployment artifacts.
+    const A: &str = "artifact";
+    let script = args.baseline.parent().unwrap_or(std::path::Path::new(".")).join("zip_artifact.py");
+    match (&args.python, &args.package) {
+        (Some(py_exe), Some(package)) => {
+            let bin = function.to_str().ok_or("path is not UTF-8")?;
+            let r = artifact::zip(py_exe, &script, &dir.join("rust.zip"), None, &[format!("{bin}=bootstrap")])?;
+            let pkg = package.to_str().ok_or("path is not UTF-8")?.to_string();
+            let handler = args.baseline.join("handler.py").to_str().ok_or("path is not UTF-8")?.to_string();
+            let sources = [pkg, handler];
+            let p = artifact::zip(py_exe, &script, &dir.join("python.zip"), None, &sources)?;
+            let p_lean = artifact::zip(
+                py_exe,
+                &script,
+                &dir.join("python-lean.zip"),
+                Some(artifact::RUNTIME_PROVIDED),
+                &sources,
+            )?;
+            table.push(Row::both(
+                A,
+                "deployment zip (Rust: release binary as bootstrap; Python: site-packages of the pinned requirements + handler)",
+                format!("{} (unzipped {})", artifact::mib(r.zipped), artifact::mib(r.unzipped)),
+                format!("{} (unzipped {})", artifact::mib(p.zipped), artifact::mib(p.unzipped)),
+                share(r.zipped as f64, p.zipped as f64, None),
+            ));
+            table.push(Row::both(
+                A,
+                format!("the same, leaving out what the managed Python runtime ships ({})", artifact::RUNTIME_PROVIDED),
+                "—",
+                format!("{} (unzipped {})", artifact::mib(p_lean.zipped), artifact::mib(p_lean.unzipped)),
+                share(r.zipped as f64, p_lean.zipped as f64, None),
+            ));
+        }
+        _ => table.note("artifact sizes not measured: pass --python and --package (the Makefile does)"),
+    }
+
+    // 4. The shared library alone.
+    table.extend(client::bench(dir).await?);
+
+    table.note(format!(
+        "function rows: each run is a fresh process under the Runtime API emulator (lambda-emu), Rust and \
+         Python alternating; the event is a signed Standard Webhooks request for one machine; warm = {} \
+         more events per run. Python runs under awslambdaric with bytecode precompiled in its venv (on Lambda \
+         /var/task is read-only, so a zip without .pyc compiles on every cold start: this favours Python).",
+        args.warm
+    ));
+    table.note(
+        "Rust's cold start includes its permission self-check (token claims vs. the endpoints it calls), \
+         which the Python handler does not do.",
     );
-    println!("| cold start: spawn → first answer | {:.0} ms |", cold.as_secs_f64() * 1e3);
-    println!(
-        "| warm, no Defender call (verify, parse, answer; {} requests) | p50 {:.2} ms, p99 {:.2} ms |",
-        cheap_t.len(),
-        percentile(&cheap_t, 0.5),
-        percentile(&cheap_t, 0.99)
-    );
-    println!(
-        "| warm, one machine (3 Defender calls; {} requests) | p50 {:.2} ms, p99 {:.2} ms |",
-        lookup_t.len(),
-        percentile(&lookup_t, 0.5),
-        percentile(&lookup_t, 0.99)
-    );
-    println!("| function peak RSS | {:.1} MiB |", rss as f64 / 1024.0);
     Ok(())
 }

@@ -1,0 +1,39 @@
+# make bench — webhook-enrich side by side with a hand-written Python Lambda (bench/baseline-python),
+# token and vault economy, the shared client; prints one table and writes it to bench/results.md.
+# Included by the Makefile (`-include mk/*.mk`), which defines CARGO, PYTHON, VENV and PIP_FLAGS.
+# Bounded: about 2-3 minutes once built (a release build of three crates comes first).
+
+.PHONY: bench baseline-python
+
+# Defaults in case this file is included before the Makefile defines them (same values).
+CARGO ?= cargo
+VENV ?= .venv
+PYTHON ?= python3
+PIP_FLAGS ?= --quiet --disable-pip-version-check --no-input
+
+BASELINE_DIR := bench/baseline-python
+# The pins name the stamps: editing a requirements file rebuilds the venv and the package dir, nothing else does.
+BASELINE_PINS := $(shell cat $(BASELINE_DIR)/requirements.txt $(BASELINE_DIR)/requirements-runner.txt 2>/dev/null | sha256sum | cut -c1-12)
+BASELINE_STAMP := $(VENV)/baseline/.stamp-$(BASELINE_PINS)
+# What the handler's Lambda zip would hold: its pinned requirements installed for Lambda (no .pyc).
+BASELINE_PACKAGE := $(VENV)/baseline-package
+BASELINE_PACKAGE_STAMP := $(VENV)/.stamp-baseline-package-$(BASELINE_PINS)
+BENCH_TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+
+baseline-python: $(BASELINE_STAMP) $(BASELINE_PACKAGE_STAMP)
+
+$(BASELINE_STAMP):
+	rm -rf $(VENV)/baseline
+	$(PYTHON) -m venv $(VENV)/baseline
+	$(VENV)/baseline/bin/pip install $(PIP_FLAGS) -r $(BASELINE_DIR)/requirements.txt -r $(BASELINE_DIR)/requirements-runner.txt
+	touch $@
+
+$(BASELINE_PACKAGE_STAMP): $(BASELINE_STAMP)
+	rm -rf $(BASELINE_PACKAGE)
+	$(VENV)/baseline/bin/pip install $(PIP_FLAGS) --no-deps --no-compile --target $(BASELINE_PACKAGE) -r $(BASELINE_DIR)/requirements.txt
+	touch $@
+
+bench: baseline-python
+	$(CARGO) build --locked --release -p tenant-sim -p defender-bench -p webhook-enrich
+	$(BENCH_TARGET_DIR)/release/defender-bench --python $(VENV)/baseline/bin/python --baseline $(BASELINE_DIR) \
+		--package $(BASELINE_PACKAGE) --out bench/results.md
