@@ -13,3 +13,6 @@
 //! short version in `make test`; `tests/secrets.rs` is the secret scan.
 
 pub mod targets;
+
+#[cfg(feature = "harness")]
+pub mod harness;
