@@ -2,7 +2,7 @@
 #   make fuzz          every cargo-fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz); prints
 #                      executions and crashes per target; exit 1 on a crash (input in fuzz/artifacts/)
 #   make fuzz-replay   the committed corpora through the same target bodies on stable (part of make test)
-#   make soak          the full soak: SOAK_WEBHOOKS webhook requests and SOAK_CLICKS chat-ops clicks at
+#   make soak          (debug build) the full soak: SOAK_WEBHOOKS webhook requests and SOAK_CLICKS chat-ops clicks at
 #                      SOAK_CONCURRENCY under seeded faults and a vault outage (loopback only)
 #   make soak-short    the short soak as a test (part of make test)
 .PHONY: fuzz fuzz-replay soak soak-short
@@ -21,7 +21,7 @@ fuzz-replay:
 	$(CARGO) test --locked -p defender-soak --test replay
 
 soak:
-	$(CARGO) run --locked --release -q -p defender-soak --bin defender-soak -- \
+	$(CARGO) run --locked -q -p defender-soak --bin defender-soak -- \
 		--webhooks $(SOAK_WEBHOOKS) --clicks $(SOAK_CLICKS) --concurrency $(SOAK_CONCURRENCY) --seed $(SOAK_SEED)
 
 soak-short:

@@ -16,3 +16,5 @@ pub mod targets;
 
 #[cfg(feature = "harness")]
 pub mod harness;
+#[cfg(feature = "harness")]
+pub mod soak;
