@@ -3,7 +3,7 @@
 # target. New inputs go to a scratch corpus ($FUZZ_WORK/<target>), never into the committed seeds
 # (fuzz/corpus/<target>, read-only here). A crash leaves its input in fuzz/artifacts/<target>/ and
 # makes the script exit 1 after the other targets ran.
-#   FUZZ_SECONDS=600 fuzz/run.sh [target ...]
+#   FUZZ_SECONDS=600 fuzz/run.sh [target ...]      (FUZZ_SECONDS_<target> overrides one target)
 set -uo pipefail
 cd "$(dirname "$0")"
 SECONDS_PER="${FUZZ_SECONDS:-60}"
@@ -17,21 +17,22 @@ if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(cargo +nightly fuzz list)
 fi
 cargo +nightly fuzz build "${FLAGS[@]}" || exit 2
-printf '%-12s %14s %10s %8s\n' target executions exec/s crashes
+printf '%-12s %8s %14s %10s %8s\n' target seconds executions exec/s crashes
 total=0; crashed=0
 for t in "${targets[@]}"; do
   mkdir -p "$WORK/$t"
   log="$WORK/$t.log"
+  own="FUZZ_SECONDS_$t"
   cargo +nightly fuzz run "${FLAGS[@]}" "$t" "$WORK/$t" "corpus/$t" -- \
-    -max_total_time="$SECONDS_PER" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 >"$log" 2>&1
+    -max_total_time="${!own:-$SECONDS_PER}" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 >"$log" 2>&1
   rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   crashes=0
   if [ $rc -ne 0 ]; then crashes=1; crashed=1; fi
-  printf '%-12s %14s %10s %8s\n' "$t" "${execs:-?}" "${rate:-?}" "$crashes"
+  printf '%-12s %8s %14s %10s %8s\n' "$t" "${!own:-$SECONDS_PER}" "${execs:-?}" "${rate:-?}" "$crashes"
   total=$((total + ${execs:-0}))
   if [ $rc -ne 0 ]; then grep -m5 -E 'panicked|SUMMARY|Test unit written' "$log" | sed 's/^/    /'; fi
 done
-printf '%-12s %14s\n' total "$total"
+printf '%-12s %8s %14s\n' total "" "$total"
 exit $crashed
