@@ -15,7 +15,9 @@ help:
 	@echo "make dev    — the same stack left running, with URLs and ready-to-paste curl commands (Ctrl-C stops)"
 	@echo "make test   — fmt check, clippy -D warnings, every test"
 	@echo "make sim    — the simulated tenant alone (tenant-sim --seed demo)"
-	@echo "make bench  — the shared client against the simulator: token cache, call overhead, paging, memory"
+	@echo "make bench  — webhook-enrich vs a hand-written Python Lambda, token/vault economy, the shared client (bench/results.md)"
+	@echo "make soak   — 500 webhooks + 200 chat-ops clicks at 50-way concurrency under injected faults"
+	@echo "make fuzz   — every cargo-fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz)"
 	@echo "make lint-infra — cfn-lint, OpenAPI validation and checkov on infra/ (creates .venv/lint, .venv/checkov once)"
 	@echo "make build-lambda — release arm64 zips with cargo-lambda (target/lambda/<function>/bootstrap.zip)"
 	@echo "make sam-build  — sam build -t infra/template.yaml (.venv/sam); make deploy = sam deploy --guided"
@@ -145,12 +147,12 @@ lint-infra: venv
 sim:
 	$(CARGO) run --locked -q -p tenant-sim -- --seed demo --ca-out target/tenant-sim-ca.pem
 
-bench:
-	$(CARGO) build --locked --release -p tenant-sim -p defender-bench -p webhook-enrich
-	./target/release/defender-bench
 
 build:
 	$(CARGO) build --locked --workspace --release
 
 clean:
 	$(CARGO) clean
+
+# Benchmarks (mk/bench.mk) and hardening: fuzz, corpus replay, soak (mk/harden.mk).
+-include mk/*.mk

@@ -285,6 +285,27 @@ fn list(raw: Option<String>, default: &[&str]) -> Vec<String> {
     }
 }
 
+/// A `response_url` prefix is compared with `starts_with`, so it must pin the whole origin: https (or
+/// http to a loopback receiver, for local runs) and a `/` right after the host — without it,
+/// `https://hooks.slack.com` would also admit `https://hooks.slack.com.evil.example/…`.
+fn check_response_url_prefix(prefix: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(prefix).map_err(|e| format!("'{prefix}' is not a URL: {e}"))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    if !(parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback)) {
+        return Err(format!("'{prefix}' is neither https nor a loopback receiver"));
+    }
+    let after_scheme = prefix.split_once("://").map_or("", |(_, rest)| rest);
+    if !after_scheme.contains('/') || !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!("'{prefix}' must end its host with '/' (e.g. https://hooks.slack.com/)"));
+    }
+    Ok(())
+}
+
 impl ChatOpsConfig {
     /// Reads `CHATOPS_SLACK_SECRET_NAMES` (default `slack-signing-secret`), `CHATOPS_TEAMS_SECRET_NAMES`
     /// (default `teams-outgoing-secret`), `CHATOPS_CONFIRM_TTL_S` (30–900, default 300),
@@ -310,11 +331,9 @@ impl ChatOpsConfig {
             .ok_or(ChatOpsConfigError { var: "CHATOPS_RBAC", reason: "required (the access policy)".into() })?;
         let rbac = Rbac::from_json(&rbac_text).map_err(|reason| ChatOpsConfigError { var: "CHATOPS_RBAC", reason })?;
         let prefixes = list(get("CHATOPS_RESPONSE_URL_PREFIXES"), &["https://hooks.slack.com/"]);
-        if let Some(bad) = prefixes.iter().find(|p| !(p.starts_with("https://") || p.starts_with("http://127.0.0.1"))) {
-            return Err(ChatOpsConfigError {
-                var: "CHATOPS_RESPONSE_URL_PREFIXES",
-                reason: format!("'{bad}' is neither https nor a loopback receiver"),
-            });
+        for prefix in &prefixes {
+            check_response_url_prefix(prefix)
+                .map_err(|reason| ChatOpsConfigError { var: "CHATOPS_RESPONSE_URL_PREFIXES", reason })?;
         }
         Ok(Self {
             slack_secret_names: list(get("CHATOPS_SLACK_SECRET_NAMES"), &["slack-signing-secret"]),
