@@ -192,7 +192,12 @@ impl FromStr for UrlIndicator {
         if !(u.scheme() == "http" || u.scheme() == "https") || u.host_str().is_none() {
             return Err(invalid("url", "must be an absolute http(s) URL with a host"));
         }
-        Ok(Self(u.to_string()))
+        // The parser normalises (it percent-decodes the host, for one): check what is kept, not only the input.
+        let normalised = u.to_string();
+        if normalised.chars().any(|c| c.is_control() || c == '\'' || c == '"' || c == ' ') {
+            return Err(invalid("url", "contains a quote, a space or a control character once decoded"));
+        }
+        Ok(Self(normalised))
     }
 }
 
@@ -227,6 +232,8 @@ mod tests {
             assert!(bad.parse::<Sha256>().is_err(), "{bad:?}");
         }
         assert!("1.2.3.4".parse::<DomainName>().is_err(), "an IP is not a domain");
+        // A percent-encoded quote in the host is decoded by the URL parser: refused after normalising.
+        assert!("https:/300t87%27787.vt".parse::<UrlIndicator>().is_err());
         assert!("0".parse::<IncidentId>().is_err());
         assert!("javascript:alert(1)".parse::<UrlIndicator>().is_err());
         assert!("https://a.example/'x".parse::<UrlIndicator>().is_err());

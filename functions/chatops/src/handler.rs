@@ -20,9 +20,12 @@ use crate::{
     confirm::Confirmation,
     handoff::{HandOff, Job},
     reply::{Prompt, Reply},
-    worker::{Worker, secrets},
+    worker::Worker,
 };
-use defender_shared::{vault::SecretStore, webhook};
+use defender_shared::{
+    vault::{SecretStore, VaultError, read_keys},
+    webhook,
+};
 use lambda_http::{Body, Request, Response, http::StatusCode};
 use serde_json::{Value, json};
 use std::{sync::Arc, time::Duration};
@@ -69,6 +72,21 @@ fn respond(status: StatusCode, body: Value) -> Response<Body> {
     r
 }
 
+/// The signing secrets could not be read because the vault is unavailable: not the caller's fault, so
+/// not a 401 — Slack and Teams retry a 503.
+fn store_unavailable(e: &VaultError) -> Response<Body> {
+    warn!(error = %e, "signing secrets unavailable: answering 503");
+    let mut r = respond(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({"error": {"code": "SecretStoreUnavailable", "message": "the signing secrets cannot be read now; retry shortly"}}),
+    );
+    r.headers_mut().insert("retry-after", lambda_http::http::HeaderValue::from_static(RETRY_AFTER_S));
+    r
+}
+
+/// `Retry-After` when the vault is unavailable, seconds.
+const RETRY_AFTER_S: &str = "5";
+
 fn unauthorized() -> Response<Body> {
     respond(
         StatusCode::UNAUTHORIZED,
@@ -106,7 +124,10 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
 async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body> {
     let headers = req.headers();
     let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
-    let keys = secrets(state.store.as_ref(), &state.slack_secret_names).await;
+    let keys = match read_keys(state.store.as_ref(), &state.slack_secret_names).await {
+        Ok(keys) => keys,
+        Err(e) => return store_unavailable(&e),
+    };
     let now = (state.clock)();
     if let Err(e) = webhook::verify_slack(
         header("x-slack-request-timestamp"),
@@ -262,7 +283,10 @@ fn form_text(body: &[u8]) -> String {
 
 async fn teams_route(state: &State, req: &Request, body: &[u8]) -> Response<Body> {
     let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok());
-    let keys = secrets(state.store.as_ref(), &state.teams_secret_names).await;
+    let keys = match read_keys(state.store.as_ref(), &state.teams_secret_names).await {
+        Ok(keys) => keys,
+        Err(e) => return store_unavailable(&e),
+    };
     if let Err(e) = webhook::verify_teams(auth, body, &keys) {
         warn!(reason = %e, bytes = body.len(), "unauthenticated Teams request refused");
         return unauthorized();
@@ -329,7 +353,9 @@ async fn teams_confirm(state: &State, user: &ChatUser, origin: &Origin, code: &C
         }
         Err(e) => return Reply::text(format!("Refused: {e}.")),
     };
-    let keys = secrets(state.store.as_ref(), &state.worker.slack_secret_names).await;
+    let Ok(keys) = read_keys(state.store.as_ref(), &state.worker.slack_secret_names).await else {
+        return Reply::text("The key vault is unavailable right now: nothing was done; try again shortly.".to_string());
+    };
     let now = (state.clock)();
     let accepted = if approve {
         state.safety.approve(&token, user, origin, &keys).await

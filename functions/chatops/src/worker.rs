@@ -62,16 +62,9 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-/// Reads the named secrets (the ones unavailable are logged and skipped).
+/// Reads the named secrets (the ones unavailable are logged and skipped; an unavailable store gives none).
 pub async fn secrets(store: &dyn SecretStore, names: &[String]) -> Vec<SecretString> {
-    let mut out = Vec::new();
-    for name in names {
-        match store.get(name).await {
-            Ok(s) => out.push(s),
-            Err(e) => warn!(secret = %name, error = %e, "signing secret unavailable"),
-        }
-    }
-    out
+    defender_shared::vault::read_keys(store, names).await.unwrap_or_default()
 }
 
 fn opt(v: Option<impl std::fmt::Display>) -> String {

@@ -16,7 +16,11 @@ use crate::{
     enrich::{DefenderLookups, enrich},
     request::EnrichRequest,
 };
-use defender_shared::{ids::TenantName, secret::SecretString, vault::SecretStore, webhook};
+use defender_shared::{
+    ids::TenantName,
+    vault::{SecretStore, VaultError, read_keys},
+    webhook,
+};
 use lambda_http::{Body, Request, RequestExt, Response, http::StatusCode};
 use serde_json::json;
 use std::{
@@ -85,15 +89,17 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     reply(status, json!({"error": {"code": code, "message": message}}))
 }
 
-async fn secrets(store: &dyn SecretStore, names: &[String]) -> Vec<SecretString> {
-    let mut out = Vec::new();
-    for name in names {
-        match store.get(name).await {
-            Ok(s) => out.push(s),
-            Err(e) => warn!(secret = %name, error = %e, "webhook secret unavailable"),
-        }
-    }
-    out
+/// The webhook secrets could not be read because the vault is unavailable: not the sender's fault, so
+/// not a 401 — a 503 with `Retry-After` that Standard Webhooks senders retry.
+fn store_unavailable(e: &VaultError) -> Response<Body> {
+    warn!(error = %e, "webhook secrets unavailable: answering 503");
+    let mut r = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SecretStoreUnavailable",
+        "the webhook secrets cannot be read now; retry shortly",
+    );
+    r.headers_mut().insert("retry-after", lambda_http::http::HeaderValue::from_static("5"));
+    r
 }
 
 /// Handles one request.
@@ -115,10 +121,16 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
     let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
     let now = (state.clock)();
     let verified = if header("webhook-signature").is_some() || state.github_secret_names.is_empty() {
-        let keys = secrets(state.store.as_ref(), &state.standard_secret_names).await;
+        let keys = match read_keys(state.store.as_ref(), &state.standard_secret_names).await {
+            Ok(keys) => keys,
+            Err(e) => return store_unavailable(&e),
+        };
         webhook::verify_standard(header, body, &keys, now, webhook::DEFAULT_WINDOW)
     } else {
-        let keys = secrets(state.store.as_ref(), &state.github_secret_names).await;
+        let keys = match read_keys(state.store.as_ref(), &state.github_secret_names).await {
+            Ok(keys) => keys,
+            Err(e) => return store_unavailable(&e),
+        };
         webhook::verify_github(header("x-hub-signature-256"), body, &keys)
     };
     let verified = match verified {
@@ -175,7 +187,7 @@ async fn deliver(
     use crate::response::CallbackDelivery;
     let failed = |reason: String| CallbackDelivery { delivered: false, status: None, reason: Some(reason) };
     let Ok(body) = serde_json::to_vec(out) else { return failed("the result could not be serialised".into()) };
-    let keys = secrets(state.store.as_ref(), &state.standard_secret_names).await;
+    let keys = read_keys(state.store.as_ref(), &state.standard_secret_names).await.unwrap_or_default();
     let Some(key) = keys.first() else { return failed("no webhook secret to sign the callback with".into()) };
     let ts = (state.clock)();
     let Ok(sig) = webhook::sign_standard(key, id, ts, &body) else {
@@ -237,6 +249,7 @@ fn deadline(req: &Request) -> tokio::time::Instant {
 mod tests {
     use super::*;
     use crate::testing::{Fake, M1, MemStore};
+    use defender_shared::secret::SecretString;
     use serde_json::Value;
 
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

@@ -16,7 +16,11 @@
 //!   arrive meanwhile wait for it and take the fresh value.
 //! - **`set`** writes through to the inner store and, once that succeeded, caches the new value. A failed
 //!   write drops the cached value, so the next `get` reads what the store really holds.
-//! - A read that ends in an error drops the cached value too (a `NotFound` means it was deleted).
+//! - A read that ends in an error drops the cached value too (a `NotFound` means it was deleted) —
+//!   **except** a retryable one (throttling, a 5xx, no answer: [`VaultError::is_retryable`]) on a `get`:
+//!   then the expired value is served *stale* for up to [`MAX_STALE`] after it was last read, and the
+//!   vault is tried again after [`STALE_RECHECK`] (not on every request), so a Key Vault outage does not
+//!   turn into refused webhooks. `get_fresh` never serves stale (it is called because the value is bad).
 //! - A cancelled read (its future dropped) leaves nothing behind; the next waiter reads.
 //!
 //! Names are never forgotten (a deployment reads a handful); values are [`SecretString`]s and the cache's
@@ -38,6 +42,13 @@ use tokio::time::Instant;
 
 /// How long a value is served before it is read again, unless configured otherwise.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// How long after its last successful read an expired value may still be served while the vault is
+/// unavailable.
+pub const MAX_STALE: Duration = Duration::from_secs(60 * 60);
+
+/// While serving stale, how long before the vault is tried again.
+pub const STALE_RECHECK: Duration = Duration::from_secs(10);
 
 /// The time source for expiry.
 type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
@@ -69,6 +80,8 @@ struct State {
 struct Cached {
     value: SecretString,
     expires_at: Instant,
+    /// When the value was last read from (or written to) the store.
+    read_at: Instant,
 }
 
 impl<S: SecretStore + fmt::Debug> fmt::Debug for CachedStore<S> {
@@ -134,6 +147,20 @@ impl<S: SecretStore> CachedStore<S> {
             }
         }
         let result = self.inner.get(name).await;
+        if let Err(e) = &result
+            && e.is_retryable()
+            && let Some(c) = &mut state.value
+        {
+            let now = (self.clock)();
+            if now.saturating_duration_since(c.read_at) <= self.ttl + MAX_STALE {
+                tracing::warn!(secret = name, error = %e, "secret store unavailable: serving the last value read");
+                c.expires_at = now + STALE_RECHECK.min(self.ttl);
+                let value = c.value.clone();
+                state.last_error = None;
+                slot.completed.fetch_add(1, Ordering::Release);
+                return Ok(value);
+            }
+        }
         self.complete(&slot, &mut state, result)
     }
 
@@ -152,7 +179,8 @@ impl<S: SecretStore> CachedStore<S> {
     ) -> Result<SecretString, VaultError> {
         match &result {
             Ok(value) => {
-                state.value = Some(Cached { value: value.clone(), expires_at: (self.clock)() + self.ttl });
+                let now = (self.clock)();
+                state.value = Some(Cached { value: value.clone(), expires_at: now + self.ttl, read_at: now });
                 state.last_error = None;
             }
             Err(e) => {
@@ -444,6 +472,42 @@ mod tests {
         store.inner().fail(None);
         assert_eq!(store.get("s").await.unwrap().expose(), "v");
         assert_eq!(store.inner().reads("s"), 3);
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_store_is_bridged_with_the_last_value_for_a_bounded_time() {
+        let clock = ManualClock::new();
+        let ttl = Duration::from_secs(60);
+        let store = cached(Fake::with(&[("s", "v")]), ttl, &clock);
+        assert_eq!(store.get("s").await.unwrap().expose(), "v");
+        store.inner().fail(Some(unavailable()));
+        clock.set(61);
+        assert_eq!(store.get("s").await.unwrap().expose(), "v", "stale while the vault is down");
+        assert_eq!(store.inner().reads("s"), 2);
+        assert_eq!(store.get("s").await.unwrap().expose(), "v");
+        assert_eq!(store.inner().reads("s"), 2, "not re-tried on every request");
+        clock.set(61 + STALE_RECHECK.as_secs());
+        assert_eq!(store.get("s").await.unwrap().expose(), "v");
+        assert_eq!(store.inner().reads("s"), 3, "re-tried after STALE_RECHECK");
+        assert!(store.get_fresh("s").await.is_err(), "get_fresh never serves stale");
+        // get_fresh's failure dropped the value: nothing left to bridge with.
+        assert!(store.get("s").await.is_err());
+
+        // Bounded: past ttl + MAX_STALE since the last good read, the error comes through.
+        let store = cached(Fake::with(&[("s", "v")]), ttl, &clock);
+        clock.set(0);
+        store.get("s").await.unwrap();
+        store.inner().fail(Some(unavailable()));
+        clock.set(ttl.as_secs() + MAX_STALE.as_secs() + 1);
+        assert!(matches!(store.get("s").await, Err(VaultError::Http { status: 503, .. })));
+
+        // Not for an error that says the value is gone or forbidden.
+        let store = cached(Fake::with(&[("s", "v")]), ttl, &clock);
+        clock.set(0);
+        store.get("s").await.unwrap();
+        store.inner().fail(Some(VaultError::NotFound("s".into())));
+        clock.set(61);
+        assert!(matches!(store.get("s").await, Err(VaultError::NotFound(_))));
     }
 
     #[tokio::test]

@@ -34,7 +34,8 @@ use crate::secret::SecretString;
 use azure_core::{
     credentials::TokenCredential,
     error::ErrorKind,
-    http::{ClientOptions, Transport},
+    http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport},
+    time::Duration,
 };
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions, models::SetSecretParameters};
 use futures::{FutureExt, future::BoxFuture};
@@ -65,7 +66,8 @@ impl KeyVaultStore {
         http: reqwest::Client,
         local_mode: bool,
     ) -> Result<Self, VaultError> {
-        Self::with_client_options(vault_url, credential, http, local_mode, ClientOptions::default())
+        let client_options = ClientOptions { retry: bounded_retry(), ..ClientOptions::default() };
+        Self::with_client_options(vault_url, credential, http, local_mode, client_options)
     }
 
     /// [`new`](Self::new) with SDK client options (extra pipeline policies, retry, logging). Their
@@ -98,7 +100,14 @@ impl KeyVaultStore {
 
     async fn read(&self, name: &str) -> Result<SecretString, VaultError> {
         check_name(name)?;
-        let response = self.client.get_secret(name, None).await.map_err(|e| self.map_error(name, e))?;
+        let response = tokio::time::timeout(READ_BUDGET, self.client.get_secret(name, None))
+            .await
+            .map_err(|_| VaultError::TimedOut {
+                vault: self.vault.clone(),
+                name: name.to_string(),
+                budget_ms: READ_BUDGET.as_millis() as u64,
+            })?
+            .map_err(|e| self.map_error(name, e))?;
         let secret = response.into_model().map_err(|_| self.unreadable(name))?;
         secret.value.map(SecretString::from).ok_or_else(|| self.unreadable(name))
     }
@@ -129,6 +138,22 @@ impl KeyVaultStore {
             _ => VaultError::Unavailable { vault, name, source: Arc::new(e) },
         }
     }
+}
+
+/// How long one secret read may take, the SDK's retries included: the SDK sleeps for whatever
+/// `Retry-After` Key Vault sends, so the retry options alone do not bound it.
+pub const READ_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The SDK's default retry (8 tries, up to a minute, 30 s apart at most) outlasts a webhook's or Slack's
+/// patience: a function reads a secret in the path of a request, and [`CachedStore`](super::CachedStore)
+/// bridges an outage with the last value read. So: two quick retries, within [`READ_BUDGET`].
+fn bounded_retry() -> RetryOptions {
+    RetryOptions::exponential(ExponentialRetryOptions {
+        initial_delay: Duration::milliseconds(200),
+        max_retries: 2,
+        max_total_elapsed: Duration::seconds(2),
+        max_delay: Duration::seconds(1),
+    })
 }
 
 impl SecretStore for KeyVaultStore {

@@ -73,6 +73,16 @@ pub enum VaultError {
         #[source]
         source: Arc<azure_core::Error>,
     },
+    /// Key Vault did not answer within the read budget (its retries included).
+    #[error("key vault {vault} did not answer for secret {name} within {budget_ms} ms")]
+    TimedOut {
+        /// The vault URL.
+        vault: String,
+        /// The secret name.
+        name: String,
+        /// The budget, milliseconds.
+        budget_ms: u64,
+    },
     /// Not a valid Key Vault secret name (1–127 of `0-9`, `a-z`, `A-Z`, `-`).
     #[error("invalid secret name {0:?}")]
     InvalidName(String),
@@ -110,9 +120,37 @@ impl VaultError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Http { status, .. } => *status == 408 || *status == 429 || *status >= 500,
-            Self::Unavailable { .. } => true,
+            Self::Unavailable { .. } | Self::TimedOut { .. } => true,
             _ => false,
         }
+    }
+}
+
+/// Reads every named secret that can be read — signing keys, the current one first, then those being
+/// rotated out. A name that cannot be read is logged (name and error, never a value) and skipped.
+///
+/// # Errors
+/// When **no** name could be read and at least one failure was retryable (the store is unavailable:
+/// throttled, 5xx, no answer), that error: the caller should answer 503 with `Retry-After` rather than
+/// refuse the request as unsigned. When every failure was permanent (not found, access denied) the
+/// result is `Ok` with no keys, and verification fails as it should.
+pub async fn read_keys(store: &dyn SecretStore, names: &[String]) -> Result<Vec<SecretString>, VaultError> {
+    let mut keys = Vec::with_capacity(names.len());
+    let mut unavailable = None;
+    for name in names {
+        match store.get(name).await {
+            Ok(s) => keys.push(s),
+            Err(e) => {
+                tracing::warn!(secret = %name, error = %e, "signing secret unavailable");
+                if e.is_retryable() && unavailable.is_none() {
+                    unavailable = Some(e);
+                }
+            }
+        }
+    }
+    match unavailable {
+        Some(e) if keys.is_empty() => Err(e),
+        _ => Ok(keys),
     }
 }
 

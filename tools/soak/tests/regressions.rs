@@ -1,5 +1,5 @@
-//! Bugs the fuzz campaign found in code this crate does not own, as failing tests (ignored until the
-//! fix lands; then un-ignore, and move the input into `fuzz/regressions/<target>/`).
+//! Bugs the fuzz campaign found in code this crate does not own, kept as regression tests (each was
+//! ignored until its fix landed; its input is also in `fuzz/regressions/<target>/`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,7 +12,6 @@ use defender_shared::ids::UrlIndicator;
 /// the newtype's promise ("no quote, space or control character reaches a query") does not hold.
 /// Found by the `indicators` target (crash-d714b40e…).
 #[test]
-#[ignore = "bug in shared/src/ids.rs: percent-decoded host smuggles a quote into a UrlIndicator"]
 fn a_url_indicator_never_holds_a_quote_after_normalisation() {
     let input = "https:/300t87%27787.vt";
     match input.parse::<UrlIndicator>() {
