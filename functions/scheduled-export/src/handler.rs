@@ -132,6 +132,7 @@ pub fn emf(s: &StreamSummary, now_ms: i64) -> serde_json::Value {
                     {"Name": "Objects", "Unit": "Count"},
                     {"Name": "ApiCalls", "Unit": "Count"},
                     {"Name": "Throttles", "Unit": "Count"},
+                    {"Name": "WindowsHalved", "Unit": "Count"},
                     {"Name": "Conflicts", "Unit": "Count"}
                 ]
             }]
@@ -143,6 +144,7 @@ pub fn emf(s: &StreamSummary, now_ms: i64) -> serde_json::Value {
         "Objects": s.objects,
         "ApiCalls": s.api_calls,
         "Throttles": s.throttles,
+        "WindowsHalved": s.windows_halved,
         "Conflicts": u64::from(s.outcome == export::Outcome::Conflict),
         "Outcome": s.outcome,
         "CursorBefore": s.cursor_before,
@@ -177,13 +179,17 @@ pub async fn handle(
     };
     for (tenant, source) in &state.tenants {
         for stream in &state.cfg.streams {
+            let max_page = match stream {
+                export::Stream::List(k) => k.max_page(),
+                export::Stream::Hunting(_) => 0,
+            };
             let job = Job {
                 run_id: run_id.to_string(),
                 started,
                 lease_until,
                 tenant: tenant.clone(),
-                stream: *stream,
-                page_size: state.cfg.page_size.unwrap_or(stream.max_page()),
+                stream: stream.clone(),
+                page_size: state.cfg.page_size.unwrap_or(max_page),
                 overlap,
                 backfill,
                 deadline: call_deadline,
