@@ -14,8 +14,10 @@
 //! - [`config`] — the function's own settings (sink, streams, overlap, deadline margin).
 //! - [`handler`] — the Lambda adapter: the EventBridge Scheduler event (or a backfill request) in, the
 //!   run summary out, and the same summary as EMF metrics.
+//! - [`cli`] — the binary's command line (`backfill --from .. --to ..`) and the progress bar.
 //! - [`state`] — cold-start state: the shared runtime, the sink.
 
+pub mod cli;
 pub mod config;
 pub mod cursor;
 pub mod defender;
