@@ -1,8 +1,11 @@
 //! The function's own settings (the shared ones — tenant, credential, vault, cloud — are read by
 //! `defender_shared::config`). Read once at cold start from a lookup, never from `std::env` elsewhere.
 
-use crate::export::StreamKind;
-use std::{path::PathBuf, time::Duration};
+use crate::{
+    export::{Stream, StreamKind},
+    hunting::{HuntingSpec, MAX_ROWS, QueryConfig},
+};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 /// Where the export goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +28,10 @@ pub enum SinkConfig {
 pub struct ExportConfig {
     /// The sink.
     pub sink: SinkConfig,
-    /// Enabled streams (`EXPORT_STREAMS`, default all).
-    pub streams: Vec<StreamKind>,
+    /// Enabled streams (`EXPORT_STREAMS`: comma-separated `xdr-incidents`, `mde-alerts`,
+    /// `graph-alerts`, `graph-incidents`, `hunting:<name>`; default `xdr-incidents,mde-alerts` and
+    /// every hunting query).
+    pub streams: Vec<Stream>,
     /// Re-read window below the high-water mark (`EXPORT_OVERLAP_SECONDS`, default 300).
     pub overlap: Duration,
     /// Stop this long before the Lambda deadline (`EXPORT_DEADLINE_MARGIN_SECONDS`, default 30).
@@ -56,6 +61,37 @@ fn number(get: &impl Fn(&str) -> Option<String>, var: &'static str, default: u64
     }
 }
 
+/// `EXPORT_HUNTING_QUERIES`: a JSON list of `{"name", "query", "time_column"}`, or the path of a
+/// file holding one; `EXPORT_HUNTING_SLICE_MINUTES` (60), `EXPORT_HUNTING_LOOKBACK_HOURS` (24),
+/// `EXPORT_HUNTING_MAX_ROWS` (the documented 100,000).
+fn hunting_specs(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<Arc<HuntingSpec>>, ExportConfigError> {
+    const VAR: &str = "EXPORT_HUNTING_QUERIES";
+    let Some(raw) = get(VAR).filter(|v| !v.trim().is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let raw = raw.trim();
+    let text = if raw.starts_with('[') {
+        raw.to_string()
+    } else {
+        std::fs::read_to_string(raw).map_err(|e| err(VAR, format!("cannot read the file '{raw}': {e}")))?
+    };
+    let list: Vec<QueryConfig> = serde_json::from_str(&text)
+        .map_err(|e| err(VAR, format!("not a list of {{name, query, time_column}}: {e}")))?;
+    let slice =
+        chrono::Duration::minutes(number(get, "EXPORT_HUNTING_SLICE_MINUTES", 60)?.clamp(1, 30 * 24 * 60) as i64);
+    let lookback = chrono::Duration::hours(number(get, "EXPORT_HUNTING_LOOKBACK_HOURS", 24)?.clamp(1, 30 * 24) as i64);
+    let max_rows = number(get, "EXPORT_HUNTING_MAX_ROWS", MAX_ROWS as u64)?.clamp(1, MAX_ROWS as u64) as usize;
+    let mut out: Vec<Arc<HuntingSpec>> = Vec::new();
+    for q in list {
+        let spec = HuntingSpec::new(q, slice, lookback, max_rows).map_err(|e| err(VAR, e.to_string()))?;
+        if out.iter().any(|o| o.name == spec.name) {
+            return Err(err(VAR, format!("the name '{}' is used twice", spec.name)));
+        }
+        out.push(Arc::new(spec));
+    }
+    Ok(out)
+}
+
 impl ExportConfig {
     /// Reads the settings named on [`ExportConfig`]'s fields.
     ///
@@ -74,12 +110,31 @@ impl ExportConfig {
             (Some(_), Some(_)) => return Err(err("EXPORT_BUCKET", "set EXPORT_BUCKET or EXPORT_DIR, not both")),
             (None, None) => return Err(err("EXPORT_BUCKET", "set EXPORT_BUCKET (S3) or EXPORT_DIR (local)")),
         };
+        let hunting = hunting_specs(&get)?;
         let streams = match nonempty("EXPORT_STREAMS") {
-            None => StreamKind::ALL.to_vec(),
+            None => StreamKind::DEFAULT
+                .into_iter()
+                .map(Stream::List)
+                .chain(hunting.into_iter().map(Stream::Hunting))
+                .collect(),
             Some(list) => list
                 .split(',')
-                .filter(|s| !s.trim().is_empty())
-                .map(|s| s.parse().map_err(|e: crate::export::UnknownStream| err("EXPORT_STREAMS", e.to_string())))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| match s.strip_prefix("hunting:") {
+                    Some(name) => {
+                        hunting.iter().find(|h| h.name == name).cloned().map(Stream::Hunting).ok_or_else(|| {
+                            err(
+                                "EXPORT_STREAMS",
+                                format!("'{s}': no hunting query named '{name}' in EXPORT_HUNTING_QUERIES"),
+                            )
+                        })
+                    }
+                    None => s
+                        .parse()
+                        .map(Stream::List)
+                        .map_err(|e: crate::export::UnknownStream| err("EXPORT_STREAMS", e.to_string())),
+                })
                 .collect::<Result<_, _>>()?,
         };
         let page = number(&get, "EXPORT_PAGE_SIZE", 0)?;
@@ -101,7 +156,7 @@ mod tests {
     fn sinks_streams_and_errors() {
         let c = ExportConfig::from_lookup(|k| (k == "EXPORT_DIR").then(|| "/tmp/x".to_string())).unwrap();
         assert_eq!(c.sink, SinkConfig::Dir("/tmp/x".into()));
-        assert_eq!(c.streams, StreamKind::ALL.to_vec());
+        assert_eq!(c.streams, vec![Stream::List(StreamKind::XdrIncidents), Stream::List(StreamKind::MdeAlerts)]);
         assert_eq!((c.overlap.as_secs(), c.margin.as_secs(), c.page_size), (300, 30, None));
         let c = ExportConfig::from_lookup(|k| match k {
             "EXPORT_BUCKET" => Some("b".into()),
@@ -111,7 +166,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.sink, SinkConfig::S3 { bucket: "b".into(), prefix: "raw".into(), path_style: false });
-        assert_eq!(c.streams, vec![StreamKind::MdeAlerts]);
+        assert_eq!(c.streams, vec![Stream::List(StreamKind::MdeAlerts)]);
         assert_eq!(ExportConfig::from_lookup(|_| None).unwrap_err().var, "EXPORT_BUCKET");
         let e = ExportConfig::from_lookup(|k| match k {
             "EXPORT_DIR" => Some("d".into()),
@@ -120,5 +175,39 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.var, "EXPORT_STREAMS");
+    }
+
+    #[test]
+    fn hunting_queries_become_streams() {
+        let queries = r#"[{"name":"proc","query":"DeviceProcessEvents | project Timestamp, FileName","time_column":"Timestamp"},
+                          {"name":"net","query":"DeviceNetworkEvents","time_column":"Timestamp"}]"#;
+        let get = |extra: &'static str| {
+            move |k: &str| match k {
+                "EXPORT_DIR" => Some("d".to_string()),
+                "EXPORT_HUNTING_QUERIES" => Some(queries.to_string()),
+                "EXPORT_HUNTING_MAX_ROWS" => Some("500".to_string()),
+                "EXPORT_STREAMS" if !extra.is_empty() => Some(extra.to_string()),
+                _ => None,
+            }
+        };
+        let c = ExportConfig::from_lookup(get("")).unwrap();
+        let names: Vec<String> = c.streams.iter().map(ToString::to_string).collect();
+        assert_eq!(names, ["xdr-incidents", "mde-alerts", "hunting:proc", "hunting:net"]);
+        let c = ExportConfig::from_lookup(get("graph-alerts, hunting:net")).unwrap();
+        let names: Vec<String> = c.streams.iter().map(ToString::to_string).collect();
+        assert_eq!(names, ["graph-alerts", "hunting:net"]);
+        match &c.streams[1] {
+            Stream::Hunting(h) => assert_eq!((h.max_rows, h.slice.num_minutes()), (500, 60)),
+            other => panic!("{other:?}"),
+        }
+        let e = ExportConfig::from_lookup(get("hunting:nope")).unwrap_err();
+        assert!(e.reason.contains("nope"), "{e}");
+        let e = ExportConfig::from_lookup(|k| match k {
+            "EXPORT_DIR" => Some("d".into()),
+            "EXPORT_HUNTING_QUERIES" => Some("/nonexistent/queries.json".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert_eq!(e.var, "EXPORT_HUNTING_QUERIES");
     }
 }

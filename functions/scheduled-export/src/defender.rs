@@ -1,6 +1,6 @@
 //! The production [`Source`]: the shared client's typed list pages for one tenant.
 
-use crate::export::{PageQuery, Record, Source, StreamKind};
+use crate::export::{Page, PageQuery, Record, Source, StreamKind};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use defender_shared::{
@@ -8,7 +8,8 @@ use defender_shared::{
     defender::{
         Deadline, DefenderClient, DefenderError,
         api::ListQuery,
-        models::Timestamp,
+        kql::KqlQuery,
+        models::{Timestamp, hunting::GraphHuntingRequest},
         odata::{Filter, OrderBy, fields},
     },
     ids::TenantName,
@@ -57,19 +58,28 @@ fn window<R>(
     }
 }
 
+fn page<M>(
+    list: defender_shared::defender::models::ODataList<M>,
+    graph: bool,
+    to_record: impl Fn(&M) -> Result<Record, DefenderError>,
+) -> Result<Page, DefenderError> {
+    let records = list.value.iter().map(to_record).collect::<Result<_, _>>()?;
+    // Graph pages with `@odata.nextLink`: its presence says whether more follow.
+    Ok(Page { records, more: graph.then_some(list.next_link.is_some()) })
+}
+
 #[async_trait]
 impl<T: TokenSource> Source for ClientSource<T> {
-    async fn page(&self, stream: StreamKind, q: &PageQuery, deadline: Deadline) -> Result<Vec<Record>, DefenderError> {
+    async fn page(&self, stream: StreamKind, q: &PageQuery, deadline: Deadline) -> Result<Page, DefenderError> {
         match stream {
             StreamKind::XdrIncidents => {
                 let f = fields::incidents::LAST_UPDATE_TIME;
                 let mut lq = ListQuery::new().orderby(OrderBy::asc(f)).top(q.top).skip(q.skip);
                 lq.filter = window(f, q);
                 let list = self.client.incidents_page(&self.tenant, &lq, deadline).await?;
-                list.value
-                    .iter()
-                    .map(|i| record("xdr.incidents.list", i.incident_id.to_string(), i.last_update_time.as_ref(), i))
-                    .collect()
+                page(list, false, |i| {
+                    record("xdr.incidents.list", i.incident_id.to_string(), i.last_update_time.as_ref(), i)
+                })
             }
             StreamKind::MdeAlerts => {
                 let f = fields::alerts::LAST_UPDATE_TIME;
@@ -80,11 +90,51 @@ impl<T: TokenSource> Source for ClientSource<T> {
                     .skip(q.skip);
                 lq.filter = window(f, q);
                 let list = self.client.alerts_page(&self.tenant, &lq, deadline).await?;
-                list.value
-                    .iter()
-                    .map(|a| record("mde.alerts.list", a.id.as_str().to_string(), a.last_update_time.as_ref(), a))
-                    .collect()
+                page(list, false, |a| {
+                    record("mde.alerts.list", a.id.as_str().to_string(), a.last_update_time.as_ref(), a)
+                })
+            }
+            StreamKind::GraphAlerts => {
+                let f = fields::graph_alerts::LAST_UPDATE_DATE_TIME;
+                let mut lq = ListQuery::new().orderby(OrderBy::asc(f)).top(q.top).skip(q.skip);
+                lq.filter = window(f, q);
+                let list = self.client.graph_alerts_page(&self.tenant, &lq, deadline).await?;
+                page(list, true, |a| {
+                    record(
+                        "graph.security.alerts_v2.list",
+                        a.id.as_str().to_string(),
+                        a.last_update_date_time.as_ref(),
+                        a,
+                    )
+                })
+            }
+            StreamKind::GraphIncidents => {
+                let f = fields::graph_incidents::LAST_UPDATE_DATE_TIME;
+                let mut lq = ListQuery::new().orderby(OrderBy::asc(f)).top(q.top).skip(q.skip);
+                lq.filter = window(f, q);
+                let list = self.client.graph_incidents_page(&self.tenant, &lq, deadline).await?;
+                page(list, true, |i| {
+                    record(
+                        "graph.security.incidents.list",
+                        i.id.as_str().to_string(),
+                        i.last_update_date_time.as_ref(),
+                        i,
+                    )
+                })
             }
         }
+    }
+
+    async fn hunt(&self, query: &KqlQuery, deadline: Deadline) -> Result<Vec<Vec<u8>>, DefenderError> {
+        let req = GraphHuntingRequest { query: query.clone(), timespan: None };
+        let answer = self.client.graph_hunt(&self.tenant, &req, deadline).await?;
+        answer
+            .rows()
+            .iter()
+            .map(|row| {
+                serde_json::to_vec(row)
+                    .map_err(|source| DefenderError::Decode { endpoint: "graph.security.run_hunting_query", source })
+            })
+            .collect()
     }
 }

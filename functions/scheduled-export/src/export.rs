@@ -44,42 +44,91 @@
 //! Memory is one page (at most 10,000 alerts) plus the overlap window's identities, whatever the volume.
 
 use crate::cursor::{Cursor, Lease, Version};
+pub use crate::hunting::HuntingSpec;
 use crate::sink::{ETag, Sink, SinkError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use defender_shared::defender::{Deadline, DefenderError};
+use defender_shared::defender::{
+    Deadline, DefenderError,
+    kql::{KqlError, KqlQuery},
+};
 use flate2::{Compression, write::GzEncoder};
 use serde::Serialize;
 use std::{fmt, io::Write, str::FromStr, time::Duration};
 
-/// An exported stream.
+/// A list stream: records with an id and a last-update time, read by keyset pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StreamKind {
-    /// Defender XDR incidents (with their alerts), `/api/incidents`.
+    /// Defender XDR incidents (with their alerts), `/api/incidents`, by `lastUpdateTime`.
     XdrIncidents,
-    /// MDE alerts with `$expand=evidence`, `/api/alerts`.
+    /// MDE alerts with `$expand=evidence`, `/api/alerts`, by `lastUpdateTime`.
     MdeAlerts,
+    /// Graph `alerts_v2`, `/security/alerts_v2`, by `lastUpdateDateTime`.
+    GraphAlerts,
+    /// Graph incidents, `/security/incidents`, by `lastUpdateDateTime`.
+    GraphIncidents,
 }
 
 impl StreamKind {
-    /// Every stream.
-    pub const ALL: [StreamKind; 2] = [StreamKind::XdrIncidents, StreamKind::MdeAlerts];
+    /// Every list stream.
+    pub const ALL: [StreamKind; 4] =
+        [StreamKind::XdrIncidents, StreamKind::MdeAlerts, StreamKind::GraphAlerts, StreamKind::GraphIncidents];
+
+    /// The streams enabled when `EXPORT_STREAMS` is not set (the Graph ones need Graph permissions).
+    pub const DEFAULT: [StreamKind; 2] = [StreamKind::XdrIncidents, StreamKind::MdeAlerts];
 
     /// The name in keys, settings and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::XdrIncidents => "xdr-incidents",
             Self::MdeAlerts => "mde-alerts",
+            Self::GraphAlerts => "graph-alerts",
+            Self::GraphIncidents => "graph-incidents",
         }
     }
 
-    /// The documented maximum `$top`.
+    /// The page size asked for: the documented maximum `$top` (MDE 10,000, XDR incidents 100); Graph
+    /// documents no maximum and pages with `@odata.nextLink`, so the shared client's
+    /// [`GRAPH_PAGE`](defender_shared::defender::api::GRAPH_PAGE) (the docs' own example, 100).
     pub fn max_page(self) -> usize {
-        use defender_shared::defender::api::{MDE_MAX_PAGE, XDR_INCIDENTS_MAX_PAGE};
+        use defender_shared::defender::api::{GRAPH_PAGE, MDE_MAX_PAGE, XDR_INCIDENTS_MAX_PAGE};
         match self {
             Self::XdrIncidents => XDR_INCIDENTS_MAX_PAGE,
             Self::MdeAlerts => MDE_MAX_PAGE,
+            Self::GraphAlerts | Self::GraphIncidents => GRAPH_PAGE,
+        }
+    }
+
+    /// The record's time field in the service's documents.
+    pub fn time_field(self) -> &'static str {
+        match self {
+            Self::XdrIncidents | Self::MdeAlerts => "lastUpdateTime",
+            Self::GraphAlerts | Self::GraphIncidents => "lastUpdateDateTime",
+        }
+    }
+}
+
+/// Any exported stream: a list, or a named hunting query (`hunting:<name>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stream {
+    /// A list stream.
+    List(StreamKind),
+    /// A hunting query, sliced by time.
+    Hunting(std::sync::Arc<HuntingSpec>),
+}
+
+impl From<StreamKind> for Stream {
+    fn from(k: StreamKind) -> Self {
+        Self::List(k)
+    }
+}
+
+impl fmt::Display for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::List(k) => f.write_str(k.as_str()),
+            Self::Hunting(h) => write!(f, "hunting:{}", h.name),
         }
     }
 }
@@ -92,7 +141,7 @@ impl fmt::Display for StreamKind {
 
 /// Not a stream name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown stream '{0}' (known: xdr-incidents, mde-alerts)")]
+#[error("unknown stream '{0}' (known: xdr-incidents, mde-alerts, graph-alerts, graph-incidents, hunting:<name>)")]
 pub struct UnknownStream(pub String);
 
 impl FromStr for StreamKind {
@@ -126,20 +175,42 @@ pub struct PageQuery {
     pub top: usize,
 }
 
-/// Where records come from: one page of a stream, ordered by `lastUpdateTime` ascending.
+/// One page of a list stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The records.
+    pub records: Vec<Record>,
+    /// Whether the service says more follow (Graph: an `@odata.nextLink`); `None` when it does not
+    /// say (MDE, XDR), and a short page is the end.
+    pub more: Option<bool>,
+}
+
+/// Where records come from.
 #[async_trait]
 pub trait Source: Send + Sync {
-    /// One page.
+    /// One page of a list stream, ordered by its time field ascending.
     ///
     /// # Errors
     /// The service's error after the client's retries within `deadline`.
-    async fn page(&self, stream: StreamKind, q: &PageQuery, deadline: Deadline) -> Result<Vec<Record>, DefenderError>;
+    async fn page(&self, stream: StreamKind, q: &PageQuery, deadline: Deadline) -> Result<Page, DefenderError>;
+
+    /// The rows of one hunting query (a slice), one JSON object per row, as many as the service
+    /// answered (a full answer may have been truncated).
+    ///
+    /// # Errors
+    /// The service's error after the client's retries within `deadline`.
+    async fn hunt(&self, query: &KqlQuery, deadline: Deadline) -> Result<Vec<Vec<u8>>, DefenderError>;
 }
 
-/// Asked before each page: stop now, with the cursor at the last committed page?
+/// Asked before each page: stop now, with the cursor at the last committed page? Also told how far
+/// each stream got (for a progress bar).
 pub trait StopSignal: Send + Sync {
     /// True when no further page should start.
     fn should_stop(&self) -> bool;
+
+    /// A page or slice of `stream` was committed: `records` written so far in this run, and the
+    /// time the stream's cursor reached.
+    fn progress(&self, _stream: &Stream, _records: u64, _at: DateTime<Utc>) {}
 }
 
 /// Stops `margin` before a deadline (the Lambda's).
@@ -178,7 +249,7 @@ pub struct Job {
     /// Tenant name (registry name), in keys.
     pub tenant: String,
     /// The stream.
-    pub stream: StreamKind,
+    pub stream: Stream,
     /// Page size (the documented maximum unless a test wants smaller).
     pub page_size: usize,
     /// How far below the high-water mark each run re-reads.
@@ -206,9 +277,9 @@ pub enum Outcome {
 pub struct StreamSummary {
     /// Tenant.
     pub tenant: String,
-    /// Stream.
-    pub stream: StreamKind,
-    /// Record versions written.
+    /// Stream (`mde-alerts`, `hunting:<name>`).
+    pub stream: String,
+    /// Record versions (hunting: rows) written.
     pub records: u64,
     /// Versions read again in the overlap window and skipped.
     pub skipped: u64,
@@ -218,6 +289,8 @@ pub struct StreamSummary {
     pub api_calls: u64,
     /// Calls that ended throttled after the client's retries.
     pub throttles: u64,
+    /// Hunting: slices halved because the answer was truncated or hit a quota or timeout.
+    pub windows_halved: u64,
     /// High-water mark before.
     pub cursor_before: Option<Version>,
     /// High-water mark after.
@@ -233,7 +306,7 @@ pub enum ExportError {
     #[error("{stream}: reading from Defender failed")]
     Source {
         /// Stream.
-        stream: StreamKind,
+        stream: String,
         /// Cause.
         #[source]
         source: DefenderError,
@@ -242,7 +315,7 @@ pub enum ExportError {
     #[error("{stream}: writing to the sink failed")]
     Sink {
         /// Stream.
-        stream: StreamKind,
+        stream: String,
         /// Cause.
         #[source]
         source: SinkError,
@@ -256,22 +329,41 @@ pub enum ExportError {
         #[source]
         source: serde_json::Error,
     },
+    /// A hunting query could not be built.
+    #[error("{stream}: the hunting query could not be built")]
+    Query {
+        /// Stream.
+        stream: String,
+        /// Cause.
+        #[source]
+        source: KqlError,
+    },
+    /// A hunting slice is still truncated (or over a quota or time limit) at the smallest window.
+    #[error("{stream}: the slice from {from} is too large even at {window_ms} ms")]
+    Window {
+        /// Stream.
+        stream: String,
+        /// Start of the slice.
+        from: DateTime<Utc>,
+        /// The smallest window tried.
+        window_ms: i64,
+    },
     /// Compression failed (only on allocation failure).
     #[error("gzip")]
     Gzip(#[source] std::io::Error),
 }
 
 /// A key part: only `[A-Za-z0-9._-]`, anything else becomes `-`.
-fn part(s: &str) -> String {
+pub(crate) fn part(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect()
 }
 
-fn stamp(t: DateTime<Utc>) -> String {
+pub(crate) fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y%m%dT%H%M%S%.9fZ").to_string()
 }
 
 fn data_prefix(job: &Job) -> String {
-    let base = format!("tenant={}/stream={}", part(&job.tenant), job.stream);
+    let base = format!("tenant={}/stream={}", part(&job.tenant), part(&job.stream.to_string()));
     match job.backfill {
         Some(b) => format!("backfill/{}_{}/{base}", stamp(b.from), stamp(b.to)),
         None => base,
@@ -295,21 +387,55 @@ pub fn object_key(job: &Job, first: &Version, last: &Version) -> String {
     )
 }
 
-fn gzip_lines<'a>(records: impl Iterator<Item = &'a Record>) -> Result<Vec<u8>, std::io::Error> {
+/// A hunting slice's key, determined by its window `[from, to)`.
+pub fn slice_key(job: &Job, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    format!("{}/date={}/{}_{}.jsonl.gz", data_prefix(job), from.format("%Y-%m-%d"), stamp(from), stamp(to))
+}
+
+pub(crate) fn gzip_lines<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Result<Vec<u8>, std::io::Error> {
     let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
-    for r in records {
-        gz.write_all(&r.line)?;
+    for l in lines {
+        gz.write_all(l)?;
         gz.write_all(b"\n")?;
     }
     gz.finish()
 }
 
 async fn load_cursor(sink: &dyn Sink, job: &Job, key: &str) -> Result<(Cursor, Option<ETag>), ExportError> {
-    match sink.get_cursor(key).await.map_err(|source| ExportError::Sink { stream: job.stream, source })? {
+    match sink.get_cursor(key).await.map_err(|source| ExportError::Sink { stream: job.stream.to_string(), source })? {
         None => Ok((Cursor { version: 1, ..Cursor::default() }, None)),
         Some((bytes, tag)) => {
             let c = serde_json::from_slice(&bytes).map_err(|source| ExportError::Cursor { key: key.into(), source })?;
             Ok((c, Some(tag)))
+        }
+    }
+}
+
+/// The committed cursor of a run in progress and the tag to write the next one against.
+pub(crate) struct Committed<'a> {
+    sink: &'a dyn Sink,
+    job: &'a Job,
+    key: String,
+    /// The committed state.
+    pub cursor: Cursor,
+    etag: Option<ETag>,
+}
+
+impl Committed<'_> {
+    /// The sink.
+    pub(crate) fn sink(&self) -> &dyn Sink {
+        self.sink
+    }
+
+    /// Writes `next` conditionally; `false` when another run changed the cursor (nothing written).
+    pub(crate) async fn commit(&mut self, next: Cursor) -> Result<bool, ExportError> {
+        match commit(self.sink, self.job, &self.key, &next, self.etag.as_ref()).await? {
+            Some(tag) => {
+                self.etag = Some(tag);
+                self.cursor = next;
+                Ok(true)
+            }
+            None => Ok(false),
         }
     }
 }
@@ -326,16 +452,17 @@ pub async fn export_stream(
     job: &Job,
     stop: &dyn StopSignal,
 ) -> Result<StreamSummary, ExportError> {
-    let ckey = cursor_key(job);
-    let (mut cursor, mut etag) = load_cursor(sink, job, &ckey).await?;
+    let key = cursor_key(job);
+    let (cursor, etag) = load_cursor(sink, job, &key).await?;
     let mut sum = StreamSummary {
         tenant: job.tenant.clone(),
-        stream: job.stream,
+        stream: job.stream.to_string(),
         records: 0,
         skipped: 0,
         objects: 0,
         api_calls: 0,
         throttles: 0,
+        windows_halved: 0,
         cursor_before: cursor.high_water.clone(),
         cursor_after: cursor.high_water.clone(),
         outcome: Outcome::Complete,
@@ -344,27 +471,25 @@ pub async fn export_stream(
         sum.outcome = Outcome::Conflict;
         return Ok(sum);
     }
-    let mut leased = cursor.clone();
+    let mut state = Committed { sink, job, key, cursor, etag };
+    let mut leased = state.cursor.clone();
     leased.lease = Some(Lease { holder: job.run_id.clone(), until: job.lease_until });
     leased.generation += 1;
-    match commit(sink, job, &ckey, &leased, etag.as_ref()).await? {
-        Some(tag) => {
-            etag = Some(tag);
-            cursor = leased;
-        }
-        None => {
-            sum.outcome = Outcome::Conflict;
-            return Ok(sum);
-        }
+    if !state.commit(leased).await? {
+        sum.outcome = Outcome::Conflict;
+        return Ok(sum);
     }
-    let result = pages(source, sink, job, stop, &ckey, &mut cursor, &mut etag, &mut sum).await;
+    let result = match &job.stream {
+        Stream::List(kind) => pages(source, *kind, job, stop, &mut state, &mut sum).await,
+        Stream::Hunting(spec) => crate::hunting::slices(source, spec, job, stop, &mut state, &mut sum).await,
+    };
     if sum.outcome != Outcome::Conflict {
         // Release the lease (also after an error, best effort: an unreleased one expires anyway).
-        let mut free = cursor.clone();
+        let mut free = state.cursor.clone();
         free.lease = None;
         free.generation += 1;
-        let released = commit(sink, job, &ckey, &free, etag.as_ref()).await;
-        if result.is_ok() && released?.is_none() {
+        let released = state.commit(free).await;
+        if result.is_ok() && !released? {
             sum.outcome = Outcome::Conflict;
         }
     }
@@ -383,23 +508,28 @@ async fn commit(
     match sink.put_cursor(key, doc, etag).await {
         Ok(tag) => Ok(Some(tag)),
         Err(SinkError::CursorConflict { .. }) => Ok(None),
-        Err(source) => Err(ExportError::Sink { stream: job.stream, source }),
+        Err(source) => Err(ExportError::Sink { stream: job.stream.to_string(), source }),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A Defender error as the run reports it (throttles counted).
+pub(crate) fn source_error(job: &Job, e: DefenderError, sum: &mut StreamSummary) -> ExportError {
+    if e.is_throttled() {
+        sum.throttles += 1;
+    }
+    ExportError::Source { stream: job.stream.to_string(), source: e }
+}
+
 async fn pages(
     source: &dyn Source,
-    sink: &dyn Sink,
+    kind: StreamKind,
     job: &Job,
     stop: &dyn StopSignal,
-    ckey: &str,
-    cursor: &mut Cursor,
-    etag: &mut Option<ETag>,
+    state: &mut Committed<'_>,
     sum: &mut StreamSummary,
 ) -> Result<(), ExportError> {
-    let top = job.page_size.clamp(1, job.stream.max_page());
-    let mut anchor = match (cursor.query_from(job.overlap), job.backfill) {
+    let top = job.page_size.clamp(1, kind.max_page());
+    let mut anchor = match (state.cursor.query_from(job.overlap), job.backfill) {
         (Some(t), Some(b)) => Some(t.max(b.from)),
         (Some(t), None) => Some(t),
         (None, b) => b.map(|b| b.from),
@@ -412,18 +542,13 @@ async fn pages(
         }
         let q = PageQuery { from: anchor, until: job.backfill.map(|b| b.to), skip, top };
         sum.api_calls += 1;
-        let mut page = match source.page(job.stream, &q, job.deadline).await {
+        let Page { records: mut page, more } = match source.page(kind, &q, job.deadline).await {
             Ok(p) => p,
-            Err(DefenderError::Deadline { .. }) => {
+            Err(e) if e.is_deadline() => {
                 sum.outcome = Outcome::Stopped;
                 break;
             }
-            Err(e) => {
-                if matches!(e, DefenderError::Throttled { .. } | DefenderError::Paced { .. }) {
-                    sum.throttles += 1;
-                }
-                return Err(ExportError::Source { stream: job.stream, source: e });
-            }
+            Err(e) => return Err(source_error(job, e, sum)),
         };
         let n = page.len();
         page.sort_by(|a, b| (a.updated, &a.id).cmp(&(b.updated, &b.id)));
@@ -438,32 +563,34 @@ async fn pages(
                 anchor = Some(t);
             }
         }
-        let fresh: Vec<&Record> = page.iter().filter(|r| !cursor.has(&(r.updated, r.id.clone()))).collect();
+        let fresh: Vec<&Record> = page.iter().filter(|r| !state.cursor.has(&(r.updated, r.id.clone()))).collect();
         sum.skipped += (n - fresh.len()) as u64;
         if let (Some(first), Some(last)) = (fresh.first(), fresh.last()) {
             let versions: Vec<Version> = fresh.iter().map(|r| (r.updated, r.id.clone())).collect();
             let key = object_key(job, &(first.updated, first.id.clone()), &(last.updated, last.id.clone()));
-            let body = gzip_lines(fresh.iter().copied()).map_err(ExportError::Gzip)?;
-            sink.put_object(&key, body).await.map_err(|source| ExportError::Sink { stream: job.stream, source })?;
+            let body = gzip_lines(fresh.iter().map(|r| r.line.as_slice())).map_err(ExportError::Gzip)?;
+            sink_put(state.sink, job, &key, body).await?;
             sum.objects += 1;
-            let mut next = cursor.clone();
+            let mut next = state.cursor.clone();
             next.advance(&versions, job.overlap);
-            match commit(sink, job, ckey, &next, etag.as_ref()).await? {
-                Some(tag) => {
-                    *etag = Some(tag);
-                    *cursor = next;
-                    sum.records += versions.len() as u64;
-                    sum.cursor_after = cursor.high_water.clone();
-                }
-                None => {
-                    sum.outcome = Outcome::Conflict;
-                    break;
-                }
+            if !state.commit(next).await? {
+                sum.outcome = Outcome::Conflict;
+                break;
+            }
+            sum.records += versions.len() as u64;
+            sum.cursor_after = state.cursor.high_water.clone();
+            if let Some((t, _)) = &sum.cursor_after {
+                stop.progress(&job.stream, sum.records, *t);
             }
         }
-        if n < top {
+        // Graph says whether more follow (`@odata.nextLink`); the others end with a short page.
+        if !more.unwrap_or(n >= top) || n == 0 {
             break;
         }
     }
     Ok(())
+}
+
+pub(crate) async fn sink_put(sink: &dyn Sink, job: &Job, key: &str, body: Vec<u8>) -> Result<(), ExportError> {
+    sink.put_object(key, body).await.map_err(|source| ExportError::Sink { stream: job.stream.to_string(), source })
 }

@@ -8,7 +8,7 @@
 
 use crate::{
     config::ExportConfig,
-    export::{self, Backfill, DeadlineStop, Job, Source, StreamSummary},
+    export::{self, Backfill, DeadlineStop, Job, Source, StopSignal, Stream, StreamSummary},
     sink::Sink,
 };
 use chrono::{DateTime, Utc};
@@ -132,6 +132,7 @@ pub fn emf(s: &StreamSummary, now_ms: i64) -> serde_json::Value {
                     {"Name": "Objects", "Unit": "Count"},
                     {"Name": "ApiCalls", "Unit": "Count"},
                     {"Name": "Throttles", "Unit": "Count"},
+                    {"Name": "WindowsHalved", "Unit": "Count"},
                     {"Name": "Conflicts", "Unit": "Count"}
                 ]
             }]
@@ -143,6 +144,7 @@ pub fn emf(s: &StreamSummary, now_ms: i64) -> serde_json::Value {
         "Objects": s.objects,
         "ApiCalls": s.api_calls,
         "Throttles": s.throttles,
+        "WindowsHalved": s.windows_halved,
         "Conflicts": u64::from(s.outcome == export::Outcome::Conflict),
         "Outcome": s.outcome,
         "CursorBefore": s.cursor_before,
@@ -162,10 +164,40 @@ pub async fn handle(
     run_id: &str,
     deadline: Deadline,
 ) -> Result<RunSummary, EventError> {
-    let backfill = event.backfill()?;
+    Ok(run(state, event.backfill()?, run_id, deadline, &|_: &Stream, _: u64, _: DateTime<Utc>| {}).await)
+}
+
+/// Told after each committed page or slice: the stream, records written by this run, the time its
+/// cursor reached (the backfill CLI draws its progress bar from it).
+pub type Observer<'a> = dyn Fn(&Stream, u64, DateTime<Utc>) + Send + Sync + 'a;
+
+/// The deadline stop that also reports progress.
+struct Control<'a> {
+    stop: DeadlineStop,
+    observe: &'a Observer<'a>,
+}
+
+impl StopSignal for Control<'_> {
+    fn should_stop(&self) -> bool {
+        self.stop.should_stop()
+    }
+    fn progress(&self, stream: &Stream, records: u64, at: DateTime<Utc>) {
+        (self.observe)(stream, records, at);
+    }
+}
+
+/// Runs every enabled (tenant, stream) once, scheduled (`backfill: None`) or over a backfill window,
+/// until `deadline` minus the configured margin, telling `observe` after each commit.
+pub async fn run(
+    state: &State,
+    backfill: Option<Backfill>,
+    run_id: &str,
+    deadline: Deadline,
+    observe: &Observer<'_>,
+) -> RunSummary {
     let started = Utc::now();
     let lease_until = started + chrono::Duration::from_std(deadline.remaining()).unwrap_or_default();
-    let stop = DeadlineStop { deadline, margin: state.cfg.margin };
+    let stop = Control { stop: DeadlineStop { deadline, margin: state.cfg.margin }, observe };
     // A call may use half the margin; the other half is for its object and the cursor commit.
     let call_deadline = Deadline(deadline.0.checked_sub(state.cfg.margin / 2).unwrap_or(deadline.0));
     let overlap = chrono::Duration::from_std(state.cfg.overlap).unwrap_or(chrono::Duration::minutes(5));
@@ -177,13 +209,17 @@ pub async fn handle(
     };
     for (tenant, source) in &state.tenants {
         for stream in &state.cfg.streams {
+            let max_page = match stream {
+                export::Stream::List(k) => k.max_page(),
+                export::Stream::Hunting(_) => 0,
+            };
             let job = Job {
                 run_id: run_id.to_string(),
                 started,
                 lease_until,
                 tenant: tenant.clone(),
-                stream: *stream,
-                page_size: state.cfg.page_size.unwrap_or(stream.max_page()),
+                stream: stream.clone(),
+                page_size: state.cfg.page_size.unwrap_or(max_page),
                 overlap,
                 backfill,
                 deadline: call_deadline,
@@ -203,7 +239,7 @@ pub async fn handle(
             }
         }
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! # Layout
 //! - [`export`] — the use case over the narrow [`export::Source`] and [`sink::Sink`] traits: keyset
 //!   paging by `(lastUpdateTime, id)`, deterministic object keys, the cursor committed after the data.
+//! - [`hunting`] — hunting streams: a configured query cut into time slices, halved when an answer is
+//!   truncated or over a quota, resumed from the last finished slice.
 //! - [`cursor`] — the committed per-(tenant, stream) state: high-water mark + the overlap window's ids.
 //! - [`sink`] — the sink trait and [`sink::DirSink`] (a local directory, for `make run`).
 //! - [`s3`] — [`s3::S3Sink`]: `aws-sdk-s3`, conditional writes for the cursor.
@@ -12,16 +14,25 @@
 //! - [`config`] — the function's own settings (sink, streams, overlap, deadline margin).
 //! - [`handler`] — the Lambda adapter: the EventBridge Scheduler event (or a backfill request) in, the
 //!   run summary out, and the same summary as EMF metrics.
+//! - [`cli`] — the binary's command line (`backfill --from .. --to ..`) and the progress bar.
 //! - [`state`] — cold-start state: the shared runtime, the sink.
 
+pub mod cli;
 pub mod config;
 pub mod cursor;
 pub mod defender;
 pub mod export;
 pub mod handler;
+pub mod hunting;
 pub mod s3;
 pub mod sink;
 pub mod state;
 
 /// Every documented endpoint the export may call.
-pub const ENDPOINTS: &[&str] = &["xdr.incidents.list", "mde.alerts.list"];
+pub const ENDPOINTS: &[&str] = &[
+    "xdr.incidents.list",
+    "mde.alerts.list",
+    "graph.security.alerts_v2.list",
+    "graph.security.incidents.list",
+    "graph.security.run_hunting_query",
+];

@@ -1,7 +1,9 @@
 //! The export core end to end against the simulated tenant and the local-directory sink: volume and
-//! call counts, updates and a run of 300 ties across page boundaries, then faults — injected 429/5xx,
-//! a failed cursor write after the data, a deadline cut, a killed run, two concurrent runs — with the
-//! union of objects checked after every round: each (id, lastUpdateTime) exactly once, none missing.
+//! call counts for the four list streams, updates and runs of ties across page boundaries, then the
+//! fault campaign — 20 seeded rounds of injected 429/5xx, a failed cursor write after the data, a
+//! deadline cut, a killed run, two concurrent runs — with the union of objects checked after every
+//! round: each (id, lastUpdateTime) exactly once, none missing; and a hunting stream whose slices are
+//! halved on truncated answers and resumed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,14 +11,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration as CDuration, SecondsFormat, Utc};
 use defender_shared::{
     config::Config,
-    defender::{Deadline, DefenderClient, governor::Governor},
+    defender::{Deadline, DefenderClient, governor::Governor, retry::RetryPolicy},
     ids::TenantName,
     runtime::Runtime,
 };
 use flate2::read::GzDecoder;
 use scheduled_export::{
     defender::ClientSource,
-    export::{Job, Outcome, Source, StopSignal, StreamKind, StreamSummary, export_stream},
+    export::{Job, Outcome, Source, StopSignal, Stream, StreamKind, StreamSummary, export_stream},
+    hunting::{HuntingSpec, QueryConfig},
     sink::{DirSink, ETag, Sink, SinkError},
 };
 use serde_json::{Value, json};
@@ -41,14 +44,17 @@ fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
-/// The demo seed plus `incidents` incidents and `alerts` alerts made from the demo's first ones,
-/// three records per second of `lastUpdateTime` (so ties are everywhere).
-fn seed(incidents: usize, alerts: usize) -> Seed {
+/// The demo seed plus generated records made from the demo's first ones: XDR incidents three per
+/// second of `lastUpdateTime`, MDE alerts every 333 ms, Graph alerts every 250 ms and Graph incidents
+/// two per second (so ties are everywhere).
+fn seed(incidents: usize, alerts: usize, graph_alerts: usize, graph_incidents: usize) -> Seed {
     let mut s: Value = serde_json::from_str(tenant_sim::seed::DEMO).unwrap();
     let as_of: DateTime<Utc> = s["as_of"].as_str().unwrap().parse().unwrap();
     let base = as_of - CDuration::days(20);
     let inc0 = s["incidents"][0].clone();
     let al0 = s["alerts"][0].clone();
+    let ga0 = s["graph_alerts"][0].clone();
+    let gi0 = s["graph_incidents"][0].clone();
     for i in 0..incidents {
         let mut v = inc0.clone();
         v["incidentId"] = json!(1_000_000 + i);
@@ -63,6 +69,19 @@ fn seed(incidents: usize, alerts: usize) -> Seed {
         v["lastUpdateTime"] = json!(iso(base + CDuration::milliseconds((i as i64) * 333)));
         v["evidence"] = json!([v["evidence"][0].clone()]);
         s["alerts"].as_array_mut().unwrap().push(v);
+    }
+    for i in 0..graph_alerts {
+        let mut v = ga0.clone();
+        v["id"] = json!(format!("ga-gen-{i:07}"));
+        v["lastUpdateDateTime"] = json!(iso(base + CDuration::milliseconds((i as i64) * 250)));
+        v["evidence"] = json!([]);
+        s["graph_alerts"].as_array_mut().unwrap().push(v);
+    }
+    for i in 0..graph_incidents {
+        let mut v = gi0.clone();
+        v["id"] = json!((2_000_000 + i).to_string());
+        v["lastUpdateDateTime"] = json!(iso(base + CDuration::seconds((i / 2) as i64)));
+        s["graph_incidents"].as_array_mut().unwrap().push(v);
     }
     Seed::parse(&s.to_string()).unwrap()
 }
@@ -104,8 +123,12 @@ async fn setup(seed: Seed) -> Env {
     let rt = Runtime::from_config(Config::from_lookup(|k| env.get(k).cloned()).unwrap()).await.unwrap();
     let tenant: TenantName = rt.registry.iter().next().unwrap().name.clone();
     // The simulator's quotas are off and so is client pacing: these tests count calls, not minutes.
+    // Backoff is short (the fault rounds retry hundreds of injected 429/503 answers).
+    let retry =
+        RetryPolicy { base: Duration::from_millis(2), cap: Duration::from_millis(20), ..RetryPolicy::default() };
     let client = DefenderClient::new(rt.http.clone(), rt.tokens.clone(), rt.registry.clone())
-        .with_governor(Governor::disabled());
+        .with_governor(Governor::disabled())
+        .with_retry(retry);
     let source: Arc<dyn Source> = Arc::new(ClientSource::new(Arc::new(client), tenant));
     Env { sim, source, dir: dir.join("out") }
 }
@@ -127,7 +150,7 @@ impl StopSignal for AfterPages {
 
 /// Each run is a scheduled invocation 20 minutes after the previous one, with a 15-minute deadline (so
 /// a lease left by a failed or killed run has expired when the next one starts, as in production).
-fn job(stream: StreamKind, page: usize, run: &str) -> Job {
+fn job(stream: impl Into<Stream>, page: usize, run: &str) -> Job {
     static SLOT: AtomicUsize = AtomicUsize::new(0);
     let now = Utc::now() + CDuration::minutes(20 * SLOT.fetch_add(1, Ordering::SeqCst) as i64);
     Job {
@@ -135,7 +158,7 @@ fn job(stream: StreamKind, page: usize, run: &str) -> Job {
         started: now,
         lease_until: now + CDuration::minutes(15),
         tenant: "default".into(),
-        stream,
+        stream: stream.into(),
         page_size: page,
         overlap: CDuration::minutes(5),
         backfill: None,
@@ -143,8 +166,8 @@ fn job(stream: StreamKind, page: usize, run: &str) -> Job {
     }
 }
 
-/// Every (id, lastUpdateTime) in every data object under `dir`, counted.
-fn union(dir: &Path, stream: StreamKind) -> BTreeMap<(String, DateTime<Utc>), usize> {
+/// The JSON lines of every data object of `stream` under `dir`.
+fn lines(dir: &Path, stream: &str) -> Vec<Value> {
     fn walk(p: &Path, out: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
             let path = e.path();
@@ -156,20 +179,29 @@ fn union(dir: &Path, stream: StreamKind) -> BTreeMap<(String, DateTime<Utc>), us
         }
     }
     let mut files = Vec::new();
-    walk(&dir.join("tenant=default").join(format!("stream={stream}")), &mut files);
-    let mut out = BTreeMap::new();
+    walk(&dir.join("tenant=default").join(format!("stream={}", stream.replace(':', "-"))), &mut files);
+    let mut out = Vec::new();
     for f in files {
         let mut text = String::new();
         GzDecoder::new(std::fs::File::open(&f).unwrap()).read_to_string(&mut text).unwrap();
-        for line in text.lines() {
-            let v: Value = serde_json::from_str(line).unwrap();
-            let id = match stream {
-                StreamKind::XdrIncidents => v["incidentId"].to_string(),
-                StreamKind::MdeAlerts => v["id"].as_str().unwrap().to_string(),
-            };
-            let t: DateTime<Utc> = v["lastUpdateTime"].as_str().unwrap().parse().unwrap();
-            *out.entry((id, t)).or_default() += 1;
-        }
+        out.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+    }
+    out
+}
+
+fn id_of(stream: StreamKind, v: &Value) -> String {
+    match stream {
+        StreamKind::XdrIncidents => v["incidentId"].to_string(),
+        _ => v["id"].as_str().unwrap().to_string(),
+    }
+}
+
+/// Every (id, lastUpdateTime) in every data object of `stream`, counted.
+fn union(dir: &Path, stream: StreamKind) -> BTreeMap<(String, DateTime<Utc>), usize> {
+    let mut out = BTreeMap::new();
+    for v in lines(dir, stream.as_str()) {
+        let t: DateTime<Utc> = v[stream.time_field()].as_str().unwrap().parse().unwrap();
+        *out.entry((id_of(stream, &v), t)).or_default() += 1;
     }
     out
 }
@@ -177,20 +209,13 @@ fn union(dir: &Path, stream: StreamKind) -> BTreeMap<(String, DateTime<Utc>), us
 /// What the tenant holds now, per stream.
 fn versions(sim: &RunningSim, stream: StreamKind) -> Versions {
     let t = sim.sim.tenant.lock().unwrap();
-    let (items, key) = match stream {
-        StreamKind::XdrIncidents => (&t.seed.incidents, "incidentId"),
-        StreamKind::MdeAlerts => (&t.seed.alerts, "id"),
+    let items = match stream {
+        StreamKind::XdrIncidents => &t.seed.incidents,
+        StreamKind::MdeAlerts => &t.seed.alerts,
+        StreamKind::GraphAlerts => &t.seed.graph_alerts,
+        StreamKind::GraphIncidents => &t.seed.graph_incidents,
     };
-    items
-        .iter()
-        .map(|v| {
-            let id = match &v[key] {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (id, v["lastUpdateTime"].as_str().unwrap().parse().unwrap())
-        })
-        .collect()
+    items.iter().map(|v| (id_of(stream, v), v[stream.time_field()].as_str().unwrap().parse().unwrap())).collect()
 }
 
 fn assert_exactly(expected: &Versions, got: &BTreeMap<(String, DateTime<Utc>), usize>, what: &str) {
@@ -202,19 +227,34 @@ fn assert_exactly(expected: &Versions, got: &BTreeMap<(String, DateTime<Utc>), u
     assert!(extra.is_empty(), "{what}: versions never in the tenant: {extra:?}");
 }
 
-async fn requests(sim: &RunningSim, path: &str) -> usize {
+fn list_path(stream: StreamKind) -> &'static str {
+    match stream {
+        StreamKind::XdrIncidents => "/api/incidents",
+        StreamKind::MdeAlerts => "/api/alerts",
+        StreamKind::GraphAlerts => "/v1.0/security/alerts_v2",
+        StreamKind::GraphIncidents => "/v1.0/security/incidents",
+    }
+}
+
+async fn request_log(sim: &RunningSim) -> Vec<Value> {
     let v: Value =
         sim.client().unwrap().get(format!("{}/_sim/requests", sim.url)).send().await.unwrap().json().await.unwrap();
-    v["value"].as_array().unwrap().iter().filter(|r| r["path"] == path).count()
+    v["value"].as_array().unwrap().clone()
+}
+
+async fn requests(sim: &RunningSim, path: &str) -> usize {
+    request_log(sim).await.iter().filter(|r| r["path"] == path).count()
 }
 
 async fn clear_requests(sim: &RunningSim) {
     sim.client().unwrap().delete(format!("{}/_sim/requests", sim.url)).send().await.unwrap();
 }
 
-/// New versions: `updated` existing incidents and alerts PATCHed through the API, plus `ties` new
-/// incidents and 200 new alerts sharing one `lastUpdateTime` (inserted as a reseed would).
-async fn change(env: &Env, updated: usize, ties: usize, tag: usize) {
+/// New versions around `now`: `updated` existing XDR incidents PATCHed through the API (then stamped
+/// `now − 3 s`) and as many Graph alerts and incidents touched, plus `ties` new XDR incidents, MDE
+/// alerts and Graph alerts sharing `now` (inserted as a reseed would), so each run of ties crosses a
+/// page.
+async fn change(env: &Env, updated: usize, ties: usize, tag: usize, now: DateTime<Utc>) {
     let http = env.sim.client().unwrap();
     let token: Value = http
         .post(format!("{}/{}/oauth2/v2.0/token", env.sim.url, env.sim.tenant_id()))
@@ -231,8 +271,14 @@ async fn change(env: &Env, updated: usize, ties: usize, tag: usize) {
         .await
         .unwrap();
     let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let generated = versions(&env.sim, StreamKind::XdrIncidents)
+        .iter()
+        .filter(|(id, _)| id.parse::<u64>().is_ok_and(|n| (1_000_000..2_000_000).contains(&n)))
+        .count();
+    let mut patched = Vec::new();
     for i in 0..updated {
-        let id = 1_000_000 + (i * 37 + tag) % 500;
+        let id = 1_000_000 + (i * 37 + tag) % generated.clamp(1, 500);
+        patched.push(json!(id));
         let r = http
             .patch(format!("{}/api/incidents/{id}", env.sim.url))
             .header("authorization", &bearer)
@@ -242,21 +288,39 @@ async fn change(env: &Env, updated: usize, ties: usize, tag: usize) {
             .unwrap();
         assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     }
-    let now: DateTime<Utc> = Utc::now() + CDuration::seconds(10 + tag as i64);
     let mut t = env.sim.sim.tenant.lock().unwrap();
+    for inc in t.seed.incidents.iter_mut().filter(|i| patched.contains(&i["incidentId"])) {
+        inc["lastUpdateTime"] = json!(iso(now - CDuration::seconds(3)));
+    }
+    for i in 0..updated {
+        let n = t.seed.graph_alerts.len();
+        t.seed.graph_alerts[(i * 31 + tag) % n]["lastUpdateDateTime"] = json!(iso(now - CDuration::seconds(1)));
+        let n = t.seed.graph_incidents.len();
+        t.seed.graph_incidents[(i * 17 + tag) % n]["lastUpdateDateTime"] = json!(iso(now - CDuration::seconds(2)));
+    }
     let inc0 = t.seed.incidents[0].clone();
     let al0 = t.seed.alerts[0].clone();
+    let ga0 = t.seed.graph_alerts[0].clone();
     for i in 0..ties {
         let mut v = inc0.clone();
         v["incidentId"] = json!(5_000_000 + tag * 10_000 + i);
         v["lastUpdateTime"] = json!(iso(now));
+        v["alerts"] = json!([]);
         t.seed.incidents.push(v);
     }
-    for i in 0..200 {
+    for i in 0..ties {
         let mut v = al0.clone();
         v["id"] = json!(format!("da-new-{tag}-{i:04}"));
         v["lastUpdateTime"] = json!(iso(now));
+        v["evidence"] = json!([v["evidence"][0].clone()]);
         t.seed.alerts.push(v);
+    }
+    for i in 0..ties {
+        let mut v = ga0.clone();
+        v["evidence"] = json!([]);
+        v["id"] = json!(format!("ga-new-{tag}-{i:04}"));
+        v["lastUpdateDateTime"] = json!(iso(now));
+        t.seed.graph_alerts.push(v);
     }
 }
 
@@ -267,7 +331,7 @@ async fn run(env: &Env, stream: StreamKind, page: usize, stop: &dyn StopSignal) 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_incidents_and_fifty_thousand_alerts_then_changes_exactly_once() {
-    let env = setup(seed(10_000, 50_000)).await;
+    let env = setup(seed(10_000, 50_000, 3_000, 1_000)).await;
     let mut expected: HashMap<StreamKind, Versions> = HashMap::new();
     for stream in StreamKind::ALL {
         let now = versions(&env.sim, stream);
@@ -275,22 +339,20 @@ async fn ten_thousand_incidents_and_fifty_thousand_alerts_then_changes_exactly_o
         clear_requests(&env.sim).await;
         let started = std::time::Instant::now();
         let s = run(&env, stream, stream.max_page(), &Never).await;
-        let path = match stream {
-            StreamKind::XdrIncidents => "/api/incidents",
-            StreamKind::MdeAlerts => "/api/alerts",
-        };
-        let calls = requests(&env.sim, path).await;
+        let calls = requests(&env.sim, list_path(stream)).await;
         eprintln!("{stream}: {n} records, {calls} calls, {} objects, {:?}", s.objects, started.elapsed());
         assert_eq!(s.outcome, Outcome::Complete);
         assert_eq!(s.records as usize, n);
-        // Keyset paging never re-reads a page boundary: one call per page, plus none.
+        // Keyset paging never re-reads a page boundary: one call per page (documented maxima: MDE
+        // 10,000, XDR 100; Graph 100 with `@odata.nextLink` saying whether more follow).
         assert_eq!(calls, n.div_ceil(stream.max_page()), "{stream}: calls for {n} records");
         assert_eq!(s.api_calls as usize, calls);
         expected.insert(stream, now);
         assert_exactly(&expected[&stream], &union(&env.dir, stream), "first export");
     }
-    // Updates and new records, 300 incidents sharing one lastUpdateTime (three pages of 100).
-    change(&env, 50, 300, 1).await;
+    // Updates and new records, 300 of each stream sharing one lastUpdateTime (XDR and Graph: three
+    // pages of 100).
+    change(&env, 50, 300, 1, Utc::now() + CDuration::seconds(10)).await;
     for stream in StreamKind::ALL {
         let before = expected[&stream].len();
         expected.get_mut(&stream).unwrap().extend(versions(&env.sim, stream));
@@ -300,15 +362,43 @@ async fn ten_thousand_incidents_and_fifty_thousand_alerts_then_changes_exactly_o
         assert_exactly(&expected[&stream], &union(&env.dir, stream), "after changes");
     }
     // A run with nothing new writes nothing.
-    let s = run(&env, StreamKind::XdrIncidents, 100, &Never).await;
-    assert_eq!((s.records, s.objects), (0, 0));
+    for stream in [StreamKind::XdrIncidents, StreamKind::GraphAlerts] {
+        let s = run(&env, stream, 100, &Never).await;
+        assert_eq!((s.records, s.objects), (0, 0), "{stream}");
+    }
 }
 
-/// Fails the `n`-th cursor write (after its data object was written).
+/// A Graph answer of exactly a whole number of pages: `@odata.nextLink` ends it without an empty call.
+#[tokio::test(flavor = "multi_thread")]
+async fn graph_pages_follow_the_next_link_signal() {
+    let env = setup(seed(0, 0, 0, 0)).await;
+    {
+        let mut t = env.sim.sim.tenant.lock().unwrap();
+        let ga0 = t.seed.graph_alerts[0].clone();
+        let n = t.seed.graph_alerts.len();
+        for i in 0..(300 - n) {
+            let mut v = ga0.clone();
+            v["id"] = json!(format!("ga-x-{i:04}"));
+            t.seed.graph_alerts.push(v);
+        }
+    }
+    clear_requests(&env.sim).await;
+    let s = run(&env, StreamKind::GraphAlerts, 100, &Never).await;
+    assert_eq!((s.records, s.api_calls), (300, 3));
+    let log = request_log(&env.sim).await;
+    let graph: Vec<&Value> = log.iter().filter(|r| r["path"] == list_path(StreamKind::GraphAlerts)).collect();
+    assert_eq!(graph.len(), 3);
+    let q = graph[0]["query"].to_string();
+    assert!(q.contains("lastUpdateDateTime") && q.contains("top"), "{q}");
+}
+
+/// Fails the `fail_at`-th cursor write (after its data object was written): the S3 failure between
+/// the data and the cursor. Hangs at the `hang_at`-th, where a run killed at its deadline stops.
 struct FailingSink {
     inner: DirSink,
     writes: AtomicUsize,
     fail_at: usize,
+    hang_at: usize,
 }
 
 #[async_trait]
@@ -320,7 +410,11 @@ impl Sink for FailingSink {
         self.inner.get_cursor(key).await
     }
     async fn put_cursor(&self, key: &str, body: Vec<u8>, expected: Option<&ETag>) -> Result<ETag, SinkError> {
-        if self.writes.fetch_add(1, Ordering::SeqCst) == self.fail_at {
+        let n = self.writes.fetch_add(1, Ordering::SeqCst);
+        if n == self.hang_at {
+            std::future::pending::<()>().await;
+        }
+        if n == self.fail_at {
             return Err(SinkError::Store {
                 op: "PutObject",
                 key: key.into(),
@@ -331,63 +425,86 @@ impl Sink for FailingSink {
     }
 }
 
+/// The fault campaign: 20 seeded rounds over the four list streams, each with new versions (runs of
+/// ties across page boundaries), random 429/5xx on every list, a failed cursor write after a data
+/// object, a deadline cut, a run killed after its lease and two concurrent runs; after every round the
+/// union of objects holds every version exactly once.
 #[tokio::test(flavor = "multi_thread")]
-async fn seeded_fault_rounds_lose_and_duplicate_nothing() {
-    let env = setup(seed(500, 3_000)).await;
+async fn twenty_seeded_fault_rounds_lose_and_duplicate_nothing() {
+    let started = std::time::Instant::now();
+    let env = setup(seed(80, 120, 90, 60)).await;
     let http = env.sim.client().unwrap();
     let mut expected: HashMap<StreamKind, Versions> = HashMap::new();
-    let page = |s: StreamKind| if s == StreamKind::XdrIncidents { 100 } else { 700 };
-    for round in 0..3usize {
+    let page = |s: StreamKind| match s {
+        StreamKind::XdrIncidents => 40,
+        StreamKind::MdeAlerts => 50,
+        StreamKind::GraphAlerts | StreamKind::GraphIncidents => 30,
+    };
+    let mut conflicts = 0;
+    for round in 0..20usize {
         http.delete(format!("{}/_sim/faults", env.sim.url)).send().await.unwrap();
         if round > 0 {
-            change(&env, 20, 300, round).await;
+            // Each round's changes 10 minutes after the last (beyond the 5-minute overlap).
+            let at = Utc::now() + CDuration::minutes(10 * round as i64);
+            change(&env, 3, 45 + round % 3 * 10, round, at).await;
         }
-        // Random 429/503 on both lists, seeded per round.
+        // Random 429/5xx on every list, seeded per round.
         let faults = json!([
-            {"path_prefix": "/api/incidents", "status": 429, "retry_after_s": 0, "probability": 0.15, "seed": round},
-            {"path_prefix": "/api/alerts", "status": 503, "probability": 0.15, "seed": round + 100},
+            {"path_prefix": "/api/incidents", "status": 429, "retry_after_s": 0, "probability": 0.2, "seed": round},
+            {"path_prefix": "/api/alerts", "status": 503, "retry_after_s": 0, "probability": 0.2, "seed": round + 100},
+            {"path_prefix": "/v1.0/security/alerts_v2", "status": 502, "probability": 0.2, "seed": round + 200},
+            {"path_prefix": "/v1.0/security/incidents", "status": 429, "retry_after_s": 0, "probability": 0.2, "seed": round + 300},
         ]);
         let r = http.post(format!("{}/_sim/faults", env.sim.url)).json(&faults).send().await.unwrap();
         assert!(r.status().is_success(), "{}", r.text().await.unwrap());
         for stream in StreamKind::ALL {
             expected.entry(stream).or_default().extend(versions(&env.sim, stream));
             let dir = DirSink::new(&env.dir);
-            // 1. a failed cursor write right after a data object (the second commit: lease, then page 1)
-            let failing = FailingSink { inner: dir.clone(), writes: AtomicUsize::new(0), fail_at: 1 + round % 3 };
+            // 1. a failed cursor write right after a data object (the lease is write 0)
+            let failing = FailingSink {
+                inner: dir.clone(),
+                writes: AtomicUsize::new(0),
+                fail_at: 1 + round % 3,
+                hang_at: usize::MAX,
+            };
             let first =
                 export_stream(env.source.as_ref(), &failing, &job(stream, page(stream), &unique()), &Never).await;
             // 2. a deadline cut after a few pages
             let cut = AfterPages(AtomicUsize::new(0), 1 + round % 2);
             let _ = export_stream(env.source.as_ref(), &dir, &job(stream, page(stream), &unique()), &cut).await;
-            // 3. a run killed between its data write and its commit: it leaves its lease, which
-            //    expires at its deadline; the next run (started after it) takes over.
-            let killed = FailingSink { inner: dir.clone(), writes: AtomicUsize::new(0), fail_at: usize::MAX };
+            // 3. a run killed at its deadline: after its lease and possibly a data object, in its next
+            //    cursor write (a page's commit or the release). Its lease expires at that deadline; a
+            //    run that starts before then does nothing, the next one takes over.
+            let killed = FailingSink {
+                inner: dir.clone(),
+                writes: AtomicUsize::new(0),
+                fail_at: usize::MAX,
+                hang_at: 1 + round % 2,
+            };
             let mut kjob = job(stream, page(stream), "killed");
             kjob.lease_until = kjob.started + CDuration::seconds(1);
-            let ctr = AtomicUsize::new(0);
-            let kill_after_lease = async {
-                loop {
-                    if killed.writes.load(Ordering::SeqCst) >= 1 && ctr.fetch_add(1, Ordering::SeqCst) > 0 {
-                        break;
-                    }
+            let kill = async {
+                while killed.writes.load(Ordering::SeqCst) <= killed.hang_at {
                     tokio::task::yield_now().await;
                 }
             };
             tokio::select! {
-                _ = export_stream(env.source.as_ref(), &killed, &kjob, &Never) => {}
-                () = kill_after_lease => {}
+                r = export_stream(env.source.as_ref(), &killed, &kjob, &Never) => {
+                    // It finished before its second write (no new page, lease released at write 1).
+                    assert!(killed.hang_at > 1, "round {round} {stream}: the killed run was not killed: {r:?}");
+                }
+                () = kill => {}
             }
             let mut blocked = job(stream, page(stream), &unique());
             blocked.started = kjob.lease_until - CDuration::milliseconds(1);
-            let b = export_stream(env.source.as_ref(), &dir, &blocked, &Never).await;
-            if let Ok(b) = &b
-                && b.outcome == Outcome::Conflict
-            {
+            let b = export_stream(env.source.as_ref(), &dir, &blocked, &Never).await.unwrap();
+            if killed.writes.load(Ordering::SeqCst) > killed.hang_at {
+                assert_eq!(b.outcome, Outcome::Conflict, "round {round} {stream}: a live lease blocks");
                 assert_eq!((b.objects, b.api_calls), (0, 0), "a run blocked by a live lease does nothing");
             }
-            // 4. two concurrent runs, after the dead lease expired; then runs until complete.
+            // 4. two concurrent runs, after the dead lease expired; then runs until one completes.
             let mut done = false;
-            for attempt in 0..30 {
+            for _ in 0..30 {
                 let a = job(stream, page(stream), &unique());
                 let mut b = job(stream, page(stream), &unique());
                 (b.started, b.lease_until) = (a.started, a.lease_until);
@@ -397,9 +514,13 @@ async fn seeded_fault_rounds_lose_and_duplicate_nothing() {
                 );
                 let outcomes: Vec<Outcome> =
                     [&ra, &rb].iter().filter_map(|r| r.as_ref().ok()).map(|s| s.outcome).collect();
-                if attempt == 0 && outcomes.len() == 2 {
-                    assert!(outcomes.contains(&Outcome::Conflict) || outcomes.iter().all(|o| *o == Outcome::Complete));
-                }
+                conflicts += outcomes.iter().filter(|o| **o == Outcome::Conflict).count();
+                assert!(
+                    !(outcomes.len() == 2
+                        && outcomes.iter().all(|o| *o != Outcome::Conflict)
+                        && [&ra, &rb].iter().all(|r| r.as_ref().is_ok_and(|s| s.records > 0))),
+                    "round {round} {stream}: two runs both advanced the cursor: {ra:?} {rb:?}"
+                );
                 if outcomes.contains(&Outcome::Complete) {
                     done = true;
                     break;
@@ -408,5 +529,123 @@ async fn seeded_fault_rounds_lose_and_duplicate_nothing() {
             assert!(done, "round {round} {stream}: never completed (first run: {first:?})");
             assert_exactly(&expected[&stream], &union(&env.dir, stream), &format!("round {round} {stream}"));
         }
+        eprintln!("round {round}: {:?}", started.elapsed());
     }
+    let log = request_log(&env.sim).await;
+    let injected = log.iter().filter(|r| [429, 502, 503].contains(&r["status"].as_u64().unwrap_or(0))).count();
+    eprintln!(
+        "20 rounds: {} requests, {injected} injected faults, {conflicts} conflicts, {:?}",
+        log.len(),
+        started.elapsed()
+    );
+    assert!(injected > 50, "the faults were injected ({injected})");
+    assert!(conflicts >= 20, "concurrent runs met ({conflicts})");
+}
+
+/// A hunting stream against a table large enough for the (lowered) row cap: a truncated slice is
+/// halved until it fits, a cut run resumes at the first unfinished slice, and every row is written
+/// exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn hunting_slices_halve_when_truncated_and_resume() {
+    let now = Utc::now();
+    let mut s: Value = serde_json::from_str(tenant_sim::seed::DEMO).unwrap();
+    // Times as written (no shift of the demo's `as_of` to now).
+    s.as_object_mut().unwrap().remove("as_of");
+    let row0 = s["hunting"]["DeviceProcessEvents"][0].clone();
+    let mut rows = Vec::new();
+    // 300 rows over the last 20 hours, 120 of them inside one hour: that hour is over the cap of 40.
+    for i in 0..300i64 {
+        let mut r = row0.clone();
+        r["ReportId"] = json!(900_000 + i);
+        let t = if i < 120 {
+            now - CDuration::hours(6) + CDuration::seconds(i * 25)
+        } else {
+            now - CDuration::minutes(20 * (i - 120) / 3 + 30)
+        };
+        r["Timestamp"] = json!(iso(t));
+        rows.push(r);
+    }
+    s["hunting"]["DeviceProcessEvents"] = json!(rows);
+    let env = setup(Seed::parse(&s.to_string()).unwrap()).await;
+    let r = env
+        .sim
+        .client()
+        .unwrap()
+        .post(format!("{}/_sim/config", env.sim.url))
+        .json(&json!({"hunting_max_rows": 40}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let spec = Arc::new(
+        HuntingSpec::new(
+            QueryConfig {
+                name: "proc".into(),
+                query: "DeviceProcessEvents | project Timestamp, ReportId, DeviceName, FileName".into(),
+                time_column: "Timestamp".into(),
+            },
+            CDuration::hours(1),
+            CDuration::hours(24),
+            40,
+        )
+        .unwrap(),
+    );
+    let stream = Stream::Hunting(spec);
+    let mk = |run: &str| {
+        let mut j = job(stream.clone(), 0, run);
+        j.started = now;
+        j.lease_until = now + CDuration::minutes(15);
+        j
+    };
+    let sink = DirSink::new(&env.dir);
+    let first =
+        export_stream(env.source.as_ref(), &sink, &mk("h1"), &AfterPages(AtomicUsize::new(0), 12)).await.unwrap();
+    assert_eq!(first.outcome, Outcome::Stopped);
+    let mut second_job = mk("h2");
+    second_job.started = now + CDuration::seconds(1);
+    let second = export_stream(env.source.as_ref(), &sink, &second_job, &Never).await.unwrap();
+    assert_eq!(second.outcome, Outcome::Complete);
+    assert_eq!(second.cursor_before, first.cursor_after, "the second run resumes at the first unfinished slice");
+    assert!(first.windows_halved + second.windows_halved >= 2, "{first:?} {second:?}");
+    let got = lines(&env.dir, "hunting:proc");
+    let mut ids: BTreeMap<i64, usize> = BTreeMap::new();
+    for v in &got {
+        *ids.entry(v["ReportId"].as_i64().unwrap()).or_default() += 1;
+    }
+    let cutoff = now - CDuration::minutes(5);
+    let want: BTreeSet<i64> = s["hunting"]["DeviceProcessEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            let t: DateTime<Utc> = r["Timestamp"].as_str().unwrap().parse().unwrap();
+            t >= now - CDuration::hours(24) && t < cutoff
+        })
+        .map(|r| r["ReportId"].as_i64().unwrap())
+        .collect();
+    assert!(want.len() >= 290, "{}", want.len());
+    assert!(ids.values().all(|n| *n == 1), "a row written twice");
+    assert_eq!(ids.keys().copied().collect::<BTreeSet<_>>(), want);
+    assert_eq!(first.records + second.records, want.len() as u64);
+}
+
+/// The simulator's procedural alert sequence (what `make bench` exports a million of): paged by the
+/// same keyset queries, each generated alert exactly once, one call per page.
+#[tokio::test(flavor = "multi_thread")]
+async fn generated_alerts_export_exactly_once() {
+    let mut s: Value = serde_json::from_str(tenant_sim::seed::DEMO).unwrap();
+    s["generated_alerts"] = json!({"count": 12_000, "first": "2026-11-01T00:00:00Z", "step_ms": 50});
+    let env = setup(Seed::parse(&s.to_string()).unwrap()).await;
+    clear_requests(&env.sim).await;
+    let sum = run(&env, StreamKind::MdeAlerts, 5_000, &Never).await;
+    assert_eq!((sum.records, sum.api_calls, sum.outcome), (12_000, 3, Outcome::Complete));
+    assert_eq!(requests(&env.sim, "/api/alerts").await, 3);
+    let got = union(&env.dir, StreamKind::MdeAlerts);
+    assert_eq!(got.len(), 12_000);
+    assert!(got.values().all(|n| *n == 1));
+    let first: DateTime<Utc> = "2026-11-01T00:00:00Z".parse().unwrap();
+    assert!(got.contains_key(&("da-gen-0000011999".to_string(), first + CDuration::milliseconds(11_999 * 50))));
+    // The next run re-reads only the 5-minute overlap window (6,000 alerts) and writes nothing.
+    let again = run(&env, StreamKind::MdeAlerts, 5_000, &Never).await;
+    assert_eq!((again.records, again.objects, again.skipped), (0, 0, 6_001), "{again:?}");
 }

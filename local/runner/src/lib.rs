@@ -97,9 +97,7 @@ pub fn tail(path: &std::path::Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-/// Waits (bounded) until something accepts TCP connections on `port` of the loopback address.
-///
-/// # Errors
+/// Waits (bounded) until something accepts TCP connections on `port` of the loopback address;
 /// `false` when nothing listened within `secs`.
 pub async fn wait_listening(port: u16, secs: u64) -> bool {
     let until = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);

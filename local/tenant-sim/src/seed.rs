@@ -145,6 +145,31 @@ pub struct Seed {
     /// Advanced-hunting tables.
     #[serde(default)]
     pub hunting: BTreeMap<String, Vec<Map<String, Value>>>,
+    /// A procedural MDE alert sequence for volume benches (see [`GeneratedAlerts`]).
+    #[serde(default)]
+    pub generated_alerts: Option<GeneratedAlerts>,
+}
+
+/// `count` alerts made on demand from the first seeded alert: alert `i` has id `da-gen-<i>` and
+/// `lastUpdateTime` = `first` + `i`·`step_ms`. While set, `GET /api/alerts` lists this sequence
+/// (instead of the seeded alerts) without ever holding it: one page is built per request, so a
+/// million alerts cost no memory. The list accepts what an export sends — `$filter` of
+/// `lastUpdateTime` `ge`/`gt`/`lt`/`le` joined by `and`, `$orderby=lastUpdateTime asc`, `$top` (≤
+/// 10,000), `$skip`, `$expand=evidence` — and answers 400 to anything else.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratedAlerts {
+    /// How many.
+    pub count: u64,
+    /// `lastUpdateTime` of the first (RFC 3339).
+    pub first: String,
+    /// Milliseconds between two alerts (default 1).
+    #[serde(default = "one_ms")]
+    pub step_ms: i64,
+}
+
+fn one_ms() -> i64 {
+    1
 }
 
 /// Shifts timestamp strings (those with a date, a `T` and a zone) inside a JSON value.

@@ -33,11 +33,20 @@ pub struct SimConfig {
     pub action_running_s: i64,
     /// Default page size for Graph lists without `$top` (Graph pages with `@odata.nextLink`).
     pub graph_page_size: usize,
+    /// Row cap of a hunting answer: the documented 100,000, lowered by tests that need a truncated
+    /// answer from a small table.
+    pub hunting_max_rows: usize,
 }
 
 impl Default for SimConfig {
     fn default() -> Self {
-        Self { quotas: true, action_pending_s: 5, action_running_s: 25, graph_page_size: 50 }
+        Self {
+            quotas: true,
+            action_pending_s: 5,
+            action_running_s: 25,
+            graph_page_size: 50,
+            hunting_max_rows: crate::defender::MAX_HUNTING_ROWS,
+        }
     }
 }
 

@@ -53,8 +53,10 @@ pub(super) fn handle(ctx: &Ctx<'_>) -> Reply {
             })
             .collect()
     };
+    // The documented cap, unless the control API lowered it (`hunting_max_rows`) for a small test.
+    let cap = lock(&ctx.sim.config).hunting_max_rows.clamp(1, MAX_ROWS);
     let out = query
-        .run(&tables, ctx.now, MAX_ROWS)
+        .run(&tables, ctx.now, cap)
         .map_err(|e| ApiError::bad_request("BadRequest", format!("Query is invalid: {e}")))?;
     let rows: Vec<Value> = out.rows.into_iter().map(Value::Object).collect();
     let body = match ctx.ep.api {

@@ -73,8 +73,85 @@ fn expands(ctx: &Ctx<'_>, what: &str) -> bool {
 
 fn alerts_list(ctx: &Ctx<'_>) -> Reply {
     let expand = expands(ctx, "evidence");
+    let generated = lock(&ctx.sim.tenant).seed.generated_alerts.clone();
+    if let Some(g) = generated {
+        return generated_alerts(ctx, &g, expand);
+    }
     let items: Vec<Value> = lock(&ctx.sim.tenant).seed.alerts.iter().map(|a| shape_alert(a, expand)).collect();
     list(ctx, items)
+}
+
+/// One page of the procedural sequence ([`crate::seed::GeneratedAlerts`]), computed from the query.
+fn generated_alerts(ctx: &Ctx<'_>, g: &crate::seed::GeneratedAlerts, expand: bool) -> Reply {
+    let bad = |m: String| ApiError::bad_request("ODataError", m);
+    let first =
+        crate::clock::parse_iso(&g.first).ok_or_else(|| bad(format!("bad generated_alerts.first {}", g.first)))?;
+    let step = i64::max(g.step_ms, 1) * 1_000_000;
+    let count = g.count as i64;
+    let ns = |t: chrono::DateTime<chrono::Utc>| {
+        (t - first).num_nanoseconds().unwrap_or(if t > first { i64::MAX } else { i64::MIN })
+    };
+    // The first index whose time is >= t (or > t).
+    let at_least = |t| ns(t).div_euclid(step) + i64::from(ns(t).rem_euclid(step) != 0);
+    let above = |t| ns(t).div_euclid(step) + 1;
+    let (mut lo, mut hi) = (0i64, count);
+    if let Some(f) = ctx.q("$filter") {
+        for clause in f.split(" and ") {
+            let parts: Vec<&str> = clause.split_whitespace().collect();
+            let [field, op, value] = parts.as_slice() else {
+                return Err(bad(format!("generated alerts: unsupported filter clause '{clause}'")));
+            };
+            let t = crate::clock::parse_iso(value.trim_matches('\''))
+                .filter(|_| *field == "lastUpdateTime")
+                .ok_or_else(|| bad(format!("generated alerts: unsupported filter clause '{clause}'")))?;
+            match *op {
+                "ge" => lo = lo.max(at_least(t)),
+                "gt" => lo = lo.max(above(t)),
+                "lt" => hi = hi.min(at_least(t)),
+                "le" => hi = hi.min(above(t)),
+                _ => return Err(bad(format!("generated alerts: unsupported operator '{op}'"))),
+            }
+        }
+    }
+    if let Some(o) = ctx.q("$orderby")
+        && !matches!(o.trim(), "lastUpdateTime" | "lastUpdateTime asc")
+    {
+        return Err(bad(format!("generated alerts: unsupported orderby '{o}'")));
+    }
+    let num = |name: &str| -> Result<Option<i64>, ApiError> {
+        ctx.q(name)
+            .map(|v| v.trim().parse::<i64>().map_err(|_| bad(format!("Invalid value '{v}' for {name}"))))
+            .transpose()
+    };
+    let max = ctx.ep.max_top.unwrap_or(10_000) as i64;
+    let top = num("$top")?;
+    if top.is_some_and(|t| t > max || t < 0) {
+        return Err(bad(format!("The limit of '{max}' for Top query has been exceeded.")));
+    }
+    let skip = num("$skip")?.unwrap_or(0).max(0);
+    let page = top.unwrap_or(max);
+    let start = lo.max(0).saturating_add(skip);
+    let end = hi.min(count).min(start.saturating_add(page));
+    let template = lock(&ctx.sim.tenant).seed.alerts.first().cloned().unwrap_or_else(|| json!({}));
+    let mut value = Vec::with_capacity(usize::try_from((end - start).max(0)).unwrap_or(0));
+    for i in start..end {
+        let mut a = shape_alert(&template, expand);
+        if let Some(o) = a.as_object_mut() {
+            o.insert("id".into(), json!(format!("da-gen-{i:010}")));
+            o.insert("lastUpdateTime".into(), json!(iso(first + chrono::Duration::nanoseconds(i * step))));
+        }
+        value.push(a);
+    }
+    let mut out = Map::new();
+    out.insert("@odata.context".into(), json!(ctx.context()));
+    if top.is_none() && end < hi.min(count) {
+        out.insert(
+            "@odata.nextLink".into(),
+            json!(super::next_link(ctx, usize::try_from(skip + page).unwrap_or(0), page as usize)),
+        );
+    }
+    out.insert("value".into(), Value::Array(value));
+    Ok((StatusCode::OK, Some(Value::Object(out))))
 }
 
 fn find_alert(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {

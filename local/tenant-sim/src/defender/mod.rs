@@ -15,6 +15,9 @@
 mod actions;
 mod graph;
 mod hunting;
+
+/// The documented row cap of a hunting answer.
+pub use hunting::MAX_ROWS as MAX_HUNTING_ROWS;
 mod mde;
 mod xdr;
 
