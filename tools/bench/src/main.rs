@@ -22,6 +22,7 @@
 mod artifact;
 mod client;
 mod economy;
+mod export;
 mod functions;
 mod sim;
 mod table;
@@ -324,7 +325,11 @@ async fn measure(
         _ => table.note("artifact sizes not measured: pass --python and --package (the Makefile does)"),
     }
 
-    // 4. The shared library alone.
+    // 4. The scheduled export: 1,000,000 generated alerts to the directory sink (the simulator in its own
+    //    process), before the shared-client rows so this process's peak RSS is the export's own.
+    table.extend(export::run().await?.into_iter().map(|r| Row::rust_only("export", r.measure, r.value)));
+
+    // 5. The shared library alone.
     table.extend(client::bench(dir).await?);
 
     table.note(format!(
