@@ -95,9 +95,15 @@ if wants scheduled-export; then
   if [[ "$KIND" == application ]]; then
     grant "$MDE" Role Alert.Read.All
     grant "$XDR" Role Incident.Read.All
+    grant "$GRAPH" Role SecurityAlert.Read.All
+    grant "$GRAPH" Role SecurityIncident.Read.All
+    grant "$GRAPH" Role ThreatHunting.Read.All
   else
     grant "$MDE" Scope Alert.Read
     grant "$XDR" Scope Incident.Read
+    grant "$GRAPH" Scope SecurityAlert.Read.All
+    grant "$GRAPH" Scope SecurityIncident.Read.All
+    grant "$GRAPH" Scope ThreatHunting.Read.All
   fi
 fi
 

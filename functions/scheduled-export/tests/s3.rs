@@ -5,40 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use lambda_emu::moto::Moto;
 use scheduled_export::{
     s3::S3Sink,
     sink::{Sink, SinkError},
 };
-use std::{path::PathBuf, process::Stdio, time::Duration};
-
-struct Moto {
-    _child: tokio::process::Child,
-    url: String,
-}
 
 async fn moto() -> Moto {
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/moto/bin/moto_server");
-    assert!(
-        bin.exists(),
-        "moto is not installed: run `make moto` (or `make venv`) first; looked for {}",
-        bin.display()
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = tokio::process::Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    // Wait for the server to accept connections (start-up, not test logic).
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return Moto { _child: child, url: format!("http://127.0.0.1:{port}") };
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("moto_server did not listen on {port} within 10 s");
+    Moto::start().await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn client(url: &str) -> aws_sdk_s3::Client {
