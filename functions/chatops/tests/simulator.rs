@@ -25,23 +25,8 @@ async fn an_unauthorised_user_cannot_start_any_action() {
     assert!(rig.jobs.try_recv().is_err(), "nothing was handed to the worker");
 
     // A real confirmation made for the analyst, pressed by the reader: refused, nothing queued.
-    let m = rig.machine("ws-fin-011.contoso.com");
-    let token = confirm::seal(
-        &Confirmation {
-            v: 1,
-            tenant: "default".parse().unwrap(),
-            user_id: ANALYST.into(),
-            user_name: "analyst".into(),
-            action: "isolate".into(),
-            machine_id: m["id"].as_str().unwrap().parse().unwrap(),
-            machine_name: "ws-fin-011.contoso.com".into(),
-            reason: Reason::try_from("c2 beacon".to_string()).unwrap(),
-            request_id: "req-reader".into(),
-            exp: now() + 300,
-        },
-        &SecretString::new(rig.slack_secret.clone()),
-    )
-    .unwrap();
+    let token =
+        rig.seal(ANALYST, "analyst", "isolate", "ws-fin-011.contoso.com", "c2 beacon", "req-reader", now() + 300);
     let (_, out) = rig.press(READER, "confirm", &token, None).await;
     assert_eq!(text(&out), "Refused: only the analyst who asked can confirm this action.");
     // A forged token (signed with another key) and an expired one.
@@ -139,23 +124,15 @@ async fn the_callback_answers_in_under_3_s_while_defender_is_delayed_10_s() {
     assert_eq!((status, text(&out)), (StatusCode::OK, "Working on it…"));
     assert!(slash < Duration::from_secs(3), "slash command answered in {slash:?}");
 
-    let m = rig.machine("ws-fin-022.contoso.com");
-    let token = confirm::seal(
-        &Confirmation {
-            v: 1,
-            tenant: "default".parse().unwrap(),
-            user_id: ANALYST.into(),
-            user_name: "u0analyst".into(),
-            action: "isolate".into(),
-            machine_id: m["id"].as_str().unwrap().parse().unwrap(),
-            machine_name: "ws-fin-022.contoso.com".into(),
-            reason: Reason::try_from("phishing follow-up".to_string()).unwrap(),
-            request_id: "req-slow".into(),
-            exp: now() + 300,
-        },
-        &SecretString::new(rig.slack_secret.clone()),
-    )
-    .unwrap();
+    let token = rig.seal(
+        ANALYST,
+        "u0analyst",
+        "isolate",
+        "ws-fin-022.contoso.com",
+        "phishing follow-up",
+        "req-slow",
+        now() + 300,
+    );
     let t = Instant::now();
     let (_, out) = rig.press(ANALYST, "confirm", &token, None).await;
     let press = t.elapsed();
@@ -335,19 +312,7 @@ async fn two_person_isolate_needs_a_second_authorised_user_and_acts_once() {
     rig.drain().await;
     let isolates = rig.action_posts().await;
     assert_eq!(isolates.len(), 1, "{isolates:#?}");
-    let mid = rig.machine(host)["id"].as_str().unwrap().to_string();
-    let action = rig
-        .sim
-        .sim
-        .tenant
-        .lock()
-        .unwrap()
-        .actions
-        .iter()
-        .rev()
-        .find(|a| a["machineId"] == mid.as_str())
-        .unwrap()
-        .clone();
+    let action = rig.last_action(host);
     let comment = action["requestorComment"].as_str().unwrap();
     assert!(comment.contains("by u0analyst (U0ANALYST), approved by u0second (U0SECOND)"), "{comment}");
     // Scan is not under the rule: the analyst's own confirm runs it.
@@ -439,19 +404,7 @@ async fn a_linked_user_acts_with_their_delegated_token_and_others_in_app_context
     let isolates = rig.action_posts().await;
     assert_eq!(isolates.len(), 1);
     assert_eq!(isolates[0]["client"], "alice@contoso.com", "{:?}", isolates[0]);
-    let mid = rig.machine(host)["id"].as_str().unwrap().to_string();
-    let action = rig
-        .sim
-        .sim
-        .tenant
-        .lock()
-        .unwrap()
-        .actions
-        .iter()
-        .rev()
-        .find(|a| a["machineId"] == mid.as_str())
-        .unwrap()
-        .clone();
+    let action = rig.last_action(host);
     assert_eq!(action["requestor"], "alice@contoso.com");
     assert!(action["requestorComment"].as_str().unwrap().contains("(U0ANALYST)"));
     let after = rig.state.store.get_fresh(&secret).await.unwrap();
@@ -544,22 +497,7 @@ async fn teams_runs_machine_actions_with_a_typed_confirmation_under_the_same_rul
     assert_eq!(isolates[0]["path"], format!("/api/machines/{mid}/isolate"));
 
     // Same expiry: a code whose confirmation expired is refused.
-    let expired = confirm::seal(
-        &Confirmation {
-            v: 1,
-            tenant: "default".parse().unwrap(),
-            user_id: ANALYST.into(),
-            user_name: "u0analyst".into(),
-            action: "scan".into(),
-            machine_id: mid.parse().unwrap(),
-            machine_name: host.into(),
-            reason: Reason::try_from("routine check".to_string()).unwrap(),
-            request_id: "req-old".into(),
-            exp: now() - 10,
-        },
-        &SecretString::new(rig.slack_secret.clone()),
-    )
-    .unwrap();
+    let expired = rig.seal(ANALYST, "u0analyst", "scan", host, "routine check", "req-old", now() - 10);
     rig.idem.put_if_absent("teams-code:OLDCODE1", &expired, now() + 60).await.unwrap();
     let (_, out) = rig.teams(ANALYST, "confirm OLDCODE1").await;
     assert!(text(&out).starts_with("Refused: the confirmation expired"), "{out}");

@@ -223,6 +223,40 @@ impl Rig {
         self.sim.sim.tenant.lock().unwrap().seed.machines.iter().find(|m| m["computerDnsName"] == host).unwrap().clone()
     }
 
+    /// The simulator's newest machine action on the machine named `host`.
+    pub fn last_action(&self, host: &str) -> Value {
+        let mid = self.machine(host)["id"].as_str().unwrap().to_string();
+        let tenant = self.sim.sim.tenant.lock().unwrap();
+        tenant.actions.iter().rev().find(|a| a["machineId"] == mid.as_str()).unwrap().clone()
+    }
+
+    /// A confirmation for `action` on `host`, sealed with the rig's Slack signing secret.
+    #[allow(clippy::too_many_arguments)]
+    pub fn seal(
+        &self,
+        user_id: &str,
+        user_name: &str,
+        action: &str,
+        host: &str,
+        reason: &str,
+        request_id: &str,
+        exp: i64,
+    ) -> String {
+        let confirmation = Confirmation {
+            v: 1,
+            tenant: "default".parse().unwrap(),
+            user_id: user_id.into(),
+            user_name: user_name.into(),
+            action: action.into(),
+            machine_id: self.machine(host)["id"].as_str().unwrap().parse().unwrap(),
+            machine_name: host.into(),
+            reason: Reason::try_from(reason.to_string()).unwrap(),
+            request_id: request_id.into(),
+            exp,
+        };
+        confirm::seal(&confirmation, &SecretString::new(self.slack_secret.clone())).unwrap()
+    }
+
     pub async fn requests(&self) -> Vec<Value> {
         let v: Value = self
             .sim
@@ -316,18 +350,7 @@ pub async fn five_concurrent_confirms_and_a_retry(rig: &mut Rig) {
 
     // The Defender comment names the chat user and the request id.
     let request_id = confirm::open(&token, &[SecretString::new(rig.slack_secret.clone())], now()).unwrap().request_id;
-    let action = rig
-        .sim
-        .sim
-        .tenant
-        .lock()
-        .unwrap()
-        .actions
-        .iter()
-        .rev()
-        .find(|a| a["machineId"] == mid.as_str())
-        .unwrap()
-        .clone();
+    let action = rig.last_action(host);
     let comment = action["requestorComment"].as_str().unwrap();
     assert!(comment.contains("u0analyst (U0ANALYST)") && comment.contains(&request_id), "{comment}");
     let exec = rig.idem.put_if_absent(&format!("exec:{request_id}"), "probe", 0).await.unwrap();
