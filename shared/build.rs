@@ -1,6 +1,6 @@
-//! Embeds the documented contract (`contract/defender-api/*.json`) into the library, so the quota
-//! governor is seeded with Microsoft's documented limits rather than figures retyped by hand (the
-//! simulated tenant reads the same files the same way: `local/tenant-sim/build.rs`).
+//! Embeds the documented contract (`contract/defender-api/*.json`) into the library: the quota
+//! governor's table of documented limits is checked against it in its tests (the simulated tenant
+//! reads the same files: `local/tenant-sim/build.rs`).
 
 use std::{env, fs, path::PathBuf};
 

@@ -309,11 +309,17 @@ async fn federated_token_file_gets_a_token_is_reread_and_an_expired_one_is_named
     std::fs::write(&file, issue(600).await?["token"].as_str().unwrap())?;
     p.token(&name("contoso"), GRAPH).await?;
 
-    // A subject the app does not trust.
+    // A subject the app does not trust: today's AADSTS70021, retried a bounded number of times (it
+    // is also what a credential that is still propagating answers), then named.
     let wrong = control(&sim, "issuer/token", &json!({"sub": "someone-else"})).await?;
     std::fs::write(&file, wrong["token"].as_str().unwrap())?;
+    let before = token_count(&sim).await?;
     let e = p.token(&name("contoso"), VAULT).await.unwrap_err();
-    assert_eq!(refusal(&e).cause(), EntraCause::FederationMismatch);
+    assert_eq!(refusal(&e).cause(), EntraCause::FederatedCredentialNotFound);
+    assert!(refusal(&e).has_code(70_021));
+    assert_eq!(token_count(&sim).await? - before, 4, "one request and three bounded retries");
+    let shown = e.to_string();
+    assert!(shown.contains("propagated") && shown.contains("iss, sub and aud"), "{shown}");
 
     // A missing file is named, without a request.
     std::fs::remove_dir_all(&dir)?;
@@ -581,7 +587,8 @@ async fn device_code_sign_in_then_rotating_refresh_tokens() -> TestResult {
     p.token(&name("contoso"), GRAPH).await?;
     assert_eq!(store.writes.lock().unwrap().len(), 3, "login + two refreshes");
 
-    // The old refresh token is refused by Entra...
+    // Entra does not revoke the redeemed refresh token (rotation is not revocation): it still works,
+    // so nothing here may depend on it being spent.
     let resp = sim
         .client()?
         .post(format!("{}/{}/oauth2/v2.0/token", sim.url, sim.tenant_id()))
@@ -593,10 +600,10 @@ async fn device_code_sign_in_then_rotating_refresh_tokens() -> TestResult {
         ])
         .send()
         .await?;
-    assert_eq!(resp.status().as_u16(), 400);
-    let body: Value = resp.json().await?;
-    assert_eq!((body["error"].as_str(), body["error_codes"][0].as_u64()), (Some("invalid_grant"), Some(70_000)));
-    // ...and a provider holding it says to sign in again (after one fresh read that finds the same).
+    assert_eq!(resp.status().as_u16(), 200);
+    // A sign-in unused past its 90 days makes a provider say to sign in again (after one fresh read
+    // that finds the same token).
+    control(&sim, "clock", &json!({"advance_s": 91 * 86_400})).await?;
     let stale = MemStore::with(&[("user-refresh", &first_refresh)]);
     let p = provider(&sim, stale.clone(), vec![("contoso", user_cred.clone())])?;
     let e = p.token(&name("contoso"), MDE).await.unwrap_err();
@@ -698,5 +705,39 @@ async fn the_azure_core_credential_shares_the_provider_and_its_cache() -> TestRe
     let e = ProviderCredential::new(p, name("contoso")).get_token(&[VAULT], None).await.unwrap_err();
     assert!(matches!(e.kind(), azure_core::error::ErrorKind::Credential), "{e:?}");
     assert!(e.to_string().contains("AADSTS7000215"), "{e}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_federated_credential_that_is_still_propagating_is_retried_until_it_answers() -> TestResult {
+    let sim = tenant_sim::start(SimOptions::demo()?).await?;
+    let mut seed: Value = serde_json::from_str(tenant_sim::seed::DEMO)?;
+    seed["apps"].as_array_mut().unwrap().push(json!({
+        "client_id": FED_APP, "display_name": "federated app",
+        "federated": {
+            "issuer": format!("{}/_sim/issuer", sim.url), "subject": FED_SUBJECT,
+            "audience": "api://AzureADTokenExchange", "jwks_url": format!("{}/_sim/issuer/jwks", sim.url),
+            // Added just now: Entra does not see it for five more seconds.
+            "visible_from": (sim.sim.now() + chrono::Duration::seconds(5)).to_rfc3339(),
+        },
+        "roles": ["Alert.Read.All"],
+    }));
+    control(&sim, "seed", &seed).await?;
+    let dir = std::env::temp_dir().join(format!("defender-auth-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("token");
+    let token = control(&sim, "issuer/token", &json!({"sub": FED_SUBJECT, "ttl_s": 600})).await?;
+    std::fs::write(&file, token["token"].as_str().unwrap())?;
+    let clock = SimTime::new(&sim);
+    let kind = CredentialKind::Federated(AssertionSource::File(file.clone()));
+    let p =
+        TokenProvider::new(sim.client()?, MemStore::with(&[]), [(name("contoso"), credential(&sim, FED_APP, kind))])?
+            .with_clock(clock.clone());
+    let t = p.token(&name("contoso"), MDE).await?;
+    assert_eq!(t.claims()?.appid.as_deref(), Some(FED_APP));
+    let statuses: Vec<u64> = token_requests(&sim).await?.iter().map(|(s, _)| *s).collect();
+    assert_eq!(statuses, vec![400, 400, 200], "refused twice while propagating, then issued");
+    assert_eq!(*clock.sleeps.lock().unwrap(), vec![Duration::from_secs(2), Duration::from_secs(4)]);
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

@@ -775,3 +775,97 @@ async fn without_the_governor_the_simulator_throttles_the_same_workload() {
     assert!(message.contains("50 calls per minute"), "{message}");
     assert_eq!(env.requests("/api/incidents").await.last().map(|(_, s, _)| *s), Some(429));
 }
+
+fn graph_alerts_top1() -> Call {
+    get("graph.security.alerts_v2.list", ApiFamily::Graph, "/security/alerts_v2", &[("$top", "1")])
+}
+
+async fn hunt_once(client: &DefenderClient<SimTokens>, t: &TenantName, env: &Env) {
+    use defender_shared::defender::{kql::HuntingQuery, models::hunting::GraphHuntingRequest};
+    let query = HuntingQuery::new("DeviceProcessEvents | take 1").render().unwrap();
+    let req = GraphHuntingRequest { query, timespan: None };
+    client.graph_hunt(t, &req, env.time.deadline(Duration::from_secs(600))).await.unwrap();
+}
+
+#[tokio::test]
+async fn graph_hunting_is_paced_at_45_per_minute_and_does_not_hold_up_other_graph_calls() {
+    let env = Env::start().await;
+    let client = env.client();
+    let t = tenant("contoso");
+    // The hunting API allows 45 calls per minute ("10 min timeout" in its notes is not a rate).
+    for _ in 0..45 {
+        hunt_once(&client, &t, &env).await;
+    }
+    assert_eq!(env.time.slept(), Duration::ZERO, "45 hunting calls fit in one minute");
+    // The hunting quota is full; a Graph alerts list is not held behind it.
+    client.call::<Value>(&t, graph_alerts_top1(), env.time.deadline(Duration::from_secs(600))).await.unwrap();
+    assert_eq!(env.time.slept(), Duration::ZERO, "alerts_v2 does not wait for the hunting quota");
+    // The 46th hunting call waits for the minute, and is not throttled.
+    hunt_once(&client, &t, &env).await;
+    // About a minute from the first call, less the real time the 45 calls took.
+    assert!(env.time.slept() >= Duration::from_secs(30), "{:?}", env.time.slept());
+    let sent = env.requests("/v1.0/security/runHuntingQuery").await;
+    assert_eq!(sent.len(), 46);
+    assert!(sent.iter().all(|(_, s, _)| *s == 200), "no 429 reached the simulator");
+}
+
+#[tokio::test]
+async fn xdr_incidents_list_get_and_update_are_paced_as_one_quota() {
+    let env = Env::start().await;
+    let client = env.client();
+    let t = tenant("contoso");
+    let deadline = || env.time.deadline(Duration::from_secs(600));
+    let page: Value = client.call(&t, incidents_top1(), deadline()).await.unwrap();
+    let id = page["value"][0]["incidentId"].to_string();
+    for _ in 0..49 {
+        client.call::<Value>(&t, incidents_top1(), deadline()).await.unwrap();
+    }
+    assert_eq!(env.time.slept(), Duration::ZERO, "50 incidents calls fit in one minute");
+    // The incidents API allows 50 calls per minute in all: a get now waits for the window.
+    let get_one = get("xdr.incidents.get", ApiFamily::Xdr, &format!("/api/incidents/{id}"), &[]);
+    client.call::<Value>(&t, get_one, deadline()).await.unwrap();
+    // About a minute from the first call, less the real time the 50 calls took.
+    assert!(env.time.slept() >= Duration::from_secs(30), "the 51st incidents call waited: {:?}", env.time.slept());
+    let sent = env.requests("/api/incidents").await;
+    assert_eq!(sent.len(), 51);
+    assert!(sent.iter().all(|(_, s, _)| *s == 200), "no 429 reached the simulator: {sent:?}");
+}
+
+#[tokio::test]
+async fn graph_calls_ask_for_evolvable_enum_members_by_name() {
+    let env = Env::start().await;
+    let client = env.client();
+    let t = tenant("contoso");
+    let deadline = || env.time.deadline(Duration::from_secs(60));
+    let page: Value = client
+        .call(
+            &t,
+            get("graph.security.incidents.list", ApiFamily::Graph, "/security/incidents", &[("$top", "1")]),
+            deadline(),
+        )
+        .await
+        .unwrap();
+    let id = page["value"][0]["id"].as_str().unwrap().to_string();
+    // The incident moves to `awaitingAction`, a member added after v1.0 shipped (evolvable).
+    {
+        let mut tenant = env.sim.sim.tenant.lock().unwrap();
+        let inc = tenant.seed.graph_incidents.iter_mut().find(|i| i["id"] == id.as_str()).unwrap();
+        inc["status"] = json!("awaitingAction");
+    }
+    let path = format!("/security/incidents/{id}");
+    let got: Value =
+        client.call(&t, get("graph.security.incidents.get", ApiFamily::Graph, &path, &[]), deadline()).await.unwrap();
+    assert_eq!(got["status"], "awaitingAction", "the client sends Prefer: include-unknown-enum-members");
+    // Without the header the service hides the member: what a client without it would see.
+    let raw: Value = env
+        .http
+        .get(format!("{}/v1.0{path}", env.sim.url))
+        .bearer_auth(env.tokens.cached(&t, defender_shared::defender::client::scopes::GRAPH).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(raw["status"], "unknownFutureValue");
+}

@@ -11,7 +11,7 @@ use defender_shared::{
         kql::HuntingQuery,
         models::{
             actions::{IsolateRequest, IsolationType},
-            hunting::HuntingRequest,
+            hunting::GraphHuntingRequest,
         },
         odata::{Filter, fields::alerts},
     },
@@ -109,6 +109,6 @@ async fn hostile_values_reach_defender_only_as_escaped_literals() {
         .bind("file", hostile)
         .render()
         .unwrap();
-    let out = client.mde_hunt(&tenant, &HuntingRequest { query: q }, soon()).await.unwrap();
+    let out = client.graph_hunt(&tenant, &GraphHuntingRequest { query: q, timespan: None }, soon()).await.unwrap();
     assert_eq!(out.results.map(|r| r.len()), Some(0), "the literal matched no row and ended no statement");
 }

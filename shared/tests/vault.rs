@@ -248,3 +248,35 @@ async fn the_cache_reads_the_vault_once_for_concurrent_callers() {
     assert_eq!(cached.get(SEEDED).await.unwrap().expose(), "rotated");
     assert_eq!(reads(&logged(&sim, "/secrets/").await), 2);
 }
+
+async fn throttle_vault(sim: &RunningSim, next: u32, retry_after_s: u64) {
+    let cfg = json!({"vault_throttle_next": next, "vault_retry_after_s": retry_after_s});
+    let r = http(sim).post(format!("{}/_sim/config", sim.url)).json(&cfg).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+}
+
+#[tokio::test]
+async fn a_throttled_read_is_retried_after_retry_after() {
+    let sim = sim().await;
+    let store = store(&sim);
+    // Warm the token first, so the throttled request is the secret read itself.
+    assert_eq!(store.get(SEEDED).await.unwrap().expose(), FULL_SECRET);
+    throttle_vault(&sim, 1, 1).await;
+    assert_eq!(store.get(SEEDED).await.unwrap().expose(), FULL_SECRET);
+    let statuses: Vec<u16> = logged(&sim, "/secrets/").await.iter().map(|r| r.2).collect();
+    assert!(statuses.ends_with(&[429, 200]), "429 then a retry that succeeded: {statuses:?}");
+}
+
+#[tokio::test]
+async fn a_long_retry_after_is_bounded_and_retryable_and_the_cache_bridges_it() {
+    let sim = sim().await;
+    let cached = CachedStore::new(store(&sim));
+    assert_eq!(cached.get(SEEDED).await.unwrap().expose(), FULL_SECRET);
+    throttle_vault(&sim, 100, 30).await;
+    let started = std::time::Instant::now();
+    let e = store(&sim).get(SEEDED).await.unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "bounded: {:?}", started.elapsed());
+    assert!(e.is_retryable(), "a throttled vault is retryable: {e:?}");
+    // A caller holding a value keeps it while the vault throttles.
+    assert_eq!(cached.get(SEEDED).await.unwrap().expose(), FULL_SECRET);
+}

@@ -11,7 +11,7 @@ use defender_shared::{
         models::{
             actions::{CommentRequest, IsolateRequest, IsolationType, MachineAction, ScanRequest, ScanType},
             alerts::Alert,
-            hunting::{HuntingRequest, HuntingResponse},
+            hunting::{GraphHuntingRequest, HuntingResponse},
             incidents::{Incident, IncidentUpdate},
             machines::Machine,
         },
@@ -148,7 +148,9 @@ impl<T: TokenSource + Send + Sync + 'static> DefenderOps for ClientOps<T> {
 
     async fn hunt(&self, hunt: &Hunt) -> Result<HuntingResponse, OpsError> {
         let query = hunt.query().render().map_err(|e| OpsError::Service(format!("query template: {e}")))?;
-        self.client.mde_hunt(&self.tenant, &HuntingRequest { query }, self.deadline).await.map_err(fail)
+        // Graph runHuntingQuery: MDE's /api/advancedqueries/run is being retired (MC1220762).
+        let req = GraphHuntingRequest { query, timespan: None };
+        self.client.graph_hunt(&self.tenant, &req, self.deadline).await.map_err(fail)
     }
 
     async fn act(&self, action: Action, id: &MachineId, comment: &str) -> Result<MachineAction, OpsError> {

@@ -54,7 +54,7 @@ pub const ENDPOINTS: &[&str] = &[
     "mde.machineactions.list",
     "mde.machineactions.get",
     "mde.alerts.get",
-    "mde.advanced_hunting.run",
+    "graph.security.run_hunting_query",
     "xdr.incidents.get",
     "xdr.incidents.update",
 ];

@@ -181,6 +181,11 @@ async fn every_lookup_command_is_answered_from_the_tenant() {
     assert!(got("i").contains(seed_incident["incidentName"].as_str().unwrap()), "{}", got("i"));
     assert!(got("act").contains("Isolate on `ws-fin-014.contoso.com` — *Succeeded*"), "{}", got("act"));
     assert!(got("h").starts_with("*Hunt* `processes-on-host`:"), "{}", got("h"));
+    // The hunt ran on Graph runHuntingQuery, never on a retiring MDE/XDR hunting API (MC1220762).
+    let log = rig.requests().await;
+    let paths: Vec<&str> = log.iter().filter_map(|e| e["path"].as_str()).collect();
+    assert_eq!(paths.iter().filter(|p| **p == "/v1.0/security/runHuntingQuery").count(), 1, "{paths:?}");
+    assert!(!paths.iter().any(|p| p.starts_with("/api/advanced")), "a retiring hunting API was called: {paths:?}");
     assert!(
         got("upd").starts_with("Updated.") && got("upd").contains("assigned to: alice@contoso.com"),
         "{}",

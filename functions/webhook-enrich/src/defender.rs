@@ -299,8 +299,12 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
         query: &'a defender_shared::defender::kql::KqlQuery,
     ) -> BoxFuture<'a, Lookup<Vec<serde_json::Value>>> {
         async move {
-            let req = defender_shared::defender::models::hunting::HuntingRequest { query: query.clone() };
-            let out = self.client.mde_hunt(&self.tenant, &req, self.deadline).await.map_err(fail)?;
+            // Graph runHuntingQuery: MDE's /api/advancedqueries/run is being retired (MC1220762).
+            let req = defender_shared::defender::models::hunting::GraphHuntingRequest {
+                query: query.clone(),
+                timespan: None,
+            };
+            let out = self.client.graph_hunt(&self.tenant, &req, self.deadline).await.map_err(fail)?;
             Ok(out.results.unwrap_or_default().into_iter().map(serde_json::Value::Object).collect())
         }
         .boxed()

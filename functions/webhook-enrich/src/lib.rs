@@ -49,5 +49,5 @@ pub const ENDPOINTS: &[&str] = &[
     "mde.users.alerts",
     "mde.users.machines",
     "xdr.incidents.get",
-    "mde.advanced_hunting.run",
+    "graph.security.run_hunting_query",
 ];

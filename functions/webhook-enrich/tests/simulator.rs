@@ -258,8 +258,11 @@ async fn configured_hunting_queries_run_for_matching_indicators_only() {
     let domain = out["results"].as_array().unwrap().iter().find(|r| r["kind"] == "domain").unwrap();
     assert!(domain.get("hunting").is_none(), "only the configured query, only for its kind");
     let log = requests(&sim).await;
-    let sent = log.iter().filter(|e| e["path"] == "/api/advancedqueries/run").count();
+    // Graph runHuntingQuery, never the retiring MDE/XDR hunting APIs (MC1220762).
+    let sent = log.iter().filter(|e| e["path"] == "/v1.0/security/runHuntingQuery").count();
     assert_eq!(sent, 1);
+    let retiring = ["/api/advancedqueries/run", "/api/advancedhunting/run"];
+    assert!(!log.iter().any(|e| retiring.iter().any(|p| e["path"] == *p)), "a retiring hunting API was called");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,7 +8,7 @@ use defender_shared::{
         Deadline,
         api::ListQuery,
         kql::HuntingQuery,
-        models::hunting::HuntingRequest,
+        models::hunting::GraphHuntingRequest,
         odata::{Filter, fields::alerts, fields::machines},
     },
     doctor,
@@ -70,8 +70,8 @@ pub async fn run(env: &HashMap<String, String>) -> Result<(), BoxError> {
         .bind("proc", "powershell.exe")
         .bind("needle", "appdata")
         .render()?;
-    println!("-- advanced hunting (values bound as escaped literals): {query}");
-    let hunt = rt.defender.mde_hunt(&tenant, &HuntingRequest { query }, deadline()).await?;
+    println!("-- advanced hunting on Graph runHuntingQuery (values bound as escaped literals): {query}");
+    let hunt = rt.defender.graph_hunt(&tenant, &GraphHuntingRequest { query, timespan: None }, deadline()).await?;
     for r in hunt.results.unwrap_or_default() {
         println!(
             "     {:<34} {}",

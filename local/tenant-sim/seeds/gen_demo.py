@@ -1400,7 +1400,8 @@ doc = {
     ],
     "users": [
         {"upn": "alice@contoso.com", "scp": ["Alert.Read", "Machine.Read", "Machine.Isolate", "Machine.Scan", "Incident.Read",
-                                             "AdvancedQuery.Read", "SecurityAlert.Read.All", "SecurityIncident.Read.All"]},
+                                             "AdvancedQuery.Read", "SecurityAlert.Read.All", "SecurityIncident.Read.All",
+                                             "ThreatHunting.Read.All"]},
         {"upn": "bob@contoso.com", "scp": ["Alert.Read", "Machine.Read"]},
     ],
     "secrets": {

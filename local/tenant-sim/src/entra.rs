@@ -45,11 +45,12 @@
 //! | a parameter given twice | 400 `invalid_request` 9000411 |
 //! | unknown `grant_type` | 400 `unsupported_grant_type` 70003 |
 //! | `resource=` on v2 | 400 `invalid_request` 901002 |
-//! | scope not `<resource>/.default` (client credentials), or `openid`… there | 400 `invalid_scope` 70011 |
+//! | scope not `<resource>/.default` (client credentials), or `openid`… there | 400 `invalid_scope` 1002012 |
 //! | scope naming two resources | 400 `invalid_scope` 700022 |
 //! | resource not known | 400 `invalid_resource` 500011 |
 //! | unknown client | 400 `unauthorized_client` 700016 |
-//! | no credential (or a confidential app on `/devicecode`) | 400 `invalid_client` 7000218 |
+//! | no credential | 401 `invalid_client` 7000218 |
+//! | a confidential app on `/devicecode` | 400 `invalid_client` 7000218 |
 //! | a public client presenting a credential | 400 `invalid_client` 700025 |
 //! | several credentials, Basic/form `client_id` mismatch, malformed Basic header, bad assertion type | 400 `invalid_request` 9002313 |
 //! | wrong secret | 401 `invalid_client` 7000215 |
@@ -58,7 +59,8 @@
 //! | thumbprint not the registered certificate's; wrong `aud`; `iss`/`sub` not the client id; replayed `jti` | 401 `invalid_client` 50012 |
 //! | assertion missing `exp` or `jti` | 400 `invalid_request` 90014 |
 //! | assertion expired, not yet valid, or lifetime over a day | 401 `invalid_client` 700024 |
-//! | federated: issuer / audience / subject mismatch | 401 `invalid_client` 700211 / 700212 / 700213 |
+//! | federated: issuer not the credential's | 401 `invalid_client` 700211 |
+//! | federated: subject or audience mismatch, or a credential still propagating (before its `visible_from`) | 400 `invalid_request` 70021 |
 //! | federated: the issuer's keys cannot be fetched | 401 `invalid_client` 50166 |
 //! | device code: pending / polled faster than `interval` | 400 `authorization_pending` / `slow_down`, 70016 |
 //! | device code: past `expires_in` | 400 `expired_token` 70020 |
@@ -66,7 +68,8 @@
 //! | device code: unknown | 400 `invalid_grant` 9002313 |
 //! | device code: already redeemed, or another client's | 400 `invalid_grant` 70000 |
 //! | refresh token: unknown | 400 `invalid_grant` 9002313 |
-//! | refresh token: redeemed (rotation), another client's, user gone | 400 `invalid_grant` 70000 |
+//! | refresh token: another client's | 400 `invalid_grant` 70000 |
+//! | refresh token: already redeemed | accepted again: Entra rotates refresh tokens but does not revoke the old one |
 //! | refresh token: past its 90 days | 400 `invalid_grant` 70008 |
 //! | signing failure (not expected) | 500 `server_error` 50000 |
 //!
@@ -242,12 +245,14 @@ fn unknown_resource(sim: &Sim, resource: &str) -> EntraError {
     )
 }
 
-fn invalid_scope(scope: &str, why: &str) -> EntraError {
+/// A client-credentials scope that is not `<resource>/.default`: Entra answers AADSTS1002012 today
+/// (it answered 70011 before).
+fn invalid_client_credentials_scope(scope: &str) -> EntraError {
     bad_request(
         "invalid_scope",
-        70_011,
+        1_002_012,
         format!(
-            "The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid. {why}"
+            "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
         ),
     )
 }
@@ -263,10 +268,7 @@ fn parse_scope(sim: &Sim, raw: &str, delegated: bool) -> EResult<Scope> {
         let lower = item.to_ascii_lowercase();
         if matches!(lower.as_str(), "openid" | "profile" | "email" | "offline_access") {
             if !delegated {
-                return Err(invalid_scope(
-                    item,
-                    "Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
-                ));
+                return Err(invalid_client_credentials_scope(item));
             }
             offline |= lower == "offline_access";
             continue;
@@ -274,10 +276,7 @@ fn parse_scope(sim: &Sim, raw: &str, delegated: bool) -> EResult<Scope> {
         let resource = if let Some(r) = item.strip_suffix("/.default") {
             r
         } else if !delegated {
-            return Err(invalid_scope(
-                item,
-                "Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
-            ));
+            return Err(invalid_client_credentials_scope(item));
         } else if let Some((r, _perm)) = item.rsplit_once('/') {
             r
         } else {
@@ -513,8 +512,7 @@ async fn authenticate_client(
         };
     }
     let Some(assertion) = assertion else {
-        return Err(bad_request(
-            "invalid_client",
+        return Err(unauthorized(
             7_000_218,
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         ));
@@ -716,25 +714,21 @@ async fn verify_federated_assertion(
     jsonwebtoken::decode::<Value>(assertion, &key, &lenient_validation(header.alg))
         .map_err(|_| bad_signature("The assertion contains an invalid signature."))?;
     let sub = claim("sub");
-    if sub != fed.subject {
-        return Err(unauthorized(
-            700_213,
-            format!(
-                "No matching federated identity record found for presented assertion subject '{sub}'. Please note that the matching is done using a case-sensitive comparison. Check your federated identity credential Subject, Audience and Issuer against the presented assertion."
-            ),
-        ));
-    }
     let aud_ok = match claims.get("aud") {
         Some(Value::String(a)) => *a == fed.audience,
         Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(fed.audience.as_str())),
         _ => false,
     };
-    if !aud_ok {
+    // A credential that was just added answers the same for minutes while it propagates.
+    let propagating = fed.visible_from.as_deref().and_then(crate::clock::parse_iso).is_some_and(|t| sim.now() < t);
+    if sub != fed.subject || !aud_ok || propagating {
         let aud = claims.get("aud").map(Value::to_string).unwrap_or_default();
-        return Err(unauthorized(
-            700_212,
+        return Err(bad_request(
+            "invalid_request",
+            70_021,
             format!(
-                "No matching federated identity record found for presented assertion audience {aud}. Please note that the matching is done using a case-sensitive comparison."
+                "No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{}'.",
+                aud.trim_matches('"')
             ),
         ));
     }
@@ -944,13 +938,6 @@ async fn refresh_grant(sim: &Sim, tenant: &str, form: &Form, headers: &HeaderMap
                 "Provided grant is invalid or malformed. The refresh token was issued to another client.",
             ));
         }
-        if grant.redeemed {
-            return Err(bad_request(
-                "invalid_grant",
-                70_000,
-                "Provided grant is invalid or malformed. The refresh token was already redeemed.",
-            ));
-        }
         if now >= grant.expires_at {
             return Err(bad_request(
                 "invalid_grant",
@@ -958,6 +945,8 @@ async fn refresh_grant(sim: &Sim, tenant: &str, form: &Form, headers: &HeaderMap
                 "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
             ));
         }
+        // Entra does not revoke a refresh token when it issues a new one: the old one stays valid
+        // until it expires or is revoked. A product must not rely on the rotation to retire it.
         grant.redeemed = true;
         grant.upn.clone()
     };

@@ -60,6 +60,10 @@ pub struct Federated {
     /// The issuer's keys, inline.
     #[serde(default)]
     pub jwks: Option<Value>,
+    /// Until then (ISO 8601, simulated clock) Entra does not see the credential yet and answers
+    /// AADSTS70021: a newly added federated credential takes a while to propagate.
+    #[serde(default)]
+    pub visible_from: Option<String>,
 }
 
 fn default_fic_audience() -> String {

@@ -304,7 +304,7 @@ fn strings(v: &Value) -> Vec<String> {
 fn parse_limits(text: &str) -> Vec<RateLimit> {
     let words: Vec<String> = text
         .split(|c: char| c.is_whitespace() || c == '/' || c == ';' || c == '(')
-        .map(|w| w.trim_matches(|c: char| c == '.' || c == ',' || c == ')').to_string())
+        .map(|w| w.trim_matches(|c: char| matches!(c, '.' | ',' | ')' | '>' | '=')).to_string())
         .collect();
     let mut out: Vec<RateLimit> = Vec::new();
     for (i, w) in words.iter().enumerate() {
@@ -313,6 +313,10 @@ fn parse_limits(text: &str) -> Vec<RateLimit> {
             "hour" | "h" => 3600,
             _ => continue,
         };
+        // "10 min timeout" (hunting) is a running-time budget, not a call rate.
+        if words.get(i + 1).is_some_and(|n| n.eq_ignore_ascii_case("timeout")) {
+            continue;
+        }
         if out.iter().any(|l| l.window_s == window_s) {
             continue; // the first figure of each window is the endpoint's own
         }
@@ -422,6 +426,8 @@ mod tests {
         assert_eq!(ep("xdr.incidents.list").limits[0], RateLimit { calls: 50, window_s: 60 });
         assert_eq!(ep("mde.alerts.batch_update").limits[0], RateLimit { calls: 10, window_s: 60 });
         assert_eq!(ep("mde.advanced_hunting.run").limits[0], RateLimit { calls: 45, window_s: 60 });
+        // Not "10 min timeout": the hunting API's 45 calls per minute.
+        assert_eq!(ep("graph.security.run_hunting_query").limits[0], RateLimit { calls: 45, window_s: 60 });
         assert_eq!(ep("graph.security.alerts_v2.list").limits[0], RateLimit { calls: 150, window_s: 60 });
         assert_eq!(ep("mde.investigations.start").limits, vec![RateLimit { calls: 50, window_s: 3600 }]);
         assert!(ep("mde.machines.software").limits.is_empty());

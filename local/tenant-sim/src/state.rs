@@ -36,6 +36,10 @@ pub struct SimConfig {
     /// Row cap of a hunting answer: the documented 100,000, lowered by tests that need a truncated
     /// answer from a small table.
     pub hunting_max_rows: usize,
+    /// Key Vault: this many next requests answer 429 `Throttled` (counts down).
+    pub vault_throttle_next: u32,
+    /// Key Vault: the `Retry-After` (seconds) of those 429s.
+    pub vault_retry_after_s: u64,
 }
 
 impl Default for SimConfig {
@@ -46,6 +50,8 @@ impl Default for SimConfig {
             action_running_s: 25,
             graph_page_size: 50,
             hunting_max_rows: crate::defender::MAX_HUNTING_ROWS,
+            vault_throttle_next: 0,
+            vault_retry_after_s: 1,
         }
     }
 }

@@ -28,6 +28,9 @@
 //!   have no vault access in the simulator — → 403 `Forbidden` with `innererror.code` `AccessDenied`.
 //!
 //! # Other errors
+//! Throttling: the next `vault_throttle_next` requests (set through
+//! `POST /_sim/config`) answer 429 `Throttled` with `Retry-After: vault_retry_after_s`, as Key Vault does
+//! past its service limits (4,000 secret transactions per 10 s per vault).
 //! Missing or unknown `api-version`, invalid secret name (1–127 of `0-9a-zA-Z-`), bad `maxresults` or
 //! `$skiptoken`, malformed `PUT` body → 400 `BadParameter`; unknown secret or version → 404
 //! `SecretNotFound`; a disabled version on `GET` → 403 `Forbidden` (`SecretDisabled`).
@@ -164,6 +167,9 @@ fn forbidden(claims: &Claims, host: &str, permission: &str) -> Fail {
 /// Authenticates, authorises `permission` (`get`, `list`, `set`) and checks `api-version`.
 fn guard(sim: &Sim, headers: &HeaderMap, uri: &Uri, permission: &str) -> Result<Ctx, Fail> {
     let host = host(sim, headers, uri);
+    if let Some(retry_after_s) = throttle(sim) {
+        return Err(throttled(retry_after_s));
+    }
     let claims = authenticate(sim, headers, Resource::Vault)
         .map_err(|f| unauthorized(sim, &host, &auth_message(sim, &host, &f)))?;
     let query: Vec<(String, String)> = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
@@ -188,6 +194,30 @@ fn guard(sim: &Sim, headers: &HeaderMap, uri: &Uri, permission: &str) -> Result<
         return Err(forbidden(&claims, &host, permission));
     }
     Ok(Ctx { base: format!("https://{host}"), api_version, query })
+}
+
+/// Whether this request is throttled (`vault_throttle_next` requests are, after the challenge):
+/// Retry-After seconds if so.
+fn throttle(sim: &Sim) -> Option<u64> {
+    let mut cfg = lock(&sim.config);
+    if cfg.vault_throttle_next == 0 {
+        return None;
+    }
+    cfg.vault_throttle_next -= 1;
+    Some(cfg.vault_retry_after_s)
+}
+
+/// Key Vault's throttling answer: 429 `Throttled` with `Retry-After` (seconds).
+fn throttled(retry_after_s: u64) -> Fail {
+    let mut resp = vault_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Throttled",
+        "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached",
+    );
+    if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    Box::new(resp)
 }
 
 fn valid_name(name: &str) -> bool {

@@ -128,7 +128,8 @@ async fn unknown_client_is_700016_and_missing_credential_7000218() -> TestResult
     let form =
         [("grant_type", "client_credentials"), ("client_id", APP), ("scope", "https://graph.microsoft.com/.default")];
     let (status, body) = post_form(&http, &token_url(&sim), &form).await?;
-    assert_eq!(status, 400);
+    // Today's Entra answers a missing client credential with 401.
+    assert_eq!(status, 401);
     assert_entra_error(&body, "invalid_client", 7_000_218);
     Ok(())
 }
@@ -170,9 +171,13 @@ async fn request_errors_are_entra_shaped() -> TestResult {
     let (s, b) = client_credentials(&sim, &http, "https://example.contoso.com/.default").await?;
     assert_eq!(s, 400);
     assert_entra_error(&b, "invalid_resource", 500_011);
+    // Client credentials without `/.default`: today's code is AADSTS1002012.
     let (s, b) = client_credentials(&sim, &http, "https://graph.microsoft.com/User.Read").await?;
     assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_scope", 70_011);
+    assert_entra_error(&b, "invalid_scope", 1_002_012);
+    let (s, b) = client_credentials(&sim, &http, "openid").await?;
+    assert_eq!(s, 400);
+    assert_entra_error(&b, "invalid_scope", 1_002_012);
     let (s, b) = post_form(&http, &url, &[("grant_type", "client_credentials"), ("grant_type", "x")]).await?;
     assert_eq!(s, 400);
     assert_entra_error(&b, "invalid_request", 9_000_411);
@@ -371,12 +376,14 @@ async fn federated_credentials_match_issuer_subject_and_audience() -> TestResult
     assert_eq!(federated(&sim, &http, &good).await?.0, 200);
     let wrong_sub = issue(&sim, &http, "system:serviceaccount:y", "api://AzureADTokenExchange").await?;
     let (s, b) = federated(&sim, &http, &wrong_sub).await?;
-    assert_eq!(s, 401);
-    assert_entra_error(&b, "invalid_client", 700_213);
+    // Today's Entra: AADSTS70021 with the assertion's issuer, subject and audience.
+    assert_eq!(s, 400);
+    assert_entra_error(&b, "invalid_request", 70_021);
+    assert!(b["error_description"].as_str().unwrap().contains("Assertion Subject: 'system:serviceaccount:y'"), "{b}");
     let wrong_aud = issue(&sim, &http, "system:serviceaccount:x", "api://Other").await?;
     let (s, b) = federated(&sim, &http, &wrong_aud).await?;
-    assert_eq!(s, 401);
-    assert_entra_error(&b, "invalid_client", 700_212);
+    assert_eq!(s, 400);
+    assert_entra_error(&b, "invalid_request", 70_021);
     // Expired on the simulated clock.
     http.post(format!("{}/_sim/clock", sim.url)).json(&json!({"advance_s": 601})).send().await?;
     let (s, b) = federated(&sim, &http, &good).await?;
@@ -495,7 +502,7 @@ async fn device_code_without_offline_access_has_no_refresh_token() -> TestResult
     assert!(b.get("refresh_token").is_none());
     let claims = payload(b["access_token"].as_str().unwrap());
     assert_eq!(claims["aud"], "https://graph.microsoft.com");
-    assert_eq!(claims["scp"], "SecurityAlert.Read.All SecurityIncident.Read.All");
+    assert_eq!(claims["scp"], "SecurityAlert.Read.All SecurityIncident.Read.All ThreatHunting.Read.All");
     Ok(())
 }
 
@@ -552,15 +559,15 @@ async fn refresh_tokens_rotate() -> TestResult {
     assert_eq!(claims["upn"], "alice@contoso.com");
     let rt2 = b["refresh_token"].as_str().unwrap().to_string();
     assert_ne!(rt1, rt2);
-    // The old one is spent.
+    // Entra does not revoke the redeemed one: it still works (the product must not rely on it
+    // being spent).
     let (s, b) = refresh(&sim, &http, rt1, "https://graph.microsoft.com/.default").await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_grant", 70_000);
-    // The new one works once.
+    assert_eq!(s, 200, "{b}");
+    // The new one works, and again.
     let (s, b) = refresh(&sim, &http, &rt2, &format!("{MDE}/.default")).await?;
     assert_eq!(s, 200, "{b}");
     let (s, _) = refresh(&sim, &http, &rt2, &format!("{MDE}/.default")).await?;
-    assert_eq!(s, 400);
+    assert_eq!(s, 200);
     // Unknown, and expired after 90 days.
     let (_, b) = refresh(&sim, &http, "garbage", &format!("{MDE}/.default")).await?;
     assert_eq!(b["error"], "invalid_grant");
@@ -602,5 +609,28 @@ async fn discovery_and_jwks_verify_issued_tokens() -> TestResult {
     assert_eq!(data.claims["appid"], APP);
     let bad = http.get(format!("{}/not-a-tenant/discovery/v2.0/keys", sim.url)).send().await?;
     assert_eq!(bad.status().as_u16(), 400);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_federated_credential_still_propagating_answers_70021_until_it_is_visible() -> TestResult {
+    let sim = tenant_sim::start(SimOptions::demo()?).await?;
+    let http = sim.client()?;
+    let visible = (sim.sim.now() + chrono::Duration::seconds(20)).to_rfc3339();
+    let fic = json!({
+        "issuer": format!("{}/_sim/issuer", sim.url),
+        "subject": "system:serviceaccount:x",
+        "audience": "api://AzureADTokenExchange",
+        "jwks_url": format!("{}/_sim/issuer/jwks", sim.url),
+        "visible_from": visible,
+    });
+    reseed(&sim, &http, vec![json!({"client_id": FED_APP, "federated": fic, "roles": ["Machine.Read.All"]})]).await?;
+    let good = issue(&sim, &http, "system:serviceaccount:x", "api://AzureADTokenExchange").await?;
+    let (s, b) = federated(&sim, &http, &good).await?;
+    assert_eq!(s, 400);
+    assert_entra_error(&b, "invalid_request", 70_021);
+    advance(&sim, &http, 21).await?;
+    let (s, b) = federated(&sim, &http, &good).await?;
+    assert_eq!(s, 200, "{b}");
     Ok(())
 }

@@ -44,12 +44,17 @@ pub enum EntraCause {
     WrongSecret,
     /// AADSTS7000222: the client secret has expired.
     SecretExpired,
-    /// AADSTS700027 / 50012: the certificate is not registered on the app, or the signature fails.
+    /// AADSTS700027 / 50012: the certificate is not registered on the app, or the signature fails
+    /// (for a federated token: its key is not among the issuer's published keys).
     CertificateNotRegistered,
     /// AADSTS700024: the client assertion is outside its validity window.
     AssertionExpired,
     /// AADSTS700211/700212/700213: no federated credential matches the issuer, audience or subject.
     FederationMismatch,
+    /// AADSTS70021: no federated credential matches the presented assertion — a wrong
+    /// issuer/subject/audience, or a credential added moments ago that has not propagated yet
+    /// (Microsoft: retry after a short wait). Retried a bounded number of times.
+    FederatedCredentialNotFound,
     /// AADSTS50166: Entra could not fetch the federated issuer's keys.
     IssuerUnreachable,
     /// AADSTS700016: the app is not in this tenant (or this cloud).
@@ -58,7 +63,8 @@ pub enum EntraCause {
     ConsentMissing,
     /// AADSTS90002: the tenant does not exist (in this cloud).
     TenantNotFound,
-    /// AADSTS70011 / 700022: the scope is not valid.
+    /// AADSTS1002012 / 70011 / 700022: the scope is not valid (client credentials need exactly
+    /// `<resource>/.default`).
     InvalidScope,
     /// AADSTS7000218: no credential was sent (the app is confidential).
     NoCredential,
@@ -200,6 +206,8 @@ impl EntraRefusal {
             EntraCause::AssertionExpired
         } else if any(&[700_027, 50_012]) {
             EntraCause::CertificateNotRegistered
+        } else if any(&[70_021]) {
+            EntraCause::FederatedCredentialNotFound
         } else if any(&[700_211, 700_212, 700_213]) {
             EntraCause::FederationMismatch
         } else if any(&[50_166]) {
@@ -210,7 +218,7 @@ impl EntraRefusal {
             EntraCause::ConsentMissing
         } else if any(&[90_002]) {
             EntraCause::TenantNotFound
-        } else if any(&[70_011, 700_022]) {
+        } else if any(&[1_002_012, 70_011, 700_022]) {
             EntraCause::InvalidScope
         } else if any(&[7_000_218]) {
             EntraCause::NoCredential
@@ -221,6 +229,13 @@ impl EntraRefusal {
         } else {
             EntraCause::Other
         }
+    }
+
+    /// Whether Microsoft documents this refusal as possibly transient for a correct configuration
+    /// (a federated credential still propagating): worth a few bounded retries, unlike
+    /// [`EntraRefusal::cause`]`() == Unavailable`, which is an outage.
+    pub fn may_be_propagating(&self) -> bool {
+        self.cause() == EntraCause::FederatedCredentialNotFound
     }
 
     /// Whether the client secret or certificate was refused as invalid: the material may have been
@@ -266,6 +281,13 @@ impl fmt::Display for EntraRefusal {
                 "the client secret for app {app} in tenant {tenant} is wrong or expired ({codes}); {}",
                 self.where_material()
             ),
+            EntraCause::CertificateNotRegistered if matches!(self.credential, CredentialRef::Federated { .. }) => {
+                write!(
+                    f,
+                    "the federated token for app {app} in tenant {tenant} failed signature validation ({codes}): its signing key is not among the keys the issuer publishes; {}, and check that the issuer's JWKS is current",
+                    self.where_material()
+                )
+            }
             EntraCause::CertificateNotRegistered => write!(
                 f,
                 "the certificate for app {app} in tenant {tenant} is not registered on the app or does not match its key ({codes}); upload the certificate's public part under the app registration's \"Certificates & secrets\", or {}",
@@ -284,6 +306,14 @@ impl fmt::Display for EntraRefusal {
             EntraCause::FederationMismatch => write!(
                 f,
                 "no federated credential on app {app} in tenant {tenant} matches the presented token's issuer, subject or audience ({codes}); compare the app's federated credential with the token's iss/sub/aud"
+            ),
+            EntraCause::FederatedCredentialNotFound => write!(
+                f,
+                "no federated credential on app {app} in tenant {tenant} matches the presented token ({codes}); a credential added in the last minutes may not have propagated yet (retried), otherwise compare the app's federated credential issuer, subject and audience with the token's iss, sub and aud{}",
+                match &self.credential {
+                    CredentialRef::Federated { source } => format!(" (token from {source})"),
+                    _ => String::new(),
+                }
             ),
             EntraCause::IssuerUnreachable => write!(
                 f,
@@ -533,7 +563,9 @@ mod tests {
     #[test]
     fn each_code_says_what_to_fix() {
         let s = CredentialRef::ClientSecret { vault: None };
-        let cases: [(u16, &str, u32, EntraCause, &str); 8] = [
+        let cases: [(u16, &str, u32, EntraCause, &str); 10] = [
+            (400, "invalid_scope", 1_002_012, EntraCause::InvalidScope, "/.default"),
+            (400, "invalid_request", 70_021, EntraCause::FederatedCredentialNotFound, "propagated"),
             (400, "unauthorized_client", 700_016, EntraCause::AppNotFound, "wrong tenant or cloud"),
             (400, "invalid_grant", 65_001, EntraCause::ConsentMissing, "admin consent"),
             (400, "invalid_resource", 500_011, EntraCause::ConsentMissing, "not in the tenant"),
@@ -562,5 +594,33 @@ mod tests {
         assert_eq!(r.codes, vec![7_000_222]);
         assert_eq!(r.cause(), EntraCause::SecretExpired);
         assert!(EntraRefusal::from_body(500, b"<html>", &ctx(CredentialRef::DeviceCode)).is_none());
+    }
+
+    #[test]
+    fn todays_codes_are_recognised_with_what_to_do() {
+        let fed = CredentialRef::Federated { source: "aws sts".into() };
+        // AADSTS70021: no matching federated credential, or one still propagating.
+        let r = refusal(400, "invalid_request", 70_021, fed.clone());
+        assert_eq!(r.cause(), EntraCause::FederatedCredentialNotFound);
+        assert!(r.may_be_propagating());
+        let shown = r.to_string();
+        assert!(
+            shown.contains("propagated") && shown.contains("iss, sub and aud") && shown.contains("aws sts"),
+            "{shown}"
+        );
+        // AADSTS1002012: a client-credentials scope without /.default.
+        let r = refusal(400, "invalid_scope", 1_002_012, CredentialRef::ClientSecret { vault: None });
+        assert_eq!(r.cause(), EntraCause::InvalidScope);
+        assert!(!r.may_be_propagating());
+        // AADSTS700027 on a federated token names the issuer's keys, not a certificate upload.
+        let r = refusal(401, "invalid_client", 700_027, fed);
+        let shown = r.to_string();
+        assert!(shown.contains("issuer publishes") && !shown.contains("upload the certificate"), "{shown}");
+        let r = refusal(401, "invalid_client", 700_027, CredentialRef::Certificate { vault: Some("cert".into()) });
+        assert!(r.to_string().contains("upload the certificate"));
+        // AADSTS7000218 now comes as 401: still "no credential", not an outage.
+        let r = refusal(401, "invalid_client", 7_000_218, CredentialRef::ClientSecret { vault: None });
+        assert_eq!(r.cause(), EntraCause::NoCredential);
+        assert!(!AuthError::Entra(Box::new(r)).is_retryable());
     }
 }

@@ -41,6 +41,13 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 /// Used when a token response has no `expires_in` (Entra always sends it).
 pub(crate) const DEFAULT_LIFETIME_S: i64 = 3600;
 
+/// Waits before each retry of a token request refused with AADSTS70021 (no matching federated
+/// credential): Microsoft notes that a newly added federated credential takes a while to propagate
+/// and that requests should be retried (`entra/workload-id/workload-identity-federation-considerations`).
+/// Bounded (14 s in all) so a genuinely wrong credential still fails within one invocation.
+pub(crate) const FEDERATION_PROPAGATION_WAITS: [std::time::Duration; 3] =
+    [std::time::Duration::from_secs(2), std::time::Duration::from_secs(4), std::time::Duration::from_secs(8)];
+
 /// The latest refresh token known for one stored sign-in; the async mutex serialises its use.
 type RefreshSlot = Arc<tokio::sync::Mutex<Option<SecretString>>>;
 
@@ -266,6 +273,7 @@ impl TokenProvider {
             _ => false,
         };
         let mut fresh = false;
+        let mut propagation_waits = FEDERATION_PROPAGATION_WAITS.iter();
         loop {
             let auth = self.client_auth(tenant, cred, fresh).await?;
             let mut form: Vec<(&str, &str)> =
@@ -282,6 +290,14 @@ impl TokenProvider {
                         "entra refused the credential from the vault; reading it again once (it may have been rotated)"
                     );
                     fresh = true;
+                }
+                Err(AuthError::Entra(r)) if r.may_be_propagating() => {
+                    let Some(wait) = propagation_waits.next() else { return Err(AuthError::Entra(r)) };
+                    tracing::warn!(
+                        tenant = %tenant, client_id = %cred.client_id, scope, aadsts = ?r.codes, wait_s = wait.as_secs(),
+                        "no matching federated credential yet; it may still be propagating, trying again"
+                    );
+                    self.clock.sleep(*wait).await;
                 }
                 Err(e) => return Err(e),
             }

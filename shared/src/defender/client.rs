@@ -14,7 +14,7 @@
 
 use super::{
     error::{DefenderError, Envelope, is_retryable_status},
-    governor::{Governor, QuotaKey, endpoint_class},
+    governor::{Governor, QuotaKey},
     retry::{Clock, RetryPolicy, TokioClock, parse_retry_after, wait_from_message},
 };
 use crate::{auth::TokenSource, cloud::ApiFamily, ids::TenantName};
@@ -56,6 +56,9 @@ pub struct Call {
     /// JSON body.
     pub body: Option<serde_json::Value>,
 }
+
+/// The `Prefer` header every Graph call carries: evolvable enum members by name.
+pub const GRAPH_PREFER: &str = "include-unknown-enum-members";
 
 /// POSTs that only read (hunting queries): safe to send twice.
 const READ_ONLY_POSTS: &[&str] =
@@ -292,12 +295,7 @@ impl<T: TokenSource> DefenderClient<T> {
             body: call.body.as_ref(),
             idempotent: call.idempotent(),
             scope: &target.scope,
-            key: QuotaKey {
-                tenant: tenant.clone(),
-                scope: target.scope.clone(),
-                api: call.api,
-                class: endpoint_class(call.endpoint),
-            },
+            key: QuotaKey { tenant: tenant.clone(), scope: target.scope.clone(), api: call.api },
         }
     }
 
@@ -473,6 +471,12 @@ impl<T: TokenSource> DefenderClient<T> {
                 .bearer_auth(token.secret.expose())
                 .header(header::ACCEPT, "application/json")
                 .timeout(limit);
+            if req.key.api == ApiFamily::Graph {
+                // Without it Graph answers `unknownFutureValue` for members added to an evolvable
+                // enum after v1.0 shipped (incident status `awaitingAction`, ...); the models keep
+                // any member as sent.
+                rb = rb.header("Prefer", GRAPH_PREFER);
+            }
             if let Some(body) = req.body {
                 rb = rb.json(body);
             }
@@ -540,7 +544,7 @@ impl<T: TokenSource> DefenderClient<T> {
         if status == StatusCode::TOO_MANY_REQUESTS {
             let wait = header_wait.or_else(|| wait_from_message(&env.message, self.clock.utc_now()));
             if let Some(w) = wait {
-                self.governor.hold_off(&req.key, self.clock.now() + w);
+                self.governor.hold_off(&req.key, endpoint, self.clock.now() + w);
             }
             return Err(Failure {
                 error: DefenderError::Throttled {

@@ -1,46 +1,53 @@
 //! The quota governor: client-side pacing from the documented rate limits, so a steady workload waits
 //! for a slot instead of being throttled.
 //!
-//! # Limits
-//! Every contract file (`contract/defender-api/*.json`, embedded at build time by `shared/build.rs`) has
-//! a `limits` text ("Rate limit: 100 calls per minute and 1,500 calls per hour."). [`documented_limits`]
-//! reads the per-minute and per-hour figures from it; where a page gives two figures for one window
-//! (`xdr.incidents.get`: 100/min on its own page, 50/min for the incidents API overall) the smaller one
-//! wins. Figures for other scopes are not read: Graph's 2,000 requests/s is per app across all tenants,
-//! far above its 150/min per tenant, and CPU-time budgets (hunting) cannot be paced by counting calls.
+//! # Limits are data
+//! [`QUOTA_SCOPES`] is the table of documented quota scopes: which endpoints the service counts
+//! together, the documented figures, and the page that says so. It is written out by hand, not read
+//! from the contract's prose: a reader of prose took "10 min timeout" in the runHuntingQuery notes for
+//! 10 calls per minute, and could not know that the XDR incidents list, get and update share one
+//! quota. A test checks every figure against the contract file of its endpoints, so a table entry
+//! cannot drift from the documentation it cites. CPU-time budgets (hunting) and Graph's 2,000
+//! requests/s per app across all tenants are not paced by counting calls.
 //!
 //! # Buckets
-//! One bucket per [`QuotaKey`]: (tenant, token scope — i.e. the app's token for one API —, API family,
-//! endpoint class). The class is the endpoint name for Defender for Endpoint and XDR, whose limits are
-//! documented per API, and `graph.security` for every Graph security call, whose 150/min is documented
-//! "per app per tenant" for any request on `/security`. Buckets never share state, so one tenant's
-//! pacing never delays another's.
+//! One bucket per (caller, quota scope): the caller is a [`QuotaKey`] (tenant, token scope — one app's
+//! access to one API —, API family). A call takes a slot in **every** scope it belongs to: a Graph
+//! `runHuntingQuery` counts against the hunting API quota (45/min, 1,500/h) and against Graph's
+//! 150/min for `/security`, while an `alerts_v2` list counts only against the latter, so a busy
+//! hunting bucket never stalls the alerts. An endpoint in no table scope is a scope of its own with no
+//! limit. Buckets never share state across tenants, so one tenant's pacing never delays another's.
 //!
 //! # Pacing
-//! A bucket keeps the times of the calls it admitted (sliding windows, as the services count). A new
-//! call gets the earliest slot at which every window of its limits has room — plus a small margin for
-//! network jitter — and waits for it; slots are handed out in order, so concurrent callers queue
-//! fairly. A slot later than the caller's deadline is refused at once ([`Governor::reserve`] returns the
-//! wait), so nobody sleeps past a deadline. A 429 from the service ([`Governor::hold_off`]) closes the
-//! bucket until its `Retry-After`, for every caller of that bucket.
+//! A bucket keeps the times of the calls it admitted, reserved slots in the future included (sliding
+//! windows, as the services count). A new call gets the earliest slot at which every window of every
+//! scope it belongs to has room — each window widened by a small margin for network jitter — and waits
+//! for it. A call may take a gap before slots other callers reserved (an alerts list does not queue
+//! behind a hunting query that waits for the hunting quota), never a slot that would overfill a
+//! window. A slot later than the caller's deadline is refused at once
+//! ([`Governor::reserve`] returns the wait), so nobody sleeps past a deadline. A 429 from the service
+//! ([`Governor::hold_off`]) closes the call's most specific scope until its `Retry-After`, for every
+//! caller of that bucket.
 //!
 //! The governor paces one process. Several Lambda instances share one app's quota at the service:
 //! give each a share of it with [`Governor::with_share`]; a 429 that still happens is retried
 //! (see [`super::retry`]).
 
 use crate::{cloud::ApiFamily, ids::TenantName};
-use serde_json::Value;
 use std::{
-    collections::{HashMap, VecDeque},
-    sync::{LazyLock, Mutex, MutexGuard, PoisonError},
+    collections::HashMap,
+    sync::{Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 use tokio::time::Instant;
 
+// The contract files are the witness the table is checked against (tests only).
+#[cfg(test)]
 mod contract {
     include!(concat!(env!("OUT_DIR"), "/contract_files.rs"));
 }
-pub(crate) use contract::CONTRACT_FILES;
+#[cfg(test)]
+use contract::CONTRACT_FILES;
 
 /// A documented rate limit: `calls` per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,56 +69,170 @@ impl RateLimit {
     }
 }
 
-static DOCUMENTED: LazyLock<HashMap<String, Vec<RateLimit>>> = LazyLock::new(|| {
-    CONTRACT_FILES
-        .iter()
-        .filter_map(|(_, text)| {
-            let doc: Value = serde_json::from_str(text).ok()?;
-            let name = doc.get("name")?.as_str()?.to_string();
-            let limits = doc.get("limits").and_then(Value::as_str).map(parse_limits).unwrap_or_default();
-            Some((name, limits))
-        })
-        .collect()
-});
-
-/// The documented rate limits of a contract endpoint (`mde.alerts.list` → 100/min, 1,500/h), shortest
-/// window first; empty for an unknown endpoint or one documented without a limit.
-pub fn documented_limits(endpoint: &str) -> Vec<RateLimit> {
-    DOCUMENTED.get(endpoint).cloned().unwrap_or_default()
+/// Which endpoints a quota scope counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Members {
+    /// One endpoint (Defender for Endpoint documents its limits per API page).
+    One(&'static str),
+    /// These endpoints.
+    List(&'static [&'static str]),
+    /// Every endpoint whose name starts with this.
+    Prefix(&'static str),
 }
 
-/// Reads "100 calls per minute and 1,500 calls per hour", "50/min, 1,500/hour", "150 requests per
-/// minute": the smallest figure per window.
-fn parse_limits(text: &str) -> Vec<RateLimit> {
-    let words: Vec<String> = text
-        .split(|c: char| c.is_whitespace() || c == '/' || c == ';' || c == '(')
-        .map(|w| w.trim_matches(|c: char| c == '.' || c == ',' || c == ')' || c == ':').to_string())
-        .collect();
+impl Members {
+    fn contains(&self, endpoint: &str) -> bool {
+        match self {
+            Self::One(e) => *e == endpoint,
+            Self::List(l) => l.contains(&endpoint),
+            Self::Prefix(p) => endpoint.starts_with(p),
+        }
+    }
+}
+
+/// A documented quota: calls the service counts together, and how many it allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaScope {
+    /// The bucket's name.
+    pub name: &'static str,
+    /// Which endpoints it counts.
+    pub members: Members,
+    /// The documented figures, shortest window first (empty: documented without a limit).
+    pub limits: &'static [RateLimit],
+    /// Where Microsoft says so.
+    pub source: &'static str,
+}
+
+const fn own(name: &'static str, limits: &'static [RateLimit]) -> QuotaScope {
+    QuotaScope { name, members: Members::One(name), limits, source: "the endpoint's own page (Rate limitations)" }
+}
+
+const STD: &[RateLimit] = &[RateLimit::per_minute(100), RateLimit::per_hour(1500)];
+
+/// The documented quota scopes, most specific first (a call's first scope is the one a 429 closes).
+///
+/// Sources (Microsoft Learn; the contract files quote them):
+/// - Defender for Endpoint: the "Limitations" section of each API page, per API
+///   (`defender-endpoint/api/*.md`).
+/// - Advanced hunting API: 45 calls per minute and 1,500 calls per hour per tenant
+///   (`defender-endpoint/api/run-advanced-query-api.md`; `defender-xdr/api-advanced-hunting.md` says
+///   "at least 45 calls per minute per tenant"). Graph `runHuntingQuery` is the same service: its page
+///   states no quota of its own, so the hunting API's figures apply. The "10 min timeout" next to them
+///   is a running-time budget, not a call rate.
+/// - XDR incidents: "the incidents API" overall allows 50 calls per minute and 1,500 per hour
+///   (`defender-xdr/api-incident.md`); list, get and update count together, though the get page alone
+///   says 100/min.
+/// - Graph: "any operation on alert, securityActions, secureScore — 150 requests per minute per app
+///   per tenant" for requests on `/security` (`graph/throttling-limits.md`, Security detections and
+///   incidents); every Graph security call counts here.
+pub static QUOTA_SCOPES: &[QuotaScope] = &[
+    QuotaScope {
+        name: "mde.advanced_hunting",
+        members: Members::One("mde.advanced_hunting.run"),
+        limits: &[RateLimit::per_minute(45), RateLimit::per_hour(1500)],
+        source: "defender-endpoint/api/run-advanced-query-api.md",
+    },
+    QuotaScope {
+        name: "xdr.advanced_hunting",
+        members: Members::One("xdr.advanced_hunting.run"),
+        limits: &[RateLimit::per_minute(45), RateLimit::per_hour(1500)],
+        source: "defender-xdr/api-advanced-hunting.md (at least 45/min per tenant); hour as for MDE",
+    },
+    QuotaScope {
+        name: "graph.security.hunting",
+        members: Members::One("graph.security.run_hunting_query"),
+        limits: &[RateLimit::per_minute(45), RateLimit::per_hour(1500)],
+        source: "the advanced hunting API quotas (Graph's runHuntingQuery page states none of its own)",
+    },
+    QuotaScope {
+        name: "xdr.incidents",
+        members: Members::List(&["xdr.incidents.list", "xdr.incidents.get", "xdr.incidents.update"]),
+        limits: &[RateLimit::per_minute(50), RateLimit::per_hour(1500)],
+        source: "defender-xdr/api-incident.md: the incidents API, 50 calls per minute, 1,500 per hour",
+    },
+    QuotaScope {
+        name: "graph.security",
+        members: Members::Prefix("graph.security."),
+        limits: &[RateLimit::per_minute(150)],
+        source: "graph/throttling-limits.md: /security, 150 requests per minute per app per tenant",
+    },
+    own("mde.alerts.batch_update", &[RateLimit::per_minute(10), RateLimit::per_hour(500)]),
+    own("mde.alerts.create_by_reference", &[RateLimit::per_minute(15)]),
+    own("mde.alerts.get", STD),
+    own("mde.alerts.list", STD),
+    own("mde.alerts.related_domains", STD),
+    own("mde.alerts.related_files", STD),
+    own("mde.alerts.related_ips", STD),
+    own("mde.alerts.related_machine", STD),
+    own("mde.alerts.related_user", STD),
+    own("mde.alerts.update", STD),
+    own("mde.domains.alerts", STD),
+    own("mde.domains.machines", STD),
+    own("mde.domains.stats", STD),
+    own("mde.files.alerts", STD),
+    own("mde.files.get", STD),
+    own("mde.files.machines", STD),
+    own("mde.files.stats", STD),
+    own("mde.indicators.batch_delete", &[RateLimit::per_minute(30), RateLimit::per_hour(1500)]),
+    own("mde.indicators.delete", STD),
+    own("mde.indicators.import", &[RateLimit::per_minute(30)]),
+    own("mde.indicators.list", STD),
+    own("mde.indicators.submit", STD),
+    own("mde.investigations.get", STD),
+    own("mde.investigations.list", STD),
+    own("mde.investigations.start", &[RateLimit::per_hour(50)]),
+    own("mde.ips.alerts", STD),
+    own("mde.ips.stats", STD),
+    own("mde.machineactions.cancel", STD),
+    own("mde.machineactions.get", STD),
+    own("mde.machineactions.get_live_response_result", STD),
+    own("mde.machineactions.get_package_uri", &[RateLimit::per_minute(2), RateLimit::per_hour(120)]),
+    own("mde.machineactions.list", STD),
+    own("mde.machines.alerts", STD),
+    own("mde.machines.collect_investigation_package", STD),
+    own("mde.machines.find_by_ip", STD),
+    own("mde.machines.find_by_tag", STD),
+    own("mde.machines.get", STD),
+    own("mde.machines.isolate", STD),
+    own("mde.machines.list", STD),
+    own("mde.machines.logon_users", STD),
+    own("mde.machines.offboard", STD),
+    own("mde.machines.restrict_code_execution", STD),
+    own("mde.machines.run_av_scan", STD),
+    own("mde.machines.run_live_response", &[RateLimit::per_minute(10)]),
+    own("mde.machines.software", &[]),
+    own("mde.machines.stop_and_quarantine_file", STD),
+    own("mde.machines.tags", STD),
+    own("mde.machines.tags_multiple", STD),
+    own("mde.machines.unisolate", STD),
+    own("mde.machines.unrestrict_code_execution", STD),
+    own("mde.machines.vulnerabilities", &[RateLimit::per_minute(50), RateLimit::per_hour(1500)]),
+    own("mde.users.alerts", STD),
+    own("mde.users.machines", STD),
+];
+
+/// The documented quota scopes `endpoint` counts against, most specific first (empty for an endpoint
+/// in no table scope).
+pub fn quota_scopes(endpoint: &str) -> Vec<&'static QuotaScope> {
+    QUOTA_SCOPES.iter().filter(|s| s.members.contains(endpoint)).collect()
+}
+
+/// The tightest documented figure per window over every scope `endpoint` counts against
+/// (`mde.alerts.list` → 100/min, 1,500/h), shortest window first; empty for an unknown endpoint or
+/// one documented without a limit.
+pub fn documented_limits(endpoint: &str) -> Vec<RateLimit> {
     let mut out: Vec<RateLimit> = Vec::new();
-    for (i, w) in words.iter().enumerate() {
-        let window = match w.to_ascii_lowercase().as_str() {
-            "minute" | "min" => Duration::from_secs(60),
-            "hour" | "h" => Duration::from_secs(3600),
-            _ => continue,
-        };
-        let number = words[i.saturating_sub(4)..i].iter().rev().find_map(|n| n.replace(',', "").parse::<u32>().ok());
-        let Some(calls) = number.filter(|n| *n > 0) else { continue };
-        match out.iter_mut().find(|l| l.window == window) {
-            Some(l) => l.calls = l.calls.min(calls),
-            None => out.push(RateLimit { calls, window }),
+    for l in quota_scopes(endpoint).iter().flat_map(|s| s.limits.iter()) {
+        match out.iter_mut().find(|o| o.window == l.window) {
+            Some(o) => o.calls = o.calls.min(l.calls),
+            None => out.push(*l),
         }
     }
     out.sort_by_key(|l| l.window);
     out
 }
 
-/// Which calls share one documented quota: the endpoint itself, or `graph.security` for all of Graph
-/// security (one limit for any request on `/security`).
-pub fn endpoint_class(endpoint: &'static str) -> &'static str {
-    if endpoint.starts_with("graph.security.") { "graph.security" } else { endpoint }
-}
-
-/// One quota bucket: whose calls, to which API, counted together.
+/// Whose calls a bucket counts: one app's access to one API for one tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct QuotaKey {
     /// The tenant.
@@ -120,16 +241,32 @@ pub struct QuotaKey {
     pub scope: String,
     /// The API family.
     pub api: ApiFamily,
-    /// The endpoint class ([`endpoint_class`]).
-    pub class: &'static str,
 }
 
 #[derive(Debug, Default)]
 struct Bucket {
     /// Admitted call times (some may lie in the future: reserved slots), ascending.
-    granted: VecDeque<Instant>,
+    granted: Vec<Instant>,
     /// Closed until then after a 429.
     blocked_until: Option<Instant>,
+}
+
+/// Whether one more call at `at` keeps every `window` that contains it at `calls` or fewer.
+/// `granted` is ascending. A window holding `at` that holds the most calls starts at `at` or at a
+/// granted call in `(at - window, at]`, so only those starts are checked.
+fn room(granted: &[Instant], at: Instant, window: Duration, calls: u32) -> bool {
+    let calls = calls as usize;
+    let count_from = |start: Instant| {
+        let lo = granted.partition_point(|t| *t < start);
+        let hi = granted.partition_point(|t| *t < start + window);
+        hi - lo
+    };
+    if count_from(at) >= calls {
+        return false;
+    }
+    let first = granted.partition_point(|t| *t + window <= at);
+    let last = granted.partition_point(|t| *t <= at);
+    granted[first..last].iter().all(|start| count_from(*start) < calls)
 }
 
 /// Client-side pacing per [`QuotaKey`]; see the module docs.
@@ -139,7 +276,7 @@ pub struct Governor {
     share: f64,
     margin: Duration,
     overrides: HashMap<&'static str, Vec<RateLimit>>,
-    buckets: Mutex<HashMap<QuotaKey, Bucket>>,
+    buckets: Mutex<HashMap<(QuotaKey, &'static str), Bucket>>,
 }
 
 impl Default for Governor {
@@ -187,10 +324,23 @@ impl Governor {
         self
     }
 
-    /// The limits this governor applies to `endpoint` (after overrides and share).
-    pub fn limits(&self, endpoint: &str) -> Vec<RateLimit> {
-        let base = self.overrides.get(endpoint).cloned().unwrap_or_else(|| documented_limits(endpoint));
-        base.into_iter()
+    /// The limits this governor applies to `endpoint` (after overrides and share): the tightest
+    /// figure per window over every scope it counts against.
+    pub fn limits(&self, endpoint: &'static str) -> Vec<RateLimit> {
+        let mut out: Vec<RateLimit> = Vec::new();
+        for l in self.scopes(endpoint).into_iter().flat_map(|(_, l)| l) {
+            match out.iter_mut().find(|o| o.window == l.window) {
+                Some(o) => o.calls = o.calls.min(l.calls),
+                None => out.push(l),
+            }
+        }
+        out.sort_by_key(|l| l.window);
+        out
+    }
+
+    fn scaled(&self, limits: &[RateLimit]) -> Vec<RateLimit> {
+        limits
+            .iter()
             .map(|l| {
                 // Float → u32 after clamping to [1, calls]: the cast cannot truncate meaningfully.
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -200,11 +350,27 @@ impl Governor {
             .collect()
     }
 
-    fn buckets(&self) -> MutexGuard<'_, HashMap<QuotaKey, Bucket>> {
+    /// The buckets a call of `endpoint` takes a slot in, most specific first, with their limits: an
+    /// override is a scope of its own; an endpoint in no table scope is one too, without a limit (so
+    /// a 429 can still close it).
+    fn scopes(&self, endpoint: &'static str) -> Vec<(&'static str, Vec<RateLimit>)> {
+        if let Some((name, limits)) = self.overrides.get_key_value(endpoint) {
+            return vec![(*name, self.scaled(limits))];
+        }
+        let table = quota_scopes(endpoint);
+        if table.is_empty() {
+            // Not a documented endpoint: no limit, and a bucket only a 429 can close.
+            return vec![(endpoint, Vec::new())];
+        }
+        table.into_iter().map(|s| (s.name, self.scaled(s.limits))).collect()
+    }
+
+    fn buckets(&self) -> MutexGuard<'_, HashMap<(QuotaKey, &'static str), Bucket>> {
         self.buckets.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Reserves the earliest slot for one call of `endpoint` in `key`'s bucket.
+    /// Reserves the earliest slot for one call of `endpoint` by `key`, in every quota scope the call
+    /// counts against.
     ///
     /// Returns the instant the call may be sent (`now` when there is room): the caller waits until
     /// then.
@@ -214,51 +380,68 @@ impl Governor {
     pub fn reserve(
         &self,
         key: &QuotaKey,
-        endpoint: &str,
+        endpoint: &'static str,
         now: Instant,
         deadline: Instant,
     ) -> Result<Instant, Duration> {
         if !self.enabled {
             return Ok(now);
         }
-        let limits = self.limits(endpoint);
-        let longest = limits.iter().map(|l| l.window).max().unwrap_or_default() + self.margin;
+        let scopes = self.scopes(endpoint);
         let mut buckets = self.buckets();
-        let bucket = buckets.entry(key.clone()).or_default();
-        // Calls that left every window no longer constrain anything.
-        while bucket.granted.front().is_some_and(|t| *t + longest <= now) {
-            bucket.granted.pop_front();
-        }
-        let mut at = now.max(bucket.blocked_until.unwrap_or(now));
-        if let Some(last) = bucket.granted.back() {
-            at = at.max(*last);
-        }
-        let n = bucket.granted.len();
-        for l in &limits {
-            let calls = l.calls as usize;
-            if n >= calls {
-                // The call `calls` places back must have left this window.
-                if let Some(t) = bucket.granted.get(n - calls) {
-                    at = at.max(*t + l.window + self.margin);
-                }
+        let mut base = now;
+        let mut candidates: Vec<Instant> = Vec::new();
+        for (name, limits) in &scopes {
+            let longest = limits.iter().map(|l| l.window).max().unwrap_or_default() + self.margin;
+            let bucket = buckets.entry((key.clone(), *name)).or_default();
+            // Calls that left every window no longer constrain anything.
+            let gone = bucket.granted.partition_point(|t| *t + longest <= now);
+            bucket.granted.drain(..gone);
+            base = base.max(bucket.blocked_until.unwrap_or(now));
+            // A slot opens when a call leaves a window.
+            for l in limits {
+                candidates.extend(bucket.granted.iter().map(|t| *t + l.window + self.margin));
             }
         }
+        candidates.retain(|c| *c > base);
+        candidates.push(base);
+        candidates.sort_unstable();
+        candidates.dedup();
+        let fits = |at: Instant| {
+            scopes.iter().all(|(name, limits)| {
+                buckets
+                    .get(&(key.clone(), *name))
+                    .is_none_or(|b| limits.iter().all(|l| room(&b.granted, at, l.window + self.margin, l.calls)))
+            })
+        };
+        let Some(at) = candidates.into_iter().find(|c| fits(*c)) else {
+            // Unreachable: the latest window end leaves every window with room.
+            return Err(Duration::MAX);
+        };
         if at > deadline {
             return Err(at.saturating_duration_since(now));
         }
-        if !limits.is_empty() {
-            bucket.granted.push_back(at);
+        for (name, limits) in &scopes {
+            if !limits.is_empty() {
+                let granted = &mut buckets.entry((key.clone(), *name)).or_default().granted;
+                // Kept ascending: a call may take a gap before slots reserved by other scopes' callers.
+                let i = granted.partition_point(|t| *t <= at);
+                granted.insert(i, at);
+            }
         }
         Ok(at)
     }
 
-    /// Closes `key`'s bucket until `until` (the service said 429 with a `Retry-After`).
-    pub fn hold_off(&self, key: &QuotaKey, until: Instant) {
+    /// Closes the most specific quota scope of `endpoint` for `key` until `until` (the service said
+    /// 429 with a `Retry-After`). A 429 on a hunting query closes the hunting quota, not every Graph
+    /// call: if Graph's own limit was hit, the next Graph call's 429 closes that one.
+    pub fn hold_off(&self, key: &QuotaKey, endpoint: &'static str, until: Instant) {
         if !self.enabled {
             return;
         }
+        let Some((name, _)) = self.scopes(endpoint).into_iter().next() else { return };
         let mut buckets = self.buckets();
-        let bucket = buckets.entry(key.clone()).or_default();
+        let bucket = buckets.entry((key.clone(), name)).or_default();
         bucket.blocked_until = Some(bucket.blocked_until.map_or(until, |b| b.max(until)));
     }
 }
@@ -266,21 +449,59 @@ impl Governor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
-    fn key(tenant: &str, class: &'static str) -> QuotaKey {
+    fn key(tenant: &str) -> QuotaKey {
         QuotaKey {
             tenant: tenant.parse().unwrap(),
             scope: "https://api.security.microsoft.com/.default".into(),
             api: ApiFamily::Xdr,
-            class,
+        }
+    }
+
+    fn prose(endpoint: &str) -> String {
+        let file = format!("{endpoint}.json");
+        let (_, text) = CONTRACT_FILES.iter().find(|(f, _)| *f == file).unwrap();
+        let doc: Value = serde_json::from_str(text).unwrap();
+        doc["limits"].as_str().unwrap_or_default().replace(',', "")
+    }
+
+    #[test]
+    fn every_figure_in_the_table_is_in_the_contract_of_its_endpoints() {
+        let endpoints: Vec<String> = CONTRACT_FILES
+            .iter()
+            .map(|(f, _)| f.trim_end_matches(".json").to_string())
+            .filter(|f| !f.ends_with(".errors") && !f.starts_with("auth."))
+            .collect();
+        for scope in QUOTA_SCOPES {
+            let members: Vec<&String> = endpoints.iter().filter(|e| scope.members.contains(e)).collect();
+            assert!(!members.is_empty(), "{} names no documented endpoint", scope.name);
+            // Graph's hunting page states no quota: the hunting API's page is the source.
+            let mut text: String = members.iter().map(|e| prose(e)).collect::<Vec<_>>().join(" ");
+            if scope.name.ends_with("hunting") {
+                text.push_str(&prose("mde.advanced_hunting.run"));
+            }
+            for l in scope.limits {
+                let unit = if l.window == Duration::from_secs(60) { "min" } else { "hour" };
+                let said = [format!("{} calls per {unit}", l.calls), format!("{}/{unit}", l.calls)]
+                    .iter()
+                    .any(|p| text.contains(p.as_str()))
+                    || text.contains(&format!("{} calls/{unit}", l.calls))
+                    || text.contains(&format!("{} requests per {unit}", l.calls));
+                assert!(said, "{}: {} per {unit} is not in the contract", scope.name, l.calls);
+            }
+        }
+        // Every documented Defender and Graph security endpoint is in a scope.
+        for e in &endpoints {
+            assert!(!quota_scopes(e).is_empty(), "{e} is in no quota scope");
         }
     }
 
     #[test]
-    fn the_documented_figures_are_read_from_the_contract() {
+    fn the_documented_figures() {
         assert_eq!(documented_limits("mde.alerts.list"), vec![RateLimit::per_minute(100), RateLimit::per_hour(1500)]);
         assert_eq!(documented_limits("xdr.incidents.list"), vec![RateLimit::per_minute(50), RateLimit::per_hour(1500)]);
-        // Two figures on one page: the smaller (the incidents API overall) wins.
+        // The get page says 100/min; the incidents API overall is 50/min and get counts against it.
         assert_eq!(documented_limits("xdr.incidents.get"), vec![RateLimit::per_minute(50), RateLimit::per_hour(1500)]);
         assert_eq!(
             documented_limits("mde.alerts.batch_update"),
@@ -291,18 +512,15 @@ mod tests {
             documented_limits("mde.advanced_hunting.run"),
             vec![RateLimit::per_minute(45), RateLimit::per_hour(1500)]
         );
+        // "10 min timeout" in the runHuntingQuery notes is a running-time budget, not 10 calls/min.
+        assert_eq!(
+            documented_limits("graph.security.run_hunting_query"),
+            vec![RateLimit::per_minute(45), RateLimit::per_hour(1500)]
+        );
         assert_eq!(documented_limits("mde.investigations.start"), vec![RateLimit::per_hour(50)]);
         assert_eq!(documented_limits("graph.security.alerts_v2.list"), vec![RateLimit::per_minute(150)]);
         assert!(documented_limits("mde.machines.software").is_empty());
         assert!(documented_limits("no.such.endpoint").is_empty());
-        // Every Defender endpoint with a documented limit has a per-minute or per-hour figure.
-        let with_limits = CONTRACT_FILES
-            .iter()
-            .filter(|(f, _)| f.starts_with("mde.") || f.starts_with("xdr."))
-            .filter(|(f, _)| !f.ends_with("errors.json"))
-            .filter(|(f, _)| !documented_limits(f.trim_end_matches(".json")).is_empty())
-            .count();
-        assert!(with_limits >= 55, "{with_limits}");
     }
 
     #[test]
@@ -310,7 +528,7 @@ mod tests {
         let g = Governor::documented()
             .with_limits("t.ep", vec![RateLimit::per_minute(3), RateLimit::per_hour(5)])
             .with_margin(Duration::from_millis(100));
-        let k = key("a", "t.ep");
+        let k = key("a");
         let t0 = Instant::now();
         let far = t0 + Duration::from_secs(7200);
         for i in 0..3 {
@@ -329,7 +547,7 @@ mod tests {
     #[test]
     fn a_slot_after_the_deadline_is_refused_without_reserving() {
         let g = Governor::documented().with_limits("t.ep", vec![RateLimit::per_minute(1)]).with_margin(Duration::ZERO);
-        let k = key("a", "t.ep");
+        let k = key("a");
         let t0 = Instant::now();
         g.reserve(&k, "t.ep", t0, t0).unwrap();
         assert_eq!(g.reserve(&k, "t.ep", t0, t0 + Duration::from_secs(5)), Err(Duration::from_secs(60)));
@@ -338,30 +556,68 @@ mod tests {
     }
 
     #[test]
-    fn buckets_are_separate_per_tenant_and_class() {
-        let g = Governor::documented().with_limits("t.ep", vec![RateLimit::per_minute(1)]);
+    fn buckets_are_separate_per_tenant_and_scope() {
+        let g = Governor::documented()
+            .with_limits("t.ep", vec![RateLimit::per_minute(1)])
+            .with_limits("t.other", vec![RateLimit::per_minute(1)]);
         let t0 = Instant::now();
         let far = t0 + Duration::from_secs(600);
-        g.reserve(&key("a", "t.ep"), "t.ep", t0, far).unwrap();
-        assert!(g.reserve(&key("a", "t.ep"), "t.ep", t0, far).unwrap() > t0);
-        assert_eq!(g.reserve(&key("b", "t.ep"), "t.ep", t0, far), Ok(t0));
-        assert_eq!(g.reserve(&key("a", "other"), "t.ep", t0, far), Ok(t0));
+        g.reserve(&key("a"), "t.ep", t0, far).unwrap();
+        assert!(g.reserve(&key("a"), "t.ep", t0, far).unwrap() > t0);
+        assert_eq!(g.reserve(&key("b"), "t.ep", t0, far), Ok(t0));
+        assert_eq!(g.reserve(&key("a"), "t.other", t0, far), Ok(t0));
+    }
+
+    /// Fills `n` slots of `endpoint` at `t0` and returns the slot of one more call of `then`.
+    fn after(g: &Governor, n: usize, endpoint: &'static str, then: &'static str, t0: Instant) -> Instant {
+        let far = t0 + Duration::from_secs(7200);
+        for _ in 0..n {
+            assert_eq!(g.reserve(&key("a"), endpoint, t0, far), Ok(t0), "{endpoint} within its limit");
+        }
+        g.reserve(&key("a"), then, t0, far).unwrap()
     }
 
     #[test]
-    fn graph_security_calls_share_one_bucket() {
-        assert_eq!(endpoint_class("graph.security.alerts_v2.list"), "graph.security");
-        assert_eq!(endpoint_class("graph.security.incidents.get"), "graph.security");
-        assert_eq!(endpoint_class("mde.alerts.list"), "mde.alerts.list");
-    }
-
-    #[test]
-    fn hold_off_closes_the_bucket_and_share_scales_the_limit() {
-        let g = Governor::documented();
-        let k = key("a", "mde.alerts.list");
+    fn hunting_has_its_own_45_per_minute_and_does_not_stall_other_graph_calls() {
         let t0 = Instant::now();
-        g.hold_off(&k, t0 + Duration::from_secs(7));
+        let g = Governor::documented();
+        // 45 hunting calls go at once; the 46th waits for the minute.
+        assert!(after(&g, 45, "graph.security.run_hunting_query", "graph.security.run_hunting_query", t0) > t0);
+        // An alerts list is not held behind the busy hunting quota.
+        assert_eq!(after(&g, 0, "graph.security.alerts_v2.list", "graph.security.alerts_v2.list", t0), t0);
+        // A hunting query still counts against Graph's 150/min for /security.
+        let g = Governor::documented();
+        assert!(after(&g, 150, "graph.security.alerts_v2.list", "graph.security.run_hunting_query", t0) > t0);
+    }
+
+    #[test]
+    fn xdr_incidents_list_get_and_update_share_one_bucket() {
+        let t0 = Instant::now();
+        let g = Governor::documented();
+        let next = after(&g, 50, "xdr.incidents.list", "xdr.incidents.get", t0);
+        assert!(next >= t0 + Duration::from_secs(60), "{:?}", next - t0);
+        let g = Governor::documented();
+        assert!(after(&g, 50, "xdr.incidents.get", "xdr.incidents.update", t0) >= t0 + Duration::from_secs(60));
+        // MDE documents its limits per API: a full alerts list quota does not hold the machines.
+        let g = Governor::documented();
+        assert_eq!(after(&g, 100, "mde.alerts.list", "mde.machines.get", t0), t0);
+    }
+
+    #[test]
+    fn hold_off_closes_the_most_specific_scope_and_share_scales_the_limit() {
+        let g = Governor::documented();
+        let k = key("a");
+        let t0 = Instant::now();
+        g.hold_off(&k, "mde.alerts.list", t0 + Duration::from_secs(7));
         assert_eq!(g.reserve(&k, "mde.alerts.list", t0, t0 + Duration::from_secs(60)), Ok(t0 + Duration::from_secs(7)));
+        // A 429 on a hunting query closes the hunting quota, not Graph's alerts.
+        g.hold_off(&k, "graph.security.run_hunting_query", t0 + Duration::from_secs(30));
+        let far = t0 + Duration::from_secs(60);
+        assert_eq!(g.reserve(&k, "graph.security.run_hunting_query", t0, far), Ok(t0 + Duration::from_secs(30)));
+        assert_eq!(g.reserve(&k, "graph.security.alerts_v2.list", t0, far), Ok(t0));
+        // A 429 on Graph's alerts closes the /security quota, which hunting counts against too.
+        g.hold_off(&k, "graph.security.alerts_v2.list", t0 + Duration::from_secs(40));
+        assert_eq!(g.reserve(&k, "graph.security.run_hunting_query", t0, far), Ok(t0 + Duration::from_secs(40)));
         let half = Governor::documented().with_share(0.5);
         assert_eq!(half.limits("mde.alerts.list"), vec![RateLimit::per_minute(50), RateLimit::per_hour(750)]);
         assert_eq!(half.limits("mde.machineactions.get_package_uri")[0], RateLimit::per_minute(1));

@@ -5,7 +5,7 @@
 //!   ([`TargetResolver`], [`StaticTargets`]), sending inside a [`Deadline`], paging as a `Stream`.
 //! - [`error`] — `DefenderError`: status, service code and request id, `retry_after`, `is_retryable()`.
 //! - [`retry`] — what is retried, how long, the idempotency rule; the injectable clock.
-//! - [`governor`] — client-side pacing per tenant from the documented limits.
+//! - [`governor`] — client-side pacing per tenant from a table of documented quota scopes.
 //! - [`models`] — models for every documented endpoint: unknown fields kept, open enums, lenient ids.
 //! - [`api`] — the typed calls (`*_call` builders and `DefenderClient` methods), `ListQuery`, `ENDPOINTS`.
 //! - [`odata`] — the typed `$filter` builder (fields from fixed per-resource sets, escaped literals).

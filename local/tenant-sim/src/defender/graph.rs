@@ -43,6 +43,50 @@ pub(super) fn handle(ctx: &Ctx<'_>) -> Reply {
     }
 }
 
+/// Members of Graph's evolvable enums (listed after `unknownFutureValue` in the v1.0 docs), by
+/// property: Graph answers them only to a caller that sends `Prefer: include-unknown-enum-members`;
+/// everyone else gets `unknownFutureValue`.
+const EVOLVABLE: &[(&str, &[&str])] = &[
+    // microsoft.graph.security.incidentStatus
+    ("status", &["awaitingAction"]),
+    // microsoft.graph.security.serviceSource / detectionSource
+    ("serviceSource", &["microsoftSentinel", "microsoftInsiderRiskManagement"]),
+    ("detectionSource", &["microsoftSentinel", "microsoftInsiderRiskManagement"]),
+];
+
+/// Whether the request asked for evolvable enum members (`Prefer: include-unknown-enum-members`,
+/// possibly among other preferences).
+pub(super) fn includes_unknown_enum_members(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|p| p.trim().eq_ignore_ascii_case("include-unknown-enum-members")))
+}
+
+/// Replaces evolvable enum members with `unknownFutureValue` in an entity, a collection page and
+/// expanded alerts.
+pub(super) fn hide_evolvable_members(body: &mut Value) {
+    match body {
+        Value::Array(items) => items.iter_mut().for_each(hide_evolvable_members),
+        Value::Object(o) => {
+            for (field, members) in EVOLVABLE {
+                if let Some(v) = o.get_mut(*field)
+                    && v.as_str().is_some_and(|s| members.iter().any(|m| m.eq_ignore_ascii_case(s)))
+                {
+                    *v = json!("unknownFutureValue");
+                }
+            }
+            for nested in ["value", "alerts"] {
+                if let Some(v) = o.get_mut(nested) {
+                    hide_evolvable_members(v);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 fn find(list: &[Value], id: &str, what: &str) -> Result<Value, ApiError> {
     list.iter().find(|x| field_eq(x, "id", id)).cloned().ok_or_else(|| {
         ApiError::new(StatusCode::NOT_FOUND, "itemNotFound", format!("The {what} with id {id} was not found"))
@@ -67,6 +111,25 @@ fn allowed(alert: bool, key: &str) -> Option<&'static [&'static str]> {
         "classification" => {
             Some(&["unknown", "falsePositive", "truePositive", "informationalExpectedActivity", "unknownFutureValue"])
         }
+        // microsoft.graph.security.alertDetermination (v1.0 metadata): not MDE's spellings.
+        "determination" => Some(&[
+            "unknown",
+            "apt",
+            "malware",
+            "securityPersonnel",
+            "securityTesting",
+            "unwantedSoftware",
+            "other",
+            "multiStagedAttack",
+            "compromisedAccount",
+            "phishing",
+            "maliciousUserActivity",
+            "notMalicious",
+            "notEnoughDataToValidate",
+            "confirmedActivity",
+            "lineOfBusinessApplication",
+            "unknownFutureValue",
+        ]),
         _ => None,
     }
 }

@@ -155,7 +155,12 @@ pub async fn dispatch(
         Api::Graph => graph::handle(&ctx),
     };
     match result {
-        Ok((status, Some(body))) => (status, Json(body)).into_response(),
+        Ok((status, Some(mut body))) => {
+            if ep.api == Api::Graph && !graph::includes_unknown_enum_members(&headers) {
+                graph::hide_evolvable_members(&mut body);
+            }
+            (status, Json(body)).into_response()
+        }
         Ok((status, None)) => status.into_response(),
         Err(e) => e.render(ep.api, now),
     }

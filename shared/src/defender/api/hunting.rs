@@ -1,6 +1,13 @@
-//! Advanced hunting: MDE (`/api/advancedqueries/run`), XDR (`/api/advancedhunting/run`) and Graph
-//! (`/security/runHuntingQuery`, the one Microsoft recommends). Queries come only from
+//! Advanced hunting: Graph (`/security/runHuntingQuery`, `ThreatHunting.Read.All`), which every
+//! function uses; MDE (`/api/advancedqueries/run`) and XDR (`/api/advancedhunting/run`) stay here,
+//! **retiring** (Microsoft message MC1220762: "retirement began in January 2026") and marked
+//! `#[deprecated]`, so no caller outside their own tests uses them. Queries come only from
 //! [`HuntingQuery`](crate::defender::kql::HuntingQuery) templates.
+//!
+//! Graph answers `{schema: [{name, type}], results}` (camelCase keys, read by the same
+//! [`HuntingResponse`]); its errors for a query that is too expensive are those of the hunting service
+//! behind it: 429 when the tenant's CPU quota for the 15-minute cycle is spent, 400 when the result
+//! exceeds the allowed size or the query times out (see the export's window halving).
 
 use super::post;
 use crate::{
@@ -13,17 +20,19 @@ use crate::{
     ids::TenantName,
 };
 
-/// `POST /api/advancedqueries/run` (MDE).
+/// `POST /api/advancedqueries/run` (MDE). Retiring: see [`graph_run_call`].
 ///
 /// # Errors
 /// As [`super::with_body`].
+#[deprecated(note = "retiring (MC1220762): use graph_run_call (Graph runHuntingQuery)")]
 pub fn mde_run_call(req: &HuntingRequest) -> Result<Call, DefenderError> {
     post("mde.advanced_hunting.run", ApiFamily::Mde, "/api/advancedqueries/run".into(), req)
 }
-/// `POST /api/advancedhunting/run` (XDR).
+/// `POST /api/advancedhunting/run` (XDR). Retiring: see [`graph_run_call`].
 ///
 /// # Errors
 /// As [`super::with_body`].
+#[deprecated(note = "retiring (MC1220762): use graph_run_call (Graph runHuntingQuery)")]
 pub fn xdr_run_call(req: &HuntingRequest) -> Result<Call, DefenderError> {
     post("xdr.advanced_hunting.run", ApiFamily::Xdr, "/api/advancedhunting/run".into(), req)
 }
@@ -37,10 +46,13 @@ pub fn graph_run_call(req: &GraphHuntingRequest) -> Result<Call, DefenderError> 
 
 impl<T: TokenSource> DefenderClient<T> {
     /// Runs a hunting query through the MDE API (last 30 days, 100,000 rows, 45 calls/min).
+    /// Retiring: use [`DefenderClient::graph_hunt`].
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`400` for a bad query or an oversized result, `429` with the
     /// exhausted quota in the body).
+    #[deprecated(note = "retiring (MC1220762): use graph_hunt (Graph runHuntingQuery)")]
+    #[allow(deprecated)]
     pub async fn mde_hunt(
         &self,
         tenant: &TenantName,
@@ -50,10 +62,13 @@ impl<T: TokenSource> DefenderClient<T> {
         self.call(tenant, mde_run_call(req)?, deadline).await
     }
 
-    /// Runs a hunting query through the XDR API (answers `Stats` too).
+    /// Runs a hunting query through the XDR API (answers `Stats` too). Retiring: use
+    /// [`DefenderClient::graph_hunt`].
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
+    #[deprecated(note = "retiring (MC1220762): use graph_hunt (Graph runHuntingQuery)")]
+    #[allow(deprecated)]
     pub async fn xdr_hunt(
         &self,
         tenant: &TenantName,
@@ -63,7 +78,8 @@ impl<T: TokenSource> DefenderClient<T> {
         self.call(tenant, xdr_run_call(req)?, deadline).await
     }
 
-    /// Runs a hunting query through Graph (optional `Timespan`).
+    /// Runs a hunting query through Graph `runHuntingQuery` (optional `Timespan`; default 30 days):
+    /// the hunting call every function uses.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].

@@ -50,7 +50,9 @@ open_enum!(
 );
 
 open_enum!(
-    /// Alert (and XDR incident) determination.
+    /// Alert (and XDR incident) determination, as Defender for Endpoint and XDR spell it
+    /// (`CompromisedUser`, `Clean`, `InsufficientData`, `ConfirmedUserActivity`); Graph's members
+    /// differ ([`super::graph::GraphDetermination`]). A newer value is kept as `Unrecognized`.
     Determination {
         /// `NotAvailable`.
         NotAvailable = "NotAvailable",
@@ -68,8 +70,8 @@ open_enum!(
         Other = "Other",
         /// `MultiStagedAttack`.
         MultiStagedAttack = "MultiStagedAttack",
-        /// `CompromisedAccount`.
-        CompromisedAccount = "CompromisedAccount",
+        /// `CompromisedUser`.
+        CompromisedUser = "CompromisedUser",
         /// `Phishing`.
         Phishing = "Phishing",
         /// `MaliciousUserActivity`.
@@ -423,4 +425,22 @@ pub struct CreateAlertByReference {
     pub report_id: String,
     /// Category.
     pub category: String,
+}
+
+#[cfg(test)]
+mod determination_tests {
+    use super::Determination;
+
+    #[test]
+    fn determination_has_the_defender_members_not_graphs() {
+        for v in ["CompromisedUser", "Clean", "InsufficientData", "ConfirmedUserActivity", "NotAvailable", "Other"] {
+            assert!(!matches!(Determination::from(v), Determination::Unrecognized(_)), "{v} is documented");
+        }
+        // Graph's spellings are not Defender's members: they stay as sent, unrecognised.
+        for v in ["CompromisedAccount", "NotMalicious", "NotEnoughDataToValidate", "ConfirmedActivity"] {
+            assert_eq!(Determination::from(v), Determination::Unrecognized(v.into()), "{v}");
+        }
+        let newer: Determination = serde_json::from_str("\"SomethingNew\"").unwrap();
+        assert_eq!(newer.as_str(), "SomethingNew");
+    }
 }

@@ -74,7 +74,10 @@ graph_enum!(
 );
 
 graph_enum!(
-    /// Determination.
+    /// Determination: `microsoft.graph.security.alertDetermination` (v1.0 metadata). Graph's members
+    /// are not Defender's: `compromisedAccount`, `notMalicious`, `notEnoughDataToValidate`,
+    /// `confirmedActivity` where MDE/XDR say `CompromisedUser`, `Clean`, `InsufficientData`,
+    /// `ConfirmedUserActivity` ([`super::alerts::Determination`]).
     GraphDetermination {
         /// `unknown`.
         UNKNOWN = "unknown",
@@ -92,24 +95,20 @@ graph_enum!(
         OTHER = "other",
         /// `multiStagedAttack`.
         MULTI_STAGED_ATTACK = "multiStagedAttack",
-        /// `compromisedUser`.
-        COMPROMISED_USER = "compromisedUser",
+        /// `compromisedAccount`.
+        COMPROMISED_ACCOUNT = "compromisedAccount",
         /// `phishing`.
         PHISHING = "phishing",
         /// `maliciousUserActivity`.
         MALICIOUS_USER_ACTIVITY = "maliciousUserActivity",
-        /// `clean`.
-        CLEAN = "clean",
-        /// `insufficientData`.
-        INSUFFICIENT_DATA = "insufficientData",
-        /// `confirmedUserActivity`.
-        CONFIRMED_USER_ACTIVITY = "confirmedUserActivity",
-        /// `lineOfBusinessApplication`.
-        LINE_OF_BUSINESS_APPLICATION = "lineOfBusinessApplication",
         /// `notMalicious`.
         NOT_MALICIOUS = "notMalicious",
         /// `notEnoughDataToValidate`.
         NOT_ENOUGH_DATA_TO_VALIDATE = "notEnoughDataToValidate",
+        /// `confirmedActivity`.
+        CONFIRMED_ACTIVITY = "confirmedActivity",
+        /// `lineOfBusinessApplication`.
+        LINE_OF_BUSINESS_APPLICATION = "lineOfBusinessApplication",
         /// `unknownFutureValue`.
         UNKNOWN_FUTURE_VALUE = "unknownFutureValue",
     }
@@ -715,4 +714,30 @@ pub struct UrlEvidence {
     /// Fields this version does not know (`@odata.type`, ...).
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn determination_has_graphs_members_not_defenders() {
+        for v in ["compromisedAccount", "notMalicious", "notEnoughDataToValidate", "confirmedActivity", "unknown"] {
+            assert_eq!(GraphDetermination::from(v).documented(), Some(v), "{v} is documented");
+        }
+        // MDE/XDR spellings are not Graph members.
+        for v in ["compromisedUser", "clean", "insufficientData", "confirmedUserActivity"] {
+            assert_eq!(GraphDetermination::from(v).documented(), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn newer_enum_members_are_accepted_as_sent() {
+        // Sent with `Prefer: include-unknown-enum-members`, Graph answers evolvable members by name.
+        let inc: GraphIncidentStatus = serde_json::from_str("\"awaitingAction\"").unwrap();
+        assert_eq!(inc, GraphIncidentStatus::AWAITING_ACTION);
+        let later: GraphAlertStatus = serde_json::from_str("\"someLaterMember\"").unwrap();
+        assert_eq!(later.as_str(), "someLaterMember");
+        assert_eq!(later.documented(), None);
+    }
 }
