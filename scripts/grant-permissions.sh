@@ -49,7 +49,6 @@ wants() { [[ "$FUNCTION" == all || "$FUNCTION" == "$1" ]]; }
 
 if wants webhook-enrich; then
   if [[ "$KIND" == application ]]; then
-    grant "$MDE" Role AdvancedQuery.Read.All
     grant "$MDE" Role Alert.ReadWrite.All
     grant "$MDE" Role File.Read.All
     grant "$MDE" Role Ip.Read.All
@@ -57,8 +56,8 @@ if wants webhook-enrich; then
     grant "$MDE" Role URL.Read.All
     grant "$MDE" Role User.Read.All
     grant "$XDR" Role Incident.Read.All
+    grant "$GRAPH" Role ThreatHunting.Read.All
   else
-    grant "$MDE" Scope AdvancedQuery.Read
     grant "$MDE" Scope Alert.ReadWrite
     grant "$MDE" Scope File.Read.All
     grant "$MDE" Scope Ip.Read.All
@@ -66,12 +65,12 @@ if wants webhook-enrich; then
     grant "$MDE" Scope URL.Read.All
     grant "$MDE" Scope User.Read.All
     grant "$XDR" Scope Incident.Read
+    grant "$GRAPH" Scope ThreatHunting.Read.All
   fi
 fi
 
 if wants chatops; then
   if [[ "$KIND" == application ]]; then
-    grant "$MDE" Role AdvancedQuery.Read.All
     grant "$MDE" Role Alert.Read.All
     grant "$MDE" Role Machine.CollectForensics
     grant "$MDE" Role Machine.Isolate
@@ -79,8 +78,8 @@ if wants chatops; then
     grant "$MDE" Role Machine.RestrictExecution
     grant "$MDE" Role Machine.Scan
     grant "$XDR" Role Incident.ReadWrite.All
+    grant "$GRAPH" Role ThreatHunting.Read.All
   else
-    grant "$MDE" Scope AdvancedQuery.Read
     grant "$MDE" Scope Alert.Read
     grant "$MDE" Scope Machine.CollectForensics
     grant "$MDE" Scope Machine.Isolate
@@ -88,6 +87,7 @@ if wants chatops; then
     grant "$MDE" Scope Machine.RestrictExecution
     grant "$MDE" Scope Machine.Scan
     grant "$XDR" Scope Incident.ReadWrite
+    grant "$GRAPH" Scope ThreatHunting.Read.All
   fi
 fi
 
