@@ -36,6 +36,15 @@ pub struct SimConfig {
     /// Row cap of a hunting answer: the documented 100,000, lowered by tests that need a truncated
     /// answer from a small table.
     pub hunting_max_rows: usize,
+    /// Strict list paging (the default; see [`crate::defender`] "Strict paging"): `$top` capped per
+    /// endpoint as the live services do (Graph incidents 50), an undocumented `$orderby` ignored and
+    /// the documented default order served (XDR incidents newest first by `createdTime`), elsewhere
+    /// an order unrelated to time (a keyed hash of the id), and Graph `alerts_v2` without
+    /// `@odata.nextLink` when the request gave `$top`. `false` restores the lenient simulator that
+    /// honoured `$orderby` (kept for comparison tests; nothing in the demo needs it).
+    pub strict: bool,
+    /// The key of the strict order's hash: a different key is a different (equally valid) order.
+    pub order_key: u64,
 }
 
 impl Default for SimConfig {
@@ -46,6 +55,8 @@ impl Default for SimConfig {
             action_running_s: 25,
             graph_page_size: 50,
             hunting_max_rows: crate::defender::MAX_HUNTING_ROWS,
+            strict: true,
+            order_key: 0x5eed_0f_0d_e5_u64,
         }
     }
 }
