@@ -1,9 +1,11 @@
-//! The per-(tenant, stream) cursor: a composite `(lastUpdateTime, id)` high-water mark plus the
-//! identities already written inside the overlap window below it.
+//! The per-(tenant, stream) cursor: the *mark* below which every version was read by a completed
+//! time window, the highest version written, and the identities already written at or above
+//! `mark − overlap` (the overlap window and the window being read).
 //!
-//! The high-water mark says "every record version ordered at or before this was seen by a committed
-//! page". The `recent` set names the versions written within `overlap` of it, so a re-read of the
-//! overlap window (for late-arriving records) skips exactly those and exports the others.
+//! The mark says "every record version with a time below this that was visible while its window was
+//! read has been written". The `recent` set names the versions written from `mark − overlap` up, so
+//! a re-read of the overlap window (for late-arriving records) or of a window cut half-way skips
+//! exactly those and exports the others.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,14 +14,23 @@ use std::collections::BTreeSet;
 /// One record version's identity: `(lastUpdateTime, id)`, ordered by time, then id.
 pub type Version = (DateTime<Utc>, String);
 
+/// The cursor format of the windowed pager (`done_until` is the mark). Version 1 cursors, written
+/// by the keyset pager, had only `high_water`, whose time was the mark.
+pub const WINDOWED: u32 = 2;
+
 /// The committed state of one (tenant, stream).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
     /// Format version of this document.
     pub version: u32,
-    /// The highest `(lastUpdateTime, id)` written; `None` before the first commit.
+    /// The highest `(lastUpdateTime, id)` written; `None` before the first commit. (Hunting
+    /// streams: the end of the last finished slice.)
     pub high_water: Option<Version>,
-    /// Versions written with `lastUpdateTime >= high_water.time - overlap`.
+    /// List streams: every version below this time was read by a completed window (`None` before
+    /// the first completed window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_until: Option<DateTime<Utc>>,
+    /// Versions written with `lastUpdateTime >= mark - overlap`.
     pub recent: BTreeSet<Version>,
     /// Commits so far (each commit is a new document, so no two generations have the same bytes).
     pub generation: u64,
@@ -38,9 +49,22 @@ pub struct Lease {
 }
 
 impl Cursor {
-    /// The lower bound of the next query: `high_water.time - overlap` (no bound before the first commit).
+    /// The mark: `done_until`, or for a version 1 cursor the time of its high-water mark.
+    pub fn mark(&self) -> Option<DateTime<Utc>> {
+        if self.version >= WINDOWED { self.done_until } else { self.high_water.as_ref().map(|(t, _)| *t) }
+    }
+
+    /// Moves a version 1 cursor to the windowed format (its mark kept).
+    pub fn upgrade(&mut self) {
+        if self.version < WINDOWED {
+            self.done_until = self.mark();
+            self.version = WINDOWED;
+        }
+    }
+
+    /// The lower bound of the next query: `mark - overlap` (no bound before the first mark).
     pub fn query_from(&self, overlap: Duration) -> Option<DateTime<Utc>> {
-        self.high_water.as_ref().map(|(t, _)| *t - overlap)
+        self.mark().map(|t| t - overlap)
     }
 
     /// Whether this version was already written (it is in the overlap window's set).
@@ -56,11 +80,22 @@ impl Cursor {
             }
             self.recent.insert(v.clone());
         }
-        if let Some((t, _)) = &self.high_water {
-            let floor = *t - overlap;
-            self.recent = self.recent.split_off(&(floor, String::new()));
-        }
+        self.prune(overlap);
         self.generation += 1;
+    }
+
+    /// Every version below `t` has been read: the mark moves up to `t` (never down).
+    pub fn complete_until(&mut self, t: DateTime<Utc>, overlap: Duration) {
+        if self.mark().is_none_or(|m| t > m) {
+            self.done_until = Some(t);
+        }
+        self.prune(overlap);
+    }
+
+    fn prune(&mut self, overlap: Duration) {
+        if let Some(m) = self.mark() {
+            self.recent = self.recent.split_off(&(m - overlap, String::new()));
+        }
     }
 }
 
@@ -74,7 +109,8 @@ mod tests {
 
     #[test]
     fn advance_keeps_the_window_and_the_max() {
-        let mut c = Cursor::default();
+        // A version 1 cursor: the high-water time is the mark.
+        let mut c = Cursor { version: 1, ..Cursor::default() };
         assert_eq!(c.query_from(Duration::seconds(60)), None);
         let vs = [(t(0), "b".to_string()), (t(0), "a".to_string()), (t(100), "z".to_string())];
         c.advance(&vs, Duration::seconds(60));
@@ -85,5 +121,24 @@ mod tests {
         assert_eq!(c.high_water, Some((t(100), "z".into())), "an older version never moves it back");
         assert!(c.has(&(t(70), "m".into())) && !c.has(&(t(70), "n".into())));
         assert_eq!(c.generation, 2);
+        c.upgrade();
+        assert_eq!((c.version, c.mark()), (WINDOWED, Some(t(100))), "the upgrade keeps the mark");
+    }
+
+    #[test]
+    fn the_windowed_mark_moves_only_with_completed_windows() {
+        let mut c = Cursor { version: WINDOWED, ..Cursor::default() };
+        // Versions written inside a window being read do not move the mark, nor get pruned.
+        c.advance(&[(t(500), "x".to_string()), (t(0), "a".to_string())], Duration::seconds(60));
+        assert_eq!((c.mark(), c.recent.len()), (None, 2));
+        c.complete_until(t(50), Duration::seconds(60));
+        assert_eq!(c.query_from(Duration::seconds(60)), Some(t(-10)));
+        assert_eq!(c.recent.len(), 2, "t(0) is within the overlap below the mark t(50)");
+        c.complete_until(t(200), Duration::seconds(60));
+        assert_eq!(c.recent.iter().map(|v| v.1.as_str()).collect::<Vec<_>>(), ["x"]);
+        c.complete_until(t(100), Duration::seconds(60));
+        assert_eq!(c.mark(), Some(t(200)), "never down");
+        let doc = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<Cursor>(&doc).unwrap(), c);
     }
 }

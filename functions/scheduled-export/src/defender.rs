@@ -1,4 +1,6 @@
-//! The production [`Source`]: the shared client's typed list pages for one tenant.
+//! The production [`Source`]: the shared client's typed list pages for one tenant, asked with the
+//! documented options only (`$filter` on the time field, `$top`, `$skip`; `$expand=evidence` on MDE
+//! alerts) — no `$orderby`, which no list documents.
 
 use crate::export::{Page, PageQuery, Record, Source, StreamKind};
 use async_trait::async_trait;
@@ -10,7 +12,7 @@ use defender_shared::{
         api::ListQuery,
         kql::KqlQuery,
         models::{Timestamp, hunting::GraphHuntingRequest},
-        odata::{Filter, OrderBy, fields},
+        odata::{Filter, fields},
     },
     ids::TenantName,
 };
@@ -60,12 +62,11 @@ fn window<R>(
 
 fn page<M>(
     list: defender_shared::defender::models::ODataList<M>,
-    graph: bool,
     to_record: impl Fn(&M) -> Result<Record, DefenderError>,
 ) -> Result<Page, DefenderError> {
+    // `@odata.nextLink` is not relied on: the pager ends a window at a short page.
     let records = list.value.iter().map(to_record).collect::<Result<_, _>>()?;
-    // Graph pages with `@odata.nextLink`: its presence says whether more follow.
-    Ok(Page { records, more: graph.then_some(list.next_link.is_some()) })
+    Ok(Page { records })
 }
 
 #[async_trait]
@@ -74,32 +75,24 @@ impl<T: TokenSource> Source for ClientSource<T> {
         match stream {
             StreamKind::XdrIncidents => {
                 let f = fields::incidents::LAST_UPDATE_TIME;
-                let mut lq = ListQuery::new().orderby(OrderBy::asc(f)).top(q.top).skip(q.skip);
+                let mut lq = ListQuery::new().top(q.top).skip(q.skip);
                 lq.filter = window(f, q);
                 let list = self.client.incidents_page(&self.tenant, &lq, deadline).await?;
-                page(list, false, |i| {
-                    record("xdr.incidents.list", i.incident_id.to_string(), i.last_update_time.as_ref(), i)
-                })
+                page(list, |i| record("xdr.incidents.list", i.incident_id.to_string(), i.last_update_time.as_ref(), i))
             }
             StreamKind::MdeAlerts => {
                 let f = fields::alerts::LAST_UPDATE_TIME;
-                let mut lq = ListQuery::new()
-                    .orderby(OrderBy::asc(f))
-                    .expand(fields::alerts::EXPAND_EVIDENCE)
-                    .top(q.top)
-                    .skip(q.skip);
+                let mut lq = ListQuery::new().expand(fields::alerts::EXPAND_EVIDENCE).top(q.top).skip(q.skip);
                 lq.filter = window(f, q);
                 let list = self.client.alerts_page(&self.tenant, &lq, deadline).await?;
-                page(list, false, |a| {
-                    record("mde.alerts.list", a.id.as_str().to_string(), a.last_update_time.as_ref(), a)
-                })
+                page(list, |a| record("mde.alerts.list", a.id.as_str().to_string(), a.last_update_time.as_ref(), a))
             }
             StreamKind::GraphAlerts => {
                 let f = fields::graph_alerts::LAST_UPDATE_DATE_TIME;
-                let mut lq = ListQuery::new().orderby(OrderBy::asc(f)).top(q.top).skip(q.skip);
+                let mut lq = ListQuery::new().top(q.top).skip(q.skip);
                 lq.filter = window(f, q);
                 let list = self.client.graph_alerts_page(&self.tenant, &lq, deadline).await?;
-                page(list, true, |a| {
+                page(list, |a| {
                     record(
                         "graph.security.alerts_v2.list",
                         a.id.as_str().to_string(),
@@ -110,10 +103,10 @@ impl<T: TokenSource> Source for ClientSource<T> {
             }
             StreamKind::GraphIncidents => {
                 let f = fields::graph_incidents::LAST_UPDATE_DATE_TIME;
-                let mut lq = ListQuery::new().orderby(OrderBy::asc(f)).top(q.top).skip(q.skip);
+                let mut lq = ListQuery::new().top(q.top).skip(q.skip);
                 lq.filter = window(f, q);
                 let list = self.client.graph_incidents_page(&self.tenant, &lq, deadline).await?;
-                page(list, true, |i| {
+                page(list, |i| {
                     record(
                         "graph.security.incidents.list",
                         i.id.as_str().to_string(),

@@ -1,29 +1,55 @@
 //! The export use case: for one (tenant, stream), everything that changed since the committed cursor,
-//! page by page to the sink, the cursor committed after each page's object.
+//! window by window and page by page to the sink, the cursor committed after each page's object.
 //!
 //! # How a run reads
-//! The first query is `lastUpdateTime ge (high_water.time − overlap)` (no filter before the first
-//! commit; `ge from and lt to` in backfill), `$orderby=lastUpdateTime asc`, `$top` = the stream's
-//! documented maximum page. The next page is *keyset-anchored*: `lastUpdateTime ge T` where `T` is the
-//! last time of the previous page, with `$skip` = how many records at or after `T` this run has
-//! already been given (only the ties at `T`). So an update that moves a record out of the way while
-//! the run pages cannot shift an unread record past the page boundary, and a run of ties longer than a
-//! page (300 records sharing one `lastUpdateTime`) pages on through `$skip`. Each page is sorted by
-//! `(lastUpdateTime, id)`; versions in the cursor's `recent` set are skipped, the others are written as
-//! one gzip JSON Lines object and then the cursor is committed with a conditional write.
+//! Only documented query options are sent: `$filter` on the record's time field (`ge a and lt b`),
+//! `$top` (the stream's maximum page) and `$skip`. No order is assumed — none of these lists
+//! documents `$orderby`, XDR's "most recent first" is not relied on, nor is Graph's
+//! `@odata.nextLink` (`alerts_v2` omits it when `$top` is given). What is assumed is what makes the
+//! documented `$skip` usable at all: while the set matching a filter is unchanged, the service lists
+//! it in one order, and versions that stay keep their relative order when others leave.
+//!
+//! - The run's range starts at `mark − overlap` (the whole history before the first mark; a
+//!   backfill's `[from, to)`). Its first page (`$skip=0`) is usually all of it: fewer than `$top`
+//!   records complete the range in one call.
+//! - Otherwise that page is a sample: the range is cut into **closed windows** `[a, b)`, in ascending
+//!   time, each read completely before the next. Windows are sized from the sample and then from the
+//!   previous window's count (about [`WINDOW_PAGES`] pages); on the first run a lower bound is found
+//!   below the sample, four times further each try, until what lies below it fits in one page.
+//!   Windows end at the latest time seen; the last one is open (or ends at the backfill's `to`).
+//! - A window is read with `$skip` pages that **overlap by one** (`$skip` advances by `$top − 1`).
+//!   Every page after the first must begin with a version this pass has read; if it does not, a
+//!   version earlier in the service's order left the window (it was updated) and the rest moved up,
+//!   so the pass steps back a page until it does. A window ends at a verified page shorter than
+//!   `$top`: then no version present throughout the pass was passed over. A run of ties at one
+//!   instant longer than a page (300 records sharing one `lastUpdateTime`) is just a window read by
+//!   `$skip`.
+//! - Each page is sorted by `(time, id)`, its versions already in the cursor are skipped and the rest
+//!   written as one gzip JSON Lines object, then the cursor is committed with a conditional write:
+//!   the new versions, and when the page completes its window, the mark moved to the window's end
+//!   (an open window: the latest time it held).
+//! - Calls: a window of `n` records costs `⌊(n − 1)/($top − 1)⌋ + 1` pages (one more when
+//!   `n − 1` is a multiple of `$top − 1`), plus one page back per shift detected. A run over `N`
+//!   records makes at most `ceil(N / ($top − 1)) + W + 1` calls without changes under way, with `W`
+//!   the number of windows (about `N / (8·$top)` plus the few of a first sizing) and, on a first
+//!   run, the lower-bound probes (`log4` of how far below the sample the data starts). The tests
+//!   assert `calls ≤ ceil(N / $top) · 5/4 + 8`; docs/export.md gives the measured figures.
 //!
 //! # Delivery guarantee
 //! A record version is the pair `(id, lastUpdateTime)`; an update is a new version, exported again.
 //! - **No loss** of any version that is visible to the API while its `lastUpdateTime` is at or above
-//!   `high_water.time − overlap`: every version at or below the committed high-water mark was returned
-//!   by a committed page (pages are in time order), and versions inside the overlap window that no
-//!   committed page wrote (late arrivals, unread ties at the boundary) are read again by the next run.
-//!   A version that becomes visible more than `overlap` after a later version was committed, or that
-//!   is replaced by a newer one between two runs, is never seen (nothing polling could see it).
+//!   `mark − overlap`: every version below the committed mark that was present while its window was
+//!   read was returned by a committed page (a window completes only at a verified short page, and
+//!   the mark only moves past completed windows); versions inside the overlap window that no
+//!   committed page wrote (late arrivals, a window cut half-way, updates made while the open window
+//!   was read) are read again by the next run. A version that becomes visible more than `overlap`
+//!   after the mark passed it, or that is replaced by a newer one between two runs, is never seen
+//!   (nothing polling could see it).
 //! - **Objects: at-least-once.** An object is written before the cursor that covers it; a run that
 //!   stops between the two (crash, deadline, store error, a lost race) leaves an object the next run
 //!   writes again. Keys are deterministic — `tenant=…/stream=…/date=<from's date>/<from>_<to>_<first
-//!   id>.jsonl.gz` from the versions in it — and the next run starts from the same committed cursor,
+//!   id>.jsonl.gz` from the versions in it — and the next run starts from the same committed cursor
+//!   and cuts the same windows (they depend only on the cursor and the answers, never on a clock),
 //!   so if Defender's answer is unchanged it rebuilds the same pages and **overwrites** the same keys.
 //! - **Exactly-once per `(id, lastUpdateTime)` in the union of objects** holds when every uncommitted
 //!   object is rewritten by an identical retry (the cases tested: a retry after a failed cursor write,
@@ -36,12 +62,9 @@
 //!   finds a live lease, or loses the race to write one, stops at once ([`Outcome::Conflict`]) having
 //!   written nothing. The lease is released at the end; a run killed at its deadline leaves one that
 //!   has expired by then, so the next run takes over from the last committed page.
-//! - Ordering assumption: `$orderby` is not in the Defender docs for these lists (the simulator, like
-//!   the service, accepts it). If the service ignored it, pages would still be sorted and deduplicated,
-//!   but the per-page commit would no longer imply "everything earlier was read"; the tests pin the
-//!   ordering the simulator serves.
 //!
-//! Memory is one page (at most 10,000 alerts) plus the overlap window's identities, whatever the volume.
+//! Memory is one page (at most 10,000 alerts) plus the identities of the overlap window and of the
+//! window being read (windows are sized for about 40,000), whatever the volume.
 
 use crate::cursor::{Cursor, Lease, Version};
 pub use crate::hunting::HuntingSpec;
@@ -56,7 +79,7 @@ use flate2::{Compression, write::GzEncoder};
 use serde::Serialize;
 use std::{fmt, io::Write, str::FromStr, time::Duration};
 
-/// A list stream: records with an id and a last-update time, read by keyset pages.
+/// A list stream: records with an id and a last-update time, read by closed time windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StreamKind {
@@ -89,8 +112,9 @@ impl StreamKind {
     }
 
     /// The page size asked for: the documented maximum `$top` (MDE 10,000, XDR incidents 100); Graph
-    /// documents no maximum and pages with `@odata.nextLink`, so the shared client's
-    /// [`GRAPH_PAGE`](defender_shared::defender::api::GRAPH_PAGE) (the docs' own example, 100).
+    /// documents no maximum, so the shared client's
+    /// [`GRAPH_PAGE`](defender_shared::defender::api::GRAPH_PAGE) (50: the live `security/incidents`
+    /// refuses more).
     pub fn max_page(self) -> usize {
         use defender_shared::defender::api::{GRAPH_PAGE, MDE_MAX_PAGE, XDR_INCIDENTS_MAX_PAGE};
         match self {
@@ -175,20 +199,19 @@ pub struct PageQuery {
     pub top: usize,
 }
 
-/// One page of a list stream.
+/// One page of a list stream, in the service's order (no order is assumed; `@odata.nextLink` is not
+/// relied on either: Graph `alerts_v2` omits it when `$top` is given).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
     /// The records.
     pub records: Vec<Record>,
-    /// Whether the service says more follow (Graph: an `@odata.nextLink`); `None` when it does not
-    /// say (MDE, XDR), and a short page is the end.
-    pub more: Option<bool>,
 }
 
 /// Where records come from.
 #[async_trait]
 pub trait Source: Send + Sync {
-    /// One page of a list stream, ordered by its time field ascending.
+    /// One page of a list stream: the records with `from <= time < until`, `$skip`/`$top` applied,
+    /// in whatever order the service lists them.
     ///
     /// # Errors
     /// The service's error after the client's retries within `deadline`.
@@ -291,6 +314,9 @@ pub struct StreamSummary {
     pub throttles: u64,
     /// Hunting: slices halved because the answer was truncated or hit a quota or timeout.
     pub windows_halved: u64,
+    /// Lists: pages read again because records earlier in the service's order left a window while
+    /// it was read (the next page did not begin with a record already read).
+    pub steps_back: u64,
     /// High-water mark before.
     pub cursor_before: Option<Version>,
     /// High-water mark after.
@@ -347,6 +373,13 @@ pub enum ExportError {
         from: DateTime<Utc>,
         /// The smallest window tried.
         window_ms: i64,
+    },
+    /// A window's pages kept starting with unread records: the service does not list a window in
+    /// one order between requests, so `$skip` cannot enumerate it.
+    #[error("{stream}: the service's order changed between pages more often than records left")]
+    UnstableOrder {
+        /// Stream.
+        stream: String,
     },
     /// Compression failed (only on allocation failure).
     #[error("gzip")]
@@ -463,6 +496,7 @@ pub async fn export_stream(
         api_calls: 0,
         throttles: 0,
         windows_halved: 0,
+        steps_back: 0,
         cursor_before: cursor.high_water.clone(),
         cursor_after: cursor.high_water.clone(),
         outcome: Outcome::Complete,
@@ -520,6 +554,176 @@ pub(crate) fn source_error(job: &Job, e: DefenderError, sum: &mut StreamSummary)
     ExportError::Source { stream: job.stream.to_string(), source: e }
 }
 
+/// The resolution of Defender's timestamps (7 fractional digits): window bounds are multiples of it,
+/// so a bound means the same instant however the service rounds a literal.
+const TICK_NS: i64 = 100;
+
+/// A window is sized for about this many pages (at most [`WINDOW_MAX_RECORDS`] records): the
+/// versions of the window being read are kept in the cursor until it completes.
+const WINDOW_PAGES: usize = 8;
+/// See [`WINDOW_PAGES`].
+const WINDOW_MAX_RECORDS: usize = 40_000;
+
+fn align_down(t: DateTime<Utc>) -> DateTime<Utc> {
+    let ns = t.timestamp_subsec_nanos() as i64;
+    t - chrono::Duration::nanoseconds(ns.rem_euclid(TICK_NS))
+}
+
+fn ticks(d: chrono::Duration) -> i64 {
+    d.num_nanoseconds().map_or(i64::MAX, |n| n / TICK_NS)
+}
+
+fn of_ticks(n: i64) -> chrono::Duration {
+    chrono::Duration::nanoseconds(n.clamp(1, i64::MAX / TICK_NS) * TICK_NS)
+}
+
+/// How a window's enumeration ended.
+enum Read {
+    /// Every version in the window was read: how many distinct ones, and the latest time seen.
+    Complete { count: usize, latest: Option<DateTime<Utc>> },
+    /// Stopped (deadline) or lost the cursor to another run; `sum.outcome` says which.
+    Interrupted,
+}
+
+/// One list stream's run: closed time windows `[a, b)` read completely with `$filter`, `$top`,
+/// `$skip`, in ascending time, the cursor's mark moved to `b` as each completes.
+struct Pager<'r, 'c> {
+    source: &'r dyn Source,
+    kind: StreamKind,
+    job: &'r Job,
+    stop: &'r dyn StopSignal,
+    state: &'r mut Committed<'c>,
+    sum: &'r mut StreamSummary,
+    top: usize,
+}
+
+impl Pager<'_, '_> {
+    /// One request; `None` when the run must stop first (or a call ran into its deadline).
+    async fn fetch(
+        &mut self,
+        from: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        skip: usize,
+    ) -> Result<Option<Vec<Record>>, ExportError> {
+        if self.stop.should_stop() {
+            self.sum.outcome = Outcome::Stopped;
+            return Ok(None);
+        }
+        let q = PageQuery { from, until, skip, top: self.top };
+        self.sum.api_calls += 1;
+        match self.source.page(self.kind, &q, self.job.deadline).await {
+            Ok(p) => Ok(Some(p.records)),
+            Err(e) if e.is_deadline() => {
+                self.sum.outcome = Outcome::Stopped;
+                Ok(None)
+            }
+            Err(e) => Err(source_error(self.job, e, self.sum)),
+        }
+    }
+
+    /// Writes the versions of `page` not written yet as one object, then commits them (and, when the
+    /// window is complete, the new mark). `false`: another run won the cursor.
+    async fn write(&mut self, mut page: Vec<Record>, mark: Option<DateTime<Utc>>) -> Result<bool, ExportError> {
+        page.sort_by(|a, b| (a.updated, &a.id).cmp(&(b.updated, &b.id)));
+        page.dedup_by(|a, b| (a.updated, &a.id) == (b.updated, &b.id));
+        let fresh: Vec<&Record> = page.iter().filter(|r| !self.state.cursor.has(&(r.updated, r.id.clone()))).collect();
+        let versions: Vec<Version> = fresh.iter().map(|r| (r.updated, r.id.clone())).collect();
+        if let (Some(first), Some(last)) = (versions.first(), versions.last()) {
+            let key = object_key(self.job, first, last);
+            let body = gzip_lines(fresh.iter().map(|r| r.line.as_slice())).map_err(ExportError::Gzip)?;
+            sink_put(self.state.sink, self.job, &key, body).await?;
+            self.sum.objects += 1;
+        }
+        let moves = mark.is_some_and(|m| self.state.cursor.mark().is_none_or(|c| m > c));
+        if versions.is_empty() && !moves {
+            return Ok(true);
+        }
+        let mut next = self.state.cursor.clone();
+        next.advance(&versions, self.job.overlap);
+        if let Some(m) = mark {
+            next.complete_until(m, self.job.overlap);
+        }
+        if !self.state.commit(next).await? {
+            self.sum.outcome = Outcome::Conflict;
+            return Ok(false);
+        }
+        self.sum.records += versions.len() as u64;
+        self.sum.cursor_after = self.state.cursor.high_water.clone();
+        if let Some(t) = self.state.cursor.mark() {
+            self.stop.progress(&self.job.stream, self.sum.records, t);
+        }
+        Ok(true)
+    }
+
+    /// Reads the window `[from, until)` completely (`first`: its page at `$skip=0`, if already read)
+    /// and moves the mark to `mark` when done.
+    ///
+    /// Pages overlap by one (`$skip` advances by `$top − 1`): a page after the first must begin
+    /// with a version this pass has read. If it does not — a version earlier in the service's
+    /// order left the window (it was updated) and the rest moved up — the pass steps back a page
+    /// until it does; so, in any order that is stable for the versions that stay, no version
+    /// present throughout the pass is passed over.
+    async fn window(
+        &mut self,
+        from: Option<DateTime<Utc>>,
+        until: Option<DateTime<Utc>>,
+        mut first: Option<Vec<Record>>,
+        mark: impl Fn(Option<DateTime<Utc>>) -> Option<DateTime<Utc>>,
+    ) -> Result<Read, ExportError> {
+        let mut read: std::collections::HashSet<Version> = std::collections::HashSet::new();
+        let mut latest: Option<DateTime<Utc>> = None;
+        let mut skip = 0usize;
+        let mut steps_back = 0usize;
+        loop {
+            let page = match first.take() {
+                Some(p) => p,
+                None => match self.fetch(from, until, skip).await? {
+                    Some(p) => p,
+                    None => return Ok(Read::Interrupted),
+                },
+            };
+            let n = page.len();
+            let verified = skip == 0 || page.first().is_some_and(|r| read.contains(&(r.updated, r.id.clone())));
+            for r in &page {
+                let v = (r.updated, r.id.clone());
+                if !read.contains(&v) {
+                    if self.state.cursor.has(&v) {
+                        self.sum.skipped += 1;
+                    }
+                    latest = latest.max(Some(r.updated));
+                    read.insert(v);
+                }
+            }
+            let done = verified && n < self.top;
+            let m = if done { mark(latest) } else { None };
+            if !self.write(page, m).await? {
+                return Ok(Read::Interrupted);
+            }
+            if done {
+                return Ok(Read::Complete { count: read.len(), latest });
+            }
+            if verified {
+                skip += n - 1;
+            } else {
+                self.sum.steps_back += 1;
+                steps_back += 1;
+                if steps_back > 16 + 2 * read.len() / self.top {
+                    // More steps back than pages read: the order is not stable between requests.
+                    return Err(ExportError::UnstableOrder { stream: self.job.stream.to_string() });
+                }
+                skip = skip.saturating_sub(self.top - 1);
+            }
+        }
+    }
+}
+
+/// The times of a page's records that have one.
+fn span(page: &[Record]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut times = page.iter().map(|r| r.updated).filter(|t| *t != DateTime::<Utc>::MIN_UTC);
+    let first = times.next()?;
+    Some(times.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t))))
+}
+
 async fn pages(
     source: &dyn Source,
     kind: StreamKind,
@@ -528,67 +732,80 @@ async fn pages(
     state: &mut Committed<'_>,
     sum: &mut StreamSummary,
 ) -> Result<(), ExportError> {
-    let top = job.page_size.clamp(1, kind.max_page());
-    let mut anchor = match (state.cursor.query_from(job.overlap), job.backfill) {
+    state.cursor.upgrade();
+    let top = job.page_size.clamp(2, kind.max_page().max(2));
+    let end = job.backfill.map(|b| b.to);
+    let start = match (state.cursor.query_from(job.overlap), job.backfill) {
         (Some(t), Some(b)) => Some(t.max(b.from)),
         (Some(t), None) => Some(t),
         (None, b) => b.map(|b| b.from),
+    }
+    .map(align_down);
+    let mut p = Pager { source, kind, job, stop, state, sum, top };
+    // The range as one window: up to the backfill's end, or open (then the mark is the latest time
+    // read).
+    let last_mark = move |latest: Option<DateTime<Utc>>| end.or(latest.max(start));
+    // 1. The whole range, in one page when it fits (a scheduled run's usual case).
+    let Some(probe) = p.fetch(start, end, 0).await? else { return Ok(()) };
+    if probe.len() < top {
+        p.window(start, end, Some(probe), last_mark).await?;
+        return Ok(());
+    }
+    // 2. More than a page: the probe is a sample of the range, in the service's order.
+    let Some((lo, hi)) = span(&probe) else {
+        // Nothing with a time to cut by: the range is one window.
+        p.window(start, end, Some(probe), last_mark).await?;
+        return Ok(());
     };
-    let mut skip = 0usize;
+    // The first width: a sixteenth of what the sample spans (and of the range from `start`).
+    let spanned = ticks(hi - lo).max(start.map_or(0, |a| ticks(hi - a)));
+    let mut width = (spanned / 16).max(1);
+    let mut latest_seen = hi;
+    // A lower bound: below the sample, four times further each try, until what lies below it fits in
+    // one page (that page completes the window `(−∞, a)`).
+    let mut a = match start {
+        Some(a) => a,
+        None => {
+            let mut step = spanned.max(ticks(chrono::Duration::seconds(1)));
+            loop {
+                let below = align_down(lo - of_ticks(step));
+                if below.timestamp() < 0 || step > i64::MAX / 8 {
+                    // Far below any Defender data: read whatever is there as one window.
+                    match p.window(None, Some(below), None, |_| Some(below)).await? {
+                        Read::Complete { .. } => break below,
+                        Read::Interrupted => return Ok(()),
+                    }
+                }
+                let Some(page) = p.fetch(None, Some(below), 0).await? else { return Ok(()) };
+                if page.len() < top {
+                    match p.window(None, Some(below), Some(page), |_| Some(below)).await? {
+                        Read::Complete { .. } => break below,
+                        Read::Interrupted => return Ok(()),
+                    }
+                }
+                step = step.saturating_mul(4);
+            }
+        }
+    };
+    // 3. Windows upward, each sized from the last one's count; past the latest time seen, the final
+    //    window.
+    let target = (top * WINDOW_PAGES).min(WINDOW_MAX_RECORDS.max(top * 2));
     loop {
-        if stop.should_stop() {
-            sum.outcome = Outcome::Stopped;
-            break;
+        let b = align_down(a + of_ticks(width));
+        if b > latest_seen || end.is_some_and(|e| b >= e) {
+            p.window(Some(a), end, None, move |latest: Option<DateTime<Utc>>| end.or(latest.max(Some(a)))).await?;
+            return Ok(());
         }
-        let q = PageQuery { from: anchor, until: job.backfill.map(|b| b.to), skip, top };
-        sum.api_calls += 1;
-        let Page { records: mut page, more } = match source.page(kind, &q, job.deadline).await {
-            Ok(p) => p,
-            Err(e) if e.is_deadline() => {
-                sum.outcome = Outcome::Stopped;
-                break;
+        match p.window(Some(a), Some(b), None, |_| Some(b)).await? {
+            Read::Complete { count, latest } => {
+                latest_seen = latest_seen.max(latest.unwrap_or(latest_seen));
+                let factor = if count == 0 { 4.0 } else { (target as f64 / count as f64).min(4.0) };
+                width = ((width as f64 * factor) as i64).max(1);
+                a = b;
             }
-            Err(e) => return Err(source_error(job, e, sum)),
-        };
-        let n = page.len();
-        page.sort_by(|a, b| (a.updated, &a.id).cmp(&(b.updated, &b.id)));
-        if let Some(last) = page.last() {
-            let t = last.updated;
-            if t == DateTime::<Utc>::MIN_UTC || anchor == Some(t) {
-                // Still inside one run of ties (or of records without a time): page on by offset.
-                skip += n;
-            } else {
-                // Earlier pages ended before `t`, so only this page's ties at `t` were seen.
-                skip = page.iter().filter(|r| r.updated >= t).count();
-                anchor = Some(t);
-            }
-        }
-        let fresh: Vec<&Record> = page.iter().filter(|r| !state.cursor.has(&(r.updated, r.id.clone()))).collect();
-        sum.skipped += (n - fresh.len()) as u64;
-        if let (Some(first), Some(last)) = (fresh.first(), fresh.last()) {
-            let versions: Vec<Version> = fresh.iter().map(|r| (r.updated, r.id.clone())).collect();
-            let key = object_key(job, &(first.updated, first.id.clone()), &(last.updated, last.id.clone()));
-            let body = gzip_lines(fresh.iter().map(|r| r.line.as_slice())).map_err(ExportError::Gzip)?;
-            sink_put(state.sink, job, &key, body).await?;
-            sum.objects += 1;
-            let mut next = state.cursor.clone();
-            next.advance(&versions, job.overlap);
-            if !state.commit(next).await? {
-                sum.outcome = Outcome::Conflict;
-                break;
-            }
-            sum.records += versions.len() as u64;
-            sum.cursor_after = state.cursor.high_water.clone();
-            if let Some((t, _)) = &sum.cursor_after {
-                stop.progress(&job.stream, sum.records, *t);
-            }
-        }
-        // Graph says whether more follow (`@odata.nextLink`); the others end with a short page.
-        if !more.unwrap_or(n >= top) || n == 0 {
-            break;
+            Read::Interrupted => return Ok(()),
         }
     }
-    Ok(())
 }
 
 pub(crate) async fn sink_put(sink: &dyn Sink, job: &Job, key: &str, body: Vec<u8>) -> Result<(), ExportError> {

@@ -3,11 +3,13 @@
 //! page and timestamp boundaries. The guarantee is stated exactly in [`export`].
 //!
 //! # Layout
-//! - [`export`] — the use case over the narrow [`export::Source`] and [`sink::Sink`] traits: keyset
-//!   paging by `(lastUpdateTime, id)`, deterministic object keys, the cursor committed after the data.
+//! - [`export`] — the use case over the narrow [`export::Source`] and [`sink::Sink`] traits: closed
+//!   time windows read completely with `$filter`/`$top`/`$skip` (no order assumed), deterministic
+//!   object keys, the cursor committed after the data.
 //! - [`hunting`] — hunting streams: a configured query cut into time slices, halved when an answer is
 //!   truncated or over a quota, resumed from the last finished slice.
-//! - [`cursor`] — the committed per-(tenant, stream) state: high-water mark + the overlap window's ids.
+//! - [`cursor`] — the committed per-(tenant, stream) state: the mark of completed windows + the ids
+//!   written since `mark − overlap`.
 //! - [`sink`] — the sink trait and [`sink::DirSink`] (a local directory, for `make run`).
 //! - [`s3`] — [`s3::S3Sink`]: `aws-sdk-s3`, conditional writes for the cursor.
 //! - [`defender`] — the production source: the shared client's typed list pages.

@@ -40,6 +40,15 @@ pub struct SimConfig {
     pub vault_throttle_next: u32,
     /// Key Vault: the `Retry-After` (seconds) of those 429s.
     pub vault_retry_after_s: u64,
+    /// Strict list paging (the default; see [`crate::defender`] "Strict paging"): `$top` capped per
+    /// endpoint as the live services do (Graph incidents 50), an undocumented `$orderby` ignored and
+    /// the documented default order served (XDR incidents newest first by `createdTime`), elsewhere
+    /// an order unrelated to time (a keyed hash of the id), and Graph `alerts_v2` without
+    /// `@odata.nextLink` when the request gave `$top`. `false` restores the lenient simulator that
+    /// honoured `$orderby` (kept for comparison tests; nothing in the demo needs it).
+    pub strict: bool,
+    /// The key of the strict order's hash: a different key is a different (equally valid) order.
+    pub order_key: u64,
 }
 
 impl Default for SimConfig {
@@ -52,6 +61,8 @@ impl Default for SimConfig {
             hunting_max_rows: crate::defender::MAX_HUNTING_ROWS,
             vault_throttle_next: 0,
             vault_retry_after_s: 1,
+            strict: true,
+            order_key: 0x5eed_0f_0d_e5_u64,
         }
     }
 }

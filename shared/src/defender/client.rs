@@ -332,7 +332,9 @@ impl<T: TokenSource> DefenderClient<T> {
     ///   call's own `$skip`, if any; `0` sends no `$top` and relies on `@odata.nextLink`.
     /// - A `nextLink` is sent back unchanged, only if it is on the target's origin (else the stream
     ///   yields [`DefenderError::ForeignNextLink`] after the page that carried it). Once the service
-    ///   pages by link, a page without one is the last. Graph pages only by link.
+    ///   pages by link, a page without one is the last. A `$top` page without a link (Graph
+    ///   `alerts_v2` omits it when `$top` is given) is followed by `$skip` until a short page, as
+    ///   `$skip` is documented for every list paged here.
     /// - Empty pages are not yielded. After an error the stream ends.
     pub fn pages<'a, R: DeserializeOwned + Send + 'a>(
         &'a self,
@@ -410,7 +412,7 @@ impl<T: TokenSource> DefenderClient<T> {
                     // Paging by link, and the link is gone: that was the last page.
                     (None, None) => Cursor::Done,
                     (None, Some(skip)) => {
-                        if call.api == ApiFamily::Graph || page_size == 0 || n < page_size {
+                        if page_size == 0 || n < page_size {
                             Cursor::Done
                         } else {
                             Cursor::Skip(skip + n)

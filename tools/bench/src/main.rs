@@ -327,7 +327,7 @@ async fn measure(
 
     // 4. The scheduled export: 1,000,000 generated alerts to the directory sink (the simulator in its own
     //    process), before the shared-client rows so this process's peak RSS is the export's own.
-    table.extend(export::run().await?.into_iter().map(|r| Row::rust_only("export", r.measure, r.value)));
+    table.extend(export::run(export::ALERTS).await?.into_iter().map(|r| Row::rust_only("export", r.measure, r.value)));
 
     // 5. The shared library alone.
     table.extend(client::bench(dir).await?);

@@ -113,7 +113,13 @@ fn generated_alerts(ctx: &Ctx<'_>, g: &crate::seed::GeneratedAlerts, expand: boo
             }
         }
     }
-    if let Some(o) = ctx.q("$orderby")
+    let (strict, key) = {
+        let c = lock(&ctx.sim.config);
+        (c.strict, c.order_key)
+    };
+    // Strict: `$orderby` is not documented here and is ignored (see the module's "Strict paging").
+    if !strict
+        && let Some(o) = ctx.q("$orderby")
         && !matches!(o.trim(), "lastUpdateTime" | "lastUpdateTime asc")
     {
         return Err(bad(format!("generated alerts: unsupported orderby '{o}'")));
@@ -130,11 +136,15 @@ fn generated_alerts(ctx: &Ctx<'_>, g: &crate::seed::GeneratedAlerts, expand: boo
     }
     let skip = num("$skip")?.unwrap_or(0).max(0);
     let page = top.unwrap_or(max);
-    let start = lo.max(0).saturating_add(skip);
-    let end = hi.min(count).min(start.saturating_add(page));
+    let (lo, hi) = (lo.max(0), hi.min(count));
+    let start = lo.saturating_add(skip);
+    let end = hi.min(start.saturating_add(page));
     let template = lock(&ctx.sim.tenant).seed.alerts.first().cloned().unwrap_or_else(|| json!({}));
     let mut value = Vec::with_capacity(usize::try_from((end - start).max(0)).unwrap_or(0));
-    for i in start..end {
+    let order = Stride::new(key, u64::try_from(hi - lo).unwrap_or(0));
+    for p in start..end {
+        // Position `p` of the answer; strict: a keyed permutation of the filtered range.
+        let i = if strict { lo + i64::try_from(order.at(u64::try_from(p - lo).unwrap_or(0))).unwrap_or(0) } else { p };
         let mut a = shape_alert(&template, expand);
         if let Some(o) = a.as_object_mut() {
             o.insert("id".into(), json!(format!("da-gen-{i:010}")));
@@ -144,14 +154,49 @@ fn generated_alerts(ctx: &Ctx<'_>, g: &crate::seed::GeneratedAlerts, expand: boo
     }
     let mut out = Map::new();
     out.insert("@odata.context".into(), json!(ctx.context()));
-    if top.is_none() && end < hi.min(count) {
+    if top.is_none() && end < hi {
         out.insert(
             "@odata.nextLink".into(),
-            json!(super::next_link(ctx, usize::try_from(skip + page).unwrap_or(0), page as usize)),
+            json!(super::next_link(ctx, usize::try_from(skip + page).unwrap_or(0), page as usize, strict)),
         );
     }
     out.insert("value".into(), Value::Array(value));
     Ok((StatusCode::OK, Some(Value::Object(out))))
+}
+
+/// A keyed permutation of `0..n`: `p -> (a·p + c) mod n` with `a` coprime to `n` near `n/φ`, so
+/// neighbours in the answer are far apart in time (and no arithmetic needs the whole range).
+struct Stride {
+    n: u64,
+    a: u64,
+    c: u64,
+}
+
+impl Stride {
+    fn new(key: u64, n: u64) -> Self {
+        fn gcd(mut x: u64, mut y: u64) -> u64 {
+            while y != 0 {
+                (x, y) = (y, x % y);
+            }
+            x
+        }
+        if n <= 1 {
+            return Self { n, a: 1, c: 0 };
+        }
+        let mut a = ((n as f64) * 0.618_033_988_749_895) as u64 + super::keyed_hash(key, &n.to_le_bytes()) % 7;
+        a = a.clamp(1, n - 1);
+        while gcd(a, n) != 1 {
+            a = a % (n - 1) + 1;
+        }
+        Self { n, a, c: super::keyed_hash(key, b"offset") % n }
+    }
+
+    fn at(&self, p: u64) -> u64 {
+        if self.n == 0 {
+            return 0;
+        }
+        ((u128::from(self.a) * u128::from(p) + u128::from(self.c)) % u128::from(self.n)) as u64
+    }
 }
 
 fn find_alert(ctx: &Ctx<'_>, id: &str) -> Result<Value, ApiError> {

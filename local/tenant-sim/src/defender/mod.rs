@@ -11,6 +11,20 @@
 //! - XDR incidents: `$top` up to 100 (default 100), `$skip`; no `@odata.nextLink` (as documented).
 //! - Graph: `$top`, `$skip`, `$count=true`; pages carry `@odata.nextLink` (the original query with the
 //!   next `$skip`) until the last one.
+//!
+//! # Strict paging (the default, [`SimConfig::strict`](crate::state::SimConfig::strict))
+//! Where the docs are silent the simulator answers as the least favourable plausible service:
+//! - `$top` is capped per endpoint: the documented maxima (MDE 10,000, XDR incidents 100) and the
+//!   field-reported Graph `security/incidents` cap of 50 (a 400 above it, as the live service).
+//! - No list documents `$orderby`: it is **ignored** (not refused — a service that does not
+//!   implement an option skips it), and the list's own order is served: XDR incidents "most recent
+//!   first" by `createdTime` (its creation is what makes an incident recent; an update does not move
+//!   it), ties and every other list by a keyed hash of the id — stable for an unchanged set, so the
+//!   documented `$skip` keeps its meaning, and unrelated to time. The procedural alert sequence is
+//!   served in a keyed stride permutation of the filtered range, for the same reasons.
+//! - Graph `alerts_v2` omits `@odata.nextLink` when the request gave `$top` (reported against the
+//!   live service, elastic/integrations#20234); a `nextLink` the simulator writes carries `$top`
+//!   only if the request did.
 
 mod actions;
 mod graph;
@@ -208,8 +222,56 @@ fn throttled(ep: &Endpoint, t: &crate::quota::Throttled, now: DateTime<Utc>) -> 
     e.render(ep.api, now)
 }
 
+/// A keyed 64-bit hash (FNV-1a, then the SplitMix64 finaliser): the strict simulator's order.
+pub(crate) fn keyed_hash(key: u64, bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ key;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// The strict order's key of an item: a keyed hash of its id (`id`, or XDR's `incidentId`).
+pub(crate) fn order_rank(key: u64, item: &Value) -> u64 {
+    match item.get("id").or_else(|| item.get("incidentId")) {
+        Some(Value::String(s)) => keyed_hash(key, s.as_bytes()),
+        Some(v) => keyed_hash(key, v.to_string().as_bytes()),
+        None => keyed_hash(key, item.to_string().as_bytes()),
+    }
+}
+
+/// Lists whose handler already serves a documented order (the strict list keeps it).
+fn has_documented_order(ep: &Endpoint) -> bool {
+    ep.name == "xdr.incidents.list"
+}
+
+/// Whether the endpoint's documented query options include `option` (e.g. `$orderby`).
+fn documents(ep: &Endpoint, option: &str) -> bool {
+    ep.doc["query_options"]
+        .as_array()
+        .is_some_and(|opts| opts.iter().filter_map(Value::as_str).any(|o| o.split_whitespace().next() == Some(option)))
+}
+
+/// The largest `$top` the endpoint accepts: the documented maximum, and in strict mode the caps the
+/// live services are reported to enforce where the docs state none.
+pub(crate) fn max_top(ep: &Endpoint, strict: bool) -> Option<usize> {
+    match ep.name.as_str() {
+        // Reported against the live service (e.g. wazuh/wazuh#28070): 400 above 50.
+        "graph.security.incidents.list" if strict => Some(50),
+        _ => ep.max_top,
+    }
+}
+
 /// Applies the documented OData options to a collection and pages it.
 pub(crate) fn list(ctx: &Ctx<'_>, mut items: Vec<Value>) -> Reply {
+    let (strict, order_key, graph_page_size) = {
+        let c = lock(&ctx.sim.config);
+        (c.strict, c.order_key, c.graph_page_size)
+    };
     for (k, _) in &ctx.query {
         if k.starts_with('$')
             && !["$filter", "$top", "$skip", "$orderby", "$expand", "$count", "$skiptoken"].contains(&k.as_str())
@@ -229,14 +291,24 @@ pub(crate) fn list(ctx: &Ctx<'_>, mut items: Vec<Value>) -> Reply {
             .map_err(|e| ApiError::bad_request("ODataError", format!("Invalid filter clause: {e}")))?;
         items.retain(|i| filter.matches(i));
     }
-    if let Some(o) = ctx.q("$orderby") {
-        let order = OrderBy::parse(o)
-            .map_err(|e| ApiError::bad_request("ODataError", format!("Invalid orderby clause: {e}")))?;
-        order.sort(&mut items);
+    if strict && !has_documented_order(ctx.ep) {
+        // No documented order: one unrelated to time, stable while the set is unchanged.
+        items.sort_by_cached_key(|i| order_rank(order_key, i));
+    }
+    match ctx.q("$orderby") {
+        // Undocumented here: ignored, the list's own order stands.
+        Some(_) if strict && !documents(ctx.ep, "$orderby") => {}
+        Some(o) => {
+            let order = OrderBy::parse(o)
+                .map_err(|e| ApiError::bad_request("ODataError", format!("Invalid orderby clause: {e}")))?;
+            order.sort(&mut items);
+        }
+        None => {}
     }
     let skip = parse_count(ctx, "$skip")?.unwrap_or(0);
     let top = parse_count(ctx, "$top")?;
-    if let (Some(top), Some(max)) = (top, ctx.ep.max_top)
+    let max = max_top(ctx.ep, strict);
+    if let (Some(top), Some(max)) = (top, max)
         && top > max
     {
         return Err(ApiError::bad_request(
@@ -249,8 +321,8 @@ pub(crate) fn list(ctx: &Ctx<'_>, mut items: Vec<Value>) -> Reply {
     let total = items.len();
     let page = match (ctx.ep.api, top) {
         (_, Some(t)) => t,
-        (Api::Graph, None) => lock(&ctx.sim.config).graph_page_size,
-        (_, None) => ctx.ep.max_top.unwrap_or(usize::MAX),
+        (Api::Graph, None) => graph_page_size.min(max.unwrap_or(usize::MAX)),
+        (_, None) => max.unwrap_or(usize::MAX),
     };
     let value: Vec<Value> = items.into_iter().skip(skip).take(page).collect();
     let mut out = Map::new();
@@ -260,12 +332,13 @@ pub(crate) fn list(ctx: &Ctx<'_>, mut items: Vec<Value>) -> Reply {
     }
     let more = skip.saturating_add(value.len()) < total;
     let pages_by_link = match ctx.ep.api {
-        Api::Graph => true,
+        // Reported: alerts_v2 answers a `$top` without a nextLink.
+        Api::Graph => !(strict && top.is_some() && ctx.ep.name == "graph.security.alerts_v2.list"),
         Api::Mde => top.is_none(),
         Api::Xdr => false,
     };
     if more && pages_by_link && !value.is_empty() {
-        out.insert("@odata.nextLink".into(), json!(next_link(ctx, skip + value.len(), page)));
+        out.insert("@odata.nextLink".into(), json!(next_link(ctx, skip + value.len(), page, strict)));
     }
     out.insert("value".into(), Value::Array(value));
     Ok((StatusCode::OK, Some(Value::Object(out))))
@@ -284,14 +357,18 @@ fn parse_count(ctx: &Ctx<'_>, name: &str) -> Result<Option<usize>, ApiError> {
         .transpose()
 }
 
-fn next_link(ctx: &Ctx<'_>, skip: usize, page: usize) -> String {
+/// The next page's URL: the request's options with the next `$skip` (and `$top` — in strict mode only
+/// if the request gave one, so following links never turns into a `$top` request).
+pub(crate) fn next_link(ctx: &Ctx<'_>, skip: usize, page: usize, strict: bool) -> String {
     let mut ser = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in &ctx.query {
         if k != "$skip" && k != "$top" {
             ser.append_pair(k, v);
         }
     }
-    ser.append_pair("$top", &page.to_string());
+    if !strict || ctx.q("$top").is_some() {
+        ser.append_pair("$top", &page.to_string());
+    }
     ser.append_pair("$skip", &skip.to_string());
     format!("{}{}?{}", ctx.sim.base_url, ctx.path, ser.finish())
 }

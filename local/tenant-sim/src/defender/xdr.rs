@@ -9,13 +9,18 @@ pub(super) fn handle(ctx: &Ctx<'_>) -> Reply {
     match ctx.ep.name.as_str() {
         "xdr.incidents.list" => {
             let mut items = lock(&ctx.sim.tenant).seed.incidents.clone();
-            // "most recent first"
-            items.sort_by(|a, b| {
-                b["createdTime"]
-                    .as_str()
-                    .and_then(crate::clock::parse_iso)
-                    .cmp(&a["createdTime"].as_str().and_then(crate::clock::parse_iso))
-            });
+            let (strict, key) = {
+                let c = lock(&ctx.sim.config);
+                (c.strict, c.order_key)
+            };
+            // "most recent first": by `createdTime` (an incident is as recent as its creation; an
+            // update does not move it). Strict: ties in the keyed-hash order, not the seed's.
+            let created = |v: &Value| v["createdTime"].as_str().and_then(crate::clock::parse_iso);
+            if strict {
+                items.sort_by_cached_key(|i| (std::cmp::Reverse(created(i)), super::order_rank(key, i)));
+            } else {
+                items.sort_by_key(|i| std::cmp::Reverse(created(i)));
+            }
             list(ctx, items)
         }
         "xdr.incidents.get" => {

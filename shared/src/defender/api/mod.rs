@@ -114,9 +114,10 @@ pub const ENDPOINTS: &[&str] = &[
 pub const MDE_MAX_PAGE: usize = 10_000;
 /// Documented maximum `$top` of the XDR incident list.
 pub const XDR_INCIDENTS_MAX_PAGE: usize = 100;
-/// Page size asked of Graph lists. The Graph pages state no maximum and page with `@odata.nextLink`;
-/// 100 is the page size of the docs' own paging example.
-pub const GRAPH_PAGE: usize = 100;
+/// Page size asked of Graph lists. The Graph pages state no maximum and page with `@odata.nextLink`,
+/// but the live `security/incidents` answers a `$top` above 50 with a 400 (reported, e.g.
+/// wazuh/wazuh#28070): 50 is the largest page every Graph security list accepts.
+pub const GRAPH_PAGE: usize = 50;
 
 /// OData options for a list of resource `R`.
 pub struct ListQuery<R> {
