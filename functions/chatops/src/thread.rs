@@ -18,7 +18,10 @@
 
 use crate::{handoff::Responder, reply::Reply};
 use async_trait::async_trait;
-use defender_shared::{secret::SecretString, vault::SecretStore};
+use defender_shared::{
+    secret::SecretString,
+    vault::{SecretStore, VaultError},
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::{sync::Arc, time::Duration};
@@ -87,9 +90,12 @@ pub enum PostError {
         /// `Retry-After`, on 429.
         retry_after: Option<Duration>,
     },
-    /// The bot token could not be read.
-    #[error("the Slack bot token '{0}' cannot be read from the vault")]
+    /// The bot token is not in the vault (a setup error: not retried).
+    #[error("the Slack bot token '{0}' is not in the vault")]
     Token(String),
+    /// The vault could not be read now (retried).
+    #[error("the Slack bot token '{0}' cannot be read from the vault now")]
+    Vault(String),
     /// Transport or an unreadable answer.
     #[error("chat.postMessage failed: {0}")]
     Http(String),
@@ -111,8 +117,8 @@ impl PostError {
                             | "request_timeout"
                     )
             }
-            Self::Http(_) | Self::Token(_) => true,
-            Self::NoRoute | Self::ResponseUrl(_) => false,
+            Self::Http(_) | Self::Vault(_) => true,
+            Self::NoRoute | Self::ResponseUrl(_) | Self::Token(_) => false,
         }
     }
 }
@@ -166,8 +172,10 @@ struct ApiAnswer {
 #[async_trait]
 impl SlackApi for HttpSlackApi {
     async fn post_message(&self, message: &Value) -> Result<String, PostError> {
-        let token: SecretString =
-            self.store.get(&self.token_name).await.map_err(|_| PostError::Token(self.token_name.clone()))?;
+        let token: SecretString = self.store.get(&self.token_name).await.map_err(|e| match e {
+            VaultError::NotFound(_) => PostError::Token(self.token_name.clone()),
+            _ => PostError::Vault(self.token_name.clone()),
+        })?;
         let r = self
             .http
             .post(format!("{}/chat.postMessage", self.base))
