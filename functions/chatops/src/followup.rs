@@ -99,6 +99,9 @@ pub async fn recheck(tenants: &dyn Tenants, poster: &Poster, pending: Vec<Pendin
             still.push(p);
             continue;
         };
+        if p.thread.response_url.is_none() && p.thread.channel.is_none() {
+            continue; // Teams: no response_url; the outcome is read with `action <id>`
+        }
         match poster.post(&mut p.thread, &Reply::text(text), limits.now).await {
             Ok(()) => {}
             Err(e) if e.is_retryable() && !limits.too_old(&p) => {

@@ -40,6 +40,9 @@ pub const TEAMS_ROUTE: &str = "/chatops/teams";
 
 /// Largest accepted body.
 pub const MAX_BODY: usize = 64 * 1024;
+/// Time the callback gives a reply posted to a button's `response_url` (Slack wants the
+/// acknowledgement within 3 s).
+pub const PRESSER_POST_BUDGET: Duration = Duration::from_millis(1500);
 /// Time a Teams lookup may take (Teams gives an outgoing webhook 5 s).
 pub const TEAMS_BUDGET: Duration = Duration::from_millis(4000);
 
@@ -181,9 +184,11 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
                 }
             }
         }
-        SlackRequest::Button { user, origin, response_url, action_id, value } => match action_id.as_str() {
+        SlackRequest::Button { user, origin, response_url, action_id, value, thread_ts } => match action_id.as_str() {
             "confirm" => match state.safety.accept(&value, &user, &origin, &keys).await {
-                Accepted::Go(c) => execute(state, *c, value, now, response_url, &origin, None, "confirm").await,
+                Accepted::Go(c) => {
+                    execute(state, *c, value, now, (response_url, thread_ts), &origin, None, "confirm").await
+                }
                 Accepted::AwaitingApproval(c) => {
                     let reply = approval_request(&c, &user, value);
                     // The approval request goes to the channel, where a second person can see it.
@@ -201,7 +206,9 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
                 Accepted::Refused(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
             },
             "approve" => match state.safety.approve(&value, &user, &origin, &keys).await {
-                Accepted::Go(c) => execute(state, *c, value, now, response_url, &origin, Some(user), "approve").await,
+                Accepted::Go(c) => {
+                    execute(state, *c, value, now, (response_url, thread_ts), &origin, Some(user), "approve").await
+                }
                 Accepted::Duplicate(msg) => {
                     info!(retry = retry.as_deref().unwrap_or("0"), "duplicate approval ignored");
                     slack(&Reply::text(msg))
@@ -229,8 +236,11 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
 async fn to_presser(state: &State, response_url: Option<&str>, reply: Reply) -> Response<Body> {
     match response_url {
         Some(url) => {
-            if let Err(e) = state.worker.responder.post(url, &reply.to_slack()).await {
-                warn!(error = %e, "could not post a refusal to the presser");
+            // Bounded: the acknowledgement itself must still reach Slack within its 3 s.
+            match tokio::time::timeout(PRESSER_POST_BUDGET, state.worker.responder.post(url, &reply.to_slack())).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn!(error = %e, "could not post a refusal to the presser"),
+                Err(_) => warn!("posting a refusal to the presser took too long; given up"),
             }
         }
         None => warn!("a button press without a response_url: the refusal cannot be shown"),
@@ -246,7 +256,7 @@ async fn execute(
     c: Confirmation,
     token: String,
     now: i64,
-    response_url: Option<String>,
+    (response_url, thread_ts): (Option<String>, Option<String>),
     origin: &Origin,
     approver: Option<ChatUser>,
     claim: &str,
@@ -254,7 +264,7 @@ async fn execute(
     let by = approver.as_ref().map(|a| format!(" by {}", a.name)).unwrap_or_default();
     let channel = (!origin.channel.is_empty()).then(|| origin.channel.clone());
     let url = response_url.clone();
-    let job = Job::Execute { token, accepted_at: now, response_url, approver, channel };
+    let job = Job::Execute { token, accepted_at: now, response_url, approver, channel, thread_ts };
     match state.handoff.send(&job, Duration::ZERO).await {
         Ok(()) => slack(&Reply::replacing(format!(
             "{}{by}: {} `{}` (request `{}`) — working on it…",
@@ -393,7 +403,8 @@ async fn teams_confirm(state: &State, user: &ChatUser, origin: &Origin, code: &C
     match accepted {
         Accepted::Go(c) => {
             let approver = approve.then(|| user.clone());
-            let job = Job::Execute { token, accepted_at: now, response_url: None, approver, channel: None };
+            let job =
+                Job::Execute { token, accepted_at: now, response_url: None, approver, channel: None, thread_ts: None };
             match state.handoff.send(&job, Duration::ZERO).await {
                 Ok(()) => Reply::text(format!(
                     "{}: {} `{}` (request `{}`) — sent to Defender; `machine {}` shows its state.",

@@ -53,6 +53,9 @@ pub enum Job {
         /// The channel of the click (outcomes after the `response_url` expires go there).
         #[serde(default)]
         channel: Option<String>,
+        /// The thread of the message the button was on (a channel message), if any.
+        #[serde(default)]
+        thread_ts: Option<String>,
     },
     /// One step of a `/defender link` sign-in: poll for a bounded time, then send the next step.
     LinkPoll {

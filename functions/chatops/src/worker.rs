@@ -131,8 +131,9 @@ impl Worker {
                 self.post(&mut thread, &reply).await;
                 Ok(Some(reply))
             }
-            Job::Execute { token, accepted_at, response_url, approver, channel } => {
-                let mut thread = Thread { response_url, issued_at: accepted_at, channel, ..Thread::default() };
+            Job::Execute { token, accepted_at, response_url, approver, channel, thread_ts } => {
+                let mut thread =
+                    Thread { response_url, issued_at: accepted_at, channel, thread_ts, ..Thread::default() };
                 let (reply, pending) = self.execute(&token, accepted_at, &mut thread, approver.as_ref()).await;
                 self.post(&mut thread, &reply).await;
                 if let Some(mut pending) = pending {

@@ -164,6 +164,33 @@ async fn web_api_refusals_rate_limit_retried_next_pass_others_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_approved_action_reports_late_in_the_approval_requests_thread() {
+    let policy = r#"{"default_tenant":"default","two_person":{"default":["isolate"]},"tenants":{"default":{
+        "U0ANALYST":["isolate"],"U0SECOND":["isolate"]}}}"#;
+    let mut rig = bot_rig(&[("CHATOPS_RBAC", policy.to_string())]).await;
+    let host = "ws-fin-011.contoso.com";
+    rig.slash(ANALYST, &format!("isolate {host} suspected C2 beacon"), "ask").await;
+    rig.drain().await;
+    let token = rig.posted("ask")[0]["blocks"][1]["elements"][0]["value"].as_str().unwrap().to_string();
+    rig.press(ANALYST, "confirm", &token, None).await;
+    // The approval request is a channel message (ts 1716480000.000777); the approver clicks on it.
+    rig.press_in_channel("approve", "U0SECOND", "approve", &token, "1716480000.000777").await;
+    let mut due = rig.drain().await;
+    let Some(Job::Recheck { pending }) = due.pop() else { panic!("a follow-up was queued") };
+    assert_eq!(pending[0].thread.thread_ts.as_deref(), Some("1716480000.000777"));
+    assert_eq!(pending[0].thread.user_id.as_deref(), Some(ANALYST), "the requester is mentioned");
+    rig.sim_post("/_sim/clock", json!({"advance_s": 40})).await;
+    rig.age("approve", 31 * 60);
+    let mut pending = pending;
+    pending[0].thread.issued_at -= 31 * 60;
+    rig.worker.run(Job::Recheck { pending }).await;
+    let m = rig.messages();
+    assert_eq!(m.len(), 1, "{m:#?}");
+    assert_eq!((m[0]["channel"].as_str(), m[0]["thread_ts"].as_str()), (Some(CHANNEL), Some("1716480000.000777")));
+    assert!(text(&m[0]).starts_with(&format!("<@{ANALYST}> Isolate of `{host}`")), "{m:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_refused_click_reaches_the_presser_ephemerally() {
     let policy = r#"{"default_tenant":"default","two_person":{"default":["isolate"]},"tenants":{"default":{
         "U0ANALYST":["isolate"],"U0SECOND":["isolate"],"U0READER":["read"]}}}"#;

@@ -343,10 +343,21 @@ impl Rig {
     }
 
     pub fn button_body(&self, user: &str, action_id: &str, value: &str, hook: &str) -> String {
+        self.button_body_on(user, action_id, value, hook, None)
+    }
+
+    /// A button press on an ephemeral message (`on: None`) or on the channel message `on` (its ts).
+    pub fn button_body_on(&self, user: &str, action_id: &str, value: &str, hook: &str, on: Option<&str>) -> String {
         self.issue(hook);
+        let container = match on {
+            Some(ts) => json!({"type": "message", "message_ts": ts, "channel_id": CHANNEL, "is_ephemeral": false}),
+            None => {
+                json!({"type": "message", "message_ts": "1716480000.000009", "channel_id": CHANNEL, "is_ephemeral": true})
+            }
+        };
         let payload = json!({"type": "block_actions", "user": {"id": user, "username": user.to_lowercase()},
             "team": {"id": "T0001"}, "channel": {"id": "C2147483705"}, "trigger_id": "1.2.3",
-            "response_url": format!("{}{hook}", self.hooks),
+            "response_url": format!("{}{hook}", self.hooks), "container": container,
             "actions": [{"action_id": action_id, "block_id": "b", "type": "button", "value": value}]});
         url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish()
     }
@@ -365,6 +376,21 @@ impl Rig {
         retry: Option<u32>,
     ) -> (StatusCode, Value) {
         let body = self.button_body(user, action_id, value, hook);
+        let extra: Vec<(&str, String)> = retry.map(|n| vec![("x-slack-retry-num", n.to_string())]).unwrap_or_default();
+        call(&self.state, event("slack", &body, &self.slack_headers(&body, &extra), false)).await
+    }
+
+    /// A button press on the channel message whose ts is `on` (an approval request).
+    pub async fn press_in_channel(
+        &self,
+        hook: &str,
+        user: &str,
+        action_id: &str,
+        value: &str,
+        on: &str,
+    ) -> (StatusCode, Value) {
+        let body = self.button_body_on(user, action_id, value, hook, Some(on));
+        let retry: Option<u32> = None;
         let extra: Vec<(&str, String)> = retry.map(|n| vec![("x-slack-retry-num", n.to_string())]).unwrap_or_default();
         call(&self.state, event("slack", &body, &self.slack_headers(&body, &extra), false)).await
     }
