@@ -456,6 +456,9 @@ pub enum SlackRequest {
         action_id: String,
         /// The confirmation token.
         value: String,
+        /// The thread of the message the button was on, when it is a channel message (replies
+        /// posted later with `chat.postMessage` go there); `None` for an ephemeral message.
+        thread_ts: Option<String>,
     },
 }
 
@@ -481,6 +484,34 @@ struct Payload {
     response_url: Option<String>,
     #[serde(default)]
     actions: Vec<PayloadAction>,
+    #[serde(default)]
+    container: Option<PayloadContainer>,
+    #[serde(default)]
+    message: Option<PayloadMessage>,
+}
+
+#[derive(Deserialize)]
+struct PayloadContainer {
+    #[serde(default)]
+    message_ts: Option<String>,
+    #[serde(default)]
+    is_ephemeral: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct PayloadMessage {
+    #[serde(default)]
+    thread_ts: Option<String>,
+}
+
+/// A Slack message timestamp (`1716480000.000100`): digits, a dot, digits.
+fn slack_ts(ts: Option<String>) -> Option<String> {
+    ts.filter(|t| {
+        t.len() <= 32
+            && t.split_once('.').is_some_and(|(a, b)| {
+                !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
+            })
+    })
 }
 
 #[derive(Deserialize)]
@@ -518,6 +549,13 @@ pub fn parse_slack(body: &[u8]) -> Result<SlackRequest, NotSlack> {
         }
         let action = p.actions.into_iter().next().ok_or_else(|| NotSlack("block action without actions".into()))?;
         let name = p.user.username.or(p.user.name).unwrap_or_else(|| p.user.id.clone());
+        // A button on a channel message: answer in its thread (the thread it is in, or start one).
+        let thread_ts = match p.container {
+            Some(c) if c.is_ephemeral != Some(true) => {
+                slack_ts(p.message.and_then(|m| m.thread_ts)).or_else(|| slack_ts(c.message_ts))
+            }
+            _ => None,
+        };
         return Ok(SlackRequest::Button {
             user: ChatUser { id: p.user.id, name },
             origin: Origin {
@@ -527,6 +565,7 @@ pub fn parse_slack(body: &[u8]) -> Result<SlackRequest, NotSlack> {
             response_url: p.response_url,
             action_id: action.action_id,
             value: action.value.unwrap_or_default(),
+            thread_ts,
         });
     }
     let user_id = get("user_id").ok_or_else(|| NotSlack("no user_id".into()))?;
@@ -740,6 +779,30 @@ mod tests {
             panic!()
         };
         assert_eq!((user.id.as_str(), action_id.as_str(), value.as_str()), ("U2", "confirm", "tok.en"));
+        // The thread of a channel message's button; none for an ephemeral one or a malformed ts.
+        let thread_of = |container: serde_json::Value, message: serde_json::Value| {
+            let mut p = payload.clone();
+            p["container"] = container;
+            p["message"] = message;
+            let body: String =
+                url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &p.to_string()).finish();
+            let SlackRequest::Button { thread_ts, .. } = parse_slack(body.as_bytes()).unwrap() else { panic!() };
+            thread_ts
+        };
+        let channel_msg = serde_json::json!({"type":"message","message_ts":"1716480000.000100","is_ephemeral":false});
+        assert_eq!(
+            thread_of(channel_msg.clone(), serde_json::json!({"ts":"1716480000.000100"})).as_deref(),
+            Some("1716480000.000100")
+        );
+        assert_eq!(
+            thread_of(channel_msg, serde_json::json!({"thread_ts":"1716470000.000001"})).as_deref(),
+            Some("1716470000.000001"),
+            "a reply in a thread answers in that thread"
+        );
+        let ephemeral = serde_json::json!({"type":"message","message_ts":"1716480000.000100","is_ephemeral":true});
+        assert_eq!(thread_of(ephemeral, serde_json::Value::Null), None);
+        let bad = serde_json::json!({"type":"message","message_ts":"1716480000.0001<@U1>"});
+        assert_eq!(thread_of(bad, serde_json::Value::Null), None);
         assert!(parse_slack(b"text=hi").is_err());
         assert!(parse_slack(b"payload=%7B%22type%22%3A%22view_submission%22%7D").is_err());
     }

@@ -246,6 +246,14 @@ pub struct ChatOpsConfig {
     /// `CHATOPS_USER_CLIENT_ID`: the public client app chat users link their Entra identity with
     /// (device code); `None`: actions always run in app context.
     pub user_client_id: Option<ClientId>,
+    /// `CHATOPS_SLACK_BOT_TOKEN_NAME`: the vault secret holding the Slack bot token (`xoxb-…`, scope
+    /// `chat:write`) for replies after a `response_url` is used up or expired; `None`: none are posted.
+    pub slack_bot_token_name: Option<String>,
+    /// `CHATOPS_SLACK_API_URL`: Slack's Web API (default `https://slack.com/api`).
+    pub slack_api_url: String,
+    /// `CHATOPS_LINK_STEP_S`: how long one worker invocation polls a `/defender link` sign-in before
+    /// handing the rest to the next (0: one poll per invocation).
+    pub link_step: Duration,
 }
 
 /// A setting is wrong.
@@ -313,7 +321,9 @@ impl ChatOpsConfig {
     /// (required: without a policy nobody may do anything, so a missing one is an error),
     /// `CHATOPS_QUEUE_URL` and `CHATOPS_IDEMPOTENCY_TABLE` (production hand-off and store),
     /// `CHATOPS_RECHECK_S` (5–900, default 30), `CHATOPS_FOLLOWUP_MAX_AGE_S` (60–604800, default
-    /// 21600) and `CHATOPS_USER_CLIENT_ID` (user linking; off when unset).
+    /// 21600), `CHATOPS_USER_CLIENT_ID` (user linking; off when unset), `CHATOPS_LINK_STEP_S` (0–30,
+    /// default 20), `CHATOPS_SLACK_BOT_TOKEN_NAME` (a vault secret name; late replies off when unset)
+    /// and `CHATOPS_SLACK_API_URL` (default `https://slack.com/api`; https, or http to loopback).
     ///
     /// # Errors
     /// The variable and the reason.
@@ -330,6 +340,21 @@ impl ChatOpsConfig {
         let rbac_text = get("CHATOPS_RBAC")
             .ok_or(ChatOpsConfigError { var: "CHATOPS_RBAC", reason: "required (the access policy)".into() })?;
         let rbac = Rbac::from_json(&rbac_text).map_err(|reason| ChatOpsConfigError { var: "CHATOPS_RBAC", reason })?;
+        let link_step = seconds(&get, "CHATOPS_LINK_STEP_S", 0..=30, 20)?;
+        let slack_bot_token_name = nonempty(&get, "CHATOPS_SLACK_BOT_TOKEN_NAME")
+            .map(|name| {
+                defender_shared::vault::check_name(&name)
+                    .map(|()| name)
+                    .map_err(|e| ChatOpsConfigError { var: "CHATOPS_SLACK_BOT_TOKEN_NAME", reason: e.to_string() })
+            })
+            .transpose()?;
+        let slack_api_url = nonempty(&get, "CHATOPS_SLACK_API_URL")
+            .unwrap_or_else(|| crate::thread::DEFAULT_SLACK_API_URL.to_string())
+            .trim_end_matches('/')
+            .to_string();
+        // Pinned as a response_url prefix is: the whole origin, https (or a loopback stand-in).
+        check_response_url_prefix(&format!("{slack_api_url}/"))
+            .map_err(|reason| ChatOpsConfigError { var: "CHATOPS_SLACK_API_URL", reason })?;
         let prefixes = list(get("CHATOPS_RESPONSE_URL_PREFIXES"), &["https://hooks.slack.com/"]);
         for prefix in &prefixes {
             check_response_url_prefix(prefix)
@@ -346,6 +371,9 @@ impl ChatOpsConfig {
             recheck_after,
             followup_max_age,
             user_client_id,
+            slack_bot_token_name,
+            slack_api_url,
+            link_step,
         })
     }
 }
@@ -439,5 +467,37 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.var, "CHATOPS_RESPONSE_URL_PREFIXES");
+    }
+
+    #[test]
+    fn the_slack_web_api_is_pinned_and_the_bot_token_named() {
+        let with = |k: &'static str, v: &'static str| {
+            ChatOpsConfig::from_lookup(move |key| match key {
+                "CHATOPS_RBAC" => Some(POLICY.into()),
+                _ if key == k => Some(v.into()),
+                _ => None,
+            })
+        };
+        let c = with("X", "").unwrap();
+        assert_eq!((c.slack_api_url.as_str(), c.slack_bot_token_name.as_deref()), ("https://slack.com/api", None));
+        assert_eq!(c.link_step, Duration::from_secs(20));
+        assert_eq!(
+            with("CHATOPS_SLACK_BOT_TOKEN_NAME", "slack-bot-token").unwrap().slack_bot_token_name.as_deref(),
+            Some("slack-bot-token")
+        );
+        assert_eq!(
+            with("CHATOPS_SLACK_BOT_TOKEN_NAME", "xoxb-123.456").unwrap_err().var,
+            "CHATOPS_SLACK_BOT_TOKEN_NAME",
+            "a name, not a token"
+        );
+        assert_eq!(
+            with("CHATOPS_SLACK_API_URL", "http://127.0.0.1:9/api/").unwrap().slack_api_url,
+            "http://127.0.0.1:9/api"
+        );
+        for bad in ["http://slack.com/api", "https://user@slack.com/api", "slack.com"] {
+            assert_eq!(with("CHATOPS_SLACK_API_URL", bad).unwrap_err().var, "CHATOPS_SLACK_API_URL", "{bad}");
+        }
+        assert_eq!(with("CHATOPS_LINK_STEP_S", "60").unwrap_err().var, "CHATOPS_LINK_STEP_S");
+        assert_eq!(with("CHATOPS_LINK_STEP_S", "0").unwrap().link_step, Duration::ZERO);
     }
 }

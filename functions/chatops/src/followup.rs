@@ -4,8 +4,17 @@
 //! [`recheck`]: terminal actions are posted and dropped, the rest go round again until the action is
 //! older than the maximum follow-up age (`CHATOPS_FOLLOWUP_MAX_AGE_S`), when the thread is told to
 //! ask for the status itself.
+//!
+//! The outcome goes to the action's [`Thread`] through the [`Poster`]: the confirm click's
+//! `response_url` while Slack still takes posts there (5 within 30 minutes), then `chat.postMessage`
+//! to the channel. An outcome that could not be posted for a reason that may pass (Slack's rate
+//! limit, the network) stays in the list and is posted on the next pass.
 
-use crate::{defender::Tenants, handoff::Responder, reply::Reply};
+use crate::{
+    defender::Tenants,
+    reply::Reply,
+    thread::{Poster, Thread},
+};
 use defender_shared::ids::{ActionId, TenantName};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -24,8 +33,9 @@ pub struct Pending {
     pub machine_name: String,
     /// The chat request id.
     pub request_id: String,
-    /// Where to post the outcome.
-    pub response_url: Option<String>,
+    /// Where to post the outcome (`response_url` at the top level, as before).
+    #[serde(flatten)]
+    pub thread: Thread,
     /// Passes so far.
     pub checks: u32,
     /// When the action was accepted (unix seconds): the follow-up stops at the maximum age.
@@ -49,12 +59,7 @@ impl Limits {
 }
 
 /// One pass: posts the outcome of every action now terminal (or given up on); answers the rest.
-pub async fn recheck(
-    tenants: &dyn Tenants,
-    responder: &dyn Responder,
-    pending: Vec<Pending>,
-    limits: Limits,
-) -> Vec<Pending> {
+pub async fn recheck(tenants: &dyn Tenants, poster: &Poster, pending: Vec<Pending>, limits: Limits) -> Vec<Pending> {
     let mut still = Vec::new();
     for mut p in pending {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -90,14 +95,20 @@ pub async fn recheck(
             Err(e) if limits.too_old(&p) => Some(format!("Could not follow action `{}`: {e}", p.action_id)),
             Err(_) => None,
         };
-        match (text, &p.response_url) {
-            (Some(t), Some(url)) => {
-                if let Err(e) = responder.post(url, &Reply::text(t).to_slack()).await {
-                    warn!(error = %e, request_id = %p.request_id, "could not post a follow-up");
-                }
+        let Some(text) = text else {
+            still.push(p);
+            continue;
+        };
+        if p.thread.response_url.is_none() && p.thread.channel.is_none() {
+            continue; // Teams: no response_url; the outcome is read with `action <id>`
+        }
+        match poster.post(&mut p.thread, &Reply::text(text), limits.now).await {
+            Ok(()) => {}
+            Err(e) if e.is_retryable() && !limits.too_old(&p) => {
+                warn!(error = %e, request_id = %p.request_id, "follow-up not posted; trying again on the next pass");
+                still.push(p);
             }
-            (Some(_), None) => {}
-            (None, _) => still.push(p),
+            Err(e) => warn!(error = %e, request_id = %p.request_id, "could not post a follow-up"),
         }
     }
     still

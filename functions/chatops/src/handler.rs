@@ -5,6 +5,8 @@
 //!    failure is 401 with one generic body.
 //! 2. The request is parsed ([`crate::command`]); help and usage, refusals by policy
 //!    ([`Safety::authorize`]) and confirm/cancel buttons are answered at once — none needs Defender.
+//!    A refused button press (expired, another user's, not allowed) is also posted to the click's
+//!    `response_url`, ephemeral: Slack does not show the body acknowledging a `block_actions`.
 //! 3. Everything that calls Defender is handed to the worker ([`HandOff`]) and answered "working on
 //!    it": the callback never waits on Defender, so it answers well within Slack's 3 s.
 //! 4. Teams outgoing webhooks must be answered in the response (within 5 s, no `response_url`) and
@@ -38,6 +40,9 @@ pub const TEAMS_ROUTE: &str = "/chatops/teams";
 
 /// Largest accepted body.
 pub const MAX_BODY: usize = 64 * 1024;
+/// Time the callback gives a reply posted to a button's `response_url` (Slack wants the
+/// acknowledgement within 3 s).
+pub const PRESSER_POST_BUDGET: Duration = Duration::from_millis(1500);
 /// Time a Teams lookup may take (Teams gives an outgoing webhook 5 s).
 pub const TEAMS_BUDGET: Duration = Duration::from_millis(4000);
 
@@ -167,7 +172,7 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
                 Err(why) => return slack(&Reply::text(why)),
             };
             let text = form_text(body);
-            let job = Job::Command { tenant, user, origin, text, response_url };
+            let job = Job::Command { tenant, user, origin, text, response_url, received_at: now };
             match state.handoff.send(&job, Duration::ZERO).await {
                 Ok(()) => {
                     info!(retry = retry.as_deref().unwrap_or("0"), "command handed to the worker");
@@ -179,9 +184,11 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
                 }
             }
         }
-        SlackRequest::Button { user, origin, response_url, action_id, value } => match action_id.as_str() {
+        SlackRequest::Button { user, origin, response_url, action_id, value, thread_ts } => match action_id.as_str() {
             "confirm" => match state.safety.accept(&value, &user, &origin, &keys).await {
-                Accepted::Go(c) => execute(state, *c, value, now, response_url, None, "confirm").await,
+                Accepted::Go(c) => {
+                    execute(state, *c, value, now, (response_url, thread_ts), &origin, None, "confirm").await
+                }
                 Accepted::AwaitingApproval(c) => {
                     let reply = approval_request(&c, &user, value);
                     // The approval request goes to the channel, where a second person can see it.
@@ -196,20 +203,22 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
                     info!(retry = retry.as_deref().unwrap_or("0"), "duplicate confirmation ignored");
                     slack(&Reply::text(msg))
                 }
-                Accepted::Refused(msg) => slack(&Reply::text(msg)),
+                Accepted::Refused(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
             },
             "approve" => match state.safety.approve(&value, &user, &origin, &keys).await {
-                Accepted::Go(c) => execute(state, *c, value, now, response_url, Some(user), "approve").await,
+                Accepted::Go(c) => {
+                    execute(state, *c, value, now, (response_url, thread_ts), &origin, Some(user), "approve").await
+                }
                 Accepted::Duplicate(msg) => {
                     info!(retry = retry.as_deref().unwrap_or("0"), "duplicate approval ignored");
                     slack(&Reply::text(msg))
                 }
-                Accepted::Refused(msg) => slack(&Reply::text(msg)),
+                Accepted::Refused(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
                 Accepted::AwaitingApproval(_) => slack(&Reply::text("Nothing to do.")),
             },
             "cancel" => {
                 audit(Decision::Cancelled, None, &user, "confirm", None, Some(&value), "");
-                slack(&Reply::replacing("Cancelled; nothing was done."))
+                to_presser(state, response_url.as_deref(), Reply::replacing("Cancelled; nothing was done.")).await
             }
             other => {
                 info!(action_id = other, "button ignored");
@@ -219,19 +228,43 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
     }
 }
 
+/// A reply to the person who pressed a button, posted to the click's `response_url`: Slack shows
+/// nothing of the body that acknowledges a `block_actions` payload, so a refusal answered only there
+/// would never reach them. Ephemeral and not replacing: the message the button was on (an approval
+/// request in the channel, say) stays for everyone else. The body carries it too, for the log and
+/// for clients that read it.
+async fn to_presser(state: &State, response_url: Option<&str>, reply: Reply) -> Response<Body> {
+    match response_url {
+        Some(url) => {
+            // Bounded: the acknowledgement itself must still reach Slack within its 3 s.
+            match tokio::time::timeout(PRESSER_POST_BUDGET, state.worker.responder.post(url, &reply.to_slack())).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn!(error = %e, "could not post a refusal to the presser"),
+                Err(_) => warn!("posting a refusal to the presser took too long; given up"),
+            }
+        }
+        None => warn!("a button press without a response_url: the refusal cannot be shown"),
+    }
+    slack(&reply)
+}
+
 /// Hands a confirmed (or approved) action to the worker; on failure releases the claim so the
 /// button can be pressed again.
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     state: &State,
     c: Confirmation,
     token: String,
     now: i64,
-    response_url: Option<String>,
+    (response_url, thread_ts): (Option<String>, Option<String>),
+    origin: &Origin,
     approver: Option<ChatUser>,
     claim: &str,
 ) -> Response<Body> {
     let by = approver.as_ref().map(|a| format!(" by {}", a.name)).unwrap_or_default();
-    let job = Job::Execute { token, accepted_at: now, response_url, approver };
+    let channel = (!origin.channel.is_empty()).then(|| origin.channel.clone());
+    let url = response_url.clone();
+    let job = Job::Execute { token, accepted_at: now, response_url, approver, channel, thread_ts };
     match state.handoff.send(&job, Duration::ZERO).await {
         Ok(()) => slack(&Reply::replacing(format!(
             "{}{by}: {} `{}` (request `{}`) — working on it…",
@@ -243,7 +276,12 @@ async fn execute(
         Err(e) => {
             warn!(error = %e, "hand-off failed");
             state.safety.release(&c, claim).await;
-            slack(&Reply::text(format!("Sorry, the action could not be queued; press {claim} again.")))
+            to_presser(
+                state,
+                url.as_deref(),
+                Reply::text(format!("Sorry, the action could not be queued; press {claim} again.")),
+            )
+            .await
         }
     }
 }
@@ -365,7 +403,8 @@ async fn teams_confirm(state: &State, user: &ChatUser, origin: &Origin, code: &C
     match accepted {
         Accepted::Go(c) => {
             let approver = approve.then(|| user.clone());
-            let job = Job::Execute { token, accepted_at: now, response_url: None, approver };
+            let job =
+                Job::Execute { token, accepted_at: now, response_url: None, approver, channel: None, thread_ts: None };
             match state.handoff.send(&job, Duration::ZERO).await {
                 Ok(()) => Reply::text(format!(
                     "{}: {} `{}` (request `{}`) — sent to Defender; `machine {}` shows its state.",

@@ -10,6 +10,7 @@
 use crate::{
     command::{ChatUser, Origin},
     followup::Pending,
+    thread::Thread,
 };
 use async_trait::async_trait;
 use defender_shared::ids::TenantName;
@@ -34,6 +35,9 @@ pub enum Job {
         text: String,
         /// Where to post the result.
         response_url: Option<String>,
+        /// When the callback received the command (unix seconds): the `response_url`'s age.
+        #[serde(default)]
+        received_at: i64,
     },
     /// A confirmed action to execute once.
     Execute {
@@ -46,6 +50,25 @@ pub enum Job {
         /// The second person who approved it (two-person rule).
         #[serde(default)]
         approver: Option<ChatUser>,
+        /// The channel of the click (outcomes after the `response_url` expires go there).
+        #[serde(default)]
+        channel: Option<String>,
+        /// The thread of the message the button was on (a channel message), if any.
+        #[serde(default)]
+        thread_ts: Option<String>,
+    },
+    /// One step of a `/defender link` sign-in: poll for a bounded time, then send the next step.
+    LinkPoll {
+        /// The tenant.
+        tenant: TenantName,
+        /// Who is linking.
+        user: ChatUser,
+        /// Where the outcome goes.
+        thread: Thread,
+        /// Which sign-in (its start, unix seconds; the device code itself stays in the vault).
+        started: i64,
+        /// The step number (each is claimed once, so a redelivered step does not fork the polling).
+        step: u32,
     },
     /// Actions to follow to a terminal state.
     Recheck {
@@ -192,7 +215,21 @@ impl Responder for HttpResponder {
             .send()
             .await
             .map_err(|e| format!("post failed: {}", e.without_url()))?;
-        if r.status().is_success() { Ok(()) } else { Err(format!("post answered {}", r.status().as_u16())) }
+        if r.status().is_success() {
+            return Ok(());
+        }
+        // Slack names the refusal in a short text body (`used_url`, `expired_url`, `no_text`): keep a
+        // bounded, printable part of it for the caller (no secret is in it).
+        let status = r.status().as_u16();
+        let said: String = r
+            .text()
+            .await
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(40)
+            .collect();
+        Err(format!("post answered {status} ({said})"))
     }
 }
 

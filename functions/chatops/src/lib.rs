@@ -19,7 +19,10 @@
 //! - [`handler`] — the Lambda adapter for `POST /chatops/slack` and `POST /chatops/teams` (Teams
 //!   confirms with a typed code).
 //! - [`reply`] — replies, rendered for Slack (blocks with buttons) and Teams.
-//! - [`user`] — user context: linked chat users' actions run with their delegated token.
+//! - [`thread`] — where replies go: the `response_url` within Slack's 5 posts / 30 minutes, then
+//!   `chat.postMessage` with the bot token.
+//! - [`user`] — user context: linked chat users' actions run with their delegated token; `link` is a
+//!   device-code sign-in polled in re-queued steps, never longer than one invocation.
 //! - [`state`] — cold-start wiring from the shared runtime: the self-check, SQS + DynamoDB or local mode.
 //!
 //! Operator documentation: `docs/chatops.md`.
@@ -36,6 +39,7 @@ pub mod idempotency;
 pub mod queue;
 pub mod reply;
 pub mod state;
+pub mod thread;
 pub mod user;
 pub mod worker;
 

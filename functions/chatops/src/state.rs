@@ -11,6 +11,7 @@ use crate::{
     handler::State,
     handoff::{HandOff, HttpResponder, Responder, SqsHandOff},
     idempotency::{DynamoStore, IdempotencyStore},
+    thread::{HttpSlackApi, SlackApi},
     user::UserContext,
     worker::Worker,
 };
@@ -179,6 +180,11 @@ pub fn build(rt: &Runtime, cfg: ChatOpsConfig, w: Wiring) -> (State, Arc<Worker>
         budget: Duration::from_secs(25),
         users: cfg.user_client_id.clone().map(|id| Arc::new(UserContext::new(rt, id))),
         link_clock: Arc::new(SystemClock),
+        link_step: cfg.link_step,
+        slack: cfg.slack_bot_token_name.clone().map(|name| {
+            Arc::new(HttpSlackApi::new(rt.http.clone(), cfg.slack_api_url.clone(), rt.store.clone(), name))
+                as Arc<dyn SlackApi>
+        }),
     });
     let state = State {
         store: rt.store.clone(),

@@ -6,6 +6,13 @@
 //!   [`Job::Recheck`] to follow it.
 //! - [`Job::Recheck`]: one follow-up pass ([`followup::recheck`]); what is not final goes round again.
 //! - [`Job::Later`]: a long wait, sent round again until due, then run.
+//! - [`Job::LinkPoll`]: one step of a `/defender link` sign-in: polls for at most
+//!   `CHATOPS_LINK_STEP_S` (well inside the function's timeout), then sends the next step with the
+//!   poll interval as its delay; each step is claimed once in the idempotency store, so a redelivered
+//!   step does not fork the polling, and a redelivered `link` shows the same code.
+//!
+//! Every reply goes to the job's [`Thread`] through the [`Poster`]: the `response_url` while Slack
+//! takes posts there, then `chat.postMessage` ([`crate::thread`]).
 //!
 //! [`Worker::try_run`] says when a job must be delivered again ([`JobError`]: the queue redelivers it,
 //! then dead-letters it); nothing is lost by answering an error.
@@ -18,16 +25,18 @@ use crate::{
     followup::{self, Pending},
     handoff::{HandOff, HandOffError, Job, Responder},
     reply::Reply,
-    user::UserContext,
+    thread::{Poster, SlackApi, Thread},
+    user::{LinkStep, UserContext, pending_name},
 };
 use defender_shared::{
     auth::Clock,
     defender::models::incidents::{IncidentStatus, IncidentUpdate},
+    ids::TenantName,
     secret::SecretString,
     vault::SecretStore,
 };
 use std::{sync::Arc, time::Duration};
-use tracing::warn;
+use tracing::{info, warn};
 
 /// Worker state.
 pub struct Worker {
@@ -54,6 +63,11 @@ pub struct Worker {
     pub users: Option<Arc<UserContext>>,
     /// The device-code poll's clock (`link`).
     pub link_clock: Arc<dyn Clock>,
+    /// How long one invocation polls a `link` sign-in before handing on to the next step.
+    pub link_step: Duration,
+    /// `chat.postMessage` with the bot token, for replies after a `response_url` is spent (`None`:
+    /// no bot token configured).
+    pub slack: Option<Arc<dyn SlackApi>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -101,23 +115,41 @@ impl Worker {
     /// [`JobError::Requeue`] when a follow-up or a wait could not be sent on (deliver the job again).
     pub async fn try_run(&self, job: Job) -> Result<Option<Reply>, JobError> {
         match job {
-            Job::Command { tenant, user, origin, text, response_url } => {
-                let reply = if parse_text(&text) == Parsed::Command(Command::Link) {
-                    self.link(&tenant, &user, &origin, response_url.as_deref()).await
-                } else {
-                    self.command(&tenant, &user, &origin, &text).await
+            Job::Command { tenant, user, origin, text, response_url, received_at } => {
+                let mut thread = Thread {
+                    response_url,
+                    // A job queued before the field existed: its URL is young enough to try.
+                    issued_at: if received_at > 0 { received_at } else { self.now() },
+                    channel: (!origin.channel.is_empty()).then(|| origin.channel.clone()),
+                    user_id: Some(user.id.clone()),
+                    ..Thread::default()
                 };
-                self.post(response_url.as_deref(), &reply).await;
+                if parse_text(&text) == Parsed::Command(Command::Link) {
+                    return self.link(&tenant, &user, &origin, thread).await;
+                }
+                let reply = self.command(&tenant, &user, &origin, &text).await;
+                self.post(&mut thread, &reply).await;
                 Ok(Some(reply))
             }
-            Job::Execute { token, accepted_at, response_url, approver } => {
-                let reply = self.execute(&token, accepted_at, response_url.clone(), approver.as_ref()).await;
-                self.post(response_url.as_deref(), &reply).await;
+            Job::Execute { token, accepted_at, response_url, approver, channel, thread_ts } => {
+                let mut thread =
+                    Thread { response_url, issued_at: accepted_at, channel, thread_ts, ..Thread::default() };
+                let (reply, pending) = self.execute(&token, accepted_at, &mut thread, approver.as_ref()).await;
+                self.post(&mut thread, &reply).await;
+                if let Some(mut pending) = pending {
+                    // The follow-up continues the thread, posts counted.
+                    pending.thread = thread;
+                    if let Err(e) =
+                        self.handoff.send(&Job::Recheck { pending: vec![pending] }, self.recheck_after).await
+                    {
+                        warn!(error = %e, "follow-up not queued");
+                    }
+                }
                 Ok(Some(reply))
             }
             Job::Recheck { pending } => {
-                let limits = followup::Limits { now: (self.safety.clock)(), max_age: self.followup_max_age };
-                let still = followup::recheck(self.tenants.as_ref(), self.responder.as_ref(), pending, limits).await;
+                let limits = followup::Limits { now: self.now(), max_age: self.followup_max_age };
+                let still = followup::recheck(self.tenants.as_ref(), &self.poster(), pending, limits).await;
                 if !still.is_empty() {
                     self.handoff
                         .send(&Job::Recheck { pending: still }, self.recheck_after)
@@ -125,6 +157,9 @@ impl Worker {
                         .map_err(JobError::Requeue)?;
                 }
                 Ok(None)
+            }
+            Job::LinkPoll { tenant, user, thread, started, step } => {
+                self.link_step(&tenant, &user, thread, started, step).await
             }
             Job::Later { not_before, job } => {
                 let now = (self.safety.clock)();
@@ -139,54 +174,157 @@ impl Worker {
         }
     }
 
-    /// `/defender link`: the device-code sign-in; the code goes to the requester (ephemeral) at once,
-    /// the outcome when the sign-in ends.
-    async fn link(
-        &self,
-        tenant: &defender_shared::ids::TenantName,
-        user: &ChatUser,
-        origin: &crate::command::Origin,
-        response_url: Option<&str>,
-    ) -> Reply {
-        if let Err(why) = self.safety.authorize(origin, user, &Command::Link) {
-            return Reply::text(why);
+    fn now(&self) -> i64 {
+        (self.safety.clock)()
+    }
+
+    /// The poster of this worker's replies.
+    pub fn poster(&self) -> Poster {
+        Poster { responder: self.responder.clone(), api: self.slack.clone() }
+    }
+
+    async fn post(&self, thread: &mut Thread, reply: &Reply) {
+        if thread.response_url.is_none() && thread.channel.is_none() {
+            return; // Teams: answered inline, nowhere to post
         }
-        let Some(users) = &self.users else {
-            return Reply::text("Linking is not configured here: actions run in the app's context, naming you.");
-        };
-        let (tx, rx) = tokio::sync::oneshot::channel::<String>();
-        let login = users.link(tenant, user, self.link_clock.as_ref(), |p| {
-            let _ = tx.send(format!(
-                "To link your Entra identity, open {} and enter the code `{}` (valid {} min).",
-                p.verification_uri,
-                p.user_code,
-                p.expires_in.as_secs() / 60
-            ));
-        });
-        let show = async {
-            if let Ok(text) = rx.await {
-                self.post(response_url, &Reply::text(text)).await;
-            }
-        };
-        let (outcome, ()) = tokio::join!(login, show);
-        match outcome {
-            Ok(o) => Reply::text(format!(
-                "Linked: your machine actions in '{tenant}' now run as {}.",
-                o.user.as_deref().unwrap_or("your Entra identity")
-            )),
+        if let Err(e) = self.poster().post(thread, reply, self.now()).await {
+            warn!(error = %e, "could not post a reply");
+        }
+    }
+
+    /// Claims step `step` of a sign-in once (a redelivered job must not fork the polling). A store
+    /// that cannot answer does not stop the sign-in: better two pollers than none.
+    async fn claim_link_step(&self, tenant: &TenantName, user: &ChatUser, started: i64, step: u32) -> bool {
+        let key = format!("link-step:{}:{started}:{step}", pending_name(tenant, &user.id));
+        let exp = self.now().saturating_add(3_600);
+        match self.safety.idempotency.put_if_absent(&key, "sent", exp).await {
+            Ok(None) => true,
+            Ok(Some(_)) => false,
             Err(e) => {
-                warn!(error = %e, "link failed");
-                Reply::text(format!("Not linked: {e}."))
+                warn!(error = %e, "link step not claimed; sending it anyway");
+                true
             }
         }
     }
 
-    async fn post(&self, url: Option<&str>, reply: &Reply) {
-        if let Some(url) = url
-            && let Err(e) = self.responder.post(url, &reply.to_slack()).await
-        {
-            warn!(error = %e, "could not post to response_url");
+    async fn release_link_step(&self, tenant: &TenantName, user: &ChatUser, started: i64, step: u32) {
+        let key = format!("link-step:{}:{started}:{step}", pending_name(tenant, &user.id));
+        if let Err(e) = self.safety.idempotency.remove(&key).await {
+            warn!(error = %e, "link step claim not released");
         }
+    }
+
+    /// Sends step `step` of a sign-in after `delay`, once.
+    async fn send_link_step(
+        &self,
+        tenant: &TenantName,
+        user: &ChatUser,
+        thread: Thread,
+        started: i64,
+        step: u32,
+        delay: Duration,
+    ) -> Result<(), JobError> {
+        if !self.claim_link_step(tenant, user, started, step).await {
+            info!(step, "link step already sent: this delivery is a duplicate");
+            return Ok(());
+        }
+        let job = Job::LinkPoll { tenant: tenant.clone(), user: user.clone(), thread, started, step };
+        if let Err(e) = self.handoff.send(&job, delay).await {
+            self.release_link_step(tenant, user, started, step).await;
+            return Err(JobError::Requeue(e));
+        }
+        Ok(())
+    }
+
+    /// `/defender link`: asks Entra for a device code once (kept in the vault), posts it to the
+    /// requester and queues the first poll step; it never waits for the sign-in.
+    async fn link(
+        &self,
+        tenant: &TenantName,
+        user: &ChatUser,
+        origin: &crate::command::Origin,
+        mut thread: Thread,
+    ) -> Result<Option<Reply>, JobError> {
+        let reply = if let Err(why) = self.safety.authorize(origin, user, &Command::Link) {
+            Reply::text(why)
+        } else if let Some(users) = &self.users {
+            match users.link_begin(tenant, user, self.link_clock.as_ref()).await {
+                Ok(s) => {
+                    let left = (s.expires_at - self.link_clock.now().timestamp()).max(0) / 60;
+                    let reply = Reply::text(if s.reused {
+                        format!(
+                            "Your sign-in is still waiting: open {} and enter the code `{}` (valid {left} more min).",
+                            s.verification_uri, s.user_code
+                        )
+                    } else {
+                        format!(
+                            "To link your Entra identity, open {} and enter the code `{}` (valid {left} min).",
+                            s.verification_uri, s.user_code
+                        )
+                    });
+                    self.post(&mut thread, &reply).await;
+                    self.send_link_step(tenant, user, thread, s.started, 1, s.interval).await?;
+                    return Ok(Some(reply));
+                }
+                Err(e) => {
+                    warn!(error = %e, "link not started");
+                    Reply::text(format!("Not linked: {e}."))
+                }
+            }
+        } else {
+            Reply::text("Linking is not configured here: actions run in the app's context, naming you.")
+        };
+        self.post(&mut thread, &reply).await;
+        Ok(Some(reply))
+    }
+
+    /// One step of a sign-in: polls every interval while the next poll still fits in
+    /// [`Worker::link_step`], then hands on; posts the outcome when there is one.
+    async fn link_step(
+        &self,
+        tenant: &TenantName,
+        user: &ChatUser,
+        mut thread: Thread,
+        started: i64,
+        step: u32,
+    ) -> Result<Option<Reply>, JobError> {
+        let Some(users) = &self.users else { return Ok(None) };
+        let clock = self.link_clock.as_ref();
+        let began = clock.now();
+        let budget = chrono::Duration::from_std(self.link_step).unwrap_or(chrono::Duration::zero());
+        let reply = loop {
+            match users.link_poll(tenant, user, started, clock).await {
+                LinkStep::Pending { interval } => {
+                    let wait = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::zero());
+                    if clock.now() - began + wait > budget {
+                        self.send_link_step(tenant, user, thread, started, step + 1, interval).await?;
+                        return Ok(None);
+                    }
+                    clock.sleep(interval).await;
+                }
+                LinkStep::Gone => {
+                    info!(step, "sign-in already finished or replaced: step dropped");
+                    return Ok(None);
+                }
+                LinkStep::Linked(o) => {
+                    break Reply::text(format!(
+                        "Linked: your machine actions in '{tenant}' now run as {}.",
+                        o.user.as_deref().unwrap_or("your Entra identity")
+                    ));
+                }
+                LinkStep::Expired => {
+                    break Reply::text(
+                        "Not linked: the sign-in code expired before it was used. Run `/defender link` again for a new one.",
+                    );
+                }
+                LinkStep::Failed(e) => {
+                    warn!(error = %e, "link failed");
+                    break Reply::text(format!("Not linked: {e}."));
+                }
+            }
+        };
+        self.post(&mut thread, &reply).await;
+        Ok(Some(reply))
     }
 
     fn ops(&self, tenant: &defender_shared::ids::TenantName) -> Option<Arc<dyn DefenderOps>> {
@@ -333,18 +471,21 @@ impl Worker {
         }
     }
 
+    /// Executes a confirmed action; answers the reply and, when Defender accepted it, the action to
+    /// follow (its thread is set by the caller after the reply is posted).
     async fn execute(
         &self,
         token: &str,
         accepted_at: i64,
-        response_url: Option<String>,
+        thread: &mut Thread,
         approver: Option<&ChatUser>,
-    ) -> Reply {
+    ) -> (Reply, Option<Pending>) {
         let keys = secrets(self.store.as_ref(), &self.slack_secret_names).await;
         let c = match confirm::open(token, &keys, accepted_at) {
             Ok(c) => c,
-            Err(e) => return Reply::replacing(format!("Refused: {e}.")),
+            Err(e) => return (Reply::replacing(format!("Refused: {e}.")), None),
         };
+        thread.user_id = Some(c.user_id.clone());
         let requester = ChatUser { id: c.user_id.clone(), name: c.user_name.clone() };
         let delegated = match &self.users {
             Some(u) => u.ops(&c.tenant, &requester, tokio::time::Instant::now() + self.budget).await,
@@ -352,13 +493,13 @@ impl Worker {
         };
         let context = if delegated.is_some() { "as your linked identity" } else { "in the app's context" };
         let Some(ops) = delegated.or_else(|| self.ops(&c.tenant)) else {
-            return Reply::replacing(format!("Unknown tenant '{}'.", c.tenant));
+            return (Reply::replacing(format!("Unknown tenant '{}'.", c.tenant)), None);
         };
         let what = format!("{} `{}` (id `{}`)", capitalise(&c.action), c.machine_name, c.machine_id);
         match self.safety.execute(ops.as_ref(), &c, approver).await {
             Executed::Started(a) => {
                 let Some(action_id) = a.id.valid().cloned() else {
-                    return Reply::replacing(format!("{what}: accepted by Defender as `{}`.", a.id));
+                    return (Reply::replacing(format!("{what}: accepted by Defender as `{}`.", a.id)), None);
                 };
                 let pending = Pending {
                     tenant: c.tenant.clone(),
@@ -366,25 +507,23 @@ impl Worker {
                     action: c.action.clone(),
                     machine_name: c.machine_name.clone(),
                     request_id: c.request_id.clone(),
-                    response_url,
+                    thread: Thread::default(),
                     checks: 0,
-                    started_at: (self.safety.clock)(),
+                    started_at: self.now(),
                 };
-                if let Err(e) = self.handoff.send(&Job::Recheck { pending: vec![pending] }, self.recheck_after).await {
-                    warn!(error = %e, "follow-up not queued");
-                }
-                Reply::replacing(format!(
-                    "{what}: accepted by Defender — action `{action_id}`, status *{}*, {context}. Request `{}`. \
-                     The outcome will be posted here.",
+                let reply = Reply::replacing(format!(
+                    "{what}: accepted by Defender — action `{action_id}`, status *{}*, {context}. Request `{}`. {}",
                     opt(a.status.as_ref()),
-                    c.request_id
-                ))
+                    c.request_id,
+                    self.poster().late_outcome_note()
+                ));
+                (reply, Some(pending))
             }
             Executed::Duplicate(prev) => {
-                Reply::replacing(format!("{what}: request `{}` was already handled ({prev}).", c.request_id))
+                (Reply::replacing(format!("{what}: request `{}` was already handled ({prev}).", c.request_id)), None)
             }
-            Executed::Refused(why) => Reply::replacing(format!("{what}: refused — {why}.")),
-            Executed::Failed(why) => Reply::replacing(format!("{what}: failed — {why}.")),
+            Executed::Refused(why) => (Reply::replacing(format!("{what}: refused — {why}.")), None),
+            Executed::Failed(why) => (Reply::replacing(format!("{what}: failed — {why}.")), None),
         }
     }
 }

@@ -15,7 +15,13 @@ async fn the_slack_manifest_points_at_the_handlers_routes() {
     let commands = m["features"]["slash_commands"].as_array().unwrap();
     assert_eq!(commands.len(), 1);
     assert_eq!(commands[0]["command"], "/defender");
-    assert_eq!(m["oauth_config"]["scopes"]["bot"], json!(["commands"]));
+    // `commands` for /defender; `chat:write` for outcomes after a response_url's 5 posts / 30 minutes
+    // (chat.postMessage with the bot token) — and nothing more.
+    assert_eq!(m["oauth_config"]["scopes"]["bot"], json!(["commands", "chat:write"]));
+    assert_eq!(m["features"]["bot_user"]["display_name"], "Defender", "chat:write needs the bot user");
+    // The template names the bot token's vault secret for the worker.
+    let template = include_str!("../../../infra/template.yaml");
+    assert!(template.contains("CHATOPS_SLACK_BOT_TOKEN_NAME: !Ref SlackBotTokenName"));
     assert_eq!(m["settings"]["interactivity"]["is_enabled"], true);
     let urls = [commands[0]["url"].as_str().unwrap(), m["settings"]["interactivity"]["request_url"].as_str().unwrap()];
 

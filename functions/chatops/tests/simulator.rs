@@ -282,9 +282,11 @@ async fn two_person_isolate_needs_a_second_authorised_user_and_acts_once() {
     rig.drain().await;
     let token = rig.posted("ask")[0]["blocks"][1]["elements"][0]["value"].as_str().unwrap().to_string();
 
-    // Approving before the requester confirmed does nothing.
-    let (_, out) = rig.press("U0SECOND", "approve", &token, None).await;
+    // Approving before the requester confirmed does nothing; the presser is told on their click's
+    // own response_url (Slack issues one per click).
+    let (_, out) = rig.press_on("early", "U0SECOND", "approve", &token, None).await;
     assert_eq!(text(&out), "Refused: the requester has not confirmed this action.");
+    assert_eq!(text(&rig.posted("early")[0]), text(&out));
 
     // The requester's confirm records a pending approval, shown to the channel with an approve button.
     let (_, out) = rig.press(ANALYST, "confirm", &token, None).await;
@@ -367,29 +369,24 @@ async fn a_linked_user_acts_with_their_delegated_token_and_others_in_app_context
         budget: w.budget,
         users: w.users.clone(),
         link_clock: Arc::new(ApprovedThenSimTime { sim: rig.sim.sim.clone(), approved }),
+        link_step: w.link_step,
+        slack: w.slack.clone(),
     });
 
-    // `/defender link`: the worker posts the device code to the requester, then waits for the sign-in.
+    // `/defender link`: the worker posts the device code to the requester and queues the first poll.
     let (_, out) = rig.slash(ANALYST, "link", "link").await;
     assert_eq!(text(&out), "Working on it…");
     let (job, _) = rig.jobs.try_recv().unwrap();
-    let linking = tokio::spawn({
-        let worker = worker.clone();
-        async move { worker.try_run(job).await }
-    });
-    let mut prompt = String::new();
-    for _ in 0..100 {
-        if let Some(p) = rig.posted("link").first() {
-            prompt = text(p).to_string();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    worker.try_run(job).await.unwrap();
+    let prompt = text(&rig.posted("link")[0]).to_string();
     assert!(prompt.starts_with("To link your Entra identity, open https://microsoft.com/devicelogin"), "{prompt}");
     let code = prompt.split('`').nth(1).unwrap().to_string();
     rig.sim_post("/_sim/devicecode/approve", json!({"user_code": code, "upn": "alice@contoso.com"})).await;
     approve.send(true).unwrap();
-    let reply = linking.await.unwrap().unwrap().unwrap();
+    let (step, delay) = rig.jobs.try_recv().unwrap();
+    assert!(matches!(step, Job::LinkPoll { step: 1, .. }), "{step:?}");
+    assert_eq!(delay, Duration::from_secs(5), "the poll interval Entra gave");
+    let reply = worker.try_run(step).await.unwrap().unwrap();
     assert_eq!(reply.text, "Linked: your machine actions in 'default' now run as alice@contoso.com.");
     assert_eq!(text(&rig.posted("link")[1]), reply.text);
     let secret = chatops::user::secret_name(&"default".parse().unwrap(), ANALYST);

@@ -1,12 +1,22 @@
-//! A local stand-in for Slack's `response_url`: records every JSON POST to `/hook/<id>`.
+//! A local stand-in for Slack's `response_url`: records every JSON POST to `/hook/<id>` that Slack
+//! would take. As Slack documents, a `response_url` takes at most 5 posts within 30 minutes of the
+//! interaction: the sixth post answers 404 `used_url`, a later one 404 `expired_url` (the interaction
+//! time is the first post's unless [`Receiver::issue`] registered it), and a refused post is not
+//! recorded. (The strict Web API stand-in, `chat.postMessage`, is in `functions/chatops/tests`.)
 
 use crate::StackError;
-use axum::{Json, Router, extract::Path, routing::post};
+use axum::{Json, Router, extract::Path, http::StatusCode, routing::post};
 use serde_json::Value;
 use std::{
+    collections::HashMap,
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
+
+/// Posts a `response_url` takes.
+pub const MAX_POSTS: usize = 5;
+/// How long a `response_url` lives after the interaction.
+pub const LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 /// The running receiver.
 #[derive(Debug)]
@@ -14,6 +24,7 @@ pub struct Receiver {
     /// `http://127.0.0.1:<port>/hook/` (append an id).
     pub base: String,
     posts: Arc<Mutex<Vec<(String, Value)>>>,
+    issued: Arc<Mutex<HashMap<String, Instant>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -30,16 +41,25 @@ impl Receiver {
     /// The port cannot be bound.
     pub async fn start() -> Result<Self, StackError> {
         let posts: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
-        let p = posts.clone();
+        let issued: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let (p, i) = (posts.clone(), issued.clone());
         let app = Router::new().route(
             "/hook/{id}",
             post(move |Path(id): Path<String>, Json(v): Json<Value>| {
-                let p = p.clone();
+                let (p, i) = (p.clone(), i.clone());
                 async move {
-                    if let Ok(mut g) = p.lock() {
-                        g.push((id, v));
+                    let (Ok(mut posts), Ok(mut issued)) = (p.lock(), i.lock()) else {
+                        return (StatusCode::INTERNAL_SERVER_ERROR, "internal_error");
+                    };
+                    let at = *issued.entry(id.clone()).or_insert_with(Instant::now);
+                    if at.elapsed() >= LIFETIME {
+                        return (StatusCode::NOT_FOUND, "expired_url");
                     }
-                    "ok"
+                    if posts.iter().filter(|(h, _)| *h == id).count() >= MAX_POSTS {
+                        return (StatusCode::NOT_FOUND, "used_url");
+                    }
+                    posts.push((id, v));
+                    (StatusCode::OK, "ok")
                 }
             }),
         );
@@ -49,7 +69,15 @@ impl Receiver {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { base: format!("http://{addr}/hook/"), posts, task })
+        Ok(Self { base: format!("http://{addr}/hook/"), posts, issued, task })
+    }
+
+    /// Registers the interaction that issued `/hook/<id>` as happening now (the 30 minutes run from
+    /// here, not from the first post).
+    pub fn issue(&self, id: &str) {
+        if let Ok(mut g) = self.issued.lock() {
+            g.entry(id.to_string()).or_insert_with(Instant::now);
+        }
     }
 
     /// What was posted to `/hook/<id>`, in order.

@@ -341,3 +341,173 @@ pub async fn device_code_login(
         access,
     })
 }
+
+/// A device-code sign-in started by [`device_code_begin`] and polled, one request at a time, by
+/// [`device_code_poll`]: for a caller that cannot wait the whole sign-in in one process (a Lambda
+/// whose timeout is shorter than the code's life keeps this between invocations).
+///
+/// `device_code` is a secret: whoever holds it (with the public client id) can redeem the sign-in
+/// once the user approves. Keep it where secrets are kept, never in a queue message or a log.
+#[derive(Debug, Clone)]
+pub struct DeviceCodeStarted {
+    /// The code the token endpoint is polled with.
+    pub device_code: SecretString,
+    /// What to show the user.
+    pub prompt: DeviceCodePrompt,
+    /// Poll no more often than this (Entra's `interval`).
+    pub interval: Duration,
+    /// When the code expires (from `expires_in`, on the injected clock).
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// One poll's answer.
+#[derive(Debug, Clone)]
+pub enum DevicePoll {
+    /// Not approved yet: poll again after `interval` (raised by 5 s on `slow_down`).
+    Pending {
+        /// The wait before the next poll.
+        interval: Duration,
+    },
+    /// Approved: the refresh token is in the vault.
+    Done(Box<LoginOutcome>),
+}
+
+fn login_context(login: &DeviceCodeLogin) -> RequestContext {
+    RequestContext {
+        tenant: login.tenant.to_string(),
+        tenant_id: login.tenant_id.to_string(),
+        client_id: login.client_id.to_string(),
+        scope: login.scope.clone(),
+        authority: login.authority.to_string(),
+        credential: CredentialRef::DeviceCode,
+    }
+}
+
+/// Starts a device-code sign-in: one request to the device-authorization endpoint.
+///
+/// # Errors
+/// [`AuthError::Config`] (authority not https), [`AuthError::Entra`] (not a public client, ...),
+/// [`AuthError::Http`].
+pub async fn device_code_begin(
+    http: &reqwest::Client,
+    login: &DeviceCodeLogin,
+    clock: &dyn Clock,
+) -> Result<DeviceCodeStarted, AuthError> {
+    let cred = login.credential();
+    let ctx = login_context(login);
+    let config = |reason: &str| AuthError::Config { tenant: ctx.tenant.clone(), reason: reason.to_string() };
+    if login.authority.scheme() != "https" {
+        return Err(config("the authority must be an https URL"));
+    }
+    let adapter = OAuthHttp::new(http.clone());
+    let device_url =
+        DeviceAuthorizationUrl::new(cred.devicecode_url()).map_err(|_| config("the device-code URL is not valid"))?;
+    let client = BasicClient::new(oauth2::ClientId::new(login.client_id.to_string()))
+        .set_auth_type(AuthType::RequestBody)
+        .set_device_authorization_url(device_url)
+        .set_token_uri(token_url(&cred, &ctx.tenant)?);
+    let details: StandardDeviceAuthorizationResponse = client
+        .exchange_device_code()
+        .add_scope(Scope::new(login.scope.clone()))
+        .add_scope(Scope::new("offline_access".to_string()))
+        .request_async(&adapter.client())
+        .await
+        .map_err(|e| map_oauth_error(e, &adapter, &ctx))?;
+    let expires_in = details.expires_in();
+    let prompt = DeviceCodePrompt {
+        user_code: details.user_code().secret().clone(),
+        verification_uri: details.verification_uri().to_string(),
+        message: format!(
+            "To sign in, open {} and enter the code {}",
+            details.verification_uri().as_str(),
+            details.user_code().secret()
+        ),
+        expires_in,
+    };
+    tracing::info!(tenant = %login.tenant, client_id = %login.client_id, "device-code sign-in started (polled in steps)");
+    Ok(DeviceCodeStarted {
+        device_code: SecretString::new(details.device_code().secret().clone()),
+        prompt,
+        interval: details.interval(),
+        expires_at: clock.now() + ChronoDuration::from_std(expires_in).unwrap_or(ChronoDuration::zero()),
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct TokenBody {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<i64>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// Polls the token endpoint once for a started sign-in; on approval stores the refresh token in the
+/// vault (as [`device_code_login`] does).
+///
+/// # Errors
+/// [`AuthError::Entra`] for `expired_token`, `authorization_declined`, an already redeemed code and
+/// any other refusal; [`AuthError::Http`]; [`AuthError::StoreRefreshToken`];
+/// [`AuthError::InvalidResponse`] when the answer is not a token (or holds no refresh token).
+pub async fn device_code_poll(
+    http: &reqwest::Client,
+    store: &dyn SecretStore,
+    login: &DeviceCodeLogin,
+    device_code: &SecretString,
+    interval: Duration,
+    clock: &dyn Clock,
+) -> Result<DevicePoll, AuthError> {
+    let cred = login.credential();
+    let ctx = login_context(login);
+    let form = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("client_id", login.client_id.as_str()),
+        ("device_code", device_code.expose()),
+    ];
+    let issued = clock.now();
+    let resp = http.post(cred.token_url()).form(&form).send().await.map_err(AuthError::Http)?;
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await.map_err(AuthError::Http)?;
+    if !(200..300).contains(&status) {
+        let error = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+            .unwrap_or_default();
+        return match error.as_str() {
+            "authorization_pending" => Ok(DevicePoll::Pending { interval }),
+            "slow_down" => Ok(DevicePoll::Pending { interval: interval + Duration::from_secs(5) }),
+            _ => Err(match EntraRefusal::from_body(status, &body, &ctx) {
+                Some(r) => refused(r),
+                None => AuthError::InvalidResponse { tenant: ctx.tenant.clone(), status },
+            }),
+        };
+    }
+    // A body that did not parse is never echoed: it holds a token.
+    let token: TokenBody =
+        serde_json::from_slice(&body).map_err(|_| AuthError::InvalidResponse { tenant: ctx.tenant.clone(), status })?;
+    let lifetime = token.expires_in.unwrap_or(DEFAULT_LIFETIME_S);
+    let access = AccessToken {
+        secret: SecretString::new(token.access_token),
+        expires_at: issued + ChronoDuration::seconds(lifetime),
+    };
+    let Some(refresh) = token.refresh_token.map(SecretString::new) else {
+        tracing::warn!(tenant = %login.tenant, client_id = %login.client_id, "entra granted no refresh token (offline_access refused?)");
+        return Err(AuthError::InvalidResponse { tenant: ctx.tenant.clone(), status });
+    };
+    store.set(&login.refresh_token_secret, &refresh).await.map_err(|source| AuthError::StoreRefreshToken {
+        tenant: ctx.tenant.clone(),
+        secret: login.refresh_token_secret.clone(),
+        source: Box::new(source),
+    })?;
+    let user = access.claims().ok().and_then(|c| c.upn);
+    let vault_secret_name = &login.refresh_token_secret;
+    tracing::info!(tenant = %login.tenant, client_id = %login.client_id, %vault_secret_name, "device-code sign-in complete; stored in the vault");
+    Ok(DevicePoll::Done(Box::new(LoginOutcome {
+        user,
+        scopes: token.scope.map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default(),
+        refresh_token_secret: login.refresh_token_secret.clone(),
+        access,
+    })))
+}

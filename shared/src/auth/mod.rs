@@ -34,7 +34,10 @@ pub use assertion::{AssertionSource, FetchAssertion};
 pub use azure::ProviderCredential;
 pub use clock::{Clock, SystemClock};
 pub use credential::{CredentialKind, Material, TenantCredential};
-pub use device_code::{DeviceCodeLogin, DeviceCodePrompt, LoginOutcome, device_code_login};
+pub use device_code::{
+    DeviceCodeLogin, DeviceCodePrompt, DeviceCodeStarted, DevicePoll, LoginOutcome, device_code_begin,
+    device_code_login, device_code_poll,
+};
 pub use error::{AuthError, EntraCause, EntraRefusal};
 pub use provider::TokenProvider;
 

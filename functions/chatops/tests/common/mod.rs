@@ -55,30 +55,159 @@ pub struct Rig {
     pub worker: Arc<Worker>,
     pub jobs: UnboundedReceiver<(Job, Duration)>,
     pub posts: Posts,
+    pub slack: Slack,
     pub hooks: String,
     pub slack_secret: String,
     pub teams_secret: String,
     pub idem: Arc<dyn IdempotencyStore>,
 }
 
-/// A local `response_url` receiver: every POST to `/hook/{id}` is kept.
-pub async fn receiver() -> (String, Posts) {
+/// The bot token the Slack stand-in accepts (the rig stores it in the vault as `slack-bot-token`).
+pub const BOT_TOKEN: &str = "xoxb-0000000001-0000000002-stand-in-bot-token";
+/// The channel of the rig's commands; the bot is a member.
+pub const CHANNEL: &str = "C2147483705";
+
+/// What the Slack stand-in holds besides the accepted `response_url` posts.
+#[derive(Debug, Default)]
+pub struct SlackState {
+    /// When each `response_url` was issued (unix seconds), by hook id.
+    pub issued: HashMap<String, i64>,
+    /// Posts Slack refused, as `(hook id, error)`.
+    pub refused: Vec<(String, String)>,
+    /// `chat.postMessage` calls Slack accepted (the message as sent, plus its `ts`).
+    pub messages: Vec<Value>,
+    /// `chat.postMessage` errors answered.
+    pub api_errors: Vec<String>,
+    /// Channels that exist, and whether the bot is in each.
+    pub channels: HashMap<String, bool>,
+    /// Answer the next n `chat.postMessage` calls with 429 `ratelimited`.
+    pub ratelimit_next: u32,
+}
+
+pub type Slack = Arc<Mutex<SlackState>>;
+
+/// Slack's documented limits on a `response_url`: 5 posts, 30 minutes after the interaction.
+pub const RESPONSE_URL_POSTS: usize = 5;
+pub const RESPONSE_URL_LIFETIME_S: i64 = 30 * 60;
+
+fn plain(status: StatusCode, text: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (axum::http::StatusCode::from_u16(status.as_u16()).unwrap(), text.to_string()).into_response()
+}
+
+fn web_api(v: Value) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    Json(v).into_response()
+}
+
+/// A strict Slack stand-in on a loopback port:
+/// - `POST /hook/{id}` is a `response_url`: unknown ids answer 404 `invalid_url` (Slack only issues
+///   them with an interaction: the rig registers each one it sends), the sixth post 404 `used_url`,
+///   any post 30 minutes after issue 404 `expired_url` — what Slack answers; a refused post is not
+///   shown (it is recorded in `refused`).
+/// - `POST /api/chat.postMessage` is the Web API: a bearer bot token (`not_authed` without,
+///   `invalid_auth` for another), a JSON body, a `channel` that exists (`channel_not_found`) with the
+///   bot in it (`not_in_channel`), `text` or `blocks` (`no_text`), text ≤ 40,000 characters
+///   (`msg_too_long`), `thread_ts` shaped as a Slack ts (`invalid_thread_ts`); errors are HTTP 200
+///   `{"ok":false,"error":…}`, a rate limit is 429 with `Retry-After`.
+pub async fn receiver() -> (String, Posts, Slack) {
     let posts: Posts = Arc::new(Mutex::new(Vec::new()));
-    let p = posts.clone();
-    let app = Router::new().route(
-        "/hook/{id}",
-        post(move |Path(id): Path<String>, Json(v): Json<Value>| {
-            let p = p.clone();
-            async move {
-                p.lock().unwrap().push((id, v));
-                "ok"
+    let slack: Slack = Arc::new(Mutex::new(SlackState::default()));
+    slack.lock().unwrap().channels.insert(CHANNEL.to_string(), true);
+    let (p, st) = (posts.clone(), slack.clone());
+    let hook = post(move |Path(id): Path<String>, body: axum::body::Bytes| {
+        let (p, st) = (p.clone(), st.clone());
+        async move {
+            let mut st = st.lock().unwrap();
+            let refuse = |st: &mut SlackState, e: &str| {
+                st.refused.push((id.clone(), e.to_string()));
+                plain(StatusCode::NOT_FOUND, e)
+            };
+            let Some(issued) = st.issued.get(&id).copied() else { return refuse(&mut st, "invalid_url") };
+            if now() - issued >= RESPONSE_URL_LIFETIME_S {
+                return refuse(&mut st, "expired_url");
             }
-        }),
-    );
+            let mut p = p.lock().unwrap();
+            if p.iter().filter(|(h, _)| *h == id).count() >= RESPONSE_URL_POSTS {
+                return refuse(&mut st, "used_url");
+            }
+            let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+                return plain(StatusCode::BAD_REQUEST, "invalid_payload");
+            };
+            if v.get("text").and_then(Value::as_str).is_none_or(str::is_empty) && v.get("blocks").is_none() {
+                return plain(StatusCode::BAD_REQUEST, "no_text");
+            }
+            p.push((id, v));
+            plain(StatusCode::OK, "ok")
+        }
+    });
+    let st = slack.clone();
+    let api = post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+        let st = st.clone();
+        async move {
+            let mut st = st.lock().unwrap();
+            let fail = |st: &mut SlackState, e: &str| {
+                st.api_errors.push(e.to_string());
+                web_api(json!({"ok": false, "error": e}))
+            };
+            match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+                None => return fail(&mut st, "not_authed"),
+                Some(a) if a != format!("Bearer {BOT_TOKEN}") => return fail(&mut st, "invalid_auth"),
+                Some(_) => {}
+            }
+            if st.ratelimit_next > 0 {
+                st.ratelimit_next -= 1;
+                st.api_errors.push("ratelimited".into());
+                use axum::response::IntoResponse;
+                return (
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", "1")],
+                    Json(json!({"ok": false, "error": "ratelimited"})),
+                )
+                    .into_response();
+            }
+            let json_body = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|c| c.starts_with("application/json"));
+            let Some(v) = json_body.then(|| serde_json::from_slice::<Value>(&body).ok()).flatten() else {
+                return fail(&mut st, "invalid_arguments");
+            };
+            let Some(channel) = v["channel"].as_str() else { return fail(&mut st, "channel_not_found") };
+            match st.channels.get(channel) {
+                None => return fail(&mut st, "channel_not_found"),
+                Some(false) => return fail(&mut st, "not_in_channel"),
+                Some(true) => {}
+            }
+            let text = v["text"].as_str().unwrap_or_default();
+            if text.is_empty() && v.get("blocks").is_none() {
+                return fail(&mut st, "no_text");
+            }
+            if text.chars().count() > 40_000 {
+                return fail(&mut st, "msg_too_long");
+            }
+            if let Some(ts) = v.get("thread_ts") {
+                let ok = ts.as_str().is_some_and(|t| {
+                    t.split_once('.').is_some_and(|(a, b)| {
+                        !a.is_empty() && !b.is_empty() && a.chars().chain(b.chars()).all(|c| c.is_ascii_digit())
+                    })
+                });
+                if !ok {
+                    return fail(&mut st, "invalid_thread_ts");
+                }
+            }
+            let ts = format!("{}.{:06}", now(), st.messages.len());
+            let mut kept = v.clone();
+            kept["ts"] = json!(ts);
+            st.messages.push(kept);
+            web_api(json!({"ok": true, "channel": channel, "ts": ts, "message": {"text": text}}))
+        }
+    });
+    let app = Router::new().route("/hook/{id}", hook).route("/api/chat.postMessage", api);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/hook/"), posts)
+    (format!("http://{addr}/hook/"), posts, slack)
 }
 
 pub async fn rig() -> Rig {
@@ -98,7 +227,8 @@ pub async fn rig_with(
     std::fs::create_dir_all(&dir).unwrap();
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, &sim.ca_pem).unwrap();
-    let (hooks, posts) = receiver().await;
+    let (hooks, posts, slack) = receiver().await;
+    let api = hooks.replace("/hook/", "/api");
     let env: HashMap<&str, String> = [
         ("AZURE_TENANT_ID", sim.tenant_id()),
         ("AZURE_CLIENT_ID", APP.to_string()),
@@ -113,6 +243,7 @@ pub async fn rig_with(
         ("DEFENDER_ALLOWED_ACTIONS", "isolate,unisolate,scan".to_string()),
         ("CHATOPS_RBAC", POLICY.to_string()),
         ("CHATOPS_RESPONSE_URL_PREFIXES", hooks.clone()),
+        ("CHATOPS_SLACK_API_URL", api),
     ]
     .into_iter()
     .chain(extra.iter().cloned())
@@ -127,7 +258,7 @@ pub async fn rig_with(
     let secrets = sim.sim.tenant.lock().unwrap().seed.secrets.clone();
     let slack_secret = secrets["slack-signing-secret"].to_string();
     let teams_secret = secrets["teams-outgoing-secret"].to_string();
-    Rig { sim, state, worker, jobs, posts, hooks, slack_secret, teams_secret, idem }
+    Rig { sim, state, worker, jobs, posts, slack, hooks, slack_secret, teams_secret, idem }
 }
 
 pub fn event(fixture: &str, body: &str, headers: &[(&str, String)], base64: bool) -> lambda_http::Request {
@@ -167,7 +298,30 @@ impl Rig {
         h
     }
 
+    /// Slack issues a `response_url` with each interaction: the stand-in takes posts to it from now.
+    pub fn issue(&self, hook: &str) {
+        self.slack.lock().unwrap().issued.entry(hook.to_string()).or_insert_with(now);
+    }
+
+    /// Moves the issue time of `hook` back by `s` seconds (as if the interaction were that old).
+    pub fn age(&self, hook: &str, s: i64) {
+        if let Some(t) = self.slack.lock().unwrap().issued.get_mut(hook) {
+            *t -= s;
+        }
+    }
+
+    /// The `chat.postMessage` calls Slack accepted.
+    pub fn messages(&self) -> Vec<Value> {
+        self.slack.lock().unwrap().messages.clone()
+    }
+
+    /// Posts Slack refused on `hook`, by error.
+    pub fn refused(&self, hook: &str) -> Vec<String> {
+        self.slack.lock().unwrap().refused.iter().filter(|(h, _)| h == hook).map(|(_, e)| e.clone()).collect()
+    }
+
     pub fn slash_body(&self, user: &str, text: &str, hook: &str) -> String {
+        self.issue(hook);
         url::form_urlencoded::Serializer::new(String::new())
             .append_pair("token", "gIkuvaNzQIHg97ATvDxqgjtO")
             .append_pair("team_id", "T0001")
@@ -189,15 +343,54 @@ impl Rig {
     }
 
     pub fn button_body(&self, user: &str, action_id: &str, value: &str, hook: &str) -> String {
+        self.button_body_on(user, action_id, value, hook, None)
+    }
+
+    /// A button press on an ephemeral message (`on: None`) or on the channel message `on` (its ts).
+    pub fn button_body_on(&self, user: &str, action_id: &str, value: &str, hook: &str, on: Option<&str>) -> String {
+        self.issue(hook);
+        let container = match on {
+            Some(ts) => json!({"type": "message", "message_ts": ts, "channel_id": CHANNEL, "is_ephemeral": false}),
+            None => {
+                json!({"type": "message", "message_ts": "1716480000.000009", "channel_id": CHANNEL, "is_ephemeral": true})
+            }
+        };
         let payload = json!({"type": "block_actions", "user": {"id": user, "username": user.to_lowercase()},
             "team": {"id": "T0001"}, "channel": {"id": "C2147483705"}, "trigger_id": "1.2.3",
-            "response_url": format!("{}{hook}", self.hooks),
+            "response_url": format!("{}{hook}", self.hooks), "container": container,
             "actions": [{"action_id": action_id, "block_id": "b", "type": "button", "value": value}]});
         url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish()
     }
 
     pub async fn press(&self, user: &str, action_id: &str, value: &str, retry: Option<u32>) -> (StatusCode, Value) {
-        let body = self.button_body(user, action_id, value, "confirm");
+        self.press_on("confirm", user, action_id, value, retry).await
+    }
+
+    /// A button press whose `response_url` is `hook` (Slack issues one per click).
+    pub async fn press_on(
+        &self,
+        hook: &str,
+        user: &str,
+        action_id: &str,
+        value: &str,
+        retry: Option<u32>,
+    ) -> (StatusCode, Value) {
+        let body = self.button_body(user, action_id, value, hook);
+        let extra: Vec<(&str, String)> = retry.map(|n| vec![("x-slack-retry-num", n.to_string())]).unwrap_or_default();
+        call(&self.state, event("slack", &body, &self.slack_headers(&body, &extra), false)).await
+    }
+
+    /// A button press on the channel message whose ts is `on` (an approval request).
+    pub async fn press_in_channel(
+        &self,
+        hook: &str,
+        user: &str,
+        action_id: &str,
+        value: &str,
+        on: &str,
+    ) -> (StatusCode, Value) {
+        let body = self.button_body_on(user, action_id, value, hook, Some(on));
+        let retry: Option<u32> = None;
         let extra: Vec<(&str, String)> = retry.map(|n| vec![("x-slack-retry-num", n.to_string())]).unwrap_or_default();
         call(&self.state, event("slack", &body, &self.slack_headers(&body, &extra), false)).await
     }
