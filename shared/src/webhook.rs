@@ -11,7 +11,7 @@
 //! | Standard Webhooks v1 | `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<b64> [v1,<b64> ...]` | `id.timestamp.body` | base64 of the `whsec_` secret |
 //! | GitHub | `X-Hub-Signature-256: sha256=<hex>` | body (no timestamp: weaker, no replay window) | the secret's bytes |
 //! | Slack v0 | `X-Slack-Request-Timestamp`, `X-Slack-Signature: v0=<hex>` | `v0:timestamp:body` | the signing secret's bytes |
-//! | Teams outgoing webhook | `Authorization: HMAC <b64>` | body | base64-decoded shared secret |
+//! | Teams outgoing webhook | `Authorization: HMAC <b64>` | body, whose activity `timestamp` and `id` are held to the window and returned for de-duplication | base64-decoded shared secret |
 //!
 //! Several secrets may be configured for each scheme so keys can be rotated without downtime.
 //!
@@ -290,15 +290,31 @@ pub fn sign_slack(secret: &SecretString, timestamp: i64, body: &[u8]) -> Result<
     Ok(format!("v0={}", hex::encode(m.finalize().into_bytes())))
 }
 
-/// Verifies a Teams outgoing webhook (`Authorization: HMAC <base64>`; key = base64-decoded secret).
-/// Teams sends no timestamp, so there is no replay window.
+/// Longest activity id accepted (Teams message ids are a few dozen characters).
+const MAX_ACTIVITY_ID: usize = 256;
+
+#[derive(serde::Deserialize)]
+struct ActivityStamp {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    timestamp: Option<String>,
+}
+
+/// Verifies a Teams outgoing webhook (`Authorization: HMAC <base64>`; key = base64-decoded secret),
+/// then holds the signed activity to the replay window ([`teams_activity_stamp`]). Teams sends no
+/// timestamp header, but the activity it signs carries its own `timestamp` and `id`: an activity
+/// outside the window is refused, and the returned id lets the caller refuse a second delivery.
 ///
 /// # Errors
-/// [`SignatureError`] when the header is missing or malformed or no secret matches.
+/// [`SignatureError`] when the header is missing or malformed, no secret matches, or the signed
+/// activity's `timestamp` or `id` is missing, malformed or outside the window.
 pub fn verify_teams(
     authorization: Option<&str>,
     body: &[u8],
     secrets: &[SecretString],
+    now_unix: i64,
+    window: Duration,
 ) -> Result<Verified, SignatureError> {
     let auth = authorization.ok_or(SignatureError::Missing("authorization"))?;
     let b64 = auth.trim().strip_prefix("HMAC ").ok_or(SignatureError::Malformed("authorization"))?;
@@ -309,10 +325,34 @@ pub fn verify_teams(
     let expected = B64.decode(b64.trim()).map_err(|_| SignatureError::Malformed("authorization"))?;
     for key in keys(secrets, "teams", teams_key)? {
         if mac(&key, &[body])?.verify_slice(&expected).is_ok() {
-            return Ok(Verified { id: None, timestamp: None });
+            // Only an authenticated body is parsed.
+            return teams_activity_stamp(body, now_unix, window);
         }
     }
     Err(SignatureError::Mismatch)
+}
+
+/// The replay-window half of [`verify_teams`], for a body whose signature is already checked: the
+/// activity's `id` (1 to 256 characters) and its RFC 3339 `timestamp`, which must be within `window`
+/// of now either way.
+///
+/// # Errors
+/// [`SignatureError::Missing`] / [`SignatureError::Malformed`] (`"timestamp"`, `"id"`) for an
+/// activity without them, [`SignatureError::Stale`] outside the window.
+pub fn teams_activity_stamp(body: &[u8], now_unix: i64, window: Duration) -> Result<Verified, SignatureError> {
+    let stamp: ActivityStamp = serde_json::from_slice(body).map_err(|_| SignatureError::Malformed("activity"))?;
+    let id = stamp.id.filter(|i| !i.is_empty()).ok_or(SignatureError::Missing("id"))?;
+    if id.len() > MAX_ACTIVITY_ID || id.chars().any(char::is_control) {
+        return Err(SignatureError::Malformed("id"));
+    }
+    let text = stamp.timestamp.ok_or(SignatureError::Missing("timestamp"))?;
+    let at = chrono::DateTime::parse_from_rfc3339(text.trim()).map_err(|_| SignatureError::Malformed("timestamp"))?;
+    let ts = at.timestamp();
+    let age = now_unix.saturating_sub(ts);
+    if age.unsigned_abs() > window.as_secs() {
+        return Err(SignatureError::Stale { age_s: age });
+    }
+    Ok(Verified { id: Some(id), timestamp: Some(ts) })
 }
 
 /// Signs a Teams outgoing-webhook body (tests, `make run`): the `Authorization` value.
@@ -443,12 +483,16 @@ mod tests {
     #[test]
     fn teams_hmac_round_trips_and_rejects_other_keys() {
         let secret = SecretString::new(B64.encode([7u8; 32]));
-        let body = br#"{"type":"message","text":"<at>Defender</at> machine ws-fin-014"}"#;
+        let body = br#"{"type":"message","id":"1485983408511","timestamp":"2026-11-26T22:10:00.318Z","text":"<at>Defender</at> machine ws-fin-014"}"#;
+        let now = 1_795_731_000;
         let auth = sign_teams(&secret, body).unwrap();
-        assert!(verify_teams(Some(&auth), body, std::slice::from_ref(&secret)).is_ok());
+        assert!(verify_teams(Some(&auth), body, std::slice::from_ref(&secret), now, DEFAULT_WINDOW).is_ok());
         let other = SecretString::new(B64.encode([8u8; 32]));
-        assert_eq!(verify_teams(Some(&auth), body, &[other]), Err(SignatureError::Mismatch));
-        assert_eq!(verify_teams(Some("Bearer x"), body, &[secret]), Err(SignatureError::Malformed("authorization")));
+        assert_eq!(verify_teams(Some(&auth), body, &[other], now, DEFAULT_WINDOW), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify_teams(Some("Bearer x"), body, &[secret], now, DEFAULT_WINDOW),
+            Err(SignatureError::Malformed("authorization"))
+        );
     }
 
     /// Runs `f` and counts the HMACs it started over request content.
@@ -516,9 +560,11 @@ mod tests {
         let body = vec![b'y'; 64 * 1024];
         let teams = [SecretString::new(B64.encode([3u8; 32])), SecretString::new(B64.encode([4u8; 32]))];
         let huge = format!("HMAC {}", B64.encode(vec![0u8; 6000]));
-        let (r, n) = counting(|| verify_teams(Some(&huge), &body, &teams));
+        let (r, n) = counting(|| verify_teams(Some(&huge), &body, &teams, 0, DEFAULT_WINDOW));
         assert_eq!((r, n), (Err(SignatureError::Malformed("authorization")), 0));
-        let (r, n) = counting(|| verify_teams(Some(&format!("HMAC {}", B64.encode([1u8; 32]))), &body, &teams));
+        let (r, n) = counting(|| {
+            verify_teams(Some(&format!("HMAC {}", B64.encode([1u8; 32]))), &body, &teams, 0, DEFAULT_WINDOW)
+        });
         assert_eq!((r, n), (Err(SignatureError::Mismatch), 2));
         let slack = [SecretString::new("8f742231b10e8888abcd99yyyzzz85a5")];
         let long = format!("v0={}", "ab".repeat(4096));
@@ -570,7 +616,10 @@ mod tests {
             assert_eq!(r, Err(SignatureError::NoSecret), "{unusable:?}");
         }
         let teams_forged = format!("HMAC {}", B64.encode(mac(&[], &[body]).unwrap().finalize().into_bytes()));
-        assert_eq!(verify_teams(Some(&teams_forged), body, &[SecretString::new("")]), Err(SignatureError::NoSecret));
+        assert_eq!(
+            verify_teams(Some(&teams_forged), body, &[SecretString::new("")], NOW, DEFAULT_WINDOW),
+            Err(SignatureError::NoSecret)
+        );
         let gh_forged = format!("sha256={}", hex::encode(mac(&[], &[body]).unwrap().finalize().into_bytes()));
         assert_eq!(verify_github(Some(&gh_forged), body, &[SecretString::new("")]), Err(SignatureError::NoSecret));
         let slack_forged = format!(
@@ -594,8 +643,44 @@ mod tests {
         let rotation = [SecretString::new("whsec_not*base64!"), good.clone()];
         assert!(standard(&sig, &NOW.to_string(), body, &rotation, NOW).is_ok());
         let teams_good = SecretString::new(B64.encode([2u8; 32]));
-        let auth = sign_teams(&teams_good, body).unwrap();
-        assert!(verify_teams(Some(&auth), body, &[SecretString::new("%%%"), teams_good]).is_ok());
+        let activity = br#"{"id":"1","timestamp":"2026-11-27T05:30:00Z"}"#;
+        let auth = sign_teams(&teams_good, activity).unwrap();
+        assert!(
+            verify_teams(Some(&auth), activity, &[SecretString::new("%%%"), teams_good], NOW, DEFAULT_WINDOW).is_ok()
+        );
+    }
+
+    #[test]
+    fn a_signed_teams_activity_is_held_to_the_window_and_names_its_id() {
+        let secret = SecretString::new(B64.encode([7u8; 32]));
+        // 2026-11-26T22:10:00Z
+        let now = 1_795_731_000;
+        let run = |activity: &str, now: i64| {
+            let auth = sign_teams(&secret, activity.as_bytes()).unwrap();
+            verify_teams(Some(&auth), activity.as_bytes(), std::slice::from_ref(&secret), now, DEFAULT_WINDOW)
+        };
+        let activity = r#"{"type":"message","id":"1485983408511","timestamp":"2026-11-26T22:10:00.318Z"}"#;
+        assert_eq!(run(activity, now), Ok(Verified { id: Some("1485983408511".into()), timestamp: Some(now) }));
+        assert!(run(activity, now + 299).is_ok());
+        assert!(run(activity, now - 299).is_ok(), "a little clock skew either way");
+        // A signed activity replayed an hour later, or stamped in the future, is refused.
+        assert_eq!(run(activity, now + 3600), Err(SignatureError::Stale { age_s: 3600 }));
+        assert_eq!(run(activity, now - 301), Err(SignatureError::Stale { age_s: -301 }));
+        // Other offsets are the same instant.
+        assert!(run(r#"{"id":"a","timestamp":"2026-11-26T14:10:00-08:00"}"#, now).is_ok());
+        // Without a timestamp or an id there is nothing to hold it to: refused, not waved through.
+        assert_eq!(run(r#"{"type":"message","id":"a"}"#, now), Err(SignatureError::Missing("timestamp")));
+        assert_eq!(
+            run(r#"{"type":"message","timestamp":"2026-11-26T22:10:00Z"}"#, now),
+            Err(SignatureError::Missing("id"))
+        );
+        assert_eq!(run(r#"{"id":"a","timestamp":"yesterday"}"#, now), Err(SignatureError::Malformed("timestamp")));
+        let long = format!(r#"{{"id":"{}","timestamp":"2026-11-26T22:10:00Z"}}"#, "9".repeat(257));
+        assert_eq!(run(&long, now), Err(SignatureError::Malformed("id")));
+        assert!(matches!(
+            run(r#"{"id":"a","timestamp":"+262142-12-31T23:59:59Z"}"#, now),
+            Err(SignatureError::Stale { .. } | SignatureError::Malformed(_))
+        ));
     }
 
     #[test]
