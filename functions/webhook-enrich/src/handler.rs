@@ -68,8 +68,9 @@ pub struct State {
     pub clock: fn() -> i64,
     /// `webhook-id`s answered definitely, with when and (when small) the answer.
     pub seen: Mutex<HashMap<String, Answered>>,
-    /// Where each result is POSTed as well, and the client to do it with.
-    pub callback: Option<(url::Url, reqwest::Client)>,
+    /// Where each result is POSTed as well, the client to do it with, and the vault name of the
+    /// outbound key it is signed with (never an inbound key).
+    pub callback: Option<(url::Url, reqwest::Client, String)>,
     /// Allow-listed hunting queries run per matching indicator.
     pub hunting: Vec<&'static crate::hunting::NamedQuery>,
 }
@@ -204,9 +205,9 @@ async fn answer(state: &State, req: &Request, body: &[u8], verified: &webhook::V
     };
     let mut out = enrich(&parsed, &tenant, lookups.as_ref(), deadline, &state.hunting).await;
     info!(items = out.results.len(), found = out.summary.items.found, errors = out.summary.items.error, "enriched");
-    if let Some((url, http)) = &state.callback {
+    if let Some((url, http, key_name)) = &state.callback {
         let id = format!("{}-result", verified.id.as_deref().unwrap_or("github"));
-        out.callback = Some(deliver(state, url, http, &id, &out, deadline).await);
+        out.callback = Some(deliver(state, (url, http, key_name), &id, &out, deadline).await);
     }
     match serde_json::to_value(&out) {
         Ok(v) => reply(StatusCode::OK, v),
@@ -217,12 +218,12 @@ async fn answer(state: &State, req: &Request, body: &[u8], verified: &webhook::V
     }
 }
 
-/// POSTs the result to the callback, signed with the current Standard Webhooks secret, within the
-/// request's deadline (at most 2 s). The answer to the caller never waits longer than that.
+/// POSTs the result to the callback, signed (Standard Webhooks) with the callback's own outbound key,
+/// within the request's deadline (at most 2 s). The answer to the caller never waits longer than that.
+/// Signing with an inbound key would hand every callback receiver a key that webhook-enrich accepts.
 async fn deliver(
     state: &State,
-    url: &url::Url,
-    http: &reqwest::Client,
+    (url, http, key_name): (&url::Url, &reqwest::Client, &String),
     id: &str,
     out: &crate::response::EnrichResponse,
     deadline: tokio::time::Instant,
@@ -230,11 +231,11 @@ async fn deliver(
     use crate::response::CallbackDelivery;
     let failed = |reason: String| CallbackDelivery { delivered: false, status: None, reason: Some(reason) };
     let Ok(body) = serde_json::to_vec(out) else { return failed("the result could not be serialised".into()) };
-    let keys = read_keys(state.store.as_ref(), &state.standard_secret_names).await.unwrap_or_default();
-    let Some(key) = keys.first() else { return failed("no webhook secret to sign the callback with".into()) };
+    let keys = read_keys(state.store.as_ref(), std::slice::from_ref(key_name)).await.unwrap_or_default();
+    let Some(key) = keys.first() else { return failed("no callback secret to sign the callback with".into()) };
     let ts = (state.clock)();
     let Ok(sig) = webhook::sign_standard(key, id, ts, &body) else {
-        return failed("the webhook secret is not a whsec_ value".into());
+        return failed("the callback secret is not a whsec_ value".into());
     };
     let budget = deadline.saturating_duration_since(tokio::time::Instant::now()).min(Duration::from_secs(2));
     let sent = http
