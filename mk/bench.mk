@@ -3,7 +3,7 @@
 # Included by the Makefile (`-include mk/*.mk`), which defines CARGO, PYTHON, VENV and PIP_FLAGS.
 # Bounded: about 2-3 minutes once built (a release build of three crates comes first).
 
-.PHONY: bench baseline-python
+.PHONY: bench bench-signature baseline-python
 
 # Defaults in case this file is included before the Makefile defines them (same values).
 CARGO ?= cargo
@@ -37,3 +37,7 @@ bench: baseline-python
 	$(CARGO) build --locked --release -p tenant-sim -p defender-bench -p webhook-enrich
 	$(BENCH_TARGET_DIR)/release/defender-bench --python $(VENV)/baseline/bin/python --baseline $(BASELINE_DIR) \
 		--package $(BASELINE_PACKAGE) --out bench/results.md
+
+# The signature-check rows alone (issue 13 item 2): 256 KiB body, 1 / 8 / 1,000 bogus signatures.
+bench-signature:
+	$(CARGO) run --locked --release -q -p defender-bench --bin signature-bench

@@ -116,7 +116,7 @@ pub struct Config {
     pub local_mode: bool,
     /// `DEFENDER_SECRET_TTL_SECONDS`.
     pub secret_ttl: Duration,
-    /// `DEFENDER_ALLOWED_ACTIONS` (single-tenant mode; default: all).
+    /// `DEFENDER_ALLOWED_ACTIONS` (single-tenant mode; default: none — fail closed).
     pub allowed_actions: Vec<Action>,
     /// The single tenant's registry name (`default`), validated once here.
     pub(crate) default_name: TenantName,
@@ -221,6 +221,10 @@ impl Config {
             graph: override_var(&vars, "GRAPH_API_URL", ApiFamily::Graph)?,
         };
 
+        if local_mode && vars.get("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+            lambda_local_mode_is_loopback_only(&vars, authority_host.as_ref(), &api_overrides)?;
+        }
+
         let credential = credential(&vars)?;
 
         let tenants_source = match (vars.get("DEFENDER_TENANTS_FILE"), vars.secret_name("DEFENDER_TENANTS_SECRET")?) {
@@ -283,7 +287,9 @@ impl Config {
                     Some(list)
                 },
             )?
-            .unwrap_or_else(|| Action::ALL.to_vec());
+            // Fail closed: no machine action unless the deployment names it (the template's default
+            // is none too).
+            .unwrap_or_default();
 
         let default_name = "default".parse::<TenantName>().map_err(|e| ConfigError::Invalid {
             var: "DEFENDER_TENANTS_FILE",
@@ -411,6 +417,51 @@ fn credential<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Credentia
     })
 }
 
+/// `true` for `localhost` and loopback addresses.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Local mode trusts an extra CA for every host and relaxes the vault's cloud check. Under Lambda
+/// (`AWS_LAMBDA_FUNCTION_NAME` set: deployed, or the local emulator) it is refused unless every
+/// endpoint is a loopback one — an unset endpoint means Microsoft's real host, which must never be
+/// reached with the simulator's CA trusted.
+fn lambda_local_mode_is_loopback_only<F: Fn(&str) -> Option<String>>(
+    vars: &Vars<F>,
+    authority: Option<&Url>,
+    apis: &ApiOverrides,
+) -> Result<(), ConfigError> {
+    let vault = vars.https("KEY_VAULT_URL")?;
+    let endpoints: [(&'static str, Option<&Url>, bool); 5] = [
+        ("AZURE_AUTHORITY_HOST", authority, true),
+        ("MDE_API_URL", apis.mde.as_ref(), true),
+        ("XDR_API_URL", apis.xdr.as_ref(), true),
+        ("GRAPH_API_URL", apis.graph.as_ref(), true),
+        ("KEY_VAULT_URL", vault.as_ref(), false),
+    ];
+    for (var, url, required) in endpoints {
+        let why = match url {
+            Some(u) if is_loopback(u) => continue,
+            Some(u) => format!("{var} is {}, not a loopback host", u.host_str().unwrap_or_default()),
+            None if required => format!("{var} is unset, so Microsoft's real host would be used"),
+            None => continue,
+        };
+        return Err(conflict(
+            "DEFENDER_LOCAL_MODE",
+            "AWS_LAMBDA_FUNCTION_NAME",
+            &format!(
+                "local mode trusts an extra CA for every host and is refused in a Lambda function unless every endpoint is loopback ({why})"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn store<F: Fn(&str) -> Option<String>>(
     vars: &Vars<F>,
     cloud: Cloud,
@@ -506,7 +557,40 @@ pub(crate) mod tests {
         assert_eq!(c.extra_ca_file, None);
         assert!(!c.local_mode);
         assert_eq!(c.secret_ttl, Duration::from_secs(300));
-        assert_eq!(c.allowed_actions, Action::ALL.to_vec());
+        assert!(c.allowed_actions.is_empty(), "no machine action unless named: {:?}", c.allowed_actions);
+    }
+
+    #[test]
+    fn local_mode_under_lambda_needs_every_endpoint_on_loopback() {
+        let sim = "https://127.0.0.1:8443";
+        let local = [
+            ("AWS_LAMBDA_FUNCTION_NAME", "defender-webhook-enrich"),
+            ("DEFENDER_LOCAL_MODE", "1"),
+            ("KEY_VAULT_URL", sim),
+            ("AZURE_AUTHORITY_HOST", sim),
+            ("MDE_API_URL", sim),
+            ("XDR_API_URL", "https://localhost:8443"),
+            ("GRAPH_API_URL", "https://[::1]:8443"),
+        ];
+        assert!(with(&local).unwrap().local_mode, "the emulator's loopback simulator is fine");
+        // A deployed function with local mode left on: refused whether an endpoint is a real host or
+        // unset (then Microsoft's real host would be reached with the extra CA trusted).
+        for (var, value) in [
+            ("MDE_API_URL", Some("https://api.securitycenter.microsoft.com")),
+            ("AZURE_AUTHORITY_HOST", None),
+            ("KEY_VAULT_URL", Some("https://contoso-kv.vault.azure.net")),
+            ("GRAPH_API_URL", Some("https://127.0.0.1.evil.example")),
+        ] {
+            let env: Vec<(&str, &str)> =
+                local.iter().filter(|(k, _)| *k != var).copied().chain(value.map(|v| (var, v))).collect();
+            let e = err(&env);
+            assert!(e.starts_with("DEFENDER_LOCAL_MODE and AWS_LAMBDA_FUNCTION_NAME are both set"), "{var}: {e}");
+            assert!(e.contains(var), "{e}");
+        }
+        // Outside Lambda (make run, tests) local mode is unchanged.
+        let outside: Vec<(&str, &str)> =
+            local.iter().filter(|(k, _)| *k != "AWS_LAMBDA_FUNCTION_NAME" && *k != "MDE_API_URL").copied().collect();
+        assert!(with(&outside).unwrap().local_mode);
     }
 
     #[test]

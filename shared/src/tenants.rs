@@ -658,10 +658,11 @@ mod tests {
         let single = TenantRegistry::single(&cfg);
         let text = doc(&format!(
             r#"{{"name": "default", "tenant_id": "{T1}", "client_id": "{C1}", "cloud": "commercial", "region": null,
-                "credential": {{"kind": "client_secret", "secret_name": "defender-client-secret"}},
-                "allowed_actions": ["isolate", "unisolate", "scan", "restrict", "unrestrict", "collect"]}}"#
+                "credential": {{"kind": "client_secret", "secret_name": "defender-client-secret"}}}}"#
         ));
+        // Both fail closed: no DEFENDER_ALLOWED_ACTIONS and no "allowed_actions" both mean none.
         assert_eq!(single, TenantRegistry::from_json(&text, &cfg).unwrap());
+        assert!(single.iter().next().unwrap().allowed_actions.is_empty());
         assert_eq!(single.len(), 1);
         assert_eq!(single.iter().next().unwrap().name.as_str(), "default");
     }

@@ -1,8 +1,10 @@
 //! The callback Lambda: `POST /chatops/slack` and `POST /chatops/teams` through `lambda_http`.
 //!
 //! 1. Bodies over [`MAX_BODY`] are 413; the signature is verified first (Slack v0 with a 5-minute
-//!    window, Teams HMAC; constant time, secrets from the vault through the shared TTL cache); any
-//!    failure is 401 with one generic body.
+//!    window, Teams HMAC with the signed activity's `timestamp` held to the same window; constant
+//!    time, secrets from the vault through the shared TTL cache); any failure is 401 with one generic
+//!    body. A signed Teams activity `id` is claimed in the idempotency store (`teams-activity:…`), so
+//!    a replay within the window is answered without doing anything again.
 //! 2. The request is parsed ([`crate::command`]); help and usage, refusals by policy
 //!    ([`Safety::authorize`]) and confirm/cancel buttons are answered at once — none needs Defender.
 //!    A refused button press (expired, another user's, not allowed) is also posted to the click's
@@ -84,6 +86,17 @@ fn store_unavailable(e: &VaultError) -> Response<Body> {
     let mut r = respond(
         StatusCode::SERVICE_UNAVAILABLE,
         json!({"error": {"code": "SecretStoreUnavailable", "message": "the signing secrets cannot be read now; retry shortly"}}),
+    );
+    r.headers_mut().insert("retry-after", lambda_http::http::HeaderValue::from_static(RETRY_AFTER_S));
+    r
+}
+
+/// The idempotency store could not record a Teams activity: refused with 503 rather than acted on
+/// unrecorded (a replay could then run it twice).
+fn store_unavailable_idempotency() -> Response<Body> {
+    let mut r = respond(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({"error": {"code": "IdempotencyStoreUnavailable", "message": "the request cannot be recorded now; retry shortly"}}),
     );
     r.headers_mut().insert("retry-after", lambda_http::http::HeaderValue::from_static(RETRY_AFTER_S));
     r
@@ -325,10 +338,14 @@ async fn teams_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
         Ok(keys) => keys,
         Err(e) => return store_unavailable(&e),
     };
-    if let Err(e) = webhook::verify_teams(auth, body, &keys) {
-        warn!(reason = %e, bytes = body.len(), "unauthenticated Teams request refused");
-        return unauthorized();
-    }
+    let now = (state.clock)();
+    let verified = match webhook::verify_teams(auth, body, &keys, now, webhook::DEFAULT_WINDOW) {
+        Ok(v) => v,
+        Err(e) => {
+            warn!(reason = %e, bytes = body.len(), "unauthenticated or stale Teams request refused");
+            return unauthorized();
+        }
+    };
     let r = match parse_teams(body) {
         Ok(r) => r,
         Err(e) => {
@@ -339,6 +356,30 @@ async fn teams_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
         }
     };
     let teams = |reply: Reply| respond(StatusCode::OK, reply.to_teams());
+    // A signed activity is acted on once: its id (per conversation) is claimed in the shared
+    // idempotency store for twice the window, so a replay inside the window does nothing again, on
+    // any instance. A store failure refuses the request (nothing is done unrecorded).
+    let activity = {
+        use sha2::{Digest, Sha256};
+        // Hashed: the conversation id is sender-chosen text of any length; the key stays 79 bytes.
+        let mut h = Sha256::new();
+        h.update(r.origin.channel.as_bytes());
+        h.update([0]);
+        h.update(verified.id.as_deref().unwrap_or_default().as_bytes());
+        format!("teams-activity:{}", hex::encode(h.finalize()))
+    };
+    let window = i64::try_from(webhook::DEFAULT_WINDOW.as_secs()).unwrap_or(i64::MAX);
+    match state.safety.idempotency.put_if_absent(&activity, "seen", now.saturating_add(2 * window)).await {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            info!("Teams activity already handled: replay ignored");
+            return teams(Reply::text("This message was already handled; nothing was done again."));
+        }
+        Err(e) => {
+            warn!(error = %e, "could not record the Teams activity: refused");
+            return store_unavailable_idempotency();
+        }
+    }
     let cmd = match r.parsed {
         Parsed::Usage(why) => return teams(Reply::text(format!("{why}\n{}", usage()))),
         Parsed::Command(c) => c,

@@ -247,7 +247,7 @@ async fn signatures_slack_published_example_tampered_stale_unsigned_and_teams() 
 
     // Teams, with the vault's secret (the real store again).
     let mut rig = self::rig().await;
-    let activity = json!({"type": "message", "id": "1485983408511",
+    let activity = json!({"type": "message", "id": "1485983408511", "timestamp": stamp(rig.state.clock),
         "text": "<at>Defender</at> machine ws-fin-011.contoso.com",
         "from": {"id": "29:1XJKJMvc5GBtc2JwZq0oj8tHZmzrQgFmB39ATiQWA85gQtHieVkKilBZ9XHoq9j7Zaqt7CZ-NJWi7me2kHTL3Bw", "name": "Analyst", "aadObjectId": ANALYST},
         "conversation": {"id": "19:253b1f341670408fb6fcb7c5d2e8a8d6@thread.skype;messageid=1485983408511"},
@@ -264,7 +264,9 @@ async fn signatures_slack_published_example_tampered_stale_unsigned_and_teams() 
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(call(&rig.state, event("teams", &activity, &[], false)).await.0, StatusCode::UNAUTHORIZED);
-    let isolate = activity.replace("machine ws-fin-011.contoso.com", "isolate ws-fin-011.contoso.com c2 beacon");
+    let isolate = activity
+        .replace("machine ws-fin-011.contoso.com", "isolate ws-fin-011.contoso.com c2 beacon")
+        .replace("1485983408511", "1485983408512");
     let sig = webhook::sign_teams(&SecretString::new(rig.teams_secret.clone()), isolate.as_bytes()).unwrap();
     let (_, out) = call(&rig.state, event("teams", &isolate, &[("authorization", sig)], false)).await;
     assert!(text(&out).contains("To go ahead, reply `confirm "), "a typed confirmation, not a button: {out}");
@@ -431,7 +433,8 @@ async fn a_linked_user_acts_with_their_delegated_token_and_others_in_app_context
 impl Rig {
     /// A signed Teams outgoing-webhook message from `aad` saying `said`.
     async fn teams(&self, aad: &str, said: &str) -> (StatusCode, Value) {
-        let activity = json!({"type": "message", "id": "1485983408511", "text": format!("<at>Defender</at> {said}"),
+        let activity = json!({"type": "message", "id": uuid::Uuid::new_v4().to_string(),
+            "timestamp": stamp(self.state.clock), "text": format!("<at>Defender</at> {said}"),
             "from": {"id": "29:1XJKJMvc5GBtc2JwZq0oj8tHZmzrQgFmB39ATiQWA85g", "name": aad.to_lowercase(), "aadObjectId": aad},
             "conversation": {"id": "19:253b1f341670408fb6fcb7c5d2e8a8d6@thread.skype"},
             "channelData": {"tenant": {"id": "72f988bf-86f1-41af-91ab-2d7cd011db47"}}})
@@ -439,6 +442,49 @@ impl Rig {
         let sig = webhook::sign_teams(&SecretString::new(self.teams_secret.clone()), activity.as_bytes()).unwrap();
         call(&self.state, event("teams", &activity, &[("authorization", sig)], false)).await
     }
+}
+
+/// The RFC 3339 `timestamp` a Teams activity sent now (by `clock`) carries.
+fn stamp(clock: fn() -> i64) -> String {
+    chrono::DateTime::from_timestamp(clock(), 318_000_000).unwrap().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_teams_activity_counts_once_and_only_within_the_window() {
+    let rig = rig().await;
+    let sign = |activity: &str| {
+        webhook::sign_teams(&SecretString::new(rig.teams_secret.clone()), activity.as_bytes()).unwrap()
+    };
+    let activity = |id: &str, at: i64| {
+        json!({"type": "message", "id": id,
+            "timestamp": chrono::DateTime::from_timestamp(at, 0).unwrap().to_rfc3339(),
+            "text": "<at>Defender</at> machine ws-fin-011.contoso.com",
+            "from": {"id": "29:1XJKJ", "name": "analyst", "aadObjectId": ANALYST},
+            "conversation": {"id": "19:253b1f341670408fb6fcb7c5d2e8a8d6@thread.skype"},
+            "channelData": {"tenant": {"id": "72f988bf-86f1-41af-91ab-2d7cd011db47"}}})
+        .to_string()
+    };
+    let now = (rig.state.clock)();
+    let fresh = activity("1700000000001", now);
+    let (status, out) = call(&rig.state, event("teams", &fresh, &[("authorization", sign(&fresh))], false)).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert!(text(&out).starts_with("*ws-fin-011.contoso.com* (id `bf44e1ec"), "{out}");
+    // The same signed activity again (a replay, or a captured request): nothing is done again.
+    let (status, out) = call(&rig.state, event("teams", &fresh, &[("authorization", sign(&fresh))], false)).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(text(&out), "This message was already handled; nothing was done again.");
+    // A correctly signed activity from an hour ago, or stamped in the future, or with no timestamp.
+    for stale in [activity("1700000000002", now - 3600), activity("1700000000003", now + 301)] {
+        let (status, _) = call(&rig.state, event("teams", &stale, &[("authorization", sign(&stale))], false)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{stale}");
+    }
+    let unstamped = activity("1700000000004", now).replace("\"timestamp\"", "\"ts\"");
+    let (status, _) = call(&rig.state, event("teams", &unstamped, &[("authorization", sign(&unstamped))], false)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Another message (another id) in the window is answered normally.
+    let next = activity("1700000000005", now - 200);
+    let (_, out) = call(&rig.state, event("teams", &next, &[("authorization", sign(&next))], false)).await;
+    assert!(text(&out).starts_with("*ws-fin-011.contoso.com* (id `bf44e1ec"), "{out}");
 }
 
 fn code_of(prompt: &str) -> String {

@@ -10,6 +10,9 @@ pub struct EnrichConfig {
     pub github_secret_names: Vec<String>,
     /// Where to POST each result as well (https; plain http only to a loopback host, for local runs).
     pub callback_url: Option<url::Url>,
+    /// Vault secret name of the outbound `whsec_` key the callback is signed with — its own key, never
+    /// an inbound one, so a callback receiver cannot forge requests to this function.
+    pub callback_secret_name: String,
     /// Allow-listed hunting queries to run per matching indicator.
     pub hunting: Vec<&'static crate::hunting::NamedQuery>,
 }
@@ -69,6 +72,20 @@ fn callback(raw: Option<String>) -> Result<Option<url::Url>, EnrichConfigError> 
     }
 }
 
+/// Default vault secret name of the callback's outbound key.
+pub const DEFAULT_CALLBACK_SECRET_NAME: &str = "webhook-callback-secret";
+
+fn callback_secret_name(raw: Option<String>) -> Result<String, EnrichConfigError> {
+    let list = names("WEBHOOK_CALLBACK_SECRET_NAME", raw, &[DEFAULT_CALLBACK_SECRET_NAME])?;
+    match list.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(EnrichConfigError {
+            var: "WEBHOOK_CALLBACK_SECRET_NAME",
+            reason: "one vault secret name (the callback is signed with one key)".into(),
+        }),
+    }
+}
+
 impl EnrichConfig {
     /// Reads `WEBHOOK_SECRET_NAMES` (default `webhook-secret`), `WEBHOOK_GITHUB_SECRET_NAMES`
     /// (default: none — the GitHub scheme is off) and `WEBHOOK_CALLBACK_URL` (default: none).
@@ -80,8 +97,26 @@ impl EnrichConfig {
             standard_secret_names: names("WEBHOOK_SECRET_NAMES", get("WEBHOOK_SECRET_NAMES"), &["webhook-secret"])?,
             github_secret_names: names("WEBHOOK_GITHUB_SECRET_NAMES", get("WEBHOOK_GITHUB_SECRET_NAMES"), &[])?,
             callback_url: callback(get("WEBHOOK_CALLBACK_URL"))?,
+            callback_secret_name: callback_secret_name(get("WEBHOOK_CALLBACK_SECRET_NAME"))?,
             hunting: hunting(get("ENRICH_HUNTING_QUERIES"))?,
         })
+        .and_then(Self::distinct_keys)
+    }
+
+    /// The callback's key must not be one of the inbound keys.
+    fn distinct_keys(self) -> Result<Self, EnrichConfigError> {
+        if self.standard_secret_names.contains(&self.callback_secret_name)
+            || self.github_secret_names.contains(&self.callback_secret_name)
+        {
+            return Err(EnrichConfigError {
+                var: "WEBHOOK_CALLBACK_SECRET_NAME",
+                reason: format!(
+                    "'{}' is also an inbound signing secret; the callback needs a key of its own",
+                    self.callback_secret_name
+                ),
+            });
+        }
+        Ok(self)
     }
 }
 
@@ -109,5 +144,11 @@ mod tests {
         assert_eq!(h("network_by_ip, process_by_sha256").unwrap().hunting.len(), 2);
         assert!(h("anything | take 1").unwrap_err().reason.contains("not an allow-listed query"));
         assert_eq!(cb("http://soar.example/hook").unwrap_err().var, "WEBHOOK_CALLBACK_URL");
+        // The callback's key is its own: default name, and never an inbound key.
+        assert_eq!(EnrichConfig::from_lookup(|_| None).unwrap().callback_secret_name, "webhook-callback-secret");
+        let k = |v: &str| EnrichConfig::from_lookup(|k| (k == "WEBHOOK_CALLBACK_SECRET_NAME").then(|| v.to_string()));
+        assert_eq!(k("soar-out").unwrap().callback_secret_name, "soar-out");
+        assert!(k("webhook-secret").unwrap_err().reason.contains("also an inbound signing secret"));
+        assert_eq!(k("a,b").unwrap_err().var, "WEBHOOK_CALLBACK_SECRET_NAME");
     }
 }

@@ -11,14 +11,22 @@
 //!
 //! Extracted values go through the same validation as explicit ones.
 
-use crate::request::{Indicator, Item, Kind};
+use crate::request::{Indicator, Item, Kind, MAX_INDICATORS};
 use serde_json::Value;
+use std::collections::HashSet;
 
-/// Extracts indicators from an alert payload.
+/// Longest JSON path recorded as an item's `source`, bytes; a longer one is cut and ends in `…`.
+pub const MAX_SOURCE: usize = 256;
+
+/// Extracts the distinct indicators from an alert payload, in document order, stopping as soon as
+/// there are more than [`MAX_INDICATORS`] (the request is then refused as too many anyway): a
+/// payload of any size costs at most `MAX_INDICATORS + 1` recorded items. Duplicates are skipped
+/// before anything is copied, and the JSON path is rendered only for an item that is kept, at most
+/// [`MAX_SOURCE`] bytes of it.
 pub fn indicators(alert: &Value) -> Vec<Item> {
-    let mut out = Vec::new();
-    walk(alert, "alert", "", &mut out);
-    out
+    let mut w = Walker { keys: vec!["alert"], segs: Vec::new(), out: Vec::new(), seen: HashSet::new() };
+    w.walk(alert);
+    w.out
 }
 
 fn is_hex(s: &str, n: usize) -> bool {
@@ -28,11 +36,6 @@ fn is_hex(s: &str, n: usize) -> bool {
 fn key_has(key: &str, words: &[&str]) -> bool {
     let k = key.to_ascii_lowercase();
     words.iter().any(|w| k.contains(w))
-}
-
-fn push(out: &mut Vec<Item>, kind: Kind, value: &str, path: &str) {
-    let parsed = Indicator::parse(kind, value).map_err(|e| e.to_string());
-    out.push(Item { kind, input: value.to_string(), source: path.to_string(), parsed });
 }
 
 fn classify_whole(key: &str, s: &str) -> Option<Kind> {
@@ -67,47 +70,119 @@ fn classify_whole(key: &str, s: &str) -> Option<Kind> {
     None
 }
 
-fn scan_text(s: &str, path: &str, out: &mut Vec<Item>) {
-    for token in s.split(|c: char| c.is_whitespace() || "\"'<>()[]{},;|".contains(c)) {
-        let t = token.trim_end_matches(['.', ':']);
-        if is_hex(t, 64) {
-            push(out, Kind::Sha256, t, path);
-        } else if is_hex(t, 40) {
-            push(out, Kind::Sha1, t, path);
-        } else if is_hex(t, 32) {
-            push(out, Kind::Md5, t, path);
-        } else if t.contains('.') && t.parse::<std::net::Ipv4Addr>().is_ok() {
-            push(out, Kind::Ip, t, path);
-        } else if t.starts_with("http://") || t.starts_with("https://") {
-            push(out, Kind::Url, t, path);
+/// One step of the path below `alert`.
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The walk's state: the path as a stack (rendered only for kept items), the items, and what was
+/// already taken (by the same key [`crate::request`] de-duplicates with).
+struct Walker<'a> {
+    /// `alert` and the object keys on the path (what decides an ambiguous value's kind).
+    keys: Vec<&'a str>,
+    segs: Vec<Seg<'a>>,
+    out: Vec<Item>,
+    seen: HashSet<String>,
+}
+
+impl<'a> Walker<'a> {
+    fn full(&self) -> bool {
+        self.out.len() > MAX_INDICATORS
+    }
+
+    /// The key and its parent's key (`device.id`).
+    fn hint(&self) -> String {
+        let key = if self.keys.len() > 1 { self.keys.last().copied().unwrap_or_default() } else { "" };
+        let parent = self.keys.len().checked_sub(2).and_then(|i| self.keys.get(i)).copied().unwrap_or_default();
+        format!("{parent}.{key}")
+    }
+
+    fn path(&self) -> String {
+        use std::fmt::Write;
+        let mut p = String::from("alert");
+        for seg in &self.segs {
+            if p.len() > MAX_SOURCE {
+                break;
+            }
+            let _ = match seg {
+                Seg::Key(k) => write!(p, ".{k}"),
+                Seg::Index(i) => write!(p, "[{i}]"),
+            };
+        }
+        if p.len() > MAX_SOURCE {
+            let mut cut = MAX_SOURCE;
+            while !p.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            p.truncate(cut);
+            p.push('…');
+        }
+        p
+    }
+
+    fn push(&mut self, kind: Kind, value: &str) {
+        if self.full() {
+            return;
+        }
+        let parsed = Indicator::parse(kind, value).map_err(|e| e.to_string());
+        let key = match &parsed {
+            Ok(ind) => format!("{kind:?}:{}", ind.value()),
+            Err(_) => format!("{kind:?}!{value}"),
+        };
+        if self.seen.insert(key) {
+            let source = self.path();
+            self.out.push(Item { kind, input: value.to_string(), source, parsed });
         }
     }
-}
 
-/// The key and its parent's key (`device.id`), which is what decides an ambiguous value's kind.
-fn hint(path: &str, key: &str) -> String {
-    let segments: Vec<&str> = path.split(['.', '[']).filter(|s| !s.ends_with(']')).collect();
-    let parent = segments.len().checked_sub(2).and_then(|i| segments.get(i)).copied().unwrap_or_default();
-    format!("{parent}.{key}")
-}
-
-fn walk(v: &Value, path: &str, key: &str, out: &mut Vec<Item>) {
-    match v {
-        Value::String(s) => match classify_whole(&hint(path, key), s) {
-            Some(kind) => push(out, kind, s.trim(), path),
-            None => scan_text(s, path, out),
-        },
-        Value::Array(a) => {
-            for (i, x) in a.iter().enumerate() {
-                walk(x, &format!("{path}[{i}]"), key, out);
+    fn scan_text(&mut self, s: &str) {
+        for token in s.split(|c: char| c.is_whitespace() || "\"'<>()[]{},;|".contains(c)) {
+            if self.full() {
+                return;
+            }
+            let t = token.trim_end_matches(['.', ':']);
+            if is_hex(t, 64) {
+                self.push(Kind::Sha256, t);
+            } else if is_hex(t, 40) {
+                self.push(Kind::Sha1, t);
+            } else if is_hex(t, 32) {
+                self.push(Kind::Md5, t);
+            } else if t.contains('.') && t.parse::<std::net::Ipv4Addr>().is_ok() {
+                self.push(Kind::Ip, t);
+            } else if t.starts_with("http://") || t.starts_with("https://") {
+                self.push(Kind::Url, t);
             }
         }
-        Value::Object(o) => {
-            for (k, x) in o {
-                walk(x, &format!("{path}.{k}"), k, out);
-            }
+    }
+
+    fn walk(&mut self, v: &'a Value) {
+        if self.full() {
+            return;
         }
-        _ => {}
+        match v {
+            Value::String(s) => match classify_whole(&self.hint(), s) {
+                Some(kind) => self.push(kind, s.trim()),
+                None => self.scan_text(s),
+            },
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    self.segs.push(Seg::Index(i));
+                    self.walk(x);
+                    self.segs.pop();
+                }
+            }
+            Value::Object(o) => {
+                for (k, x) in o {
+                    self.segs.push(Seg::Key(k));
+                    self.keys.push(k);
+                    self.walk(x);
+                    self.keys.pop();
+                    self.segs.pop();
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -142,5 +217,31 @@ mod tests {
         assert_eq!(find(Kind::User), vec![("alice", "alert.entities[2].userName")]);
         assert!(items.iter().all(|i| i.parsed.is_ok()), "{items:?}");
         assert!(indicators(&json!({"title": "nothing here", "n": 1})).is_empty());
+    }
+
+    #[test]
+    fn a_huge_payload_costs_at_most_the_cap_and_no_path_copy_per_token() {
+        // A 128 KB key above a text of 50,000 distinct IPs: the walk stops just past the cap, and no
+        // recorded path is longer than MAX_SOURCE (plus the ellipsis).
+        let key = "k".repeat(128 * 1024);
+        let text: Vec<String> =
+            (0..50_000).map(|i| format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256)).collect();
+        let items = indicators(&json!({ key.clone(): { "notes": text.join(" ") } }));
+        assert_eq!(items.len(), MAX_INDICATORS + 1);
+        let recorded: usize = items.iter().map(|i| i.source.len()).sum();
+        assert!(recorded <= (MAX_INDICATORS + 1) * (MAX_SOURCE + 3), "{recorded} bytes of paths");
+        assert!(
+            items[0].source.starts_with("alert.kkk") && items[0].source.ends_with('…'),
+            "{}",
+            &items[0].source[..20]
+        );
+        // The same indicator repeated 100,000 times is one item, under a long path too.
+        let same = vec!["45.137.21.9"; 100_000].join(" ");
+        let items = indicators(&json!({ key: same }));
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].input, "45.137.21.9");
+        // Short paths are kept whole.
+        let items = indicators(&json!({"entities": [{"ip": "10.1.2.3"}]}));
+        assert_eq!(items[0].source, "alert.entities[0].ip");
     }
 }

@@ -7,8 +7,10 @@
 //!    configuring no GitHub secret). Secrets come from the vault on every request through the shared
 //!    TTL cache, so a rotation is picked up within the TTL. Any failure is 401 with one generic body;
 //!    the log gets the reason, never the body or a signature.
-//! 3. A `webhook-id` already processed in this instance within the window is answered 409 without
-//!    work (the enrichment is read-only, so a replay across instances costs a lookup, nothing more).
+//! 3. A `webhook-id` this instance already answered definitely (not 5xx) within twice the window gets
+//!    the same answer again without work (409 when the answer was too large to keep); the id is
+//!    recorded only after that answer, so a retry after a 5xx or a cut-short invocation is processed
+//!    (the enrichment is read-only, so a replay across instances costs a lookup, nothing more).
 //! 4. The body is parsed ([`crate::request`]), the use case runs within the Lambda deadline, and the
 //!    response document is returned — 200 even when some items are `error`.
 
@@ -64,10 +66,11 @@ pub struct State {
     pub tenants: Arc<dyn TenantLookups>,
     /// Unix seconds now (injected for tests).
     pub clock: fn() -> i64,
-    /// `webhook-id`s seen, with when they were seen.
-    pub seen: Mutex<HashMap<String, i64>>,
-    /// Where each result is POSTed as well, and the client to do it with.
-    pub callback: Option<(url::Url, reqwest::Client)>,
+    /// `webhook-id`s answered definitely, with when and (when small) the answer.
+    pub seen: Mutex<HashMap<String, Answered>>,
+    /// Where each result is POSTed as well, the client to do it with, and the vault name of the
+    /// outbound key it is signed with (never an inbound key).
+    pub callback: Option<(url::Url, reqwest::Client, String)>,
     /// Allow-listed hunting queries run per matching indicator.
     pub hunting: Vec<&'static crate::hunting::NamedQuery>,
 }
@@ -140,30 +143,71 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
             return error(StatusCode::UNAUTHORIZED, "Unauthorized", "missing, invalid or stale signature");
         }
     };
-    if let Some(id) = &verified.id {
-        tracing::Span::current().record("webhook_id", id.as_str());
+    let Some(id) = verified.id.clone() else {
+        return answer(state, &req, body, &verified).await;
+    };
+    tracing::Span::current().record("webhook_id", id.as_str());
+    let window = i64::try_from(webhook::DEFAULT_WINDOW.as_secs()).unwrap_or(i64::MAX);
+    {
         let mut seen = state.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let window = webhook::DEFAULT_WINDOW.as_secs() as i64;
-        seen.retain(|_, at| now - *at <= 2 * window);
-        if seen.insert(id.clone(), now).is_some() {
-            info!("webhook id already processed");
-            return error(StatusCode::CONFLICT, "AlreadyProcessed", "this webhook-id was already processed");
+        seen.retain(|_, a| now.saturating_sub(a.at) <= 2 * window);
+        match seen.get(&id) {
+            Some(Answered { stored: Some((status, text)), .. }) => {
+                info!("webhook id already answered: the stored answer is returned");
+                let mut r = Response::new(Body::Text(text.clone()));
+                *r.status_mut() = *status;
+                r.headers_mut().insert("content-type", lambda_http::http::HeaderValue::from_static("application/json"));
+                return r;
+            }
+            Some(Answered { stored: None, .. }) => {
+                info!("webhook id already processed");
+                return error(StatusCode::CONFLICT, "AlreadyProcessed", "this webhook-id was already processed");
+            }
+            None => {}
         }
     }
+    let r = answer(state, &req, body, &verified).await;
+    // Only a definite answer is recorded: after a 5xx (or an invocation cut short) the sender's
+    // retry is processed, not refused.
+    if !r.status().is_server_error() {
+        let stored = match r.body() {
+            Body::Text(t) if t.len() <= MAX_STORED_ANSWER => Some((r.status(), t.clone())),
+            _ => None,
+        };
+        let mut seen = state.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.insert(id, Answered { at: now, stored });
+    }
+    r
+}
+
+/// Largest answer kept for a retry of the same `webhook-id`, bytes; a retry of a larger one is 409.
+const MAX_STORED_ANSWER: usize = 16 * 1024;
+
+/// A `webhook-id` this instance answered definitely.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    /// When, unix seconds.
+    pub at: i64,
+    /// The answer, when small enough to keep for a retry.
+    pub stored: Option<(StatusCode, String)>,
+}
+
+/// The answer to an authenticated request: parse, resolve the tenant, enrich, call back.
+async fn answer(state: &State, req: &Request, body: &[u8], verified: &webhook::Verified) -> Response<Body> {
     let parsed = match EnrichRequest::parse(body) {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidRequest", &e.to_string()),
     };
-    let deadline = deadline(&req);
+    let deadline = deadline(req);
     let (tenant, lookups) = match state.tenants.lookups(parsed.tenant.as_ref(), deadline) {
         Ok(t) => t,
         Err(message) => return error(StatusCode::BAD_REQUEST, "UnknownTenant", &message),
     };
     let mut out = enrich(&parsed, &tenant, lookups.as_ref(), deadline, &state.hunting).await;
     info!(items = out.results.len(), found = out.summary.items.found, errors = out.summary.items.error, "enriched");
-    if let Some((url, http)) = &state.callback {
+    if let Some((url, http, key_name)) = &state.callback {
         let id = format!("{}-result", verified.id.as_deref().unwrap_or("github"));
-        out.callback = Some(deliver(state, url, http, &id, &out, deadline).await);
+        out.callback = Some(deliver(state, (url, http, key_name), &id, &out, deadline).await);
     }
     match serde_json::to_value(&out) {
         Ok(v) => reply(StatusCode::OK, v),
@@ -174,12 +218,12 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
     }
 }
 
-/// POSTs the result to the callback, signed with the current Standard Webhooks secret, within the
-/// request's deadline (at most 2 s). The answer to the caller never waits longer than that.
+/// POSTs the result to the callback, signed (Standard Webhooks) with the callback's own outbound key,
+/// within the request's deadline (at most 2 s). The answer to the caller never waits longer than that.
+/// Signing with an inbound key would hand every callback receiver a key that webhook-enrich accepts.
 async fn deliver(
     state: &State,
-    url: &url::Url,
-    http: &reqwest::Client,
+    (url, http, key_name): (&url::Url, &reqwest::Client, &String),
     id: &str,
     out: &crate::response::EnrichResponse,
     deadline: tokio::time::Instant,
@@ -187,11 +231,11 @@ async fn deliver(
     use crate::response::CallbackDelivery;
     let failed = |reason: String| CallbackDelivery { delivered: false, status: None, reason: Some(reason) };
     let Ok(body) = serde_json::to_vec(out) else { return failed("the result could not be serialised".into()) };
-    let keys = read_keys(state.store.as_ref(), &state.standard_secret_names).await.unwrap_or_default();
-    let Some(key) = keys.first() else { return failed("no webhook secret to sign the callback with".into()) };
+    let keys = read_keys(state.store.as_ref(), std::slice::from_ref(key_name)).await.unwrap_or_default();
+    let Some(key) = keys.first() else { return failed("no callback secret to sign the callback with".into()) };
     let ts = (state.clock)();
     let Ok(sig) = webhook::sign_standard(key, id, ts, &body) else {
-        return failed("the webhook secret is not a whsec_ value".into());
+        return failed("the callback secret is not a whsec_ value".into());
     };
     let budget = deadline.saturating_duration_since(tokio::time::Instant::now()).min(Duration::from_secs(2));
     let sent = http
@@ -357,7 +401,7 @@ mod tests {
 
     #[tokio::test]
     async fn oversize_malformed_replayed_and_unknown_tenant() {
-        let (state, _) = state(false);
+        let (state, fake) = state(false);
         let big = format!(r#"{{"alert":{{"x":"{}"}}}}"#, "a".repeat(MAX_BODY));
         let (status, _) = run(&state, event("apigw", &big, &signed("m1", NOW, &big))).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -369,13 +413,39 @@ mod tests {
             "{out}"
         );
         let body = format!(r#"{{"indicators":{{"machine_ids":["{M1}"]}}}}"#);
-        assert_eq!(run(&state, event("apigw", &body, &signed("m3", NOW, &body))).await.0, StatusCode::OK);
+        let (status, first) = run(&state, event("apigw", &body, &signed("m3", NOW, &body))).await;
+        assert_eq!(status, StatusCode::OK);
+        let calls = fake.total.load(std::sync::atomic::Ordering::SeqCst);
         let (status, out) = run(&state, event("apigw", &body, &signed("m3", NOW, &body))).await;
-        assert_eq!(status, StatusCode::CONFLICT, "a seen webhook-id is not processed twice: {out}");
+        assert_eq!((status, &out), (StatusCode::OK, &first), "a seen webhook-id gets its stored answer");
+        assert_eq!(fake.total.load(std::sync::atomic::Ordering::SeqCst), calls, "and is not processed twice");
+        // A definite 400 is stored too.
+        let (status, again) = run(&state, event("apigw", bad, &signed("m2", NOW, bad))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(again["error"]["code"], "InvalidRequest");
         let other = format!(r#"{{"tenant":"fabrikam","indicators":{{"machine_ids":["{M1}"]}}}}"#);
         let (status, out) = run(&state, event("apigw", &other, &signed("m4", NOW, &other))).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(out["error"]["code"], "UnknownTenant");
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_an_answer_that_never_came_is_processed_not_refused() {
+        // The first delivery is cut short while Defender hangs (the invocation timed out, the
+        // sender saw a 5xx): its retry must be enriched, not answered 409.
+        let fake = Arc::new(Fake { hang_domain: true, ..Fake::default() });
+        let (mut state, _) = state(false);
+        state.tenants = Arc::new(One(fake.clone()));
+        let body = format!(r#"{{"indicators":{{"machine_ids":["{M1}"],"domains":["evil.example"]}}}}"#);
+        let cut = tokio::time::timeout(
+            Duration::from_millis(200),
+            handle(&state, event("apigw", &body, &signed("m7", NOW, &body))),
+        );
+        assert!(cut.await.is_err(), "the first delivery did not finish");
+        let quick = format!(r#"{{"indicators":{{"machine_ids":["{M1}"]}}}}"#);
+        let (status, out) = run(&state, event("apigw", &quick, &signed("m7", NOW, &quick))).await;
+        assert_eq!(status, StatusCode::OK, "{out}");
+        assert_eq!(out["results"][0]["status"], "found");
     }
 
     #[tokio::test]

@@ -62,7 +62,7 @@ pub async fn build(rt: Runtime, cfg: EnrichConfig, clock: fn() -> i64) -> State 
         }
         Err(_) => warn!("permission self-check did not finish within 3 s; skipped"),
     }
-    let callback = cfg.callback_url.map(|u| (u, rt.http.clone()));
+    let callback = cfg.callback_url.map(|u| (u, rt.http.clone(), cfg.callback_secret_name.clone()));
     State {
         store: rt.store.clone(),
         standard_secret_names: cfg.standard_secret_names,

@@ -220,6 +220,9 @@ async fn the_result_is_also_posted_signed_to_the_configured_callback() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let (sim, st) = setup_with(Some(format!("http://{addr}/hook"))).await;
+    // The callback's own outbound key, in the vault next to the inbound one.
+    const OUTBOUND: &str = "whsec_b3V0Ym91bmQtY2FsbGJhY2sta2V5LTI0Yg==";
+    st.store.set("webhook-callback-secret", &SecretString::new(OUTBOUND)).await.unwrap();
     let mid = sim.sim.tenant.lock().unwrap().seed.machines[0]["id"].as_str().unwrap().to_string();
     let body = json!({"indicators": {"machine_ids": [mid]}}).to_string();
     let (status, out) = call(&st, &body, "msg_cb").await;
@@ -229,8 +232,13 @@ async fn the_result_is_also_posted_signed_to_the_configured_callback() {
     assert_eq!(posted.len(), 1);
     let (headers, bytes) = &posted[0];
     let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
-    let v = webhook::verify_standard(h, bytes, &[SecretString::new(WHSEC)], now(), webhook::DEFAULT_WINDOW).unwrap();
+    let v = webhook::verify_standard(h, bytes, &[SecretString::new(OUTBOUND)], now(), webhook::DEFAULT_WINDOW).unwrap();
     assert_eq!(v.id.as_deref(), Some("msg_cb-result"));
+    // Not with the inbound key: a callback receiver learns nothing it could sign requests with.
+    assert_eq!(
+        webhook::verify_standard(h, bytes, &[SecretString::new(WHSEC)], now(), webhook::DEFAULT_WINDOW),
+        Err(webhook::SignatureError::Mismatch)
+    );
     let doc: Value = serde_json::from_slice(bytes).unwrap();
     assert_eq!(doc["results"], out["results"]);
     drop(posted);

@@ -18,7 +18,8 @@
 //!   write drops the cached value, so the next `get` reads what the store really holds.
 //! - A read that ends in an error drops the cached value too (a `NotFound` means it was deleted) —
 //!   **except** a retryable one (throttling, a 5xx, no answer: [`VaultError::is_retryable`]) on a `get`:
-//!   then the expired value is served *stale* for up to [`MAX_STALE`] after it was last read, and the
+//!   then the expired value is served *stale* for at most one more TTL (and never more than
+//!   [`MAX_STALE`]) after it expired, and the
 //!   vault is tried again after [`STALE_RECHECK`] (not on every request), so a Key Vault outage does not
 //!   turn into refused webhooks. `get_fresh` never serves stale (it is called because the value is bad).
 //! - A cancelled read (its future dropped) leaves nothing behind; the next waiter reads.
@@ -152,7 +153,9 @@ impl<S: SecretStore> CachedStore<S> {
             && let Some(c) = &mut state.value
         {
             let now = (self.clock)();
-            if now.saturating_duration_since(c.read_at) <= self.ttl + MAX_STALE {
+            // Bridged for at most one more TTL: a value is never served longer than twice what a
+            // rotation (or a revocation) is promised to take.
+            if now.saturating_duration_since(c.read_at) <= self.ttl + self.ttl.min(MAX_STALE) {
                 tracing::warn!(secret = name, error = %e, "secret store unavailable: serving the last value read");
                 c.expires_at = now + STALE_RECHECK.min(self.ttl);
                 let value = c.value.clone();
@@ -500,6 +503,23 @@ mod tests {
         store.inner().fail(Some(unavailable()));
         clock.set(ttl.as_secs() + MAX_STALE.as_secs() + 1);
         assert!(matches!(store.get("s").await, Err(VaultError::Http { status: 503, .. })));
+        // ... and past one more TTL after expiry: the bridge is at most the TTL long.
+        let store = cached(Fake::with(&[("s", "v")]), ttl, &clock);
+        clock.set(0);
+        store.get("s").await.unwrap();
+        store.inner().fail(Some(unavailable()));
+        clock.set(2 * ttl.as_secs());
+        assert_eq!(store.get("s").await.unwrap().expose(), "v", "bridged up to one TTL after expiry");
+        clock.set(2 * ttl.as_secs() + STALE_RECHECK.as_secs() + 1);
+        assert!(matches!(store.get("s").await, Err(VaultError::Http { status: 503, .. })), "not longer");
+
+        // Not for a revoked credential (401/403 from the vault or from Entra): that is not an outage.
+        let store = cached(Fake::with(&[("s", "v")]), ttl, &clock);
+        clock.set(0);
+        store.get("s").await.unwrap();
+        store.inner().fail(Some(VaultError::AccessDenied { vault: "kv".into(), name: "s".into(), status: 401 }));
+        clock.set(61);
+        assert!(matches!(store.get("s").await, Err(VaultError::AccessDenied { .. })));
 
         // Not for an error that says the value is gone or forbidden.
         let store = cached(Fake::with(&[("s", "v")]), ttl, &clock);

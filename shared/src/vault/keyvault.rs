@@ -30,6 +30,7 @@
 //! message could quote the value.
 
 use super::{SecretStore, VaultError, check_name};
+use crate::auth::{AuthError, EntraCause};
 use crate::secret::SecretString;
 use azure_core::{
     credentials::TokenCredential,
@@ -128,15 +129,28 @@ impl KeyVaultStore {
     }
 
     fn map_error(&self, name: &str, e: azure_core::Error) -> VaultError {
-        let (vault, name) = (self.vault.clone(), name.to_string());
-        match e.kind() {
-            ErrorKind::HttpResponse { status, error_code, .. } => match u16::from(*status) {
-                404 => VaultError::NotFound(name),
-                s @ (401 | 403) => VaultError::AccessDenied { vault, name, status: s },
-                s => VaultError::Http { vault, name, status: s, code: error_code.clone() },
-            },
+        map_error(&self.vault, name, e)
+    }
+}
+
+/// The SDK's error as a [`VaultError`]. Entra refusing our own credential (revoked, expired, wrong
+/// secret: anything but "Entra unavailable") is [`VaultError::AccessDenied`], not an outage: it is not
+/// retryable, so the cache does not bridge it with a value read before the revocation.
+fn map_error(vault: &str, name: &str, e: azure_core::Error) -> VaultError {
+    let (vault, name) = (vault.to_string(), name.to_string());
+    match e.kind() {
+        ErrorKind::HttpResponse { status, error_code, .. } => match u16::from(*status) {
+            404 => VaultError::NotFound(name),
+            s @ (401 | 403) => VaultError::AccessDenied { vault, name, status: s },
+            s => VaultError::Http { vault, name, status: s, code: error_code.clone() },
+        },
+        ErrorKind::Credential => match e.downcast_ref::<AuthError>().and_then(AuthError::entra) {
+            Some(r) if r.cause() != EntraCause::Unavailable => {
+                VaultError::AccessDenied { vault, name, status: if r.status == 403 { 403 } else { 401 } }
+            }
             _ => VaultError::Unavailable { vault, name, source: Arc::new(e) },
-        }
+        },
+        _ => VaultError::Unavailable { vault, name, source: Arc::new(e) },
     }
 }
 
@@ -168,5 +182,43 @@ impl SecretStore for KeyVaultStore {
 
     fn set<'a>(&'a self, name: &'a str, value: &'a SecretString) -> BoxFuture<'a, Result<(), VaultError>> {
         self.write(name, value).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::error::{CredentialRef, EntraRefusal, RequestContext};
+
+    fn refused(status: u16, body: serde_json::Value) -> azure_core::Error {
+        let ctx = RequestContext {
+            tenant: "contoso".into(),
+            tenant_id: "4a6f2e1c-8d3b-4c7a-9e5f-2b1d0c9a8e7f".into(),
+            client_id: "11111111-1111-4111-8111-111111111111".into(),
+            scope: "https://vault.azure.net/.default".into(),
+            authority: "https://login.microsoftonline.com/".into(),
+            credential: CredentialRef::ClientSecret { vault: None },
+        };
+        let r = EntraRefusal::from_body(status, body.to_string().as_bytes(), &ctx).unwrap();
+        azure_core::Error::with_error(ErrorKind::Credential, AuthError::Entra(Box::new(r)), "token")
+    }
+
+    #[test]
+    fn a_revoked_credential_is_access_denied_not_an_outage() {
+        let vault = "https://contoso-kv.vault.azure.net";
+        // AADSTS7000222 (the secret expired or was revoked): permanent, never bridged by the cache.
+        let revoked = refused(
+            401,
+            serde_json::json!({"error": "invalid_client", "error_description": "AADSTS7000222: expired.", "error_codes": [7000222]}),
+        );
+        let e = map_error(vault, "webhook-secret", revoked);
+        assert!(matches!(e, VaultError::AccessDenied { status: 401, .. }), "{e:?}");
+        assert!(!e.is_retryable());
+        // Entra itself unavailable stays an outage (bridged).
+        let down = refused(
+            503,
+            serde_json::json!({"error": "temporarily_unavailable", "error_description": "AADSTS90033: busy.", "error_codes": [90033]}),
+        );
+        assert!(map_error(vault, "webhook-secret", down).is_retryable());
     }
 }

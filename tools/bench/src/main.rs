@@ -24,6 +24,7 @@ mod client;
 mod economy;
 mod export;
 mod functions;
+mod signature;
 mod sim;
 mod table;
 
@@ -329,7 +330,10 @@ async fn measure(
     //    process), before the shared-client rows so this process's peak RSS is the export's own.
     table.extend(export::run(export::ALERTS).await?.into_iter().map(|r| Row::rust_only("export", r.measure, r.value)));
 
-    // 5. The shared library alone.
+    // 5. Refusing unauthenticated webhooks: the signature check with 1, 8 and 1,000 bogus signatures.
+    table.extend(signature::run().into_iter().map(|r| Row::rust_only("signature", r.measure, r.value)));
+
+    // 6. The shared library alone.
     table.extend(client::bench(dir).await?);
 
     table.note(format!(

@@ -387,7 +387,11 @@ impl Stack {
 
     /// A signed Teams outgoing-webhook event with `text` after the mention.
     pub fn teams_event(&self, text: &str) -> Request {
-        let body = json!({"type": "message", "text": format!("<at>Defender</at> {text}"),
+        // A fresh activity each time (Teams stamps every message with a new id and the time).
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = format!("soak-{}", SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let at = chrono::DateTime::from_timestamp(now(), 0).unwrap_or_default().to_rfc3339();
+        let body = json!({"type": "message", "id": id, "timestamp": at, "text": format!("<at>Defender</at> {text}"),
             "from": {"id": "29:1", "name": "Alice", "aadObjectId": "6b3b5d2a-1111-4111-8111-111111111111"},
             "conversation": {"id": "19:soc"}, "channelData": {"tenant": {"id": "72f988bf-86f1-41af-91ab-2d7cd011db47"}}})
         .to_string();

@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | `webhook` | byte 0 = mode, header lines, blank line, body | the handler answers one of its documented statuses with a JSON error or result document; a signed, valid document loses no item (every parsed item has a result) |
 //! | `slack` | a form body (slash command or `payload=` block action) | a parsed command's typed arguments hold their invariants; a hunt renders; a button value never opens as a confirmation unless sealed with the key |
-//! | `teams` | a Teams activity (JSON) | as `slack` |
+//! | `teams` | a Teams activity (JSON) | as `slack`; an activity the replay window accepts has a bounded id and a timestamp within the window of [`NOW`] |
 //! | `indicators` | text (each id/indicator type) or JSON (free-form alert) | what parses re-parses to itself and carries no quote, pipe or control character |
 //! | `odata` | text | every `$filter` built from it has the builder's skeleton, and its literals decode back to the input: a quote cannot end a literal |
 //! | `kql` | text | the same for hunting queries; a refused value holds a control character |
@@ -363,6 +363,14 @@ pub fn slack(data: &[u8]) {
 pub fn teams(data: &[u8]) {
     if let Ok(TeamsRequest { parsed, .. }) = command::parse_teams(data) {
         check_parsed(&parsed);
+    }
+    // The replay window on the signed activity: what it accepts has a bounded id and a timestamp
+    // inside the window; nothing it is given makes it panic (no overflow on extreme timestamps).
+    if let Ok(v) = webhook::teams_activity_stamp(data, NOW, webhook::DEFAULT_WINDOW) {
+        let id = v.id.unwrap_or_default();
+        assert!(!id.is_empty() && id.len() <= 256, "an unbounded activity id was accepted");
+        let ts = v.timestamp.unwrap_or(i64::MIN);
+        assert!(ts.abs_diff(NOW) <= webhook::DEFAULT_WINDOW.as_secs(), "a stale activity was accepted: {ts}");
     }
     let html = String::from_utf8_lossy(data);
     let plain = command::teams_plain_text(&html);
