@@ -54,8 +54,8 @@ pub fn pending_name(tenant: &TenantName, user_id: &str) -> String {
     secret_name(tenant, user_id).replacen("chatops-user-", "chatops-link-", 1)
 }
 
-/// A sign-in in progress, as kept in the vault.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// A sign-in in progress, as kept in the vault. No `Debug`: it holds the device code.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct PendingLink {
     /// Identifies this sign-in (unix seconds when it started): steps of another one stop.
     started: i64,

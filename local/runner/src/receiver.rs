@@ -105,3 +105,24 @@ impl Receiver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn a_response_url_takes_five_posts_then_slack_refuses() {
+        let r = Receiver::start().await.unwrap();
+        r.issue("h");
+        let http = reqwest::Client::new();
+        let mut answers = Vec::new();
+        for i in 0..6 {
+            let resp = http.post(format!("{}h", r.base)).json(&serde_json::json!({"text": i})).send().await.unwrap();
+            answers.push((resp.status().as_u16(), resp.text().await.unwrap()));
+        }
+        assert_eq!(answers[4], (200, "ok".to_string()));
+        assert_eq!(answers[5], (404, "used_url".to_string()), "Slack's answer to a sixth post");
+        assert_eq!(r.posted("h").len(), 5, "the refused post is not shown");
+    }
+}
