@@ -592,7 +592,10 @@ async fn every_handler_answer_matches_its_documented_response() {
         answers.push(call(&state, event(path, &big, &standard_headers(&doc, "msg_big", &big))).await);
 
         let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
-        assert_eq!(statuses, vec![200, 200, 400, 400, 401, 409, 413], "{path}: {answers:?}");
+        // The replay of an answered id (6th) gets the stored answer, the same 200 document (issue 13);
+        // 409 stays documented for an answer too large to keep.
+        assert_eq!(statuses, vec![200, 200, 400, 400, 401, 200, 413], "{path}: {answers:?}");
+        assert_eq!(answers[5].1, answers[0].1, "{path}: the stored answer");
         assert_eq!(answers[2].1["error"]["code"], "InvalidRequest");
         assert_eq!(answers[3].1["error"]["code"], "UnknownTenant");
         for (status, body) in &answers {

@@ -53,6 +53,8 @@ pub struct Secrets {
     pub teams: String,
     /// The Standard Webhooks secret (`whsec_` + base64).
     pub whsec: String,
+    /// The callback's own outbound key (`whsec_` + base64).
+    pub callback: String,
     /// The user-context refresh token (in the vault as `alice-rt`), when a user tenant is configured.
     pub refresh_token: Option<String>,
 }
@@ -68,6 +70,7 @@ impl Secrets {
             slack: "SCANME-slack-signing-7b2e0c".into(),
             teams: b64("SCANME-teams-outgoing-secret-3c8d"),
             whsec: format!("whsec_{}", b64("SCANME-standard-webhooks-9e4a")),
+            callback: format!("whsec_{}", b64("SCANME-callback-outbound-5a7c")),
             refresh_token: Some("SCANME-refresh-token-0.AXkA-6d2f".into()),
         }
     }
@@ -217,6 +220,7 @@ impl Stack {
                     slack: get("slack-signing-secret"),
                     teams: get("teams-outgoing-secret"),
                     whsec: get("webhook-secret"),
+                    callback: get("webhook-callback-secret"),
                     refresh_token: None,
                 }
             }
@@ -229,6 +233,7 @@ impl Stack {
         vault.insert("slack-signing-secret".into(), secrets.slack.clone());
         vault.insert("teams-outgoing-secret".into(), secrets.teams.clone());
         vault.insert("webhook-secret".into(), secrets.whsec.clone());
+        vault.insert("webhook-callback-secret".into(), secrets.callback.clone());
         if let Some(rt) = &secrets.refresh_token {
             vault.insert("alice-rt".into(), rt.clone());
         }
