@@ -56,7 +56,7 @@ impl Default for SimConfig {
             graph_page_size: 50,
             hunting_max_rows: crate::defender::MAX_HUNTING_ROWS,
             strict: true,
-            order_key: 0x5eed_0f_0d_e5_u64,
+            order_key: 0x5eed_0fde_5a17_c0de,
         }
     }
 }
