@@ -62,7 +62,7 @@ impl Default for SimConfig {
             vault_throttle_next: 0,
             vault_retry_after_s: 1,
             strict: true,
-            order_key: 0x5eed_0f_0d_e5_u64,
+            order_key: 0x5eed_0fde_5a17_c0de,
         }
     }
 }
