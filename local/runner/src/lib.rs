@@ -6,7 +6,7 @@
 //! stack      `cargo lambda watch --only-lambda-apis` (runtime, invoke and function-URL APIs) and the
 //!            function binaries attached to its runtime API, each with its own environment
 //! receiver   a local HTTP server that records what the functions POST (Slack `response_url`)
-//! moto       moto's S3 server on an ephemeral port (the export's bucket in the tests)
+//! moto       the AWS stand-in (re-exported from lambda_emu::moto; IAM enforced from a plan)
 //! events     real event shapes (EventBridge Scheduler, SQS) and the signed request headers
 //! ```
 //!
