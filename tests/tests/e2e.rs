@@ -41,14 +41,12 @@ struct Stack {
     aws: TemplateAws,
 }
 
-/// The template's AWS side in a fresh moto, IAM enforced (the follow-up re-check at its minimum, 5 s,
-/// so a test sees it).
+/// The template's AWS side in a fresh moto, IAM enforced.
 async fn template_aws() -> TemplateAws {
     let params = [
         ("TenantId", "00000000-0000-4000-8000-000000000001"),
         ("ClientId", env::APP),
         ("KeyVaultUrl", "https://kv-e2e.vault.azure.net"),
-        ("FollowupRecheckSeconds", "5"),
     ];
     let resolved = resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"));
     TemplateAws::start(resolved, None).await.unwrap_or_else(|e| panic!("{e}"))
@@ -83,6 +81,8 @@ async fn stack(tag: &str, functions: &[&str]) -> Stack {
         .map(|f| {
             let mut env = env::for_function(&base, f, &hooks.base, &[]);
             env.extend(aws.env(f));
+            // The follow-up's re-check at its minimum, so a test sees it.
+            env.push(("CHATOPS_RECHECK_S".into(), "5".into()));
             Function::start(&paths, &watch, f, &env, &dir).unwrap_or_else(|e| panic!("{e}"))
         })
         .collect();

@@ -36,7 +36,6 @@ fn resolved() -> Value {
         ("TenantId", "00000000-0000-4000-8000-000000000001"),
         ("ClientId", env::APP),
         ("KeyVaultUrl", "https://kv-iam.vault.azure.net"),
-        ("FollowupRecheckSeconds", "5"),
     ];
     resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -130,6 +129,8 @@ async fn rig(tag: &str, aws: &TemplateAws, functions: &[&str]) -> Result<Rig, St
     for f in functions {
         let mut e = env::for_function(&base, f, &hooks.base, &[]);
         e.extend(aws.env(f));
+        // The follow-up's re-check at its minimum (5 s), so the path sees it.
+        e.push(("CHATOPS_RECHECK_S".into(), "5".into()));
         started.push(Function::start(&paths, &watch, f, &e, &dir).map_err(|e| e.to_string())?);
     }
     Ok(Rig { sim, watch, hooks, dir, functions: started })
@@ -156,7 +157,9 @@ impl Rig {
         if got.iter().any(|p| p["text"].as_str().unwrap_or("").contains(needle)) {
             Ok(())
         } else {
-            Err(format!("no post containing '{needle}' to {id}: {got:?}"))
+            let logs: Vec<String> =
+                self.functions.iter().map(|f| format!("{}:\n{}", f.name, local_runner::tail(&f.log, 12))).collect();
+            Err(format!("no post containing '{needle}' to {id}: {got:?}\n{}", logs.join("\n")))
         }
     }
 }
@@ -281,7 +284,11 @@ async fn removing_any_one_statement_from_a_function_role_breaks_that_functions_p
             (_, None, Ok(())) => {}
         }
     }
-    assert!(broken_baseline.is_empty(), "with the template's policies every path works: {broken_baseline:#?}");
+    assert!(
+        broken_baseline.is_empty(),
+        "with the template's policies every path works:\n{}",
+        broken_baseline.join("\n")
+    );
     assert!(survived.is_empty(), "removing these statements broke nothing (unneeded, or untested): {survived:#?}");
     assert_eq!(failures.len(), all.len(), "{failures:#?}");
     eprintln!("each removal broke its function's path:\n{}", failures.join("\n"));
