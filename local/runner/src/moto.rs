@@ -114,6 +114,16 @@ pub fn plan(resolved: &Value, without: Option<&Statement>) -> Plan {
     plan
 }
 
+/// An SQS error with its HTTP status (moto answers an IAM refusal of a JSON-protocol call with an XML
+/// body the SDK cannot parse; the status still says 403).
+fn sqs_err<E: std::error::Error + 'static>(
+    op: &str,
+    e: aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
+) -> String {
+    let status = e.raw_response().map_or(0, |r| r.status().as_u16());
+    format!("{op}: HTTP {status}: {}", aws_sdk_sqs::error::DisplayErrorContext(e))
+}
+
 /// moto holding the template's resources and roles, IAM enforced.
 #[derive(Debug)]
 pub struct TemplateAws {
@@ -239,7 +249,7 @@ impl TemplateAws {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| format!("SendMessage to {queue}: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))
+            .map_err(|e| sqs_err(&format!("SendMessage to {queue}"), e))
     }
 }
 
@@ -274,7 +284,7 @@ impl EventSource {
             .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
             .send()
             .await
-            .map_err(|e| format!("GetQueueAttributes: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+            .map_err(|e| sqs_err("GetQueueAttributes", e))?;
         let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let errs = errors.clone();
         let task = tokio::spawn(async move {
@@ -312,7 +322,7 @@ async fn poll_once(
         .visibility_timeout(60)
         .send()
         .await
-        .map_err(|e| format!("ReceiveMessage: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+        .map_err(|e| sqs_err("ReceiveMessage", e))?;
     for m in got.messages() {
         let now = chrono::Utc::now().timestamp_millis().to_string();
         let event = json!({"Records": [{
@@ -342,7 +352,7 @@ async fn poll_once(
                 .receipt_handle(handle)
                 .send()
                 .await
-                .map_err(|e| format!("DeleteMessage: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+                .map_err(|e| sqs_err("DeleteMessage", e))?;
         }
     }
     Ok(())
