@@ -132,7 +132,8 @@ $(CFN_STAMP):
 	$(VENV)/cfn/bin/pip install $(PIP_FLAGS) 'aws-sam-translator==$(SAM_TRANSLATOR_VERSION)' 'pyyaml==$(PYYAML_VERSION)'
 	touch $@
 
-# moto's S3 server for the scheduled-export S3 sink test (the test starts it on an ephemeral port).
+# moto, the AWS stand-in (S3, SQS, DynamoDB, Logs) of the store and end-to-end tests; they start it on an
+# ephemeral port through local/lambda-emu/strict_moto.py (IAM enforced from the template's roles).
 moto: $(MOTO_STAMP)
 
 $(MOTO_STAMP):

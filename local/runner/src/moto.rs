@@ -16,18 +16,24 @@ use crate::paths::Paths;
 use serde_json::{Value, json};
 use std::{path::Path, time::Duration};
 
-/// The template resolved by `scripts/cfn_resolve.py` with `params` (`Name=Value`) — its JSON.
+/// The template resolved by `scripts/cfn_resolve.py` with `params` (`Name=Value`) — its JSON, as
+/// [`crate::template::resolve`] reads it (the same venv: `.venv/cfn`, else `.venv/lint`), kept whole
+/// here because the stand-in is built from it generically.
 ///
 /// # Errors
 /// The resolver is missing, refused the template or printed something else (its message).
 pub fn resolve_template(paths: &Paths, params: &[(&str, &str)]) -> Result<Value, String> {
-    let python = paths.root.join(".venv/lint/bin/python");
+    let python = ["cfn", "lint"]
+        .iter()
+        .map(|v| paths.root.join(".venv").join(v).join("bin/python"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| paths.root.join(".venv/cfn/bin/python"));
     let mut cmd = std::process::Command::new(&python);
     cmd.current_dir(&paths.root).arg("scripts/cfn_resolve.py").arg("infra/template.yaml");
     for (k, v) in params {
         cmd.arg("--param").arg(format!("{k}={v}"));
     }
-    let out = cmd.output().map_err(|e| format!("{}: {e} (make venv)", python.display()))?;
+    let out = cmd.output().map_err(|e| format!("{}: {e} (make cfn-venv)", python.display()))?;
     if !out.status.success() {
         return Err(format!("cfn_resolve failed: {}", String::from_utf8_lossy(&out.stderr)));
     }
