@@ -293,3 +293,66 @@ async fn removing_any_one_statement_from_a_function_role_breaks_that_functions_p
     assert_eq!(failures.len(), all.len(), "{failures:#?}");
     eprintln!("each removal broke its function's path:\n{}", failures.join("\n"));
 }
+
+// ------------------------------------------------------------------------------------------------
+// The template on a new account, and every setting reachable from a parameter.
+
+fn resolved_with(extra: &[(&str, &str)]) -> Value {
+    let mut params = vec![
+        ("TenantId", "00000000-0000-4000-8000-000000000001"),
+        ("ClientId", env::APP),
+        ("KeyVaultUrl", "https://kv-iam.vault.azure.net"),
+    ];
+    params.extend_from_slice(extra);
+    resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn env_of(r: &Value, binary: &str) -> std::collections::HashMap<String, String> {
+    let f = r["functions"].as_object().unwrap().values().find(|f| f["binary"] == binary).unwrap();
+    f["environment"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect()
+}
+
+#[test]
+fn by_default_nothing_is_reserved_and_every_function_logs_json() {
+    // A new account's quota is 10 and Lambda keeps 10 unreserved: any reservation fails there.
+    let r = resolved_with(&[]);
+    for (id, f) in r["functions"].as_object().unwrap() {
+        assert!(f["reserved_concurrency"].is_null(), "{id}: {}", f["reserved_concurrency"]);
+        assert_eq!(f["log_format"], "JSON", "{id}");
+    }
+    let r = resolved_with(&[("ReservedConcurrency", "5")]);
+    for (id, f) in r["functions"].as_object().unwrap() {
+        let want = if f["binary"] == "scheduled-export" { 1 } else { 5 };
+        assert_eq!(f["reserved_concurrency"], want, "{id}");
+    }
+}
+
+#[test]
+fn graph_streams_hunting_exports_and_user_linking_are_reachable_from_parameters() {
+    let queries =
+        r#"[{"name":"proc","query":"DeviceProcessEvents | project Timestamp, FileName","time_column":"Timestamp"}]"#;
+    let r = resolved_with(&[
+        ("ExportStreams", "graph-alerts,graph-incidents,hunting:proc"),
+        ("ExportHuntingQueries", queries),
+        ("ExportHuntingMaxRows", "500"),
+        ("UserLinkClientId", "33333333-3333-4333-8333-333333333333"),
+        ("FollowupRecheckSeconds", "60"),
+    ]);
+    let export = env_of(&r, "scheduled-export");
+    let c = scheduled_export::config::ExportConfig::from_lookup(|k| export.get(k).cloned()).unwrap();
+    let streams: Vec<String> = c.streams.iter().map(ToString::to_string).collect();
+    assert_eq!(streams, ["graph-alerts", "graph-incidents", "hunting:proc"]);
+    for binary in ["chatops-callback", "chatops-worker"] {
+        let chat = env_of(&r, binary);
+        let c = chatops::config::ChatOpsConfig::from_lookup(|k| chat.get(k).cloned()).unwrap();
+        assert_eq!(c.user_client_id.map(|id| id.to_string()).as_deref(), Some("33333333-3333-4333-8333-333333333333"));
+        assert_eq!(c.recheck_after, Duration::from_secs(60));
+    }
+    // The defaults parse too (empty values count as unset).
+    let r = resolved_with(&[]);
+    let export = env_of(&r, "scheduled-export");
+    scheduled_export::config::ExportConfig::from_lookup(|k| export.get(k).cloned()).unwrap();
+    let chat = env_of(&r, "chatops-worker");
+    let c = chatops::config::ChatOpsConfig::from_lookup(|k| chat.get(k).cloned()).unwrap();
+    assert!(c.user_client_id.is_none());
+}
