@@ -4,7 +4,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
 .PHONY: run dev test fmt-check fmt clippy unit sim build bench login doctor clean help venv lint-infra moto \
-	bins cli lambda-venv sam-venv build-lambda sam-build deploy grant-script
+	bins cli lambda-venv sam-venv build-lambda sam-build deploy grant-script cfn-venv
 
 # Where cargo puts binaries (the runner and the end-to-end tests look there too).
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
@@ -51,10 +51,10 @@ fmt:
 
 clippy:
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
-	$(CARGO) clippy --locked -p defender-shared --features aws-sts -- -D warnings
+	$(CARGO) clippy --locked -p defender-shared -- -D warnings
 
 # The end-to-end tests (tests/tests/e2e.rs) run the debug binaries that `bins` builds, under cargo-lambda.
-unit: moto lambda-venv bins
+unit: moto lambda-venv cfn-venv bins
 	$(CARGO) test --locked --workspace
 
 # Infrastructure linters, each tool set in its own venv (checkov pins boto3 and would fight others).
@@ -70,6 +70,13 @@ CHECKOV_STAMP := $(VENV)/checkov/.stamp-checkov-$(CHECKOV_VERSION)
 
 MOTO_VERSION := 5.2.5
 MOTO_STAMP := $(VENV)/moto/.stamp-moto-$(MOTO_VERSION)
+
+# AWS's SAM transform (samtranslator) for scripts/cfn_resolve.py, which resolves infra/template.yaml as
+# CloudFormation would for the template-environment and IAM tests. Its own venv: cfn-lint 1.58 no
+# longer installs samtranslator, and the lint venv stays as its stamp says.
+SAM_TRANSLATOR_VERSION := 1.110.0
+PYYAML_VERSION := 6.0.3
+CFN_STAMP := $(VENV)/cfn/.stamp-sam-translator-$(SAM_TRANSLATOR_VERSION)-pyyaml-$(PYYAML_VERSION)
 
 # cargo-lambda (the Lambda emulator for make run/dev and the e2e tests; the arm64 release build)
 # with zig (its cross linker) from PyPI. aws-sam-cli in its own venv: checkov pins boto3 and would
@@ -117,7 +124,16 @@ sam-build: lambda-venv sam-venv
 deploy: sam-build
 	SAM_CLI_TELEMETRY=0 $(VENV)/sam/bin/sam deploy --guided
 
-# moto's S3 server for the scheduled-export S3 sink test (the test starts it on an ephemeral port).
+cfn-venv: $(CFN_STAMP)
+
+$(CFN_STAMP):
+	rm -rf $(VENV)/cfn
+	$(PYTHON) -m venv $(VENV)/cfn
+	$(VENV)/cfn/bin/pip install $(PIP_FLAGS) 'aws-sam-translator==$(SAM_TRANSLATOR_VERSION)' 'pyyaml==$(PYYAML_VERSION)'
+	touch $@
+
+# moto, the AWS stand-in (S3, SQS, DynamoDB, Logs) of the store and end-to-end tests; they start it on an
+# ephemeral port through local/lambda-emu/strict_moto.py (IAM enforced from the template's roles).
 moto: $(MOTO_STAMP)
 
 $(MOTO_STAMP):

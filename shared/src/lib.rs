@@ -21,6 +21,8 @@
 //!   retries within a deadline, the quota governor, OData/KQL escaping, the permission manifest.
 //! - [`doctor`] — the permission self-check (token claims vs. the permission manifest).
 //! - [`runtime`] — cold-start wiring: config → HTTP client, store, registry, tokens, Defender client.
+//! - [`telemetry`] — the one tracing set-up: JSON lines with top-level fields under Lambda's JSON log
+//!   format, text locally.
 //! - [`webhook`] — inbound signatures (Standard Webhooks, GitHub, Slack v0, Teams) in constant time,
 //!   with a replay window.
 
@@ -33,6 +35,7 @@ pub mod http;
 pub mod ids;
 pub mod runtime;
 pub mod secret;
+pub mod telemetry;
 pub mod tenants;
 pub mod vault;
 pub mod webhook;

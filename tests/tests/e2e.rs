@@ -1,8 +1,15 @@
 //! End to end: the compiled function binaries, attached to cargo-lambda's Lambda emulator
 //! (`cargo lambda watch --only-lambda-apis`), driven with real event JSON — a signed function-URL
 //! request, an EventBridge Scheduler event through the invoke API, signed Slack requests, an SQS
-//! event — against the simulated tenant and moto's S3. Each test asserts what an observer sees:
+//! event — against the simulated tenant and moto. Each test asserts what an observer sees:
 //! the response, the S3 objects, the chat replies, the calls Defender received (`/_sim/requests`).
+//!
+//! The AWS side is `infra/template.yaml`'s own, enforced: moto holds the template's bucket, queues,
+//! table and log groups under the physical names `scripts/cfn_resolve.py` gives, and each function runs
+//! with the assumed-role credentials of its role, which has exactly the template's resolved policies
+//! ([`TemplateAws`]). What Lambda does with the role — shipping the output to the log group, the SQS
+//! event source mapping, the dead-letter queue — is played with the role's credentials too.
+//! `tests/tests/iam.rs` shows that removing any one statement breaks a path.
 //!
 //! The binaries are those `make bins` builds (debug, under `$CARGO_TARGET_DIR` or `target/`); `make
 //! test` builds them before `cargo test`. A missing binary fails with the command to build it; a
@@ -14,7 +21,7 @@ use defender_shared::secret::SecretString;
 use local_runner::{
     env::{self, ANALYST},
     events,
-    moto::Moto,
+    moto::{EventSource, TemplateAws, resolve_template},
     paths::Paths,
     receiver::Receiver,
     stack::{Answer, Function, LambdaWatch, send},
@@ -31,6 +38,18 @@ struct Stack {
     hooks: Receiver,
     dir: PathBuf,
     functions: Vec<Function>,
+    aws: TemplateAws,
+}
+
+/// The template's AWS side in a fresh moto, IAM enforced.
+async fn template_aws() -> TemplateAws {
+    let params = [
+        ("TenantId", "00000000-0000-4000-8000-000000000001"),
+        ("ClientId", env::APP),
+        ("KeyVaultUrl", "https://kv-e2e.vault.azure.net"),
+    ];
+    let resolved = resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"));
+    TemplateAws::start(resolved, None).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 impl Drop for Stack {
@@ -39,8 +58,10 @@ impl Drop for Stack {
     }
 }
 
-/// The simulator, the emulator and `functions`, each with its local environment.
-async fn stack(tag: &str, functions: &[&str], export: &[(String, String)]) -> Stack {
+/// The simulator, the emulator and `functions`, each with its local environment on the Microsoft
+/// side and the template's on the AWS side.
+async fn stack(tag: &str, functions: &[&str]) -> Stack {
+    let aws = template_aws().await;
     let paths = Paths::discover();
     for f in functions {
         if let Err(e) = paths.binary(f) {
@@ -58,11 +79,30 @@ async fn stack(tag: &str, functions: &[&str], export: &[(String, String)]) -> St
     let functions = functions
         .iter()
         .map(|f| {
-            let env = env::for_function(&base, f, &hooks.base, export);
+            let mut env = env::for_function(&base, f, &hooks.base, &[]);
+            env.extend(aws.env(f));
+            // The follow-up's re-check at its minimum, so a test sees it.
+            env.push(("CHATOPS_RECHECK_S".into(), "5".into()));
             Function::start(&paths, &watch, f, &env, &dir).unwrap_or_else(|e| panic!("{e}"))
         })
         .collect();
-    Stack { sim, watch, hooks, dir, functions }
+    Stack { sim, watch, hooks, dir, functions, aws }
+}
+
+/// Lambda's log agent ships every function's output to its log group with its role.
+async fn ship_logs(st: &Stack) {
+    for f in &st.functions {
+        st.aws.ship_logs(&f.name, &f.log).await.unwrap_or_else(|e| panic!("{}: {e}", f.name));
+    }
+}
+
+/// The function's output lines: every one a JSON object (the template's `LogFormat: JSON`).
+fn json_lines(f: &Function) -> Vec<Value> {
+    let text = std::fs::read_to_string(&f.log).unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{}: not JSON ({e}): {l}", f.name)))
+        .collect()
 }
 
 fn secret(sim: &RunningSim, name: &str) -> SecretString {
@@ -84,7 +124,7 @@ async fn go(st: &mut Stack, what: &str, req: reqwest::RequestBuilder) -> Answer 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn webhook_enrich_answers_a_signed_function_url_request_and_refuses_a_forged_one() {
-    let mut st = stack("webhook", &["webhook-enrich"], &[]).await;
+    let mut st = stack("webhook", &["webhook-enrich"]).await;
     let machine = st.sim.sim.tenant.lock().unwrap().seed.machines[0].clone();
     let host = machine["computerDnsName"].as_str().unwrap().to_string();
     let body = json!({"indicators": {"hostnames": [host], "ips": ["300.1.1.1"]}}).to_string();
@@ -129,39 +169,34 @@ async fn webhook_enrich_answers_a_signed_function_url_request_and_refuses_a_forg
         "a forged request reaches no Defender API: {:?}",
         &after[n..]
     );
+    ship_logs(&st).await;
 }
 
-fn s3(url: &str) -> aws_sdk_s3::Client {
+/// An S3 client of the stand-in's administrator (the test's own look at the bucket).
+fn s3(aws: &TemplateAws) -> aws_sdk_s3::Client {
     use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    let admin = aws.moto.admin.as_ref().unwrap();
     let conf = aws_sdk_s3::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url(url)
+        .credentials_provider(Credentials::new(&admin.access_key_id, &admin.secret_access_key, None, None, "admin"))
+        .endpoint_url(&aws.moto.url)
         .force_path_style(true)
         .build();
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-async fn s3_keys(c: &aws_sdk_s3::Client) -> Vec<String> {
-    let out = c.list_objects_v2().bucket("defender-export").prefix("raw/").send().await.unwrap();
+async fn s3_keys(c: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
+    let out = c.list_objects_v2().bucket(bucket).send().await.unwrap();
     out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scheduled_export_writes_the_tenant_to_s3_on_a_scheduler_event_then_only_the_change() {
-    let paths = Paths::discover();
-    let moto = Moto::start(&paths).await.unwrap_or_else(|e| panic!("{e}"));
     let http = reqwest::Client::new();
-    let s3 = s3(&moto.url);
-    s3.create_bucket().bucket("defender-export").send().await.unwrap();
-    let mut export = moto.env();
-    export.extend([
-        ("EXPORT_BUCKET".to_string(), "defender-export".to_string()),
-        ("EXPORT_PREFIX".into(), "raw".into()),
-        ("EXPORT_S3_PATH_STYLE".into(), "1".into()),
-    ]);
-    let mut st = stack("export", &["scheduled-export"], &export).await;
+    let mut st = stack("export", &["scheduled-export"]).await;
+    let s3 = s3(&st.aws);
+    let bucket = st.aws.reference("ExportBucket").unwrap().to_string();
     let (alerts, incidents) = {
         let t = st.sim.sim.tenant.lock().unwrap();
         (t.seed.alerts.len(), t.seed.incidents.len())
@@ -175,13 +210,15 @@ async fn scheduled_export_writes_the_tenant_to_s3_on_a_scheduler_event_then_only
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.body["failures"].as_array().unwrap().is_empty(), "{}", a.body);
 
-    let keys = s3_keys(&s3).await;
+    // The first run found no cursor: under the template's role S3 answers 403 for the missing key
+    // (strict moto: its ListBucket is prefix-scoped), which the export confirmed by a listing.
+    let keys = s3_keys(&s3, &bucket).await;
     let data: Vec<&String> = keys.iter().filter(|k| k.ends_with(".jsonl.gz")).collect();
-    assert!(keys.iter().any(|k| k == "raw/_state/tenant=default/stream=mde-alerts/cursor.json"), "{keys:?}");
-    assert!(keys.iter().any(|k| k == "raw/_state/tenant=default/stream=xdr-incidents/cursor.json"), "{keys:?}");
+    assert!(keys.iter().any(|k| k == "_state/tenant=default/stream=mde-alerts/cursor.json"), "{keys:?}");
+    assert!(keys.iter().any(|k| k == "_state/tenant=default/stream=xdr-incidents/cursor.json"), "{keys:?}");
     let mut lines = (0, 0);
     for k in &data {
-        let object = s3.get_object().bucket("defender-export").key(k.as_str()).send().await.unwrap();
+        let object = s3.get_object().bucket(&bucket).key(k.as_str()).send().await.unwrap();
         let bytes = object.body.collect().await.unwrap().to_vec();
         let mut text = String::new();
         flate2::read::GzDecoder::new(&bytes[..])
@@ -200,12 +237,30 @@ async fn scheduled_export_writes_the_tenant_to_s3_on_a_scheduler_event_then_only
     let again = go(&mut st, "second scheduler event", http.post(&invoke).json(&event)).await;
     let records: u64 = again.body["streams"].as_array().unwrap().iter().map(|s| s["records"].as_u64().unwrap()).sum();
     assert_eq!(records, 0, "{}", again.body);
-    assert_eq!(s3_keys(&s3).await.len(), keys.len(), "no new object");
+    assert_eq!(s3_keys(&s3, &bucket).await.len(), keys.len(), "no new object");
+
+    // An event the export cannot process fails; Lambda then sends it to the function's dead-letter
+    // queue with the function's role (after its retries), where the alarm sees it.
+    let bad = json!("not a scheduler event");
+    let refused = go(&mut st, "malformed event", http.post(&invoke).json(&bad)).await;
+    assert_ne!(refused.status, 200, "{}", refused.body);
+    assert!(refused.body.to_string().contains("Export.BadEvent"), "{}", refused.body);
+    st.aws.dead_letter("scheduled-export", "ExportDeadLetterQueue", &bad).await.unwrap();
+    let dlq = st.aws.reference("ExportDeadLetterQueue").unwrap();
+    let got = st.aws.admin_sqs().unwrap().receive_message().queue_url(dlq).send().await.unwrap();
+    assert_eq!(got.messages().len(), 1, "the event is in the DLQ");
+
+    let lines = json_lines(&st.functions[0]);
+    assert!(lines.iter().any(|l| l["_aws"]["CloudWatchMetrics"].is_array()), "EMF documents stay top-level JSON");
+    ship_logs(&st).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chatops_callback_answers_slack_and_a_confirmed_isolate_runs_once() {
-    let mut st = stack("chatops", &["chatops-callback"], &[]).await;
+    let mut st = stack("chatops", &["chatops-callback", "chatops-worker"]).await;
+    // The template's SQS event source: the callback hands jobs to the queue, the worker takes them.
+    let invoke = st.watch.invoke_url("chatops-worker");
+    let esm = EventSource::start(&st.aws, "chatops-worker", "ChatOpsQueue", invoke).await.unwrap();
     let signing = secret(&st.sim, "slack-signing-secret");
     let url = st.watch.function_url("chatops-callback", "/chatops/slack");
     let hooks = st.hooks.base.clone();
@@ -229,7 +284,11 @@ async fn chatops_callback_answers_slack_and_a_confirmed_isolate_runs_once() {
     assert_eq!(ack.status, 200, "{}", ack.body);
     let reply = st.hooks.wait_for("m", 1, T).await;
     let text = reply.last().map(|r| r["text"].as_str().unwrap_or("").to_string()).unwrap_or_default();
-    assert!(text.contains(host) && text.contains("Isolation: not isolated"), "machine details posted: {reply:?}");
+    assert!(
+        text.contains(host) && text.contains("Isolation: not isolated"),
+        "machine details posted: {reply:?}; event source: {:?}",
+        esm.errors()
+    );
 
     // A forged request is refused and posts nothing.
     let mut forged = reqwest::Client::new()
@@ -262,11 +321,31 @@ async fn chatops_callback_answers_slack_and_a_confirmed_isolate_runs_once() {
         .count();
     assert_eq!(isolates, 1, "two clicks, one isolate at Defender");
     assert!(st.hooks.posted("forged").is_empty());
+
+    // The worker follows the action: it re-queues a re-check (its role's sqs:SendMessage), which the
+    // event source delivers; once Defender says the action is done, the outcome is posted.
+    let clock = st.sim.client().unwrap().post(format!("{}/_sim/clock", st.sim.url)).json(&json!({"advance_s": 120}));
+    clock.send().await.unwrap();
+    let all = st.hooks.wait_for("confirm", done.len() + 1, T).await;
+    assert!(
+        all.iter().any(|p| p["text"].as_str().unwrap_or("").contains("Succeeded")),
+        "the follow-up posted the outcome: {all:?}; event source: {:?}",
+        esm.errors()
+    );
+    assert!(esm.errors().is_empty(), "{:?}", esm.errors());
+
+    // JSON logs: the audit lines keep their fields at the top level.
+    let audit: Vec<Value> = st.functions.iter().flat_map(json_lines).filter(|l| l["target"] == "audit").collect();
+    assert!(
+        audit.iter().any(|l| l["decision"] == "executed" && l["user_id"] == ANALYST),
+        "an audit line with top-level fields: {audit:?}"
+    );
+    ship_logs(&st).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chatops_worker_runs_a_job_from_an_sqs_event_and_posts_the_answer() {
-    let mut st = stack("worker", &["chatops-worker"], &[]).await;
+    let mut st = stack("worker", &["chatops-worker"]).await;
     let alert = st.sim.sim.tenant.lock().unwrap().seed.alerts[0].clone();
     let job = json!({"kind": "command", "tenant": "default", "user": {"id": ANALYST, "name": "analyst"},
         "origin": {"team": "T0001", "channel": "C2147483705"}, "text": format!("alert {}", alert["id"].as_str().unwrap()),
@@ -285,4 +364,5 @@ async fn chatops_worker_runs_a_job_from_an_sqs_event_and_posts_the_answer() {
             .any(|c| c["method"] == "GET" && c["path"].as_str().unwrap_or("").contains(alert["id"].as_str().unwrap())),
         "the worker read the alert from Defender"
     );
+    ship_logs(&st).await;
 }

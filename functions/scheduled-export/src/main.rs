@@ -32,7 +32,7 @@ async fn main() -> Result<(), Error> {
             std::process::exit(2);
         }
     };
-    lambda_runtime::tracing::init_default_subscriber();
+    defender_shared::telemetry::init();
     let config = Config::from_env()?;
     let cfg = ExportConfig::from_lookup(|k| std::env::var(k).ok())?;
     let rt = Runtime::from_config(config).await?;

@@ -2,6 +2,18 @@
 //! overwrites the same key); the cursor is written with `If-None-Match: *` (first commit) or
 //! `If-Match: <etag>`, and a `412 Precondition Failed` (or `409 ConditionalRequestConflict`) is
 //! [`SinkError::CursorConflict`].
+//!
+//! # A missing cursor: 404 or 403
+//!
+//! S3 answers a `GetObject` of a key that does not exist with 404 `NoSuchKey` only when the caller
+//! may list the bucket (`s3:ListBucket`); otherwise with 403 `AccessDenied`, exactly as for an object
+//! it may not read (S3 API reference, GetObject, "Permissions"). Whether a `ListBucket` grant scoped
+//! by an `s3:prefix` condition (what the export's role has: `_state/*`) counts for that decision is
+//! not documented, so [`S3Sink::get_cursor`] takes a 403 as "unknown" and asks a question whose answer
+//! is documented: a `ListObjectsV2` whose prefix is the cursor's own key. The key absent there → no
+//! cursor yet (the first run); present → the 403 was a real denial of `GetObject`, and listing denied
+//! too → the role cannot tell; both fail loudly, never "empty" (which would re-export everything and
+//! race the real cursor).
 
 use crate::sink::{ETag, Sink, SinkError};
 use async_trait::async_trait;
@@ -15,13 +27,12 @@ pub struct S3Sink {
     prefix: String,
 }
 
-fn store_err<E: ProvideErrorMetadata + std::fmt::Debug>(
-    op: &'static str,
-    key: &str,
+/// The store's answer: status, error code and message (never credentials).
+fn answer<E: ProvideErrorMetadata + std::fmt::Debug>(
     e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-) -> SinkError {
+) -> String {
     let status = e.raw_response().map(|r| r.status().as_u16());
-    let message = match e.as_service_error() {
+    match e.as_service_error() {
         Some(s) => format!(
             "{} {}: {}",
             status.map_or_else(String::new, |s| s.to_string()),
@@ -29,8 +40,15 @@ fn store_err<E: ProvideErrorMetadata + std::fmt::Debug>(
             s.message().unwrap_or("")
         ),
         None => format!("{e:?}").chars().take(300).collect(),
-    };
-    SinkError::Store { op, key: key.to_string(), message }
+    }
+}
+
+fn store_err<E: ProvideErrorMetadata + std::fmt::Debug>(
+    op: &'static str,
+    key: &str,
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> SinkError {
+    SinkError::Store { op, key: key.to_string(), message: answer(e) }
 }
 
 impl S3Sink {
@@ -54,6 +72,21 @@ impl S3Sink {
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
+
+    /// Whether the object `full` exists, by a listing whose prefix is the key itself (what a
+    /// prefix-scoped `s3:ListBucket` allows).
+    async fn cursor_listed(&self, full: &str) -> Result<bool, String> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(full)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| format!("ListObjectsV2: {}", answer(&e)))?;
+        Ok(out.contents().iter().any(|o| o.key() == Some(full)))
+    }
 }
 
 #[async_trait]
@@ -73,9 +106,33 @@ impl Sink for S3Sink {
     }
 
     async fn get_cursor(&self, key: &str) -> Result<Option<(Vec<u8>, ETag)>, SinkError> {
-        let out = match self.client.get_object().bucket(&self.bucket).key(self.key(key)).send().await {
+        let full = self.key(key);
+        let out = match self.client.get_object().bucket(&self.bucket).key(&full).send().await {
             Ok(o) => o,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
+                return match self.cursor_listed(&full).await {
+                    Ok(false) => Ok(None),
+                    Ok(true) => Err(SinkError::Store {
+                        op: "GetObject",
+                        key: key.to_string(),
+                        message: format!(
+                            "{} (the cursor exists: the role may not read it; it needs s3:GetObject on it)",
+                            answer(&e)
+                        ),
+                    }),
+                    Err(list_answer) => Err(SinkError::Store {
+                        op: "GetObject",
+                        key: key.to_string(),
+                        message: format!(
+                            "{} and listing it was refused too ({}): a missing cursor and a denial look \
+                             the same without s3:ListBucket on the bucket for this prefix",
+                            answer(&e),
+                            list_answer
+                        ),
+                    }),
+                };
+            }
             Err(e) => return Err(store_err("GetObject", key, &e)),
         };
         let tag = ETag(out.e_tag().unwrap_or_default().to_string());

@@ -11,7 +11,7 @@ fn now_unix() -> i64 {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    defender_shared::telemetry::init();
     let config = Config::from_env()?;
     let cfg = EnrichConfig::from_lookup(|k| std::env::var(k).ok())?;
     let rt = Runtime::from_config(config).await?;

@@ -11,7 +11,8 @@
 //! [`Emulator::invoke`] queues an event and waits for its answer; [`Emulator::env`] gives the variables
 //! `lambda_runtime` requires before its first poll.
 //!
-//! [`moto`] starts moto's server (S3, SQS, DynamoDB) on an ephemeral port for the AWS stand-in tests.
+//! [`moto`] is the one starter of moto's server (S3, SQS, DynamoDB, CloudWatch Logs) on an ephemeral port
+//! for the AWS stand-in tests: open, or with IAM enforced from a plan (`strict_moto.py`).
 
 pub mod moto;
 

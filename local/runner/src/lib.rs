@@ -6,8 +6,10 @@
 //! stack      `cargo lambda watch --only-lambda-apis` (runtime, invoke and function-URL APIs) and the
 //!            function binaries attached to its runtime API, each with its own environment
 //! receiver   a local HTTP server that records what the functions POST (Slack `response_url`)
-//! moto       moto's S3 server on an ephemeral port (the export's bucket in the tests)
+//! moto       the AWS stand-in (re-exported from lambda_emu::moto; IAM enforced from a plan)
 //! events     real event shapes (EventBridge Scheduler, SQS) and the signed request headers
+//! template   infra/template.yaml resolved as CloudFormation would (scripts/cfn_resolve.py): each
+//!            function's environment, limits, role and policies
 //! ```
 //!
 //! Every process this module starts is killed when its handle is dropped; logs go to a directory
@@ -19,6 +21,7 @@ pub mod moto;
 pub mod paths;
 pub mod receiver;
 pub mod stack;
+pub mod template;
 
 /// Why the local stack could not do something.
 #[derive(Debug, thiserror::Error)]

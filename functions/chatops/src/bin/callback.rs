@@ -20,7 +20,7 @@ fn now_unix() -> i64 {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    defender_shared::telemetry::init();
     let config = Config::from_env()?;
     let cfg = ChatOpsConfig::from_lookup(|k| std::env::var(k).ok())?;
     let mode = state::wiring_mode(&cfg, config.local_mode, now_unix).await?;

@@ -34,7 +34,7 @@ fn jobs(event: Value) -> Result<Vec<Job>, serde_json::Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    defender_shared::telemetry::init();
     let config = Config::from_env()?;
     let cfg = ChatOpsConfig::from_lookup(|k| std::env::var(k).ok())?;
     let mode = state::wiring_mode(&cfg, config.local_mode, now_unix).await?;
