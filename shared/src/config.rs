@@ -598,6 +598,35 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn aws_secrets_manager_bootstrap_credentials() {
+        const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:defender/entra-credential-AbC123";
+        let c = with(&[("DEFENDER_CLIENT_SECRET_ARN", ARN)]).unwrap();
+        assert_eq!(c.credential, CredentialSpec::AwsSecret { arn: ARN.into(), kind: AwsSecretKind::ClientSecret });
+        assert_eq!(c.credential.store_secret(), None, "it opens the vault without living in it");
+        let c = with(&[("DEFENDER_CLIENT_CERTIFICATE_ARN", ARN)]).unwrap();
+        assert_eq!(c.credential, CredentialSpec::AwsSecret { arn: ARN.into(), kind: AwsSecretKind::Certificate });
+        // Blank, as the template passes it in the other modes: unset.
+        let c = with(&[("DEFENDER_CLIENT_SECRET_ARN", ""), ("DEFENDER_FEDERATED_SOURCE", "aws-sts")]).unwrap();
+        assert_eq!(c.credential, CredentialSpec::Federated(FederatedSource::AwsSts));
+        assert_eq!(
+            err(&[("DEFENDER_CLIENT_SECRET_ARN", "defender/entra-credential")]),
+            format!("DEFENDER_CLIENT_SECRET_ARN: expected {SECRET_ARN_RULE}, got 'defender/entra-credential'")
+        );
+        assert!(
+            err(&[("DEFENDER_CLIENT_CERTIFICATE_ARN", "arn:aws:s3:::bucket")])
+                .starts_with("DEFENDER_CLIENT_CERTIFICATE_ARN: expected")
+        );
+        assert_eq!(
+            err(&[("DEFENDER_CLIENT_SECRET_ARN", ARN), ("DEFENDER_CLIENT_SECRET_NAME", "x")]),
+            "DEFENDER_CLIENT_SECRET_NAME and DEFENDER_CLIENT_SECRET_ARN are both set: give the client secret one way: inline, in the vault or in AWS Secrets Manager"
+        );
+        assert_eq!(
+            err(&[("DEFENDER_CLIENT_CERTIFICATE_ARN", ARN), ("DEFENDER_FEDERATED_SOURCE", "aws-sts")]),
+            "DEFENDER_CLIENT_CERTIFICATE_ARN and DEFENDER_FEDERATED_SOURCE are both set: choose one credential: a client secret, a certificate or a federated assertion"
+        );
+    }
+
+    #[test]
     fn credential_errors() {
         assert_eq!(
             err(&[("DEFENDER_CLIENT_SECRET_NAME", "bad_name")]),
