@@ -291,8 +291,8 @@ fn authenticate(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<StsPrincipal, Response> {
-    let deny = |code: &str, msg: &str| error(s, StatusCode::FORBIDDEN, code, msg);
+) -> Result<StsPrincipal, Box<Response>> {
+    let deny = |code: &str, msg: &str| Box::new(error(s, StatusCode::FORBIDDEN, code, msg));
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -531,7 +531,7 @@ async fn action(State(s): State<Arc<StsState>>, method: Method, uri: Uri, header
     }
     let principal = match authenticate(&s, &method, &uri, &headers, &body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let audiences: Vec<String> =
         (1..=11).map_while(|i| get(&format!("Audience.member.{i}")).map(str::to_string)).collect();
