@@ -412,3 +412,68 @@ async fn mssp_mode_starts_and_every_function_answers() {
     assert_eq!(d.resolved.functions.values().next().unwrap().environment["DEFENDER_TENANTS_SECRET"], "tenants");
     d.every_function_answers("mssp").await;
 }
+
+/// The STS stand-in through the real AWS SDK, with the statements the template gives a role: what
+/// the role's condition denies is denied, a bad signature is refused, federation must be enabled.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sts_stand_in_refuses_what_the_roles_statement_denies() {
+    let r = template::resolve(
+        &[
+            ("TenantId", "00000000-0000-0000-0000-000000000000"),
+            ("ClientId", APP),
+            ("KeyVaultUrl", VAULT_PARAM),
+            ("CredentialMode", "federated-sts"),
+        ],
+        &[],
+    )
+    .unwrap();
+    let f = r.by_binary("webhook-enrich").unwrap().1;
+    let sts = sts::start(template::ACCOUNT, template::REGION).await.unwrap();
+    sts.register(StsPrincipal {
+        access_key_id: "ASIAENRICH".into(),
+        secret_access_key: "right".into(),
+        session_token: Some("session".into()),
+        role_arn: f.role_arn.clone(),
+        policies: f.policies.iter().map(|p| p.document.clone()).collect(),
+    });
+    let client = |secret: &str| {
+        let conf = aws_sdk_sts::config::Builder::new()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new(template::REGION))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                "ASIAENRICH",
+                secret,
+                Some("session".into()),
+                None,
+                "role",
+            ))
+            .endpoint_url(&sts.url)
+            .build();
+        aws_sdk_sts::Client::from_conf(conf)
+    };
+    let ask = |c: aws_sdk_sts::Client, aud: &'static str, duration: Option<i32>| async move {
+        c.get_web_identity_token().audience(aud).signing_algorithm("RS256").set_duration_seconds(duration).send().await
+    };
+    let code = |e: aws_sdk_sts::error::SdkError<_, _>| {
+        use aws_sdk_sts::error::ProvideErrorMetadata;
+        let e: aws_sdk_sts::operation::get_web_identity_token::GetWebIdentityTokenError = e.into_service_error();
+        e.code().unwrap_or_default().to_string()
+    };
+    const ENTRA: &str = "api://AzureADTokenExchange";
+    assert_eq!(
+        code(ask(client("right"), ENTRA, Some(300)).await.unwrap_err()),
+        "OutboundWebIdentityFederationDisabledException"
+    );
+    sts.enable_federation();
+    let ok = ask(client("right"), ENTRA, Some(300)).await.unwrap();
+    assert!(ok.web_identity_token().is_some_and(|t| t.split('.').count() == 3));
+    assert_eq!(sts.issued().last().unwrap().subject, f.role_arn);
+    assert_eq!(
+        code(ask(client("right"), ENTRA, None).await.unwrap_err()),
+        "AccessDenied",
+        "no DurationSeconds: the role's condition denies"
+    );
+    assert_eq!(code(ask(client("right"), "https://example.com", Some(300)).await.unwrap_err()), "AccessDenied");
+    assert_eq!(code(ask(client("right"), ENTRA, Some(7200)).await.unwrap_err()), "ValidationError");
+    assert_eq!(code(ask(client("wrong"), ENTRA, Some(300)).await.unwrap_err()), "SignatureDoesNotMatch");
+}
