@@ -561,10 +561,19 @@ def resolve(template_path: str, overrides: dict[str, str], physical: dict[str, s
                 continue
         resources[logical] = {"type": kind, "ref": ref, "arn": arn}
 
+    parameters = {
+        name: {
+            "value": params[name],
+            "default": None if "Default" not in spec else _scalar_text(spec["Default"]),
+            "allowed_values": [_scalar_text(v) for v in spec["AllowedValues"]] if "AllowedValues" in spec else None,
+        }
+        for name, spec in (sam.get("Parameters") or {}).items()
+    }
     return {
         "account": ACCOUNT,
         "region": REGION,
         "stack": STACK,
+        "parameters": parameters,
         "conditions": {name: stack.condition(name) for name in stack.condition_defs},
         "functions": functions,
         "resources": resources,

@@ -12,7 +12,7 @@ use crate::{
     cloud::{self, ApiFamily, Cloud, Region},
     ids::{ClientId, TenantId, TenantName},
     secret::SecretString,
-    tenants::{self, Action, ApiOverrides, CredentialSpec, FederatedSource},
+    tenants::{self, Action, ApiOverrides, AwsSecretKind, CredentialSpec, FederatedSource},
 };
 use std::{path::PathBuf, time::Duration};
 use url::Url;
@@ -346,13 +346,29 @@ fn override_var<F: Fn(&str) -> Option<String>>(
     }
 }
 
-/// Exactly one credential: client secret (inline or vault name), certificate (file or vault name), or
-/// federated (token file or AWS STS). Nothing set: the vault secret `defender-client-secret`.
+/// What an AWS Secrets Manager secret ARN looks like (`arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`).
+const SECRET_ARN_RULE: &str =
+    "an AWS Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)";
+
+fn is_secret_arn(v: &str) -> bool {
+    let parts: Vec<&str> = v.splitn(7, ':').collect();
+    matches!(parts[..], ["arn", partition, "secretsmanager", region, account, "secret", name]
+        if partition.starts_with("aws") && !region.is_empty() && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty())
+}
+
+/// Exactly one credential: client secret (inline, vault name or AWS Secrets Manager ARN), certificate
+/// (file, vault name or AWS Secrets Manager ARN), or federated (token file or AWS STS). Nothing set:
+/// the vault secret `defender-client-secret`.
 fn credential<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<CredentialSpec, ConfigError> {
     let inline = vars.get("AZURE_CLIENT_SECRET");
     let secret_name = vars.secret_name("DEFENDER_CLIENT_SECRET_NAME")?;
+    let secret_arn =
+        vars.parse("DEFENDER_CLIENT_SECRET_ARN", SECRET_ARN_RULE, |v| is_secret_arn(v).then(|| v.to_string()))?;
     let cert_path = vars.get("AZURE_CLIENT_CERTIFICATE_PATH");
     let cert_name = vars.secret_name("DEFENDER_CLIENT_CERTIFICATE_NAME")?;
+    let cert_arn =
+        vars.parse("DEFENDER_CLIENT_CERTIFICATE_ARN", SECRET_ARN_RULE, |v| is_secret_arn(v).then(|| v.to_string()))?;
     let token_file = vars.get("AZURE_FEDERATED_TOKEN_FILE");
     let source = vars.parse("DEFENDER_FEDERATED_SOURCE", "file or aws-sts", |v| match v {
         "file" => Some(false),
@@ -360,19 +376,27 @@ fn credential<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Credentia
         _ => None,
     })?;
 
-    if inline.is_some() && secret_name.is_some() {
-        return Err(conflict(
-            "AZURE_CLIENT_SECRET",
-            "DEFENDER_CLIENT_SECRET_NAME",
-            "give the client secret inline or name it in the vault, not both",
-        ));
+    let secret_ways: Vec<&'static str> = [
+        inline.as_ref().map(|_| "AZURE_CLIENT_SECRET"),
+        secret_name.as_ref().map(|_| "DEFENDER_CLIENT_SECRET_NAME"),
+        secret_arn.as_ref().map(|_| "DEFENDER_CLIENT_SECRET_ARN"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let [a, b, ..] = secret_ways[..] {
+        return Err(conflict(a, b, "give the client secret one way: inline, in the vault or in AWS Secrets Manager"));
     }
-    if cert_path.is_some() && cert_name.is_some() {
-        return Err(conflict(
-            "AZURE_CLIENT_CERTIFICATE_PATH",
-            "DEFENDER_CLIENT_CERTIFICATE_NAME",
-            "give the certificate as a file or name it in the vault, not both",
-        ));
+    let cert_ways: Vec<&'static str> = [
+        cert_path.as_ref().map(|_| "AZURE_CLIENT_CERTIFICATE_PATH"),
+        cert_name.as_ref().map(|_| "DEFENDER_CLIENT_CERTIFICATE_NAME"),
+        cert_arn.as_ref().map(|_| "DEFENDER_CLIENT_CERTIFICATE_ARN"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let [a, b, ..] = cert_ways[..] {
+        return Err(conflict(a, b, "give the certificate one way: a file, in the vault or in AWS Secrets Manager"));
     }
     if token_file.is_some() && source == Some(true) {
         return Err(conflict(
@@ -382,12 +406,8 @@ fn credential<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Credentia
         ));
     }
 
-    let secret_var =
-        inline.as_ref().map(|_| "AZURE_CLIENT_SECRET").or(secret_name.as_ref().map(|_| "DEFENDER_CLIENT_SECRET_NAME"));
-    let cert_var = cert_path
-        .as_ref()
-        .map(|_| "AZURE_CLIENT_CERTIFICATE_PATH")
-        .or(cert_name.as_ref().map(|_| "DEFENDER_CLIENT_CERTIFICATE_NAME"));
+    let secret_var = secret_ways.first().copied();
+    let cert_var = cert_ways.first().copied();
     let fed_var =
         token_file.as_ref().map(|_| "AZURE_FEDERATED_TOKEN_FILE").or(source.map(|_| "DEFENDER_FEDERATED_SOURCE"));
     let set: Vec<&'static str> = [secret_var, cert_var, fed_var].into_iter().flatten().collect();
@@ -399,6 +419,10 @@ fn credential<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Credentia
         CredentialSpec::ClientSecretValue(SecretString::new(v))
     } else if let Some(secret_name) = secret_name {
         CredentialSpec::ClientSecret { secret_name }
+    } else if let Some(arn) = secret_arn {
+        CredentialSpec::AwsSecret { arn, kind: AwsSecretKind::ClientSecret }
+    } else if let Some(arn) = cert_arn {
+        CredentialSpec::AwsSecret { arn, kind: AwsSecretKind::Certificate }
     } else if let Some(path) = cert_path {
         CredentialSpec::CertificateFile { path: PathBuf::from(path) }
     } else if let Some(secret_name) = cert_name {
@@ -655,6 +679,35 @@ pub(crate) mod tests {
 
         let c = without("KEY_VAULT_URL", &[("DEFENDER_FEDERATED_SOURCE", "aws-sts")]).unwrap();
         assert_eq!(c.credential, CredentialSpec::Federated(FederatedSource::AwsSts));
+    }
+
+    #[test]
+    fn aws_secrets_manager_bootstrap_credentials() {
+        const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:defender/entra-credential-AbC123";
+        let c = with(&[("DEFENDER_CLIENT_SECRET_ARN", ARN)]).unwrap();
+        assert_eq!(c.credential, CredentialSpec::AwsSecret { arn: ARN.into(), kind: AwsSecretKind::ClientSecret });
+        assert_eq!(c.credential.store_secret(), None, "it opens the vault without living in it");
+        let c = with(&[("DEFENDER_CLIENT_CERTIFICATE_ARN", ARN)]).unwrap();
+        assert_eq!(c.credential, CredentialSpec::AwsSecret { arn: ARN.into(), kind: AwsSecretKind::Certificate });
+        // Blank, as the template passes it in the other modes: unset.
+        let c = with(&[("DEFENDER_CLIENT_SECRET_ARN", ""), ("DEFENDER_FEDERATED_SOURCE", "aws-sts")]).unwrap();
+        assert_eq!(c.credential, CredentialSpec::Federated(FederatedSource::AwsSts));
+        assert_eq!(
+            err(&[("DEFENDER_CLIENT_SECRET_ARN", "defender/entra-credential")]),
+            format!("DEFENDER_CLIENT_SECRET_ARN: expected {SECRET_ARN_RULE}, got 'defender/entra-credential'")
+        );
+        assert!(
+            err(&[("DEFENDER_CLIENT_CERTIFICATE_ARN", "arn:aws:s3:::bucket")])
+                .starts_with("DEFENDER_CLIENT_CERTIFICATE_ARN: expected")
+        );
+        assert_eq!(
+            err(&[("DEFENDER_CLIENT_SECRET_ARN", ARN), ("DEFENDER_CLIENT_SECRET_NAME", "x")]),
+            "DEFENDER_CLIENT_SECRET_NAME and DEFENDER_CLIENT_SECRET_ARN are both set: give the client secret one way: inline, in the vault or in AWS Secrets Manager"
+        );
+        assert_eq!(
+            err(&[("DEFENDER_CLIENT_CERTIFICATE_ARN", ARN), ("DEFENDER_FEDERATED_SOURCE", "aws-sts")]),
+            "DEFENDER_CLIENT_CERTIFICATE_ARN and DEFENDER_FEDERATED_SOURCE are both set: choose one credential: a client secret, a certificate or a federated assertion"
+        );
     }
 
     #[test]

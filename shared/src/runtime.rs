@@ -4,9 +4,12 @@
 //! naming it.
 //!
 //! # Who opens the vault
-//! Key Vault is reached with the *environment's* credential (`AZURE_FEDERATED_TOKEN_FILE` /
-//! `DEFENDER_FEDERATED_SOURCE=aws-sts`, `AZURE_CLIENT_CERTIFICATE_PATH`, or `AZURE_CLIENT_SECRET`),
-//! which must therefore not itself live in the vault; per-tenant credentials from the registry may.
+//! Key Vault is reached with the *environment's* credential (`DEFENDER_FEDERATED_SOURCE=aws-sts` /
+//! `AZURE_FEDERATED_TOKEN_FILE`, `DEFENDER_CLIENT_SECRET_ARN` / `DEFENDER_CLIENT_CERTIFICATE_ARN` in
+//! AWS Secrets Manager, `AZURE_CLIENT_CERTIFICATE_PATH`, or `AZURE_CLIENT_SECRET`), which must
+//! therefore not itself live in the vault; per-tenant credentials from the registry may. An AWS
+//! Secrets Manager credential is read once here, at cold start, with the function's own IAM role
+//! (cargo feature `aws-secrets-manager`); it is held as a [`SecretString`] and never logged.
 //! The vault's tokens come from the same [`TokenProvider`] (through its `azure_core` adapter), so there
 //! is one token cache and one error type.
 
@@ -18,7 +21,7 @@ use crate::{
     http::{self, HttpError},
     ids::TenantName,
     secret::SecretString,
-    tenants::{CredentialSpec, FederatedSource, TenantConfig, TenantRegistry, TenantsError},
+    tenants::{AwsSecretKind, CredentialSpec, FederatedSource, TenantConfig, TenantRegistry, TenantsError},
     vault::{CachedStore, FileStore, KeyVaultStore, SecretStore, VaultError},
 };
 use std::sync::Arc;
@@ -52,6 +55,14 @@ pub enum InitError {
     /// The token provider refused a credential.
     #[error("invalid credential configuration")]
     Auth(#[from] Box<AuthError>),
+    /// The bootstrap credential could not be read from AWS Secrets Manager.
+    #[error("cannot read the Entra credential from AWS Secrets Manager secret {arn}: {reason}")]
+    AwsSecret {
+        /// The secret's ARN (a name, not the value).
+        arn: String,
+        /// Why (the service's error; never the value).
+        reason: String,
+    },
     /// The configuration cannot work as given.
     #[error("{0}")]
     Unsupported(String),
@@ -135,8 +146,40 @@ fn sts_source(client: &Sts) -> CredentialKind {
     match *client {}
 }
 
-/// How the token provider should authenticate a tenant described by the registry.
-fn credential_kind(spec: &CredentialSpec, sts: Option<&Sts>) -> Result<CredentialKind, InitError> {
+/// Reads the bootstrap credential from AWS Secrets Manager with the environment's AWS credentials
+/// (`AWS_ENDPOINT_URL_SECRETS_MANAGER` is honoured, as every `AWS_ENDPOINT_URL_*`).
+#[cfg(feature = "aws-secrets-manager")]
+async fn aws_secret(arn: &str) -> Result<SecretString, InitError> {
+    let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_secretsmanager::Client::new(&conf);
+    let failed = |reason: String| InitError::AwsSecret { arn: arn.to_string(), reason };
+    let out = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| failed(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string()))?;
+    match out.secret_string {
+        Some(value) if !value.trim().is_empty() => Ok(SecretString::new(value.trim())),
+        Some(_) => Err(failed("the secret's value is empty".into())),
+        None => Err(failed("the secret has no SecretString (binary secrets are not read)".into())),
+    }
+}
+
+#[cfg(not(feature = "aws-secrets-manager"))]
+async fn aws_secret(arn: &str) -> Result<SecretString, InitError> {
+    Err(InitError::Unsupported(format!(
+        "the credential is in AWS Secrets Manager ({arn}), which needs the `aws-secrets-manager` build feature of defender-shared"
+    )))
+}
+
+/// How the token provider should authenticate a tenant described by the registry. `aws_material` is
+/// the environment's AWS Secrets Manager credential, read once at cold start.
+fn credential_kind(
+    spec: &CredentialSpec,
+    sts: Option<&Sts>,
+    aws_material: Option<&SecretString>,
+) -> Result<CredentialKind, InitError> {
     Ok(match spec {
         CredentialSpec::ClientSecret { secret_name } => {
             CredentialKind::ClientSecret(Material::Vault(secret_name.clone()))
@@ -159,6 +202,15 @@ fn credential_kind(spec: &CredentialSpec, sts: Option<&Sts>) -> Result<Credentia
                 ));
             }
         },
+        CredentialSpec::AwsSecret { arn, kind } => {
+            let material = aws_material.cloned().ok_or_else(|| {
+                InitError::Unsupported(format!("the AWS Secrets Manager credential {arn} was not read"))
+            })?;
+            match kind {
+                AwsSecretKind::ClientSecret => CredentialKind::ClientSecret(Material::Inline(material)),
+                AwsSecretKind::Certificate => CredentialKind::Certificate(Material::Inline(material)),
+            }
+        }
         CredentialSpec::User { refresh_token_secret, .. } => {
             CredentialKind::User { refresh_token_secret: refresh_token_secret.clone() }
         }
@@ -169,6 +221,7 @@ fn tenant_credential(
     registry: &TenantRegistry,
     t: &TenantConfig,
     sts: Option<&Sts>,
+    aws_material: Option<&SecretString>,
 ) -> Result<TenantCredential, InitError> {
     let endpoints = registry.resolve(&t.name, ApiFamily::Mde)?;
     let client_id = match &t.credential {
@@ -179,7 +232,7 @@ fn tenant_credential(
         tenant_id: t.tenant_id.clone(),
         client_id,
         authority: endpoints.authority,
-        kind: credential_kind(&t.credential, sts)?,
+        kind: credential_kind(&t.credential, sts, aws_material)?,
     })
 }
 
@@ -193,6 +246,10 @@ impl Runtime {
         let http = http::client(extra_ca.as_deref())?;
         let single = TenantRegistry::single(&config);
         let sts = sts_client(matches!(config.credential, CredentialSpec::Federated(FederatedSource::AwsSts))).await;
+        let aws_material = match &config.credential {
+            CredentialSpec::AwsSecret { arn, .. } => Some(aws_secret(arn).await?),
+            _ => None,
+        };
         let bootstrap_name: TenantName =
             BOOTSTRAP.parse().map_err(|e| InitError::Unsupported(format!("bootstrap tenant name: {e}")))?;
 
@@ -206,14 +263,15 @@ impl Runtime {
                 if config.credential.store_secret().is_some() {
                     return Err(InitError::Unsupported(
                         "KEY_VAULT_URL needs a credential that does not itself live in the vault: set \
-                         AZURE_FEDERATED_TOKEN_FILE (or DEFENDER_FEDERATED_SOURCE), AZURE_CLIENT_CERTIFICATE_PATH \
-                         or AZURE_CLIENT_SECRET"
+                         DEFENDER_FEDERATED_SOURCE=aws-sts (or AZURE_FEDERATED_TOKEN_FILE), \
+                         DEFENDER_CLIENT_SECRET_ARN or DEFENDER_CLIENT_CERTIFICATE_ARN (AWS Secrets Manager), \
+                         AZURE_CLIENT_CERTIFICATE_PATH or AZURE_CLIENT_SECRET"
                             .into(),
                     ));
                 }
                 let env_tenant =
                     single.iter().next().ok_or_else(|| InitError::Unsupported("no tenant configured".into()))?;
-                let cred = tenant_credential(&single, env_tenant, sts.as_ref())?;
+                let cred = tenant_credential(&single, env_tenant, sts.as_ref(), aws_material.as_ref())?;
                 let bootstrap = Arc::new(
                     TokenProvider::new(http.clone(), Arc::new(NoStore), [(bootstrap_name.clone(), cred)])
                         .map_err(Box::new)?,
@@ -227,7 +285,7 @@ impl Runtime {
         let registry = Arc::new(TenantRegistry::load(&config, Some(&store)).await?);
         let mut creds = Vec::new();
         for t in registry.iter() {
-            creds.push((t.name.clone(), tenant_credential(&registry, t, sts.as_ref())?));
+            creds.push((t.name.clone(), tenant_credential(&registry, t, sts.as_ref(), aws_material.as_ref())?));
         }
         let tokens = Arc::new(TokenProvider::new(http.clone(), store.clone(), creds).map_err(Box::new)?);
         let defender = Arc::new(DefenderClient::new(http.clone(), tokens.clone(), registry.clone()));

@@ -97,6 +97,15 @@ pub enum FederatedSource {
     AwsSts,
 }
 
+/// What an AWS Secrets Manager bootstrap credential holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsSecretKind {
+    /// The app's client secret.
+    ClientSecret,
+    /// The app's certificate and private key, PEM.
+    Certificate,
+}
+
 /// How a tenant authenticates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredentialSpec {
@@ -119,6 +128,15 @@ pub enum CredentialSpec {
     },
     /// A federated assertion (workload identity).
     Federated(FederatedSource),
+    /// The bootstrap credential in AWS Secrets Manager (`DEFENDER_CLIENT_SECRET_ARN`,
+    /// `DEFENDER_CLIENT_CERTIFICATE_ARN`; environment only), read once per cold start with the
+    /// function's own IAM role: it opens Key Vault without living in it.
+    AwsSecret {
+        /// The secret's ARN.
+        arn: String,
+        /// What it holds.
+        kind: AwsSecretKind,
+    },
     /// User context: a rotating refresh token kept in the store, for a public client.
     User {
         /// The refresh token's name in the store.
@@ -138,7 +156,8 @@ impl CredentialSpec {
             CredentialSpec::User { refresh_token_secret, .. } => Some(refresh_token_secret),
             CredentialSpec::ClientSecretValue(_)
             | CredentialSpec::CertificateFile { .. }
-            | CredentialSpec::Federated(_) => None,
+            | CredentialSpec::Federated(_)
+            | CredentialSpec::AwsSecret { .. } => None,
         }
     }
 }

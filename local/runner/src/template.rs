@@ -50,6 +50,9 @@ pub struct Resolved {
     pub region: String,
     /// The stack name.
     pub stack: String,
+    /// Every parameter of the template: its value here, its default and its AllowedValues.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, Parameter>,
     /// Every condition of the template and its value.
     #[serde(default)]
     pub conditions: BTreeMap<String, bool>,
@@ -69,6 +72,17 @@ impl Resolved {
     pub fn resource(&self, logical_id: &str) -> Option<&Resource> {
         self.resources.get(logical_id)
     }
+}
+
+/// A template parameter.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Parameter {
+    /// Its value with these overrides (a list for `CommaDelimitedList`).
+    pub value: serde_json::Value,
+    /// Its `Default`, if any.
+    pub default: Option<String>,
+    /// Its `AllowedValues`, if any.
+    pub allowed_values: Option<Vec<String>>,
 }
 
 /// One `AWS::Lambda::Function` after the transform.

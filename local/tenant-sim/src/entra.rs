@@ -521,7 +521,7 @@ async fn authenticate_client(
         bad_request("invalid_request", 50_027, "JWT token is invalid or malformed. The client assertion is not a JWT.")
     })?;
     let has_thumbprint = header.x5t.is_some() || header.x5t_s256.is_some();
-    match (&app.certificate_pem, &app.federated) {
+    match (&app.certificate_pem, pick_federated(&app, assertion)) {
         (Some(pem), Some(_)) if has_thumbprint => {
             verify_certificate_assertion(sim, &app, pem, assertion, &header, audiences)?
         }
@@ -535,6 +535,20 @@ async fn authenticate_client(
         }
     }
     Ok(app)
+}
+
+/// The app's federated credential an assertion is matched against: the one with its issuer and
+/// subject, else the first with its issuer, else the first (whose mismatch is then reported).
+fn pick_federated<'a>(app: &'a AppReg, assertion: &str) -> Option<&'a Federated> {
+    let all: Vec<&Federated> = app.federated.iter().chain(&app.federated_credentials).collect();
+    let claims = peek_payload(assertion).unwrap_or_default();
+    let claim = |n: &str| claims.get(n).and_then(Value::as_str).unwrap_or_default().to_string();
+    let (iss, sub) = (claim("iss"), claim("sub"));
+    all.iter()
+        .find(|f| f.issuer == iss && f.subject == sub)
+        .or_else(|| all.iter().find(|f| f.issuer == iss))
+        .or_else(|| all.first())
+        .copied()
 }
 
 fn b64_any(s: &str) -> Option<Vec<u8>> {

@@ -22,6 +22,8 @@
 //! - [`quota`] — documented rate limits as sliding windows.
 //! - [`control`] — the `/_sim/` control API (seed, faults, request log, clock, device-code approval).
 //! - [`tls`] — the CA and certificate generated at start.
+//! - [`sts`] — a strict AWS STS `GetWebIdentityToken` (the AWS outbound issuer Entra trusts in
+//!   `federated-sts` mode), on its own plain-HTTP port, with IAM policy evaluation of the role's statements.
 //! - [`clock`] / [`errors`] — simulated time; the services' error envelopes.
 
 pub mod auth;
@@ -36,6 +38,7 @@ pub mod quota;
 pub mod seed;
 pub mod spec;
 pub mod state;
+pub mod sts;
 pub mod tls;
 pub mod tokens;
 pub mod vault;

@@ -28,6 +28,9 @@ pub struct AppReg {
     /// Federated identity credential.
     #[serde(default)]
     pub federated: Option<Federated>,
+    /// More federated identity credentials (Entra allows up to 20 per app: e.g. one per AWS role).
+    #[serde(default)]
+    pub federated_credentials: Vec<Federated>,
     /// Application permissions granted with admin consent, over all APIs.
     #[serde(default)]
     pub roles: Vec<String>,
@@ -283,7 +286,11 @@ impl Seed {
             }
         }
         for app in &self.apps {
-            let creds = [app.client_secret.is_some(), app.certificate_pem.is_some(), app.federated.is_some()];
+            let creds = [
+                app.client_secret.is_some(),
+                app.certificate_pem.is_some(),
+                app.federated.is_some() || !app.federated_credentials.is_empty(),
+            ];
             if !app.public_client && !creds.contains(&true) {
                 return bad(format!("app {} has no credential and is not a public client", app.client_id));
             }

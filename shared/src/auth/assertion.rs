@@ -31,6 +31,11 @@ use std::{fmt, path::PathBuf, sync::Arc};
 /// The audience Entra expects on federated tokens.
 pub const ENTRA_TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 
+/// The lifetime asked of STS for a web identity token (`DurationSeconds`), always sent: the token is
+/// exchanged at once, and the execution role's condition `NumericLessThanEquals sts:DurationSeconds
+/// 3600` in `infra/template.yaml` fails (denies) when the request carries no `DurationSeconds`.
+pub const STS_TOKEN_LIFETIME_S: i32 = 300;
+
 /// A source of federated assertions (the seam for sources this crate does not ship).
 pub trait FetchAssertion: Send + Sync + fmt::Debug + 'static {
     /// A current assertion (a JWT from the trusted issuer).
@@ -97,15 +102,20 @@ pub struct AwsSts {
     pub client: aws_sdk_sts::Client,
     /// The `aud` to ask for; Entra expects [`ENTRA_TOKEN_EXCHANGE_AUDIENCE`].
     pub audience: String,
-    /// Token lifetime, 60–3600 s (STS default 300).
+    /// Token lifetime, 60–3600 s, sent as `DurationSeconds` when set (IAM conditions on
+    /// `sts:DurationSeconds` deny a request without it).
     pub duration_seconds: Option<i32>,
 }
 
 #[cfg(feature = "aws-sts")]
 impl AwsSts {
-    /// For Entra: audience `api://AzureADTokenExchange`, STS's default lifetime.
+    /// For Entra: audience `api://AzureADTokenExchange`, `DurationSeconds` [`STS_TOKEN_LIFETIME_S`].
     pub fn for_entra(client: aws_sdk_sts::Client) -> Self {
-        Self { client, audience: ENTRA_TOKEN_EXCHANGE_AUDIENCE.to_string(), duration_seconds: None }
+        Self {
+            client,
+            audience: ENTRA_TOKEN_EXCHANGE_AUDIENCE.to_string(),
+            duration_seconds: Some(STS_TOKEN_LIFETIME_S),
+        }
     }
 
     async fn fetch(&self) -> Result<SecretString, AuthError> {

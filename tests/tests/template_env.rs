@@ -1,0 +1,479 @@
+//! The template's own environment, started. For the default deploy, for every `CredentialMode` the
+//! template offers (read from its `AllowedValues`) and for MSSP mode (`TenantsSecretName` set), each
+//! function's `Environment` is resolved from `infra/template.yaml` by `scripts/cfn_resolve.py` (AWS's
+//! SAM transform, then CloudFormation's intrinsics) — never copied by hand — and every function binary
+//! is started with it under cargo-lambda's emulator. Each must start and answer: a signed webhook,
+//! an export run, a Slack `help`, a worker job from an SQS event.
+//!
+//! The stand-ins: the simulated tenant (Entra, Key Vault, Defender), moto (S3, SQS, DynamoDB,
+//! Secrets Manager), and tenant-sim's strict STS `GetWebIdentityToken`, which evaluates each role's
+//! policies as the template resolves them (a request without `DurationSeconds` is denied by the
+//! role's `NumericLessThanEquals sts:DurationSeconds 3600`, as IAM would) and which the simulated
+//! Entra trusts only through a federated credential per role (issuer, subject = role ARN, audience).
+//!
+//! # What is overridden, and why
+//! Only where the stand-ins are, never the credential settings the template produces:
+//! - template variables: `KEY_VAULT_URL` (the vault is the simulator; the template's pattern only
+//!   admits `*.vault.azure.net`), `CHATOPS_RESPONSE_URL_PREFIXES` (Slack's `hooks.slack.com` is a local
+//!   receiver here);
+//! - added endpoints: `AZURE_AUTHORITY_HOST` (Entra), `MDE_API_URL`, `XDR_API_URL`, `GRAPH_API_URL`
+//!   (Defender and Graph), `AWS_ENDPOINT_URL_STS` (the STS stand-in), `AWS_ENDPOINT_URL_S3`,
+//!   `_SQS`, `_DYNAMODB`, `_SECRETS_MANAGER` (moto); `EXPORT_S3_PATH_STYLE=1` (moto on 127.0.0.1 has no
+//!   virtual-host buckets); `DEFENDER_EXTRA_CA_FILE` + `DEFENDER_LOCAL_MODE=1` (trust the simulator's
+//!   test CA, allow its loopback vault URL);
+//! - what Lambda itself gives a function: `AWS_REGION`, and the execution role's temporary
+//!   credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), one set per role.
+//!
+//! The parameters passed are what a deployer must pass (`TenantId`, `ClientId`, `KeyVaultUrl`), the
+//! mode under test, and a `ChatOpsRbac` granting the test's analyst `read` (the default lets nobody
+//! read). Physical names are the resolver's defaults, except the Secrets Manager secret, whose ARN
+//! (with the random suffix) is the one moto gave it — as CloudFormation would only know after creating it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use defender_shared::secret::SecretString;
+use local_runner::{
+    env::{ANALYST, APP, APP_SECRET},
+    events,
+    moto::Moto,
+    paths::Paths,
+    receiver::Receiver,
+    stack::{Answer, Function, LambdaWatch, send},
+    template::{self, Resolved},
+};
+use serde_json::json;
+use std::{path::PathBuf, time::Duration};
+use tenant_sim::{
+    RunningSim, SimOptions, start,
+    sts::{self, RunningSts, StsPrincipal},
+};
+
+const T: Duration = Duration::from_secs(90);
+const VAULT_PARAM: &str = "https://defender-kv.vault.azure.net";
+const READ_POLICY: &str = r#"{"default_tenant":"default","tenants":{"default":{"U0ANALYST":["read"]}}}"#;
+
+/// One stack at a time: four binaries, cargo-lambda, moto and the simulator per stack on 2 cores.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The test's own (administrator) client configuration for moto.
+async fn aws_conf(url: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(template::REGION))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(url)
+        .load()
+        .await
+}
+
+/// Creates in moto what the resolved stack has of the types the functions use, under its physical names.
+async fn create_aws_resources(r: &Resolved, moto: &str) {
+    let conf = aws_conf(moto).await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&conf).force_path_style(true).build());
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let ddb = aws_sdk_dynamodb::Client::new(&conf);
+    for (id, res) in &r.resources {
+        let name = res.reference.clone().unwrap_or_default();
+        match res.kind.as_str() {
+            "AWS::S3::Bucket" => {
+                s3.create_bucket().bucket(&name).send().await.unwrap();
+            }
+            "AWS::SQS::Queue" => {
+                let queue = name.rsplit('/').next().unwrap().to_string();
+                let url = sqs.create_queue().queue_name(&queue).send().await.unwrap().queue_url.unwrap();
+                assert!(url.ends_with(&format!("/{queue}")), "{id}: {url}");
+            }
+            "AWS::DynamoDB::Table" => {
+                use aws_sdk_dynamodb::types::{AttributeDefinition, KeySchemaElement, KeyType, ScalarAttributeType};
+                ddb.create_table()
+                    .table_name(&name)
+                    .attribute_definitions(
+                        AttributeDefinition::builder()
+                            .attribute_name("pk")
+                            .attribute_type(ScalarAttributeType::S)
+                            .build()
+                            .unwrap(),
+                    )
+                    .key_schema(
+                        KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap(),
+                    )
+                    .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A certificate and its RSA key (PEM), as an operator would make for the Entra app.
+fn certificate() -> (String, String) {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["defender-functions".into()]).unwrap().self_signed(&key).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// The deployment of one parameter set, running.
+struct Deployed {
+    sim: RunningSim,
+    sts: RunningSts,
+    _moto: Moto,
+    watch: LambdaWatch,
+    hooks: Receiver,
+    functions: Vec<Function>,
+    resolved: Resolved,
+    dir: PathBuf,
+}
+
+impl Drop for Deployed {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+/// What the operator's Entra app and AWS account hold for the credential the environment names.
+enum Bootstrap {
+    /// `DEFENDER_FEDERATED_SOURCE=aws-sts`: a federated credential per role, federation enabled.
+    FederatedSts,
+    /// `DEFENDER_CLIENT_SECRET_ARN`: the client secret in Secrets Manager.
+    SecretArn(String),
+    /// `DEFENDER_CLIENT_CERTIFICATE_ARN`: certificate + key PEM in Secrets Manager.
+    CertificateArn(String),
+    /// Anything else: the app keeps its demo client secret and nothing is prepared.
+    Other,
+}
+
+fn bootstrap_of(r: &Resolved) -> Bootstrap {
+    let env = &r.functions.values().next().unwrap().environment;
+    let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
+    if get("DEFENDER_FEDERATED_SOURCE").as_deref() == Some("aws-sts") {
+        Bootstrap::FederatedSts
+    } else if let Some(arn) = get("DEFENDER_CLIENT_SECRET_ARN") {
+        Bootstrap::SecretArn(arn)
+    } else if let Some(arn) = get("DEFENDER_CLIENT_CERTIFICATE_ARN") {
+        Bootstrap::CertificateArn(arn)
+    } else {
+        Bootstrap::Other
+    }
+}
+
+async fn deploy(tag: &str, extra: &[(&str, &str)]) -> Deployed {
+    let paths = Paths::discover();
+    let dir = std::env::temp_dir().join(format!("df-template-env-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let moto = Moto::start(&paths).await.unwrap_or_else(|e| panic!("{e}"));
+    let sts = sts::start(template::ACCOUNT, template::REGION).await.unwrap();
+    let demo = SimOptions::demo().unwrap();
+    let tenant_id = demo.seed.tenant_id.clone();
+    let mut params: Vec<(&str, &str)> =
+        vec![("TenantId", &tenant_id), ("ClientId", APP), ("KeyVaultUrl", VAULT_PARAM), ("ChatOpsRbac", READ_POLICY)];
+    params.extend_from_slice(extra);
+
+    // Resolve; then create the Secrets Manager secrets in moto and resolve again with their ARNs.
+    let first = template::resolve(&params, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let sm = aws_sdk_secretsmanager::Client::new(&aws_conf(&moto.url).await);
+    let (pem_cert, pem_key) = certificate();
+    let mut physical: Vec<(String, String)> = Vec::new();
+    let value_for = |arn: &str| match bootstrap_of(&first) {
+        Bootstrap::SecretArn(a) if a == arn => Some(APP_SECRET.to_string()),
+        Bootstrap::CertificateArn(a) if a == arn => Some(format!("{pem_cert}{pem_key}")),
+        _ => None,
+    };
+    for (id, res) in &first.resources {
+        if res.kind != "AWS::SecretsManager::Secret" {
+            continue;
+        }
+        let arn = res.reference.clone().unwrap();
+        let name = arn.split(":secret:").nth(1).unwrap().rsplit_once('-').unwrap().0.to_string();
+        // CloudFormation creates it with a generated placeholder; the operator then puts the value.
+        let created = sm
+            .create_secret()
+            .name(&name)
+            .secret_string("placeholder-from-generate-secret-string")
+            .send()
+            .await
+            .unwrap();
+        let moto_arn = created.arn.unwrap();
+        if let Some(v) = value_for(&arn) {
+            sm.put_secret_value().secret_id(&moto_arn).secret_string(v).send().await.unwrap();
+        }
+        physical.push((id.clone(), moto_arn));
+    }
+    let physical_ref: Vec<(&str, &str)> = physical.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let resolved = template::resolve(&params, &physical_ref).unwrap_or_else(|e| panic!("{e}"));
+    create_aws_resources(&resolved, &moto.url).await;
+
+    // The Entra app as docs/deploy.md has the operator set it up for this credential.
+    let mut opts = demo;
+    let app = opts.seed.apps.iter_mut().find(|a| a.client_id == APP).unwrap();
+    match bootstrap_of(&resolved) {
+        Bootstrap::FederatedSts => {
+            app.client_secret = None;
+            for f in resolved.functions.values() {
+                app.federated_credentials.push(tenant_sim::seed::Federated {
+                    issuer: sts.issuer().to_string(),
+                    subject: f.role_arn.clone(),
+                    audience: "api://AzureADTokenExchange".into(),
+                    jwks_url: None,
+                    jwks: None,
+                });
+            }
+            sts.enable_federation();
+        }
+        Bootstrap::CertificateArn(_) => {
+            app.client_secret = None;
+            app.certificate_pem = Some(pem_cert.clone());
+        }
+        Bootstrap::SecretArn(_) | Bootstrap::Other => {}
+    }
+    if let Some(name) = extra.iter().find(|(k, _)| *k == "TenantsSecretName").map(|(_, v)| *v) {
+        // MSSP: the registry lives in the vault; its tenant's own credential may live there too.
+        opts.seed.secrets.insert(
+            name.to_string(),
+            json!({"tenants": [{"name": "default", "tenant_id": tenant_id, "client_id": APP,
+                "credential": {"kind": "client_secret", "secret_name": "defender-client-secret"}}]})
+            .to_string(),
+        );
+        // The app keeps its client secret for that per-tenant credential.
+        if app.client_secret.is_none() {
+            app.client_secret = Some(APP_SECRET.into());
+        }
+    }
+    let sim = start(opts).await.unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &sim.ca_pem).unwrap();
+    let hooks = Receiver::start().await.unwrap();
+    let watch = LambdaWatch::start(&paths, &dir).await.unwrap_or_else(|e| panic!("{e}"));
+
+    let mut functions = Vec::new();
+    for (i, (id, f)) in resolved.functions.iter().enumerate() {
+        // The execution role's temporary credentials, as Lambda gives them.
+        let (key, secret, token) = (format!("ASIA{i:016}"), format!("secret-{id}"), format!("session-{id}"));
+        sts.register(StsPrincipal {
+            access_key_id: key.clone(),
+            secret_access_key: secret.clone(),
+            session_token: Some(token.clone()),
+            role_arn: f.role_arn.clone(),
+            policies: f.policies.iter().map(|p| p.document.clone()).collect(),
+        });
+        let mut env: Vec<(String, String)> = f.environment.clone().into_iter().collect();
+        let mut set = |k: &str, v: &str| {
+            env.retain(|(n, _)| n != k);
+            env.push((k.to_string(), v.to_string()));
+        };
+        set("KEY_VAULT_URL", &sim.url);
+        set("CHATOPS_RESPONSE_URL_PREFIXES", &hooks.base);
+        for k in ["AZURE_AUTHORITY_HOST", "MDE_API_URL", "XDR_API_URL", "GRAPH_API_URL"] {
+            set(k, &sim.url);
+        }
+        set("AWS_ENDPOINT_URL_STS", &sts.url);
+        for k in [
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_ENDPOINT_URL_SQS",
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        ] {
+            set(k, &moto.url);
+        }
+        set("EXPORT_S3_PATH_STYLE", "1");
+        set("DEFENDER_EXTRA_CA_FILE", &ca.display().to_string());
+        set("DEFENDER_LOCAL_MODE", "1");
+        set("AWS_REGION", template::REGION);
+        set("AWS_ACCESS_KEY_ID", &key);
+        set("AWS_SECRET_ACCESS_KEY", &secret);
+        set("AWS_SESSION_TOKEN", &token);
+        set("RUST_LOG", "info");
+        functions.push(Function::start(&paths, &watch, &f.binary, &env, &dir).unwrap_or_else(|e| panic!("{e}")));
+    }
+    Deployed { sim, sts, _moto: moto, watch, hooks, functions, resolved, dir }
+}
+
+impl Deployed {
+    fn function(&mut self, binary: &str) -> &mut Function {
+        self.functions.iter_mut().find(|f| f.name == binary).unwrap()
+    }
+
+    async fn go(&mut self, binary: &str, what: &str, req: reqwest::RequestBuilder) -> Answer {
+        let f = self.function(binary);
+        match send(what, req, f, T).await {
+            Ok(a) => a,
+            Err(e) => panic!("{e}\n{binary} log:\n{}", local_runner::tail(&f.log, 30)),
+        }
+    }
+
+    fn secret(&self, name: &str) -> SecretString {
+        SecretString::new(self.sim.sim.tenant.lock().unwrap().seed.secrets.get(name).cloned().unwrap())
+    }
+
+    /// Every function starts and answers what it is for.
+    async fn every_function_answers(&mut self, mode: &str) {
+        // webhook-enrich: a signed webhook.
+        let machine = self.sim.sim.tenant.lock().unwrap().seed.machines[0].clone();
+        let body = json!({"indicators": {"hostnames": [machine["computerDnsName"]]}}).to_string();
+        let mut req = reqwest::Client::new()
+            .post(self.watch.function_url("webhook-enrich", "/"))
+            .header("content-type", "application/json")
+            .body(body.clone());
+        for (k, v) in events::webhook_headers(&self.secret("webhook-secret"), "msg_template_env", &body).unwrap() {
+            req = req.header(k, v);
+        }
+        let a = self.go("webhook-enrich", "signed webhook", req).await;
+        assert_eq!(a.status, 200, "{mode}: {}", a.body);
+        assert_eq!(a.body["results"][0]["status"], "found", "{mode}: {}", a.body);
+
+        // scheduled-export: a scheduler event, every stream exported.
+        let event = events::scheduler_event("template-env-run");
+        let invoke = self.watch.invoke_url("scheduled-export");
+        let a = self.go("scheduled-export", "scheduler event", reqwest::Client::new().post(invoke).json(&event)).await;
+        assert_eq!(a.status, 200, "{mode}: {}", a.body);
+        assert!(a.body["failures"].as_array().is_some_and(Vec::is_empty), "{mode}: {}", a.body);
+        let records: u64 = a.body["streams"].as_array().unwrap().iter().filter_map(|s| s["records"].as_u64()).sum();
+        assert!(records > 0, "{mode}: the export wrote the tenant: {}", a.body);
+
+        // chatops-callback: a signed Slack `help`.
+        let signing = self.secret("slack-signing-secret");
+        let form = events::slack_slash(ANALYST, "help", &format!("{}help", self.hooks.base));
+        let mut req = reqwest::Client::new()
+            .post(self.watch.function_url("chatops-callback", "/chatops/slack"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.clone());
+        for (k, v) in events::slack_headers(&signing, &form).unwrap() {
+            req = req.header(k, v);
+        }
+        let a = self.go("chatops-callback", "slack help", req).await;
+        assert_eq!(a.status, 200, "{mode}: {}", a.body);
+        assert!(a.body.to_string().contains("Usage: /defender"), "{mode}: {}", a.body);
+
+        // chatops-worker: a job from an SQS event, answered to its response_url.
+        let alert = self.sim.sim.tenant.lock().unwrap().seed.alerts[0].clone();
+        let job = json!({"kind": "command", "tenant": "default", "user": {"id": ANALYST, "name": "analyst"},
+            "origin": {"team": "T0001", "channel": "C2147483705"},
+            "text": format!("alert {}", alert["id"].as_str().unwrap()),
+            "response_url": format!("{}sqs", self.hooks.base)});
+        let event = events::sqs_event(&[job.to_string()]);
+        let invoke = self.watch.invoke_url("chatops-worker");
+        let a = self.go("chatops-worker", "SQS event", reqwest::Client::new().post(invoke).json(&event)).await;
+        assert_eq!(a.status, 200, "{mode}: {}", a.body);
+        assert_eq!(a.body["batchItemFailures"], json!([]), "{mode}: {}", a.body);
+        let posted = self.hooks.wait_for("sqs", 1, T).await;
+        let text = posted.last().map(|p| p["text"].as_str().unwrap_or("").to_string()).unwrap_or_default();
+        assert!(text.contains(alert["title"].as_str().unwrap()), "{mode}: the alert was posted: {posted:?}");
+
+        // The bootstrap credential is the one the mode names (nothing else would have worked).
+        match bootstrap_of(&self.resolved) {
+            Bootstrap::FederatedSts => {
+                let issued = self.sts.issued();
+                for f in self.resolved.functions.values() {
+                    let mine: Vec<_> = issued.iter().filter(|t| t.subject == f.role_arn).collect();
+                    assert!(!mine.is_empty(), "{mode}: {} got a web identity token: {issued:?}", f.binary);
+                    assert!(mine.iter().all(|t| t.audience == ["api://AzureADTokenExchange"] && t.duration_s <= 3600));
+                }
+                assert!(self.sts.refused().is_empty(), "{mode}: {:?}", self.sts.refused());
+            }
+            Bootstrap::SecretArn(_) | Bootstrap::CertificateArn(_) => {
+                assert!(self.sts.issued().is_empty(), "{mode}: no STS in a stored-credential mode");
+            }
+            Bootstrap::Other => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_default_deploy_starts_and_every_function_answers() {
+    let _one = SERIAL.lock().await;
+    let mut d = deploy("default", &[]).await;
+    let mode = d.resolved.parameters["CredentialMode"].value.as_str().unwrap().to_string();
+    d.every_function_answers(&format!("default ({mode})")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_credential_mode_the_template_offers_starts_and_every_function_answers() {
+    let offered = template::resolve(
+        &[("TenantId", "00000000-0000-0000-0000-000000000000"), ("ClientId", APP), ("KeyVaultUrl", VAULT_PARAM)],
+        &[],
+    )
+    .unwrap()
+    .parameters["CredentialMode"]
+        .allowed_values
+        .clone()
+        .unwrap();
+    assert!(offered.len() >= 2, "{offered:?}");
+    for mode in &offered {
+        let _one = SERIAL.lock().await;
+        let mut d = deploy(mode, &[("CredentialMode", mode)]).await;
+        d.every_function_answers(mode).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mssp_mode_starts_and_every_function_answers() {
+    let _one = SERIAL.lock().await;
+    let mut d = deploy("mssp", &[("TenantsSecretName", "tenants")]).await;
+    assert_eq!(d.resolved.functions.values().next().unwrap().environment["DEFENDER_TENANTS_SECRET"], "tenants");
+    d.every_function_answers("mssp").await;
+}
+
+/// The STS stand-in through the real AWS SDK, with the statements the template gives a role: what
+/// the role's condition denies is denied, a bad signature is refused, federation must be enabled.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sts_stand_in_refuses_what_the_roles_statement_denies() {
+    let r = template::resolve(
+        &[
+            ("TenantId", "00000000-0000-0000-0000-000000000000"),
+            ("ClientId", APP),
+            ("KeyVaultUrl", VAULT_PARAM),
+            ("CredentialMode", "federated-sts"),
+        ],
+        &[],
+    )
+    .unwrap();
+    let f = r.by_binary("webhook-enrich").unwrap().1;
+    let sts = sts::start(template::ACCOUNT, template::REGION).await.unwrap();
+    sts.register(StsPrincipal {
+        access_key_id: "ASIAENRICH".into(),
+        secret_access_key: "right".into(),
+        session_token: Some("session".into()),
+        role_arn: f.role_arn.clone(),
+        policies: f.policies.iter().map(|p| p.document.clone()).collect(),
+    });
+    let client = |secret: &str| {
+        let conf = aws_sdk_sts::config::Builder::new()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new(template::REGION))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                "ASIAENRICH",
+                secret,
+                Some("session".into()),
+                None,
+                "role",
+            ))
+            .endpoint_url(&sts.url)
+            .build();
+        aws_sdk_sts::Client::from_conf(conf)
+    };
+    let ask = |c: aws_sdk_sts::Client, aud: &'static str, duration: Option<i32>| async move {
+        c.get_web_identity_token().audience(aud).signing_algorithm("RS256").set_duration_seconds(duration).send().await
+    };
+    let code = |e: aws_sdk_sts::error::SdkError<_, _>| {
+        use aws_sdk_sts::error::ProvideErrorMetadata;
+        let e: aws_sdk_sts::operation::get_web_identity_token::GetWebIdentityTokenError = e.into_service_error();
+        e.code().unwrap_or_default().to_string()
+    };
+    const ENTRA: &str = "api://AzureADTokenExchange";
+    assert_eq!(
+        code(ask(client("right"), ENTRA, Some(300)).await.unwrap_err()),
+        "OutboundWebIdentityFederationDisabledException"
+    );
+    sts.enable_federation();
+    let ok = ask(client("right"), ENTRA, Some(300)).await.unwrap();
+    assert!(ok.web_identity_token().is_some_and(|t| t.split('.').count() == 3));
+    assert_eq!(sts.issued().last().unwrap().subject, f.role_arn);
+    assert_eq!(
+        code(ask(client("right"), ENTRA, None).await.unwrap_err()),
+        "AccessDenied",
+        "no DurationSeconds: the role's condition denies"
+    );
+    assert_eq!(code(ask(client("right"), "https://example.com", Some(300)).await.unwrap_err()), "AccessDenied");
+    assert_eq!(code(ask(client("right"), ENTRA, Some(7200)).await.unwrap_err()), "ValidationError");
+    assert_eq!(code(ask(client("wrong"), ENTRA, Some(300)).await.unwrap_err()), "SignatureDoesNotMatch");
+}
