@@ -161,7 +161,7 @@ async fn deploy(tag: &str, extra: &[(&str, &str)]) -> Deployed {
     let paths = Paths::discover();
     let dir = std::env::temp_dir().join(format!("df-template-env-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let moto = Moto::start(&paths).await.unwrap_or_else(|e| panic!("{e}"));
+    let moto = Moto::start().await.unwrap_or_else(|e| panic!("{e}"));
     let sts = sts::start(template::ACCOUNT, template::REGION).await.unwrap();
     let demo = SimOptions::demo().unwrap();
     let tenant_id = demo.seed.tenant_id.clone();
@@ -216,6 +216,7 @@ async fn deploy(tag: &str, extra: &[(&str, &str)]) -> Deployed {
                     audience: "api://AzureADTokenExchange".into(),
                     jwks_url: None,
                     jwks: None,
+                    visible_from: None,
                 });
             }
             sts.enable_federation();
