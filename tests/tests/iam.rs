@@ -25,7 +25,10 @@ use local_runner::{
 use scheduled_export::{s3::S3Sink, sink::Sink};
 use serde_json::{Value, json};
 use std::{path::PathBuf, sync::Arc, time::Duration};
-use tenant_sim::{RunningSim, SimOptions, start};
+use tenant_sim::{
+    RunningSim, SimOptions, start,
+    sts::{self, RunningSts, StsPrincipal},
+};
 
 /// How long a path waits for an outcome (a removed statement makes it wait this long once).
 const W: Duration = Duration::from_secs(30);
@@ -103,6 +106,9 @@ async fn without_list_bucket_or_get_object_the_export_fails_loudly_instead_of_st
 
 struct Rig {
     sim: RunningSim,
+    /// The STS stand-in the functions get their Entra assertion from (the template's default,
+    /// `federated-sts`), evaluating each role's statements as enforced here.
+    _sts: RunningSts,
     watch: LambdaWatch,
     hooks: Receiver,
     dir: PathBuf,
@@ -119,7 +125,48 @@ async fn rig(tag: &str, aws: &TemplateAws, functions: &[&str]) -> Result<Rig, St
     let paths = Paths::discover();
     let dir = std::env::temp_dir().join(format!("df-iam-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let sim = start(SimOptions::demo().map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?;
+    // The Entra credential as the template gives it: by default (`federated-sts`) no secret at all,
+    // an STS web identity token for the function's role, which the role's own statements must allow
+    // — so the federation statement is on a tested path too.
+    let sts = sts::start(
+        aws.resolved["account"].as_str().unwrap_or("123456789012"),
+        aws.resolved["region"].as_str().unwrap_or("us-east-1"),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut opts = SimOptions::demo().map_err(|e| e.to_string())?;
+    let mut federated = Vec::new();
+    for f in functions {
+        let fun = aws.function(f).ok_or_else(|| format!("{f} is not in the template"))?;
+        if fun["environment"]["DEFENDER_FEDERATED_SOURCE"] != "aws-sts" {
+            continue;
+        }
+        let role_arn = fun["role_arn"].as_str().ok_or_else(|| format!("{f}: no role_arn"))?.to_string();
+        let c = aws.credentials(f).ok_or_else(|| format!("{f}: no role session"))?;
+        sts.register(StsPrincipal {
+            access_key_id: c.access_key_id.clone(),
+            secret_access_key: c.secret_access_key.clone(),
+            session_token: c.session_token.clone(),
+            role_arn: role_arn.clone(),
+            policies: aws.policies(f),
+        });
+        federated.push((*f, role_arn));
+    }
+    if !federated.is_empty() {
+        let app = opts.seed.apps.iter_mut().find(|a| a.client_id == env::APP).ok_or("no demo app")?;
+        for (_, role_arn) in &federated {
+            app.federated_credentials.push(tenant_sim::seed::Federated {
+                issuer: sts.issuer().to_string(),
+                subject: role_arn.clone(),
+                audience: "api://AzureADTokenExchange".into(),
+                jwks_url: None,
+                jwks: None,
+                visible_from: None,
+            });
+        }
+        sts.enable_federation();
+    }
+    let sim = start(opts).await.map_err(|e| e.to_string())?;
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, &sim.ca_pem).map_err(|e| e.to_string())?;
     let hooks = Receiver::start().await.map_err(|e| e.to_string())?;
@@ -128,12 +175,17 @@ async fn rig(tag: &str, aws: &TemplateAws, functions: &[&str]) -> Result<Rig, St
     let mut started = Vec::new();
     for f in functions {
         let mut e = env::for_function(&base, f, &hooks.base, &[]);
+        if federated.iter().any(|(b, _)| b == f) {
+            e.retain(|(k, _)| k != "AZURE_CLIENT_SECRET");
+            e.push(("DEFENDER_FEDERATED_SOURCE".into(), "aws-sts".into()));
+            e.push(("AWS_ENDPOINT_URL_STS".into(), sts.url.clone()));
+        }
         e.extend(aws.env(f));
         // The follow-up's re-check at its minimum (5 s), so the path sees it.
         e.push(("CHATOPS_RECHECK_S".into(), "5".into()));
         started.push(Function::start(&paths, &watch, f, &e, &dir).map_err(|e| e.to_string())?);
     }
-    Ok(Rig { sim, watch, hooks, dir, functions: started })
+    Ok(Rig { sim, _sts: sts, watch, hooks, dir, functions: started })
 }
 
 impl Rig {

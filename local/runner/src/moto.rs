@@ -137,6 +137,8 @@ pub struct TemplateAws {
     pub moto: Moto,
     /// The resolved template.
     pub resolved: Value,
+    /// The statement left out of its role, if any.
+    pub without: Option<Statement>,
 }
 
 impl TemplateAws {
@@ -146,7 +148,27 @@ impl TemplateAws {
     /// [`MotoError`].
     pub async fn start(resolved: Value, without: Option<&Statement>) -> Result<Self, MotoError> {
         let moto = Moto::start_with_iam(&plan(&resolved, without)).await?;
-        Ok(Self { moto, resolved })
+        Ok(Self { moto, resolved, without: without.cloned() })
+    }
+
+    /// The policy documents of `binary`'s role as this stand-in enforces them (less `without`): what
+    /// another AWS stand-in (the simulator's STS) must evaluate for that role.
+    pub fn policies(&self, binary: &str) -> Vec<Value> {
+        let Some(f) = self.function(binary) else { return Vec::new() };
+        let mut out = Vec::new();
+        for p in f["policies"].as_array().into_iter().flatten() {
+            let name = p["PolicyName"].as_str().unwrap_or_default();
+            let mut doc = p["PolicyDocument"].clone();
+            if let Some(list) = doc["Statement"].as_array_mut() {
+                list.retain(|st| {
+                    !self.without.as_ref().is_some_and(|w| {
+                        w.binary == binary && w.policy == name && st["Sid"].as_str().unwrap_or("(no Sid)") == w.sid
+                    })
+                });
+            }
+            out.push(doc);
+        }
+        out
     }
 
     /// The resolved function built from `binary`.
