@@ -275,20 +275,44 @@ pub async fn device_code_login(
     clock: &dyn Clock,
     on_prompt: impl FnOnce(&DeviceCodePrompt),
 ) -> Result<LoginOutcome, AuthError> {
+    let ctx = login_context(login);
+    let adapter = OAuthHttp::new(http.clone());
+    let (client, details) = device_authorization(login, &ctx, &adapter).await?;
+    let prompt = prompt_of(&details);
+    tracing::info!(tenant = %login.tenant, client_id = %login.client_id, "device-code sign-in started");
+    on_prompt(&prompt);
+    let resp = client
+        .exchange_device_access_token(&details)
+        .set_time_fn(|| clock.now())
+        .request_async(&adapter.client(), |d| clock.sleep(d), None)
+        .await
+        .map_err(|e| map_oauth_error(e, &adapter, &ctx))?;
+    let access = access_token(&resp, clock.now());
+    let refresh = resp.refresh_token().map(|t| SecretString::new(t.secret().clone()));
+    let scopes = resp.scopes().map(|s| s.iter().map(|x| x.to_string()).collect()).unwrap_or_default();
+    keep_refresh_token(store, login, &ctx, access, refresh, scopes, 200).await
+}
+
+/// The public client a device-code sign-in uses (device-authorization and token endpoints set).
+type DeviceClient = BasicClient<
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+>;
+
+/// The first request of every device-code sign-in: the device-authorization endpoint.
+async fn device_authorization(
+    login: &DeviceCodeLogin,
+    ctx: &RequestContext,
+    adapter: &OAuthHttp,
+) -> Result<(DeviceClient, StandardDeviceAuthorizationResponse), AuthError> {
     let cred = login.credential();
-    let ctx = RequestContext {
-        tenant: login.tenant.to_string(),
-        tenant_id: login.tenant_id.to_string(),
-        client_id: login.client_id.to_string(),
-        scope: login.scope.clone(),
-        authority: login.authority.to_string(),
-        credential: CredentialRef::DeviceCode,
-    };
     let config = |reason: &str| AuthError::Config { tenant: ctx.tenant.clone(), reason: reason.to_string() };
     if login.authority.scheme() != "https" {
         return Err(config("the authority must be an https URL"));
     }
-    let adapter = OAuthHttp::new(http.clone());
     let device_url =
         DeviceAuthorizationUrl::new(cred.devicecode_url()).map_err(|_| config("the device-code URL is not valid"))?;
     let client = BasicClient::new(oauth2::ClientId::new(login.client_id.to_string()))
@@ -301,8 +325,12 @@ pub async fn device_code_login(
         .add_scope(Scope::new("offline_access".to_string()))
         .request_async(&adapter.client())
         .await
-        .map_err(|e| map_oauth_error(e, &adapter, &ctx))?;
-    let prompt = DeviceCodePrompt {
+        .map_err(|e| map_oauth_error(e, adapter, ctx))?;
+    Ok((client, details))
+}
+
+fn prompt_of(details: &StandardDeviceAuthorizationResponse) -> DeviceCodePrompt {
+    DeviceCodePrompt {
         user_code: details.user_code().secret().clone(),
         verification_uri: details.verification_uri().to_string(),
         message: format!(
@@ -311,20 +339,22 @@ pub async fn device_code_login(
             details.user_code().secret()
         ),
         expires_in: details.expires_in(),
-    };
-    tracing::info!(tenant = %login.tenant, client_id = %login.client_id, "device-code sign-in started");
-    on_prompt(&prompt);
-    let resp = client
-        .exchange_device_access_token(&details)
-        .set_time_fn(|| clock.now())
-        .request_async(&adapter.client(), |d| clock.sleep(d), None)
-        .await
-        .map_err(|e| map_oauth_error(e, &adapter, &ctx))?;
-    let issued = clock.now();
-    let access = access_token(&resp, issued);
-    let Some(refresh) = resp.refresh_token().map(|t| SecretString::new(t.secret().clone())) else {
+    }
+}
+
+/// The end of every device-code sign-in: the refresh token into the vault (none granted is an error).
+async fn keep_refresh_token(
+    store: &dyn SecretStore,
+    login: &DeviceCodeLogin,
+    ctx: &RequestContext,
+    access: AccessToken,
+    refresh: Option<SecretString>,
+    scopes: Vec<String>,
+    status: u16,
+) -> Result<LoginOutcome, AuthError> {
+    let Some(refresh) = refresh else {
         tracing::warn!(tenant = %login.tenant, client_id = %login.client_id, "entra granted no refresh token (offline_access refused?)");
-        return Err(AuthError::InvalidResponse { tenant: ctx.tenant.clone(), status: 200 });
+        return Err(AuthError::InvalidResponse { tenant: ctx.tenant.clone(), status });
     };
     store.set(&login.refresh_token_secret, &refresh).await.map_err(|source| AuthError::StoreRefreshToken {
         tenant: ctx.tenant.clone(),
@@ -334,12 +364,7 @@ pub async fn device_code_login(
     let user = access.claims().ok().and_then(|c| c.upn);
     let vault_secret_name = &login.refresh_token_secret;
     tracing::info!(tenant = %login.tenant, client_id = %login.client_id, %vault_secret_name, "device-code sign-in complete; stored in the vault");
-    Ok(LoginOutcome {
-        user,
-        scopes: resp.scopes().map(|s| s.iter().map(|x| x.to_string()).collect()).unwrap_or_default(),
-        refresh_token_secret: login.refresh_token_secret.clone(),
-        access,
-    })
+    Ok(LoginOutcome { user, scopes, refresh_token_secret: login.refresh_token_secret.clone(), access })
 }
 
 /// A device-code sign-in started by [`device_code_begin`] and polled, one request at a time, by
@@ -393,37 +418,10 @@ pub async fn device_code_begin(
     login: &DeviceCodeLogin,
     clock: &dyn Clock,
 ) -> Result<DeviceCodeStarted, AuthError> {
-    let cred = login.credential();
     let ctx = login_context(login);
-    let config = |reason: &str| AuthError::Config { tenant: ctx.tenant.clone(), reason: reason.to_string() };
-    if login.authority.scheme() != "https" {
-        return Err(config("the authority must be an https URL"));
-    }
-    let adapter = OAuthHttp::new(http.clone());
-    let device_url =
-        DeviceAuthorizationUrl::new(cred.devicecode_url()).map_err(|_| config("the device-code URL is not valid"))?;
-    let client = BasicClient::new(oauth2::ClientId::new(login.client_id.to_string()))
-        .set_auth_type(AuthType::RequestBody)
-        .set_device_authorization_url(device_url)
-        .set_token_uri(token_url(&cred, &ctx.tenant)?);
-    let details: StandardDeviceAuthorizationResponse = client
-        .exchange_device_code()
-        .add_scope(Scope::new(login.scope.clone()))
-        .add_scope(Scope::new("offline_access".to_string()))
-        .request_async(&adapter.client())
-        .await
-        .map_err(|e| map_oauth_error(e, &adapter, &ctx))?;
-    let expires_in = details.expires_in();
-    let prompt = DeviceCodePrompt {
-        user_code: details.user_code().secret().clone(),
-        verification_uri: details.verification_uri().to_string(),
-        message: format!(
-            "To sign in, open {} and enter the code {}",
-            details.verification_uri().as_str(),
-            details.user_code().secret()
-        ),
-        expires_in,
-    };
+    let (_, details) = device_authorization(login, &ctx, &OAuthHttp::new(http.clone())).await?;
+    let prompt = prompt_of(&details);
+    let expires_in = prompt.expires_in;
     tracing::info!(tenant = %login.tenant, client_id = %login.client_id, "device-code sign-in started (polled in steps)");
     Ok(DeviceCodeStarted {
         device_code: SecretString::new(details.device_code().secret().clone()),
@@ -492,22 +490,7 @@ pub async fn device_code_poll(
         secret: SecretString::new(token.access_token),
         expires_at: issued + ChronoDuration::seconds(lifetime),
     };
-    let Some(refresh) = token.refresh_token.map(SecretString::new) else {
-        tracing::warn!(tenant = %login.tenant, client_id = %login.client_id, "entra granted no refresh token (offline_access refused?)");
-        return Err(AuthError::InvalidResponse { tenant: ctx.tenant.clone(), status });
-    };
-    store.set(&login.refresh_token_secret, &refresh).await.map_err(|source| AuthError::StoreRefreshToken {
-        tenant: ctx.tenant.clone(),
-        secret: login.refresh_token_secret.clone(),
-        source: Box::new(source),
-    })?;
-    let user = access.claims().ok().and_then(|c| c.upn);
-    let vault_secret_name = &login.refresh_token_secret;
-    tracing::info!(tenant = %login.tenant, client_id = %login.client_id, %vault_secret_name, "device-code sign-in complete; stored in the vault");
-    Ok(DevicePoll::Done(Box::new(LoginOutcome {
-        user,
-        scopes: token.scope.map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default(),
-        refresh_token_secret: login.refresh_token_secret.clone(),
-        access,
-    })))
+    let scopes = token.scope.map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
+    let refresh = token.refresh_token.map(SecretString::new);
+    keep_refresh_token(store, login, &ctx, access, refresh, scopes, status).await.map(|o| DevicePoll::Done(Box::new(o)))
 }
