@@ -15,31 +15,96 @@
 //!    confirm only records a pending approval and shows an `approve` button to the channel;
 //!    [`Safety::approve`] needs a second, different user holding the same permission in the same
 //!    tenant, and claims `approve:` once. The requester pressing approve does nothing.
-//! 5. **Execute** ([`Safety::execute`], in the worker): a second claim (`exec:`) guards against a
-//!    hand-off delivered twice; the state is checked again; the Defender `Comment` names the chat user
-//!    (and the approver) and the request id.
+//! 5. **Execute** ([`Safety::execute`], in the worker): the worker trusts nothing the queue message
+//!    says beyond a sealed token: it re-derives the confirmation (and the approval) from the claims in
+//!    the [`IdempotencyStore`] ([`Claim`]: state, who, when, and the [`confirm::digest`] of the whole
+//!    sealed request — action, machine, tenant, requester, reason), so a message naming another
+//!    approver, a token that was prompted but never confirmed, or one confirmed after its expiry is
+//!    refused before Defender is called; then a second claim (`exec:`) guards against a hand-off
+//!    delivered twice; the state is checked again; the Defender `Comment` names the chat user (and
+//!    the approver) and the request id.
+//! 6. **Cancel** ([`Safety::cancel`]): only the requester, or (for a two-person action) a person who
+//!    could approve it, may cancel; the cancellation is a claim, so the request can no longer be
+//!    confirmed or approved.
+//!
+//! Incident changes (`incident <id> resolve|assign|classify`) follow the same path with their own
+//! sealed token ([`IncidentConfirmation`]): [`Safety::prepare_incident`], [`Safety::accept_incident`]
+//! (requester only, `incident` permission checked again), [`Safety::execute_incident`] (claims
+//! re-checked, run once).
 //!
 //! Every decision is one structured `audit` line ([`audit`]); no token or secret is ever logged.
 
 use crate::{
     command::{ChatUser, Command, MachineRef, Origin, Reason},
+    command::{IncidentChange, Parsed, parse_text},
     config::{Permission, Rbac},
-    confirm::{self, Confirmation},
+    confirm::{self, Confirmation, IncidentConfirmation},
     defender::{DefenderOps, OpsError, Tenants},
     idempotency::IdempotencyStore,
-    reply::{Prompt, Reply},
+    reply::{Prompt, Reply, untrusted},
 };
 use defender_shared::{
     defender::models::{
         actions::{ActionStatus, ActionType, MachineAction},
+        alerts::Classification,
+        incidents::{Incident, IncidentStatus, IncidentUpdate},
         machines::Machine,
     },
-    ids::{MachineId, TenantName},
+    ids::{IncidentId, MachineId, TenantName},
     secret::SecretString,
     tenants::Action,
 };
+use serde::{Deserialize, Serialize};
 use std::{sync::Arc, time::Duration};
 use tracing::info;
+
+/// What a claim in the idempotency store records about a request (`confirm:<id>`, `approve:<id>`):
+/// the state, who made it, when, and the digest of the sealed request it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The state.
+    pub state: ClaimState,
+    /// The chat user id who made it.
+    pub by: String,
+    /// When, unix seconds.
+    pub at: i64,
+    /// [`confirm::digest`] of the sealed request.
+    pub job: String,
+}
+
+/// The state a claim records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimState {
+    /// Confirmed by the requester; runs.
+    Confirmed,
+    /// Confirmed by the requester; waits for a second person.
+    AwaitingApproval,
+    /// Approved by a second person.
+    Approved,
+    /// Cancelled (by the requester or a person who could approve).
+    Cancelled,
+}
+
+impl Claim {
+    fn new(state: ClaimState, by: &str, at: i64, job: String) -> Self {
+        Self { state, by: by.to_string(), at, job }
+    }
+
+    /// The stored value.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// A stored value (`None`: not a claim this code wrote).
+    pub fn decode(v: &str) -> Option<Self> {
+        serde_json::from_str(v).ok()
+    }
+}
+
+fn cancelled(prev: &str) -> bool {
+    Claim::decode(prev).is_some_and(|c| c.state == ClaimState::Cancelled)
+}
 
 /// An audited decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,15 +184,20 @@ pub struct MachineState {
     pub pending: Vec<(ActionType, String)>,
 }
 
-fn when(a: &MachineAction) -> String {
-    a.last_update().or(a.creation_date_time_utc.as_ref()).map(|t| t.as_str().to_string()).unwrap_or_default()
+/// The order of finished actions: by when they finished (last update), then by when they were
+/// asked for, then by id — instants, never text, whatever order the service listed them in.
+fn when(a: &MachineAction) -> (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>, String) {
+    // Parsed instants: compared as text, `…:00.5Z` would sort before `…:00Z`.
+    let created = a.creation_date_time_utc.as_ref().map(|t| t.at());
+    let updated = a.last_update().map(|t| t.at()).or(created);
+    (updated, created, a.id.as_str().to_string())
 }
 
-/// Derives the state from a machine's actions.
+/// Derives the state from a machine's actions (in any order).
 pub fn machine_state(actions: &[MachineAction]) -> MachineState {
     let mut done: Vec<&MachineAction> =
         actions.iter().filter(|a| a.status.as_ref() == Some(&ActionStatus::Succeeded)).collect();
-    done.sort_by_key(|a| when(a));
+    done.sort_by_cached_key(|a| when(a));
     let latest =
         |kinds: [ActionType; 2]| done.iter().rev().find_map(|a| a.kind.as_ref().filter(|k| kinds.contains(k)).cloned());
     MachineState {
@@ -178,15 +248,27 @@ pub async fn resolve(ops: &dyn DefenderOps, target: &MachineRef) -> Result<Machi
         MachineRef::Host(h) => ops.machines_by_host(h).await,
         MachineRef::Ip(ip) => ops.machines_by_ip(*ip).await,
     }
-    .map_err(|e| format!("could not look up `{target}`: {e}"))?;
+    .map_err(|e| format!("could not look up `{}`: {e}", untrusted(target.to_string())))?;
     let mut found: Vec<Machine> = found.into_iter().filter(|m| m.id.valid().is_some()).collect();
     match found.len() {
-        0 => Err(format!("no machine matches `{target}` exactly")),
+        0 => Err(format!("no machine matches `{}` exactly", untrusted(target.to_string()))),
         1 => Ok(found.remove(0)),
         n => {
-            let names: Vec<String> =
-                found.iter().map(|m| format!("{} ({})", m.computer_dns_name.as_deref().unwrap_or("?"), m.id)).collect();
-            Err(format!("{n} machines match `{target}`: {}; use the machine id", names.join(", ")))
+            let names: Vec<String> = found
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{} ({})",
+                        untrusted(m.computer_dns_name.as_deref().unwrap_or("?")),
+                        untrusted(m.id.to_string())
+                    )
+                })
+                .collect();
+            Err(format!(
+                "{n} machines match `{}`: {}; use the machine id",
+                untrusted(target.to_string()),
+                names.join(", ")
+            ))
         }
     }
 }
@@ -231,6 +313,30 @@ pub enum Accepted {
     Duplicate(String),
     /// Refused, with the message.
     Refused(String),
+}
+
+/// What happened to an incident change's confirmation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncidentAccepted {
+    /// This confirmation won: hand it to the worker.
+    Go(Box<IncidentConfirmation>),
+    /// Already confirmed: nothing to do.
+    Duplicate(String),
+    /// Refused, with the message.
+    Refused(String),
+}
+
+/// The canonical command words of an incident change (`None`: a classification this code does not
+/// offer).
+pub fn change_words(change: &IncidentChange) -> Option<String> {
+    Some(match change {
+        IncidentChange::Assign(upn) => format!("assign {}", upn.as_str()),
+        IncidentChange::Resolve => "resolve".to_string(),
+        IncidentChange::Classify(Classification::TruePositive) => "classify tp".to_string(),
+        IncidentChange::Classify(Classification::FalsePositive) => "classify fp".to_string(),
+        IncidentChange::Classify(Classification::InformationalExpectedActivity) => "classify informational".to_string(),
+        IncidentChange::Classify(_) => return None,
+    })
 }
 
 /// What the worker's execution did.
@@ -332,7 +438,7 @@ impl Safety {
             Err(e) => return refuse(Some(mid.as_str()), &format!("could not read the machine's actions: {e}")),
         };
         if let Some(why) = state_conflict(action, &machine_state(&actions)) {
-            return refuse(Some(mid.as_str()), &format!("{name}: {why}"));
+            return refuse(Some(mid.as_str()), &format!("{}: {why}", untrusted(&name)));
         }
         let ttl = self.confirm_ttl.as_secs();
         let c = Confirmation {
@@ -362,9 +468,10 @@ impl Safety {
         );
         Reply {
             text: format!(
-                "*{}* `{name}` (id `{mid}`)?\nReason: {}\nRequest `{request_id}` — this button expires in {} min.",
+                "*{}* `{}` (id `{mid}`)?\nReason: {}\nRequest `{request_id}` — this button expires in {} min.",
                 capitalise(action.as_str()),
-                reason.as_str(),
+                untrusted(&name),
+                untrusted(reason.as_str()),
                 ttl.div_ceil(60)
             ),
             prompt: Some(Prompt {
@@ -376,6 +483,7 @@ impl Safety {
                 expires_in_s: ttl,
                 token,
                 approval: false,
+                incident: false,
             }),
             replace_original: false,
             in_channel: false,
@@ -385,7 +493,7 @@ impl Safety {
     /// A confirm button press: open the token, check the presser, authorise again, claim it once.
     pub async fn accept(&self, token: &str, user: &ChatUser, origin: &Origin, keys: &[SecretString]) -> Accepted {
         let now = (self.clock)();
-        let c = match confirm::open(token, keys, now) {
+        let c: Confirmation = match confirm::open(token, keys, now) {
             Ok(c) => c,
             Err(e) => {
                 audit(Decision::Refused, None, user, "confirm", None, None, &e.to_string());
@@ -412,7 +520,8 @@ impl Safety {
         }
         let key = format!("confirm:{}", c.request_id);
         let two = self.rbac.needs_two_person(&c.tenant, action);
-        let value = if two { format!("awaiting approval since {now}") } else { format!("confirmed at {now}") };
+        let state = if two { ClaimState::AwaitingApproval } else { ClaimState::Confirmed };
+        let value = Claim::new(state, &user.id, now, confirm::digest(&c)).encode();
         match self.idempotency.put_if_absent(&key, &value, c.exp).await {
             Ok(None) if two => {
                 audit(Decision::AwaitingApproval, tenant, user, &c.action, mid, rid, "two-person rule");
@@ -422,6 +531,7 @@ impl Safety {
                 audit(Decision::Confirmed, tenant, user, &c.action, mid, rid, "");
                 Accepted::Go(Box::new(c))
             }
+            Ok(Some(prev)) if cancelled(&prev) => refuse("this request was cancelled".into()),
             Ok(Some(prev)) => {
                 audit(Decision::Duplicate, tenant, user, &c.action, mid, rid, &prev);
                 Accepted::Duplicate(format!("Request `{}` was already confirmed; nothing more was done.", c.request_id))
@@ -435,7 +545,7 @@ impl Safety {
     /// requester's confirmation, claim the approval once.
     pub async fn approve(&self, token: &str, approver: &ChatUser, origin: &Origin, keys: &[SecretString]) -> Accepted {
         let now = (self.clock)();
-        let c = match confirm::open(token, keys, now) {
+        let c: Confirmation = match confirm::open(token, keys, now) {
             Ok(c) => c,
             Err(e) => {
                 audit(Decision::Refused, None, approver, "approve", None, None, &e.to_string());
@@ -462,13 +572,20 @@ impl Safety {
         if !self.tenants.allows(&c.tenant, action) {
             return refuse(format!("tenant '{}' does not allow {action}", c.tenant));
         }
-        match self.idempotency.get(&format!("confirm:{}", c.request_id)).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return refuse("the requester has not confirmed this action".into()),
+        let job = confirm::digest(&c);
+        match self
+            .idempotency
+            .get(&format!("confirm:{}", c.request_id))
+            .await
+            .map(|v| v.as_deref().and_then(Claim::decode))
+        {
+            Ok(Some(cl)) if cl.state == ClaimState::Cancelled => return refuse("this request was cancelled".into()),
+            Ok(Some(cl)) if cl.state == ClaimState::AwaitingApproval && cl.job == job && cl.by == c.user_id => {}
+            Ok(_) => return refuse("the requester has not confirmed this action".into()),
             Err(e) => return refuse(e.to_string()),
         }
         let key = format!("approve:{}", c.request_id);
-        let value = format!("approved by {} at {now}", approver.id);
+        let value = Claim::new(ClaimState::Approved, &approver.id, now, job).encode();
         match self.idempotency.put_if_absent(&key, &value, c.exp).await {
             Ok(None) => {
                 audit(
@@ -482,6 +599,7 @@ impl Safety {
                 );
                 Accepted::Go(Box::new(c))
             }
+            Ok(Some(prev)) if cancelled(&prev) => refuse("this request was cancelled".into()),
             Ok(Some(prev)) => {
                 audit(Decision::Duplicate, tenant, approver, &c.action, mid, rid, &prev);
                 Accepted::Duplicate(format!("Request `{}` was already approved; nothing more was done.", c.request_id))
@@ -497,10 +615,319 @@ impl Safety {
         }
     }
 
+    async fn claim(&self, key: &str) -> Result<Option<Claim>, String> {
+        match self.idempotency.get(key).await {
+            Ok(None) => Ok(None),
+            Ok(Some(v)) => {
+                Claim::decode(&v).map(Some).ok_or_else(|| format!("the record under '{key}' is not a claim"))
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Re-derives, from the idempotency store alone, that this exact request was confirmed by its
+    /// requester before it expired and, when it waits for a second person, approved by `approver`
+    /// (and nobody else) before it expired. The queue message is not evidence of either.
+    ///
+    /// # Errors
+    /// Why the job must not run.
+    pub async fn verify_claims(&self, c: &Confirmation, approver: Option<&ChatUser>) -> Result<(), String> {
+        let job = confirm::digest(c);
+        let Some(confirmed) = self.claim(&format!("confirm:{}", c.request_id)).await? else {
+            return Err("no confirmation of this request is recorded".into());
+        };
+        if confirmed.job != job || confirmed.by != c.user_id {
+            return Err("the recorded confirmation is for another request".into());
+        }
+        if confirmed.at > c.exp {
+            return Err("the request was confirmed after it expired".into());
+        }
+        match (confirmed.state, approver) {
+            (ClaimState::Confirmed, None) => Ok(()),
+            (ClaimState::Confirmed, Some(_)) => Err("the job names an approver but no approval is recorded".into()),
+            (ClaimState::AwaitingApproval, None) => Err("a second person's approval is missing".into()),
+            (ClaimState::AwaitingApproval, Some(a)) => {
+                let Some(approved) = self.claim(&format!("approve:{}", c.request_id)).await? else {
+                    return Err("no approval of this request is recorded".into());
+                };
+                if approved.state != ClaimState::Approved || approved.job != job {
+                    return Err("the recorded approval is for another request".into());
+                }
+                if approved.by != a.id || a.id == c.user_id {
+                    return Err("the job's approver is not the one recorded".into());
+                }
+                if approved.at > c.exp {
+                    return Err("the request was approved after it expired".into());
+                }
+                Ok(())
+            }
+            (ClaimState::Cancelled, _) => Err("this request was cancelled".into()),
+            (ClaimState::Approved, _) => Err("the recorded confirmation is malformed".into()),
+        }
+    }
+
+    /// A cancel button press (the button carries the prompt's sealed token): only the requester or,
+    /// for a two-person action, a person who could approve it may cancel; the cancellation is
+    /// claimed so the request can no longer be confirmed or approved. Refusals are audited.
+    ///
+    /// # Errors
+    /// The refusal to show the presser.
+    pub async fn cancel(
+        &self,
+        token: &str,
+        user: &ChatUser,
+        origin: &Origin,
+        keys: &[SecretString],
+    ) -> Result<String, String> {
+        let now = (self.clock)();
+        let (tenant, requester, label, perm, rid, exp, job, two, mid) =
+            match confirm::open::<Confirmation>(token, keys, now) {
+                Ok(c) => {
+                    let Ok(action) = c.action() else { return Err("Refused: unknown action.".into()) };
+                    let two = self.rbac.needs_two_person(&c.tenant, action);
+                    let job = confirm::digest(&c);
+                    let mid = Some(c.machine_id.to_string());
+                    (c.tenant, c.user_id, c.action, Permission::Act(action), c.request_id, c.exp, job, two, mid)
+                }
+                Err(first) => match confirm::open::<IncidentConfirmation>(token, keys, now) {
+                    Ok(c) => {
+                        let job = confirm::digest(&c);
+                        (
+                            c.tenant,
+                            c.user_id,
+                            "incident-update".to_string(),
+                            Permission::Incident,
+                            c.request_id,
+                            c.exp,
+                            job,
+                            false,
+                            None,
+                        )
+                    }
+                    Err(_) => {
+                        audit(Decision::Refused, None, user, "cancel", None, None, &first.to_string());
+                        return Err(format!("Refused: {first}; nothing to cancel."));
+                    }
+                },
+            };
+        let refuse = |why: &str| {
+            audit(Decision::Refused, Some(tenant.as_str()), user, "cancel", mid.as_deref(), Some(&rid), why);
+            Err(format!("Refused: {why}."))
+        };
+        let may_approve = two && matches!(self.rbac.check(origin, user, perm), Ok(t) if t == tenant);
+        if user.id != requester && !may_approve {
+            return refuse("only the requester or an approver can cancel this request");
+        }
+        let claim = Claim::new(ClaimState::Cancelled, &user.id, now, job).encode();
+        let done = |what: &str| {
+            audit(Decision::Cancelled, Some(tenant.as_str()), user, &label, mid.as_deref(), Some(&rid), what);
+            Ok("Cancelled; nothing was done.".to_string())
+        };
+        match self.idempotency.put_if_absent(&format!("confirm:{rid}"), &claim, exp).await {
+            Ok(None) => return done("before confirmation"),
+            Ok(Some(prev)) => match Claim::decode(&prev).map(|c| c.state) {
+                Some(ClaimState::AwaitingApproval) => {}
+                Some(ClaimState::Cancelled) => return Ok("Already cancelled; nothing was done.".to_string()),
+                _ => return refuse("the request was already confirmed"),
+            },
+            Err(e) => return refuse(&e.to_string()),
+        }
+        match self.idempotency.put_if_absent(&format!("approve:{rid}"), &claim, exp).await {
+            Ok(None) => done("before approval"),
+            Ok(Some(prev)) if cancelled(&prev) => Ok("Already cancelled; nothing was done.".to_string()),
+            Ok(Some(_)) => refuse("the request was already approved"),
+            Err(e) => refuse(&e.to_string()),
+        }
+    }
+
+    /// The confirmation prompt of an authorised incident change (no Defender call but the incident's
+    /// name, read by the caller).
+    pub fn prepare_incident(
+        &self,
+        tenant: &TenantName,
+        user: &ChatUser,
+        id: IncidentId,
+        change: &IncidentChange,
+        incident: &Incident,
+        key: &SecretString,
+    ) -> Reply {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let Some(words) = change_words(change) else { return Reply::text("Refused: unknown change.") };
+        let ttl = self.confirm_ttl.as_secs();
+        let c = IncidentConfirmation {
+            v: 1,
+            tenant: tenant.clone(),
+            user_id: user.id.clone(),
+            user_name: user.name.clone(),
+            incident_id: id.0,
+            change: words.clone(),
+            request_id: request_id.clone(),
+            exp: (self.clock)() + ttl as i64,
+        };
+        let token = match confirm::seal(&c, key) {
+            Ok(t) => t,
+            Err(e) => return Reply::text(format!("Refused: {e}.")),
+        };
+        audit(
+            Decision::Prompted,
+            Some(tenant.as_str()),
+            user,
+            "incident-update",
+            None,
+            Some(&request_id),
+            &format!("incident {id}: {words}"),
+        );
+        let name = incident.incident_name.as_deref().unwrap_or("-");
+        Reply {
+            text: format!(
+                "*Incident* `{id}` {}: *{}*?\nRequest `{request_id}` — this button expires in {} min.",
+                untrusted(name),
+                untrusted(&words),
+                ttl.div_ceil(60)
+            ),
+            prompt: Some(Prompt {
+                action: words,
+                machine_name: format!("incident {id}"),
+                machine_id: id.to_string(),
+                reason: String::new(),
+                request_id,
+                expires_in_s: ttl,
+                token,
+                approval: false,
+                incident: true,
+            }),
+            replace_original: false,
+            in_channel: false,
+        }
+    }
+
+    /// A confirmation of an incident change: open the token, only its requester, the `incident`
+    /// permission checked again where it was made, claimed once.
+    pub async fn accept_incident(
+        &self,
+        token: &str,
+        user: &ChatUser,
+        origin: &Origin,
+        keys: &[SecretString],
+    ) -> IncidentAccepted {
+        let now = (self.clock)();
+        let c: IncidentConfirmation = match confirm::open(token, keys, now) {
+            Ok(c) => c,
+            Err(e) => {
+                audit(Decision::Refused, None, user, "incident-update", None, None, &e.to_string());
+                return IncidentAccepted::Refused(format!("Refused: {e}. Run the command again."));
+            }
+        };
+        let (tenant, rid) = (Some(c.tenant.as_str()), Some(c.request_id.as_str()));
+        let refuse = |why: String| {
+            audit(Decision::Refused, tenant, user, "incident-update", None, rid, &why);
+            IncidentAccepted::Refused(format!("Refused: {why}."))
+        };
+        if c.user_id != user.id {
+            return refuse("only the analyst who asked can confirm this change".into());
+        }
+        match self.rbac.check(origin, user, Permission::Incident) {
+            Ok(t) if t == c.tenant => {}
+            Ok(_) => return refuse("this confirmation belongs to another tenant".into()),
+            Err(e) => return refuse(e.to_string()),
+        }
+        let value = Claim::new(ClaimState::Confirmed, &user.id, now, confirm::digest(&c)).encode();
+        match self.idempotency.put_if_absent(&format!("confirm:{}", c.request_id), &value, c.exp).await {
+            Ok(None) => {
+                audit(
+                    Decision::Confirmed,
+                    tenant,
+                    user,
+                    "incident-update",
+                    None,
+                    rid,
+                    &format!("incident {}: {}", c.incident_id, c.change),
+                );
+                IncidentAccepted::Go(Box::new(c))
+            }
+            Ok(Some(prev)) if cancelled(&prev) => refuse("this request was cancelled".into()),
+            Ok(Some(prev)) => {
+                audit(Decision::Duplicate, tenant, user, "incident-update", None, rid, &prev);
+                IncidentAccepted::Duplicate(format!(
+                    "Request `{}` was already confirmed; nothing more was done.",
+                    c.request_id
+                ))
+            }
+            Err(e) => refuse(e.to_string()),
+        }
+    }
+
+    /// Runs a confirmed incident change once: the confirmation re-derived from the store, then an
+    /// `exec:` claim, then the update (the comment names the chat user and the request).
+    ///
+    /// # Errors
+    /// The message to answer (refused, duplicate or failed).
+    pub async fn execute_incident(&self, ops: &dyn DefenderOps, c: &IncidentConfirmation) -> Result<Incident, String> {
+        let user = ChatUser { id: c.user_id.clone(), name: c.user_name.clone() };
+        let (tenant, rid) = (Some(c.tenant.as_str()), Some(c.request_id.as_str()));
+        let refuse = |why: String| {
+            audit(Decision::Refused, tenant, &user, "incident-update", None, rid, &format!("job refused: {why}"));
+            Err(format!("refused — {why}"))
+        };
+        let confirmed = match self.claim(&format!("confirm:{}", c.request_id)).await {
+            Ok(Some(cl)) => cl,
+            Ok(None) => return refuse("no confirmation of this request is recorded".into()),
+            Err(e) => return refuse(e),
+        };
+        if confirmed.state != ClaimState::Confirmed || confirmed.job != confirm::digest(c) || confirmed.by != c.user_id
+        {
+            return refuse("the recorded confirmation is for another request".into());
+        }
+        if confirmed.at > c.exp {
+            return refuse("the request was confirmed after it expired".into());
+        }
+        let change = match parse_text(&format!("incident {} {}", c.incident_id, c.change)) {
+            Parsed::Command(Command::UpdateIncident(_, change)) => change,
+            _ => return refuse("unknown change".into()),
+        };
+        let key = format!("exec:{}", c.request_id);
+        match self.idempotency.put_if_absent(&key, "running", c.exp).await {
+            Ok(None) => {}
+            Ok(Some(prev)) => {
+                audit(Decision::Duplicate, tenant, &user, "incident-update", None, rid, &prev);
+                return Err(format!("request `{}` was already handled ({prev})", c.request_id));
+            }
+            Err(e) => return refuse(e.to_string()),
+        }
+        let mut u = IncidentUpdate {
+            comment: Some(format!(
+                "changed in chat by {} ({}); request {}",
+                clean(&c.user_name),
+                c.user_id,
+                c.request_id
+            )),
+            ..IncidentUpdate::default()
+        };
+        match &change {
+            IncidentChange::Assign(upn) => u.assigned_to = Some(upn.as_str().to_string()),
+            IncidentChange::Resolve => u.status = Some(IncidentStatus::Resolved),
+            IncidentChange::Classify(cl) => u.classification = Some(cl.clone()),
+        }
+        let outcome = ops.update_incident(IncidentId(c.incident_id), &u).await;
+        let (decision, detail) = match &outcome {
+            Ok(_) => (Decision::Executed, format!("incident {}: {}", c.incident_id, c.change)),
+            Err(e) => (Decision::Failed, e.to_string()),
+        };
+        audit(decision, tenant, &user, "incident-update", None, rid, &detail);
+        if let Err(e) = self.idempotency.set(&key, &format!("{}: {detail}", decision.as_str())).await {
+            tracing::warn!(error = %e, "could not record an outcome");
+        }
+        outcome.map_err(|e| format!("failed — {e}"))
+    }
+
     /// Runs a confirmed (and, under the two-person rule, approved) action exactly once.
     pub async fn execute(&self, ops: &dyn DefenderOps, c: &Confirmation, approver: Option<&ChatUser>) -> Executed {
         let user = ChatUser { id: c.user_id.clone(), name: c.user_name.clone() };
         let (tenant, mid, rid) = (Some(c.tenant.as_str()), Some(c.machine_id.as_str()), Some(c.request_id.as_str()));
+        if let Err(why) = self.verify_claims(c, approver).await {
+            audit(Decision::Refused, tenant, &user, &c.action, mid, rid, &format!("job refused: {why}"));
+            return Executed::Refused(why);
+        }
         let key = format!("exec:{}", c.request_id);
         match self.idempotency.put_if_absent(&key, "running", c.exp).await {
             Ok(None) => {}
@@ -594,6 +1021,17 @@ mod tests {
         assert!(state_conflict(Action::Isolate, &machine_state(&pending)).unwrap().contains("still pending"));
         assert!(state_conflict(Action::Unisolate, &machine_state(&pending)).unwrap().contains("still pending"));
         assert_eq!(state_conflict(Action::Scan, &machine_state(&pending)), None, "other kinds are independent");
+        // Instants, not text: half a second later is later, whatever the digits or the offset.
+        let late_iso = [
+            act("Isolate", "Succeeded", "2026-01-05T00:00:00.5Z"),
+            act("Unisolate", "Succeeded", "2026-01-05T00:00:00Z"),
+        ];
+        assert!(machine_state(&late_iso).isolated, "the isolate half a second later wins");
+        let offset = [
+            act("Unisolate", "Succeeded", "2026-01-05T01:30:00+02:00"),
+            act("Isolate", "Succeeded", "2026-01-05T00:00:00.1234567Z"),
+        ];
+        assert!(machine_state(&offset).isolated, "01:30+02:00 is 23:30Z the day before");
         let scanning = [act("RunAntiVirusScan", "InProgress", "2026-01-04T00:00:00Z")];
         assert!(state_conflict(Action::Scan, &machine_state(&scanning)).is_some());
     }

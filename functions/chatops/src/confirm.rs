@@ -6,6 +6,12 @@
 //! MAC is never a valid Slack request signature). The content is readable but not forgeable; it holds
 //! no secret. Verification is constant-time, checks the expiry and accepts any configured secret
 //! (rotation).
+//!
+//! Two kinds are sealed, each under its own derived key (so one kind's token never opens as the
+//! other): a machine action ([`Confirmation`], `"defender-chatops confirm v1"`) and an incident
+//! change ([`IncidentConfirmation`], `"defender-chatops incident v1"`). [`digest`] names the whole
+//! sealed content; the idempotency store's claims carry it, so the worker can check that the job it
+//! runs is the one that was confirmed ([`crate::actions::Claim`]).
 
 use crate::command::Reason;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
@@ -55,6 +61,65 @@ impl Confirmation {
     }
 }
 
+/// A confirmed incident change: which incident, what change (the command's canonical words, parsed
+/// again when it runs), by whom, until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentConfirmation {
+    /// Format version (1).
+    pub v: u8,
+    /// The tenant.
+    pub tenant: TenantName,
+    /// Who asked (chat user id).
+    pub user_id: String,
+    /// Their display name.
+    pub user_name: String,
+    /// The incident.
+    pub incident_id: u64,
+    /// The change, as command words (`resolve`, `assign alice@contoso.com`, `classify fp`).
+    pub change: String,
+    /// The request id (the idempotency key).
+    pub request_id: String,
+    /// Expiry, unix seconds.
+    pub exp: i64,
+}
+
+/// A sealable content: its key's domain tag and its expiry.
+pub trait Sealed: Serialize + serde::de::DeserializeOwned {
+    /// The derivation tag of this kind's key.
+    const TAG: &'static [u8];
+    /// Expiry, unix seconds.
+    fn exp(&self) -> i64;
+    /// The format version.
+    fn version(&self) -> u8;
+}
+
+impl Sealed for Confirmation {
+    const TAG: &'static [u8] = b"defender-chatops confirm v1";
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+    fn version(&self) -> u8 {
+        self.v
+    }
+}
+
+impl Sealed for IncidentConfirmation {
+    const TAG: &'static [u8] = b"defender-chatops incident v1";
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+    fn version(&self) -> u8 {
+        self.v
+    }
+}
+
+/// The hex SHA-256 of a sealed content (its canonical JSON): what a claim in the idempotency store
+/// binds (action, machine or incident, tenant, requester, reason, request id, expiry).
+pub fn digest<T: Sealed>(c: &T) -> String {
+    use sha2::Digest;
+    hex::encode(Sha256::digest(serde_json::to_vec(c).unwrap_or_default()))
+}
+
 /// Why a token is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
@@ -72,9 +137,9 @@ pub enum TokenError {
     NoSecret,
 }
 
-fn key(secret: &SecretString) -> Result<HmacSha256, TokenError> {
+fn key(secret: &SecretString, tag: &[u8]) -> Result<HmacSha256, TokenError> {
     let mut k = HmacSha256::new_from_slice(secret.expose().as_bytes()).map_err(|_| TokenError::NoSecret)?;
-    k.update(b"defender-chatops confirm v1");
+    k.update(tag);
     HmacSha256::new_from_slice(&k.finalize().into_bytes()).map_err(|_| TokenError::NoSecret)
 }
 
@@ -82,9 +147,9 @@ fn key(secret: &SecretString) -> Result<HmacSha256, TokenError> {
 ///
 /// # Errors
 /// [`TokenError::NoSecret`] for an unusable key (not expected with HMAC).
-pub fn seal(c: &Confirmation, secret: &SecretString) -> Result<String, TokenError> {
+pub fn seal<T: Sealed>(c: &T, secret: &SecretString) -> Result<String, TokenError> {
     let body = B64.encode(serde_json::to_vec(c).map_err(|_| TokenError::Malformed)?);
-    let mut m = key(secret)?;
+    let mut m = key(secret, T::TAG)?;
     m.update(body.as_bytes());
     Ok(format!("{body}.{}", B64.encode(m.finalize().into_bytes())))
 }
@@ -93,7 +158,21 @@ pub fn seal(c: &Confirmation, secret: &SecretString) -> Result<String, TokenErro
 ///
 /// # Errors
 /// [`TokenError`].
-pub fn open(token: &str, secrets: &[SecretString], now: i64) -> Result<Confirmation, TokenError> {
+pub fn open<T: Sealed>(token: &str, secrets: &[SecretString], now: i64) -> Result<T, TokenError> {
+    let c: T = open_sealed(token, secrets)?;
+    if now > c.exp() {
+        return Err(TokenError::Expired(now - c.exp()));
+    }
+    Ok(c)
+}
+
+/// Opens a token without looking at its expiry (MAC, format, version): for the worker, which
+/// checks the expiry against the time the claim in the idempotency store was made, not against a
+/// time the queue message says.
+///
+/// # Errors
+/// [`TokenError`] but `Expired`.
+pub fn open_sealed<T: Sealed>(token: &str, secrets: &[SecretString]) -> Result<T, TokenError> {
     if token.len() > 2000 {
         return Err(TokenError::Malformed);
     }
@@ -104,20 +183,17 @@ pub fn open(token: &str, secrets: &[SecretString], now: i64) -> Result<Confirmat
     }
     let mut ok = false;
     for s in secrets {
-        let mut m = key(s)?;
+        let mut m = key(s, T::TAG)?;
         m.update(body.as_bytes());
         ok |= m.verify_slice(&mac).is_ok();
     }
     if !ok {
         return Err(TokenError::Mismatch);
     }
-    let c: Confirmation = serde_json::from_slice(&B64.decode(body).map_err(|_| TokenError::Malformed)?)
+    let c: T = serde_json::from_slice(&B64.decode(body).map_err(|_| TokenError::Malformed)?)
         .map_err(|_| TokenError::Malformed)?;
-    if c.v != 1 {
+    if c.version() != 1 {
         return Err(TokenError::Malformed);
-    }
-    if now > c.exp {
-        return Err(TokenError::Expired(now - c.exp));
     }
     Ok(c)
 }
@@ -146,16 +222,21 @@ mod tests {
         let s = SecretString::new("signing");
         let t = seal(&sample(1000), &s).unwrap();
         assert_eq!(open(&t, &[SecretString::new("new"), s.clone()], 1000).unwrap(), sample(1000));
-        assert_eq!(open(&t, std::slice::from_ref(&s), 1001), Err(TokenError::Expired(1)));
-        assert_eq!(open(&t, &[SecretString::new("other")], 0), Err(TokenError::Mismatch));
+        assert_eq!(open::<Confirmation>(&t, std::slice::from_ref(&s), 1001), Err(TokenError::Expired(1)));
+        assert_eq!(open::<Confirmation>(&t, &[SecretString::new("other")], 0), Err(TokenError::Mismatch));
         // A changed machine (re-encoded body, old MAC) is refused.
         let (_, mac) = t.split_once('.').unwrap();
         let mut forged = sample(1000);
         forged.machine_id = "6e3b0baec64e73af66d665c28fe736f1ee55080a".parse().unwrap();
         let body = B64.encode(serde_json::to_vec(&forged).unwrap());
-        assert_eq!(open(&format!("{body}.{mac}"), std::slice::from_ref(&s), 0), Err(TokenError::Mismatch));
-        assert_eq!(open("nodot", std::slice::from_ref(&s), 0), Err(TokenError::Malformed));
-        assert_eq!(open(&t, &[], 0), Err(TokenError::NoSecret));
+        assert_eq!(
+            open::<Confirmation>(&format!("{body}.{mac}"), std::slice::from_ref(&s), 0),
+            Err(TokenError::Mismatch)
+        );
+        assert_eq!(open::<Confirmation>("nodot", std::slice::from_ref(&s), 0), Err(TokenError::Malformed));
+        assert_eq!(open::<Confirmation>(&t, &[], 0), Err(TokenError::NoSecret));
+        // A machine token never opens as an incident change (and back): the keys differ by kind.
+        assert_eq!(open::<IncidentConfirmation>(&t, std::slice::from_ref(&s), 0), Err(TokenError::Mismatch));
         // The token's MAC is not the Slack signature of anything under the same secret.
         assert!(!t.contains("v0="));
     }

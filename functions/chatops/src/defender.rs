@@ -49,7 +49,8 @@ pub trait DefenderOps: Send + Sync {
     async fn machines_by_host(&self, host: &Hostname) -> Result<Vec<Machine>, OpsError>;
     /// Machines seen with `ip` now.
     async fn machines_by_ip(&self, ip: IpAddr) -> Result<Vec<Machine>, OpsError>;
-    /// The machine's actions (any order).
+    /// The machine's actions of the kinds chat-ops acts on (every page; any order: the caller orders
+    /// them by time).
     async fn machine_actions(&self, id: &MachineId) -> Result<Vec<MachineAction>, OpsError>;
     /// The machine's alerts.
     async fn machine_alerts(&self, id: &MachineId) -> Result<Vec<Alert>, OpsError>;
@@ -126,8 +127,19 @@ impl<T: TokenSource + Send + Sync + 'static> DefenderOps for ClientOps<T> {
     }
 
     async fn machine_actions(&self, id: &MachineId) -> Result<Vec<MachineAction>, OpsError> {
-        let q = ListQuery::new().filter(Filter::eq(fields::machine_actions::MACHINE_ID, id.as_str())).top(200);
-        Ok(self.client.machine_actions_page(&self.tenant, &q, self.deadline).await.map_err(fail)?.value)
+        use futures::TryStreamExt;
+        let mut stream = self.client.machine_actions(&self.tenant, &actions_query(id), self.deadline);
+        let mut all = Vec::new();
+        while let Some(page) = stream.try_next().await.map_err(fail)? {
+            all.extend(page);
+            if all.len() > MAX_MACHINE_ACTIONS {
+                // Deciding on a part of the history could be wrong: refuse rather than guess.
+                return Err(OpsError::Service(format!(
+                    "more than {MAX_MACHINE_ACTIONS} machine actions on this machine; not read to the end"
+                )));
+            }
+        }
+        Ok(all)
     }
 
     async fn machine_alerts(&self, id: &MachineId) -> Result<Vec<Alert>, OpsError> {
@@ -176,6 +188,38 @@ impl<T: TokenSource + Send + Sync + 'static> DefenderOps for ClientOps<T> {
     async fn action(&self, id: &ActionId) -> Result<Option<MachineAction>, OpsError> {
         optional(self.client.get_machine_action(&self.tenant, id, self.deadline).await)
     }
+}
+
+/// The action types whose history decides whether an action may run (isolation, restriction, and
+/// the kinds that conflict while pending).
+pub const STATE_ACTION_TYPES: [&str; 6] = [
+    "Isolate",
+    "Unisolate",
+    "RestrictCodeExecution",
+    "UnrestrictCodeExecution",
+    "RunAntiVirusScan",
+    "CollectInvestigationPackage",
+];
+
+/// Page size of the machine-action history (every page is read, by `$skip` or `@odata.nextLink`).
+pub const MACHINE_ACTIONS_PAGE: usize = 200;
+
+/// The most actions of those kinds one machine's history is read to; beyond it the state is
+/// unknown and the action refused.
+pub const MAX_MACHINE_ACTIONS: usize = 10_000;
+
+/// The machine-action query: filtered by machine and by type (both documented `$filter` fields of
+/// `GET /api/machineactions`). MDE documents no `$orderby` there (an undocumented option may be
+/// ignored), so none is sent: the pages come in any order and [`crate::actions::machine_state`]
+/// orders them by time.
+pub fn actions_query(id: &MachineId) -> ListQuery<defender_shared::defender::odata::resource::MachineActions> {
+    let kinds = STATE_ACTION_TYPES.iter().map(|k| Filter::eq(fields::machine_actions::TYPE, *k)).reduce(Filter::or);
+    let by_machine = Filter::eq(fields::machine_actions::MACHINE_ID, id.as_str());
+    let filter = match kinds {
+        Some(k) => by_machine.and(k),
+        None => by_machine,
+    };
+    ListQuery::new().filter(filter).top(MACHINE_ACTIONS_PAGE)
 }
 
 /// The tenants: Defender for each, and what each allows.

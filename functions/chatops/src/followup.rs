@@ -76,7 +76,7 @@ pub async fn recheck(tenants: &dyn Tenants, poster: &Poster, pending: Vec<Pendin
                     Some(format!(
                         "{} of `{}` (request `{}`, action `{}`): *{s}*.",
                         crate::actions::capitalise(&p.action),
-                        p.machine_name,
+                        crate::reply::untrusted(&p.machine_name),
                         p.request_id,
                         p.action_id
                     ))
@@ -84,7 +84,7 @@ pub async fn recheck(tenants: &dyn Tenants, poster: &Poster, pending: Vec<Pendin
                 _ if limits.too_old(&p) => Some(format!(
                     "Stopped following action `{}` on `{}` after {} checks over {} min; ask `/defender action {}`.",
                     p.action_id,
-                    p.machine_name,
+                    crate::reply::untrusted(&p.machine_name),
                     p.checks,
                     limits.max_age.as_secs() / 60,
                     p.action_id

@@ -19,11 +19,11 @@
 //!    the worker; its outcome is read with `machine …` or `action …` (no `response_url`).
 
 use crate::{
-    actions::{Accepted, Decision, Safety, audit},
+    actions::{Accepted, Decision, IncidentAccepted, Safety, audit},
     command::{ChatUser, Command, ConfirmCode, Origin, Parsed, SlackRequest, parse_slack, parse_teams, usage},
     confirm::Confirmation,
     handoff::{HandOff, Job},
-    reply::{Prompt, Reply},
+    reply::{Prompt, Reply, untrusted},
     worker::Worker,
 };
 use defender_shared::{
@@ -229,10 +229,41 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
                 Accepted::Refused(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
                 Accepted::AwaitingApproval(_) => slack(&Reply::text("Nothing to do.")),
             },
-            "cancel" => {
-                audit(Decision::Cancelled, None, &user, "confirm", None, Some(&value), "");
-                to_presser(state, response_url.as_deref(), Reply::replacing("Cancelled; nothing was done.")).await
-            }
+            "confirm-incident" => match state.safety.accept_incident(&value, &user, &origin, &keys).await {
+                IncidentAccepted::Go(c) => {
+                    let channel = (!origin.channel.is_empty()).then(|| origin.channel.clone());
+                    let job = Job::UpdateIncident {
+                        token: value,
+                        accepted_at: now,
+                        response_url: response_url.clone(),
+                        channel,
+                    };
+                    match state.handoff.send(&job, Duration::ZERO).await {
+                        Ok(()) => slack(&Reply::replacing(format!(
+                            "Confirmed: incident `{}` {} (request `{}`) — working on it…",
+                            c.incident_id,
+                            untrusted(&c.change),
+                            c.request_id
+                        ))),
+                        Err(e) => {
+                            warn!(error = %e, "hand-off failed");
+                            if let Err(e) = state.safety.idempotency.remove(&format!("confirm:{}", c.request_id)).await
+                            {
+                                warn!(error = %e, "could not release a claim");
+                            }
+                            let again = Reply::text("Sorry, the change could not be queued; press confirm again.");
+                            to_presser(state, response_url.as_deref(), again).await
+                        }
+                    }
+                }
+                IncidentAccepted::Duplicate(msg) => slack(&Reply::text(msg)),
+                IncidentAccepted::Refused(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
+            },
+            // Only the requester, or a person who could approve, may cancel (refusals ephemeral).
+            "cancel" => match state.safety.cancel(&value, &user, &origin, &keys).await {
+                Ok(msg) => to_presser(state, response_url.as_deref(), Reply::replacing(msg)).await,
+                Err(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
+            },
             other => {
                 info!(action_id = other, "button ignored");
                 slack(&Reply::text("Nothing to do."))
@@ -274,7 +305,7 @@ async fn execute(
     approver: Option<ChatUser>,
     claim: &str,
 ) -> Response<Body> {
-    let by = approver.as_ref().map(|a| format!(" by {}", a.name)).unwrap_or_default();
+    let by = approver.as_ref().map(|a| format!(" by {}", untrusted(&a.name))).unwrap_or_default();
     let channel = (!origin.channel.is_empty()).then(|| origin.channel.clone());
     let url = response_url.clone();
     let job = Job::Execute { token, accepted_at: now, response_url, approver, channel, thread_ts };
@@ -283,7 +314,7 @@ async fn execute(
             "{}{by}: {} `{}` (request `{}`) — working on it…",
             if claim == "approve" { "Approved" } else { "Confirmed" },
             c.action,
-            c.machine_name,
+            untrusted(&c.machine_name),
             c.request_id
         ))),
         Err(e) => {
@@ -305,11 +336,11 @@ pub fn approval_request(c: &Confirmation, requester: &ChatUser, token: String) -
         text: format!(
             "*Approval needed*: {} asked to *{}* `{}` (id `{}`).\nReason: {}\nRequest `{}` — a second authorised \
              person must approve before the confirmation expires.",
-            requester.name,
+            untrusted(&requester.name),
             c.action,
-            c.machine_name,
+            untrusted(&c.machine_name),
             c.machine_id,
-            c.reason.as_str(),
+            untrusted(c.reason.as_str()),
             c.request_id
         ),
         prompt: Some(Prompt {
@@ -321,6 +352,7 @@ pub fn approval_request(c: &Confirmation, requester: &ChatUser, token: String) -
             expires_in_s: 0,
             token,
             approval: true,
+            incident: false,
         }),
         // A new message in the channel: an ephemeral prompt cannot be replaced by a public one.
         replace_original: false,
@@ -408,7 +440,9 @@ async fn teams_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
 async fn teams_prompt(state: &State, reply: &Reply, p: &Prompt) -> Reply {
     let code = ConfirmCode::random();
     let exp = (state.clock)() + i64::try_from(p.expires_in_s).unwrap_or(0);
-    match state.safety.idempotency.put_if_absent(&format!("teams-code:{code}"), &p.token, exp).await {
+    // An incident change's token is kept marked as such (a token never contains a space).
+    let kept = if p.incident { format!("{INCIDENT_CODE}{}", p.token) } else { p.token.clone() };
+    match state.safety.idempotency.put_if_absent(&format!("teams-code:{code}"), &kept, exp).await {
         Ok(None) => Reply::text(format!(
             "{}\nTo go ahead, reply `confirm {code}` within {} min.",
             reply.text.lines().take(2).collect::<Vec<_>>().join("\n"),
@@ -419,6 +453,46 @@ async fn teams_prompt(state: &State, reply: &Reply, p: &Prompt) -> Reply {
             warn!(error = %e, "could not keep a Teams confirmation code");
             Reply::text("Sorry, the confirmation could not be kept; try again.")
         }
+    }
+}
+
+/// The mark of an incident change's token under `teams-code:`.
+const INCIDENT_CODE: &str = "incident ";
+
+/// `confirm <code>` for an incident change in Teams: the same checks as the Slack button.
+async fn teams_confirm_incident(
+    state: &State,
+    user: &ChatUser,
+    origin: &Origin,
+    token: String,
+    approve: bool,
+    keys: &[defender_shared::secret::SecretString],
+) -> Reply {
+    if approve {
+        audit(Decision::Refused, None, user, "incident-update", None, None, "an incident change needs no approval");
+        return Reply::text("Refused: this change needs no approval; its requester confirms it.");
+    }
+    match state.safety.accept_incident(&token, user, origin, keys).await {
+        IncidentAccepted::Go(c) => {
+            let job = Job::UpdateIncident { token, accepted_at: (state.clock)(), response_url: None, channel: None };
+            match state.handoff.send(&job, Duration::ZERO).await {
+                Ok(()) => Reply::text(format!(
+                    "Confirmed: incident `{}` {} (request `{}`) — sent to Defender; `incident {}` shows its state.",
+                    c.incident_id,
+                    untrusted(&c.change),
+                    c.request_id,
+                    c.incident_id
+                )),
+                Err(e) => {
+                    warn!(error = %e, "hand-off failed");
+                    if let Err(e) = state.safety.idempotency.remove(&format!("confirm:{}", c.request_id)).await {
+                        warn!(error = %e, "could not release a claim");
+                    }
+                    Reply::text("Sorry, the change could not be queued; confirm again.")
+                }
+            }
+        }
+        IncidentAccepted::Duplicate(msg) | IncidentAccepted::Refused(msg) => Reply::text(msg),
     }
 }
 
@@ -435,6 +509,9 @@ async fn teams_confirm(state: &State, user: &ChatUser, origin: &Origin, code: &C
     let Ok(keys) = read_keys(state.store.as_ref(), &state.worker.slack_secret_names).await else {
         return Reply::text("The key vault is unavailable right now: nothing was done; try again shortly.".to_string());
     };
+    if let Some(token) = token.strip_prefix(INCIDENT_CODE) {
+        return teams_confirm_incident(state, user, origin, token.to_string(), approve, &keys).await;
+    }
     let now = (state.clock)();
     let accepted = if approve {
         state.safety.approve(&token, user, origin, &keys).await
@@ -451,7 +528,7 @@ async fn teams_confirm(state: &State, user: &ChatUser, origin: &Origin, code: &C
                     "{}: {} `{}` (request `{}`) — sent to Defender; `machine {}` shows its state.",
                     if approve { "Approved" } else { "Confirmed" },
                     c.action,
-                    c.machine_name,
+                    untrusted(&c.machine_name),
                     c.request_id,
                     c.machine_id
                 )),

@@ -43,7 +43,8 @@ pub enum Job {
     Execute {
         /// The sealed confirmation token.
         token: String,
-        /// When the callback accepted it (the token is opened as of then: queueing does not expire it).
+        /// When the callback accepted it: the reply thread's age only. The worker checks the expiry
+        /// against the time the confirmation claim was recorded, never against this field.
         accepted_at: i64,
         /// Where to post the result.
         response_url: Option<String>,
@@ -56,6 +57,19 @@ pub enum Job {
         /// The thread of the message the button was on (a channel message), if any.
         #[serde(default)]
         thread_ts: Option<String>,
+    },
+    /// A confirmed incident change to run once (the worker re-derives the confirmation from the
+    /// idempotency store).
+    UpdateIncident {
+        /// The sealed incident confirmation.
+        token: String,
+        /// When the callback accepted it (the reply thread's age; not evidence of anything).
+        accepted_at: i64,
+        /// Where to post the result.
+        response_url: Option<String>,
+        /// The channel of the click.
+        #[serde(default)]
+        channel: Option<String>,
     },
     /// One step of a `/defender link` sign-in: poll for a bounded time, then send the next step.
     LinkPoll {

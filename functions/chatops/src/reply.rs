@@ -1,6 +1,78 @@
 //! What the functions say back, independent of the chat system, and its Slack and Teams renderings.
+//!
+//! # Untrusted text
+//! Text the functions do not control — what an endpoint reports (machine names, alert titles,
+//! hunting rows, file paths), incident fields, chat display names and a requester's reason — is
+//! marked where it enters a reply with [`untrusted`] and escaped when the reply is rendered, with
+//! one function per format: [`escape_slack`] (Slack's `&`, `<`, `>`, so `<https://evil|Open in
+//! Defender>` is shown as typed, never as a link) and [`escape_teams`] (HTML and Markdown: entities
+//! for `&`, `<`, `>`, quotes and the Markdown characters, so neither a tag nor `[text](url)` is
+//! formed). The marks are private-use characters, removed from the untrusted text itself first, so
+//! it cannot close its own span.
 
 use serde_json::{Value, json};
+
+const OPEN: char = '\u{E000}';
+const CLOSE: char = '\u{E001}';
+
+/// Marks text the functions do not control, to be escaped by the renderer of each format.
+pub fn untrusted(s: impl AsRef<str>) -> String {
+    let inner: String = s.as_ref().chars().filter(|c| *c != OPEN && *c != CLOSE).collect();
+    format!("{OPEN}{inner}{CLOSE}")
+}
+
+/// Escapes text for Slack mrkdwn (and the `text` of a message): `&`, `<`, `>` as Slack documents.
+pub fn escape_slack(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes text for a Teams message (Markdown with HTML): numeric entities for the HTML
+/// characters and for every Markdown character that could start a link, emphasis, code, a heading
+/// or a table; an entity is shown as its character and never parsed as syntax.
+pub fn escape_teams(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' | '<' | '>' | '"' | '\'' | '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '|' | '~' | '!' => {
+                out.push_str(&format!("&#{};", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Renders a reply text: marked spans through `escape`, the rest as written.
+fn render(text: &str, escape: fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len_utf8()..];
+        let (inner, next) = match after.find(CLOSE) {
+            Some(end) => (&after[..end], &after[end + CLOSE.len_utf8()..]),
+            None => (after, ""),
+        };
+        out.push_str(&escape(inner));
+        rest = next;
+    }
+    out.push_str(&rest.replace(CLOSE, ""));
+    out
+}
+
+/// The reply text without marks and unescaped (plain-text fields, logs, tests).
+pub fn plain(text: &str) -> String {
+    text.chars().filter(|c| *c != OPEN && *c != CLOSE).collect()
+}
 
 /// A confirmation prompt: the machine's name and id, the action and reason, and the sealed token the
 /// confirm button carries.
@@ -22,6 +94,8 @@ pub struct Prompt {
     pub token: String,
     /// A second person's approval (an `approve` button in the channel), not the requester's confirm.
     pub approval: bool,
+    /// An incident change (`confirm-incident` button), not a machine action.
+    pub incident: bool,
 }
 
 /// A reply.
@@ -52,23 +126,29 @@ impl Reply {
     /// Slack's message JSON (ephemeral — only the requester sees it — unless `in_channel`).
     pub fn to_slack(&self) -> Value {
         let kind = if self.in_channel { "in_channel" } else { "ephemeral" };
-        let mut v = json!({"response_type": kind, "text": self.text});
+        let text = self.slack_text();
+        let mut v = json!({"response_type": kind, "text": text});
         if self.replace_original {
             v["replace_original"] = json!(true);
         }
         if let Some(p) = &self.prompt {
-            let (id, verb) = if p.approval { ("approve", "Approve") } else { ("confirm", "Confirm") };
+            let (id, verb) = match (p.approval, p.incident) {
+                (true, _) => ("approve", "Approve"),
+                (false, true) => ("confirm-incident", "Confirm"),
+                (false, false) => ("confirm", "Confirm"),
+            };
             v["blocks"] = json!([
-                {"type": "section", "text": {"type": "mrkdwn", "text": self.text}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": text}},
                 {"type": "actions", "block_id": format!("{id}-{}", p.request_id), "elements": [
                     {"type": "button", "action_id": id, "style": "danger", "value": p.token,
-                     "text": {"type": "plain_text", "text": format!("{verb} {}", p.action)},
+                     "text": {"type": "plain_text", "text": plain(&format!("{verb} {}", p.action))},
                      "confirm": {"title": {"type": "plain_text", "text": "Are you sure?"},
                                  "text": {"type": "plain_text",
-                                          "text": format!("{} {} ({})", p.action, p.machine_name, p.machine_id)},
+                                          "text": plain(&format!("{} {} ({})", p.action, p.machine_name, p.machine_id))},
                                  "confirm": {"type": "plain_text", "text": "Yes"},
                                  "deny": {"type": "plain_text", "text": "No"}}},
-                    {"type": "button", "action_id": "cancel", "value": p.request_id,
+                    // The cancel button carries the token: only the requester or an approver may cancel.
+                    {"type": "button", "action_id": "cancel", "value": p.token,
                      "text": {"type": "plain_text", "text": "Cancel"}}
                 ]}
             ]);
@@ -76,8 +156,43 @@ impl Reply {
         v
     }
 
+    /// The text as Slack mrkdwn, untrusted spans escaped.
+    pub fn slack_text(&self) -> String {
+        render(&self.text, escape_slack)
+    }
+
+    /// The text as Teams Markdown, untrusted spans escaped.
+    pub fn teams_text(&self) -> String {
+        render(&self.text, escape_teams).replace('\n', "<br>")
+    }
+
     /// A Teams outgoing-webhook reply (a message activity).
     pub fn to_teams(&self) -> Value {
-        json!({"type": "message", "text": self.text.replace('\n', "<br>")})
+        json!({"type": "message", "text": self.teams_text()})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLANTED: &str =
+        "<https://evil.example/x|Open in Defender> [Open in Defender](https://evil.example/y) <b>x</b> & *y*";
+
+    #[test]
+    fn planted_links_are_inert_in_both_formats_and_cannot_close_their_span() {
+        let r = Reply::text(format!("*Alert* `{}`: done", untrusted(PLANTED)));
+        let slack = r.slack_text();
+        assert!(!slack.contains('<') && !slack.contains('>'), "{slack}");
+        assert!(slack.starts_with("*Alert* `&lt;https://evil.example/x|Open in Defender&gt;"), "{slack}");
+        assert!(slack.contains("&amp; *y*") && slack.ends_with("`: done"), "{slack}");
+        let teams = r.teams_text();
+        assert!(!teams.contains('<') && !teams.contains('[') && !teams.contains("]("), "{teams}");
+        assert!(teams.starts_with("*Alert* `&#60;https://evil.example/x|Open in Defender&#62;"), "{teams}");
+        assert!(teams.ends_with("`: done"), "our own formatting is kept: {teams}");
+        // A planted closing mark does not end the span early.
+        let sneaky = Reply::text(untrusted(format!("a{CLOSE}<https://evil|x>")));
+        assert_eq!(sneaky.slack_text(), "a&lt;https://evil|x&gt;");
+        assert_eq!(plain(&sneaky.text), "a<https://evil|x>");
     }
 }

@@ -271,8 +271,8 @@ impl Poster {
         // A channel message: everyone in the channel sees it, so no buttons (a prompt's token stays
         // with its requester) and the requester is mentioned.
         let text = match &thread.user_id {
-            Some(u) => format!("<@{u}> {}", reply.text),
-            None => reply.text.clone(),
+            Some(u) => format!("<@{}> {}", crate::reply::escape_slack(u), reply.slack_text()),
+            None => reply.slack_text(),
         };
         let mut message = json!({"channel": channel, "text": text});
         if let Some(ts) = &thread.thread_ts {

@@ -19,22 +19,18 @@
 
 use crate::{
     actions::{Ask, Executed, Safety, capitalise, machine_state, resolve},
-    command::{ChatUser, Command, IncidentChange, Parsed, parse_text, usage},
+    command::{ChatUser, Command, Parsed, parse_text, usage},
     confirm,
+    confirm::{Confirmation, IncidentConfirmation},
     defender::{DefenderOps, Tenants},
     followup::{self, Pending},
     handoff::{HandOff, HandOffError, Job, Responder},
     reply::Reply,
+    reply::untrusted,
     thread::{Poster, SlackApi, Thread},
     user::{LinkStep, UserContext, pending_name},
 };
-use defender_shared::{
-    auth::Clock,
-    defender::models::incidents::{IncidentStatus, IncidentUpdate},
-    ids::TenantName,
-    secret::SecretString,
-    vault::SecretStore,
-};
+use defender_shared::{auth::Clock, ids::TenantName, secret::SecretString, vault::SecretStore};
 use std::{sync::Arc, time::Duration};
 use tracing::{info, warn};
 
@@ -145,6 +141,12 @@ impl Worker {
                         warn!(error = %e, "follow-up not queued");
                     }
                 }
+                Ok(Some(reply))
+            }
+            Job::UpdateIncident { token, accepted_at, response_url, channel } => {
+                let mut thread = Thread { response_url, issued_at: accepted_at, channel, ..Thread::default() };
+                let reply = self.update_incident(&token, &mut thread).await;
+                self.post(&mut thread, &reply).await;
                 Ok(Some(reply))
             }
             Job::Recheck { pending } => {
@@ -378,7 +380,12 @@ impl Worker {
                                 .iter()
                                 .take(5)
                                 .map(|a| {
-                                    format!("  – `{}` {} ({})", a.id, opt(a.title.as_ref()), opt(a.severity.as_ref()))
+                                    format!(
+                                        "  – `{}` {} ({})",
+                                        untrusted(a.id.to_string()),
+                                        untrusted(opt(a.title.as_ref())),
+                                        untrusted(opt(a.severity.as_ref()))
+                                    )
                                 })
                                 .collect();
                             lines.insert(0, format!("Alerts: {}", list.len()));
@@ -389,26 +396,26 @@ impl Worker {
                     Reply::text(format!(
                         "*{}* (id `{id}`)\nOS: {} · health: {} · risk: {} · exposure: {} · last seen: {} · IP: {}\n\
                          Isolation: {isolation} · pending actions: {pending}\n{alerts}",
-                        opt(m.computer_dns_name.as_ref()),
-                        opt(m.os_platform.as_ref()),
-                        opt(m.health_status.as_ref()),
-                        opt(m.risk_score.as_ref()),
-                        opt(m.exposure_level.as_ref()),
-                        opt(m.last_seen.as_ref().map(|t| t.as_str().to_string())),
-                        opt(m.last_ip_address.as_ref()),
+                        untrusted(opt(m.computer_dns_name.as_ref())),
+                        untrusted(opt(m.os_platform.as_ref())),
+                        untrusted(opt(m.health_status.as_ref())),
+                        untrusted(opt(m.risk_score.as_ref())),
+                        untrusted(opt(m.exposure_level.as_ref())),
+                        untrusted(opt(m.last_seen.as_ref().map(|t| t.as_str().to_string()))),
+                        untrusted(opt(m.last_ip_address.as_ref())),
                     ))
                 }
             },
             Command::Alert(id) => match ops.alert(&id).await {
                 Ok(Some(a)) => Reply::text(format!(
                     "*Alert* `{}`: {}\nSeverity: {} · status: {} · category: {} · incident: {} · machine: {}",
-                    a.id,
-                    opt(a.title.as_ref()),
-                    opt(a.severity.as_ref()),
-                    opt(a.status.as_ref()),
-                    opt(a.category.as_ref()),
-                    opt(a.incident_id),
-                    opt(a.computer_dns_name.as_ref()),
+                    untrusted(a.id.to_string()),
+                    untrusted(opt(a.title.as_ref())),
+                    untrusted(opt(a.severity.as_ref())),
+                    untrusted(opt(a.status.as_ref())),
+                    untrusted(opt(a.category.as_ref())),
+                    untrusted(opt(a.incident_id)),
+                    untrusted(opt(a.computer_dns_name.as_ref())),
                 )),
                 Ok(None) => Reply::text(format!("No alert `{id}`.")),
                 Err(e) => Reply::text(format!("Could not read alert `{id}`: {e}")),
@@ -419,35 +426,22 @@ impl Worker {
                 Err(e) => Reply::text(format!("Could not read incident `{id}`: {e}")),
             },
             Command::UpdateIncident(id, change) => {
-                let mut u = IncidentUpdate {
-                    comment: Some(format!("changed in chat by {} ({})", user.name, user.id)),
-                    ..IncidentUpdate::default()
+                // A state change: confirmed with a sealed token, as machine actions are.
+                let incident = match ops.incident(id).await {
+                    Ok(Some(i)) => i,
+                    Ok(None) => return Reply::text(format!("No incident `{id}`.")),
+                    Err(e) => return Reply::text(format!("Could not read incident `{id}`: {e}")),
                 };
-                match &change {
-                    IncidentChange::Assign(upn) => u.assigned_to = Some(upn.as_str().to_string()),
-                    IncidentChange::Resolve => u.status = Some(IncidentStatus::Resolved),
-                    IncidentChange::Classify(c) => u.classification = Some(c.clone()),
-                }
-                crate::actions::audit(
-                    crate::actions::Decision::Executed,
-                    Some(tenant.as_str()),
-                    user,
-                    "incident-update",
-                    None,
-                    None,
-                    &format!("incident {id}: {change:?}"),
-                );
-                match ops.update_incident(id, &u).await {
-                    Ok(i) => Reply::text(format!("Updated.\n{}", incident_text(&i))),
-                    Err(e) => Reply::text(format!("Could not update incident `{id}`: {e}")),
-                }
+                let keys = secrets(self.store.as_ref(), &self.slack_secret_names).await;
+                let Some(key) = keys.first() else { return Reply::text("The signing secret is unavailable.") };
+                self.safety.prepare_incident(tenant, user, id, &change, &incident, key)
             }
             Command::Hunt(h) => match ops.hunt(&h).await {
                 Ok(r) => {
                     let rows = r.results.unwrap_or_default();
                     let mut lines = vec![format!("*Hunt* `{}`: {} row(s)", h.name(), rows.len())];
                     for row in rows.iter().take(10) {
-                        lines.push(format!("  – {}", serde_json::to_string(row).unwrap_or_default()));
+                        lines.push(format!("  – {}", untrusted(serde_json::to_string(row).unwrap_or_default())));
                     }
                     Reply::text(lines.join("\n"))
                 }
@@ -458,12 +452,12 @@ impl Worker {
             Command::ActionStatus(id) => match ops.action(&id).await {
                 Ok(Some(a)) => Reply::text(format!(
                     "Action `{}`: {} on `{}` — *{}* (by {}, updated {})",
-                    a.id,
-                    opt(a.kind.as_ref()),
-                    opt(a.computer_dns_name.as_ref()),
-                    opt(a.status.as_ref()),
-                    opt(a.requestor.as_ref()),
-                    opt(a.last_update().map(|t| t.as_str().to_string())),
+                    untrusted(a.id.to_string()),
+                    untrusted(opt(a.kind.as_ref())),
+                    untrusted(opt(a.computer_dns_name.as_ref())),
+                    untrusted(opt(a.status.as_ref())),
+                    untrusted(opt(a.requestor.as_ref())),
+                    untrusted(opt(a.last_update().map(|t| t.as_str().to_string()))),
                 )),
                 Ok(None) => Reply::text(format!("No machine action `{id}`.")),
                 Err(e) => Reply::text(format!("Could not read action `{id}`: {e}")),
@@ -481,9 +475,14 @@ impl Worker {
         approver: Option<&ChatUser>,
     ) -> (Reply, Option<Pending>) {
         let keys = secrets(self.store.as_ref(), &self.slack_secret_names).await;
-        let c = match confirm::open(token, &keys, accepted_at) {
+        // The expiry is checked against the recorded claims (`Safety::execute`), not `accepted_at`.
+        let _ = accepted_at;
+        let c: Confirmation = match confirm::open_sealed(token, &keys) {
             Ok(c) => c,
-            Err(e) => return (Reply::replacing(format!("Refused: {e}.")), None),
+            Err(e) => {
+                warn!(error = %e, "a job with an unusable token refused");
+                return (Reply::replacing(format!("Refused: {e}.")), None);
+            }
         };
         thread.user_id = Some(c.user_id.clone());
         let requester = ChatUser { id: c.user_id.clone(), name: c.user_name.clone() };
@@ -495,7 +494,7 @@ impl Worker {
         let Some(ops) = delegated.or_else(|| self.ops(&c.tenant)) else {
             return (Reply::replacing(format!("Unknown tenant '{}'.", c.tenant)), None);
         };
-        let what = format!("{} `{}` (id `{}`)", capitalise(&c.action), c.machine_name, c.machine_id);
+        let what = format!("{} `{}` (id `{}`)", capitalise(&c.action), untrusted(&c.machine_name), c.machine_id);
         match self.safety.execute(ops.as_ref(), &c, approver).await {
             Executed::Started(a) => {
                 let Some(action_id) = a.id.valid().cloned() else {
@@ -528,15 +527,36 @@ impl Worker {
     }
 }
 
+impl Worker {
+    /// Runs a confirmed incident change (the confirmation re-derived from the store) and answers the
+    /// reply.
+    async fn update_incident(&self, token: &str, thread: &mut Thread) -> Reply {
+        let keys = secrets(self.store.as_ref(), &self.slack_secret_names).await;
+        let c: IncidentConfirmation = match confirm::open_sealed(token, &keys) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(error = %e, "a job with an unusable token refused");
+                return Reply::replacing(format!("Refused: {e}."));
+            }
+        };
+        thread.user_id = Some(c.user_id.clone());
+        let Some(ops) = self.ops(&c.tenant) else { return Reply::replacing(format!("Unknown tenant '{}'.", c.tenant)) };
+        match self.safety.execute_incident(ops.as_ref(), &c).await {
+            Ok(i) => Reply::replacing(format!("Updated (request `{}`).\n{}", c.request_id, incident_text(&i))),
+            Err(why) => Reply::replacing(format!("Incident `{}` {}: {why}.", c.incident_id, untrusted(&c.change))),
+        }
+    }
+}
+
 fn incident_text(i: &defender_shared::defender::models::incidents::Incident) -> String {
     format!(
         "*Incident* `{}`: {}\nStatus: {} · severity: {} · assigned to: {} · classification: {} · alerts: {}",
         i.incident_id,
-        opt(i.incident_name.as_ref()),
-        opt(i.status.as_ref()),
-        opt(i.severity.as_ref()),
-        opt(i.assigned_to.as_ref()),
-        opt(i.classification.as_ref()),
+        untrusted(opt(i.incident_name.as_ref())),
+        untrusted(opt(i.status.as_ref())),
+        untrusted(opt(i.severity.as_ref())),
+        untrusted(opt(i.assigned_to.as_ref())),
+        untrusted(opt(i.classification.as_ref())),
         i.alerts.as_ref().map(Vec::len).unwrap_or(0),
     )
 }
