@@ -221,7 +221,7 @@ mod tests {
     fn round_trip_rotation_tamper_and_expiry() {
         let s = SecretString::new("signing");
         let t = seal(&sample(1000), &s).unwrap();
-        assert_eq!(open(&t, &[SecretString::new("new"), s.clone()], 1000).unwrap(), sample(1000));
+        assert_eq!(open::<Confirmation>(&t, &[SecretString::new("new"), s.clone()], 1000).unwrap(), sample(1000));
         assert_eq!(open::<Confirmation>(&t, std::slice::from_ref(&s), 1001), Err(TokenError::Expired(1)));
         assert_eq!(open::<Confirmation>(&t, &[SecretString::new("other")], 0), Err(TokenError::Mismatch));
         // A changed machine (re-encoded body, old MAC) is refused.

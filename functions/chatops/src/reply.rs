@@ -35,14 +35,16 @@ pub fn escape_slack(s: &str) -> String {
     out
 }
 
-/// Escapes text for a Teams message (Markdown with HTML): numeric entities for the HTML
-/// characters and for every Markdown character that could start a link, emphasis, code, a heading
-/// or a table; an entity is shown as its character and never parsed as syntax.
+/// Escapes text for a Teams message (Markdown with HTML): numeric entities for the HTML characters
+/// (`&`, `<`, `>`, quotes) and for the Markdown characters that form a link or an image (`[`, `]`,
+/// `(`, `)`), close a code span (`` ` ``), escape (`\`) or emphasise (`*`); an entity is shown as its
+/// character and never parsed as syntax. (`_` is left: ids and host names hold it, and it forms no
+/// link.)
 pub fn escape_teams(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            '&' | '<' | '>' | '"' | '\'' | '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '|' | '~' | '!' => {
+            '&' | '<' | '>' | '"' | '\'' | '\\' | '`' | '*' | '[' | ']' | '(' | ')' => {
                 out.push_str(&format!("&#{};", u32::from(c)));
             }
             c => out.push(c),

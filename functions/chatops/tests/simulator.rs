@@ -31,7 +31,7 @@ async fn an_unauthorised_user_cannot_start_any_action() {
     assert_eq!(text(&out), "Refused: only the analyst who asked can confirm this action.");
     // A forged token (signed with another key) and an expired one.
     let forged = confirm::seal(
-        &confirm::open(&token, &[SecretString::new(rig.slack_secret.clone())], now()).unwrap(),
+        &confirm::open::<Confirmation>(&token, &[SecretString::new(rig.slack_secret.clone())], now()).unwrap(),
         &SecretString::new("guess"),
     )
     .unwrap();
@@ -107,9 +107,20 @@ async fn a_second_isolate_while_one_is_pending_is_refused_before_defender() {
     assert_eq!(replies.iter().filter(|r| r.contains("accepted by Defender")).count(), 1, "{replies:#?}");
     assert_eq!(replies.iter().filter(|r| r.contains("still pending")).count(), 1, "{replies:#?}");
     assert_eq!(rig.action_posts().await.len(), 1);
-    // Cancel answers and does nothing.
+    // Cancel carries the prompt's token (a bare request id is nothing to cancel); a confirmed
+    // request cannot be cancelled, a new one can and then cannot be confirmed.
     let (_, out) = rig.press(ANALYST, "cancel", "req", None).await;
+    assert_eq!(text(&out), "Refused: malformed confirmation; nothing to cancel.");
+    let (_, out) = rig.press(ANALYST, "cancel", &tokens[0], None).await;
+    assert_eq!(text(&out), "Refused: the request was already confirmed.");
+    rig.slash(ANALYST, &format!("scan {host} routine check"), "p3").await;
+    rig.drain().await;
+    let scan = rig.posted("p3")[0]["blocks"][1]["elements"][1]["value"].as_str().unwrap().to_string();
+    let (_, out) = rig.press(ANALYST, "cancel", &scan, None).await;
     assert_eq!(text(&out), "Cancelled; nothing was done.");
+    let (_, out) = rig.press(ANALYST, "confirm", &scan, None).await;
+    assert_eq!(text(&out), "Refused: this request was cancelled.");
+    assert_eq!(rig.action_posts().await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -177,8 +188,10 @@ async fn every_lookup_command_is_answered_from_the_tenant() {
     );
     assert!(got("m").contains("Isolation: not isolated"), "{}", got("m"));
     assert!(got("ip").starts_with("*ws-fin-011.contoso.com*"), "{}", got("ip"));
-    assert!(got("a").contains(seed_alert["title"].as_str().unwrap()), "{}", got("a"));
-    assert!(got("i").contains(seed_incident["incidentName"].as_str().unwrap()), "{}", got("i"));
+    // Endpoint-controlled text is escaped for Slack mrkdwn (`&` → `&amp;`, as Slack documents).
+    let slack_escaped = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    assert!(got("a").contains(&slack_escaped(seed_alert["title"].as_str().unwrap())), "{}", got("a"));
+    assert!(got("i").contains(&slack_escaped(seed_incident["incidentName"].as_str().unwrap())), "{}", got("i"));
     assert!(got("act").contains("Isolate on `ws-fin-014.contoso.com` — *Succeeded*"), "{}", got("act"));
     assert!(got("h").starts_with("*Hunt* `processes-on-host`:"), "{}", got("h"));
     // The hunt ran on Graph runHuntingQuery, never on a retiring MDE/XDR hunting API (MC1220762).
@@ -186,11 +199,16 @@ async fn every_lookup_command_is_answered_from_the_tenant() {
     let paths: Vec<&str> = log.iter().filter_map(|e| e["path"].as_str()).collect();
     assert_eq!(paths.iter().filter(|p| **p == "/v1.0/security/runHuntingQuery").count(), 1, "{paths:?}");
     assert!(!paths.iter().any(|p| p.starts_with("/api/advanced")), "a retiring hunting API was called: {paths:?}");
-    assert!(
-        got("upd").starts_with("Updated.") && got("upd").contains("assigned to: alice@contoso.com"),
-        "{}",
-        got("upd")
-    );
+    // An incident change is a state change: it is prompted, and runs only once confirmed.
+    let upd = rig.posted("upd")[0].clone();
+    assert!(got("upd").starts_with(&format!("*Incident* `{}` ", seed_incident["incidentId"])), "{upd}");
+    let button = &upd["blocks"][1]["elements"][0];
+    assert_eq!(button["action_id"], "confirm-incident", "{upd}");
+    let (_, out) = rig.press(ANALYST, "confirm-incident", button["value"].as_str().unwrap(), None).await;
+    assert!(text(&out).starts_with("Confirmed: incident"), "{out}");
+    rig.drain().await;
+    let done = text(rig.posted("confirm").last().unwrap()).to_string();
+    assert!(done.starts_with("Updated (request") && done.contains("assigned to: alice@contoso.com"), "{done}");
     // Help and usage are answered at once, without the worker.
     let (_, out) = rig.slash(READER, "", "x").await;
     assert!(text(&out).starts_with("Usage: /defender"));

@@ -542,7 +542,9 @@ pub async fn five_concurrent_confirms_and_a_retry(rig: &mut Rig) {
     assert_eq!(rig.posted("confirm").len(), 2, "both runs answered the thread");
 
     // The Defender comment names the chat user and the request id.
-    let request_id = confirm::open(&token, &[SecretString::new(rig.slack_secret.clone())], now()).unwrap().request_id;
+    let request_id = confirm::open::<Confirmation>(&token, &[SecretString::new(rig.slack_secret.clone())], now())
+        .unwrap()
+        .request_id;
     let action = rig.last_action(host);
     let comment = action["requestorComment"].as_str().unwrap();
     assert!(comment.contains("u0analyst (U0ANALYST)") && comment.contains(&request_id), "{comment}");
