@@ -20,6 +20,7 @@
 use chatops::{
     command::{self, Command, Parsed, SlackRequest, TeamsRequest},
     confirm,
+    reply::{Reply, untrusted},
 };
 use defender_shared::{
     defender::{
@@ -349,14 +350,24 @@ pub fn slack(data: &[u8]) {
         Ok(SlackRequest::Slash { parsed, .. }) => check_parsed(&parsed),
         Ok(SlackRequest::Button { value, .. }) => {
             // Any value opens only if it was sealed with the key (the corpus holds one that was).
-            if let Ok(c) = confirm::open(&value, &[SecretString::new(SLACK_SECRET)], NOW) {
+            if let Ok(c) = confirm::open::<confirm::Confirmation>(&value, &[SecretString::new(SLACK_SECRET)], NOW) {
                 let again = confirm::seal(&c, &SecretString::new(SLACK_SECRET));
                 assert!(again.is_ok(), "an opened confirmation cannot be sealed again");
             }
+            // An incident change's token never opens as a machine action's, nor back.
+            let incident =
+                confirm::open::<confirm::IncidentConfirmation>(&value, &[SecretString::new(SLACK_SECRET)], NOW);
+            let machine = confirm::open::<confirm::Confirmation>(&value, &[SecretString::new(SLACK_SECRET)], NOW);
+            assert!(incident.is_err() || machine.is_err(), "one token opened as both kinds");
         }
         Err(e) => assert!(e.to_string().starts_with("not a Slack request"), "{e}"),
     }
-    check_parsed(&command::parse_text(&String::from_utf8_lossy(data)));
+    let text = String::from_utf8_lossy(data);
+    check_parsed(&command::parse_text(&text));
+    // Untrusted text rendered for Slack: no `<` or `>` survives, so no link, mention or command forms.
+    let slack = Reply::text(format!("*x* {}", untrusted(&text))).slack_text();
+    let escaped = slack.strip_prefix("*x* ").unwrap_or_default();
+    assert!(!escaped.contains(['<', '>']), "a Slack control sequence survived: {escaped:?}");
 }
 
 /// A Teams outgoing-webhook activity.
@@ -377,6 +388,10 @@ pub fn teams(data: &[u8]) {
     assert!(plain.chars().count() <= html.chars().count(), "the plain text grew");
     // Tags (the mention among them) are gone; a '<' survives only as a decoded `&lt;`.
     assert!(html.contains('&') || !plain.contains('<'), "a tag survived: {plain:?}");
+    // Untrusted text rendered for Teams: no tag and no Markdown link or code span can form.
+    let teams = Reply::text(format!("*x* {}", untrusted(&html))).teams_text().replace("<br>", "");
+    let escaped = teams.strip_prefix("*x* ").unwrap_or_default();
+    assert!(!escaped.contains(['<', '>', '[', ']', '(', ')', '`']), "Teams markup survived: {escaped:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
