@@ -780,9 +780,10 @@ impl Safety {
         let name = incident.incident_name.as_deref().unwrap_or("-");
         Reply {
             text: format!(
-                "*Incident* `{id}` {}: *{}*?\nRequest `{request_id}` — this button expires in {} min.",
+                "*Incident* `{id}` {}: *{}*?\nAsked by {}.\nRequest `{request_id}` — this button expires in {} min.",
                 untrusted(name),
                 untrusted(&words),
+                untrusted(&user.name),
                 ttl.div_ceil(60)
             ),
             prompt: Some(Prompt {

@@ -9,6 +9,8 @@
 //!    ([`Safety::authorize`]) and confirm/cancel buttons are answered at once — none needs Defender.
 //!    A refused button press (expired, another user's, not allowed) is also posted to the click's
 //!    `response_url`, ephemeral: Slack does not show the body acknowledging a `block_actions`.
+//!    Incident changes have their own button (`confirm-incident`); `cancel` carries the sealed token
+//!    and is honoured only for the requester or a possible approver ([`Safety::cancel`]).
 //! 3. Everything that calls Defender is handed to the worker ([`HandOff`]) and answered "working on
 //!    it": the callback never waits on Defender, so it answers well within Slack's 3 s.
 //! 4. Teams outgoing webhooks must be answered in the response (within 5 s, no `response_url`) and

@@ -3,7 +3,9 @@
 //! - [`Job::Command`]: lookups (machine, alert, incident, action status, hunt), incident changes, and
 //!   the confirmation prompt of a machine action ([`Safety::prepare`]).
 //! - [`Job::Execute`]: a confirmed action, exactly once ([`Safety::execute`]), then a delayed
-//!   [`Job::Recheck`] to follow it.
+//!   [`Job::Recheck`] to follow it. The message is not evidence: the confirmation (and approval) is
+//!   re-derived from the idempotency store's claims ([`Safety::verify_claims`]).
+//! - [`Job::UpdateIncident`]: a confirmed incident change, the same way ([`Safety::execute_incident`]).
 //! - [`Job::Recheck`]: one follow-up pass ([`followup::recheck`]); what is not final goes round again.
 //! - [`Job::Later`]: a long wait, sent round again until due, then run.
 //! - [`Job::LinkPoll`]: one step of a `/defender link` sign-in: polls for at most
@@ -130,7 +132,7 @@ impl Worker {
             Job::Execute { token, accepted_at, response_url, approver, channel, thread_ts } => {
                 let mut thread =
                     Thread { response_url, issued_at: accepted_at, channel, thread_ts, ..Thread::default() };
-                let (reply, pending) = self.execute(&token, accepted_at, &mut thread, approver.as_ref()).await;
+                let (reply, pending) = self.execute(&token, &mut thread, approver.as_ref()).await;
                 self.post(&mut thread, &reply).await;
                 if let Some(mut pending) = pending {
                     // The follow-up continues the thread, posts counted.
@@ -467,16 +469,10 @@ impl Worker {
 
     /// Executes a confirmed action; answers the reply and, when Defender accepted it, the action to
     /// follow (its thread is set by the caller after the reply is posted).
-    async fn execute(
-        &self,
-        token: &str,
-        accepted_at: i64,
-        thread: &mut Thread,
-        approver: Option<&ChatUser>,
-    ) -> (Reply, Option<Pending>) {
+    async fn execute(&self, token: &str, thread: &mut Thread, approver: Option<&ChatUser>) -> (Reply, Option<Pending>) {
         let keys = secrets(self.store.as_ref(), &self.slack_secret_names).await;
-        // The expiry is checked against the recorded claims (`Safety::execute`), not `accepted_at`.
-        let _ = accepted_at;
+        // The expiry is checked against the recorded claims (`Safety::execute`), never against the
+        // message's `accepted_at`.
         let c: Confirmation = match confirm::open_sealed(token, &keys) {
             Ok(c) => c,
             Err(e) => {
