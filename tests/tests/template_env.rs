@@ -165,8 +165,13 @@ async fn deploy(tag: &str, extra: &[(&str, &str)]) -> Deployed {
     let sts = sts::start(template::ACCOUNT, template::REGION).await.unwrap();
     let demo = SimOptions::demo().unwrap();
     let tenant_id = demo.seed.tenant_id.clone();
-    let mut params: Vec<(&str, &str)> =
-        vec![("TenantId", &tenant_id), ("ClientId", APP), ("KeyVaultUrl", VAULT_PARAM), ("ChatOpsRbac", READ_POLICY)];
+    let mut params: Vec<(&str, &str)> = vec![
+        ("TenantId", &tenant_id),
+        ("ReaderClientId", APP),
+        ("ResponderClientId", RESPONDER_APP),
+        ("KeyVaultUrl", VAULT_PARAM),
+        ("ChatOpsRbac", READ_POLICY),
+    ];
     params.extend_from_slice(extra);
 
     // Resolve; then create the Secrets Manager secrets in moto and resolve again with their ARNs.
@@ -390,7 +395,12 @@ async fn the_default_deploy_starts_and_every_function_answers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_credential_mode_the_template_offers_starts_and_every_function_answers() {
     let offered = template::resolve(
-        &[("TenantId", "00000000-0000-0000-0000-000000000000"), ("ClientId", APP), ("KeyVaultUrl", VAULT_PARAM)],
+        &[
+            ("TenantId", "00000000-0000-0000-0000-000000000000"),
+            ("ReaderClientId", APP),
+            ("ResponderClientId", RESPONDER_APP),
+            ("KeyVaultUrl", VAULT_PARAM),
+        ],
         &[],
     )
     .unwrap()
@@ -421,7 +431,8 @@ async fn the_sts_stand_in_refuses_what_the_roles_statement_denies() {
     let r = template::resolve(
         &[
             ("TenantId", "00000000-0000-0000-0000-000000000000"),
-            ("ClientId", APP),
+            ("ReaderClientId", APP),
+            ("ResponderClientId", RESPONDER_APP),
             ("KeyVaultUrl", VAULT_PARAM),
             ("CredentialMode", "federated-sts"),
         ],
