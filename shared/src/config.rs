@@ -12,7 +12,7 @@ use crate::{
     cloud::{self, ApiFamily, Cloud, Region},
     ids::{ClientId, TenantId, TenantName},
     secret::SecretString,
-    tenants::{self, Action, ApiOverrides, AwsSecretKind, CredentialSpec, FederatedSource},
+    tenants::{self, Action, ApiOverrides, AwsSecretKind, CredentialSpec, FederatedSource, Identity},
 };
 use std::{path::PathBuf, time::Duration};
 use url::Url;
@@ -118,6 +118,10 @@ pub struct Config {
     pub secret_ttl: Duration,
     /// `DEFENDER_ALLOWED_ACTIONS` (single-tenant mode; default: none — fail closed).
     pub allowed_actions: Vec<Action>,
+    /// `DEFENDER_IDENTITY` (`reader`, the default, or `responder`): which identity of an MSSP registry
+    /// entry this function authenticates as (split identities; `AZURE_CLIENT_ID` is already the
+    /// function's own app in single-tenant mode).
+    pub identity: Identity,
     /// The single tenant's registry name (`default`), validated once here.
     pub(crate) default_name: TenantName,
 }
@@ -291,6 +295,15 @@ impl Config {
             // is none too).
             .unwrap_or_default();
 
+        let identity = vars
+            .parse("DEFENDER_IDENTITY", "reader or responder", |v| match v {
+                "reader" => Some(Identity::Reader),
+                "responder" => Some(Identity::Responder),
+                _ => None,
+            })?
+            // The lesser one: a function not told otherwise never picks up a responder credential.
+            .unwrap_or(Identity::Reader);
+
         let default_name = "default".parse::<TenantName>().map_err(|e| ConfigError::Invalid {
             var: "DEFENDER_TENANTS_FILE",
             expected: "a valid built-in tenant name".into(),
@@ -311,6 +324,7 @@ impl Config {
             local_mode,
             secret_ttl,
             allowed_actions,
+            identity,
             default_name,
         })
     }

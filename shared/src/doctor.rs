@@ -1,7 +1,8 @@
 //! The permission self-check: for each tenant and each API a function calls, get a token, read its
 //! `roles` (application) or `scp` (delegated) claim, and name every permission a function needs but
-//! the token lacks — before the first real call fails with a 403. Used by `defender-functions doctor`
-//! and logged once at each function's cold start.
+//! the token lacks — before the first real call fails with a 403 — and every response right it holds
+//! that the function does not need (the reader holding `Machine.Isolate`). Used by
+//! `defender-functions doctor` and logged once at each function's cold start.
 
 use crate::{
     cloud::ApiFamily,
@@ -30,6 +31,17 @@ pub enum Finding {
         api: ApiFamily,
         /// (endpoint, any-one-of permissions).
         missing: Vec<(String, Vec<String>)>,
+    },
+    /// The token holds response rights (Machine.Isolate, Incident.ReadWrite.All, ...) that none of
+    /// the function's endpoints needs: the identity is broader than the function (split identities:
+    /// give the reader functions the reader app, docs/security.md).
+    Excess {
+        /// Tenant.
+        tenant: String,
+        /// API.
+        api: ApiFamily,
+        /// The unneeded response permissions the token carries.
+        roles: Vec<String>,
     },
     /// No token could be had (the reason says what to fix).
     NoToken {
@@ -66,6 +78,12 @@ impl std::fmt::Display for Finding {
                 }
                 Ok(())
             }
+            Self::Excess { tenant, api, roles } => write!(
+                f,
+                "EXCESS   {tenant} {api:?}: the token holds {} which no endpoint of this function needs \
+                 (use the reader app for webhook-enrich and scheduled-export; docs/security.md)",
+                roles.join(", ")
+            ),
             Self::NoToken { tenant, api, reason } => write!(f, "NO TOKEN {tenant} {api:?}: {reason}"),
         }
     }
@@ -119,6 +137,11 @@ pub async fn check(rt: &Runtime, tenants: &[TenantName], endpoints: &[&str]) -> 
             } else {
                 permissions::missing_delegated(&claims.scp, &mine)
             };
+            // Only application tokens: a user-context token carries the user's own rights.
+            let excess = if claims.scp.is_empty() { permissions::excess(&claims.roles, endpoints) } else { Vec::new() };
+            if !excess.is_empty() {
+                out.push(Finding::Excess { tenant: tenant.to_string(), api, roles: excess });
+            }
             if missing.is_empty() {
                 out.push(Finding::Ok { tenant: tenant.to_string(), api, endpoints: mine.len() });
             } else {
@@ -133,16 +156,35 @@ pub async fn check(rt: &Runtime, tenants: &[TenantName], endpoints: &[&str]) -> 
     out
 }
 
-/// The permissions table for `docs/permissions.md`: for each function, per API, every endpoint it may
-/// call and the application / delegated permissions that admit it (any one of each list suffices).
-pub fn permissions_markdown(functions: &[(&str, &[&str])]) -> String {
+/// The permissions table for `docs/permissions.md`: for each identity (app registration) the
+/// application permissions the grant script gives it, then for each function, per API, every endpoint
+/// it may call and the application / delegated permissions that admit it (any one of each list
+/// suffices).
+pub fn permissions_markdown(functions: &[(&str, &[&str])], identities: &[(&str, &[&str])]) -> String {
     let mut out = String::from(
         "# Permissions\n\nGenerated from the permission manifest (`shared/src/defender/permissions.rs`, itself read from\n\
          Microsoft's documented permission lists in `contract/defender-api/`) and each function's endpoint list\n\
          (`defender-functions permissions > docs/permissions.md`; a test fails when this file is stale).\n\
          For each endpoint, **one** of the listed permissions suffices. Grant them on the API named in the\n\
-         heading and give admin consent; `defender-functions doctor` checks a deployed app.\n",
+         heading and give admin consent; `defender-functions doctor` checks a deployed app.\n\n\
+         ## Identities\n\n\
+         Two app registrations (split identities, docs/security.md): `scripts/grant-permissions.sh <app id> <identity>`\n\
+         grants each the application permissions below and nothing else. The reader holds no response\n\
+         permission (none of `permissions::RESPONSE`).\n\n\
+         | identity | functions | application permissions granted | response permissions |\n|---|---|---|---|\n",
     );
+    for (id, fns) in identities {
+        let endpoints: Vec<&str> =
+            functions.iter().filter(|(f, _)| fns.contains(f)).flat_map(|(_, e)| e.iter().copied()).collect();
+        let granted = permissions::application_grant(&endpoints);
+        let response: Vec<&str> = granted.iter().copied().filter(|p| permissions::RESPONSE.contains(p)).collect();
+        out.push_str(&format!(
+            "| {id} | {} | {} | {} |\n",
+            fns.join(", "),
+            granted.into_iter().collect::<Vec<_>>().join(", "),
+            if response.is_empty() { "none".to_string() } else { response.join(", ") }
+        ));
+    }
     for (function, endpoints) in functions {
         out.push_str(&format!("\n## {function}\n"));
         for (api, title) in [

@@ -12,9 +12,15 @@
 //!   "cloud": "commercial", "region": null,
 //!   "credential": {"kind": "client_secret", "secret_name": "contoso-client-secret"},
 //!   "allowed_actions": ["isolate", "scan"],
-//!   "api_overrides": {"mde": "https://...", "xdr": "https://...", "graph": "https://..."}
+//!   "api_overrides": {"mde": "https://...", "xdr": "https://...", "graph": "https://..."},
+//!   "responder": {"client_id": "<guid>", "credential": {"kind": "client_secret", "secret_name": "contoso-responder-secret"}}
 //! }]}
 //! ```
+//! Split identities (docs/security.md): `client_id`/`credential` are the reader's — the app the
+//! enrichment and the export use; the optional `responder` is a second app registration of that
+//! tenant, used by the functions whose `DEFENDER_IDENTITY` is `responder` (chat-ops). An entry without
+//! `responder` (the older form) serves every function with its one app, as before; `doctor` then
+//! reports the reader's excess rights. A `responder` with the reader's own `client_id` is refused.
 //! Unknown keys are refused at every level; names must be unique. `cloud` defaults to `commercial`,
 //! `region` to none, `allowed_actions` to none (read-only), `api_overrides` to none. Credential kinds:
 //! `client_secret` / `certificate` (`secret_name`: a vault secret holding the secret or the PEM
@@ -83,6 +89,16 @@ impl FromStr for Action {
             .find(|a| a.as_str().eq_ignore_ascii_case(t))
             .ok_or_else(|| format!("'{s}' is not one of isolate, unisolate, scan, restrict, unrestrict, collect"))
     }
+}
+
+/// Which of a tenant's two app registrations a function authenticates as (split identities).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Identity {
+    /// Read-only: webhook-enrich, scheduled-export (and the default).
+    #[default]
+    Reader,
+    /// Response actions: the chat-ops functions.
+    Responder,
 }
 
 /// Where a federated credential's incoming assertion comes from.
@@ -317,6 +333,16 @@ struct WireTenant {
     allowed_actions: Vec<Action>,
     #[serde(default)]
     api_overrides: WireOverrides,
+    #[serde(default)]
+    responder: Option<WireIdentity>,
+}
+
+/// The responder app of an entry: its own client id and credential.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireIdentity {
+    client_id: ClientId,
+    credential: WireCredential,
 }
 
 #[derive(Deserialize)]
@@ -368,14 +394,9 @@ impl<'de> Deserialize<'de> for SecretName {
     }
 }
 
-impl WireTenant {
-    fn into_config(self) -> Result<TenantConfig, String> {
-        if let Some(region) = self.region
-            && self.cloud != Cloud::Commercial
-        {
-            return Err(CloudError::RegionNotInCloud { cloud: self.cloud, region }.to_string());
-        }
-        let credential = match self.credential {
+impl WireCredential {
+    fn into_spec(self) -> CredentialSpec {
+        match self {
             WireCredential::ClientSecret { secret_name } => CredentialSpec::ClientSecret { secret_name: secret_name.0 },
             WireCredential::Certificate { secret_name } => CredentialSpec::Certificate { secret_name: secret_name.0 },
             WireCredential::Federated(WireFederated::File { token_file }) => {
@@ -385,6 +406,28 @@ impl WireTenant {
             WireCredential::User { refresh_token_secret, client_id } => {
                 CredentialSpec::User { refresh_token_secret: refresh_token_secret.0, client_id }
             }
+        }
+    }
+}
+
+impl WireTenant {
+    fn into_config(self, identity: Identity) -> Result<TenantConfig, String> {
+        if let Some(region) = self.region
+            && self.cloud != Cloud::Commercial
+        {
+            return Err(CloudError::RegionNotInCloud { cloud: self.cloud, region }.to_string());
+        }
+        if let Some(r) = &self.responder
+            && r.client_id == self.client_id
+        {
+            return Err("responder.client_id is the reader's client_id: the responder must be a second app \
+                        registration (split identities, docs/security.md)"
+                .into());
+        }
+        let (client_id, credential) = match (identity, self.responder) {
+            (Identity::Responder, Some(r)) => (r.client_id, r.credential.into_spec()),
+            // The reader, or an entry in the older one-app form.
+            _ => (self.client_id, self.credential.into_spec()),
         };
         let o = self.api_overrides;
         let parse = |api: ApiFamily, v: Option<String>| -> Result<Option<Url>, String> {
@@ -402,7 +445,7 @@ impl WireTenant {
         Ok(TenantConfig {
             name: self.name,
             tenant_id: self.tenant_id,
-            client_id: self.client_id,
+            client_id,
             cloud: self.cloud,
             region: self.region,
             credential,
@@ -446,7 +489,7 @@ impl TenantRegistry {
             let name = value.get("name").and_then(|n| n.as_str()).map(printable);
             let entry = serde_json::from_value::<WireTenant>(value)
                 .map_err(|e| e.to_string())
-                .and_then(WireTenant::into_config)
+                .and_then(|w| w.into_config(config.identity))
                 .map_err(|reason| TenantsError::Entry { index, name, reason })?;
             if let Some(first) = tenants.iter().position(|t| t.name == entry.name) {
                 return Err(TenantsError::Duplicate { name: entry.name.to_string(), first, second: index });
@@ -563,6 +606,42 @@ mod tests {
 
     fn name(s: &str) -> TenantName {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_responder_function_uses_the_entrys_responder_app_and_a_reader_never_does() {
+        const C2: &str = "44444444-4444-4444-8444-444444444444";
+        let responder = format!(
+            r#", "responder": {{"client_id": "{C2}", "credential": {{"kind": "client_secret", "secret_name": "contoso-responder-secret"}}}}"#
+        );
+        let text = doc(&entry(&responder));
+        let mut env = base_env();
+        for (identity, want_client, want_secret) in [
+            (None, C1, "contoso-client-secret"),
+            (Some("reader"), C1, "contoso-client-secret"),
+            (Some("responder"), C2, "contoso-responder-secret"),
+        ] {
+            env.retain(|(k, _)| *k != "DEFENDER_IDENTITY");
+            env.extend(identity.map(|i| ("DEFENDER_IDENTITY", i)));
+            let reg = TenantRegistry::from_json(&text, &config_from(&env).unwrap()).unwrap();
+            let t = reg.get(&name("contoso")).unwrap();
+            assert_eq!(
+                (t.client_id.as_str(), t.credential.store_secret()),
+                (want_client, Some(want_secret)),
+                "{identity:?}"
+            );
+        }
+        // The older one-app form still serves a responder function (doctor reports the reader's excess).
+        env.push(("DEFENDER_IDENTITY", "responder"));
+        let reg = TenantRegistry::from_json(&doc(&entry("")), &config_from(&env).unwrap()).unwrap();
+        assert_eq!(reg.get(&name("contoso")).unwrap().client_id.as_str(), C1);
+        // One app cannot be both.
+        let same = format!(
+            r#", "responder": {{"client_id": "{C1}", "credential": {{"kind": "client_secret", "secret_name": "x"}}}}"#
+        );
+        let e = TenantRegistry::from_json(&doc(&entry(&same)), &config()).unwrap_err().to_string();
+        assert!(e.contains("responder must be a second app registration"), "{e}");
+        assert!(config_from(&[base_env(), vec![("DEFENDER_IDENTITY", "admin")]].concat()).is_err());
     }
 
     #[test]

@@ -177,6 +177,44 @@ async fn an_app_without_vault_access_is_denied() {
     assert_eq!(self::store(&sim).get(SEEDED).await.unwrap().expose(), FULL_SECRET);
 }
 
+/// Azure RBAC scoped to single secrets (split identities): an app holding "Key Vault Secrets User" on
+/// one secret reads that one; another secret, a write and listing the vault are 403 `AccessDenied`.
+#[tokio::test]
+async fn a_secret_scoped_app_reads_only_its_own_secrets() {
+    let mut opts = SimOptions::demo().unwrap();
+    let app = opts.seed.apps.iter_mut().find(|a| a.client_id == FULL_APP).unwrap();
+    app.vault_secrets = Some(vec!["webhook-secret".into()]);
+    let sim = tenant_sim::start(opts).await.unwrap();
+    let store = store(&sim);
+    assert!(store.get("Webhook-Secret").await.unwrap().expose().starts_with("whsec_"), "names are case-insensitive");
+    for other in ["slack-signing-secret", SEEDED] {
+        let e = store.get(other).await.unwrap_err();
+        assert!(matches!(e, VaultError::AccessDenied { status: 403, .. }), "{other}: {e:?}");
+    }
+    let e = store.set("webhook-secret", &SecretString::new("whsec_attempt")).await.unwrap_err();
+    assert!(matches!(e, VaultError::AccessDenied { status: 403, .. }), "{e:?}");
+    // Listing the vault needs a vault-scope role.
+    let token: Value = http(&sim)
+        .post(format!("{}/{}/oauth2/v2.0/token", sim.url, sim.tenant_id()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", FULL_APP),
+            ("client_secret", FULL_SECRET),
+            ("scope", "https://vault.azure.net/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    let list =
+        |path: &'static str| http(&sim).get(format!("{}{path}?api-version=7.4", sim.url)).bearer_auth(token).send();
+    assert_eq!(list("/secrets").await.unwrap().status().as_u16(), 403);
+    assert_eq!(list("/secrets/webhook-secret/versions").await.unwrap().status().as_u16(), 200);
+}
+
 #[tokio::test]
 async fn a_wrong_client_secret_is_a_credential_failure() {
     let sim = sim().await;

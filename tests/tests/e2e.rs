@@ -45,7 +45,8 @@ struct Stack {
 async fn template_aws() -> TemplateAws {
     let params = [
         ("TenantId", "00000000-0000-4000-8000-000000000001"),
-        ("ClientId", env::APP),
+        ("ReaderClientId", env::APP),
+        ("ResponderClientId", env::RESPONDER_APP),
         ("KeyVaultUrl", "https://kv-e2e.vault.azure.net"),
     ];
     let resolved = resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"));

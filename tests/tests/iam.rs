@@ -37,7 +37,8 @@ const CURSOR: &str = "_state/tenant=default/stream=xdr-incidents/cursor.json";
 fn resolved() -> Value {
     let params = [
         ("TenantId", "00000000-0000-4000-8000-000000000001"),
-        ("ClientId", env::APP),
+        ("ReaderClientId", env::APP),
+        ("ResponderClientId", env::RESPONDER_APP),
         ("KeyVaultUrl", "https://kv-iam.vault.azure.net"),
     ];
     resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"))
@@ -352,7 +353,8 @@ async fn removing_any_one_statement_from_a_function_role_breaks_that_functions_p
 fn resolved_with(extra: &[(&str, &str)]) -> Value {
     let mut params = vec![
         ("TenantId", "00000000-0000-4000-8000-000000000001"),
-        ("ClientId", env::APP),
+        ("ReaderClientId", env::APP),
+        ("ResponderClientId", env::RESPONDER_APP),
         ("KeyVaultUrl", "https://kv-iam.vault.azure.net"),
     ];
     params.extend_from_slice(extra);

@@ -33,7 +33,7 @@
 
 use defender_shared::secret::SecretString;
 use local_runner::{
-    env::{ANALYST, APP, APP_SECRET},
+    env::{ANALYST, APP, APP_SECRET, RESPONDER_APP, RESPONDER_SECRET},
     events,
     moto::Moto,
     paths::Paths,
@@ -113,6 +113,66 @@ fn certificate() -> (String, String) {
     (cert.pem(), key.serialize_pem())
 }
 
+/// The documented endpoints a function binary may call (what its app is granted for).
+fn endpoints_of(binary: &str) -> &'static [&'static str] {
+    match binary {
+        "webhook-enrich" => webhook_enrich::ENDPOINTS,
+        "scheduled-export" => scheduled_export::ENDPOINTS,
+        _ => chatops::ENDPOINTS,
+    }
+}
+
+/// The vault secrets a function's environment names: what its app gets "Key Vault Secrets User" on,
+/// each secret on its own (docs/deploy.md), and nothing else.
+fn vault_secrets_of(env: &std::collections::BTreeMap<String, String>) -> Vec<String> {
+    let lists = [
+        "WEBHOOK_SECRET_NAMES",
+        "WEBHOOK_GITHUB_SECRET_NAMES",
+        "WEBHOOK_CALLBACK_SECRET_NAME",
+        "DEFENDER_TENANTS_SECRET",
+        "CHATOPS_SLACK_SECRET_NAMES",
+        "CHATOPS_TEAMS_SECRET_NAMES",
+        "CHATOPS_SLACK_BOT_TOKEN_NAME",
+    ];
+    lists
+        .iter()
+        .filter_map(|k| env.get(*k))
+        .flat_map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from))
+        .collect()
+}
+
+/// The Entra apps as docs/deploy.md has the operator register them: one per distinct
+/// `AZURE_CLIENT_ID` of the resolved functions, granted what the grant script grants the functions
+/// it serves (`permissions::application_grant` of their endpoints) and "Key Vault Secrets User" on
+/// exactly the secrets those functions name. Each app keeps its own client secret; credentials for
+/// the mode are set by the caller. Built from the template, so one app for every function (as before
+/// the split) gets every right.
+fn register_apps(r: &Resolved, opts: &mut SimOptions) {
+    let mut by_app: std::collections::BTreeMap<String, Vec<&local_runner::template::Function>> = Default::default();
+    for f in r.functions.values() {
+        by_app.entry(f.environment["AZURE_CLIENT_ID"].clone()).or_default().push(f);
+    }
+    let template_apps: Vec<String> = by_app.keys().cloned().collect();
+    opts.seed.apps.retain(|a| !template_apps.contains(&a.client_id));
+    for (client_id, functions) in by_app {
+        let endpoints: Vec<&str> = functions.iter().flat_map(|f| endpoints_of(&f.binary).iter().copied()).collect();
+        let mut secrets: Vec<String> = functions.iter().flat_map(|f| vault_secrets_of(&f.environment)).collect();
+        secrets.sort();
+        secrets.dedup();
+        let secret = if client_id == APP { APP_SECRET } else { RESPONDER_SECRET };
+        let app: tenant_sim::seed::AppReg = serde_json::from_value(json!({
+            "client_id": client_id,
+            "display_name": functions.iter().map(|f| f.binary.as_str()).collect::<Vec<_>>().join(", "),
+            "client_secret": secret,
+            "roles": defender_shared::defender::permissions::application_grant(&endpoints),
+            "vault_access": true,
+            "vault_secrets": secrets,
+        }))
+        .unwrap();
+        opts.seed.apps.push(app);
+    }
+}
+
 /// The deployment of one parameter set, running.
 struct Deployed {
     sim: RunningSim,
@@ -135,10 +195,10 @@ impl Drop for Deployed {
 enum Bootstrap {
     /// `DEFENDER_FEDERATED_SOURCE=aws-sts`: a federated credential per role, federation enabled.
     FederatedSts,
-    /// `DEFENDER_CLIENT_SECRET_ARN`: the client secret in Secrets Manager.
-    SecretArn(String),
-    /// `DEFENDER_CLIENT_CERTIFICATE_ARN`: certificate + key PEM in Secrets Manager.
-    CertificateArn(String),
+    /// `DEFENDER_CLIENT_SECRET_ARN`: each app's client secret in its Secrets Manager secret.
+    SecretArn,
+    /// `DEFENDER_CLIENT_CERTIFICATE_ARN`: each app's certificate + key PEM in its Secrets Manager secret.
+    CertificateArn,
     /// Anything else: the app keeps its demo client secret and nothing is prepared.
     Other,
 }
@@ -148,10 +208,10 @@ fn bootstrap_of(r: &Resolved) -> Bootstrap {
     let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
     if get("DEFENDER_FEDERATED_SOURCE").as_deref() == Some("aws-sts") {
         Bootstrap::FederatedSts
-    } else if let Some(arn) = get("DEFENDER_CLIENT_SECRET_ARN") {
-        Bootstrap::SecretArn(arn)
-    } else if let Some(arn) = get("DEFENDER_CLIENT_CERTIFICATE_ARN") {
-        Bootstrap::CertificateArn(arn)
+    } else if get("DEFENDER_CLIENT_SECRET_ARN").is_some() {
+        Bootstrap::SecretArn
+    } else if get("DEFENDER_CLIENT_CERTIFICATE_ARN").is_some() {
+        Bootstrap::CertificateArn
     } else {
         Bootstrap::Other
     }
@@ -165,19 +225,37 @@ async fn deploy(tag: &str, extra: &[(&str, &str)]) -> Deployed {
     let sts = sts::start(template::ACCOUNT, template::REGION).await.unwrap();
     let demo = SimOptions::demo().unwrap();
     let tenant_id = demo.seed.tenant_id.clone();
-    let mut params: Vec<(&str, &str)> =
-        vec![("TenantId", &tenant_id), ("ClientId", APP), ("KeyVaultUrl", VAULT_PARAM), ("ChatOpsRbac", READ_POLICY)];
+    let mut params: Vec<(&str, &str)> = vec![
+        ("TenantId", &tenant_id),
+        ("ReaderClientId", APP),
+        ("ResponderClientId", RESPONDER_APP),
+        ("KeyVaultUrl", VAULT_PARAM),
+        ("ChatOpsRbac", READ_POLICY),
+    ];
     params.extend_from_slice(extra);
 
     // Resolve; then create the Secrets Manager secrets in moto and resolve again with their ARNs.
     let first = template::resolve(&params, &[]).unwrap_or_else(|e| panic!("{e}"));
     let sm = aws_sdk_secretsmanager::Client::new(&aws_conf(&moto.url).await);
-    let (pem_cert, pem_key) = certificate();
+    // One certificate per app registration (split identities: never one credential for both).
+    let certs: std::collections::BTreeMap<&str, (String, String)> =
+        [(APP, certificate()), (RESPONDER_APP, certificate())].into_iter().collect();
+    let pem_cert_of = |client_id: &str| certs[client_id].0.clone();
     let mut physical: Vec<(String, String)> = Vec::new();
-    let value_for = |arn: &str| match bootstrap_of(&first) {
-        Bootstrap::SecretArn(a) if a == arn => Some(APP_SECRET.to_string()),
-        Bootstrap::CertificateArn(a) if a == arn => Some(format!("{pem_cert}{pem_key}")),
-        _ => None,
+    // Each Secrets Manager secret gets the credential of the app whose functions name it.
+    let value_for = |arn: &str| {
+        let f = first.functions.values().find(|f| {
+            [&f.environment["DEFENDER_CLIENT_SECRET_ARN"], &f.environment["DEFENDER_CLIENT_CERTIFICATE_ARN"]]
+                .iter()
+                .any(|v| v.as_str() == arn)
+        })?;
+        let client_id = f.environment["AZURE_CLIENT_ID"].as_str();
+        let secret = if client_id == APP { APP_SECRET } else { RESPONDER_SECRET };
+        match bootstrap_of(&first) {
+            Bootstrap::SecretArn => Some(secret.to_string()),
+            Bootstrap::CertificateArn => certs.get(client_id).map(|(c, k)| format!("{c}{k}")),
+            _ => None,
+        }
     };
     for (id, res) in &first.resources {
         if res.kind != "AWS::SecretsManager::Secret" {
@@ -203,13 +281,17 @@ async fn deploy(tag: &str, extra: &[(&str, &str)]) -> Deployed {
     let resolved = template::resolve(&params, &physical_ref).unwrap_or_else(|e| panic!("{e}"));
     create_aws_resources(&resolved, &moto.url).await;
 
-    // The Entra app as docs/deploy.md has the operator set it up for this credential.
+    // The Entra apps as docs/deploy.md has the operator set them up for this credential: each
+    // function's app is the one its AZURE_CLIENT_ID names, and gets that function's role's federated
+    // credential, or the certificate in its own Secrets Manager secret.
     let mut opts = demo;
-    let app = opts.seed.apps.iter_mut().find(|a| a.client_id == APP).unwrap();
-    match bootstrap_of(&resolved) {
-        Bootstrap::FederatedSts => {
-            app.client_secret = None;
-            for f in resolved.functions.values() {
+    register_apps(&resolved, &mut opts);
+    let mode = bootstrap_of(&resolved);
+    for f in resolved.functions.values() {
+        let app = opts.seed.apps.iter_mut().find(|a| a.client_id == f.environment["AZURE_CLIENT_ID"]).unwrap();
+        match &mode {
+            Bootstrap::FederatedSts => {
+                app.client_secret = None;
                 app.federated_credentials.push(tenant_sim::seed::Federated {
                     issuer: sts.issuer().to_string(),
                     subject: f.role_arn.clone(),
@@ -219,25 +301,37 @@ async fn deploy(tag: &str, extra: &[(&str, &str)]) -> Deployed {
                     visible_from: None,
                 });
             }
-            sts.enable_federation();
+            Bootstrap::CertificateArn => {
+                app.client_secret = None;
+                app.certificate_pem = Some(pem_cert_of(&app.client_id));
+            }
+            Bootstrap::SecretArn | Bootstrap::Other => {}
         }
-        Bootstrap::CertificateArn(_) => {
-            app.client_secret = None;
-            app.certificate_pem = Some(pem_cert.clone());
-        }
-        Bootstrap::SecretArn(_) | Bootstrap::Other => {}
+    }
+    if matches!(mode, Bootstrap::FederatedSts) {
+        sts.enable_federation();
     }
     if let Some(name) = extra.iter().find(|(k, _)| *k == "TenantsSecretName").map(|(_, v)| *v) {
-        // MSSP: the registry lives in the vault; its tenant's own credential may live there too.
+        // MSSP: the registry lives in the vault; each identity's per-tenant credential too — the
+        // reader's at the top level, the responder's under `responder` (shared/src/tenants.rs).
         opts.seed.secrets.insert(
             name.to_string(),
             json!({"tenants": [{"name": "default", "tenant_id": tenant_id, "client_id": APP,
-                "credential": {"kind": "client_secret", "secret_name": "defender-client-secret"}}]})
+                "credential": {"kind": "client_secret", "secret_name": "defender-client-secret"},
+                "responder": {"client_id": RESPONDER_APP,
+                    "credential": {"kind": "client_secret", "secret_name": "responder-client-secret"}}}]})
             .to_string(),
         );
-        // The app keeps its client secret for that per-tenant credential.
-        if app.client_secret.is_none() {
-            app.client_secret = Some(APP_SECRET.into());
+        opts.seed.secrets.insert("responder-client-secret".into(), RESPONDER_SECRET.into());
+        for app in &mut opts.seed.apps {
+            let (secret, own) = match app.client_id.as_str() {
+                APP => (APP_SECRET, "defender-client-secret"),
+                RESPONDER_APP => (RESPONDER_SECRET, "responder-client-secret"),
+                _ => continue,
+            };
+            // Each app keeps its client secret for its per-tenant credential, and may read it.
+            app.client_secret = Some(secret.into());
+            app.vault_secrets.get_or_insert_with(Vec::new).push(own.into());
         }
     }
     let sim = start(opts).await.unwrap();
@@ -371,7 +465,7 @@ impl Deployed {
                 }
                 assert!(self.sts.refused().is_empty(), "{mode}: {:?}", self.sts.refused());
             }
-            Bootstrap::SecretArn(_) | Bootstrap::CertificateArn(_) => {
+            Bootstrap::SecretArn | Bootstrap::CertificateArn => {
                 assert!(self.sts.issued().is_empty(), "{mode}: no STS in a stored-credential mode");
             }
             Bootstrap::Other => {}
@@ -390,7 +484,12 @@ async fn the_default_deploy_starts_and_every_function_answers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_credential_mode_the_template_offers_starts_and_every_function_answers() {
     let offered = template::resolve(
-        &[("TenantId", "00000000-0000-0000-0000-000000000000"), ("ClientId", APP), ("KeyVaultUrl", VAULT_PARAM)],
+        &[
+            ("TenantId", "00000000-0000-0000-0000-000000000000"),
+            ("ReaderClientId", APP),
+            ("ResponderClientId", RESPONDER_APP),
+            ("KeyVaultUrl", VAULT_PARAM),
+        ],
         &[],
     )
     .unwrap()
@@ -421,7 +520,8 @@ async fn the_sts_stand_in_refuses_what_the_roles_statement_denies() {
     let r = template::resolve(
         &[
             ("TenantId", "00000000-0000-0000-0000-000000000000"),
-            ("ClientId", APP),
+            ("ReaderClientId", APP),
+            ("ResponderClientId", RESPONDER_APP),
             ("KeyVaultUrl", VAULT_PARAM),
             ("CredentialMode", "federated-sts"),
         ],
@@ -477,4 +577,194 @@ async fn the_sts_stand_in_refuses_what_the_roles_statement_denies() {
     assert_eq!(code(ask(client("right"), "https://example.com", Some(300)).await.unwrap_err()), "AccessDenied");
     assert_eq!(code(ask(client("right"), ENTRA, Some(7200)).await.unwrap_err()), "ValidationError");
     assert_eq!(code(ask(client("wrong"), ENTRA, Some(300)).await.unwrap_err()), "SignatureDoesNotMatch");
+}
+
+// ------------------------------------------------------------------------------------------------
+// Split identities (docs/security.md).
+
+/// What `binary`'s AWS role gets from STS for Entra (its web identity token), then from Entra for
+/// `client_id` and `resource`: the access token, or Entra's refusal (status, body).
+async fn token_via_role(
+    sts: &RunningSts,
+    sim: &RunningSim,
+    r: &Resolved,
+    binary: &str,
+    client_id: &str,
+    resource: &str,
+) -> Result<String, (u16, serde_json::Value)> {
+    let f = r.by_binary(binary).unwrap().1;
+    let key = format!("ASIA{}", binary.replace('-', "").to_uppercase());
+    sts.register(StsPrincipal {
+        access_key_id: key.clone(),
+        secret_access_key: "role-secret".into(),
+        session_token: Some("role-session".into()),
+        role_arn: f.role_arn.clone(),
+        policies: f.policies.iter().map(|p| p.document.clone()).collect(),
+    });
+    let conf = aws_sdk_sts::config::Builder::new()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .region(aws_sdk_sts::config::Region::new(template::REGION))
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(
+            &key,
+            "role-secret",
+            Some("role-session".into()),
+            None,
+            "role",
+        ))
+        .endpoint_url(&sts.url)
+        .build();
+    let jwt = aws_sdk_sts::Client::from_conf(conf)
+        .get_web_identity_token()
+        .audience("api://AzureADTokenExchange")
+        .signing_algorithm("RS256")
+        .duration_seconds(300)
+        .send()
+        .await
+        .unwrap()
+        .web_identity_token()
+        .unwrap()
+        .to_string();
+    let resp = sim
+        .client()
+        .unwrap()
+        .post(format!("{}/{}/oauth2/v2.0/token", sim.url, sim.tenant_id()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("scope", &format!("{resource}/.default")),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+            ("client_assertion", &jwt),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    match body["access_token"].as_str() {
+        Some(t) if status == 200 => Ok(t.to_string()),
+        _ => Err((status, body)),
+    }
+}
+
+/// With the template's default environment (`federated-sts`) and the apps registered as
+/// docs/deploy.md says, the enrichment's identity — the only token its AWS role can obtain — cannot
+/// isolate a machine (403, as Defender answers) nor read the chat-ops signing secrets (403, Key
+/// Vault), and its role's web identity token is refused by the responder app; the worker's identity
+/// isolates. Before the split, the template gave every function one app holding every right.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_enrichment_identity_cannot_isolate_nor_read_chatops_secrets_and_the_worker_can() {
+    const MDE: &str = "https://api.securitycenter.microsoft.com";
+    const VAULT: &str = "https://vault.azure.net";
+    let mut opts = SimOptions::demo().unwrap();
+    let tenant_id = opts.seed.tenant_id.clone();
+    let r = template::resolve(
+        &[
+            ("TenantId", tenant_id.as_str()),
+            ("ReaderClientId", APP),
+            ("ResponderClientId", RESPONDER_APP),
+            ("KeyVaultUrl", VAULT_PARAM),
+        ],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(r.parameters["CredentialMode"].value, "federated-sts", "the default mode");
+    let sts = sts::start(template::ACCOUNT, template::REGION).await.unwrap();
+    register_apps(&r, &mut opts);
+    for f in r.functions.values() {
+        let app = opts.seed.apps.iter_mut().find(|a| a.client_id == f.environment["AZURE_CLIENT_ID"]).unwrap();
+        app.client_secret = None;
+        app.federated_credentials.push(tenant_sim::seed::Federated {
+            issuer: sts.issuer().to_string(),
+            subject: f.role_arn.clone(),
+            audience: "api://AzureADTokenExchange".into(),
+            jwks_url: None,
+            jwks: None,
+            visible_from: None,
+        });
+    }
+    sts.enable_federation();
+    let sim = start(opts).await.unwrap();
+    let http = sim.client().unwrap();
+    let machine = sim.sim.tenant.lock().unwrap().seed.machines[0]["id"].as_str().unwrap().to_string();
+    let isolate = |token: String| {
+        let (http, url) = (http.clone(), format!("{}/api/machines/{machine}/isolate", sim.url));
+        async move {
+            let resp = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"Comment": "split identities", "IsolationType": "Full"}))
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
+    };
+    let secret = |token: String, name: &'static str| {
+        let (http, url) = (http.clone(), format!("{}/secrets/{name}?api-version=7.4", sim.url));
+        async move { http.get(url).bearer_auth(token).send().await.unwrap().status().as_u16() }
+    };
+    let app_of = |binary: &str| r.by_binary(binary).unwrap().1.environment["AZURE_CLIENT_ID"].clone();
+
+    // The enrichment: its own app, read-only.
+    let enrich_app = app_of("webhook-enrich");
+    let reader = token_via_role(&sts, &sim, &r, "webhook-enrich", &enrich_app, MDE).await.unwrap();
+    let (status, body) = isolate(reader).await;
+    assert_eq!(status, 403, "the enrichment's token isolated a machine: {body}");
+    assert!(body.contains("Machine.Isolate"), "{body}");
+    let vault = token_via_role(&sts, &sim, &r, "webhook-enrich", &enrich_app, VAULT).await.unwrap();
+    assert_eq!(secret(vault.clone(), "webhook-secret").await, 200, "its own secret");
+    for chatops in ["slack-signing-secret", "teams-outgoing-secret"] {
+        assert_eq!(secret(vault.clone(), chatops).await, 403, "{chatops} is readable by the enrichment");
+    }
+    // Its role's token is no credential for the responder app (no federated credential for it there).
+    let worker_app = app_of("chatops-worker");
+    assert_ne!(enrich_app, worker_app, "the enrichment and the worker share an app registration");
+    let (status, body) = token_via_role(&sts, &sim, &r, "webhook-enrich", &worker_app, MDE).await.unwrap_err();
+    assert!(status == 400 || status == 401, "{status} {body}");
+    assert!(body["error_description"].as_str().unwrap_or_default().contains("AADSTS70021"), "{body}");
+    // Nor does its environment name anything of the responder's.
+    let enrich_env = &r.by_binary("webhook-enrich").unwrap().1.environment;
+    assert!(enrich_env.values().all(|v| !v.contains(&worker_app) && !v.contains("slack")), "{enrich_env:?}");
+
+    // The worker isolates; it reads the chat-ops secrets and not the webhook's.
+    let responder = token_via_role(&sts, &sim, &r, "chatops-worker", &worker_app, MDE).await.unwrap();
+    let (status, body) = isolate(responder).await;
+    assert_eq!(status, 201, "the worker could not isolate: {body}");
+    let vault = token_via_role(&sts, &sim, &r, "chatops-worker", &worker_app, VAULT).await.unwrap();
+    assert_eq!(secret(vault.clone(), "slack-signing-secret").await, 200);
+    assert_eq!(secret(vault, "webhook-secret").await, 403);
+}
+
+/// In the stored-credential modes each app's credential is its own Secrets Manager secret, and only
+/// the roles of that app's functions may read it: the enrichment's role has no statement on the
+/// responder's.
+#[test]
+fn each_role_reads_only_its_own_apps_stored_credential() {
+    for mode in ["secret", "certificate"] {
+        let r = template::resolve(
+            &[
+                ("TenantId", "00000000-0000-0000-0000-000000000000"),
+                ("ReaderClientId", APP),
+                ("ResponderClientId", RESPONDER_APP),
+                ("KeyVaultUrl", VAULT_PARAM),
+                ("CredentialMode", mode),
+            ],
+            &[],
+        )
+        .unwrap();
+        let arn_of = |id: &str| r.resources[id].reference.clone().unwrap();
+        let (reader, responder) = (arn_of("ReaderCredentialSecret"), arn_of("ResponderCredentialSecret"));
+        assert_ne!(reader, responder);
+        for f in r.functions.values() {
+            let own = if f.environment["AZURE_CLIENT_ID"] == APP { &reader } else { &responder };
+            let other = if own == &reader { &responder } else { &reader };
+            let policies = serde_json::to_string(&f.policies.iter().map(|p| &p.document).collect::<Vec<_>>()).unwrap();
+            assert!(policies.contains(own.as_str()), "{mode} {}: cannot read its own credential", f.binary);
+            assert!(!policies.contains(other.as_str()), "{mode} {}: may read the other app's credential", f.binary);
+            assert!(!f.environment.values().any(|v| v == other), "{mode} {}: names the other credential", f.binary);
+        }
+        let enrich = r.by_binary("webhook-enrich").unwrap().1;
+        assert_eq!(enrich.environment["AZURE_CLIENT_ID"], APP);
+        assert_eq!(r.by_binary("chatops-worker").unwrap().1.environment["AZURE_CLIENT_ID"], RESPONDER_APP);
+    }
 }

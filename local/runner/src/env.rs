@@ -7,6 +7,11 @@ use std::{collections::HashMap, path::Path};
 pub const APP: &str = "11111111-1111-4111-8111-111111111111";
 /// Its secret in the demo seed (a simulator value, not a real credential).
 pub const APP_SECRET: &str = "demo-secret-value-do-not-use-in-prod";
+/// The responder app of a split-identity deployment (`ResponderClientId`; docs/security.md): tests that
+/// deploy the template register it in the simulator beside [`APP`], the reader.
+pub const RESPONDER_APP: &str = "44444444-4444-4444-8444-444444444444";
+/// Its client secret in the tests that register it.
+pub const RESPONDER_SECRET: &str = "responder-secret-value-do-not-use-in-prod";
 /// The chat user the demo policy lets look things up and isolate.
 pub const ANALYST: &str = "U0ANALYST";
 /// The demo chat-ops access policy (`CHATOPS_RBAC`).

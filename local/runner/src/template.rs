@@ -193,9 +193,10 @@ pub fn resolve_file(
 mod tests {
     use super::*;
 
-    const REQUIRED: [(&str, &str); 3] = [
+    const REQUIRED: [(&str, &str); 4] = [
         ("TenantId", "11111111-1111-1111-1111-111111111111"),
-        ("ClientId", "22222222-2222-2222-2222-222222222222"),
+        ("ReaderClientId", "22222222-2222-2222-2222-222222222222"),
+        ("ResponderClientId", "33333333-3333-3333-3333-333333333333"),
         ("KeyVaultUrl", "https://kv-test.vault.azure.net"),
     ];
 

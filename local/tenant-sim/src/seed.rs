@@ -37,6 +37,10 @@ pub struct AppReg {
     /// Whether the app may read and write the vault's secrets.
     #[serde(default = "yes")]
     pub vault_access: bool,
+    /// With Azure RBAC scoped to single secrets: the only secrets the app may read ("Key Vault Secrets
+    /// User" on `/secrets/{name}`); it may not write, nor list the vault. `None`: the whole vault.
+    #[serde(default)]
+    pub vault_secrets: Option<Vec<String>>,
     /// A public client (device code) has no credential.
     #[serde(default)]
     pub public_client: bool,

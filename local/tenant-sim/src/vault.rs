@@ -26,6 +26,10 @@
 //!   tenant (AKV10032) → 401 `Unauthorized`. Tokens for either vault audience are accepted on any host.
 //! - A vault token of an app whose seed says `vault_access: false`, or any delegated (user) token — users
 //!   have no vault access in the simulator — → 403 `Forbidden` with `innererror.code` `AccessDenied`.
+//! - An app whose seed lists `vault_secrets` holds Azure RBAC's "Key Vault Secrets User" on each of those
+//!   secrets (a role assignment scoped to `/secrets/{name}`) and nothing on the vault: it may `GET` those
+//!   secrets and list their versions; any other secret, listing the vault and every `PUT` → 403 as
+//!   above. The caller is the token's app (`appid`), as Key Vault evaluates RBAC for the principal.
 //!
 //! # Other errors
 //! Throttling: the next `vault_throttle_next` requests (set through
@@ -164,8 +168,9 @@ fn forbidden(claims: &Claims, host: &str, permission: &str) -> Fail {
     )
 }
 
-/// Authenticates, authorises `permission` (`get`, `list`, `set`) and checks `api-version`.
-fn guard(sim: &Sim, headers: &HeaderMap, uri: &Uri, permission: &str) -> Result<Ctx, Fail> {
+/// Authenticates, authorises `permission` (`get`, `list`, `set`) on `secret` (`None`: the whole vault)
+/// and checks `api-version`.
+fn guard(sim: &Sim, headers: &HeaderMap, uri: &Uri, permission: &str, secret: Option<&str>) -> Result<Ctx, Fail> {
     let host = host(sim, headers, uri);
     if let Some(retry_after_s) = throttle(sim) {
         return Err(throttled(retry_after_s));
@@ -188,7 +193,18 @@ fn guard(sim: &Sim, headers: &HeaderMap, uri: &Uri, permission: &str) -> Result<
     }
     let allowed = claims.scp.is_none()
         && claims.idtyp == "app"
-        && lock(&sim.tenant).app(&claims.appid).is_some_and(|a| a.vault_access);
+        && lock(&sim.tenant).app(&claims.appid).is_some_and(|a| {
+            a.vault_access
+                && match (&a.vault_secrets, secret) {
+                    // Vault-scope access: every secret.
+                    (None, _) => true,
+                    // Secret-scope "Secrets User": read that secret (and its versions), nothing else.
+                    (Some(mine), Some(name)) => {
+                        permission != "set" && mine.iter().any(|m| m.eq_ignore_ascii_case(name))
+                    }
+                    (Some(_), None) => false,
+                }
+        });
     if !allowed {
         tracing::info!(caller = claims.caller(), permission, "vault access denied");
         return Err(forbidden(&claims, &host, permission));
@@ -309,7 +325,8 @@ fn read(
     headers: &HeaderMap,
     p: Result<Path<(String, Option<String>)>, PathRejection>,
 ) -> Result<Value, Fail> {
-    let ctx = guard(sim, headers, uri, "get")?;
+    let named = p.as_ref().ok().map(|Path((n, _))| n.clone());
+    let ctx = guard(sim, headers, uri, "get", named.as_deref())?;
     let (name, version) = path_or_bad(p)?;
     check_name(&name)?;
     let tenant = lock(&sim.tenant);
@@ -354,7 +371,8 @@ fn write(
     name: Result<Path<String>, PathRejection>,
     body: &[u8],
 ) -> Result<Value, Fail> {
-    let ctx = guard(sim, headers, uri, "set")?;
+    let named = name.as_ref().ok().map(|Path(n)| n.clone());
+    let ctx = guard(sim, headers, uri, "set", named.as_deref())?;
     let name = path_or_bad(name)?;
     check_name(&name)?;
     let Ok(Value::Object(req)) = serde_json::from_slice::<Value>(body) else {
@@ -451,7 +469,7 @@ async fn list_secrets(State(sim): State<Arc<Sim>>, uri: Uri, headers: HeaderMap)
 }
 
 fn list_all(sim: &Sim, uri: &Uri, headers: &HeaderMap) -> Result<Value, Fail> {
-    let ctx = guard(sim, headers, uri, "list")?;
+    let ctx = guard(sim, headers, uri, "list", None)?;
     let mut items: Vec<(String, Value)> = {
         let tenant = lock(&sim.tenant);
         tenant
@@ -482,7 +500,8 @@ fn versions(
     headers: &HeaderMap,
     name: Result<Path<String>, PathRejection>,
 ) -> Result<Value, Fail> {
-    let ctx = guard(sim, headers, uri, "list")?;
+    let named = name.as_ref().ok().map(|Path(n)| n.clone());
+    let ctx = guard(sim, headers, uri, "list", named.as_deref())?;
     let name = path_or_bad(name)?;
     check_name(&name)?;
     let (stored, items) = {

@@ -1,6 +1,7 @@
 //! The permission manifest: for every documented endpoint, the application and delegated permissions
 //! any one of which lets a caller use it (the contract files' `permissions`; `shared/tests/fidelity.rs`
-//! checks this table against them), and the `doctor` self-check over a token's roles or scopes.
+//! checks this table against them), the `doctor` self-check over a token's roles or scopes, and what an
+//! app registration is granted ([`application_grant`]) and must not hold ([`RESPONSE`], [`excess`]).
 
 /// What an endpoint needs: any one application permission (`roles` claim) or, in user context, any one
 /// delegated permission (`scp` claim).
@@ -310,6 +311,64 @@ pub const MANIFEST: &[(&str, Permissions)] = &[
     ),
 ];
 
+/// Application permissions that change a tenant's machines, incidents, alerts' state in Graph or
+/// indicators: response actions and incident/indicator writes. The reader identity (webhook-enrich,
+/// scheduled-export) must hold none of them (split identities, docs/security.md); `doctor` reports any
+/// a token holds that none of a function's endpoints needs ([`excess`]).
+///
+/// Not listed: `Alert.ReadWrite.All` and `Machine.ReadWrite.All`. Microsoft documents them as the
+/// *only* application permissions of two read endpoints the enrichment calls (`mde.domains.alerts`,
+/// `mde.users.machines`), so the reader needs them; they let a holder update alerts and machine tags,
+/// never act on a machine (docs/permissions.md).
+pub const RESPONSE: &[&str] = &[
+    "Machine.Isolate",
+    "Machine.RestrictExecution",
+    "Machine.Scan",
+    "Machine.CollectForensics",
+    "Machine.LiveResponse",
+    "Machine.StopAndQuarantine",
+    "Machine.Offboard",
+    "Incident.ReadWrite.All",
+    "SecurityIncident.ReadWrite.All",
+    "SecurityAlert.ReadWrite.All",
+    "Ti.ReadWrite",
+    "Ti.ReadWrite.All",
+];
+
+/// A minimal set covering `needs` (each entry: the permissions any one of which suffices): the
+/// permissions that are some endpoint's only choice first, then for every endpoint not yet covered
+/// its first (least privileged) listed permission.
+pub fn minimal(needs: &[&'static [&'static str]]) -> std::collections::BTreeSet<&'static str> {
+    let mut chosen: std::collections::BTreeSet<&'static str> =
+        needs.iter().filter(|n| n.len() == 1).map(|n| n[0]).collect();
+    for n in needs {
+        if !n.is_empty() && !n.iter().any(|p| chosen.contains(p)) {
+            chosen.insert(n[0]);
+        }
+    }
+    chosen
+}
+
+/// The application permissions an app registration serving `endpoints` is granted: [`minimal`] per
+/// API (`mde.`, `xdr.`, `graph.`), as `scripts/grant-permissions.sh` grants them.
+pub fn application_grant(endpoints: &[&str]) -> std::collections::BTreeSet<&'static str> {
+    let mut out = std::collections::BTreeSet::new();
+    for api in ["mde.", "xdr.", "graph."] {
+        let needs: Vec<&'static [&'static str]> =
+            endpoints.iter().filter(|e| e.starts_with(api)).filter_map(|e| needs(e)).map(|p| p.application).collect();
+        out.extend(minimal(&needs));
+    }
+    out
+}
+
+/// The [`RESPONSE`] permissions among `held_roles` outside the [`application_grant`] of `endpoints`:
+/// write rights the token should not carry for these endpoints (the reader's token holding
+/// `Machine.Isolate`, or `Incident.ReadWrite.All` where `Incident.Read.All` suffices).
+pub fn excess(held_roles: &[String], endpoints: &[&str]) -> Vec<String> {
+    let grant = application_grant(endpoints);
+    held_roles.iter().filter(|r| RESPONSE.contains(&r.as_str()) && !grant.contains(r.as_str())).cloned().collect()
+}
+
 /// The permissions `endpoint` needs; `None` for a name that is not a documented endpoint.
 pub fn needs(endpoint: &str) -> Option<&'static Permissions> {
     MANIFEST.iter().find(|(name, _)| *name == endpoint).map(|(_, p)| p)
@@ -359,6 +418,15 @@ mod tests {
             vec![("mde.machines.isolate", &["Machine.Isolate"][..])]
         );
         assert_eq!(needs("mde.machines.isolate").map(|p| p.delegated), Some(&["Machine.Isolate"][..]));
+    }
+
+    #[test]
+    fn excess_names_response_rights_no_endpoint_needs() {
+        let held = held(&["Machine.Read.All", "Machine.Isolate", "Incident.ReadWrite.All", "Alert.ReadWrite.All"]);
+        assert_eq!(excess(&held, &["mde.machines.get"]), ["Machine.Isolate", "Incident.ReadWrite.All"]);
+        // Incident.Read.All suffices for reading: the write right is excess even where it is accepted.
+        assert_eq!(excess(&held, &["xdr.incidents.get"]), ["Machine.Isolate", "Incident.ReadWrite.All"]);
+        assert_eq!(excess(&held, &["mde.machines.isolate", "xdr.incidents.update"]), Vec::<String>::new());
     }
 
     #[test]

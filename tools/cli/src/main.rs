@@ -141,14 +141,20 @@ pub const FUNCTIONS: &[(&str, &[&str])] = &[
     ("scheduled-export", scheduled_export::ENDPOINTS),
 ];
 
+/// The two app registrations (split identities, docs/security.md) and the functions each serves: the
+/// template gives webhook-enrich and scheduled-export `ReaderClientId`, the chat-ops callback and
+/// worker `ResponderClientId`.
+pub const IDENTITIES: &[(&str, &[&str])] =
+    &[("reader", &["webhook-enrich", "scheduled-export"]), ("responder", &["chatops"])];
+
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match &cli.command {
         Command::Permissions => {
-            print!("{}", doctor::permissions_markdown(FUNCTIONS));
+            print!("{}", doctor::permissions_markdown(FUNCTIONS, IDENTITIES));
             return Ok(ExitCode::SUCCESS);
         }
         Command::GrantScript => {
-            print!("{}", grant::script(FUNCTIONS));
+            print!("{}", grant::script(FUNCTIONS, IDENTITIES));
             return Ok(ExitCode::SUCCESS);
         }
         Command::Sign { scheme } => {

@@ -62,8 +62,32 @@ async fn doctor_passes_for_the_demo_app_and_names_what_the_reader_lacks() {
         env(&sim, "full", ("11111111-1111-4111-8111-111111111111", "demo-secret-value-do-not-use-in-prod"), None);
     let out = tokio::task::spawn_blocking(move || cli(&full, &["doctor"]).output().unwrap()).await.unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    // Every endpoint is permitted; but the demo app holds every role, and Ti.ReadWrite.All is one no
+    // function needs: doctor names that excess and fails (it passed before the split-identity check).
     assert!(text.contains("ok       default Mde"), "{text}");
+    assert!(!text.contains("MISSING"), "{text}");
+    assert!(text.contains("EXCESS") && text.contains("Ti.ReadWrite.All"), "{text}");
+    assert!(!out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+
+    // Split identities: the one all-roles app, used for the enrichment, is named as too broad.
+    let full = env(
+        &sim,
+        "full-enrich",
+        ("11111111-1111-4111-8111-111111111111", "demo-secret-value-do-not-use-in-prod"),
+        None,
+    );
+    let out =
+        tokio::task::spawn_blocking(move || cli(&full, &["doctor", "--function", "webhook-enrich"]).output().unwrap())
+            .await
+            .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    let excess = text.lines().find(|l| l.starts_with("EXCESS   default Mde")).unwrap_or_else(|| panic!("{text}"));
+    assert!(excess.contains("Machine.Isolate") && excess.contains("Machine.CollectForensics"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("EXCESS   default Xdr") && l.contains("Incident.ReadWrite.All")),
+        "{text}"
+    );
 
     let reader = env(&sim, "reader", ("22222222-2222-4222-8222-222222222222", "reporter-secret-value"), None);
     let out = tokio::task::spawn_blocking(move || {
@@ -148,6 +172,54 @@ fn scripts_grant_permissions_sh_is_current_and_valid_bash() {
     assert!(generated.contains("grant \"$XDR\" Role Incident.Read.All"), "{generated}");
     let check = Command::new("bash").args(["-n", path]).status().unwrap();
     assert!(check.success(), "bash -n refuses the script");
+}
+
+/// The committed grant script, run with a recording stand-in for the Azure CLI: what each identity's
+/// app registration is actually granted. The reader (webhook-enrich, scheduled-export) gets no
+/// response permission (`permissions::RESPONSE`); the responder gets the machine actions; an app id
+/// without an identity is refused (split identities, docs/security.md).
+#[test]
+fn the_grant_script_gives_the_reader_app_no_response_permission_and_the_responder_its_actions() {
+    use defender_shared::defender::permissions::RESPONSE;
+    let dir = std::env::temp_dir().join(format!("df-cli-grant-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let az = dir.join("az");
+    std::fs::write(
+        &az,
+        "#!/usr/bin/env bash\necho \"$*\" >> \"$AZ_LOG\"\n\
+         if [[ \"$1 $2 $3\" == \"ad sp show\" ]]; then q=\"$*\"; p=\"${q#*value==\\'}\"; echo \"id-${p%%\\'*}\"; fi\n",
+    )
+    .unwrap();
+    std::process::Command::new("chmod").arg("+x").arg(&az).status().unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/grant-permissions.sh");
+    let granted = |identity: Option<&str>| -> (bool, Vec<String>) {
+        let log = dir.join(format!("log-{}", identity.unwrap_or("none")));
+        let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+        let mut cmd = Command::new("bash");
+        cmd.arg(script).arg("00000000-0000-4000-8000-00000000000a").env("PATH", path).env("AZ_LOG", &log);
+        cmd.args(identity);
+        let ok = cmd.output().unwrap().status.success();
+        let roles = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("ad app permission add"))
+            .filter_map(|l| l.split("id-").nth(1).and_then(|r| r.split('=').next()).map(str::to_string))
+            .collect();
+        (ok, roles)
+    };
+    let (ok, reader) = granted(Some("reader"));
+    assert!(ok && !reader.is_empty(), "{reader:?}");
+    let write: Vec<&String> = reader.iter().filter(|r| RESPONSE.contains(&r.as_str())).collect();
+    assert!(write.is_empty(), "the reader app is granted response permissions: {write:?} (all: {reader:?})");
+    assert!(reader.contains(&"Machine.ReadWrite.All".to_string()) && reader.contains(&"Incident.Read.All".to_string()));
+    let (ok, responder) = granted(Some("responder"));
+    assert!(ok, "{responder:?}");
+    for r in ["Machine.Isolate", "Machine.Scan", "Machine.RestrictExecution", "Incident.ReadWrite.All"] {
+        assert!(responder.contains(&r.to_string()), "{r}: {responder:?}");
+    }
+    assert!(!granted(None).0, "an app id without an identity is refused");
+    assert!(!granted(Some("all")).0, "there is no one app for everything");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
