@@ -869,6 +869,22 @@ async fn generated_alerts_export_exactly_once() {
     assert_eq!((again.records, again.objects, again.skipped), (0, 0, 6_001), "{again:?}");
 }
 
+/// The demo seed plus `n` XDR incidents one hour apart: spread out, so each window the pager cuts
+/// completes within one run's 50 calls and a backlog paced by the quota makes progress run by run.
+fn hourly_incidents(n: usize) -> Seed {
+    let mut s: Value = serde_json::from_str(tenant_sim::seed::DEMO).unwrap();
+    let as_of: DateTime<Utc> = s["as_of"].as_str().unwrap().parse().unwrap();
+    let inc0 = s["incidents"][0].clone();
+    for i in 0..n {
+        let mut v = inc0.clone();
+        v["incidentId"] = json!(1_000_000 + i);
+        v["lastUpdateTime"] = json!(iso(as_of - CDuration::days(20) + CDuration::hours(i as i64)));
+        v["alerts"] = json!([]);
+        s["incidents"].as_array_mut().unwrap().push(v);
+    }
+    Seed::parse(&s.to_string()).unwrap()
+}
+
 /// Issue 19.3: the XDR incidents list's 50 calls/min used up with the next slot after the run's
 /// deadline is a clean stop — the cursor committed at the last page, its lease released, the summary
 /// saying why — and the next run resumes there. Two ways to meet the quota: the client's own pacing
@@ -879,7 +895,7 @@ async fn a_quota_slot_after_the_deadline_is_a_clean_stop_and_the_next_run_resume
     let stream = StreamKind::XdrIncidents;
     for paced in [true, false] {
         let governor = || if paced { Governor::documented() } else { Governor::disabled() };
-        let env = setup_with(seed(300, 0, 0, 0), true, governor()).await;
+        let env = setup_with(hourly_incidents(300), true, governor()).await;
         let expected = versions(&env.sim, stream);
         let sink = DirSink::new(&env.dir);
         let mut source = env.source.clone();
