@@ -21,6 +21,14 @@ fn invalid(kind: &'static str, reason: impl Into<String>) -> InvalidId {
     InvalidId { kind, reason: reason.into() }
 }
 
+/// `.` or `..`: a value that, put in a URL path segment (`/api/users/{name}/alerts`), would name the
+/// segment itself or its parent once the URL is normalised. No identifier or indicator is one: every
+/// newtype refuses it when parsed, so it is reported invalid and never reaches the client (which
+/// refuses such a path too, as a failed call).
+fn is_dot_segment(s: &str) -> bool {
+    s == "." || s == ".."
+}
+
 fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -49,6 +57,9 @@ macro_rules! string_id {
             type Err = InvalidId;
             fn from_str(s: &str) -> Result<Self, InvalidId> {
                 let s = s.trim();
+                if is_dot_segment(s) {
+                    return Err(invalid($kind, format!("'{s}' is a path dot segment, not a {}", $kind)));
+                }
                 let check: fn(&str) -> Result<String, String> = $check;
                 check(s).map(Self).map_err(|r| invalid($kind, r))
             }
@@ -239,6 +250,29 @@ mod tests {
         assert!("https://a.example/'x".parse::<UrlIndicator>().is_err());
         let e = "zz".parse::<Sha1>().unwrap_err();
         assert_eq!(e.to_string(), "invalid sha1: 'zz' is not 40 hex characters");
+    }
+
+    #[test]
+    fn dot_segments_are_refused_by_every_newtype() {
+        // Issue 19.1: `.`/`..` passed the account-name and tenant-name character sets.
+        for dots in [".", "..", " .. ", "\t.\n"] {
+            assert!(dots.parse::<AccountName>().is_err(), "{dots:?}");
+            assert!(dots.parse::<TenantName>().is_err(), "{dots:?}");
+            assert!(dots.parse::<Hostname>().is_err(), "{dots:?}");
+            assert!(dots.parse::<DomainName>().is_err(), "{dots:?}");
+            assert!(dots.parse::<AlertId>().is_err(), "{dots:?}");
+            assert!(dots.parse::<MachineId>().is_err(), "{dots:?}");
+            assert!(dots.parse::<TenantId>().is_err(), "{dots:?}");
+            assert!(dots.parse::<UrlIndicator>().is_err(), "{dots:?}");
+            assert!(serde_json::from_str::<AccountName>(&format!("{:?}", dots.trim())).is_err(), "{dots:?}");
+        }
+        let e = "..".parse::<AccountName>().unwrap_err();
+        assert_eq!(e.to_string(), "invalid user: '..' is a path dot segment, not a user");
+        // Dots inside a value are not a dot segment.
+        for ok in ["...", "a.b", ".hidden", "j.doe@contoso.com", "CONTOSO\\.."] {
+            assert!(ok.parse::<AccountName>().is_ok(), "{ok:?}");
+        }
+        assert!("tenant.a".parse::<TenantName>().is_ok());
     }
 
     #[test]

@@ -118,6 +118,10 @@ impl<T: TokenSource> Source for ClientSource<T> {
         }
     }
 
+    fn throttles_retried(&self) -> u64 {
+        self.client.throttles_retried()
+    }
+
     async fn hunt(&self, query: &KqlQuery, deadline: Deadline) -> Result<Vec<Vec<u8>>, DefenderError> {
         let req = GraphHuntingRequest { query: query.clone(), timespan: None };
         let answer = self.client.graph_hunt(&self.tenant, &req, deadline).await?;

@@ -223,6 +223,13 @@ pub trait Source: Send + Sync {
     /// # Errors
     /// The service's error after the client's retries within `deadline`.
     async fn hunt(&self, query: &KqlQuery, deadline: Deadline) -> Result<Vec<Vec<u8>>, DefenderError>;
+
+    /// A running count of the 429 answers the client met and retried (the production source: its
+    /// [`DefenderClient::throttles_retried`](defender_shared::defender::DefenderClient::throttles_retried));
+    /// a stream's count is the difference across its run. A source without retries counts none.
+    fn throttles_retried(&self) -> u64 {
+        0
+    }
 }
 
 /// Asked before each page: stop now, with the cursor at the last committed page? Also told how far
@@ -295,6 +302,37 @@ pub enum Outcome {
     Conflict,
 }
 
+/// Why a stream's run stopped before it was complete (outcome `stopped`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum StopReason {
+    /// The run's deadline (less the margin) came, or a call ran into its deadline.
+    Deadline,
+    /// The quota's next slot is after the deadline: the client's pacing would have had to wait past
+    /// it for the documented rate limit, or the service answered 429 asking for a wait that ends after
+    /// it. Nothing is wrong with the data; the next run resumes from the cursor.
+    Quota {
+        /// The call that was throttled (`xdr.incidents.list`).
+        endpoint: &'static str,
+        /// When the quota allows the next call, seconds from the stop (rounded up).
+        retry_after_s: u64,
+    },
+}
+
+/// The quota's next slot is after `deadline`: the governor refused to wait for it (`Paced`), or a
+/// 429 asked for a wait that ends after it. `None` for anything else — a 429 whose retries ran out
+/// inside the deadline, or that named no wait, stays a failure.
+pub(crate) fn quota_stop(e: &DefenderError, deadline: Deadline) -> Option<StopReason> {
+    let (endpoint, wait) = match e {
+        DefenderError::Paced { endpoint, wait } => (*endpoint, *wait),
+        DefenderError::Throttled { endpoint, retry_after: Some(wait), .. } if *wait >= deadline.remaining() => {
+            (*endpoint, *wait)
+        }
+        _ => return None,
+    };
+    Some(StopReason::Quota { endpoint, retry_after_s: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) })
+}
+
 /// What one stream's run did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StreamSummary {
@@ -310,8 +348,13 @@ pub struct StreamSummary {
     pub objects: u64,
     /// Page requests made (each counted once, whatever the client's retries).
     pub api_calls: u64,
-    /// Calls that ended throttled after the client's retries.
+    /// Throttles that ended the stream: a 429 the client did not retry (its wait would end after the
+    /// deadline, or the attempts ran out) or a call the quota had no slot for before the deadline —
+    /// whether the stream then stopped cleanly (`stop_reason` `quota`) or failed.
     pub throttles: u64,
+    /// 429 answers met and retried by the client during the stream (each answer once; the call then
+    /// went through or met another). Not in `throttles`.
+    pub throttles_retried: u64,
     /// Hunting: slices halved because the answer was truncated or hit a quota or timeout.
     pub windows_halved: u64,
     /// Lists: pages read again because records earlier in the service's order left a window while
@@ -323,6 +366,9 @@ pub struct StreamSummary {
     pub cursor_after: Option<Version>,
     /// How it ended.
     pub outcome: Outcome,
+    /// Why it stopped, when `outcome` is `stopped`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<StopReason>,
 }
 
 /// The run failed; the cursor is at the last committed page.
@@ -495,12 +541,15 @@ pub async fn export_stream(
         objects: 0,
         api_calls: 0,
         throttles: 0,
+        throttles_retried: 0,
         windows_halved: 0,
         steps_back: 0,
         cursor_before: cursor.high_water.clone(),
         cursor_after: cursor.high_water.clone(),
         outcome: Outcome::Complete,
+        stop_reason: None,
     };
+    let retried_before = source.throttles_retried();
     if cursor.lease.as_ref().is_some_and(|l| l.holder != job.run_id && l.until > job.started) {
         sum.outcome = Outcome::Conflict;
         return Ok(sum);
@@ -526,6 +575,10 @@ pub async fn export_stream(
         if result.is_ok() && !released? {
             sum.outcome = Outcome::Conflict;
         }
+    }
+    sum.throttles_retried = source.throttles_retried().saturating_sub(retried_before);
+    if sum.outcome != Outcome::Stopped {
+        sum.stop_reason = None;
     }
     result.map(|()| sum)
 }
@@ -607,6 +660,7 @@ impl Pager<'_, '_> {
     ) -> Result<Option<Vec<Record>>, ExportError> {
         if self.stop.should_stop() {
             self.sum.outcome = Outcome::Stopped;
+            self.sum.stop_reason = Some(StopReason::Deadline);
             return Ok(None);
         }
         let q = PageQuery { from, until, skip, top: self.top };
@@ -615,9 +669,19 @@ impl Pager<'_, '_> {
             Ok(p) => Ok(Some(p.records)),
             Err(e) if e.is_deadline() => {
                 self.sum.outcome = Outcome::Stopped;
+                self.sum.stop_reason = Some(StopReason::Deadline);
                 Ok(None)
             }
-            Err(e) => Err(source_error(self.job, e, self.sum)),
+            Err(e) => match quota_stop(&e, self.job.deadline) {
+                Some(why) => {
+                    tracing::info!(stream = %self.job.stream, error = %e, "the quota's next slot is after the deadline: stopping");
+                    self.sum.throttles += 1;
+                    self.sum.outcome = Outcome::Stopped;
+                    self.sum.stop_reason = Some(why);
+                    Ok(None)
+                }
+                None => Err(source_error(self.job, e, self.sum)),
+            },
         }
     }
 

@@ -132,6 +132,7 @@ pub fn emf(s: &StreamSummary, now_ms: i64) -> serde_json::Value {
                     {"Name": "Objects", "Unit": "Count"},
                     {"Name": "ApiCalls", "Unit": "Count"},
                     {"Name": "Throttles", "Unit": "Count"},
+                    {"Name": "ThrottlesRetried", "Unit": "Count"},
                     {"Name": "WindowsHalved", "Unit": "Count"},
                     {"Name": "Conflicts", "Unit": "Count"}
                 ]
@@ -144,9 +145,11 @@ pub fn emf(s: &StreamSummary, now_ms: i64) -> serde_json::Value {
         "Objects": s.objects,
         "ApiCalls": s.api_calls,
         "Throttles": s.throttles,
+        "ThrottlesRetried": s.throttles_retried,
         "WindowsHalved": s.windows_halved,
         "Conflicts": u64::from(s.outcome == export::Outcome::Conflict),
         "Outcome": s.outcome,
+        "StopReason": s.stop_reason,
         "CursorBefore": s.cursor_before,
         "CursorAfter": s.cursor_after,
     })
@@ -227,7 +230,8 @@ pub async fn run(
             match export::export_stream(source.as_ref(), state.sink.as_ref(), &job, &stop).await {
                 Ok(s) => {
                     info!(tenant = %s.tenant, stream = %s.stream, records = s.records, objects = s.objects,
-                        api_calls = s.api_calls, outcome = ?s.outcome, "stream exported");
+                        api_calls = s.api_calls, throttles = s.throttles, throttles_retried = s.throttles_retried,
+                        outcome = ?s.outcome, stop_reason = ?s.stop_reason, "stream exported");
                     println!("{}", emf(&s, Utc::now().timestamp_millis()));
                     out.streams.push(s);
                 }

@@ -12,7 +12,8 @@
 //! it arrives later than `overlap` after its time (the settle lag the run leaves before now).
 
 use crate::export::{
-    ExportError, Job, Outcome, Source, StopSignal, StreamSummary, gzip_lines, sink_put, slice_key, source_error,
+    ExportError, Job, Outcome, Source, StopReason, StopSignal, StreamSummary, gzip_lines, quota_stop, sink_put,
+    slice_key, source_error,
 };
 use chrono::{DateTime, Duration, Utc};
 use defender_shared::defender::{
@@ -168,6 +169,7 @@ pub(crate) async fn slices(
     while from < end {
         if stop.should_stop() {
             sum.outcome = Outcome::Stopped;
+            sum.stop_reason = Some(StopReason::Deadline);
             break;
         }
         let to = (from + len).min(end);
@@ -198,6 +200,7 @@ pub(crate) async fn slices(
             }
             Err(e) if e.is_deadline() => {
                 sum.outcome = Outcome::Stopped;
+                sum.stop_reason = Some(StopReason::Deadline);
                 break;
             }
             Err(e) if needs_smaller_window(&e) => {
@@ -206,7 +209,16 @@ pub(crate) async fn slices(
                 }
                 true
             }
-            Err(e) => return Err(source_error(job, e, sum)),
+            Err(e) => match quota_stop(&e, job.deadline) {
+                // A quota for the number of calls, its next slot after the deadline: a clean stop.
+                Some(why) => {
+                    sum.throttles += 1;
+                    sum.outcome = Outcome::Stopped;
+                    sum.stop_reason = Some(why);
+                    break;
+                }
+                None => return Err(source_error(job, e, sum)),
+            },
         };
         if smaller {
             let half = Duration::milliseconds((to - from).num_milliseconds() / 2);

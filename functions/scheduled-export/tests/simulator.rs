@@ -18,7 +18,9 @@ use defender_shared::{
 use flate2::read::GzDecoder;
 use scheduled_export::{
     defender::ClientSource,
-    export::{Job, Outcome, Source, StopSignal, Stream, StreamKind, StreamSummary, export_stream},
+    export::{
+        Job, Outcome, Source, StopReason, StopSignal, Stream, StreamKind, StreamSummary, cursor_key, export_stream,
+    },
     hunting::{HuntingSpec, QueryConfig},
     sink::{DirSink, ETag, Sink, SinkError},
 };
@@ -98,12 +100,11 @@ fn unique() -> String {
 }
 
 async fn setup(seed: Seed) -> Env {
-    let mut opts = SimOptions::demo().unwrap();
-    opts.seed = seed;
-    opts.config.quotas = false;
-    let sim = start(opts).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("se-sim-{}", unique()));
-    std::fs::create_dir_all(&dir).unwrap();
+    setup_with(seed, false, Governor::disabled()).await
+}
+
+/// A client source for `sim` with `governor`'s pacing and the tests' short backoff.
+async fn source_for(sim: &RunningSim, dir: &Path, governor: Governor) -> Arc<dyn Source> {
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, &sim.ca_pem).unwrap();
     let env: HashMap<&str, String> = [
@@ -122,14 +123,25 @@ async fn setup(seed: Seed) -> Env {
     .collect();
     let rt = Runtime::from_config(Config::from_lookup(|k| env.get(k).cloned()).unwrap()).await.unwrap();
     let tenant: TenantName = rt.registry.iter().next().unwrap().name.clone();
-    // The simulator's quotas are off and so is client pacing: these tests count calls, not minutes.
-    // Backoff is short (the fault rounds retry hundreds of injected 429/503 answers).
     let retry =
         RetryPolicy { base: Duration::from_millis(2), cap: Duration::from_millis(20), ..RetryPolicy::default() };
     let client = DefenderClient::new(rt.http.clone(), rt.tokens.clone(), rt.registry.clone())
-        .with_governor(Governor::disabled())
+        .with_governor(governor)
         .with_retry(retry);
-    let source: Arc<dyn Source> = Arc::new(ClientSource::new(Arc::new(client), tenant));
+    Arc::new(ClientSource::new(Arc::new(client), tenant))
+}
+
+async fn setup_with(seed: Seed, quotas: bool, governor: Governor) -> Env {
+    let mut opts = SimOptions::demo().unwrap();
+    opts.seed = seed;
+    opts.config.quotas = quotas;
+    let sim = start(opts).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("se-sim-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Unless a test says otherwise the simulator's quotas are off and so is client pacing: these tests
+    // count calls, not minutes. Backoff is short (the fault rounds retry hundreds of injected 429/503
+    // answers).
+    let source = source_for(&sim, &dir, governor).await;
     Env { sim, source, dir: dir.join("out") }
 }
 
@@ -855,4 +867,121 @@ async fn generated_alerts_export_exactly_once() {
     // The next run re-reads only the 5-minute overlap window (6,000 alerts) and writes nothing.
     let again = run(&env, StreamKind::MdeAlerts, 5_000, &Never).await;
     assert_eq!((again.records, again.objects, again.skipped), (0, 0, 6_001), "{again:?}");
+}
+
+/// The demo seed plus `n` XDR incidents one hour apart: spread out, so each window the pager cuts
+/// completes within one run's 50 calls and a backlog paced by the quota makes progress run by run.
+fn hourly_incidents(n: usize) -> Seed {
+    let mut s: Value = serde_json::from_str(tenant_sim::seed::DEMO).unwrap();
+    let as_of: DateTime<Utc> = s["as_of"].as_str().unwrap().parse().unwrap();
+    let inc0 = s["incidents"][0].clone();
+    for i in 0..n {
+        let mut v = inc0.clone();
+        v["incidentId"] = json!(1_000_000 + i);
+        v["lastUpdateTime"] = json!(iso(as_of - CDuration::days(20) + CDuration::hours(i as i64)));
+        v["alerts"] = json!([]);
+        s["incidents"].as_array_mut().unwrap().push(v);
+    }
+    Seed::parse(&s.to_string()).unwrap()
+}
+
+/// Issue 19.3: the XDR incidents list's 50 calls/min used up with the next slot after the run's
+/// deadline is a clean stop — the cursor committed at the last page, its lease released, the summary
+/// saying why — and the next run resumes there. Two ways to meet the quota: the client's own pacing
+/// refuses a slot after the deadline, or (pacing off) the service answers 429 with a wait past it.
+/// (Before the fix: `Err(Source { Paced { endpoint: "xdr.incidents.list", wait: 55.7s } })`.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quota_slot_after_the_deadline_is_a_clean_stop_and_the_next_run_resumes() {
+    let stream = StreamKind::XdrIncidents;
+    for paced in [true, false] {
+        let governor = || if paced { Governor::documented() } else { Governor::disabled() };
+        let env = setup_with(hourly_incidents(300), true, governor()).await;
+        let expected = versions(&env.sim, stream);
+        let sink = DirSink::new(&env.dir);
+        let mut source = env.source.clone();
+        let mut runs = Vec::new();
+        for run in 0..8 {
+            let mut j = job(stream, 4, &unique());
+            // Well inside the quota's minute (the next slot after 50 calls is ~60 s after the first),
+            // and long enough for 50 calls on a busy machine.
+            j.deadline = Deadline::after(Duration::from_secs(30));
+            let s = export_stream(source.as_ref(), &sink, &j, &Never)
+                .await
+                .unwrap_or_else(|e| panic!("paced={paced} run {run}: the quota failed the stream: {e:?}"));
+            // The cursor is committed where the summary says, and released.
+            let (doc, _) = sink.get_cursor(&cursor_key(&j)).await.unwrap().unwrap();
+            let cursor: Value = serde_json::from_slice(&doc).unwrap();
+            assert_eq!(cursor["high_water"], serde_json::to_value(&s.cursor_after).unwrap(), "run {run}");
+            assert!(cursor["lease"].is_null(), "run {run}: {cursor}");
+            let done = s.outcome == Outcome::Complete;
+            runs.push(s);
+            if done {
+                break;
+            }
+            // The next scheduled run: a minute later for the service's quota, and a new process (a
+            // fresh governor) for the client's.
+            let r = env
+                .sim
+                .client()
+                .unwrap()
+                .post(format!("{}/_sim/clock", env.sim.url))
+                .json(&json!({"advance_s": 61}))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+            source = source_for(&env.sim, env.dir.parent().unwrap(), governor()).await;
+        }
+        let first = &runs[0];
+        assert_eq!(first.outcome, Outcome::Stopped, "paced={paced}: {first:?}");
+        assert!(first.records > 0 && first.api_calls >= 50, "paced={paced}: {first:?}");
+        // The summary says why: the quota, its endpoint and its wait (past the deadline).
+        match &first.stop_reason {
+            Some(StopReason::Quota { endpoint, retry_after_s }) => {
+                assert_eq!(*endpoint, "xdr.incidents.list");
+                assert!(*retry_after_s > 0 && *retry_after_s <= 61, "{retry_after_s}");
+            }
+            other => panic!("paced={paced}: stopped for {other:?}"),
+        }
+        assert_eq!((first.throttles, first.throttles_retried), (1, 0), "paced={paced}: {first:?}");
+        let emf = scheduled_export::handler::emf(first, 0);
+        assert_eq!(emf["StopReason"]["reason"], "quota", "{emf}");
+        assert_eq!(emf["Throttles"], 1, "{emf}");
+        assert!(runs.len() >= 2 && runs.last().unwrap().outcome == Outcome::Complete, "paced={paced}: {runs:?}");
+        assert_exactly(&expected, &union(&env.dir, stream), &format!("paced={paced}"));
+    }
+}
+
+/// Issue 19.3: the summary and the metrics tell 429s the client met and retried (the stream went on)
+/// from throttles that ended the stream; before, `throttles` was 0 however many 429s were retried.
+#[tokio::test(flavor = "multi_thread")]
+async fn retried_429s_and_a_429_that_ends_the_stream_are_counted_apart() {
+    let env = setup(seed(30, 0, 0, 0)).await;
+    let stream = StreamKind::XdrIncidents;
+    let http = env.sim.client().unwrap();
+    let faults = |retry_after_s: u64, times: u32| json!([{"path_prefix": "/api/incidents", "status": 429, "retry_after_s": retry_after_s, "times": times}]);
+    // Three 429s with a short wait: retried, the stream completes.
+    let r = http.post(format!("{}/_sim/faults", env.sim.url)).json(&faults(0, 3)).send().await.unwrap();
+    assert!(r.status().is_success());
+    let s = run(&env, stream, 10, &Never).await;
+    assert_eq!(s.outcome, Outcome::Complete, "{s:?}");
+    assert_eq!((s.throttles_retried, s.throttles, s.stop_reason.clone()), (3, 0, None), "{s:?}");
+    let emf = scheduled_export::handler::emf(&s, 0);
+    assert_eq!((emf["ThrottlesRetried"].as_u64(), emf["Throttles"].as_u64()), (Some(3), Some(0)), "{emf}");
+    let names: Vec<&str> = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"ThrottlesRetried") && names.contains(&"Throttles"), "{names:?}");
+    // A 429 asking for ten minutes, past the run's deadline: the stream stops there, counted as
+    // ending it, not as retried.
+    http.delete(format!("{}/_sim/faults", env.sim.url)).send().await.unwrap();
+    let r = http.post(format!("{}/_sim/faults", env.sim.url)).json(&faults(600, 1)).send().await.unwrap();
+    assert!(r.status().is_success());
+    let s = run(&env, stream, 10, &Never).await;
+    assert_eq!(s.outcome, Outcome::Stopped, "{s:?}");
+    assert_eq!((s.throttles_retried, s.throttles), (0, 1), "{s:?}");
+    assert_eq!(s.stop_reason, Some(StopReason::Quota { endpoint: "xdr.incidents.list", retry_after_s: 600 }));
 }

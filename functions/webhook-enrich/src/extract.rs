@@ -7,7 +7,9 @@
 //!   `host`/`computer`/`device` key → host name, under a `domain` key → domain; under a `user`/`account`
 //!   key → user);
 //! - inside longer text only hashes, IPs and URLs are picked out (whitespace/punctuation separated);
-//! - each extracted item records the JSON path it came from (`alert.entities[2].ip`).
+//! - each extracted item records the JSON path it came from, rooted at `$` as infra/openapi.yaml
+//!   documents: `$.alert.entities[2].ip`; a key that is not a plain name is quoted
+//!   (`$.alert['user name']`, with `'` and `\\` escaped), as RFC 9535 writes them.
 //!
 //! Extracted values go through the same validation as explicit ones.
 
@@ -70,6 +72,14 @@ fn classify_whole(key: &str, s: &str) -> Option<Kind> {
     None
 }
 
+/// A key written `.name` in a JSON path (RFC 9535 member-name shorthand); control characters and
+/// other ASCII are quoted instead.
+fn is_shorthand(k: &str) -> bool {
+    let mut chars = k.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (!c.is_ascii() && !c.is_control()))
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (!c.is_ascii() && !c.is_control()))
+}
+
 /// One step of the path below `alert`.
 enum Seg<'a> {
     Key(&'a str),
@@ -98,15 +108,35 @@ impl<'a> Walker<'a> {
         format!("{parent}.{key}")
     }
 
+    /// The JSON path of the value being walked: `$.alert` and each step, `.name` for a plain name
+    /// (RFC 9535's member-name shorthand: a letter, `_` or non-ASCII, then those or digits),
+    /// `['name']` for any other key, `[i]` for an index.
     fn path(&self) -> String {
         use std::fmt::Write;
-        let mut p = String::from("alert");
+        let mut p = String::from("$.alert");
         for seg in &self.segs {
             if p.len() > MAX_SOURCE {
                 break;
             }
             let _ = match seg {
-                Seg::Key(k) => write!(p, ".{k}"),
+                Seg::Key(k) if is_shorthand(k) => write!(p, ".{k}"),
+                Seg::Key(k) => {
+                    p.push_str("['");
+                    for c in k.chars() {
+                        match c {
+                            '\'' | '\\' => {
+                                p.push('\\');
+                                p.push(c);
+                            }
+                            c if c.is_control() => {
+                                let _ = write!(p, "\\u{:04x}", u32::from(c));
+                            }
+                            c => p.push(c),
+                        }
+                    }
+                    p.push_str("']");
+                    Ok(())
+                }
                 Seg::Index(i) => write!(p, "[{i}]"),
             };
         }
@@ -205,16 +235,16 @@ mod tests {
         let find = |k: Kind| {
             items.iter().filter(|i| i.kind == k).map(|i| (i.input.as_str(), i.source.as_str())).collect::<Vec<_>>()
         };
-        assert_eq!(find(Kind::MachineId), vec![("abcdef0123456789abcdef0123456789abcdef01", "alert.device.id")]);
-        assert_eq!(find(Kind::Hostname), vec![("ws-fin-014.contoso.com", "alert.device.hostName")]);
-        assert_eq!(find(Kind::Sha1), vec![("87662bc3d60e4200ceaf7aae249d1c343f4b83c9", "alert.file.sha1")]);
+        assert_eq!(find(Kind::MachineId), vec![("abcdef0123456789abcdef0123456789abcdef01", "$.alert.device.id")]);
+        assert_eq!(find(Kind::Hostname), vec![("ws-fin-014.contoso.com", "$.alert.device.hostName")]);
+        assert_eq!(find(Kind::Sha1), vec![("87662bc3d60e4200ceaf7aae249d1c343f4b83c9", "$.alert.file.sha1")]);
         assert_eq!(find(Kind::Md5).len(), 1);
         assert_eq!(find(Kind::Sha256).len(), 1);
-        assert_eq!(find(Kind::Url), vec![("https://cdn.evil.example/a.ps1", "alert.description")]);
+        assert_eq!(find(Kind::Url), vec![("https://cdn.evil.example/a.ps1", "$.alert.description")]);
         let ips: Vec<&str> = find(Kind::Ip).into_iter().map(|(v, _)| v).collect();
         assert_eq!(ips, vec!["45.137.21.9", "10.1.2.3"]);
-        assert_eq!(find(Kind::Domain), vec![("evil.example", "alert.entities[1].domain")]);
-        assert_eq!(find(Kind::User), vec![("alice", "alert.entities[2].userName")]);
+        assert_eq!(find(Kind::Domain), vec![("evil.example", "$.alert.entities[1].domain")]);
+        assert_eq!(find(Kind::User), vec![("alice", "$.alert.entities[2].userName")]);
         assert!(items.iter().all(|i| i.parsed.is_ok()), "{items:?}");
         assert!(indicators(&json!({"title": "nothing here", "n": 1})).is_empty());
     }
@@ -231,7 +261,7 @@ mod tests {
         let recorded: usize = items.iter().map(|i| i.source.len()).sum();
         assert!(recorded <= (MAX_INDICATORS + 1) * (MAX_SOURCE + 3), "{recorded} bytes of paths");
         assert!(
-            items[0].source.starts_with("alert.kkk") && items[0].source.ends_with('…'),
+            items[0].source.starts_with("$.alert.kkk") && items[0].source.ends_with('…'),
             "{}",
             &items[0].source[..20]
         );
@@ -242,6 +272,15 @@ mod tests {
         assert_eq!(items[0].input, "45.137.21.9");
         // Short paths are kept whole.
         let items = indicators(&json!({"entities": [{"ip": "10.1.2.3"}]}));
-        assert_eq!(items[0].source, "alert.entities[0].ip");
+        assert_eq!(items[0].source, "$.alert.entities[0].ip");
+        // Keys that are not plain names are quoted, with `'` and `\\` escaped.
+        let items = indicators(&json!({"it's \\ x": {"0ip": "10.1.2.3"}, "caf\u{e9}": [{"user_name": "bob"}]}));
+        let items2 = indicators(&json!({"a\nb": {"sha1": "87662bc3d60e4200ceaf7aae249d1c343f4b83c9"}}));
+        let mut sources: Vec<&str> = items.iter().chain(&items2).map(|i| i.source.as_str()).collect();
+        sources.sort_unstable();
+        assert_eq!(
+            sources,
+            vec!["$.alert.caf\u{e9}[0].user_name", r"$.alert['a\u000ab'].sha1", r"$.alert['it\'s \\ x']['0ip']"]
+        );
     }
 }

@@ -248,6 +248,9 @@ async fn a_real_response_covering_every_status_and_fact_validates() {
     assert!(results.iter().any(|r| r["source"] == "alert:da1"), "alert evidence was expanded: {resp}");
     assert!(results.iter().any(|r| r["source"] == "incident:7" && r["status"] == "error"), "{resp}");
     assert!(results.iter().any(|r| r["input"] == "5" && r["status"] == "invalid"), "{resp}");
+    // An extracted item names the JSON path it came from, rooted at `$.` as documented (`alert.host`
+    // repeats an explicit host name, so only the request's item is kept for it).
+    assert!(results.iter().any(|r| r["source"] == "$.alert.note" && r["input"] == "198.51.100.8"), "{resp}");
     assert_eq!(resp["summary"]["complete"], false);
     assert_valid(&v, &resp);
     // And through the response object of both operations.
@@ -264,6 +267,8 @@ async fn altered_responses_fail_validation() {
     let first_found = resp["results"].as_array().unwrap().iter().position(|r| r["status"] == "found").unwrap();
     let first_invalid = resp["results"].as_array().unwrap().iter().position(|r| r["status"] == "invalid").unwrap();
     let first_error = resp["results"].as_array().unwrap().iter().position(|r| r["status"] == "error").unwrap();
+    let first_extracted =
+        resp["results"].as_array().unwrap().iter().position(|r| r["source"] == "$.alert.note").unwrap();
     type Mutation = Box<dyn Fn(&mut Value)>;
     let cases: Vec<(&str, Mutation)> = vec![
         ("an unknown status", Box::new(move |r| r["results"][first_found]["status"] = json!("maybe"))),
@@ -294,6 +299,14 @@ async fn altered_responses_fail_validation() {
         (
             "a textual incident id on an alert",
             Box::new(move |r| r["results"][first_found]["alerts"][0]["incident_id"] = json!("48244")),
+        ),
+        (
+            "an extracted source that is not a `$.`-rooted JSON path",
+            Box::new(move |r| r["results"][first_extracted]["source"] = json!("alert.note")),
+        ),
+        (
+            "a source that is none of the documented forms",
+            Box::new(move |r| r["results"][first_found]["source"] = json!("webhook")),
         ),
         ("results as an object", Box::new(|r| r["results"] = json!({}))),
     ];
@@ -622,5 +635,71 @@ fn component_schemas_are_valid_json_schema_2020_12() {
     // A schema that accepted anything would make every test above vacuous.
     for name in ["EnrichRequest", "EnrichResponse", "ItemResult", "Error"] {
         assert!(!component(&doc, name).is_valid(&json!("not an object")), "{name} accepts a string");
+    }
+}
+
+/// Resolves a JSON path as `extract` writes them (`$`, `.name`, `[index]`, `['quoted name']` with `\'`
+/// and `\\` escaped) against `doc`; `None` when it names nothing.
+fn resolve<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut rest = path.strip_prefix('$')?;
+    let mut at = doc;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("['") {
+            let mut name = String::new();
+            let mut chars = r.char_indices();
+            let end = loop {
+                match chars.next()? {
+                    (_, '\\') => name.push(chars.next()?.1),
+                    (i, '\'') => break i,
+                    (_, c) => name.push(c),
+                }
+            };
+            rest = r[end + 1..].strip_prefix(']')?;
+            at = at.get(name.as_str())?;
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            at = at.get(r[..end].parse::<usize>().ok()?)?;
+            rest = &r[end + 1..];
+        } else {
+            let r = rest.strip_prefix('.')?;
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            at = at.get(&r[..end])?;
+            rest = &r[end..];
+        }
+    }
+    Some(at)
+}
+
+#[test]
+fn extracted_sources_are_json_paths_to_the_value_and_the_schema_takes_them() {
+    let doc = doc();
+    let source = validator(&doc, &doc["components"]["schemas"]["ItemResult"]["properties"]["source"]);
+    let alert = json!({
+        "host": "ws-fin-014.contoso.com",
+        "entities": [{"ip": "10.1.2.3"}, {"user name": "alice"}],
+        "it's \\ odd": {"sha1": SHA1},
+        "9lives": {"domain": "evil.example"},
+        "caf\u{e9}": {"md5": "d41d8cd98f00b204e9800998ecf8427e"},
+        "a.b": {"sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+    });
+    let items = webhook_enrich::extract::indicators(&alert);
+    assert_eq!(items.len(), 7, "{items:?}");
+    let root = json!({ "alert": alert });
+    for item in &items {
+        assert!(item.source.starts_with("$.alert"), "{}", item.source);
+        assert_valid(&source, &json!(item.source));
+        let at = resolve(&root, &item.source).unwrap_or_else(|| panic!("{} names nothing", item.source));
+        assert_eq!(at.as_str().map(str::trim), Some(item.input.as_str()), "{}", item.source);
+    }
+    // A path cut at the length cap still says where it starts, and the schema takes it.
+    let long = webhook_enrich::extract::indicators(&json!({ "k".repeat(400): "10.1.2.3" }));
+    assert!(long[0].source.starts_with("$.alert.kkk") && long[0].source.ends_with('…'), "{}", long[0].source);
+    assert_valid(&source, &json!(long[0].source));
+    // The undocumented forms are refused.
+    for bad in ["alert.host", "alert.entities[0].ip", ".alert", "$alert", "$.host", "webhook", ""] {
+        assert_invalid(&source, &json!(bad), bad);
+    }
+    for good in ["request", "alert:da637308392288907382_-880718168", "incident:7", "$.alert['a b'][0]"] {
+        assert_valid(&source, &json!(good));
     }
 }

@@ -300,3 +300,28 @@ async fn alerts_and_incidents_expand_into_their_evidence_through_the_client() {
     assert_eq!(out["results"][0]["kind"], "incident_id");
     assert_eq!(out["results"][0]["status"], "not_found");
 }
+
+/// Issue 19.1: `.` and `..` are not user names (nor host names, domains, ids): they are reported
+/// `invalid` and never looked up — not `error` from a client that refuses to climb out of `/api`, which
+/// would leave the answer incomplete and make a retrying sender retry forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn dot_segment_values_are_invalid_and_never_looked_up() {
+    let (sim, st) = setup().await;
+    let dots = [".", "..", " .. "];
+    let body = json!({"indicators": {
+        "users": dots, "hostnames": dots, "domains": dots, "machine_ids": dots, "sha1": dots
+    }})
+    .to_string();
+    let (status, out) = call(&st, &body, "msg_dots").await;
+    assert_eq!(status, StatusCode::OK);
+    let results = out["results"].as_array().unwrap();
+    assert!(!results.is_empty(), "{out}");
+    for r in results {
+        assert_eq!(r["status"], "invalid", "{r}");
+        assert!(r.get("value").is_none(), "{r}");
+    }
+    assert_eq!(results.iter().filter(|r| r["kind"] == "user").count(), dots.len(), "{out}");
+    assert_eq!(out["summary"]["complete"], true, "{out}");
+    let log = requests(&sim).await;
+    assert!(!log.iter().any(|e| e["path"].as_str().unwrap().starts_with("/api/users")), "{log:?}");
+}

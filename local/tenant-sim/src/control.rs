@@ -3,7 +3,7 @@
 //!
 //! | route | effect |
 //! |---|---|
-//! | `POST /_sim/seed` | replace the tenant with a seed document (400 with the reason if invalid) |
+//! | `POST /_sim/seed` | replace the tenant with a seed document (400 with the reason if invalid; 413 naming the limit over [`SEED_LIMIT`], the limit `--seed PATH` has too) |
 //! | `POST /_sim/reset` | back to the last seed; clears log, faults, quotas, device codes, clock offset |
 //! | `POST /_sim/faults` / `GET` / `DELETE` | add (one rule or a list), list, clear fault rules |
 //! | `GET /_sim/requests` / `DELETE` | the request log (method, path, query, status, client, timestamp) |
@@ -16,12 +16,12 @@
 
 use crate::{
     clock::iso,
-    seed::Seed,
+    seed::{SEED_LIMIT, Seed},
     state::{FaultRule, Sim, SimConfig, Tenant, lock},
 };
 use axum::{
     Json, Router,
-    body::Bytes,
+    body::{Body, Bytes},
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
@@ -62,7 +62,45 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     msg
 }
 
-async fn seed(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+/// Reads a body of at most `limit` bytes. Past the limit it reads on to the end (up to four times the
+/// limit) without keeping anything, so a client still sending gets the answer rather than a reset
+/// connection: `Err(bytes seen)`.
+async fn read_limited(mut body: Body, limit: usize) -> Result<Result<Vec<u8>, usize>, axum::Error> {
+    use hyper::body::Body as _;
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+        let Ok(data) = frame?.into_data() else { continue };
+        seen = seen.saturating_add(data.len());
+        if seen <= limit {
+            buf.extend_from_slice(&data);
+        } else if seen > limit.saturating_mul(4) {
+            break;
+        } else {
+            buf = Vec::new();
+        }
+    }
+    Ok(if seen > limit { Err(seen) } else { Ok(buf) })
+}
+
+/// `POST /_sim/seed`: the seed route reads its own body (not the app's `DefaultBodyLimit`) so that a
+/// document over [`SEED_LIMIT`] gets a 413 naming the limit, not a closed connection.
+async fn seed(State(sim): State<Arc<Sim>>, body: Body) -> Response {
+    let body = match read_limited(body, SEED_LIMIT).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(seen)) => {
+            let message = format!(
+                "the seed document is {}{seen} bytes, over the limit of {SEED_LIMIT} bytes (the same as --seed PATH)",
+                if seen > SEED_LIMIT.saturating_mul(4) { "over " } else { "" }
+            );
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Json(json!({"error": {"code": "PayloadTooLarge", "message": message}, "limit_bytes": SEED_LIMIT})),
+            )
+                .into_response();
+        }
+        Err(e) => return bad(format!("cannot read the seed document: {e}")),
+    };
     let text = String::from_utf8_lossy(&body);
     match Seed::parse(&text) {
         Ok(seed) => {

@@ -55,6 +55,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let seed = if args.seed == "demo" {
         Seed::demo()?
     } else {
+        let len = std::fs::metadata(&args.seed).map_err(|e| format!("cannot read seed {}: {e}", args.seed))?.len();
+        if len > tenant_sim::seed::SEED_LIMIT as u64 {
+            return Err(format!(
+                "seed {} is {len} bytes, over the limit of {} bytes (POST /_sim/seed has the same)",
+                args.seed,
+                tenant_sim::seed::SEED_LIMIT
+            )
+            .into());
+        }
         let text = std::fs::read_to_string(&args.seed).map_err(|e| format!("cannot read seed {}: {e}", args.seed))?;
         Seed::parse(&text)?
     };

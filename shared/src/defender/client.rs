@@ -21,7 +21,14 @@ use crate::{auth::TokenSource, cloud::ApiFamily, ids::TenantName};
 use futures::stream::{BoxStream, StreamExt};
 use reqwest::{Method, StatusCode, header};
 use serde::{Deserialize, de::DeserializeOwned};
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 use url::Url;
 
 /// The latest moment a call may still be retried or waited on (a Lambda's remaining time).
@@ -198,6 +205,8 @@ pub struct DefenderClient<T> {
     governor: Arc<Governor>,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
+    /// 429 answers met and retried (see [`DefenderClient::throttles_retried`]).
+    throttles_retried: Arc<AtomicU64>,
 }
 
 impl<T> std::fmt::Debug for DefenderClient<T> {
@@ -250,7 +259,16 @@ impl<T: TokenSource> DefenderClient<T> {
             governor: Arc::new(Governor::documented()),
             retry: RetryPolicy::default(),
             clock: Arc::new(TokioClock),
+            throttles_retried: Arc::default(),
         }
+    }
+
+    /// How many 429 answers this client met and retried (waited as the service asked, then sent the
+    /// call again) since it was built. A 429 it gave up on — its wait would end after the deadline, or
+    /// the attempts ran out — is returned as [`DefenderError::Throttled`] instead and not counted
+    /// here; a call the governor paced is no 429 at all.
+    pub fn throttles_retried(&self) -> u64 {
+        self.throttles_retried.load(Ordering::Relaxed)
     }
 
     /// Uses this quota governor.
@@ -513,6 +531,9 @@ impl<T: TokenSource> DefenderClient<T> {
                 error = %failure.error,
                 "retrying"
             );
+            if failure.error.status() == Some(StatusCode::TOO_MANY_REQUESTS) {
+                self.throttles_retried.fetch_add(1, Ordering::Relaxed);
+            }
             self.clock.sleep_until(now + wait).await;
         }
     }
