@@ -271,10 +271,10 @@ pub async fn receiver() -> (String, Posts, Slack) {
                 .flatten();
             let Some(user) = user else { return fail(&mut st, "invalid_arguments") };
             let Some(mut m) = st.members.get(&user).cloned() else { return fail(&mut st, "user_not_found") };
-            if !st.scopes.iter().any(|s| s == "users:read.email") {
-                if let Some(p) = m["profile"].as_object_mut() {
-                    p.remove("email");
-                }
+            if !st.scopes.iter().any(|s| s == "users:read.email")
+                && let Some(p) = m["profile"].as_object_mut()
+            {
+                p.remove("email");
             }
             st.users_info.push(user);
             web_api(json!({"ok": true, "user": m}))
