@@ -318,3 +318,165 @@ async fn a_long_retry_after_is_bounded_and_retryable_and_the_cache_bridges_it() 
     // A caller holding a value keeps it while the vault throttles.
     assert_eq!(cached.get(SEEDED).await.unwrap().expose(), FULL_SECRET);
 }
+
+/// `(version, enabled)` of every version of `name` in the simulated vault, oldest first.
+fn versions_of(sim: &RunningSim, name: &str) -> Vec<(String, bool)> {
+    let tenant = sim.sim.tenant.lock().unwrap();
+    tenant.secrets.get(name).map(|v| v.iter().map(|x| (x.version.clone(), x.enabled)).collect()).unwrap_or_default()
+}
+
+/// A GET of one version over the REST surface, with the full-access app's vault token.
+async fn get_version(sim: &RunningSim, name: &str, version: &str) -> (u16, Value) {
+    let http = http(sim);
+    let token = credential(sim, &http, FULL_APP, FULL_SECRET)
+        .get_token(&["https://vault.azure.net/.default"], None)
+        .await
+        .unwrap();
+    let r = http
+        .get(format!("{}/secrets/{name}/{version}?api-version=7.6", sim.url))
+        .bearer_auth(token.token.secret())
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn advance(sim: &RunningSim, s: i64) {
+    let r = http(sim).post(format!("{}/_sim/clock", sim.url)).json(&json!({"advance_s": s})).send().await.unwrap();
+    assert!(r.status().is_success());
+}
+
+#[tokio::test]
+async fn a_write_disables_every_superseded_version() {
+    let sim = sim().await;
+    let store = store(&sim);
+    let name = "chatops-user-default-u0analyst";
+    for (i, v) in ["rt-1", "rt-2", "rt-3"].into_iter().enumerate() {
+        if i > 0 {
+            advance(&sim, 1).await;
+        }
+        store.set(name, &SecretString::new(v)).await.unwrap();
+    }
+    let versions = versions_of(&sim, name);
+    assert_eq!(versions.iter().map(|v| v.1).collect::<Vec<_>>(), [false, false, true], "{versions:?}");
+    assert_eq!(store.get(name).await.unwrap().expose(), "rt-3");
+    // An old version is unreadable: Key Vault's 403 SecretDisabled.
+    let (status, body) = get_version(&sim, name, &versions[0].0).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["innererror"]["code"], "SecretDisabled");
+    // Disabled through Update Secret (PATCH of that version), once each.
+    let patches: Vec<_> =
+        logged(&sim, &format!("/secrets/{name}/")).await.into_iter().filter(|r| r.0 == "PATCH").collect();
+    assert_eq!(patches.iter().filter(|r| r.2 == 200).count(), 2, "{patches:?}");
+    assert!(patches.iter().any(|r| r.1 == format!("/secrets/{name}/{}", versions[0].0)), "{patches:?}");
+}
+
+#[tokio::test]
+async fn a_version_not_older_than_the_new_one_is_never_disabled() {
+    // Two writers race: the other one's version was stamped at (or after) ours. Disabling it could
+    // disable the newest refresh token, so only strictly older versions are retired; the next write
+    // retires the rest.
+    let sim = sim().await;
+    let store = store(&sim);
+    let name = "chatops-user-default-u0reader";
+    store.set(name, &SecretString::new("a")).await.unwrap();
+    let later = sim.sim.now().timestamp() + 30;
+    sim.sim.tenant.lock().unwrap().secrets.get_mut(name).unwrap()[0].created = later;
+    store.set(name, &SecretString::new("b")).await.unwrap();
+    assert_eq!(versions_of(&sim, name).iter().map(|v| v.1).collect::<Vec<_>>(), [true, true]);
+    advance(&sim, 31).await;
+    store.set(name, &SecretString::new("c")).await.unwrap();
+    assert_eq!(versions_of(&sim, name).iter().map(|v| v.1).collect::<Vec<_>>(), [false, false, true]);
+}
+
+#[tokio::test]
+async fn a_failed_disable_never_loses_the_new_value_and_the_next_write_retries_it() {
+    let sim = sim().await;
+    let store = store(&sim);
+    let name = "defender-refresh-token";
+    store.set(name, &SecretString::new("rt-1")).await.unwrap();
+    advance(&sim, 1).await;
+    // Every Update Secret fails (a 500 the SDK retries, then gives up on).
+    let rule = json!({"method": "PATCH", "path_prefix": "/secrets/", "status": 500});
+    let r = http(&sim).post(format!("{}/_sim/faults", sim.url)).json(&rule).send().await.unwrap();
+    assert!(r.status().is_success());
+    store.set(name, &SecretString::new("rt-2")).await.unwrap();
+    assert_eq!(versions_of(&sim, name).iter().map(|v| v.1).collect::<Vec<_>>(), [true, true], "not disabled yet");
+    assert_eq!(store.get(name).await.unwrap().expose(), "rt-2", "the new value was kept");
+    // The vault recovers: the next write retires both older versions.
+    let r = http(&sim).delete(format!("{}/_sim/faults", sim.url)).send().await.unwrap();
+    assert!(r.status().is_success());
+    advance(&sim, 1).await;
+    store.set(name, &SecretString::new("rt-3")).await.unwrap();
+    assert_eq!(versions_of(&sim, name).iter().map(|v| v.1).collect::<Vec<_>>(), [false, false, true]);
+}
+
+#[tokio::test]
+async fn after_two_refreshes_only_the_newest_refresh_token_is_readable() {
+    use defender_shared::auth::{CredentialKind, TenantCredential, TokenProvider, TokenSource};
+    const PUBLIC: &str = "33333333-3333-4333-8333-333333333333";
+    const MDE: &str = "https://api.securitycenter.microsoft.com/.default";
+    let name = "chatops-user-default-u0analyst";
+    let sim = sim().await;
+    let store: Arc<KeyVaultStore> = Arc::new(store(&sim));
+    // alice signs in (device code, approved at the simulated Entra); her refresh token goes to the vault.
+    let client = sim.client().unwrap();
+    let base = format!("{}/{}/oauth2/v2.0", sim.url, sim.tenant_id());
+    let dc: Value = client
+        .post(format!("{base}/devicecode"))
+        .form(&[("client_id", PUBLIC), ("scope", &format!("{MDE} offline_access"))])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let approve = json!({"user_code": dc["user_code"], "upn": "alice@contoso.com"});
+    assert!(
+        client
+            .post(format!("{}/_sim/devicecode/approve", sim.url))
+            .json(&approve)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let grant = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("client_id", PUBLIC),
+        ("device_code", dc["device_code"].as_str().unwrap()),
+    ];
+    let t: Value = client.post(format!("{base}/token")).form(&grant).send().await.unwrap().json().await.unwrap();
+    let first = t["refresh_token"].as_str().unwrap().to_string();
+    store.set(name, &SecretString::new(first.clone())).await.unwrap();
+
+    let tenant: defender_shared::ids::TenantName = "default".parse().unwrap();
+    let cred = TenantCredential {
+        tenant_id: sim.tenant_id().parse().unwrap(),
+        client_id: PUBLIC.parse().unwrap(),
+        authority: url::Url::parse(&sim.url).unwrap(),
+        kind: CredentialKind::User { refresh_token_secret: name.into() },
+    };
+    // Two refreshes (two cold starts: nothing cached between them), each rotating the refresh token
+    // into a new vault version.
+    for _ in 0..2 {
+        advance(&sim, 1).await;
+        let p = TokenProvider::new(client.clone(), store.clone(), [(tenant.clone(), cred.clone())]).unwrap();
+        p.token(&tenant, MDE).await.unwrap();
+    }
+    let versions = versions_of(&sim, name);
+    assert_eq!(versions.len(), 3, "sign-in + two refreshes: {versions:?}");
+    assert_eq!(versions.iter().map(|v| v.1).collect::<Vec<_>>(), [false, false, true]);
+    for (version, _) in &versions[..2] {
+        let (status, body) = get_version(&sim, name, version).await;
+        assert_eq!((status, body["error"]["innererror"]["code"].as_str()), (403, Some("SecretDisabled")), "{body}");
+    }
+    let (status, newest) = get_version(&sim, name, &versions[2].0).await;
+    assert_eq!(status, 200);
+    assert_ne!(newest["value"].as_str().unwrap(), first);
+    // Why it matters: Entra still redeems the first refresh token.
+    let redeem =
+        [("grant_type", "refresh_token"), ("client_id", PUBLIC), ("refresh_token", first.as_str()), ("scope", MDE)];
+    assert_eq!(client.post(format!("{base}/token")).form(&redeem).send().await.unwrap().status(), 200);
+}

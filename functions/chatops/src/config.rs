@@ -7,7 +7,8 @@
 //! { "default_tenant": "default",
 //!   "routes":  { "T1DC2JH3J": "default", "C0123": "fabrikam" },
 //!   "tenants": { "default": { "U2CERLKJA": ["read", "hunt", "incident", "isolate", "scan"] } },
-//!   "two_person": { "default": ["isolate"] } }
+//!   "two_person": { "default": ["isolate"] },
+//!   "links": { "default": { "U2CERLKJA": "alice@contoso.com" } } }
 //! ```
 //!
 //! `routes` maps a Slack channel id or workspace (`team_id`) — or a Teams tenant id — to a registry
@@ -17,6 +18,9 @@
 //! action (`isolate`, `unisolate`, `scan`, `restrict`, `unrestrict`, `collect`) — a machine action also
 //! needs the tenant's `allowed_actions`, and implies `read`. `two_person` lists, per tenant, the
 //! actions that need a second, different authorised user to approve after the requester confirmed.
+//! `links` binds, per tenant, a chat user to the Entra identity (UPN or object id) their
+//! `/defender link` sign-in must be; it takes precedence over the Slack e-mail match
+//! ([`crate::identity`]).
 //! [`Rbac::self_check`] runs at cold start: a policy naming an unknown tenant, or granting an action
 //! a tenant does not allow, stops the function there rather than at the first click.
 
@@ -85,6 +89,8 @@ struct RbacDoc {
     tenants: HashMap<TenantName, HashMap<String, Vec<String>>>,
     #[serde(default)]
     two_person: HashMap<TenantName, Vec<String>>,
+    #[serde(default)]
+    links: HashMap<TenantName, HashMap<String, String>>,
 }
 
 /// The access policy.
@@ -94,6 +100,7 @@ pub struct Rbac {
     routes: HashMap<String, TenantName>,
     users: HashMap<TenantName, HashMap<String, BTreeSet<Permission>>>,
     two_person: HashMap<TenantName, BTreeSet<Action>>,
+    links: HashMap<TenantName, HashMap<String, String>>,
 }
 
 /// Why a chat user may not do something.
@@ -131,7 +138,21 @@ impl Rbac {
                 .collect::<Result<BTreeSet<Action>, _>>()?;
             two_person.insert(tenant, set);
         }
-        Ok(Self { default_tenant: doc.default_tenant, routes: doc.routes, users, two_person })
+        for (tenant, map) in &doc.links {
+            if let Some((user, _)) =
+                map.iter().find(|(_, who)| who.trim().is_empty() || who.chars().any(char::is_whitespace))
+            {
+                return Err(format!("links.{tenant}.{user}: give a user principal name or an object id"));
+            }
+        }
+        Ok(Self { default_tenant: doc.default_tenant, routes: doc.routes, users, two_person, links: doc.links })
+    }
+
+    /// The Entra identity an administrator bound `user_id` to in `tenant` (`links`): a user principal
+    /// name, or an object id. A `/defender link` sign-in must be that identity; without an entry it
+    /// must match the chat user's own verified directory identity ([`crate::identity`]).
+    pub fn linked_identity(&self, tenant: &TenantName, user_id: &str) -> Option<&str> {
+        self.links.get(tenant).and_then(|m| m.get(user_id)).map(String::as_str)
     }
 
     /// Whether `action` in `tenant` needs a second person's approval.

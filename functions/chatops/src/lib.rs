@@ -11,6 +11,8 @@
 //!   sealed expiring token, a second person's approval where required, execute once, audit every decision.
 //! - [`confirm`] — the confirmation token (HMAC-sealed, expiring).
 //! - [`idempotency`] — the conditional-write store behind exactly-once (in memory; DynamoDB).
+//! - [`identity`] — whose Entra identity a `/defender link` may bind (admin mapping, Slack e-mail,
+//!   Teams object id).
 //! - [`defender`] — the narrow Defender trait the use cases need and its production implementation.
 //! - [`handoff`] — callback → worker jobs (in-process channel; SQS) and the `response_url` poster.
 //! - [`queue`] — the worker's SQS adapter: records → jobs, failures → `batchItemFailures`.
@@ -36,6 +38,7 @@ pub mod followup;
 pub mod handler;
 pub mod handoff;
 pub mod idempotency;
+pub mod identity;
 pub mod queue;
 pub mod reply;
 pub mod state;

@@ -83,7 +83,7 @@ pub enum PostError {
     #[error("response_url: {0}")]
     ResponseUrl(String),
     /// The Web API answered `ok: false` (or 429).
-    #[error("chat.postMessage answered {error}")]
+    #[error("the Slack Web API answered {error}")]
     Slack {
         /// Slack's error code (`not_in_channel`, `invalid_auth`, `ratelimited`, ...).
         error: String,
@@ -132,6 +132,42 @@ pub trait SlackApi: Send + Sync {
     /// # Errors
     /// [`PostError`].
     async fn post_message(&self, message: &Value) -> Result<String, PostError>;
+
+    /// `users.info` for `user` (scopes `users:read` and `users:read.email`): who a chat user is in
+    /// the workspace, for checking a `/defender link` sign-in against it.
+    ///
+    /// # Errors
+    /// [`PostError`] (the Web API's error code in [`PostError::Slack`]: `user_not_found`,
+    /// `missing_scope`, ...).
+    async fn users_info(&self, user: &str) -> Result<SlackUser, PostError>;
+}
+
+/// A workspace member as `users.info` describes them (the fields the link check reads).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct SlackUser {
+    /// The member id (`U…`/`W…`).
+    #[serde(default)]
+    pub id: String,
+    /// Deactivated.
+    #[serde(default)]
+    pub deleted: bool,
+    /// A bot user.
+    #[serde(default)]
+    pub is_bot: bool,
+    /// Whether Slack has confirmed the e-mail address (absent from some answers).
+    #[serde(default)]
+    pub is_email_confirmed: Option<bool>,
+    /// The profile; `email` only with `users:read.email`.
+    #[serde(default)]
+    pub profile: SlackProfile,
+}
+
+/// The part of a member's `profile` the link check reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct SlackProfile {
+    /// The member's e-mail address (present only with the `users:read.email` scope).
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 /// `chat.postMessage` over HTTPS with the bot token from the vault.
@@ -167,6 +203,17 @@ struct ApiAnswer {
     error: Option<String>,
     #[serde(default)]
     ts: Option<String>,
+    #[serde(default)]
+    user: Option<SlackUser>,
+}
+
+impl HttpSlackApi {
+    async fn token(&self) -> Result<SecretString, PostError> {
+        self.store.get(&self.token_name).await.map_err(|e| match e {
+            VaultError::NotFound(_) => PostError::Token(self.token_name.clone()),
+            _ => PostError::Vault(self.token_name.clone()),
+        })
+    }
 }
 
 #[async_trait]
@@ -204,6 +251,29 @@ impl SlackApi for HttpSlackApi {
                 Err(PostError::Slack { error: a.error.unwrap_or_else(|| format!("HTTP {status}")), retry_after })
             }
             None => Err(PostError::Http(format!("answered {status} without a Web API body"))),
+        }
+    }
+
+    async fn users_info(&self, user: &str) -> Result<SlackUser, PostError> {
+        let token = self.token().await?;
+        let r = self
+            .http
+            .post(format!("{}/users.info", self.base))
+            .bearer_auth(token.expose())
+            .form(&[("user", user)])
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| PostError::Http(e.without_url().to_string()))?;
+        let status = r.status().as_u16();
+        let answer: Option<ApiAnswer> = r.json().await.ok();
+        match answer {
+            Some(ApiAnswer { ok: true, user: Some(u), .. }) if (200..300).contains(&status) => Ok(u),
+            Some(a) => Err(PostError::Slack {
+                error: a.error.unwrap_or_else(|| format!("HTTP {status}")),
+                retry_after: (status == 429).then_some(Duration::from_secs(1)),
+            }),
+            None => Err(PostError::Http(format!("users.info answered {status} without a Web API body"))),
         }
     }
 }

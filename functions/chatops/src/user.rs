@@ -15,15 +15,21 @@
 //! invocation and re-queues the rest ([`crate::worker`]). A redelivered or repeated `link` while a
 //! code is still valid shows the same code; a finished, declined or expired sign-in is marked done in
 //! the vault, so a late step stops.
+//!
+//! Who signed in is checked before anything is stored ([`crate::identity`]): the ID token's identity
+//! must be the administrator's mapping for the chat user, or the chat user's own (Slack: the
+//! `users.info` e-mail; Teams: the activity's `aadObjectId`). Otherwise the tokens are dropped, the
+//! user is told why and an audit line (`link-refused`) is written.
 
 use crate::{
     command::ChatUser,
     defender::{ClientOps, DefenderOps},
+    identity::{IdentityCheck, Refusal},
 };
 use defender_shared::{
     auth::{
-        Clock, CredentialKind, DeviceCodeLogin, DevicePoll, LoginOutcome, TenantCredential, TokenProvider,
-        device_code_begin, device_code_poll,
+        Clock, CredentialKind, DeviceCodeLogin, DeviceRedeem, LoginOutcome, TenantCredential, TokenProvider,
+        device_code_begin, device_code_redeem,
     },
     cloud::ApiFamily,
     defender::{Deadline, DefenderClient},
@@ -107,6 +113,9 @@ pub enum LinkStep {
     Expired,
     /// The sign-in failed (declined, refused, ...).
     Failed(LinkError),
+    /// Someone other than the chat user signed in (or who signed in cannot be checked): nothing was
+    /// stored.
+    Refused(Refusal),
     /// Nothing to poll: this sign-in finished or was replaced by a newer one (a late or duplicate step).
     Gone,
 }
@@ -277,9 +286,18 @@ impl UserContext {
         })
     }
 
-    /// Polls the sign-in `started` once. A finished one (linked, expired, failed) is marked done in
-    /// the vault, so a later or duplicate step answers [`LinkStep::Gone`].
-    pub async fn link_poll(&self, tenant: &TenantName, user: &ChatUser, started: i64, clock: &dyn Clock) -> LinkStep {
+    /// Polls the sign-in `started` once. An approved sign-in is linked only if `check` accepts who
+    /// signed in ([`crate::identity`]); otherwise nothing is stored. A finished one (linked, refused,
+    /// expired, failed) is marked done in the vault, so a later or duplicate step answers
+    /// [`LinkStep::Gone`].
+    pub async fn link_poll(
+        &self,
+        tenant: &TenantName,
+        user: &ChatUser,
+        started: i64,
+        clock: &dyn Clock,
+        check: &IdentityCheck<'_>,
+    ) -> LinkStep {
         let login = match self.login(tenant, user) {
             Ok(l) => l,
             Err(e) => return LinkStep::Failed(e),
@@ -295,13 +313,31 @@ impl UserContext {
         } else {
             let code = SecretString::new(std::mem::take(&mut p.device_code));
             let interval = std::time::Duration::from_secs(p.interval_s.max(1));
-            match device_code_poll(&self.http, self.store.as_ref(), &login, &code, interval, clock).await {
-                Ok(DevicePoll::Pending { interval }) => return LinkStep::Pending { interval },
-                Ok(DevicePoll::Done(outcome)) => {
-                    self.clients.lock().unwrap_or_else(PoisonError::into_inner).remove(&login.refresh_token_secret);
-                    info!(target: "audit", decision = "linked", tenant = %tenant, user_id = %user.id,
-                          upn = outcome.user.as_deref().unwrap_or("-"), secret = %login.refresh_token_secret, "chatops decision");
-                    LinkStep::Linked(outcome)
+            match device_code_redeem(&self.http, &login, &code, interval, clock).await {
+                Ok(DeviceRedeem::Pending { interval }) => return LinkStep::Pending { interval },
+                Ok(DeviceRedeem::Approved(redeemed)) => {
+                    let signed_in = redeemed.signed_in.clone();
+                    let who = signed_in.as_ref().and_then(|s| s.name().or(s.oid.as_deref())).unwrap_or("-").to_string();
+                    match check.verify(user, signed_in.as_ref()).await {
+                        Err(why) => {
+                            // The tokens are dropped here: no refresh token reaches the vault.
+                            info!(target: "audit", decision = "link-refused", tenant = %tenant, user_id = %user.id,
+                                  signed_in = %who, reason = %why, "chatops decision");
+                            LinkStep::Refused(why)
+                        }
+                        Ok(source) => match redeemed.keep(self.store.as_ref(), &login).await {
+                            Ok(outcome) => {
+                                self.clients
+                                    .lock()
+                                    .unwrap_or_else(PoisonError::into_inner)
+                                    .remove(&login.refresh_token_secret);
+                                info!(target: "audit", decision = "linked", tenant = %tenant, user_id = %user.id,
+                                      upn = %who, checked_by = source.as_str(), secret = %login.refresh_token_secret, "chatops decision");
+                                LinkStep::Linked(Box::new(LoginOutcome { user: Some(who), ..outcome }))
+                            }
+                            Err(e) => LinkStep::Failed(LinkError::Auth(Box::new(e))),
+                        },
+                    }
                 }
                 // Entra's clock said so before ours did.
                 Err(defender_shared::auth::AuthError::Entra(r)) if r.error == "expired_token" => LinkStep::Expired,

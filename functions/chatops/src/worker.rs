@@ -27,6 +27,7 @@ use crate::{
     defender::{DefenderOps, Tenants},
     followup::{self, Pending},
     handoff::{HandOff, HandOffError, Job, Responder},
+    identity::IdentityCheck,
     reply::Reply,
     reply::untrusted,
     thread::{Poster, SlackApi, Thread},
@@ -296,8 +297,10 @@ impl Worker {
         let clock = self.link_clock.as_ref();
         let began = clock.now();
         let budget = chrono::Duration::from_std(self.link_step).unwrap_or(chrono::Duration::zero());
+        let check =
+            IdentityCheck { mapping: self.safety.rbac.linked_identity(tenant, &user.id), slack: self.slack.as_deref() };
         let reply = loop {
-            match users.link_poll(tenant, user, started, clock).await {
+            match users.link_poll(tenant, user, started, clock, &check).await {
                 LinkStep::Pending { interval } => {
                     let wait = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::zero());
                     if clock.now() - began + wait > budget {
@@ -324,6 +327,12 @@ impl Worker {
                 LinkStep::Failed(e) => {
                     warn!(error = %e, "link failed");
                     break Reply::text(format!("Not linked: {e}."));
+                }
+                LinkStep::Refused(why) => {
+                    break Reply::text(format!(
+                        "Not linked: {why}. Nothing was stored. Run `/defender link` again and sign in as yourself, \
+                         or ask an administrator to map your chat account."
+                    ));
                 }
             }
         };

@@ -16,8 +16,9 @@ async fn the_slack_manifest_points_at_the_handlers_routes() {
     assert_eq!(commands.len(), 1);
     assert_eq!(commands[0]["command"], "/defender");
     // `commands` for /defender; `chat:write` for outcomes after a response_url's 5 posts / 30 minutes
-    // (chat.postMessage with the bot token) — and nothing more.
-    assert_eq!(m["oauth_config"]["scopes"]["bot"], json!(["commands", "chat:write"]));
+    // (chat.postMessage with the bot token); `users:read` + `users:read.email` for the link's identity
+    // check (users.info's e-mail) — and nothing more.
+    assert_eq!(m["oauth_config"]["scopes"]["bot"], json!(["commands", "chat:write", "users:read", "users:read.email"]));
     assert_eq!(m["features"]["bot_user"]["display_name"], "Defender", "chat:write needs the bot user");
     // The template names the bot token's vault secret for the worker.
     let template = include_str!("../../../infra/template.yaml");

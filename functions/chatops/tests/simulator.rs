@@ -373,8 +373,9 @@ impl defender_shared::auth::Clock for ApprovedThenSimTime {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_linked_user_acts_with_their_delegated_token_and_others_in_app_context() {
-    let public = "33333333-3333-4333-8333-333333333333";
-    let mut rig = rig_with(None, None, &[("CHATOPS_USER_CLIENT_ID", public.to_string())]).await;
+    let public = PUBLIC_CLIENT;
+    // The analyst's Slack e-mail (users.info) is alice@contoso.com: she may link as alice.
+    let mut rig = linking_rig(&[]).await;
     let (approve, approved) = tokio::sync::watch::channel(false);
     let w = &rig.worker;
     let worker = Arc::new(Worker {

@@ -263,13 +263,7 @@ async fn device_code_requests(rig: &Rig) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn link_polls_in_steps_shorter_than_an_invocation_and_never_asks_for_a_second_code() {
-    let public = "33333333-3333-4333-8333-333333333333";
-    let mut rig = rig_with(
-        None,
-        None,
-        &[("CHATOPS_USER_CLIENT_ID", public.to_string()), ("CHATOPS_LINK_STEP_S", "12".to_string())],
-    )
-    .await;
+    let mut rig = linking_rig(&[("CHATOPS_LINK_STEP_S", "12".to_string())]).await;
     let worker = linking_worker(&rig);
     let sim = rig.sim.sim.clone();
 
@@ -319,13 +313,7 @@ async fn link_polls_in_steps_shorter_than_an_invocation_and_never_asks_for_a_sec
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unused_link_code_expires_and_the_user_is_told() {
-    let public = "33333333-3333-4333-8333-333333333333";
-    let mut rig = rig_with(
-        None,
-        None,
-        &[("CHATOPS_USER_CLIENT_ID", public.to_string()), ("CHATOPS_LINK_STEP_S", "0".to_string())],
-    )
-    .await;
+    let mut rig = linking_rig(&[("CHATOPS_LINK_STEP_S", "0".to_string())]).await;
     let worker = linking_worker(&rig);
     rig.slash(READER, "link", "link").await;
     let (start, _) = rig.jobs.try_recv().unwrap();
@@ -349,4 +337,102 @@ async fn an_unused_link_code_expires_and_the_user_is_told() {
     worker.try_run(start).await.unwrap();
     assert!(text(&rig.posted("link2")[0]).starts_with("To link your Entra identity"));
     assert_eq!(device_code_requests(&rig).await, 2);
+}
+
+/// Starts `user`'s `/defender link`, approves the code at Entra as `upn`, and runs the step that
+/// finds it approved; answers the outcome.
+async fn link_as(rig: &mut Rig, worker: &Worker, user: &str, upn: &str, hook: &str) -> String {
+    rig.slash(user, "link", hook).await;
+    let (start, _) = rig.jobs.try_recv().unwrap();
+    worker.try_run(start).await.unwrap();
+    let prompt = text(&rig.posted(hook)[0]).to_string();
+    let code = prompt.split('`').nth(1).unwrap().to_string();
+    let (step, _) = rig.jobs.try_recv().unwrap();
+    rig.sim_post("/_sim/devicecode/approve", json!({"user_code": code, "upn": upn})).await;
+    rig.sim.sim.clock.advance(chrono::Duration::seconds(5));
+    let reply = worker.try_run(step).await.unwrap().unwrap();
+    assert_eq!(text(rig.posted(hook).last().unwrap()), reply.text, "the outcome is posted to the requester");
+    reply.text
+}
+
+/// The secret names in the simulated vault.
+fn vault_names(rig: &Rig) -> Vec<String> {
+    rig.sim.sim.tenant.lock().unwrap().secrets.keys().cloned().collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_who_signs_in_as_someone_else_is_refused_and_nothing_is_stored() {
+    let mut rig = linking_rig(&[("CHATOPS_LINK_STEP_S", "0".to_string())]).await;
+    let worker = linking_worker(&rig);
+    // The reader's Slack e-mail is bob@contoso.com; alice (wider rights) types the code.
+    let said = link_as(&mut rig, &worker, READER, "alice@contoso.com", "link").await;
+    assert_eq!(
+        said,
+        "Not linked: you signed in as alice@contoso.com, but your Slack e-mail address is bob@contoso.com. \
+         Nothing was stored. Run `/defender link` again and sign in as yourself, or ask an administrator to map \
+         your chat account."
+    );
+    let secret = chatops::user::secret_name(&"default".parse().unwrap(), READER);
+    assert!(!vault_names(&rig).contains(&secret), "no refresh token was written: {:?}", vault_names(&rig));
+    assert!(matches!(rig.state.store.get_fresh(&secret).await, Err(VaultError::NotFound(_))));
+    assert!(!said.contains("0.SIM."), "no token in the message");
+    assert_eq!(rig.slack.lock().unwrap().users_info, vec![READER.to_string()], "users.info asked once, for the reader");
+    // The sign-in is finished: a late duplicate step does nothing.
+    assert!(rig.jobs.try_recv().is_err());
+
+    // Signing in as himself links him.
+    let said = link_as(&mut rig, &worker, READER, "bob@contoso.com", "link2").await;
+    assert_eq!(said, "Linked: your machine actions in 'default' now run as bob@contoso.com.");
+    assert!(vault_names(&rig).contains(&secret));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_mapping_takes_precedence_over_the_slack_e_mail() {
+    // The policy binds the reader to alice (say, his admin account); his own e-mail no longer links.
+    let policy = r#"{"default_tenant":"default","tenants":{"default":{"U0READER":["read"]}},
+        "links":{"default":{"U0READER":"alice@contoso.com"}}}"#;
+    let mut rig = linking_rig(&[("CHATOPS_LINK_STEP_S", "0".to_string()), ("CHATOPS_RBAC", policy.to_string())]).await;
+    let worker = linking_worker(&rig);
+    let said = link_as(&mut rig, &worker, READER, "bob@contoso.com", "link").await;
+    assert!(
+        said.starts_with(
+            "Not linked: you signed in as bob@contoso.com, but an administrator bound your chat account to alice@contoso.com."
+        ),
+        "{said}"
+    );
+    let secret = chatops::user::secret_name(&"default".parse().unwrap(), READER);
+    assert!(!vault_names(&rig).contains(&secret));
+    let said = link_as(&mut rig, &worker, READER, "alice@contoso.com", "link2").await;
+    assert_eq!(said, "Linked: your machine actions in 'default' now run as alice@contoso.com.");
+    assert!(vault_names(&rig).contains(&secret));
+    assert!(rig.slack.lock().unwrap().users_info.is_empty(), "a mapping needs no users.info");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_e_mail_scope_or_a_bot_token_a_link_cannot_be_checked_and_is_refused() {
+    let mut rig = linking_rig(&[("CHATOPS_LINK_STEP_S", "0".to_string())]).await;
+    rig.slack.lock().unwrap().scopes.retain(|s| s != "users:read.email");
+    let worker = linking_worker(&rig);
+    let said = link_as(&mut rig, &worker, ANALYST, "alice@contoso.com", "link").await;
+    assert!(said.contains("Slack gave no e-mail address (the app needs the users:read.email scope)"), "{said}");
+    let secret = chatops::user::secret_name(&"default".parse().unwrap(), ANALYST);
+    assert!(!vault_names(&rig).contains(&secret));
+
+    // No users:read at all: Slack's missing_scope is named.
+    rig.slack.lock().unwrap().scopes.retain(|s| s != "users:read");
+    let said = link_as(&mut rig, &worker, ANALYST, "alice@contoso.com", "link2").await;
+    assert!(said.contains("missing_scope"), "{said}");
+    assert!(!vault_names(&rig).contains(&secret));
+
+    // No bot token configured: refused too, pointing at the admin mapping.
+    let mut rig = rig_with(
+        None,
+        None,
+        &[("CHATOPS_USER_CLIENT_ID", PUBLIC_CLIENT.to_string()), ("CHATOPS_LINK_STEP_S", "0".to_string())],
+    )
+    .await;
+    let worker = linking_worker(&rig);
+    let said = link_as(&mut rig, &worker, ANALYST, "alice@contoso.com", "link").await;
+    assert!(said.contains("ask an administrator to map your account"), "{said}");
+    assert!(!vault_names(&rig).contains(&secret));
 }

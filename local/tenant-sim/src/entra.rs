@@ -23,6 +23,10 @@
 //! permissions of that API, space-separated (`user_impersonation` for Key Vault), and `upn`. `oid`/`sub`
 //! are GUIDs derived from the client id (apps) or the UPN (users), stable across restarts.
 //!
+//! A delegated grant whose scope held `openid` also answers an `id_token` (v2.0: `aud` the client id,
+//! `tid`, pairwise `sub`; with `profile` also `oid`, `preferred_username`, `name`), as the device-code
+//! and refresh responses of Entra do.
+//!
 //! # Client authentication (`client_credentials`, and confidential clients on `refresh_token`)
 //! - `client_secret` in the form, or HTTP Basic (`base64(urlencode(id):urlencode(secret))`, RFC 6749 §2.3.1).
 //! - `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer` + `client_assertion`:
@@ -226,6 +230,10 @@ struct Scope {
     resource: &'static str,
     kind: Resource,
     offline: bool,
+    /// `openid` was asked for: the answer carries an ID token.
+    openid: bool,
+    /// `profile` was asked for: the ID token carries `oid`, `preferred_username` and `name`.
+    profile: bool,
 }
 
 /// The canonical App ID URI for a requested resource.
@@ -262,6 +270,7 @@ fn invalid_client_credentials_scope(scope: &str) -> EntraError {
 fn parse_scope(sim: &Sim, raw: &str, delegated: bool) -> EResult<Scope> {
     let mut found: Option<(&'static str, Resource)> = None;
     let mut offline = false;
+    let (mut openid, mut profile) = (false, false);
     let mut any = false;
     for item in raw.split_whitespace() {
         any = true;
@@ -271,6 +280,8 @@ fn parse_scope(sim: &Sim, raw: &str, delegated: bool) -> EResult<Scope> {
                 return Err(invalid_client_credentials_scope(item));
             }
             offline |= lower == "offline_access";
+            openid |= lower == "openid";
+            profile |= lower == "profile";
             continue;
         }
         let resource = if let Some(r) = item.strip_suffix("/.default") {
@@ -304,7 +315,7 @@ fn parse_scope(sim: &Sim, raw: &str, delegated: bool) -> EResult<Scope> {
         None if delegated => ("https://graph.microsoft.com", Resource::Api(Api::Graph)),
         None => return Err(missing("scope")),
     };
-    Ok(Scope { resource, kind, offline })
+    Ok(Scope { resource, kind, offline, openid, profile })
 }
 
 /// The permissions of `all` that belong to `kind`.
@@ -368,6 +379,38 @@ fn mint(sim: &Sim, tenant: &str, scope: &Scope, app: &AppReg, who: &Principal<'_
         ver: "2.0".into(),
     };
     sim.keys.sign(&claims).map_err(|_| server_error())
+}
+
+/// The v2.0 ID token of a delegated sign-in, as Entra issues it from the token endpoint when the
+/// request's scope held `openid`: `aud` is the client id, `iss`/`tid` the tenant, `sub` pairwise (per
+/// app), and — only with `profile` — `oid`, `preferred_username` and `name` (Entra's ID token claims
+/// reference). No `upn` (an optional claim the seed's apps do not ask for).
+fn mint_id_token(sim: &Sim, tenant: &str, scope: &Scope, app: &AppReg, upn: &str) -> EResult<String> {
+    let now = sim.now().timestamp();
+    let mut claims = json!({
+        "aud": app.client_id,
+        "iss": sim.issuer(tenant),
+        "iat": now,
+        "nbf": now,
+        "exp": now + LIFETIME_S,
+        "tid": sim.tenant_id(),
+        "sub": stable_guid("sub", &format!("{}:{upn}", app.client_id)),
+        "ver": "2.0",
+    });
+    if scope.profile {
+        claims["oid"] = json!(stable_guid("user", upn));
+        claims["preferred_username"] = json!(upn);
+        claims["name"] = json!(upn.split('@').next().unwrap_or(upn));
+    }
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(sim.keys.kid.clone());
+    header.typ = Some("JWT".into());
+    sim.keys.sign_value(&header, &claims).map_err(|_| server_error())
+}
+
+/// The object id the simulator gives `upn` in its tokens (`oid`).
+pub fn user_oid(upn: &str) -> String {
+    stable_guid("user", upn)
 }
 
 fn app_token_body(token: String) -> Value {
@@ -808,7 +851,7 @@ async fn token_v1_inner(sim: &Sim, uri: &Uri, headers: &HeaderMap, body: &[u8]) 
     let audiences = [sim.token_url(&tenant), format!("{}/{tenant}/oauth2/token", sim.base_url)];
     let app = authenticate_client(sim, &tenant, &form, headers, &audiences).await?;
     let (resource, kind) = canonical_resource(requested).ok_or_else(|| unknown_resource(sim, requested))?;
-    let scope = Scope { resource, kind, offline: false };
+    let scope = Scope { resource, kind, offline: false, openid: false, profile: false };
     let token = mint(sim, &tenant, &scope, &app, &Principal::App)?;
     tracing::info!(client_id = %app.client_id, resource, "issued an application token (v1)");
     let now = sim.now().timestamp();
@@ -859,6 +902,13 @@ fn delegated_response(
         };
         lock(&sim.tenant).refresh_tokens.insert(refresh.clone(), grant);
         body["refresh_token"] = Value::String(refresh);
+    }
+    if scope.openid {
+        granted.push("openid".into());
+        if scope.profile {
+            granted.push("profile".into());
+        }
+        body["id_token"] = Value::String(mint_id_token(sim, tenant, scope, app, &user.upn)?);
     }
     body["scope"] = Value::String(granted.join(" "));
     tracing::info!(client_id = %app.client_id, resource = scope.resource, "issued a delegated token");

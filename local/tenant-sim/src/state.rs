@@ -78,8 +78,10 @@ pub struct SecretVersion {
     pub content_type: Option<String>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
-    /// Created/updated, unix seconds.
+    /// Created, unix seconds.
     pub created: i64,
+    /// Last updated (created, or the last Update Secret), unix seconds.
+    pub updated: i64,
     /// Whether enabled.
     pub enabled: bool,
 }
@@ -155,6 +157,7 @@ impl Tenant {
                     content_type: None,
                     tags: BTreeMap::new(),
                     created: now.timestamp(),
+                    updated: now.timestamp(),
                     enabled: true,
                 };
                 (k.clone(), vec![version])

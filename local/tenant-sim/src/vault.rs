@@ -7,6 +7,7 @@
 //! | `GET /secrets/{name}` | the latest version (`SecretBundle`) |
 //! | `GET /secrets/{name}/{version}` | that version |
 //! | `PUT /secrets/{name}` | `{"value", "contentType"?, "tags"?, "attributes"?: {"enabled"?}}` → a new version, 200 with its bundle |
+//! | `PATCH /secrets/{name}/{version}` | Update Secret: `{"contentType"?, "tags"?, "attributes"?: {"enabled"?}}` on that version (the latest when `{version}` is empty); omitted fields unchanged, the value cannot change (400); needs `set`; 200 with the bundle without its value |
 //! | `GET /secrets` | `{"value":[{id, attributes, tags, contentType?}], "nextLink"}` (no values); `maxresults` 1–25 (default 25), `$skiptoken` |
 //! | `GET /secrets/{name}/versions` | the versions, oldest first, paged the same way |
 //!
@@ -73,9 +74,9 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/secrets", get(list_secrets))
         .route("/secrets/{name}", get(get_latest).put(set_secret))
         // The official SDK asks for the latest version as `/secrets/{name}/` (empty version segment).
-        .route("/secrets/{name}/", get(get_latest))
+        .route("/secrets/{name}/", get(get_latest).patch(update_latest))
         .route("/secrets/{name}/versions", get(list_versions))
-        .route("/secrets/{name}/{version}", get(get_version))
+        .route("/secrets/{name}/{version}", get(get_version).patch(update_version))
 }
 
 /// What every handler learns from the request before doing its work.
@@ -264,7 +265,7 @@ fn attributes(v: &SecretVersion) -> Value {
     json!({
         "enabled": v.enabled,
         "created": v.created,
-        "updated": v.created,
+        "updated": v.updated,
         "recoveryLevel": "Recoverable+Purgeable",
         "recoverableDays": 90,
     })
@@ -420,6 +421,7 @@ fn write(
         content_type,
         tags,
         created: sim.now().timestamp(),
+        updated: sim.now().timestamp(),
         enabled,
     };
     let mut tenant = lock(&sim.tenant);
@@ -428,6 +430,98 @@ fn write(
     tenant.secrets.entry(stored.clone()).or_default().push(version);
     tracing::info!(secret = %stored, "secret version added");
     Ok(out)
+}
+
+async fn update_latest(
+    State(sim): State<Arc<Sim>>,
+    uri: Uri,
+    headers: HeaderMap,
+    name: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Response {
+    answer(update(&sim, &uri, &headers, name.map(|Path(n)| Path((n, String::new()))), &body))
+}
+
+async fn update_version(
+    State(sim): State<Arc<Sim>>,
+    uri: Uri,
+    headers: HeaderMap,
+    p: Result<Path<(String, String)>, PathRejection>,
+    body: Bytes,
+) -> Response {
+    answer(update(&sim, &uri, &headers, p, &body))
+}
+
+/// Update Secret: changes the given attributes (`enabled`), `contentType` and `tags` of one version
+/// (the latest when the version segment is empty); what the body leaves out is unchanged, and the
+/// value cannot be changed. Needs the `set` permission. Answers the bundle without its value.
+fn update(
+    sim: &Sim,
+    uri: &Uri,
+    headers: &HeaderMap,
+    p: Result<Path<(String, String)>, PathRejection>,
+    body: &[u8],
+) -> Result<Value, Fail> {
+    let ctx = guard(sim, headers, uri, "set")?;
+    let (name, version) = path_or_bad(p)?;
+    check_name(&name)?;
+    let Ok(Value::Object(req)) = serde_json::from_slice::<Value>(body) else {
+        return Err(bad_parameter("The request body is not a valid JSON object."));
+    };
+    if req.contains_key("value") {
+        return Err(bad_parameter("The value of a secret cannot be changed by an update; set a new version."));
+    }
+    let enabled = match req.get("attributes") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(a)) => match a.get("enabled") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => return Err(bad_parameter("Property 'attributes.enabled' must be a boolean.")),
+        },
+        Some(_) => return Err(bad_parameter("Property 'attributes' must be an object.")),
+    };
+    let content_type = match req.get("contentType") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(bad_parameter("Property 'contentType' must be a string.")),
+    };
+    let tags = match req.get("tags") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(t)) => {
+            if t.len() > MAX_TAGS {
+                return Err(bad_parameter("A secret may carry at most 15 tags."));
+            }
+            let mut tags = BTreeMap::new();
+            for (k, v) in t {
+                let Some(s) = v.as_str() else { return Err(bad_parameter("Tag values must be strings.")) };
+                tags.insert(k.clone(), s.to_string());
+            }
+            Some(tags)
+        }
+        Some(_) => return Err(bad_parameter("Property 'tags' must be an object.")),
+    };
+    let now = sim.now().timestamp();
+    let mut tenant = lock(&sim.tenant);
+    let Some(stored) = stored_name(&tenant.secrets, &name) else { return Err(not_found(&name)) };
+    let versions = tenant.secrets.get_mut(&stored).map(Vec::as_mut_slice).unwrap_or_default();
+    let found = if version.is_empty() {
+        versions.last_mut()
+    } else {
+        versions.iter_mut().find(|x| x.version.eq_ignore_ascii_case(&version))
+    };
+    let Some(v) = found else { return Err(not_found(&format!("{name}/{version}"))) };
+    if let Some(e) = enabled {
+        v.enabled = e;
+    }
+    if let Some(ct) = content_type {
+        v.content_type = Some(ct);
+    }
+    if let Some(t) = tags {
+        v.tags = t;
+    }
+    v.updated = now;
+    tracing::info!(secret = %stored, version = %v.version, enabled = v.enabled, "secret version updated");
+    Ok(bundle(format!("{}/secrets/{stored}/{}", ctx.base, v.version), v, false))
 }
 
 /// One page of `items` (sorted by key); the skiptoken is the key of the next page's first item.

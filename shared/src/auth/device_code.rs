@@ -323,6 +323,9 @@ async fn device_authorization(
         .exchange_device_code()
         .add_scope(Scope::new(login.scope.clone()))
         .add_scope(Scope::new("offline_access".to_string()))
+        // An ID token naming who signed in (`oid`, `tid`, `preferred_username` need `profile`).
+        .add_scope(Scope::new("openid".to_string()))
+        .add_scope(Scope::new("profile".to_string()))
         .request_async(&adapter.client())
         .await
         .map_err(|e| map_oauth_error(e, adapter, ctx))?;
@@ -440,10 +443,102 @@ struct TokenBody {
     expires_in: Option<i64>,
     #[serde(default)]
     scope: Option<String>,
+    #[serde(default)]
+    id_token: Option<String>,
+}
+
+/// Who completed a device-code sign-in, from the ID token Entra returned with the tokens (the
+/// sign-in asks for `openid profile`). The access token is for the resource and opaque to us; the ID
+/// token is addressed to our client.
+///
+/// The token came straight from the token endpoint over TLS, so its signature is not checked (OpenID
+/// Connect Core §3.1.3.7); its `aud` must be our client id and its `tid` our tenant, or it is not
+/// taken as an identity at all.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SignedInUser {
+    /// The user's immutable object id in the tenant (`oid`).
+    pub oid: Option<String>,
+    /// The tenant the user signed in to (`tid`).
+    pub tid: Option<String>,
+    /// The sign-in name (`preferred_username`, usually the UPN; mutable, so compared, never stored as a key).
+    pub preferred_username: Option<String>,
+    /// `upn`, when the app registration asks for it as an optional claim.
+    pub upn: Option<String>,
+}
+
+impl SignedInUser {
+    /// Reads the ID token of a sign-in by `client_id` in `tenant_id`; `None` when it is unreadable or
+    /// addressed to another client or tenant.
+    pub fn from_id_token(id_token: &str, client_id: &str, tenant_id: &str) -> Option<Self> {
+        use base64::Engine;
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            aud: Option<String>,
+            #[serde(default)]
+            tid: Option<String>,
+            #[serde(default)]
+            oid: Option<String>,
+            #[serde(default)]
+            preferred_username: Option<String>,
+            #[serde(default)]
+            upn: Option<String>,
+        }
+        let payload = id_token.split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+        let raw: Raw = serde_json::from_slice(&bytes).ok()?;
+        let same = |a: &Option<String>, b: &str| a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(b));
+        if !same(&raw.aud, client_id) || !same(&raw.tid, tenant_id) {
+            return None;
+        }
+        Some(Self { oid: raw.oid, tid: raw.tid, preferred_username: raw.preferred_username, upn: raw.upn })
+    }
+
+    /// The sign-in name to show and compare: `upn` when present, else `preferred_username`.
+    pub fn name(&self) -> Option<&str> {
+        self.upn.as_deref().or(self.preferred_username.as_deref())
+    }
+}
+
+/// An approved device-code sign-in whose refresh token is not stored yet: the caller checks
+/// [`Redeemed::signed_in`] and then [`Redeemed::keep`]s it — or drops it, and nothing was written.
+/// No `Debug` of the tokens (they are [`SecretString`]s).
+#[derive(Debug)]
+pub struct Redeemed {
+    /// Who signed in (`None`: Entra sent no usable ID token).
+    pub signed_in: Option<SignedInUser>,
+    access: AccessToken,
+    refresh: Option<SecretString>,
+    scopes: Vec<String>,
+    status: u16,
+}
+
+impl Redeemed {
+    /// Stores the refresh token in the vault (as [`device_code_login`] does).
+    ///
+    /// # Errors
+    /// [`AuthError::StoreRefreshToken`]; [`AuthError::InvalidResponse`] when Entra granted no refresh token.
+    pub async fn keep(self, store: &dyn SecretStore, login: &DeviceCodeLogin) -> Result<LoginOutcome, AuthError> {
+        let ctx = login_context(login);
+        keep_refresh_token(store, login, &ctx, self.access, self.refresh, self.scopes, self.status).await
+    }
+}
+
+/// One poll's answer, nothing stored yet ([`device_code_redeem`]).
+#[derive(Debug)]
+pub enum DeviceRedeem {
+    /// Not approved yet: poll again after `interval`.
+    Pending {
+        /// The wait before the next poll.
+        interval: Duration,
+    },
+    /// Approved: check who, then [`Redeemed::keep`].
+    Approved(Box<Redeemed>),
 }
 
 /// Polls the token endpoint once for a started sign-in; on approval stores the refresh token in the
-/// vault (as [`device_code_login`] does).
+/// vault (as [`device_code_login`] does). A caller that must check who signed in before anything is
+/// stored uses [`device_code_redeem`].
 ///
 /// # Errors
 /// [`AuthError::Entra`] for `expired_token`, `authorization_declined`, an already redeemed code and
@@ -457,6 +552,25 @@ pub async fn device_code_poll(
     interval: Duration,
     clock: &dyn Clock,
 ) -> Result<DevicePoll, AuthError> {
+    match device_code_redeem(http, login, device_code, interval, clock).await? {
+        DeviceRedeem::Pending { interval } => Ok(DevicePoll::Pending { interval }),
+        DeviceRedeem::Approved(r) => r.keep(store, login).await.map(|o| DevicePoll::Done(Box::new(o))),
+    }
+}
+
+/// Polls the token endpoint once for a started sign-in; on approval answers the tokens and who
+/// signed in, **without** storing anything.
+///
+/// # Errors
+/// [`AuthError::Entra`] for `expired_token`, `authorization_declined`, an already redeemed code and
+/// any other refusal; [`AuthError::Http`]; [`AuthError::InvalidResponse`] when the answer is not a token.
+pub async fn device_code_redeem(
+    http: &reqwest::Client,
+    login: &DeviceCodeLogin,
+    device_code: &SecretString,
+    interval: Duration,
+    clock: &dyn Clock,
+) -> Result<DeviceRedeem, AuthError> {
     let cred = login.credential();
     let ctx = login_context(login);
     let form = [
@@ -474,8 +588,8 @@ pub async fn device_code_poll(
             .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
             .unwrap_or_default();
         return match error.as_str() {
-            "authorization_pending" => Ok(DevicePoll::Pending { interval }),
-            "slow_down" => Ok(DevicePoll::Pending { interval: interval + Duration::from_secs(5) }),
+            "authorization_pending" => Ok(DeviceRedeem::Pending { interval }),
+            "slow_down" => Ok(DeviceRedeem::Pending { interval: interval + Duration::from_secs(5) }),
             _ => Err(match EntraRefusal::from_body(status, &body, &ctx) {
                 Some(r) => refused(r),
                 None => AuthError::InvalidResponse { tenant: ctx.tenant.clone(), status },
@@ -491,6 +605,15 @@ pub async fn device_code_poll(
         expires_at: issued + ChronoDuration::seconds(lifetime),
     };
     let scopes = token.scope.map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
-    let refresh = token.refresh_token.map(SecretString::new);
-    keep_refresh_token(store, login, &ctx, access, refresh, scopes, status).await.map(|o| DevicePoll::Done(Box::new(o)))
+    let signed_in = token
+        .id_token
+        .as_deref()
+        .and_then(|t| SignedInUser::from_id_token(t, login.client_id.as_str(), login.tenant_id.as_str()));
+    Ok(DeviceRedeem::Approved(Box::new(Redeemed {
+        signed_in,
+        access,
+        refresh: token.refresh_token.map(SecretString::new),
+        scopes,
+        status,
+    })))
 }

@@ -35,8 +35,8 @@ pub use azure::ProviderCredential;
 pub use clock::{Clock, SystemClock};
 pub use credential::{CredentialKind, Material, TenantCredential};
 pub use device_code::{
-    DeviceCodeLogin, DeviceCodePrompt, DeviceCodeStarted, DevicePoll, LoginOutcome, device_code_begin,
-    device_code_login, device_code_poll,
+    DeviceCodeLogin, DeviceCodePrompt, DeviceCodeStarted, DevicePoll, DeviceRedeem, LoginOutcome, Redeemed,
+    SignedInUser, device_code_begin, device_code_login, device_code_poll, device_code_redeem,
 };
 pub use error::{AuthError, EntraCause, EntraRefusal};
 pub use provider::TokenProvider;

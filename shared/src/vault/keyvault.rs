@@ -22,6 +22,15 @@
 //! `https://<name>.vault.localhost:<port>` (challenge resource `https://vault.localhost`) passes the check
 //! as it is, with `local_mode = false`.
 //!
+//! # Superseded versions
+//! Each write (a rotated refresh token, a sign-in in progress) makes a new version, and Key Vault keeps
+//! every old one readable. An old refresh token is still redeemable at Entra (rotation is not
+//! revocation), so after a write the store disables every older enabled version (Update Secret,
+//! `PATCH /secrets/{name}/{version}` with `attributes.enabled = false`, through the SDK's
+//! `update_secret_properties`; it needs `secrets/set`, which the Key Vault Secrets Officer role
+//! holds). Disabled versions cannot be read (403 `SecretDisabled`). A failure there is logged and
+//! retried by the next write; it never fails the write (the new value is already stored).
+//!
 //! # Errors
 //! 404 → [`VaultError::NotFound`]; 401/403 → [`VaultError::AccessDenied`] naming the vault and the secret;
 //! other statuses → [`VaultError::Http`] with the status and Key Vault's error code; no answer (TLS,
@@ -38,8 +47,14 @@ use azure_core::{
     http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport},
     time::Duration,
 };
-use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions, models::SetSecretParameters};
-use futures::{FutureExt, future::BoxFuture};
+use azure_security_keyvault_secrets::{
+    ResourceExt as _, SecretClient, SecretClientOptions,
+    models::{
+        SecretAttributes, SecretClientUpdateSecretPropertiesOptions, SetSecretParameters,
+        UpdateSecretPropertiesParameters,
+    },
+};
+use futures::{FutureExt, TryStreamExt as _, future::BoxFuture};
 use std::{fmt, sync::Arc};
 
 /// Secrets in one Azure Key Vault. Reads the latest version; writes a new version.
@@ -119,9 +134,81 @@ impl KeyVaultStore {
         let body = parameters
             .try_into()
             .map_err(|_| VaultError::Store(format!("cannot encode a new version of secret {name}")))?;
-        self.client.set_secret(name, body, None).await.map_err(|e| self.map_error(name, e))?;
+        let response = self.client.set_secret(name, body, None).await.map_err(|e| self.map_error(name, e))?;
         tracing::info!(vault = %self.vault, secret = name, "wrote a new secret version");
+        // The new value is safe in the vault: whatever happens below is logged, never returned.
+        let written = response.into_model().ok().and_then(|s| {
+            let version = s.resource_id().ok()?.version?;
+            Some((version, s.attributes?.created?))
+        });
+        match written {
+            Some((version, created)) => {
+                if tokio::time::timeout(RETIRE_BUDGET, self.retire_superseded(name, &version, created)).await.is_err() {
+                    tracing::warn!(vault = %self.vault, secret = name, "disabling superseded versions ran out of time; the next write retries");
+                }
+            }
+            None => tracing::warn!(vault = %self.vault, secret = name,
+                "the new version's id or creation time is unreadable; superseded versions left enabled until the next write"),
+        }
         Ok(())
+    }
+
+    /// Disables every enabled version of `name` created before `current` (created at `created`): an
+    /// old refresh token stays redeemable at Entra until it expires, so it must not stay readable
+    /// here. Versions created in the same second as `current`, or after it, are left alone — a
+    /// concurrent writer's newer value must never be disabled; the next write retires them. Every
+    /// failure is logged and retried by the next write (it lists all versions again).
+    async fn retire_superseded(&self, name: &str, current: &str, created: time::OffsetDateTime) {
+        let mut stale = Vec::new();
+        let mut pager = match self.client.list_secret_properties_versions(name, None) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(vault = %self.vault, secret = name, error = %self.map_error(name, e), "cannot list versions; superseded versions left enabled");
+                return;
+            }
+        };
+        loop {
+            match pager.try_next().await {
+                Ok(Some(p)) => {
+                    let Some(version) = p.resource_id().ok().and_then(|id| id.version) else { continue };
+                    let attrs = p.attributes.unwrap_or_default();
+                    let older = attrs.created.is_some_and(|c| c < created);
+                    if version != current && attrs.enabled != Some(false) && older {
+                        stale.push(version);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(vault = %self.vault, secret = name, error = %self.map_error(name, e), "listing versions failed; disabling those found so far");
+                    break;
+                }
+            }
+        }
+        let mut failed = 0usize;
+        for version in &stale {
+            let parameters = UpdateSecretPropertiesParameters {
+                secret_attributes: Some(SecretAttributes { enabled: Some(false), ..Default::default() }),
+                ..Default::default()
+            };
+            let result = match parameters.try_into() {
+                Ok(body) => {
+                    let options = SecretClientUpdateSecretPropertiesOptions {
+                        secret_version: Some(version.clone()),
+                        ..Default::default()
+                    };
+                    self.client.update_secret_properties(name, body, Some(options)).await.map(|_| ())
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                failed += 1;
+                tracing::warn!(vault = %self.vault, secret = name, version = %version, error = %self.map_error(name, e),
+                    "could not disable a superseded version; the next write retries");
+            }
+        }
+        if !stale.is_empty() {
+            tracing::info!(vault = %self.vault, secret = name, disabled = stale.len() - failed, failed, "superseded secret versions disabled");
+        }
     }
 
     fn unreadable(&self, name: &str) -> VaultError {
@@ -153,6 +240,10 @@ fn map_error(vault: &str, name: &str, e: azure_core::Error) -> VaultError {
         _ => VaultError::Unavailable { vault, name, source: Arc::new(e) },
     }
 }
+
+/// How long disabling the superseded versions after a write may take (listing and updates, retries
+/// included); what is left over is retried by the next write.
+pub const RETIRE_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How long one secret read may take, the SDK's retries included: the SDK sleeps for whatever
 /// `Retry-After` Key Vault sends, so the retry options alone do not bound it.

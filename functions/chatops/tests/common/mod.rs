@@ -82,6 +82,33 @@ pub struct SlackState {
     pub channels: HashMap<String, bool>,
     /// Answer the next n `chat.postMessage` calls with 429 `ratelimited`.
     pub ratelimit_next: u32,
+    /// Workspace members by id, as `users.info` describes them (`profile.email` included here; it is
+    /// answered only to a token with `users:read.email`).
+    pub members: HashMap<String, Value>,
+    /// The bot token's scopes: the manifest's (`infra/slack-app-manifest.yaml`), as an install grants them.
+    pub scopes: Vec<String>,
+    /// `users.info` calls answered (the `user` argument, or the error).
+    pub users_info: Vec<String>,
+}
+
+/// The bot scopes `infra/slack-app-manifest.yaml` asks for (what installing the app grants).
+pub fn manifest_bot_scopes() -> Vec<String> {
+    let m: Value = serde_norway::from_str(include_str!("../../../../infra/slack-app-manifest.yaml")).unwrap();
+    m["oauth_config"]["scopes"]["bot"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+}
+
+/// A workspace member in `users.info`'s documented shape.
+pub fn member(id: &str, name: &str, email: &str) -> Value {
+    json!({
+        "id": id, "team_id": "T0001", "name": name, "deleted": false, "color": "9f69e7",
+        "real_name": name, "tz": "Europe/Amsterdam", "tz_label": "Central European Time", "tz_offset": 3600,
+        "profile": {"avatar_hash": "ge3b51ca72de", "real_name": name, "display_name": name,
+                    "real_name_normalized": name, "display_name_normalized": name, "email": email,
+                    "image_24": "https://a.slack-edge.com/avatar/24.png", "team": "T0001"},
+        "is_admin": false, "is_owner": false, "is_primary_owner": false, "is_restricted": false,
+        "is_ultra_restricted": false, "is_bot": false, "is_app_user": false, "updated": 1_700_000_000,
+        "is_email_confirmed": true, "has_2fa": false
+    })
 }
 
 pub type Slack = Arc<Mutex<SlackState>>;
@@ -105,6 +132,10 @@ fn web_api(v: Value) -> axum::response::Response {
 ///   them with an interaction: the rig registers each one it sends), the sixth post 404 `used_url`,
 ///   any post 30 minutes after issue 404 `expired_url` — what Slack answers; a refused post is not
 ///   shown (it is recorded in `refused`).
+/// - `POST /api/users.info` (form-encoded `user`) answers the member in Slack's documented shape, to
+///   the bot token only (`not_authed`, `invalid_auth`), with `users:read` among the manifest's scopes
+///   (`missing_scope`), and `profile.email` only with `users:read.email`; unknown members
+///   `user_not_found`.
 /// - `POST /api/chat.postMessage` is the Web API: a bearer bot token (`not_authed` without,
 ///   `invalid_auth` for another), a JSON body, a `channel` that exists (`channel_not_found`) with the
 ///   bot in it (`not_in_channel`), `text` or `blocks` (`no_text`), text ≤ 40,000 characters
@@ -113,7 +144,13 @@ fn web_api(v: Value) -> axum::response::Response {
 pub async fn receiver() -> (String, Posts, Slack) {
     let posts: Posts = Arc::new(Mutex::new(Vec::new()));
     let slack: Slack = Arc::new(Mutex::new(SlackState::default()));
-    slack.lock().unwrap().channels.insert(CHANNEL.to_string(), true);
+    {
+        let mut st = slack.lock().unwrap();
+        st.channels.insert(CHANNEL.to_string(), true);
+        st.scopes = manifest_bot_scopes();
+        st.members.insert(ANALYST.into(), member(ANALYST, "analyst", "alice@contoso.com"));
+        st.members.insert(READER.into(), member(READER, "reader", "bob@contoso.com"));
+    }
     let (p, st) = (posts.clone(), slack.clone());
     let hook = post(move |Path(id): Path<String>, body: axum::body::Bytes| {
         let (p, st) = (p.clone(), st.clone());
@@ -203,7 +240,50 @@ pub async fn receiver() -> (String, Posts, Slack) {
             web_api(json!({"ok": true, "channel": channel, "ts": ts, "message": {"text": text}}))
         }
     });
-    let app = Router::new().route("/hook/{id}", hook).route("/api/chat.postMessage", api);
+    let st = slack.clone();
+    let users_info = post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+        let st = st.clone();
+        async move {
+            let mut st = st.lock().unwrap();
+            let fail = |st: &mut SlackState, e: &str| {
+                st.users_info.push(e.to_string());
+                web_api(json!({"ok": false, "error": e}))
+            };
+            match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+                None => return fail(&mut st, "not_authed"),
+                Some(a) if a != format!("Bearer {BOT_TOKEN}") => return fail(&mut st, "invalid_auth"),
+                Some(_) => {}
+            }
+            if !st.scopes.iter().any(|s| s == "users:read") {
+                st.users_info.push("missing_scope".into());
+                let provided = st.scopes.join(",");
+                return web_api(
+                    json!({"ok": false, "error": "missing_scope", "needed": "users:read", "provided": provided}),
+                );
+            }
+            // users.info takes application/x-www-form-urlencoded arguments (not JSON).
+            let form = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+            let user = form
+                .then(|| url::form_urlencoded::parse(&body).find(|(k, _)| k == "user").map(|(_, v)| v.into_owned()))
+                .flatten();
+            let Some(user) = user else { return fail(&mut st, "invalid_arguments") };
+            let Some(mut m) = st.members.get(&user).cloned() else { return fail(&mut st, "user_not_found") };
+            if !st.scopes.iter().any(|s| s == "users:read.email")
+                && let Some(p) = m["profile"].as_object_mut()
+            {
+                p.remove("email");
+            }
+            st.users_info.push(user);
+            web_api(json!({"ok": true, "user": m}))
+        }
+    });
+    let app = Router::new()
+        .route("/hook/{id}", hook)
+        .route("/api/chat.postMessage", api)
+        .route("/api/users.info", users_info);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -212,6 +292,24 @@ pub async fn receiver() -> (String, Posts, Slack) {
 
 pub async fn rig() -> Rig {
     rig_with(None, None, &[]).await
+}
+
+/// The public client chat users link with (the seed's public client app).
+pub const PUBLIC_CLIENT: &str = "33333333-3333-4333-8333-333333333333";
+/// The vault name of the Slack bot token in linking rigs.
+pub const BOT_TOKEN_SECRET: &str = "slack-bot-token";
+
+/// A rig where chat users may `/defender link`: the public client, and a Slack bot token (the link
+/// checks who signed in against `users.info`), plus `extra` settings.
+pub async fn linking_rig(extra: &[(&'static str, String)]) -> Rig {
+    let mut settings = vec![
+        ("CHATOPS_USER_CLIENT_ID", PUBLIC_CLIENT.to_string()),
+        ("CHATOPS_SLACK_BOT_TOKEN_NAME", BOT_TOKEN_SECRET.to_string()),
+    ];
+    settings.extend(extra.iter().cloned());
+    let rig = rig_with(None, None, &settings).await;
+    rig.state.store.set(BOT_TOKEN_SECRET, &SecretString::new(BOT_TOKEN.to_string())).await.unwrap();
+    rig
 }
 
 /// A rig over `store` (default: a memory store) and `handoff` (default: the channel whose receiving
