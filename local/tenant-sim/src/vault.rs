@@ -462,8 +462,8 @@ fn update(
     p: Result<Path<(String, String)>, PathRejection>,
     body: &[u8],
 ) -> Result<Value, Fail> {
-    let ctx = guard(sim, headers, uri, "set")?;
     let (name, version) = path_or_bad(p)?;
+    let ctx = guard(sim, headers, uri, "set", Some(&name))?;
     check_name(&name)?;
     let Ok(Value::Object(req)) = serde_json::from_slice::<Value>(body) else {
         return Err(bad_parameter("The request body is not a valid JSON object."));
