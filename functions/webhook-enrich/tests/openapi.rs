@@ -513,8 +513,11 @@ impl TenantLookups for Tenants {
 fn state() -> State {
     State {
         store: Arc::new(Store(HashMap::from([("webhook-secret", WHSEC), ("github-secret", GITHUB_SECRET)]))),
-        standard_secret_names: vec!["webhook-secret".into()],
-        github_secret_names: vec!["github-secret".into()],
+        senders: defender_shared::senders::Senders::implicit(
+            vec!["webhook-secret".into()],
+            vec!["github-secret".into()],
+            "contoso".parse().unwrap(),
+        ),
         tenants: Arc::new(Tenants),
         clock: || NOW,
         seen: Mutex::new(HashMap::new()),

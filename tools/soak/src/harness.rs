@@ -262,7 +262,10 @@ impl Stack {
                 "api_overrides": {"mde": sim.url, "xdr": sim.url, "graph": sim.url}}));
         }
         let registry = dir.join("tenants.json");
-        std::fs::write(&registry, json!({"tenants": tenants}).to_string()).map_err(|e| err("registry")(&e))?;
+        // Two tenants when a user tenant is seeded: the webhook sender is bound to `default` alone.
+        let senders = json!([{"name": "soak", "secrets": ["webhook-secret"], "tenants": ["default"]}]);
+        std::fs::write(&registry, json!({"tenants": tenants, "senders": senders}).to_string())
+            .map_err(|e| err("registry")(&e))?;
         let export_dir = dir.join("export");
         let (hooks, posts) = receiver().await?;
         let env: HashMap<&str, String> = [
@@ -292,7 +295,7 @@ impl Stack {
 
         let rt = runtime().await?;
         let cfg = webhook_enrich::config::EnrichConfig::from_lookup(lookup).map_err(|e| err("enrich config")(&e))?;
-        let enrich = webhook_enrich::state::build(rt, cfg, now).await;
+        let enrich = webhook_enrich::state::build(rt, cfg, now).await.map_err(|e| err("enrich state")(&e))?;
 
         let rt = runtime().await?;
         let cfg = ChatOpsConfig::from_lookup(lookup).map_err(|e| err("chatops config")(&e))?;

@@ -183,17 +183,17 @@ impl TenantLookups for DefaultTenant {
     }
 }
 
-fn webhook_state() -> State {
-    State {
+fn webhook_state() -> Option<State> {
+    let default: TenantName = "default".parse().ok()?;
+    Some(State {
         store: Arc::new(OneSecret),
-        standard_secret_names: vec!["webhook-secret".into()],
-        github_secret_names: vec![],
+        senders: defender_shared::senders::Senders::implicit(vec!["webhook-secret".into()], vec![], default),
         tenants: Arc::new(DefaultTenant),
         clock: || NOW,
         seen: Mutex::new(HashMap::new()),
         callback: None,
         hunting: Vec::new(),
-    }
+    })
 }
 
 thread_local! {
@@ -255,7 +255,7 @@ pub fn webhook(data: &[u8]) {
             .header("webhook-signature", sig_value);
     }
     let Ok(req): Result<Request, _> = builder.body(Body::Binary(body.to_vec())) else { return };
-    let state = webhook_state();
+    let Some(state) = webhook_state() else { return };
     let Some(resp) = block_on(handler::handle(&state, req)) else { return };
     let status = resp.status();
     let allowed = [
@@ -641,7 +641,7 @@ mod tests {
         let mut data = b"\x00content-type: application/json\n\n".to_vec();
         data.extend_from_slice(body);
         webhook(&data);
-        let state = webhook_state();
-        assert_eq!(state.standard_secret_names, ["webhook-secret"]);
+        let state = webhook_state().unwrap();
+        assert_eq!(state.senders.secret_names().collect::<Vec<_>>(), ["webhook-secret"]);
     }
 }
