@@ -262,8 +262,9 @@ impl Stack {
                 "api_overrides": {"mde": sim.url, "xdr": sim.url, "graph": sim.url}}));
         }
         let registry = dir.join("tenants.json");
-        // Two tenants when a user tenant is seeded: the webhook sender is bound to `default` alone.
-        let senders = json!([{"name": "soak", "secrets": ["webhook-secret"], "tenants": ["default"]}]);
+        // Two tenants when a user tenant is seeded: the one webhook sender is bound to both.
+        let names: Vec<Value> = tenants.iter().map(|t| t["name"].clone()).collect();
+        let senders = json!([{"name": "soak", "secrets": ["webhook-secret"], "tenants": names}]);
         std::fs::write(&registry, json!({"tenants": tenants, "senders": senders}).to_string())
             .map_err(|e| err("registry")(&e))?;
         let export_dir = dir.join("export");

@@ -263,6 +263,7 @@ pub fn webhook(data: &[u8]) {
         StatusCode::OK,
         StatusCode::BAD_REQUEST,
         StatusCode::UNAUTHORIZED,
+        StatusCode::FORBIDDEN,
         StatusCode::METHOD_NOT_ALLOWED,
         StatusCode::CONFLICT,
         StatusCode::PAYLOAD_TOO_LARGE,
