@@ -126,6 +126,32 @@ def models():
     return items
 
 
+def senders():
+    one = [{"name": "siem-a", "secrets": ["a-whsec", "a-whsec-next"], "tenants": ["contoso"]},
+           {"name": "soar", "scheme": "github", "secrets": ["soar-gh"], "tenants": ["contoso", "fabrikam"]}]
+    many = [{"name": f"s{i}", "secrets": [f"k{i}", f"k{i}-next"], "tenants": ["default"]} for i in range(9)]
+    requests = "\n".join(["- contoso", "- fabrikam", "- -", "siem-a fabrikam", "siem-a -", "soar -", "soar tailspin",
+                          "nobody contoso", "- wingtip", "- bad name"])
+    docs = [
+        one,
+        many,
+        [{"name": "a", "secrets": ["k"], "tenants": ["contoso"]}, {"name": "b", "secrets": ["k"], "tenants": ["fabrikam"]}],
+        [{"name": "a", "secrets": ["k"], "tenants": []}],
+        [{"name": "a", "secrets": ["k", "l", "m"], "tenants": ["contoso"]}],
+        [{"name": "a", "secrets": ["k"], "tenants": ["contoso", "contoso"]}],
+        [{"name": "a", "secrets": ["k"], "tenants": ["wingtip"]}],
+        [{"name": "a", "secrets": ["k"], "tenants": ["contoso"], "all_tenants": True}],
+        [{"name": "a b", "scheme": "slack", "secrets": ["bad name"], "tenants": ["contoso"]}],
+        [{"name": "x", "secrets": ["kx"], "tenants": ["contoso", "fabrikam", "tailspin", "default"]}],
+        [],
+        {},
+    ]
+    items = [json.dumps(d) + "\n\n" + requests for d in docs]
+    items.append("not json\n\n- contoso")
+    items.append(json.dumps(many) + "\n\ns8 default\n- default")
+    return items
+
+
 write("webhook", webhook())
 write("slack", slack())
 write("teams", teams())
@@ -137,3 +163,4 @@ for t in sorted(OUT.iterdir()):
     n = sum(1 for _ in t.iterdir())
     size = sum(p.stat().st_size for p in t.iterdir())
     print(f"{t.name}: {n} files, {size} bytes")
+write("senders", senders())

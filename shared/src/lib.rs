@@ -12,6 +12,7 @@
 //! - [`cloud`] — one table: cloud × API family → authority host, `.default` scope, API host.
 //! - [`tenants`] — the tenant registry (MSSP mode) with single-tenant env config as its one-entry case.
 //! - [`ids`] — validated newtypes: tenant/client ids, machine/alert/incident/action ids, indicators.
+//! - [`senders`] — webhook senders (MSSP): each with its own signing keys, bound to its tenants.
 //! - [`secret`] — `SecretString`: redacted `Debug`, no `Display`.
 //! - [`http`] — the one reqwest client (rustls, redirects off, optional extra CA for local mode).
 //! - [`vault`] — `SecretStore`: Key Vault (official SDK), file store, TTL cache with single-flight.
@@ -35,6 +36,7 @@ pub mod http;
 pub mod ids;
 pub mod runtime;
 pub mod secret;
+pub mod senders;
 pub mod telemetry;
 pub mod tenants;
 pub mod vault;

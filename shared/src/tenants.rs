@@ -288,6 +288,9 @@ pub enum TenantsError {
         #[source]
         source: VaultError,
     },
+    /// The `senders` list is wrong (its message is the whole reason, shown once).
+    #[error("tenant registry: {0}")]
+    Senders(crate::senders::SendersError),
     /// No tenant of that name.
     #[error("unknown tenant {0}")]
     UnknownTenant(String),
@@ -308,6 +311,7 @@ pub struct TenantRegistry {
     tenants: Vec<TenantConfig>,
     authority_host: Option<Url>,
     overrides: ApiOverrides,
+    senders: Option<crate::senders::Senders>,
 }
 
 // The wire format, kept apart from the public types so env-only credentials (inline secret,
@@ -316,6 +320,9 @@ pub struct TenantRegistry {
 #[serde(deny_unknown_fields)]
 struct WireDocument {
     tenants: Vec<serde_json::Value>,
+    /// The webhook senders and the tenants each may ask about ([`crate::senders`]).
+    #[serde(default)]
+    senders: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -496,7 +503,12 @@ impl TenantRegistry {
             }
             tenants.push(entry);
         }
-        Ok(Self::with_config(tenants, config))
+        let senders = doc
+            .senders
+            .map(|v| crate::senders::Senders::from_value(v, |t| tenants.iter().any(|c| &c.name == t)))
+            .transpose()
+            .map_err(TenantsError::Senders)?;
+        Ok(Self { senders, ..Self::with_config(tenants, config) })
     }
 
     /// The registry `config` asks for: `DEFENDER_TENANTS_FILE`, `DEFENDER_TENANTS_SECRET` (read from
@@ -527,7 +539,18 @@ impl TenantRegistry {
     }
 
     fn with_config(tenants: Vec<TenantConfig>, config: &Config) -> Self {
-        Self { tenants, authority_host: config.authority_host.clone(), overrides: config.api_overrides.clone() }
+        Self {
+            tenants,
+            authority_host: config.authority_host.clone(),
+            overrides: config.api_overrides.clone(),
+            senders: None,
+        }
+    }
+
+    /// The document's webhook senders (`None`: the document has no `senders`; always `None` in
+    /// single-tenant mode, whose one sender is implicit).
+    pub fn senders(&self) -> Option<&crate::senders::Senders> {
+        self.senders.as_ref()
     }
 
     /// The tenant called `name`.

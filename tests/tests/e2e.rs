@@ -62,6 +62,17 @@ impl Drop for Stack {
 /// The simulator, the emulator and `functions`, each with its local environment on the Microsoft
 /// side and the template's on the AWS side.
 async fn stack(tag: &str, functions: &[&str]) -> Stack {
+    stack_with(tag, functions, SimOptions::demo().unwrap(), |_, _| Vec::new()).await
+}
+
+/// [`stack`] with the simulator started from `opts` and `extra` variables for every function (given
+/// the simulator and the stack's directory, e.g. to write a tenant registry there).
+async fn stack_with(
+    tag: &str,
+    functions: &[&str],
+    opts: SimOptions,
+    extra: impl Fn(&RunningSim, &std::path::Path) -> Vec<(String, String)>,
+) -> Stack {
     let aws = template_aws().await;
     let paths = Paths::discover();
     for f in functions {
@@ -71,17 +82,19 @@ async fn stack(tag: &str, functions: &[&str]) -> Stack {
     }
     let dir = std::env::temp_dir().join(format!("df-e2e-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+    let sim = start(opts).await.unwrap();
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, &sim.ca_pem).unwrap();
     let hooks = Receiver::start().await.unwrap();
     let watch = LambdaWatch::start(&paths, &dir).await.unwrap_or_else(|e| panic!("{e}"));
     let base = env::base(&sim.url, &sim.tenant_id(), &ca);
+    let extra = extra(&sim, &dir);
     let functions = functions
         .iter()
         .map(|f| {
             let mut env = env::for_function(&base, f, &hooks.base, &[]);
             env.extend(aws.env(f));
+            env.extend(extra.iter().cloned());
             // The follow-up's re-check at its minimum, so a test sees it.
             env.push(("CHATOPS_RECHECK_S".into(), "5".into()));
             Function::start(&paths, &watch, f, &env, &dir).unwrap_or_else(|e| panic!("{e}"))
@@ -170,6 +183,67 @@ async fn webhook_enrich_answers_a_signed_function_url_request_and_refuses_a_forg
         "a forged request reaches no Defender API: {:?}",
         &after[n..]
     );
+    ship_logs(&st).await;
+}
+
+/// MSSP tenant binding through the real binary: two tenants in the registry, each webhook sender with
+/// its own key bound to one of them. Sender A's correctly signed request for sender B's tenant is
+/// refused (403) and Defender sees no call for it; a request naming no tenant is answered for the
+/// sender's one tenant.
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_enrich_refuses_a_senders_request_for_another_senders_tenant() {
+    let key = |c: u8| format!("whsec_{}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [c; 32]));
+    let (key_a, key_b) = (key(b'a'), key(b'b'));
+    let mut opts = SimOptions::demo().unwrap();
+    opts.seed.secrets.insert("siem-a-whsec".into(), key_a.clone());
+    opts.seed.secrets.insert("siem-b-whsec".into(), key_b.clone());
+    let mut st = stack_with("mssp-webhook", &["webhook-enrich"], opts, |sim, dir| {
+        let tenant = |name: &str| {
+            json!({"name": name, "tenant_id": sim.tenant_id(), "client_id": env::APP,
+                "credential": {"kind": "client_secret", "secret_name": "defender-client-secret"}})
+        };
+        let registry = json!({"tenants": [tenant("contoso"), tenant("fabrikam")], "senders": [
+            {"name": "siem-a", "secrets": ["siem-a-whsec"], "tenants": ["contoso"]},
+            {"name": "siem-b", "secrets": ["siem-b-whsec"], "tenants": ["fabrikam"]}]});
+        let path = dir.join("tenants.json");
+        std::fs::write(&path, registry.to_string()).unwrap();
+        vec![("DEFENDER_TENANTS_FILE".into(), path.display().to_string())]
+    })
+    .await;
+    let machine = st.sim.sim.tenant.lock().unwrap().seed.machines[0].clone();
+    let host = machine["computerDnsName"].as_str().unwrap().to_string();
+    let url = st.watch.function_url("webhook-enrich", "/");
+    let signed = |key: &str, id: &str, tenant: Option<&str>| {
+        let mut doc = json!({"indicators": {"hostnames": [host]}});
+        if let Some(t) = tenant {
+            doc["tenant"] = json!(t);
+        }
+        let body = doc.to_string();
+        let mut req = reqwest::Client::new().post(&url).header("content-type", "application/json").body(body.clone());
+        for (k, v) in events::webhook_headers(&SecretString::new(key.to_string()), id, &body).unwrap() {
+            req = req.header(k, v);
+        }
+        req
+    };
+    let defender_calls = |log: &[Value]| {
+        log.iter()
+            .filter(|c| c["path"].as_str().is_some_and(|p| p.starts_with("/api/") || p.starts_with("/v1.0/")))
+            .count()
+    };
+
+    let a = go(&mut st, "A for its own tenant", signed(&key_a, "a-1", Some("contoso"))).await;
+    assert_eq!((a.status, a.body["tenant"].as_str()), (200, Some("contoso")), "{}", a.body);
+    let n = sim_requests(&st.sim).await.len();
+    let refused = go(&mut st, "A for B's tenant", signed(&key_a, "a-2", Some("fabrikam"))).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(refused.body["error"]["code"], "TenantNotAllowed");
+    assert_eq!(refused.body["error"]["message"], "sender 'siem-a' may not ask about tenant 'fabrikam'");
+    let after = sim_requests(&st.sim).await;
+    assert_eq!(defender_calls(&after[n..]), 0, "a refused tenant costs no Defender call: {:?}", &after[n..]);
+    let b = go(&mut st, "B naming no tenant", signed(&key_b, "b-1", None)).await;
+    assert_eq!((b.status, b.body["tenant"].as_str()), (200, Some("fabrikam")), "{}", b.body);
+    let unknown = go(&mut st, "a key of no sender", signed(&key(b'c'), "c-1", Some("contoso"))).await;
+    assert_eq!(unknown.status, 401, "{}", unknown.body);
     ship_logs(&st).await;
 }
 

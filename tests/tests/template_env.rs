@@ -50,7 +50,7 @@ use tenant_sim::{
 
 const T: Duration = Duration::from_secs(90);
 const VAULT_PARAM: &str = "https://defender-kv.vault.azure.net";
-const READ_POLICY: &str = r#"{"default_tenant":"default","tenants":{"default":{"U0ANALYST":["read"]}}}"#;
+const READ_POLICY: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U0ANALYST":["read"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read"]}}}"#;
 
 /// One stack at a time: four binaries, cargo-lambda, moto and the simulator per stack on 2 cores.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -422,12 +422,18 @@ pub struct ChatUser {
 }
 
 /// Where a chat request came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
-    /// Slack workspace (`team_id`) or Teams tenant.
+    /// Slack workspace (`team_id`) or Teams tenant (`channelData.tenant.id`).
     pub team: String,
     /// Channel / conversation.
     pub channel: String,
+    /// Slack Enterprise Grid organisation (`enterprise_id`), when the request carries one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<String>,
+    /// The Slack app the request was sent to (`api_app_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
 }
 
 /// A parsed Slack request.
@@ -478,6 +484,10 @@ struct Payload {
     user: PayloadUser,
     #[serde(default)]
     team: Option<IdOnly>,
+    #[serde(default)]
+    enterprise: Option<IdOnly>,
+    #[serde(default)]
+    api_app_id: Option<String>,
     #[serde(default)]
     channel: Option<IdOnly>,
     #[serde(default)]
@@ -561,6 +571,8 @@ pub fn parse_slack(body: &[u8]) -> Result<SlackRequest, NotSlack> {
             origin: Origin {
                 team: p.team.map(|t| t.id).unwrap_or_default(),
                 channel: p.channel.map(|c| c.id).unwrap_or_default(),
+                enterprise: p.enterprise.map(|e| e.id).filter(|e| !e.is_empty()),
+                app: p.api_app_id,
             },
             response_url: p.response_url,
             action_id: action.action_id,
@@ -572,7 +584,12 @@ pub fn parse_slack(body: &[u8]) -> Result<SlackRequest, NotSlack> {
     get("command").ok_or_else(|| NotSlack("no command".into()))?;
     Ok(SlackRequest::Slash {
         user: ChatUser { name: get("user_name").unwrap_or_else(|| user_id.clone()), id: user_id },
-        origin: Origin { team: get("team_id").unwrap_or_default(), channel: get("channel_id").unwrap_or_default() },
+        origin: Origin {
+            team: get("team_id").unwrap_or_default(),
+            channel: get("channel_id").unwrap_or_default(),
+            enterprise: get("enterprise_id").filter(|e| !e.is_empty()),
+            app: get("api_app_id"),
+        },
         response_url: get("response_url"),
         parsed: parse_text(&get("text").unwrap_or_default()),
     })
@@ -654,7 +671,7 @@ pub fn parse_teams(body: &[u8]) -> Result<TeamsRequest, NotSlack> {
         .to_string();
     Ok(TeamsRequest {
         user: ChatUser { name: a.from.name.unwrap_or_else(|| id.clone()), id },
-        origin: Origin { team, channel: a.conversation.map(|c| c.id).unwrap_or_default() },
+        origin: Origin { team, channel: a.conversation.map(|c| c.id).unwrap_or_default(), ..Origin::default() },
         parsed: parse_text(&teams_plain_text(&a.text)),
     })
 }
@@ -766,7 +783,7 @@ mod tests {
             panic!()
         };
         assert_eq!(user, ChatUser { id: "U1".into(), name: "road".into() });
-        assert_eq!(origin, Origin { team: "T1".into(), channel: "C1".into() });
+        assert_eq!(origin, Origin { team: "T1".into(), channel: "C1".into(), ..Origin::default() });
         assert_eq!(response_url.as_deref(), Some("https://hooks.slack.com/commands/1"));
         assert!(matches!(parsed, Parsed::Command(Command::Act { action: Action::Isolate, .. })));
 

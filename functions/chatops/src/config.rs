@@ -4,16 +4,29 @@
 //! `CHATOPS_RBAC` is the access policy, a JSON document:
 //!
 //! ```json
-//! { "default_tenant": "default",
+//! { "slack": { "app_id": "A0DEFENDER", "workspaces": ["T1DC2JH3J"], "enterprises": [] },
+//!   "teams": { "tenants": ["72f988bf-86f1-41af-91ab-2d7cd011db47"] },
 //!   "routes":  { "T1DC2JH3J": "default", "C0123": "fabrikam" },
-//!   "tenants": { "default": { "U2CERLKJA": ["read", "hunt", "incident", "isolate", "scan"] } },
+//!   "catch_all": { "tenant": "default" },
+//!   "tenants": { "default": { "T1DC2JH3J:U2CERLKJA": ["read", "hunt", "incident", "isolate", "scan"] } },
 //!   "two_person": { "default": ["isolate"] },
 //!   "links": { "default": { "U2CERLKJA": "alice@contoso.com" } } }
 //! ```
 //!
+//! Who may talk to the function at all, checked right after the signature and before anything else
+//! ([`Rbac::admit`]): a Slack request must come from the app `slack.app_id` (`api_app_id`) in one of
+//! `slack.workspaces` (`team_id`) and, when it carries an `enterprise_id`, from one of
+//! `slack.enterprises`; a Teams activity from one of `teams.tenants` (`channelData.tenant.id`). Without
+//! `slack` (or `teams`) that platform is refused: a signing secret alone does not say which workspace
+//! a request is from (one Slack app can be installed in many).
+//!
 //! `routes` maps a Slack channel id or workspace (`team_id`) — or a Teams tenant id — to a registry
-//! tenant (channel first); `default_tenant` is used when no route matches (omit it to refuse). A user
-//! absent from a tenant's map may do nothing there but read the help. Permissions: `read` (machine,
+//! tenant (channel first). An unrouted channel is refused unless the policy opts in to a catch-all
+//! with `catch_all: {"tenant": …}`; the former `default_tenant` key is refused at start with a message
+//! naming `catch_all`, so no policy keeps an implicit catch-all by accident. Users are keyed on
+//! `"<workspace>:<user>"` — the Slack `team_id` and `user_id`, or the Teams tenant id and the user's
+//! `aadObjectId` — since a user id is only unique within its workspace. A user absent from a tenant's
+//! map may do nothing there but read the help. Permissions: `read` (machine,
 //! alert, incident, action status), `hunt`, `incident` (assign/resolve/classify) and one per machine
 //! action (`isolate`, `unisolate`, `scan`, `restrict`, `unrestrict`, `collect`) — a machine action also
 //! needs the tenant's `allowed_actions`, and implies `read`. `two_person` lists, per tenant, the
@@ -81,8 +94,15 @@ impl Permission {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RbacDoc {
+    /// Refused with a message naming `catch_all` (kept here only to say so).
     #[serde(default)]
-    default_tenant: Option<TenantName>,
+    default_tenant: Option<serde_json::Value>,
+    #[serde(default)]
+    slack: Option<SlackAllow>,
+    #[serde(default)]
+    teams: Option<TeamsAllow>,
+    #[serde(default)]
+    catch_all: Option<CatchAll>,
     #[serde(default)]
     routes: HashMap<String, TenantName>,
     #[serde(default)]
@@ -93,10 +113,49 @@ struct RbacDoc {
     links: HashMap<TenantName, HashMap<String, String>>,
 }
 
+/// The Slack app and workspaces requests are accepted from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackAllow {
+    /// The app's id (`api_app_id`, `A…`).
+    pub app_id: String,
+    /// Workspace ids (`team_id`, `T…`).
+    pub workspaces: BTreeSet<String>,
+    /// Enterprise Grid organisations (`enterprise_id`, `E…`); a request carrying another is refused.
+    #[serde(default)]
+    pub enterprises: BTreeSet<String>,
+}
+
+/// The Microsoft Entra tenants Teams activities are accepted from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamsAllow {
+    /// Tenant ids (`channelData.tenant.id`).
+    pub tenants: BTreeSet<String>,
+}
+
+/// The explicit opt-in to serve unrouted channels.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatchAll {
+    tenant: TenantName,
+}
+
+/// The chat platform a request came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    /// Slack.
+    Slack,
+    /// Microsoft Teams.
+    Teams,
+}
+
 /// The access policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rbac {
-    default_tenant: Option<TenantName>,
+    slack: Option<SlackAllow>,
+    teams: Option<TeamsAllow>,
+    catch_all: Option<TenantName>,
     routes: HashMap<String, TenantName>,
     users: HashMap<TenantName, HashMap<String, BTreeSet<Permission>>>,
     two_person: HashMap<TenantName, BTreeSet<Action>>,
@@ -106,6 +165,9 @@ pub struct Rbac {
 /// Why a chat user may not do something.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Denied {
+    /// The request comes from a workspace, organisation, app or Teams tenant the policy does not admit.
+    #[error("this {0} is not allowed to use this Defender integration; nothing was done")]
+    NotAdmitted(&'static str),
     /// No tenant serves this workspace/channel.
     #[error("this workspace or channel is not connected to a Defender tenant")]
     NoTenant,
@@ -121,10 +183,30 @@ impl Rbac {
     /// The reason, for malformed JSON, an unknown key or permission.
     pub fn from_json(text: &str) -> Result<Self, String> {
         let doc: RbacDoc = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(t) = doc.default_tenant {
+            return Err(format!(
+                "default_tenant is no longer accepted: unrouted channels are refused unless the policy opts in \
+                 explicitly with \"catch_all\": {{\"tenant\": {t}}} (or route each channel and workspace in `routes`)"
+            ));
+        }
+        if let Some(s) = &doc.slack
+            && (s.app_id.trim().is_empty() || s.workspaces.is_empty())
+        {
+            return Err("slack: needs the app's `app_id` and at least one workspace in `workspaces`".into());
+        }
+        if doc.teams.as_ref().is_some_and(|t| t.tenants.is_empty()) {
+            return Err("teams: needs at least one tenant id in `tenants`".into());
+        }
         let mut users = HashMap::new();
         for (tenant, map) in doc.tenants {
             let mut per = HashMap::new();
             for (user, perms) in map {
+                if !user.split_once(':').is_some_and(|(w, u)| !w.is_empty() && !u.is_empty()) {
+                    return Err(format!(
+                        "tenants.{tenant}: user '{user}' names no workspace: write '<workspace>:{user}' (the Slack \
+                         team_id or the Teams tenant id; permissions are per workspace and user)"
+                    ));
+                }
                 let set = perms.iter().map(|p| p.parse()).collect::<Result<BTreeSet<Permission>, _>>()?;
                 per.insert(user, set);
             }
@@ -145,7 +227,15 @@ impl Rbac {
                 return Err(format!("links.{tenant}.{user}: give a user principal name or an object id"));
             }
         }
-        Ok(Self { default_tenant: doc.default_tenant, routes: doc.routes, users, two_person, links: doc.links })
+        Ok(Self {
+            slack: doc.slack,
+            teams: doc.teams,
+            catch_all: doc.catch_all.map(|c| c.tenant),
+            routes: doc.routes,
+            users,
+            two_person,
+            links: doc.links,
+        })
     }
 
     /// The Entra identity an administrator bound `user_id` to in `tenant` (`links`): a user principal
@@ -153,6 +243,36 @@ impl Rbac {
     /// must match the chat user's own verified directory identity ([`crate::identity`]).
     pub fn linked_identity(&self, tenant: &TenantName, user_id: &str) -> Option<&str> {
         self.links.get(tenant).and_then(|m| m.get(user_id)).map(String::as_str)
+    }
+
+    /// Whether a verified request's origin may use the function at all: for Slack the app, the
+    /// workspace and (when present) the Enterprise Grid organisation; for Teams the tenant. Checked
+    /// before anything else is done with the request.
+    ///
+    /// # Errors
+    /// [`Denied::NotAdmitted`] naming what is not admitted.
+    pub fn admit(&self, platform: Platform, origin: &Origin) -> Result<(), Denied> {
+        match platform {
+            Platform::Slack => {
+                let Some(s) = &self.slack else { return Err(Denied::NotAdmitted("Slack workspace")) };
+                if origin.app.as_deref() != Some(s.app_id.as_str()) {
+                    return Err(Denied::NotAdmitted("Slack app"));
+                }
+                if !s.workspaces.contains(&origin.team) {
+                    return Err(Denied::NotAdmitted("Slack workspace"));
+                }
+                if let Some(e) = &origin.enterprise
+                    && !s.enterprises.contains(e)
+                {
+                    return Err(Denied::NotAdmitted("Slack organisation"));
+                }
+                Ok(())
+            }
+            Platform::Teams => match &self.teams {
+                Some(t) if t.tenants.contains(&origin.team) => Ok(()),
+                _ => Err(Denied::NotAdmitted("Teams tenant")),
+            },
+        }
     }
 
     /// Whether `action` in `tenant` needs a second person's approval.
@@ -169,8 +289,8 @@ impl Rbac {
     pub fn self_check(&self, allows: impl Fn(&TenantName, Action) -> Option<bool>) -> Result<(), String> {
         let mut problems = Vec::new();
         let known = |t: &TenantName| allows(t, Action::Isolate).is_some();
-        if let Some(t) = self.default_tenant.as_ref().filter(|t| !known(t)) {
-            problems.push(format!("default_tenant '{t}' is not a configured tenant"));
+        if let Some(t) = self.catch_all.as_ref().filter(|t| !known(t)) {
+            problems.push(format!("catch_all: '{t}' is not a configured tenant"));
         }
         let mut routes: Vec<_> = self.routes.iter().filter(|(_, t)| !known(t)).collect();
         routes.sort();
@@ -213,14 +333,16 @@ impl Rbac {
         if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
     }
 
-    /// The tenant serving a request's origin (channel route, then workspace route, then the default).
+    /// The tenant serving a request's origin (channel route, then workspace route, then the explicit
+    /// `catch_all`, if the policy has one).
     pub fn tenant_for(&self, origin: &Origin) -> Option<&TenantName> {
-        self.routes.get(&origin.channel).or_else(|| self.routes.get(&origin.team)).or(self.default_tenant.as_ref())
+        self.routes.get(&origin.channel).or_else(|| self.routes.get(&origin.team)).or(self.catch_all.as_ref())
     }
 
-    /// Whether `user` holds `perm` in `tenant` (a machine action implies `read`).
-    pub fn has(&self, tenant: &TenantName, user: &ChatUser, perm: Permission) -> bool {
-        let Some(set) = self.users.get(tenant).and_then(|m| m.get(&user.id)) else { return false };
+    /// Whether `user` of `origin`'s workspace holds `perm` in `tenant` (a machine action implies `read`).
+    pub fn has(&self, tenant: &TenantName, origin: &Origin, user: &ChatUser, perm: Permission) -> bool {
+        let key = format!("{}:{}", origin.team, user.id);
+        let Some(set) = self.users.get(tenant).and_then(|m| m.get(&key)) else { return false };
         set.contains(&perm) || (perm == Permission::Read && set.iter().any(|p| matches!(p, Permission::Act(_))))
     }
 
@@ -230,7 +352,7 @@ impl Rbac {
     /// [`Denied`].
     pub fn check(&self, origin: &Origin, user: &ChatUser, perm: Permission) -> Result<TenantName, Denied> {
         let tenant = self.tenant_for(origin).ok_or(Denied::NoTenant)?;
-        if self.has(tenant, user, perm) {
+        if self.has(tenant, origin, user, perm) {
             Ok(tenant.clone())
         } else {
             Err(Denied::NotAllowed(match perm {
@@ -403,8 +525,9 @@ impl ChatOpsConfig {
 mod tests {
     use super::*;
 
-    const POLICY: &str = r#"{"default_tenant":"default","routes":{"C9":"fabrikam"},
-        "tenants":{"default":{"U1":["isolate"],"U2":["read"]},"fabrikam":{"U1":["read"]}}}"#;
+    const POLICY: &str = r#"{"catch_all":{"tenant":"default"},"routes":{"C9":"fabrikam"},
+        "slack":{"app_id":"A1","workspaces":["T1"]},
+        "tenants":{"default":{"T1:U1":["isolate"],"T1:U2":["read"]},"fabrikam":{"T1:U1":["read"]}}}"#;
 
     fn user(id: &str) -> ChatUser {
         ChatUser { id: id.into(), name: id.into() }
@@ -413,8 +536,8 @@ mod tests {
     #[test]
     fn policy_routes_and_permissions() {
         let r = Rbac::from_json(POLICY).unwrap();
-        let o = Origin { team: "T1".into(), channel: "C1".into() };
-        let fab = Origin { team: "T1".into(), channel: "C9".into() };
+        let o = Origin { team: "T1".into(), channel: "C1".into(), ..Origin::default() };
+        let fab = Origin { team: "T1".into(), channel: "C9".into(), ..Origin::default() };
         assert_eq!(r.check(&o, &user("U1"), Permission::Act(Action::Isolate)).unwrap().as_str(), "default");
         assert_eq!(r.check(&o, &user("U1"), Permission::Read).unwrap().as_str(), "default", "an action implies read");
         assert_eq!(r.check(&o, &user("U1"), Permission::Act(Action::Scan)), Err(Denied::NotAllowed("scan".into())));
@@ -423,15 +546,69 @@ mod tests {
         assert!(r.check(&fab, &user("U1"), Permission::Act(Action::Isolate)).is_err(), "per tenant");
         let none = Rbac::from_json(r#"{"tenants":{}}"#).unwrap();
         assert_eq!(none.check(&o, &user("U1"), Permission::Read), Err(Denied::NoTenant));
-        assert!(Rbac::from_json(r#"{"tenants":{"default":{"U1":["root"]}}}"#).unwrap_err().contains("root"));
+        assert!(Rbac::from_json(r#"{"tenants":{"default":{"T1:U1":["root"]}}}"#).unwrap_err().contains("root"));
         assert!(Rbac::from_json(r#"{"tenant":{}}"#).is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn only_the_admitted_app_workspace_organisation_and_teams_tenant_get_in() {
+        let r = Rbac::from_json(
+            r#"{"slack":{"app_id":"A1","workspaces":["T1"],"enterprises":["E1"]},"teams":{"tenants":["tid"]},
+                "routes":{"T1":"default","tid":"default"},"tenants":{"default":{"T1:U1":["read"],"tid:aad-1":["read"]}}}"#,
+        )
+        .unwrap();
+        let slack = |team: &str, app: Option<&str>, enterprise: Option<&str>| Origin {
+            team: team.into(),
+            channel: "C1".into(),
+            app: app.map(Into::into),
+            enterprise: enterprise.map(Into::into),
+        };
+        assert_eq!(r.admit(Platform::Slack, &slack("T1", Some("A1"), None)), Ok(()));
+        assert_eq!(r.admit(Platform::Slack, &slack("T1", Some("A1"), Some("E1"))), Ok(()));
+        let no = |what| Err(Denied::NotAdmitted(what));
+        assert_eq!(r.admit(Platform::Slack, &slack("T2", Some("A1"), None)), no("Slack workspace"));
+        assert_eq!(r.admit(Platform::Slack, &slack("T1", Some("A2"), None)), no("Slack app"));
+        assert_eq!(r.admit(Platform::Slack, &slack("T1", None, None)), no("Slack app"));
+        assert_eq!(r.admit(Platform::Slack, &slack("T1", Some("A1"), Some("E2"))), no("Slack organisation"));
+        let teams = |tenant: &str| Origin { team: tenant.into(), channel: "19:c".into(), ..Origin::default() };
+        assert_eq!(r.admit(Platform::Teams, &teams("tid")), Ok(()));
+        assert_eq!(r.admit(Platform::Teams, &teams("other")), no("Teams tenant"));
+        // Without a `slack` (or `teams`) block, that platform is refused.
+        let none = Rbac::from_json(r#"{"tenants":{}}"#).unwrap();
+        assert_eq!(none.admit(Platform::Slack, &slack("T1", Some("A1"), None)), no("Slack workspace"));
+        assert_eq!(none.admit(Platform::Teams, &teams("tid")), no("Teams tenant"));
+        // Permissions are per workspace and user: the same user id in another workspace has none.
+        let other_ws = Origin { team: "T9".into(), channel: "C1".into(), ..Origin::default() };
+        let routed =
+            Rbac::from_json(r#"{"routes":{"C1":"default"},"tenants":{"default":{"T1:U1":["read"]}}}"#).unwrap();
+        assert!(routed.check(&slack("T1", None, None), &user("U1"), Permission::Read).is_ok());
+        assert!(routed.check(&other_ws, &user("U1"), Permission::Read).is_err());
+    }
+
+    #[test]
+    fn an_unrouted_channel_is_refused_without_an_explicit_catch_all() {
+        let o = Origin { team: "T1".into(), channel: "C7".into(), ..Origin::default() };
+        let r = Rbac::from_json(r#"{"routes":{"C1":"default"},"tenants":{"default":{"T1:U1":["read"]}}}"#).unwrap();
+        assert_eq!(r.check(&o, &user("U1"), Permission::Read), Err(Denied::NoTenant));
+        let r =
+            Rbac::from_json(r#"{"catch_all":{"tenant":"default"},"tenants":{"default":{"T1:U1":["read"]}}}"#).unwrap();
+        assert_eq!(r.check(&o, &user("U1"), Permission::Read).unwrap().as_str(), "default");
+        // The former implicit catch-all is refused, naming the new key.
+        let e = Rbac::from_json(r#"{"default_tenant":"default","tenants":{}}"#).unwrap_err();
+        assert!(e.contains(r#""catch_all": {"tenant": "default"}"#), "{e}");
+        // Bare user ids (no workspace) are refused with the form to write.
+        let e = Rbac::from_json(r#"{"tenants":{"default":{"U1":["read"]}}}"#).unwrap_err();
+        assert!(e.contains("'<workspace>:U1'"), "{e}");
+        assert!(Rbac::from_json(r#"{"slack":{"app_id":"A1","workspaces":[]}}"#).unwrap_err().contains("workspace"));
+        let e = Rbac::from_json(r#"{"catch_all":{"tenant":"ghost"}}"#).unwrap().self_check(|_, _| None).unwrap_err();
+        assert_eq!(e, "catch_all: 'ghost' is not a configured tenant");
     }
 
     #[test]
     fn two_person_and_the_cold_start_self_check() {
         let r = Rbac::from_json(
-            r#"{"default_tenant":"default","routes":{"C9":"fabrikam"},"two_person":{"default":["isolate"]},
-                "tenants":{"default":{"U1":["isolate","collect"]},"fabrikam":{"U1":["read"]}}}"#,
+            r#"{"catch_all":{"tenant":"default"},"routes":{"C9":"fabrikam"},"two_person":{"default":["isolate"]},
+                "tenants":{"default":{"T1:U1":["isolate","collect"]},"fabrikam":{"T1:U1":["read"]}}}"#,
         )
         .unwrap();
         let default: TenantName = "default".parse().unwrap();
@@ -445,7 +622,7 @@ mod tests {
         };
         assert_eq!(
             r.self_check(allows).unwrap_err(),
-            "user 'U1' is granted collect in tenant 'default', whose allowed_actions do not include it"
+            "user 'T1:U1' is granted collect in tenant 'default', whose allowed_actions do not include it"
         );
         let only_default = |t: &TenantName, _: Action| (t.as_str() == "default").then_some(true);
         let e = r.self_check(only_default).unwrap_err();

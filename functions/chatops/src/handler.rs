@@ -23,6 +23,7 @@
 use crate::{
     actions::{Accepted, Decision, IncidentAccepted, Safety, audit},
     command::{ChatUser, Command, ConfirmCode, Origin, Parsed, SlackRequest, parse_slack, parse_teams, usage},
+    config::Platform,
     confirm::Confirmation,
     handoff::{HandOff, Job},
     reply::{Prompt, Reply, untrusted},
@@ -171,6 +172,15 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
             );
         }
     };
+    // Before anything else: the app, workspace and organisation the policy admits. A signature only
+    // shows the request came through our Slack app, which may be installed in other workspaces too.
+    let origin = match &parsed {
+        SlackRequest::Slash { origin, .. } | SlackRequest::Button { origin, .. } => origin,
+    };
+    if let Err(e) = state.safety.rbac.admit(Platform::Slack, origin) {
+        warn!(team = %origin.team, app = origin.app.as_deref().unwrap_or(""), reason = %e, "Slack request from outside the policy refused");
+        return slack(&Reply::text(e.to_string()));
+    }
     match parsed {
         SlackRequest::Slash { user, origin, response_url, parsed } => {
             let cmd = match parsed {
@@ -390,6 +400,11 @@ async fn teams_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
         }
     };
     let teams = |reply: Reply| respond(StatusCode::OK, reply.to_teams());
+    // Before anything else (the replay claim included): the Teams tenant the policy admits.
+    if let Err(e) = state.safety.rbac.admit(Platform::Teams, &r.origin) {
+        warn!(tenant = %r.origin.team, reason = %e, "Teams activity from outside the policy refused");
+        return teams(Reply::text(e.to_string()));
+    }
     // A signed activity is acted on once: its id (per conversation) is claimed in the shared
     // idempotency store for twice the window, so a replay inside the window does nothing again, on
     // any instance. A store failure refuses the request (nothing is done unrecorded).

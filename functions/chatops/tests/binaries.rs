@@ -18,7 +18,7 @@ use std::{
 };
 use tenant_sim::{RunningSim, SimOptions, start};
 
-const POLICY: &str = r#"{"default_tenant":"default","tenants":{"default":{"U0ANALYST":["read","isolate"]}}}"#;
+const POLICY: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U0ANALYST":["read","isolate"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read","isolate"]}}}"#;
 
 fn sim_env(sim: &RunningSim, ca: &std::path::Path) -> Vec<(String, String)> {
     [
@@ -90,12 +90,12 @@ async fn a_policy_granting_what_the_tenant_does_not_allow_stops_the_cold_start()
     let mut env = sim_env(&sim, &ca);
     env.push((
         "CHATOPS_RBAC".into(),
-        r#"{"default_tenant":"default","tenants":{"default":{"U1":["isolate","collect"]},"ghost":{"U1":["read"]}}}"#
+        r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U1":["isolate","collect"]},"ghost":{"T0001:U1":["read"]}}}"#
             .into(),
     ));
     let err = init_failure(env!("CARGO_BIN_EXE_chatops-callback"), env).await;
     assert!(
-        err.contains("user 'U1' is granted collect in tenant 'default', whose allowed_actions do not include it"),
+        err.contains("user 'T0001:U1' is granted collect in tenant 'default', whose allowed_actions do not include it"),
         "{err}"
     );
     assert!(err.contains("tenants: 'ghost' is not a configured tenant"), "{err}");
@@ -191,6 +191,7 @@ async fn callback_to_sqs_to_the_worker_binary_with_dynamodb_through_the_aws_endp
     let secret = sim.sim.tenant.lock().unwrap().seed.secrets["slack-signing-secret"].to_string();
     let body = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("team_id", "T0001")
+        .append_pair("api_app_id", "A0DEFENDER")
         .append_pair("channel_id", "C1")
         .append_pair("user_id", "U0ANALYST")
         .append_pair("user_name", "analyst")

@@ -41,7 +41,7 @@ async fn the_callback_binary_boots_answers_and_its_worker_posts_the_result() {
     let hooks = format!("http://{}/", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let policy = r#"{"default_tenant":"default","tenants":{"default":{"U0ANALYST":["read"]}}}"#;
+    let policy = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U0ANALYST":["read"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read"]}}}"#;
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatops-callback"));
     cmd.env_clear()
         .envs(emu.env("chatops-callback"))
@@ -65,6 +65,7 @@ async fn the_callback_binary_boots_answers_and_its_worker_posts_the_result() {
     let secret = sim.sim.tenant.lock().unwrap().seed.secrets["slack-signing-secret"].to_string();
     let body = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("team_id", "T0001")
+        .append_pair("api_app_id", "A0DEFENDER")
         .append_pair("channel_id", "C1")
         .append_pair("user_id", "U0ANALYST")
         .append_pair("user_name", "analyst")

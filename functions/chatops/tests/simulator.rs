@@ -251,7 +251,10 @@ async fn signatures_slack_published_example_tampered_stale_unsigned_and_teams() 
     rig.state.clock = || 1_531_420_618 + 299;
     let (status, out) = call(&rig.state, event("slack", body, &good, false)).await;
     assert_eq!(status, StatusCode::OK, "{out}");
-    assert!(text(&out).starts_with("Usage: /defender"), "the example's empty text is help: {out}");
+    // The signature verifies (200, not 401); the published example comes from no admitted app or
+    // workspace (it carries no `api_app_id`, and workspace T1DC2JH3J is not in the policy), so it is
+    // refused right after the signature, before the command is read.
+    assert_eq!(text(&out), "this Slack app is not allowed to use this Defender integration; nothing was done", "{out}");
     let (status, _) = call(&rig.state, event("slack", body, &good, true)).await;
     assert_eq!(status, StatusCode::OK, "base64-encoded API Gateway body");
     let tampered = body.replace("roadrunner", "coyote");
@@ -294,8 +297,8 @@ async fn signatures_slack_published_example_tampered_stale_unsigned_and_teams() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_person_isolate_needs_a_second_authorised_user_and_acts_once() {
-    let policy = r#"{"default_tenant":"default","two_person":{"default":["isolate"]},"tenants":{"default":{
-        "U0ANALYST":["isolate","scan"],"U0SECOND":["isolate"],"U0READER":["read"]}}}"#;
+    let policy = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"two_person":{"default":["isolate"]},"tenants":{"default":{
+        "T0001:U0ANALYST":["isolate","scan"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["isolate","scan"],"T0001:U0SECOND":["isolate"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0SECOND":["isolate"],"T0001:U0READER":["read"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0READER":["read"]}}}"#;
     let mut rig = rig_with(None, None, &[("CHATOPS_RBAC", policy.to_string())]).await;
     let host = "ws-fin-011.contoso.com";
     rig.slash(ANALYST, &format!("isolate {host} suspected C2 beacon"), "ask").await;
@@ -434,7 +437,7 @@ async fn a_linked_user_acts_with_their_delegated_token_and_others_in_app_context
     assert_ne!(before, after, "the refresh token rotated back to the vault");
 
     // An analyst who has not linked acts in the app's context, named in the comment.
-    let policy = r#"{"default_tenant":"default","tenants":{"default":{"U0OTHER":["scan"]}}}"#;
+    let policy = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U0OTHER":["scan"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0OTHER":["scan"]}}}"#;
     let mut other =
         rig_with(None, None, &[("CHATOPS_USER_CLIENT_ID", public.to_string()), ("CHATOPS_RBAC", policy.to_string())])
             .await;
@@ -493,7 +496,8 @@ async fn a_teams_activity_counts_once_and_only_within_the_window() {
     assert_eq!(status, StatusCode::OK, "{out}");
     assert_eq!(text(&out), "This message was already handled; nothing was done again.");
     // A correctly signed activity from an hour ago, or stamped in the future, or with no timestamp.
-    for stale in [activity("1700000000002", now - 3600), activity("1700000000003", now + 301)] {
+    // (+330, not +301: the rig's clock is the wall clock, and the lookup above may take a second.)
+    for stale in [activity("1700000000002", now - 3600), activity("1700000000003", now + 330)] {
         let (status, _) = call(&rig.state, event("teams", &stale, &[("authorization", sign(&stale))], false)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{stale}");
     }
@@ -573,8 +577,8 @@ async fn teams_runs_machine_actions_with_a_typed_confirmation_under_the_same_rul
 
 #[tokio::test(flavor = "multi_thread")]
 async fn teams_two_person_approval_is_typed_by_a_second_user() {
-    let policy = r#"{"default_tenant":"default","two_person":{"default":["isolate"]},"tenants":{"default":{
-        "U0ANALYST":["isolate"],"U0SECOND":["isolate"]}}}"#;
+    let policy = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"two_person":{"default":["isolate"]},"tenants":{"default":{
+        "T0001:U0ANALYST":["isolate"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["isolate"],"T0001:U0SECOND":["isolate"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0SECOND":["isolate"]}}}"#;
     let mut rig = rig_with(None, None, &[("CHATOPS_RBAC", policy.to_string())]).await;
     let (_, out) = rig.teams(ANALYST, "isolate ws-fin-011.contoso.com suspected C2 beacon").await;
     let code = code_of(text(&out));

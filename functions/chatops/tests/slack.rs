@@ -165,8 +165,8 @@ async fn web_api_refusals_rate_limit_retried_next_pass_others_dropped() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_approved_action_reports_late_in_the_approval_requests_thread() {
-    let policy = r#"{"default_tenant":"default","two_person":{"default":["isolate"]},"tenants":{"default":{
-        "U0ANALYST":["isolate"],"U0SECOND":["isolate"]}}}"#;
+    let policy = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"two_person":{"default":["isolate"]},"tenants":{"default":{
+        "T0001:U0ANALYST":["isolate"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["isolate"],"T0001:U0SECOND":["isolate"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0SECOND":["isolate"]}}}"#;
     let mut rig = bot_rig(&[("CHATOPS_RBAC", policy.to_string())]).await;
     let host = "ws-fin-011.contoso.com";
     rig.slash(ANALYST, &format!("isolate {host} suspected C2 beacon"), "ask").await;
@@ -192,8 +192,8 @@ async fn an_approved_action_reports_late_in_the_approval_requests_thread() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_click_reaches_the_presser_ephemerally() {
-    let policy = r#"{"default_tenant":"default","two_person":{"default":["isolate"]},"tenants":{"default":{
-        "U0ANALYST":["isolate"],"U0SECOND":["isolate"],"U0READER":["read"]}}}"#;
+    let policy = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"two_person":{"default":["isolate"]},"tenants":{"default":{
+        "T0001:U0ANALYST":["isolate"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["isolate"],"T0001:U0SECOND":["isolate"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0SECOND":["isolate"],"T0001:U0READER":["read"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0READER":["read"]}}}"#;
     let mut rig = rig_with(None, None, &[("CHATOPS_RBAC", policy.to_string())]).await;
     let host = "ws-fin-011.contoso.com";
     rig.slash(ANALYST, &format!("isolate {host} suspected C2 beacon"), "ask").await;

@@ -1,18 +1,23 @@
 //! The Lambda adapter: API Gateway v2 (HTTP API) and function-URL events through `lambda_http`.
 //!
 //! 1. Only `POST` with a JSON body; bodies over [`MAX_BODY`] are 413 before anything else is read.
-//! 2. The caller is authenticated: Standard Webhooks (`webhook-id`/`-timestamp`/`-signature`, 5-minute
-//!    window, several signatures and secrets) or, for senders that can do nothing better, GitHub's
-//!    `X-Hub-Signature-256` (no timestamp, so no replay window — weaker; it can be switched off by
-//!    configuring no GitHub secret). Secrets come from the vault on every request through the shared
-//!    TTL cache, so a rotation is picked up within the TTL. Any failure is 401 with one generic body;
-//!    the log gets the reason, never the body or a signature.
-//! 3. A `webhook-id` this instance already answered definitely (not 5xx) within twice the window gets
-//!    the same answer again without work (409 when the answer was too large to keep); the id is
-//!    recorded only after that answer, so a retry after a 5xx or a cut-short invocation is processed
-//!    (the enrichment is read-only, so a replay across instances costs a lookup, nothing more).
-//! 4. The body is parsed ([`crate::request`]), the use case runs within the Lambda deadline, and the
-//!    response document is returned — 200 even when some items are `error`.
+//! 2. The caller is authenticated as one **sender** ([`defender_shared::senders`]): Standard Webhooks
+//!    (`webhook-id`/`-timestamp`/`-signature`, 5-minute window, several signatures and secrets) or, for
+//!    senders that can do nothing better, GitHub's `X-Hub-Signature-256` (no timestamp, so no replay
+//!    window — weaker; off unless a sender uses it). The sender is the one whose key verified the
+//!    signature; the `webhook-sender` header, when sent, limits the keys tried to that sender's.
+//!    Secrets come from the vault on every request through the shared TTL cache, so a rotation is
+//!    picked up within the TTL. Any failure is 401 with one generic body; the log gets the reason,
+//!    never the body or a signature.
+//! 3. A `webhook-id` this instance already answered definitely (not 5xx) for the same sender within
+//!    twice the window gets the same answer again without work (409 when the answer was too large to
+//!    keep); the id is recorded only after that answer, so a retry after a 5xx or a cut-short
+//!    invocation is processed (the enrichment is read-only, so a replay across instances costs a
+//!    lookup, nothing more). Ids are per sender: another sender's id never returns this one's answer.
+//! 4. The body is parsed ([`crate::request`]) and its `tenant` checked against the sender's binding:
+//!    another tenant is 403 `TenantNotAllowed`, none for a sender of several tenants 400
+//!    `TenantRequired` — both before any Defender call. The use case runs within the Lambda deadline,
+//!    and the response document is returned — 200 even when some items are `error`.
 
 use crate::{
     enrich::{DefenderLookups, enrich},
@@ -20,6 +25,7 @@ use crate::{
 };
 use defender_shared::{
     ids::TenantName,
+    senders::{BindingError, SENDER_HEADER, Scheme, Sender, Senders},
     vault::{SecretStore, VaultError, read_keys},
     webhook,
 };
@@ -58,15 +64,13 @@ pub trait TenantLookups: Send + Sync {
 pub struct State {
     /// Where the webhook secrets live.
     pub store: Arc<dyn SecretStore>,
-    /// Names of the Standard Webhooks secrets (`whsec_...`), current first.
-    pub standard_secret_names: Vec<String>,
-    /// Names of GitHub-style secrets (empty: scheme disabled).
-    pub github_secret_names: Vec<String>,
+    /// Who may sign requests, with which keys, about which tenants.
+    pub senders: Senders,
     /// Defender, per tenant.
     pub tenants: Arc<dyn TenantLookups>,
     /// Unix seconds now (injected for tests).
     pub clock: fn() -> i64,
-    /// `webhook-id`s answered definitely, with when and (when small) the answer.
+    /// `(sender, webhook-id)`s answered definitely, with when and (when small) the answer.
     pub seen: Mutex<HashMap<String, Answered>>,
     /// Where each result is POSTed as well, the client to do it with, and the vault name of the
     /// outbound key it is signed with (never an inbound key).
@@ -77,7 +81,7 @@ pub struct State {
 
 impl std::fmt::Debug for State {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("State").field("standard_secret_names", &self.standard_secret_names).finish_non_exhaustive()
+        f.debug_struct("State").field("senders", &self.senders).finish_non_exhaustive()
     }
 }
 
@@ -106,7 +110,7 @@ fn store_unavailable(e: &VaultError) -> Response<Body> {
 }
 
 /// Handles one request.
-#[instrument(skip_all, fields(webhook_id))]
+#[instrument(skip_all, fields(webhook_id, sender))]
 pub async fn handle(state: &State, req: Request) -> Response<Body> {
     if req.method() != lambda_http::http::Method::POST {
         return error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "use POST");
@@ -123,30 +127,21 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
     let headers = req.headers();
     let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
     let now = (state.clock)();
-    let verified = if header("webhook-signature").is_some() || state.github_secret_names.is_empty() {
-        let keys = match read_keys(state.store.as_ref(), &state.standard_secret_names).await {
-            Ok(keys) => keys,
-            Err(e) => return store_unavailable(&e),
-        };
-        webhook::verify_standard(header, body, &keys, now, webhook::DEFAULT_WINDOW)
-    } else {
-        let keys = match read_keys(state.store.as_ref(), &state.github_secret_names).await {
-            Ok(keys) => keys,
-            Err(e) => return store_unavailable(&e),
-        };
-        webhook::verify_github(header("x-hub-signature-256"), body, &keys)
-    };
-    let verified = match verified {
-        Ok(v) => v,
-        Err(e) => {
-            warn!(reason = %e, bytes = body.len(), "unauthenticated webhook refused");
+    let (sender, verified) = match authenticate(state, &header, body, now).await {
+        Ok(found) => found,
+        Err(Refused::Unavailable(e)) => return store_unavailable(&e),
+        Err(Refused::Unauthenticated(reason)) => {
+            warn!(reason = %reason, bytes = body.len(), "unauthenticated webhook refused");
             return error(StatusCode::UNAUTHORIZED, "Unauthorized", "missing, invalid or stale signature");
         }
     };
-    let Some(id) = verified.id.clone() else {
-        return answer(state, &req, body, &verified).await;
+    tracing::Span::current().record("sender", sender.name.as_str());
+    let Some(webhook_id) = verified.id.clone() else {
+        return answer(state, &req, body, &verified, sender).await;
     };
-    tracing::Span::current().record("webhook_id", id.as_str());
+    tracing::Span::current().record("webhook_id", webhook_id.as_str());
+    // Per sender: an id another sender chose never returns this sender's stored answer.
+    let id = format!("{}\n{webhook_id}", sender.name);
     let window = i64::try_from(webhook::DEFAULT_WINDOW.as_secs()).unwrap_or(i64::MAX);
     {
         let mut seen = state.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -166,7 +161,7 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
             None => {}
         }
     }
-    let r = answer(state, &req, body, &verified).await;
+    let r = answer(state, &req, body, &verified, sender).await;
     // Only a definite answer is recorded: after a 5xx (or an invocation cut short) the sender's
     // retry is processed, not refused.
     if !r.status().is_server_error() {
@@ -192,14 +187,85 @@ pub struct Answered {
     pub stored: Option<(StatusCode, String)>,
 }
 
-/// The answer to an authenticated request: parse, resolve the tenant, enrich, call back.
-async fn answer(state: &State, req: &Request, body: &[u8], verified: &webhook::Verified) -> Response<Body> {
+/// Why a request was not authenticated.
+enum Refused {
+    /// No sender's key verifies it (the reason is for the log only).
+    Unauthenticated(String),
+    /// The keys could not be read: not the sender's fault.
+    Unavailable(VaultError),
+}
+
+/// The sender whose key verifies the request, and what the signature told us. The scheme is
+/// Standard Webhooks when its header is present (or no sender uses GitHub's); the senders tried are
+/// the one `webhook-sender` names, or all of the scheme while their keys are few
+/// ([`Senders::candidates`]) — the body is hashed once per key tried, never per candidate signature.
+async fn authenticate<'s, 'h>(
+    state: &'s State,
+    header: &impl Fn(&str) -> Option<&'h str>,
+    body: &[u8],
+    now: i64,
+) -> Result<(&'s Sender, webhook::Verified), Refused> {
+    let scheme = if header("webhook-signature").is_some() || !state.senders.uses(Scheme::Github) {
+        Scheme::Standard
+    } else {
+        Scheme::Github
+    };
+    let candidates =
+        state.senders.candidates(scheme, header(SENDER_HEADER)).map_err(|e| Refused::Unauthenticated(e.to_string()))?;
+    let mut unavailable = None;
+    let mut last = webhook::SignatureError::NoSecret;
+    for sender in candidates {
+        let keys = match read_keys(state.store.as_ref(), &sender.secret_names).await {
+            Ok(keys) => keys,
+            Err(e) => {
+                unavailable.get_or_insert(e);
+                continue;
+            }
+        };
+        let verified = match scheme {
+            Scheme::Standard => webhook::verify_standard(header, body, &keys, now, webhook::DEFAULT_WINDOW),
+            Scheme::Github => webhook::verify_github(header("x-hub-signature-256"), body, &keys),
+        };
+        match verified {
+            Ok(v) => return Ok((sender, v)),
+            // This sender's keys do not verify it: try the next sender's.
+            Err(e @ (webhook::SignatureError::Mismatch | webhook::SignatureError::NoSecret)) => last = e,
+            // The headers themselves are wrong (missing, malformed, stale): the same for every key.
+            Err(e) => return Err(Refused::Unauthenticated(e.to_string())),
+        }
+    }
+    match unavailable {
+        Some(e) => Err(Refused::Unavailable(e)),
+        None => Err(Refused::Unauthenticated(last.to_string())),
+    }
+}
+
+/// The answer to an authenticated request: parse, hold the tenant to the sender's binding, enrich,
+/// call back.
+async fn answer(
+    state: &State,
+    req: &Request,
+    body: &[u8],
+    verified: &webhook::Verified,
+    sender: &Sender,
+) -> Response<Body> {
     let parsed = match EnrichRequest::parse(body) {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidRequest", &e.to_string()),
     };
+    // Before any Defender call: the sender may ask about its own tenants only.
+    let bound = match sender.resolve(parsed.tenant.as_ref()) {
+        Ok(t) => t,
+        Err(e @ BindingError::NotBound { .. }) => {
+            warn!(sender = %sender.name, reason = %e, "tenant outside the sender's binding refused");
+            return error(StatusCode::FORBIDDEN, "TenantNotAllowed", &e.to_string());
+        }
+        Err(e @ BindingError::TenantRequired { .. }) => {
+            return error(StatusCode::BAD_REQUEST, "TenantRequired", &e.to_string());
+        }
+    };
     let deadline = deadline(req);
-    let (tenant, lookups) = match state.tenants.lookups(parsed.tenant.as_ref(), deadline) {
+    let (tenant, lookups) = match state.tenants.lookups(Some(bound), deadline) {
         Ok(t) => t,
         Err(message) => return error(StatusCode::BAD_REQUEST, "UnknownTenant", &message),
     };
@@ -318,8 +384,11 @@ mod tests {
         let store = MemStore::with(&[("webhook-secret", SECRET), ("github-secret", "It's a Secret to Everybody")]);
         let state = State {
             store: Arc::new(store),
-            standard_secret_names: vec!["webhook-secret-next".into(), "webhook-secret".into()],
-            github_secret_names: if github { vec!["github-secret".into()] } else { vec![] },
+            senders: Senders::implicit(
+                vec!["webhook-secret-next".into(), "webhook-secret".into()],
+                if github { vec!["github-secret".into()] } else { vec![] },
+                "default".parse().unwrap(),
+            ),
             tenants: Arc::new(One(fake.clone())),
             clock: || NOW,
             seen: Mutex::new(HashMap::new()),
@@ -424,9 +493,11 @@ mod tests {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(again["error"]["code"], "InvalidRequest");
         let other = format!(r#"{{"tenant":"fabrikam","indicators":{{"machine_ids":["{M1}"]}}}}"#);
+        // The implicit sender of a single-tenant deployment is bound to its one tenant: any other
+        // name is outside its binding (403), whether or not such a tenant exists.
         let (status, out) = run(&state, event("apigw", &other, &signed("m4", NOW, &other))).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(out["error"]["code"], "UnknownTenant");
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(out["error"]["code"], "TenantNotAllowed");
     }
 
     #[tokio::test]
@@ -480,5 +551,103 @@ mod tests {
         let (no_github, _) = self::state(false);
         let (status, _) = run(&no_github, event("apigw", &body, &[("x-hub-signature-256", "sha256=00".into())])).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "github scheme off when no secret is configured");
+    }
+
+    const SECRET_A: &str = "whsec_c2VuZGVyLUEtc2lnbmluZy1rZXktMzItYnl0ZXMhIQ==";
+    const SECRET_B: &str = "whsec_c2VuZGVyLUItc2lnbmluZy1rZXktMzItYnl0ZXMhIQ==";
+
+    /// Two tenants, each with its own fake Defender.
+    struct Two(Arc<Fake>, Arc<Fake>);
+    impl TenantLookups for Two {
+        fn lookups(
+            &self,
+            tenant: Option<&TenantName>,
+            _deadline: tokio::time::Instant,
+        ) -> Result<(String, Arc<dyn DefenderLookups>), String> {
+            match tenant.map(TenantName::as_str) {
+                Some("contoso") => Ok(("contoso".into(), self.0.clone())),
+                Some("fabrikam") => Ok(("fabrikam".into(), self.1.clone())),
+                other => Err(format!("unknown tenant {other:?}")),
+            }
+        }
+    }
+
+    /// An MSSP deployment: sender A bound to contoso, sender B to fabrikam, each with its own key.
+    fn mssp() -> (State, Arc<Fake>, Arc<Fake>) {
+        let (contoso, fabrikam) = (Arc::new(Fake::default()), Arc::new(Fake::default()));
+        let senders = Senders::from_json(
+            r#"[{"name":"siem-a","secrets":["a-whsec"],"tenants":["contoso"]},
+                {"name":"siem-b","secrets":["b-whsec"],"tenants":["fabrikam"]}]"#,
+            |t| matches!(t.as_str(), "contoso" | "fabrikam"),
+        )
+        .unwrap();
+        let state = State {
+            store: Arc::new(MemStore::with(&[("a-whsec", SECRET_A), ("b-whsec", SECRET_B)])),
+            senders,
+            tenants: Arc::new(Two(contoso.clone(), fabrikam.clone())),
+            clock: || NOW,
+            seen: Mutex::new(HashMap::new()),
+            callback: None,
+            hunting: Vec::new(),
+        };
+        (state, contoso, fabrikam)
+    }
+
+    fn signed_by(secret: &str, id: &str, body: &str) -> Headers {
+        let sig = webhook::sign_standard(&SecretString::new(secret), id, NOW, body.as_bytes()).unwrap();
+        vec![("webhook-id", id.to_string()), ("webhook-timestamp", NOW.to_string()), ("webhook-signature", sig)]
+    }
+
+    fn calls(f: &Fake) -> usize {
+        f.total.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_sender_cannot_ask_about_another_senders_tenant() {
+        let (state, contoso, fabrikam) = mssp();
+        let own = format!(r#"{{"tenant":"contoso","indicators":{{"machine_ids":["{M1}"]}}}}"#);
+        let (status, out) = run(&state, event("apigw", &own, &signed_by(SECRET_A, "a1", &own))).await;
+        assert_eq!((status, out["tenant"].as_str()), (StatusCode::OK, Some("contoso")), "{out}");
+        // Sender A's correctly signed request for fabrikam: refused before any Defender call.
+        let other = format!(r#"{{"tenant":"fabrikam","indicators":{{"machine_ids":["{M1}"]}}}}"#);
+        let before = (calls(&contoso), calls(&fabrikam));
+        let (status, out) = run(&state, event("apigw", &other, &signed_by(SECRET_A, "a2", &other))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{out}");
+        assert_eq!(out["error"]["code"], "TenantNotAllowed");
+        assert_eq!(out["error"]["message"], "sender 'siem-a' may not ask about tenant 'fabrikam'");
+        assert_eq!((calls(&contoso), calls(&fabrikam)), before, "no Defender call for a refused tenant");
+        // Naming itself in the header changes nothing; naming the other sender is a 401.
+        let mut h = signed_by(SECRET_A, "a3", &other);
+        h.push(("webhook-sender", "siem-a".into()));
+        assert_eq!(run(&state, event("apigw", &other, &h)).await.0, StatusCode::FORBIDDEN);
+        let mut h = signed_by(SECRET_A, "a4", &other);
+        h.push(("webhook-sender", "siem-b".into()));
+        assert_eq!(run(&state, event("apigw", &other, &h)).await.0, StatusCode::UNAUTHORIZED);
+        // No tenant: each sender's only tenant.
+        let bare = format!(r#"{{"indicators":{{"machine_ids":["{M1}"]}}}}"#);
+        let (status, out) = run(&state, event("apigw", &bare, &signed_by(SECRET_B, "b1", &bare))).await;
+        assert_eq!((status, out["tenant"].as_str()), (StatusCode::OK, Some("fabrikam")), "{out}");
+        assert_eq!(calls(&contoso), before.0, "B's request went to fabrikam only");
+        // B reusing A's webhook-id gets its own answer, never A's stored one.
+        let (status, out) = run(&state, event("apigw", &bare, &signed_by(SECRET_B, "a1", &bare))).await;
+        assert_eq!((status, out["tenant"].as_str()), (StatusCode::OK, Some("fabrikam")), "{out}");
+    }
+
+    #[tokio::test]
+    async fn a_sender_of_several_tenants_must_name_one() {
+        let (mut state, contoso, fabrikam) = mssp();
+        state.senders =
+            Senders::from_json(r#"[{"name":"soc","secrets":["a-whsec"],"tenants":["contoso","fabrikam"]}]"#, |t| {
+                matches!(t.as_str(), "contoso" | "fabrikam")
+            })
+            .unwrap();
+        let bare = format!(r#"{{"indicators":{{"machine_ids":["{M1}"]}}}}"#);
+        let (status, out) = run(&state, event("apigw", &bare, &signed_by(SECRET_A, "s1", &bare))).await;
+        assert_eq!((status, &out["error"]["code"]), (StatusCode::BAD_REQUEST, &Value::from("TenantRequired")));
+        let named = format!(r#"{{"tenant":"fabrikam","indicators":{{"machine_ids":["{M1}"]}}}}"#);
+        let (status, out) = run(&state, event("apigw", &named, &signed_by(SECRET_A, "s2", &named))).await;
+        assert_eq!((status, out["tenant"].as_str()), (StatusCode::OK, Some("fabrikam")), "{out}");
+        assert!(calls(&fabrikam) > 0);
+        assert_eq!(calls(&contoso), 0);
     }
 }

@@ -15,6 +15,6 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let cfg = EnrichConfig::from_lookup(|k| std::env::var(k).ok())?;
     let rt = Runtime::from_config(config).await?;
-    let state = &*Box::leak(Box::new(state::build(rt, cfg, now_unix).await));
+    let state = &*Box::leak(Box::new(state::build(rt, cfg, now_unix).await?));
     lambda_http::run(service_fn(move |req| async move { Ok::<_, Error>(handler::handle(state, req).await) })).await
 }

@@ -7,7 +7,10 @@ use crate::{
     enrich::DefenderLookups,
     handler::{State, TenantLookups},
 };
-use defender_shared::{auth::TokenProvider, defender::Deadline, doctor, ids::TenantName, runtime::Runtime};
+use defender_shared::{
+    auth::TokenProvider, defender::Deadline, doctor, ids::TenantName, runtime::Runtime, senders::Senders,
+    tenants::TenantRegistry,
+};
 use std::{collections::HashMap, sync::Arc, sync::Mutex, time::Duration};
 use tracing::{info, warn};
 
@@ -46,8 +49,61 @@ impl TenantLookups for RegistryTenants {
     }
 }
 
+/// The senders cannot be bound to tenants: the function does not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("webhook senders: {0}")]
+pub struct SendersConfigError(pub String);
+
+/// The webhook senders and the tenants each may ask about: the registry's `senders` list, or — for a
+/// registry of one tenant without one (single-tenant mode) — the implicit sender(s) of
+/// `WEBHOOK_SECRET_NAMES` / `WEBHOOK_GITHUB_SECRET_NAMES` bound to that tenant.
+///
+/// # Errors
+/// A registry of several tenants without `senders` (one key for all would let any sender read every
+/// tenant), or a sender signing with the callback's outbound key.
+pub fn senders(registry: &TenantRegistry, cfg: &EnrichConfig) -> Result<Senders, SendersConfigError> {
+    let senders = match registry.senders() {
+        Some(s) => {
+            info!(
+                senders = s.iter().count(),
+                "webhook senders from the tenant registry (WEBHOOK_SECRET_NAMES and WEBHOOK_GITHUB_SECRET_NAMES are not used)"
+            );
+            s.clone()
+        }
+        None => {
+            let mut all = registry.iter();
+            match (all.next(), all.next()) {
+                (Some(only), None) => Senders::implicit(
+                    cfg.standard_secret_names.clone(),
+                    cfg.github_secret_names.clone(),
+                    only.name.clone(),
+                ),
+                _ => {
+                    return Err(SendersConfigError(format!(
+                        "the tenant registry lists {} tenants and no `senders`: bind each webhook sender to the \
+                         tenants it may ask about with its own signing secret (`senders` in the registry, see \
+                         docs/configuration.md)",
+                        registry.len()
+                    )));
+                }
+            }
+        }
+    };
+    if let Some(s) = senders.iter().find(|s| s.secret_names.contains(&cfg.callback_secret_name)) {
+        return Err(SendersConfigError(format!(
+            "sender '{}' signs with '{}', the callback's outbound key; the callback needs a key of its own",
+            s.name, cfg.callback_secret_name
+        )));
+    }
+    Ok(senders)
+}
+
 /// Builds the handler state and logs the permission self-check (best effort, a few seconds at most).
-pub async fn build(rt: Runtime, cfg: EnrichConfig, clock: fn() -> i64) -> State {
+///
+/// # Errors
+/// [`SendersConfigError`] (see [`senders`]).
+pub async fn build(rt: Runtime, cfg: EnrichConfig, clock: fn() -> i64) -> Result<State, SendersConfigError> {
+    let senders = senders(&rt.registry, &cfg)?;
     let rt = Arc::new(rt);
     let check = tokio::time::timeout(Duration::from_secs(3), doctor::check(&rt, &[], crate::ENDPOINTS)).await;
     match check {
@@ -63,14 +119,13 @@ pub async fn build(rt: Runtime, cfg: EnrichConfig, clock: fn() -> i64) -> State 
         Err(_) => warn!("permission self-check did not finish within 3 s; skipped"),
     }
     let callback = cfg.callback_url.map(|u| (u, rt.http.clone(), cfg.callback_secret_name.clone()));
-    State {
+    Ok(State {
         store: rt.store.clone(),
-        standard_secret_names: cfg.standard_secret_names,
-        github_secret_names: cfg.github_secret_names,
+        senders,
         tenants: Arc::new(RegistryTenants { rt }),
         clock,
         seen: Mutex::new(HashMap::new()),
         callback,
         hunting: cfg.hunting,
-    }
+    })
 }

@@ -526,8 +526,11 @@ impl TenantLookups for Tenants {
 fn state() -> State {
     State {
         store: Arc::new(Store(HashMap::from([("webhook-secret", WHSEC), ("github-secret", GITHUB_SECRET)]))),
-        standard_secret_names: vec!["webhook-secret".into()],
-        github_secret_names: vec!["github-secret".into()],
+        senders: defender_shared::senders::Senders::implicit(
+            vec!["webhook-secret".into()],
+            vec!["github-secret".into()],
+            "contoso".parse().unwrap(),
+        ),
         tenants: Arc::new(Tenants),
         clock: || NOW,
         seen: Mutex::new(HashMap::new()),
@@ -607,10 +610,11 @@ async fn every_handler_answer_matches_its_documented_response() {
         let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
         // The replay of an answered id (6th) gets the stored answer, the same 200 document (issue 13);
         // 409 stays documented for an answer too large to keep.
-        assert_eq!(statuses, vec![200, 200, 400, 400, 401, 200, 413], "{path}: {answers:?}");
+        assert_eq!(statuses, vec![200, 200, 400, 403, 401, 200, 413], "{path}: {answers:?}");
         assert_eq!(answers[5].1, answers[0].1, "{path}: the stored answer");
         assert_eq!(answers[2].1["error"]["code"], "InvalidRequest");
-        assert_eq!(answers[3].1["error"]["code"], "UnknownTenant");
+        // A tenant outside the sender's binding (the implicit sender is bound to its one tenant).
+        assert_eq!(answers[3].1["error"]["code"], "TenantNotAllowed");
         for (status, body) in &answers {
             assert_valid(&response_schema(&doc, path, *status), body);
             // The error bodies are told apart by the documented codes: each fails every other

@@ -53,7 +53,7 @@ async fn setup_settings(settings: &[(&str, String)]) -> (RunningSim, handler::St
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     let rt = Runtime::from_config(config).await.unwrap();
     let cfg = EnrichConfig::from_lookup(|k| settings.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
-    let st = state::build(rt, cfg, now).await;
+    let st = state::build(rt, cfg, now).await.unwrap();
     (sim, st)
 }
 

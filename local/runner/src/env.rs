@@ -15,7 +15,7 @@ pub const RESPONDER_SECRET: &str = "responder-secret-value-do-not-use-in-prod";
 /// The chat user the demo policy lets look things up and isolate.
 pub const ANALYST: &str = "U0ANALYST";
 /// The demo chat-ops access policy (`CHATOPS_RBAC`).
-pub const POLICY: &str = r#"{"default_tenant":"default","tenants":{"default":{"U0ANALYST":["read","hunt","incident","isolate","unisolate","scan"]}}}"#;
+pub const POLICY: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan"]}}}"#;
 
 /// The shared variables, pointed at the simulator at `sim_url` whose CA is in `ca`.
 pub fn base(sim_url: &str, tenant_id: &str, ca: &Path) -> HashMap<String, String> {

@@ -55,7 +55,7 @@ pub fn slack_slash(user: &str, text: &str, response_url: &str) -> String {
 
 /// A Slack button click (`block_actions` in the `payload` form field).
 pub fn slack_click(user: &str, value: &str, response_url: &str) -> String {
-    let payload = json!({"type": "block_actions", "user": {"id": user, "username": "analyst"}, "team": {"id": "T0001"},
+    let payload = json!({"type": "block_actions", "user": {"id": user, "username": "analyst"}, "team": {"id": "T0001"}, "api_app_id": "A0DEFENDER",
         "channel": {"id": "C2147483705"}, "trigger_id": "1.2.3", "response_url": response_url,
         "actions": [{"action_id": "confirm", "block_id": "b", "type": "button", "value": value}]});
     url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish()

@@ -294,7 +294,7 @@ curl -sS {enrich} -H 'content-type: application/json' \
   $({cli} sign webhook --secret-file {whsec} --body "$BODY") -d "$BODY"
 
 -- a Slack slash command (replies go to the response_url sink):
-BODY='team_id=T0001&channel_id=C2147483705&user_id={ANALYST}&user_name=analyst&command=%2Fdefender&text=machine+ws-fin-011.contoso.com&response_url={hooks}dev'
+BODY='team_id=T0001&api_app_id=A0DEFENDER&channel_id=C2147483705&user_id={ANALYST}&user_name=analyst&command=%2Fdefender&text=machine+ws-fin-011.contoso.com&response_url={hooks}dev'
 curl -sS {chat} -H 'content-type: application/x-www-form-urlencoded' \
   $({cli} sign slack --secret-file {slack} --body "$BODY") -d "$BODY"
 

@@ -31,9 +31,9 @@ pub const PUBLIC_APP: &str = "33333333-3333-4333-8333-333333333333";
 pub const ANALYST: &str = "U0ANALYST";
 /// A chat user who may only read.
 pub const READER: &str = "U0READER";
-const POLICY: &str = r#"{"default_tenant":"default","tenants":{"default":{
-    "U0ANALYST":["read","hunt","incident","isolate","unisolate","scan","restrict"],
-    "U0READER":["read"]}}}"#;
+const POLICY: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{
+    "T0001:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan","restrict"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan","restrict"],
+    "T0001:U0READER":["read"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0READER":["read"]}}}"#;
 
 /// Why the stack could not start (a message for the soak's report).
 pub type StackError = String;
@@ -262,7 +262,11 @@ impl Stack {
                 "api_overrides": {"mde": sim.url, "xdr": sim.url, "graph": sim.url}}));
         }
         let registry = dir.join("tenants.json");
-        std::fs::write(&registry, json!({"tenants": tenants}).to_string()).map_err(|e| err("registry")(&e))?;
+        // Two tenants when a user tenant is seeded: the one webhook sender is bound to both.
+        let names: Vec<Value> = tenants.iter().map(|t| t["name"].clone()).collect();
+        let senders = json!([{"name": "soak", "secrets": ["webhook-secret"], "tenants": names}]);
+        std::fs::write(&registry, json!({"tenants": tenants, "senders": senders}).to_string())
+            .map_err(|e| err("registry")(&e))?;
         let export_dir = dir.join("export");
         let (hooks, posts) = receiver().await?;
         let env: HashMap<&str, String> = [
@@ -292,7 +296,7 @@ impl Stack {
 
         let rt = runtime().await?;
         let cfg = webhook_enrich::config::EnrichConfig::from_lookup(lookup).map_err(|e| err("enrich config")(&e))?;
-        let enrich = webhook_enrich::state::build(rt, cfg, now).await;
+        let enrich = webhook_enrich::state::build(rt, cfg, now).await.map_err(|e| err("enrich state")(&e))?;
 
         let rt = runtime().await?;
         let cfg = ChatOpsConfig::from_lookup(lookup).map_err(|e| err("chatops config")(&e))?;
@@ -354,6 +358,7 @@ impl Stack {
     pub fn slash_body(&self, user: &str, text: &str, hook: &str) -> String {
         url::form_urlencoded::Serializer::new(String::new())
             .append_pair("team_id", "T0001")
+            .append_pair("api_app_id", "A0DEFENDER")
             .append_pair("channel_id", "C2147483705")
             .append_pair("user_id", user)
             .append_pair("user_name", &user.to_lowercase())
@@ -367,7 +372,7 @@ impl Stack {
     /// A button press's form body.
     pub fn button_body(&self, user: &str, action_id: &str, value: &str, hook: &str) -> String {
         let payload = json!({"type": "block_actions", "user": {"id": user, "username": user.to_lowercase()},
-            "team": {"id": "T0001"}, "channel": {"id": "C2147483705"}, "trigger_id": "1.2.3",
+            "team": {"id": "T0001"}, "api_app_id": "A0DEFENDER", "channel": {"id": "C2147483705"}, "trigger_id": "1.2.3",
             "response_url": format!("{}{hook}", self.hooks),
             "actions": [{"action_id": action_id, "block_id": "b", "type": "button", "value": value}]});
         url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish()

@@ -76,6 +76,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("odata", odata),
     ("kql", kql),
     ("models", models),
+    ("senders", senders),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -184,17 +185,17 @@ impl TenantLookups for DefaultTenant {
     }
 }
 
-fn webhook_state() -> State {
-    State {
+fn webhook_state() -> Option<State> {
+    let default: TenantName = "default".parse().ok()?;
+    Some(State {
         store: Arc::new(OneSecret),
-        standard_secret_names: vec!["webhook-secret".into()],
-        github_secret_names: vec![],
+        senders: defender_shared::senders::Senders::implicit(vec!["webhook-secret".into()], vec![], default),
         tenants: Arc::new(DefaultTenant),
         clock: || NOW,
         seen: Mutex::new(HashMap::new()),
         callback: None,
         hunting: Vec::new(),
-    }
+    })
 }
 
 thread_local! {
@@ -256,13 +257,14 @@ pub fn webhook(data: &[u8]) {
             .header("webhook-signature", sig_value);
     }
     let Ok(req): Result<Request, _> = builder.body(Body::Binary(body.to_vec())) else { return };
-    let state = webhook_state();
+    let Some(state) = webhook_state() else { return };
     let Some(resp) = block_on(handler::handle(&state, req)) else { return };
     let status = resp.status();
     let allowed = [
         StatusCode::OK,
         StatusCode::BAD_REQUEST,
         StatusCode::UNAUTHORIZED,
+        StatusCode::FORBIDDEN,
         StatusCode::METHOD_NOT_ALLOWED,
         StatusCode::CONFLICT,
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -625,6 +627,89 @@ pub fn models(data: &[u8]) {
     model::<m::Comment>(data);
 }
 
+// ---------------------------------------------------------------------------------------------
+// senders: the webhook sender → tenant binding (`defender_shared::senders`)
+// ---------------------------------------------------------------------------------------------
+
+/// The tenants the `senders` target's registry holds.
+const SENDER_TENANTS: &[&str] = &["contoso", "fabrikam", "tailspin", "default"];
+
+/// A `senders` document, a blank line, then requests one per line: `<webhook-sender header or ->
+/// <requested tenant or ->`. Whatever parses binds each sender to 1-2 keys of its own and 1+ known
+/// tenants; a request is answered only for a tenant of its sender (the named one, or the only one);
+/// the senders tried for a request are the named one, or few enough keys to hash.
+pub fn senders(data: &[u8]) {
+    use defender_shared::senders::{
+        BindingError, CandidateError, MAX_HEADERLESS_KEYS, MAX_KEYS_PER_SENDER, Scheme, Senders,
+    };
+    let text = String::from_utf8_lossy(data);
+    let (doc, requests) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let known = |t: &TenantName| SENDER_TENANTS.contains(&t.as_str());
+    let Ok(senders) = Senders::from_json(doc, known) else { return };
+    let mut secrets = std::collections::HashSet::new();
+    let mut names = std::collections::HashSet::new();
+    for s in senders.iter() {
+        assert!(names.insert(s.name.clone()), "sender name {} twice", s.name);
+        assert!((1..=MAX_KEYS_PER_SENDER).contains(&s.secret_names.len()), "{}: key count", s.name);
+        for k in &s.secret_names {
+            assert!(secrets.insert(k.clone()), "secret {k} shared between senders");
+        }
+        assert!(!s.tenants.is_empty() && s.tenants.iter().all(known), "{}: tenants", s.name);
+    }
+    for line in requests.lines().take(64) {
+        let (header, tenant) = line.split_once(' ').unwrap_or((line, "-"));
+        let header = (header != "-").then_some(header);
+        let requested: Option<TenantName> = match tenant {
+            "-" => None,
+            t => match t.parse() {
+                Ok(t) => Some(t),
+                Err(_) => continue,
+            },
+        };
+        for scheme in [Scheme::Standard, Scheme::Github] {
+            match senders.candidates(scheme, header) {
+                Ok(list) => {
+                    assert!(!list.is_empty(), "no candidates but no error");
+                    assert!(list.iter().all(|s| s.scheme == scheme), "a sender of another scheme is tried");
+                    match header {
+                        Some(h) => assert!(list.len() == 1 && list[0].name.as_str() == h.trim(), "header ignored"),
+                        None => {
+                            let keys: usize = list.iter().map(|s| s.secret_names.len()).sum();
+                            assert!(keys <= MAX_HEADERLESS_KEYS, "{keys} keys tried without the header");
+                        }
+                    }
+                    for s in list {
+                        match s.resolve(requested.as_ref()) {
+                            Ok(t) => {
+                                assert!(s.tenants.contains(t), "{} answered for unbound {t}", s.name);
+                                match &requested {
+                                    Some(r) => assert_eq!(r, t, "answered for another tenant than asked"),
+                                    None => assert_eq!(s.tenants.len(), 1, "no tenant named, several bound"),
+                                }
+                            }
+                            Err(BindingError::NotBound { tenant, .. }) => {
+                                assert!(!s.tenants.contains(&tenant), "{} refused its own {tenant}", s.name);
+                            }
+                            Err(BindingError::TenantRequired { .. }) => {
+                                assert!(requested.is_none() && s.tenants.len() > 1, "tenant required wrongly");
+                            }
+                        }
+                    }
+                }
+                Err(CandidateError::UnknownSender) => {
+                    let h = header.map(str::trim).unwrap_or_default();
+                    assert!(
+                        !senders.iter().any(|s| s.scheme == scheme && s.name.as_str() == h),
+                        "known sender refused"
+                    );
+                }
+                Err(CandidateError::HeaderRequired) => assert!(header.is_none()),
+                Err(CandidateError::NoSender) => assert!(!senders.uses(scheme)),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -656,7 +741,7 @@ mod tests {
         let mut data = b"\x00content-type: application/json\n\n".to_vec();
         data.extend_from_slice(body);
         webhook(&data);
-        let state = webhook_state();
-        assert_eq!(state.standard_secret_names, ["webhook-secret"]);
+        let state = webhook_state().unwrap();
+        assert_eq!(state.senders.secret_names().collect::<Vec<_>>(), ["webhook-secret"]);
     }
 }

@@ -10,7 +10,7 @@ use chatops::{
 };
 use serde_json::json;
 
-const POLICY: &str = r#"{"default_tenant":"default","tenants":{"default":{"U1":["read"]}}}"#;
+const POLICY: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U1":["read"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U1":["read"]}}}"#;
 
 fn config(prefixes: Option<&str>) -> Result<ChatOpsConfig, String> {
     ChatOpsConfig::from_lookup(|k| match k {

@@ -39,9 +39,9 @@ pub const ANALYST: &str = "U0ANALYST";
 pub const READER: &str = "U0READER";
 pub const ISOLATED: &str = "ws-fin-014.contoso.com";
 pub const SHARED_IP: &str = "10.20.30.66";
-pub const POLICY: &str = r#"{"default_tenant":"default","tenants":{"default":{
-    "U0ANALYST":["read","hunt","incident","isolate","unisolate","scan","restrict"],
-    "U0READER":["read"]}}}"#;
+pub const POLICY: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{
+    "T0001:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan","restrict"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan","restrict"],
+    "T0001:U0READER":["read"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0READER":["read"]}}}"#;
 
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
@@ -423,6 +423,7 @@ impl Rig {
         url::form_urlencoded::Serializer::new(String::new())
             .append_pair("token", "gIkuvaNzQIHg97ATvDxqgjtO")
             .append_pair("team_id", "T0001")
+            .append_pair("api_app_id", "A0DEFENDER")
             .append_pair("team_domain", "contoso")
             .append_pair("channel_id", "C2147483705")
             .append_pair("channel_name", "soc")
@@ -454,7 +455,7 @@ impl Rig {
             }
         };
         let payload = json!({"type": "block_actions", "user": {"id": user, "username": user.to_lowercase()},
-            "team": {"id": "T0001"}, "channel": {"id": "C2147483705"}, "trigger_id": "1.2.3",
+            "team": {"id": "T0001"}, "api_app_id": "A0DEFENDER", "channel": {"id": "C2147483705"}, "trigger_id": "1.2.3",
             "response_url": format!("{}{hook}", self.hooks), "container": container,
             "actions": [{"action_id": action_id, "block_id": "b", "type": "button", "value": value}]});
         url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish()
