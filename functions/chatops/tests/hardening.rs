@@ -11,9 +11,8 @@ mod common;
 use chatops::command::ChatUser;
 use common::*;
 
-const TWO: &str = r#"{"default_tenant":"default","two_person":{"default":["isolate"]},"tenants":{"default":{
-    "U0ANALYST":["read","incident","isolate","scan"],"U0SECOND":["isolate"],"U0THIRD":["isolate"],
-    "U0READER":["read"]}}}"#;
+const TWO: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"two_person":{"default":["isolate"]},"tenants":{"default":{
+    "T0001:U0ANALYST":["read","incident","isolate","scan"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read","incident","isolate","scan"],"T0001:U0SECOND":["isolate"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0SECOND":["isolate"],"T0001:U0THIRD":["isolate"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0THIRD":["isolate"],"T0001:U0READER":["read"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0READER":["read"]}}}"#;
 
 /// The first button of a prompt: its `action_id` and value.
 fn button(prompt: &Value, i: usize) -> (String, String) {

@@ -389,7 +389,7 @@ async fn a_user_who_signs_in_as_someone_else_is_refused_and_nothing_is_stored() 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_mapping_takes_precedence_over_the_slack_e_mail() {
     // The policy binds the reader to alice (say, his admin account); his own e-mail no longer links.
-    let policy = r#"{"default_tenant":"default","tenants":{"default":{"U0READER":["read"]}},
+    let policy = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U0READER":["read"]}},
         "links":{"default":{"U0READER":"alice@contoso.com"}}}"#;
     let mut rig = linking_rig(&[("CHATOPS_LINK_STEP_S", "0".to_string()), ("CHATOPS_RBAC", policy.to_string())]).await;
     let worker = linking_worker(&rig);
