@@ -62,7 +62,9 @@ fn decode<T: DeserializeOwned>(v: &Value) -> Result<(), String> {
 
 /// The model the file's endpoint names; `None` for kinds we have no model for (they are not read by
 /// any function: error envelopes, bodiless responses, undocumented or unused endpoints).
-fn model(r: &Recorded) -> Option<fn(&Value) -> Result<(), String>> {
+type Decoder = fn(&Value) -> Result<(), String>;
+
+fn model(r: &Recorded) -> Option<Decoder> {
     Some(match r.kind.as_str() {
         "alert" => decode::<Alert>,
         "file" => decode::<FileInfo>,

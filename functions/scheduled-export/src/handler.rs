@@ -133,6 +133,7 @@ pub fn emf(s: &StreamSummary, now_ms: i64) -> serde_json::Value {
                     {"Name": "ApiCalls", "Unit": "Count"},
                     {"Name": "Throttles", "Unit": "Count"},
                     {"Name": "WindowsHalved", "Unit": "Count"},
+                    {"Name": "Undecodable", "Unit": "Count"},
                     {"Name": "Conflicts", "Unit": "Count"}
                 ]
             }]
@@ -145,6 +146,7 @@ pub fn emf(s: &StreamSummary, now_ms: i64) -> serde_json::Value {
         "ApiCalls": s.api_calls,
         "Throttles": s.throttles,
         "WindowsHalved": s.windows_halved,
+        "Undecodable": s.undecodable,
         "Conflicts": u64::from(s.outcome == export::Outcome::Conflict),
         "Outcome": s.outcome,
         "CursorBefore": s.cursor_before,
