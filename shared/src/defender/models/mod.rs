@@ -356,8 +356,14 @@ pub struct Item<T> {
 impl<T: DeserializeOwned> Item<T> {
     /// Decodes the typed view of `raw`; a failure is kept beside the raw item, never raised.
     pub fn decode(raw: Box<RawValue>) -> Self {
-        let de = &mut serde_json::Deserializer::from_str(raw.get());
-        let typed = serde_path_to_error::deserialize(de).map_err(|e| ItemError::new(&raw, &e));
+        // The fast path first; the path of a failure is found by decoding that item again.
+        let typed = serde_json::from_str(raw.get()).map_err(|_| {
+            let de = &mut serde_json::Deserializer::from_str(raw.get());
+            match serde_path_to_error::deserialize::<_, T>(de) {
+                Err(e) => ItemError::new(&raw, &e),
+                Ok(_) => ItemError { id: item_id(&raw), field: ".".into(), reason: "invalid value".into() },
+            }
+        });
         Self { raw, typed }
     }
 }
