@@ -135,12 +135,14 @@ string_id!(
     }
 );
 string_id!(
-    /// A host name as MDE records it (`computerDnsName`): a single label or a dotted DNS name.
+    /// A host name as MDE records it (`computerDnsName`): a single label or a dotted DNS name. Labels
+    /// may hold `_` (NetBIOS names do; real tenants have `h1mkn_PC`, `chat_Desk`), which is neither a
+    /// quote nor an OData or KQL operator.
     Hostname, "hostname", |s| {
         let d = s.trim_end_matches('.').to_ascii_lowercase();
         let ok = !d.is_empty() && d.len() <= 253
             && d.split('.').all(|l| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         if ok { Ok(d) } else { Err(format!("'{s}' is not a host name")) }
     }
 );
@@ -248,6 +250,9 @@ mod tests {
         assert!("0".parse::<IncidentId>().is_err());
         assert!("javascript:alert(1)".parse::<UrlIndicator>().is_err());
         assert!("https://a.example/'x".parse::<UrlIndicator>().is_err());
+        // Real tenants' host names (contract/real-responses): `_` in a label.
+        assert_eq!("h1mkn_PC".parse::<Hostname>().unwrap().as_str(), "h1mkn_pc");
+        assert_eq!("chat_Desk ".parse::<Hostname>().unwrap().as_str(), "chat_desk");
         let e = "zz".parse::<Sha1>().unwrap_err();
         assert_eq!(e.to_string(), "invalid sha1: 'zz' is not 40 hex characters");
     }

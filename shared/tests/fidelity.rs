@@ -263,7 +263,10 @@ fn typed_readings_of_the_examples() {
     assert_eq!(lr.id.as_str(), "{machine_action_id}");
     assert!(lr.id.valid().is_none());
     assert!(lr.machine_id.as_ref().unwrap().valid().is_none());
-    assert_eq!(lr.commands.as_ref().unwrap()[1].command.as_ref().unwrap().kind, LiveResponseCommandType::GetFile);
+    assert_eq!(
+        lr.commands.as_ref().unwrap()[1].result().unwrap().command.as_ref().unwrap().kind,
+        LiveResponseCommandType::GetFile
+    );
 
     // Timestamps keep the instant and the text.
     let alert: Alert = serde_json::from_value(decode("mde.alerts.get", "response_example")).unwrap();
@@ -356,7 +359,7 @@ fn documented_fields_are_typed() {
             let a: MachineAction = serde_json::from_value(item).unwrap();
             assert_eq!(untyped(&a.extra), none, "{name}");
             assert!(a.related_file_info.iter().all(|r| untyped(&r.extra).is_empty()));
-            assert!(a.commands.iter().flatten().all(|r| untyped(&r.extra).is_empty()));
+            assert!(a.commands.iter().flatten().all(|r| untyped(&r.result().unwrap().extra).is_empty()));
         }
     }
     let u: MdeUser = first(&c, "mde.alerts.related_user", "response_example");

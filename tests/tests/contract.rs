@@ -6,6 +6,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+/// Undocumented members the simulator answers because real tenants send them: (endpoint, the
+/// difference `shape_diff` reports), with the recorded answer that shows it.
+const RECORDED_BEYOND_DOCS: &[(&str, &str)] = &[
+    // contract/real-responses/cisco_relay__advanced_hunting.json: MDE `advancedqueries/run` with `Stats`.
+    ("mde.advanced_hunting.run", "$.Stats: in the answer, not documented"),
+];
+
 use integration_tests::{DEMO_APP, GRAPH, MDE, XDR, app_token, shape_diff};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -245,7 +252,10 @@ async fn every_documented_example_is_answered_in_its_documented_shape() {
             failures.push(format!("{} {} {path}: {status} {body}", ep.name, case.method));
             continue;
         }
-        let diffs = shape_diff("$", ex, &body);
+        let mut diffs = shape_diff("$", ex, &body);
+        // Members real answers carry beyond the documented example, each shown by a recorded answer
+        // of the same endpoint in contract/real-responses/.
+        diffs.retain(|d| !RECORDED_BEYOND_DOCS.contains(&(ep.name.as_str(), d.as_str())));
         if !diffs.is_empty() {
             failures.push(format!("{}: {}", ep.name, diffs.join("; ")));
         }

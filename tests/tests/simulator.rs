@@ -333,6 +333,13 @@ async fn hunting_answers_in_each_apis_shape() {
     assert_eq!(b["Schema"][0], json!({"Name": "Timestamp", "Type": "DateTime"}));
     assert_eq!(b["Results"].as_array().unwrap().len(), 2);
     assert_eq!(b["Results"][0]["InitiatingProcessFileName"].as_str().unwrap().to_lowercase(), "powershell.exe");
+    // As recorded MDE answers are: with `Stats`.
+    assert!(b["Stats"]["dataset_statistics"].is_array(), "{b}");
+    // Ports are declared `Int32` in the schema (recorded answers say so), not inferred `Int64`.
+    let ports = json!({"Query": "DeviceNetworkEvents | project Timestamp, RemotePort | limit 1"});
+    let (s, p) = post(&http, format!("{}/api/advancedqueries/run", sim.url), &mde, ports).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!(p["Schema"][1], json!({"Name": "RemotePort", "Type": "Int32"}));
     let xdr = app_token(&http, &sim.url, &tenant, DEMO_APP, XDR).await;
     let (s, b) = post(&http, format!("{}/api/advancedhunting/run", sim.url), &xdr, q.clone()).await;
     assert_eq!(s, StatusCode::OK);

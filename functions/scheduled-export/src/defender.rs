@@ -1,6 +1,7 @@
 //! The production [`Source`]: the shared client's typed list pages for one tenant, asked with the
 //! documented options only (`$filter` on the time field, `$top`, `$skip`; `$expand=evidence` on MDE
-//! alerts) — no `$orderby`, which no list documents.
+//! alerts) — no `$orderby`, which no list documents. Each record is the item as Defender returned it
+//! (the page's raw JSON for that item); the cursor's `(id, time)` come from the typed view.
 
 use crate::export::{Page, PageQuery, Record, Source, StreamKind};
 use async_trait::async_trait;
@@ -11,12 +12,13 @@ use defender_shared::{
         Deadline, DefenderClient, DefenderError,
         api::ListQuery,
         kql::KqlQuery,
-        models::{Timestamp, hunting::GraphHuntingRequest},
+        models::{Item, Timestamp, hunting::GraphHuntingRequest},
         odata::{Filter, fields},
     },
     ids::TenantName,
 };
-use serde::Serialize;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// One tenant's pages.
@@ -38,14 +40,43 @@ impl<T: TokenSource> ClientSource<T> {
     }
 }
 
-fn record<M: Serialize>(
-    endpoint: &'static str,
-    id: String,
-    updated: Option<&Timestamp>,
-    m: &M,
-) -> Result<Record, DefenderError> {
-    let line = serde_json::to_vec(m).map_err(|source| DefenderError::Decode { endpoint, source })?;
-    Ok(Record { id, updated: updated.map_or(DateTime::<Utc>::MIN_UTC, Timestamp::at), line })
+/// A record from one page item: the line is the item exactly as Defender sent it (its raw JSON,
+/// moved, not re-serialised); the id and time come from the typed view. An item without a typed view
+/// is still written, with its id and time read from the raw item alone (see [`fallback_key`]).
+fn record<M>(stream: StreamKind, item: Item<M>, key: impl Fn(&M) -> (String, Option<&Timestamp>)) -> Record {
+    let (raw, typed) = item.into_parts();
+    let (id, updated, undecodable) = match &typed {
+        Ok(m) => {
+            let (id, t) = key(m);
+            (id, t.map(Timestamp::at), false)
+        }
+        Err(e) => {
+            tracing::warn!(
+                stream = stream.as_str(),
+                id = e.id.as_deref().unwrap_or(""),
+                field = %e.field,
+                reason = %e.reason,
+                "an item our model does not read is exported as received"
+            );
+            let (id, t) = fallback_key(&raw, e.id.clone(), stream.time_field());
+            (id, t, true)
+        }
+    };
+    drop(typed);
+    let line = Box::<str>::from(raw).into_boxed_bytes().into_vec();
+    Record { id, updated: updated.unwrap_or(DateTime::<Utc>::MIN_UTC), line, undecodable }
+}
+
+/// The id and time of an item without a typed view: its `id`/`incidentId` as text (or, without one,
+/// a digest of the item, so a retry names it the same), and its time field when that parses.
+fn fallback_key(raw: &RawValue, id: Option<String>, time_field: &str) -> (String, Option<DateTime<Utc>>) {
+    let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(raw.get()).unwrap_or_default();
+    let time = fields.get(time_field).and_then(|v| v.as_str()).and_then(|s| s.parse::<Timestamp>().ok());
+    let id = id.unwrap_or_else(|| {
+        let digest = Sha256::digest(raw.get().as_bytes());
+        format!("sha256:{}", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>())
+    });
+    (id, time.map(|t| t.at()))
 }
 
 fn window<R>(
@@ -61,12 +92,12 @@ fn window<R>(
 }
 
 fn page<M>(
-    list: defender_shared::defender::models::ODataList<M>,
-    to_record: impl Fn(&M) -> Result<Record, DefenderError>,
-) -> Result<Page, DefenderError> {
+    stream: StreamKind,
+    list: defender_shared::defender::models::Page<M>,
+    key: impl Fn(&M) -> (String, Option<&Timestamp>) + Copy,
+) -> Page {
     // `@odata.nextLink` is not relied on: the pager ends a window at a short page.
-    let records = list.value.iter().map(to_record).collect::<Result<_, _>>()?;
-    Ok(Page { records })
+    Page { records: list.value.into_iter().map(|item| record(stream, item, key)).collect() }
 }
 
 #[async_trait]
@@ -78,42 +109,28 @@ impl<T: TokenSource> Source for ClientSource<T> {
                 let mut lq = ListQuery::new().top(q.top).skip(q.skip);
                 lq.filter = window(f, q);
                 let list = self.client.incidents_page(&self.tenant, &lq, deadline).await?;
-                page(list, |i| record("xdr.incidents.list", i.incident_id.to_string(), i.last_update_time.as_ref(), i))
+                Ok(page(stream, list, |i| (i.incident_id.to_string(), i.last_update_time.as_ref())))
             }
             StreamKind::MdeAlerts => {
                 let f = fields::alerts::LAST_UPDATE_TIME;
                 let mut lq = ListQuery::new().expand(fields::alerts::EXPAND_EVIDENCE).top(q.top).skip(q.skip);
                 lq.filter = window(f, q);
                 let list = self.client.alerts_page(&self.tenant, &lq, deadline).await?;
-                page(list, |a| record("mde.alerts.list", a.id.as_str().to_string(), a.last_update_time.as_ref(), a))
+                Ok(page(stream, list, |a| (a.id.as_str().to_string(), a.last_update_time.as_ref())))
             }
             StreamKind::GraphAlerts => {
                 let f = fields::graph_alerts::LAST_UPDATE_DATE_TIME;
                 let mut lq = ListQuery::new().top(q.top).skip(q.skip);
                 lq.filter = window(f, q);
                 let list = self.client.graph_alerts_page(&self.tenant, &lq, deadline).await?;
-                page(list, |a| {
-                    record(
-                        "graph.security.alerts_v2.list",
-                        a.id.as_str().to_string(),
-                        a.last_update_date_time.as_ref(),
-                        a,
-                    )
-                })
+                Ok(page(stream, list, |a| (a.id.as_str().to_string(), a.last_update_date_time.as_ref())))
             }
             StreamKind::GraphIncidents => {
                 let f = fields::graph_incidents::LAST_UPDATE_DATE_TIME;
                 let mut lq = ListQuery::new().top(q.top).skip(q.skip);
                 lq.filter = window(f, q);
                 let list = self.client.graph_incidents_page(&self.tenant, &lq, deadline).await?;
-                page(list, |i| {
-                    record(
-                        "graph.security.incidents.list",
-                        i.id.as_str().to_string(),
-                        i.last_update_date_time.as_ref(),
-                        i,
-                    )
-                })
+                Ok(page(stream, list, |i| (i.id.as_str().to_string(), i.last_update_date_time.as_ref())))
             }
         }
     }

@@ -63,6 +63,23 @@
 //!   written nothing. The lease is released at the end; a run killed at its deadline leaves one that
 //!   has expired by then, so the next run takes over from the last committed page.
 //!
+//! # Record fidelity
+//! Each line is the item as Defender returned it: the bytes of that item in the page's JSON, with
+//! its nulls, unknown members, key order and number spellings — never our model re-serialised. The
+//! typed view is used only for the cursor (`id`, time); an item our model cannot read is written all
+//! the same, logged (id, member, kind of failure; never a value) and counted in
+//! [`StreamSummary::undecodable`].
+//!
+//! # Records without a usable time
+//! An item with no time field, or one that does not parse, has the version `(MIN, id)`: it is
+//! written with the page that returned it (the first, unfiltered page of a range too, which is
+//! otherwise only a sample), sorts first in that page's object, never moves the mark or the
+//! high-water mark, and is forgotten by the cursor once a mark exists; so every run whose query
+//! returns it exports it again (consumers dedupe by id). It is counted in
+//! [`StreamSummary::untimed`]. A time-filtered query cannot match such an item, so only an
+//! unfiltered page (a first run's, or a backfill without bounds) can return it: polling by time cannot
+//! promise more for a record the service gives no time.
+//!
 //! Memory is one page (at most 10,000 alerts) plus the identities of the overlap window and of the
 //! window being read (windows are sized for about 40,000), whatever the volume.
 
@@ -175,15 +192,18 @@ impl FromStr for StreamKind {
     }
 }
 
-/// One record version, already serialised as one JSON line (unknown fields kept).
+/// One record version: the item exactly as the service returned it, as one JSON line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     /// The record's id (incident id, alert id).
     pub id: String,
-    /// Its `lastUpdateTime` (`DateTime::MIN_UTC` if the service sent none).
+    /// Its `lastUpdateTime`; `DateTime::MIN_UTC` when it has no usable one (see "Records without a
+    /// usable time" in the module docs).
     pub updated: DateTime<Utc>,
-    /// The JSON document, without the newline.
+    /// The JSON document as received, without the newline.
     pub line: Vec<u8>,
+    /// Our model could not read the item (it is exported as received all the same).
+    pub undecodable: bool,
 }
 
 /// One page request.
@@ -360,6 +380,10 @@ pub struct StreamSummary {
     /// Lists: pages read again because records earlier in the service's order left a window while
     /// it was read (the next page did not begin with a record already read).
     pub steps_back: u64,
+    /// Records written that our model could not read (written as received all the same).
+    pub undecodable: u64,
+    /// Records written without a usable time (they do not move the cursor).
+    pub untimed: u64,
     /// High-water mark before.
     pub cursor_before: Option<Version>,
     /// High-water mark after.
@@ -544,6 +568,8 @@ pub async fn export_stream(
         throttles_retried: 0,
         windows_halved: 0,
         steps_back: 0,
+        undecodable: 0,
+        untimed: 0,
         cursor_before: cursor.high_water.clone(),
         cursor_after: cursor.high_water.clone(),
         outcome: Outcome::Complete,
@@ -712,6 +738,8 @@ impl Pager<'_, '_> {
             return Ok(false);
         }
         self.sum.records += versions.len() as u64;
+        self.sum.undecodable += fresh.iter().filter(|r| r.undecodable).count() as u64;
+        self.sum.untimed += fresh.iter().filter(|r| r.updated == DateTime::<Utc>::MIN_UTC).count() as u64;
         self.sum.cursor_after = self.state.cursor.high_water.clone();
         if let Some(t) = self.state.cursor.mark() {
             self.stop.progress(&self.job.stream, self.sum.records, t);
@@ -815,7 +843,12 @@ async fn pages(
         p.window(start, end, Some(probe), last_mark).await?;
         return Ok(());
     }
-    // 2. More than a page: the probe is a sample of the range, in the service's order.
+    // 2. More than a page: the probe is a sample of the range, in the service's order. Its records
+    //    without a time are written now: no time-filtered window can return them.
+    let untimed: Vec<Record> = probe.iter().filter(|r| r.updated == DateTime::<Utc>::MIN_UTC).cloned().collect();
+    if !untimed.is_empty() && !p.write(untimed, None).await? {
+        return Ok(());
+    }
     let Some((lo, hi)) = span(&probe) else {
         // Nothing with a time to cut by: the range is one window.
         p.window(start, end, Some(probe), last_mark).await?;

@@ -134,6 +134,7 @@ pub fn emf(s: &StreamSummary, now_ms: i64) -> serde_json::Value {
                     {"Name": "Throttles", "Unit": "Count"},
                     {"Name": "ThrottlesRetried", "Unit": "Count"},
                     {"Name": "WindowsHalved", "Unit": "Count"},
+                    {"Name": "Undecodable", "Unit": "Count"},
                     {"Name": "Conflicts", "Unit": "Count"}
                 ]
             }]
@@ -147,6 +148,7 @@ pub fn emf(s: &StreamSummary, now_ms: i64) -> serde_json::Value {
         "Throttles": s.throttles,
         "ThrottlesRetried": s.throttles_retried,
         "WindowsHalved": s.windows_halved,
+        "Undecodable": s.undecodable,
         "Conflicts": u64::from(s.outcome == export::Outcome::Conflict),
         "Outcome": s.outcome,
         "StopReason": s.stop_reason,

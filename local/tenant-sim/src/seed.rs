@@ -188,18 +188,15 @@ fn one_ms() -> i64 {
     1
 }
 
-/// Shifts timestamp strings (those with a date, a `T` and a zone) inside a JSON value.
+/// Shifts timestamp strings (those with a date, a `T` and a zone) inside a JSON value by whole
+/// seconds: only the `YYYY-MM-DDTHH:MM:SS` part is rewritten (in the value's own offset); the
+/// fraction (0–7 digits, as the services mix them) and the zone are kept as they were written.
 fn shift(v: &mut Value, delta: chrono::Duration) {
     match v {
-        Value::String(s) if s.len() >= 20 && s.as_bytes().get(10) == Some(&b'T') => {
-            if let Some(t) = crate::clock::parse_iso(s) {
-                let had_fraction = s.contains('.');
+        Value::String(s) if s.len() >= 20 && s.as_bytes().get(10) == Some(&b'T') && s.is_char_boundary(19) => {
+            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
                 let moved = t + delta;
-                *s = if had_fraction {
-                    crate::clock::iso(moved)
-                } else {
-                    moved.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-                };
+                *s = format!("{}{}", moved.format("%Y-%m-%dT%H:%M:%S"), &s[19..]);
             }
         }
         Value::Array(a) => a.iter_mut().for_each(|x| shift(x, delta)),
@@ -238,10 +235,11 @@ impl Seed {
         Self::parse(DEMO)
     }
 
-    /// Moves every RFC 3339 timestamp in the data by (`now` − `as_of`); a no-op without `as_of`.
+    /// Moves every RFC 3339 timestamp in the data by (`now` − `as_of`), in whole seconds so each
+    /// value keeps its text after the seconds (fraction and zone); a no-op without `as_of`.
     pub fn rebase(&mut self, now: chrono::DateTime<chrono::Utc>) {
         let Some(as_of) = self.as_of.take().and_then(|t| crate::clock::parse_iso(&t)) else { return };
-        let delta = now - as_of;
+        let delta = chrono::Duration::seconds((now - as_of).num_seconds());
         let lists = [
             &mut self.machines,
             &mut self.alerts,
@@ -284,13 +282,11 @@ impl Seed {
             ("machine_actions", &self.machine_actions, "id"),
             ("investigations", &self.investigations, "id"),
         ] {
-            let mut seen = std::collections::HashSet::new();
+            // Repeated ids are accepted: real list pages contain them (each copy is listed; a get or
+            // an update by id finds the first).
             for (i, e) in list.iter().enumerate() {
-                let Some(id) = e.get(key).filter(|v| v.is_string() || v.is_number()) else {
+                if e.get(key).filter(|v| v.is_string() || v.is_number()).is_none() {
                     return bad(format!("{kind}[{i}] has no {key}"));
-                };
-                if !seen.insert(id.to_string()) {
-                    return bad(format!("{kind}[{i}] repeats {key} {id}"));
                 }
             }
         }
@@ -337,12 +333,30 @@ mod tests {
     }
 
     #[test]
+    fn rebase_keeps_each_timestamps_precision_and_zone() {
+        let text = r#"{"tenant_id":"t","as_of":"2023-05-10T00:00:00Z","alerts":[{"id":"a",
+            "t0":"2023-05-10T09:33:15Z","t2":"2023-05-10T09:33:15.53Z","t7":"2023-05-10T09:33:14.6226578Z",
+            "t6":"2024-10-21T12:00:00.123456+00:00","n":"not-a-time-but-long-enough"}]}"#;
+        let mut s = Seed::parse(text).unwrap();
+        s.rebase(crate::clock::parse_iso("2023-05-12T00:00:00.7654321Z").unwrap());
+        let a = &s.alerts[0];
+        assert_eq!(a["t0"], "2023-05-12T09:33:15Z");
+        assert_eq!(a["t2"], "2023-05-12T09:33:15.53Z");
+        assert_eq!(a["t7"], "2023-05-12T09:33:14.6226578Z");
+        assert_eq!(a["t6"], "2024-10-23T12:00:00.123456+00:00");
+        assert_eq!(a["n"], "not-a-time-but-long-enough");
+    }
+
+    #[test]
     fn a_bad_seed_gets_a_reason() {
         assert!(matches!(Seed::parse("{"), Err(SeedError::Parse(_))));
         assert!(matches!(Seed::parse(r#"{"tenant_id":"t","bogus":1}"#), Err(SeedError::Parse(_))));
-        let dup = r#"{"tenant_id":"t","machines":[{"id":"a"},{"id":"a"}]}"#;
-        let err = Seed::parse(dup).unwrap_err().to_string();
-        assert!(err.contains("repeats"), "{err}");
+        let noid = r#"{"tenant_id":"t","machines":[{"id":"a"},{"name":"b"}]}"#;
+        let err = Seed::parse(noid).unwrap_err().to_string();
+        assert!(err.contains("machines[1] has no id"), "{err}");
+        // Real pages repeat ids: a seed may too.
+        let dup = r#"{"tenant_id":"t","machines":[{"id":"a"},{"id":"a","v":2}]}"#;
+        assert_eq!(Seed::parse(dup).unwrap().machines.len(), 2);
         let nocred = r#"{"tenant_id":"t","apps":[{"client_id":"x"}]}"#;
         assert!(Seed::parse(nocred).unwrap_err().to_string().contains("no credential"));
     }

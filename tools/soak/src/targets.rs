@@ -14,6 +14,7 @@
 //! | `odata` | text | every `$filter` built from it has the builder's skeleton, and its literals decode back to the input: a quote cannot end a literal |
 //! | `kql` | text | the same for hunting queries; a refused value holds a control character |
 //! | `models` | JSON | every Defender response model either refuses it or re-serialises it idempotently |
+//! | `pages` | byte 0 = a recorded entity, then (op, key) pairs: drop a key, null it, change its type | a list page holding the mutated entity between two recorded ones decodes: no item lost, each kept exactly as sent, the recorded ones typed; a JSON page given whole loses no item either |
 //!
 //! The webhook secret, its signature and the clock are fixed ([`WHSEC`], [`NOW`]) so a crash reproduces.
 
@@ -77,6 +78,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("kql", kql),
     ("models", models),
     ("senders", senders),
+    ("pages", pages),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -707,6 +709,131 @@ pub fn senders(data: &[u8]) {
                 Err(CandidateError::NoSender) => assert!(!senders.uses(scheme)),
             }
         }
+// pages: recorded entities, mutated, through the per-item page decoder
+// ---------------------------------------------------------------------------------------------
+
+/// Recorded list pages of `contract/real-responses/` (real tenants), by model.
+const RECORDED: &[(&str, &str)] = &[
+    ("alert", include_str!("../../../contract/real-responses/swimlane__get_alerts.json")),
+    ("alert", include_str!("../../../contract/real-responses/cisco_relay__alerts_raw_response.json")),
+    ("incident", include_str!("../../../contract/real-responses/swimlane__get_incidents_list.json")),
+    ("machine", include_str!("../../../contract/real-responses/swimlane__get_machines.json")),
+    ("action", include_str!("../../../contract/real-responses/sekoia__machine_actions.json")),
+    ("action", include_str!("../../../contract/real-responses/cisco_relay__machine_actions_history.json")),
+];
+
+fn recorded() -> &'static [(&'static str, Value)] {
+    static ALL: std::sync::OnceLock<Vec<(&'static str, Value)>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        RECORDED
+            .iter()
+            .flat_map(|(kind, text)| {
+                let doc: Value = serde_json::from_str(text).unwrap_or_default();
+                let items = doc["entities"].as_array().cloned().unwrap_or_default();
+                items.into_iter().map(move |e| (*kind, e))
+            })
+            .collect()
+    })
+}
+
+/// Applies one mutation to the member `key` (an index into the object's members, recursing into
+/// the first nested object or array member when `op` says so).
+fn mutate(v: &mut Value, op: u8, key: u8) {
+    match v {
+        Value::Object(o) if !o.is_empty() => {
+            let k = o.keys().nth(key as usize % o.len()).cloned().unwrap_or_default();
+            match op % 8 {
+                0 => {
+                    o.remove(&k);
+                }
+                1 => {
+                    o.insert(k, Value::Null);
+                }
+                2 => {
+                    let text = o.get(&k).map(Value::to_string).unwrap_or_default();
+                    o.insert(k, Value::String(text));
+                }
+                3 => {
+                    o.insert(k, serde_json::json!(key as i64 - 128));
+                }
+                4 => {
+                    o.insert(k, Value::String(String::new()));
+                }
+                5 => {
+                    let inner = o.get(&k).cloned().unwrap_or_default();
+                    o.insert(k, Value::Array(vec![inner]));
+                }
+                6 => {
+                    o.insert(k, serde_json::json!({"x": null}));
+                }
+                _ => {
+                    if let Some(inner) = o.get_mut(&k) {
+                        mutate(inner, key, key.wrapping_mul(31));
+                    }
+                }
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            let n = a.len();
+            if let Some(inner) = a.get_mut(key as usize % n) {
+                mutate(inner, op, key.wrapping_add(1));
+            }
+        }
+        other => *other = Value::String(format!("{op}")),
+    }
+}
+
+/// Decodes `page` as a `Page<T>` and checks the property: nothing lost, each item as sent, the items
+/// at `typed` positions have a typed view.
+fn page_keeps_every_item<T: DeserializeOwned>(page: &Value, typed: &[usize]) {
+    let items = page["value"].as_array().cloned().unwrap_or_default();
+    let text = page.to_string();
+    let decoded = serde_json::from_str::<m::Page<T>>(&text);
+    assert!(decoded.is_ok(), "a page with a JSON array of items failed as a whole: {:?}", decoded.err());
+    let Ok(decoded) = decoded else { return };
+    assert_eq!(decoded.value.len(), items.len(), "an item was lost");
+    for (i, (item, sent)) in decoded.value.iter().zip(&items).enumerate() {
+        let raw: Result<Value, _> = serde_json::from_str(item.raw().get());
+        assert!(matches!(&raw, Ok(r) if r == sent), "item {i} is not kept as sent");
+        if typed.contains(&i) {
+            assert!(item.typed().is_ok(), "recorded item {i} lost its typed view: {:?}", item.typed().err());
+        }
+        if let Err(e) = item.typed() {
+            assert!(!e.field.is_empty() && !e.reason.is_empty(), "an error without a member or reason");
+        }
+    }
+}
+
+/// Recorded entities, mutated by the input, through the per-item page decoder of their model; and the
+/// input itself as a page when it is a JSON object with a `value` array.
+pub fn pages(data: &[u8]) {
+    use m::{actions::MachineAction, alerts::Alert, incidents::Incident, machines::Machine};
+    let all = recorded();
+    if let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(data)
+        && o.get("value").is_some_and(Value::is_array)
+    {
+        let page = Value::Object(o);
+        page_keeps_every_item::<Alert>(&page, &[]);
+        page_keeps_every_item::<Incident>(&page, &[]);
+        page_keeps_every_item::<Machine>(&page, &[]);
+        page_keeps_every_item::<MachineAction>(&page, &[]);
+        return;
+    }
+    let Some((&first, ops)) = data.split_first() else { return };
+    if all.is_empty() {
+        return;
+    }
+    let (kind, entity) = &all[first as usize % all.len()];
+    let mut odd = entity.clone();
+    for pair in ops.chunks(2).take(16) {
+        mutate(&mut odd, pair[0], pair.get(1).copied().unwrap_or(0));
+    }
+    let page = serde_json::json!({ "@odata.context": "x", "value": [entity, odd, entity] });
+    match *kind {
+        "alert" => page_keeps_every_item::<Alert>(&page, &[0, 2]),
+        "incident" => page_keeps_every_item::<Incident>(&page, &[0, 2]),
+        "machine" => page_keeps_every_item::<Machine>(&page, &[0, 2]),
+        _ => page_keeps_every_item::<MachineAction>(&page, &[0, 2]),
     }
 }
 

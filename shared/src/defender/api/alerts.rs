@@ -7,7 +7,7 @@ use crate::{
     defender::{
         Call, Deadline, DefenderClient, DefenderError,
         models::{
-            ODataList,
+            ODataList, Page,
             alerts::{Alert, AlertBatchUpdate, AlertDomain, AlertIp, AlertUpdate, CreateAlertByReference},
             files::FileInfo,
             machines::{Machine, MdeUser},
@@ -89,6 +89,9 @@ impl<T: TokenSource> DefenderClient<T> {
 
     /// One page of alerts (`$top`/`$skip` as in `query`).
     ///
+    /// Decoded item by item ([`Page`]): an item our model refuses is kept raw with why, never
+    /// failing the page.
+    ///
     /// # Errors
     /// As [`DefenderClient::call`].
     pub async fn alerts_page(
@@ -96,7 +99,7 @@ impl<T: TokenSource> DefenderClient<T> {
         tenant: &TenantName,
         query: &ListQuery<Alerts>,
         deadline: Deadline,
-    ) -> Result<ODataList<Alert>, DefenderError> {
+    ) -> Result<Page<Alert>, DefenderError> {
         self.call(tenant, list_page_call(query), deadline).await
     }
 

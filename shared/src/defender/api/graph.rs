@@ -8,7 +8,7 @@ use crate::{
     defender::{
         Call, Deadline, DefenderClient, DefenderError,
         models::{
-            ODataList,
+            Page,
             graph::{GraphAlert, GraphAlertUpdate, GraphIncident, GraphIncidentUpdate},
         },
         odata::resource::{GraphAlerts, GraphIncidents},
@@ -69,6 +69,9 @@ impl<T: TokenSource> DefenderClient<T> {
 
     /// One page of Graph alerts.
     ///
+    /// Decoded item by item ([`Page`]): an item our model refuses is kept raw with why, never
+    /// failing the page.
+    ///
     /// # Errors
     /// As [`DefenderClient::call`].
     pub async fn graph_alerts_page(
@@ -76,7 +79,7 @@ impl<T: TokenSource> DefenderClient<T> {
         tenant: &TenantName,
         query: &ListQuery<GraphAlerts>,
         deadline: Deadline,
-    ) -> Result<ODataList<GraphAlert>, DefenderError> {
+    ) -> Result<Page<GraphAlert>, DefenderError> {
         self.call(tenant, alerts_list_page_call(query), deadline).await
     }
 
@@ -119,6 +122,9 @@ impl<T: TokenSource> DefenderClient<T> {
 
     /// One page of Graph incidents.
     ///
+    /// Decoded item by item ([`Page`]): an item our model refuses is kept raw with why, never
+    /// failing the page.
+    ///
     /// # Errors
     /// As [`DefenderClient::call`].
     pub async fn graph_incidents_page(
@@ -126,7 +132,7 @@ impl<T: TokenSource> DefenderClient<T> {
         tenant: &TenantName,
         query: &ListQuery<GraphIncidents>,
         deadline: Deadline,
-    ) -> Result<ODataList<GraphIncident>, DefenderError> {
+    ) -> Result<Page<GraphIncident>, DefenderError> {
         self.call(tenant, incidents_list_page_call(query), deadline).await
     }
 

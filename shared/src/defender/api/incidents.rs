@@ -7,7 +7,7 @@ use crate::{
     defender::{
         Call, Deadline, DefenderClient, DefenderError,
         models::{
-            ODataList,
+            Page,
             incidents::{Incident, IncidentUpdate},
         },
         odata::resource::Incidents,
@@ -49,6 +49,9 @@ impl<T: TokenSource> DefenderClient<T> {
 
     /// One page of incidents.
     ///
+    /// Decoded item by item ([`Page`]): an item our model refuses is kept raw with why, never
+    /// failing the page.
+    ///
     /// # Errors
     /// As [`DefenderClient::call`].
     pub async fn incidents_page(
@@ -56,7 +59,7 @@ impl<T: TokenSource> DefenderClient<T> {
         tenant: &TenantName,
         query: &ListQuery<Incidents>,
         deadline: Deadline,
-    ) -> Result<ODataList<Incident>, DefenderError> {
+    ) -> Result<Page<Incident>, DefenderError> {
         self.call(tenant, list_page_call(query), deadline).await
     }
 

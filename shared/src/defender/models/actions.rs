@@ -128,14 +128,15 @@ pub struct MachineAction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_update_time_utc: Option<Timestamp>,
     /// The file a stop-and-quarantine action is about.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Real answers send `""` for none.
+    #[serde(default, deserialize_with = "super::empty_as_none", skip_serializing_if = "Option::is_none")]
     pub related_file_info: Option<RelatedFileInfo>,
     /// Live response: overall error code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_h_result: Option<i64>,
     /// Live response: the commands and their state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commands: Option<Vec<LiveResponseCommandResult>>,
+    pub commands: Option<Vec<LiveResponseCommandEntry>>,
     /// Fields this version does not know.
     #[serde(flatten)]
     pub extra: Extra,
@@ -161,6 +162,27 @@ pub struct RelatedFileInfo {
     /// Fields this version does not know.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// An entry of a machine action's `commands`: the documented command result, or — as recorded in
+/// real answers (`"commands": ["PutFile"]`) — just the command's name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LiveResponseCommandEntry {
+    /// The documented shape.
+    Result(Box<LiveResponseCommandResult>),
+    /// A bare command name.
+    Name(String),
+}
+
+impl LiveResponseCommandEntry {
+    /// The command result, when the entry has the documented shape.
+    pub fn result(&self) -> Option<&LiveResponseCommandResult> {
+        match self {
+            Self::Result(r) => Some(r),
+            Self::Name(_) => None,
+        }
+    }
 }
 
 /// One command of a live response action, with its state.

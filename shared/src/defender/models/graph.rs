@@ -482,7 +482,7 @@ pub struct DeviceEvidence {
     pub risk_score: Option<String>,
     /// Device group id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rbac_group_id: Option<i64>,
+    pub rbac_group_id: Option<super::NumberOrText>,
     /// Device group name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rbac_group_name: Option<String>,

@@ -189,7 +189,7 @@ pub struct IncidentDevice {
     pub rbac_group_name: Option<String>,
     /// Device group id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rbac_group_id: Option<i64>,
+    pub rbac_group_id: Option<super::NumberOrText>,
     /// First seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_seen: Option<Timestamp>,

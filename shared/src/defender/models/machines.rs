@@ -105,7 +105,7 @@ pub struct Machine {
     pub device_value: Option<DeviceValue>,
     /// Device group id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rbac_group_id: Option<i64>,
+    pub rbac_group_id: Option<super::NumberOrText>,
     /// Device group name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rbac_group_name: Option<String>,

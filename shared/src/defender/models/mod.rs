@@ -11,7 +11,9 @@
 //!   break that format, the field is a [`Lenient`] id: the text as sent plus its validated form;
 //! - timestamps are [`Timestamp`]: the instant plus the text as sent (the services write 1–7 fractional
 //!   digits; re-serialising writes the same text back);
-//! - request bodies are typed and serialise with the documented, case-sensitive names.
+//! - request bodies are typed and serialise with the documented, case-sensitive names;
+//! - a list page read for export is a [`Page`]: each item decoded on its own ([`Item`]), kept exactly
+//!   as received beside its typed view, so one item our types refuse never loses the page.
 //!
 //! # Layout
 //! - [`alerts`] — MDE alerts, evidence, comments, related user/domains/IPs; update and create bodies.
@@ -25,7 +27,8 @@
 //! - [`graph`] — Graph security `alerts_v2` (with typed evidence) and incidents; update bodies.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de::DeserializeOwned};
+use serde_json::value::RawValue;
 use std::{fmt, str::FromStr};
 
 pub mod actions;
@@ -316,6 +319,171 @@ pub struct ODataList<T> {
     pub extra: Extra,
 }
 
+/// A list page decoded item by item: `{"value": [...]}` where each item is kept exactly as the
+/// service sent it ([`Item::raw`]) beside its typed view, which may have failed for that item alone.
+///
+/// Members of the envelope other than the ones below are ignored (the items are what is kept). Only
+/// a body that is not JSON, or whose `value` is not an array, fails the page.
+#[derive(Debug, Deserialize)]
+#[serde(bound(deserialize = "T: DeserializeOwned"))]
+pub struct Page<T> {
+    /// `@odata.context`.
+    #[serde(rename = "@odata.context", default)]
+    pub context: Option<String>,
+    /// `@odata.nextLink`: the whole URL of the next page, when there is one.
+    #[serde(rename = "@odata.nextLink", default)]
+    pub next_link: Option<String>,
+    /// The items, in the service's order.
+    #[serde(default)]
+    pub value: Vec<Item<T>>,
+}
+
+impl<T> Page<T> {
+    /// The items whose typed view failed, with why.
+    pub fn undecoded(&self) -> impl Iterator<Item = &ItemError> {
+        self.value.iter().filter_map(|i| i.typed().err())
+    }
+}
+
+/// One item of a [`Page`]: the JSON text the service sent for it (unchanged: nulls, unknown members,
+/// key order, number spellings) and its typed view.
+#[derive(Debug)]
+pub struct Item<T> {
+    raw: Box<RawValue>,
+    typed: Result<T, ItemError>,
+}
+
+impl<T: DeserializeOwned> Item<T> {
+    /// Decodes the typed view of `raw`; a failure is kept beside the raw item, never raised.
+    pub fn decode(raw: Box<RawValue>) -> Self {
+        // The fast path first; the path of a failure is found by decoding that item again.
+        let typed = serde_json::from_str(raw.get()).map_err(|_| {
+            let de = &mut serde_json::Deserializer::from_str(raw.get());
+            match serde_path_to_error::deserialize::<_, T>(de) {
+                Err(e) => ItemError::new(&raw, &e),
+                Ok(_) => ItemError { id: item_id(&raw), field: ".".into(), reason: "invalid value".into() },
+            }
+        });
+        Self { raw, typed }
+    }
+}
+
+impl<T> Item<T> {
+    /// The item exactly as received.
+    pub fn raw(&self) -> &RawValue {
+        &self.raw
+    }
+    /// The typed view, or why this item has none.
+    pub fn typed(&self) -> Result<&T, &ItemError> {
+        self.typed.as_ref()
+    }
+    /// The raw item and the typed view.
+    pub fn into_parts(self) -> (Box<RawValue>, Result<T, ItemError>) {
+        (self.raw, self.typed)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Item<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(d).map(Self::decode)
+    }
+}
+
+/// Why one item of a page has no typed view. It names the item (its `id`, or an XDR incident's
+/// `incidentId`), the member that failed and the kind of failure — never a value of the record, which
+/// may be sensitive (a command line, a user name): the reason keeps only the type the service sent
+/// and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("item {} has no typed view: `{field}`: {reason}", id.as_deref().unwrap_or("(without id)"))]
+pub struct ItemError {
+    /// The item's id as sent (at most 128 characters, control characters replaced), when it has one.
+    pub id: Option<String>,
+    /// The path of the member that failed (`.` for the item itself, `commands[0]`, `alerts[3].status`).
+    pub field: String,
+    /// What failed, without the value (`invalid type: string, expected i64`, `missing field
+    /// \`incidentId\``, `invalid value`).
+    pub reason: String,
+}
+
+impl ItemError {
+    fn new(raw: &RawValue, e: &serde_path_to_error::Error<serde_json::Error>) -> Self {
+        Self { id: item_id(raw), field: e.path().to_string(), reason: redacted_reason(&e.inner().to_string()) }
+    }
+}
+
+/// The `id` (or `incidentId`) of a raw item, as text, when it is a string or a number.
+pub fn item_id(raw: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Ids {
+        #[serde(default)]
+        id: Option<serde_json::Value>,
+        #[serde(default, rename = "incidentId")]
+        incident_id: Option<serde_json::Value>,
+    }
+    let ids: Ids = serde_json::from_str(raw.get()).ok()?;
+    let text = match ids.id.or(ids.incident_id)? {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    Some(text.chars().take(128).map(|c| if c.is_control() { '?' } else { c }).collect())
+}
+
+/// A serde error message without the value it quotes: `invalid type: string "x", expected i64`
+/// becomes `invalid type: string, expected i64`; the member names of `missing field`/`unknown field`
+/// (ours, not the record's) are kept; any other message (a custom one, which may quote the value)
+/// becomes `invalid value`.
+fn redacted_reason(msg: &str) -> String {
+    let msg = msg.split(" at line ").next().unwrap_or(msg);
+    if msg.starts_with("missing field `") || msg.starts_with("duplicate field `") {
+        return msg.to_string();
+    }
+    for head in ["invalid type: ", "invalid value: ", "invalid length "] {
+        if let Some(rest) = msg.strip_prefix(head) {
+            let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+            // The kind of what was found: its leading words, up to a quoted value.
+            let kind: String = found.split(['"', '`', '\'']).next().unwrap_or("").trim().to_string();
+            let kind = if head == "invalid length " { String::new() } else { kind };
+            let head = head.trim_end_matches([' ', ':']);
+            return match (kind.is_empty(), expected.is_empty()) {
+                (true, true) => head.to_string(),
+                (true, false) => format!("{head}, expected {expected}"),
+                (false, true) => format!("{head}: {kind}"),
+                (false, false) => format!("{head}: {kind}, expected {expected}"),
+            };
+        }
+    }
+    if let Some(rest) = msg.strip_prefix("unknown variant ") {
+        let expected = rest.split_once(", expected ").map(|(_, e)| e).unwrap_or("");
+        return format!("unknown variant, expected {expected}");
+    }
+    "invalid value".to_string()
+}
+
+/// A numeric identifier some answers send as a string (`"rbacGroupId": "group-fin-001"` beside
+/// `"rbacGroupId": 43`); kept as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NumberOrText {
+    /// A JSON number.
+    Number(i64),
+    /// A JSON string.
+    Text(String),
+}
+
+/// Reads `""` as absent (real machine actions send `"relatedFileInfo": ""` where the docs have an
+/// object or null); any other value as `T`.
+///
+/// # Errors
+/// The value is neither `""`, null nor a `T`.
+pub fn empty_as_none<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) if s.is_empty() => Ok(None),
+        v => serde_json::from_value(v).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
 /// A download link answer (`getPackageUri`, `GetLiveResponseResultDownloadLink`): `{"value": "..."}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DownloadLink {
@@ -423,6 +591,40 @@ mod tests {
         let odd: Lenient<MachineId> = serde_json::from_str("\"{machine_id}\"").unwrap();
         assert!(odd.valid().is_none());
         assert_eq!(serde_json::to_value(&odd).unwrap(), "{machine_id}");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Probe {
+        #[allow(dead_code)]
+        count: i64,
+        #[allow(dead_code)]
+        when: Option<Timestamp>,
+    }
+
+    #[test]
+    fn a_page_keeps_every_item_raw_and_types_each_on_its_own() {
+        let body = r#"{"@odata.context":"x","value":[{"id":"a","count":1,"when":null,"zz":null},
+            {"id":7,"count":"secret-value"},{"incidentId":9,"count":2,"when":"s3cr3t"},{"count":3}]}"#;
+        let page: Page<Probe> = serde_json::from_str(body).unwrap();
+        assert_eq!(page.value.len(), 4, "no item is lost");
+        assert_eq!(page.value[0].raw().get(), r#"{"id":"a","count":1,"when":null,"zz":null}"#);
+        assert!(page.value[0].typed().is_ok() && page.value[3].typed().is_ok());
+        let errs: Vec<&ItemError> = page.undecoded().collect();
+        assert_eq!(errs.len(), 2);
+        assert_eq!(errs[0].id.as_deref(), Some("7"));
+        assert_eq!(errs[0].field, "count");
+        assert_eq!(errs[0].reason, "invalid type: string, expected i64");
+        assert_eq!(errs[1].id.as_deref(), Some("9"));
+        assert_eq!(errs[1].field, "when");
+        assert_eq!(errs[1].reason, "invalid value");
+        for e in errs {
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains("secret") && !shown.contains("s3cr3t"), "{shown}");
+        }
+        let missing: Page<Probe> = serde_json::from_str(r#"{"value":[{"id":"m"}]}"#).unwrap();
+        assert_eq!(missing.value[0].typed().unwrap_err().reason, "missing field `count`");
+        assert!(serde_json::from_str::<Page<Probe>>(r#"{"value":{"id":1}}"#).is_err(), "not a list");
     }
 
     open_enum!(
