@@ -709,6 +709,10 @@ pub fn senders(data: &[u8]) {
                 Err(CandidateError::NoSender) => assert!(!senders.uses(scheme)),
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // pages: recorded entities, mutated, through the per-item page decoder
 // ---------------------------------------------------------------------------------------------
 
