@@ -130,3 +130,47 @@ fn every_recorded_entity_decodes_through_its_endpoints_model() {
     assert!(failures.is_empty(), "{} entities do not decode:\n{}", failures.len(), failures.join("\n"));
     assert!(decoded >= 200, "only {decoded} entities decoded");
 }
+
+/// Every entity type recorded in an alert's evidence or an XDR incident alert's entities is a named
+/// kind (the corpus's real XDR incidents carry `OAuthApplication`, `Mailbox` beside `MailBox`,
+/// `MailMessage`, `MailCluster`).
+#[test]
+fn every_recorded_entity_type_is_named() {
+    use defender_shared::defender::models::alerts::EntityType;
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    let mut unnamed = Vec::new();
+    let mut note = |at: &str, t: Option<&EntityType>| {
+        if let Some(t) = t {
+            *seen.entry(t.as_str().to_string()).or_default() += 1;
+            if matches!(t, EntityType::Unrecognized(_)) {
+                unnamed.push(format!("{at}: {}", t.as_str()));
+            }
+        }
+    };
+    for r in corpus() {
+        for (i, e) in r.entities.iter().enumerate() {
+            let at = format!("{}[{i}]", r.file);
+            match r.kind.as_str() {
+                "incident" => {
+                    let Ok(inc) = serde_json::from_value::<Incident>(e.clone()) else { continue };
+                    for a in inc.alerts.iter().flatten() {
+                        for en in a.entities.iter().flatten() {
+                            note(&at, en.entity_type.as_ref());
+                        }
+                    }
+                }
+                "alert" => {
+                    let Ok(a) = serde_json::from_value::<Alert>(e.clone()) else { continue };
+                    for ev in a.evidence.iter().flatten() {
+                        note(&at, ev.entity_type.as_ref());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(unnamed.is_empty(), "unnamed entity types:\n{}", unnamed.join("\n"));
+    for t in ["OAuthApplication", "Mailbox", "MailBox", "MailMessage", "MailCluster", "File", "User"] {
+        assert!(seen.contains_key(t), "{t} is recorded: {seen:?}");
+    }
+}

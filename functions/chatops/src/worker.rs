@@ -33,7 +33,13 @@ use crate::{
     thread::{Poster, SlackApi, Thread},
     user::{LinkStep, UserContext, pending_name},
 };
-use defender_shared::{auth::Clock, ids::TenantName, secret::SecretString, vault::SecretStore};
+use defender_shared::{
+    auth::Clock,
+    defender::models::{actions::MachineAction, alerts::Alert, machines::Machine},
+    ids::{MachineId, TenantName},
+    secret::SecretString,
+    vault::SecretStore,
+};
 use std::{sync::Arc, time::Duration};
 use tracing::{info, warn};
 
@@ -378,56 +384,13 @@ impl Worker {
                 Ok(m) => {
                     let Some(id) = m.id.valid().cloned() else { return Reply::text("The machine id is malformed.") };
                     let (actions, alerts) = tokio::join!(ops.machine_actions(&id), ops.machine_alerts(&id));
-                    let state = actions.as_deref().map(machine_state);
-                    let isolation = match &state {
-                        Ok(s) if s.isolated => "isolated".to_string(),
-                        Ok(_) => "not isolated".to_string(),
-                        Err(e) => format!("unknown ({e})"),
-                    };
-                    let pending = state.as_ref().map(|s| s.pending.len()).unwrap_or(0);
-                    let alerts = match alerts {
-                        Ok(list) => {
-                            let mut lines: Vec<String> = list
-                                .iter()
-                                .take(5)
-                                .map(|a| {
-                                    format!(
-                                        "  – `{}` {} ({})",
-                                        untrusted(a.id.to_string()),
-                                        untrusted(opt(a.title.as_ref())),
-                                        untrusted(opt(a.severity.as_ref()))
-                                    )
-                                })
-                                .collect();
-                            lines.insert(0, format!("Alerts: {}", list.len()));
-                            lines.join("\n")
-                        }
-                        Err(e) => format!("Alerts: unavailable ({e})"),
-                    };
-                    Reply::text(format!(
-                        "*{}* (id `{id}`)\nOS: {} · health: {} · risk: {} · exposure: {} · last seen: {} · IP: {}\n\
-                         Isolation: {isolation} · pending actions: {pending}\n{alerts}",
-                        untrusted(opt(m.computer_dns_name.as_ref())),
-                        untrusted(opt(m.os_platform.as_ref())),
-                        untrusted(opt(m.health_status.as_ref())),
-                        untrusted(opt(m.risk_score.as_ref())),
-                        untrusted(opt(m.exposure_level.as_ref())),
-                        untrusted(opt(m.last_seen.as_ref().map(|t| t.as_str().to_string()))),
-                        untrusted(opt(m.last_ip_address.as_ref())),
-                    ))
+                    let actions = actions.as_deref().map_err(|e| e.to_string());
+                    let alerts = alerts.as_deref().map_err(|e| e.to_string());
+                    Reply::text(machine_text(&m, &id, actions, alerts))
                 }
             },
             Command::Alert(id) => match ops.alert(&id).await {
-                Ok(Some(a)) => Reply::text(format!(
-                    "*Alert* `{}`: {}\nSeverity: {} · status: {} · category: {} · incident: {} · machine: {}",
-                    untrusted(a.id.to_string()),
-                    untrusted(opt(a.title.as_ref())),
-                    untrusted(opt(a.severity.as_ref())),
-                    untrusted(opt(a.status.as_ref())),
-                    untrusted(opt(a.category.as_ref())),
-                    untrusted(opt(a.incident_id)),
-                    untrusted(opt(a.computer_dns_name.as_ref())),
-                )),
+                Ok(Some(a)) => Reply::text(alert_text(&a)),
                 Ok(None) => Reply::text(format!("No alert `{id}`.")),
                 Err(e) => Reply::text(format!("Could not read alert `{id}`: {e}")),
             },
@@ -461,15 +424,7 @@ impl Worker {
             Command::Link => Reply::text("Use `/defender link` in Slack: the sign-in code is posted to you there."),
             Command::Confirm { .. } => Reply::text("Confirm with the prompt's button (typed codes are for Teams)."),
             Command::ActionStatus(id) => match ops.action(&id).await {
-                Ok(Some(a)) => Reply::text(format!(
-                    "Action `{}`: {} on `{}` — *{}* (by {}, updated {})",
-                    untrusted(a.id.to_string()),
-                    untrusted(opt(a.kind.as_ref())),
-                    untrusted(opt(a.computer_dns_name.as_ref())),
-                    untrusted(opt(a.status.as_ref())),
-                    untrusted(opt(a.requestor.as_ref())),
-                    untrusted(opt(a.last_update().map(|t| t.as_str().to_string()))),
-                )),
+                Ok(Some(a)) => Reply::text(action_text(&a)),
                 Ok(None) => Reply::text(format!("No machine action `{id}`.")),
                 Err(e) => Reply::text(format!("Could not read action `{id}`: {e}")),
             },
@@ -553,7 +508,82 @@ impl Worker {
     }
 }
 
-fn incident_text(i: &defender_shared::defender::models::incidents::Incident) -> String {
+/// The reply to `/defender machine`: the machine's facts, its isolation and pending actions (from its
+/// action history, or why that is unavailable) and its first five alerts (or why they are unavailable).
+pub fn machine_text(
+    m: &Machine,
+    id: &MachineId,
+    actions: Result<&[MachineAction], String>,
+    alerts: Result<&[Alert], String>,
+) -> String {
+    let state = actions.map(machine_state);
+    let isolation = match &state {
+        Ok(s) if s.isolated => "isolated".to_string(),
+        Ok(_) => "not isolated".to_string(),
+        Err(e) => format!("unknown ({e})"),
+    };
+    let pending = state.as_ref().map(|s| s.pending.len()).unwrap_or(0);
+    let alerts = match alerts {
+        Ok(list) => {
+            let mut lines: Vec<String> = list
+                .iter()
+                .take(5)
+                .map(|a| {
+                    format!(
+                        "  – `{}` {} ({})",
+                        untrusted(a.id.to_string()),
+                        untrusted(opt(a.title.as_ref())),
+                        untrusted(opt(a.severity.as_ref()))
+                    )
+                })
+                .collect();
+            lines.insert(0, format!("Alerts: {}", list.len()));
+            lines.join("\n")
+        }
+        Err(e) => format!("Alerts: unavailable ({e})"),
+    };
+    format!(
+        "*{}* (id `{id}`)\nOS: {} · health: {} · risk: {} · exposure: {} · last seen: {} · IP: {}\n\
+         Isolation: {isolation} · pending actions: {pending}\n{alerts}",
+        untrusted(opt(m.computer_dns_name.as_ref())),
+        untrusted(opt(m.os_platform.as_ref())),
+        untrusted(opt(m.health_status.as_ref())),
+        untrusted(opt(m.risk_score.as_ref())),
+        untrusted(opt(m.exposure_level.as_ref())),
+        untrusted(opt(m.last_seen.as_ref().map(|t| t.as_str().to_string()))),
+        untrusted(opt(m.last_ip_address.as_ref())),
+    )
+}
+
+/// The reply to `/defender alert`.
+pub fn alert_text(a: &Alert) -> String {
+    format!(
+        "*Alert* `{}`: {}\nSeverity: {} · status: {} · category: {} · incident: {} · machine: {}",
+        untrusted(a.id.to_string()),
+        untrusted(opt(a.title.as_ref())),
+        untrusted(opt(a.severity.as_ref())),
+        untrusted(opt(a.status.as_ref())),
+        untrusted(opt(a.category.as_ref())),
+        untrusted(opt(a.incident_id)),
+        untrusted(opt(a.computer_dns_name.as_ref())),
+    )
+}
+
+/// The reply to `/defender status`: one machine action.
+pub fn action_text(a: &MachineAction) -> String {
+    format!(
+        "Action `{}`: {} on `{}` — *{}* (by {}, updated {})",
+        untrusted(a.id.to_string()),
+        untrusted(opt(a.kind.as_ref())),
+        untrusted(opt(a.computer_dns_name.as_ref())),
+        untrusted(opt(a.status.as_ref())),
+        untrusted(opt(a.requestor.as_ref())),
+        untrusted(opt(a.last_update().map(|t| t.as_str().to_string()))),
+    )
+}
+
+/// The reply to `/defender incident` (and after an incident change).
+pub fn incident_text(i: &defender_shared::defender::models::incidents::Incident) -> String {
     format!(
         "*Incident* `{}`: {}\nStatus: {} · severity: {} · assigned to: {} · classification: {} · alerts: {}",
         i.incident_id,

@@ -12,10 +12,10 @@ use defender_shared::{
     defender::{
         Deadline, DefenderClient, DefenderError,
         api::ListQuery,
-        models::{alerts::Alert, files::FileHash, machines::Machine},
+        models::{alerts::Alert, files::FileHash, incidents::Incident, machines::Machine},
         odata::{Filter, fields::machines},
     },
-    ids::{AccountName, AlertId, DomainName, Hostname, IncidentId, MachineId, Sha1, TenantName},
+    ids::{AccountName, AlertId, DomainName, Hostname, IncidentId, MachineId, Sha1, TenantName, UrlIndicator},
 };
 use futures::{FutureExt, future::BoxFuture};
 use std::{net::IpAddr, sync::Arc};
@@ -55,7 +55,8 @@ fn optional<V>(r: Result<V, DefenderError>) -> Lookup<Option<V>> {
     defender_shared::defender::error::found(r).map_err(fail)
 }
 
-fn machine(m: Machine) -> MachineFacts {
+/// What the response says about a machine.
+pub fn machine_facts(m: Machine) -> MachineFacts {
     MachineFacts {
         id: m.id.as_str().to_string(),
         computer_dns_name: m.computer_dns_name,
@@ -69,7 +70,8 @@ fn machine(m: Machine) -> MachineFacts {
     }
 }
 
-fn alert(a: Alert) -> AlertFacts {
+/// What the response says about an alert.
+pub fn alert_facts(a: Alert) -> AlertFacts {
     AlertFacts {
         id: a.id.to_string(),
         title: a.title,
@@ -97,8 +99,64 @@ fn push_evidence(
         (None, None) => {}
     }
     out.extend(ip.map(|v| (Kind::Ip, v)));
-    out.extend(url.map(|v| (Kind::Url, v)));
+    out.extend(url.map(evidence_url));
     out.extend(account.map(|v| (Kind::User, v)));
+}
+
+/// A URL entity as an indicator. Defender sends URL evidence without a scheme too (`www.google.com` in
+/// the real tenant's incidents and alerts of `contract/real-responses/`), which is no absolute URL; a
+/// URL is enriched by its host's domain, so such a value is enriched as the domain it starts with.
+/// Anything else stays a URL (and is answered `invalid` if it is not one).
+fn evidence_url(v: String) -> (Kind, String) {
+    if v.parse::<UrlIndicator>().is_err() {
+        let host = v.split(['/', '?', '#']).next().unwrap_or_default();
+        if !host.is_empty() && host.parse::<DomainName>().is_ok() {
+            return (Kind::Domain, host.to_string());
+        }
+    }
+    (Kind::Url, v)
+}
+
+/// The indicators an MDE alert names: its machine and its evidence.
+pub fn alert_evidence(a: Alert) -> Vec<(Kind, String)> {
+    let mut out = Vec::new();
+    if let Some(m) = &a.machine_id {
+        out.push((Kind::MachineId, m.as_str().to_string()));
+    }
+    for e in a.evidence.unwrap_or_default() {
+        push_evidence(
+            &mut out,
+            e.sha256.as_ref().map(|h| h.as_str()),
+            e.sha1.as_ref().map(|h| h.as_str()),
+            e.ip_address,
+            e.url,
+            e.account_name,
+        );
+    }
+    out
+}
+
+/// The indicators an XDR incident names: its alerts' devices and entities.
+pub fn incident_evidence(inc: Incident) -> Vec<(Kind, String)> {
+    let mut out = Vec::new();
+    for a in inc.alerts.unwrap_or_default() {
+        for d in a.devices.unwrap_or_default() {
+            if let Some(m) = d.mdatp_device_id {
+                out.push((Kind::MachineId, m.as_str().to_string()));
+            }
+        }
+        for e in a.entities.unwrap_or_default() {
+            push_evidence(
+                &mut out,
+                e.sha256.as_ref().map(|h| h.as_str()),
+                e.sha1.as_ref().map(|h| h.as_str()),
+                e.ip_address,
+                e.url,
+                e.account_name,
+            );
+        }
+    }
+    out
 }
 
 fn prevalence(org: Option<i64>, first: Option<String>, last: Option<String>) -> Prevalence {
@@ -135,7 +193,7 @@ impl<T: TokenSource> ClientLookups<T> {
 
 impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
     fn machine<'a>(&'a self, id: &'a MachineId) -> BoxFuture<'a, Lookup<Option<MachineFacts>>> {
-        async move { Ok(optional(self.client.get_machine(&self.tenant, id, self.deadline).await)?.map(machine)) }
+        async move { Ok(optional(self.client.get_machine(&self.tenant, id, self.deadline).await)?.map(machine_facts)) }
             .boxed()
     }
 
@@ -151,7 +209,7 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
                 .value
                 .into_iter()
                 .filter(|m| m.computer_dns_name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(host.as_str())))
-                .map(machine)
+                .map(machine_facts)
                 .collect())
         }
         .boxed()
@@ -161,7 +219,7 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
         async move {
             let at = chrono::Utc::now();
             let page = self.client.find_machines_by_ip(&self.tenant, ip, at, self.deadline).await.map_err(fail)?;
-            Ok(page.value.into_iter().map(machine).collect())
+            Ok(page.value.into_iter().map(machine_facts).collect())
         }
         .boxed()
     }
@@ -179,7 +237,7 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
         async move {
             let Ok(id) = machine_id.parse::<MachineId>() else { return Ok(Vec::new()) };
             let list = optional(self.client.machine_alerts(&self.tenant, &id, self.deadline).await)?;
-            Ok(list.map(|l| l.value.into_iter().map(alert).collect()).unwrap_or_default())
+            Ok(list.map(|l| l.value.into_iter().map(alert_facts).collect()).unwrap_or_default())
         }
         .boxed()
     }
@@ -192,7 +250,7 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
         async move {
             let id = FileHash::Sha1(sha1.clone());
             let list = self.client.file_alerts(&self.tenant, &id, self.deadline).await.map_err(fail)?;
-            Ok(list.value.into_iter().map(alert).collect())
+            Ok(list.value.into_iter().map(alert_facts).collect())
         }
         .boxed()
     }
@@ -201,7 +259,7 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
         async move {
             let id = FileHash::Sha1(sha1.clone());
             let list = self.client.file_machines(&self.tenant, &id, self.deadline).await.map_err(fail)?;
-            Ok(list.value.into_iter().map(machine).collect())
+            Ok(list.value.into_iter().map(machine_facts).collect())
         }
         .boxed()
     }
@@ -221,7 +279,7 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
     fn ip_alerts<'a>(&'a self, ip: IpAddr) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
         async move {
             let list = self.client.ip_alerts(&self.tenant, ip, self.deadline).await.map_err(fail)?;
-            Ok(list.value.into_iter().map(alert).collect())
+            Ok(list.value.into_iter().map(alert_facts).collect())
         }
         .boxed()
     }
@@ -241,7 +299,7 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
     fn domain_alerts<'a>(&'a self, domain: &'a DomainName) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
         async move {
             let list = self.client.domain_alerts(&self.tenant, domain, self.deadline).await.map_err(fail)?;
-            Ok(list.value.into_iter().map(alert).collect())
+            Ok(list.value.into_iter().map(alert_facts).collect())
         }
         .boxed()
     }
@@ -249,7 +307,7 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
     fn domain_machines<'a>(&'a self, domain: &'a DomainName) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
         async move {
             let list = self.client.domain_machines(&self.tenant, domain, self.deadline).await.map_err(fail)?;
-            Ok(list.value.into_iter().map(machine).collect())
+            Ok(list.value.into_iter().map(machine_facts).collect())
         }
         .boxed()
     }
@@ -257,7 +315,7 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
     fn user_alerts<'a>(&'a self, user: &'a AccountName) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
         async move {
             let list = self.client.user_alerts(&self.tenant, user, self.deadline).await.map_err(fail)?;
-            Ok(list.value.into_iter().map(alert).collect())
+            Ok(list.value.into_iter().map(alert_facts).collect())
         }
         .boxed()
     }
@@ -265,7 +323,7 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
     fn user_machines<'a>(&'a self, user: &'a AccountName) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
         async move {
             let list = self.client.user_machines(&self.tenant, user, self.deadline).await.map_err(fail)?;
-            Ok(list.value.into_iter().map(machine).collect())
+            Ok(list.value.into_iter().map(machine_facts).collect())
         }
         .boxed()
     }
@@ -275,21 +333,7 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
             let Some(a) = optional(self.client.get_alert(&self.tenant, id, self.deadline).await)? else {
                 return Ok(None);
             };
-            let mut out = Vec::new();
-            if let Some(m) = &a.machine_id {
-                out.push((Kind::MachineId, m.as_str().to_string()));
-            }
-            for e in a.evidence.unwrap_or_default() {
-                push_evidence(
-                    &mut out,
-                    e.sha256.as_ref().map(|h| h.as_str()),
-                    e.sha1.as_ref().map(|h| h.as_str()),
-                    e.ip_address,
-                    e.url,
-                    e.account_name,
-                );
-            }
-            Ok(Some(out))
+            Ok(Some(alert_evidence(a)))
         }
         .boxed()
     }
@@ -315,26 +359,25 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
             let Some(inc) = optional(self.client.get_incident(&self.tenant, id, self.deadline).await)? else {
                 return Ok(None);
             };
-            let mut out = Vec::new();
-            for a in inc.alerts.unwrap_or_default() {
-                for d in a.devices.unwrap_or_default() {
-                    if let Some(m) = d.mdatp_device_id {
-                        out.push((Kind::MachineId, m.as_str().to_string()));
-                    }
-                }
-                for e in a.entities.unwrap_or_default() {
-                    push_evidence(
-                        &mut out,
-                        e.sha256.as_ref().map(|h| h.as_str()),
-                        e.sha1.as_ref().map(|h| h.as_str()),
-                        e.ip_address,
-                        e.url,
-                        e.account_name,
-                    );
-                }
-            }
-            Ok(Some(out))
+            Ok(Some(incident_evidence(inc)))
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_evidence_without_a_scheme_is_enriched_as_its_domain() {
+        let kinds = |v: &str| evidence_url(v.to_string());
+        assert_eq!(kinds("www.google.com"), (Kind::Domain, "www.google.com".into()));
+        assert_eq!(kinds("evil.example/a.ps1?x=1"), (Kind::Domain, "evil.example".into()));
+        assert_eq!(kinds("https://evil.example/a.ps1"), (Kind::Url, "https://evil.example/a.ps1".into()));
+        // Neither a URL nor a domain: kept as the URL it claims to be, answered `invalid`.
+        assert_eq!(kinds("not a url"), (Kind::Url, "not a url".into()));
+        assert_eq!(kinds("/only/a/path"), (Kind::Url, "/only/a/path".into()));
     }
 }

@@ -146,16 +146,30 @@ open_enum!(
         Registry = "Registry",
         /// `Machine`.
         Machine = "Machine",
-        /// `MailBox`.
+        /// `MailBox` (MDE evidence and the XDR incidents API's documented spelling).
         MailBox = "MailBox",
+        /// `Mailbox`: the same kind as [`EntityType::MailBox`], as real XDR incidents also spell it
+        /// (recorded in `contract/real-responses/`); a variant of its own so the value is kept as
+        /// sent. [`EntityType::is_mailbox`] answers for both.
+        Mailbox = "Mailbox",
         /// `MailCluster`.
         MailCluster = "MailCluster",
         /// `MailMessage`.
         MailMessage = "MailMessage",
         /// `SecurityGroup`.
         SecurityGroup = "SecurityGroup",
+        /// `OAuthApplication`: an Entra app (its `applicationId`, `applicationName`), as XDR incidents
+        /// of real tenants carry it.
+        OAuthApplication = "OAuthApplication",
     }
 );
+
+impl EntityType {
+    /// A mailbox, in either spelling Defender sends (`MailBox`, `Mailbox`).
+    pub fn is_mailbox(&self) -> bool {
+        matches!(self, Self::MailBox | Self::Mailbox)
+    }
+}
 
 /// An MDE alert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -442,5 +456,32 @@ mod determination_tests {
         }
         let newer: Determination = serde_json::from_str("\"SomethingNew\"").unwrap();
         assert_eq!(newer.as_str(), "SomethingNew");
+    }
+}
+
+#[cfg(test)]
+mod entity_type_tests {
+    use super::EntityType;
+
+    #[test]
+    fn the_entity_types_real_tenants_send_are_named_and_kept_as_spelled() {
+        // The spellings recorded in contract/real-responses (XDR incidents of real tenants).
+        for (v, named) in [
+            ("OAuthApplication", EntityType::OAuthApplication),
+            ("MailBox", EntityType::MailBox),
+            ("Mailbox", EntityType::Mailbox),
+            ("MailMessage", EntityType::MailMessage),
+            ("MailCluster", EntityType::MailCluster),
+        ] {
+            let t: EntityType = serde_json::from_str(&format!("\"{v}\"")).unwrap();
+            assert_eq!(t, named, "{v}");
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{v}\""), "{v} is kept as spelled");
+        }
+        assert!(EntityType::Mailbox.is_mailbox() && EntityType::MailBox.is_mailbox());
+        assert!(!EntityType::MailMessage.is_mailbox() && !EntityType::from("MAILBOX").is_mailbox());
+        // Unknown values stay tolerated, as sent.
+        let newer: EntityType = serde_json::from_str("\"CloudLogonSession\"").unwrap();
+        assert_eq!(newer, EntityType::Unrecognized("CloudLogonSession".into()));
+        assert_eq!(newer.as_str(), "CloudLogonSession");
     }
 }
