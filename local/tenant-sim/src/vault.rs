@@ -9,7 +9,7 @@
 //! | `PUT /secrets/{name}` | `{"value", "contentType"?, "tags"?, "attributes"?: {"enabled"?}}` → a new version, 200 with its bundle |
 //! | `PATCH /secrets/{name}/{version}` | Update Secret: `{"contentType"?, "tags"?, "attributes"?: {"enabled"?}}` on that version (the latest when `{version}` is empty); omitted fields unchanged, the value cannot change (400); needs `set`; 200 with the bundle without its value |
 //! | `GET /secrets` | `{"value":[{id, attributes, tags, contentType?}], "nextLink"}` (no values); `maxresults` 1–25 (default 25), `$skiptoken` |
-//! | `GET /secrets/{name}/versions` | the versions, oldest first, paged the same way |
+//! | `GET /secrets/{name}/versions` | the versions in no documented order (here by version id, not creation), paged the same way |
 //!
 //! A bundle is `{"value", "contentType"?, "id": "{vault}/secrets/{name}/{version}", "attributes": {"enabled",
 //! "created", "updated", "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90}, "tags"}`, where
@@ -601,15 +601,17 @@ fn versions(
     let (stored, items) = {
         let tenant = lock(&sim.tenant);
         let Some(stored) = stored_name(&tenant.secrets, &name) else { return Err(not_found(&name)) };
-        let items: Vec<(String, Value)> = tenant
+        // Key Vault documents no order for the versions list: answer them by version id (random), not
+        // by creation, so a caller that takes the last item for the newest is caught.
+        let mut items: Vec<(String, Value)> = tenant
             .secrets
             .get(&stored)
             .map(Vec::as_slice)
             .unwrap_or_default()
             .iter()
-            .enumerate()
-            .map(|(i, v)| (format!("{i:08}"), bundle(format!("{}/secrets/{stored}/{}", ctx.base, v.version), v, false)))
+            .map(|v| (v.version.clone(), bundle(format!("{}/secrets/{stored}/{}", ctx.base, v.version), v, false)))
             .collect();
+        items.sort_by(|a, b| a.0.cmp(&b.0));
         (stored, items)
     };
     page(&ctx, &format!("/secrets/{stored}/versions"), items)
