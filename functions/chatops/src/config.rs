@@ -397,6 +397,8 @@ pub struct ChatOpsConfig {
     /// `CHATOPS_LINK_STEP_S`: how long one worker invocation polls a `/defender link` sign-in before
     /// handing the rest to the next (0: one poll per invocation).
     pub link_step: Duration,
+    /// The Teams bot on the Bot Framework (`CHATOPS_BOT_*`); `None`: no bot route.
+    pub teams_bot: Option<crate::teams_bot::TeamsBotConfig>,
 }
 
 /// A setting is wrong.
@@ -409,7 +411,7 @@ pub struct ChatOpsConfigError {
     pub reason: String,
 }
 
-fn seconds(
+pub(crate) fn seconds(
     get: &impl Fn(&str) -> Option<String>,
     var: &'static str,
     range: std::ops::RangeInclusive<u64>,
@@ -425,11 +427,11 @@ fn seconds(
     }
 }
 
-fn nonempty(get: &impl Fn(&str) -> Option<String>, var: &str) -> Option<String> {
+pub(crate) fn nonempty(get: &impl Fn(&str) -> Option<String>, var: &str) -> Option<String> {
     get(var).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
-fn list(raw: Option<String>, default: &[&str]) -> Vec<String> {
+pub(crate) fn list(raw: Option<String>, default: &[&str]) -> Vec<String> {
     match raw.filter(|r| !r.trim().is_empty()) {
         Some(r) => r.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
         None => default.iter().map(|s| s.to_string()).collect(),
@@ -439,7 +441,7 @@ fn list(raw: Option<String>, default: &[&str]) -> Vec<String> {
 /// A `response_url` prefix is compared with `starts_with`, so it must pin the whole origin: https (or
 /// http to a loopback receiver, for local runs) and a `/` right after the host — without it,
 /// `https://hooks.slack.com` would also admit `https://hooks.slack.com.evil.example/…`.
-fn check_response_url_prefix(prefix: &str) -> Result<(), String> {
+pub(crate) fn check_response_url_prefix(prefix: &str) -> Result<(), String> {
     let parsed = url::Url::parse(prefix).map_err(|e| format!("'{prefix}' is not a URL: {e}"))?;
     let loopback = match parsed.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -517,6 +519,7 @@ impl ChatOpsConfig {
             slack_bot_token_name,
             slack_api_url,
             link_step,
+            teams_bot: crate::teams_bot::TeamsBotConfig::from_lookup(&get)?,
         })
     }
 }

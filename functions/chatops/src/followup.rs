@@ -99,7 +99,7 @@ pub async fn recheck(tenants: &dyn Tenants, poster: &Poster, pending: Vec<Pendin
             still.push(p);
             continue;
         };
-        if p.thread.response_url.is_none() && p.thread.channel.is_none() {
+        if p.thread.response_url.is_none() && p.thread.channel.is_none() && p.thread.teams.is_none() {
             continue; // Teams: no response_url; the outcome is read with `action <id>`
         }
         match poster.post(&mut p.thread, &Reply::text(text), limits.now).await {

@@ -67,6 +67,8 @@ pub struct State {
     pub worker: Arc<Worker>,
     /// Unix seconds now (injected for tests).
     pub clock: fn() -> i64,
+    /// The Teams bot (`None`: `POST /chatops/teams-bot` is 404).
+    pub teams_bot: Option<Arc<crate::teams_bot::TeamsBot>>,
 }
 
 impl std::fmt::Debug for State {
@@ -135,6 +137,10 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
     let path = req.uri().path().trim_end_matches('/').to_string();
     if path.ends_with(SLACK_ROUTE) {
         slack_route(state, &req, body).await
+    } else if path.ends_with(crate::teams_bot::TEAMS_BOT_ROUTE)
+        && let Some(bot) = state.teams_bot.clone()
+    {
+        crate::teams_bot::handle(state, &bot, &req, body).await
     } else if path.ends_with(TEAMS_ROUTE) {
         teams_route(state, &req, body).await
     } else {

@@ -89,6 +89,13 @@ pub enum Job {
         /// The actions.
         pending: Vec<Pending>,
     },
+    /// A job from the Teams bot: its replies go to the Teams conversation through the Bot Connector.
+    Teams {
+        /// The conversation (and the card to update).
+        conversation: crate::connector::TeamsRef,
+        /// The job.
+        job: Box<Job>,
+    },
     /// A job to run no sooner than `not_before` (unix seconds): a wait longer than a queue's
     /// maximum delay, sent round until it is due.
     Later {

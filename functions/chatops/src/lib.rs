@@ -25,14 +25,23 @@
 //!   `chat.postMessage` with the bot token.
 //! - [`user`] — user context: linked chat users' actions run with their delegated token; `link` is a
 //!   device-code sign-in polled in re-queued steps, never longer than one invocation.
+//! - [`teams_bot`] — the Teams bot on the Bot Framework (`POST /chatops/teams-bot`): commands,
+//!   Adaptive Card buttons (`Action.Execute`) through the same safety checks as Slack's.
+//! - [`bot_auth`] — the Bot Connector's JWT on every activity (OpenID metadata, JWKS, RS256, issuer,
+//!   audience, skew, `serviceurl`, endorsements) and the allowed `serviceUrl` hosts per cloud.
+//! - [`connector`] — the Bot Connector REST API out (send, update), with the bot's Entra token.
+//! - [`cards`] — Adaptive Cards from replies: lookups, the confirmation and approval cards.
 //! - [`state`] — cold-start wiring from the shared runtime: the self-check, SQS + DynamoDB or local mode.
 //!
 //! Operator documentation: `docs/chatops.md`.
 
 pub mod actions;
+pub mod bot_auth;
+pub mod cards;
 pub mod command;
 pub mod config;
 pub mod confirm;
+pub mod connector;
 pub mod defender;
 pub mod followup;
 pub mod handler;
@@ -42,6 +51,7 @@ pub mod identity;
 pub mod queue;
 pub mod reply;
 pub mod state;
+pub mod teams_bot;
 pub mod thread;
 pub mod user;
 pub mod worker;

@@ -71,6 +71,26 @@ fn render(text: &str, escape: fn(&str) -> String) -> String {
     out
 }
 
+/// The text as `(untrusted, piece)` pieces, marks removed: for renderers of other formats (the
+/// Adaptive Cards of [`crate::cards`]).
+pub fn segments(text: &str) -> Vec<(bool, String)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(OPEN) {
+        out.push((false, rest[..start].replace(CLOSE, "")));
+        let after = &rest[start + OPEN.len_utf8()..];
+        let (inner, next) = match after.find(CLOSE) {
+            Some(end) => (&after[..end], &after[end + CLOSE.len_utf8()..]),
+            None => (after, ""),
+        };
+        out.push((true, inner.to_string()));
+        rest = next;
+    }
+    out.push((false, rest.replace(CLOSE, "")));
+    out.retain(|(_, s)| !s.is_empty());
+    out
+}
+
 /// The reply text without marks and unescaped (plain-text fields, logs, tests).
 pub fn plain(text: &str) -> String {
     text.chars().filter(|c| *c != OPEN && *c != CLOSE).collect()

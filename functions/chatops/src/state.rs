@@ -156,8 +156,60 @@ impl std::fmt::Debug for Mode {
     }
 }
 
+/// The Teams bot, when `CHATOPS_BOT_APP_ID` is set: its verifier (the metadata and Teams hosts of
+/// the functions' cloud) and its Bot Connector client, whose token comes from a [`TokenProvider`] of
+/// its own (the bot app in its home tenant; the secret or certificate read from the vault).
+///
+/// # Errors
+/// [`ChatOpsConfigError`] when the bot's token provider cannot be built (the authority).
+pub fn teams_bot(
+    rt: &Runtime,
+    cfg: &ChatOpsConfig,
+) -> Result<Option<Arc<crate::teams_bot::TeamsBot>>, ChatOpsConfigError> {
+    use crate::{
+        bot_auth::{BotAuth, BotCloud, ServiceUrlPolicy},
+        connector::HttpConnector,
+        teams_bot::{BotCredential, TeamsBot},
+    };
+    use defender_shared::auth::{CredentialKind, Material, TenantCredential};
+    let Some(bot) = &cfg.teams_bot else { return Ok(None) };
+    let err = |reason: String| ChatOpsConfigError { var: "CHATOPS_BOT_APP_ID", reason };
+    let cloud = BotCloud::of(rt.config.cloud);
+    let policy = ServiceUrlPolicy { cloud, extra_prefixes: bot.service_url_prefixes.clone() };
+    let authority = rt.config.authority().map_err(|e| err(e.to_string()))?;
+    let kind = match &bot.credential {
+        BotCredential::Secret(name) => CredentialKind::ClientSecret(Material::Vault(name.clone())),
+        BotCredential::Certificate(name) => CredentialKind::Certificate(Material::Vault(name.clone())),
+    };
+    let name: TenantName = "teams-bot".parse().map_err(|e: defender_shared::ids::InvalidId| err(e.to_string()))?;
+    let cred = TenantCredential { tenant_id: bot.tenant_id.clone(), client_id: bot.app_id.clone(), authority, kind };
+    let tokens = TokenProvider::new(rt.http.clone(), rt.store.clone(), [(name.clone(), cred)])
+        .map_err(|e| err(e.to_string()))?;
+    let connector = HttpConnector::new(
+        rt.http.clone(),
+        Arc::new(tokens),
+        name,
+        cloud.connector_scope(),
+        policy.clone(),
+        bot.post_deadline,
+    );
+    let auth = BotAuth::new(
+        rt.http.clone(),
+        bot.app_id.to_string(),
+        cloud,
+        bot.metadata_url.clone(),
+        policy,
+        bot.keys_min_refresh,
+    );
+    Ok(Some(Arc::new(TeamsBot { auth, connector: Arc::new(connector) })))
+}
+
 /// Builds the callback state and the worker.
 pub fn build(rt: &Runtime, cfg: ChatOpsConfig, w: Wiring) -> (State, Arc<Worker>) {
+    let bot = teams_bot(rt, &cfg).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the Teams bot is off");
+        None
+    });
     let tenants: Arc<dyn Tenants> = Arc::new(RegistryTenants::new(rt));
     let safety = Arc::new(Safety {
         rbac: cfg.rbac,
@@ -185,6 +237,7 @@ pub fn build(rt: &Runtime, cfg: ChatOpsConfig, w: Wiring) -> (State, Arc<Worker>
             Arc::new(HttpSlackApi::new(rt.http.clone(), cfg.slack_api_url.clone(), rt.store.clone(), name))
                 as Arc<dyn SlackApi>
         }),
+        teams: bot.as_ref().map(|b| b.connector.clone()),
     });
     let state = State {
         store: rt.store.clone(),
@@ -194,6 +247,7 @@ pub fn build(rt: &Runtime, cfg: ChatOpsConfig, w: Wiring) -> (State, Arc<Worker>
         handoff: w.handoff,
         worker: worker.clone(),
         clock: w.clock,
+        teams_bot: bot,
     };
     (state, worker)
 }

@@ -57,6 +57,9 @@ pub struct Thread {
     /// The requester (mentioned in a channel message).
     #[serde(default)]
     pub user_id: Option<String>,
+    /// A Teams bot conversation: replies go there through the Bot Connector, not to Slack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teams: Option<crate::connector::TeamsRef>,
 }
 
 impl Thread {
@@ -99,6 +102,9 @@ pub enum PostError {
     /// Transport or an unreadable answer.
     #[error("chat.postMessage failed: {0}")]
     Http(String),
+    /// The Bot Connector (Teams bot).
+    #[error("Teams: {0}")]
+    Teams(#[from] crate::connector::ConnectorError),
 }
 
 impl PostError {
@@ -118,6 +124,7 @@ impl PostError {
                     )
             }
             Self::Http(_) | Self::Vault(_) => true,
+            Self::Teams(e) => e.is_retryable(),
             Self::NoRoute | Self::ResponseUrl(_) | Self::Token(_) => false,
         }
     }
@@ -285,6 +292,8 @@ pub struct Poster {
     pub responder: Arc<dyn Responder>,
     /// The Web API (`None`: no bot token configured).
     pub api: Option<Arc<dyn SlackApi>>,
+    /// The Bot Connector (`None`: no Teams bot configured).
+    pub teams: Option<Arc<dyn crate::connector::BotConnector>>,
 }
 
 impl std::fmt::Debug for Poster {
@@ -320,6 +329,20 @@ impl Poster {
     /// [`PostError`]: no route left, or the post failed ([`PostError::is_retryable`] says whether a
     /// later try may succeed).
     pub async fn post(&self, thread: &mut Thread, reply: &Reply, now: i64) -> Result<(), PostError> {
+        if let Some(to) = &thread.teams {
+            let Some(bot) = &self.teams else { return Err(PostError::NoRoute) };
+            let activity = crate::cards::activity(reply);
+            return match (&to.card, reply.replace_original) {
+                (Some(card), true) => bot.update(to, card, &activity).await.map_err(PostError::from),
+                _ => {
+                    let mut activity = activity;
+                    if let Some(id) = &to.reply_to {
+                        activity["replyToId"] = serde_json::json!(id);
+                    }
+                    bot.send(to, &activity).await.map(|_| ()).map_err(PostError::from)
+                }
+            };
+        }
         if thread.response_url_usable(now)
             && let Some(url) = thread.response_url.clone()
         {

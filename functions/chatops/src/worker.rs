@@ -73,6 +73,8 @@ pub struct Worker {
     /// `chat.postMessage` with the bot token, for replies after a `response_url` is spent (`None`:
     /// no bot token configured).
     pub slack: Option<Arc<dyn SlackApi>>,
+    /// The Bot Connector, for jobs of the Teams bot (`None`: no bot configured).
+    pub teams: Option<Arc<dyn crate::connector::BotConnector>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -119,7 +121,13 @@ impl Worker {
     /// # Errors
     /// [`JobError::Requeue`] when a follow-up or a wait could not be sent on (deliver the job again).
     pub async fn try_run(&self, job: Job) -> Result<Option<Reply>, JobError> {
+        self.try_run_in(job, None).await
+    }
+
+    /// Runs one job whose replies go to `teams` (a Teams bot conversation) when given.
+    async fn try_run_in(&self, job: Job, teams: Option<crate::connector::TeamsRef>) -> Result<Option<Reply>, JobError> {
         match job {
+            Job::Teams { conversation, job } => Box::pin(self.try_run_in(*job, Some(conversation))).await,
             Job::Command { tenant, user, origin, text, response_url, received_at } => {
                 let mut thread = Thread {
                     response_url,
@@ -127,6 +135,7 @@ impl Worker {
                     issued_at: if received_at > 0 { received_at } else { self.now() },
                     channel: (!origin.channel.is_empty()).then(|| origin.channel.clone()),
                     user_id: Some(user.id.clone()),
+                    teams: teams.clone(),
                     ..Thread::default()
                 };
                 if parse_text(&text) == Parsed::Command(Command::Link) {
@@ -137,8 +146,14 @@ impl Worker {
                 Ok(Some(reply))
             }
             Job::Execute { token, accepted_at, response_url, approver, channel, thread_ts } => {
-                let mut thread =
-                    Thread { response_url, issued_at: accepted_at, channel, thread_ts, ..Thread::default() };
+                let mut thread = Thread {
+                    response_url,
+                    issued_at: accepted_at,
+                    channel,
+                    thread_ts,
+                    teams: teams.clone(),
+                    ..Thread::default()
+                };
                 let (reply, pending) = self.execute(&token, &mut thread, approver.as_ref()).await;
                 self.post(&mut thread, &reply).await;
                 if let Some(mut pending) = pending {
@@ -153,7 +168,8 @@ impl Worker {
                 Ok(Some(reply))
             }
             Job::UpdateIncident { token, accepted_at, response_url, channel } => {
-                let mut thread = Thread { response_url, issued_at: accepted_at, channel, ..Thread::default() };
+                let mut thread =
+                    Thread { response_url, issued_at: accepted_at, channel, teams: teams.clone(), ..Thread::default() };
                 let reply = self.update_incident(&token, &mut thread).await;
                 self.post(&mut thread, &reply).await;
                 Ok(Some(reply))
@@ -177,10 +193,14 @@ impl Worker {
                 if now < not_before {
                     let wait = Duration::from_secs(u64::try_from(not_before - now).unwrap_or(0));
                     let later = Job::Later { not_before, job };
+                    let later = match teams {
+                        Some(conversation) => Job::Teams { conversation, job: Box::new(later) },
+                        None => later,
+                    };
                     self.handoff.send(&later, wait).await.map_err(JobError::Requeue)?;
                     return Ok(None);
                 }
-                Box::pin(self.try_run(*job)).await
+                Box::pin(self.try_run_in(*job, teams)).await
             }
         }
     }
@@ -191,12 +211,12 @@ impl Worker {
 
     /// The poster of this worker's replies.
     pub fn poster(&self) -> Poster {
-        Poster { responder: self.responder.clone(), api: self.slack.clone() }
+        Poster { responder: self.responder.clone(), api: self.slack.clone(), teams: self.teams.clone() }
     }
 
     async fn post(&self, thread: &mut Thread, reply: &Reply) {
-        if thread.response_url.is_none() && thread.channel.is_none() {
-            return; // Teams: answered inline, nowhere to post
+        if thread.response_url.is_none() && thread.channel.is_none() && thread.teams.is_none() {
+            return; // Teams outgoing webhook: answered inline, nowhere to post
         }
         if let Err(e) = self.poster().post(thread, reply, self.now()).await {
             warn!(error = %e, "could not post a reply");

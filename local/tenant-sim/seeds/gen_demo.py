@@ -1397,6 +1397,8 @@ doc = {
          "vault_access": False},
         {"client_id": "33333333-3333-4333-8333-333333333333", "display_name": "public client for device code",
          "public_client": True, "roles": []},
+        {"client_id": "44444444-4444-4444-8444-444444444444", "display_name": "Teams bot (Azure Bot, single-tenant)",
+         "client_secret": "teams-bot-secret-value-demo", "roles": [], "vault_access": False},
     ],
     "users": [
         {"upn": "alice@contoso.com", "scp": ["Alert.Read", "Machine.Read", "Machine.Isolate", "Machine.Scan", "Incident.Read",
@@ -1409,6 +1411,7 @@ doc = {
         "slack-signing-secret": "8f742231b10e8888abcd99yyyzzz85a5",
         "webhook-secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         "teams-outgoing-secret": base64.b64encode(bytes(rng.getrandbits(8) for _ in range(32))).decode(),
+        "teams-bot-secret": "teams-bot-secret-value-demo",
     },
     "machines": machines,
     "alerts": strip_private(alerts),

@@ -322,7 +322,7 @@ fn parse_scope(sim: &Sim, raw: &str, delegated: bool) -> EResult<Scope> {
 fn permissions_for(sim: &Sim, all: &[String], kind: Resource) -> Vec<String> {
     match kind {
         Resource::Api(api) => all.iter().filter(|p| sim.spec.permission_api(p) == Some(api)).cloned().collect(),
-        Resource::Vault => Vec::new(),
+        Resource::Vault | Resource::BotConnector => Vec::new(),
     }
 }
 

@@ -22,11 +22,14 @@
 //! - [`quota`] — documented rate limits as sliding windows.
 //! - [`control`] — the `/_sim/` control API (seed, faults, request log, clock, device-code approval).
 //! - [`tls`] — the CA and certificate generated at start.
+//! - [`botframework`] — the Bot Framework side of a Teams bot: the Bot Connector's OpenID metadata and
+//!   rotating keys, signed activities, and the Teams conversations API recording what a bot posts.
 //! - [`sts`] — a strict AWS STS `GetWebIdentityToken` (the AWS outbound issuer Entra trusts in
 //!   `federated-sts` mode), on its own plain-HTTP port, with IAM policy evaluation of the role's statements.
 //! - [`clock`] / [`errors`] — simulated time; the services' error envelopes.
 
 pub mod auth;
+pub mod botframework;
 pub mod clock;
 pub mod control;
 pub mod defender;
@@ -171,6 +174,7 @@ pub async fn start(opts: SimOptions) -> Result<RunningSim, StartError> {
         log: Mutex::new(Vec::new()),
         faults: Mutex::new(Vec::new()),
         quotas: Mutex::new(quota::QuotaBook::default()),
+        botframework: botframework::BotFramework::new()?,
     });
     let app = router(sim.clone());
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.server.clone());
@@ -196,9 +200,9 @@ async fn serve(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: 
 
 /// The whole application (exposed for tests that drive it without TLS).
 pub fn router(sim: Arc<Sim>) -> Router {
-    let mut app = Router::new().merge(entra::routes()).merge(vault::routes());
+    let mut app = Router::new().merge(entra::routes()).merge(vault::routes()).merge(botframework::routes());
     if sim.control {
-        app = app.nest("/_sim", control::routes());
+        app = app.nest("/_sim", control::routes().merge(botframework::control_routes()));
     }
     app.fallback(defender::dispatch)
         .layer(middleware::from_fn_with_state(sim.clone(), observe))

@@ -49,6 +49,9 @@ pub struct SimConfig {
     pub strict: bool,
     /// The key of the strict order's hash: a different key is a different (equally valid) order.
     pub order_key: u64,
+    /// The Teams bot's app id ([`crate::botframework`]): the audience of the activities signed for
+    /// it, and the only app whose token the conversations API takes. `None`: no bot.
+    pub bot_app_id: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -63,6 +66,7 @@ impl Default for SimConfig {
             vault_retry_after_s: 1,
             strict: true,
             order_key: 0x5eed_0fde_5a17_c0de,
+            bot_app_id: None,
         }
     }
 }
@@ -247,6 +251,8 @@ pub struct Sim {
     pub faults: Mutex<Vec<(FaultRule, rand::rngs::StdRng)>>,
     /// Quotas.
     pub quotas: Mutex<QuotaBook>,
+    /// The Bot Framework stand-in (keys, conversations).
+    pub botframework: crate::botframework::BotFramework,
 }
 
 impl Sim {

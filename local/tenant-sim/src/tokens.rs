@@ -20,6 +20,7 @@ pub const RESOURCES: &[(&str, Resource)] = &[
     ("https://graph.microsoft.com", Resource::Api(Api::Graph)),
     ("https://vault.azure.net", Resource::Vault),
     ("https://vault.localhost", Resource::Vault),
+    ("https://api.botframework.com", Resource::BotConnector),
 ];
 
 /// What a token's audience gives access to.
@@ -29,6 +30,8 @@ pub enum Resource {
     Api(Api),
     /// Key Vault.
     Vault,
+    /// The Bot Connector (a bot's token for its conversations, [`crate::botframework`]).
+    BotConnector,
 }
 
 /// The resource behind an audience, if the simulator knows it.

@@ -40,6 +40,7 @@ async fn main() -> Result<(), Error> {
     let mode = state::wiring_mode(&cfg, config.local_mode, now_unix).await?;
     let rt = Runtime::from_config(config).await?;
     state::self_check(&rt, &cfg)?;
+    state::teams_bot(&rt, &cfg)?;
     match mode {
         Mode::Aws { handoff, idempotency } => {
             let wiring = Wiring { idempotency, handoff, responder: None, clock: now_unix };
