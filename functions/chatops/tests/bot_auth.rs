@@ -1,0 +1,101 @@
+//! The Bot Connector token check against the Bot Framework stand-in (in process, injected clock):
+//! the 5-minute skew at both edges, RS256 only, the `serviceurl` claim, and the key refresh on an
+//! unknown `kid` rate-limited by `min_refresh`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
+use chatops::bot_auth::{BotAuth, BotAuthError, BotCloud, ServiceUrlPolicy};
+use serde_json::json;
+use std::time::Duration;
+use tenant_sim::{RunningSim, SimOptions, botframework, start};
+
+const BOT: &str = "44444444-4444-4444-8444-444444444444";
+
+async fn sim() -> RunningSim {
+    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+    sim.sim.config.lock().unwrap().bot_app_id = Some(BOT.to_string());
+    sim
+}
+
+fn auth(sim: &RunningSim, min_refresh: Duration) -> BotAuth {
+    BotAuth::new(
+        sim.client().unwrap(),
+        BOT,
+        BotCloud::Public,
+        Some(format!("{}/botframework/v1/.well-known/openidconfiguration", sim.url)),
+        ServiceUrlPolicy { cloud: BotCloud::Public, extra_prefixes: vec![format!("{}/smba/", sim.url)] },
+        min_refresh,
+    )
+}
+
+fn token(sim: &RunningSim, tweak: impl FnOnce(&mut botframework::MintRequest)) -> (String, String) {
+    let mut req = botframework::MintRequest {
+        activity: json!({"type": "message", "conversation": {"id": "19:c"}}),
+        ..Default::default()
+    };
+    tweak(&mut req);
+    let s = botframework::mint(&sim.sim, req).unwrap();
+    (s.authorization, s.activity["serviceUrl"].as_str().unwrap().to_string())
+}
+
+fn key_fetches(sim: &RunningSim) -> usize {
+    sim.sim.log.lock().unwrap().iter().filter(|e| e.path == "/botframework/v1/.well-known/keys").count()
+}
+
+#[tokio::test]
+async fn the_documented_skew_holds_at_both_edges_and_only_rs256_passes() {
+    let sim = sim().await;
+    let a = auth(&sim, Duration::from_secs(60));
+    let (bearer, service) = token(&sim, |_| {});
+    let now = sim.sim.now().timestamp();
+    let exp = now + 3600;
+    assert!(a.verify(Some(&bearer), &service, "msteams", now).await.is_ok());
+    assert!(a.verify(Some(&bearer), &service, "msteams", exp + 300).await.is_ok(), "within the skew");
+    assert_eq!(a.verify(Some(&bearer), &service, "msteams", exp + 301).await, Err(BotAuthError::Expired));
+    assert!(a.verify(Some(&bearer), &service, "msteams", now - 300).await.is_ok(), "nbf within the skew");
+    assert_eq!(a.verify(Some(&bearer), &service, "msteams", now - 301).await, Err(BotAuthError::NotYetValid));
+    assert_eq!(a.verify(Some(&bearer), &format!("{service}x"), "msteams", now).await, Err(BotAuthError::ServiceUrl));
+    assert_eq!(a.verify(None, &service, "msteams", now).await, Err(BotAuthError::Missing));
+    assert_eq!(
+        a.verify(Some(&bearer.replace("Bearer ", "Basic ")), &service, "msteams", now).await,
+        Err(BotAuthError::Missing)
+    );
+    // The same claims under `alg: none` and HS256: refused before any key is looked at.
+    let jwt = bearer.trim_start_matches("Bearer ");
+    let payload = jwt.split('.').nth(1).unwrap();
+    for alg in ["none", "HS256", "PS256"] {
+        let header = B64.encode(json!({"alg": alg, "typ": "JWT", "kid": "x"}).to_string());
+        let forged = format!("Bearer {header}.{payload}.");
+        let e = a.verify(Some(&forged), &service, "msteams", now).await.unwrap_err();
+        assert!(matches!(e, BotAuthError::Algorithm(_) | BotAuthError::Malformed), "{alg}: {e:?}");
+    }
+    // The payload of a valid token with a changed audience keeps the old signature: refused.
+    let mut claims: serde_json::Value = serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap();
+    claims["aud"] = json!("55555555-5555-4555-8555-555555555555");
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let tampered = format!("Bearer {}.{}.{}", parts[0], B64.encode(claims.to_string()), parts[2]);
+    assert!(matches!(a.verify(Some(&tampered), &service, "msteams", now).await, Err(BotAuthError::Invalid(_))));
+}
+
+#[tokio::test]
+async fn an_unknown_kid_refreshes_the_keys_at_most_once_per_min_refresh() {
+    let sim = sim().await;
+    let limited = auth(&sim, Duration::from_secs(3600));
+    let (bearer, service) = token(&sim, |_| {});
+    let now = sim.sim.now().timestamp();
+    assert!(limited.verify(Some(&bearer), &service, "msteams", now).await.is_ok());
+    assert_eq!(key_fetches(&sim), 1);
+    sim.sim.botframework.rotate().unwrap();
+    let (fresh, _) = token(&sim, |_| {});
+    for _ in 0..5 {
+        assert_eq!(limited.verify(Some(&fresh), &service, "msteams", now).await, Err(BotAuthError::UnknownKey));
+    }
+    assert_eq!(key_fetches(&sim), 1, "a stream of unknown kids does not hammer the keys endpoint");
+    // Without the limit, the first unknown kid fetches the keys once and then verifies.
+    let open = auth(&sim, Duration::ZERO);
+    assert!(open.verify(Some(&bearer), &service, "msteams", now).await.is_err(), "the old key was withdrawn");
+    let before = key_fetches(&sim);
+    assert!(open.verify(Some(&fresh), &service, "msteams", now).await.is_ok());
+    assert_eq!(key_fetches(&sim), before, "the new key was already fetched");
+}
