@@ -99,3 +99,79 @@ async fn an_unknown_kid_refreshes_the_keys_at_most_once_per_min_refresh() {
     assert!(open.verify(Some(&fresh), &service, "msteams", now).await.is_ok());
     assert_eq!(key_fetches(&sim), before, "the new key was already fetched");
 }
+
+mod connector {
+    use super::*;
+    use chatops::connector::{BotConnector, ConnectorError, HttpConnector, TeamsRef};
+    use defender_shared::{
+        auth::{CredentialKind, Material, TenantCredential, TokenProvider},
+        secret::SecretString,
+        vault::FileStore,
+    };
+    use std::sync::Arc;
+
+    async fn connector(sim: &RunningSim, dir: &std::path::Path, deadline: Duration) -> HttpConnector {
+        let file = dir.join("secrets.json");
+        std::fs::write(&file, "{}").unwrap();
+        let store = Arc::new(FileStore::open(&file).await.unwrap());
+        let cred = TenantCredential {
+            tenant_id: sim.tenant_id().parse().unwrap(),
+            client_id: BOT.parse().unwrap(),
+            authority: sim.url.parse().unwrap(),
+            kind: CredentialKind::ClientSecret(Material::Inline(SecretString::new("teams-bot-secret-value-demo"))),
+        };
+        let bot: defender_shared::ids::TenantName = "teams-bot".parse().unwrap();
+        let tokens = TokenProvider::new(sim.client().unwrap(), store, [(bot.clone(), cred)]).unwrap();
+        HttpConnector::new(
+            sim.client().unwrap(),
+            Arc::new(tokens),
+            bot,
+            BotCloud::Public.connector_scope(),
+            ServiceUrlPolicy { cloud: BotCloud::Public, extra_prefixes: vec![format!("{}/smba/", sim.url)] },
+            deadline,
+        )
+    }
+
+    fn calls(sim: &RunningSim, part: &str) -> usize {
+        sim.sim.log.lock().unwrap().iter().filter(|e| e.path.contains(part)).count()
+    }
+
+    #[tokio::test]
+    async fn a_service_url_from_the_queue_is_checked_again_and_posts_are_retried_within_the_deadline() {
+        let sim = sim().await;
+        let dir = std::env::temp_dir().join(format!("df-bot-connector-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let c = connector(&sim, &dir, Duration::from_secs(5)).await;
+        let (_, service) = token(&sim, |_| {}); // delivers an activity in 19:c
+        let here = TeamsRef { service_url: service.clone(), conversation: "19:c".into(), ..TeamsRef::default() };
+        let msg = json!({"type": "message", "text": "hello"});
+        // A serviceUrl that is not a Teams host (as a tampered queue message could carry): nothing is
+        // sent and no token is even asked for.
+        for evil in ["https://evil.example/smba/", "http://169.254.169.254/", &service.replace("https", "http")] {
+            let to = TeamsRef { service_url: evil.to_string(), ..here.clone() };
+            assert_eq!(c.send(&to, &msg).await, Err(ConnectorError::ServiceUrl), "{evil}");
+        }
+        assert_eq!(calls(&sim, "/oauth2/"), 0);
+        // 503 twice, then accepted: one message recorded, one token.
+        let http = sim.client().unwrap();
+        let rule = json!({"path_prefix": "/smba/", "method": "POST", "status": 503, "times": 2});
+        http.post(format!("{}/_sim/faults", sim.url)).json(&rule).send().await.unwrap();
+        let id = c.send(&here, &msg).await.unwrap();
+        assert!(!id.is_empty());
+        assert_eq!(sim.sim.botframework.posted("19:c").len(), 1);
+        assert_eq!(calls(&sim, "/oauth2/v2.0/token"), 1);
+        // The update of that message; then a conversation that never was is refused at once (404).
+        c.update(&here, &id, &json!({"type": "message", "text": "edited"})).await.unwrap();
+        let nowhere = TeamsRef { conversation: "19:none".into(), ..here.clone() };
+        assert_eq!(c.send(&nowhere, &msg).await, Err(ConnectorError::Refused(404)));
+        // Failing for longer than the deadline: given up, retryable on a later pass.
+        let short = connector(&sim, &dir, Duration::from_secs(2)).await;
+        let rule = json!({"path_prefix": "/smba/", "method": "POST", "status": 503});
+        http.post(format!("{}/_sim/faults", sim.url)).json(&rule).send().await.unwrap();
+        let t = std::time::Instant::now();
+        let e = short.send(&here, &msg).await.unwrap_err();
+        assert!(matches!(e, ConnectorError::Deadline(_)) && e.is_retryable(), "{e:?}");
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
