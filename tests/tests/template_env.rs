@@ -133,6 +133,8 @@ fn vault_secrets_of(env: &std::collections::BTreeMap<String, String>) -> Vec<Str
         "CHATOPS_SLACK_SECRET_NAMES",
         "CHATOPS_TEAMS_SECRET_NAMES",
         "CHATOPS_SLACK_BOT_TOKEN_NAME",
+        "CHATOPS_BOT_SECRET_NAME",
+        "CHATOPS_BOT_CERT_NAME",
     ];
     lists
         .iter()

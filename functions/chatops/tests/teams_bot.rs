@@ -227,7 +227,8 @@ async fn bad_tokens_are_refused_untouched_one_isolate_under_five_presses_and_the
     // Rotation: the keys are fetched again for the new key's unknown kid (a key cached within its
     // day stays usable, as the docs allow long caching).
     rig.sim.sim.botframework.rotate().unwrap();
-    let fetches = || rig.sim.sim.log.lock().unwrap().iter().filter(|e| e.path == "/botframework/v1/.well-known/keys").count();
+    let fetches =
+        || rig.sim.sim.log.lock().unwrap().iter().filter(|e| e.path == "/botframework/v1/.well-known/keys").count();
     let fetched = fetches();
     let (status, _) = rig.valid(isolate.clone()).await;
     assert_eq!(status, 200);
@@ -254,7 +255,9 @@ async fn bad_tokens_are_refused_untouched_one_isolate_under_five_presses_and_the
     }
     let accepted = rig
         .posted("the card updated with Defender's answer", |p| {
-            p["method"] == "PUT" && p["activity_id"] == card.as_str() && text_of(&p["body"]).contains("accepted by Defender")
+            p["method"] == "PUT"
+                && p["activity_id"] == card.as_str()
+                && text_of(&p["body"]).contains("accepted by Defender")
         })
         .await;
     assert!(verbs(&accepted["body"]).is_empty(), "no buttons left: {accepted:#}");
@@ -279,8 +282,10 @@ async fn under_the_two_person_rule_the_requesters_approve_is_refused_and_an_appr
     let (_, confirmed) = rig.valid(press("aad-1", "confirm", &token, &card)).await;
     assert_eq!(verbs(&confirmed), ["approve", "cancel"], "{confirmed:#}");
     assert!(text_of(&confirmed).contains("Approval needed"), "{confirmed:#}");
-    rig.posted("the approval card for everyone", |p| p["method"] == "PUT" && verbs(&p["body"]) == ["approve", "cancel"])
-        .await;
+    rig.posted("the approval card for everyone", |p| {
+        p["method"] == "PUT" && verbs(&p["body"]) == ["approve", "cancel"]
+    })
+    .await;
     let approve_token = token_of(&confirmed);
 
     let (_, own) = rig.valid(press("aad-1", "approve", &approve_token, &card)).await;
