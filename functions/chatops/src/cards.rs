@@ -9,7 +9,7 @@
 //!   in `data.token`, checked by [`crate::actions::Safety`] exactly as Slack's buttons are.
 //!
 //! Untrusted text (what endpoints and users wrote) is escaped for the cards' Markdown subset with a
-//! backslash before every ASCII punctuation character CommonMark could read as syntax, so a planted
+//! backslash before every character CommonMark could read as syntax there ([`escape_card`]), so a planted
 //! `[Open](https://evil)` shows as typed and forms no link; our own `*bold*` becomes `**bold**` and
 //! code backticks are dropped (cards have no code spans).
 
@@ -19,11 +19,16 @@ use serde_json::{Value, json};
 /// The card content type.
 pub const CARD: &str = "application/vnd.microsoft.card.adaptive";
 
-/// Escapes untrusted text for an Adaptive Card `TextBlock`.
+/// Escapes untrusted text for an Adaptive Card `TextBlock`: a backslash before each character that
+/// forms Markdown anywhere in a line (emphasis, links, code, HTML, entities, headings, tables,
+/// strike-through), and before a `-` or `+` where a list could start (the piece's first character);
+/// line breaks become spaces.
 pub fn escape_card(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_ascii_punctuation() && !matches!(c, '.' | ',' | ':' | ';' | '/' | '@' | '=' | '?' | '%' | '\'' | '"') {
+    for (i, c) in s.chars().enumerate() {
+        let syntax =
+            matches!(c, '\\' | '*' | '_' | '[' | ']' | '(' | ')' | '`' | '~' | '<' | '>' | '#' | '!' | '|' | '&');
+        if syntax || (i == 0 && matches!(c, '-' | '+')) {
             out.push('\\');
         }
         if c == '\n' || c == '\r' {
@@ -136,9 +141,11 @@ pub fn invoke_card(reply: &Reply) -> Value {
     json!({"statusCode": 200, "type": CARD, "value": card(reply)})
 }
 
-/// The answer to an `adaptiveCard/action` invoke that leaves the card and shows the presser a message.
+/// The answer to an `adaptiveCard/action` invoke that leaves the card and shows the presser a message
+/// (plain text: our code backticks dropped, what others wrote kept as written).
 pub fn invoke_message(text: &str) -> Value {
-    json!({"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": crate::reply::plain(text)})
+    let value: String = segments(text).into_iter().map(|(u, p)| if u { p } else { p.replace('`', "") }).collect();
+    json!({"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": value})
 }
 
 #[cfg(test)]
@@ -154,7 +161,7 @@ mod tests {
             untrusted("[Open](https://evil.example) *x*")
         ));
         let c = card(&r);
-        assert_eq!(c["body"][0]["text"], "**ws\\-1** (id abc)");
+        assert_eq!(c["body"][0]["text"], "**ws-1** (id abc)");
         assert_eq!(c["body"][1]["type"], "FactSet");
         let os = c["body"][1]["facts"][0]["value"].as_str().unwrap();
         assert_eq!(os, "\\[Open\\]\\(https://evil.example\\) \\*x\\*");

@@ -494,7 +494,11 @@ impl Worker {
                     "{what}: accepted by Defender — action `{action_id}`, status *{}*, {context}. Request `{}`. {}",
                     opt(a.status.as_ref()),
                     c.request_id,
-                    self.poster().late_outcome_note()
+                    if thread.teams.is_some() {
+                        "The outcome will be posted to this conversation."
+                    } else {
+                        self.poster().late_outcome_note()
+                    }
                 ));
                 (reply, Some(pending))
             }

@@ -10,7 +10,7 @@ use serde_json::json;
 use std::time::Duration;
 use tenant_sim::{RunningSim, SimOptions, botframework, start};
 
-const BOT: &str = "44444444-4444-4444-8444-444444444444";
+const BOT: &str = "66666666-6666-4666-8666-666666666666";
 
 async fn sim() -> RunningSim {
     let sim = start(SimOptions::demo().unwrap()).await.unwrap();

@@ -12,6 +12,9 @@ pub const APP_SECRET: &str = "demo-secret-value-do-not-use-in-prod";
 pub const RESPONDER_APP: &str = "44444444-4444-4444-8444-444444444444";
 /// Its client secret in the tests that register it.
 pub const RESPONDER_SECRET: &str = "responder-secret-value-do-not-use-in-prod";
+/// The Teams bot's app id (an app of the demo seed; the simulator's Bot Framework signs activities
+/// for it and takes its token on the conversations API).
+pub const BOT: &str = "66666666-6666-4666-8666-666666666666";
 /// The chat user the demo policy lets look things up and isolate.
 pub const ANALYST: &str = "U0ANALYST";
 /// The demo chat-ops access policy (`CHATOPS_RBAC`).
@@ -52,6 +55,18 @@ pub fn for_function(
             env.insert("DEFENDER_ALLOWED_ACTIONS".into(), "isolate,unisolate,scan".into());
             env.insert("CHATOPS_RBAC".into(), POLICY.into());
             env.insert("CHATOPS_RESPONSE_URL_PREFIXES".into(), hooks.into());
+            // The Teams bot, against the simulator's Bot Framework stand-in.
+            let sim = base.get("MDE_API_URL").cloned().unwrap_or_default();
+            let tenant = base.get("AZURE_TENANT_ID").cloned().unwrap_or_default();
+            env.insert("CHATOPS_BOT_APP_ID".into(), BOT.into());
+            env.insert("CHATOPS_BOT_TENANT_ID".into(), tenant);
+            env.insert("CHATOPS_BOT_SECRET_NAME".into(), "teams-bot-secret".into());
+            env.insert(
+                "CHATOPS_BOT_OPENID_METADATA_URL".into(),
+                format!("{sim}/botframework/v1/.well-known/openidconfiguration"),
+            );
+            env.insert("CHATOPS_BOT_SERVICE_URL_PREFIXES".into(), format!("{sim}/smba/"));
+            env.insert("CHATOPS_RECHECK_S".into(), "5".into());
         }
         _ => {}
     }

@@ -79,6 +79,7 @@ async fn run(dev: bool) -> Result<(), BoxError> {
     println!("== logs: {} (outside the project, so cargo-lambda never sees them change)", run_dir.display());
 
     let sim = start(SimOptions::demo()?).await?;
+    sim.sim.config.lock().map_err(|_| "simulator state poisoned")?.bot_app_id = Some(env::BOT.to_string());
     println!("== simulated tenant {} on {} (TLS with a CA generated at start)", sim.tenant_id(), sim.url);
     let ca = run_dir.join("tenant-sim-ca.pem");
     std::fs::write(&ca, &sim.ca_pem)?;

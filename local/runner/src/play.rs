@@ -257,6 +257,98 @@ async fn chatops(st: &mut Stack) -> Result<(), BoxError> {
     let posted = st.hooks.wait_for("sqs", 1, T).await;
     let p = posted.last().ok_or_else(|| format!("the worker posted nothing (it answered {} {})", a.status, a.body))?;
     println!("     posted to response_url: {}", indent(s(p, "text")));
+    teams_bot(st).await
+}
+
+/// The text of a card the bot posted (or of an invoke's answer).
+fn card_text(v: &Value) -> String {
+    let card = if v["type"] == chatops::cards::CARD { &v["value"] } else { &v["attachments"][0]["content"] };
+    let mut out: Vec<String> = Vec::new();
+    for b in card["body"].as_array().into_iter().flatten() {
+        if let Some(t) = b["text"].as_str() {
+            out.push(t.to_string());
+        }
+        for f in b["facts"].as_array().into_iter().flatten() {
+            out.push(format!("{}: {}", s(f, "title"), s(f, "value")));
+        }
+    }
+    if let Some(t) = v["value"].as_str() {
+        out.push(t.to_string());
+    }
+    out.join("\n")
+}
+
+async fn bot_post(st: &mut Stack, activity: Value, forge: bool) -> Result<Answer, BoxError> {
+    let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let mut activity = activity;
+    activity["channelData"] = json!({"tenant": {"id": tenant}});
+    let req = tenant_sim::botframework::MintRequest { activity, forge, ..Default::default() };
+    let signed = tenant_sim::botframework::mint(&st.sim.sim, req)?;
+    let url = st.watch.function_url("chatops-callback", "/chatops/teams-bot");
+    let req = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("authorization", signed.authorization)
+        .body(signed.activity.to_string());
+    Ok(send("POST a Bot Framework activity", req, function(st, "chatops-callback")?, T).await?)
+}
+
+async fn bot_wait(st: &Stack, conv: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Result<Value, BoxError> {
+    for _ in 0..600 {
+        if let Some(p) = st.sim.sim.botframework.posted(conv).into_iter().find(|p| pred(p)) {
+            return Ok(p);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("the bot never posted {what}").into())
+}
+
+/// The Teams bot: a signed activity, the confirmation card, a button press, one isolate, the
+/// follow-up posted to the conversation.
+async fn teams_bot(st: &mut Stack) -> Result<(), BoxError> {
+    let host = "ws-fin-017.contoso.com";
+    let conv = "19:make-run-soc@thread.tacv2";
+    let from = json!({"id": "29:analyst", "name": "analyst", "aadObjectId": ANALYST});
+    println!(
+        "\n== 3b. chat-ops in Teams: POST {} (the bot's messaging endpoint; the simulator plays the Bot Framework)",
+        st.watch.function_url("chatops-callback", "/chatops/teams-bot")
+    );
+    let msg = json!({"type": "message", "text": format!("<at>Defender</at> isolate {host} suspected C2 beacon"),
+        "from": from, "conversation": {"id": conv, "conversationType": "channel"}});
+    let forged = bot_post(st, msg.clone(), true).await?;
+    if forged.status != 401 {
+        return Err(format!("a forged Bot Connector token was answered {}", forged.status).into());
+    }
+    println!("     the activity with a forged Bot Connector token: {} {}", forged.status, forged.body);
+    println!("     asked (signed by the Bot Connector's key): @Defender isolate {host} suspected C2 beacon");
+    let a = bot_post(st, msg, false).await?;
+    println!("     acknowledged: {}", a.status);
+    let card = bot_wait(st, conv, "a confirmation card", |p| {
+        p["body"]["attachments"][0]["content"]["actions"][0]["verb"] == "confirm"
+    })
+    .await?;
+    println!("     card posted to the conversation: {}", indent(&card_text(&card["body"])));
+    let token =
+        card["body"]["attachments"][0]["content"]["actions"][0]["data"]["token"].as_str().unwrap_or("").to_string();
+    let card_id = s(&card, "activity_id").to_string();
+    for i in 1..=2 {
+        let press = json!({"type": "invoke", "name": "adaptiveCard/action", "replyToId": card_id, "from": from,
+            "conversation": {"id": conv, "conversationType": "channel"},
+            "value": {"action": {"type": "Action.Execute", "verb": "confirm", "data": {"token": token}}}});
+        let a = bot_post(st, press, false).await?;
+        println!("     Confirm pressed #{i} ({}): {}", a.status, indent(&card_text(&a.body)));
+    }
+    let updated = bot_wait(st, conv, "the updated card", |p| {
+        p["method"] == "PUT" && card_text(&p["body"]).contains("accepted by Defender")
+    })
+    .await?;
+    println!("     card updated in place for everyone: {}", indent(&card_text(&updated["body"])));
+    st.sim.sim.clock.advance(chrono::Duration::seconds(60));
+    println!("     (the simulated clock moves 60 s: the isolation completes)");
+    let done =
+        bot_wait(st, conv, "the outcome", |p| p["method"] == "POST" && card_text(&p["body"]).contains("Succeeded"))
+            .await?;
+    println!("     follow-up posted to the conversation: {}", indent(&card_text(&done["body"])));
     Ok(())
 }
 

@@ -1397,7 +1397,7 @@ doc = {
          "vault_access": False},
         {"client_id": "33333333-3333-4333-8333-333333333333", "display_name": "public client for device code",
          "public_client": True, "roles": []},
-        {"client_id": "44444444-4444-4444-8444-444444444444", "display_name": "Teams bot (Azure Bot, single-tenant)",
+        {"client_id": "66666666-6666-4666-8666-666666666666", "display_name": "Teams bot (Azure Bot, single-tenant)",
          "client_secret": "teams-bot-secret-value-demo", "roles": [], "vault_access": False},
     ],
     "users": [
