@@ -82,6 +82,6 @@ fn the_teams_app_package_matches_the_bot() {
     }
     let template = include_str!("../../../infra/template.yaml");
     assert!(template.contains(&format!("Path: {}", chatops::teams_bot::TEAMS_BOT_ROUTE)));
-    assert!(template.contains(&format!("/chatops/teams-bot\n")), "the messaging endpoint output");
+    assert!(template.contains("/chatops/teams-bot\n"), "the messaging endpoint output");
     assert!(template.contains("CHATOPS_BOT_APP_ID: !Ref TeamsBotAppId"));
 }

@@ -16,6 +16,9 @@ use serde_json::{Value, json};
 use std::{process::Stdio, time::Duration};
 use tenant_sim::{RunningSim, SimOptions, botframework, start};
 
+/// A change to how an activity is signed.
+type Tweak = Box<dyn FnOnce(&mut botframework::MintRequest)>;
+
 const BOT: &str = "66666666-6666-4666-8666-666666666666";
 const CONV: &str = "19:soc-alerts@thread.tacv2";
 const MACHINE: &str = "bf44e1ec1d7163de5cf81d93982ed19d185f80d2";
@@ -196,7 +199,7 @@ async fn bad_tokens_are_refused_untouched_one_isolate_under_five_presses_and_the
 
     let before = rig.log_len();
     let isolate = message("aad-1", "isolate ws-fin-011.contoso.com c2 beacon seen");
-    let bad: Vec<(&str, Box<dyn FnOnce(&mut botframework::MintRequest)>)> = vec![
+    let bad: Vec<(&str, Tweak)> = vec![
         ("forged", Box::new(|r| r.forge = true)),
         ("expired", Box::new(|r| r.shift_s = -3600 - 301)),
         ("not yet valid", Box::new(|r| r.shift_s = 400)),

@@ -227,16 +227,16 @@ fn bot_token_ok(sim: &Sim, headers: &HeaderMap) -> bool {
     claims.idtyp == "app" && bot.is_some_and(|b| b.eq_ignore_ascii_case(&claims.appid))
 }
 
-fn message_body(body: &Bytes) -> Result<Value, Response> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|_| error(StatusCode::BAD_REQUEST, "BadSyntax", "the body is not an activity"))?;
+/// The message activity in a body, or why it is refused (400).
+fn message_body(body: &Bytes) -> Result<Value, (&'static str, &'static str)> {
+    let v: Value = serde_json::from_slice(body).map_err(|_| ("BadSyntax", "the body is not an activity"))?;
     if v.get("type").and_then(Value::as_str) != Some("message") {
-        return Err(error(StatusCode::BAD_REQUEST, "BadArgument", "the activity type must be 'message'"));
+        return Err(("BadArgument", "the activity type must be 'message'"));
     }
     let has_content = v.get("text").and_then(Value::as_str).is_some_and(|t| !t.is_empty())
         || v.get("attachments").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
     if !has_content {
-        return Err(error(StatusCode::BAD_REQUEST, "BadArgument", "the message has neither text nor attachments"));
+        return Err(("BadArgument", "the message has neither text nor attachments"));
     }
     Ok(v)
 }
@@ -255,7 +255,7 @@ async fn send(
     }
     let v = match message_body(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err((code, why)) => return error(StatusCode::BAD_REQUEST, code, why),
     };
     let id = format!("1{}", &uuid::Uuid::new_v4().simple().to_string()[..15]);
     lock(&sim.botframework.conversations)
@@ -276,7 +276,7 @@ async fn update(
     }
     let v = match message_body(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err((code, why)) => return error(StatusCode::BAD_REQUEST, code, why),
     };
     let mut convs = lock(&sim.botframework.conversations);
     let Some(list) = convs.get_mut(&conv) else {
