@@ -432,3 +432,40 @@ async fn press(
         _ => refused("Nothing to do.".into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Option<TeamsBotConfig>, ChatOpsConfigError> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        TeamsBotConfig::from_lookup(&|k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn the_bot_settings_and_their_refusals() {
+        assert_eq!(read(&[]).unwrap(), None, "no app id: no bot");
+        let app = ("CHATOPS_BOT_APP_ID", "66666666-6666-4666-8666-666666666666");
+        let tenant = ("CHATOPS_BOT_TENANT_ID", "4a6f2e1c-8d3b-4c7a-9e5f-2b1d0c9a8e7f");
+        let c = read(&[app, tenant]).unwrap().unwrap();
+        assert_eq!(c.credential, BotCredential::Secret("teams-bot-secret".into()));
+        assert_eq!((c.keys_min_refresh, c.post_deadline), (Duration::from_secs(60), Duration::from_secs(15)));
+        assert_eq!(read(&[app]).unwrap_err().var, "CHATOPS_BOT_TENANT_ID", "single-tenant: the tenant is required");
+        assert_eq!(read(&[("CHATOPS_BOT_APP_ID", "bot"), tenant]).unwrap_err().var, "CHATOPS_BOT_APP_ID");
+        let cert = read(&[app, tenant, ("CHATOPS_BOT_CERT_NAME", "teams-bot-cert")]).unwrap().unwrap();
+        assert_eq!(cert.credential, BotCredential::Certificate("teams-bot-cert".into()));
+        let both = [app, tenant, ("CHATOPS_BOT_CERT_NAME", "a"), ("CHATOPS_BOT_SECRET_NAME", "b")];
+        assert_eq!(read(&both).unwrap_err().var, "CHATOPS_BOT_CERT_NAME");
+        for bad in ["http://login.botframework.com/v1/.well-known/openidconfiguration", "https://user@x.example/"] {
+            let e = read(&[app, tenant, ("CHATOPS_BOT_OPENID_METADATA_URL", bad)]).unwrap_err();
+            assert_eq!(e.var, "CHATOPS_BOT_OPENID_METADATA_URL", "{bad}");
+        }
+        let e =
+            read(&[app, tenant, ("CHATOPS_BOT_SERVICE_URL_PREFIXES", "https://smba.trafficmanager.net")]).unwrap_err();
+        assert_eq!(e.var, "CHATOPS_BOT_SERVICE_URL_PREFIXES", "a prefix must pin the whole host");
+        assert_eq!(
+            read(&[app, tenant, ("CHATOPS_BOT_KEYS_MIN_REFRESH_S", "7200")]).unwrap_err().var,
+            "CHATOPS_BOT_KEYS_MIN_REFRESH_S"
+        );
+    }
+}

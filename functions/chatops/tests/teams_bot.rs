@@ -192,10 +192,31 @@ fn token_of(v: &Value) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_tokens_are_refused_untouched_one_isolate_under_five_presses_and_the_outcome_is_posted() {
     let rig = rig("once", false).await;
-    // A first, valid activity warms the binary (cold start: vault, tokens) and the key cache.
-    let (status, _) = rig.valid(message("aad-3", "help")).await;
-    assert_eq!(status, 200);
+    // A first, valid activity warms the binary (cold start: vault, tokens) and the key cache; the
+    // same activity delivered again is acted on once.
+    let (help, help_auth) = rig.signed(message("aad-3", "help"), |_| {});
+    assert_eq!(rig.send(&help, Some(&help_auth)).await.0, 200);
     rig.posted("the help reply", |p| text_of(&p["body"]).contains("machine")).await;
+    assert_eq!(rig.send(&help, Some(&help_auth)).await.0, 200);
+    // A validly signed activity from a Teams tenant outside the policy: told so, nothing looked up.
+    let (mut foreign, _) = rig.signed(message("aad-1", "machine ws-fin-011.contoso.com"), |_| {});
+    foreign["channelData"] = json!({"tenant": {"id": "0d2a1c9e-0000-4000-8000-00000000f00d"}});
+    let req = botframework::MintRequest { activity: foreign, ..Default::default() };
+    let s = botframework::mint(&rig.sim.sim, req).unwrap();
+    assert_eq!(rig.send(&s.activity, Some(&s.authorization)).await.0, 200);
+    rig.posted("the refusal of a foreign tenant", |p| {
+        text_of(&p["body"]).contains("not allowed to use this Defender integration")
+    })
+    .await;
+    let helps = rig
+        .sim
+        .sim
+        .botframework
+        .posted(CONV)
+        .iter()
+        .filter(|p| text_of(&p["body"]).contains("processes-on-host"))
+        .count();
+    assert_eq!(helps, 1, "a redelivered activity is answered once");
 
     let before = rig.log_len();
     let isolate = message("aad-1", "isolate ws-fin-011.contoso.com c2 beacon seen");
