@@ -156,6 +156,8 @@ struct Envelope {
 struct IdName {
     #[serde(default)]
     id: String,
+    #[serde(default, rename = "conversationType")]
+    conversation_type: Option<String>,
     #[serde(default)]
     name: Option<String>,
     #[serde(default, rename = "aadObjectId")]
@@ -291,6 +293,11 @@ pub async fn handle(state: &State, bot: &TeamsBot, req: &Request, body: &[u8]) -
         Parsed::Command(Command::Help) => return tell(usage()).await,
         Parsed::Command(Command::Confirm { .. }) => {
             return tell("Here, confirm with the card's buttons.".into()).await;
+        }
+        // The sign-in code of `link` is for its requester's eyes only: a 1:1 chat with the bot.
+        Parsed::Command(Command::Link) if a.conversation.conversation_type.as_deref() != Some("personal") => {
+            return tell("Run `link` in a 1:1 chat with the bot: a sign-in code is never shown in a channel.".into())
+                .await;
         }
         Parsed::Command(c) => c,
     };

@@ -208,6 +208,9 @@ async fn bad_tokens_are_refused_untouched_one_isolate_under_five_presses_and_the
         text_of(&p["body"]).contains("not allowed to use this Defender integration")
     })
     .await;
+    // `link` in a channel: refused there (the sign-in code would be shown to everyone).
+    assert_eq!(rig.valid(message("aad-1", "link")).await.0, 200);
+    rig.posted("the link refusal", |p| text_of(&p["body"]).contains("1:1 chat")).await;
     let helps = rig
         .sim
         .sim
