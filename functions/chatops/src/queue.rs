@@ -23,10 +23,13 @@ pub async fn handle_sqs(worker: &Worker, event: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
-        let outcome = match job_of(&record) {
-            Ok(job) => worker.try_run(job).await.map(|_| ()),
-            Err(e) => Err(e),
+        let run = async {
+            match job_of(&record) {
+                Ok(job) => worker.try_run(job).await.map(|_| ()),
+                Err(e) => Err(e),
+            }
         };
+        let outcome = defender_shared::telemetry::scope(Some(&crate::correlation::of_record(&record)), run).await;
         match outcome {
             Ok(()) => info!(message_id = %id, "job done"),
             Err(e) => {

@@ -119,6 +119,9 @@ impl Worker {
     /// # Errors
     /// [`JobError::Requeue`] when a follow-up or a wait could not be sent on (deliver the job again).
     pub async fn try_run(&self, job: Job) -> Result<Option<Reply>, JobError> {
+        if let Job::Command { tenant, .. } | Job::LinkPoll { tenant, .. } = &job {
+            defender_shared::telemetry::tenant(tenant.as_str());
+        }
         match job {
             Job::Command { tenant, user, origin, text, response_url, received_at } => {
                 let mut thread = Thread {
