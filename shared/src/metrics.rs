@@ -118,7 +118,7 @@ fn with_context(mut doc: Map<String, Value>) -> Map<String, Value> {
     })
     .unwrap_or((None, false, None, None));
     let mut out = Map::new();
-    if let Some(aws) = doc.remove("_aws") {
+    if let Some(aws) = doc.shift_remove("_aws") {
         out.insert("_aws".into(), aws);
     }
     out.insert("service".into(), Value::from(crate::telemetry::service()));

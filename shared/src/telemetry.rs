@@ -135,7 +135,7 @@ impl LambdaJson {
         }
         let mut fields = Map::new();
         event.record(&mut Fields(&mut fields));
-        if let Some(m) = fields.remove("message") {
+        if let Some(m) = fields.shift_remove("message") {
             line.insert("message".into(), m);
         }
         if meta.target() == AUDIT {
@@ -265,10 +265,13 @@ pub async fn invocation<F: Future>(request_id: &str, fut: F) -> F::Output {
         correlation_id: Mutex::new(None),
         counters: std::sync::Arc::default(),
     });
-    crate::metrics::count("Invocations", 1);
-    let out = CONTEXT.scope(ctx, fut.instrument(span)).await;
-    crate::metrics::flush();
-    out
+    let run = async move {
+        crate::metrics::count("Invocations", 1);
+        let out = fut.instrument(span).await;
+        crate::metrics::flush();
+        out
+    };
+    CONTEXT.scope(ctx, run).await
 }
 
 /// Runs `fut` as one unit of work inside the invocation (a queued job): its own span and context,
