@@ -22,8 +22,9 @@
 //!   retries within a deadline, the quota governor, OData/KQL escaping, the permission manifest.
 //! - [`doctor`] — the permission self-check (token claims vs. the permission manifest).
 //! - [`runtime`] — cold-start wiring: config → HTTP client, store, registry, tokens, Defender client.
-//! - [`telemetry`] — the one tracing set-up: JSON lines with top-level fields under Lambda's JSON log
-//!   format, text locally.
+//! - [`metrics`] — CloudWatch EMF: per-invocation counters, documents, the spec check.
+//! - [`telemetry`] — the one tracing set-up: JSON lines under Lambda's JSON log format with service,
+//!   cold start, request id, tenant, correlation id and audit objects; text locally.
 //! - [`webhook`] — inbound signatures (Standard Webhooks, GitHub, Slack v0, Teams) in constant time,
 //!   with a replay window.
 
@@ -34,6 +35,7 @@ pub mod defender;
 pub mod doctor;
 pub mod http;
 pub mod ids;
+pub mod metrics;
 pub mod runtime;
 pub mod secret;
 pub mod senders;

@@ -409,11 +409,15 @@ async fn chatops_callback_answers_slack_and_a_confirmed_isolate_runs_once() {
     );
     assert!(esm.errors().is_empty(), "{:?}", esm.errors());
 
-    // JSON logs: the audit lines keep their fields at the top level.
+    // JSON logs: the audit lines carry their fields as one `audit` object (issue 15; they were
+    // top-level keys before), next to the context keys.
     let audit: Vec<Value> = st.functions.iter().flat_map(json_lines).filter(|l| l["target"] == "audit").collect();
     assert!(
-        audit.iter().any(|l| l["decision"] == "executed" && l["user_id"] == ANALYST),
-        "an audit line with top-level fields: {audit:?}"
+        audit.iter().any(|l| l["audit"]["decision"] == "executed"
+            && l["audit"]["user_id"] == ANALYST
+            && l["service"] == "chatops-worker"
+            && l["tenant"] == "default"),
+        "an audit line with an audit object: {audit:?}"
     );
     ship_logs(&st).await;
 }

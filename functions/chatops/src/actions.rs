@@ -159,6 +159,15 @@ pub fn audit(
     request_id: Option<&str>,
     detail: &str,
 ) {
+    match decision {
+        Decision::Executed => defender_shared::metrics::count("ActionsExecuted", 1),
+        Decision::Refused => defender_shared::metrics::count("ActionsRefused", 1),
+        Decision::Failed => defender_shared::metrics::count("ActionsFailed", 1),
+        _ => {}
+    }
+    if let Some(t) = tenant {
+        defender_shared::telemetry::tenant(t);
+    }
     info!(
         target: "audit",
         decision = decision.as_str(),

@@ -167,6 +167,9 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
         warn!(reason = %e, bytes = body.len(), "unauthenticated Slack request refused");
         return unauthorized();
     }
+    if let Some(id) = crate::correlation::slack(body) {
+        defender_shared::telemetry::correlate(&id);
+    }
     let retry = header("x-slack-retry-num").map(str::to_string);
     let parsed = match parse_slack(body) {
         Ok(p) => p,
@@ -202,6 +205,7 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
                 Ok(None) => return slack(&Reply::text(usage())),
                 Err(why) => return slack(&Reply::text(why)),
             };
+            defender_shared::telemetry::tenant(tenant.as_str());
             let text = form_text(body);
             let job = Job::Command { tenant, user, origin, text, response_url, received_at: now };
             match state.handoff.send(&job, Duration::ZERO).await {
@@ -396,6 +400,9 @@ async fn teams_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
             return unauthorized();
         }
     };
+    if let Some(id) = crate::correlation::teams(body) {
+        defender_shared::telemetry::correlate(&id);
+    }
     let r = match parse_teams(body) {
         Ok(r) => r,
         Err(e) => {
@@ -447,6 +454,7 @@ async fn teams_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
         Ok(None) => return teams(Reply::text(usage())),
         Err(why) => return teams(Reply::text(why)),
     };
+    defender_shared::telemetry::tenant(tenant.as_str());
     let text = parse_text_of(body);
     let reply = match tokio::time::timeout(TEAMS_BUDGET, state.worker.command(&tenant, &r.user, &r.origin, &text)).await
     {

@@ -191,6 +191,7 @@ impl HandOff for SqsHandOff {
             .queue_url(&self.queue_url)
             .message_body(body)
             .delay_seconds(seconds)
+            .set_message_attributes(crate::correlation::attributes())
             .send()
             .await
             .map(|_| ())

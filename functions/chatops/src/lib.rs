@@ -9,6 +9,7 @@
 //!   tenant, which actions need two people; checked against the tenants at cold start).
 //! - [`actions`] — the heart: authorise, resolve the machine exactly, check its state, confirm with a
 //!   sealed expiring token, a second person's approval where required, execute once, audit every decision.
+//! - [`correlation`] — the correlation id of a chat request (logs), carried to the worker through SQS.
 //! - [`confirm`] — the confirmation token (HMAC-sealed, expiring).
 //! - [`idempotency`] — the conditional-write store behind exactly-once (in memory; DynamoDB).
 //! - [`identity`] — whose Entra identity a `/defender link` may bind (admin mapping, Slack e-mail,
@@ -42,6 +43,7 @@ pub mod command;
 pub mod config;
 pub mod confirm;
 pub mod connector;
+pub mod correlation;
 pub mod defender;
 pub mod followup;
 pub mod handler;

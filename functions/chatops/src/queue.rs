@@ -23,18 +23,22 @@ pub async fn handle_sqs(worker: &Worker, event: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
-        let outcome = match job_of(&record) {
-            Ok(job) => worker.try_run(job).await.map(|_| ()),
-            Err(e) => Err(e),
-        };
-        match outcome {
-            Ok(()) => info!(message_id = %id, "job done"),
-            Err(e) => {
-                warn!(message_id = %id, error = %e, "job failed; SQS will deliver it again");
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                response.batch_item_failures.push(failure);
+        // Each record in its own log scope: the correlation id the callback carried (or the message id).
+        let run = async {
+            let outcome = match job_of(&record) {
+                Ok(job) => worker.try_run(job).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match &outcome {
+                Ok(()) => info!(message_id = %id, "job done"),
+                Err(e) => warn!(message_id = %id, error = %e, "job failed; SQS will deliver it again"),
             }
+            outcome
+        };
+        if defender_shared::telemetry::scope(Some(&crate::correlation::of_record(&record)), run).await.is_err() {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
         }
     }
     response

@@ -126,6 +126,9 @@ impl Worker {
 
     /// Runs one job whose replies go to `teams` (a Teams bot conversation) when given.
     async fn try_run_in(&self, job: Job, teams: Option<crate::connector::TeamsRef>) -> Result<Option<Reply>, JobError> {
+        if let Job::Command { tenant, .. } | Job::LinkPoll { tenant, .. } = &job {
+            defender_shared::telemetry::tenant(tenant.as_str());
+        }
         match job {
             Job::Teams { conversation, job } => Box::pin(self.try_run_in(*job, Some(conversation))).await,
             Job::Command { tenant, user, origin, text, response_url, received_at } => {

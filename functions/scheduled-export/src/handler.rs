@@ -12,7 +12,11 @@ use crate::{
     sink::Sink,
 };
 use chrono::{DateTime, Utc};
-use defender_shared::defender::Deadline;
+use defender_shared::{
+    defender::Deadline,
+    metrics::{self, Unit},
+    telemetry,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tracing::{error, info};
@@ -118,43 +122,48 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// One EMF document for a stream's run (printed to stdout, where Lambda's log agent picks it up).
+/// The namespace of the per-stream documents (kept from before the shared metrics module, so
+/// alarms and queries on it keep working).
+pub const NAMESPACE: &str = "DefenderFunctions/Export";
+
+/// How far the stream's export is behind Defender at `now_ms`: 0 when the run completed (caught up
+/// as of this run), else the age of the newest record version it committed (its cursor).
+fn lag_seconds(s: &StreamSummary, now_ms: i64) -> Option<f64> {
+    if s.outcome == export::Outcome::Complete {
+        return Some(0.0);
+    }
+    let at = s.cursor_after.as_ref().or(s.cursor_before.as_ref())?.0;
+    Some(((now_ms - at.timestamp_millis()).max(0) / 1000) as f64)
+}
+
+/// One EMF document for a stream's run (printed to stdout through [`metrics::emit`], where Lambda's
+/// log agent picks it up).
+pub fn document(s: &StreamSummary, now_ms: i64) -> metrics::Document {
+    let count = |v: u64| v as f64;
+    let mut doc = metrics::Document::new(NAMESPACE)
+        .dimensions(&[("Tenant", &s.tenant), ("Stream", &s.stream)])
+        .metric("Records", Unit::Count, count(s.records))
+        .metric("Skipped", Unit::Count, count(s.skipped))
+        .metric("Objects", Unit::Count, count(s.objects))
+        .metric("ApiCalls", Unit::Count, count(s.api_calls))
+        .metric("Throttles", Unit::Count, count(s.throttles))
+        .metric("ThrottlesRetried", Unit::Count, count(s.throttles_retried))
+        .metric("WindowsHalved", Unit::Count, count(s.windows_halved))
+        .metric("Undecodable", Unit::Count, count(s.undecodable))
+        .metric("Conflicts", Unit::Count, count(u64::from(s.outcome == export::Outcome::Conflict)));
+    if let Some(lag) = lag_seconds(s, now_ms) {
+        doc = doc.metric("LagSeconds", Unit::Seconds, lag);
+    }
+    doc.property("tenant", &s.tenant)
+        .property("Outcome", s.outcome)
+        .property("StopReason", &s.stop_reason)
+        .property("CursorBefore", &s.cursor_before)
+        .property("CursorAfter", &s.cursor_after)
+}
+
+/// [`document`] as JSON, stamped `now_ms`.
 pub fn emf(s: &StreamSummary, now_ms: i64) -> serde_json::Value {
-    serde_json::json!({
-        "_aws": {
-            "Timestamp": now_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": "DefenderFunctions/Export",
-                "Dimensions": [["Tenant", "Stream"]],
-                "Metrics": [
-                    {"Name": "Records", "Unit": "Count"},
-                    {"Name": "Skipped", "Unit": "Count"},
-                    {"Name": "Objects", "Unit": "Count"},
-                    {"Name": "ApiCalls", "Unit": "Count"},
-                    {"Name": "Throttles", "Unit": "Count"},
-                    {"Name": "ThrottlesRetried", "Unit": "Count"},
-                    {"Name": "WindowsHalved", "Unit": "Count"},
-                    {"Name": "Undecodable", "Unit": "Count"},
-                    {"Name": "Conflicts", "Unit": "Count"}
-                ]
-            }]
-        },
-        "Tenant": s.tenant,
-        "Stream": s.stream,
-        "Records": s.records,
-        "Skipped": s.skipped,
-        "Objects": s.objects,
-        "ApiCalls": s.api_calls,
-        "Throttles": s.throttles,
-        "ThrottlesRetried": s.throttles_retried,
-        "WindowsHalved": s.windows_halved,
-        "Undecodable": s.undecodable,
-        "Conflicts": u64::from(s.outcome == export::Outcome::Conflict),
-        "Outcome": s.outcome,
-        "StopReason": s.stop_reason,
-        "CursorBefore": s.cursor_before,
-        "CursorAfter": s.cursor_after,
-    })
+    document(s, now_ms).to_value(now_ms)
 }
 
 /// Runs every enabled (tenant, stream) in turn until `deadline` minus the configured margin.
@@ -169,6 +178,9 @@ pub async fn handle(
     run_id: &str,
     deadline: Deadline,
 ) -> Result<RunSummary, EventError> {
+    if let Some(id) = &event.execution_id {
+        telemetry::correlate(id);
+    }
     Ok(run(state, event.backfill()?, run_id, deadline, &|_: &Stream, _: u64, _: DateTime<Utc>| {}).await)
 }
 
@@ -234,12 +246,13 @@ pub async fn run(
                     info!(tenant = %s.tenant, stream = %s.stream, records = s.records, objects = s.objects,
                         api_calls = s.api_calls, throttles = s.throttles, throttles_retried = s.throttles_retried,
                         outcome = ?s.outcome, stop_reason = ?s.stop_reason, "stream exported");
-                    println!("{}", emf(&s, Utc::now().timestamp_millis()));
+                    metrics::emit(&document(&s, Utc::now().timestamp_millis()));
                     out.streams.push(s);
                 }
                 Err(e) => {
                     let error = chain(&e);
                     error!(tenant = %tenant, stream = %stream, error = %error, "stream failed");
+                    metrics::count("StreamsFailed", 1);
                     out.failures.push(StreamFailure { tenant: tenant.clone(), stream: stream.to_string(), error });
                 }
             }

@@ -3,7 +3,7 @@
 //! backfill from a terminal instead (progress bar on stderr when it is a terminal, the summary of
 //! each pass as JSON on stdout). All logic lives in the library.
 
-use defender_shared::{config::Config, defender::Deadline, runtime::Runtime};
+use defender_shared::{config::Config, defender::Deadline, runtime::Runtime, telemetry};
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use scheduled_export::{
     cli::{self, BACKFILL_SLICE, Command, ProgressBar},
@@ -32,7 +32,7 @@ async fn main() -> Result<(), Error> {
             std::process::exit(2);
         }
     };
-    defender_shared::telemetry::init();
+    defender_shared::telemetry::init("scheduled-export");
     let config = Config::from_env()?;
     let cfg = ExportConfig::from_lookup(|k| std::env::var(k).ok())?;
     let rt = Runtime::from_config(config).await?;
@@ -47,7 +47,8 @@ async fn lambda(state: &'static handler::State) -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
         let event: handler::ExportEvent = serde_json::from_value(ev.payload)
             .map_err(|e| Diagnostic { error_type: "Export.BadEvent".into(), error_message: e.to_string() })?;
-        let summary = handler::handle(state, &event, &ev.context.request_id, deadline(&ev.context))
+        let run = handler::handle(state, &event, &ev.context.request_id, deadline(&ev.context));
+        let summary = telemetry::invocation(&ev.context.request_id, run)
             .await
             .map_err(|e| Diagnostic { error_type: "Export.BadEvent".into(), error_message: e.to_string() })?;
         if summary.failures.is_empty() {

@@ -140,6 +140,7 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
         return answer(state, &req, body, &verified, sender).await;
     };
     tracing::Span::current().record("webhook_id", webhook_id.as_str());
+    defender_shared::telemetry::correlate(&webhook_id);
     // Per sender: an id another sender chose never returns this sender's stored answer.
     let id = format!("{}\n{webhook_id}", sender.name);
     let window = i64::try_from(webhook::DEFAULT_WINDOW.as_secs()).unwrap_or(i64::MAX);
@@ -269,6 +270,7 @@ async fn answer(
         Ok(t) => t,
         Err(message) => return error(StatusCode::BAD_REQUEST, "UnknownTenant", &message),
     };
+    defender_shared::telemetry::tenant(&tenant);
     let mut out = enrich(&parsed, &tenant, lookups.as_ref(), deadline, &state.hunting).await;
     info!(items = out.results.len(), found = out.summary.items.found, errors = out.summary.items.error, "enriched");
     if let Some((url, http, key_name)) = &state.callback {

@@ -2,7 +2,8 @@
 //! function-URL events through `lambda_http`. All logic lives in the library.
 
 use defender_shared::{config::Config, runtime::Runtime};
-use lambda_http::{Error, service_fn};
+use defender_shared::{metrics, telemetry};
+use lambda_http::{Error, RequestExt, service_fn};
 use webhook_enrich::{config::EnrichConfig, handler, state};
 
 fn now_unix() -> i64 {
@@ -11,10 +12,19 @@ fn now_unix() -> i64 {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    defender_shared::telemetry::init();
+    defender_shared::telemetry::init("webhook-enrich");
     let config = Config::from_env()?;
     let cfg = EnrichConfig::from_lookup(|k| std::env::var(k).ok())?;
     let rt = Runtime::from_config(config).await?;
     let state = &*Box::leak(Box::new(state::build(rt, cfg, now_unix).await?));
-    lambda_http::run(service_fn(move |req| async move { Ok::<_, Error>(handler::handle(state, req).await) })).await
+    lambda_http::run(service_fn(move |req: lambda_http::Request| async move {
+        let id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+        let answer = telemetry::invocation(&id, async {
+            let r = handler::handle(state, req).await;
+            metrics::response(r.status().as_u16());
+            r
+        });
+        Ok::<_, Error>(answer.await)
+    }))
+    .await
 }

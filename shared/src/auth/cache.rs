@@ -104,6 +104,7 @@ impl TokenCache {
         if let Some(c) = slot.snapshot()
             && now() < c.refresh_at
         {
+            crate::metrics::count("TokenCacheHits", 1);
             return Ok(c.token);
         }
         let _gate = match slot.gate.try_lock() {
@@ -125,6 +126,7 @@ impl TokenCache {
         {
             return Ok(c.token.clone());
         }
+        crate::metrics::count("TokenFetches", 1);
         match fetch().await {
             Ok(token) => {
                 let refresh_at = refresh_time(issued, token.expires_at);

@@ -500,6 +500,7 @@ impl<T: TokenSource> DefenderClient<T> {
             if let Some(body) = req.body {
                 rb = rb.json(body);
             }
+            crate::metrics::count("DefenderCalls", 1);
             let failure = match rb.send().await {
                 Err(e) => {
                     if e.is_timeout() && !e.is_connect() && limit == remaining {
@@ -565,6 +566,7 @@ impl<T: TokenSource> DefenderClient<T> {
         let env = Envelope::parse(&body);
         tracing::info!(endpoint, attempt, status = status.as_u16(), code = %env.code, request_id = ?env.request_id, "service error");
         if status == StatusCode::TOO_MANY_REQUESTS {
+            crate::metrics::count("DefenderThrottles", 1);
             let wait = header_wait.or_else(|| wait_from_message(&env.message, self.clock.utc_now()));
             if let Some(w) = wait {
                 self.governor.hold_off(&req.key, endpoint, self.clock.now() + w);

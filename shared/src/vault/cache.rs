@@ -136,6 +136,7 @@ impl<S: SecretStore> CachedStore<S> {
         if let Some(c) = &state.value
             && c.expires_at > (self.clock)()
         {
+            crate::metrics::count("VaultCacheHits", 1);
             return Ok(c.value.clone());
         }
         if slot.completed.load(Ordering::Acquire) != seen {
@@ -147,6 +148,7 @@ impl<S: SecretStore> CachedStore<S> {
                 return Ok(c.value.clone());
             }
         }
+        crate::metrics::count("VaultFetches", 1);
         let result = self.inner.get(name).await;
         if let Err(e) = &result
             && e.is_retryable()
@@ -170,6 +172,7 @@ impl<S: SecretStore> CachedStore<S> {
     async fn fresh_get(&self, name: &str) -> Result<SecretString, VaultError> {
         let slot = self.slot(name);
         let mut state = slot.state.lock().await;
+        crate::metrics::count("VaultFetches", 1);
         let result = self.inner.get_fresh(name).await;
         self.complete(&slot, &mut state, result)
     }

@@ -11,7 +11,8 @@ use chatops::{
     state::{self, Mode, Wiring},
 };
 use defender_shared::{config::Config, runtime::Runtime};
-use lambda_http::{Error, service_fn};
+use defender_shared::{metrics, telemetry};
+use lambda_http::{Error, RequestExt, service_fn};
 use std::sync::Arc;
 
 fn now_unix() -> i64 {
@@ -20,7 +21,7 @@ fn now_unix() -> i64 {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    defender_shared::telemetry::init();
+    defender_shared::telemetry::init("chatops-callback");
     let config = Config::from_env()?;
     let cfg = ChatOpsConfig::from_lookup(|k| std::env::var(k).ok())?;
     let mode = state::wiring_mode(&cfg, config.local_mode, now_unix).await?;
@@ -55,5 +56,14 @@ async fn main() -> Result<(), Error> {
         }
     };
     let state = &*Box::leak(Box::new(state));
-    lambda_http::run(service_fn(move |req| async move { Ok::<_, Error>(handler::handle(state, req).await) })).await
+    lambda_http::run(service_fn(move |req: lambda_http::Request| async move {
+        let id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+        let answer = telemetry::invocation(&id, async {
+            let r = handler::handle(state, req).await;
+            metrics::response(r.status().as_u16());
+            r
+        });
+        Ok::<_, Error>(answer.await)
+    }))
+    .await
 }

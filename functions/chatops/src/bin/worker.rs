@@ -13,7 +13,7 @@ use chatops::{
     queue,
     state::{self, Mode, Wiring},
 };
-use defender_shared::{config::Config, runtime::Runtime};
+use defender_shared::{config::Config, runtime::Runtime, telemetry};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -34,7 +34,7 @@ fn jobs(event: Value) -> Result<Vec<Job>, serde_json::Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    defender_shared::telemetry::init();
+    defender_shared::telemetry::init("chatops-worker");
     let config = Config::from_env()?;
     let cfg = ChatOpsConfig::from_lookup(|k| std::env::var(k).ok())?;
     let mode = state::wiring_mode(&cfg, config.local_mode, now_unix).await?;
@@ -47,7 +47,8 @@ async fn main() -> Result<(), Error> {
             let (_, worker) = state::build(&rt, cfg, wiring);
             let worker = &*Box::leak(Box::new(worker));
             lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-                Ok::<SqsBatchResponse, Error>(queue::handle_sqs(worker, event.payload).await)
+                let answer = telemetry::invocation(&event.context.request_id, queue::handle_sqs(worker, event.payload));
+                Ok::<SqsBatchResponse, Error>(answer.await)
             }))
             .await
         }
@@ -73,11 +74,14 @@ async fn main() -> Result<(), Error> {
             let worker = &*Box::leak(Box::new(worker));
             lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
                 let list = jobs(event.payload)?;
-                let mut replies = Vec::new();
-                for job in list {
-                    replies.push(worker.run(job).await.map(|r| r.text));
-                }
-                Ok::<_, Error>(json!({ "replies": replies }))
+                let replies = telemetry::invocation(&event.context.request_id, async {
+                    let mut replies = Vec::new();
+                    for job in list {
+                        replies.push(worker.run(job).await.map(|r| r.text));
+                    }
+                    replies
+                });
+                Ok::<_, Error>(json!({ "replies": replies.await }))
             }))
             .await
         }
