@@ -27,7 +27,9 @@
 //! `"<workspace>:<user>"` — the Slack `team_id` and `user_id`, or the Teams tenant id and the user's
 //! `aadObjectId` — since a user id is only unique within its workspace. A user absent from a tenant's
 //! map may do nothing there but read the help. Permissions: `read` (machine,
-//! alert, incident, action status), `hunt`, `incident` (assign/resolve/classify) and one per machine
+//! alert, incident, action status), `hunt`, `incident` (assign/resolve/classify), `alert_update`
+//! (alert status/classify/assign), `block` and `unblock` (threat-intelligence indicators), `actions`
+//! (a machine's recent actions) and one per machine
 //! action (`isolate`, `unisolate`, `scan`, `restrict`, `unrestrict`, `collect`) — a machine action also
 //! needs the tenant's `allowed_actions`, and implies `read`. `two_person` lists, per tenant, the
 //! actions that need a second, different authorised user to approve after the requester confirmed.
@@ -58,6 +60,14 @@ pub enum Permission {
     Hunt,
     /// Change incidents.
     Incident,
+    /// Change alerts (status, classification, assignment): `alert_update`.
+    AlertUpdate,
+    /// Submit threat-intelligence indicators: `block`.
+    Block,
+    /// Remove threat-intelligence indicators: `unblock`.
+    Unblock,
+    /// List a machine's recent actions: `actions`.
+    Actions,
     /// Run one machine action.
     Act(Action),
 }
@@ -69,6 +79,10 @@ impl FromStr for Permission {
             "read" => Ok(Self::Read),
             "hunt" => Ok(Self::Hunt),
             "incident" => Ok(Self::Incident),
+            "alert_update" => Ok(Self::AlertUpdate),
+            "block" => Ok(Self::Block),
+            "unblock" => Ok(Self::Unblock),
+            "actions" => Ok(Self::Actions),
             other => other.parse::<Action>().map(Self::Act).map_err(|_| format!("'{other}' is not a permission")),
         }
     }
@@ -86,6 +100,10 @@ impl Permission {
             | Command::Link => Some(Self::Read),
             Command::Hunt(_) => Some(Self::Hunt),
             Command::UpdateIncident(..) => Some(Self::Incident),
+            Command::UpdateAlert(..) => Some(Self::AlertUpdate),
+            Command::Block(_) => Some(Self::Block),
+            Command::Unblock(_) => Some(Self::Unblock),
+            Command::MachineActions(_) => Some(Self::Actions),
             Command::Act { action, .. } => Some(Self::Act(*action)),
         }
     }
@@ -359,6 +377,10 @@ impl Rbac {
                 Permission::Read => "look things up".into(),
                 Permission::Hunt => "run hunting queries".into(),
                 Permission::Incident => "change incidents".into(),
+                Permission::AlertUpdate => "change alerts".into(),
+                Permission::Block => "block indicators".into(),
+                Permission::Unblock => "unblock indicators".into(),
+                Permission::Actions => "list machine actions".into(),
                 Permission::Act(a) => a.as_str().to_string(),
             }))
         }

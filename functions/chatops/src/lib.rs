@@ -9,6 +9,10 @@
 //!   tenant, which actions need two people; checked against the tenants at cold start).
 //! - [`actions`] — the heart: authorise, resolve the machine exactly, check its state, confirm with a
 //!   sealed expiring token, a second person's approval where required, execute once, audit every decision.
+//! - [`changes`] — the other confirmed changes, one path: incident and alert updates, indicators
+//!   submitted (`block`) and removed (`unblock`).
+//! - [`indicators`] — `block`/`unblock` input typed as enrichment types indicators; the submit body.
+//! - [`history`] — `actions <host>`: a machine's recent actions, newest first.
 //! - [`confirm`] — the confirmation token (HMAC-sealed, expiring).
 //! - [`idempotency`] — the conditional-write store behind exactly-once (in memory; DynamoDB).
 //! - [`identity`] — whose Entra identity a `/defender link` may bind (admin mapping, Slack e-mail,
@@ -30,6 +34,7 @@
 //! Operator documentation: `docs/chatops.md`.
 
 pub mod actions;
+pub mod changes;
 pub mod command;
 pub mod config;
 pub mod confirm;
@@ -37,8 +42,10 @@ pub mod defender;
 pub mod followup;
 pub mod handler;
 pub mod handoff;
+pub mod history;
 pub mod idempotency;
 pub mod identity;
+pub mod indicators;
 pub mod queue;
 pub mod reply;
 pub mod state;
@@ -61,6 +68,10 @@ pub const ENDPOINTS: &[&str] = &[
     "mde.machineactions.list",
     "mde.machineactions.get",
     "mde.alerts.get",
+    "mde.alerts.update",
+    "mde.indicators.list",
+    "mde.indicators.submit",
+    "mde.indicators.delete",
     "graph.security.run_hunting_query",
     "xdr.incidents.get",
     "xdr.incidents.update",

@@ -23,7 +23,7 @@ use crate::{
     actions::{Ask, Executed, Safety, capitalise, machine_state, resolve},
     command::{ChatUser, Command, Parsed, parse_text, usage},
     confirm,
-    confirm::{Confirmation, IncidentConfirmation},
+    confirm::{ChangeConfirmation, Confirmation},
     defender::{DefenderOps, Tenants},
     followup::{self, Pending},
     handoff::{HandOff, HandOffError, Job, Responder},
@@ -399,17 +399,20 @@ impl Worker {
                 Ok(None) => Reply::text(format!("No incident `{id}`.")),
                 Err(e) => Reply::text(format!("Could not read incident `{id}`: {e}")),
             },
-            Command::UpdateIncident(id, change) => {
-                // A state change: confirmed with a sealed token, as machine actions are.
-                let incident = match ops.incident(id).await {
-                    Ok(Some(i)) => i,
-                    Ok(None) => return Reply::text(format!("No incident `{id}`.")),
-                    Err(e) => return Reply::text(format!("Could not read incident `{id}`: {e}")),
-                };
-                let keys = secrets(self.store.as_ref(), &self.slack_secret_names).await;
-                let Some(key) = keys.first() else { return Reply::text("The signing secret is unavailable.") };
-                self.safety.prepare_incident(tenant, user, id, &change, &incident, key)
+            Command::UpdateIncident(..) | Command::UpdateAlert(..) | Command::Block(_) | Command::Unblock(_) => {
+                self.prepare_change(ops, tenant, user, cmd).await
             }
+            Command::MachineActions(target) => match resolve(ops, &target).await {
+                Err(why) => Reply::text(why),
+                Ok(m) => {
+                    let Some(id) = m.id.valid().cloned() else { return Reply::text("The machine id is malformed.") };
+                    let name = m.computer_dns_name.clone().unwrap_or_else(|| id.to_string());
+                    match ops.machine_history(&id).await {
+                        Ok(list) => Reply::text(crate::history::history_text(&name, id.as_str(), list)),
+                        Err(e) => Reply::text(format!("Could not read the actions of `{}`: {e}", untrusted(&name))),
+                    }
+                }
+            },
             Command::Hunt(h) => match ops.hunt(&h).await {
                 Ok(r) => {
                     let rows = r.results.unwrap_or_default();
@@ -488,11 +491,10 @@ impl Worker {
 }
 
 impl Worker {
-    /// Runs a confirmed incident change (the confirmation re-derived from the store) and answers the
-    /// reply.
+    /// Runs a confirmed change (the confirmation re-derived from the store) and answers the reply.
     async fn update_incident(&self, token: &str, thread: &mut Thread) -> Reply {
         let keys = secrets(self.store.as_ref(), &self.slack_secret_names).await;
-        let c: IncidentConfirmation = match confirm::open_sealed(token, &keys) {
+        let c: ChangeConfirmation = match confirm::open_sealed(token, &keys) {
             Ok(c) => c,
             Err(e) => {
                 warn!(error = %e, "a job with an unusable token refused");
@@ -501,10 +503,34 @@ impl Worker {
         };
         thread.user_id = Some(c.user_id.clone());
         let Some(ops) = self.ops(&c.tenant) else { return Reply::replacing(format!("Unknown tenant '{}'.", c.tenant)) };
-        match self.safety.execute_incident(ops.as_ref(), &c).await {
-            Ok(i) => Reply::replacing(format!("Updated (request `{}`).\n{}", c.request_id, incident_text(&i))),
-            Err(why) => Reply::replacing(format!("Incident `{}` {}: {why}.", c.incident_id, untrusted(&c.change))),
+        match self.safety.execute_change(ops.as_ref(), &c).await {
+            Ok(text) => Reply::replacing(format!("Done: {} (request `{}`).\n{text}", c.summary, c.request_id)),
+            Err(why) => Reply::replacing(format!("{}: {why}.", crate::actions::capitalise(&c.summary))),
         }
+    }
+
+    /// The prompt of a change: the lookups it shows (the incident's name, the alert's title, the
+    /// indicator an `unblock` by value resolves to, or a `block` would update), then
+    /// [`Safety::prepare_change`]. Nothing is changed here.
+    async fn prepare_change(&self, ops: &dyn DefenderOps, tenant: &TenantName, user: &ChatUser, cmd: Command) -> Reply {
+        let resolved = match crate::changes::shown(ops, &cmd).await {
+            Ok(r) => r,
+            Err(why) => {
+                crate::actions::audit(
+                    crate::actions::Decision::Refused,
+                    Some(tenant.as_str()),
+                    user,
+                    crate::changes::label_of(&cmd),
+                    None,
+                    None,
+                    &crate::reply::plain(&why),
+                );
+                return Reply::text(why);
+            }
+        };
+        let keys = secrets(self.store.as_ref(), &self.slack_secret_names).await;
+        let Some(key) = keys.first() else { return Reply::text("The signing secret is unavailable.") };
+        self.safety.prepare_change(tenant, user, &resolved.0, resolved.1, key)
     }
 }
 
