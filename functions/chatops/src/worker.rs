@@ -504,7 +504,7 @@ impl Worker {
         thread.user_id = Some(c.user_id.clone());
         let Some(ops) = self.ops(&c.tenant) else { return Reply::replacing(format!("Unknown tenant '{}'.", c.tenant)) };
         match self.safety.execute_change(ops.as_ref(), &c).await {
-            Ok(text) => Reply::replacing(format!("Done: {} (request `{}`).\n{text}", c.summary, c.request_id)),
+            Ok(text) => Reply::replacing(format!("Updated (request `{}`): {}.\n{text}", c.request_id, c.summary)),
             Err(why) => Reply::replacing(format!("{}: {why}.", crate::actions::capitalise(&c.summary))),
         }
     }
