@@ -809,6 +809,12 @@ impl Safety {
     }
 }
 
+impl crate::thread::ChannelPolicy for Safety {
+    fn may_post(&self, tenant: Option<&TenantName>, channel: &str) -> bool {
+        tenant.is_some_and(|t| self.rbac.channel_serves(channel, t))
+    }
+}
+
 /// `isolate` → `Isolate`.
 pub fn capitalise(s: &str) -> String {
     let mut c = s.chars();

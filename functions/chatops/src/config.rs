@@ -357,6 +357,21 @@ impl Rbac {
         self.routes.get(&origin.channel).or_else(|| self.routes.get(&origin.team)).or(self.catch_all.as_ref())
     }
 
+    /// Whether bot messages about `tenant` may go to the Slack `channel`: the channel is routed to
+    /// it, or is routed nowhere while the tenant serves unrouted channels (it is the catch-all, or an
+    /// admitted workspace is routed to it).
+    pub fn channel_serves(&self, channel: &str, tenant: &TenantName) -> bool {
+        match self.routes.get(channel) {
+            Some(t) => t == tenant,
+            None => {
+                self.catch_all.as_ref() == Some(tenant)
+                    || self.routes.iter().any(|(from, t)| {
+                        t == tenant && self.slack.as_ref().is_some_and(|s| s.workspaces.contains(from))
+                    })
+            }
+        }
+    }
+
     /// Whether `user` of `origin`'s workspace holds `perm` in `tenant` (a machine action implies `read`).
     pub fn has(&self, tenant: &TenantName, origin: &Origin, user: &ChatUser, perm: Permission) -> bool {
         let key = format!("{}:{}", origin.team, user.id);

@@ -127,6 +127,7 @@ impl Worker {
                     issued_at: if received_at > 0 { received_at } else { self.now() },
                     channel: (!origin.channel.is_empty()).then(|| origin.channel.clone()),
                     user_id: Some(user.id.clone()),
+                    tenant: Some(tenant.clone()),
                     ..Thread::default()
                 };
                 if parse_text(&text) == Parsed::Command(Command::Link) {
@@ -169,7 +170,8 @@ impl Worker {
                 }
                 Ok(None)
             }
-            Job::LinkPoll { tenant, user, thread, started, step } => {
+            Job::LinkPoll { tenant, user, mut thread, started, step } => {
+                thread.tenant = Some(tenant.clone());
                 self.link_step(&tenant, &user, thread, started, step).await
             }
             Job::Later { not_before, job } => {
@@ -191,7 +193,7 @@ impl Worker {
 
     /// The poster of this worker's replies.
     pub fn poster(&self) -> Poster {
-        Poster { responder: self.responder.clone(), api: self.slack.clone() }
+        Poster { responder: self.responder.clone(), api: self.slack.clone(), channels: Some(self.safety.clone()) }
     }
 
     async fn post(&self, thread: &mut Thread, reply: &Reply) {
@@ -448,6 +450,7 @@ impl Worker {
             }
         };
         thread.user_id = Some(c.user_id.clone());
+        thread.tenant = Some(c.tenant.clone());
         let requester = ChatUser { id: c.user_id.clone(), name: c.user_name.clone() };
         let delegated = match &self.users {
             Some(u) => u.ops(&c.tenant, &requester, tokio::time::Instant::now() + self.budget).await,
@@ -502,6 +505,7 @@ impl Worker {
             }
         };
         thread.user_id = Some(c.user_id.clone());
+        thread.tenant = Some(c.tenant.clone());
         let Some(ops) = self.ops(&c.tenant) else { return Reply::replacing(format!("Unknown tenant '{}'.", c.tenant)) };
         match self.safety.execute_change(ops.as_ref(), &c).await {
             Ok(text) => Reply::replacing(format!("Updated (request `{}`): {}.\n{text}", c.request_id, c.summary)),

@@ -285,3 +285,39 @@ async fn teams_blocks_with_a_typed_confirmation_once() {
     assert_eq!(rig.writes("POST", "/api/indicators").await.len(), 1);
     assert_eq!(rig.indicator("evil-teams.example").unwrap()["action"], "Warn");
 }
+
+/// The channel of a bot follow-up is checked against the policy, not taken from the queue message:
+/// only the channel routed to the tenant gets the outcome; a channel named in a forged job does not,
+/// even one the bot is in. A wrong bot token is refused by Slack (`invalid_auth`) and nothing posts.
+#[tokio::test(flavor = "multi_thread")]
+async fn bot_follow_ups_go_only_to_a_channel_the_policy_routes_to_the_tenant() {
+    const ROUTED: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"routes":{"C2147483705":"default"},"tenants":{"default":{"T0001:U0ANALYST":["read","isolate"]}}}"#;
+    let rig = rig_with(
+        None,
+        None,
+        &[("CHATOPS_RBAC", ROUTED.to_string()), ("CHATOPS_SLACK_BOT_TOKEN_NAME", BOT_TOKEN_SECRET.to_string())],
+    )
+    .await;
+    rig.state.store.set(BOT_TOKEN_SECRET, &SecretString::new(BOT_TOKEN.to_string())).await.unwrap();
+    rig.slack.lock().unwrap().channels.insert("C0ELSEWHERE".into(), true);
+    let pending = |channel: &str| {
+        json!({"tenant": "default", "action_id": "4c131820-86e8-4828-8756-d1bfc188ad8c", "action": "isolate",
+               "machine_name": "ws-fin-014.contoso.com", "request_id": "r-1", "channel": channel,
+               "user_id": ANALYST, "checks": 0, "started_at": now()})
+    };
+    let job = |channel: &str| -> Job {
+        serde_json::from_value(json!({"kind": "recheck", "pending": [pending(channel)]})).unwrap()
+    };
+    rig.worker.run(job("C0ELSEWHERE")).await;
+    assert!(rig.messages().is_empty(), "a channel the policy does not route to the tenant gets nothing");
+    rig.worker.run(job(CHANNEL)).await;
+    let sent = rig.messages();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["channel"], CHANNEL);
+    assert!(sent[0]["text"].as_str().unwrap().contains("*Succeeded*"), "{sent:#?}");
+
+    rig.state.store.set(BOT_TOKEN_SECRET, &SecretString::new("xoxb-not-the-bot".to_string())).await.unwrap();
+    rig.worker.run(job(CHANNEL)).await;
+    assert_eq!(rig.messages().len(), 1, "a wrong token posts nothing");
+    assert_eq!(rig.slack.lock().unwrap().api_errors.last().map(String::as_str), Some("invalid_auth"));
+}
