@@ -857,10 +857,10 @@ fn validate_indicator(i: &Map<String, Value>) -> Result<(), String> {
     if action == "Audit" && i.get("generateAlert") != Some(&Value::Bool(true)) {
         return Err("generateAlert must be true for action 'Audit'".into());
     }
-    if let Some(sev) = i.get("severity").filter(|v| !v.is_null()) {
-        if !sev.as_str().is_some_and(|v| INDICATOR_SEVERITIES.contains(&v)) {
-            return Err(format!("severity {sev} is not supported"));
-        }
+    if let Some(sev) = i.get("severity").filter(|v| !v.is_null())
+        && !sev.as_str().is_some_and(|v| INDICATOR_SEVERITIES.contains(&v))
+    {
+        return Err(format!("severity {sev} is not supported"));
     }
     if let Some(exp) = i.get("expirationTime").filter(|v| !v.is_null()) {
         // A past expiry is not refused: the documented import example (2021) is answered as created.
