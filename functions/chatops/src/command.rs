@@ -838,6 +838,20 @@ mod tests {
         let code = ConfirmCode::random();
         assert_eq!(code.as_str().len(), 8);
         assert_eq!(code.as_str().parse::<ConfirmCode>().unwrap(), code);
+        assert_eq!(
+            cmd("alert da637_-8807 status InProgress"),
+            Command::UpdateAlert("da637_-8807".parse().unwrap(), AlertChange::Status(AlertStatus::InProgress))
+        );
+        assert_eq!(
+            cmd("alert da637_-8807 classify tp malware"),
+            Command::UpdateAlert(
+                "da637_-8807".parse().unwrap(),
+                AlertChange::Classify(Classification::TruePositive, Some(Determination::Malware))
+            )
+        );
+        assert_eq!(cmd("actions ws-1"), Command::MachineActions(MachineRef::Host("ws-1".parse().unwrap())));
+        assert!(matches!(cmd("block 45.137.21.9 c2 server"), Command::Block(_)));
+        assert!(matches!(cmd("unblock 8030"), Command::Unblock(crate::indicators::UnblockTarget::Id(_))));
         let a = "4c131820-86e8-4828-8756-d1bfc188ad8c";
         assert_eq!(cmd(&format!("action {a}")), Command::ActionStatus(a.parse().unwrap()));
         assert_eq!(
@@ -868,7 +882,13 @@ mod tests {
         assert!(bad("link now").contains("no argument"));
         assert!(bad("confirm ab").contains("not a confirmation code"));
         assert!(bad("confirm").contains("needs the code"));
-        assert!(usage().contains("processes-on-host"));
+        assert!(bad("alert da637 status closed").contains("not an alert status"));
+        assert!(bad("alert da637 classify tp NotMalicious").contains("not a determination"));
+        assert!(bad("alert da637 frobnicate").contains("takes `status"));
+        assert!(bad("actions").contains("needs"));
+        assert!(bad("block 10.0.0.0/8 a whole range").contains("CIDR"));
+        assert!(bad("unblock a b").contains("exactly one"));
+        assert!(usage().contains("processes-on-host") && usage().contains("unblock"));
     }
 
     #[test]

@@ -585,6 +585,38 @@ mod tests {
         assert_eq!(none.check(&o, &user("U1"), Permission::Read), Err(Denied::NoTenant));
         assert!(Rbac::from_json(r#"{"tenants":{"default":{"T1:U1":["root"]}}}"#).unwrap_err().contains("root"));
         assert!(Rbac::from_json(r#"{"tenant":{}}"#).is_err(), "unknown keys are refused");
+        // The commands after lookups: each its own permission, none implied by `read` or another.
+        let r =
+            Rbac::from_json(r#"{"routes":{"T1":"default"},"tenants":{"default":{"T1:U1":["read","block"]}}}"#).unwrap();
+        assert!(r.check(&o, &user("U1"), Permission::Block).is_ok());
+        for (p, named) in [
+            (Permission::Unblock, "unblock indicators"),
+            (Permission::AlertUpdate, "change alerts"),
+            (Permission::Actions, "list machine actions"),
+            (Permission::Incident, "change incidents"),
+        ] {
+            assert_eq!(r.check(&o, &user("U1"), p), Err(Denied::NotAllowed(named.into())));
+        }
+        for p in ["alert_update", "block", "unblock", "actions"] {
+            assert!(p.parse::<Permission>().is_ok(), "{p}");
+        }
+    }
+
+    #[test]
+    fn bot_messages_go_only_to_channels_that_serve_the_tenant() {
+        let t = |s: &str| s.parse::<TenantName>().unwrap();
+        let routed = Rbac::from_json(
+            r#"{"slack":{"app_id":"A1","workspaces":["T1"]},"routes":{"C1":"default","C2":"fabrikam","T1":"default"}}"#,
+        )
+        .unwrap();
+        assert!(routed.channel_serves("C1", &t("default")));
+        assert!(!routed.channel_serves("C2", &t("default")), "a channel routed to another tenant");
+        assert!(routed.channel_serves("C9", &t("default")), "unrouted, and the workspace is routed to it");
+        assert!(!routed.channel_serves("C9", &t("fabrikam")));
+        let channel_only = Rbac::from_json(r#"{"routes":{"C1":"default"}}"#).unwrap();
+        assert!(!channel_only.channel_serves("C9", &t("default")), "no catch-all, no workspace route");
+        let catch_all = Rbac::from_json(r#"{"catch_all":{"tenant":"default"}}"#).unwrap();
+        assert!(catch_all.channel_serves("C9", &t("default")));
     }
 
     #[test]
