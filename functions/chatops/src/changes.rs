@@ -333,10 +333,14 @@ impl Safety {
         lines.extend(shown.detail);
         lines.push(format!("Asked by {}.", untrusted(&user.name)));
         lines.push(format!("Request `{request_id}` — this button expires in {} min.", ttl.div_ceil(60)));
+        // Slack caps a button's text at 75 characters: the button says the verb, the text says all.
+        let button: String = verb.split_whitespace().take(3).collect::<Vec<_>>().join(" ").chars().take(40).collect();
+        let button =
+            if button.contains('@') { verb.split_whitespace().next().unwrap_or("change").to_string() } else { button };
         Reply {
             text: lines.join("\n"),
             prompt: Some(Prompt {
-                action: verb,
+                action: button,
                 machine_name: subject,
                 machine_id: id,
                 reason: String::new(),

@@ -190,6 +190,15 @@ async fn alert_updates_patch_once_confirmed() {
     assert_eq!(status, "Resolved");
     assert!(comment["comment"].as_str().unwrap().contains("u0analyst (U0ANALYST)"), "{comment}");
 
+    // Slack refuses a button whose text is over 75 characters: a long assignee stays in the text.
+    let upn = format!("{}@contoso.com", "a".repeat(90));
+    rig.slash(ANALYST, &format!("alert {id} assign {upn}"), "long").await;
+    rig.drain().await;
+    let prompt = rig.posted("long").pop().unwrap();
+    let label = prompt["blocks"][1]["elements"][0]["text"]["text"].as_str().unwrap().to_string();
+    assert!(label.chars().count() <= 75, "{label}");
+    assert!(common::text(&prompt).contains(&upn), "{prompt}");
+
     let (_, won, _) = five_confirms(&mut rig, &format!("alert {id} classify fp SecurityTesting"), "cl").await;
     assert!(won.contains("classify fp SecurityTesting"), "{won}");
     let t = rig.sim.sim.tenant.lock().unwrap();
