@@ -77,21 +77,23 @@ fi
 
 if wants chatops; then
   if [[ "$KIND" == application ]]; then
-    grant "$MDE" Role Alert.Read.All
+    grant "$MDE" Role Alert.ReadWrite.All
     grant "$MDE" Role Machine.CollectForensics
     grant "$MDE" Role Machine.Isolate
     grant "$MDE" Role Machine.Read.All
     grant "$MDE" Role Machine.RestrictExecution
     grant "$MDE" Role Machine.Scan
+    grant "$MDE" Role Ti.ReadWrite
     grant "$XDR" Role Incident.ReadWrite.All
     grant "$GRAPH" Role ThreatHunting.Read.All
   else
-    grant "$MDE" Scope Alert.Read
+    grant "$MDE" Scope Alert.ReadWrite
     grant "$MDE" Scope Machine.CollectForensics
     grant "$MDE" Scope Machine.Isolate
     grant "$MDE" Scope Machine.Read
     grant "$MDE" Scope Machine.RestrictExecution
     grant "$MDE" Scope Machine.Scan
+    grant "$MDE" Scope Ti.ReadWrite
     grant "$XDR" Scope Incident.ReadWrite
     grant "$GRAPH" Scope ThreatHunting.Read.All
   fi

@@ -27,18 +27,19 @@
 //!    could approve it, may cancel; the cancellation is a claim, so the request can no longer be
 //!    confirmed or approved.
 //!
-//! Incident changes (`incident <id> resolve|assign|classify`) follow the same path with their own
-//! sealed token ([`IncidentConfirmation`]): [`Safety::prepare_incident`], [`Safety::accept_incident`]
-//! (requester only, `incident` permission checked again), [`Safety::execute_incident`] (claims
-//! re-checked, run once).
+//! Other changes — incidents (`incident <id> resolve|assign|classify`), alerts (`alert <id>
+//! status|classify|assign`), indicators (`block`, `unblock`) — follow the same path with their own
+//! sealed token ([`ChangeConfirmation`]), in [`crate::changes`]: [`Safety::prepare_change`],
+//! [`Safety::accept_incident`] (requester only, the change's own permission checked again),
+//! [`Safety::execute_change`] (claims re-checked, run once).
 //!
 //! Every decision is one structured `audit` line ([`audit`]); no token or secret is ever logged.
 
 use crate::{
+    command::IncidentChange,
     command::{ChatUser, Command, MachineRef, Origin, Reason},
-    command::{IncidentChange, Parsed, parse_text},
     config::{Permission, Rbac},
-    confirm::{self, Confirmation, IncidentConfirmation},
+    confirm::{self, ChangeConfirmation, Confirmation},
     defender::{DefenderOps, OpsError, Tenants},
     idempotency::IdempotencyStore,
     reply::{Prompt, Reply, untrusted},
@@ -47,10 +48,9 @@ use defender_shared::{
     defender::models::{
         actions::{ActionStatus, ActionType, MachineAction},
         alerts::Classification,
-        incidents::{Incident, IncidentStatus, IncidentUpdate},
         machines::Machine,
     },
-    ids::{IncidentId, MachineId, TenantName},
+    ids::{MachineId, TenantName},
     secret::SecretString,
     tenants::Action,
 };
@@ -87,7 +87,8 @@ pub enum ClaimState {
 }
 
 impl Claim {
-    fn new(state: ClaimState, by: &str, at: i64, job: String) -> Self {
+    /// A claim.
+    pub(crate) fn new(state: ClaimState, by: &str, at: i64, job: String) -> Self {
         Self { state, by: by.to_string(), at, job }
     }
 
@@ -328,7 +329,7 @@ pub enum Accepted {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IncidentAccepted {
     /// This confirmation won: hand it to the worker.
-    Go(Box<IncidentConfirmation>),
+    Go(Box<ChangeConfirmation>),
     /// Already confirmed: nothing to do.
     Duplicate(String),
     /// Refused, with the message.
@@ -388,6 +389,10 @@ fn action_name(cmd: &Command) -> &'static str {
         Command::Alert(_) => "alert",
         Command::Incident(_) => "incident",
         Command::UpdateIncident(..) => "incident-update",
+        Command::UpdateAlert(..) => "alert-update",
+        Command::Block(_) => "block",
+        Command::Unblock(_) => "unblock",
+        Command::MachineActions(_) => "actions",
         Command::Hunt(_) => "hunt",
         Command::Act { action, .. } => action.as_str(),
         Command::ActionStatus(_) => "action",
@@ -698,14 +703,16 @@ impl Safety {
                     let mid = Some(c.machine_id.to_string());
                     (c.tenant, c.user_id, c.action, Permission::Act(action), c.request_id, c.exp, job, two, mid)
                 }
-                Err(first) => match confirm::open::<IncidentConfirmation>(token, keys, now) {
+                Err(first) => match confirm::open::<ChangeConfirmation>(token, keys, now) {
                     Ok(c) => {
                         let job = confirm::digest(&c);
+                        let change = crate::changes::Change::parse(&c.command);
+                        let Some(change) = change else { return Err("Refused: unknown change.".into()) };
                         (
                             c.tenant,
                             c.user_id,
-                            "incident-update".to_string(),
-                            Permission::Incident,
+                            change.label().to_string(),
+                            change.permission(),
                             c.request_id,
                             c.exp,
                             job,
@@ -747,187 +754,6 @@ impl Safety {
             Ok(Some(_)) => refuse("the request was already approved"),
             Err(e) => refuse(&e.to_string()),
         }
-    }
-
-    /// The confirmation prompt of an authorised incident change (no Defender call but the incident's
-    /// name, read by the caller).
-    pub fn prepare_incident(
-        &self,
-        tenant: &TenantName,
-        user: &ChatUser,
-        id: IncidentId,
-        change: &IncidentChange,
-        incident: &Incident,
-        key: &SecretString,
-    ) -> Reply {
-        let request_id = uuid::Uuid::new_v4().to_string();
-        let Some(words) = change_words(change) else { return Reply::text("Refused: unknown change.") };
-        let ttl = self.confirm_ttl.as_secs();
-        let c = IncidentConfirmation {
-            v: 1,
-            tenant: tenant.clone(),
-            user_id: user.id.clone(),
-            user_name: user.name.clone(),
-            incident_id: id.0,
-            change: words.clone(),
-            request_id: request_id.clone(),
-            exp: (self.clock)() + ttl as i64,
-        };
-        let token = match confirm::seal(&c, key) {
-            Ok(t) => t,
-            Err(e) => return Reply::text(format!("Refused: {e}.")),
-        };
-        audit(
-            Decision::Prompted,
-            Some(tenant.as_str()),
-            user,
-            "incident-update",
-            None,
-            Some(&request_id),
-            &format!("incident {id}: {words}"),
-        );
-        let name = incident.incident_name.as_deref().unwrap_or("-");
-        Reply {
-            text: format!(
-                "*Incident* `{id}` {}: *{}*?\nAsked by {}.\nRequest `{request_id}` — this button expires in {} min.",
-                untrusted(name),
-                untrusted(&words),
-                untrusted(&user.name),
-                ttl.div_ceil(60)
-            ),
-            prompt: Some(Prompt {
-                action: words,
-                machine_name: format!("incident {id}"),
-                machine_id: id.to_string(),
-                reason: String::new(),
-                request_id,
-                expires_in_s: ttl,
-                token,
-                approval: false,
-                incident: true,
-            }),
-            replace_original: false,
-            in_channel: false,
-        }
-    }
-
-    /// A confirmation of an incident change: open the token, only its requester, the `incident`
-    /// permission checked again where it was made, claimed once.
-    pub async fn accept_incident(
-        &self,
-        token: &str,
-        user: &ChatUser,
-        origin: &Origin,
-        keys: &[SecretString],
-    ) -> IncidentAccepted {
-        let now = (self.clock)();
-        let c: IncidentConfirmation = match confirm::open(token, keys, now) {
-            Ok(c) => c,
-            Err(e) => {
-                audit(Decision::Refused, None, user, "incident-update", None, None, &e.to_string());
-                return IncidentAccepted::Refused(format!("Refused: {e}. Run the command again."));
-            }
-        };
-        let (tenant, rid) = (Some(c.tenant.as_str()), Some(c.request_id.as_str()));
-        let refuse = |why: String| {
-            audit(Decision::Refused, tenant, user, "incident-update", None, rid, &why);
-            IncidentAccepted::Refused(format!("Refused: {why}."))
-        };
-        if c.user_id != user.id {
-            return refuse("only the analyst who asked can confirm this change".into());
-        }
-        match self.rbac.check(origin, user, Permission::Incident) {
-            Ok(t) if t == c.tenant => {}
-            Ok(_) => return refuse("this confirmation belongs to another tenant".into()),
-            Err(e) => return refuse(e.to_string()),
-        }
-        let value = Claim::new(ClaimState::Confirmed, &user.id, now, confirm::digest(&c)).encode();
-        match self.idempotency.put_if_absent(&format!("confirm:{}", c.request_id), &value, c.exp).await {
-            Ok(None) => {
-                audit(
-                    Decision::Confirmed,
-                    tenant,
-                    user,
-                    "incident-update",
-                    None,
-                    rid,
-                    &format!("incident {}: {}", c.incident_id, c.change),
-                );
-                IncidentAccepted::Go(Box::new(c))
-            }
-            Ok(Some(prev)) if cancelled(&prev) => refuse("this request was cancelled".into()),
-            Ok(Some(prev)) => {
-                audit(Decision::Duplicate, tenant, user, "incident-update", None, rid, &prev);
-                IncidentAccepted::Duplicate(format!(
-                    "Request `{}` was already confirmed; nothing more was done.",
-                    c.request_id
-                ))
-            }
-            Err(e) => refuse(e.to_string()),
-        }
-    }
-
-    /// Runs a confirmed incident change once: the confirmation re-derived from the store, then an
-    /// `exec:` claim, then the update (the comment names the chat user and the request).
-    ///
-    /// # Errors
-    /// The message to answer (refused, duplicate or failed).
-    pub async fn execute_incident(&self, ops: &dyn DefenderOps, c: &IncidentConfirmation) -> Result<Incident, String> {
-        let user = ChatUser { id: c.user_id.clone(), name: c.user_name.clone() };
-        let (tenant, rid) = (Some(c.tenant.as_str()), Some(c.request_id.as_str()));
-        let refuse = |why: String| {
-            audit(Decision::Refused, tenant, &user, "incident-update", None, rid, &format!("job refused: {why}"));
-            Err(format!("refused — {why}"))
-        };
-        let confirmed = match self.claim(&format!("confirm:{}", c.request_id)).await {
-            Ok(Some(cl)) => cl,
-            Ok(None) => return refuse("no confirmation of this request is recorded".into()),
-            Err(e) => return refuse(e),
-        };
-        if confirmed.state != ClaimState::Confirmed || confirmed.job != confirm::digest(c) || confirmed.by != c.user_id
-        {
-            return refuse("the recorded confirmation is for another request".into());
-        }
-        if confirmed.at > c.exp {
-            return refuse("the request was confirmed after it expired".into());
-        }
-        let change = match parse_text(&format!("incident {} {}", c.incident_id, c.change)) {
-            Parsed::Command(Command::UpdateIncident(_, change)) => change,
-            _ => return refuse("unknown change".into()),
-        };
-        let key = format!("exec:{}", c.request_id);
-        match self.idempotency.put_if_absent(&key, "running", c.exp).await {
-            Ok(None) => {}
-            Ok(Some(prev)) => {
-                audit(Decision::Duplicate, tenant, &user, "incident-update", None, rid, &prev);
-                return Err(format!("request `{}` was already handled ({prev})", c.request_id));
-            }
-            Err(e) => return refuse(e.to_string()),
-        }
-        let mut u = IncidentUpdate {
-            comment: Some(format!(
-                "changed in chat by {} ({}); request {}",
-                clean(&c.user_name),
-                c.user_id,
-                c.request_id
-            )),
-            ..IncidentUpdate::default()
-        };
-        match &change {
-            IncidentChange::Assign(upn) => u.assigned_to = Some(upn.as_str().to_string()),
-            IncidentChange::Resolve => u.status = Some(IncidentStatus::Resolved),
-            IncidentChange::Classify(cl) => u.classification = Some(cl.clone()),
-        }
-        let outcome = ops.update_incident(IncidentId(c.incident_id), &u).await;
-        let (decision, detail) = match &outcome {
-            Ok(_) => (Decision::Executed, format!("incident {}: {}", c.incident_id, c.change)),
-            Err(e) => (Decision::Failed, e.to_string()),
-        };
-        audit(decision, tenant, &user, "incident-update", None, rid, &detail);
-        if let Err(e) = self.idempotency.set(&key, &format!("{}: {detail}", decision.as_str())).await {
-            tracing::warn!(error = %e, "could not record an outcome");
-        }
-        outcome.map_err(|e| format!("failed — {e}"))
     }
 
     /// Runs a confirmed (and, under the two-person rule, approved) action exactly once.
@@ -989,6 +815,12 @@ impl Safety {
                 Executed::Failed(why)
             }
         }
+    }
+}
+
+impl crate::thread::ChannelPolicy for Safety {
+    fn may_post(&self, tenant: Option<&TenantName>, channel: &str) -> bool {
+        tenant.is_some_and(|t| self.rbac.channel_serves(channel, t))
     }
 }
 

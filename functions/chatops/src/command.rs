@@ -10,7 +10,7 @@
 use defender_shared::{
     defender::{
         kql::{HuntingQuery, KqlValue},
-        models::alerts::Classification,
+        models::alerts::{AlertStatus, Classification, Determination},
     },
     ids::{ActionId, AlertId, Hostname, IncidentId, MachineId, Sha256},
     tenants::Action,
@@ -130,6 +130,98 @@ impl FromStr for Upn {
     }
 }
 
+/// A change to an alert (MDE `PATCH /api/alerts/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertChange {
+    /// `New`, `InProgress` or `Resolved` (the values the API takes).
+    Status(AlertStatus),
+    /// A classification, and optionally a determination.
+    Classify(Classification, Option<Determination>),
+    /// Assign to a user principal name.
+    Assign(Upn),
+}
+
+/// The determinations an alert update takes (Defender's spellings).
+pub const DETERMINATIONS: &[&str] = &[
+    "NotAvailable",
+    "Apt",
+    "Malware",
+    "SecurityPersonnel",
+    "SecurityTesting",
+    "UnwantedSoftware",
+    "Other",
+    "MultiStagedAttack",
+    "CompromisedUser",
+    "Phishing",
+    "MaliciousUserActivity",
+    "Clean",
+    "InsufficientData",
+    "ConfirmedUserActivity",
+    "LineOfBusinessApplication",
+];
+
+fn classification(word: &str) -> Result<Classification, String> {
+    Ok(match word.to_ascii_lowercase().as_str() {
+        "truepositive" | "tp" => Classification::TruePositive,
+        "falsepositive" | "fp" => Classification::FalsePositive,
+        "informational" | "informationalexpectedactivity" => Classification::InformationalExpectedActivity,
+        other => return Err(format!("'{other}' is not a classification")),
+    })
+}
+
+impl AlertChange {
+    fn parse(words: &[&str]) -> Result<Self, String> {
+        let usage = || {
+            "`alert <id>` takes `status <new|inprogress|resolved>`, `classify <tp|fp|informational> \
+             [determination]` or `assign <upn>`"
+                .to_string()
+        };
+        let Some((sub, args)) = words.split_first() else { return Err(usage()) };
+        Ok(match (sub.to_ascii_lowercase().as_str(), args) {
+            ("status", [s]) => Self::Status(match s.to_ascii_lowercase().as_str() {
+                "new" => AlertStatus::New,
+                "inprogress" | "in-progress" => AlertStatus::InProgress,
+                "resolved" => AlertStatus::Resolved,
+                other => return Err(format!("'{other}' is not an alert status (new, inprogress, resolved)")),
+            }),
+            ("classify", [c, rest @ ..]) if rest.len() <= 1 => {
+                let d = match rest.first() {
+                    None => None,
+                    Some(d) => Some(
+                        DETERMINATIONS
+                            .iter()
+                            .find(|x| x.eq_ignore_ascii_case(d))
+                            .map(|x| Determination::from(*x))
+                            .ok_or_else(|| format!("'{d}' is not a determination ({})", DETERMINATIONS.join(", ")))?,
+                    ),
+                };
+                Self::Classify(classification(c)?, d)
+            }
+            ("assign", [upn]) => Self::Assign(upn.parse()?),
+            _ => return Err(usage()),
+        })
+    }
+
+    /// The canonical command words.
+    pub fn words(&self) -> String {
+        match self {
+            Self::Status(s) => format!("status {}", s.as_str().to_ascii_lowercase()),
+            Self::Classify(c, d) => {
+                let c = match c {
+                    Classification::TruePositive => "tp",
+                    Classification::FalsePositive => "fp",
+                    _ => "informational",
+                };
+                match d {
+                    Some(d) => format!("classify {c} {}", d.as_str()),
+                    None => format!("classify {c}"),
+                }
+            }
+            Self::Assign(u) => format!("assign {}", u.as_str()),
+        }
+    }
+}
+
 /// The allow-listed hunting queries and their typed parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hunt {
@@ -224,8 +316,16 @@ pub enum Command {
     Alert(AlertId),
     /// An incident.
     Incident(IncidentId),
-    /// A change to an incident.
+    /// A change to an incident (asks for confirmation first).
     UpdateIncident(IncidentId, IncidentChange),
+    /// A change to an alert (asks for confirmation first).
+    UpdateAlert(AlertId, AlertChange),
+    /// Submit a threat-intelligence indicator (asks for confirmation first).
+    Block(crate::indicators::BlockRequest),
+    /// Remove an indicator, by id or exact value (asks for confirmation first).
+    Unblock(crate::indicators::UnblockTarget),
+    /// A machine's recent actions and their states, newest first.
+    MachineActions(MachineRef),
     /// An allow-listed hunting query.
     Hunt(Hunt),
     /// A machine action (asks for confirmation first).
@@ -307,10 +407,14 @@ pub fn usage() -> String {
     let mut s = String::from(
         "Usage: /defender <command>\n\
          • machine <hostname|machine-id|ip>\n\
-         • alert <alert-id>\n\
+         • alert <alert-id> [status <new|inprogress|resolved> | classify <tp|fp|informational> [determination] \
+         | assign <upn>]\n\
          • incident <id> [assign <upn> | resolve | classify <truepositive|falsepositive|informational>]\n\
          • isolate|unisolate|scan|restrict|unrestrict|collect <hostname|machine-id|ip> <reason…>\n\
          • action <action-id>\n\
+         • actions <hostname|machine-id|ip> (the machine's recent actions, newest first)\n\
+         • block <ip|sha256|sha1|md5|url|domain> [block|warn|audit] [<n>h|<n>d, default 30d, at most 365d] <reason…>\n\
+         • unblock <indicator-id|value>\n\
          • link (sign in once so your actions run with your own Entra identity)\n\
          • confirm|approve <code> (Teams: the code an action prompt showed)\n\
          • hunt <query> [args]:",
@@ -354,7 +458,14 @@ fn parse_words(w: &[&str]) -> Result<Command, String> {
             Ok(Command::Confirm { code: one("the code the prompt showed")?.parse()?, approve: verb == "approve" })
         }
         "machine" => Ok(Command::Machine(one("a host name, machine id or IP")?.parse()?)),
+        "alert" if rest.len() > 1 => {
+            let id: AlertId = rest[0].parse().map_err(|e| format!("{e}"))?;
+            Ok(Command::UpdateAlert(id, AlertChange::parse(&rest[1..])?))
+        }
         "alert" => Ok(Command::Alert(one("an alert id")?.parse().map_err(|e| format!("{e}"))?)),
+        "actions" => Ok(Command::MachineActions(one("a host name, machine id or IP")?.parse()?)),
+        "block" => Ok(Command::Block(crate::indicators::BlockRequest::parse(rest)?)),
+        "unblock" => Ok(Command::Unblock(one("an indicator id or value")?.parse()?)),
         "action" => Ok(Command::ActionStatus(one("a machine action id")?.parse().map_err(|e| format!("{e}"))?)),
         "incident" => {
             let Some(id) = rest.first() else { return Err("`incident` needs an incident id".into()) };
@@ -365,14 +476,7 @@ fn parse_words(w: &[&str]) -> Result<Command, String> {
                     let change = match (sub.to_ascii_lowercase().as_str(), args) {
                         ("assign", [upn]) => IncidentChange::Assign(upn.parse()?),
                         ("resolve", []) => IncidentChange::Resolve,
-                        ("classify", [c]) => IncidentChange::Classify(match c.to_ascii_lowercase().as_str() {
-                            "truepositive" | "tp" => Classification::TruePositive,
-                            "falsepositive" | "fp" => Classification::FalsePositive,
-                            "informational" | "informationalexpectedactivity" => {
-                                Classification::InformationalExpectedActivity
-                            }
-                            other => return Err(format!("'{other}' is not a classification")),
-                        }),
+                        ("classify", [c]) => IncidentChange::Classify(classification(c)?),
                         _ => return Err("`incident <id>` takes `assign <upn>`, `resolve` or `classify <value>`".into()),
                     };
                     Ok(Command::UpdateIncident(id, change))
@@ -734,6 +838,20 @@ mod tests {
         let code = ConfirmCode::random();
         assert_eq!(code.as_str().len(), 8);
         assert_eq!(code.as_str().parse::<ConfirmCode>().unwrap(), code);
+        assert_eq!(
+            cmd("alert da637_-8807 status InProgress"),
+            Command::UpdateAlert("da637_-8807".parse().unwrap(), AlertChange::Status(AlertStatus::InProgress))
+        );
+        assert_eq!(
+            cmd("alert da637_-8807 classify tp malware"),
+            Command::UpdateAlert(
+                "da637_-8807".parse().unwrap(),
+                AlertChange::Classify(Classification::TruePositive, Some(Determination::Malware))
+            )
+        );
+        assert_eq!(cmd("actions ws-1"), Command::MachineActions(MachineRef::Host("ws-1".parse().unwrap())));
+        assert!(matches!(cmd("block 45.137.21.9 c2 server"), Command::Block(_)));
+        assert!(matches!(cmd("unblock 8030"), Command::Unblock(crate::indicators::UnblockTarget::Id(_))));
         let a = "4c131820-86e8-4828-8756-d1bfc188ad8c";
         assert_eq!(cmd(&format!("action {a}")), Command::ActionStatus(a.parse().unwrap()));
         assert_eq!(
@@ -764,7 +882,13 @@ mod tests {
         assert!(bad("link now").contains("no argument"));
         assert!(bad("confirm ab").contains("not a confirmation code"));
         assert!(bad("confirm").contains("needs the code"));
-        assert!(usage().contains("processes-on-host"));
+        assert!(bad("alert da637 status closed").contains("not an alert status"));
+        assert!(bad("alert da637 classify tp NotMalicious").contains("not a determination"));
+        assert!(bad("alert da637 frobnicate").contains("takes `status"));
+        assert!(bad("actions").contains("needs"));
+        assert!(bad("block 10.0.0.0/8 a whole range").contains("CIDR"));
+        assert!(bad("unblock a b").contains("exactly one"));
+        assert!(usage().contains("processes-on-host") && usage().contains("unblock"));
     }
 
     #[test]

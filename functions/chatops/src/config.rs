@@ -27,7 +27,9 @@
 //! `"<workspace>:<user>"` — the Slack `team_id` and `user_id`, or the Teams tenant id and the user's
 //! `aadObjectId` — since a user id is only unique within its workspace. A user absent from a tenant's
 //! map may do nothing there but read the help. Permissions: `read` (machine,
-//! alert, incident, action status), `hunt`, `incident` (assign/resolve/classify) and one per machine
+//! alert, incident, action status), `hunt`, `incident` (assign/resolve/classify), `alert_update`
+//! (alert status/classify/assign), `block` and `unblock` (threat-intelligence indicators), `actions`
+//! (a machine's recent actions) and one per machine
 //! action (`isolate`, `unisolate`, `scan`, `restrict`, `unrestrict`, `collect`) — a machine action also
 //! needs the tenant's `allowed_actions`, and implies `read`. `two_person` lists, per tenant, the
 //! actions that need a second, different authorised user to approve after the requester confirmed.
@@ -58,6 +60,14 @@ pub enum Permission {
     Hunt,
     /// Change incidents.
     Incident,
+    /// Change alerts (status, classification, assignment): `alert_update`.
+    AlertUpdate,
+    /// Submit threat-intelligence indicators: `block`.
+    Block,
+    /// Remove threat-intelligence indicators: `unblock`.
+    Unblock,
+    /// List a machine's recent actions: `actions`.
+    Actions,
     /// Run one machine action.
     Act(Action),
 }
@@ -69,6 +79,10 @@ impl FromStr for Permission {
             "read" => Ok(Self::Read),
             "hunt" => Ok(Self::Hunt),
             "incident" => Ok(Self::Incident),
+            "alert_update" => Ok(Self::AlertUpdate),
+            "block" => Ok(Self::Block),
+            "unblock" => Ok(Self::Unblock),
+            "actions" => Ok(Self::Actions),
             other => other.parse::<Action>().map(Self::Act).map_err(|_| format!("'{other}' is not a permission")),
         }
     }
@@ -86,6 +100,10 @@ impl Permission {
             | Command::Link => Some(Self::Read),
             Command::Hunt(_) => Some(Self::Hunt),
             Command::UpdateIncident(..) => Some(Self::Incident),
+            Command::UpdateAlert(..) => Some(Self::AlertUpdate),
+            Command::Block(_) => Some(Self::Block),
+            Command::Unblock(_) => Some(Self::Unblock),
+            Command::MachineActions(_) => Some(Self::Actions),
             Command::Act { action, .. } => Some(Self::Act(*action)),
         }
     }
@@ -339,6 +357,21 @@ impl Rbac {
         self.routes.get(&origin.channel).or_else(|| self.routes.get(&origin.team)).or(self.catch_all.as_ref())
     }
 
+    /// Whether bot messages about `tenant` may go to the Slack `channel`: the channel is routed to
+    /// it, or is routed nowhere while the tenant serves unrouted channels (it is the catch-all, or an
+    /// admitted workspace is routed to it).
+    pub fn channel_serves(&self, channel: &str, tenant: &TenantName) -> bool {
+        match self.routes.get(channel) {
+            Some(t) => t == tenant,
+            None => {
+                self.catch_all.as_ref() == Some(tenant)
+                    || self.routes.iter().any(|(from, t)| {
+                        t == tenant && self.slack.as_ref().is_some_and(|s| s.workspaces.contains(from))
+                    })
+            }
+        }
+    }
+
     /// Whether `user` of `origin`'s workspace holds `perm` in `tenant` (a machine action implies `read`).
     pub fn has(&self, tenant: &TenantName, origin: &Origin, user: &ChatUser, perm: Permission) -> bool {
         let key = format!("{}:{}", origin.team, user.id);
@@ -359,6 +392,10 @@ impl Rbac {
                 Permission::Read => "look things up".into(),
                 Permission::Hunt => "run hunting queries".into(),
                 Permission::Incident => "change incidents".into(),
+                Permission::AlertUpdate => "change alerts".into(),
+                Permission::Block => "block indicators".into(),
+                Permission::Unblock => "unblock indicators".into(),
+                Permission::Actions => "list machine actions".into(),
                 Permission::Act(a) => a.as_str().to_string(),
             }))
         }
@@ -551,6 +588,38 @@ mod tests {
         assert_eq!(none.check(&o, &user("U1"), Permission::Read), Err(Denied::NoTenant));
         assert!(Rbac::from_json(r#"{"tenants":{"default":{"T1:U1":["root"]}}}"#).unwrap_err().contains("root"));
         assert!(Rbac::from_json(r#"{"tenant":{}}"#).is_err(), "unknown keys are refused");
+        // The commands after lookups: each its own permission, none implied by `read` or another.
+        let r =
+            Rbac::from_json(r#"{"routes":{"T1":"default"},"tenants":{"default":{"T1:U1":["read","block"]}}}"#).unwrap();
+        assert!(r.check(&o, &user("U1"), Permission::Block).is_ok());
+        for (p, named) in [
+            (Permission::Unblock, "unblock indicators"),
+            (Permission::AlertUpdate, "change alerts"),
+            (Permission::Actions, "list machine actions"),
+            (Permission::Incident, "change incidents"),
+        ] {
+            assert_eq!(r.check(&o, &user("U1"), p), Err(Denied::NotAllowed(named.into())));
+        }
+        for p in ["alert_update", "block", "unblock", "actions"] {
+            assert!(p.parse::<Permission>().is_ok(), "{p}");
+        }
+    }
+
+    #[test]
+    fn bot_messages_go_only_to_channels_that_serve_the_tenant() {
+        let t = |s: &str| s.parse::<TenantName>().unwrap();
+        let routed = Rbac::from_json(
+            r#"{"slack":{"app_id":"A1","workspaces":["T1"]},"routes":{"C1":"default","C2":"fabrikam","T1":"default"}}"#,
+        )
+        .unwrap();
+        assert!(routed.channel_serves("C1", &t("default")));
+        assert!(!routed.channel_serves("C2", &t("default")), "a channel routed to another tenant");
+        assert!(routed.channel_serves("C9", &t("default")), "unrouted, and the workspace is routed to it");
+        assert!(!routed.channel_serves("C9", &t("fabrikam")));
+        let channel_only = Rbac::from_json(r#"{"routes":{"C1":"default"}}"#).unwrap();
+        assert!(!channel_only.channel_serves("C9", &t("default")), "no catch-all, no workspace route");
+        let catch_all = Rbac::from_json(r#"{"catch_all":{"tenant":"default"}}"#).unwrap();
+        assert!(catch_all.channel_serves("C9", &t("default")));
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! (rotation).
 //!
 //! Two kinds are sealed, each under its own derived key (so one kind's token never opens as the
-//! other): a machine action ([`Confirmation`], `"defender-chatops confirm v1"`) and an incident
-//! change ([`IncidentConfirmation`], `"defender-chatops incident v1"`). [`digest`] names the whole
+//! other): a machine action ([`Confirmation`], `"defender-chatops confirm v1"`) and any other change
+//! — incident, alert, indicator — ([`ChangeConfirmation`], `"defender-chatops change v1"`). [`digest`] names the whole
 //! sealed content; the idempotency store's claims carry it, so the worker can check that the job it
 //! runs is the one that was confirmed ([`crate::actions::Claim`]).
 
@@ -61,10 +61,11 @@ impl Confirmation {
     }
 }
 
-/// A confirmed incident change: which incident, what change (the command's canonical words, parsed
-/// again when it runs), by whom, until when.
+/// A confirmed change that is not a machine action — an incident or alert change, an indicator
+/// submitted or removed: the command (its canonical words, parsed again when it runs, so the worker
+/// runs exactly what was sealed), by whom, until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IncidentConfirmation {
+pub struct ChangeConfirmation {
     /// Format version (1).
     pub v: u8,
     /// The tenant.
@@ -73,15 +74,21 @@ pub struct IncidentConfirmation {
     pub user_id: String,
     /// Their display name.
     pub user_name: String,
-    /// The incident.
-    pub incident_id: u64,
-    /// The change, as command words (`resolve`, `assign alice@contoso.com`, `classify fp`).
-    pub change: String,
+    /// The command, as canonical words: `incident 42 resolve`, `alert da63…_-22 status resolved`,
+    /// `block 45.137.21.9 block 30d <reason>`, `unblock 8030` (an `unblock` by value is sealed with
+    /// the id it resolved to).
+    pub command: String,
+    /// What the prompt and the answers call it (`incident `42` resolve`); built from typed values,
+    /// any text from outside marked untrusted.
+    pub summary: String,
     /// The request id (the idempotency key).
     pub request_id: String,
     /// Expiry, unix seconds.
     pub exp: i64,
 }
+
+/// The former name of [`ChangeConfirmation`] (incident changes were the first kind).
+pub type IncidentConfirmation = ChangeConfirmation;
 
 /// A sealable content: its key's domain tag and its expiry.
 pub trait Sealed: Serialize + serde::de::DeserializeOwned {
@@ -103,8 +110,8 @@ impl Sealed for Confirmation {
     }
 }
 
-impl Sealed for IncidentConfirmation {
-    const TAG: &'static [u8] = b"defender-chatops incident v1";
+impl Sealed for ChangeConfirmation {
+    const TAG: &'static [u8] = b"defender-chatops change v1";
     fn exp(&self) -> i64 {
         self.exp
     }
@@ -235,8 +242,8 @@ mod tests {
         );
         assert_eq!(open::<Confirmation>("nodot", std::slice::from_ref(&s), 0), Err(TokenError::Malformed));
         assert_eq!(open::<Confirmation>(&t, &[], 0), Err(TokenError::NoSecret));
-        // A machine token never opens as an incident change (and back): the keys differ by kind.
-        assert_eq!(open::<IncidentConfirmation>(&t, std::slice::from_ref(&s), 0), Err(TokenError::Mismatch));
+        // A machine token never opens as a change (and back): the keys differ by kind.
+        assert_eq!(open::<ChangeConfirmation>(&t, std::slice::from_ref(&s), 0), Err(TokenError::Mismatch));
         // The token's MAC is not the Slack signature of anything under the same secret.
         assert!(!t.contains("v0="));
     }

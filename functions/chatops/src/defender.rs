@@ -10,9 +10,10 @@ use defender_shared::{
         api::ListQuery,
         models::{
             actions::{CommentRequest, IsolateRequest, IsolationType, MachineAction, ScanRequest, ScanType},
-            alerts::Alert,
+            alerts::{Alert, AlertUpdate},
             hunting::{GraphHuntingRequest, HuntingResponse},
             incidents::{Incident, IncidentUpdate},
+            indicators::{Indicator, IndicatorId, IndicatorSubmit, IndicatorValue},
             machines::Machine,
         },
         odata::{Filter, fields},
@@ -66,6 +67,16 @@ pub trait DefenderOps: Send + Sync {
     async fn act(&self, action: Action, id: &MachineId, comment: &str) -> Result<MachineAction, OpsError>;
     /// One machine action.
     async fn action(&self, id: &ActionId) -> Result<Option<MachineAction>, OpsError>;
+    /// The machine's actions of every kind (every page, any order; at most [`MAX_MACHINE_ACTIONS`]).
+    async fn machine_history(&self, id: &MachineId) -> Result<Vec<MachineAction>, OpsError>;
+    /// Changes an alert.
+    async fn update_alert(&self, id: &AlertId, change: &AlertUpdate) -> Result<Alert, OpsError>;
+    /// The indicators whose value and type are exactly `value`'s.
+    async fn indicators_by_value(&self, value: &IndicatorValue) -> Result<Vec<Indicator>, OpsError>;
+    /// Submits (or updates, by value and type) an indicator.
+    async fn submit_indicator(&self, req: &IndicatorSubmit) -> Result<Indicator, OpsError>;
+    /// Deletes an indicator (`false`: Defender knows no such indicator).
+    async fn delete_indicator(&self, id: &IndicatorId) -> Result<bool, OpsError>;
 }
 
 /// The production [`DefenderOps`]: the shared client for one tenant, each call within `deadline`.
@@ -127,19 +138,43 @@ impl<T: TokenSource + Send + Sync + 'static> DefenderOps for ClientOps<T> {
     }
 
     async fn machine_actions(&self, id: &MachineId) -> Result<Vec<MachineAction>, OpsError> {
-        use futures::TryStreamExt;
-        let mut stream = self.client.machine_actions(&self.tenant, &actions_query(id), self.deadline);
-        let mut all = Vec::new();
-        while let Some(page) = stream.try_next().await.map_err(fail)? {
-            all.extend(page);
-            if all.len() > MAX_MACHINE_ACTIONS {
-                // Deciding on a part of the history could be wrong: refuse rather than guess.
-                return Err(OpsError::Service(format!(
-                    "more than {MAX_MACHINE_ACTIONS} machine actions on this machine; not read to the end"
-                )));
-            }
-        }
-        Ok(all)
+        self.read_actions(actions_query(id)).await
+    }
+
+    async fn machine_history(&self, id: &MachineId) -> Result<Vec<MachineAction>, OpsError> {
+        self.read_actions(history_query(id)).await
+    }
+
+    async fn update_alert(&self, id: &AlertId, change: &AlertUpdate) -> Result<Alert, OpsError> {
+        self.client.update_alert(&self.tenant, id, change, self.deadline).await.map_err(fail)
+    }
+
+    async fn indicators_by_value(&self, value: &IndicatorValue) -> Result<Vec<Indicator>, OpsError> {
+        use defender_shared::defender::odata::fields::indicators as f;
+        let q = ListQuery::new()
+            .filter(
+                Filter::eq(f::INDICATOR_VALUE, value.value().as_str())
+                    .and(Filter::eq(f::INDICATOR_TYPE, value.indicator_type().as_str())),
+            )
+            .top(10);
+        let page = self.client.indicators_page(&self.tenant, &q, self.deadline).await.map_err(fail)?;
+        // Exact: the filter is `eq`; this guards against a looser server.
+        Ok(page
+            .value
+            .into_iter()
+            .filter(|i| {
+                i.indicator_value.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(&value.value()))
+                    && i.indicator_type.as_ref() == Some(&value.indicator_type())
+            })
+            .collect())
+    }
+
+    async fn submit_indicator(&self, req: &IndicatorSubmit) -> Result<Indicator, OpsError> {
+        self.client.submit_indicator(&self.tenant, req, self.deadline).await.map_err(fail)
+    }
+
+    async fn delete_indicator(&self, id: &IndicatorId) -> Result<bool, OpsError> {
+        optional(self.client.delete_indicator(&self.tenant, id, self.deadline).await).map(|r| r.is_some())
     }
 
     async fn machine_alerts(&self, id: &MachineId) -> Result<Vec<Alert>, OpsError> {
@@ -190,6 +225,28 @@ impl<T: TokenSource + Send + Sync + 'static> DefenderOps for ClientOps<T> {
     }
 }
 
+impl<T: TokenSource + Send + Sync + 'static> ClientOps<T> {
+    /// Every page of a machine-action query, bounded by [`MAX_MACHINE_ACTIONS`].
+    async fn read_actions(
+        &self,
+        query: ListQuery<defender_shared::defender::odata::resource::MachineActions>,
+    ) -> Result<Vec<MachineAction>, OpsError> {
+        use futures::TryStreamExt;
+        let mut stream = self.client.machine_actions(&self.tenant, &query, self.deadline);
+        let mut all = Vec::new();
+        while let Some(page) = stream.try_next().await.map_err(fail)? {
+            all.extend(page);
+            if all.len() > MAX_MACHINE_ACTIONS {
+                // Deciding on a part of the history could be wrong: refuse rather than guess.
+                return Err(OpsError::Service(format!(
+                    "more than {MAX_MACHINE_ACTIONS} machine actions on this machine; not read to the end"
+                )));
+            }
+        }
+        Ok(all)
+    }
+}
+
 /// The action types whose history decides whether an action may run (isolation, restriction, and
 /// the kinds that conflict while pending).
 pub const STATE_ACTION_TYPES: [&str; 6] = [
@@ -220,6 +277,13 @@ pub fn actions_query(id: &MachineId) -> ListQuery<defender_shared::defender::oda
         None => by_machine,
     };
     ListQuery::new().filter(filter).top(MACHINE_ACTIONS_PAGE)
+}
+
+/// The machine's whole action history (`actions <host>`): filtered by machine only (a documented
+/// `$filter` field). `$orderby` is not documented on `GET /api/machineactions`, so the order is made
+/// here, from parsed instants ([`crate::history`]).
+pub fn history_query(id: &MachineId) -> ListQuery<defender_shared::defender::odata::resource::MachineActions> {
+    ListQuery::new().filter(Filter::eq(fields::machine_actions::MACHINE_ID, id.as_str())).top(MACHINE_ACTIONS_PAGE)
 }
 
 /// The tenants: Defender for each, and what each allows.

@@ -102,6 +102,8 @@ pub async fn recheck(tenants: &dyn Tenants, poster: &Poster, pending: Vec<Pendin
         if p.thread.response_url.is_none() && p.thread.channel.is_none() && p.thread.teams.is_none() {
             continue; // Teams: no response_url; the outcome is read with `action <id>`
         }
+        // The outcome is about this tenant: the channel is checked against the policy for it.
+        p.thread.tenant = Some(p.tenant.clone());
         match poster.post(&mut p.thread, &Reply::text(text), limits.now).await {
             Ok(()) => {}
             Err(e) if e.is_retryable() && !limits.too_old(&p) => {

@@ -262,10 +262,8 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
                     };
                     match state.handoff.send(&job, Duration::ZERO).await {
                         Ok(()) => slack(&Reply::replacing(format!(
-                            "Confirmed: incident `{}` {} (request `{}`) — working on it…",
-                            c.incident_id,
-                            untrusted(&c.change),
-                            c.request_id
+                            "Confirmed: {} (request `{}`) — working on it…",
+                            c.summary, c.request_id
                         ))),
                         Err(e) => {
                             warn!(error = %e, "hand-off failed");
@@ -507,13 +505,9 @@ async fn teams_confirm_incident(
         IncidentAccepted::Go(c) => {
             let job = Job::UpdateIncident { token, accepted_at: (state.clock)(), response_url: None, channel: None };
             match state.handoff.send(&job, Duration::ZERO).await {
-                Ok(()) => Reply::text(format!(
-                    "Confirmed: incident `{}` {} (request `{}`) — sent to Defender; `incident {}` shows its state.",
-                    c.incident_id,
-                    untrusted(&c.change),
-                    c.request_id,
-                    c.incident_id
-                )),
+                Ok(()) => {
+                    Reply::text(format!("Confirmed: {} (request `{}`) — sent to Defender.", c.summary, c.request_id))
+                }
                 Err(e) => {
                     warn!(error = %e, "hand-off failed");
                     if let Err(e) = state.safety.idempotency.remove(&format!("confirm:{}", c.request_id)).await {

@@ -10,6 +10,10 @@
 //! - [`actions`] — the heart: authorise, resolve the machine exactly, check its state, confirm with a
 //!   sealed expiring token, a second person's approval where required, execute once, audit every decision.
 //! - [`correlation`] — the correlation id of a chat request (logs), carried to the worker through SQS.
+//! - [`changes`] — the other confirmed changes, one path: incident and alert updates, indicators
+//!   submitted (`block`) and removed (`unblock`).
+//! - [`indicators`] — `block`/`unblock` input typed as enrichment types indicators; the submit body.
+//! - [`history`] — `actions <host>`: a machine's recent actions, newest first.
 //! - [`confirm`] — the confirmation token (HMAC-sealed, expiring).
 //! - [`idempotency`] — the conditional-write store behind exactly-once (in memory; DynamoDB).
 //! - [`identity`] — whose Entra identity a `/defender link` may bind (admin mapping, Slack e-mail,
@@ -39,6 +43,7 @@
 pub mod actions;
 pub mod bot_auth;
 pub mod cards;
+pub mod changes;
 pub mod command;
 pub mod config;
 pub mod confirm;
@@ -48,8 +53,10 @@ pub mod defender;
 pub mod followup;
 pub mod handler;
 pub mod handoff;
+pub mod history;
 pub mod idempotency;
 pub mod identity;
+pub mod indicators;
 pub mod queue;
 pub mod reply;
 pub mod state;
@@ -73,6 +80,10 @@ pub const ENDPOINTS: &[&str] = &[
     "mde.machineactions.list",
     "mde.machineactions.get",
     "mde.alerts.get",
+    "mde.alerts.update",
+    "mde.indicators.list",
+    "mde.indicators.submit",
+    "mde.indicators.delete",
     "graph.security.run_hunting_query",
     "xdr.incidents.get",
     "xdr.incidents.update",

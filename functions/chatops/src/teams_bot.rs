@@ -408,10 +408,9 @@ async fn press(
                 match state.handoff.send(&hand(job), Duration::ZERO).await {
                     Ok(()) => {
                         let done = Reply::replacing(format!(
-                            "Confirmed by {}: incident `{}` {} (request `{}`) — working on it…",
+                            "Confirmed by {}: {} (request `{}`) — working on it…",
                             untrusted(&user.name),
-                            c.incident_id,
-                            untrusted(&c.change),
+                            c.summary,
                             c.request_id
                         ));
                         update_inline(bot, &conv, &done).await;

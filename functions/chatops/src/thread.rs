@@ -13,7 +13,10 @@
 //!
 //! The Web API's base URL (`CHATOPS_SLACK_API_URL`, default [`DEFAULT_SLACK_API_URL`]) is pinned as the
 //! `response_url` prefixes are: https (http only to a loopback stand-in), checked at cold start; the
-//! channel comes from Slack's signed payload, never a URL. The bot token is a [`SecretString`]: it is
+//! channel comes from Slack's signed payload, never a URL, and is checked again before each
+//! `chat.postMessage` against the access policy ([`ChannelPolicy`]: the channel must be routed to the
+//! thread's tenant, or be unrouted while that tenant serves unrouted channels), so a queue message
+//! cannot send a tenant's outcomes elsewhere. The bot token is a [`SecretString`]: it is
 //! never formatted or logged (its vault name is).
 
 use crate::{handoff::Responder, reply::Reply};
@@ -60,6 +63,19 @@ pub struct Thread {
     /// A Teams bot conversation: replies go there through the Bot Connector, not to Slack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams: Option<crate::connector::TeamsRef>,
+    /// The tenant the replies are about: `chat.postMessage` goes only to a channel the policy lets
+    /// serve it ([`ChannelPolicy`]), whatever channel a queue message names.
+    /// (Named apart: a follow-up's [`crate::followup::Pending`] flattens the thread beside its own
+    /// `tenant`.)
+    #[serde(default, rename = "thread_tenant", skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<defender_shared::ids::TenantName>,
+}
+
+/// Which channels a bot message about a tenant may go to (the access policy, read at cold start:
+/// a channel in a queue message is not trusted).
+pub trait ChannelPolicy: Send + Sync {
+    /// Whether replies about `tenant` may be posted to `channel` (`None`: unknown tenant, refused).
+    fn may_post(&self, tenant: Option<&defender_shared::ids::TenantName>, channel: &str) -> bool;
 }
 
 impl Thread {
@@ -105,6 +121,9 @@ pub enum PostError {
     /// The Bot Connector (Teams bot).
     #[error("Teams: {0}")]
     Teams(#[from] crate::connector::ConnectorError),
+    /// The policy does not let the channel serve the thread's tenant (not retried).
+    #[error("the channel does not serve this tenant in the access policy")]
+    ChannelNotAllowed,
 }
 
 impl PostError {
@@ -125,7 +144,7 @@ impl PostError {
             }
             Self::Http(_) | Self::Vault(_) => true,
             Self::Teams(e) => e.is_retryable(),
-            Self::NoRoute | Self::ResponseUrl(_) | Self::Token(_) => false,
+            Self::NoRoute | Self::ResponseUrl(_) | Self::Token(_) | Self::ChannelNotAllowed => false,
         }
     }
 }
@@ -294,6 +313,8 @@ pub struct Poster {
     pub api: Option<Arc<dyn SlackApi>>,
     /// The Bot Connector (`None`: no Teams bot configured).
     pub teams: Option<Arc<dyn crate::connector::BotConnector>>,
+    /// The channels a bot message may go to (`None`: any; tests of the poster alone).
+    pub channels: Option<Arc<dyn ChannelPolicy>>,
 }
 
 impl std::fmt::Debug for Poster {
@@ -361,6 +382,12 @@ impl Poster {
         let (Some(api), Some(channel)) = (&self.api, &thread.channel) else {
             return Err(PostError::NoRoute);
         };
+        if let Some(policy) = &self.channels
+            && !policy.may_post(thread.tenant.as_ref(), channel)
+        {
+            warn!(channel = %channel, tenant = ?thread.tenant, "chat.postMessage refused: the channel does not serve the tenant");
+            return Err(PostError::ChannelNotAllowed);
+        }
         // A channel message: everyone in the channel sees it, so no buttons (a prompt's token stays
         // with its requester) and the requester is mentioned.
         let text = match &thread.user_id {

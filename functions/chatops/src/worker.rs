@@ -23,7 +23,7 @@ use crate::{
     actions::{Ask, Executed, Safety, capitalise, machine_state, resolve},
     command::{ChatUser, Command, Parsed, parse_text, usage},
     confirm,
-    confirm::{Confirmation, IncidentConfirmation},
+    confirm::{ChangeConfirmation, Confirmation},
     defender::{DefenderOps, Tenants},
     followup::{self, Pending},
     handoff::{HandOff, HandOffError, Job, Responder},
@@ -139,6 +139,7 @@ impl Worker {
                     channel: (!origin.channel.is_empty()).then(|| origin.channel.clone()),
                     user_id: Some(user.id.clone()),
                     teams: teams.clone(),
+                    tenant: Some(tenant.clone()),
                     ..Thread::default()
                 };
                 if parse_text(&text) == Parsed::Command(Command::Link) {
@@ -188,7 +189,8 @@ impl Worker {
                 }
                 Ok(None)
             }
-            Job::LinkPoll { tenant, user, thread, started, step } => {
+            Job::LinkPoll { tenant, user, mut thread, started, step } => {
+                thread.tenant = Some(tenant.clone());
                 self.link_step(&tenant, &user, thread, started, step).await
             }
             Job::Later { not_before, job } => {
@@ -214,7 +216,12 @@ impl Worker {
 
     /// The poster of this worker's replies.
     pub fn poster(&self) -> Poster {
-        Poster { responder: self.responder.clone(), api: self.slack.clone(), teams: self.teams.clone() }
+        Poster {
+            responder: self.responder.clone(),
+            api: self.slack.clone(),
+            teams: self.teams.clone(),
+            channels: Some(self.safety.clone()),
+        }
     }
 
     async fn post(&self, thread: &mut Thread, reply: &Reply) {
@@ -422,17 +429,20 @@ impl Worker {
                 Ok(None) => Reply::text(format!("No incident `{id}`.")),
                 Err(e) => Reply::text(format!("Could not read incident `{id}`: {e}")),
             },
-            Command::UpdateIncident(id, change) => {
-                // A state change: confirmed with a sealed token, as machine actions are.
-                let incident = match ops.incident(id).await {
-                    Ok(Some(i)) => i,
-                    Ok(None) => return Reply::text(format!("No incident `{id}`.")),
-                    Err(e) => return Reply::text(format!("Could not read incident `{id}`: {e}")),
-                };
-                let keys = secrets(self.store.as_ref(), &self.slack_secret_names).await;
-                let Some(key) = keys.first() else { return Reply::text("The signing secret is unavailable.") };
-                self.safety.prepare_incident(tenant, user, id, &change, &incident, key)
+            Command::UpdateIncident(..) | Command::UpdateAlert(..) | Command::Block(_) | Command::Unblock(_) => {
+                self.prepare_change(ops, tenant, user, cmd).await
             }
+            Command::MachineActions(target) => match resolve(ops, &target).await {
+                Err(why) => Reply::text(why),
+                Ok(m) => {
+                    let Some(id) = m.id.valid().cloned() else { return Reply::text("The machine id is malformed.") };
+                    let name = m.computer_dns_name.clone().unwrap_or_else(|| id.to_string());
+                    match ops.machine_history(&id).await {
+                        Ok(list) => Reply::text(crate::history::history_text(&name, id.as_str(), list)),
+                        Err(e) => Reply::text(format!("Could not read the actions of `{}`: {e}", untrusted(&name))),
+                    }
+                }
+            },
             Command::Hunt(h) => match ops.hunt(&h).await {
                 Ok(r) => {
                     let rows = r.results.unwrap_or_default();
@@ -468,6 +478,7 @@ impl Worker {
             }
         };
         thread.user_id = Some(c.user_id.clone());
+        thread.tenant = Some(c.tenant.clone());
         let requester = ChatUser { id: c.user_id.clone(), name: c.user_name.clone() };
         let delegated = match &self.users {
             Some(u) => u.ops(&c.tenant, &requester, tokio::time::Instant::now() + self.budget).await,
@@ -515,11 +526,10 @@ impl Worker {
 }
 
 impl Worker {
-    /// Runs a confirmed incident change (the confirmation re-derived from the store) and answers the
-    /// reply.
+    /// Runs a confirmed change (the confirmation re-derived from the store) and answers the reply.
     async fn update_incident(&self, token: &str, thread: &mut Thread) -> Reply {
         let keys = secrets(self.store.as_ref(), &self.slack_secret_names).await;
-        let c: IncidentConfirmation = match confirm::open_sealed(token, &keys) {
+        let c: ChangeConfirmation = match confirm::open_sealed(token, &keys) {
             Ok(c) => c,
             Err(e) => {
                 warn!(error = %e, "a job with an unusable token refused");
@@ -527,11 +537,36 @@ impl Worker {
             }
         };
         thread.user_id = Some(c.user_id.clone());
+        thread.tenant = Some(c.tenant.clone());
         let Some(ops) = self.ops(&c.tenant) else { return Reply::replacing(format!("Unknown tenant '{}'.", c.tenant)) };
-        match self.safety.execute_incident(ops.as_ref(), &c).await {
-            Ok(i) => Reply::replacing(format!("Updated (request `{}`).\n{}", c.request_id, incident_text(&i))),
-            Err(why) => Reply::replacing(format!("Incident `{}` {}: {why}.", c.incident_id, untrusted(&c.change))),
+        match self.safety.execute_change(ops.as_ref(), &c).await {
+            Ok(text) => Reply::replacing(format!("Updated (request `{}`): {}.\n{text}", c.request_id, c.summary)),
+            Err(why) => Reply::replacing(format!("{}: {why}.", crate::actions::capitalise(&c.summary))),
         }
+    }
+
+    /// The prompt of a change: the lookups it shows (the incident's name, the alert's title, the
+    /// indicator an `unblock` by value resolves to, or a `block` would update), then
+    /// [`Safety::prepare_change`]. Nothing is changed here.
+    async fn prepare_change(&self, ops: &dyn DefenderOps, tenant: &TenantName, user: &ChatUser, cmd: Command) -> Reply {
+        let resolved = match crate::changes::shown(ops, &cmd).await {
+            Ok(r) => r,
+            Err(why) => {
+                crate::actions::audit(
+                    crate::actions::Decision::Refused,
+                    Some(tenant.as_str()),
+                    user,
+                    crate::changes::label_of(&cmd),
+                    None,
+                    None,
+                    &crate::reply::plain(&why),
+                );
+                return Reply::text(why);
+            }
+        };
+        let keys = secrets(self.store.as_ref(), &self.slack_secret_names).await;
+        let Some(key) = keys.first() else { return Reply::text("The signing secret is unavailable.") };
+        self.safety.prepare_change(tenant, user, &resolved.0, resolved.1, key)
     }
 }
 

@@ -216,6 +216,24 @@ fn alert_get(ctx: &Ctx<'_>) -> Reply {
 
 const ALERT_STATUS: &[&str] = &["New", "InProgress", "Resolved"];
 const CLASSIFICATION: &[&str] = &["Unknown", "FalsePositive", "TruePositive", "InformationalExpectedActivity"];
+/// Defender's determinations (Graph spells several differently: those are refused here).
+const DETERMINATION: &[&str] = &[
+    "NotAvailable",
+    "Apt",
+    "Malware",
+    "SecurityPersonnel",
+    "SecurityTesting",
+    "UnwantedSoftware",
+    "Other",
+    "MultiStagedAttack",
+    "CompromisedUser",
+    "Phishing",
+    "MaliciousUserActivity",
+    "Clean",
+    "InsufficientData",
+    "ConfirmedUserActivity",
+    "LineOfBusinessApplication",
+];
 
 fn apply_alert_update(a: &mut Value, body: &Map<String, Value>, actor: &str, now: &str) -> Result<(), ApiError> {
     for key in body.keys() {
@@ -238,6 +256,13 @@ fn apply_alert_update(a: &mut Value, body: &Map<String, Value>, actor: &str, now
     };
     let status = enum_check("status", ALERT_STATUS)?;
     let classification = enum_check("classification", CLASSIFICATION)?;
+    enum_check("determination", DETERMINATION)?;
+    if let Some(v) = body.get("assignedTo").filter(|v| !v.is_null() && !v.is_string()) {
+        return Err(ApiError::bad_request("InvalidRequestBody", format!("Invalid value {v} for assignedTo")));
+    }
+    if let Some(v) = body.get("comment").filter(|v| !v.is_null() && !v.is_string()) {
+        return Err(ApiError::bad_request("InvalidRequestBody", format!("Invalid value {v} for comment")));
+    }
     let Some(o) = a.as_object_mut() else { return Ok(()) };
     if let Some(s) = status {
         if s == "Resolved" {
@@ -785,7 +810,33 @@ fn indicators_list(ctx: &Ctx<'_>) -> Reply {
     list(ctx, items)
 }
 
+/// The body parameters `POST /api/indicators` documents (case-sensitive).
+const INDICATOR_FIELDS: &[&str] = &[
+    "indicatorValue",
+    "indicatorType",
+    "action",
+    "application",
+    "title",
+    "description",
+    "expirationTime",
+    "severity",
+    "recommendedActions",
+    "rbacGroupNames",
+    "educateUrl",
+    "generateAlert",
+];
+const INDICATOR_SEVERITIES: &[&str] = &["Informational", "Low", "Medium", "High"];
+const FILE_INDICATORS: &[&str] = &["FileSha1", "FileMd5", "FileSha256"];
+
+/// Checks a submitted indicator the way the least lenient service plausibly would: documented
+/// parameters only (case-sensitive), enums from the documented lists, an action the indicator's kind
+/// takes (Defender offers "block and remediate" for files and certificates only, "warn" for network
+/// indicators and files, not certificates), `generateAlert: true` with `Audit` (documented as
+/// required), and an expiry that parses.
 fn validate_indicator(i: &Map<String, Value>) -> Result<(), String> {
+    if let Some(k) = i.keys().find(|k| !INDICATOR_FIELDS.contains(&k.as_str())) {
+        return Err(format!("Unknown property '{k}' (body parameters are case-sensitive)"));
+    }
     let s = |k: &str| i.get(k).and_then(Value::as_str);
     let value = s("indicatorValue").ok_or("indicatorValue is required")?;
     let kind = s("indicatorType").ok_or("indicatorType is required")?;
@@ -796,8 +847,29 @@ fn validate_indicator(i: &Map<String, Value>) -> Result<(), String> {
     if !INDICATOR_ACTIONS.contains(&action) {
         return Err(format!("action '{action}' is not supported"));
     }
-    s("title").ok_or("title is required")?;
-    s("description").ok_or("description is required")?;
+    let file = FILE_INDICATORS.contains(&kind);
+    if action == "BlockAndRemediate" && !file && kind != "CertificateThumbprint" {
+        return Err(format!("action 'BlockAndRemediate' is not supported for indicatorType '{kind}'"));
+    }
+    if action == "Warn" && kind == "CertificateThumbprint" {
+        return Err(format!("action 'Warn' is not supported for indicatorType '{kind}'"));
+    }
+    if action == "Audit" && i.get("generateAlert") != Some(&Value::Bool(true)) {
+        return Err("generateAlert must be true for action 'Audit'".into());
+    }
+    if let Some(sev) = i.get("severity").filter(|v| !v.is_null())
+        && !sev.as_str().is_some_and(|v| INDICATOR_SEVERITIES.contains(&v))
+    {
+        return Err(format!("severity {sev} is not supported"));
+    }
+    if let Some(exp) = i.get("expirationTime").filter(|v| !v.is_null()) {
+        // A past expiry is not refused: the documented import example (2021) is answered as created.
+        if exp.as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()).is_none() {
+            return Err(format!("expirationTime {exp} is not a date-time"));
+        }
+    }
+    s("title").filter(|t| !t.trim().is_empty()).ok_or("title is required")?;
+    s("description").filter(|t| !t.trim().is_empty()).ok_or("description is required")?;
     let valid = match kind {
         "FileSha1" | "CertificateThumbprint" => is_hex(value, 40),
         "FileSha256" => is_hex(value, 64),

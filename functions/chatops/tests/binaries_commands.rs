@@ -1,0 +1,239 @@
+//! `block` end to end through the real binaries: the callback hands the signed slash command to SQS
+//! (moto), the worker binary posts the prompt, five concurrent confirmations reach the callback
+//! binary and one wins (the claim is a DynamoDB conditional write), the one job — delivered twice,
+//! as SQS may — submits one indicator to the simulated Defender.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use axum::{Json, Router, routing::post};
+use defender_shared::{secret::SecretString, webhook};
+use lambda_emu::{Emulator, moto::Moto};
+use serde_json::{Value, json};
+use std::{
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use tenant_sim::{RunningSim, SimOptions, start};
+
+const POLICY: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U0ANALYST":["read","block"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read","block"]}}}"#;
+
+fn sim_env(sim: &RunningSim, ca: &std::path::Path) -> Vec<(String, String)> {
+    [
+        ("AZURE_TENANT_ID", sim.tenant_id()),
+        ("AZURE_CLIENT_ID", "11111111-1111-4111-8111-111111111111".to_string()),
+        ("AZURE_CLIENT_SECRET", "demo-secret-value-do-not-use-in-prod".to_string()),
+        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
+        ("KEY_VAULT_URL", sim.url.clone()),
+        ("MDE_API_URL", sim.url.clone()),
+        ("XDR_API_URL", sim.url.clone()),
+        ("GRAPH_API_URL", sim.url.clone()),
+        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
+        ("DEFENDER_LOCAL_MODE", "1".to_string()),
+        ("DEFENDER_ALLOWED_ACTIONS", "isolate".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn block_through_the_real_binaries_sqs_and_dynamodb_submits_once_under_five_confirmations() {
+    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+    let moto = Moto::start().await.unwrap();
+    let dir = std::env::temp_dir().join(format!("df-chatops-block-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &sim.ca_pem).unwrap();
+
+    let aws: Vec<(String, String)> = [
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_ENDPOINT_URL_SQS", moto.url.clone()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", moto.url.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(&moto.url)
+        .load()
+        .await;
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let queue = sqs.create_queue().queue_name("chatops-block-jobs").send().await.unwrap().queue_url.unwrap();
+    aws_sdk_dynamodb::Client::new(&conf)
+        .create_table()
+        .table_name("chatops-block-idem")
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+
+    let posts: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let p = posts.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |Json(v): Json<Value>| {
+            let p = p.clone();
+            async move {
+                p.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hooks = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mut env = sim_env(&sim, &ca);
+    env.extend(aws);
+    env.push(("CHATOPS_RBAC".into(), POLICY.into()));
+    env.push(("CHATOPS_RESPONSE_URL_PREFIXES".into(), hooks.clone()));
+    env.push(("CHATOPS_QUEUE_URL".into(), queue.clone()));
+    env.push(("CHATOPS_IDEMPOTENCY_TABLE".into(), "chatops-block-idem".into()));
+    let (cb_emu, wk_emu) = (Emulator::start().await.unwrap(), Emulator::start().await.unwrap());
+    let spawn = |bin: &str, emu: &Emulator, name: &str| {
+        tokio::process::Command::new(bin)
+            .env_clear()
+            .envs(emu.env(name))
+            .envs(env.clone())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let _callback = spawn(env!("CARGO_BIN_EXE_chatops-callback"), &cb_emu, "chatops-callback");
+    let _worker = spawn(env!("CARGO_BIN_EXE_chatops-worker"), &wk_emu, "chatops-worker");
+
+    let secret = sim.sim.tenant.lock().unwrap().seed.secrets["slack-signing-secret"].to_string();
+    let signed = |body: String| {
+        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let sig = webhook::sign_slack(&SecretString::new(secret.clone()), ts, body.as_bytes()).unwrap();
+        let mut event: Value = serde_json::from_str(include_str!("fixtures/apigw-v2-slack.json")).unwrap();
+        event["body"] = json!(body);
+        event["headers"]["x-slack-request-timestamp"] = json!(ts.to_string());
+        event["headers"]["x-slack-signature"] = json!(sig);
+        event
+    };
+    let answer_text = |raw: &[u8]| -> String {
+        let resp: Value = serde_json::from_slice(raw).unwrap();
+        assert_eq!(resp["statusCode"], 200, "{resp}");
+        serde_json::from_str::<Value>(resp["body"].as_str().unwrap()).unwrap()["text"].as_str().unwrap().to_string()
+    };
+    let deliver = |records: Vec<Value>| {
+        let wk = &wk_emu;
+        async move {
+            let answer = wk.invoke(&json!({ "Records": records }), Duration::from_secs(60)).await.unwrap();
+            let answer: Value = serde_json::from_slice(&answer).unwrap();
+            assert_eq!(answer, json!({"batchItemFailures": []}));
+        }
+    };
+    let receive = || {
+        let (sqs, queue) = (sqs.clone(), queue.clone());
+        async move {
+            let msgs = sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
+            msgs.messages
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| {
+                    json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                           "eventSource": "aws:sqs", "awsRegion": "us-east-1"})
+                })
+                .collect::<Vec<Value>>()
+        }
+    };
+    let indicator_posts = || {
+        let sim = &sim;
+        async move {
+            let log: Value = sim
+                .client()
+                .unwrap()
+                .get(format!("{}/_sim/requests", sim.url))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            log["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["method"] == "POST" && r["path"] == "/api/indicators")
+                .count()
+        }
+    };
+
+    let slash = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("team_id", "T0001")
+        .append_pair("api_app_id", "A0DEFENDER")
+        .append_pair("channel_id", "C1")
+        .append_pair("user_id", "U0ANALYST")
+        .append_pair("user_name", "analyst")
+        .append_pair("command", "/defender")
+        .append_pair("text", "block 203.0.113.9 14d c2 beacon from the phishing wave")
+        .append_pair("response_url", &format!("{hooks}hook"))
+        .finish();
+    let ack = answer_text(&cb_emu.invoke(&signed(slash), Duration::from_secs(60)).await.unwrap());
+    assert_eq!(ack, "Working on it…");
+    let jobs = receive().await;
+    assert_eq!(jobs.len(), 1);
+    deliver(jobs).await;
+    let prompt = posts.lock().unwrap().pop().expect("the worker posted the prompt");
+    let button = &prompt["blocks"][1]["elements"][0];
+    assert_eq!(button["action_id"], "confirm-incident", "{prompt}");
+    assert!(prompt["text"].as_str().unwrap().starts_with("*Block* IpAddress `203.0.113.9`"), "{prompt}");
+    let token = button["value"].as_str().unwrap().to_string();
+    assert_eq!(indicator_posts().await, 0, "nothing submitted before the confirmation");
+
+    let press = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair(
+            "payload",
+            &json!({"type": "block_actions", "user": {"id": "U0ANALYST", "username": "analyst"},
+                "team": {"id": "T0001"}, "api_app_id": "A0DEFENDER", "channel": {"id": "C1"},
+                "response_url": format!("{hooks}hook"),
+                "actions": [{"action_id": "confirm-incident", "block_id": "b", "type": "button", "value": token}]})
+            .to_string(),
+        )
+        .finish();
+    let events: Vec<Value> = (0..5).map(|_| signed(press.clone())).collect();
+    let presses = events.iter().map(|e| cb_emu.invoke(e, Duration::from_secs(60)));
+    let answers: Vec<String> =
+        futures::future::join_all(presses).await.into_iter().map(|r| answer_text(&r.unwrap())).collect();
+    assert_eq!(answers.iter().filter(|a| a.starts_with("Confirmed: block IpAddress")).count(), 1, "{answers:#?}");
+    assert_eq!(answers.iter().filter(|a| a.contains("already confirmed")).count(), 4, "{answers:#?}");
+
+    let jobs = receive().await;
+    assert_eq!(jobs.len(), 1, "one job for five confirmations");
+    deliver(jobs.clone()).await;
+    deliver(jobs).await; // an SQS redelivery
+    assert_eq!(indicator_posts().await, 1);
+    let stored =
+        sim.sim.tenant.lock().unwrap().seed.indicators.iter().find(|i| i["indicatorValue"] == "203.0.113.9").cloned();
+    let stored = stored.expect("the indicator is in the tenant");
+    assert_eq!(stored["action"], "Block");
+    assert!(stored["description"].as_str().unwrap().contains("analyst (U0ANALYST)"), "{stored}");
+    let texts: Vec<String> =
+        posts.lock().unwrap().iter().map(|p| p["text"].as_str().unwrap_or_default().to_string()).collect();
+    assert!(texts.iter().any(|t| t.starts_with("Updated (request")), "{texts:#?}");
+    assert!(texts.iter().any(|t| t.contains("was already handled")), "{texts:#?}");
+    std::fs::remove_dir_all(&dir).ok();
+}

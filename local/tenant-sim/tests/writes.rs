@@ -1,0 +1,108 @@
+//! The simulator refuses writes the way the least lenient Defender plausibly would: an indicator
+//! whose action its kind does not take, `Audit` without `generateAlert`, an unknown (or miscased)
+//! body parameter; an alert update with an unknown status or determination.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::{Value, json};
+use tenant_sim::{RunningSim, SimOptions};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const APP: &str = "11111111-1111-4111-8111-111111111111";
+const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
+const MDE: &str = "https://api.securitycenter.microsoft.com";
+
+async fn token(sim: &RunningSim, http: &reqwest::Client) -> Result<String, reqwest::Error> {
+    let url = format!("{}/{}/oauth2/v2.0/token", sim.url, sim.tenant_id());
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", APP),
+        ("client_secret", SECRET),
+        ("scope", &format!("{MDE}/.default")),
+    ];
+    let v: Value = http.post(url).form(&form).send().await?.json().await?;
+    Ok(v["access_token"].as_str().unwrap_or_default().to_string())
+}
+
+async fn send(
+    http: &reqwest::Client,
+    bearer: &str,
+    method: reqwest::Method,
+    url: String,
+    body: Value,
+) -> Result<(u16, Value), reqwest::Error> {
+    let r = http.request(method, url).bearer_auth(bearer).json(&body).send().await?;
+    let status = r.status().as_u16();
+    Ok((status, r.json().await.unwrap_or(Value::Null)))
+}
+
+fn indicator(value: &str, kind: &str, action: &str) -> Value {
+    json!({"indicatorValue": value, "indicatorType": kind, "action": action, "title": "t", "description": "d"})
+}
+
+#[tokio::test]
+async fn indicator_submissions_are_refused_unless_the_kind_takes_the_action() -> TestResult {
+    let sim = tenant_sim::start(SimOptions::demo()?).await?;
+    let http = sim.client()?;
+    let bearer = token(&sim, &http).await?;
+    let url = format!("{}/api/indicators", sim.url);
+    let post = |body: Value| send(&http, &bearer, reqwest::Method::POST, url.clone(), body);
+    let sha1 = "220e7d15b011d7fac48f2bd61114db1022197f7f";
+    for (body, why) in [
+        (indicator("45.137.21.9", "IpAddress", "BlockAndRemediate"), "BlockAndRemediate"),
+        (indicator("evil.example", "DomainName", "BlockAndRemediate"), "BlockAndRemediate"),
+        (indicator(sha1, "CertificateThumbprint", "Warn"), "Warn"),
+        (indicator("evil.example", "DomainName", "Audit"), "generateAlert"),
+        (indicator("evil.example", "DomainName", "Quarantine"), "not supported"),
+        (indicator("evil.example", "Domain", "Block"), "not supported"),
+        (indicator("evil.example", "IpAddress", "Block"), "not a valid IpAddress"),
+    ] {
+        let (status, answer) = post(body.clone()).await?;
+        assert_eq!(status, 400, "{body} → {answer}");
+        assert!(answer.to_string().contains(why), "{body} → {answer}");
+    }
+    let mut miscased = indicator("evil.example", "DomainName", "Block");
+    miscased["ExpirationTime"] = json!("2027-01-01T00:00:00Z");
+    let (status, answer) = post(miscased).await?;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.to_string().contains("ExpirationTime"), "{answer}");
+    let mut bad_expiry = indicator("evil.example", "DomainName", "Block");
+    bad_expiry["expirationTime"] = json!("next tuesday");
+    assert_eq!(post(bad_expiry).await?.0, 400);
+    assert_eq!(sim.sim.tenant.lock().unwrap().seed.indicators.len(), 9, "nothing refused was stored");
+
+    // What the kinds take is accepted.
+    let mut audit = indicator("evil.example", "DomainName", "Audit");
+    audit["generateAlert"] = json!(true);
+    for body in
+        [indicator("45.137.21.9", "IpAddress", "Block"), indicator(sha1, "FileSha1", "BlockAndRemediate"), audit]
+    {
+        let (status, answer) = post(body.clone()).await?;
+        assert_eq!(status, 200, "{body} → {answer}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn alert_updates_with_unknown_values_are_refused() -> TestResult {
+    let sim = tenant_sim::start(SimOptions::demo()?).await?;
+    let http = sim.client()?;
+    let bearer = token(&sim, &http).await?;
+    let id = sim.sim.tenant.lock().unwrap().seed.alerts[0]["id"].as_str().unwrap().to_string();
+    let url = format!("{}/api/alerts/{id}", sim.url);
+    let patch = |body: Value| send(&http, &bearer, reqwest::Method::PATCH, url.clone(), body);
+    for body in [
+        json!({"status": "Closed"}),
+        json!({"status": "resolved"}),
+        json!({"classification": "TruePositive", "determination": "NotMalicious"}),
+        json!({"assignedTo": 7}),
+        json!({"Status": "Resolved"}),
+    ] {
+        let (status, answer) = patch(body.clone()).await?;
+        assert_eq!(status, 400, "{body} → {answer}");
+    }
+    let (status, answer) = patch(json!({"classification": "TruePositive", "determination": "Malware"})).await?;
+    assert_eq!((status, answer["determination"].as_str()), (200, Some("Malware")), "{answer}");
+    Ok(())
+}
