@@ -110,17 +110,90 @@ string_id!(
     /// A machine action id: a GUID.
     ActionId, "machine action id", |s| if is_guid(s) { Ok(s.to_ascii_lowercase()) } else { Err(format!("'{s}' is not a GUID")) }
 );
-string_id!(
-    /// A SHA-1 file hash (40 hex, lower-cased).
-    Sha1, "sha1", |s| if is_hex(s, 40) { Ok(s.to_ascii_lowercase()) } else { Err(format!("'{s}' is not 40 hex characters")) }
+/// A file hash kept exactly as it was received (its case is the sender's: Defender's answers write
+/// lower case, a user or a webhook may write upper case). Hex digests are case-insensitive by nature:
+/// two hashes are equal, hash and order alike when they differ only in case, so a comparison never
+/// needs a lower-cased copy, and what is shown or exported is the text as received.
+macro_rules! hash_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $len:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The hash as received.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.0.eq_ignore_ascii_case(&other.0)
+            }
+        }
+
+        impl Eq for $name {}
+
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+                for b in self.0.bytes() {
+                    h.write_u8(b.to_ascii_lowercase());
+                }
+            }
+        }
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.0.bytes().map(|b| b.to_ascii_lowercase()).cmp(other.0.bytes().map(|b| b.to_ascii_lowercase()))
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, InvalidId> {
+                let s = s.trim();
+                if is_hex(s, $len) {
+                    Ok(Self(s.to_string()))
+                } else {
+                    Err(invalid($kind, format!("'{s}' is not {} hex characters", $len)))
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+hash_id!(
+    /// A SHA-1 file hash (40 hex characters, kept as received).
+    Sha1, "sha1", 40
 );
-string_id!(
-    /// A SHA-256 file hash (64 hex, lower-cased).
-    Sha256, "sha256", |s| if is_hex(s, 64) { Ok(s.to_ascii_lowercase()) } else { Err(format!("'{s}' is not 64 hex characters")) }
+hash_id!(
+    /// A SHA-256 file hash (64 hex characters, kept as received).
+    Sha256, "sha256", 64
 );
-string_id!(
-    /// An MD5 file hash (32 hex, lower-cased).
-    Md5, "md5", |s| if is_hex(s, 32) { Ok(s.to_ascii_lowercase()) } else { Err(format!("'{s}' is not 32 hex characters")) }
+hash_id!(
+    /// An MD5 file hash (32 hex characters, kept as received).
+    Md5, "md5", 32
 );
 string_id!(
     /// A DNS domain name (RFC 1123 labels, at least two, lower-cased, no trailing dot).
@@ -146,6 +219,19 @@ string_id!(
         if ok { Ok(d) } else { Err(format!("'{s}' is not a host name")) }
     }
 );
+impl Hostname {
+    /// Whether `recorded` — a machine's `computerDnsName` as Defender sent it — names this host.
+    ///
+    /// Defender keeps a device's name as the device reported it, trailing space included (a real
+    /// tenant's machine list holds `"chat_Desk "`, contract/real-responses), and no Defender document
+    /// says it trims one; a host name itself never ends in whitespace. So the comparison removes the
+    /// recorded name's trailing whitespace — and nothing else: no leading or inner whitespace, no
+    /// other character — then compares ASCII-case-insensitively, as Defender's `eq` does.
+    pub fn names(&self, recorded: &str) -> bool {
+        recorded.trim_end_matches(char::is_whitespace).eq_ignore_ascii_case(&self.0)
+    }
+}
+
 string_id!(
     /// A user account as MDE names it (`accountName`, optionally `DOMAIN\name` or a UPN).
     AccountName, "user", |s| {
@@ -253,6 +339,12 @@ mod tests {
         // Real tenants' host names (contract/real-responses): `_` in a label.
         assert_eq!("h1mkn_PC".parse::<Hostname>().unwrap().as_str(), "h1mkn_pc");
         assert_eq!("chat_Desk ".parse::<Hostname>().unwrap().as_str(), "chat_desk");
+        // A recorded name with a trailing space names the host; other differences do not.
+        let h: Hostname = "chat_Desk".parse().unwrap();
+        assert!(h.names("chat_Desk ") && h.names("CHAT_DESK") && h.names("chat_Desk\t "));
+        for other in [" chat_Desk", "chat Desk", "chat_Desk.", "chat_Desk1", "chat_Des", ""] {
+            assert!(!h.names(other), "{other:?}");
+        }
         let e = "zz".parse::<Sha1>().unwrap_err();
         assert_eq!(e.to_string(), "invalid sha1: 'zz' is not 40 hex characters");
     }
@@ -278,6 +370,29 @@ mod tests {
             assert!(ok.parse::<AccountName>().is_ok(), "{ok:?}");
         }
         assert!("tenant.a".parse::<TenantName>().is_ok());
+    }
+
+    #[test]
+    fn hashes_keep_the_case_they_were_received_in_and_compare_without_it() {
+        use std::collections::HashSet;
+        let upper = "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709";
+        let h: Sha1 = upper.parse().unwrap();
+        assert_eq!(h.as_str(), upper);
+        assert_eq!(h.to_string(), upper);
+        assert_eq!(serde_json::to_string(&h).unwrap(), format!("\"{upper}\""));
+        let de: Sha1 = serde_json::from_str(&format!("\"{upper}\"")).unwrap();
+        assert_eq!(de.as_str(), upper, "deserialising keeps the case too");
+        let lower: Sha1 = upper.to_ascii_lowercase().parse().unwrap();
+        assert_eq!(h, lower, "a hex digest is the same hash in either case");
+        assert_eq!(h.cmp(&lower), std::cmp::Ordering::Equal);
+        assert_eq!(HashSet::from([h.clone(), lower.clone()]).len(), 1);
+        let s256 = format!("{}{}", "AB".repeat(16), "cd".repeat(16));
+        assert_eq!(s256.parse::<Sha256>().unwrap().as_str(), s256);
+        assert_eq!(
+            "D41D8CD98F00B204E9800998ECF8427E".parse::<Md5>().unwrap().as_str(),
+            "D41D8CD98F00B204E9800998ECF8427E"
+        );
+        assert_ne!(h, "0000000000000000000000000000000000000000".parse::<Sha1>().unwrap());
     }
 
     #[test]

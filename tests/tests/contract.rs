@@ -13,6 +13,15 @@ const RECORDED_BEYOND_DOCS: &[(&str, &str)] = &[
     ("mde.advanced_hunting.run", "$.Stats: in the answer, not documented"),
 ];
 
+/// The members of a recorded machine action (contract/real-responses/sekoia__machine_actions.json,
+/// a real tenant's answers to isolate/scan/restrict in 2024): the simulator creates actions with
+/// every one of them.
+fn recorded_action_members() -> Vec<String> {
+    let rec: Value =
+        serde_json::from_str(include_str!("../../contract/real-responses/sekoia__machine_actions.json")).unwrap();
+    rec["entities"][0].as_object().unwrap().keys().cloned().collect()
+}
+
 use integration_tests::{DEMO_APP, GRAPH, MDE, XDR, app_token, shape_diff};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -256,6 +265,12 @@ async fn every_documented_example_is_answered_in_its_documented_shape() {
         // Members real answers carry beyond the documented example, each shown by a recorded answer
         // of the same endpoint in contract/real-responses/.
         diffs.retain(|d| !RECORDED_BEYOND_DOCS.contains(&(ep.name.as_str(), d.as_str())));
+        // A machine action: the members a recorded one carries beyond the documented example.
+        if ex.get("requestor").is_some() {
+            diffs.retain(|d| {
+                !recorded_action_members().iter().any(|m| *d == format!("$.{m}: in the answer, not documented"))
+            });
+        }
         if !diffs.is_empty() {
             failures.push(format!("{}: {}", ep.name, diffs.join("; ")));
         }

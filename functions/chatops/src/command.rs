@@ -272,7 +272,7 @@ impl Hunt {
             .bind("span", span(*hours))
             .bind("ip", KqlValue::Str(ip.to_string())),
             Self::FileSha256 { sha256, hours } => HuntingQuery::new(
-                "DeviceProcessEvents | where Timestamp > ago({span}) | where SHA256 == {sha} \
+                "DeviceProcessEvents | where Timestamp > ago({span}) | where SHA256 =~ {sha} \
                  | project Timestamp, DeviceName, FileName, FolderPath | take 20",
             )
             .bind("span", span(*hours))

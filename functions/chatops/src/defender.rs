@@ -122,14 +122,9 @@ impl<T: TokenSource + Send + Sync + 'static> DefenderOps for ClientOps<T> {
     }
 
     async fn machines_by_host(&self, host: &Hostname) -> Result<Vec<Machine>, OpsError> {
-        let q = ListQuery::new().filter(Filter::eq(fields::machines::COMPUTER_DNS_NAME, host.as_str())).top(10);
-        let page = self.client.machines_page(&self.tenant, &q, self.deadline).await.map_err(fail)?;
-        // Exact, case-insensitive: the filter is `eq`, this guards against a looser server.
-        Ok(page
-            .value
-            .into_iter()
-            .filter(|m| m.computer_dns_name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(host.as_str())))
-            .collect())
+        // Exact (trailing whitespace Defender kept aside, ASCII case aside): see `Hostname::names`.
+        let page = self.client.machines_by_host(&self.tenant, host, Some(10), self.deadline).await.map_err(fail)?;
+        Ok(page.value)
     }
 
     async fn machines_by_ip(&self, ip: IpAddr) -> Result<Vec<Machine>, OpsError> {

@@ -11,9 +11,7 @@ use defender_shared::{
     auth::TokenSource,
     defender::{
         Deadline, DefenderClient, DefenderError,
-        api::ListQuery,
         models::{alerts::Alert, files::FileHash, incidents::Incident, machines::Machine},
-        odata::{Filter, fields::machines},
     },
     ids::{AccountName, AlertId, DomainName, Hostname, IncidentId, MachineId, Sha1, TenantName, UrlIndicator},
 };
@@ -199,18 +197,9 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
 
     fn machines_by_hostname<'a>(&'a self, host: &'a Hostname) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
         async move {
-            let q = ListQuery {
-                filter: Some(Filter::eq(machines::COMPUTER_DNS_NAME, host.as_str())),
-                ..ListQuery::default()
-            };
-            let page = self.client.machines_page(&self.tenant, &q, self.deadline).await.map_err(fail)?;
-            // Exact match only: the filter is case-insensitive, the answer is checked again here.
-            Ok(page
-                .value
-                .into_iter()
-                .filter(|m| m.computer_dns_name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(host.as_str())))
-                .map(machine_facts)
-                .collect())
+            // Exact (trailing whitespace Defender kept aside, ASCII case aside): see `Hostname::names`.
+            let page = self.client.machines_by_host(&self.tenant, host, None, self.deadline).await.map_err(fail)?;
+            Ok(page.value.into_iter().map(machine_facts).collect())
         }
         .boxed()
     }

@@ -21,12 +21,12 @@ pub const QUERIES: &[NamedQuery] = &[
     NamedQuery {
         name: "process_by_sha256",
         kind: Kind::Sha256,
-        template: "DeviceProcessEvents | where SHA256 == {value} | summarize count() by DeviceName | top 20 by count_ desc",
+        template: "DeviceProcessEvents | where SHA256 =~ {value} | summarize count() by DeviceName | top 20 by count_ desc",
     },
     NamedQuery {
         name: "process_by_sha1",
         kind: Kind::Sha1,
-        template: "DeviceProcessEvents | where SHA1 == {value} | summarize count() by DeviceName | top 20 by count_ desc",
+        template: "DeviceProcessEvents | where SHA1 =~ {value} | summarize count() by DeviceName | top 20 by count_ desc",
     },
     NamedQuery {
         name: "network_by_ip",

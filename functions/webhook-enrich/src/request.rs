@@ -289,13 +289,20 @@ impl EnrichRequest {
 
 /// Removes later items whose valid indicator (or, for invalid ones, kind + input) was already seen.
 fn dedupe(items: Vec<Item>) -> Vec<Item> {
+    // A valid indicator is keyed by its typed value: two hashes that differ only in case are one
+    // hash (kept, and shown, as first received).
+    #[derive(PartialEq, Eq, Hash)]
+    enum Key {
+        Valid(Kind, Indicator),
+        Invalid(Kind, String),
+    }
     let mut seen = std::collections::HashSet::new();
     items
         .into_iter()
         .filter(|i| {
             let key = match &i.parsed {
-                Ok(ind) => format!("{:?}:{}", i.kind, ind.value()),
-                Err(_) => format!("{:?}!{}", i.kind, i.input),
+                Ok(ind) => Key::Valid(i.kind, ind.clone()),
+                Err(_) => Key::Invalid(i.kind, i.input.clone()),
             };
             seen.insert(key)
         })
@@ -350,6 +357,9 @@ mod tests {
         let body = br#"{"indicators":{"ips":["10.0.0.1","10.0.0.1"],"sha1":["87662BC3D60E4200CEAF7AAE249D1C343F4B83C9","87662bc3d60e4200ceaf7aae249d1c343f4b83c9"]}}"#;
         let r = EnrichRequest::parse(body).unwrap();
         assert_eq!(r.items.len(), 2);
+        // One hash in two cases is one indicator, kept as first received.
+        let sha1 = r.items.iter().find(|i| i.kind == Kind::Sha1).unwrap();
+        assert_eq!(sha1.parsed.as_ref().unwrap().value(), "87662BC3D60E4200CEAF7AAE249D1C343F4B83C9");
     }
 
     #[test]

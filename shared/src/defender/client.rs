@@ -7,7 +7,9 @@
 //! which failures, how long, and why non-idempotent calls are almost never repeated) → decode.
 //!
 //! [`DefenderClient::pages`] turns a collection into a stream of pages, one request (with the same
-//! pacing and retries) per page, one page in memory at a time.
+//! pacing and retries) per page, one page in memory at a time. Its items are decoded one by one: an
+//! item the typed view refuses is logged (id, member, reason) and counted, and the rest of the page
+//! is yielded.
 //!
 //! Nothing here logs or returns a bearer token or a request body: log lines carry the endpoint name,
 //! the status, the attempt and the service's request id.
@@ -15,6 +17,7 @@
 use super::{
     error::{DefenderError, Envelope, is_retryable_status},
     governor::{Governor, QuotaKey},
+    models::Item,
     retry::{Clock, RetryPolicy, TokioClock, parse_retry_after, wait_from_message},
 };
 use crate::{auth::TokenSource, cloud::ApiFamily, ids::TenantName};
@@ -207,6 +210,8 @@ pub struct DefenderClient<T> {
     clock: Arc<dyn Clock>,
     /// 429 answers met and retried (see [`DefenderClient::throttles_retried`]).
     throttles_retried: Arc<AtomicU64>,
+    /// List items left out for want of a typed view (see [`DefenderClient::items_undecodable`]).
+    items_undecodable: Arc<AtomicU64>,
 }
 
 impl<T> std::fmt::Debug for DefenderClient<T> {
@@ -233,11 +238,11 @@ struct Failure {
     wait: Option<Duration>,
 }
 
-/// A collection page.
+/// A collection page, decoded item by item (an item without a typed view does not fail the page).
 #[derive(Deserialize)]
 #[serde(bound = "R: DeserializeOwned")]
 struct Page<R> {
-    value: Vec<R>,
+    value: Vec<Item<R>>,
     #[serde(rename = "@odata.nextLink", default)]
     next_link: Option<String>,
 }
@@ -260,6 +265,7 @@ impl<T: TokenSource> DefenderClient<T> {
             retry: RetryPolicy::default(),
             clock: Arc::new(TokioClock),
             throttles_retried: Arc::default(),
+            items_undecodable: Arc::default(),
         }
     }
 
@@ -269,6 +275,14 @@ impl<T: TokenSource> DefenderClient<T> {
     /// here; a call the governor paced is no 429 at all.
     pub fn throttles_retried(&self) -> u64 {
         self.throttles_retried.load(Ordering::Relaxed)
+    }
+
+    /// How many list items [`DefenderClient::pages`] left out since this client was built because
+    /// their typed view failed (each is logged with its id, member and reason; the page's other items
+    /// are yielded). A single call's [`ODataList`](super::models::ODataList) names its own in
+    /// `undecodable`.
+    pub fn items_undecodable(&self) -> u64 {
+        self.items_undecodable.load(Ordering::Relaxed)
     }
 
     /// Uses this quota governor.
@@ -417,7 +431,24 @@ impl<T: TokenSource> DefenderClient<T> {
                     Ok(p) => p,
                     Err(e) => return Some((Err(e), (call, Cursor::Done))),
                 };
+                // The cursor counts what the service sent, typed or not (a short page ends `$skip` paging).
                 let n = page.value.len();
+                let mut items = Vec::with_capacity(n);
+                for item in page.value {
+                    match item.into_parts().1 {
+                        Ok(t) => items.push(t),
+                        Err(e) => {
+                            self.items_undecodable.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(
+                                endpoint = call.endpoint,
+                                item_id = e.id.as_deref().unwrap_or(""),
+                                member = %e.field,
+                                reason = %e.reason,
+                                "list item skipped: no typed view"
+                            );
+                        }
+                    }
+                }
                 cursor = match (page.next_link, skip) {
                     (Some(link), _) => match Url::parse(&link) {
                         Ok(u) if target.same_origin(&u) => Cursor::Link(u),
@@ -437,8 +468,8 @@ impl<T: TokenSource> DefenderClient<T> {
                         }
                     }
                 };
-                if n > 0 {
-                    return Some((Ok(page.value), (call, cursor)));
+                if !items.is_empty() {
+                    return Some((Ok(items), (call, cursor)));
                 }
             }
         })

@@ -364,7 +364,7 @@ impl HuntingQuery {
 pub mod templates {
     /// Devices and processes that touched a file: binds `{sha256}` (a `Sha256`) and `{since}` (a
     /// `DateTime<Utc>`).
-    pub const FILE_BY_SHA256: &str = "DeviceFileEvents | where Timestamp > {since} | where SHA256 == {sha256} \
+    pub const FILE_BY_SHA256: &str = "DeviceFileEvents | where Timestamp > {since} | where SHA256 =~ {sha256} \
         | project Timestamp, DeviceId, DeviceName, FileName, FolderPath, InitiatingProcessFileName";
     /// Processes on one device: binds `{device}` (a `Hostname`) and `{since}`.
     pub const PROCESSES_ON_DEVICE: &str = "DeviceProcessEvents | where Timestamp > {since} \
@@ -436,7 +436,8 @@ mod tests {
         let q =
             HuntingQuery::new(templates::FILE_BY_SHA256).bind("sha256", &sha).bind("since", since).render().unwrap();
         assert!(q.as_str().contains("Timestamp > datetime(2026-11-28T10:00:00Z)"));
-        assert!(q.as_str().contains(&format!("SHA256 == \"{}\"", "a".repeat(64))));
+        // The hash as received (not lower-cased); the template compares case-insensitively (`=~`).
+        assert!(q.as_str().contains(&format!("SHA256 =~ \"{}\"", "A".repeat(64))), "{}", q.as_str());
         let q = HuntingQuery::new("T | where Timestamp > ago({w}) | take {n} | where Name != {s}")
             .bind("w", TimeDelta::days(7))
             .bind("n", 5_i64)

@@ -14,7 +14,7 @@
 //! | `odata` | text | every `$filter` built from it has the builder's skeleton, and its literals decode back to the input: a quote cannot end a literal |
 //! | `kql` | text | the same for hunting queries; a refused value holds a control character |
 //! | `models` | JSON | every Defender response model either refuses it or re-serialises it idempotently |
-//! | `pages` | byte 0 = a recorded entity, then (op, key) pairs: drop a key, null it, change its type | a list page holding the mutated entity between two recorded ones decodes: no item lost, each kept exactly as sent, the recorded ones typed; a JSON page given whole loses no item either |
+//! | `pages` | byte 0 = a recorded entity, then (op, key) pairs: drop a key, null it, change its type | a list page holding the mutated entity between two recorded ones decodes: no item lost, each kept exactly as sent, the recorded ones typed; as an `ODataList` every item is typed or named undecodable; a JSON page given whole loses no item either |
 //!
 //! The webhook secret, its signature and the clock are fixed ([`WHSEC`], [`NOW`]) so a crash reproduces.
 
@@ -806,6 +806,17 @@ fn page_keeps_every_item<T: DeserializeOwned>(page: &Value, typed: &[usize]) {
             assert!(!e.field.is_empty() && !e.reason.is_empty(), "an error without a member or reason");
         }
     }
+    // The shared client's single-page lists (`ODataList`, chat-ops and enrichment lookups): the page
+    // decodes, every item is either typed or named as undecodable, the same ones as above.
+    let list = serde_json::from_str::<ODataList<T>>(&text);
+    assert!(list.is_ok(), "an ODataList with a JSON array of items failed as a whole: {:?}", list.err());
+    let Ok(list) = list else { return };
+    let failed = decoded.value.iter().filter(|i| i.typed().is_err()).count();
+    assert_eq!(
+        (list.value.len(), list.undecodable.len()),
+        (items.len() - failed, failed),
+        "an ODataList item was lost"
+    );
 }
 
 /// Recorded entities, mutated by the input, through the per-item page decoder of their model; and the

@@ -190,10 +190,22 @@ fn create(ctx: &Ctx<'_>, kind: &str) -> Reply {
         _ => false,
     };
     let now = iso(ctx.now);
-    let mut action = json!({
+    let commands: Vec<Value> = body
+        .get("Commands")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| json!({"index": i, "startTime": null, "endTime": null, "commandStatus": "Created", "errors": [], "command": c}))
+        .collect();
+    // Every member, in the order, of a recorded answer (contract/real-responses/
+    // sekoia__machine_actions.json, 2024): the documented ones and `title`, the cancellation trio,
+    // `errorHResult`, `externalId`, `requestSource`, `commands`, `troubleshootInfo`, nulls included.
+    let action = json!({
         "id": uuid::Uuid::new_v4().to_string(),
         "type": kind,
-        "scope": body.get("IsolationType").or_else(|| body.get("ScanType")).cloned().unwrap_or(Value::Null),
+        "title": null,
         "requestor": ctx.actor(),
         "requestorComment": comment,
         "status": "Pending",
@@ -201,19 +213,17 @@ fn create(ctx: &Ctx<'_>, kind: &str) -> Reply {
         "computerDnsName": machine["computerDnsName"],
         "creationDateTimeUtc": now,
         "lastUpdateDateTimeUtc": now,
+        "cancellationRequestor": null,
+        "cancellationComment": null,
+        "cancellationDateTimeUtc": null,
+        "errorHResult": 0,
+        "scope": body.get("IsolationType").or_else(|| body.get("ScanType")).cloned().unwrap_or(Value::Null),
+        "externalId": null,
+        "requestSource": "PublicApi",
         "relatedFileInfo": body.get("Sha1").map(|s| json!({"fileIdentifier": s, "fileIdentifierType": "Sha1"})).unwrap_or(Value::Null),
+        "commands": commands,
+        "troubleshootInfo": null,
     });
-    if kind == "LiveResponse"
-        && let Some(o) = action.as_object_mut()
-    {
-        o.remove("scope");
-        o.remove("relatedFileInfo");
-        o.insert("errorHResult".into(), json!(0));
-        let cmds: Vec<Value> = body.get("Commands").and_then(Value::as_array).cloned().unwrap_or_default().into_iter().enumerate()
-                .map(|(i, c)| json!({"index": i, "startTime": null, "endTime": null, "commandStatus": "Created", "errors": [], "command": c}))
-                .collect();
-        o.insert("commands".into(), json!(cmds));
-    }
     let mut stored = action.clone();
     if stuck && let Some(o) = stored.as_object_mut() {
         o.insert("_stuck".into(), json!(true));
@@ -221,10 +231,13 @@ fn create(ctx: &Ctx<'_>, kind: &str) -> Reply {
     tenant.actions.push(stored);
     drop(tenant);
     let status = if kind == "Offboard" { StatusCode::OK } else { StatusCode::CREATED };
-    if kind == "LiveResponse" {
-        return entity(ctx, status, action);
+    // Recorded answers to every action carry `@odata.context` (the docs' examples only sometimes).
+    let mut out = serde_json::Map::new();
+    out.insert("@odata.context".into(), json!(format!("{}/api/$metadata#MachineActions/$entity", ctx.sim.base_url)));
+    if let Value::Object(o) = action {
+        out.extend(o);
     }
-    Ok((status, Some(action)))
+    Ok((status, Some(Value::Object(out))))
 }
 
 fn cancel(ctx: &Ctx<'_>) -> Reply {
@@ -251,6 +264,9 @@ fn cancel(ctx: &Ctx<'_>) -> Reply {
     if let Some(o) = a.as_object_mut() {
         o.insert("status".into(), json!("Cancelled"));
         o.insert("lastUpdateDateTimeUtc".into(), json!(iso(ctx.now)));
+        o.insert("cancellationRequestor".into(), json!(ctx.actor()));
+        o.insert("cancellationComment".into(), body.get("Comment").cloned().unwrap_or(Value::Null));
+        o.insert("cancellationDateTimeUtc".into(), json!(iso(ctx.now)));
         o.remove("_stuck");
     }
     let out = public(a);

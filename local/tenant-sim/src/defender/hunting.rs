@@ -4,8 +4,9 @@
 //! Shapes follow each API's answer: MDE and XDR `{Stats, Schema, Results}` (MDE's page documents
 //! only `Schema` and `Results`, but recorded MDE answers carry `Stats` too — see
 //! `contract/real-responses/cisco_relay__advanced_hunting.json`), Graph `{@odata.context, schema:
-//! [{name,type}], results}`. A column the tables' schema declares narrower than KQL's `long` is
-//! reported with its declared type ([`DECLARED`]: `Int32`, `SByte`), as real answers do. Results are capped at the documented
+//! [{name,type}], results}`. Each column is reported with the type the advanced-hunting schema declares
+//! for it ([`super::hunting_schema`]: `Int32` ports, `SByte` booleans, `Int64` ids), as real answers
+//! do, never one guessed from its values. Results are capped at the documented
 //! 100,000 rows; a capped answer says so (XDR/MDE: 400 like an exceeded result limit would be
 //! reported is not documented, so the simulator returns the capped rows and marks `Stats.truncated`
 //! for XDR and an `x-sim-truncated: true` field nowhere else — callers detect truncation by row count).
@@ -16,23 +17,11 @@ use crate::{errors::ApiError, kql, spec::Api, state::lock};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-/// Columns whose declared type in the advanced-hunting schema is not the one their values suggest
-/// (integers the service reports as `Int32` or `SByte`), from recorded answers and the schema
-/// reference.
-pub const DECLARED: &[(&str, &str)] = &[
-    ("RequestSourcePort", "Int32"),
-    ("LocalPort", "Int32"),
-    ("RemotePort", "Int32"),
-    ("IsAzureInfoProtectionApplied", "SByte"),
-];
-
-/// The type a result column is reported with: its declared one when the schema declares a narrower
-/// integer, else the kind of its values.
-fn column_type(c: &kql::Column) -> &'static str {
-    match DECLARED.iter().find(|(n, _)| *n == c.name) {
-        Some((_, t)) if matches!(c.kind, kql::ColumnType::Int64 | kql::ColumnType::Boolean) => t,
-        _ => c.kind.as_str(),
-    }
+/// The type a result column is reported with: the one the advanced-hunting schema declares for it in
+/// the query's table ([`super::hunting_schema`]); a column the schema does not name (`count_` of a
+/// `summarize`, a literal `extend`, a seeded table of its own) has the type of what KQL computed.
+fn column_type(table: &str, c: &kql::Column) -> &'static str {
+    super::hunting_schema::declared(table, &c.name).unwrap_or_else(|| c.kind.as_str())
 }
 
 /// The documented row cap.
@@ -84,12 +73,12 @@ pub(super) fn handle(ctx: &Ctx<'_>) -> Reply {
     let body = match ctx.ep.api {
         Api::Graph => json!({
             "@odata.context": format!("{}/v1.0/$metadata#microsoft.graph.security.huntingQueryResults", ctx.sim.base_url),
-            "schema": out.schema.iter().map(|c| json!({"name": c.name, "type": column_type(c)})).collect::<Vec<_>>(),
+            "schema": out.schema.iter().map(|c| json!({"name": c.name, "type": column_type(query.table(), c)})).collect::<Vec<_>>(),
             "results": rows,
         }),
         _ => {
             let schema: Vec<Value> =
-                out.schema.iter().map(|c| json!({"Name": c.name, "Type": column_type(c)})).collect();
+                out.schema.iter().map(|c| json!({"Name": c.name, "Type": column_type(query.table(), c)})).collect();
             json!({
                 "Stats": {"ExecutionTime": 0.01, "resource_usage": {"cache": {"memory": {"hits": 0, "misses": 0, "total": 0}, "disk": {"hits": 0, "misses": 0, "total": 0}}, "cpu": {"user": "00:00:00.0100000", "kernel": "00:00:00", "total cpu": "00:00:00.0100000"}, "memory": {"peak_per_node": 0}}, "dataset_statistics": [{"table_row_count": rows.len(), "table_size": 0}]},
                 "Schema": schema,

@@ -29,6 +29,7 @@
 mod actions;
 mod graph;
 mod hunting;
+mod hunting_schema;
 
 /// The documented row cap of a hunting answer.
 pub use hunting::MAX_ROWS as MAX_HUNTING_ROWS;

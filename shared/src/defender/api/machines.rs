@@ -17,9 +17,9 @@ use crate::{
             alerts::Alert,
             machines::{Machine, MachineTag, MdeUser, Software, TagMultipleRequest, TagRequest, Vulnerability},
         },
-        odata::resource::Machines,
+        odata::{Filter, fields, resource::Machines},
     },
-    ids::{MachineId, TenantName},
+    ids::{Hostname, MachineId, TenantName},
 };
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
@@ -171,6 +171,32 @@ impl<T: TokenSource> DefenderClient<T> {
         deadline: Deadline,
     ) -> Result<ODataList<Machine>, DefenderError> {
         self.call(tenant, list_page_call(query), deadline).await
+    }
+
+    /// The machines named `host` (see [`Hostname::names`]): one page of at most `top` machines
+    /// asked for by `computerDnsName eq 'host' or startswith(computerDnsName,'host ')` — the exact
+    /// name, or the name followed by whitespace, which Defender keeps as the device reported it —
+    /// then held to an exact match (trailing whitespace aside) here, whatever the service's filter
+    /// let through. Items of the page without a typed view are named in `undecodable`.
+    ///
+    /// # Errors
+    /// As [`DefenderClient::call`].
+    pub async fn machines_by_host(
+        &self,
+        tenant: &TenantName,
+        host: &Hostname,
+        top: Option<usize>,
+        deadline: Deadline,
+    ) -> Result<ODataList<Machine>, DefenderError> {
+        let name = fields::machines::COMPUTER_DNS_NAME;
+        let filter = Filter::eq(name, host.as_str()).or(Filter::startswith(name, format!("{} ", host.as_str())));
+        let mut query = ListQuery::new().filter(filter);
+        if let Some(top) = top {
+            query = query.top(top);
+        }
+        let mut page = self.machines_page(tenant, &query, deadline).await?;
+        page.value.retain(|m| m.computer_dns_name.as_deref().is_some_and(|n| host.names(n)));
+        Ok(page)
     }
 
     /// One machine.

@@ -299,8 +299,13 @@ impl<'de> Deserialize<'de> for Timestamp {
 }
 
 /// An OData collection page: `{"@odata.context": ..., "value": [...], "@odata.nextLink": ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound(serialize = "T: Serialize", deserialize = "T: Deserialize<'de>"))]
+///
+/// Its items are decoded one by one (each an [`Item`], as an export [`Page`] is): an item the typed
+/// view refuses is left out of `value`, named in `undecodable` (id, member, reason — never a value)
+/// and logged, and the other items of the page are kept. Only a body that is not JSON, or whose
+/// `value` is not an array, fails the page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(bound(serialize = "T: Serialize"))]
 pub struct ODataList<T> {
     /// `@odata.context`.
     #[serde(rename = "@odata.context", default, skip_serializing_if = "Option::is_none")]
@@ -311,12 +316,78 @@ pub struct ODataList<T> {
     /// `@odata.nextLink`: the whole URL of the next page, when there is one.
     #[serde(rename = "@odata.nextLink", default, skip_serializing_if = "Option::is_none")]
     pub next_link: Option<String>,
-    /// The items.
+    /// The items whose typed view decoded, in the service's order.
     #[serde(default)]
     pub value: Vec<T>,
     /// Fields this version does not know.
     #[serde(flatten)]
     pub extra: Extra,
+    /// The items of the page left out of `value` because their typed view failed (not serialised).
+    #[serde(skip)]
+    pub undecodable: Vec<ItemError>,
+}
+
+impl<T: DeserializeOwned> ODataList<T> {
+    /// Splits decoded items into the typed ones and the failures, logging each failure (id, member,
+    /// reason; never a value).
+    fn from_items(
+        context: Option<String>,
+        count: Option<u64>,
+        next_link: Option<String>,
+        items: Vec<Item<T>>,
+        extra: Extra,
+    ) -> Self {
+        let mut value = Vec::with_capacity(items.len());
+        let mut undecodable = Vec::new();
+        for item in items {
+            match item.into_parts().1 {
+                Ok(t) => value.push(t),
+                Err(e) => {
+                    tracing::warn!(
+                        item_id = e.id.as_deref().unwrap_or(""),
+                        member = %e.field,
+                        reason = %e.reason,
+                        "list item skipped: no typed view"
+                    );
+                    undecodable.push(e);
+                }
+            }
+        }
+        Self { context, count, next_link, value, extra, undecodable }
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for ODataList<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A map visitor rather than a derive with `flatten`: a flattened struct buffers its members,
+        // and an item's raw text (`RawValue`) cannot be read back from that buffer.
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: DeserializeOwned> serde::de::Visitor<'de> for Visit<T> {
+            type Value = ODataList<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an OData collection object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let (mut context, mut count, mut next_link) = (None, None, None);
+                let mut items: Vec<Item<T>> = Vec::new();
+                let mut extra = Extra::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "@odata.context" => context = map.next_value()?,
+                        "@odata.count" => count = map.next_value()?,
+                        "@odata.nextLink" => next_link = map.next_value()?,
+                        "value" => items = map.next_value::<Option<Vec<Item<T>>>>()?.unwrap_or_default(),
+                        _ => {
+                            let v: serde_json::Value = map.next_value()?;
+                            extra.insert(key, v);
+                        }
+                    }
+                }
+                Ok(ODataList::from_items(context, count, next_link, items, extra))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
 }
 
 /// A list page decoded item by item: `{"value": [...]}` where each item is kept exactly as the
@@ -635,6 +706,31 @@ mod tests {
         /// Test Graph enum.
         GSample { TRUE_POSITIVE = "truePositive" }
     );
+
+    #[test]
+    fn an_odata_list_keeps_the_items_beside_one_it_cannot_type() {
+        // The shared client's single-page lists (chat-ops and enrichment lookups) decode per item.
+        let body = r#"{"@odata.context":"c","value":[
+            {"id":"235a2e6278c63fcf85bab9c370396972c58843de","computerDnsName":"h1mkn_PC"},
+            {"id":"afb3f807d1a185ac66668f493af028385bfca184","computerDnsName":"secret-host","osBuild":"22631"},
+            {"id":"bfb3f807d1a185ac66668f493af028385bfca185","computerDnsName":"chat_Desk "}
+        ],"@odata.count":3,"custom":true}"#;
+        let list: ODataList<machines::Machine> = serde_json::from_str(body).unwrap();
+        let names: Vec<_> = list.value.iter().map(|m| m.computer_dns_name.as_deref().unwrap()).collect();
+        assert_eq!(names, ["h1mkn_PC", "chat_Desk "]);
+        assert_eq!(list.undecodable.len(), 1);
+        let e = &list.undecodable[0];
+        assert_eq!(e.id.as_deref(), Some("afb3f807d1a185ac66668f493af028385bfca184"));
+        assert_eq!(e.field, "osBuild");
+        assert!(!e.to_string().contains("22631") && !e.to_string().contains("secret-host"), "{e}");
+        assert_eq!((list.context.as_deref(), list.count), (Some("c"), Some(3)));
+        assert_eq!(list.extra["custom"], serde_json::json!(true));
+        // Not an object, or `value` not an array: the page fails (nothing to keep).
+        assert!(serde_json::from_str::<ODataList<machines::Machine>>(r#"{"value":{}}"#).is_err());
+        assert!(serde_json::from_str::<ODataList<machines::Machine>>("[]").is_err());
+        // `value` absent or null: no items.
+        assert!(serde_json::from_str::<ODataList<machines::Machine>>(r#"{"value":null}"#).unwrap().value.is_empty());
+    }
 
     #[test]
     fn open_enums_round_trip_unknown_values() {
