@@ -156,8 +156,18 @@ impl std::fmt::Debug for Mode {
     }
 }
 
-/// Builds the callback state and the worker.
+/// Builds the callback state and the worker (no SOC events).
 pub fn build(rt: &Runtime, cfg: ChatOpsConfig, w: Wiring) -> (State, Arc<Worker>) {
+    build_with_events(rt, cfg, w, Arc::default())
+}
+
+/// [`build`], the worker publishing machine-action outcomes with `events`.
+pub fn build_with_events(
+    rt: &Runtime,
+    cfg: ChatOpsConfig,
+    w: Wiring,
+    events: Arc<defender_shared::events::Publisher>,
+) -> (State, Arc<Worker>) {
     let tenants: Arc<dyn Tenants> = Arc::new(RegistryTenants::new(rt));
     let safety = Arc::new(Safety {
         rbac: cfg.rbac,
@@ -185,6 +195,7 @@ pub fn build(rt: &Runtime, cfg: ChatOpsConfig, w: Wiring) -> (State, Arc<Worker>
             Arc::new(HttpSlackApi::new(rt.http.clone(), cfg.slack_api_url.clone(), rt.store.clone(), name))
                 as Arc<dyn SlackApi>
         }),
+        events,
     });
     let state = State {
         store: rt.store.clone(),

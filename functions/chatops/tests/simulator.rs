@@ -395,6 +395,7 @@ async fn a_linked_user_acts_with_their_delegated_token_and_others_in_app_context
         link_clock: Arc::new(ApprovedThenSimTime { sim: rig.sim.sim.clone(), approved }),
         link_step: w.link_step,
         slack: w.slack.clone(),
+        events: w.events.clone(),
     });
 
     // `/defender link`: the worker posts the device code to the requester and queues the first poll.

@@ -254,6 +254,7 @@ fn linking_worker(rig: &Rig) -> Arc<Worker> {
         link_clock: Arc::new(SimTime(rig.sim.sim.clone())),
         link_step: w.link_step,
         slack: w.slack.clone(),
+        events: w.events.clone(),
     })
 }
 

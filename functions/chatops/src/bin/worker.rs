@@ -13,7 +13,11 @@ use chatops::{
     queue,
     state::{self, Mode, Wiring},
 };
-use defender_shared::{config::Config, runtime::Runtime};
+use defender_shared::{
+    config::Config,
+    events::{DEFAULT_TIMEOUT, EventBridgeSink, EventsConfig},
+    runtime::Runtime,
+};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -40,10 +44,13 @@ async fn main() -> Result<(), Error> {
     let mode = state::wiring_mode(&cfg, config.local_mode, now_unix).await?;
     let rt = Runtime::from_config(config).await?;
     state::self_check(&rt, &cfg)?;
+    // SOC events (EVENT_BUS; unset: off): machine-action outcomes, best effort.
+    let bus = EventsConfig::from_lookup(|k| std::env::var(k).ok()).bus;
+    let events = Arc::new(EventBridgeSink::publisher(bus.as_deref(), DEFAULT_TIMEOUT).await);
     match mode {
         Mode::Aws { handoff, idempotency } => {
             let wiring = Wiring { idempotency, handoff, responder: None, clock: now_unix };
-            let (_, worker) = state::build(&rt, cfg, wiring);
+            let (_, worker) = state::build_with_events(&rt, cfg, wiring, events);
             let worker = &*Box::leak(Box::new(worker));
             lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
                 Ok::<SqsBatchResponse, Error>(queue::handle_sqs(worker, event.payload).await)
@@ -58,7 +65,7 @@ async fn main() -> Result<(), Error> {
                 responder: None,
                 clock: now_unix,
             };
-            let (_, worker) = state::build(&rt, cfg, wiring);
+            let (_, worker) = state::build_with_events(&rt, cfg, wiring, events);
             let rechecks = worker.clone();
             tokio::spawn(async move {
                 while let Some((job, delay)) = again.recv().await {
