@@ -161,20 +161,18 @@ async fn apply_notifications(aws: &TemplateAws) {
     let queues = props["NotificationConfiguration"]["QueueConfigurations"].as_array().unwrap();
     let mut conf = NotificationConfiguration::builder();
     for q in queues {
-        let mut key = S3KeyFilter::builder();
-        for r in q["Filter"]["S3Key"]["Rules"].as_array().into_iter().flatten() {
-            let name = FilterRuleName::from(r["Name"].as_str().unwrap());
-            key = key.filter_rules(FilterRule::builder().name(name).value(r["Value"].as_str().unwrap()).build());
+        let mut queue = QueueConfiguration::builder()
+            .queue_arn(q["Queue"].as_str().unwrap())
+            .events(Event::from(q["Event"].as_str().unwrap()));
+        if let Some(rules) = q["Filter"]["S3Key"]["Rules"].as_array() {
+            let mut key = S3KeyFilter::builder();
+            for r in rules {
+                let name = FilterRuleName::from(r["Name"].as_str().unwrap());
+                key = key.filter_rules(FilterRule::builder().name(name).value(r["Value"].as_str().unwrap()).build());
+            }
+            queue = queue.filter(NotificationConfigurationFilter::builder().key(key.build()).build());
         }
-        let filter = NotificationConfigurationFilter::builder().key(key.build()).build();
-        conf = conf.queue_configurations(
-            QueueConfiguration::builder()
-                .queue_arn(q["Queue"].as_str().unwrap())
-                .events(Event::from(q["Event"].as_str().unwrap()))
-                .filter(filter)
-                .build()
-                .unwrap(),
-        );
+        conf = conf.queue_configurations(queue.build().unwrap());
     }
     let bucket = aws.reference("ExportBucket").unwrap();
     s3(aws)
