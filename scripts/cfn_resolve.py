@@ -287,6 +287,12 @@ class Stack:
             return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kms/{ACCOUNT}/{name}"))
         if kind == "AWS::SNS::Topic":
             return f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT}:{name}"
+        if kind == "AWS::Glue::Database":
+            # Ref gives the database name (DatabaseInput.Name).
+            return self.eval(((self.resource(logical).get("Properties") or {}).get("DatabaseInput") or {}).get("Name"))
+        if kind in ("AWS::SQS::QueuePolicy", "AWS::Glue::Table"):
+            # A generated physical id: nothing in AWS is addressed by it.
+            return name
         if kind in (
             "AWS::S3::Bucket",
             "AWS::DynamoDB::Table",
@@ -559,7 +565,16 @@ def resolve(template_path: str, overrides: dict[str, str], physical: dict[str, s
                 break
             except Refused:
                 continue
-        resources[logical] = {"type": kind, "ref": ref, "arn": arn}
+        entry = {"type": kind, "ref": ref, "arn": arn}
+        if kind in PROPERTIES_OUT:
+            # The resolved properties of the types a stand-in is configured from (e.g. the bucket's
+            # NotificationConfiguration, the queue policy, the Glue table); None when they cannot be
+            # resolved without guessing.
+            try:
+                entry["properties"] = _plain(stack.eval(res.get("Properties") or {}))
+            except Refused:
+                entry["properties"] = None
+        resources[logical] = entry
 
     parameters = {
         name: {
@@ -578,6 +593,18 @@ def resolve(template_path: str, overrides: dict[str, str], physical: dict[str, s
         "functions": functions,
         "resources": resources,
     }
+
+
+PROPERTIES_OUT = ("AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::SQS::QueuePolicy", "AWS::Glue::Database", "AWS::Glue::Table")
+
+
+def _plain(value):
+    """The evaluated value with AWS::NoValue members dropped (as CloudFormation does)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not NO_VALUE}
+    if isinstance(value, list):
+        return [_plain(v) for v in value if v is not NO_VALUE]
+    return value
 
 
 def _pairs(values: list[str], flag: str) -> dict[str, str]:

@@ -15,8 +15,9 @@ Where moto 5.2 is more lenient than AWS, or wrong, this file corrects it (docs/s
   met; here a condition is evaluated (String*, Numeric*, Bool, Arn*, ForAllValues/ForAnyValue, IfExists)
   and a missing key or an unknown operator makes the statement not apply (least favourable);
   S3 ListBucket requests carry `s3:prefix`;
-- DynamoDB and CloudWatch Logs: moto checks their actions against resource "*", so a statement scoped
-  to a table or log group ARN never matches; here the table / log group ARN is the resource;
+- DynamoDB, CloudWatch Logs and EventBridge PutEvents: moto checks their actions against resource "*",
+  so a statement scoped to a table, log group or event bus ARN never matches; here the table / log
+  group / bus ARN (each entry's EventBusName) is the resource;
 - S3 GetObject of a missing key: AWS answers 403 AccessDenied unless the caller has s3:ListBucket on
   the bucket (S3 API reference, GetObject, "Permissions"); moto answers 404. Here, with IAM enforced,
   a missing key is a 403 unless the caller's policies grant s3:ListBucket on the bucket with no
@@ -32,6 +33,7 @@ import threading
 
 from moto import settings
 from moto.dynamodb.responses import DynamoHandler
+from moto.events.responses import EventsHandler
 from moto.iam.access_control import IAMPolicy, IAMRequestBase, create_access_key
 from moto.logs.responses import LogsResponse
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -167,7 +169,26 @@ def _logs_resource(self):
     return f"{arn}:log-stream:{stream}" if stream else arn
 
 
+def _events_resource(self):
+    """PutEvents is authorised per entry against the entry's bus (EventBusName, a name or an ARN; none:
+    the default bus); moto checks it against "*", so a statement scoped to a bus would never match.
+    Entries for several buses give "*", which no bus-scoped statement matches (least favourable)."""
+    try:
+        body = json.loads(self.body or "{}")
+    except (TypeError, ValueError):
+        return "*"
+    entries = body.get("Entries") if isinstance(body, dict) else None
+    if not isinstance(entries, list) or not entries:
+        return "*"
+    buses = {(e.get("EventBusName") or "default") for e in entries if isinstance(e, dict)}
+    if len(buses) != 1:
+        return "*"
+    bus = buses.pop()
+    return bus if bus.startswith("arn:") else f"arn:aws:events:{self.region}:{ACCOUNT}:event-bus/{bus}"
+
+
 DynamoHandler._determine_resource = _dynamodb_resource
+EventsHandler._determine_resource = _events_resource
 LogsResponse._determine_resource = _logs_resource
 
 _get_key = S3Response._get_key

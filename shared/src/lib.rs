@@ -20,6 +20,8 @@
 //!   rotating refresh tokens; one cache; `azure_core` `TokenCredential` for the Key Vault SDK.
 //! - [`defender`] — `DefenderClient`: typed calls for every documented endpoint, paging streams,
 //!   retries within a deadline, the quota governor, OData/KQL escaping, the permission manifest.
+//! - [`events`] — SOC pipeline events on an EventBridge bus: three detail-types (schemas in
+//!   `docs/events/`), published best effort, bounded, never failing the product's work.
 //! - [`doctor`] — the permission self-check (token claims vs. the permission manifest).
 //! - [`runtime`] — cold-start wiring: config → HTTP client, store, registry, tokens, Defender client.
 //! - [`metrics`] — CloudWatch EMF: per-invocation counters, documents, the spec check.
@@ -33,6 +35,7 @@ pub mod cloud;
 pub mod config;
 pub mod defender;
 pub mod doctor;
+pub mod events;
 pub mod http;
 pub mod ids;
 pub mod metrics;

@@ -299,10 +299,18 @@ async fn scheduled_export_writes_the_tenant_to_s3_on_a_scheduler_event_then_only
         flate2::read::GzDecoder::new(&bytes[..])
             .read_to_string(&mut text)
             .unwrap_or_else(|e| panic!("{k}: {e}; {} bytes: {:?}", bytes.len(), &bytes[..bytes.len().min(64)]));
-        let n = text.lines().filter(|l| serde_json::from_str::<Value>(l).is_ok()).count();
-        if k.contains("stream=mde-alerts/") {
+        // Every line is the envelope of its key's tenant and stream around the record.
+        let stream = k.split('/').find_map(|p| p.strip_prefix("stream=")).unwrap_or_default();
+        let mut n = 0;
+        for l in text.lines() {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{k}: not JSON ({e}): {l}"));
+            assert_eq!((v["tenant"].as_str(), v["stream"].as_str()), (Some("default"), Some(stream)), "{k}: {l}");
+            assert!(v["record"].is_object(), "{k}: {l}");
+            n += 1;
+        }
+        if stream == "mde-alerts" {
             lines.0 += n;
-        } else if k.contains("stream=xdr-incidents/") {
+        } else if stream == "xdr-incidents" {
             lines.1 += n;
         }
     }

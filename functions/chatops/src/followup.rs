@@ -15,7 +15,10 @@ use crate::{
     reply::Reply,
     thread::{Poster, Thread},
 };
-use defender_shared::ids::{ActionId, TenantName};
+use defender_shared::{
+    events::Publisher,
+    ids::{ActionId, TenantName},
+};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tracing::warn;
@@ -41,6 +44,10 @@ pub struct Pending {
     /// When the action was accepted (unix seconds): the follow-up stops at the maximum age.
     #[serde(default)]
     pub started_at: i64,
+    /// Its terminal outcome was handed to the event publisher already (so a pass that only retries
+    /// posting it does not publish it again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outcome_published: bool,
 }
 
 /// Limits of one follow-up pass.
@@ -60,6 +67,18 @@ impl Limits {
 
 /// One pass: posts the outcome of every action now terminal (or given up on); answers the rest.
 pub async fn recheck(tenants: &dyn Tenants, poster: &Poster, pending: Vec<Pending>, limits: Limits) -> Vec<Pending> {
+    recheck_publishing(tenants, poster, pending, limits, &Publisher::off()).await
+}
+
+/// [`recheck`], publishing each terminal outcome once (`Machine Action Outcome`, [`crate::events`])
+/// before it is posted; a failed publish is logged and counted by `events` and changes nothing else.
+pub async fn recheck_publishing(
+    tenants: &dyn Tenants,
+    poster: &Poster,
+    pending: Vec<Pending>,
+    limits: Limits,
+    events: &Publisher,
+) -> Vec<Pending> {
     let mut still = Vec::new();
     for mut p in pending {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -73,6 +92,15 @@ pub async fn recheck(tenants: &dyn Tenants, poster: &Poster, pending: Vec<Pendin
                 Some(s) if s.is_final() => {
                     tracing::info!(target: "audit", decision = "completed", tenant = %p.tenant,
                         request_id = %p.request_id, action_id = %p.action_id, status = %s, "chatops decision");
+                    if events.is_on() && !p.outcome_published {
+                        match crate::events::outcome(&p, &s.to_string()) {
+                            Ok(e) => {
+                                events.publish(vec![e], None).await;
+                            }
+                            Err(e) => warn!(error = %e, "outcome event not built"),
+                        }
+                        p.outcome_published = true;
+                    }
                     Some(format!(
                         "{} of `{}` (request `{}`, action `{}`): *{s}*.",
                         crate::actions::capitalise(&p.action),

@@ -22,6 +22,7 @@
 //! - [`handoff`] — callback → worker jobs (in-process channel; SQS) and the `response_url` poster.
 //! - [`queue`] — the worker's SQS adapter: records → jobs, failures → `batchItemFailures`.
 //! - [`worker`] — runs handed-off jobs and posts the results.
+//! - [`events`] — the SOC event of a machine action's terminal state (EventBridge, best effort).
 //! - [`followup`] — follows accepted actions to a terminal state, one pass per delayed job.
 //! - [`handler`] — the Lambda adapter for `POST /chatops/slack` and `POST /chatops/teams` (Teams
 //!   confirms with a typed code).
@@ -50,6 +51,7 @@ pub mod confirm;
 pub mod connector;
 pub mod correlation;
 pub mod defender;
+pub mod events;
 pub mod followup;
 pub mod handler;
 pub mod handoff;

@@ -204,8 +204,18 @@ pub fn teams_bot(
     Ok(Some(Arc::new(TeamsBot { auth, connector: Arc::new(connector) })))
 }
 
-/// Builds the callback state and the worker.
+/// Builds the callback state and the worker (no SOC events).
 pub fn build(rt: &Runtime, cfg: ChatOpsConfig, w: Wiring) -> (State, Arc<Worker>) {
+    build_with_events(rt, cfg, w, Arc::default())
+}
+
+/// [`build`], the worker publishing machine-action outcomes with `events`.
+pub fn build_with_events(
+    rt: &Runtime,
+    cfg: ChatOpsConfig,
+    w: Wiring,
+    events: Arc<defender_shared::events::Publisher>,
+) -> (State, Arc<Worker>) {
     let bot = teams_bot(rt, &cfg).unwrap_or_else(|e| {
         tracing::error!(error = %e, "the Teams bot is off");
         None
@@ -238,6 +248,7 @@ pub fn build(rt: &Runtime, cfg: ChatOpsConfig, w: Wiring) -> (State, Arc<Worker>
                 as Arc<dyn SlackApi>
         }),
         teams: bot.as_ref().map(|b| b.connector.clone()),
+        events,
     });
     let state = State {
         store: rt.store.clone(),

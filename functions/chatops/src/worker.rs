@@ -75,6 +75,8 @@ pub struct Worker {
     pub slack: Option<Arc<dyn SlackApi>>,
     /// The Bot Connector, for jobs of the Teams bot (`None`: no bot configured).
     pub teams: Option<Arc<dyn crate::connector::BotConnector>>,
+    /// SOC events (`EVENT_BUS`): machine-action outcomes ([`crate::events`]); off by default.
+    pub events: Arc<defender_shared::events::Publisher>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -180,7 +182,9 @@ impl Worker {
             }
             Job::Recheck { pending } => {
                 let limits = followup::Limits { now: self.now(), max_age: self.followup_max_age };
-                let still = followup::recheck(self.tenants.as_ref(), &self.poster(), pending, limits).await;
+                let still =
+                    followup::recheck_publishing(self.tenants.as_ref(), &self.poster(), pending, limits, &self.events)
+                        .await;
                 if !still.is_empty() {
                     self.handoff
                         .send(&Job::Recheck { pending: still }, self.recheck_after)
@@ -503,6 +507,7 @@ impl Worker {
                     thread: Thread::default(),
                     checks: 0,
                     started_at: self.now(),
+                    outcome_published: false,
                 };
                 let reply = Reply::replacing(format!(
                     "{what}: accepted by Defender — action `{action_id}`, status *{}*, {context}. Request `{}`. {}",

@@ -396,6 +396,7 @@ async fn a_linked_user_acts_with_their_delegated_token_and_others_in_app_context
         link_step: w.link_step,
         slack: w.slack.clone(),
         teams: None,
+        events: w.events.clone(),
     });
 
     // `/defender link`: the worker posts the device code to the requester and queues the first poll.

@@ -255,6 +255,7 @@ fn linking_worker(rig: &Rig) -> Arc<Worker> {
         link_step: w.link_step,
         slack: w.slack.clone(),
         teams: None,
+        events: w.events.clone(),
     })
 }
 

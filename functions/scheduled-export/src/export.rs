@@ -64,8 +64,11 @@
 //!   has expired by then, so the next run takes over from the last committed page.
 //!
 //! # Record fidelity
-//! Each line is the item as Defender returned it: the bytes of that item in the page's JSON, with
-//! its nulls, unknown members, key order and number spellings — never our model re-serialised. The
+//! Each line is one JSON object `{"tenant":…,"stream":…,"record":…}`: the tenant's and stream's
+//! names (as in the object's key), and as `record` the item as Defender returned it — the bytes of
+//! that item in the page's JSON, verbatim, with its nulls, unknown members, key order and number
+//! spellings, never our model re-serialised (a hunting row: the row as the service's JSON answer
+//! held it). The envelope only adds bytes before and after the item's. The
 //! typed view is used only for the cursor (`id`, time); an item our model cannot read is written all
 //! the same, logged (id, member, kind of failure; never a value) and counted in
 //! [`StreamSummary::undecodable`].
@@ -495,11 +498,24 @@ pub fn slice_key(job: &Job, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     format!("{}/date={}/{}_{}.jsonl.gz", data_prefix(job), from.format("%Y-%m-%d"), stamp(from), stamp(to))
 }
 
-pub(crate) fn gzip_lines<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Result<Vec<u8>, std::io::Error> {
+/// The start of every line of `job`'s objects: `{"tenant":<name>,"stream":<name>,"record":` — the
+/// record's bytes follow verbatim, then `}` (see "Record fidelity" in the module docs). The names are
+/// the job's own (the registry's tenant name, `mde-alerts`, `hunting:<name>`), JSON-escaped.
+pub(crate) fn line_prefix(job: &Job) -> Vec<u8> {
+    // Serialising a `&str` cannot fail; the fallback keeps the type honest without an `expect`.
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string());
+    format!("{{\"tenant\":{},\"stream\":{},\"record\":", quoted(&job.tenant), quoted(&job.stream.to_string()))
+        .into_bytes()
+}
+
+/// One gzip JSON Lines object: each line is the envelope of `prefix` ([`line_prefix`]) around one
+/// record's bytes, unchanged.
+pub(crate) fn gzip_lines<'a>(prefix: &[u8], lines: impl Iterator<Item = &'a [u8]>) -> Result<Vec<u8>, std::io::Error> {
     let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
     for l in lines {
+        gz.write_all(prefix)?;
         gz.write_all(l)?;
-        gz.write_all(b"\n")?;
+        gz.write_all(b"}\n")?;
     }
     gz.finish()
 }
@@ -720,7 +736,8 @@ impl Pager<'_, '_> {
         let versions: Vec<Version> = fresh.iter().map(|r| (r.updated, r.id.clone())).collect();
         if let (Some(first), Some(last)) = (versions.first(), versions.last()) {
             let key = object_key(self.job, first, last);
-            let body = gzip_lines(fresh.iter().map(|r| r.line.as_slice())).map_err(ExportError::Gzip)?;
+            let body = gzip_lines(&line_prefix(self.job), fresh.iter().map(|r| r.line.as_slice()))
+                .map_err(ExportError::Gzip)?;
             sink_put(self.state.sink, self.job, &key, body).await?;
             self.sum.objects += 1;
         }

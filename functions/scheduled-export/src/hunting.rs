@@ -12,8 +12,8 @@
 //! it arrives later than `overlap` after its time (the settle lag the run leaves before now).
 
 use crate::export::{
-    ExportError, Job, Outcome, Source, StopReason, StopSignal, StreamSummary, gzip_lines, quota_stop, sink_put,
-    slice_key, source_error,
+    ExportError, Job, Outcome, Source, StopReason, StopSignal, StreamSummary, gzip_lines, line_prefix, quota_stop,
+    sink_put, slice_key, source_error,
 };
 use chrono::{DateTime, Duration, Utc};
 use defender_shared::defender::{
@@ -180,7 +180,8 @@ pub(crate) async fn slices(
             Ok(rows) if rows.len() >= spec.max_rows => true,
             Ok(rows) => {
                 if !rows.is_empty() {
-                    let body = gzip_lines(rows.iter().map(Vec::as_slice)).map_err(ExportError::Gzip)?;
+                    let body =
+                        gzip_lines(&line_prefix(job), rows.iter().map(Vec::as_slice)).map_err(ExportError::Gzip)?;
                     sink_put(state.sink(), job, &slice_key(job, from, to), body).await?;
                     sum.objects += 1;
                 }

@@ -13,6 +13,7 @@
 //! - [`sink`] — the sink trait and [`sink::DirSink`] (a local directory, for `make run`).
 //! - [`s3`] — [`s3::S3Sink`]: `aws-sdk-s3`, conditional writes for the cursor.
 //! - [`defender`] — the production source: the shared client's typed list pages.
+//! - [`events`] — the SOC event of each stream's run (EventBridge, best effort).
 //! - [`config`] — the function's own settings (sink, streams, overlap, deadline margin).
 //! - [`handler`] — the Lambda adapter: the EventBridge Scheduler event (or a backfill request) in, the
 //!   run summary out, and the same summary as EMF metrics.
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod cursor;
 pub mod defender;
+pub mod events;
 pub mod export;
 pub mod handler;
 pub mod hunting;

@@ -3,7 +3,13 @@
 //! backfill from a terminal instead (progress bar on stderr when it is a terminal, the summary of
 //! each pass as JSON on stdout). All logic lives in the library.
 
-use defender_shared::{config::Config, defender::Deadline, runtime::Runtime, telemetry};
+use defender_shared::{
+    config::Config,
+    defender::Deadline,
+    events::{DEFAULT_TIMEOUT, EventBridgeSink, EventsConfig, Publisher},
+    runtime::Runtime,
+    telemetry,
+};
 use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use scheduled_export::{
     cli::{self, BACKFILL_SLICE, Command, ProgressBar},
@@ -38,12 +44,17 @@ async fn main() -> Result<(), Error> {
     let rt = Runtime::from_config(config).await?;
     let state = &*Box::leak(Box::new(state::build(rt, cfg).await));
     match command {
-        Command::Lambda => lambda(state).await,
+        Command::Lambda => {
+            // SOC events (EVENT_BUS; unset: off): one run summary per tenant and stream.
+            let bus = EventsConfig::from_lookup(|k| std::env::var(k).ok()).bus;
+            let events = &*Box::leak(Box::new(EventBridgeSink::publisher(bus.as_deref(), DEFAULT_TIMEOUT).await));
+            lambda(state, events).await
+        }
         Command::Backfill(window) => backfill(state, window).await,
     }
 }
 
-async fn lambda(state: &'static handler::State) -> Result<(), Error> {
+async fn lambda(state: &'static handler::State, events: &'static Publisher) -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
         let event: handler::ExportEvent = serde_json::from_value(ev.payload)
             .map_err(|e| Diagnostic { error_type: "Export.BadEvent".into(), error_message: e.to_string() })?;
@@ -51,6 +62,7 @@ async fn lambda(state: &'static handler::State) -> Result<(), Error> {
         let summary = telemetry::invocation(&ev.context.request_id, run)
             .await
             .map_err(|e| Diagnostic { error_type: "Export.BadEvent".into(), error_message: e.to_string() })?;
+        scheduled_export::events::publish(events, &ev.context.request_id, &summary).await;
         if summary.failures.is_empty() {
             Ok(summary)
         } else {

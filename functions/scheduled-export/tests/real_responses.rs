@@ -131,8 +131,21 @@ async fn run(env: &Env, stream: StreamKind, page: usize, run: &str) -> StreamSum
     export_stream(env.source.as_ref(), &DirSink::new(&env.dir), &job, &Never).await.unwrap()
 }
 
-/// The exported lines of `stream`, as JSON, with the line text.
+/// The `record` of each exported line of `stream`, as JSON, after checking its envelope.
 fn lines(dir: &Path, stream: StreamKind) -> Vec<Value> {
+    raw_lines(dir, stream).iter().map(|l| serde_json::from_str(record_text(l, stream)).unwrap()).collect()
+}
+
+/// The `record` member's text of one line: the line must be exactly
+/// `{"tenant":"default","stream":"<stream>","record":` + the record's bytes + `}`.
+fn record_text(line: &str, stream: StreamKind) -> &str {
+    let prefix = format!("{{\"tenant\":\"default\",\"stream\":\"{stream}\",\"record\":");
+    let inner = line.strip_prefix(prefix.as_str()).and_then(|r| r.strip_suffix('}'));
+    inner.unwrap_or_else(|| panic!("not the envelope of {stream}: {line}"))
+}
+
+/// The exported lines of `stream`, as text.
+fn raw_lines(dir: &Path, stream: StreamKind) -> Vec<String> {
     fn walk(p: &Path, out: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
             let path = e.path();
@@ -149,7 +162,7 @@ fn lines(dir: &Path, stream: StreamKind) -> Vec<Value> {
     for f in files {
         let mut text = String::new();
         GzDecoder::new(std::fs::File::open(&f).unwrap()).read_to_string(&mut text).unwrap();
-        out.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+        out.extend(text.lines().map(str::to_string));
     }
     out
 }
@@ -172,6 +185,18 @@ fn assert_each_exported_as_seeded(seeded: &[Value], exported: &[Value], id_key: 
         nulls += s.to_string().matches(":null").count();
     }
     assert!(nulls > 100, "the corpus has nulls to keep ({nulls})");
+}
+
+/// Byte for byte: each line's `record` is the seeded item's JSON text as the simulator serves it
+/// (serde_json, key order kept), so the envelope neither re-orders nor re-spells the item.
+fn assert_each_record_is_the_served_bytes(seeded: &[Value], lines: &[String], stream: StreamKind, id_key: &str) {
+    let served: BTreeMap<String, String> = seeded.iter().map(|s| (s[id_key].to_string(), s.to_string())).collect();
+    assert_eq!(lines.len(), seeded.len());
+    for l in lines {
+        let text = record_text(l, stream);
+        let id = serde_json::from_str::<Value>(text).unwrap()[id_key].to_string();
+        assert_eq!(Some(text), served.get(&id).map(String::as_str), "{id_key} {id}: the record's bytes changed");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -201,6 +226,12 @@ async fn recorded_alerts_and_incidents_are_exported_as_received() {
     assert_eq!(s.outcome, Outcome::Complete);
     assert_eq!((s.records, s.undecodable), (alerts.len() as u64, bad_alerts), "{s:?}");
     assert_each_exported_as_seeded(&alerts, &lines(&env.dir, StreamKind::MdeAlerts), "id");
+    assert_each_record_is_the_served_bytes(
+        &alerts,
+        &raw_lines(&env.dir, StreamKind::MdeAlerts),
+        StreamKind::MdeAlerts,
+        "id",
+    );
 
     let s = run(&env, StreamKind::XdrIncidents, StreamKind::XdrIncidents.max_page(), "r2").await;
     assert_eq!(s.outcome, Outcome::Complete);
@@ -208,6 +239,8 @@ async fn recorded_alerts_and_incidents_are_exported_as_received() {
     assert!(untimed_incidents >= 1);
     let exported = lines(&env.dir, StreamKind::XdrIncidents);
     assert_each_exported_as_seeded(&incidents, &exported, "incidentId");
+    let raw = raw_lines(&env.dir, StreamKind::XdrIncidents);
+    assert_each_record_is_the_served_bytes(&incidents, &raw, StreamKind::XdrIncidents, "incidentId");
     // The cursor's mark came from the records with a time: the latest of them.
     let latest = incidents
         .iter()

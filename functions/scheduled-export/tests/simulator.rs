@@ -178,7 +178,9 @@ fn job(stream: impl Into<Stream>, page: usize, run: &str) -> Job {
     }
 }
 
-/// The JSON lines of every data object of `stream` under `dir`.
+/// The records of every data object of `stream` under `dir`: each line must be the envelope
+/// `{"tenant":"default","stream":<stream>,"record":…}` (exactly these members, in this order), and its
+/// `record` is returned.
 fn lines(dir: &Path, stream: &str) -> Vec<Value> {
     fn walk(p: &Path, out: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
@@ -196,9 +198,19 @@ fn lines(dir: &Path, stream: &str) -> Vec<Value> {
     for f in files {
         let mut text = String::new();
         GzDecoder::new(std::fs::File::open(&f).unwrap()).read_to_string(&mut text).unwrap();
-        out.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+        out.extend(text.lines().map(|l| unwrap_envelope(l, stream)));
     }
     out
+}
+
+/// The `record` of one exported line, after checking the envelope names the line's tenant and stream.
+fn unwrap_envelope(line: &str, stream: &str) -> Value {
+    let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["tenant", "stream", "record"], "{line}");
+    assert_eq!((v["tenant"].as_str(), v["stream"].as_str()), (Some("default"), Some(stream)), "{line}");
+    assert!(v["record"].is_object(), "{line}");
+    v["record"].clone()
 }
 
 fn id_of(stream: StreamKind, v: &Value) -> String {

@@ -77,6 +77,8 @@ pub struct State {
     pub callback: Option<(url::Url, reqwest::Client, String)>,
     /// Allow-listed hunting queries run per matching indicator.
     pub hunting: Vec<&'static crate::hunting::NamedQuery>,
+    /// SOC events (`EVENT_BUS`): verdicts at or above a severity ([`crate::events`]); off by default.
+    pub events: crate::events::VerdictEvents,
 }
 
 impl std::fmt::Debug for State {
@@ -277,12 +279,34 @@ async fn answer(
         let id = format!("{}-result", verified.id.as_deref().unwrap_or("github"));
         out.callback = Some(deliver(state, (url, http, key_name), &id, &out, deadline).await);
     }
+    if state.events.publisher.is_on() {
+        publish_verdict(state, &out, sender, verified.id.as_deref(), deadline).await;
+    }
     match serde_json::to_value(&out) {
         Ok(v) => reply(StatusCode::OK, v),
         Err(e) => {
             warn!(error = %e, "response serialisation failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "the response could not be written")
         }
+    }
+}
+
+/// Publishes the verdict when it meets the configured severity, within the request's deadline (at
+/// most 1 s): the answer never waits longer, and a failure changes nothing in it.
+async fn publish_verdict(
+    state: &State,
+    out: &crate::response::EnrichResponse,
+    sender: &Sender,
+    webhook_id: Option<&str>,
+    deadline: tokio::time::Instant,
+) {
+    match crate::events::verdict(out, sender.name.as_str(), webhook_id, &state.events.min_severity) {
+        Ok(Some(event)) => {
+            let budget = deadline.saturating_duration_since(tokio::time::Instant::now()).min(Duration::from_secs(1));
+            state.events.publisher.publish(vec![event], Some(budget)).await;
+        }
+        Ok(None) => {}
+        Err(e) => warn!(error = %e, "verdict event not built"),
     }
 }
 
@@ -396,6 +420,7 @@ mod tests {
             seen: Mutex::new(HashMap::new()),
             callback: None,
             hunting: Vec::new(),
+            events: Default::default(),
         };
         (state, fake)
     }
@@ -591,6 +616,7 @@ mod tests {
             seen: Mutex::new(HashMap::new()),
             callback: None,
             hunting: Vec::new(),
+            events: Default::default(),
         };
         (state, contoso, fabrikam)
     }

@@ -10,6 +10,7 @@
 //! - [`config`] — the function's own settings (webhook secret names).
 //! - [`defender`] — the production lookups: the shared client's typed calls for one tenant.
 //! - [`hunting`] — the allow-list of named hunting queries, bound only to typed indicators.
+//! - [`events`] — the SOC event of a verdict at or above a severity (EventBridge, best effort).
 //! - [`handler`] — the Lambda adapter: size limit, signature, replay, parse, run, respond.
 //! - [`response`] — the response document and its summary verdict.
 //! - [`state`] — cold-start state: the shared runtime, tenant resolution, the permission self-check.
@@ -17,6 +18,7 @@
 pub mod config;
 pub mod defender;
 pub mod enrich;
+pub mod events;
 pub mod extract;
 pub mod handler;
 pub mod hunting;

@@ -127,5 +127,6 @@ pub async fn build(rt: Runtime, cfg: EnrichConfig, clock: fn() -> i64) -> Result
         seen: Mutex::new(HashMap::new()),
         callback,
         hunting: cfg.hunting,
+        events: Default::default(),
     })
 }

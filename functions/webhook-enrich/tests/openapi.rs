@@ -536,6 +536,7 @@ fn state() -> State {
         seen: Mutex::new(HashMap::new()),
         callback: None,
         hunting: Vec::new(),
+        events: Default::default(),
     }
 }
 

@@ -197,6 +197,7 @@ fn webhook_state() -> Option<State> {
         seen: Mutex::new(HashMap::new()),
         callback: None,
         hunting: Vec::new(),
+        events: Default::default(),
     })
 }
 

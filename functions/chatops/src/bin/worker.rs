@@ -13,7 +13,12 @@ use chatops::{
     queue,
     state::{self, Mode, Wiring},
 };
-use defender_shared::{config::Config, runtime::Runtime, telemetry};
+use defender_shared::{
+    config::Config,
+    events::{DEFAULT_TIMEOUT, EventBridgeSink, EventsConfig},
+    runtime::Runtime,
+    telemetry,
+};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -41,10 +46,13 @@ async fn main() -> Result<(), Error> {
     let rt = Runtime::from_config(config).await?;
     state::self_check(&rt, &cfg)?;
     state::teams_bot(&rt, &cfg)?;
+    // SOC events (EVENT_BUS; unset: off): machine-action outcomes, best effort.
+    let bus = EventsConfig::from_lookup(|k| std::env::var(k).ok()).bus;
+    let events = Arc::new(EventBridgeSink::publisher(bus.as_deref(), DEFAULT_TIMEOUT).await);
     match mode {
         Mode::Aws { handoff, idempotency } => {
             let wiring = Wiring { idempotency, handoff, responder: None, clock: now_unix };
-            let (_, worker) = state::build(&rt, cfg, wiring);
+            let (_, worker) = state::build_with_events(&rt, cfg, wiring, events);
             let worker = &*Box::leak(Box::new(worker));
             lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
                 let answer = telemetry::invocation(&event.context.request_id, queue::handle_sqs(worker, event.payload));
@@ -60,7 +68,7 @@ async fn main() -> Result<(), Error> {
                 responder: None,
                 clock: now_unix,
             };
-            let (_, worker) = state::build(&rt, cfg, wiring);
+            let (_, worker) = state::build_with_events(&rt, cfg, wiring, events);
             let rechecks = worker.clone();
             tokio::spawn(async move {
                 while let Some((job, delay)) = again.recv().await {
