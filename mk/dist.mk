@@ -1,6 +1,6 @@
 # make dist — the deployable release: one arm64 release build of the four Lambda binaries, then
 # scripts/package_dist.py writes dist/<binary>.zip, dist/template.yaml (derived from infra/template.yaml:
-# CodeUri -> the zip, no BuildMethod) and dist/SHA256SUMS. `sam deploy -t dist/template.yaml` needs no Rust.
+# CodeUri -> the zip, no BuildMethod), dist/grant-permissions.sh, dist/BUILDINFO and dist/SHA256SUMS. `sam deploy -t dist/template.yaml` needs no Rust.
 # Included by the Makefile (`-include mk/*.mk`), which defines CARGO, PYTHON, VENV, PIP_FLAGS, FUNCTION_PKGS,
 # TARGET_DIR and the lambda/cfn/lint/checkov venv stamps.
 #   make dist          dist-build (minutes of release build: not part of make test) + dist-package
@@ -41,7 +41,7 @@ dist-build: lambda-venv
 # The packager reads the template with PyYAML (the cfn venv) and writes only with the standard library.
 dist-package: cfn-venv
 	PATH="$(CURDIR)/$(VENV)/lambda/bin:$$PATH" $(VENV)/cfn/bin/python scripts/package_dist.py --template infra/template.yaml \
-		--binaries $(TARGET_DIR)/lambda --out $(DIST_DIR)
+		--binaries $(TARGET_DIR)/lambda --out $(DIST_DIR) --extra scripts/grant-permissions.sh
 	@ls -l $(DIST_DIR)
 
 # check-jsonschema validates .github/workflows/*.yml against the GitHub Actions workflow schema it ships

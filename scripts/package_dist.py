@@ -16,6 +16,8 @@ read the template (the cfn venv).
   same bootstrap bytes give the same zip bytes for a given zlib (the version is in BUILDINFO).
 - A bootstrap must be an ELF64 executable for aarch64 (the template's `Architectures: [arm64]`): a host
   or debug build packaged by mistake is refused.
+- `--extra FILE` copies a file the deployer needs beside the template (scripts/grant-permissions.sh),
+  mode 0755 if it was executable, else 0644.
 - SHA256SUMS is in `sha256sum` format, sorted, over every other file written.
 """
 
@@ -294,7 +296,9 @@ def build_info(epoch: int, source: Path) -> str:
     return "".join(f"{k}: {v}\n" for k, v in rows)
 
 
-def package(template: Path, binaries: Path, out: Path, epoch: int, info: bool = True) -> dict[str, str]:
+def package(
+    template: Path, binaries: Path, out: Path, epoch: int, info: bool = True, extras: tuple[Path, ...] = ()
+) -> dict[str, str]:
     text = template.read_text(encoding="utf-8")
     source = load_template(text)
     targets = functions(source)
@@ -305,11 +309,19 @@ def package(template: Path, binaries: Path, out: Path, epoch: int, info: bool = 
         )
     for b in targets.values():
         elf_check(binaries / b / "bootstrap")
+    names = [e.name for e in extras]
+    for e in extras:
+        if not e.is_file():
+            raise PackageError(f"{e}: no such file")
+        if e.name in OWNED or e.name.endswith(".zip") or names.count(e.name) > 1:
+            raise PackageError(f"{e}: its name is taken in the release")
     derived_text = derive_template(text, targets)
     check_derived(source, load_template(derived_text), targets)
 
     if out.exists():
-        stray = [p.name for p in out.iterdir() if p.name not in OWNED and not p.name.endswith(".zip")]
+        stray = [
+            p.name for p in out.iterdir() if p.name not in OWNED | set(names) and not p.name.endswith(".zip")
+        ]
         if stray:
             raise PackageError(f"{out} holds files the packager did not write ({', '.join(sorted(stray))})")
         shutil.rmtree(out)
@@ -320,6 +332,10 @@ def package(template: Path, binaries: Path, out: Path, epoch: int, info: bool = 
         written.append(f"{b}.zip")
     (out / "template.yaml").write_text(derived_text, encoding="utf-8")
     written.append("template.yaml")
+    for e in extras:
+        shutil.copyfile(e, out / e.name)
+        (out / e.name).chmod(0o755 if os.access(e, os.X_OK) else 0o644)
+        written.append(e.name)
     if info:
         (out / "BUILDINFO").write_text(build_info(epoch, template), encoding="utf-8")
         written.append("BUILDINFO")
@@ -335,13 +351,16 @@ def main(argv: list[str]) -> int:
                    help="cargo-lambda's output: <dir>/<binary>/bootstrap")
     p.add_argument("--out", type=Path, default=Path("dist"))
     p.add_argument("--no-buildinfo", action="store_true", help="leave out BUILDINFO (toolchain versions)")
+    p.add_argument("--extra", type=Path, action="append", default=[], help="a file to ship beside the template")
     args = p.parse_args(argv)
     raw = os.environ.get("SOURCE_DATE_EPOCH", "")
     if not raw.isdigit():
         print("package_dist: SOURCE_DATE_EPOCH must be set to the source's time (seconds)", file=sys.stderr)
         return 2
     try:
-        targets = package(args.template, args.binaries, args.out, int(raw), info=not args.no_buildinfo)
+        targets = package(
+            args.template, args.binaries, args.out, int(raw), info=not args.no_buildinfo, extras=tuple(args.extra)
+        )
     except (PackageError, OSError) as e:
         print(f"package_dist: {e}", file=sys.stderr)
         return 1

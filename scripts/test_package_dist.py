@@ -64,7 +64,7 @@ def run_packager(bins: Path, out: Path, epoch: int = EPOCH, template: Path = TEM
     try:
         return subprocess.run(
             [sys.executable, str(ROOT / "scripts" / "package_dist.py"), "--template", str(template),
-             "--binaries", str(bins), "--out", str(out)],
+             "--binaries", str(bins), "--out", str(out), "--extra", str(ROOT / "scripts" / "grant-permissions.sh")],
             capture_output=True, text=True, env=env, check=False,
         )
     finally:
@@ -146,6 +146,11 @@ class PackagedRelease(unittest.TestCase):
                 self.assertEqual(i.date_time, (2025, 12, 6, 0, 0, 0))
                 self.assertEqual(i.compress_type, zipfile.ZIP_DEFLATED)
                 self.assertEqual(z.read("bootstrap"), (self.bins / n / "bootstrap").read_bytes(), n)
+
+    def test_the_grant_script_ships_executable_and_unchanged(self):
+        shipped = self.out / "grant-permissions.sh"
+        self.assertEqual(shipped.read_bytes(), (ROOT / "scripts" / "grant-permissions.sh").read_bytes())
+        self.assertEqual(stat.S_IMODE(shipped.stat().st_mode), 0o755)
 
     def test_sha256sums_match_every_file(self):
         lines = (self.out / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
