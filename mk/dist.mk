@@ -11,10 +11,10 @@
 .PHONY: dist dist-build dist-package dist-check workflow-venv
 
 DIST_DIR ?= dist
-# One timestamp for everything the release writes: the last commit's time (reproducible from the source),
-# or 1980-01-01 (the earliest a zip can record) outside a git checkout.
-SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 315532800)
-export SOURCE_DATE_EPOCH
+# One timestamp for everything the release writes: SOURCE_DATE_EPOCH from the environment if set, else the
+# last commit's time (reproducible from the source), else 1980-01-01 (the earliest a zip can record).
+# Given to the dist recipes only, not exported to the rest of the Makefile.
+DIST_EPOCH = $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null),315532800)
 DIST_CARGO_HOME := $(or $(CARGO_HOME),$(HOME)/.cargo)
 DIST_TARGET_ABS := $(abspath $(TARGET_DIR))
 # Paths that would otherwise be compiled into the binaries (panic locations, C __FILE__): the checkout,
@@ -32,7 +32,7 @@ dist: dist-build
 # through the target-specific variable, so the repository's .cargo/config.toml [env] still applies.
 dist-build: lambda-venv
 	rustup target add aarch64-unknown-linux-gnu
-	PATH="$(CURDIR)/$(VENV)/lambda/bin:$$PATH" \
+	SOURCE_DATE_EPOCH=$(DIST_EPOCH) PATH="$(CURDIR)/$(VENV)/lambda/bin:$$PATH" \
 	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(DIST_RUSTFLAGS)" \
 	CFLAGS_aarch64_unknown_linux_gnu="$(DIST_CFLAGS)" \
 		$(VENV)/lambda/bin/cargo-lambda lambda build --locked --release --arm64 $(FUNCTION_PKGS)
@@ -40,7 +40,7 @@ dist-build: lambda-venv
 
 # The packager reads the template with PyYAML (the cfn venv) and writes only with the standard library.
 dist-package: cfn-venv
-	PATH="$(CURDIR)/$(VENV)/lambda/bin:$$PATH" $(VENV)/cfn/bin/python scripts/package_dist.py --template infra/template.yaml \
+	SOURCE_DATE_EPOCH=$(DIST_EPOCH) PATH="$(CURDIR)/$(VENV)/lambda/bin:$$PATH" $(VENV)/cfn/bin/python scripts/package_dist.py --template infra/template.yaml \
 		--binaries $(TARGET_DIR)/lambda --out $(DIST_DIR) --extra scripts/grant-permissions.sh
 	@ls -l $(DIST_DIR)
 
@@ -60,6 +60,6 @@ $(WORKFLOW_STAMP):
 
 # Lean (no release build): scripts/test_package_dist.py packages stand-in bootstraps twice and checks the
 # zips, the derived template (cfn-lint, checkov), the checksums; then the release workflow's schema.
-dist-check: cfn-venv venv workflow-venv
+dist-check: $(CFN_STAMP) $(LINT_STAMP) $(CHECKOV_STAMP) $(WORKFLOW_STAMP)
 	$(VENV)/cfn/bin/python scripts/test_package_dist.py
 	$(VENV)/workflow/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/release.yml
