@@ -208,6 +208,32 @@ class PackagedRelease(unittest.TestCase):
         with zipfile.ZipFile(out3 / f"{n}.zip") as z:
             self.assertEqual(z.infolist()[0].date_time, (2025, 12, 7, 0, 0, 0))
 
+    def test_after_sam_package_the_sam_transform_deploys_each_zip_to_its_function(self):
+        # What `sam deploy` does with the packaged template: each local CodeUri (a zip, uploaded as it is)
+        # becomes its S3 object, then AWS's SAM transform (scripts/cfn_resolve.py, the cfn venv) runs.
+        import cfn_resolve as cr
+        import yaml
+
+        sam = yaml.load((self.out / "template.yaml").read_text(encoding="utf-8"), Loader=cr._Loader)  # noqa: S506
+        keys = {}
+        for logical_id, res in sam["Resources"].items():
+            if res.get("Type") == pd.FUNCTION_TYPE:
+                uri = res["Properties"]["CodeUri"]
+                keys[logical_id] = pd.sha256(self.out / uri)
+                res["Properties"]["CodeUri"] = f"s3://release-artifacts/{keys[logical_id]}"
+        guid = "4a6f2e1c-8d3b-4c7a-9e5f-2b1d0c9a8e7f"
+        params = cr._parameters(sam, {
+            "TenantId": guid, "ReaderClientId": guid.replace("4a6f", "1111"),
+            "ResponderClientId": guid.replace("4a6f", "2222"), "KeyVaultUrl": "https://contoso-kv.vault.azure.net",
+        })
+        cfn = cr.transform(sam, params)
+        code = {
+            logical_id: res["Properties"]["Code"]
+            for logical_id, res in cfn["Resources"].items() if res["Type"] == "AWS::Lambda::Function"
+        }
+        self.assertEqual(code, {k: {"S3Bucket": "release-artifacts", "S3Key": v} for k, v in keys.items()})
+        self.assertEqual(len(set(keys.values())), len(keys), "four different zips")
+
     def test_cfn_lint_and_checkov_pass_on_the_packaged_template(self):
         cfn_lint = VENV / "lint" / "bin" / "cfn-lint"
         checkov = VENV / "checkov" / "bin" / "checkov"
