@@ -15,6 +15,10 @@ DIST_DIR ?= dist
 # last commit's time (reproducible from the source), else 1980-01-01 (the earliest a zip can record).
 # Given to the dist recipes only, not exported to the rest of the Makefile.
 DIST_EPOCH = $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null),315532800)
+# The build's own SOURCE_DATE_EPOCH is a constant: the cc crate reruns AWS-LC's C build (and so everything
+# above it) whenever SOURCE_DATE_EPOCH changes, and the commit time changes with every commit. The binaries
+# embed no date, so a constant keeps them reproducible without a rebuild per commit; the zips carry DIST_EPOCH.
+DIST_BUILD_EPOCH := 315532800
 DIST_CARGO_HOME := $(or $(CARGO_HOME),$(HOME)/.cargo)
 DIST_TARGET_ABS := $(abspath $(TARGET_DIR))
 # Paths that would otherwise be compiled into the binaries (panic locations, C __FILE__): the checkout,
@@ -32,7 +36,7 @@ dist: dist-build
 # through the target-specific variable, so the repository's .cargo/config.toml [env] still applies.
 dist-build: lambda-venv
 	rustup target add aarch64-unknown-linux-gnu
-	SOURCE_DATE_EPOCH=$(DIST_EPOCH) PATH="$(CURDIR)/$(VENV)/lambda/bin:$$PATH" \
+	SOURCE_DATE_EPOCH=$(DIST_BUILD_EPOCH) PATH="$(CURDIR)/$(VENV)/lambda/bin:$$PATH" \
 	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="$(DIST_RUSTFLAGS)" \
 	CFLAGS_aarch64_unknown_linux_gnu="$(DIST_CFLAGS)" \
 		$(VENV)/lambda/bin/cargo-lambda lambda build --locked --release --arm64 $(FUNCTION_PKGS)

@@ -288,7 +288,7 @@ def build_info(epoch: int, source: Path) -> str:
         ("source", commit + ("+dirty" if dirty else "")),
         ("SOURCE_DATE_EPOCH", str(epoch)),
         ("rustc", _version(["rustc", "-V"])),
-        ("cargo-lambda", _version(["cargo-lambda", "--version"])),
+        ("cargo-lambda", _version(["cargo-lambda", "lambda", "--version"])),
         ("zig", _version(["python-zig", "version"]) if shutil.which("python-zig") else _version(["zig", "version"])),
         ("zlib (zip deflate)", zlib.ZLIB_RUNTIME_VERSION),
         ("python", platform.python_version()),
