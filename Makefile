@@ -21,6 +21,7 @@ help:
 	@echo "make lint-infra — cfn-lint, OpenAPI validation and checkov on infra/ (creates .venv/lint, .venv/checkov once)"
 	@echo "make build-lambda — release arm64 zips with cargo-lambda (target/lambda/<function>/bootstrap.zip)"
 	@echo "make sam-build  — sam build -t infra/template.yaml (.venv/sam); make deploy = sam deploy --guided"
+	@echo "make dist   — the release: dist/<function>.zip, dist/template.yaml (no Rust needed to deploy), dist/SHA256SUMS"
 
 # make run / make dev: the function binaries (debug) attached to `cargo lambda watch --only-lambda-apis`.
 run: bins lambda-venv
@@ -41,7 +42,7 @@ grant-script:
 	$(CARGO) run --locked -q -p defender-cli -- grant-script > scripts/grant-permissions.sh
 	chmod +x scripts/grant-permissions.sh
 
-test: fmt-check clippy unit lint-infra
+test: fmt-check clippy unit lint-infra dist-check
 
 fmt-check:
 	$(CARGO) fmt --all -- --check

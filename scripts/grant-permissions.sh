@@ -4,18 +4,22 @@
 # (shared/src/defender/permissions.rs) and each function's endpoints, like docs/permissions.md.
 # Do not edit: a test fails when this file differs from what the CLI prints.
 #
-# Usage: scripts/grant-permissions.sh APP_ID IDENTITY [--delegated] [--no-consent]
+# Usage: scripts/grant-permissions.sh APP_ID IDENTITY [--cloud CLOUD] [--delegated] [--no-consent]
 #   APP_ID        the application (client) id of the app registration
 #   IDENTITY      reader (webhook-enrich, scheduled-export) | responder (chatops)
 #                 Split identities (docs/security.md): the reader and the responder are two app
 #                 registrations (template ReaderClientId, ResponderClientId); never grant both to one.
+#   --cloud       commercial | gcc | gcc-high | dod (default: $DEFENDER_CLOUD, else commercial); the
+#                 Azure CLI's active cloud must be that one (`az cloud show`), or nothing is done
 #   --delegated   delegated permissions (user context, device-code login) instead of application ones
 #   --no-consent  add the permissions only; a Global or Privileged Role Administrator consents later
+#                 (the script prints the admin-consent URL on the cloud's own sign-in host)
 # Needs the Azure CLI, signed in (`az login`) as someone who may edit the app (and consent).
 set -euo pipefail
 
-APP_ID="${1:?usage: $0 APP_ID IDENTITY [--delegated] [--no-consent]}"
-IDENTITY="${2:?usage: $0 APP_ID IDENTITY [--delegated] [--no-consent]}"
+USAGE="usage: $0 APP_ID IDENTITY [--cloud commercial|gcc|gcc-high|dod] [--delegated] [--no-consent]"
+APP_ID="${1:?$USAGE}"
+IDENTITY="${2:?$USAGE}"
 shift 2
 case "$IDENTITY" in
   reader) FUNCTIONS="webhook-enrich scheduled-export" ;;
@@ -24,13 +28,42 @@ case "$IDENTITY" in
 esac
 KIND=application
 CONSENT=1
-for arg in "$@"; do
-  case "$arg" in
+CLOUD="${DEFENDER_CLOUD:-commercial}"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
     --delegated) KIND=delegated ;;
     --no-consent) CONSENT=0 ;;
-    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+    --cloud) CLOUD="${2:?--cloud needs a value}"; shift ;;
+    --cloud=*) CLOUD="${1#--cloud=}" ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
+  shift
 done
+
+# The cloud's Entra authority and Graph (the functions' cloud table, shared/src/cloud.rs).
+case "$CLOUD" in
+  commercial) CLOUD_LOGIN=https://login.microsoftonline.com CLOUD_GRAPH=https://graph.microsoft.com
+    HOW='az cloud set --name AzureCloud && az login' ;;
+  gcc) CLOUD_LOGIN=https://login.microsoftonline.com CLOUD_GRAPH=https://graph.microsoft.com
+    HOW='az cloud set --name AzureCloud && az login' ;;
+  gcc-high) CLOUD_LOGIN=https://login.microsoftonline.us CLOUD_GRAPH=https://graph.microsoft.us
+    HOW='az cloud set --name AzureUSGovernment && az login' ;;
+  dod) CLOUD_LOGIN=https://login.microsoftonline.us CLOUD_GRAPH=https://dod-graph.microsoft.us
+    HOW='az cloud register --name AzureUSGovernmentDoD --endpoint-resource-manager https://management.usgovcloudapi.net/ --endpoint-microsoft-graph-resource-id https://dod-graph.microsoft.us/ && az cloud set --name AzureUSGovernmentDoD && az login (Azure CLI 2.75 or later)' ;;
+  *) echo "unknown cloud: $CLOUD (expected commercial, gcc, gcc-high or dod)" >&2; exit 2 ;;
+esac
+# az signs in, adds permissions and consents through its active cloud: it must be this one, or the
+# permissions would be looked up, added and consented in another directory (or fail half-way).
+AZ_LOGIN="$(az cloud show --query endpoints.activeDirectory -o tsv)"
+AZ_GRAPH="$(az cloud show --query endpoints.microsoftGraphResourceId -o tsv)"
+if [[ "${AZ_LOGIN%/}" != "$CLOUD_LOGIN" || "${AZ_GRAPH%/}" != "$CLOUD_GRAPH" ]]; then
+  echo "error: the Azure CLI's active cloud signs in at ${AZ_LOGIN:-?} and calls Graph at ${AZ_GRAPH:-?};" >&2
+  echo "       $CLOUD needs $CLOUD_LOGIN and $CLOUD_GRAPH. Point the CLI at it first:" >&2
+  echo "       $HOW" >&2
+  exit 1
+fi
+TENANT="$(az account show --query tenantId -o tsv)"
+CONSENT_URL="$CLOUD_LOGIN/$TENANT/adminconsent?client_id=$APP_ID"
 
 MDE=fc780465-2017-40d4-a0c5-307022471b92  # WindowsDefenderATP (Defender for Endpoint)
 XDR=8ee8fdad-f234-4243-8f3b-15c294843740  # Microsoft Threat Protection (Defender XDR)
@@ -116,8 +149,12 @@ if wants scheduled-export; then
 fi
 
 if [[ "$CONSENT" == 1 ]]; then
-  echo "granting admin consent for $APP_ID"
-  az ad app permission admin-consent --id "$APP_ID" --only-show-errors
+  echo "granting admin consent for $APP_ID ($CLOUD)"
+  if ! az ad app permission admin-consent --id "$APP_ID" --only-show-errors; then
+    echo "admin consent failed; an administrator of tenant $TENANT can consent at: $CONSENT_URL" >&2
+    exit 1
+  fi
 else
   echo "permissions added; admin consent still needed: az ad app permission admin-consent --id $APP_ID"
+  echo "or, by an administrator of tenant $TENANT in a browser: $CONSENT_URL"
 fi

@@ -174,6 +174,75 @@ fn scripts_grant_permissions_sh_is_current_and_valid_bash() {
     assert!(check.success(), "bash -n refuses the script");
 }
 
+/// A recording stand-in for the Azure CLI: logs every call to `$AZ_LOG`; `az cloud show` answers the
+/// active cloud's endpoints as the real CLI prints them (`$AZ_CLOUD_LOGIN`, `$AZ_CLOUD_GRAPH`, Graph with
+/// its trailing slash); `az account show` the signed-in tenant; `az ad sp show` a role id named after
+/// the permission; admin consent fails when `$AZ_CONSENT_FAILS` is set.
+fn fake_az(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let az = dir.join("az");
+    std::fs::write(
+        &az,
+        "#!/usr/bin/env bash\necho \"$*\" >> \"$AZ_LOG\"\n\
+         case \"$1 $2\" in\n\
+           'cloud show') if [[ \"$*\" == *activeDirectory* ]]; then echo \"$AZ_CLOUD_LOGIN\"; else echo \"$AZ_CLOUD_GRAPH\"; fi ;;\n\
+           'account show') echo 4a6f2e1c-8d3b-4c7a-9e5f-2b1d0c9a8e7f ;;\n\
+         esac\n\
+         if [[ \"$1 $2 $3\" == \"ad sp show\" ]]; then q=\"$*\"; p=\"${q#*value==\\'}\"; echo \"id-${p%%\\'*}\"; fi\n\
+         if [[ \"$*\" == 'ad app permission admin-consent'* && -n \"${AZ_CONSENT_FAILS:-}\" ]]; then exit 1; fi\n",
+    )
+    .unwrap();
+    std::process::Command::new("chmod").arg("+x").arg(&az).status().unwrap();
+}
+
+const COMMERCIAL_AZ: (&str, &str) = ("https://login.microsoftonline.com", "https://graph.microsoft.com/");
+const US_GOV_AZ: (&str, &str) = ("https://login.microsoftonline.us", "https://graph.microsoft.us/");
+
+struct GrantRun {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+    calls: Vec<String>,
+}
+
+/// scripts/grant-permissions.sh with `args`, the fake CLI on PATH pointed at `cloud` (login, graph).
+fn run_grant(dir: &std::path::Path, tag: &str, args: &[&str], cloud: (&str, &str), env: &[(&str, &str)]) -> GrantRun {
+    let log = dir.join(format!("log-{tag}"));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/grant-permissions.sh");
+    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+    let mut cmd = Command::new("bash");
+    cmd.arg(script).args(args).env("PATH", path).env("AZ_LOG", &log).env_remove("DEFENDER_CLOUD");
+    cmd.env("AZ_CLOUD_LOGIN", cloud.0).env("AZ_CLOUD_GRAPH", cloud.1);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    GrantRun {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        calls: std::fs::read_to_string(&log).unwrap_or_default().lines().map(str::to_string).collect(),
+    }
+}
+
+impl GrantRun {
+    /// The permissions added (`ad app permission add ... id-<name>=Role`).
+    fn granted(&self) -> Vec<String> {
+        self.calls
+            .iter()
+            .filter(|l| l.starts_with("ad app permission add"))
+            .filter_map(|l| l.split("id-").nth(1).and_then(|r| r.split('=').next()).map(str::to_string))
+            .collect()
+    }
+    fn consented(&self) -> bool {
+        self.calls.iter().any(|l| l.starts_with("ad app permission admin-consent"))
+    }
+    /// Any call that changes the directory.
+    fn wrote(&self) -> bool {
+        self.calls.iter().any(|l| l.starts_with("ad app permission"))
+    }
+}
+
 /// The committed grant script, run with a recording stand-in for the Azure CLI: what each identity's
 /// app registration is actually granted. The reader (webhook-enrich, scheduled-export) gets no
 /// response permission (`permissions::RESPONSE`); the responder gets the machine actions; an app id
@@ -182,30 +251,13 @@ fn scripts_grant_permissions_sh_is_current_and_valid_bash() {
 fn the_grant_script_gives_the_reader_app_no_response_permission_and_the_responder_its_actions() {
     use defender_shared::defender::permissions::RESPONSE;
     let dir = std::env::temp_dir().join(format!("df-cli-grant-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let az = dir.join("az");
-    std::fs::write(
-        &az,
-        "#!/usr/bin/env bash\necho \"$*\" >> \"$AZ_LOG\"\n\
-         if [[ \"$1 $2 $3\" == \"ad sp show\" ]]; then q=\"$*\"; p=\"${q#*value==\\'}\"; echo \"id-${p%%\\'*}\"; fi\n",
-    )
-    .unwrap();
-    std::process::Command::new("chmod").arg("+x").arg(&az).status().unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/grant-permissions.sh");
+    fake_az(&dir);
+    let app = "00000000-0000-4000-8000-00000000000a";
     let granted = |identity: Option<&str>| -> (bool, Vec<String>) {
-        let log = dir.join(format!("log-{}", identity.unwrap_or("none")));
-        let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
-        let mut cmd = Command::new("bash");
-        cmd.arg(script).arg("00000000-0000-4000-8000-00000000000a").env("PATH", path).env("AZ_LOG", &log);
-        cmd.args(identity);
-        let ok = cmd.output().unwrap().status.success();
-        let roles = std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.starts_with("ad app permission add"))
-            .filter_map(|l| l.split("id-").nth(1).and_then(|r| r.split('=').next()).map(str::to_string))
-            .collect();
-        (ok, roles)
+        let mut args = vec![app];
+        args.extend(identity);
+        let run = run_grant(&dir, identity.unwrap_or("none"), &args, COMMERCIAL_AZ, &[]);
+        (run.ok, run.granted())
     };
     let (ok, reader) = granted(Some("reader"));
     assert!(ok && !reader.is_empty(), "{reader:?}");
@@ -219,6 +271,55 @@ fn the_grant_script_gives_the_reader_app_no_response_permission_and_the_responde
     }
     assert!(!granted(None).0, "an app id without an identity is refused");
     assert!(!granted(Some("all")).0, "there is no one app for everything");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// GCC High and DoD (docs/deploy.md, "Government clouds"): the Azure CLI adds permissions and consents
+/// through its active cloud, so the script refuses to touch anything unless that cloud signs in at the
+/// chosen cloud's authority and calls its Graph — DoD's is dod-graph.microsoft.us, not the CLI's
+/// built-in AzureUSGovernment Graph — and the consent URL it prints is on the cloud's own sign-in host.
+#[test]
+fn the_grant_script_consents_in_the_government_clouds_and_refuses_a_cli_on_another_cloud() {
+    let dir = std::env::temp_dir().join(format!("df-cli-grant-gov-{}", std::process::id()));
+    fake_az(&dir);
+    let app = "00000000-0000-4000-8000-00000000000b";
+    let tenant = "4a6f2e1c-8d3b-4c7a-9e5f-2b1d0c9a8e7f";
+
+    // DEFENDER_CLOUD (as the functions read it) says GCC High; the CLI is still on the commercial cloud.
+    let run = run_grant(&dir, "env-high", &[app, "reader"], COMMERCIAL_AZ, &[("DEFENDER_CLOUD", "gcc-high")]);
+    assert!(!run.ok, "a CLI on the commercial cloud must not grant a GCC High app: {:?}", run.calls);
+    assert!(!run.wrote(), "nothing may be written before the cloud is right: {:?}", run.calls);
+    assert!(run.stderr.contains("az cloud set --name AzureUSGovernment"), "{}", run.stderr);
+
+    // GCC High with the CLI on AzureUSGovernment: granted and consented there.
+    let run = run_grant(&dir, "high", &[app, "responder", "--cloud", "gcc-high"], US_GOV_AZ, &[]);
+    assert!(run.ok, "{}", run.stderr);
+    assert!(run.granted().contains(&"Machine.Isolate".to_string()) && run.consented(), "{:?}", run.calls);
+
+    // DoD: AzureUSGovernment's Graph is graph.microsoft.us; a DoD tenant's is dod-graph.microsoft.us.
+    let run = run_grant(&dir, "dod-gov", &[app, "reader", "--cloud=dod"], US_GOV_AZ, &[]);
+    assert!(!run.ok && !run.wrote(), "{:?}", run.calls);
+    assert!(
+        run.stderr.contains("--endpoint-microsoft-graph-resource-id https://dod-graph.microsoft.us/"),
+        "{}",
+        run.stderr
+    );
+    let dod_az = ("https://login.microsoftonline.us/", "https://dod-graph.microsoft.us/");
+    let run = run_grant(&dir, "dod", &[app, "reader", "--cloud", "dod"], dod_az, &[]);
+    assert!(run.ok && run.consented(), "{}", run.stderr);
+
+    // Without consent (or when it fails): the URL an administrator opens is on the cloud's own host.
+    let url = format!("https://login.microsoftonline.us/{tenant}/adminconsent?client_id={app}");
+    let run = run_grant(&dir, "high-later", &[app, "reader", "--cloud", "gcc-high", "--no-consent"], US_GOV_AZ, &[]);
+    assert!(run.ok && !run.consented() && run.stdout.contains(&url), "{}", run.stdout);
+    let run =
+        run_grant(&dir, "high-fails", &[app, "reader", "--cloud", "gcc-high"], US_GOV_AZ, &[("AZ_CONSENT_FAILS", "1")]);
+    assert!(!run.ok && run.stderr.contains(&url), "{}", run.stderr);
+
+    // GCC signs in to commercial Entra; the GCC High CLI is the wrong one for it.
+    assert!(run_grant(&dir, "gcc", &[app, "reader", "--cloud", "gcc"], COMMERCIAL_AZ, &[]).ok);
+    assert!(!run_grant(&dir, "gcc-gov", &[app, "reader", "--cloud", "gcc"], US_GOV_AZ, &[]).ok);
+    assert!(!run_grant(&dir, "bad", &[app, "reader", "--cloud", "azurechina"], COMMERCIAL_AZ, &[]).ok);
     std::fs::remove_dir_all(&dir).ok();
 }
 
