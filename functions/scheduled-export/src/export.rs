@@ -68,7 +68,9 @@
 //! names (as in the object's key), and as `record` the item as Defender returned it — the bytes of
 //! that item in the page's JSON, verbatim, with its nulls, unknown members, key order and number
 //! spellings, never our model re-serialised (a hunting row: the row as the service's JSON answer
-//! held it). The envelope only adds bytes before and after the item's. The
+//! held it). The envelope only adds bytes before and after the item's; a line break inside an item
+//! (an answer sent pretty-printed: JSON allows CR/LF only between tokens) becomes a space, so a
+//! record is always one line and its value unchanged. The
 //! typed view is used only for the cursor (`id`, time); an item our model cannot read is written all
 //! the same, logged (id, member, kind of failure; never a value) and counted in
 //! [`StreamSummary::undecodable`].
@@ -514,7 +516,14 @@ pub(crate) fn gzip_lines<'a>(prefix: &[u8], lines: impl Iterator<Item = &'a [u8]
     let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
     for l in lines {
         gz.write_all(prefix)?;
-        gz.write_all(l)?;
+        if l.iter().any(|b| matches!(b, b'\n' | b'\r')) {
+            // A pretty-printed answer: JSON text holds CR/LF only as whitespace between tokens (a
+            // string must escape them), so a space in their place keeps the value and the line whole.
+            let one_line: Vec<u8> = l.iter().map(|&b| if matches!(b, b'\n' | b'\r') { b' ' } else { b }).collect();
+            gz.write_all(&one_line)?;
+        } else {
+            gz.write_all(l)?;
+        }
         gz.write_all(b"}\n")?;
     }
     gz.finish()
@@ -924,4 +933,27 @@ async fn pages(
 
 pub(crate) async fn sink_put(sink: &dyn Sink, job: &Job, key: &str, body: Vec<u8>) -> Result<(), ExportError> {
     sink.put_object(key, body).await.map_err(|source| ExportError::Sink { stream: job.stream.to_string(), source })
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::gzip_lines;
+    use std::io::Read;
+
+    #[test]
+    fn a_pretty_printed_record_is_still_one_line_with_its_value_unchanged() {
+        let pretty = b"{\r\n  \"id\": \"da1\",\n  \"title\": \"a \\\"quoted\\\" \\n name\",\n  \"n\": null\n}";
+        let compact = br#"{"id":"da2"}"#;
+        let gz =
+            gzip_lines(br#"{"tenant":"t","stream":"s","record":"#, [&pretty[..], &compact[..]].into_iter()).unwrap();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(gz.as_slice()).read_to_string(&mut text).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        let seeded: serde_json::Value = serde_json::from_slice(pretty).unwrap();
+        assert_eq!(first["record"], seeded);
+        assert_eq!(first["record"]["title"], "a \"quoted\" \n name");
+        assert_eq!(lines[1], r#"{"tenant":"t","stream":"s","record":{"id":"da2"}}"#);
+    }
 }
