@@ -21,6 +21,7 @@ help:
 	@echo "make lint-infra — cfn-lint, OpenAPI validation and checkov on infra/ (creates .venv/lint, .venv/checkov once)"
 	@echo "make build-lambda — release arm64 zips with cargo-lambda (target/lambda/<function>/bootstrap.zip)"
 	@echo "make sam-build  — sam build -t infra/template.yaml (.venv/sam); make deploy = sam deploy --guided"
+	@echo "make login TENANT=<name> — device-code sign-in of a user-context tenant; make doctor [TENANT=<name>] — permission check"
 	@echo "make dist   — the release: dist/<function>.zip, dist/template.yaml (no Rust needed to deploy), dist/SHA256SUMS"
 
 # make run / make dev: the function binaries (debug) attached to `cargo lambda watch --only-lambda-apis`.
@@ -36,6 +37,16 @@ bins:
 
 cli:
 	$(CARGO) build --locked -q -p defender-cli
+
+# The operator's commands against the tenants the environment configures (TENANT_REGISTRY, the vault):
+# `make login TENANT=<name>` signs a user-context tenant in (device code; the refresh token goes to the
+# vault); `make doctor [TENANT=<name>]` checks each tenant's tokens hold what the functions need.
+login: cli
+	$(if $(TENANT),,$(error make login needs TENANT=<name in the registry>))
+	$(TARGET_DIR)/debug/defender-functions login --tenant '$(TENANT)'
+
+doctor: cli
+	$(TARGET_DIR)/debug/defender-functions doctor $(if $(TENANT),--tenant '$(TENANT)')
 
 # The script that grants each function's Entra permissions, generated from the permission manifest.
 grant-script:
@@ -81,7 +92,7 @@ CFN_STAMP := $(VENV)/cfn/.stamp-sam-translator-$(SAM_TRANSLATOR_VERSION)-pyyaml-
 
 # cargo-lambda (the Lambda emulator for make run/dev and the e2e tests; the arm64 release build)
 # with zig (its cross linker) from PyPI. aws-sam-cli in its own venv: checkov pins boto3 and would
-# downgrade it (TOOLING.md).
+# downgrade it (measured: installed together, pip backtracks and downgrades SAM).
 CARGO_LAMBDA_VERSION := 1.9.2
 ZIGLANG_VERSION := 0.17.1
 SAM_VERSION := 1.170.0

@@ -1,4 +1,4 @@
-# Hardening (issue 8): fuzzing, the corpus replay, the soak. Included by the Makefile (-include mk/*.mk).
+# Hardening: fuzzing, the corpus replay, the soak. Included by the Makefile (-include mk/*.mk).
 #   make fuzz          every cargo-fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz); prints
 #                      executions and crashes per target; exit 1 on a crash (input in fuzz/artifacts/)
 #   make fuzz-replay   the committed corpora through the same target bodies on stable (part of make test)
