@@ -42,19 +42,19 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let cfg = ExportConfig::from_lookup(|k| std::env::var(k).ok())?;
     let rt = Runtime::from_config(config).await?;
-    let state = &*Box::leak(Box::new(state::build(rt, cfg).await));
+    let state = state::build(rt, cfg).await;
     match command {
         Command::Lambda => {
             // SOC events (EVENT_BUS; unset: off): one run summary per tenant and stream.
             let bus = EventsConfig::from_lookup(|k| std::env::var(k).ok()).bus;
-            let events = &*Box::leak(Box::new(EventBridgeSink::publisher(bus.as_deref(), DEFAULT_TIMEOUT).await));
-            lambda(state, events).await
+            let events = EventBridgeSink::publisher(bus.as_deref(), DEFAULT_TIMEOUT).await;
+            lambda(&state, &events).await
         }
-        Command::Backfill(window) => backfill(state, window).await,
+        Command::Backfill(window) => backfill(&state, window).await,
     }
 }
 
-async fn lambda(state: &'static handler::State, events: &'static Publisher) -> Result<(), Error> {
+async fn lambda(state: &handler::State, events: &Publisher) -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
         let event: handler::ExportEvent = serde_json::from_value(ev.payload)
             .map_err(|e| Diagnostic { error_type: "Export.BadEvent".into(), error_message: e.to_string() })?;

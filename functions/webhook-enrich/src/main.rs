@@ -32,7 +32,8 @@ async fn main() -> Result<(), Error> {
         publisher: Arc::new(EventBridgeSink::publisher(bus.as_deref(), DEFAULT_TIMEOUT).await),
         min_severity: events::min_severity(std::env::var("ENRICH_EVENT_MIN_SEVERITY").ok())?,
     };
-    let state = &*Box::leak(Box::new(state));
+    // Borrowed by the handler for as long as `run` serves (no leak, as the runtime's examples do).
+    let state = &state;
     lambda_http::run(service_fn(move |req: lambda_http::Request| async move {
         let id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
         let answer = telemetry::invocation(&id, async {

@@ -55,7 +55,7 @@ async fn main() -> Result<(), Error> {
             state
         }
     };
-    let state = &*Box::leak(Box::new(state));
+    let state = &state;
     lambda_http::run(service_fn(move |req: lambda_http::Request| async move {
         let id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
         let answer = telemetry::invocation(&id, async {

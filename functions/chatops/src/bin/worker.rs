@@ -53,7 +53,7 @@ async fn main() -> Result<(), Error> {
         Mode::Aws { handoff, idempotency } => {
             let wiring = Wiring { idempotency, handoff, responder: None, clock: now_unix };
             let (_, worker) = state::build_with_events(&rt, cfg, wiring, events);
-            let worker = &*Box::leak(Box::new(worker));
+            let worker = &worker;
             lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
                 let answer = telemetry::invocation(&event.context.request_id, queue::handle_sqs(worker, event.payload));
                 Ok::<SqsBatchResponse, Error>(answer.await)
@@ -79,7 +79,7 @@ async fn main() -> Result<(), Error> {
                     });
                 }
             });
-            let worker = &*Box::leak(Box::new(worker));
+            let worker = &worker;
             lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
                 let list = jobs(event.payload)?;
                 let replies = telemetry::invocation(&event.context.request_id, async {
