@@ -91,15 +91,17 @@ fn facts(pieces: &[(bool, String)]) -> Option<Vec<Value>> {
 }
 
 fn buttons(p: &Prompt) -> Vec<Value> {
-    let (verb, title) = match (p.approval, p.incident) {
-        (true, _) => ("approve", format!("Approve {}", p.action)),
-        (false, true) => ("confirm-incident", "Confirm".to_string()),
-        (false, false) => ("confirm", format!("Confirm {}", p.action)),
+    let button = crate::reply::ButtonAction::go_ahead(p);
+    let verb = button.as_str();
+    let title = match button {
+        crate::reply::ButtonAction::Approve => format!("Approve {}", p.action),
+        crate::reply::ButtonAction::ConfirmChange => "Confirm".to_string(),
+        _ => format!("Confirm {}", p.action),
     };
     vec![
         json!({"type": "Action.Execute", "title": title, "verb": verb, "style": "destructive",
                "data": {"token": p.token}}),
-        json!({"type": "Action.Execute", "title": "Cancel", "verb": "cancel", "data": {"token": p.token}}),
+        json!({"type": "Action.Execute", "title": "Cancel", "verb": crate::reply::ButtonAction::Cancel.as_str(), "data": {"token": p.token}}),
     ]
 }
 

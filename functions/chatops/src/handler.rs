@@ -26,7 +26,7 @@ use crate::{
     config::Platform,
     confirm::Confirmation,
     handoff::{HandOff, Job},
-    reply::{Prompt, Reply, untrusted},
+    reply::{ButtonAction, Prompt, Reply, untrusted},
     worker::Worker,
 };
 use defender_shared::{
@@ -219,76 +219,84 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
                 }
             }
         }
-        SlackRequest::Button { user, origin, response_url, action_id, value, thread_ts } => match action_id.as_str() {
-            "confirm" => match state.safety.accept(&value, &user, &origin, &keys).await {
-                Accepted::Go(c) => {
-                    execute(state, *c, value, now, (response_url, thread_ts), &origin, None, "confirm").await
-                }
-                Accepted::AwaitingApproval(c) => {
-                    let reply = approval_request(&c, &user, value);
-                    // The approval request goes to the channel, where a second person can see it.
-                    if let Some(url) = response_url.as_deref()
-                        && let Err(e) = state.worker.responder.post(url, &reply.to_slack()).await
-                    {
-                        warn!(error = %e, "could not post the approval request");
+        SlackRequest::Button { user, origin, response_url, action_id, value, thread_ts } => {
+            match ButtonAction::parse(&action_id) {
+                Some(ButtonAction::Confirm) => match state.safety.accept(&value, &user, &origin, &keys).await {
+                    Accepted::Go(c) => {
+                        execute(state, *c, value, now, (response_url, thread_ts), &origin, None, "confirm").await
                     }
-                    slack(&reply)
-                }
-                Accepted::Duplicate(msg) => {
-                    info!(retry = retry.as_deref().unwrap_or("0"), "duplicate confirmation ignored");
-                    slack(&Reply::text(msg))
-                }
-                Accepted::Refused(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
-            },
-            "approve" => match state.safety.approve(&value, &user, &origin, &keys).await {
-                Accepted::Go(c) => {
-                    execute(state, *c, value, now, (response_url, thread_ts), &origin, Some(user), "approve").await
-                }
-                Accepted::Duplicate(msg) => {
-                    info!(retry = retry.as_deref().unwrap_or("0"), "duplicate approval ignored");
-                    slack(&Reply::text(msg))
-                }
-                Accepted::Refused(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
-                Accepted::AwaitingApproval(_) => slack(&Reply::text("Nothing to do.")),
-            },
-            "confirm-incident" => match state.safety.accept_incident(&value, &user, &origin, &keys).await {
-                IncidentAccepted::Go(c) => {
-                    let channel = (!origin.channel.is_empty()).then(|| origin.channel.clone());
-                    let job = Job::UpdateIncident {
-                        token: value,
-                        accepted_at: now,
-                        response_url: response_url.clone(),
-                        channel,
-                    };
-                    match state.handoff.send(&job, Duration::ZERO).await {
-                        Ok(()) => slack(&Reply::replacing(format!(
-                            "Confirmed: {} (request `{}`) — working on it…",
-                            c.summary, c.request_id
-                        ))),
-                        Err(e) => {
-                            warn!(error = %e, "hand-off failed");
-                            if let Err(e) = state.safety.idempotency.remove(&format!("confirm:{}", c.request_id)).await
-                            {
-                                warn!(error = %e, "could not release a claim");
+                    Accepted::AwaitingApproval(c) => {
+                        let reply = approval_request(&c, &user, value);
+                        // The approval request goes to the channel, where a second person can see it.
+                        if let Some(url) = response_url.as_deref()
+                            && let Err(e) = state.worker.responder.post(url, &reply.to_slack()).await
+                        {
+                            warn!(error = %e, "could not post the approval request");
+                        }
+                        slack(&reply)
+                    }
+                    Accepted::Duplicate(msg) => {
+                        info!(retry = retry.as_deref().unwrap_or("0"), "duplicate confirmation ignored");
+                        slack(&Reply::text(msg))
+                    }
+                    Accepted::Refused(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
+                },
+                Some(ButtonAction::Approve) => match state.safety.approve(&value, &user, &origin, &keys).await {
+                    Accepted::Go(c) => {
+                        execute(state, *c, value, now, (response_url, thread_ts), &origin, Some(user), "approve").await
+                    }
+                    Accepted::Duplicate(msg) => {
+                        info!(retry = retry.as_deref().unwrap_or("0"), "duplicate approval ignored");
+                        slack(&Reply::text(msg))
+                    }
+                    Accepted::Refused(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
+                    Accepted::AwaitingApproval(_) => slack(&Reply::text("Nothing to do.")),
+                },
+                Some(ButtonAction::ConfirmChange) => {
+                    match state.safety.accept_incident(&value, &user, &origin, &keys).await {
+                        IncidentAccepted::Go(c) => {
+                            let channel = (!origin.channel.is_empty()).then(|| origin.channel.clone());
+                            let job = Job::UpdateIncident {
+                                token: value,
+                                accepted_at: now,
+                                response_url: response_url.clone(),
+                                channel,
+                            };
+                            match state.handoff.send(&job, Duration::ZERO).await {
+                                Ok(()) => slack(&Reply::replacing(format!(
+                                    "Confirmed: {} (request `{}`) — working on it…",
+                                    c.summary, c.request_id
+                                ))),
+                                Err(e) => {
+                                    warn!(error = %e, "hand-off failed");
+                                    if let Err(e) =
+                                        state.safety.idempotency.remove(&format!("confirm:{}", c.request_id)).await
+                                    {
+                                        warn!(error = %e, "could not release a claim");
+                                    }
+                                    let again =
+                                        Reply::text("Sorry, the change could not be queued; press confirm again.");
+                                    to_presser(state, response_url.as_deref(), again).await
+                                }
                             }
-                            let again = Reply::text("Sorry, the change could not be queued; press confirm again.");
-                            to_presser(state, response_url.as_deref(), again).await
+                        }
+                        IncidentAccepted::Duplicate(msg) => slack(&Reply::text(msg)),
+                        IncidentAccepted::Refused(msg) => {
+                            to_presser(state, response_url.as_deref(), Reply::text(msg)).await
                         }
                     }
                 }
-                IncidentAccepted::Duplicate(msg) => slack(&Reply::text(msg)),
-                IncidentAccepted::Refused(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
-            },
-            // Only the requester, or a person who could approve, may cancel (refusals ephemeral).
-            "cancel" => match state.safety.cancel(&value, &user, &origin, &keys).await {
-                Ok(msg) => to_presser(state, response_url.as_deref(), Reply::replacing(msg)).await,
-                Err(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
-            },
-            other => {
-                info!(action_id = other, "button ignored");
-                slack(&Reply::text("Nothing to do."))
+                // Only the requester, or a person who could approve, may cancel (refusals ephemeral).
+                Some(ButtonAction::Cancel) => match state.safety.cancel(&value, &user, &origin, &keys).await {
+                    Ok(msg) => to_presser(state, response_url.as_deref(), Reply::replacing(msg)).await,
+                    Err(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
+                },
+                None => {
+                    info!(action_id = %action_id, "button ignored");
+                    slack(&Reply::text("Nothing to do."))
+                }
             }
-        },
+        }
     }
 }
 

@@ -96,6 +96,45 @@ pub fn plain(text: &str) -> String {
     text.chars().filter(|c| *c != OPEN && *c != CLOSE).collect()
 }
 
+/// The buttons of a prompt: Slack's `action_id` and the Adaptive Card's `verb` are these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ButtonAction {
+    /// Confirm a machine action (the requester).
+    Confirm,
+    /// Approve a machine action under the two-person rule (another authorised user).
+    Approve,
+    /// Confirm a change that is not a machine action (incident, alert, indicator).
+    ConfirmChange,
+    /// Cancel the pending request (the requester or an approver).
+    Cancel,
+}
+
+impl ButtonAction {
+    /// The name on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirm => "confirm",
+            Self::Approve => "approve",
+            Self::ConfirmChange => "confirm-incident",
+            Self::Cancel => "cancel",
+        }
+    }
+
+    /// The button a pressed `action_id`/`verb` names (`None`: not ours; nothing is done).
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Confirm, Self::Approve, Self::ConfirmChange, Self::Cancel].into_iter().find(|b| b.as_str() == name)
+    }
+
+    /// The button that goes ahead with `p`.
+    pub const fn go_ahead(p: &Prompt) -> Self {
+        match (p.approval, p.incident) {
+            (true, _) => Self::Approve,
+            (false, true) => Self::ConfirmChange,
+            (false, false) => Self::Confirm,
+        }
+    }
+}
+
 /// A confirmation prompt: the machine's name and id, the action and reason, and the sealed token the
 /// confirm button carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,11 +193,9 @@ impl Reply {
             v["replace_original"] = json!(true);
         }
         if let Some(p) = &self.prompt {
-            let (id, verb) = match (p.approval, p.incident) {
-                (true, _) => ("approve", "Approve"),
-                (false, true) => ("confirm-incident", "Confirm"),
-                (false, false) => ("confirm", "Confirm"),
-            };
+            let button = ButtonAction::go_ahead(p);
+            let id = button.as_str();
+            let verb = if button == ButtonAction::Approve { "Approve" } else { "Confirm" };
             v["blocks"] = json!([
                 {"type": "section", "text": {"type": "mrkdwn", "text": text}},
                 {"type": "actions", "block_id": format!("{id}-{}", p.request_id), "elements": [
@@ -170,7 +207,7 @@ impl Reply {
                                  "confirm": {"type": "plain_text", "text": "Yes"},
                                  "deny": {"type": "plain_text", "text": "No"}}},
                     // The cancel button carries the token: only the requester or an approver may cancel.
-                    {"type": "button", "action_id": "cancel", "value": p.token,
+                    {"type": "button", "action_id": ButtonAction::Cancel.as_str(), "value": p.token,
                      "text": {"type": "plain_text", "text": "Cancel"}}
                 ]}
             ]);
@@ -197,6 +234,16 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_button_is_read_back_from_its_wire_name_and_nothing_else_is_a_button() {
+        for b in [ButtonAction::Confirm, ButtonAction::Approve, ButtonAction::ConfirmChange, ButtonAction::Cancel] {
+            assert_eq!(ButtonAction::parse(b.as_str()), Some(b));
+        }
+        for other in ["", "Confirm", "confirm ", "delete", "approve-all"] {
+            assert_eq!(ButtonAction::parse(other), None, "{other:?}");
+        }
+    }
 
     const PLANTED: &str =
         "<https://evil.example/x|Open in Defender> [Open in Defender](https://evil.example/y) <b>x</b> & *y*";

@@ -27,7 +27,7 @@ use crate::{
     connector::{BotConnector, TeamsRef},
     handler::{State, approval_request},
     handoff::Job,
-    reply::{Reply, untrusted},
+    reply::{ButtonAction, Reply, untrusted},
 };
 use defender_shared::vault::read_keys;
 use lambda_http::{Body, Request, Response, http::StatusCode};
@@ -355,9 +355,9 @@ async fn press(
     let token = token.to_string();
     let refused = |msg: String| ok(&cards::invoke_message(&msg));
     let hand = |job: Job| Job::Teams { conversation: conv.clone(), job: Box::new(job) };
-    match verb {
-        "confirm" | "approve" => {
-            let approve = verb == "approve";
+    match ButtonAction::parse(verb) {
+        Some(button @ (ButtonAction::Confirm | ButtonAction::Approve)) => {
+            let approve = button == ButtonAction::Approve;
             let accepted = if approve {
                 state.safety.approve(&token, user, origin, &keys).await
             } else {
@@ -402,7 +402,7 @@ async fn press(
                 Accepted::Duplicate(msg) | Accepted::Refused(msg) => refused(msg),
             }
         }
-        "confirm-incident" => match state.safety.accept_incident(&token, user, origin, &keys).await {
+        Some(ButtonAction::ConfirmChange) => match state.safety.accept_incident(&token, user, origin, &keys).await {
             IncidentAccepted::Go(c) => {
                 let job = Job::UpdateIncident { token, accepted_at: now, response_url: None, channel: None };
                 match state.handoff.send(&hand(job), Duration::ZERO).await {
@@ -427,7 +427,7 @@ async fn press(
             }
             IncidentAccepted::Duplicate(msg) | IncidentAccepted::Refused(msg) => refused(msg),
         },
-        "cancel" => match state.safety.cancel(&token, user, origin, &keys).await {
+        Some(ButtonAction::Cancel) => match state.safety.cancel(&token, user, origin, &keys).await {
             Ok(msg) => {
                 let done = Reply::replacing(format!("{msg} (by {})", untrusted(&user.name)));
                 update_inline(bot, &conv, &done).await;
@@ -435,7 +435,7 @@ async fn press(
             }
             Err(msg) => refused(msg),
         },
-        _ => refused("Nothing to do.".into()),
+        None => refused("Nothing to do.".into()),
     }
 }
 
