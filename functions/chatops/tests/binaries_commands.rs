@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod aws_wiring;
+
 use axum::{Json, Router, routing::post};
 use defender_shared::{secret::SecretString, webhook};
 use lambda_emu::{Emulator, moto::Moto};
@@ -46,45 +48,8 @@ async fn block_through_the_real_binaries_sqs_and_dynamodb_submits_once_under_fiv
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, &sim.ca_pem).unwrap();
 
-    let aws: Vec<(String, String)> = [
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_ACCESS_KEY_ID", "test".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
-        ("AWS_ENDPOINT_URL_SQS", moto.url.clone()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", moto.url.clone()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url(&moto.url)
-        .load()
-        .await;
-    let sqs = aws_sdk_sqs::Client::new(&conf);
-    let queue = sqs.create_queue().queue_name("chatops-block-jobs").send().await.unwrap().queue_url.unwrap();
-    aws_sdk_dynamodb::Client::new(&conf)
-        .create_table()
-        .table_name("chatops-block-idem")
-        .attribute_definitions(
-            aws_sdk_dynamodb::types::AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            aws_sdk_dynamodb::types::KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
+    let (aws, sqs, queue) =
+        aws_wiring::moto_queue_and_table(&moto.url, "chatops-block-jobs", "chatops-block-idem").await;
 
     let posts: Arc<Mutex<Vec<Value>>> = Arc::default();
     let p = posts.clone();
