@@ -38,6 +38,10 @@ pub struct ExportConfig {
     pub margin: Duration,
     /// Page size below the documented maxima (`EXPORT_PAGE_SIZE`; unset: the maxima).
     pub page_size: Option<usize>,
+    /// Fan-out mode (`EXPORT_JOB_QUEUE_URL`, an SQS FIFO queue): the schedule enqueues one job per
+    /// (tenant, stream) there instead of exporting ([`crate::fanout`]); unset: one invocation exports
+    /// every (tenant, stream) in turn.
+    pub job_queue: Option<String>,
 }
 
 /// A setting is wrong.
@@ -144,6 +148,7 @@ impl ExportConfig {
             overlap: Duration::from_secs(number(&get, "EXPORT_OVERLAP_SECONDS", 300)?),
             margin: Duration::from_secs(number(&get, "EXPORT_DEADLINE_MARGIN_SECONDS", 30)?),
             page_size: (page > 0).then_some(page as usize),
+            job_queue: nonempty("EXPORT_JOB_QUEUE_URL").map(|v| v.trim().to_string()),
         })
     }
 }

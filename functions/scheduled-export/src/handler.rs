@@ -212,12 +212,6 @@ pub async fn run(
     deadline: Deadline,
     observe: &Observer<'_>,
 ) -> RunSummary {
-    let started = Utc::now();
-    let lease_until = started + chrono::Duration::from_std(deadline.remaining()).unwrap_or_default();
-    let stop = Control { stop: DeadlineStop { deadline, margin: state.cfg.margin }, observe };
-    // A call may use half the margin; the other half is for its object and the cursor commit.
-    let call_deadline = Deadline(deadline.0.checked_sub(state.cfg.margin / 2).unwrap_or(deadline.0));
-    let overlap = chrono::Duration::from_std(state.cfg.overlap).unwrap_or(chrono::Duration::minutes(5));
     let mut out = RunSummary {
         mode: if backfill.is_some() { "backfill" } else { "scheduled" },
         backfill,
@@ -226,39 +220,69 @@ pub async fn run(
     };
     for (tenant, source) in &state.tenants {
         for stream in &state.cfg.streams {
-            let max_page = match stream {
-                export::Stream::List(k) => k.max_page(),
-                export::Stream::Hunting(_) => 0,
-            };
-            let job = Job {
-                run_id: run_id.to_string(),
-                started,
-                lease_until,
-                tenant: tenant.clone(),
-                stream: stream.clone(),
-                page_size: state.cfg.page_size.unwrap_or(max_page),
-                overlap,
-                backfill,
-                deadline: call_deadline,
-            };
-            match export::export_stream(source.as_ref(), state.sink.as_ref(), &job, &stop).await {
-                Ok(s) => {
-                    info!(tenant = %s.tenant, stream = %s.stream, records = s.records, objects = s.objects,
-                        api_calls = s.api_calls, throttles = s.throttles, throttles_retried = s.throttles_retried,
-                        outcome = ?s.outcome, stop_reason = ?s.stop_reason, "stream exported");
-                    metrics::emit(&document(&s, Utc::now().timestamp_millis()));
-                    out.streams.push(s);
-                }
-                Err(e) => {
-                    let error = chain(&e);
-                    error!(tenant = %tenant, stream = %stream, error = %error, "stream failed");
-                    metrics::count("StreamsFailed", 1);
-                    out.failures.push(StreamFailure { tenant: tenant.clone(), stream: stream.to_string(), error });
-                }
+            match export_one(state, tenant, source.as_ref(), stream, backfill, run_id, deadline, observe).await {
+                Ok(s) => out.streams.push(s),
+                Err(f) => out.failures.push(f),
             }
         }
     }
     out
+}
+
+/// Exports one (tenant, stream) until `deadline` minus the configured margin, with the cursor and
+/// exactly-once rules of [`export`]; logs the outcome and emits its EMF document (a failure: the
+/// `StreamsFailed` count). [`run`] calls it for every pair in turn; a fan-out job
+/// ([`crate::fanout`]) for its one pair.
+///
+/// # Errors
+/// The stream failed (its cursor stays at the last committed page): the failure for the summary.
+#[allow(clippy::too_many_arguments)]
+pub async fn export_one(
+    state: &State,
+    tenant: &str,
+    source: &dyn Source,
+    stream: &Stream,
+    backfill: Option<Backfill>,
+    run_id: &str,
+    deadline: Deadline,
+    observe: &Observer<'_>,
+) -> Result<StreamSummary, StreamFailure> {
+    let started = Utc::now();
+    let lease_until = started + chrono::Duration::from_std(deadline.remaining()).unwrap_or_default();
+    let stop = Control { stop: DeadlineStop { deadline, margin: state.cfg.margin }, observe };
+    // A call may use half the margin; the other half is for its object and the cursor commit.
+    let call_deadline = Deadline(deadline.0.checked_sub(state.cfg.margin / 2).unwrap_or(deadline.0));
+    let overlap = chrono::Duration::from_std(state.cfg.overlap).unwrap_or(chrono::Duration::minutes(5));
+    let max_page = match stream {
+        export::Stream::List(k) => k.max_page(),
+        export::Stream::Hunting(_) => 0,
+    };
+    let job = Job {
+        run_id: run_id.to_string(),
+        started,
+        lease_until,
+        tenant: tenant.to_string(),
+        stream: stream.clone(),
+        page_size: state.cfg.page_size.unwrap_or(max_page),
+        overlap,
+        backfill,
+        deadline: call_deadline,
+    };
+    match export::export_stream(source, state.sink.as_ref(), &job, &stop).await {
+        Ok(s) => {
+            info!(tenant = %s.tenant, stream = %s.stream, records = s.records, objects = s.objects,
+                api_calls = s.api_calls, throttles = s.throttles, throttles_retried = s.throttles_retried,
+                outcome = ?s.outcome, stop_reason = ?s.stop_reason, "stream exported");
+            metrics::emit(&document(&s, Utc::now().timestamp_millis()));
+            Ok(s)
+        }
+        Err(e) => {
+            let error = chain(&e);
+            error!(tenant = %tenant, stream = %stream, error = %error, "stream failed");
+            metrics::count("StreamsFailed", 1);
+            Err(StreamFailure { tenant: tenant.to_string(), stream: stream.to_string(), error })
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@
 //! - [`config`] — the function's own settings (sink, streams, overlap, deadline margin).
 //! - [`handler`] — the Lambda adapter: the EventBridge Scheduler event (or a backfill request) in, the
 //!   run summary out, and the same summary as EMF metrics.
+//! - [`fanout`] — MSSP fan-out: the schedule enqueues one SQS FIFO job per (tenant, stream)
+//!   (group = tenant), the `export-worker` binary runs one job per message with the same cursor rules.
 //! - [`cli`] — the binary's command line (`backfill --from .. --to ..`) and the progress bar.
 //! - [`state`] — cold-start state: the shared runtime, the sink.
 
@@ -26,6 +28,7 @@ pub mod cursor;
 pub mod defender;
 pub mod events;
 pub mod export;
+pub mod fanout;
 pub mod handler;
 pub mod hunting;
 pub mod s3;

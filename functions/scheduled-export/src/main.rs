@@ -45,6 +45,10 @@ async fn main() -> Result<(), Error> {
     let state = state::build(rt, cfg).await;
     match command {
         Command::Lambda => {
+            // Fan-out mode (EXPORT_JOB_QUEUE_URL): the schedule only enqueues (src/fanout.rs).
+            if let Some(queue) = state.cfg.job_queue.clone() {
+                return scheduled_export::fanout::serve_scheduler(&state, &queue).await;
+            }
             // SOC events (EVENT_BUS; unset: off): one run summary per tenant and stream.
             let bus = EventsConfig::from_lookup(|k| std::env::var(k).ok()).bus;
             let events = EventBridgeSink::publisher(bus.as_deref(), DEFAULT_TIMEOUT).await;
