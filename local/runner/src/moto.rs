@@ -92,13 +92,15 @@ pub fn plan(resolved: &Value, without: Option<&Statement>) -> Plan {
         match r["type"].as_str().unwrap_or_default() {
             "AWS::S3::Bucket" => plan.buckets.push(name.to_string()),
             "AWS::SQS::Queue" => {
-                plan.queues.push((name.rsplit('/').next().unwrap_or(name).to_string(), json!({})));
+                plan.queues.push((name.rsplit('/').next().unwrap_or(name).to_string(), fifo_attributes(r)));
             }
             "AWS::DynamoDB::Table" => plan.tables.push(name.to_string()),
             "AWS::Logs::LogGroup" => plan.log_groups.push(name.to_string()),
             _ => {}
         }
     }
+    // A queue's dead-letter queue must exist before the queue that names it.
+    plan.queues.sort_by_key(|(_, a)| a.get("RedrivePolicy").is_some());
     for f in functions(resolved) {
         let binary = f["binary"].as_str().unwrap_or_default();
         let mut policies = Vec::new();
@@ -118,6 +120,24 @@ pub fn plan(resolved: &Value, without: Option<&Statement>) -> Plan {
         plan.roles.push(Role { name: role_name(resolved, f), policies });
     }
     plan
+}
+
+/// A FIFO queue's attributes as the template sets them (FIFO, content-based deduplication, its
+/// redrive policy to its FIFO dead-letter queue): what makes a FIFO queue behave as one. Standard
+/// queues keep moto's defaults (their tests play visibility and redrive themselves).
+fn fifo_attributes(r: &Value) -> Value {
+    let p = &r["properties"];
+    if p["FifoQueue"] != json!(true) {
+        return json!({});
+    }
+    let mut a = json!({"FifoQueue": "true"});
+    if let Some(c) = p["ContentBasedDeduplication"].as_bool() {
+        a["ContentBasedDeduplication"] = json!(c.to_string());
+    }
+    if p["RedrivePolicy"].is_object() {
+        a["RedrivePolicy"] = json!(p["RedrivePolicy"].to_string());
+    }
+    a
 }
 
 /// An SQS error with its HTTP status (moto answers an IAM refusal of a JSON-protocol call with an XML

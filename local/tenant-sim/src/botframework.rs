@@ -70,6 +70,15 @@ impl BotFramework {
         })
     }
 
+    /// With a given signing key (a fleet of tenants shares one, [`crate::fleet`]).
+    pub(crate) fn with_key(key: SigningKey) -> Self {
+        Self {
+            keys: Mutex::new(vec![key]),
+            conversations: Mutex::new(BTreeMap::new()),
+            delivered: Mutex::new(HashSet::new()),
+        }
+    }
+
     /// A new signing key replaces the old one (withdrawn at once).
     ///
     /// # Errors

@@ -26,6 +26,8 @@
 //!   rotating keys, signed activities, and the Teams conversations API recording what a bot posts.
 //! - [`sts`] — a strict AWS STS `GetWebIdentityToken` (the AWS outbound issuer Entra trusts in
 //!   `federated-sts` mode), on its own plain-HTTP port, with IAM policy evaluation of the role's statements.
+//! - [`fleet`] — many tenants (MSSP benches and tests) behind one origin, each its own [`state::Sim`] (id,
+//!   apps, generated data, quotas), routed by the tenant id in Entra paths and the token's `tid`.
 //! - [`clock`] / [`errors`] — simulated time; the services' error envelopes.
 
 pub mod auth;
@@ -35,6 +37,7 @@ pub mod control;
 pub mod defender;
 pub mod entra;
 pub mod errors;
+pub mod fleet;
 pub mod kql;
 pub mod odata;
 pub mod quota;
