@@ -97,9 +97,11 @@ class PackagedRelease(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def test_the_template_has_the_four_functions(self):
+    def test_the_template_has_the_five_functions(self):
+        # export-worker exists only with ExportFanOut=sqs-fifo, but the release ships every binary.
         self.assertEqual(
-            sorted(self.names), ["chatops-callback", "chatops-worker", "scheduled-export", "webhook-enrich"]
+            sorted(self.names),
+            ["chatops-callback", "chatops-worker", "export-worker", "scheduled-export", "webhook-enrich"],
         )
 
     def test_the_packaged_template_references_exactly_the_zips_and_nothing_needs_building(self):

@@ -12,6 +12,9 @@
 //! - [`sim`] — the simulator in its own process and its request log, counted.
 //! - [`table`] — the one table, medians and ratios.
 //!
+//! The fan-out bench ([`fanout`]: 500 tenants × 2 streams, one schedule period) adds its rows under
+//! `fan-out`.
+//!
 //! The export bench (records/s and RSS at 100k/1M alerts, API calls vs the minimum) adds its rows to
 //! the same [`table::Table`] under the `export` section.
 //!
@@ -23,6 +26,7 @@ mod artifact;
 mod client;
 mod economy;
 mod export;
+mod fanout;
 mod functions;
 mod signature;
 mod sim;
@@ -329,6 +333,13 @@ async fn measure(
     // 4. The scheduled export: 1,000,000 generated alerts to the directory sink (the simulator in its own
     //    process), before the shared-client rows so this process's peak RSS is the export's own.
     table.extend(export::run(export::ALERTS).await?.into_iter().map(|r| Row::rust_only("export", r.measure, r.value)));
+    // The MSSP fan-out (in-process workers and FIFO queue, a simulated tenant per customer, quotas on).
+    table.extend(
+        fanout::run(fanout::TENANTS, fanout::WORKERS)
+            .await?
+            .into_iter()
+            .map(|r| Row::rust_only("fan-out", r.measure, r.value)),
+    );
 
     // 5. Refusing unauthenticated webhooks: the signature check with 1, 8 and 1,000 bogus signatures.
     table.extend(signature::run().into_iter().map(|r| Row::rust_only("signature", r.measure, r.value)));
