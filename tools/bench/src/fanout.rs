@@ -188,9 +188,10 @@ async fn measure(dir: &std::path::Path, tenants: usize, workers: usize) -> Resul
     let enqueued = fanout::enqueue(&scheduler, queue.as_ref(), &event, chrono::Utc::now()).await?;
     let enqueue_s = start.elapsed().as_secs_f64();
 
-    // Per tenant: when its last job ended; per (tenant, stream): records and calls.
+    // Per tenant: when its last job ended.
     let finished: Arc<Mutex<BTreeMap<String, Duration>>> = Arc::default();
-    let exported: Arc<Mutex<BTreeMap<(String, String), (u64, u64, u64)>>> = Arc::default();
+    // Per (tenant, stream): records written.
+    let exported: Arc<Mutex<BTreeMap<(String, String), u64>>> = Arc::default();
     let failures: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut tasks = Vec::new();
     for (w, st) in states.iter().enumerate() {
@@ -218,10 +219,7 @@ async fn measure(dir: &std::path::Path, tenants: usize, workers: usize) -> Resul
                 match (job, outcome) {
                     (Ok(job), Ok(s)) => {
                         if let Ok(mut m) = exported.lock() {
-                            m.insert(
-                                (job.tenant.clone(), job.stream.clone()),
-                                (s.records, s.api_calls, s.throttles_retried),
-                            );
+                            m.insert((job.tenant.clone(), job.stream.clone()), s.records);
                         }
                         if let Ok(mut m) = finished.lock() {
                             m.insert(job.tenant, start.elapsed());
@@ -254,7 +252,7 @@ async fn measure(dir: &std::path::Path, tenants: usize, workers: usize) -> Resul
         let alerts = t.seed.generated_alerts.as_ref().map_or(0, |g| g.count);
         let incidents = t.seed.incidents.len() as u64;
         for (stream, n, top) in [("mde-alerts", alerts, 10_000u64), ("xdr-incidents", incidents, 100)] {
-            let got = exported.get(&(tenant_name(i), stream.to_string())).map_or(0, |e| e.0);
+            let got = exported.get(&(tenant_name(i), stream.to_string())).copied().unwrap_or(0);
             if got != n {
                 return Err(format!("{} {stream}: exported {got} of {n}", tenant_name(i)).into());
             }
