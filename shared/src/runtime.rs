@@ -297,7 +297,17 @@ impl Runtime {
             }
         };
 
-        let registry = Arc::new(TenantRegistry::load(&config, Some(&store)).await?);
+        // A registry kept in the vault is read before anything else: its read's challenge and the vault's
+        // token go out together (the token request would otherwise wait for the 401).
+        let load = TenantRegistry::load(&config, Some(&store));
+        let registry = match (&config.tenants_source, &vault_token) {
+            (Some(crate::config::TenantsSource::Secret(_)), Some((provider, name, scope))) => {
+                let (registry, _) = futures::join!(load, provider.token_for(name, scope));
+                registry?
+            }
+            _ => load.await?,
+        };
+        let registry = Arc::new(registry);
         let mut creds = Vec::new();
         for t in registry.iter() {
             creds.push((t.name.clone(), tenant_credential(&registry, t, sts.as_ref(), aws_material.as_ref())?));
