@@ -201,6 +201,10 @@ async fn latency_rows(
             p.push(functions::first_answer(py, &sim, events, home).await?);
         }
     }
+    for (side, v) in [("Rust", &r), ("Python", &p)] {
+        let each: Vec<String> = v.iter().map(|a| format!("{:.0} ms/{}", a.cold_ms, a.round_trips.total)).collect();
+        eprintln!("defender-bench: {LATENCY_MS} ms latency, {side}: cold start/round trips {}", each.join(", "));
+    }
     Ok((r, p))
 }
 
