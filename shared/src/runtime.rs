@@ -12,6 +12,15 @@
 //! (cargo feature `aws-secrets-manager`); it is held as a [`SecretString`] and never logged.
 //! The vault's tokens come from the same [`TokenProvider`] (through its `azure_core` adapter), so there
 //! is one token cache and one error type.
+//!
+//! # The cold-start critical path
+//! Building the runtime sends nothing. [`Runtime::warm_up`] then asks, all at once, for everything a
+//! first request will wait on: the vault's token, the secrets it names, and a token for each (tenant,
+//! API family) the function calls. The token cache and the secret cache are single-flight, so a request
+//! that arrives while one of those is in flight waits for that one instead of asking again. Started
+//! beside the runtime's first poll, it turns a chain of sequential round trips (vault challenge → token →
+//! secret → Defender token → …) into one wave: `docs/operations.md` ("Cold start: round trips") has
+//! the sequence per credential mode.
 
 use crate::{
     auth::{AssertionSource, AuthError, CredentialKind, Material, ProviderCredential, TenantCredential, TokenProvider},
@@ -82,6 +91,8 @@ pub struct Runtime {
     pub tokens: Arc<TokenProvider>,
     /// The Defender client.
     pub defender: Arc<DefenderClient<TokenProvider>>,
+    /// The vault's token: the environment's own provider and the scope Key Vault's challenge names.
+    vault_token: Option<(Arc<TokenProvider>, TenantName, String)>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -254,6 +265,7 @@ impl Runtime {
             BOOTSTRAP.parse().map_err(|e| InitError::Unsupported(format!("bootstrap tenant name: {e}")))?;
 
         // The secret store, opened with the environment's own credential when it is Key Vault.
+        let mut vault_token = None;
         let store: Arc<dyn SecretStore> = match &config.store {
             None => Arc::new(NoStore),
             Some(StoreConfig::File { path }) => {
@@ -276,19 +288,81 @@ impl Runtime {
                     TokenProvider::new(http.clone(), Arc::new(NoStore), [(bootstrap_name.clone(), cred)])
                         .map_err(Box::new)?,
                 );
+                // The scope the SDK will ask for after the vault's 401 challenge (`<resource>/.default`).
+                let scope = single.resolve(&env_tenant.name, ApiFamily::KeyVault)?.scope;
+                vault_token = Some((bootstrap.clone(), bootstrap_name.clone(), scope));
                 let credential = Arc::new(ProviderCredential::new(bootstrap, bootstrap_name.clone()));
                 let kv = KeyVaultStore::new(url.as_str(), credential, http.clone(), config.local_mode)?;
                 Arc::new(CachedStore::with_ttl(kv, config.secret_ttl))
             }
         };
 
-        let registry = Arc::new(TenantRegistry::load(&config, Some(&store)).await?);
+        // A registry kept in the vault is read before anything else: its read's challenge and the vault's
+        // token go out together (the token request would otherwise wait for the 401).
+        let load = TenantRegistry::load(&config, Some(&store));
+        let registry = match (&config.tenants_source, &vault_token) {
+            (Some(crate::config::TenantsSource::Secret(_)), Some((provider, name, scope))) => {
+                let (registry, _) = futures::join!(load, provider.token_for(name, scope));
+                registry?
+            }
+            _ => load.await?,
+        };
+        let registry = Arc::new(registry);
         let mut creds = Vec::new();
         for t in registry.iter() {
             creds.push((t.name.clone(), tenant_credential(&registry, t, sts.as_ref(), aws_material.as_ref())?));
         }
         let tokens = Arc::new(TokenProvider::new(http.clone(), store.clone(), creds).map_err(Box::new)?);
         let defender = Arc::new(DefenderClient::new(http.clone(), tokens.clone(), registry.clone()));
-        Ok(Self { config, http, store, registry, tokens, defender })
+        Ok(Self { config, http, store, registry, tokens, defender, vault_token })
     }
+
+    /// Fetches, concurrently, what the first request would otherwise fetch one after another: the
+    /// vault's token (beside the SDK's unauthenticated first request, which only learns the scope from
+    /// the 401), each of `secrets`, and a token for each tenant and each of `families`. Outcomes land in
+    /// the caches (failures are not cached: the request that needs the value asks again and reports
+    /// the error where it belongs). Returns when every fetch has finished; spawn it at cold start.
+    pub async fn warm_up(&self, secrets: &[String], families: &[ApiFamily]) -> WarmedUp {
+        let vault = async {
+            match &self.vault_token {
+                Some((provider, name, scope)) => provider.token_for(name, scope).await.is_ok(),
+                None => true,
+            }
+        };
+        let secrets = futures::future::join_all(secrets.iter().map(|name| self.store.get(name)));
+        let mut wanted = Vec::new();
+        for t in self.registry.iter() {
+            for &api in families {
+                if let Ok(e) = self.registry.resolve(&t.name, api)
+                    && !wanted.iter().any(|(n, s): &(TenantName, String)| *n == t.name && *s == e.scope)
+                {
+                    wanted.push((t.name.clone(), e.scope));
+                }
+            }
+        }
+        let tokens = futures::future::join_all(wanted.iter().map(|(name, scope)| self.tokens.token_for(name, scope)));
+        let (vault, secrets, tokens) = futures::join!(vault, secrets, tokens);
+        WarmedUp {
+            vault_token: vault,
+            secrets: secrets.iter().filter(|r| r.is_ok()).count(),
+            secrets_failed: secrets.iter().filter(|r| r.is_err()).count(),
+            tokens: tokens.iter().filter(|r| r.is_ok()).count(),
+            tokens_failed: tokens.iter().filter(|r| r.is_err()).count(),
+        }
+    }
+}
+
+/// What [`Runtime::warm_up`] fetched (counts only: the values are in the caches).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WarmedUp {
+    /// The vault's token was fetched (or there is no Key Vault).
+    pub vault_token: bool,
+    /// Secrets read.
+    pub secrets: usize,
+    /// Secrets that could not be read.
+    pub secrets_failed: usize,
+    /// Tokens fetched.
+    pub tokens: usize,
+    /// Tokens Entra refused or that could not be fetched.
+    pub tokens_failed: usize,
 }

@@ -207,33 +207,51 @@ async fn within<T>(deadline: Instant, f: impl Future<Output = Lookup<T>>) -> Loo
     }
 }
 
-/// Adds logged-on users to each machine (each machine's users fetched once per request).
+/// Adds logged-on users to each machine (each machine's users fetched once per request, every
+/// machine's at once).
 async fn with_users<D: DefenderLookups + ?Sized>(
     memo: &Memo<'_, D>,
     machines: Vec<MachineFacts>,
 ) -> Lookup<Vec<MachineFacts>> {
+    let users = futures::future::join_all(
+        machines.iter().map(|m| memo.users.get(m.id.clone(), || memo.d.logged_on_users(&m.id))),
+    )
+    .await;
     let mut out = Vec::with_capacity(machines.len());
-    for mut m in machines {
-        let id = m.id.clone();
-        m.logged_on_users = memo.users.get(id.clone(), || memo.d.logged_on_users(&id)).await?;
+    for (mut m, u) in machines.into_iter().zip(users) {
+        m.logged_on_users = u?;
         out.push(m);
     }
     Ok(out)
 }
 
+/// The alerts of every machine (asked at once), each alert once, in the machines' order.
 async fn machine_alerts<D: DefenderLookups + ?Sized>(
     memo: &Memo<'_, D>,
     machines: &[MachineFacts],
 ) -> Lookup<Vec<AlertFacts>> {
+    let lists = futures::future::join_all(
+        machines.iter().map(|m| memo.machine_alerts.get(m.id.clone(), || memo.d.machine_alerts(&m.id))),
+    )
+    .await;
     let mut out: Vec<AlertFacts> = Vec::new();
-    for m in machines {
-        for a in memo.machine_alerts.get(m.id.clone(), || memo.d.machine_alerts(&m.id)).await? {
+    for list in lists {
+        for a in list? {
             if !out.iter().any(|x| x.id == a.id) {
                 out.push(a);
             }
         }
     }
     Ok(out)
+}
+
+/// A machine's users and alerts, asked at once.
+async fn users_and_alerts<D: DefenderLookups + ?Sized>(
+    memo: &Memo<'_, D>,
+    machines: Vec<MachineFacts>,
+) -> Lookup<(Vec<MachineFacts>, Vec<AlertFacts>)> {
+    let (users, alerts) = futures::join!(with_users(memo, machines.clone()), machine_alerts(memo, &machines));
+    Ok((users?, alerts?))
 }
 
 struct Found {
@@ -273,19 +291,26 @@ async fn lookup<D: DefenderLookups + ?Sized>(memo: &Memo<'_, D>, ind: &Indicator
     let mut f = Found::empty();
     match ind {
         Indicator::Machine(id) => {
-            if let Some(m) = d.machine(id).await? {
-                f.machines = with_users(memo, vec![m]).await?;
-                f.alerts = machine_alerts(memo, &f.machines).await?;
+            // A `MachineId` is Defender's device id (40 hex), the id the users and alerts endpoints take:
+            // all three are asked at once (one round trip instead of three). Should Defender answer
+            // the machine under another id, its users and alerts are asked again under that one.
+            let key = id.as_str().to_string();
+            let (machine, _, _) = futures::join!(
+                d.machine(id),
+                memo.users.get(key.clone(), || d.logged_on_users(&key)),
+                memo.machine_alerts.get(key.clone(), || d.machine_alerts(&key)),
+            );
+            if let Some(m) = machine? {
+                (f.machines, f.alerts) = users_and_alerts(memo, vec![m]).await?;
             }
         }
         Indicator::Hostname(h) => {
-            f.machines = with_users(memo, d.machines_by_hostname(h).await?).await?;
-            f.alerts = machine_alerts(memo, &f.machines).await?;
+            (f.machines, f.alerts) = users_and_alerts(memo, d.machines_by_hostname(h).await?).await?;
         }
         Indicator::Ip(ip) => {
-            f.machines = with_users(memo, d.machines_by_ip(*ip).await?).await?;
-            f.alerts = d.ip_alerts(*ip).await?;
-            f.prevalence = d.ip_prevalence(*ip).await?;
+            let machines = async { with_users(memo, d.machines_by_ip(*ip).await?).await };
+            let (machines, alerts, prevalence) = futures::join!(machines, d.ip_alerts(*ip), d.ip_prevalence(*ip));
+            (f.machines, f.alerts, f.prevalence) = (machines?, alerts?, prevalence?);
         }
         Indicator::Domain(domain) => f = domain_facts(memo, domain).await?,
         Indicator::Url(u) => {

@@ -13,7 +13,8 @@
 //! - [`events`] — the SOC event of a verdict at or above a severity (EventBridge, best effort).
 //! - [`handler`] — the Lambda adapter: size limit, signature, replay, parse, run, respond.
 //! - [`response`] — the response document and its summary verdict.
-//! - [`state`] — cold-start state: the shared runtime, tenant resolution, the permission self-check.
+//! - [`state`] — cold-start state: the shared runtime, tenant resolution, the background warm-up
+//!   (secrets and tokens at once) and the permission self-check on its tokens.
 
 pub mod config;
 pub mod defender;

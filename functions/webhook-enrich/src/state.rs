@@ -8,8 +8,8 @@ use crate::{
     handler::{State, TenantLookups},
 };
 use defender_shared::{
-    auth::TokenProvider, defender::Deadline, doctor, ids::TenantName, runtime::Runtime, senders::Senders,
-    tenants::TenantRegistry,
+    auth::TokenProvider, cloud::ApiFamily, defender::Deadline, doctor, ids::TenantName, runtime::Runtime,
+    senders::Senders, tenants::TenantRegistry,
 };
 use std::{collections::HashMap, sync::Arc, sync::Mutex, time::Duration};
 use tracing::{info, warn};
@@ -98,13 +98,55 @@ pub fn senders(registry: &TenantRegistry, cfg: &EnrichConfig) -> Result<Senders,
     Ok(senders)
 }
 
-/// Builds the handler state and logs the permission self-check (best effort, a few seconds at most).
+/// Builds the handler state and starts the cold-start warm-up in the background: the webhook
+/// secrets, the vault's token and a token per API family the function calls are fetched at once
+/// ([`Runtime::warm_up`]), and the permission self-check then reads those tokens' claims and logs its
+/// findings. Nothing here waits on the network: the first request waits only for what it needs, and
+/// finds it in flight or cached.
 ///
 /// # Errors
 /// [`SendersConfigError`] (see [`senders`]).
 pub async fn build(rt: Runtime, cfg: EnrichConfig, clock: fn() -> i64) -> Result<State, SendersConfigError> {
     let senders = senders(&rt.registry, &cfg)?;
     let rt = Arc::new(rt);
+    let mut secrets: Vec<String> = Vec::new();
+    for name in senders.iter().flat_map(|s| s.secret_names.iter()) {
+        if !secrets.contains(name) {
+            secrets.push(name.clone());
+        }
+    }
+    tokio::spawn(warm_up_and_self_check(rt.clone(), secrets));
+    let callback = cfg.callback_url.map(|u| (u, rt.http.clone(), cfg.callback_secret_name.clone()));
+    Ok(State {
+        store: rt.store.clone(),
+        senders,
+        tenants: Arc::new(RegistryTenants { rt }),
+        clock,
+        seen: Mutex::new(HashMap::new()),
+        callback,
+        hunting: cfg.hunting,
+        events: Default::default(),
+    })
+}
+
+/// The API families the enrichment calls (from its endpoint list).
+fn families() -> Vec<ApiFamily> {
+    let mut out = Vec::new();
+    for api in crate::ENDPOINTS.iter().filter_map(|e| doctor::api_of(e)) {
+        if !out.contains(&api) {
+            out.push(api);
+        }
+    }
+    out
+}
+
+/// The warm-up, then the permission self-check on the tokens it fetched (cache hits: the check adds no
+/// round trip). Its findings are logged as before — `ok`/`MISSING`/`EXCESS`/`NO TOKEN` per tenant and
+/// API — only no longer before the first poll: the check guards nothing a request waits for (a missing
+/// permission is a 403 on the call that needs it either way), it tells the operator what to fix.
+async fn warm_up_and_self_check(rt: Arc<Runtime>, secrets: Vec<String>) {
+    let warmed = rt.warm_up(&secrets, &families()).await;
+    info!(?warmed, "cold-start warm-up done");
     let check = tokio::time::timeout(Duration::from_secs(3), doctor::check(&rt, &[], crate::ENDPOINTS)).await;
     match check {
         Ok(findings) => {
@@ -118,15 +160,4 @@ pub async fn build(rt: Runtime, cfg: EnrichConfig, clock: fn() -> i64) -> Result
         }
         Err(_) => warn!("permission self-check did not finish within 3 s; skipped"),
     }
-    let callback = cfg.callback_url.map(|u| (u, rt.http.clone(), cfg.callback_secret_name.clone()));
-    Ok(State {
-        store: rt.store.clone(),
-        senders,
-        tenants: Arc::new(RegistryTenants { rt }),
-        clock,
-        seen: Mutex::new(HashMap::new()),
-        callback,
-        hunting: cfg.hunting,
-        events: Default::default(),
-    })
 }

@@ -10,6 +10,7 @@
 //! | `POST /_sim/devicecode/approve` | `{"user_code","upn"}` approves, `{"user_code","decline":true}` declines |
 //! | `POST /_sim/clock` / `GET` | `{"advance_s": n}` moves simulated time; answers `{"now": ...}` |
 //! | `POST /_sim/config` / `GET` | behaviour switches ([`SimConfig`]) |
+//! | `GET /_sim/timeline` / `DELETE`, `POST /_sim/latency` / `GET` | served by [`crate::latency`]: the timeline of round trips, the injected latency |
 //! | `GET /_sim/ca.pem` | not served: the CA comes from `--ca-out` or [`crate::RunningSim::ca_pem`] |
 //! | `POST /_sim/issuer/token` | `{"sub","aud","ttl_s"}`: a JWT from the simulator's test issuer, for federated credentials |
 //! | `GET /_sim/issuer/.well-known/openid-configuration`, `GET /_sim/issuer/jwks` | that issuer's metadata and keys |

@@ -29,6 +29,8 @@
 //! - [`fleet`] — many tenants (MSSP benches and tests) behind one origin, each its own [`state::Sim`] (id,
 //!   apps, generated data, quotas), routed by the tenant id in Entra paths and the token's `tid`.
 //! - [`clock`] / [`errors`] — simulated time; the services' error envelopes.
+//! - [`latency`] — injected round-trip latency (`--latency-ms`) and the timeline of connections and
+//!   requests with arrival and completion times; [`latency::round_trips`] counts the sequential ones.
 
 pub mod auth;
 pub mod botframework;
@@ -39,6 +41,7 @@ pub mod entra;
 pub mod errors;
 pub mod fleet;
 pub mod kql;
+pub mod latency;
 pub mod odata;
 pub mod quota;
 pub mod seed;
@@ -78,6 +81,8 @@ pub struct SimOptions {
     pub control: bool,
     /// Behaviour switches.
     pub config: SimConfig,
+    /// Latency injected per round trip (see [`latency`]); zero: none.
+    pub latency: std::time::Duration,
 }
 
 impl SimOptions {
@@ -91,6 +96,7 @@ impl SimOptions {
             seed: Seed::demo()?,
             control: true,
             config: SimConfig::default(),
+            latency: std::time::Duration::ZERO,
         })
     }
 }
@@ -124,6 +130,8 @@ pub struct RunningSim {
     pub ca_pem: String,
     /// Shared state (for in-process tests).
     pub sim: Arc<Sim>,
+    /// The injected latency and the timeline of round trips.
+    pub wire: Arc<latency::Wire>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -179,19 +187,21 @@ pub async fn start(opts: SimOptions) -> Result<RunningSim, StartError> {
         quotas: Mutex::new(quota::QuotaBook::default()),
         botframework: botframework::BotFramework::new()?,
     });
-    let app = router(sim.clone());
+    let wire = Arc::new(latency::Wire::new(opts.latency));
+    let app = router_with(sim.clone(), wire.clone());
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.server.clone());
-    let task = tokio::spawn(serve(listener, acceptor, app));
-    Ok(RunningSim { url, ca_pem: tls.ca_pem, sim, task })
+    let task = tokio::spawn(serve(listener, acceptor, app, wire.clone()));
+    Ok(RunningSim { url, ca_pem: tls.ca_pem, sim, wire, task })
 }
 
-async fn serve(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: Router) {
+async fn serve(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: Router, wire: Arc<latency::Wire>) {
     loop {
         let Ok((tcp, _)) = listener.accept().await else { continue };
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let wire = wire.clone();
         tokio::spawn(async move {
-            let Ok(tls) = acceptor.accept(tcp).await else { return };
+            let Ok(tls) = wire.connect(acceptor.accept(tcp)).await else { return };
             let service = hyper_util::service::TowerToHyperService::new(app);
             let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
             if let Err(e) = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), service).await {
@@ -201,8 +211,21 @@ async fn serve(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: 
     }
 }
 
-/// The whole application (exposed for tests that drive it without TLS).
+/// The whole application (exposed for tests that drive it without TLS), without injected latency.
 pub fn router(sim: Arc<Sim>) -> Router {
+    router_with(sim, Arc::new(latency::Wire::default()))
+}
+
+/// The application with the latency middleware outermost (the delay comes before any fault or handler,
+/// as a network's would) and, with the control API, its `/_sim/timeline` and `/_sim/latency`.
+fn router_with(sim: Arc<Sim>, wire: Arc<latency::Wire>) -> Router {
+    let control = sim.control;
+    let app = services(sim);
+    let app = if control { app.merge(latency::control_routes(wire.clone())) } else { app };
+    app.layer(middleware::from_fn_with_state(wire, latency::delay))
+}
+
+fn services(sim: Arc<Sim>) -> Router {
     let mut app = Router::new().merge(entra::routes()).merge(vault::routes()).merge(botframework::routes());
     if sim.control {
         app = app.nest("/_sim", control::routes().merge(botframework::control_routes()));

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! tenant-sim [--addr 127.0.0.1:0] [--seed demo|PATH] [--ca-out PATH] [--no-control] [--no-quotas]
+//!            [--latency-ms N]
 //! ```
 //! The first stdout line is `tenant-sim listening on <base url>`; the process runs until Ctrl-C.
 
@@ -28,6 +29,10 @@ struct Args {
     /// Do not enforce the documented rate limits.
     #[arg(long)]
     no_quotas: bool,
+    /// Latency per round trip, ms, as from an AWS region to Microsoft: each request waits this long and
+    /// each new connection twice as long (default: `TENANT_SIM_LATENCY_MS`, else 0).
+    #[arg(long)]
+    latency_ms: Option<u64>,
 }
 
 #[tokio::main]
@@ -68,7 +73,18 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Seed::parse(&text)?
     };
     let config = SimConfig { quotas: !args.no_quotas, ..SimConfig::default() };
-    let sim = tenant_sim::start(SimOptions { addr: args.addr, seed, control: !args.no_control, config }).await?;
+    let latency_ms = match args.latency_ms {
+        Some(ms) => ms,
+        None => match std::env::var("TENANT_SIM_LATENCY_MS") {
+            Ok(v) => {
+                v.trim().parse().map_err(|_| format!("TENANT_SIM_LATENCY_MS is not a whole number of ms: {v:?}"))?
+            }
+            Err(_) => 0,
+        },
+    };
+    let latency = std::time::Duration::from_millis(latency_ms);
+    let sim =
+        tenant_sim::start(SimOptions { addr: args.addr, seed, control: !args.no_control, config, latency }).await?;
     if let Some(path) = &args.ca_out {
         std::fs::write(path, &sim.ca_pem).map_err(|e| format!("cannot write CA to {}: {e}", path.display()))?;
     }

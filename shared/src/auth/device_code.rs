@@ -11,11 +11,10 @@
 //! waiting come from the injected [`Clock`].
 
 use super::{
-    AccessToken,
+    AccessToken, DEFAULT_LIFETIME_S,
     clock::Clock,
     credential::{CredentialKind, TenantCredential},
-    error::{AuthError, CredentialRef, EntraRefusal, RequestContext},
-    provider::{DEFAULT_LIFETIME_S, refused},
+    error::{AuthError, CredentialRef, EntraRefusal, RequestContext, refused},
 };
 use crate::{
     ids::{ClientId, TenantId, TenantName},

@@ -519,6 +519,16 @@ impl AuthError {
     }
 }
 
+/// Logs a refusal (codes and ids only) and wraps it: the one place the token endpoint's refusals (client
+/// credentials, refresh and device-code grants alike) become an [`AuthError`].
+pub(crate) fn refused(r: EntraRefusal) -> AuthError {
+    tracing::warn!(
+        tenant = %r.tenant, client_id = %r.client_id, scope = %r.scope, status = r.status, error = %r.error,
+        aadsts = ?r.codes, trace_id = r.trace_id.as_deref().unwrap_or(""), "entra id refused a token request"
+    );
+    AuthError::Entra(Box::new(r))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,6 +47,12 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde::Deserialize;
 
+/// Used when a token response has no `expires_in` (Entra always sends it). Here, beside
+/// [`AccessToken`], so the client-credentials grant ([`provider`]) and the refresh and device-code
+/// grants ([`device_code`]) share it without either importing the other: `provider` calls
+/// `device_code::refresh_grant`, and nothing in `device_code` reaches back into `provider`.
+pub(crate) const DEFAULT_LIFETIME_S: i64 = 3600;
+
 /// A bearer token and when it expires.
 #[derive(Debug, Clone)]
 pub struct AccessToken {

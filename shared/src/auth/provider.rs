@@ -13,13 +13,13 @@
 //! Logs name the tenant, client id, scope and AADSTS codes; never a secret, assertion or token.
 
 use super::{
-    AccessToken, TokenSource,
+    AccessToken, DEFAULT_LIFETIME_S, TokenSource,
     assertion::{parse_certificate_pem, sign_client_assertion},
     cache::{CacheKey, TokenCache},
     clock::{Clock, SystemClock},
     credential::{CredentialKind, Material, TenantCredential},
     device_code,
-    error::{AuthError, CredentialRef, EntraCause, EntraRefusal, RequestContext},
+    error::{AuthError, CredentialRef, EntraCause, EntraRefusal, RequestContext, refused},
 };
 use crate::{
     ids::TenantName,
@@ -37,9 +37,6 @@ use std::{
 
 /// `client_assertion_type` for JWT client assertions (RFC 7523).
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// Used when a token response has no `expires_in` (Entra always sends it).
-pub(crate) const DEFAULT_LIFETIME_S: i64 = 3600;
 
 /// Waits before each retry of a token request refused with AADSTS70021 (no matching federated
 /// credential): Microsoft notes that a newly added federated credential takes a while to propagate
@@ -90,15 +87,6 @@ fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64
         Some(NumOrStr::S(s)) => s.trim().parse().ok(),
         None => None,
     })
-}
-
-/// Logs a refusal (codes and ids only) and wraps it.
-pub(crate) fn refused(r: EntraRefusal) -> AuthError {
-    tracing::warn!(
-        tenant = %r.tenant, client_id = %r.client_id, scope = %r.scope, status = r.status, error = %r.error,
-        aadsts = ?r.codes, trace_id = r.trace_id.as_deref().unwrap_or(""), "entra id refused a token request"
-    );
-    AuthError::Entra(Box::new(r))
 }
 
 impl TokenProvider {

@@ -264,3 +264,42 @@ pub async fn sequential_counts(
     stop(child).await;
     Ok(counts)
 }
+
+/// A cold start under injected latency: its time and the round trips it waited for.
+#[derive(Debug, Clone, Copy)]
+pub struct FirstAnswer {
+    /// Spawn → first answer, ms.
+    pub cold_ms: f64,
+    /// The sequential round trips among the spans done by the answer (the simulator's timeline).
+    pub round_trips: tenant_sim::latency::RoundTrips,
+}
+
+/// One cold start in a fresh process against `sim` (started with `--latency-ms`): the time to the
+/// first answer, and the sequential round trips before it, counted from the simulator's timeline cut
+/// at the moment the answer arrived.
+///
+/// # Errors
+/// As [`run_once`], or the control API did not answer.
+pub async fn first_answer(
+    launch: &Launch,
+    sim: &Sim,
+    events: &mut Events,
+    home: &Path,
+) -> Result<FirstAnswer, BoxError> {
+    let emu = Emulator::start().await?;
+    let first = events.next()?;
+    sim.clear_timeline().await?;
+    let spawned = Instant::now();
+    let child = spawn(launch, &emu, sim, home)?;
+    let answer = emu.invoke(&first, Duration::from_secs(60)).await;
+    let answered_us = tenant_sim::latency::now_us();
+    let cold = spawned.elapsed();
+    let facts = Facts::of(&answer?);
+    let spans = sim.timeline().await;
+    stop(child).await;
+    facts?;
+    Ok(FirstAnswer {
+        cold_ms: cold.as_secs_f64() * 1e3,
+        round_trips: tenant_sim::latency::round_trips(&spans?, Some(answered_us)),
+    })
+}

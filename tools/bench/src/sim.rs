@@ -35,11 +35,20 @@ impl Sim {
     /// # Errors
     /// The binary is missing (run `make bench`, which builds it) or did not announce its address.
     pub fn start(seed: &str, dir: &Path, name: &str) -> Result<Self, BoxError> {
+        Self::start_with_latency(seed, dir, name, 0)
+    }
+
+    /// [`Sim::start`] with `latency_ms` injected per round trip (`tenant-sim --latency-ms`).
+    ///
+    /// # Errors
+    /// As [`Sim::start`].
+    pub fn start_with_latency(seed: &str, dir: &Path, name: &str, latency_ms: u64) -> Result<Self, BoxError> {
         let exe = std::env::current_exe()?.with_file_name("tenant-sim");
         let ca_path = dir.join(format!("{name}-ca.pem"));
         let mut child = Command::new(&exe)
             .args(["--addr", "127.0.0.1:0", "--no-quotas", "--seed", seed, "--ca-out"])
             .arg(&ca_path)
+            .args(["--latency-ms", &latency_ms.to_string()])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -70,6 +79,27 @@ impl Sim {
             return Err(format!("clearing the request log: {}", r.status()).into());
         }
         Ok(())
+    }
+
+    /// Empties the timeline of connections and requests.
+    ///
+    /// # Errors
+    /// The control API did not answer.
+    pub async fn clear_timeline(&self) -> Result<(), BoxError> {
+        let r = self.http.delete(format!("{}/_sim/timeline", self.url)).send().await?;
+        if !r.status().is_success() {
+            return Err(format!("clearing the timeline: {}", r.status()).into());
+        }
+        Ok(())
+    }
+
+    /// The timeline of connections and requests since it was last cleared.
+    ///
+    /// # Errors
+    /// The control API did not answer or answered something else.
+    pub async fn timeline(&self) -> Result<Vec<tenant_sim::latency::Span>, BoxError> {
+        let doc: Value = self.http.get(format!("{}/_sim/timeline", self.url)).send().await?.json().await?;
+        Ok(serde_json::from_value(doc["value"].clone())?)
     }
 
     /// What the simulator was asked since the log was last cleared, counted.
