@@ -202,7 +202,7 @@ pub async fn start_fleet(opts: FleetOptions) -> Result<RunningFleet, StartError>
     });
     let app = Router::new().fallback(dispatch).with_state(routes);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.server.clone());
-    let task = tokio::spawn(serve(listener, acceptor, app));
+    let task = tokio::spawn(serve(listener, acceptor, app, Arc::new(crate::latency::Wire::default())));
     Ok(RunningFleet { url, ca_pem: tls.ca_pem, tenants, task })
 }
 
