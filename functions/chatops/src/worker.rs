@@ -26,11 +26,11 @@ use crate::{
     confirm::{ChangeConfirmation, Confirmation},
     defender::{DefenderOps, Tenants},
     followup::{self, Pending},
-    handoff::{HandOff, HandOffError, Job, Responder},
+    handoff::{HandOff, HandOffError, Job},
     identity::IdentityCheck,
     reply::Reply,
     reply::untrusted,
-    thread::{Poster, SlackApi, Thread},
+    thread::{Poster, Responder, SlackApi, Thread},
     user::{LinkStep, UserContext, pending_name},
 };
 use defender_shared::{
@@ -75,7 +75,7 @@ pub struct Worker {
     pub slack: Option<Arc<dyn SlackApi>>,
     /// The Bot Connector, for jobs of the Teams bot (`None`: no bot configured).
     pub teams: Option<Arc<dyn crate::connector::BotConnector>>,
-    /// SOC events (`EVENT_BUS`): machine-action outcomes ([`crate::events`]); off by default.
+    /// SOC events (`EVENT_BUS`): machine-action outcomes ([`crate::followup::events`]); off by default.
     pub events: Arc<defender_shared::events::Publisher>,
 }
 
@@ -554,14 +554,14 @@ impl Worker {
     /// indicator an `unblock` by value resolves to, or a `block` would update), then
     /// [`Safety::prepare_change`]. Nothing is changed here.
     async fn prepare_change(&self, ops: &dyn DefenderOps, tenant: &TenantName, user: &ChatUser, cmd: Command) -> Reply {
-        let resolved = match crate::changes::shown(ops, &cmd).await {
+        let resolved = match crate::actions::changes::shown(ops, &cmd).await {
             Ok(r) => r,
             Err(why) => {
                 crate::actions::audit(
                     crate::actions::Decision::Refused,
                     Some(tenant.as_str()),
                     user,
-                    crate::changes::label_of(&cmd),
+                    crate::actions::changes::label_of(&cmd),
                     None,
                     None,
                     &crate::reply::plain(&why),

@@ -16,13 +16,13 @@
 //! Every decision is an `audit` line ([`audit`]) under the change's label (`incident-update`,
 //! `alert-update`, `block`, `unblock`).
 
+use super::{Claim, ClaimState, Decision, IncidentAccepted, Safety, audit};
 use crate::{
-    actions::{Claim, ClaimState, Decision, IncidentAccepted, Safety, audit},
+    command::indicators::{BlockRequest, UnblockTarget},
     command::{AlertChange, ChatUser, Command, IncidentChange, Origin, Parsed, parse_text},
     config::Permission,
     confirm::{self, ChangeConfirmation},
     defender::{DefenderOps, OpsError},
-    indicators::{BlockRequest, UnblockTarget},
     reply::{Prompt, Reply, untrusted},
 };
 use defender_shared::{
@@ -72,7 +72,7 @@ impl Change {
     /// The canonical command words (`None`: a classification this code does not offer).
     pub fn words(&self) -> Option<String> {
         Some(match self {
-            Self::Incident(id, c) => format!("incident {id} {}", crate::actions::change_words(c)?),
+            Self::Incident(id, c) => format!("incident {id} {}", super::change_words(c)?),
             Self::Alert(id, c) => format!("alert {id} {}", c.words()),
             Self::Block(b) => b.words(),
             Self::Unblock(id) => format!("unblock {}", id.as_str()),
@@ -112,7 +112,7 @@ impl Change {
     /// The short verb on the confirm button.
     fn verb(&self) -> String {
         match self {
-            Self::Incident(_, c) => crate::actions::change_words(c).unwrap_or_default(),
+            Self::Incident(_, c) => super::change_words(c).unwrap_or_default(),
             Self::Alert(_, c) => c.words(),
             Self::Block(b) => b.action.as_str().to_string(),
             Self::Unblock(_) => "unblock".to_string(),
@@ -176,7 +176,7 @@ pub async fn shown(ops: &dyn DefenderOps, cmd: &Command) -> Result<(Change, Show
                 Ok(None) => return Err(format!("No incident `{id}`.")),
                 Err(e) => return Err(format!("Could not read incident `{id}`: {e}")),
             };
-            let words = crate::actions::change_words(c).ok_or("Refused: unknown change.")?;
+            let words = super::change_words(c).ok_or("Refused: unknown change.")?;
             Ok((
                 Change::Incident(*id, c.clone()),
                 Shown {

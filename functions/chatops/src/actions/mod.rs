@@ -29,11 +29,16 @@
 //!
 //! Other changes — incidents (`incident <id> resolve|assign|classify`), alerts (`alert <id>
 //! status|classify|assign`), indicators (`block`, `unblock`) — follow the same path with their own
-//! sealed token ([`ChangeConfirmation`]), in [`crate::changes`]: [`Safety::prepare_change`],
+//! sealed token ([`ChangeConfirmation`]), in [`changes`]: [`Safety::prepare_change`],
 //! [`Safety::accept_incident`] (requester only, the change's own permission checked again),
 //! [`Safety::execute_change`] (claims re-checked, run once).
 //!
 //! Every decision is one structured `audit` line ([`audit`]); no token or secret is ever logged.
+
+// `changes` is a child: it continues [`Safety`] (an `impl Safety` block) for the confirmed changes
+// that are not machine actions, with this module's claims and audit; [`Safety::cancel`] reads its
+// [`changes::Change`]. One unit split for size, not a cycle between siblings.
+pub mod changes;
 
 use crate::{
     command::IncidentChange,
@@ -706,7 +711,7 @@ impl Safety {
                 Err(first) => match confirm::open::<ChangeConfirmation>(token, keys, now) {
                     Ok(c) => {
                         let job = confirm::digest(&c);
-                        let change = crate::changes::Change::parse(&c.command);
+                        let change = changes::Change::parse(&c.command);
                         let Some(change) = change else { return Err("Refused: unknown change.".into()) };
                         (
                             c.tenant,
