@@ -304,7 +304,7 @@ pub async fn handle(state: &State, bot: &TeamsBot, req: &Request, body: &[u8]) -
     let tenant = match state.safety.authorize(&origin, &user, &cmd) {
         Ok(Some(t)) => t,
         Ok(None) => return tell(usage()).await,
-        Err(why) => return tell(why).await,
+        Err(why) => return tell(why.text()).await,
     };
     let job = Job::Command { tenant, user, origin, text, response_url: None, received_at: now };
     let job = Job::Teams { conversation: here.clone(), job: Box::new(job) };
@@ -399,7 +399,8 @@ async fn press(
                     update_inline(bot, &conv, &card).await;
                     ok(&cards::invoke_card(&card))
                 }
-                Accepted::Duplicate(msg) | Accepted::Refused(msg) => refused(msg),
+                Accepted::Duplicate(msg) => refused(msg),
+                Accepted::Refused(why) => refused(why.text()),
             }
         }
         Some(ButtonAction::ConfirmChange) => match state.safety.accept_incident(&token, user, origin, &keys).await {
@@ -425,7 +426,8 @@ async fn press(
                     }
                 }
             }
-            IncidentAccepted::Duplicate(msg) | IncidentAccepted::Refused(msg) => refused(msg),
+            IncidentAccepted::Duplicate(msg) => refused(msg),
+            IncidentAccepted::Refused(why) => refused(why.text()),
         },
         Some(ButtonAction::Cancel) => match state.safety.cancel(&token, user, origin, &keys).await {
             Ok(msg) => {
@@ -433,7 +435,7 @@ async fn press(
                 update_inline(bot, &conv, &done).await;
                 ok(&cards::invoke_card(&done))
             }
-            Err(msg) => refused(msg),
+            Err(why) => refused(why.text()),
         },
         None => refused("Nothing to do.".into()),
     }
