@@ -557,11 +557,7 @@ async fn teams_confirm(state: &State, user: &ChatUser, origin: &Origin, code: &C
         return teams_confirm_incident(state, user, origin, token.to_string(), approve, &keys).await;
     }
     let now = (state.clock)();
-    let accepted = if approve {
-        state.safety.approve(&token, user, origin, &keys).await
-    } else {
-        state.safety.accept(&token, user, origin, &keys).await
-    };
+    let accepted = state.safety.press(approve, &token, user, origin, &keys).await;
     match accepted {
         Accepted::Go(c) => {
             let approver = approve.then(|| user.clone());

@@ -13,7 +13,8 @@
 //! - [`changes`] (a child of `actions`) — the other confirmed changes, one path: incident and alert updates, indicators
 //!   submitted (`block`) and removed (`unblock`).
 //! - [`indicators`] (a child of `command`) — `block`/`unblock` input typed as enrichment types indicators; the submit body.
-//! - [`history`] — `actions <host>`: a machine's recent actions, newest first.
+//! - [`history`] — what a machine's actions say: newest first (`actions <host>`), and its state
+//!   (isolated, restricted, pending) with the conflicts that state makes for an action.
 //! - [`confirm`] — the confirmation token (HMAC-sealed, expiring).
 //! - [`idempotency`] — the conditional-write store behind exactly-once (in memory; DynamoDB).
 //! - [`identity`] — whose Entra identity a `/defender link` may bind (admin mapping, Slack e-mail,
@@ -26,7 +27,9 @@
 //! - [`followup`] — follows accepted actions to a terminal state, one pass per delayed job.
 //! - [`handler`] — the Lambda adapter for `POST /chatops/slack` and `POST /chatops/teams` (Teams
 //!   confirms with a typed code).
-//! - [`reply`] — replies, rendered for Slack (blocks with buttons) and Teams.
+//! - [`reply`] — everything the functions say, rendered for Slack (blocks with buttons) and Teams:
+//!   the lookups' replies, the prompts' buttons ([`reply::ButtonAction`]) and every refusal
+//!   ([`reply::Refusal`], with the stable code its audit line carries).
 //! - [`thread`] — where replies go: the `response_url` within Slack's 5 posts / 30 minutes, then
 //!   `chat.postMessage` with the bot token.
 //! - [`user`] — user context: linked chat users' actions run with their delegated token; `link` is a
@@ -38,6 +41,16 @@
 //! - [`connector`] — the Bot Connector REST API out (send, update), with the bot's Entra token.
 //! - [`cards`] — Adaptive Cards from replies: lookups, the confirmation and approval cards.
 //! - [`state`] — cold-start wiring from the shared runtime: the self-check, SQS + DynamoDB or local mode.
+//!
+//! # Conventions
+//! - Async traits are `#[async_trait]` (the `async-trait` crate), everywhere in this crate: every seam
+//!   (`DefenderOps`, `HandOff`, `Responder`, `SlackApi`, `BotConnector`, `IdempotencyStore`) is held
+//!   as `Arc<dyn …>` so tests and `make run` swap the implementation at run time, and a native
+//!   `async fn` in a trait is not dyn-compatible (its future type is unnamed); the hand-written
+//!   `BoxFuture` form (used in `defender_shared`) is what the macro writes, less readable.
+//! - Modules form no cycle but one: `config` reads the Teams bot's settings
+//!   ([`teams_bot::TeamsBotConfig`], kept beside the bot that uses them), which read `config`'s own
+//!   helpers; they belong in `config` once its helpers settle (a move, no change of behaviour).
 //!
 //! Operator documentation: `docs/chatops.md`.
 

@@ -766,6 +766,41 @@ mod tests {
         }
     }
 
+    #[test]
+    fn refusals_read_as_refusals_and_keep_their_codes() {
+        let machine = Unresolved::Ambiguous {
+            target: "10.0.0.1".into(),
+            machines: vec![(Some("a".into()), "1".into()), (None, "2".into())],
+        };
+        let cases = [
+            (
+                Refusal::Unresolved(machine),
+                "machine_ambiguous",
+                "Refused: 2 machines match `10.0.0.1`: a (1), ? (2); use the machine id.",
+            ),
+            (
+                Refusal::Conflict { machine: Some("ws<1>".into()), conflict: Conflict::AlreadyIsolated },
+                "machine_state_conflict",
+                "Refused: ws&lt;1&gt;: the machine is already isolated.",
+            ),
+            (
+                Refusal::Token("the confirmation expired".into()),
+                "token_invalid",
+                "Refused: the confirmation expired. Run the command again.",
+            ),
+            (Refusal::NothingToCancel("bad token".into()), "token_invalid", "Refused: bad token; nothing to cancel."),
+            (
+                Refusal::Policy(Denied::NotAllowed("isolate".into())),
+                "not_allowed",
+                "Refused: you are not allowed to isolate in this tenant.",
+            ),
+        ];
+        for (why, code, text) in cases {
+            assert_eq!(why.code(), code, "{why:?}");
+            assert_eq!(Reply::refused(&why).slack_text(), text, "{why:?}");
+        }
+    }
+
     const PLANTED: &str =
         "<https://evil.example/x|Open in Defender> [Open in Defender](https://evil.example/y) <b>x</b> & *y*";
 

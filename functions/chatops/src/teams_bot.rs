@@ -358,11 +358,7 @@ async fn press(
     match ButtonAction::parse(verb) {
         Some(button @ (ButtonAction::Confirm | ButtonAction::Approve)) => {
             let approve = button == ButtonAction::Approve;
-            let accepted = if approve {
-                state.safety.approve(&token, user, origin, &keys).await
-            } else {
-                state.safety.accept(&token, user, origin, &keys).await
-            };
+            let accepted = state.safety.press(approve, &token, user, origin, &keys).await;
             match accepted {
                 Accepted::Go(c) => {
                     let approver = approve.then(|| user.clone());

@@ -583,6 +583,23 @@ impl Safety {
         }
     }
 
+    /// The go-ahead of a machine action in Teams (a typed code or a card button): the second person's
+    /// [`Safety::approve`] when `approve`, else the requester's [`Safety::accept`].
+    pub async fn press(
+        &self,
+        approve: bool,
+        token: &str,
+        user: &ChatUser,
+        origin: &Origin,
+        keys: &[SecretString],
+    ) -> Accepted {
+        if approve {
+            self.approve(token, user, origin, keys).await
+        } else {
+            self.accept(token, user, origin, keys).await
+        }
+    }
+
     /// Releases a claim whose hand-off failed (so the analyst can press again).
     pub async fn release(&self, c: &Confirmation, key: &str) {
         if let Err(e) = self.idempotency.remove(&format!("{key}:{}", c.request_id)).await {

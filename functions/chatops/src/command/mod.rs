@@ -145,25 +145,6 @@ pub enum AlertChange {
     Assign(Upn),
 }
 
-/// The determinations an alert update takes (Defender's spellings).
-pub const DETERMINATIONS: &[&str] = &[
-    "NotAvailable",
-    "Apt",
-    "Malware",
-    "SecurityPersonnel",
-    "SecurityTesting",
-    "UnwantedSoftware",
-    "Other",
-    "MultiStagedAttack",
-    "CompromisedUser",
-    "Phishing",
-    "MaliciousUserActivity",
-    "Clean",
-    "InsufficientData",
-    "ConfirmedUserActivity",
-    "LineOfBusinessApplication",
-];
-
 fn classification(word: &str) -> Result<Classification, String> {
     Ok(match word.to_ascii_lowercase().as_str() {
         "truepositive" | "tp" => Classification::TruePositive,
@@ -192,11 +173,13 @@ impl AlertChange {
                 let d = match rest.first() {
                     None => None,
                     Some(d) => Some(
-                        DETERMINATIONS
+                        Determination::DOCUMENTED
                             .iter()
                             .find(|x| x.eq_ignore_ascii_case(d))
                             .map(|x| Determination::from(*x))
-                            .ok_or_else(|| format!("'{d}' is not a determination ({})", DETERMINATIONS.join(", ")))?,
+                            .ok_or_else(|| {
+                                format!("'{d}' is not a determination ({})", Determination::DOCUMENTED.join(", "))
+                            })?,
                     ),
                 };
                 Self::Classify(classification(c)?, d)

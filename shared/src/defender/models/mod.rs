@@ -63,6 +63,9 @@ macro_rules! open_enum {
         }
 
         impl $name {
+            /// Every documented value, as the service spells it, in the documented order.
+            pub const DOCUMENTED: &[&str] = &[$($text),+];
+
             /// The value as the service spells it.
             pub fn as_str(&self) -> &str {
                 match self {
