@@ -740,6 +740,7 @@ mod tests {
 
     #[test]
     fn open_enums_round_trip_unknown_values() {
+        assert_eq!(Sample::DOCUMENTED, ["Alpha", "Beta"], "the documented values, in order");
         assert_eq!(serde_json::from_str::<Sample>("\"Alpha\"").unwrap(), Sample::A);
         let u: Sample = serde_json::from_str("\"Gamma\"").unwrap();
         assert_eq!(u, Sample::Unrecognized("Gamma".into()));
