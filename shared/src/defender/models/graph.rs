@@ -499,121 +499,99 @@ pub struct UserAccount {
     pub extra: Extra,
 }
 
-/// `fileEvidence`.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FileEvidence {
-    /// Common fields.
-    #[serde(flatten)]
-    pub common: EvidenceCommon,
-    /// `detected`, `blocked`, `prevented`.
-    pub detection_status: Option<String>,
-    /// MDE device id.
-    pub mde_device_id: Option<Lenient<MachineId>>,
-    /// The file.
-    pub file_details: Option<FileDetails>,
-    /// Fields this version does not know (`@odata.type`, ...).
-    #[serde(flatten)]
-    pub extra: Extra,
+/// Declares one typed evidence kind of `alerts_v2`: the common fields (flattened), its own fields
+/// (each `Option`, absent when `None`) and the fields this version does not know.
+macro_rules! evidence {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident: Option<$inner:ty>,)+ }) => {
+        $(#[$meta])*
+        #[serde_with::skip_serializing_none]
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            /// Common fields.
+            #[serde(flatten)]
+            pub common: EvidenceCommon,
+            $($(#[$fmeta])* pub $field: Option<$inner>,)+
+            /// Fields this version does not know (`@odata.type`, ...).
+            #[serde(flatten)]
+            pub extra: Extra,
+        }
+    };
 }
 
-/// `processEvidence`.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProcessEvidence {
-    /// Common fields.
-    #[serde(flatten)]
-    pub common: EvidenceCommon,
-    /// Process id.
-    pub process_id: Option<i64>,
-    /// Parent process id.
-    pub parent_process_id: Option<i64>,
-    /// Command line.
-    pub process_command_line: Option<String>,
-    /// Started.
-    pub process_creation_date_time: Option<Timestamp>,
-    /// Parent started.
-    pub parent_process_creation_date_time: Option<Timestamp>,
-    /// `detected`, `blocked`, `prevented`.
-    pub detection_status: Option<String>,
-    /// MDE device id.
-    pub mde_device_id: Option<Lenient<MachineId>>,
-    /// Image.
-    pub image_file: Option<FileDetails>,
-    /// Parent image.
-    pub parent_process_image_file: Option<FileDetails>,
-    /// Account.
-    pub user_account: Option<UserAccount>,
-    /// Fields this version does not know (`@odata.type`, ...).
-    #[serde(flatten)]
-    pub extra: Extra,
-}
+evidence!(
+    /// `fileEvidence`.
+    FileEvidence {
+        /// `detected`, `blocked`, `prevented`.
+        detection_status: Option<String>,
+        /// MDE device id.
+        mde_device_id: Option<Lenient<MachineId>>,
+        /// The file.
+        file_details: Option<FileDetails>,
+    }
+);
 
-/// `registryKeyEvidence`.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RegistryKeyEvidence {
-    /// Common fields.
-    #[serde(flatten)]
-    pub common: EvidenceCommon,
-    /// Key.
-    pub registry_key: Option<String>,
-    /// Hive.
-    pub registry_hive: Option<String>,
-    /// Fields this version does not know (`@odata.type`, ...).
-    #[serde(flatten)]
-    pub extra: Extra,
-}
+evidence!(
+    /// `processEvidence`.
+    ProcessEvidence {
+        /// Process id.
+        process_id: Option<i64>,
+        /// Parent process id.
+        parent_process_id: Option<i64>,
+        /// Command line.
+        process_command_line: Option<String>,
+        /// Started.
+        process_creation_date_time: Option<Timestamp>,
+        /// Parent started.
+        parent_process_creation_date_time: Option<Timestamp>,
+        /// `detected`, `blocked`, `prevented`.
+        detection_status: Option<String>,
+        /// MDE device id.
+        mde_device_id: Option<Lenient<MachineId>>,
+        /// Image.
+        image_file: Option<FileDetails>,
+        /// Parent image.
+        parent_process_image_file: Option<FileDetails>,
+        /// Account.
+        user_account: Option<UserAccount>,
+    }
+);
 
-/// `userEvidence`.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserEvidence {
-    /// Common fields.
-    #[serde(flatten)]
-    pub common: EvidenceCommon,
-    /// Account.
-    pub user_account: Option<UserAccount>,
-    /// Fields this version does not know (`@odata.type`, ...).
-    #[serde(flatten)]
-    pub extra: Extra,
-}
+evidence!(
+    /// `registryKeyEvidence`.
+    RegistryKeyEvidence {
+        /// Key.
+        registry_key: Option<String>,
+        /// Hive.
+        registry_hive: Option<String>,
+    }
+);
 
-/// `ipEvidence`.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IpEvidence {
-    /// Common fields.
-    #[serde(flatten)]
-    pub common: EvidenceCommon,
-    /// Address.
-    pub ip_address: Option<String>,
-    /// Country.
-    pub country_letter_code: Option<String>,
-    /// Fields this version does not know (`@odata.type`, ...).
-    #[serde(flatten)]
-    pub extra: Extra,
-}
+evidence!(
+    /// `userEvidence`.
+    UserEvidence {
+        /// Account.
+        user_account: Option<UserAccount>,
+    }
+);
 
-/// `urlEvidence`.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UrlEvidence {
-    /// Common fields.
-    #[serde(flatten)]
-    pub common: EvidenceCommon,
-    /// URL.
-    pub url: Option<String>,
-    /// Fields this version does not know (`@odata.type`, ...).
-    #[serde(flatten)]
-    pub extra: Extra,
-}
+evidence!(
+    /// `ipEvidence`.
+    IpEvidence {
+        /// Address.
+        ip_address: Option<String>,
+        /// Country.
+        country_letter_code: Option<String>,
+    }
+);
+
+evidence!(
+    /// `urlEvidence`.
+    UrlEvidence {
+        /// URL.
+        url: Option<String>,
+    }
+);
 
 #[cfg(test)]
 mod tests {
