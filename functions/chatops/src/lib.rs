@@ -34,7 +34,7 @@
 //!   `chat.postMessage` with the bot token.
 //! - [`user`] — user context: linked chat users' actions run with their delegated token; `link` is a
 //!   device-code sign-in polled in re-queued steps, never longer than one invocation.
-//! - [`teams_bot`] — the Teams bot on the Bot Framework (`POST /chatops/teams-bot`): commands,
+//! - [`teams_bot`] (a child of `handler`) — the Teams bot on the Bot Framework (`POST /chatops/teams-bot`): commands,
 //!   Adaptive Card buttons (`Action.Execute`) through the same safety checks as Slack's.
 //! - [`bot_auth`] — the Bot Connector's JWT on every activity (OpenID metadata, JWKS, RS256, issuer,
 //!   audience, skew, `serviceurl`, endorsements) and the allowed `serviceUrl` hosts per cloud.
@@ -72,7 +72,6 @@ pub mod identity;
 pub mod queue;
 pub mod reply;
 pub mod state;
-pub mod teams_bot;
 pub mod thread;
 pub mod user;
 pub mod worker;
@@ -82,6 +81,7 @@ pub mod worker;
 pub use actions::changes;
 pub use command::indicators;
 pub use followup::events;
+pub use handler::teams_bot;
 
 /// Every documented endpoint the functions may call (for the permission self-check).
 pub const ENDPOINTS: &[&str] = &[

@@ -20,6 +20,10 @@
 //!    `approve <code>`), checked exactly as the Slack buttons are. The confirmed action is handed to
 //!    the worker; its outcome is read with `machine …` or `action …` (no `response_url`).
 
+// `teams_bot` (`POST /chatops/teams-bot`) is a child: this adapter routes to it, and it shares this
+// adapter's [`State`] and approval card; one adapter, not a cycle between siblings.
+pub mod teams_bot;
+
 use crate::{
     actions::{Accepted, Audited, IncidentAccepted, Safety, audit_refusal},
     command::{ChatUser, Command, ConfirmCode, Origin, Parsed, SlackRequest, parse_slack, parse_teams, usage},
@@ -68,7 +72,7 @@ pub struct State {
     /// Unix seconds now (injected for tests).
     pub clock: fn() -> i64,
     /// The Teams bot (`None`: `POST /chatops/teams-bot` is 404).
-    pub teams_bot: Option<Arc<crate::teams_bot::TeamsBot>>,
+    pub teams_bot: Option<Arc<teams_bot::TeamsBot>>,
 }
 
 impl std::fmt::Debug for State {
@@ -137,10 +141,10 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
     let path = req.uri().path().trim_end_matches('/').to_string();
     if path.ends_with(SLACK_ROUTE) {
         slack_route(state, &req, body).await
-    } else if path.ends_with(crate::teams_bot::TEAMS_BOT_ROUTE)
+    } else if path.ends_with(teams_bot::TEAMS_BOT_ROUTE)
         && let Some(bot) = state.teams_bot.clone()
     {
-        crate::teams_bot::handle(state, &bot, &req, body).await
+        teams_bot::handle(state, &bot, &req, body).await
     } else if path.ends_with(TEAMS_ROUTE) {
         teams_route(state, &req, body).await
     } else {

@@ -18,6 +18,7 @@
 //! 5. The confirmed action's outcome, and its follow-up until a terminal state, are posted to the
 //!    conversation by the worker ([`crate::thread::Poster`] → [`crate::connector`]).
 
+use super::{State, approval_request};
 use crate::{
     actions::{Accepted, IncidentAccepted},
     bot_auth::BotAuth,
@@ -25,7 +26,6 @@ use crate::{
     command::{ChatUser, Command, Origin, Parsed, parse_text, teams_plain_text, usage},
     config::{ChatOpsConfigError, Platform, check_response_url_prefix, list, nonempty, seconds},
     connector::{BotConnector, TeamsRef},
-    handler::{State, approval_request},
     handoff::Job,
     reply::{ButtonAction, Reply, untrusted},
 };
