@@ -43,6 +43,8 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 use std::{collections::BTreeMap, net::IpAddr, path::PathBuf};
 
+mod pinned;
+
 // ---------------------------------------------------------------------------------------------
 // The contract
 // ---------------------------------------------------------------------------------------------
@@ -602,6 +604,38 @@ fn every_request_example_is_built_exactly() {
         }
     }
     assert!(checked >= 26, "only {checked} request examples checked");
+}
+
+/// What our models write is pinned byte for byte (`tests/pinned`): every response example read and
+/// written again (no `null` normalisation), every request example built, and the body of every
+/// endpoint's sample call (the update bodies with nothing set among them).
+#[test]
+fn every_body_serialises_as_pinned() {
+    let mut bodies = BTreeMap::new();
+    for (name, doc) in contract() {
+        if !is_api_endpoint(&name) {
+            continue;
+        }
+        for key in ["response_example", "response_example_2", "response_example_3"] {
+            let Some(example) = doc.get(key).filter(|v| !v.is_null()) else { continue };
+            let again = response_round_trip(&name, example).unwrap().unwrap();
+            bodies.insert(format!("{name}#{key}"), again.to_string());
+        }
+        if let Some(example) = doc.get("result_file_example").filter(|v| !v.is_null()) {
+            let again = round_trip::<LiveResponseScriptResult>(example).unwrap();
+            bodies.insert(format!("{name}#result_file_example"), again.to_string());
+        }
+        for key in ["request_example", "request_example_2"] {
+            if let Some(ours) = request_for(&name, key) {
+                bodies.insert(format!("{name}#{key}"), ours.to_string());
+            }
+        }
+        if let Some(body) = sample_call(&name).body {
+            bodies.insert(format!("{name}#sample_call"), body.to_string());
+        }
+    }
+    assert!(bodies.len() >= 43 + 26, "only {} bodies", bodies.len());
+    pinned::check("contract_examples.sha256", &bodies);
 }
 
 // ---------------------------------------------------------------------------------------------

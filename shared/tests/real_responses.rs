@@ -17,9 +17,11 @@ use defender_shared::defender::models::{
     machines::{Machine, MdeUser, Software, Vulnerability},
     network::{DomainStats, IpStats},
 };
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
-use std::path::PathBuf;
+use std::{collections::BTreeMap, path::PathBuf};
+
+mod pinned;
 
 /// One recorded file.
 #[derive(Debug)]
@@ -50,19 +52,21 @@ fn corpus() -> Vec<Recorded> {
     out
 }
 
-/// Decodes one entity as a page item, the way every list page is read.
-fn decode<T: DeserializeOwned>(v: &Value) -> Result<(), String> {
+/// Decodes one entity as a page item, the way every list page is read; the typed item as our model
+/// writes it again.
+fn decode<T: DeserializeOwned + Serialize>(v: &Value) -> Result<String, String> {
     let page = serde_json::to_string(&serde_json::json!({ "value": [v] })).unwrap();
     let page: Page<T> = serde_json::from_str(&page).map_err(|e| format!("the page failed: {e}"))?;
     let item = page.value.into_iter().next().ok_or("the item was lost")?;
     let raw: Value = serde_json::from_str(item.raw().get()).unwrap();
     assert_eq!(&raw, v, "the raw item is the entity");
-    item.typed().map(|_| ()).map_err(|e| format!("{}: {}", e.field, e.reason))
+    let typed = item.typed().map_err(|e| format!("{}: {}", e.field, e.reason))?;
+    serde_json::to_string(typed).map_err(|e| format!("encode: {e}"))
 }
 
 /// The model the file's endpoint names; `None` for kinds we have no model for (they are not read by
 /// any function: error envelopes, bodiless responses, undocumented or unused endpoints).
-type Decoder = fn(&Value) -> Result<(), String>;
+type Decoder = fn(&Value) -> Result<String, String>;
 
 fn model(r: &Recorded) -> Option<Decoder> {
     Some(match r.kind.as_str() {
@@ -117,7 +121,7 @@ fn every_recorded_entity_decodes_through_its_endpoints_model() {
         };
         for (i, e) in r.entities.iter().enumerate() {
             match decode(e) {
-                Ok(()) => decoded += 1,
+                Ok(_) => decoded += 1,
                 Err(why) => {
                     let at = format!("{}[{i}]", r.file);
                     if !INVENTED.iter().any(|(f, w)| *f == at && why.starts_with(w)) {
@@ -129,6 +133,22 @@ fn every_recorded_entity_decodes_through_its_endpoints_model() {
     }
     assert!(failures.is_empty(), "{} entities do not decode:\n{}", failures.len(), failures.join("\n"));
     assert!(decoded >= 200, "only {decoded} entities decoded");
+}
+
+/// What our models write for every recorded entity is pinned byte for byte (`tests/pinned`).
+#[test]
+fn every_recorded_entity_serialises_as_pinned() {
+    let mut bodies = BTreeMap::new();
+    for r in corpus() {
+        let Some(decode) = model(&r) else { continue };
+        for (i, e) in r.entities.iter().enumerate() {
+            if let Ok(text) = decode(e) {
+                bodies.insert(format!("{}[{i}]", r.file), text);
+            }
+        }
+    }
+    assert!(bodies.len() >= 200, "only {} entities", bodies.len());
+    pinned::check("real_responses.sha256", &bodies);
 }
 
 /// Every entity type recorded in an alert's evidence or an XDR incident alert's entities is a named

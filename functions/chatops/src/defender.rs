@@ -262,7 +262,7 @@ pub const MAX_MACHINE_ACTIONS: usize = 10_000;
 
 /// The machine-action query: filtered by machine and by type (both documented `$filter` fields of
 /// `GET /api/machineactions`). MDE documents no `$orderby` there (an undocumented option may be
-/// ignored), so none is sent: the pages come in any order and [`crate::actions::machine_state`]
+/// ignored), so none is sent: the pages come in any order and [`crate::history::machine_state`]
 /// orders them by time.
 pub fn actions_query(id: &MachineId) -> ListQuery<defender_shared::defender::odata::resource::MachineActions> {
     let kinds = STATE_ACTION_TYPES.iter().map(|k| Filter::eq(fields::machine_actions::TYPE, *k)).reduce(Filter::or);

@@ -12,10 +12,12 @@ use crate::{
     followup::Pending,
     thread::Thread,
 };
+// The poster of replies lives with the rest of where replies go ([`crate::thread`]): re-exported for
+// the bins, which wire it with the hand-off.
+pub use crate::thread::{HttpResponder, Responder};
 use async_trait::async_trait;
 use defender_shared::ids::TenantName;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -196,62 +198,6 @@ impl HandOff for SqsHandOff {
             .await
             .map(|_| ())
             .map_err(|e| HandOffError(format!("SQS SendMessage: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))))
-    }
-}
-
-/// Posts a message to the chat.
-#[async_trait]
-pub trait Responder: Send + Sync {
-    /// POSTs `body` to `url`.
-    ///
-    /// # Errors
-    /// The reason (status or transport).
-    async fn post(&self, url: &str, body: &Value) -> Result<(), String>;
-}
-
-/// Slack `response_url` poster: only to configured prefixes (production: `https://hooks.slack.com/`).
-#[derive(Debug, Clone)]
-pub struct HttpResponder {
-    http: reqwest::Client,
-    prefixes: Vec<String>,
-}
-
-impl HttpResponder {
-    /// A poster over `http`, to URLs starting with one of `prefixes`.
-    pub fn new(http: reqwest::Client, prefixes: Vec<String>) -> Self {
-        Self { http, prefixes }
-    }
-}
-
-#[async_trait]
-impl Responder for HttpResponder {
-    async fn post(&self, url: &str, body: &Value) -> Result<(), String> {
-        if !self.prefixes.iter().any(|p| url.starts_with(p.as_str())) {
-            return Err("response_url is not an allowed Slack URL".into());
-        }
-        let r = self
-            .http
-            .post(url)
-            .json(body)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|e| format!("post failed: {}", e.without_url()))?;
-        if r.status().is_success() {
-            return Ok(());
-        }
-        // Slack names the refusal in a short text body (`used_url`, `expired_url`, `no_text`): keep a
-        // bounded, printable part of it for the caller (no secret is in it).
-        let status = r.status().as_u16();
-        let said: String = r
-            .text()
-            .await
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .take(40)
-            .collect();
-        Err(format!("post answered {status} ({said})"))
     }
 }
 

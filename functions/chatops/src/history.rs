@@ -1,4 +1,6 @@
-//! `actions <host>`: the machine's recent actions with their states, newest first.
+//! What a machine's actions say: its recent actions newest first (`actions <host>`, rendered by
+//! [`crate::reply::history`]) and its state ([`machine_state`]: isolated, restricted, pending), which
+//! the safety checks ([`crate::actions`]) and `/defender machine` read.
 //!
 //! The machine is resolved exactly (as for a machine action), then its history is read with a
 //! filtered query (`$filter=machineId eq '…'`, every page: [`crate::defender::history_query`]).
@@ -7,9 +9,11 @@
 //! for, then its last update, then its id), whatever order the pages came in. Read-only: no
 //! confirmation.
 
-use crate::reply::untrusted;
 use chrono::{DateTime, Utc};
-use defender_shared::defender::models::actions::MachineAction;
+use defender_shared::{
+    defender::models::actions::{ActionStatus, ActionType, MachineAction},
+    tenants::Action,
+};
 
 /// How many actions the reply lists.
 pub const SHOWN: usize = 10;
@@ -26,29 +30,89 @@ pub fn newest_first(mut actions: Vec<MachineAction>) -> Vec<MachineAction> {
     actions
 }
 
-fn opt(v: Option<impl std::fmt::Display>) -> String {
-    v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+/// What the machine's actions say about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MachineState {
+    /// The latest finished isolate/unisolate was an isolate that succeeded.
+    pub isolated: bool,
+    /// The latest finished restrict/unrestrict was a restrict that succeeded.
+    pub restricted: bool,
+    /// Actions not final: type and id.
+    pub pending: Vec<(ActionType, String)>,
 }
 
-/// The reply: the newest [`SHOWN`] actions, one line each.
-pub fn history_text(name: &str, id: &str, actions: Vec<MachineAction>) -> String {
-    let total = actions.len();
-    let actions = newest_first(actions);
-    let mut lines = vec![format!("*Actions on* `{}` (id `{id}`): {total}", untrusted(name))];
-    for a in actions.iter().take(SHOWN) {
-        lines.push(format!(
-            "  – {} · {} · *{}* · by {} · `{}`",
-            untrusted(opt(a.creation_date_time_utc.as_ref().map(|t| t.as_str().to_string()))),
-            untrusted(opt(a.kind.as_ref())),
-            untrusted(opt(a.status.as_ref())),
-            untrusted(opt(a.requestor.as_ref())),
-            untrusted(a.id.to_string()),
-        ));
+/// The order of finished actions: by when they finished (last update), then by when they were
+/// asked for, then by id — instants, never text, whatever order the service listed them in.
+fn when(a: &MachineAction) -> (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>, String) {
+    // Parsed instants: compared as text, `…:00.5Z` would sort before `…:00Z`.
+    let created = a.creation_date_time_utc.as_ref().map(|t| t.at());
+    let updated = a.last_update().map(|t| t.at()).or(created);
+    (updated, created, a.id.as_str().to_string())
+}
+
+/// Derives the state from a machine's actions (in any order).
+pub fn machine_state(actions: &[MachineAction]) -> MachineState {
+    let mut done: Vec<&MachineAction> =
+        actions.iter().filter(|a| a.status.as_ref() == Some(&ActionStatus::Succeeded)).collect();
+    done.sort_by_cached_key(|a| when(a));
+    let latest =
+        |kinds: [ActionType; 2]| done.iter().rev().find_map(|a| a.kind.as_ref().filter(|k| kinds.contains(k)).cloned());
+    MachineState {
+        isolated: latest([ActionType::Isolate, ActionType::Unisolate]) == Some(ActionType::Isolate),
+        restricted: latest([ActionType::RestrictCodeExecution, ActionType::UnrestrictCodeExecution])
+            == Some(ActionType::RestrictCodeExecution),
+        pending: actions
+            .iter()
+            .filter(|a| a.status.as_ref().is_some_and(|s| !s.is_final()))
+            .filter_map(|a| a.kind.clone().map(|k| (k, a.id.as_str().to_string())))
+            .collect(),
     }
-    if total > SHOWN {
-        lines.push(format!("  … and {} older", total - SHOWN));
+}
+
+/// What in a machine's state stands in the way of an action (said by [`crate::reply`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    /// An action of a conflicting kind is not final yet.
+    Pending {
+        /// Its type.
+        kind: ActionType,
+        /// Its id.
+        action_id: String,
+    },
+    /// Isolate, but the machine is isolated.
+    AlreadyIsolated,
+    /// Unisolate, but the machine is not isolated.
+    NotIsolated,
+    /// Restrict, but app execution is restricted.
+    AlreadyRestricted,
+    /// Unrestrict, but app execution is not restricted.
+    NotRestricted,
+}
+
+/// The Defender action types an action conflicts with while pending.
+fn conflicting(action: Action) -> &'static [ActionType] {
+    match action {
+        Action::Isolate | Action::Unisolate => &[ActionType::Isolate, ActionType::Unisolate],
+        Action::Restrict | Action::Unrestrict => {
+            &[ActionType::RestrictCodeExecution, ActionType::UnrestrictCodeExecution]
+        }
+        Action::Scan => &[ActionType::RunAntiVirusScan],
+        Action::Collect => &[ActionType::CollectInvestigationPackage],
     }
-    lines.join("\n")
+}
+
+/// Why `action` must not run now, if it must not.
+pub fn state_conflict(action: Action, s: &MachineState) -> Option<Conflict> {
+    if let Some((kind, id)) = s.pending.iter().find(|(k, _)| conflicting(action).contains(k)) {
+        return Some(Conflict::Pending { kind: kind.clone(), action_id: id.clone() });
+    }
+    match action {
+        Action::Isolate if s.isolated => Some(Conflict::AlreadyIsolated),
+        Action::Unisolate if !s.isolated => Some(Conflict::NotIsolated),
+        Action::Restrict if s.restricted => Some(Conflict::AlreadyRestricted),
+        Action::Unrestrict if !s.restricted => Some(Conflict::NotRestricted),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

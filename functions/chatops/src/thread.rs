@@ -19,7 +19,7 @@
 //! cannot send a tenant's outcomes elsewhere. The bot token is a [`SecretString`]: it is
 //! never formatted or logged (its vault name is).
 
-use crate::{handoff::Responder, reply::Reply};
+use crate::reply::Reply;
 use async_trait::async_trait;
 use defender_shared::{
     secret::SecretString,
@@ -405,6 +405,62 @@ impl Poster {
                 Err(e)
             }
         }
+    }
+}
+
+/// Posts a message to the chat.
+#[async_trait]
+pub trait Responder: Send + Sync {
+    /// POSTs `body` to `url`.
+    ///
+    /// # Errors
+    /// The reason (status or transport).
+    async fn post(&self, url: &str, body: &Value) -> Result<(), String>;
+}
+
+/// Slack `response_url` poster: only to configured prefixes (production: `https://hooks.slack.com/`).
+#[derive(Debug, Clone)]
+pub struct HttpResponder {
+    http: reqwest::Client,
+    prefixes: Vec<String>,
+}
+
+impl HttpResponder {
+    /// A poster over `http`, to URLs starting with one of `prefixes`.
+    pub fn new(http: reqwest::Client, prefixes: Vec<String>) -> Self {
+        Self { http, prefixes }
+    }
+}
+
+#[async_trait]
+impl Responder for HttpResponder {
+    async fn post(&self, url: &str, body: &Value) -> Result<(), String> {
+        if !self.prefixes.iter().any(|p| url.starts_with(p.as_str())) {
+            return Err("response_url is not an allowed Slack URL".into());
+        }
+        let r = self
+            .http
+            .post(url)
+            .json(body)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| format!("post failed: {}", e.without_url()))?;
+        if r.status().is_success() {
+            return Ok(());
+        }
+        // Slack names the refusal in a short text body (`used_url`, `expired_url`, `no_text`): keep a
+        // bounded, printable part of it for the caller (no secret is in it).
+        let status = r.status().as_u16();
+        let said: String = r
+            .text()
+            .await
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(40)
+            .collect();
+        Err(format!("post answered {status} ({said})"))
     }
 }
 

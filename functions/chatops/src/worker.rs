@@ -20,26 +20,19 @@
 //! then dead-letters it); nothing is lost by answering an error.
 
 use crate::{
-    actions::{Ask, Executed, Safety, capitalise, machine_state, resolve},
+    actions::{Ask, Executed, Safety, capitalise, resolve},
     command::{ChatUser, Command, Parsed, parse_text, usage},
     confirm,
     confirm::{ChangeConfirmation, Confirmation},
     defender::{DefenderOps, Tenants},
     followup::{self, Pending},
-    handoff::{HandOff, HandOffError, Job, Responder},
+    handoff::{HandOff, HandOffError, Job},
     identity::IdentityCheck,
-    reply::Reply,
-    reply::untrusted,
-    thread::{Poster, SlackApi, Thread},
+    reply::{self, Refusal, Reply, untrusted},
+    thread::{Poster, Responder, SlackApi, Thread},
     user::{LinkStep, UserContext, pending_name},
 };
-use defender_shared::{
-    auth::Clock,
-    defender::models::{actions::MachineAction, alerts::Alert, machines::Machine},
-    ids::{MachineId, TenantName},
-    secret::SecretString,
-    vault::SecretStore,
-};
+use defender_shared::{auth::Clock, ids::TenantName, secret::SecretString, vault::SecretStore};
 use std::{sync::Arc, time::Duration};
 use tracing::{info, warn};
 
@@ -75,7 +68,7 @@ pub struct Worker {
     pub slack: Option<Arc<dyn SlackApi>>,
     /// The Bot Connector, for jobs of the Teams bot (`None`: no bot configured).
     pub teams: Option<Arc<dyn crate::connector::BotConnector>>,
-    /// SOC events (`EVENT_BUS`): machine-action outcomes ([`crate::events`]); off by default.
+    /// SOC events (`EVENT_BUS`): machine-action outcomes ([`crate::followup::events`]); off by default.
     pub events: Arc<defender_shared::events::Publisher>,
 }
 
@@ -88,10 +81,6 @@ impl std::fmt::Debug for Worker {
 /// Reads the named secrets (the ones unavailable are logged and skipped; an unavailable store gives none).
 pub async fn secrets(store: &dyn SecretStore, names: &[String]) -> Vec<SecretString> {
     defender_shared::vault::read_keys(store, names).await.unwrap_or_default()
-}
-
-fn opt(v: Option<impl std::fmt::Display>) -> String {
-    v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
 }
 
 /// A job that must be delivered again (or dead-lettered): nothing of it is lost.
@@ -291,33 +280,23 @@ impl Worker {
         mut thread: Thread,
     ) -> Result<Option<Reply>, JobError> {
         let reply = if let Err(why) = self.safety.authorize(origin, user, &Command::Link) {
-            Reply::text(why)
+            Reply::refused(&why)
         } else if let Some(users) = &self.users {
             match users.link_begin(tenant, user, self.link_clock.as_ref()).await {
                 Ok(s) => {
                     let left = (s.expires_at - self.link_clock.now().timestamp()).max(0) / 60;
-                    let reply = Reply::text(if s.reused {
-                        format!(
-                            "Your sign-in is still waiting: open {} and enter the code `{}` (valid {left} more min).",
-                            s.verification_uri, s.user_code
-                        )
-                    } else {
-                        format!(
-                            "To link your Entra identity, open {} and enter the code `{}` (valid {left} min).",
-                            s.verification_uri, s.user_code
-                        )
-                    });
+                    let reply = reply::link_code(s.reused, &s.verification_uri, &s.user_code, left);
                     self.post(&mut thread, &reply).await;
                     self.send_link_step(tenant, user, thread, s.started, 1, s.interval).await?;
                     return Ok(Some(reply));
                 }
                 Err(e) => {
                     warn!(error = %e, "link not started");
-                    Reply::text(format!("Not linked: {e}."))
+                    reply::not_linked(&e)
                 }
             }
         } else {
-            Reply::text("Linking is not configured here: actions run in the app's context, naming you.")
+            Reply::text(reply::LINKING_OFF)
         };
         self.post(&mut thread, &reply).await;
         Ok(Some(reply))
@@ -353,27 +332,13 @@ impl Worker {
                     info!(step, "sign-in already finished or replaced: step dropped");
                     return Ok(None);
                 }
-                LinkStep::Linked(o) => {
-                    break Reply::text(format!(
-                        "Linked: your machine actions in '{tenant}' now run as {}.",
-                        o.user.as_deref().unwrap_or("your Entra identity")
-                    ));
-                }
-                LinkStep::Expired => {
-                    break Reply::text(
-                        "Not linked: the sign-in code expired before it was used. Run `/defender link` again for a new one.",
-                    );
-                }
+                LinkStep::Linked(o) => break reply::linked(tenant, o.user.as_deref()),
+                LinkStep::Expired => break Reply::text(reply::LINK_EXPIRED),
                 LinkStep::Failed(e) => {
                     warn!(error = %e, "link failed");
-                    break Reply::text(format!("Not linked: {e}."));
+                    break reply::not_linked(&e);
                 }
-                LinkStep::Refused(why) => {
-                    break Reply::text(format!(
-                        "Not linked: {why}. Nothing was stored. Run `/defender link` again and sign in as yourself, \
-                         or ask an administrator to map your chat account."
-                    ));
-                }
+                LinkStep::Refused(why) => break reply::link_refused(&why),
             }
         };
         self.post(&mut thread, &reply).await;
@@ -395,76 +360,51 @@ impl Worker {
     ) -> Reply {
         let cmd = match parse_text(text) {
             Parsed::Command(c) => c,
-            Parsed::Usage(why) => return Reply::text(format!("{why}\n{}", usage())),
+            Parsed::Usage(why) => return reply::usage_because(&why),
         };
         // Authorised by the callback; checked again (the policy is cheap to consult).
         match self.safety.authorize(origin, user, &cmd) {
             Ok(Some(t)) if &t == tenant => {}
             Ok(None) => return Reply::text(usage()),
-            Ok(Some(_)) => return Reply::text("Refused: tenant mismatch."),
-            Err(why) => return Reply::text(why),
+            Ok(Some(_)) => return Reply::refused(&Refusal::TenantMismatch),
+            Err(why) => return Reply::refused(&why),
         }
-        let Some(ops) = self.ops(tenant) else { return Reply::text(format!("Unknown tenant '{tenant}'.")) };
+        let Some(ops) = self.ops(tenant) else { return reply::unknown_tenant(tenant) };
         let ops = ops.as_ref();
         match cmd {
             Command::Help => Reply::text(usage()),
             Command::Act { action, machine, reason } => {
                 let keys = secrets(self.store.as_ref(), &self.slack_secret_names).await;
-                let Some(key) = keys.first() else { return Reply::text("The signing secret is unavailable.") };
+                let Some(key) = keys.first() else { return Reply::text(reply::NO_SIGNING_SECRET) };
                 self.safety.prepare(ops, tenant, user, Ask { action, target: &machine, reason: &reason }, key).await
             }
             Command::Machine(target) => match resolve(ops, &target).await {
-                Err(why) => Reply::text(why),
+                Err(why) => Reply::text(why.to_string()),
                 Ok(m) => {
-                    let Some(id) = m.id.valid().cloned() else { return Reply::text("The machine id is malformed.") };
+                    let Some(id) = m.id.valid().cloned() else { return Reply::text(reply::MALFORMED_MACHINE_ID) };
                     let (actions, alerts) = tokio::join!(ops.machine_actions(&id), ops.machine_alerts(&id));
                     let actions = actions.as_deref().map_err(|e| e.to_string());
                     let alerts = alerts.as_deref().map_err(|e| e.to_string());
-                    Reply::text(machine_text(&m, &id, actions, alerts))
+                    Reply::text(reply::machine_text(&m, &id, actions, alerts))
                 }
             },
-            Command::Alert(id) => match ops.alert(&id).await {
-                Ok(Some(a)) => Reply::text(alert_text(&a)),
-                Ok(None) => Reply::text(format!("No alert `{id}`.")),
-                Err(e) => Reply::text(format!("Could not read alert `{id}`: {e}")),
-            },
-            Command::Incident(id) => match ops.incident(id).await {
-                Ok(Some(i)) => Reply::text(incident_text(&i)),
-                Ok(None) => Reply::text(format!("No incident `{id}`.")),
-                Err(e) => Reply::text(format!("Could not read incident `{id}`: {e}")),
-            },
+            Command::Alert(id) => reply::alert(&id, ops.alert(&id).await),
+            Command::Incident(id) => reply::incident(id, ops.incident(id).await),
             Command::UpdateIncident(..) | Command::UpdateAlert(..) | Command::Block(_) | Command::Unblock(_) => {
                 self.prepare_change(ops, tenant, user, cmd).await
             }
             Command::MachineActions(target) => match resolve(ops, &target).await {
-                Err(why) => Reply::text(why),
+                Err(why) => Reply::text(why.to_string()),
                 Ok(m) => {
-                    let Some(id) = m.id.valid().cloned() else { return Reply::text("The machine id is malformed.") };
+                    let Some(id) = m.id.valid().cloned() else { return Reply::text(reply::MALFORMED_MACHINE_ID) };
                     let name = m.computer_dns_name.clone().unwrap_or_else(|| id.to_string());
-                    match ops.machine_history(&id).await {
-                        Ok(list) => Reply::text(crate::history::history_text(&name, id.as_str(), list)),
-                        Err(e) => Reply::text(format!("Could not read the actions of `{}`: {e}", untrusted(&name))),
-                    }
+                    reply::history(&name, &id, ops.machine_history(&id).await)
                 }
             },
-            Command::Hunt(h) => match ops.hunt(&h).await {
-                Ok(r) => {
-                    let rows = r.results.unwrap_or_default();
-                    let mut lines = vec![format!("*Hunt* `{}`: {} row(s)", h.name(), rows.len())];
-                    for row in rows.iter().take(10) {
-                        lines.push(format!("  – {}", untrusted(serde_json::to_string(row).unwrap_or_default())));
-                    }
-                    Reply::text(lines.join("\n"))
-                }
-                Err(e) => Reply::text(format!("Hunt `{}` failed: {e}", h.name())),
-            },
-            Command::Link => Reply::text("Use `/defender link` in Slack: the sign-in code is posted to you there."),
-            Command::Confirm { .. } => Reply::text("Confirm with the prompt's button (typed codes are for Teams)."),
-            Command::ActionStatus(id) => match ops.action(&id).await {
-                Ok(Some(a)) => Reply::text(action_text(&a)),
-                Ok(None) => Reply::text(format!("No machine action `{id}`.")),
-                Err(e) => Reply::text(format!("Could not read action `{id}`: {e}")),
-            },
+            Command::Hunt(h) => reply::hunt(h.name(), ops.hunt(&h).await),
+            Command::Link => Reply::text(reply::LINK_IN_SLACK),
+            Command::Confirm { .. } => Reply::text(reply::CONFIRM_WITH_BUTTON),
+            Command::ActionStatus(id) => reply::action_status(&id, ops.action(&id).await),
         }
     }
 
@@ -478,7 +418,7 @@ impl Worker {
             Ok(c) => c,
             Err(e) => {
                 warn!(error = %e, "a job with an unusable token refused");
-                return (Reply::replacing(format!("Refused: {e}.")), None);
+                return (reply::replacing(&Refusal::JobToken(e.to_string())), None);
             }
         };
         thread.user_id = Some(c.user_id.clone());
@@ -490,7 +430,7 @@ impl Worker {
         };
         let context = if delegated.is_some() { "as your linked identity" } else { "in the app's context" };
         let Some(ops) = delegated.or_else(|| self.ops(&c.tenant)) else {
-            return (Reply::replacing(format!("Unknown tenant '{}'.", c.tenant)), None);
+            return (reply::unknown_tenant(&c.tenant).replacing_original(), None);
         };
         let what = format!("{} `{}` (id `{}`)", capitalise(&c.action), untrusted(&c.machine_name), c.machine_id);
         match self.safety.execute(ops.as_ref(), &c, approver).await {
@@ -509,22 +449,18 @@ impl Worker {
                     started_at: self.now(),
                     outcome_published: false,
                 };
-                let reply = Reply::replacing(format!(
-                    "{what}: accepted by Defender — action `{action_id}`, status *{}*, {context}. Request `{}`. {}",
-                    opt(a.status.as_ref()),
-                    c.request_id,
-                    if thread.teams.is_some() {
-                        "The outcome will be posted to this conversation."
-                    } else {
-                        self.poster().late_outcome_note()
-                    }
-                ));
+                let note = if thread.teams.is_some() {
+                    "The outcome will be posted to this conversation."
+                } else {
+                    self.poster().late_outcome_note()
+                };
+                let reply = reply::started(&what, &action_id, a.status.as_ref(), context, &c.request_id, note);
                 (reply, Some(pending))
             }
             Executed::Duplicate(prev) => {
                 (Reply::replacing(format!("{what}: request `{}` was already handled ({prev}).", c.request_id)), None)
             }
-            Executed::Refused(why) => (Reply::replacing(format!("{what}: refused — {why}.")), None),
+            Executed::Refused(why) => (Reply::replacing(format!("{what}: refused — {}.", why.reason())), None),
             Executed::Failed(why) => (Reply::replacing(format!("{what}: failed — {why}.")), None),
         }
     }
@@ -538,12 +474,12 @@ impl Worker {
             Ok(c) => c,
             Err(e) => {
                 warn!(error = %e, "a job with an unusable token refused");
-                return Reply::replacing(format!("Refused: {e}."));
+                return reply::replacing(&Refusal::JobToken(e.to_string()));
             }
         };
         thread.user_id = Some(c.user_id.clone());
         thread.tenant = Some(c.tenant.clone());
-        let Some(ops) = self.ops(&c.tenant) else { return Reply::replacing(format!("Unknown tenant '{}'.", c.tenant)) };
+        let Some(ops) = self.ops(&c.tenant) else { return reply::unknown_tenant(&c.tenant).replacing_original() };
         match self.safety.execute_change(ops.as_ref(), &c).await {
             Ok(text) => Reply::replacing(format!("Updated (request `{}`): {}.\n{text}", c.request_id, c.summary)),
             Err(why) => Reply::replacing(format!("{}: {why}.", crate::actions::capitalise(&c.summary))),
@@ -554,14 +490,14 @@ impl Worker {
     /// indicator an `unblock` by value resolves to, or a `block` would update), then
     /// [`Safety::prepare_change`]. Nothing is changed here.
     async fn prepare_change(&self, ops: &dyn DefenderOps, tenant: &TenantName, user: &ChatUser, cmd: Command) -> Reply {
-        let resolved = match crate::changes::shown(ops, &cmd).await {
+        let resolved = match crate::actions::changes::shown(ops, &cmd).await {
             Ok(r) => r,
             Err(why) => {
                 crate::actions::audit(
                     crate::actions::Decision::Refused,
                     Some(tenant.as_str()),
                     user,
-                    crate::changes::label_of(&cmd),
+                    crate::actions::changes::label_of(&cmd),
                     None,
                     None,
                     &crate::reply::plain(&why),
@@ -570,95 +506,7 @@ impl Worker {
             }
         };
         let keys = secrets(self.store.as_ref(), &self.slack_secret_names).await;
-        let Some(key) = keys.first() else { return Reply::text("The signing secret is unavailable.") };
+        let Some(key) = keys.first() else { return Reply::text(reply::NO_SIGNING_SECRET) };
         self.safety.prepare_change(tenant, user, &resolved.0, resolved.1, key)
     }
-}
-
-/// The reply to `/defender machine`: the machine's facts, its isolation and pending actions (from its
-/// action history, or why that is unavailable) and its first five alerts (or why they are unavailable).
-pub fn machine_text(
-    m: &Machine,
-    id: &MachineId,
-    actions: Result<&[MachineAction], String>,
-    alerts: Result<&[Alert], String>,
-) -> String {
-    let state = actions.map(machine_state);
-    let isolation = match &state {
-        Ok(s) if s.isolated => "isolated".to_string(),
-        Ok(_) => "not isolated".to_string(),
-        Err(e) => format!("unknown ({e})"),
-    };
-    let pending = state.as_ref().map(|s| s.pending.len()).unwrap_or(0);
-    let alerts = match alerts {
-        Ok(list) => {
-            let mut lines: Vec<String> = list
-                .iter()
-                .take(5)
-                .map(|a| {
-                    format!(
-                        "  – `{}` {} ({})",
-                        untrusted(a.id.to_string()),
-                        untrusted(opt(a.title.as_ref())),
-                        untrusted(opt(a.severity.as_ref()))
-                    )
-                })
-                .collect();
-            lines.insert(0, format!("Alerts: {}", list.len()));
-            lines.join("\n")
-        }
-        Err(e) => format!("Alerts: unavailable ({e})"),
-    };
-    format!(
-        "*{}* (id `{id}`)\nOS: {} · health: {} · risk: {} · exposure: {} · last seen: {} · IP: {}\n\
-         Isolation: {isolation} · pending actions: {pending}\n{alerts}",
-        untrusted(opt(m.computer_dns_name.as_ref())),
-        untrusted(opt(m.os_platform.as_ref())),
-        untrusted(opt(m.health_status.as_ref())),
-        untrusted(opt(m.risk_score.as_ref())),
-        untrusted(opt(m.exposure_level.as_ref())),
-        untrusted(opt(m.last_seen.as_ref().map(|t| t.as_str().to_string()))),
-        untrusted(opt(m.last_ip_address.as_ref())),
-    )
-}
-
-/// The reply to `/defender alert`.
-pub fn alert_text(a: &Alert) -> String {
-    format!(
-        "*Alert* `{}`: {}\nSeverity: {} · status: {} · category: {} · incident: {} · machine: {}",
-        untrusted(a.id.to_string()),
-        untrusted(opt(a.title.as_ref())),
-        untrusted(opt(a.severity.as_ref())),
-        untrusted(opt(a.status.as_ref())),
-        untrusted(opt(a.category.as_ref())),
-        untrusted(opt(a.incident_id)),
-        untrusted(opt(a.computer_dns_name.as_ref())),
-    )
-}
-
-/// The reply to `/defender status`: one machine action.
-pub fn action_text(a: &MachineAction) -> String {
-    format!(
-        "Action `{}`: {} on `{}` — *{}* (by {}, updated {})",
-        untrusted(a.id.to_string()),
-        untrusted(opt(a.kind.as_ref())),
-        untrusted(opt(a.computer_dns_name.as_ref())),
-        untrusted(opt(a.status.as_ref())),
-        untrusted(opt(a.requestor.as_ref())),
-        untrusted(opt(a.last_update().map(|t| t.as_str().to_string()))),
-    )
-}
-
-/// The reply to `/defender incident` (and after an incident change).
-pub fn incident_text(i: &defender_shared::defender::models::incidents::Incident) -> String {
-    format!(
-        "*Incident* `{}`: {}\nStatus: {} · severity: {} · assigned to: {} · classification: {} · alerts: {}",
-        i.incident_id,
-        untrusted(opt(i.incident_name.as_ref())),
-        untrusted(opt(i.status.as_ref())),
-        untrusted(opt(i.severity.as_ref())),
-        untrusted(opt(i.assigned_to.as_ref())),
-        untrusted(opt(i.classification.as_ref())),
-        i.alerts.as_ref().map(Vec::len).unwrap_or(0),
-    )
 }

@@ -7,9 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chatops::{
-    actions::machine_state,
+    history::machine_state,
     reply::{Reply, escape_slack, escape_teams},
-    worker::{action_text, alert_text, incident_text, machine_text},
+    reply::{action_text, alert_text, incident_text, machine_text},
 };
 use defender_shared::defender::models::{
     Page, actions::MachineAction, alerts::Alert, incidents::Incident, machines::Machine,

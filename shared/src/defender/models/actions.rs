@@ -92,50 +92,40 @@ open_enum!(
 ///
 /// The resource page names the update time `lastUpdateDateTimeUtc`, the list example
 /// `lastUpdateTimeUtc`; both are kept, [`MachineAction::last_update`] reads whichever is there.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MachineAction {
     /// Action id (a GUID; kept as sent).
     pub id: Lenient<ActionId>,
     /// What it does.
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type")]
     pub kind: Option<ActionType>,
     /// Scope (`Full`, `Selective`, `Quick`, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// Who asked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requestor: Option<String>,
     /// Their comment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requestor_comment: Option<String>,
     /// Status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ActionStatus>,
     /// Target device.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine_id: Option<Lenient<MachineId>>,
     /// Target device name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub computer_dns_name: Option<String>,
     /// Created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation_date_time_utc: Option<Timestamp>,
     /// Last update (resource page spelling).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_update_date_time_utc: Option<Timestamp>,
     /// Last update (list example spelling).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_update_time_utc: Option<Timestamp>,
     /// The file a stop-and-quarantine action is about.
     /// Real answers send `""` for none.
-    #[serde(default, deserialize_with = "super::empty_as_none", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "super::empty_as_none")]
     pub related_file_info: Option<RelatedFileInfo>,
     /// Live response: overall error code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_h_result: Option<i64>,
     /// Live response: the commands and their state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commands: Option<Vec<LiveResponseCommandEntry>>,
     /// Fields this version does not know.
     #[serde(flatten)]
@@ -150,14 +140,13 @@ impl MachineAction {
 }
 
 /// `relatedFileInfo` of a machine action.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RelatedFileInfo {
     /// The hash.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_identifier: Option<String>,
     /// `Sha1`, `Sha256`, `Md5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_identifier_type: Option<String>,
     /// Fields this version does not know.
     #[serde(flatten)]
@@ -186,26 +175,21 @@ impl LiveResponseCommandEntry {
 }
 
 /// One command of a live response action, with its state.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveResponseCommandResult {
     /// Position (for `GetLiveResponseResultDownloadLink(index=...)`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
     /// Started.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<Timestamp>,
     /// Ended.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<Timestamp>,
     /// `Created`, `Completed`, `Failed` (an open set).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command_status: Option<String>,
     /// Errors.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<serde_json::Value>>,
     /// The command.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<LiveResponseCommand>,
     /// Fields this version does not know.
     #[serde(flatten)]
@@ -259,19 +243,16 @@ impl LiveResponseParam {
 }
 
 /// The transcript a `RunScript` result link downloads.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveResponseScriptResult {
     /// Script.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script_name: Option<String>,
     /// Exit code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
     /// Standard output.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script_output: Option<String>,
     /// Standard error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script_errors: Option<String>,
     /// Fields this version does not know.
     #[serde(flatten)]

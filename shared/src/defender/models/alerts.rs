@@ -172,94 +172,67 @@ impl EntityType {
 }
 
 /// An MDE alert.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
     /// Alert id.
     pub id: AlertId,
     /// The XDR incident it belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident_id: Option<IncidentId>,
     /// The automated investigation it triggered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub investigation_id: Option<i64>,
     /// Owner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned_to: Option<String>,
     /// Severity.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<AlertSeverity>,
     /// Status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<AlertStatus>,
     /// Classification.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classification: Option<Classification>,
     /// Determination.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub determination: Option<Determination>,
     /// Investigation state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub investigation_state: Option<InvestigationState>,
     /// Detecting technology (`WindowsDefenderAtp`, `WindowsDefenderAv`, ...; an open set).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detection_source: Option<String>,
     /// Detector id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detector_id: Option<String>,
     /// Category (`Execution`, `SuspiciousActivity`, ...; an open set).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     /// Threat family.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threat_family_name: Option<String>,
     /// Threat name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threat_name: Option<String>,
     /// Title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_creation_time: Option<Timestamp>,
     /// First event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_event_time: Option<Timestamp>,
     /// Last event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_event_time: Option<Timestamp>,
     /// Last update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_update_time: Option<Timestamp>,
     /// Resolved.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_time: Option<Timestamp>,
     /// Device.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine_id: Option<Lenient<MachineId>>,
     /// Device name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub computer_dns_name: Option<String>,
     /// Device group.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rbac_group_name: Option<String>,
     /// Tenant.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aad_tenant_id: Option<String>,
     /// MITRE ATT&CK technique ids.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mitre_techniques: Option<Vec<String>>,
     /// The user the alert relates to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub related_user: Option<RelatedUser>,
     /// Comments.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<Vec<Comment>>,
     /// Evidence (with `$expand=evidence`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Vec<AlertEvidence>>,
     /// Fields this version does not know.
     #[serde(flatten)]
@@ -267,14 +240,13 @@ pub struct Alert {
 }
 
 /// `relatedUser` inside an alert.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RelatedUser {
     /// User name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
     /// Domain.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_name: Option<String>,
     /// Fields this version does not know.
     #[serde(flatten)]
@@ -282,83 +254,59 @@ pub struct RelatedUser {
 }
 
 /// One evidence item of an MDE alert.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertEvidence {
     /// Kind.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entity_type: Option<EntityType>,
     /// When the evidence was added.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence_creation_time: Option<Timestamp>,
     /// File SHA-1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha1: Option<Lenient<Sha1>>,
     /// File SHA-256.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<Lenient<Sha256>>,
     /// File name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// File folder.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_path: Option<String>,
     /// Process id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process_id: Option<i64>,
     /// Command line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process_command_line: Option<String>,
     /// Process start.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process_creation_time: Option<Timestamp>,
     /// Parent process id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_process_id: Option<i64>,
     /// Parent process start.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_process_creation_time: Option<Timestamp>,
     /// Parent image name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_process_file_name: Option<String>,
     /// Parent image folder.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_process_file_path: Option<String>,
     /// IP address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<String>,
     /// URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Registry key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_key: Option<String>,
     /// Registry hive.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_hive: Option<String>,
     /// Registry value type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_value_type: Option<String>,
     /// Registry value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_value: Option<String>,
     /// Account name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_name: Option<String>,
     /// Account domain.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_name: Option<String>,
     /// Account SID.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_sid: Option<String>,
     /// Entra user id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aad_user_id: Option<String>,
     /// UPN.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_principal_name: Option<String>,
     /// `Detected`, `Blocked`, `Prevented` (an open set).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detection_status: Option<String>,
     /// Fields this version does not know.
     #[serde(flatten)]
@@ -366,10 +314,10 @@ pub struct AlertEvidence {
 }
 
 /// A domain related to an alert (`/api/alerts/{id}/domains`).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertDomain {
     /// Host name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// Fields this version does not know.
     #[serde(flatten)]
@@ -377,10 +325,10 @@ pub struct AlertDomain {
 }
 
 /// An IP related to an alert (`/api/alerts/{id}/ips`).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertIp {
     /// The address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Fields this version does not know.
     #[serde(flatten)]
@@ -388,23 +336,19 @@ pub struct AlertIp {
 }
 
 /// Body of `PATCH /api/alerts/{id}`: only the fields set are sent.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertUpdate {
     /// New status.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<AlertStatus>,
     /// New owner.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub assigned_to: Option<String>,
     /// Classification.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub classification: Option<Classification>,
     /// Determination.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub determination: Option<Determination>,
     /// A comment to add.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }
 

@@ -71,13 +71,13 @@ impl Serialize for IsoDuration {
 }
 
 /// Body of Graph's `runHuntingQuery`: `{"Query": ..., "Timespan": ...}`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GraphHuntingRequest {
     /// The query, built from an allow-listed template.
     pub query: KqlQuery,
     /// How far back (default 30 days).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub timespan: Option<IsoDuration>,
 }
 

@@ -113,67 +113,49 @@ impl IndicatorValue {
 }
 
 /// An indicator.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Indicator {
     /// Id.
     pub id: Lenient<IndicatorId>,
     /// Value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indicator_value: Option<String>,
     /// Type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indicator_type: Option<IndicatorType>,
     /// Action.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<IndicatorAction>,
     /// Application.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application: Option<String>,
     /// Source (app or user name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// `User`, `AadApp`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_type: Option<String>,
     /// Title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation_time_date_time_utc: Option<Timestamp>,
     /// Creator id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
     /// Creator name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by_display_name: Option<String>,
     /// Expires.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration_time: Option<Timestamp>,
     /// Last update.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_update_time: Option<Timestamp>,
     /// Last updater.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_updated_by: Option<String>,
     /// Severity.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<IndicatorSeverity>,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Recommended actions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recommended_actions: Option<String>,
     /// Device groups by name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rbac_group_names: Option<Vec<String>>,
     /// Device groups by id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rbac_group_ids: Option<Vec<serde_json::Value>>,
     /// Raises an alert on a match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_alert: Option<bool>,
     /// Fields this version does not know.
     #[serde(flatten)]
@@ -181,20 +163,17 @@ pub struct Indicator {
 }
 
 /// One item of the import answer.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IndicatorImportResult {
     /// Id of the created indicator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<Lenient<IndicatorId>>,
     /// The value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indicator: Option<String>,
     /// Whether this item failed (the call answers 200 either way: check every item).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_failed: Option<bool>,
     /// Why.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     /// Fields this version does not know.
     #[serde(flatten)]
@@ -202,6 +181,7 @@ pub struct IndicatorImportResult {
 }
 
 /// Body of `POST /api/indicators` (and one item of an import).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IndicatorSubmit {
@@ -212,29 +192,22 @@ pub struct IndicatorSubmit {
     /// Title.
     pub title: String,
     /// Application (new indicators only).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub application: Option<String>,
     /// Expiry.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub expiration_time: Option<Timestamp>,
     /// Action.
     pub action: IndicatorAction,
     /// Severity.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<IndicatorSeverity>,
     /// Description.
     pub description: String,
     /// Recommended actions.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub recommended_actions: Option<String>,
     /// Device groups.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub rbac_group_names: Option<Vec<String>>,
     /// End-user notification URL.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub educate_url: Option<String>,
     /// Raise an alert (must be true for `Audit`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub generate_alert: Option<bool>,
 }
 

@@ -13,34 +13,27 @@ local_id!(
 );
 
 /// An automated investigation.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Investigation {
     /// Id.
     pub id: Lenient<InvestigationId>,
     /// Started.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<Timestamp>,
     /// Ended.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<Timestamp>,
     /// State.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<InvestigationState>,
     /// Who cancelled it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled_by: Option<String>,
     /// Detail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_details: Option<String>,
     /// Device.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine_id: Option<Lenient<MachineId>>,
     /// Device name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub computer_dns_name: Option<String>,
     /// The alert that started it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triggering_alert_id: Option<Lenient<AlertId>>,
     /// Fields this version does not know.
     #[serde(flatten)]

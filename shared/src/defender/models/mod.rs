@@ -2,7 +2,11 @@
 //!
 //! Rules every model here follows, so an export never breaks on a service change and re-serialising
 //! loses nothing (`shared/tests/fidelity.rs` holds each one to the contract's examples):
-//! - a field the service may omit is `Option<T>` (absent and `null` both read as `None`);
+//! - a field the service may omit is `Option<T>` (absent and `null` both read as `None`); a model
+//!   writes `None` as an absent member: `#[serde_with::skip_serializing_none]` on the struct (one
+//!   container attribute, not one per field); a field that must be written as `null` would carry
+//!   `#[serialize_always]` (none does today: no documented PATCH clears a member with `null`).
+//!   `shared/tests/pinned` holds what every model writes byte for byte;
 //! - every response model keeps fields it does not know in `extra` (`#[serde(flatten)]`);
 //! - an enum the service may extend keeps a value it does not know in `Unrecognized(String)`, spelled
 //!   as sent; Graph enums (whose own examples mix `TruePositive` and `truePositive`) are case-insensitive
@@ -59,6 +63,9 @@ macro_rules! open_enum {
         }
 
         impl $name {
+            /// Every documented value, as the service spells it, in the documented order.
+            pub const DOCUMENTED: &[&str] = &[$($text),+];
+
             /// The value as the service spells it.
             pub fn as_str(&self) -> &str {
                 match self {
@@ -304,17 +311,18 @@ impl<'de> Deserialize<'de> for Timestamp {
 /// view refuses is left out of `value`, named in `undecodable` (id, member, reason — never a value)
 /// and logged, and the other items of the page are kept. Only a body that is not JSON, or whose
 /// `value` is not an array, fails the page.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(bound(serialize = "T: Serialize"))]
 pub struct ODataList<T> {
     /// `@odata.context`.
-    #[serde(rename = "@odata.context", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "@odata.context")]
     pub context: Option<String>,
     /// `@odata.count` (Graph `$count=true`).
-    #[serde(rename = "@odata.count", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "@odata.count")]
     pub count: Option<u64>,
     /// `@odata.nextLink`: the whole URL of the next page, when there is one.
-    #[serde(rename = "@odata.nextLink", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "@odata.nextLink")]
     pub next_link: Option<String>,
     /// The items whose typed view decoded, in the service's order.
     #[serde(default)]
@@ -575,17 +583,15 @@ impl DownloadLink {
 }
 
 /// A comment on an MDE alert or an XDR incident.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Comment {
     /// The text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// Who wrote it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
     /// When.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_time: Option<Timestamp>,
     /// Fields this version does not know.
     #[serde(flatten)]
@@ -734,6 +740,7 @@ mod tests {
 
     #[test]
     fn open_enums_round_trip_unknown_values() {
+        assert_eq!(Sample::DOCUMENTED, ["Alpha", "Beta"], "the documented values, in order");
         assert_eq!(serde_json::from_str::<Sample>("\"Alpha\"").unwrap(), Sample::A);
         let u: Sample = serde_json::from_str("\"Gamma\"").unwrap();
         assert_eq!(u, Sample::Unrecognized("Gamma".into()));

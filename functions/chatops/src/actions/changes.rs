@@ -16,14 +16,14 @@
 //! Every decision is an `audit` line ([`audit`]) under the change's label (`incident-update`,
 //! `alert-update`, `block`, `unblock`).
 
+use super::{Audited, Claim, ClaimState, Decision, IncidentAccepted, Safety, audit, audit_refusal};
 use crate::{
-    actions::{Claim, ClaimState, Decision, IncidentAccepted, Safety, audit},
+    command::indicators::{BlockRequest, UnblockTarget},
     command::{AlertChange, ChatUser, Command, IncidentChange, Origin, Parsed, parse_text},
     config::Permission,
     confirm::{self, ChangeConfirmation},
     defender::{DefenderOps, OpsError},
-    indicators::{BlockRequest, UnblockTarget},
-    reply::{Prompt, Reply, untrusted},
+    reply::{Prompt, Refusal, Reply, untrusted},
 };
 use defender_shared::{
     defender::models::{
@@ -72,7 +72,7 @@ impl Change {
     /// The canonical command words (`None`: a classification this code does not offer).
     pub fn words(&self) -> Option<String> {
         Some(match self {
-            Self::Incident(id, c) => format!("incident {id} {}", crate::actions::change_words(c)?),
+            Self::Incident(id, c) => format!("incident {id} {}", super::change_words(c)?),
             Self::Alert(id, c) => format!("alert {id} {}", c.words()),
             Self::Block(b) => b.words(),
             Self::Unblock(id) => format!("unblock {}", id.as_str()),
@@ -112,7 +112,7 @@ impl Change {
     /// The short verb on the confirm button.
     fn verb(&self) -> String {
         match self {
-            Self::Incident(_, c) => crate::actions::change_words(c).unwrap_or_default(),
+            Self::Incident(_, c) => super::change_words(c).unwrap_or_default(),
             Self::Alert(_, c) => c.words(),
             Self::Block(b) => b.action.as_str().to_string(),
             Self::Unblock(_) => "unblock".to_string(),
@@ -176,7 +176,7 @@ pub async fn shown(ops: &dyn DefenderOps, cmd: &Command) -> Result<(Change, Show
                 Ok(None) => return Err(format!("No incident `{id}`.")),
                 Err(e) => return Err(format!("Could not read incident `{id}`: {e}")),
             };
-            let words = crate::actions::change_words(c).ok_or("Refused: unknown change.")?;
+            let words = super::change_words(c).ok_or_else(|| Refusal::UnknownChange.text())?;
             Ok((
                 Change::Incident(*id, c.clone()),
                 Shown {
@@ -301,7 +301,7 @@ impl Safety {
         key: &SecretString,
     ) -> Reply {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let Some(command) = change.words() else { return Reply::text("Refused: unknown change.") };
+        let Some(command) = change.words() else { return Reply::refused(&Refusal::UnknownChange) };
         let ttl = self.confirm_ttl.as_secs();
         let c = ChangeConfirmation {
             v: 1,
@@ -315,7 +315,7 @@ impl Safety {
         };
         let token = match confirm::seal(&c, key) {
             Ok(t) => t,
-            Err(e) => return Reply::text(format!("Refused: {e}.")),
+            Err(e) => return Reply::refused(&Refusal::Seal(e.to_string())),
         };
         let label = change.label();
         audit(
@@ -369,27 +369,33 @@ impl Safety {
         let c: ChangeConfirmation = match confirm::open(token, keys, now) {
             Ok(c) => c,
             Err(e) => {
-                audit(Decision::Refused, None, user, "change", None, None, &e.to_string());
-                return IncidentAccepted::Refused(format!("Refused: {e}. Run the command again."));
+                let why = Refusal::Token(e.to_string());
+                audit_refusal(
+                    Audited { tenant: None, user, action: "change", machine_id: None, request_id: None },
+                    &why,
+                    "",
+                );
+                return IncidentAccepted::Refused(why);
             }
         };
         let (tenant, rid) = (Some(c.tenant.as_str()), Some(c.request_id.as_str()));
+        let who = |action| Audited { tenant, user, action, machine_id: None, request_id: rid };
         let Some(change) = Change::parse(&c.command) else {
-            audit(Decision::Refused, tenant, user, "change", None, rid, "unknown change");
-            return IncidentAccepted::Refused("Refused: unknown change.".into());
+            audit_refusal(who("change"), &Refusal::UnknownChange, "");
+            return IncidentAccepted::Refused(Refusal::UnknownChange);
         };
         let label = change.label();
-        let refuse = |why: String| {
-            audit(Decision::Refused, tenant, user, label, None, rid, &why);
-            IncidentAccepted::Refused(format!("Refused: {why}."))
+        let refuse = |why: Refusal| {
+            audit_refusal(who(label), &why, "");
+            IncidentAccepted::Refused(why)
         };
         if c.user_id != user.id {
-            return refuse("only the analyst who asked can confirm this change".into());
+            return refuse(Refusal::NotRequester { change: true });
         }
         match self.rbac.check(origin, user, change.permission()) {
             Ok(t) if t == c.tenant => {}
-            Ok(_) => return refuse("this confirmation belongs to another tenant".into()),
-            Err(e) => return refuse(e.to_string()),
+            Ok(_) => return refuse(Refusal::ForeignConfirmation),
+            Err(e) => return refuse(Refusal::Policy(e)),
         }
         let value = Claim::new(ClaimState::Confirmed, &user.id, now, confirm::digest(&c)).encode();
         match self.idempotency.put_if_absent(&format!("confirm:{}", c.request_id), &value, c.exp).await {
@@ -398,7 +404,7 @@ impl Safety {
                 IncidentAccepted::Go(Box::new(c))
             }
             Ok(Some(prev)) if Claim::decode(&prev).is_some_and(|p| p.state == ClaimState::Cancelled) => {
-                refuse("this request was cancelled".into())
+                refuse(Refusal::Cancelled)
             }
             Ok(Some(prev)) => {
                 audit(Decision::Duplicate, tenant, user, label, None, rid, &prev);
@@ -407,7 +413,7 @@ impl Safety {
                     c.request_id
                 ))
             }
-            Err(e) => refuse(e.to_string()),
+            Err(e) => refuse(Refusal::Store(e.to_string())),
         }
     }
 
@@ -422,26 +428,28 @@ impl Safety {
         let (tenant, rid) = (Some(c.tenant.as_str()), Some(c.request_id.as_str()));
         let change = Change::parse(&c.command);
         let label = change.as_ref().map_or("change", Change::label);
-        let refuse = |why: String| {
-            audit(Decision::Refused, tenant, &user, label, None, rid, &format!("job refused: {why}"));
-            Err(format!("refused — {why}"))
+        let refuse = |why: Refusal| {
+            let who = Audited { tenant, user: &user, action: label, machine_id: None, request_id: rid };
+            audit_refusal(who, &why, "job refused: ");
+            Err(format!("refused — {}", why.reason()))
         };
-        let confirmed = match self.idempotency.get(&format!("confirm:{}", c.request_id)).await {
+        let key = format!("confirm:{}", c.request_id);
+        let confirmed = match self.idempotency.get(&key).await {
             Ok(Some(v)) => match Claim::decode(&v) {
                 Some(cl) => cl,
-                None => return refuse("the recorded confirmation is not a claim".into()),
+                None => return refuse(Refusal::NotAClaim(key)),
             },
-            Ok(None) => return refuse("no confirmation of this request is recorded".into()),
-            Err(e) => return refuse(e.to_string()),
+            Ok(None) => return refuse(Refusal::NoConfirmation),
+            Err(e) => return refuse(Refusal::Store(e.to_string())),
         };
         if confirmed.state != ClaimState::Confirmed || confirmed.job != confirm::digest(c) || confirmed.by != c.user_id
         {
-            return refuse("the recorded confirmation is for another request".into());
+            return refuse(Refusal::ConfirmationMismatch);
         }
         if confirmed.at > c.exp {
-            return refuse("the request was confirmed after it expired".into());
+            return refuse(Refusal::ConfirmedLate);
         }
-        let Some(change) = change else { return refuse("unknown change".into()) };
+        let Some(change) = change else { return refuse(Refusal::UnknownChange) };
         let key = format!("exec:{}", c.request_id);
         match self.idempotency.put_if_absent(&key, "running", c.exp).await {
             Ok(None) => {}
@@ -449,7 +457,7 @@ impl Safety {
                 audit(Decision::Duplicate, tenant, &user, label, None, rid, &prev);
                 return Err(format!("request `{}` was already handled ({prev})", c.request_id));
             }
-            Err(e) => return refuse(e.to_string()),
+            Err(e) => return refuse(Refusal::Store(e.to_string())),
         }
         let note = format!("changed in chat by {} ({}); request {}", clean(&c.user_name), c.user_id, c.request_id);
         let outcome = self.run_change(ops, c, &change, note).await;
@@ -481,7 +489,7 @@ impl Safety {
                     IncidentChange::Classify(cl) => u.classification = Some(cl.clone()),
                 }
                 let i = ops.update_incident(*id, &u).await.map_err(service)?;
-                Ok(crate::worker::incident_text(&i))
+                Ok(crate::reply::incident_text(&i))
             }
             Change::Alert(id, ch) => {
                 let mut u = AlertUpdate {
@@ -500,7 +508,7 @@ impl Safety {
                     AlertChange::Assign(upn) => u.assigned_to = Some(upn.as_str().to_string()),
                 }
                 let a = ops.update_alert(id, &u).await.map_err(service)?;
-                Ok(crate::worker::alert_text(&a))
+                Ok(crate::reply::alert_text(&a))
             }
             Change::Block(b) => {
                 let now = chrono::DateTime::from_timestamp((self.clock)(), 0).unwrap_or_default();

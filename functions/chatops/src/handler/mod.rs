@@ -20,13 +20,17 @@
 //!    `approve <code>`), checked exactly as the Slack buttons are. The confirmed action is handed to
 //!    the worker; its outcome is read with `machine …` or `action …` (no `response_url`).
 
+// `teams_bot` (`POST /chatops/teams-bot`) is a child: this adapter routes to it, and it shares this
+// adapter's [`State`] and approval card; one adapter, not a cycle between siblings.
+pub mod teams_bot;
+
 use crate::{
-    actions::{Accepted, Decision, IncidentAccepted, Safety, audit},
+    actions::{Accepted, Audited, IncidentAccepted, Safety, audit_refusal},
     command::{ChatUser, Command, ConfirmCode, Origin, Parsed, SlackRequest, parse_slack, parse_teams, usage},
     config::Platform,
     confirm::Confirmation,
     handoff::{HandOff, Job},
-    reply::{ButtonAction, Prompt, Reply, untrusted},
+    reply::{ButtonAction, Prompt, Refusal, Reply, untrusted},
     worker::Worker,
 };
 use defender_shared::{
@@ -68,7 +72,7 @@ pub struct State {
     /// Unix seconds now (injected for tests).
     pub clock: fn() -> i64,
     /// The Teams bot (`None`: `POST /chatops/teams-bot` is 404).
-    pub teams_bot: Option<Arc<crate::teams_bot::TeamsBot>>,
+    pub teams_bot: Option<Arc<teams_bot::TeamsBot>>,
 }
 
 impl std::fmt::Debug for State {
@@ -137,10 +141,10 @@ pub async fn handle(state: &State, req: Request) -> Response<Body> {
     let path = req.uri().path().trim_end_matches('/').to_string();
     if path.ends_with(SLACK_ROUTE) {
         slack_route(state, &req, body).await
-    } else if path.ends_with(crate::teams_bot::TEAMS_BOT_ROUTE)
+    } else if path.ends_with(teams_bot::TEAMS_BOT_ROUTE)
         && let Some(bot) = state.teams_bot.clone()
     {
-        crate::teams_bot::handle(state, &bot, &req, body).await
+        teams_bot::handle(state, &bot, &req, body).await
     } else if path.ends_with(TEAMS_ROUTE) {
         teams_route(state, &req, body).await
     } else {
@@ -203,7 +207,7 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
             let tenant = match state.safety.authorize(&origin, &user, &cmd) {
                 Ok(Some(t)) => t,
                 Ok(None) => return slack(&Reply::text(usage())),
-                Err(why) => return slack(&Reply::text(why)),
+                Err(why) => return slack(&Reply::refused(&why)),
             };
             defender_shared::telemetry::tenant(tenant.as_str());
             let text = form_text(body);
@@ -239,7 +243,7 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
                         info!(retry = retry.as_deref().unwrap_or("0"), "duplicate confirmation ignored");
                         slack(&Reply::text(msg))
                     }
-                    Accepted::Refused(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
+                    Accepted::Refused(why) => to_presser(state, response_url.as_deref(), Reply::refused(&why)).await,
                 },
                 Some(ButtonAction::Approve) => match state.safety.approve(&value, &user, &origin, &keys).await {
                     Accepted::Go(c) => {
@@ -249,7 +253,7 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
                         info!(retry = retry.as_deref().unwrap_or("0"), "duplicate approval ignored");
                         slack(&Reply::text(msg))
                     }
-                    Accepted::Refused(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
+                    Accepted::Refused(why) => to_presser(state, response_url.as_deref(), Reply::refused(&why)).await,
                     Accepted::AwaitingApproval(_) => slack(&Reply::text("Nothing to do.")),
                 },
                 Some(ButtonAction::ConfirmChange) => {
@@ -281,15 +285,15 @@ async fn slack_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
                             }
                         }
                         IncidentAccepted::Duplicate(msg) => slack(&Reply::text(msg)),
-                        IncidentAccepted::Refused(msg) => {
-                            to_presser(state, response_url.as_deref(), Reply::text(msg)).await
+                        IncidentAccepted::Refused(why) => {
+                            to_presser(state, response_url.as_deref(), Reply::refused(&why)).await
                         }
                     }
                 }
                 // Only the requester, or a person who could approve, may cancel (refusals ephemeral).
                 Some(ButtonAction::Cancel) => match state.safety.cancel(&value, &user, &origin, &keys).await {
                     Ok(msg) => to_presser(state, response_url.as_deref(), Reply::replacing(msg)).await,
-                    Err(msg) => to_presser(state, response_url.as_deref(), Reply::text(msg)).await,
+                    Err(why) => to_presser(state, response_url.as_deref(), Reply::refused(&why)).await,
                 },
                 None => {
                     info!(action_id = %action_id, "button ignored");
@@ -458,7 +462,7 @@ async fn teams_route(state: &State, req: &Request, body: &[u8]) -> Response<Body
     let tenant = match state.safety.authorize(&r.origin, &r.user, &cmd) {
         Ok(Some(t)) => t,
         Ok(None) => return teams(Reply::text(usage())),
-        Err(why) => return teams(Reply::text(why)),
+        Err(why) => return teams(Reply::refused(&why)),
     };
     defender_shared::telemetry::tenant(tenant.as_str());
     let text = parse_text_of(body);
@@ -506,8 +510,13 @@ async fn teams_confirm_incident(
     keys: &[defender_shared::secret::SecretString],
 ) -> Reply {
     if approve {
-        audit(Decision::Refused, None, user, "incident-update", None, None, "an incident change needs no approval");
-        return Reply::text("Refused: this change needs no approval; its requester confirms it.");
+        let why = Refusal::ChangeNeedsNoApproval;
+        audit_refusal(
+            Audited { tenant: None, user, action: "incident-update", machine_id: None, request_id: None },
+            &why,
+            "",
+        );
+        return Reply::refused(&why);
     }
     match state.safety.accept_incident(&token, user, origin, keys).await {
         IncidentAccepted::Go(c) => {
@@ -525,7 +534,8 @@ async fn teams_confirm_incident(
                 }
             }
         }
-        IncidentAccepted::Duplicate(msg) | IncidentAccepted::Refused(msg) => Reply::text(msg),
+        IncidentAccepted::Duplicate(msg) => Reply::text(msg),
+        IncidentAccepted::Refused(why) => Reply::refused(&why),
     }
 }
 
@@ -534,10 +544,15 @@ async fn teams_confirm(state: &State, user: &ChatUser, origin: &Origin, code: &C
     let token = match state.safety.idempotency.get(&format!("teams-code:{code}")).await {
         Ok(Some(t)) => t,
         Ok(None) => {
-            audit(Decision::Refused, None, user, "confirm", None, None, "unknown confirmation code");
-            return Reply::text(format!("Refused: no pending action has the code `{code}`."));
+            let why = Refusal::UnknownCode(code.to_string());
+            audit_refusal(
+                Audited { tenant: None, user, action: "confirm", machine_id: None, request_id: None },
+                &why,
+                "",
+            );
+            return Reply::refused(&why);
         }
-        Err(e) => return Reply::text(format!("Refused: {e}.")),
+        Err(e) => return Reply::refused(&Refusal::Store(e.to_string())),
     };
     let Ok(keys) = read_keys(state.store.as_ref(), &state.worker.slack_secret_names).await else {
         return Reply::text("The key vault is unavailable right now: nothing was done; try again shortly.".to_string());
@@ -546,11 +561,7 @@ async fn teams_confirm(state: &State, user: &ChatUser, origin: &Origin, code: &C
         return teams_confirm_incident(state, user, origin, token.to_string(), approve, &keys).await;
     }
     let now = (state.clock)();
-    let accepted = if approve {
-        state.safety.approve(&token, user, origin, &keys).await
-    } else {
-        state.safety.accept(&token, user, origin, &keys).await
-    };
+    let accepted = state.safety.press(approve, &token, user, origin, &keys).await;
     match accepted {
         Accepted::Go(c) => {
             let approver = approve.then(|| user.clone());
@@ -581,7 +592,8 @@ async fn teams_confirm(state: &State, user: &ChatUser, origin: &Origin, code: &C
             reply.text.push_str(&format!("\nA second authorised person replies `approve {code}`."));
             reply
         }
-        Accepted::Duplicate(msg) | Accepted::Refused(msg) => Reply::text(msg),
+        Accepted::Duplicate(msg) => Reply::text(msg),
+        Accepted::Refused(why) => Reply::refused(&why),
     }
 }
 

@@ -1,9 +1,9 @@
 //! The worker's SOC event: a machine action run from chat-ops reached a terminal state in Defender
 //! (`Machine Action Outcome`, schema `docs/events/machine-action-outcome.schema.json`). Published by
-//! [`crate::followup`] once per action, after the action's status was read as final; best effort
+//! [`super`] once per action, after the action's status was read as final; best effort
 //! (`defender_shared::events`).
 
-use crate::followup::Pending;
+use super::Pending;
 use defender_shared::events::{DetailType, Event, EventsError, SCHEMA_VERSION};
 use serde::Serialize;
 

@@ -17,7 +17,7 @@
 //!   by exact `indicatorValue` and `indicatorType` (documented `$filter` fields), and must match
 //!   exactly one indicator, whose id the confirmation then names.
 
-use crate::command::Reason;
+use super::Reason;
 use chrono::{DateTime, TimeDelta, Utc};
 use defender_shared::{
     defender::models::{

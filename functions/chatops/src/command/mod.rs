@@ -7,6 +7,10 @@
 //! (`defender_shared::ids`) before anything else sees it; anything unknown or malformed becomes
 //! [`Parsed::Usage`] with the reason, answered with the usage help.
 
+// `indicators` (the `block`/`unblock` arguments) is a child: it reads this module's [`Reason`], and
+// [`Command`] holds its types; parent and child are one unit, not a cycle between siblings.
+pub mod indicators;
+
 use defender_shared::{
     defender::{
         kql::{HuntingQuery, KqlValue},
@@ -141,25 +145,6 @@ pub enum AlertChange {
     Assign(Upn),
 }
 
-/// The determinations an alert update takes (Defender's spellings).
-pub const DETERMINATIONS: &[&str] = &[
-    "NotAvailable",
-    "Apt",
-    "Malware",
-    "SecurityPersonnel",
-    "SecurityTesting",
-    "UnwantedSoftware",
-    "Other",
-    "MultiStagedAttack",
-    "CompromisedUser",
-    "Phishing",
-    "MaliciousUserActivity",
-    "Clean",
-    "InsufficientData",
-    "ConfirmedUserActivity",
-    "LineOfBusinessApplication",
-];
-
 fn classification(word: &str) -> Result<Classification, String> {
     Ok(match word.to_ascii_lowercase().as_str() {
         "truepositive" | "tp" => Classification::TruePositive,
@@ -188,11 +173,13 @@ impl AlertChange {
                 let d = match rest.first() {
                     None => None,
                     Some(d) => Some(
-                        DETERMINATIONS
+                        Determination::DOCUMENTED
                             .iter()
                             .find(|x| x.eq_ignore_ascii_case(d))
                             .map(|x| Determination::from(*x))
-                            .ok_or_else(|| format!("'{d}' is not a determination ({})", DETERMINATIONS.join(", ")))?,
+                            .ok_or_else(|| {
+                                format!("'{d}' is not a determination ({})", Determination::DOCUMENTED.join(", "))
+                            })?,
                     ),
                 };
                 Self::Classify(classification(c)?, d)
@@ -321,9 +308,9 @@ pub enum Command {
     /// A change to an alert (asks for confirmation first).
     UpdateAlert(AlertId, AlertChange),
     /// Submit a threat-intelligence indicator (asks for confirmation first).
-    Block(crate::indicators::BlockRequest),
+    Block(indicators::BlockRequest),
     /// Remove an indicator, by id or exact value (asks for confirmation first).
-    Unblock(crate::indicators::UnblockTarget),
+    Unblock(indicators::UnblockTarget),
     /// A machine's recent actions and their states, newest first.
     MachineActions(MachineRef),
     /// An allow-listed hunting query.
@@ -464,7 +451,7 @@ fn parse_words(w: &[&str]) -> Result<Command, String> {
         }
         "alert" => Ok(Command::Alert(one("an alert id")?.parse().map_err(|e| format!("{e}"))?)),
         "actions" => Ok(Command::MachineActions(one("a host name, machine id or IP")?.parse()?)),
-        "block" => Ok(Command::Block(crate::indicators::BlockRequest::parse(rest)?)),
+        "block" => Ok(Command::Block(indicators::BlockRequest::parse(rest)?)),
         "unblock" => Ok(Command::Unblock(one("an indicator id or value")?.parse()?)),
         "action" => Ok(Command::ActionStatus(one("a machine action id")?.parse().map_err(|e| format!("{e}"))?)),
         "incident" => {
@@ -851,7 +838,7 @@ mod tests {
         );
         assert_eq!(cmd("actions ws-1"), Command::MachineActions(MachineRef::Host("ws-1".parse().unwrap())));
         assert!(matches!(cmd("block 45.137.21.9 c2 server"), Command::Block(_)));
-        assert!(matches!(cmd("unblock 8030"), Command::Unblock(crate::indicators::UnblockTarget::Id(_))));
+        assert!(matches!(cmd("unblock 8030"), Command::Unblock(indicators::UnblockTarget::Id(_))));
         let a = "4c131820-86e8-4828-8756-d1bfc188ad8c";
         assert_eq!(cmd(&format!("action {a}")), Command::ActionStatus(a.parse().unwrap()));
         assert_eq!(
@@ -951,7 +938,7 @@ mod tests {
     #[test]
     fn slack_published_example_body_parses() {
         let v: serde_json::Value =
-            serde_json::from_str(include_str!("../../../contract/vectors/signatures.json")).unwrap();
+            serde_json::from_str(include_str!("../../../../contract/vectors/signatures.json")).unwrap();
         let r = parse_slack(v["slack_v0"]["body"].as_str().unwrap().as_bytes()).unwrap();
         let SlackRequest::Slash { user, parsed, .. } = r else { panic!() };
         assert_eq!(user.id, "U2CERLKJA");

@@ -10,6 +10,10 @@
 //! to the channel. An outcome that could not be posted for a reason that may pass (Slack's rate
 //! limit, the network) stays in the list and is posted on the next pass.
 
+// `events` (the SOC event of an outcome) is a child: it is built from this module's [`Pending`], and
+// only [`recheck_publishing`] publishes it.
+pub mod events;
+
 use crate::{
     defender::Tenants,
     reply::Reply,
@@ -70,7 +74,7 @@ pub async fn recheck(tenants: &dyn Tenants, poster: &Poster, pending: Vec<Pendin
     recheck_publishing(tenants, poster, pending, limits, &Publisher::off()).await
 }
 
-/// [`recheck`], publishing each terminal outcome once (`Machine Action Outcome`, [`crate::events`])
+/// [`recheck`], publishing each terminal outcome once (`Machine Action Outcome`, [`events`])
 /// before it is posted; a failed publish is logged and counted by `events` and changes nothing else.
 pub async fn recheck_publishing(
     tenants: &dyn Tenants,
@@ -93,7 +97,7 @@ pub async fn recheck_publishing(
                     tracing::info!(target: "audit", decision = "completed", tenant = %p.tenant,
                         request_id = %p.request_id, action_id = %p.action_id, status = %s, "chatops decision");
                     if events.is_on() && !p.outcome_published {
-                        match crate::events::outcome(&p, &s.to_string()) {
+                        match events::outcome(&p, &s.to_string()) {
                             Ok(e) => {
                                 events.publish(vec![e], None).await;
                             }

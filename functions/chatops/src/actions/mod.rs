@@ -29,11 +29,16 @@
 //!
 //! Other changes — incidents (`incident <id> resolve|assign|classify`), alerts (`alert <id>
 //! status|classify|assign`), indicators (`block`, `unblock`) — follow the same path with their own
-//! sealed token ([`ChangeConfirmation`]), in [`crate::changes`]: [`Safety::prepare_change`],
+//! sealed token ([`ChangeConfirmation`]), in [`changes`]: [`Safety::prepare_change`],
 //! [`Safety::accept_incident`] (requester only, the change's own permission checked again),
 //! [`Safety::execute_change`] (claims re-checked, run once).
 //!
 //! Every decision is one structured `audit` line ([`audit`]); no token or secret is ever logged.
+
+// `changes` is a child: it continues [`Safety`] (an `impl Safety` block) for the confirmed changes
+// that are not machine actions, with this module's claims and audit; [`Safety::cancel`] reads its
+// [`changes::Change`]. One unit split for size, not a cycle between siblings.
+pub mod changes;
 
 use crate::{
     command::IncidentChange,
@@ -41,15 +46,12 @@ use crate::{
     config::{Permission, Rbac},
     confirm::{self, ChangeConfirmation, Confirmation},
     defender::{DefenderOps, OpsError, Tenants},
+    history::{machine_state, state_conflict},
     idempotency::IdempotencyStore,
-    reply::{Prompt, Reply, untrusted},
+    reply::{Prompt, Refusal, Reply, Unresolved, plain, untrusted},
 };
 use defender_shared::{
-    defender::models::{
-        actions::{ActionStatus, ActionType, MachineAction},
-        alerts::Classification,
-        machines::Machine,
-    },
+    defender::models::{actions::MachineAction, alerts::Classification, machines::Machine},
     ids::{MachineId, TenantName},
     secret::SecretString,
     tenants::Action,
@@ -160,6 +162,32 @@ pub fn audit(
     request_id: Option<&str>,
     detail: &str,
 ) {
+    audit_line(decision, "-", Audited { tenant, user, action, machine_id, request_id }, detail);
+}
+
+/// Who asked what, for an audit line.
+#[derive(Debug, Clone, Copy)]
+pub struct Audited<'a> {
+    /// The tenant, when known.
+    pub tenant: Option<&'a str>,
+    /// The chat user.
+    pub user: &'a ChatUser,
+    /// The action or change label.
+    pub action: &'a str,
+    /// The machine, when one is named.
+    pub machine_id: Option<&'a str>,
+    /// The request, when one was made.
+    pub request_id: Option<&'a str>,
+}
+
+/// The audit line of a refusal: `reason_code` is the refusal's stable [`Refusal::code`], `detail` its
+/// reason as plain text (after `prefix`, e.g. `job refused: `).
+pub fn audit_refusal(who: Audited<'_>, why: &Refusal, prefix: &str) {
+    audit_line(Decision::Refused, why.code(), who, &format!("{prefix}{}", plain(&why.reason())));
+}
+
+fn audit_line(decision: Decision, reason_code: &str, who: Audited<'_>, detail: &str) {
+    let Audited { tenant, user, action, machine_id, request_id } = who;
     match decision {
         Decision::Executed => defender_shared::metrics::count("ActionsExecuted", 1),
         Decision::Refused => defender_shared::metrics::count("ActionsRefused", 1),
@@ -178,108 +206,31 @@ pub fn audit(
         action,
         machine_id = machine_id.unwrap_or("-"),
         request_id = request_id.unwrap_or("-"),
+        reason_code,
         detail,
         "chatops decision"
     );
 }
 
-/// What the machine's actions say about it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MachineState {
-    /// The latest finished isolate/unisolate was an isolate that succeeded.
-    pub isolated: bool,
-    /// The latest finished restrict/unrestrict was a restrict that succeeded.
-    pub restricted: bool,
-    /// Actions not final: type and id.
-    pub pending: Vec<(ActionType, String)>,
-}
-
-/// The order of finished actions: by when they finished (last update), then by when they were
-/// asked for, then by id — instants, never text, whatever order the service listed them in.
-fn when(a: &MachineAction) -> (Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>, String) {
-    // Parsed instants: compared as text, `…:00.5Z` would sort before `…:00Z`.
-    let created = a.creation_date_time_utc.as_ref().map(|t| t.at());
-    let updated = a.last_update().map(|t| t.at()).or(created);
-    (updated, created, a.id.as_str().to_string())
-}
-
-/// Derives the state from a machine's actions (in any order).
-pub fn machine_state(actions: &[MachineAction]) -> MachineState {
-    let mut done: Vec<&MachineAction> =
-        actions.iter().filter(|a| a.status.as_ref() == Some(&ActionStatus::Succeeded)).collect();
-    done.sort_by_cached_key(|a| when(a));
-    let latest =
-        |kinds: [ActionType; 2]| done.iter().rev().find_map(|a| a.kind.as_ref().filter(|k| kinds.contains(k)).cloned());
-    MachineState {
-        isolated: latest([ActionType::Isolate, ActionType::Unisolate]) == Some(ActionType::Isolate),
-        restricted: latest([ActionType::RestrictCodeExecution, ActionType::UnrestrictCodeExecution])
-            == Some(ActionType::RestrictCodeExecution),
-        pending: actions
-            .iter()
-            .filter(|a| a.status.as_ref().is_some_and(|s| !s.is_final()))
-            .filter_map(|a| a.kind.clone().map(|k| (k, a.id.as_str().to_string())))
-            .collect(),
-    }
-}
-
-/// The Defender action types an action conflicts with while pending.
-fn conflicting(action: Action) -> &'static [ActionType] {
-    match action {
-        Action::Isolate | Action::Unisolate => &[ActionType::Isolate, ActionType::Unisolate],
-        Action::Restrict | Action::Unrestrict => {
-            &[ActionType::RestrictCodeExecution, ActionType::UnrestrictCodeExecution]
-        }
-        Action::Scan => &[ActionType::RunAntiVirusScan],
-        Action::Collect => &[ActionType::CollectInvestigationPackage],
-    }
-}
-
-/// Why `action` must not run now, if it must not.
-pub fn state_conflict(action: Action, s: &MachineState) -> Option<String> {
-    if let Some((kind, id)) = s.pending.iter().find(|(k, _)| conflicting(action).contains(k)) {
-        return Some(format!("a {kind} action is still pending on this machine (action `{id}`)"));
-    }
-    match action {
-        Action::Isolate if s.isolated => Some("the machine is already isolated".into()),
-        Action::Unisolate if !s.isolated => Some("the machine is not isolated".into()),
-        Action::Restrict if s.restricted => Some("app execution is already restricted".into()),
-        Action::Unrestrict if !s.restricted => Some("app execution is not restricted".into()),
-        _ => None,
-    }
-}
-
-/// Resolves a machine by exact match; a message for the user when none or several match.
+/// Resolves a machine by exact match.
 ///
 /// # Errors
-/// The message to answer.
-pub async fn resolve(ops: &dyn DefenderOps, target: &MachineRef) -> Result<Machine, String> {
+/// [`Unresolved`] when none or several match, or Defender cannot be asked.
+pub async fn resolve(ops: &dyn DefenderOps, target: &MachineRef) -> Result<Machine, Unresolved> {
     let found = match target {
         MachineRef::Id(id) => ops.machine(id).await.map(|m| m.into_iter().collect::<Vec<_>>()),
         MachineRef::Host(h) => ops.machines_by_host(h).await,
         MachineRef::Ip(ip) => ops.machines_by_ip(*ip).await,
     }
-    .map_err(|e| format!("could not look up `{}`: {e}", untrusted(target.to_string())))?;
+    .map_err(|e| Unresolved::Lookup { target: target.to_string(), error: e.to_string() })?;
     let mut found: Vec<Machine> = found.into_iter().filter(|m| m.id.valid().is_some()).collect();
     match found.len() {
-        0 => Err(format!("no machine matches `{}` exactly", untrusted(target.to_string()))),
+        0 => Err(Unresolved::NoMatch(target.to_string())),
         1 => Ok(found.remove(0)),
-        n => {
-            let names: Vec<String> = found
-                .iter()
-                .map(|m| {
-                    format!(
-                        "{} ({})",
-                        untrusted(m.computer_dns_name.as_deref().unwrap_or("?")),
-                        untrusted(m.id.to_string())
-                    )
-                })
-                .collect();
-            Err(format!(
-                "{n} machines match `{}`: {}; use the machine id",
-                untrusted(target.to_string()),
-                names.join(", ")
-            ))
-        }
+        _ => Err(Unresolved::Ambiguous {
+            target: target.to_string(),
+            machines: found.iter().map(|m| (m.computer_dns_name.clone(), m.id.to_string())).collect(),
+        }),
     }
 }
 
@@ -321,8 +272,8 @@ pub enum Accepted {
     AwaitingApproval(Box<Confirmation>),
     /// Already confirmed (double click, concurrent press, retry): nothing to do.
     Duplicate(String),
-    /// Refused, with the message.
-    Refused(String),
+    /// Refused.
+    Refused(Refusal),
 }
 
 /// What happened to an incident change's confirmation.
@@ -332,8 +283,8 @@ pub enum IncidentAccepted {
     Go(Box<ChangeConfirmation>),
     /// Already confirmed: nothing to do.
     Duplicate(String),
-    /// Refused, with the message.
-    Refused(String),
+    /// Refused.
+    Refused(Refusal),
 }
 
 /// The canonical command words of an incident change (`None`: a classification this code does not
@@ -356,8 +307,8 @@ pub enum Executed {
     Started(Box<MachineAction>),
     /// Already executed under this request id.
     Duplicate(String),
-    /// Not run, with the message.
-    Refused(String),
+    /// Not run.
+    Refused(Refusal),
     /// Defender failed the call.
     Failed(String),
 }
@@ -407,21 +358,23 @@ impl Safety {
     /// call. Refusals are audited.
     ///
     /// # Errors
-    /// The message to answer.
-    pub fn authorize(&self, origin: &Origin, user: &ChatUser, cmd: &Command) -> Result<Option<TenantName>, String> {
+    /// The refusal to answer.
+    pub fn authorize(&self, origin: &Origin, user: &ChatUser, cmd: &Command) -> Result<Option<TenantName>, Refusal> {
         let Some(perm) = Permission::for_command(cmd) else { return Ok(None) };
-        let refuse = |tenant: Option<&str>, why: String| {
-            audit(Decision::Refused, tenant, user, action_name(cmd), None, None, &why);
-            Err(format!("Refused: {why}."))
+        let refuse = |tenant: Option<&str>, why: Refusal| {
+            let who = Audited { tenant, user, action: action_name(cmd), machine_id: None, request_id: None };
+            audit_refusal(who, &why, "");
+            Err(why)
         };
         let tenant = match self.rbac.check(origin, user, perm) {
             Ok(t) => t,
-            Err(e) => return refuse(self.rbac.tenant_for(origin).map(TenantName::as_str), e.to_string()),
+            Err(e) => return refuse(self.rbac.tenant_for(origin).map(TenantName::as_str), Refusal::Policy(e)),
         };
         if let Command::Act { action, .. } = cmd
             && !self.tenants.allows(&tenant, *action)
         {
-            return refuse(Some(tenant.as_str()), format!("tenant '{tenant}' does not allow {action}"));
+            let why = Refusal::TenantDisallows { tenant: tenant.clone(), action: *action };
+            return refuse(Some(tenant.as_str()), why);
         }
         Ok(Some(tenant))
     }
@@ -437,22 +390,23 @@ impl Safety {
     ) -> Reply {
         let Ask { action, target, reason } = ask;
         let request_id = uuid::Uuid::new_v4().to_string();
-        let refuse = |mid: Option<&str>, why: &str| {
-            audit(Decision::Refused, Some(tenant.as_str()), user, action.as_str(), mid, Some(&request_id), why);
-            Reply::text(format!("Refused: {why}."))
+        let refuse = |machine_id: Option<&str>, why: Refusal| {
+            let (tenant, request_id) = (Some(tenant.as_str()), Some(request_id.as_str()));
+            audit_refusal(Audited { tenant, user, action: action.as_str(), machine_id, request_id }, &why, "");
+            Reply::refused(&why)
         };
         let machine = match resolve(ops, target).await {
             Ok(m) => m,
-            Err(why) => return refuse(None, &why),
+            Err(why) => return refuse(None, Refusal::Unresolved(why)),
         };
-        let Some(mid) = machine.id.valid().cloned() else { return refuse(None, "the machine id is malformed") };
+        let Some(mid) = machine.id.valid().cloned() else { return refuse(None, Refusal::MalformedMachineId) };
         let name = machine.computer_dns_name.clone().unwrap_or_else(|| mid.to_string());
         let actions = match ops.machine_actions(&mid).await {
             Ok(a) => a,
-            Err(e) => return refuse(Some(mid.as_str()), &format!("could not read the machine's actions: {e}")),
+            Err(e) => return refuse(Some(mid.as_str()), Refusal::ActionsUnreadable(e.to_string())),
         };
-        if let Some(why) = state_conflict(action, &machine_state(&actions)) {
-            return refuse(Some(mid.as_str()), &format!("{}: {why}", untrusted(&name)));
+        if let Some(conflict) = state_conflict(action, &machine_state(&actions)) {
+            return refuse(Some(mid.as_str()), Refusal::Conflict { machine: Some(name), conflict });
         }
         let ttl = self.confirm_ttl.as_secs();
         let c = Confirmation {
@@ -469,7 +423,7 @@ impl Safety {
         };
         let token = match confirm::seal(&c, key) {
             Ok(t) => t,
-            Err(e) => return refuse(Some(mid.as_str()), &e.to_string()),
+            Err(e) => return refuse(Some(mid.as_str()), Refusal::Seal(e.to_string())),
         };
         audit(
             Decision::Prompted,
@@ -510,27 +464,30 @@ impl Safety {
         let c: Confirmation = match confirm::open(token, keys, now) {
             Ok(c) => c,
             Err(e) => {
-                audit(Decision::Refused, None, user, "confirm", None, None, &e.to_string());
-                return Accepted::Refused(format!("Refused: {e}. Run the command again."));
+                let why = Refusal::Token(e.to_string());
+                let who = Audited { tenant: None, user, action: "confirm", machine_id: None, request_id: None };
+                audit_refusal(who, &why, "");
+                return Accepted::Refused(why);
             }
         };
         let (tenant, mid, rid) = (Some(c.tenant.as_str()), Some(c.machine_id.as_str()), Some(c.request_id.as_str()));
-        let refuse = |why: String| {
-            audit(Decision::Refused, tenant, user, &c.action, mid, rid, &why);
-            Accepted::Refused(format!("Refused: {why}."))
+        let who = Audited { tenant, user, action: &c.action, machine_id: mid, request_id: rid };
+        let refuse = |why: Refusal| {
+            audit_refusal(who, &why, "");
+            Accepted::Refused(why)
         };
         if c.user_id != user.id {
-            return refuse("only the analyst who asked can confirm this action".into());
+            return refuse(Refusal::NotRequester { change: false });
         }
-        let Ok(action) = c.action() else { return refuse("unknown action".into()) };
+        let Ok(action) = c.action() else { return refuse(Refusal::UnknownAction) };
         // The policy may have changed since the prompt, and the token must be used where it was made.
         match self.rbac.check(origin, user, Permission::Act(action)) {
             Ok(t) if t == c.tenant => {}
-            Ok(_) => return refuse("this confirmation belongs to another tenant".into()),
-            Err(e) => return refuse(e.to_string()),
+            Ok(_) => return refuse(Refusal::ForeignConfirmation),
+            Err(e) => return refuse(Refusal::Policy(e)),
         }
         if !self.tenants.allows(&c.tenant, action) {
-            return refuse(format!("tenant '{}' does not allow {action}", c.tenant));
+            return refuse(Refusal::TenantDisallows { tenant: c.tenant.clone(), action });
         }
         let key = format!("confirm:{}", c.request_id);
         let two = self.rbac.needs_two_person(&c.tenant, action);
@@ -545,12 +502,12 @@ impl Safety {
                 audit(Decision::Confirmed, tenant, user, &c.action, mid, rid, "");
                 Accepted::Go(Box::new(c))
             }
-            Ok(Some(prev)) if cancelled(&prev) => refuse("this request was cancelled".into()),
+            Ok(Some(prev)) if cancelled(&prev) => refuse(Refusal::Cancelled),
             Ok(Some(prev)) => {
                 audit(Decision::Duplicate, tenant, user, &c.action, mid, rid, &prev);
                 Accepted::Duplicate(format!("Request `{}` was already confirmed; nothing more was done.", c.request_id))
             }
-            Err(e) => refuse(e.to_string()),
+            Err(e) => refuse(Refusal::Store(e.to_string())),
         }
     }
 
@@ -562,29 +519,33 @@ impl Safety {
         let c: Confirmation = match confirm::open(token, keys, now) {
             Ok(c) => c,
             Err(e) => {
-                audit(Decision::Refused, None, approver, "approve", None, None, &e.to_string());
-                return Accepted::Refused(format!("Refused: {e}. Run the command again."));
+                let why = Refusal::Token(e.to_string());
+                let who =
+                    Audited { tenant: None, user: approver, action: "approve", machine_id: None, request_id: None };
+                audit_refusal(who, &why, "");
+                return Accepted::Refused(why);
             }
         };
         let (tenant, mid, rid) = (Some(c.tenant.as_str()), Some(c.machine_id.as_str()), Some(c.request_id.as_str()));
-        let refuse = |why: String| {
-            audit(Decision::Refused, tenant, approver, &c.action, mid, rid, &why);
-            Accepted::Refused(format!("Refused: {why}."))
+        let who = Audited { tenant, user: approver, action: &c.action, machine_id: mid, request_id: rid };
+        let refuse = |why: Refusal| {
+            audit_refusal(who, &why, "");
+            Accepted::Refused(why)
         };
-        let Ok(action) = c.action() else { return refuse("unknown action".into()) };
+        let Ok(action) = c.action() else { return refuse(Refusal::UnknownAction) };
         if !self.rbac.needs_two_person(&c.tenant, action) {
-            return refuse("this action needs no approval".into());
+            return refuse(Refusal::NoApprovalNeeded);
         }
         if c.user_id == approver.id {
-            return refuse("a second person must approve; the requester's own approval does nothing".into());
+            return refuse(Refusal::SelfApproval);
         }
         match self.rbac.check(origin, approver, Permission::Act(action)) {
             Ok(t) if t == c.tenant => {}
-            Ok(_) => return refuse("this approval belongs to another tenant".into()),
-            Err(e) => return refuse(e.to_string()),
+            Ok(_) => return refuse(Refusal::ForeignApproval),
+            Err(e) => return refuse(Refusal::Policy(e)),
         }
         if !self.tenants.allows(&c.tenant, action) {
-            return refuse(format!("tenant '{}' does not allow {action}", c.tenant));
+            return refuse(Refusal::TenantDisallows { tenant: c.tenant.clone(), action });
         }
         let job = confirm::digest(&c);
         match self
@@ -593,10 +554,10 @@ impl Safety {
             .await
             .map(|v| v.as_deref().and_then(Claim::decode))
         {
-            Ok(Some(cl)) if cl.state == ClaimState::Cancelled => return refuse("this request was cancelled".into()),
+            Ok(Some(cl)) if cl.state == ClaimState::Cancelled => return refuse(Refusal::Cancelled),
             Ok(Some(cl)) if cl.state == ClaimState::AwaitingApproval && cl.job == job && cl.by == c.user_id => {}
-            Ok(_) => return refuse("the requester has not confirmed this action".into()),
-            Err(e) => return refuse(e.to_string()),
+            Ok(_) => return refuse(Refusal::NotConfirmedByRequester),
+            Err(e) => return refuse(Refusal::Store(e.to_string())),
         }
         let key = format!("approve:{}", c.request_id);
         let value = Claim::new(ClaimState::Approved, &approver.id, now, job).encode();
@@ -613,12 +574,29 @@ impl Safety {
                 );
                 Accepted::Go(Box::new(c))
             }
-            Ok(Some(prev)) if cancelled(&prev) => refuse("this request was cancelled".into()),
+            Ok(Some(prev)) if cancelled(&prev) => refuse(Refusal::Cancelled),
             Ok(Some(prev)) => {
                 audit(Decision::Duplicate, tenant, approver, &c.action, mid, rid, &prev);
                 Accepted::Duplicate(format!("Request `{}` was already approved; nothing more was done.", c.request_id))
             }
-            Err(e) => refuse(e.to_string()),
+            Err(e) => refuse(Refusal::Store(e.to_string())),
+        }
+    }
+
+    /// The go-ahead of a machine action in Teams (a typed code or a card button): the second person's
+    /// [`Safety::approve`] when `approve`, else the requester's [`Safety::accept`].
+    pub async fn press(
+        &self,
+        approve: bool,
+        token: &str,
+        user: &ChatUser,
+        origin: &Origin,
+        keys: &[SecretString],
+    ) -> Accepted {
+        if approve {
+            self.approve(token, user, origin, keys).await
+        } else {
+            self.accept(token, user, origin, keys).await
         }
     }
 
@@ -629,13 +607,11 @@ impl Safety {
         }
     }
 
-    async fn claim(&self, key: &str) -> Result<Option<Claim>, String> {
+    async fn claim(&self, key: &str) -> Result<Option<Claim>, Refusal> {
         match self.idempotency.get(key).await {
             Ok(None) => Ok(None),
-            Ok(Some(v)) => {
-                Claim::decode(&v).map(Some).ok_or_else(|| format!("the record under '{key}' is not a claim"))
-            }
-            Err(e) => Err(e.to_string()),
+            Ok(Some(v)) => Claim::decode(&v).map(Some).ok_or_else(|| Refusal::NotAClaim(key.to_string())),
+            Err(e) => Err(Refusal::Store(e.to_string())),
         }
     }
 
@@ -645,38 +621,38 @@ impl Safety {
     ///
     /// # Errors
     /// Why the job must not run.
-    pub async fn verify_claims(&self, c: &Confirmation, approver: Option<&ChatUser>) -> Result<(), String> {
+    pub async fn verify_claims(&self, c: &Confirmation, approver: Option<&ChatUser>) -> Result<(), Refusal> {
         let job = confirm::digest(c);
         let Some(confirmed) = self.claim(&format!("confirm:{}", c.request_id)).await? else {
-            return Err("no confirmation of this request is recorded".into());
+            return Err(Refusal::NoConfirmation);
         };
         if confirmed.job != job || confirmed.by != c.user_id {
-            return Err("the recorded confirmation is for another request".into());
+            return Err(Refusal::ConfirmationMismatch);
         }
         if confirmed.at > c.exp {
-            return Err("the request was confirmed after it expired".into());
+            return Err(Refusal::ConfirmedLate);
         }
         match (confirmed.state, approver) {
             (ClaimState::Confirmed, None) => Ok(()),
-            (ClaimState::Confirmed, Some(_)) => Err("the job names an approver but no approval is recorded".into()),
-            (ClaimState::AwaitingApproval, None) => Err("a second person's approval is missing".into()),
+            (ClaimState::Confirmed, Some(_)) => Err(Refusal::ApproverWithoutApproval),
+            (ClaimState::AwaitingApproval, None) => Err(Refusal::ApprovalMissing),
             (ClaimState::AwaitingApproval, Some(a)) => {
                 let Some(approved) = self.claim(&format!("approve:{}", c.request_id)).await? else {
-                    return Err("no approval of this request is recorded".into());
+                    return Err(Refusal::NoApproval);
                 };
                 if approved.state != ClaimState::Approved || approved.job != job {
-                    return Err("the recorded approval is for another request".into());
+                    return Err(Refusal::ApprovalMismatch);
                 }
                 if approved.by != a.id || a.id == c.user_id {
-                    return Err("the job's approver is not the one recorded".into());
+                    return Err(Refusal::WrongApprover);
                 }
                 if approved.at > c.exp {
-                    return Err("the request was approved after it expired".into());
+                    return Err(Refusal::ApprovedLate);
                 }
                 Ok(())
             }
-            (ClaimState::Cancelled, _) => Err("this request was cancelled".into()),
-            (ClaimState::Approved, _) => Err("the recorded confirmation is malformed".into()),
+            (ClaimState::Cancelled, _) => Err(Refusal::Cancelled),
+            (ClaimState::Approved, _) => Err(Refusal::MalformedClaim),
         }
     }
 
@@ -692,12 +668,12 @@ impl Safety {
         user: &ChatUser,
         origin: &Origin,
         keys: &[SecretString],
-    ) -> Result<String, String> {
+    ) -> Result<String, Refusal> {
         let now = (self.clock)();
         let (tenant, requester, label, perm, rid, exp, job, two, mid) =
             match confirm::open::<Confirmation>(token, keys, now) {
                 Ok(c) => {
-                    let Ok(action) = c.action() else { return Err("Refused: unknown action.".into()) };
+                    let Ok(action) = c.action() else { return Err(Refusal::UnknownAction) };
                     let two = self.rbac.needs_two_person(&c.tenant, action);
                     let job = confirm::digest(&c);
                     let mid = Some(c.machine_id.to_string());
@@ -706,8 +682,8 @@ impl Safety {
                 Err(first) => match confirm::open::<ChangeConfirmation>(token, keys, now) {
                     Ok(c) => {
                         let job = confirm::digest(&c);
-                        let change = crate::changes::Change::parse(&c.command);
-                        let Some(change) = change else { return Err("Refused: unknown change.".into()) };
+                        let change = changes::Change::parse(&c.command);
+                        let Some(change) = change else { return Err(Refusal::UnknownChange) };
                         (
                             c.tenant,
                             c.user_id,
@@ -721,18 +697,21 @@ impl Safety {
                         )
                     }
                     Err(_) => {
-                        audit(Decision::Refused, None, user, "cancel", None, None, &first.to_string());
-                        return Err(format!("Refused: {first}; nothing to cancel."));
+                        let why = Refusal::NothingToCancel(first.to_string());
+                        let who = Audited { tenant: None, user, action: "cancel", machine_id: None, request_id: None };
+                        audit_refusal(who, &why, "");
+                        return Err(why);
                     }
                 },
             };
-        let refuse = |why: &str| {
-            audit(Decision::Refused, Some(tenant.as_str()), user, "cancel", mid.as_deref(), Some(&rid), why);
-            Err(format!("Refused: {why}."))
+        let refuse = |why: Refusal| {
+            let (tenant, request_id) = (Some(tenant.as_str()), Some(rid.as_str()));
+            audit_refusal(Audited { tenant, user, action: "cancel", machine_id: mid.as_deref(), request_id }, &why, "");
+            Err(why)
         };
         let may_approve = two && matches!(self.rbac.check(origin, user, perm), Ok(t) if t == tenant);
         if user.id != requester && !may_approve {
-            return refuse("only the requester or an approver can cancel this request");
+            return refuse(Refusal::NotRequesterOrApprover);
         }
         let claim = Claim::new(ClaimState::Cancelled, &user.id, now, job).encode();
         let done = |what: &str| {
@@ -744,15 +723,15 @@ impl Safety {
             Ok(Some(prev)) => match Claim::decode(&prev).map(|c| c.state) {
                 Some(ClaimState::AwaitingApproval) => {}
                 Some(ClaimState::Cancelled) => return Ok("Already cancelled; nothing was done.".to_string()),
-                _ => return refuse("the request was already confirmed"),
+                _ => return refuse(Refusal::AlreadyConfirmed),
             },
-            Err(e) => return refuse(&e.to_string()),
+            Err(e) => return refuse(Refusal::Store(e.to_string())),
         }
         match self.idempotency.put_if_absent(&format!("approve:{rid}"), &claim, exp).await {
             Ok(None) => done("before approval"),
             Ok(Some(prev)) if cancelled(&prev) => Ok("Already cancelled; nothing was done.".to_string()),
-            Ok(Some(_)) => refuse("the request was already approved"),
-            Err(e) => refuse(&e.to_string()),
+            Ok(Some(_)) => refuse(Refusal::AlreadyApproved),
+            Err(e) => refuse(Refusal::Store(e.to_string())),
         }
     }
 
@@ -760,8 +739,9 @@ impl Safety {
     pub async fn execute(&self, ops: &dyn DefenderOps, c: &Confirmation, approver: Option<&ChatUser>) -> Executed {
         let user = ChatUser { id: c.user_id.clone(), name: c.user_name.clone() };
         let (tenant, mid, rid) = (Some(c.tenant.as_str()), Some(c.machine_id.as_str()), Some(c.request_id.as_str()));
+        let who = Audited { tenant, user: &user, action: &c.action, machine_id: mid, request_id: rid };
         if let Err(why) = self.verify_claims(c, approver).await {
-            audit(Decision::Refused, tenant, &user, &c.action, mid, rid, &format!("job refused: {why}"));
+            audit_refusal(who, &why, "job refused: ");
             return Executed::Refused(why);
         }
         let key = format!("exec:{}", c.request_id);
@@ -771,32 +751,30 @@ impl Safety {
                 audit(Decision::Duplicate, tenant, &user, &c.action, mid, rid, &prev);
                 return Executed::Duplicate(prev);
             }
-            Err(e) => return Executed::Refused(e.to_string()),
+            Err(e) => return Executed::Refused(Refusal::Store(e.to_string())),
         }
         let finish = |outcome: String| async move {
             if let Err(e) = self.idempotency.set(&key, &outcome).await {
                 tracing::warn!(error = %e, "could not record an outcome");
             }
         };
-        let Ok(action) = c.action() else { return Executed::Refused("unknown action".into()) };
-        let state = match ops.machine_actions(&c.machine_id).await {
-            Ok(a) => machine_state(&a),
-            Err(e) => {
-                let why = format!("could not read the machine's actions: {e}");
-                audit(Decision::Refused, tenant, &user, &c.action, mid, rid, &why);
-                finish(format!("refused: {why}")).await;
-                return Executed::Refused(why);
+        let Ok(action) = c.action() else { return Executed::Refused(Refusal::UnknownAction) };
+        let refusal = 'check: {
+            let state = match ops.machine_actions(&c.machine_id).await {
+                Ok(a) => machine_state(&a),
+                Err(e) => break 'check Some(Refusal::ActionsUnreadable(e.to_string())),
+            };
+            if let Some(conflict) = state_conflict(action, &state) {
+                break 'check Some(Refusal::Conflict { machine: None, conflict });
             }
+            if self.rbac.needs_two_person(&c.tenant, action) && approver.is_none_or(|a| a.id == c.user_id) {
+                break 'check Some(Refusal::ApprovalMissing);
+            }
+            None
         };
-        if let Some(why) = state_conflict(action, &state) {
-            audit(Decision::Refused, tenant, &user, &c.action, mid, rid, &why);
-            finish(format!("refused: {why}")).await;
-            return Executed::Refused(why);
-        }
-        if self.rbac.needs_two_person(&c.tenant, action) && approver.is_none_or(|a| a.id == c.user_id) {
-            let why = "a second person's approval is missing".to_string();
-            audit(Decision::Refused, tenant, &user, &c.action, mid, rid, &why);
-            finish(format!("refused: {why}")).await;
+        if let Some(why) = refusal {
+            audit_refusal(who, &why, "");
+            finish(format!("refused: {}", plain(&why.reason()))).await;
             return Executed::Refused(why);
         }
         match ops.act(action, &c.machine_id, &comment(c, approver)).await {
@@ -851,17 +829,24 @@ mod tests {
     fn isolation_is_derived_from_the_latest_finished_action_and_pending_ones_block() {
         let s = machine_state(&[]);
         assert!(!s.isolated && s.pending.is_empty());
-        assert_eq!(state_conflict(Action::Unisolate, &s).unwrap(), "the machine is not isolated");
+        assert_eq!(state_conflict(Action::Unisolate, &s).unwrap().to_string(), "the machine is not isolated");
         assert_eq!(state_conflict(Action::Isolate, &s), None);
         let iso = [act("Isolate", "Succeeded", "2026-01-01T00:00:00Z")];
-        assert_eq!(state_conflict(Action::Isolate, &machine_state(&iso)).unwrap(), "the machine is already isolated");
+        assert_eq!(
+            state_conflict(Action::Isolate, &machine_state(&iso)).unwrap().to_string(),
+            "the machine is already isolated"
+        );
         let released = [act("Unisolate", "Succeeded", "2026-01-02T00:00:00Z"), iso[0].clone()];
         assert!(!machine_state(&released).isolated, "the later unisolate wins, whatever the list order");
         let failed = [iso[0].clone(), act("Unisolate", "Failed", "2026-01-03T00:00:00Z")];
         assert!(machine_state(&failed).isolated, "a failed unisolate changes nothing");
         let pending = [act("Isolate", "Pending", "2026-01-04T00:00:00Z")];
-        assert!(state_conflict(Action::Isolate, &machine_state(&pending)).unwrap().contains("still pending"));
-        assert!(state_conflict(Action::Unisolate, &machine_state(&pending)).unwrap().contains("still pending"));
+        assert!(
+            state_conflict(Action::Isolate, &machine_state(&pending)).unwrap().to_string().contains("still pending")
+        );
+        assert!(
+            state_conflict(Action::Unisolate, &machine_state(&pending)).unwrap().to_string().contains("still pending")
+        );
         assert_eq!(state_conflict(Action::Scan, &machine_state(&pending)), None, "other kinds are independent");
         // Instants, not text: half a second later is later, whatever the digits or the offset.
         let late_iso = [

@@ -18,6 +18,7 @@
 //! 5. The confirmed action's outcome, and its follow-up until a terminal state, are posted to the
 //!    conversation by the worker ([`crate::thread::Poster`] → [`crate::connector`]).
 
+use super::{State, approval_request};
 use crate::{
     actions::{Accepted, IncidentAccepted},
     bot_auth::BotAuth,
@@ -25,7 +26,6 @@ use crate::{
     command::{ChatUser, Command, Origin, Parsed, parse_text, teams_plain_text, usage},
     config::{ChatOpsConfigError, Platform, check_response_url_prefix, list, nonempty, seconds},
     connector::{BotConnector, TeamsRef},
-    handler::{State, approval_request},
     handoff::Job,
     reply::{ButtonAction, Reply, untrusted},
 };
@@ -304,7 +304,7 @@ pub async fn handle(state: &State, bot: &TeamsBot, req: &Request, body: &[u8]) -
     let tenant = match state.safety.authorize(&origin, &user, &cmd) {
         Ok(Some(t)) => t,
         Ok(None) => return tell(usage()).await,
-        Err(why) => return tell(why).await,
+        Err(why) => return tell(why.text()).await,
     };
     let job = Job::Command { tenant, user, origin, text, response_url: None, received_at: now };
     let job = Job::Teams { conversation: here.clone(), job: Box::new(job) };
@@ -358,11 +358,7 @@ async fn press(
     match ButtonAction::parse(verb) {
         Some(button @ (ButtonAction::Confirm | ButtonAction::Approve)) => {
             let approve = button == ButtonAction::Approve;
-            let accepted = if approve {
-                state.safety.approve(&token, user, origin, &keys).await
-            } else {
-                state.safety.accept(&token, user, origin, &keys).await
-            };
+            let accepted = state.safety.press(approve, &token, user, origin, &keys).await;
             match accepted {
                 Accepted::Go(c) => {
                     let approver = approve.then(|| user.clone());
@@ -399,7 +395,8 @@ async fn press(
                     update_inline(bot, &conv, &card).await;
                     ok(&cards::invoke_card(&card))
                 }
-                Accepted::Duplicate(msg) | Accepted::Refused(msg) => refused(msg),
+                Accepted::Duplicate(msg) => refused(msg),
+                Accepted::Refused(why) => refused(why.text()),
             }
         }
         Some(ButtonAction::ConfirmChange) => match state.safety.accept_incident(&token, user, origin, &keys).await {
@@ -425,7 +422,8 @@ async fn press(
                     }
                 }
             }
-            IncidentAccepted::Duplicate(msg) | IncidentAccepted::Refused(msg) => refused(msg),
+            IncidentAccepted::Duplicate(msg) => refused(msg),
+            IncidentAccepted::Refused(why) => refused(why.text()),
         },
         Some(ButtonAction::Cancel) => match state.safety.cancel(&token, user, origin, &keys).await {
             Ok(msg) => {
@@ -433,7 +431,7 @@ async fn press(
                 update_inline(bot, &conv, &done).await;
                 ok(&cards::invoke_card(&done))
             }
-            Err(msg) => refused(msg),
+            Err(why) => refused(why.text()),
         },
         None => refused("Nothing to do.".into()),
     }
