@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod client;
+pub mod endpoint;
 pub mod error;
 pub mod governor;
 pub mod kql;
@@ -24,4 +25,5 @@ pub mod retry;
 
 pub use client::{ApiTarget, StaticTargets, TargetResolver};
 pub use client::{Call, Deadline, DefenderClient};
+pub use endpoint::Endpoint;
 pub use error::DefenderError;
