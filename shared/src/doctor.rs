@@ -6,7 +6,7 @@
 
 use crate::{
     cloud::ApiFamily,
-    defender::{TargetResolver, permissions},
+    defender::{Endpoint, TargetResolver, permissions},
     ids::TenantName,
     runtime::Runtime,
 };
@@ -89,24 +89,14 @@ impl std::fmt::Display for Finding {
     }
 }
 
-/// The API family that serves a documented endpoint name (`mde.`, `xdr.`, `graph.`).
-pub fn api_of(endpoint: &str) -> Option<ApiFamily> {
-    match endpoint.split('.').next()? {
-        "mde" => Some(ApiFamily::Mde),
-        "xdr" => Some(ApiFamily::Xdr),
-        "graph" => Some(ApiFamily::Graph),
-        _ => None,
-    }
-}
-
 /// Checks `endpoints` for every tenant in `tenants` (all when empty).
-pub async fn check(rt: &Runtime, tenants: &[TenantName], endpoints: &[&str]) -> Vec<Finding> {
+pub async fn check(rt: &Runtime, tenants: &[TenantName], endpoints: &[Endpoint]) -> Vec<Finding> {
     let names: Vec<TenantName> =
         if tenants.is_empty() { rt.registry.iter().map(|t| t.name.clone()).collect() } else { tenants.to_vec() };
     let mut out = Vec::new();
     for tenant in &names {
         for api in [ApiFamily::Mde, ApiFamily::Xdr, ApiFamily::Graph] {
-            let mine: Vec<&str> = endpoints.iter().copied().filter(|e| api_of(e) == Some(api)).collect();
+            let mine: Vec<Endpoint> = endpoints.iter().copied().filter(|e| e.api() == api).collect();
             if mine.is_empty() {
                 continue;
             }
@@ -147,7 +137,7 @@ pub async fn check(rt: &Runtime, tenants: &[TenantName], endpoints: &[&str]) -> 
             } else {
                 let missing = missing
                     .into_iter()
-                    .map(|(e, p)| (e.to_string(), p.iter().map(|s| s.to_string()).collect()))
+                    .map(|(e, p)| (e.name().to_string(), p.iter().map(|s| s.to_string()).collect()))
                     .collect();
                 out.push(Finding::Missing { tenant: tenant.to_string(), api, missing });
             }
@@ -160,9 +150,9 @@ pub async fn check(rt: &Runtime, tenants: &[TenantName], endpoints: &[&str]) -> 
 /// application permissions the grant script gives it, then for each function, per API, every endpoint
 /// it may call and the application / delegated permissions that admit it (any one of each list
 /// suffices).
-pub fn permissions_markdown(functions: &[(&str, &[&str])], identities: &[(&str, &[&str])]) -> String {
+pub fn permissions_markdown(functions: &[(&str, &[Endpoint])], identities: &[(&str, &[&str])]) -> String {
     let mut out = String::from(
-        "# Permissions\n\nGenerated from the permission manifest (`shared/src/defender/permissions.rs`, itself read from\n\
+        "# Permissions\n\nGenerated from the permission manifest (`Endpoint::permissions`, generated at build time from\n\
          Microsoft's documented permission lists in `contract/defender-api/`) and each function's endpoint list\n\
          (`defender-functions permissions > docs/permissions.md`; a test fails when this file is stale).\n\
          For each endpoint, **one** of the listed permissions suffices. Grant them on the API named in the\n\
@@ -174,7 +164,7 @@ pub fn permissions_markdown(functions: &[(&str, &[&str])], identities: &[(&str, 
          | identity | functions | application permissions granted | response permissions |\n|---|---|---|---|\n",
     );
     for (id, fns) in identities {
-        let endpoints: Vec<&str> =
+        let endpoints: Vec<Endpoint> =
             functions.iter().filter(|(f, _)| fns.contains(f)).flat_map(|(_, e)| e.iter().copied()).collect();
         let granted = permissions::application_grant(&endpoints);
         let response: Vec<&str> = granted.iter().copied().filter(|p| permissions::RESPONSE.contains(p)).collect();
@@ -192,7 +182,7 @@ pub fn permissions_markdown(functions: &[(&str, &[&str])], identities: &[(&str, 
             (ApiFamily::Xdr, "Microsoft Threat Protection (Defender XDR)"),
             (ApiFamily::Graph, "Microsoft Graph"),
         ] {
-            let mine: Vec<&str> = endpoints.iter().copied().filter(|e| api_of(e) == Some(api)).collect();
+            let mine: Vec<Endpoint> = endpoints.iter().copied().filter(|e| e.api() == api).collect();
             if mine.is_empty() {
                 continue;
             }
@@ -200,10 +190,9 @@ pub fn permissions_markdown(functions: &[(&str, &[&str])], identities: &[(&str, 
                 "\n### {title}\n\n| endpoint | application (any one) | delegated (any one) |\n|---|---|---|\n"
             ));
             for e in mine {
-                let (app, del) = permissions::needs(e).map_or((String::from("?"), String::from("?")), |p| {
-                    let join = |l: &[&str]| if l.is_empty() { "—".to_string() } else { l.join(", ") };
-                    (join(p.application), join(p.delegated))
-                });
+                let p = e.permissions();
+                let join = |l: &[&str]| if l.is_empty() { "—".to_string() } else { l.join(", ") };
+                let (app, del) = (join(p.application), join(p.delegated));
                 out.push_str(&format!("| `{e}` | {app} | {del} |\n"));
             }
         }

@@ -14,7 +14,7 @@ use defender_shared::{
     auth::{AccessToken, AuthError, TokenSource},
     cloud::ApiFamily,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError, StaticTargets,
+        Call, Deadline, DefenderClient, DefenderError, Endpoint, StaticTargets,
         governor::Governor,
         retry::{Clock, RetryPolicy},
     },
@@ -22,7 +22,7 @@ use defender_shared::{
     secret::SecretString,
 };
 use futures::{StreamExt, future::BoxFuture};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::{
@@ -200,11 +200,9 @@ fn tenant(name: &str) -> TenantName {
     name.parse().unwrap()
 }
 
-fn get(endpoint: &'static str, api: ApiFamily, path: &str, query: &[(&str, &str)]) -> Call {
+fn get(endpoint: Endpoint, path: &str, query: &[(&str, &str)]) -> Call {
     Call {
         endpoint,
-        api,
-        method: Method::GET,
         path: path.to_string(),
         query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         body: None,
@@ -213,9 +211,7 @@ fn get(endpoint: &'static str, api: ApiFamily, path: &str, query: &[(&str, &str)
 
 fn isolate(machine: &str, comment: &str) -> Call {
     Call {
-        endpoint: "mde.machines.isolate",
-        api: ApiFamily::Mde,
-        method: Method::POST,
+        endpoint: Endpoint::MdeMachinesIsolate,
         path: format!("/api/machines/{machine}/isolate"),
         query: vec![],
         body: Some(json!({"Comment": comment, "IsolationType": "Full"})),
@@ -223,7 +219,7 @@ fn isolate(machine: &str, comment: &str) -> Call {
 }
 
 fn alerts() -> Call {
-    get("mde.alerts.list", ApiFamily::Mde, "/api/alerts", &[])
+    get(Endpoint::MdeAlertsList, "/api/alerts", &[])
 }
 
 #[derive(Debug, Deserialize)]
@@ -257,11 +253,7 @@ async fn machines_and_alerts_decode_into_typed_values() {
     let client = env.client();
     let t = tenant("contoso");
     let machines: List<Machine> = client
-        .call(
-            &t,
-            get("mde.machines.list", ApiFamily::Mde, "/api/machines", &[]),
-            env.time.deadline(Duration::from_secs(30)),
-        )
+        .call(&t, get(Endpoint::MdeMachinesList, "/api/machines", &[]), env.time.deadline(Duration::from_secs(30)))
         .await
         .unwrap();
     assert_eq!(machines.value.len(), 25);
@@ -272,7 +264,7 @@ async fn machines_and_alerts_decode_into_typed_values() {
     let filtered: List<Alert> = client
         .call(
             &t,
-            get("mde.alerts.list", ApiFamily::Mde, "/api/alerts", &[("$filter", "severity eq 'High'"), ("$top", "5")]),
+            get(Endpoint::MdeAlertsList, "/api/alerts", &[("$filter", "severity eq 'High'"), ("$top", "5")]),
             env.time.deadline(Duration::from_secs(30)),
         )
         .await
@@ -297,7 +289,7 @@ async fn a_missing_entity_is_a_typed_404_with_the_service_code() {
     let err = client
         .call::<Value>(
             &t,
-            get("mde.machines.get", ApiFamily::Mde, &format!("/api/machines/{missing}"), &[]),
+            get(Endpoint::MdeMachinesGet, &format!("/api/machines/{missing}"), &[]),
             env.time.deadline(Duration::from_secs(30)),
         )
         .await
@@ -312,7 +304,7 @@ async fn a_missing_entity_is_a_typed_404_with_the_service_code() {
     let err = client
         .call::<Value>(
             &t,
-            get("graph.security.alerts_v2.get", ApiFamily::Graph, "/security/alerts_v2/da000000000000000000_1", &[]),
+            get(Endpoint::GraphSecurityAlertsV2Get, "/security/alerts_v2/da000000000000000000_1", &[]),
             env.time.deadline(Duration::from_secs(30)),
         )
         .await
@@ -403,7 +395,7 @@ async fn a_wait_that_would_cross_the_deadline_is_not_started() {
     // A 503 asking for more than the deadline leaves: the service's error, typed, at once. (Another
     // endpoint: the 429 above closed the alerts bucket for its five seconds.)
     env.fault(json!({"path_prefix": "/api/machines", "status": 503, "retry_after_s": 30, "times": 3})).await;
-    let machines = get("mde.machines.list", ApiFamily::Mde, "/api/machines", &[]);
+    let machines = get(Endpoint::MdeMachinesList, "/api/machines", &[]);
     let err = client.call::<Value>(&t, machines, env.time.deadline(Duration::from_secs(5))).await.unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE), "{err:?}");
     assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
@@ -459,7 +451,7 @@ async fn an_isolate_answered_503_is_not_sent_again_but_a_get_is() {
     let m: Machine = client
         .call(
             &t,
-            get("mde.machines.get", ApiFamily::Mde, &format!("/api/machines/{MACHINE}"), &[]),
+            get(Endpoint::MdeMachinesGet, &format!("/api/machines/{MACHINE}"), &[]),
             env.time.deadline(Duration::from_secs(30)),
         )
         .await
@@ -483,7 +475,7 @@ async fn an_isolate_answered_429_is_sent_again_and_runs_once() {
     let actions: List<Value> = client
         .call(
             &t,
-            get("mde.machineactions.list", ApiFamily::Mde, "/api/machineactions", &[("$filter", &filter)]),
+            get(Endpoint::MdeMachineactionsList, "/api/machineactions", &[("$filter", &filter)]),
             env.time.deadline(Duration::from_secs(30)),
         )
         .await
@@ -534,7 +526,7 @@ async fn an_isolate_that_timed_out_is_not_sent_again_but_a_get_is() {
     let DefenderError::Transport { source, .. } = &err else { panic!("{err:?}") };
     assert!(source.is_timeout() && err.is_retryable());
     assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), 1, "the action was sent once");
-    let machine = get("mde.machines.get", ApiFamily::Mde, &format!("/api/machines/{MACHINE}"), &[]);
+    let machine = get(Endpoint::MdeMachinesGet, &format!("/api/machines/{MACHINE}"), &[]);
     let err = client.call::<Value>(&t, machine, env.time.deadline(Duration::from_secs(60))).await.unwrap_err();
     assert!(matches!(err, DefenderError::Transport { .. }), "{err:?}");
     assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), 1 + 3, "the read was tried three times");
@@ -657,14 +649,14 @@ async fn paging_covers_large_collections_without_duplicates_or_gaps() {
     assert_eq!(queries, vec!["%24top=10000", "%24top=10000&%24skip=10000", "%24top=10000&%24skip=20000"]);
 
     // XDR: $top=100 (its maximum), most recent first, no nextLink.
-    let incidents = get("xdr.incidents.list", ApiFamily::Xdr, "/api/incidents", &[]);
+    let incidents = get(Endpoint::XdrIncidentsList, "/api/incidents", &[]);
     let (seen, sizes) = drain(client.pages::<IncidentRef>(&t, incidents, 100, deadline), |i| i.incident_id.0).await;
     assert_eq!(seen, incident_ids);
     assert_eq!(sizes.len(), 11);
     assert_eq!(sizes.last(), Some(&12));
 
     // Graph: @odata.nextLink, sent back unchanged, until it is absent.
-    let graph = get("graph.security.alerts_v2.list", ApiFamily::Graph, "/security/alerts_v2", &[]);
+    let graph = get(Endpoint::GraphSecurityAlertsV2List, "/security/alerts_v2", &[]);
     let (seen, sizes) = drain(client.pages::<WithId>(&t, graph, 1_000, deadline), |a| a.id.clone()).await;
     assert_eq!(seen, graph_ids);
     assert_eq!(sizes.len(), 26);
@@ -683,7 +675,7 @@ async fn paging_stops_at_a_foreign_next_link_and_retries_each_page() {
     let t = tenant("contoso");
     // Each page request goes through the retry logic: a page is throttled once.
     env.fault(json!({"path_prefix": "/v1.0/security/alerts_v2", "status": 429, "retry_after_s": 3, "times": 1})).await;
-    let graph = get("graph.security.alerts_v2.list", ApiFamily::Graph, "/security/alerts_v2", &[]);
+    let graph = get(Endpoint::GraphSecurityAlertsV2List, "/security/alerts_v2", &[]);
     let pages: Vec<Vec<WithId>> =
         client.pages(&t, graph, 25, env.time.deadline(Duration::from_secs(60))).map(Result::unwrap).collect().await;
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![25, 25, 10]);
@@ -713,7 +705,7 @@ async fn paging_stops_at_a_foreign_next_link_and_retries_each_page() {
         env.tokens.clone(),
         Arc::new(StaticTargets::single_origin(&origin).unwrap()),
     );
-    let graph = get("graph.security.alerts_v2.list", ApiFamily::Graph, "/security/alerts_v2", &[]);
+    let graph = get(Endpoint::GraphSecurityAlertsV2List, "/security/alerts_v2", &[]);
     let got: Vec<Result<Vec<WithId>, DefenderError>> =
         fake.pages(&t, graph, 1, Deadline::after(Duration::from_secs(10))).collect().await;
     assert_eq!(got.len(), 2, "{got:?}");
@@ -726,7 +718,7 @@ async fn paging_stops_at_a_foreign_next_link_and_retries_each_page() {
 // The quota governor.
 
 fn incidents_top1() -> Call {
-    get("xdr.incidents.list", ApiFamily::Xdr, "/api/incidents", &[("$top", "1")])
+    get(Endpoint::XdrIncidentsList, "/api/incidents", &[("$top", "1")])
 }
 
 #[tokio::test]
@@ -777,7 +769,7 @@ async fn without_the_governor_the_simulator_throttles_the_same_workload() {
 }
 
 fn graph_alerts_top1() -> Call {
-    get("graph.security.alerts_v2.list", ApiFamily::Graph, "/security/alerts_v2", &[("$top", "1")])
+    get(Endpoint::GraphSecurityAlertsV2List, "/security/alerts_v2", &[("$top", "1")])
 }
 
 async fn hunt_once(client: &DefenderClient<SimTokens>, t: &TenantName, env: &Env) {
@@ -822,7 +814,7 @@ async fn xdr_incidents_list_get_and_update_are_paced_as_one_quota() {
     }
     assert_eq!(env.time.slept(), Duration::ZERO, "50 incidents calls fit in one minute");
     // The incidents API allows 50 calls per minute in all: a get now waits for the window.
-    let get_one = get("xdr.incidents.get", ApiFamily::Xdr, &format!("/api/incidents/{id}"), &[]);
+    let get_one = get(Endpoint::XdrIncidentsGet, &format!("/api/incidents/{id}"), &[]);
     client.call::<Value>(&t, get_one, deadline()).await.unwrap();
     // About a minute from the first call, less the real time the 50 calls took.
     assert!(env.time.slept() >= Duration::from_secs(30), "the 51st incidents call waited: {:?}", env.time.slept());
@@ -838,11 +830,7 @@ async fn graph_calls_ask_for_evolvable_enum_members_by_name() {
     let t = tenant("contoso");
     let deadline = || env.time.deadline(Duration::from_secs(60));
     let page: Value = client
-        .call(
-            &t,
-            get("graph.security.incidents.list", ApiFamily::Graph, "/security/incidents", &[("$top", "1")]),
-            deadline(),
-        )
+        .call(&t, get(Endpoint::GraphSecurityIncidentsList, "/security/incidents", &[("$top", "1")]), deadline())
         .await
         .unwrap();
     let id = page["value"][0]["id"].as_str().unwrap().to_string();
@@ -853,8 +841,7 @@ async fn graph_calls_ask_for_evolvable_enum_members_by_name() {
         inc["status"] = json!("awaitingAction");
     }
     let path = format!("/security/incidents/{id}");
-    let got: Value =
-        client.call(&t, get("graph.security.incidents.get", ApiFamily::Graph, &path, &[]), deadline()).await.unwrap();
+    let got: Value = client.call(&t, get(Endpoint::GraphSecurityIncidentsGet, &path, &[]), deadline()).await.unwrap();
     assert_eq!(got["status"], "awaitingAction", "the client sends Prefer: include-unknown-enum-members");
     // Without the header the service hides the member: what a client without it would see.
     let raw: Value = env

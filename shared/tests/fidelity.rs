@@ -19,8 +19,7 @@ use chrono::{DateTime, Utc};
 use defender_shared::{
     cloud::ApiFamily,
     defender::{
-        Call, DefenderError,
-        api::{self, ENDPOINTS},
+        Call, DefenderError, Endpoint, api,
         kql::HuntingQuery,
         models::{
             DownloadLink, ODataList,
@@ -61,6 +60,12 @@ fn contract() -> BTreeMap<String, Value> {
     }
     assert!(out.len() >= 71, "contract files missing: {}", out.len());
     out
+}
+
+/// Every endpoint with a typed call, by contract name (generated from the contract: the test compares
+/// it with the files read here).
+fn endpoints() -> Vec<&'static str> {
+    Endpoint::ALL.iter().map(|e| e.name()).collect()
 }
 
 /// Endpoints with typed calls: everything but the token endpoints and the error envelopes.
@@ -150,7 +155,7 @@ fn response_round_trip(endpoint: &str, example: &Value) -> Option<Result<Value, 
 fn every_endpoint_has_a_response_model() {
     // Also the endpoints whose docs show no body (their answers have the shape of a sibling's).
     let empty_body = ["mde.alerts.batch_update", "mde.indicators.delete", "mde.indicators.batch_delete"];
-    for name in ENDPOINTS.iter().filter(|n| !empty_body.contains(n)) {
+    for name in endpoints().iter().filter(|n| !empty_body.contains(n)) {
         assert!(response_round_trip(name, &json!({})).is_some(), "{name}: no response model");
     }
 }
@@ -800,21 +805,22 @@ fn match_pattern(pattern: &str, text: &str, loose: bool) -> Option<Vec<(String, 
 fn every_contract_endpoint_has_a_typed_call_matching_its_method_and_path() {
     let c = contract();
     let documented: Vec<&str> = c.keys().map(String::as_str).filter(|n| is_api_endpoint(n)).collect();
-    let mut ours: Vec<&str> = ENDPOINTS.to_vec();
+    let mut ours: Vec<&str> = endpoints();
     ours.sort_unstable();
-    assert_eq!(ours, documented, "api::ENDPOINTS must list exactly the contract's endpoints");
+    assert_eq!(ours, documented, "Endpoint::ALL must list exactly the contract's endpoints");
 
-    for name in ENDPOINTS {
+    for name in &endpoints() {
         let doc = &c[*name];
         let call = sample_call(name);
-        assert_eq!(call.endpoint, *name);
-        assert_eq!(call.method.as_str(), doc["method"].as_str().unwrap(), "{name}");
+        assert_eq!(call.endpoint.name(), *name);
+        assert_eq!(call.method().as_str(), doc["method"].as_str().unwrap(), "{name}");
+        assert_eq!(call.endpoint.path_template(), doc["path"].as_str().unwrap(), "{name}");
         let family = match doc["api"].as_str().unwrap() {
             "mde" => ApiFamily::Mde,
             "xdr" => ApiFamily::Xdr,
             _ => ApiFamily::Graph,
         };
-        assert_eq!(call.api, family, "{name}");
+        assert_eq!(call.api(), family, "{name}");
         let pattern = doc["path"].as_str().unwrap();
         let (path_pattern, query_pattern) = pattern.split_once('?').unwrap_or((pattern, ""));
         assert!(match_pattern(path_pattern, &call.path, false).is_some(), "{name}: {} !~ {path_pattern}", call.path);
@@ -906,18 +912,21 @@ fn documented_request_urls_parse_through_our_newtypes() {
 #[test]
 fn permission_manifest_equals_the_contract() {
     let c = contract();
-    assert_eq!(permissions::MANIFEST.len(), ENDPOINTS.len());
     let strs =
         |v: &Value| -> Vec<String> { v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect() };
-    for name in ENDPOINTS {
-        let needed = permissions::needs(name).unwrap_or_else(|| panic!("{name} missing from the manifest"));
-        assert_eq!(needed.application, strs(&c[*name]["permissions"]["application"]).as_slice(), "{name}");
-        assert_eq!(needed.delegated, strs(&c[*name]["permissions"]["delegated"]).as_slice(), "{name}");
+    for e in Endpoint::ALL {
+        let name = e.name();
+        let needed = e.permissions();
+        assert_eq!(needed.application, strs(&c[name]["permissions"]["application"]).as_slice(), "{name}");
+        assert_eq!(needed.delegated, strs(&c[name]["permissions"]["delegated"]).as_slice(), "{name}");
     }
     // The doctor check over a read-only app's roles.
     let reader = vec!["Alert.Read.All".to_string(), "Machine.Read.All".to_string()];
-    let missing = permissions::missing(&reader, &["mde.alerts.list", "mde.machines.get", "mde.machines.isolate"]);
-    assert_eq!(missing, vec![("mde.machines.isolate", &["Machine.Isolate"][..])]);
+    let missing = permissions::missing(
+        &reader,
+        &[Endpoint::MdeAlertsList, Endpoint::MdeMachinesGet, Endpoint::MdeMachinesIsolate],
+    );
+    assert_eq!(missing, vec![(Endpoint::MdeMachinesIsolate, &["Machine.Isolate"][..])]);
 }
 
 #[test]
@@ -934,10 +943,10 @@ fn the_round_trip_rule_equates_only_null_and_absent() {
 #[test]
 fn the_simulator_routes_every_call_to_its_endpoint() {
     let spec = tenant_sim::spec::SpecTable::load().unwrap();
-    for name in ENDPOINTS {
+    for name in &endpoints() {
         let call = sample_call(name);
-        let path = if call.api == ApiFamily::Graph { format!("/v1.0{}", call.path) } else { call.path.clone() };
-        let routed = spec.route(call.method.as_str(), &path).unwrap_or_else(|_| panic!("{name}: {path} not routed"));
+        let path = if call.api() == ApiFamily::Graph { format!("/v1.0{}", call.path) } else { call.path.clone() };
+        let routed = spec.route(call.method().as_str(), &path).unwrap_or_else(|_| panic!("{name}: {path} not routed"));
         assert_eq!(routed.endpoint.name, *name, "{path}");
         let first = routed.first_param();
         let expected = [MACHINE, ALERT, ACTION, "10.209.67.177", "example.com", "user1", "924518", "995", "63017"]

@@ -54,9 +54,7 @@ async fn env_credential_opens_the_vault_and_a_registry_tenant_uses_its_vault_sec
     assert_eq!(rt.store.get("defender-client-secret").await.unwrap().expose(), SECRET);
     let tenant = "contoso".parse().unwrap();
     let call = Call {
-        endpoint: "mde.machines.list",
-        api: defender_shared::cloud::ApiFamily::Mde,
-        method: reqwest::Method::GET,
+        endpoint: defender_shared::defender::Endpoint::MdeMachinesList,
         path: "/api/machines".into(),
         query: vec![("$top".into(), "3".into())],
         body: None,
@@ -113,7 +111,12 @@ async fn doctor_names_the_permissions_a_function_needs_but_lacks() {
     let findings = check(
         &rt,
         &[],
-        &["mde.machines.get", "mde.machines.isolate", "xdr.incidents.list", "graph.security.alerts_v2.list"],
+        &[
+            defender_shared::defender::Endpoint::MdeMachinesGet,
+            defender_shared::defender::Endpoint::MdeMachinesIsolate,
+            defender_shared::defender::Endpoint::XdrIncidentsList,
+            defender_shared::defender::Endpoint::GraphSecurityAlertsV2List,
+        ],
     )
     .await;
     assert_eq!(findings.len(), 3, "{findings:?}");

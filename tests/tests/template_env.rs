@@ -114,7 +114,7 @@ fn certificate() -> (String, String) {
 }
 
 /// The documented endpoints a function binary may call (what its app is granted for).
-fn endpoints_of(binary: &str) -> &'static [&'static str] {
+fn endpoints_of(binary: &str) -> &'static [defender_shared::defender::Endpoint] {
     match binary {
         "webhook-enrich" => webhook_enrich::ENDPOINTS,
         "scheduled-export" => scheduled_export::ENDPOINTS,
@@ -157,7 +157,8 @@ fn register_apps(r: &Resolved, opts: &mut SimOptions) {
     let template_apps: Vec<String> = by_app.keys().cloned().collect();
     opts.seed.apps.retain(|a| !template_apps.contains(&a.client_id));
     for (client_id, functions) in by_app {
-        let endpoints: Vec<&str> = functions.iter().flat_map(|f| endpoints_of(&f.binary).iter().copied()).collect();
+        let endpoints: Vec<defender_shared::defender::Endpoint> =
+            functions.iter().flat_map(|f| endpoints_of(&f.binary).iter().copied()).collect();
         let mut secrets: Vec<String> = functions.iter().flat_map(|f| vault_secrets_of(&f.environment)).collect();
         secrets.sort();
         secrets.dedup();

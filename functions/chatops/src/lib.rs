@@ -82,27 +82,28 @@ pub use actions::changes;
 pub use command::indicators;
 pub use followup::events;
 pub use handler::teams_bot;
+use defender_shared::defender::Endpoint;
 
 /// Every documented endpoint the functions may call (for the permission self-check).
-pub const ENDPOINTS: &[&str] = &[
-    "mde.machines.get",
-    "mde.machines.list",
-    "mde.machines.find_by_ip",
-    "mde.machines.alerts",
-    "mde.machines.isolate",
-    "mde.machines.unisolate",
-    "mde.machines.run_av_scan",
-    "mde.machines.restrict_code_execution",
-    "mde.machines.unrestrict_code_execution",
-    "mde.machines.collect_investigation_package",
-    "mde.machineactions.list",
-    "mde.machineactions.get",
-    "mde.alerts.get",
-    "mde.alerts.update",
-    "mde.indicators.list",
-    "mde.indicators.submit",
-    "mde.indicators.delete",
-    "graph.security.run_hunting_query",
-    "xdr.incidents.get",
-    "xdr.incidents.update",
+pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint::MdeMachinesGet,
+    Endpoint::MdeMachinesList,
+    Endpoint::MdeMachinesFindByIp,
+    Endpoint::MdeMachinesAlerts,
+    Endpoint::MdeMachinesIsolate,
+    Endpoint::MdeMachinesUnisolate,
+    Endpoint::MdeMachinesRunAvScan,
+    Endpoint::MdeMachinesRestrictCodeExecution,
+    Endpoint::MdeMachinesUnrestrictCodeExecution,
+    Endpoint::MdeMachinesCollectInvestigationPackage,
+    Endpoint::MdeMachineactionsList,
+    Endpoint::MdeMachineactionsGet,
+    Endpoint::MdeAlertsGet,
+    Endpoint::MdeAlertsUpdate,
+    Endpoint::MdeIndicatorsList,
+    Endpoint::MdeIndicatorsSubmit,
+    Endpoint::MdeIndicatorsDelete,
+    Endpoint::GraphSecurityRunHuntingQuery,
+    Endpoint::XdrIncidentsGet,
+    Endpoint::XdrIncidentsUpdate,
 ];

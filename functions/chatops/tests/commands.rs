@@ -143,6 +143,7 @@ async fn block_submits_one_typed_indicator_once_confirmed() {
     rig.drain().await;
     let prompt = common::text(&rig.posted("file")[0]).to_string();
     assert!(prompt.contains("This replaces indicator `8051`") && prompt.contains("BlockAndRemediate"), "{prompt}");
+    rig.assert_declared_endpoints();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -165,6 +166,7 @@ async fn unblock_deletes_the_one_exact_indicator_once_confirmed() {
     assert_eq!(deletes.len(), 1, "{deletes:#?}");
     assert_eq!(deletes[0]["path"], "/api/indicators/8030");
     assert!(rig.indicator("45.137.21.9").is_none());
+    rig.assert_declared_endpoints();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -207,6 +209,7 @@ async fn alert_updates_patch_once_confirmed() {
         (a["classification"].as_str(), a["determination"].as_str()),
         (Some("FalsePositive"), Some("SecurityTesting"))
     );
+    rig.assert_declared_endpoints();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -218,6 +221,7 @@ async fn incident_resolve_needs_a_confirmation_and_runs_once() {
     let (_, won, _) = five_confirms(&mut rig, &format!("incident {id} resolve"), "res").await;
     assert!(won.starts_with(&format!("Confirmed: incident `{id}` resolve")), "{won}");
     assert_eq!(rig.writes("PATCH", "/api/incidents/").await.len(), 1);
+    rig.assert_declared_endpoints();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -274,6 +278,7 @@ async fn actions_lists_the_machines_history_newest_first_read_only() {
         .map(|(_, v)| v.into_owned());
     assert_eq!(filter, Some(format!("machineId eq '{mid}'")), "{list}");
     assert_eq!(rig.writes("POST", "/api/").await.len(), before, "read-only");
+    rig.assert_declared_endpoints();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -293,6 +298,7 @@ async fn teams_blocks_with_a_typed_confirmation_once() {
     rig.drain().await;
     assert_eq!(rig.writes("POST", "/api/indicators").await.len(), 1);
     assert_eq!(rig.indicator("evil-teams.example").unwrap()["action"], "Warn");
+    rig.assert_declared_endpoints();
 }
 
 /// The channel of a bot follow-up is checked against the policy, not taken from the queue message:
@@ -329,4 +335,5 @@ async fn bot_follow_ups_go_only_to_a_channel_the_policy_routes_to_the_tenant() {
     rig.worker.run(job(CHANNEL)).await;
     assert_eq!(rig.messages().len(), 1, "a wrong token posts nothing");
     assert_eq!(rig.slack.lock().unwrap().api_errors.last().map(String::as_str), Some("invalid_auth"));
+    rig.assert_declared_endpoints();
 }

@@ -39,6 +39,7 @@ async fn an_unauthorised_user_cannot_start_any_action() {
     assert!(text(&out).starts_with("Refused: confirmation signature does not match"), "{out}");
     assert!(rig.jobs.try_recv().is_err());
     assert!(rig.action_posts().await.is_empty(), "no action reached Defender");
+    rig.assert_declared_endpoints();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -80,12 +81,14 @@ async fn ambiguous_unknown_and_conflicting_machines_are_refused() {
     assert!(text(&both[0]).ends_with("use the machine id."), "{}", text(&both[0]));
     {}
     assert!(rig.action_posts().await.is_empty());
+    rig.assert_declared_endpoints();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn five_concurrent_confirms_and_a_retry_make_one_isolate_which_is_followed_to_success() {
     let mut rig = rig().await;
     five_concurrent_confirms_and_a_retry(&mut rig).await;
+    rig.assert_declared_endpoints();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -121,6 +124,7 @@ async fn a_second_isolate_while_one_is_pending_is_refused_before_defender() {
     let (_, out) = rig.press(ANALYST, "confirm", &scan, None).await;
     assert_eq!(text(&out), "Refused: this request was cancelled.");
     assert_eq!(rig.action_posts().await.len(), 1);
+    rig.assert_declared_endpoints();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -157,6 +161,7 @@ async fn the_callback_answers_in_under_3_s_while_defender_is_delayed_10_s() {
     }
     assert_eq!(queued, 2);
     rig.drain().await;
+    rig.assert_declared_endpoints();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -215,6 +220,7 @@ async fn every_lookup_command_is_answered_from_the_tenant() {
     let (_, out) = rig.slash(READER, "frobnicate", "x").await;
     assert!(text(&out).starts_with("unknown command 'frobnicate'\nUsage:"));
     assert!(rig.jobs.try_recv().is_err());
+    rig.assert_declared_endpoints();
 }
 
 /// A store holding fixed secrets (for the published Slack example's secret).
@@ -293,6 +299,7 @@ async fn signatures_slack_published_example_tampered_stale_unsigned_and_teams() 
     assert!(text(&out).contains("To go ahead, reply `confirm "), "a typed confirmation, not a button: {out}");
     assert!(rig.drain().await.is_empty());
     assert!(rig.action_posts().await.is_empty());
+    rig.assert_declared_endpoints();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -351,6 +358,7 @@ async fn two_person_isolate_needs_a_second_authorised_user_and_acts_once() {
     let token = rig.posted("scan")[0]["blocks"][1]["elements"][0]["value"].as_str().unwrap().to_string();
     let (_, out) = rig.press(ANALYST, "confirm", &token, None).await;
     assert!(text(&out).starts_with("Confirmed: scan"), "{out}");
+    rig.assert_declared_endpoints();
 }
 
 /// The simulated tenant's clock for the device-code poll: a sleep waits until the test has approved
@@ -452,6 +460,7 @@ async fn a_linked_user_acts_with_their_delegated_token_and_others_in_app_context
     assert!(done.contains("in the app's context"), "{done}");
     let scans = other.action_posts().await;
     assert_eq!(scans[0]["client"], APP, "{:?}", scans[0]);
+    rig.assert_declared_endpoints();
 }
 
 impl Rig {
@@ -510,6 +519,7 @@ async fn a_teams_activity_counts_once_and_only_within_the_window() {
     let next = activity("1700000000005", now - 200);
     let (_, out) = call(&rig.state, event("teams", &next, &[("authorization", sign(&next))], false)).await;
     assert!(text(&out).starts_with("*ws-fin-011.contoso.com* (id `bf44e1ec"), "{out}");
+    rig.assert_declared_endpoints();
 }
 
 fn code_of(prompt: &str) -> String {
@@ -575,6 +585,7 @@ async fn teams_runs_machine_actions_with_a_typed_confirmation_under_the_same_rul
     let (_, out) = rig.teams(ANALYST, "confirm OLDCODE1").await;
     assert!(text(&out).starts_with("Refused: the confirmation expired"), "{out}");
     assert_eq!(rig.action_posts().await.len(), 1);
+    rig.assert_declared_endpoints();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -594,6 +605,7 @@ async fn teams_two_person_approval_is_typed_by_a_second_user() {
     assert!(text(&out).starts_with("Approved: isolate"), "{out}");
     rig.drain().await;
     assert_eq!(rig.action_posts().await.len(), 1);
+    rig.assert_declared_endpoints();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -623,4 +635,5 @@ async fn the_follow_up_stops_at_its_maximum_age_and_says_how_to_ask() {
     );
     assert!(last.ends_with(&format!("ask `/defender action {action_id}`.")), "{last}");
     assert!(rig.drain().await.is_empty());
+    rig.assert_declared_endpoints();
 }

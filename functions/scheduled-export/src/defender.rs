@@ -146,8 +146,10 @@ impl<T: TokenSource> Source for ClientSource<T> {
             .rows()
             .iter()
             .map(|row| {
-                serde_json::to_vec(row)
-                    .map_err(|source| DefenderError::Decode { endpoint: "graph.security.run_hunting_query", source })
+                serde_json::to_vec(row).map_err(|source| DefenderError::Decode {
+                    endpoint: defender_shared::defender::Endpoint::GraphSecurityRunHuntingQuery.name(),
+                    source,
+                })
             })
             .collect()
     }

@@ -269,7 +269,7 @@ mod tests {
     #[test]
     fn only_size_errors_halve_the_window() {
         let api = |status: u16, message: &str| DefenderError::Api {
-            endpoint: "graph.security.run_hunting_query",
+            endpoint: defender_shared::defender::Endpoint::GraphSecurityRunHuntingQuery.name(),
             status: StatusCode::from_u16(status).unwrap(),
             code: "BadRequest".into(),
             message: message.into(),
@@ -277,7 +277,7 @@ mod tests {
             request_id: None,
         };
         let throttled = |message: &str| DefenderError::Throttled {
-            endpoint: "graph.security.run_hunting_query",
+            endpoint: defender_shared::defender::Endpoint::GraphSecurityRunHuntingQuery.name(),
             retry_after: None,
             code: "TooManyRequests".into(),
             message: message.into(),

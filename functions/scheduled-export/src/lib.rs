@@ -35,11 +35,13 @@ pub mod s3;
 pub mod sink;
 pub mod state;
 
+use defender_shared::defender::Endpoint;
+
 /// Every documented endpoint the export may call.
-pub const ENDPOINTS: &[&str] = &[
-    "xdr.incidents.list",
-    "mde.alerts.list",
-    "graph.security.alerts_v2.list",
-    "graph.security.incidents.list",
-    "graph.security.run_hunting_query",
+pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint::XdrIncidentsList,
+    Endpoint::MdeAlertsList,
+    Endpoint::GraphSecurityAlertsV2List,
+    Endpoint::GraphSecurityIncidentsList,
+    Endpoint::GraphSecurityRunHuntingQuery,
 ];

@@ -997,3 +997,34 @@ async fn retried_429s_and_a_429_that_ends_the_stream_are_counted_apart() {
     assert_eq!((s.throttles_retried, s.throttles), (0, 1), "{s:?}");
     assert_eq!(s.stop_reason, Some(StopReason::Quota { endpoint: "xdr.incidents.list", retry_after_s: 600 }));
 }
+
+/// The permission manifest cannot drift from the code: every documented endpoint an export of every
+/// stream (the four lists and a hunting query) reaches in the simulator — its request log names the
+/// endpoint each request routed to — is in `scheduled_export::ENDPOINTS`, the list `doctor`, the
+/// grant script and the cold-start check use.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_endpoint_the_export_calls_is_in_its_declared_list() {
+    let env = setup(seed(0, 0, 0, 0)).await;
+    for stream in StreamKind::ALL {
+        assert_eq!(run(&env, stream, stream.max_page(), &Never).await.outcome, Outcome::Complete, "{stream}");
+    }
+    let spec = HuntingSpec::new(
+        QueryConfig {
+            name: "proc".into(),
+            query: "DeviceProcessEvents | project Timestamp, ReportId, DeviceName".into(),
+            time_column: "Timestamp".into(),
+        },
+        CDuration::hours(1),
+        CDuration::hours(24),
+        1000,
+    )
+    .unwrap();
+    let sink = DirSink::new(&env.dir);
+    let hunt = job(Stream::Hunting(Arc::new(spec)), 0, "h");
+    assert_eq!(export_stream(env.source.as_ref(), &sink, &hunt, &Never).await.unwrap().outcome, Outcome::Complete);
+    let called = env.sim.endpoints_called();
+    let outside = env.sim.endpoints_called_outside(scheduled_export::ENDPOINTS.iter().map(|e| e.name()));
+    assert!(outside.is_empty(), "called but not in scheduled_export::ENDPOINTS: {outside:?}");
+    // Every stream ran, so the check above is not vacuous: the export calls its whole list.
+    assert_eq!(called.len(), scheduled_export::ENDPOINTS.len(), "{called:?}");
+}

@@ -31,26 +31,28 @@ pub mod state;
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_debug_implementations)]
 pub(crate) mod testing;
 
+use defender_shared::defender::Endpoint;
+
 /// Every documented endpoint the enrichment may call (checked by `defender-functions doctor` and at
 /// cold start against the token's permissions).
-pub const ENDPOINTS: &[&str] = &[
-    "mde.alerts.get",
-    "mde.machines.get",
-    "mde.machines.list",
-    "mde.machines.find_by_ip",
-    "mde.machines.logon_users",
-    "mde.machines.alerts",
-    "mde.files.get",
-    "mde.files.stats",
-    "mde.files.alerts",
-    "mde.files.machines",
-    "mde.ips.stats",
-    "mde.ips.alerts",
-    "mde.domains.stats",
-    "mde.domains.alerts",
-    "mde.domains.machines",
-    "mde.users.alerts",
-    "mde.users.machines",
-    "xdr.incidents.get",
-    "graph.security.run_hunting_query",
+pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint::MdeAlertsGet,
+    Endpoint::MdeMachinesGet,
+    Endpoint::MdeMachinesList,
+    Endpoint::MdeMachinesFindByIp,
+    Endpoint::MdeMachinesLogonUsers,
+    Endpoint::MdeMachinesAlerts,
+    Endpoint::MdeFilesGet,
+    Endpoint::MdeFilesStats,
+    Endpoint::MdeFilesAlerts,
+    Endpoint::MdeFilesMachines,
+    Endpoint::MdeIpsStats,
+    Endpoint::MdeIpsAlerts,
+    Endpoint::MdeDomainsStats,
+    Endpoint::MdeDomainsAlerts,
+    Endpoint::MdeDomainsMachines,
+    Endpoint::MdeUsersAlerts,
+    Endpoint::MdeUsersMachines,
+    Endpoint::XdrIncidentsGet,
+    Endpoint::GraphSecurityRunHuntingQuery,
 ];

@@ -132,7 +132,7 @@ pub async fn build(rt: Runtime, cfg: EnrichConfig, clock: fn() -> i64) -> Result
 /// The API families the enrichment calls (from its endpoint list).
 fn families() -> Vec<ApiFamily> {
     let mut out = Vec::new();
-    for api in crate::ENDPOINTS.iter().filter_map(|e| doctor::api_of(e)) {
+    for api in crate::ENDPOINTS.iter().map(|e| e.api()) {
         if !out.contains(&api) {
             out.push(api);
         }

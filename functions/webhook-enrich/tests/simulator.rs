@@ -325,3 +325,38 @@ async fn dot_segment_values_are_invalid_and_never_looked_up() {
     let log = requests(&sim).await;
     assert!(!log.iter().any(|e| e["path"].as_str().unwrap().starts_with("/api/users")), "{log:?}");
 }
+
+/// The permission manifest cannot drift from the code: every documented endpoint the enrichment
+/// reaches in the simulator (its request log names the endpoint each request routed to) is in
+/// `webhook_enrich::ENDPOINTS`, the list `doctor`, the grant script and the cold-start check use.
+/// Every indicator kind, an alert and an incident to expand, and a configured hunting query.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_endpoint_the_enrichment_calls_is_in_its_declared_list() {
+    let (sim, st) = setup_settings(&[("ENRICH_HUNTING_QUERIES", "network_by_ip".to_string())]).await;
+    let seed = sim.sim.tenant.lock().unwrap().seed.clone();
+    let machine = &seed.machines[0];
+    let file = seed.files.iter().map(|f| &f["file"]).find(|f| f["sha1"].is_string()).unwrap();
+    let c2 = seed.hunting["DeviceNetworkEvents"]
+        .iter()
+        .find_map(|r| r.get("RemoteIP").and_then(Value::as_str).map(str::to_string))
+        .unwrap();
+    let bodies = [
+        json!({"indicators": {
+            "machine_ids": [machine["id"]], "hostnames": [machine["computerDnsName"], "ghost.contoso.com"],
+            "ips": [c2, "10.1.2.3"], "domains": ["evil.example"], "urls": ["https://evil.example/x"],
+            "sha1": [file["sha1"]], "sha256": [file["sha256"]], "md5": [file["md5"]],
+            "users": ["CONTOSO\\user1", "user1@contoso.com"]
+        }}),
+        json!({"alert_id": seed.alerts[0]["id"]}),
+        json!({"incident_id": seed.incidents[0]["incidentId"]}),
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let (status, out) = call(&st, &body.to_string(), &format!("msg_declared_{i}")).await;
+        assert_eq!(status, StatusCode::OK, "{out}");
+    }
+    let called = sim.endpoints_called();
+    let outside = sim.endpoints_called_outside(webhook_enrich::ENDPOINTS.iter().map(|e| e.name()));
+    assert!(outside.is_empty(), "called but not in webhook_enrich::ENDPOINTS: {outside:?}");
+    // The scenario reaches most of the list (so the check above is not vacuous).
+    assert!(called.len() >= 12, "only {called:?}");
+}

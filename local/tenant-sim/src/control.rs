@@ -6,7 +6,7 @@
 //! | `POST /_sim/seed` | replace the tenant with a seed document (400 with the reason if invalid; 413 naming the limit over [`SEED_LIMIT`], the limit `--seed PATH` has too) |
 //! | `POST /_sim/reset` | back to the last seed; clears log, faults, quotas, device codes, clock offset |
 //! | `POST /_sim/faults` / `GET` / `DELETE` | add (one rule or a list), list, clear fault rules |
-//! | `GET /_sim/requests` / `DELETE` | the request log (method, path, query, status, client, timestamp) |
+//! | `GET /_sim/requests` / `DELETE` | the request log (method, path, query, status, client, timestamp, matched endpoint) |
 //! | `POST /_sim/devicecode/approve` | `{"user_code","upn"}` approves, `{"user_code","decline":true}` declines |
 //! | `POST /_sim/clock` / `GET` | `{"advance_s": n}` moves simulated time; answers `{"now": ...}` |
 //! | `POST /_sim/config` / `GET` | behaviour switches ([`SimConfig`]) |

@@ -150,6 +150,19 @@ impl RunningSim {
         self.sim.tenant_id()
     }
 
+    /// The documented endpoints requests have reached so far (contract names, from the request log),
+    /// answered or refused: what a client under test called.
+    pub fn endpoints_called(&self) -> std::collections::BTreeSet<String> {
+        state::lock(&self.sim.log).iter().filter_map(|e| e.endpoint.clone()).collect()
+    }
+
+    /// The [`endpoints_called`](Self::endpoints_called) that are not in `declared`: a function's
+    /// tests check that it calls nothing its declared endpoint list (its permission manifest) omits.
+    pub fn endpoints_called_outside<'a>(&self, declared: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        let declared: Vec<&str> = declared.into_iter().collect();
+        self.endpoints_called().into_iter().filter(|e| !declared.contains(&e.as_str())).collect()
+    }
+
     /// Stops the server.
     pub fn stop(&self) {
         self.task.abort();
@@ -262,8 +275,16 @@ async fn observe(State(sim): State<Arc<Sim>>, req: Request, next: Next) -> Respo
         }
         None => next.run(req).await,
     };
-    let entry =
-        LogEntry { timestamp: clock::iso(sim.now()), method, path, query, status: resp.status().as_u16(), client };
+    let endpoint = sim.spec.route(&method, &path).ok().map(|m| m.endpoint.name.clone());
+    let entry = LogEntry {
+        timestamp: clock::iso(sim.now()),
+        method,
+        path,
+        query,
+        status: resp.status().as_u16(),
+        client,
+        endpoint,
+    };
     lock(&sim.log).push(entry);
     resp
 }

@@ -197,6 +197,9 @@ pub struct LogEntry {
     pub status: u16,
     /// Client id or UPN, when known.
     pub client: Option<String>,
+    /// The documented endpoint the request routed to (its contract name, `mde.machines.get`), whatever
+    /// the answer; absent for token, vault, Bot Framework and control requests and unrouted paths.
+    pub endpoint: Option<String>,
 }
 
 /// A fault rule (`POST /_sim/faults`).

@@ -15,6 +15,7 @@
 //! the status, the attempt and the service's request id.
 
 use super::{
+    endpoint::Endpoint,
     error::{DefenderError, Envelope, is_retryable_status},
     governor::{Governor, QuotaKey},
     models::Item,
@@ -52,12 +53,8 @@ impl Deadline {
 /// One documented request, described: which endpoint, where, with what.
 #[derive(Debug, Clone)]
 pub struct Call {
-    /// The contract's endpoint name (`mde.alerts.list`): picks the permission and the rate limit.
-    pub endpoint: &'static str,
-    /// Which API (host, token audience, error envelope).
-    pub api: ApiFamily,
-    /// HTTP method.
-    pub method: reqwest::Method,
+    /// The documented endpoint: its method, API family, permission and rate limits.
+    pub endpoint: Endpoint,
     /// Path below the API base, starting with `/` (`/api/alerts`, `/security/alerts_v2`); every
     /// dynamic segment already validated and percent-encoded.
     pub path: String,
@@ -71,17 +68,28 @@ pub struct Call {
 pub const GRAPH_PREFER: &str = "include-unknown-enum-members";
 
 /// POSTs that only read (hunting queries): safe to send twice.
-const READ_ONLY_POSTS: &[&str] =
-    &["mde.advanced_hunting.run", "xdr.advanced_hunting.run", "graph.security.run_hunting_query"];
+const READ_ONLY_POSTS: &[Endpoint] =
+    &[Endpoint::MdeAdvancedHuntingRun, Endpoint::XdrAdvancedHuntingRun, Endpoint::GraphSecurityRunHuntingQuery];
 
 impl Call {
+    /// Which API (host, token audience, error envelope): the endpoint's.
+    pub fn api(&self) -> ApiFamily {
+        self.endpoint.api()
+    }
+
+    /// The HTTP method: the endpoint's.
+    pub fn method(&self) -> Method {
+        self.endpoint.method()
+    }
+
     /// Whether sending this call twice has the effect of sending it once: GET, HEAD, PUT, DELETE,
     /// OPTIONS and the read-only POSTs. Every other POST (machine actions, indicator submit, ...)
     /// and every PATCH is not, and is retried only when the service provably did not act on it (see
     /// [`super::retry`]).
     pub fn idempotent(&self) -> bool {
-        matches!(self.method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS)
-            || (self.method == Method::POST && READ_ONLY_POSTS.contains(&self.endpoint))
+        let method = self.method();
+        matches!(method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS)
+            || (method == Method::POST && READ_ONLY_POSTS.contains(&self.endpoint))
     }
 }
 
@@ -222,7 +230,7 @@ impl<T> std::fmt::Debug for DefenderClient<T> {
 
 /// One prepared request (a call, or a page of one).
 struct Prepared<'c> {
-    endpoint: &'static str,
+    endpoint: Endpoint,
     method: Method,
     url: Url,
     body: Option<&'c serde_json::Value>,
@@ -322,12 +330,12 @@ impl<T: TokenSource> DefenderClient<T> {
     fn prepare<'c>(tenant: &TenantName, call: &'c Call, target: &'c ApiTarget, url: Url) -> Prepared<'c> {
         Prepared {
             endpoint: call.endpoint,
-            method: call.method.clone(),
+            method: call.method(),
             url,
             body: call.body.as_ref(),
             idempotent: call.idempotent(),
             scope: &target.scope,
-            key: QuotaKey { tenant: tenant.clone(), scope: target.scope.clone(), api: call.api },
+            key: QuotaKey { tenant: tenant.clone(), scope: target.scope.clone(), api: call.api() },
         }
     }
 
@@ -341,10 +349,10 @@ impl<T: TokenSource> DefenderClient<T> {
         call: Call,
         deadline: Deadline,
     ) -> Result<R, DefenderError> {
-        let target = self.target(tenant, call.api)?;
-        let url = target.url_for(call.endpoint, &call.path, &call.query)?;
+        let target = self.target(tenant, call.api())?;
+        let url = target.url_for(call.endpoint.name(), &call.path, &call.query)?;
         let body = self.send(tenant, &Self::prepare(tenant, &call, &target, url), deadline).await?;
-        decode(call.endpoint, &body)
+        decode(call.endpoint.name(), &body)
     }
 
     /// Sends a call whose answer has no body (200/204).
@@ -352,8 +360,8 @@ impl<T: TokenSource> DefenderClient<T> {
     /// # Errors
     /// As [`DefenderClient::call`].
     pub async fn call_empty(&self, tenant: &TenantName, call: Call, deadline: Deadline) -> Result<(), DefenderError> {
-        let target = self.target(tenant, call.api)?;
-        let url = target.url_for(call.endpoint, &call.path, &call.query)?;
+        let target = self.target(tenant, call.api())?;
+        let url = target.url_for(call.endpoint.name(), &call.path, &call.query)?;
         self.send(tenant, &Self::prepare(tenant, &call, &target, url), deadline).await.map(drop)
     }
 
@@ -401,7 +409,7 @@ impl<T: TokenSource> DefenderClient<T> {
                     Cursor::Fail(e) => return Some((Err(e), (call, Cursor::Done))),
                     next => next,
                 };
-                let target = match self.target(tenant, call.api) {
+                let target = match self.target(tenant, call.api()) {
                     Ok(t) => t,
                     Err(e) => return Some((Err(e), (call, Cursor::Done))),
                 };
@@ -416,7 +424,7 @@ impl<T: TokenSource> DefenderClient<T> {
                                 query.push(("$skip".into(), skip.to_string()));
                             }
                         }
-                        match target.url_for(call.endpoint, &call.path, &query) {
+                        match target.url_for(call.endpoint.name(), &call.path, &query) {
                             Ok(url) => (url, Some(skip)),
                             Err(e) => return Some((Err(e), (call, Cursor::Done))),
                         }
@@ -424,7 +432,7 @@ impl<T: TokenSource> DefenderClient<T> {
                 };
                 let page: Result<Page<R>, DefenderError> =
                     match self.send(tenant, &Self::prepare(tenant, &call, &target, url), deadline).await {
-                        Ok(body) => decode(call.endpoint, &body),
+                        Ok(body) => decode(call.endpoint.name(), &body),
                         Err(e) => Err(e),
                     };
                 let page = match page {
@@ -440,7 +448,7 @@ impl<T: TokenSource> DefenderClient<T> {
                         Err(e) => {
                             self.items_undecodable.fetch_add(1, Ordering::Relaxed);
                             tracing::warn!(
-                                endpoint = call.endpoint,
+                                endpoint = call.endpoint.name(),
                                 item_id = e.id.as_deref().unwrap_or(""),
                                 member = %e.field,
                                 reason = %e.reason,
@@ -453,10 +461,10 @@ impl<T: TokenSource> DefenderClient<T> {
                     (Some(link), _) => match Url::parse(&link) {
                         Ok(u) if target.same_origin(&u) => Cursor::Link(u),
                         Ok(u) => Cursor::Fail(DefenderError::ForeignNextLink {
-                            endpoint: call.endpoint,
+                            endpoint: call.endpoint.name(),
                             origin: u.origin().ascii_serialization(),
                         }),
-                        Err(source) => Cursor::Fail(DefenderError::Url { endpoint: call.endpoint, source }),
+                        Err(source) => Cursor::Fail(DefenderError::Url { endpoint: call.endpoint.name(), source }),
                     },
                     // Paging by link, and the link is gone: that was the last page.
                     (None, None) => Cursor::Done,
@@ -483,7 +491,7 @@ impl<T: TokenSource> DefenderClient<T> {
         req: &Prepared<'_>,
         deadline: Deadline,
     ) -> Result<Vec<u8>, DefenderError> {
-        let endpoint = req.endpoint;
+        let endpoint = req.endpoint.name();
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -491,7 +499,7 @@ impl<T: TokenSource> DefenderClient<T> {
             if now >= deadline.0 {
                 return Err(DefenderError::Deadline { endpoint });
             }
-            match self.governor.reserve(&req.key, endpoint, now, deadline.0) {
+            match self.governor.reserve(&req.key, req.endpoint, now, deadline.0) {
                 Ok(at) if at > now => {
                     tracing::debug!(
                         endpoint,
@@ -572,7 +580,7 @@ impl<T: TokenSource> DefenderClient<T> {
 
     /// Reads one answer: the body of a 2xx, or the typed failure.
     async fn answer(&self, req: &Prepared<'_>, resp: reqwest::Response, attempt: u32) -> Result<Vec<u8>, Failure> {
-        let endpoint = req.endpoint;
+        let endpoint = req.endpoint.name();
         let status = resp.status();
         let header_wait = resp
             .headers()
@@ -600,7 +608,7 @@ impl<T: TokenSource> DefenderClient<T> {
             crate::metrics::count("DefenderThrottles", 1);
             let wait = header_wait.or_else(|| wait_from_message(&env.message, self.clock.utc_now()));
             if let Some(w) = wait {
-                self.governor.hold_off(&req.key, endpoint, self.clock.now() + w);
+                self.governor.hold_off(&req.key, req.endpoint, self.clock.now() + w);
             }
             return Err(Failure {
                 error: DefenderError::Throttled {
@@ -664,20 +672,15 @@ mod tests {
 
     #[test]
     fn only_safe_calls_are_idempotent() {
-        let call = |method: Method, endpoint: &'static str| Call {
-            endpoint,
-            api: ApiFamily::Mde,
-            method,
-            path: "/api/x".into(),
-            query: vec![],
-            body: None,
-        };
-        assert!(call(Method::GET, "mde.alerts.list").idempotent());
-        assert!(call(Method::DELETE, "mde.indicators.delete").idempotent());
-        assert!(call(Method::POST, "mde.advanced_hunting.run").idempotent());
-        assert!(!call(Method::POST, "mde.machines.isolate").idempotent());
-        assert!(!call(Method::POST, "mde.indicators.submit").idempotent());
-        assert!(!call(Method::PATCH, "mde.alerts.update").idempotent());
+        let call = |endpoint: Endpoint| Call { endpoint, path: "/api/x".into(), query: vec![], body: None };
+        assert!(call(Endpoint::MdeAlertsList).idempotent());
+        assert!(call(Endpoint::MdeIndicatorsDelete).idempotent());
+        assert!(call(Endpoint::MdeAdvancedHuntingRun).idempotent());
+        assert!(call(Endpoint::GraphSecurityRunHuntingQuery).idempotent());
+        assert!(!call(Endpoint::MdeMachinesIsolate).idempotent());
+        assert!(!call(Endpoint::MdeIndicatorsSubmit).idempotent());
+        assert!(!call(Endpoint::MdeAlertsUpdate).idempotent());
+        assert!(!call(Endpoint::GraphSecurityIncidentsUpdate).idempotent());
     }
 
     #[test]

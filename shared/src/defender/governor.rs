@@ -2,13 +2,13 @@
 //! for a slot instead of being throttled.
 //!
 //! # Limits are data
-//! [`QUOTA_SCOPES`] is the table of documented quota scopes: which endpoints the service counts
-//! together, the documented figures, and the page that says so. It is written out by hand, not read
-//! from the contract's prose: a reader of prose took "10 min timeout" in the runHuntingQuery notes for
-//! 10 calls per minute, and could not know that the XDR incidents list, get and update share one
-//! quota. A test checks every figure against the contract file of its endpoints, so a table entry
-//! cannot drift from the documentation it cites. CPU-time budgets (hunting) and Graph's 2,000
-//! requests/s per app across all tenants are not paced by counting calls.
+//! Each endpoint's own page figures are generated from its contract file
+//! ([`Endpoint::page_limits`], read strictly by `shared/build.rs`). [`QUOTA_SCOPES`] is the short
+//! hand-written table of what no single page says: quotas the service counts across endpoints (the XDR
+//! incidents list, get and update share one; the three hunting APIs; Graph's `/security`), with the
+//! documented figures and the page that says so. A test checks every figure against the contract
+//! files of its endpoints, so an entry cannot drift from the documentation it cites. CPU-time budgets
+//! (hunting) and Graph's 2,000 requests/s per app across all tenants are not paced by counting calls.
 //!
 //! # Buckets
 //! One bucket per (caller, quota scope): the caller is a [`QuotaKey`] (tenant, token scope — one app's
@@ -33,6 +33,7 @@
 //! give each a share of it with [`Governor::with_share`]; a 429 that still happens is retried
 //! (see [`super::retry`]).
 
+use super::Endpoint;
 use crate::{cloud::ApiFamily, ids::TenantName};
 use std::{
     collections::HashMap,
@@ -40,14 +41,6 @@ use std::{
     time::Duration,
 };
 use tokio::time::Instant;
-
-// The contract files are the witness the table is checked against (tests only).
-#[cfg(test)]
-mod contract {
-    include!(concat!(env!("OUT_DIR"), "/contract_files.rs"));
-}
-#[cfg(test)]
-use contract::CONTRACT_FILES;
 
 /// A documented rate limit: `calls` per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,20 +66,24 @@ impl RateLimit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Members {
     /// One endpoint (Defender for Endpoint documents its limits per API page).
-    One(&'static str),
+    One(Endpoint),
     /// These endpoints.
-    List(&'static [&'static str]),
-    /// Every endpoint whose name starts with this.
-    Prefix(&'static str),
+    List(&'static [Endpoint]),
+    /// Every endpoint of this API family.
+    Family(ApiFamily),
 }
 
 impl Members {
-    fn contains(&self, endpoint: &str) -> bool {
+    fn contains(&self, endpoint: Endpoint) -> bool {
         match self {
             Self::One(e) => *e == endpoint,
             Self::List(l) => l.contains(&endpoint),
-            Self::Prefix(p) => endpoint.starts_with(p),
+            Self::Family(f) => endpoint.api() == *f,
         }
+    }
+    /// Whether this names endpoints one by one (not a whole family).
+    fn specific(&self) -> bool {
+        !matches!(self, Self::Family(_))
     }
 }
 
@@ -103,17 +100,24 @@ pub struct QuotaScope {
     pub source: &'static str,
 }
 
-const fn own(name: &'static str, limits: &'static [RateLimit]) -> QuotaScope {
-    QuotaScope { name, members: Members::One(name), limits, source: "the endpoint's own page (Rate limitations)" }
+impl QuotaScope {
+    /// The scope of one endpoint's own page figures (named as the endpoint).
+    pub const fn own(endpoint: Endpoint) -> Self {
+        Self {
+            name: endpoint.name(),
+            members: Members::One(endpoint),
+            limits: endpoint.page_limits(),
+            source: endpoint.source(),
+        }
+    }
 }
 
-const STD: &[RateLimit] = &[RateLimit::per_minute(100), RateLimit::per_hour(1500)];
+const HUNTING: &[RateLimit] = &[RateLimit::per_minute(45), RateLimit::per_hour(1500)];
 
-/// The documented quota scopes, most specific first (a call's first scope is the one a 429 closes).
+/// The documented quotas that span endpoints or that a page does not state for itself, most specific
+/// first (a call's first scope is the one a 429 closes).
 ///
 /// Sources (Microsoft Learn; the contract files quote them):
-/// - Defender for Endpoint: the "Limitations" section of each API page, per API
-///   (`defender-endpoint/api/*.md`).
 /// - Advanced hunting API: 45 calls per minute and 1,500 calls per hour per tenant
 ///   (`defender-endpoint/api/run-advanced-query-api.md`; `defender-xdr/api-advanced-hunting.md` says
 ///   "at least 45 calls per minute per tenant"). Graph `runHuntingQuery` is the same service: its page
@@ -125,102 +129,60 @@ const STD: &[RateLimit] = &[RateLimit::per_minute(100), RateLimit::per_hour(1500
 /// - Graph: "any operation on alert, securityActions, secureScore — 150 requests per minute per app
 ///   per tenant" for requests on `/security` (`graph/throttling-limits.md`, Security detections and
 ///   incidents); every Graph security call counts here.
+///
+/// Every other endpoint counts against its own page's figures ([`QuotaScope::own`]).
 pub static QUOTA_SCOPES: &[QuotaScope] = &[
     QuotaScope {
         name: "mde.advanced_hunting",
-        members: Members::One("mde.advanced_hunting.run"),
-        limits: &[RateLimit::per_minute(45), RateLimit::per_hour(1500)],
+        members: Members::One(Endpoint::MdeAdvancedHuntingRun),
+        limits: HUNTING,
         source: "defender-endpoint/api/run-advanced-query-api.md",
     },
     QuotaScope {
         name: "xdr.advanced_hunting",
-        members: Members::One("xdr.advanced_hunting.run"),
-        limits: &[RateLimit::per_minute(45), RateLimit::per_hour(1500)],
+        members: Members::One(Endpoint::XdrAdvancedHuntingRun),
+        limits: HUNTING,
         source: "defender-xdr/api-advanced-hunting.md (at least 45/min per tenant); hour as for MDE",
     },
     QuotaScope {
         name: "graph.security.hunting",
-        members: Members::One("graph.security.run_hunting_query"),
-        limits: &[RateLimit::per_minute(45), RateLimit::per_hour(1500)],
+        members: Members::One(Endpoint::GraphSecurityRunHuntingQuery),
+        limits: HUNTING,
         source: "the advanced hunting API quotas (Graph's runHuntingQuery page states none of its own)",
     },
     QuotaScope {
         name: "xdr.incidents",
-        members: Members::List(&["xdr.incidents.list", "xdr.incidents.get", "xdr.incidents.update"]),
+        members: Members::List(&[Endpoint::XdrIncidentsList, Endpoint::XdrIncidentsGet, Endpoint::XdrIncidentsUpdate]),
         limits: &[RateLimit::per_minute(50), RateLimit::per_hour(1500)],
         source: "defender-xdr/api-incident.md: the incidents API, 50 calls per minute, 1,500 per hour",
     },
     QuotaScope {
         name: "graph.security",
-        members: Members::Prefix("graph.security."),
+        members: Members::Family(ApiFamily::Graph),
         limits: &[RateLimit::per_minute(150)],
         source: "graph/throttling-limits.md: /security, 150 requests per minute per app per tenant",
     },
-    own("mde.alerts.batch_update", &[RateLimit::per_minute(10), RateLimit::per_hour(500)]),
-    own("mde.alerts.create_by_reference", &[RateLimit::per_minute(15)]),
-    own("mde.alerts.get", STD),
-    own("mde.alerts.list", STD),
-    own("mde.alerts.related_domains", STD),
-    own("mde.alerts.related_files", STD),
-    own("mde.alerts.related_ips", STD),
-    own("mde.alerts.related_machine", STD),
-    own("mde.alerts.related_user", STD),
-    own("mde.alerts.update", STD),
-    own("mde.domains.alerts", STD),
-    own("mde.domains.machines", STD),
-    own("mde.domains.stats", STD),
-    own("mde.files.alerts", STD),
-    own("mde.files.get", STD),
-    own("mde.files.machines", STD),
-    own("mde.files.stats", STD),
-    own("mde.indicators.batch_delete", &[RateLimit::per_minute(30), RateLimit::per_hour(1500)]),
-    own("mde.indicators.delete", STD),
-    own("mde.indicators.import", &[RateLimit::per_minute(30)]),
-    own("mde.indicators.list", STD),
-    own("mde.indicators.submit", STD),
-    own("mde.investigations.get", STD),
-    own("mde.investigations.list", STD),
-    own("mde.investigations.start", &[RateLimit::per_hour(50)]),
-    own("mde.ips.alerts", STD),
-    own("mde.ips.stats", STD),
-    own("mde.machineactions.cancel", STD),
-    own("mde.machineactions.get", STD),
-    own("mde.machineactions.get_live_response_result", STD),
-    own("mde.machineactions.get_package_uri", &[RateLimit::per_minute(2), RateLimit::per_hour(120)]),
-    own("mde.machineactions.list", STD),
-    own("mde.machines.alerts", STD),
-    own("mde.machines.collect_investigation_package", STD),
-    own("mde.machines.find_by_ip", STD),
-    own("mde.machines.find_by_tag", STD),
-    own("mde.machines.get", STD),
-    own("mde.machines.isolate", STD),
-    own("mde.machines.list", STD),
-    own("mde.machines.logon_users", STD),
-    own("mde.machines.offboard", STD),
-    own("mde.machines.restrict_code_execution", STD),
-    own("mde.machines.run_av_scan", STD),
-    own("mde.machines.run_live_response", &[RateLimit::per_minute(10)]),
-    own("mde.machines.software", &[]),
-    own("mde.machines.stop_and_quarantine_file", STD),
-    own("mde.machines.tags", STD),
-    own("mde.machines.tags_multiple", STD),
-    own("mde.machines.unisolate", STD),
-    own("mde.machines.unrestrict_code_execution", STD),
-    own("mde.machines.vulnerabilities", &[RateLimit::per_minute(50), RateLimit::per_hour(1500)]),
-    own("mde.users.alerts", STD),
-    own("mde.users.machines", STD),
 ];
 
-/// The documented quota scopes `endpoint` counts against, most specific first (empty for an endpoint
-/// in no table scope).
-pub fn quota_scopes(endpoint: &str) -> Vec<&'static QuotaScope> {
-    QUOTA_SCOPES.iter().filter(|s| s.members.contains(endpoint)).collect()
+/// The documented quota scopes `endpoint` counts against, most specific first: its own page's figures
+/// unless a table scope names it (a family-wide scope alone leaves an endpoint whose page states
+/// figures its own scope too), then the table scopes that count it.
+pub fn quota_scopes(endpoint: Endpoint) -> Vec<QuotaScope> {
+    let table: Vec<QuotaScope> = QUOTA_SCOPES.iter().copied().filter(|s| s.members.contains(endpoint)).collect();
+    let named = table.iter().any(|s| s.members.specific());
+    let own = QuotaScope::own(endpoint);
+    let mut out = Vec::new();
+    if !named && (!own.limits.is_empty() || table.is_empty()) {
+        out.push(own);
+    }
+    out.extend(table);
+    out
 }
 
 /// The tightest documented figure per window over every scope `endpoint` counts against
-/// (`mde.alerts.list` → 100/min, 1,500/h), shortest window first; empty for an unknown endpoint or
-/// one documented without a limit.
-pub fn documented_limits(endpoint: &str) -> Vec<RateLimit> {
+/// (`mde.alerts.list` → 100/min, 1,500/h), shortest window first; empty for one documented without a
+/// limit.
+pub fn documented_limits(endpoint: Endpoint) -> Vec<RateLimit> {
     let mut out: Vec<RateLimit> = Vec::new();
     for l in quota_scopes(endpoint).iter().flat_map(|s| s.limits.iter()) {
         match out.iter_mut().find(|o| o.window == l.window) {
@@ -275,7 +237,7 @@ pub struct Governor {
     enabled: bool,
     share: f64,
     margin: Duration,
-    overrides: HashMap<&'static str, Vec<RateLimit>>,
+    overrides: HashMap<Endpoint, Vec<RateLimit>>,
     buckets: Mutex<HashMap<(QuotaKey, &'static str), Bucket>>,
 }
 
@@ -312,7 +274,7 @@ impl Governor {
 
     /// Replaces the limits of one endpoint (an operator's tighter figure, or a test's tiny one).
     #[must_use]
-    pub fn with_limits(mut self, endpoint: &'static str, limits: Vec<RateLimit>) -> Self {
+    pub fn with_limits(mut self, endpoint: Endpoint, limits: Vec<RateLimit>) -> Self {
         self.overrides.insert(endpoint, limits);
         self
     }
@@ -326,7 +288,7 @@ impl Governor {
 
     /// The limits this governor applies to `endpoint` (after overrides and share): the tightest
     /// figure per window over every scope it counts against.
-    pub fn limits(&self, endpoint: &'static str) -> Vec<RateLimit> {
+    pub fn limits(&self, endpoint: Endpoint) -> Vec<RateLimit> {
         let mut out: Vec<RateLimit> = Vec::new();
         for l in self.scopes(endpoint).into_iter().flat_map(|(_, l)| l) {
             match out.iter_mut().find(|o| o.window == l.window) {
@@ -353,16 +315,11 @@ impl Governor {
     /// The buckets a call of `endpoint` takes a slot in, most specific first, with their limits: an
     /// override is a scope of its own; an endpoint in no table scope is one too, without a limit (so
     /// a 429 can still close it).
-    fn scopes(&self, endpoint: &'static str) -> Vec<(&'static str, Vec<RateLimit>)> {
-        if let Some((name, limits)) = self.overrides.get_key_value(endpoint) {
-            return vec![(*name, self.scaled(limits))];
+    fn scopes(&self, endpoint: Endpoint) -> Vec<(&'static str, Vec<RateLimit>)> {
+        if let Some(limits) = self.overrides.get(&endpoint) {
+            return vec![(endpoint.name(), self.scaled(limits))];
         }
-        let table = quota_scopes(endpoint);
-        if table.is_empty() {
-            // Not a documented endpoint: no limit, and a bucket only a 429 can close.
-            return vec![(endpoint, Vec::new())];
-        }
-        table.into_iter().map(|s| (s.name, self.scaled(s.limits))).collect()
+        quota_scopes(endpoint).into_iter().map(|s| (s.name, self.scaled(s.limits))).collect()
     }
 
     fn buckets(&self) -> MutexGuard<'_, HashMap<(QuotaKey, &'static str), Bucket>> {
@@ -380,7 +337,7 @@ impl Governor {
     pub fn reserve(
         &self,
         key: &QuotaKey,
-        endpoint: &'static str,
+        endpoint: Endpoint,
         now: Instant,
         deadline: Instant,
     ) -> Result<Instant, Duration> {
@@ -435,7 +392,7 @@ impl Governor {
     /// Closes the most specific quota scope of `endpoint` for `key` until `until` (the service said
     /// 429 with a `Retry-After`). A 429 on a hunting query closes the hunting quota, not every Graph
     /// call: if Graph's own limit was hit, the next Graph call's 429 closes that one.
-    pub fn hold_off(&self, key: &QuotaKey, endpoint: &'static str, until: Instant) {
+    pub fn hold_off(&self, key: &QuotaKey, endpoint: Endpoint, until: Instant) {
         if !self.enabled {
             return;
         }
@@ -451,6 +408,10 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
+    /// Endpoints whose limits a test replaces with tiny ones.
+    const T_EP: Endpoint = Endpoint::MdeFilesGet;
+    const T_OTHER: Endpoint = Endpoint::MdeFilesStats;
+
     fn key(tenant: &str) -> QuotaKey {
         QuotaKey {
             tenant: tenant.parse().unwrap(),
@@ -459,27 +420,25 @@ mod tests {
         }
     }
 
-    fn prose(endpoint: &str) -> String {
-        let file = format!("{endpoint}.json");
-        let (_, text) = CONTRACT_FILES.iter().find(|(f, _)| *f == file).unwrap();
-        let doc: Value = serde_json::from_str(text).unwrap();
+    /// The `limits` prose of an endpoint's contract file, read from disk (the library embeds none).
+    fn prose(endpoint: Endpoint) -> String {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../contract/defender-api")
+            .join(format!("{}.json", endpoint.name()));
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
         doc["limits"].as_str().unwrap_or_default().replace(',', "")
     }
 
     #[test]
     fn every_figure_in_the_table_is_in_the_contract_of_its_endpoints() {
-        let endpoints: Vec<String> = CONTRACT_FILES
-            .iter()
-            .map(|(f, _)| f.trim_end_matches(".json").to_string())
-            .filter(|f| !f.ends_with(".errors") && !f.starts_with("auth."))
-            .collect();
-        for scope in QUOTA_SCOPES {
-            let members: Vec<&String> = endpoints.iter().filter(|e| scope.members.contains(e)).collect();
+        let own: Vec<QuotaScope> = Endpoint::ALL.iter().map(|e| QuotaScope::own(*e)).collect();
+        for scope in QUOTA_SCOPES.iter().chain(&own) {
+            let members: Vec<Endpoint> = Endpoint::ALL.iter().copied().filter(|e| scope.members.contains(*e)).collect();
             assert!(!members.is_empty(), "{} names no documented endpoint", scope.name);
             // Graph's hunting page states no quota: the hunting API's page is the source.
-            let mut text: String = members.iter().map(|e| prose(e)).collect::<Vec<_>>().join(" ");
+            let mut text: String = members.iter().map(|e| prose(*e)).collect::<Vec<_>>().join(" ");
             if scope.name.ends_with("hunting") {
-                text.push_str(&prose("mde.advanced_hunting.run"));
+                text.push_str(&prose(Endpoint::MdeAdvancedHuntingRun));
             }
             for l in scope.limits {
                 let unit = if l.window == Duration::from_secs(60) { "min" } else { "hour" };
@@ -492,84 +451,92 @@ mod tests {
             }
         }
         // Every documented Defender and Graph security endpoint is in a scope.
-        for e in &endpoints {
-            assert!(!quota_scopes(e).is_empty(), "{e} is in no quota scope");
+        for e in Endpoint::ALL {
+            assert!(!quota_scopes(*e).is_empty(), "{e} is in no quota scope");
         }
     }
 
     #[test]
     fn the_documented_figures() {
-        assert_eq!(documented_limits("mde.alerts.list"), vec![RateLimit::per_minute(100), RateLimit::per_hour(1500)]);
-        assert_eq!(documented_limits("xdr.incidents.list"), vec![RateLimit::per_minute(50), RateLimit::per_hour(1500)]);
-        // The get page says 100/min; the incidents API overall is 50/min and get counts against it.
-        assert_eq!(documented_limits("xdr.incidents.get"), vec![RateLimit::per_minute(50), RateLimit::per_hour(1500)]);
         assert_eq!(
-            documented_limits("mde.alerts.batch_update"),
+            documented_limits(Endpoint::MdeAlertsList),
+            vec![RateLimit::per_minute(100), RateLimit::per_hour(1500)]
+        );
+        assert_eq!(
+            documented_limits(Endpoint::XdrIncidentsList),
+            vec![RateLimit::per_minute(50), RateLimit::per_hour(1500)]
+        );
+        // The get page says 100/min; the incidents API overall is 50/min and get counts against it.
+        assert_eq!(
+            documented_limits(Endpoint::XdrIncidentsGet),
+            vec![RateLimit::per_minute(50), RateLimit::per_hour(1500)]
+        );
+        assert_eq!(
+            documented_limits(Endpoint::MdeAlertsBatchUpdate),
             vec![RateLimit::per_minute(10), RateLimit::per_hour(500)]
         );
-        assert_eq!(documented_limits("mde.machineactions.get_package_uri")[0], RateLimit::per_minute(2));
+        assert_eq!(documented_limits(Endpoint::MdeMachineactionsGetPackageUri)[0], RateLimit::per_minute(2));
         assert_eq!(
-            documented_limits("mde.advanced_hunting.run"),
+            documented_limits(Endpoint::MdeAdvancedHuntingRun),
             vec![RateLimit::per_minute(45), RateLimit::per_hour(1500)]
         );
         // "10 min timeout" in the runHuntingQuery notes is a running-time budget, not 10 calls/min.
         assert_eq!(
-            documented_limits("graph.security.run_hunting_query"),
+            documented_limits(Endpoint::GraphSecurityRunHuntingQuery),
             vec![RateLimit::per_minute(45), RateLimit::per_hour(1500)]
         );
-        assert_eq!(documented_limits("mde.investigations.start"), vec![RateLimit::per_hour(50)]);
-        assert_eq!(documented_limits("graph.security.alerts_v2.list"), vec![RateLimit::per_minute(150)]);
-        assert!(documented_limits("mde.machines.software").is_empty());
-        assert!(documented_limits("no.such.endpoint").is_empty());
+        assert_eq!(documented_limits(Endpoint::MdeInvestigationsStart), vec![RateLimit::per_hour(50)]);
+        assert_eq!(documented_limits(Endpoint::GraphSecurityAlertsV2List), vec![RateLimit::per_minute(150)]);
+        assert!(documented_limits(Endpoint::MdeMachinesSoftware).is_empty());
     }
 
     #[test]
     fn a_full_window_pushes_the_next_slot_past_the_oldest_call() {
         let g = Governor::documented()
-            .with_limits("t.ep", vec![RateLimit::per_minute(3), RateLimit::per_hour(5)])
+            .with_limits(T_EP, vec![RateLimit::per_minute(3), RateLimit::per_hour(5)])
             .with_margin(Duration::from_millis(100));
         let k = key("a");
         let t0 = Instant::now();
         let far = t0 + Duration::from_secs(7200);
         for i in 0..3 {
-            assert_eq!(g.reserve(&k, "t.ep", t0 + Duration::from_secs(i), far), Ok(t0 + Duration::from_secs(i)));
+            assert_eq!(g.reserve(&k, T_EP, t0 + Duration::from_secs(i), far), Ok(t0 + Duration::from_secs(i)));
         }
-        let fourth = g.reserve(&k, "t.ep", t0 + Duration::from_secs(10), far).unwrap();
+        let fourth = g.reserve(&k, T_EP, t0 + Duration::from_secs(10), far).unwrap();
         assert_eq!(fourth, t0 + Duration::from_millis(60_100));
         // Slots queue in order: the fifth waits for the second call to leave the window.
-        let fifth = g.reserve(&k, "t.ep", t0 + Duration::from_secs(10), far).unwrap();
+        let fifth = g.reserve(&k, T_EP, t0 + Duration::from_secs(10), far).unwrap();
         assert_eq!(fifth, t0 + Duration::from_millis(61_100));
         // The hourly window now holds five: the sixth waits for the first to leave the hour.
-        let sixth = g.reserve(&k, "t.ep", t0 + Duration::from_secs(10), far).unwrap();
+        let sixth = g.reserve(&k, T_EP, t0 + Duration::from_secs(10), far).unwrap();
         assert_eq!(sixth, t0 + Duration::from_millis(3_600_100));
     }
 
     #[test]
     fn a_slot_after_the_deadline_is_refused_without_reserving() {
-        let g = Governor::documented().with_limits("t.ep", vec![RateLimit::per_minute(1)]).with_margin(Duration::ZERO);
+        let g = Governor::documented().with_limits(T_EP, vec![RateLimit::per_minute(1)]).with_margin(Duration::ZERO);
         let k = key("a");
         let t0 = Instant::now();
-        g.reserve(&k, "t.ep", t0, t0).unwrap();
-        assert_eq!(g.reserve(&k, "t.ep", t0, t0 + Duration::from_secs(5)), Err(Duration::from_secs(60)));
+        g.reserve(&k, T_EP, t0, t0).unwrap();
+        assert_eq!(g.reserve(&k, T_EP, t0, t0 + Duration::from_secs(5)), Err(Duration::from_secs(60)));
         // Nothing was reserved: the next caller with time to spare gets the same slot.
-        assert_eq!(g.reserve(&k, "t.ep", t0, t0 + Duration::from_secs(90)), Ok(t0 + Duration::from_secs(60)));
+        assert_eq!(g.reserve(&k, T_EP, t0, t0 + Duration::from_secs(90)), Ok(t0 + Duration::from_secs(60)));
     }
 
     #[test]
     fn buckets_are_separate_per_tenant_and_scope() {
         let g = Governor::documented()
-            .with_limits("t.ep", vec![RateLimit::per_minute(1)])
-            .with_limits("t.other", vec![RateLimit::per_minute(1)]);
+            .with_limits(T_EP, vec![RateLimit::per_minute(1)])
+            .with_limits(T_OTHER, vec![RateLimit::per_minute(1)]);
         let t0 = Instant::now();
         let far = t0 + Duration::from_secs(600);
-        g.reserve(&key("a"), "t.ep", t0, far).unwrap();
-        assert!(g.reserve(&key("a"), "t.ep", t0, far).unwrap() > t0);
-        assert_eq!(g.reserve(&key("b"), "t.ep", t0, far), Ok(t0));
-        assert_eq!(g.reserve(&key("a"), "t.other", t0, far), Ok(t0));
+        g.reserve(&key("a"), T_EP, t0, far).unwrap();
+        assert!(g.reserve(&key("a"), T_EP, t0, far).unwrap() > t0);
+        assert_eq!(g.reserve(&key("b"), T_EP, t0, far), Ok(t0));
+        assert_eq!(g.reserve(&key("a"), T_OTHER, t0, far), Ok(t0));
     }
 
     /// Fills `n` slots of `endpoint` at `t0` and returns the slot of one more call of `then`.
-    fn after(g: &Governor, n: usize, endpoint: &'static str, then: &'static str, t0: Instant) -> Instant {
+    fn after(g: &Governor, n: usize, endpoint: Endpoint, then: Endpoint, t0: Instant) -> Instant {
         let far = t0 + Duration::from_secs(7200);
         for _ in 0..n {
             assert_eq!(g.reserve(&key("a"), endpoint, t0, far), Ok(t0), "{endpoint} within its limit");
@@ -582,25 +549,27 @@ mod tests {
         let t0 = Instant::now();
         let g = Governor::documented();
         // 45 hunting calls go at once; the 46th waits for the minute.
-        assert!(after(&g, 45, "graph.security.run_hunting_query", "graph.security.run_hunting_query", t0) > t0);
+        assert!(after(&g, 45, Endpoint::GraphSecurityRunHuntingQuery, Endpoint::GraphSecurityRunHuntingQuery, t0) > t0);
         // An alerts list is not held behind the busy hunting quota.
-        assert_eq!(after(&g, 0, "graph.security.alerts_v2.list", "graph.security.alerts_v2.list", t0), t0);
+        assert_eq!(after(&g, 0, Endpoint::GraphSecurityAlertsV2List, Endpoint::GraphSecurityAlertsV2List, t0), t0);
         // A hunting query still counts against Graph's 150/min for /security.
         let g = Governor::documented();
-        assert!(after(&g, 150, "graph.security.alerts_v2.list", "graph.security.run_hunting_query", t0) > t0);
+        assert!(after(&g, 150, Endpoint::GraphSecurityAlertsV2List, Endpoint::GraphSecurityRunHuntingQuery, t0) > t0);
     }
 
     #[test]
     fn xdr_incidents_list_get_and_update_share_one_bucket() {
         let t0 = Instant::now();
         let g = Governor::documented();
-        let next = after(&g, 50, "xdr.incidents.list", "xdr.incidents.get", t0);
+        let next = after(&g, 50, Endpoint::XdrIncidentsList, Endpoint::XdrIncidentsGet, t0);
         assert!(next >= t0 + Duration::from_secs(60), "{:?}", next - t0);
         let g = Governor::documented();
-        assert!(after(&g, 50, "xdr.incidents.get", "xdr.incidents.update", t0) >= t0 + Duration::from_secs(60));
+        assert!(
+            after(&g, 50, Endpoint::XdrIncidentsGet, Endpoint::XdrIncidentsUpdate, t0) >= t0 + Duration::from_secs(60)
+        );
         // MDE documents its limits per API: a full alerts list quota does not hold the machines.
         let g = Governor::documented();
-        assert_eq!(after(&g, 100, "mde.alerts.list", "mde.machines.get", t0), t0);
+        assert_eq!(after(&g, 100, Endpoint::MdeAlertsList, Endpoint::MdeMachinesGet, t0), t0);
     }
 
     #[test]
@@ -608,22 +577,25 @@ mod tests {
         let g = Governor::documented();
         let k = key("a");
         let t0 = Instant::now();
-        g.hold_off(&k, "mde.alerts.list", t0 + Duration::from_secs(7));
-        assert_eq!(g.reserve(&k, "mde.alerts.list", t0, t0 + Duration::from_secs(60)), Ok(t0 + Duration::from_secs(7)));
+        g.hold_off(&k, Endpoint::MdeAlertsList, t0 + Duration::from_secs(7));
+        assert_eq!(
+            g.reserve(&k, Endpoint::MdeAlertsList, t0, t0 + Duration::from_secs(60)),
+            Ok(t0 + Duration::from_secs(7))
+        );
         // A 429 on a hunting query closes the hunting quota, not Graph's alerts.
-        g.hold_off(&k, "graph.security.run_hunting_query", t0 + Duration::from_secs(30));
+        g.hold_off(&k, Endpoint::GraphSecurityRunHuntingQuery, t0 + Duration::from_secs(30));
         let far = t0 + Duration::from_secs(60);
-        assert_eq!(g.reserve(&k, "graph.security.run_hunting_query", t0, far), Ok(t0 + Duration::from_secs(30)));
-        assert_eq!(g.reserve(&k, "graph.security.alerts_v2.list", t0, far), Ok(t0));
+        assert_eq!(g.reserve(&k, Endpoint::GraphSecurityRunHuntingQuery, t0, far), Ok(t0 + Duration::from_secs(30)));
+        assert_eq!(g.reserve(&k, Endpoint::GraphSecurityAlertsV2List, t0, far), Ok(t0));
         // A 429 on Graph's alerts closes the /security quota, which hunting counts against too.
-        g.hold_off(&k, "graph.security.alerts_v2.list", t0 + Duration::from_secs(40));
-        assert_eq!(g.reserve(&k, "graph.security.run_hunting_query", t0, far), Ok(t0 + Duration::from_secs(40)));
+        g.hold_off(&k, Endpoint::GraphSecurityAlertsV2List, t0 + Duration::from_secs(40));
+        assert_eq!(g.reserve(&k, Endpoint::GraphSecurityRunHuntingQuery, t0, far), Ok(t0 + Duration::from_secs(40)));
         let half = Governor::documented().with_share(0.5);
-        assert_eq!(half.limits("mde.alerts.list"), vec![RateLimit::per_minute(50), RateLimit::per_hour(750)]);
-        assert_eq!(half.limits("mde.machineactions.get_package_uri")[0], RateLimit::per_minute(1));
-        let off = Governor::disabled().with_limits("t.ep", vec![RateLimit::per_minute(1)]);
+        assert_eq!(half.limits(Endpoint::MdeAlertsList), vec![RateLimit::per_minute(50), RateLimit::per_hour(750)]);
+        assert_eq!(half.limits(Endpoint::MdeMachineactionsGetPackageUri)[0], RateLimit::per_minute(1));
+        let off = Governor::disabled().with_limits(T_EP, vec![RateLimit::per_minute(1)]);
         for _ in 0..5 {
-            assert_eq!(off.reserve(&k, "t.ep", t0, t0), Ok(t0));
+            assert_eq!(off.reserve(&k, T_EP, t0, t0), Ok(t0));
         }
     }
 }

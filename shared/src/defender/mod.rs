@@ -1,19 +1,23 @@
 //! The Defender client: one typed client for Defender for Endpoint, Defender XDR and Graph security.
 //!
 //! # Layout
+//! - [`endpoint`] — [`Endpoint`], generated from the contract: one variant per documented endpoint with
+//!   its name, method, path template, API family, permissions, page rate limits and source page.
 //! - [`client`] — `DefenderClient`, the [`Call`] descriptor, the tenants' API targets
 //!   ([`TargetResolver`], [`StaticTargets`]), sending inside a [`Deadline`], paging as a `Stream`.
 //! - [`error`] — `DefenderError`: status, service code and request id, `retry_after`, `is_retryable()`.
 //! - [`retry`] — what is retried, how long, the idempotency rule; the injectable clock.
-//! - [`governor`] — client-side pacing per tenant from a table of documented quota scopes.
+//! - [`governor`] — client-side pacing per tenant from each endpoint's page limits and a table of
+//!   documented cross-endpoint quota scopes.
 //! - [`models`] — models for every documented endpoint: unknown fields kept, open enums, lenient ids.
-//! - [`api`] — the typed calls (`*_call` builders and `DefenderClient` methods), `ListQuery`, `ENDPOINTS`.
+//! - [`api`] — the typed calls (`*_call` builders and `DefenderClient` methods), `ListQuery`.
 //! - [`odata`] — the typed `$filter` builder (fields from fixed per-resource sets, escaped literals).
 //! - [`kql`] — allow-listed hunting templates with typed, escaped parameters.
-//! - [`permissions`] — the permission manifest and the `doctor` check (`needs`, `missing`).
+//! - [`permissions`] — the grant and the `doctor` check over [`Endpoint::permissions`] (`missing`, `excess`).
 
 pub mod api;
 pub mod client;
+pub mod endpoint;
 pub mod error;
 pub mod governor;
 pub mod kql;
@@ -24,4 +28,5 @@ pub mod retry;
 
 pub use client::{ApiTarget, StaticTargets, TargetResolver};
 pub use client::{Call, Deadline, DefenderClient};
+pub use endpoint::Endpoint;
 pub use error::DefenderError;

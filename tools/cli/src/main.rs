@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 use defender_shared::{
     auth::{DeviceCodeLogin, SystemClock, device_code_login},
     config::Config,
+    defender::Endpoint,
     doctor,
     ids::TenantName,
     runtime::Runtime,
@@ -135,7 +136,7 @@ async fn main() -> ExitCode {
 }
 
 /// Every function and the documented endpoints it may call.
-pub const FUNCTIONS: &[(&str, &[&str])] = &[
+pub const FUNCTIONS: &[(&str, &[Endpoint])] = &[
     ("webhook-enrich", webhook_enrich::ENDPOINTS),
     ("chatops", chatops::ENDPOINTS),
     ("scheduled-export", scheduled_export::ENDPOINTS),
@@ -183,7 +184,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
         Command::Permissions | Command::GrantScript | Command::Sign { .. } => Ok(ExitCode::SUCCESS),
         Command::Doctor { tenant, function } => {
-            let endpoints: Vec<&str> = if function == "all" {
+            let endpoints: Vec<Endpoint> = if function == "all" {
                 FUNCTIONS.iter().flat_map(|(_, e)| e.iter().copied()).collect()
             } else {
                 let known: Vec<&str> = FUNCTIONS.iter().map(|(n, _)| *n).collect();

@@ -564,6 +564,15 @@ impl Rig {
         v["value"].as_array().unwrap().clone()
     }
 
+    /// Every documented endpoint this rig's simulator has served is in `chatops::ENDPOINTS` (the list
+    /// `doctor`, the grant script and the cold-start check use): the permission manifest cannot drift
+    /// from what the callback and the worker call. Returns how many distinct endpoints were called.
+    pub fn assert_declared_endpoints(&self) -> usize {
+        let outside = self.sim.endpoints_called_outside(chatops::ENDPOINTS.iter().map(|e| e.name()));
+        assert!(outside.is_empty(), "called but not in chatops::ENDPOINTS: {outside:?}");
+        self.sim.endpoints_called().len()
+    }
+
     pub async fn action_posts(&self) -> Vec<Value> {
         let verbs = [
             "/isolate",

@@ -3,9 +3,8 @@
 use super::{ListQuery, MDE_MAX_PAGE, get, get_with, post, seg};
 use crate::{
     auth::TokenSource,
-    cloud::ApiFamily::Mde,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError,
+        Call, Deadline, DefenderClient, DefenderError, Endpoint,
         models::{
             DownloadLink, ODataList,
             actions::{CommentRequest, MachineAction},
@@ -22,31 +21,31 @@ fn action_path(id: &ActionId, tail: &str) -> String {
 
 /// `GET /api/machineactions` (stream: no `$top`).
 pub fn list_call(q: &ListQuery<MachineActions>) -> Call {
-    get_with("mde.machineactions.list", Mde, "/api/machineactions".into(), q.stream_query())
+    get_with(Endpoint::MdeMachineactionsList, "/api/machineactions".into(), q.stream_query())
 }
 /// `GET /api/machineactions?$top=..` (one page).
 pub fn list_page_call(q: &ListQuery<MachineActions>) -> Call {
-    get_with("mde.machineactions.list", Mde, "/api/machineactions".into(), q.page_query(MDE_MAX_PAGE))
+    get_with(Endpoint::MdeMachineactionsList, "/api/machineactions".into(), q.page_query(MDE_MAX_PAGE))
 }
 /// `GET /api/machineactions/{id}`.
 pub fn get_call(id: &ActionId) -> Call {
-    get("mde.machineactions.get", Mde, action_path(id, ""))
+    get(Endpoint::MdeMachineactionsGet, action_path(id, ""))
 }
 /// `POST /api/machineactions/{id}/cancel`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn cancel_call(id: &ActionId, req: &CommentRequest) -> Result<Call, DefenderError> {
-    post("mde.machineactions.cancel", Mde, action_path(id, "/cancel"), req)
+    post(Endpoint::MdeMachineactionsCancel, action_path(id, "/cancel"), req)
 }
 /// `GET /api/machineactions/{id}/getPackageUri`.
 pub fn get_package_uri_call(id: &ActionId) -> Call {
-    get("mde.machineactions.get_package_uri", Mde, action_path(id, "/getPackageUri"))
+    get(Endpoint::MdeMachineactionsGetPackageUri, action_path(id, "/getPackageUri"))
 }
 /// `GET /api/machineactions/{id}/GetLiveResponseResultDownloadLink(index={index})`.
 pub fn get_live_response_result_call(id: &ActionId, index: u32) -> Call {
     let tail = format!("/GetLiveResponseResultDownloadLink(index={index})");
-    get("mde.machineactions.get_live_response_result", Mde, action_path(id, &tail))
+    get(Endpoint::MdeMachineactionsGetLiveResponseResult, action_path(id, &tail))
 }
 
 impl<T: TokenSource> DefenderClient<T> {

@@ -3,9 +3,8 @@
 use super::{ListQuery, MDE_MAX_PAGE, get, get_with, patch, post, seg};
 use crate::{
     auth::TokenSource,
-    cloud::ApiFamily::Mde,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError,
+        Call, Deadline, DefenderClient, DefenderError, Endpoint,
         models::{
             ODataList, Page,
             alerts::{Alert, AlertBatchUpdate, AlertDomain, AlertIp, AlertUpdate, CreateAlertByReference},
@@ -24,56 +23,56 @@ fn alert_path(id: &AlertId, tail: &str) -> String {
 
 /// `GET /api/alerts` (stream: no `$top`).
 pub fn list_call(q: &ListQuery<Alerts>) -> Call {
-    get_with("mde.alerts.list", Mde, "/api/alerts".into(), q.stream_query())
+    get_with(Endpoint::MdeAlertsList, "/api/alerts".into(), q.stream_query())
 }
 /// `GET /api/alerts?$top=..` (one page).
 pub fn list_page_call(q: &ListQuery<Alerts>) -> Call {
-    get_with("mde.alerts.list", Mde, "/api/alerts".into(), q.page_query(MDE_MAX_PAGE))
+    get_with(Endpoint::MdeAlertsList, "/api/alerts".into(), q.page_query(MDE_MAX_PAGE))
 }
 /// `GET /api/alerts/{id}`.
 pub fn get_call(id: &AlertId) -> Call {
-    get("mde.alerts.get", Mde, alert_path(id, ""))
+    get(Endpoint::MdeAlertsGet, alert_path(id, ""))
 }
 /// `PATCH /api/alerts/{id}`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn update_call(id: &AlertId, req: &AlertUpdate) -> Result<Call, DefenderError> {
-    patch("mde.alerts.update", Mde, alert_path(id, ""), req)
+    patch(Endpoint::MdeAlertsUpdate, alert_path(id, ""), req)
 }
 /// `POST /api/alerts/batchUpdate`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn batch_update_call(req: &AlertBatchUpdate) -> Result<Call, DefenderError> {
-    post("mde.alerts.batch_update", Mde, "/api/alerts/batchUpdate".into(), req)
+    post(Endpoint::MdeAlertsBatchUpdate, "/api/alerts/batchUpdate".into(), req)
 }
 /// `POST /api/alerts/CreateAlertByReference`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn create_by_reference_call(req: &CreateAlertByReference) -> Result<Call, DefenderError> {
-    post("mde.alerts.create_by_reference", Mde, "/api/alerts/CreateAlertByReference".into(), req)
+    post(Endpoint::MdeAlertsCreateByReference, "/api/alerts/CreateAlertByReference".into(), req)
 }
 /// `GET /api/alerts/{id}/domains`.
 pub fn related_domains_call(id: &AlertId) -> Call {
-    get("mde.alerts.related_domains", Mde, alert_path(id, "/domains"))
+    get(Endpoint::MdeAlertsRelatedDomains, alert_path(id, "/domains"))
 }
 /// `GET /api/alerts/{id}/files`.
 pub fn related_files_call(id: &AlertId) -> Call {
-    get("mde.alerts.related_files", Mde, alert_path(id, "/files"))
+    get(Endpoint::MdeAlertsRelatedFiles, alert_path(id, "/files"))
 }
 /// `GET /api/alerts/{id}/ips`.
 pub fn related_ips_call(id: &AlertId) -> Call {
-    get("mde.alerts.related_ips", Mde, alert_path(id, "/ips"))
+    get(Endpoint::MdeAlertsRelatedIps, alert_path(id, "/ips"))
 }
 /// `GET /api/alerts/{id}/machine`.
 pub fn related_machine_call(id: &AlertId) -> Call {
-    get("mde.alerts.related_machine", Mde, alert_path(id, "/machine"))
+    get(Endpoint::MdeAlertsRelatedMachine, alert_path(id, "/machine"))
 }
 /// `GET /api/alerts/{id}/user`.
 pub fn related_user_call(id: &AlertId) -> Call {
-    get("mde.alerts.related_user", Mde, alert_path(id, "/user"))
+    get(Endpoint::MdeAlertsRelatedUser, alert_path(id, "/user"))
 }
 
 impl<T: TokenSource> DefenderClient<T> {

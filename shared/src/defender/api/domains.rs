@@ -3,9 +3,8 @@
 use super::{files::look_back, get, get_with, seg};
 use crate::{
     auth::TokenSource,
-    cloud::ApiFamily::Mde,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError,
+        Call, Deadline, DefenderClient, DefenderError, Endpoint,
         models::{ODataList, alerts::Alert, machines::Machine, network::DomainStats},
     },
     ids::{DomainName, TenantName},
@@ -17,15 +16,15 @@ fn domain_path(d: &DomainName, tail: &str) -> String {
 
 /// `GET /api/domains/{domain}/stats[?lookBackHours=N]` (N capped at 720).
 pub fn stats_call(d: &DomainName, look_back_hours: Option<u32>) -> Call {
-    get_with("mde.domains.stats", Mde, domain_path(d, "/stats"), look_back(look_back_hours))
+    get_with(Endpoint::MdeDomainsStats, domain_path(d, "/stats"), look_back(look_back_hours))
 }
 /// `GET /api/domains/{domain}/alerts`.
 pub fn alerts_call(d: &DomainName) -> Call {
-    get("mde.domains.alerts", Mde, domain_path(d, "/alerts"))
+    get(Endpoint::MdeDomainsAlerts, domain_path(d, "/alerts"))
 }
 /// `GET /api/domains/{domain}/machines` (at most 500 devices).
 pub fn machines_call(d: &DomainName) -> Call {
-    get("mde.domains.machines", Mde, domain_path(d, "/machines"))
+    get(Endpoint::MdeDomainsMachines, domain_path(d, "/machines"))
 }
 
 impl<T: TokenSource> DefenderClient<T> {

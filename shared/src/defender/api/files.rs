@@ -3,9 +3,8 @@
 use super::{get, get_with, seg};
 use crate::{
     auth::TokenSource,
-    cloud::ApiFamily::Mde,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError,
+        Call, Deadline, DefenderClient, DefenderError, Endpoint,
         models::{
             ODataList,
             alerts::Alert,
@@ -29,19 +28,19 @@ pub(crate) fn look_back(hours: Option<u32>) -> Vec<(String, String)> {
 
 /// `GET /api/files/{id}`.
 pub fn get_call(id: &FileHash) -> Call {
-    get("mde.files.get", Mde, file_path(id, ""))
+    get(Endpoint::MdeFilesGet, file_path(id, ""))
 }
 /// `GET /api/files/{id}/stats[?lookBackHours=N]` (N capped at 720).
 pub fn stats_call(id: &FileHash, look_back_hours: Option<u32>) -> Call {
-    get_with("mde.files.stats", Mde, file_path(id, "/stats"), look_back(look_back_hours))
+    get_with(Endpoint::MdeFilesStats, file_path(id, "/stats"), look_back(look_back_hours))
 }
 /// `GET /api/files/{id}/alerts`.
 pub fn alerts_call(id: &FileHash) -> Call {
-    get("mde.files.alerts", Mde, file_path(id, "/alerts"))
+    get(Endpoint::MdeFilesAlerts, file_path(id, "/alerts"))
 }
 /// `GET /api/files/{id}/machines`.
 pub fn machines_call(id: &FileHash) -> Call {
-    get("mde.files.machines", Mde, file_path(id, "/machines"))
+    get(Endpoint::MdeFilesMachines, file_path(id, "/machines"))
 }
 
 impl<T: TokenSource> DefenderClient<T> {

@@ -4,9 +4,8 @@
 use super::{GRAPH_PAGE, ListQuery, get, get_with, patch, seg};
 use crate::{
     auth::TokenSource,
-    cloud::ApiFamily::Graph,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError,
+        Call, Deadline, DefenderClient, DefenderError, Endpoint,
         models::{
             Page,
             graph::{GraphAlert, GraphAlertUpdate, GraphIncident, GraphIncidentUpdate},
@@ -19,41 +18,41 @@ use futures::stream::BoxStream;
 
 /// `GET /security/alerts_v2` (stream: no `$top`).
 pub fn alerts_list_call(q: &ListQuery<GraphAlerts>) -> Call {
-    get_with("graph.security.alerts_v2.list", Graph, "/security/alerts_v2".into(), q.stream_query())
+    get_with(Endpoint::GraphSecurityAlertsV2List, "/security/alerts_v2".into(), q.stream_query())
 }
 /// `GET /security/alerts_v2?$top=..` (one page).
 pub fn alerts_list_page_call(q: &ListQuery<GraphAlerts>) -> Call {
-    get_with("graph.security.alerts_v2.list", Graph, "/security/alerts_v2".into(), q.page_query(GRAPH_PAGE))
+    get_with(Endpoint::GraphSecurityAlertsV2List, "/security/alerts_v2".into(), q.page_query(GRAPH_PAGE))
 }
 /// `GET /security/alerts_v2/{alertId}`.
 pub fn alert_get_call(id: &AlertId) -> Call {
-    get("graph.security.alerts_v2.get", Graph, format!("/security/alerts_v2/{}", seg(id.as_str())))
+    get(Endpoint::GraphSecurityAlertsV2Get, format!("/security/alerts_v2/{}", seg(id.as_str())))
 }
 /// `PATCH /security/alerts_v2/{alertId}`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn alert_update_call(id: &AlertId, req: &GraphAlertUpdate) -> Result<Call, DefenderError> {
-    patch("graph.security.alerts_v2.update", Graph, format!("/security/alerts_v2/{}", seg(id.as_str())), req)
+    patch(Endpoint::GraphSecurityAlertsV2Update, format!("/security/alerts_v2/{}", seg(id.as_str())), req)
 }
 /// `GET /security/incidents` (stream: no `$top`).
 pub fn incidents_list_call(q: &ListQuery<GraphIncidents>) -> Call {
-    get_with("graph.security.incidents.list", Graph, "/security/incidents".into(), q.stream_query())
+    get_with(Endpoint::GraphSecurityIncidentsList, "/security/incidents".into(), q.stream_query())
 }
 /// `GET /security/incidents?$top=..` (one page).
 pub fn incidents_list_page_call(q: &ListQuery<GraphIncidents>) -> Call {
-    get_with("graph.security.incidents.list", Graph, "/security/incidents".into(), q.page_query(GRAPH_PAGE))
+    get_with(Endpoint::GraphSecurityIncidentsList, "/security/incidents".into(), q.page_query(GRAPH_PAGE))
 }
 /// `GET /security/incidents/{incidentId}`.
 pub fn incident_get_call(id: IncidentId) -> Call {
-    get("graph.security.incidents.get", Graph, format!("/security/incidents/{id}"))
+    get(Endpoint::GraphSecurityIncidentsGet, format!("/security/incidents/{id}"))
 }
 /// `PATCH /security/incidents/{incidentId}`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn incident_update_call(id: IncidentId, req: &GraphIncidentUpdate) -> Result<Call, DefenderError> {
-    patch("graph.security.incidents.update", Graph, format!("/security/incidents/{id}"), req)
+    patch(Endpoint::GraphSecurityIncidentsUpdate, format!("/security/incidents/{id}"), req)
 }
 
 impl<T: TokenSource> DefenderClient<T> {

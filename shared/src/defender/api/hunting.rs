@@ -12,9 +12,8 @@
 use super::post;
 use crate::{
     auth::TokenSource,
-    cloud::ApiFamily,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError,
+        Call, Deadline, DefenderClient, DefenderError, Endpoint,
         models::hunting::{GraphHuntingRequest, HuntingRequest, HuntingResponse},
     },
     ids::TenantName,
@@ -26,7 +25,7 @@ use crate::{
 /// As [`super::with_body`].
 #[deprecated(note = "retiring (MC1220762): use graph_run_call (Graph runHuntingQuery)")]
 pub fn mde_run_call(req: &HuntingRequest) -> Result<Call, DefenderError> {
-    post("mde.advanced_hunting.run", ApiFamily::Mde, "/api/advancedqueries/run".into(), req)
+    post(Endpoint::MdeAdvancedHuntingRun, "/api/advancedqueries/run".into(), req)
 }
 /// `POST /api/advancedhunting/run` (XDR). Retiring: see [`graph_run_call`].
 ///
@@ -34,14 +33,14 @@ pub fn mde_run_call(req: &HuntingRequest) -> Result<Call, DefenderError> {
 /// As [`super::with_body`].
 #[deprecated(note = "retiring (MC1220762): use graph_run_call (Graph runHuntingQuery)")]
 pub fn xdr_run_call(req: &HuntingRequest) -> Result<Call, DefenderError> {
-    post("xdr.advanced_hunting.run", ApiFamily::Xdr, "/api/advancedhunting/run".into(), req)
+    post(Endpoint::XdrAdvancedHuntingRun, "/api/advancedhunting/run".into(), req)
 }
 /// `POST /security/runHuntingQuery` (Graph).
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn graph_run_call(req: &GraphHuntingRequest) -> Result<Call, DefenderError> {
-    post("graph.security.run_hunting_query", ApiFamily::Graph, "/security/runHuntingQuery".into(), req)
+    post(Endpoint::GraphSecurityRunHuntingQuery, "/security/runHuntingQuery".into(), req)
 }
 
 impl<T: TokenSource> DefenderClient<T> {

@@ -3,9 +3,8 @@
 use super::{ListQuery, XDR_INCIDENTS_MAX_PAGE, get, get_with, patch};
 use crate::{
     auth::TokenSource,
-    cloud::ApiFamily::Xdr,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError,
+        Call, Deadline, DefenderClient, DefenderError, Endpoint,
         models::{
             Page,
             incidents::{Incident, IncidentUpdate},
@@ -18,22 +17,22 @@ use futures::stream::BoxStream;
 
 /// `GET /api/incidents` (stream: no `$top`).
 pub fn list_call(q: &ListQuery<Incidents>) -> Call {
-    get_with("xdr.incidents.list", Xdr, "/api/incidents".into(), q.stream_query())
+    get_with(Endpoint::XdrIncidentsList, "/api/incidents".into(), q.stream_query())
 }
 /// `GET /api/incidents?$top=..` (one page, `$top` at most 100).
 pub fn list_page_call(q: &ListQuery<Incidents>) -> Call {
-    get_with("xdr.incidents.list", Xdr, "/api/incidents".into(), q.page_query(XDR_INCIDENTS_MAX_PAGE))
+    get_with(Endpoint::XdrIncidentsList, "/api/incidents".into(), q.page_query(XDR_INCIDENTS_MAX_PAGE))
 }
 /// `GET /api/incidents/{id}`.
 pub fn get_call(id: IncidentId) -> Call {
-    get("xdr.incidents.get", Xdr, format!("/api/incidents/{id}"))
+    get(Endpoint::XdrIncidentsGet, format!("/api/incidents/{id}"))
 }
 /// `PATCH /api/incidents/{id}`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn update_call(id: IncidentId, req: &IncidentUpdate) -> Result<Call, DefenderError> {
-    patch("xdr.incidents.update", Xdr, format!("/api/incidents/{id}"), req)
+    patch(Endpoint::XdrIncidentsUpdate, format!("/api/incidents/{id}"), req)
 }
 
 impl<T: TokenSource> DefenderClient<T> {

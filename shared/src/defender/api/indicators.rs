@@ -3,9 +3,8 @@
 use super::{ListQuery, MDE_MAX_PAGE, delete, get_with, post, seg};
 use crate::{
     auth::TokenSource,
-    cloud::ApiFamily::Mde,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError,
+        Call, Deadline, DefenderClient, DefenderError, Endpoint,
         models::{
             ODataList,
             indicators::{
@@ -20,36 +19,36 @@ use futures::stream::BoxStream;
 
 /// `GET /api/indicators` (stream: no `$top`).
 pub fn list_call(q: &ListQuery<Indicators>) -> Call {
-    get_with("mde.indicators.list", Mde, "/api/indicators".into(), q.stream_query())
+    get_with(Endpoint::MdeIndicatorsList, "/api/indicators".into(), q.stream_query())
 }
 /// `GET /api/indicators?$top=..` (one page).
 pub fn list_page_call(q: &ListQuery<Indicators>) -> Call {
-    get_with("mde.indicators.list", Mde, "/api/indicators".into(), q.page_query(MDE_MAX_PAGE))
+    get_with(Endpoint::MdeIndicatorsList, "/api/indicators".into(), q.page_query(MDE_MAX_PAGE))
 }
 /// `POST /api/indicators`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn submit_call(req: &IndicatorSubmit) -> Result<Call, DefenderError> {
-    post("mde.indicators.submit", Mde, "/api/indicators".into(), req)
+    post(Endpoint::MdeIndicatorsSubmit, "/api/indicators".into(), req)
 }
 /// `POST /api/indicators/import`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn import_call(req: &IndicatorImport) -> Result<Call, DefenderError> {
-    post("mde.indicators.import", Mde, "/api/indicators/import".into(), req)
+    post(Endpoint::MdeIndicatorsImport, "/api/indicators/import".into(), req)
 }
 /// `DELETE /api/indicators/{id}`.
 pub fn delete_call(id: &IndicatorId) -> Call {
-    delete("mde.indicators.delete", Mde, format!("/api/indicators/{}", seg(id.as_str())))
+    delete(Endpoint::MdeIndicatorsDelete, format!("/api/indicators/{}", seg(id.as_str())))
 }
 /// `POST /api/indicators/BatchDelete`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn batch_delete_call(req: &IndicatorBatchDelete) -> Result<Call, DefenderError> {
-    post("mde.indicators.batch_delete", Mde, "/api/indicators/BatchDelete".into(), req)
+    post(Endpoint::MdeIndicatorsBatchDelete, "/api/indicators/BatchDelete".into(), req)
 }
 
 impl<T: TokenSource> DefenderClient<T> {

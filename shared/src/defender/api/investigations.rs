@@ -3,9 +3,8 @@
 use super::{ListQuery, MDE_MAX_PAGE, get, get_with, post, seg};
 use crate::{
     auth::TokenSource,
-    cloud::ApiFamily::Mde,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError,
+        Call, Deadline, DefenderClient, DefenderError, Endpoint,
         models::{
             ODataList,
             actions::CommentRequest,
@@ -19,22 +18,22 @@ use futures::stream::BoxStream;
 
 /// `GET /api/investigations` (stream: no `$top`).
 pub fn list_call(q: &ListQuery<Investigations>) -> Call {
-    get_with("mde.investigations.list", Mde, "/api/investigations".into(), q.stream_query())
+    get_with(Endpoint::MdeInvestigationsList, "/api/investigations".into(), q.stream_query())
 }
 /// `GET /api/investigations?$top=..` (one page).
 pub fn list_page_call(q: &ListQuery<Investigations>) -> Call {
-    get_with("mde.investigations.list", Mde, "/api/investigations".into(), q.page_query(MDE_MAX_PAGE))
+    get_with(Endpoint::MdeInvestigationsList, "/api/investigations".into(), q.page_query(MDE_MAX_PAGE))
 }
 /// `GET /api/investigations/{id}` (an investigation id or the triggering alert's id).
 pub fn get_call(id: &InvestigationId) -> Call {
-    get("mde.investigations.get", Mde, format!("/api/investigations/{}", seg(id.as_str())))
+    get(Endpoint::MdeInvestigationsGet, format!("/api/investigations/{}", seg(id.as_str())))
 }
 /// `POST /api/machines/{id}/startInvestigation`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn start_call(machine: &MachineId, req: &CommentRequest) -> Result<Call, DefenderError> {
-    post("mde.investigations.start", Mde, format!("/api/machines/{}/startInvestigation", seg(machine.as_str())), req)
+    post(Endpoint::MdeInvestigationsStart, format!("/api/machines/{}/startInvestigation", seg(machine.as_str())), req)
 }
 
 impl<T: TokenSource> DefenderClient<T> {

@@ -3,9 +3,8 @@
 use super::{files::look_back, get, get_with, seg};
 use crate::{
     auth::TokenSource,
-    cloud::ApiFamily::Mde,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError,
+        Call, Deadline, DefenderClient, DefenderError, Endpoint,
         models::{ODataList, alerts::Alert, network::IpStats},
     },
     ids::TenantName,
@@ -18,11 +17,11 @@ fn ip_path(ip: IpAddr, tail: &str) -> String {
 
 /// `GET /api/ips/{ip}/stats[?lookBackHours=N]` (N capped at 720).
 pub fn stats_call(ip: IpAddr, look_back_hours: Option<u32>) -> Call {
-    get_with("mde.ips.stats", Mde, ip_path(ip, "/stats"), look_back(look_back_hours))
+    get_with(Endpoint::MdeIpsStats, ip_path(ip, "/stats"), look_back(look_back_hours))
 }
 /// `GET /api/ips/{ip}/alerts`.
 pub fn alerts_call(ip: IpAddr) -> Call {
-    get("mde.ips.alerts", Mde, ip_path(ip, "/alerts"))
+    get(Endpoint::MdeIpsAlerts, ip_path(ip, "/alerts"))
 }
 
 impl<T: TokenSource> DefenderClient<T> {

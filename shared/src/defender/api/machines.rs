@@ -5,9 +5,8 @@
 use super::{ListQuery, MDE_MAX_PAGE, get, get_with, post, seg};
 use crate::{
     auth::TokenSource,
-    cloud::ApiFamily::Mde,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError,
+        Call, Deadline, DefenderClient, DefenderError, Endpoint,
         models::{
             ODataList,
             actions::{
@@ -31,21 +30,21 @@ fn machine_path(id: &MachineId, tail: &str) -> String {
 
 /// `GET /api/machines` (stream: no `$top`).
 pub fn list_call(q: &ListQuery<Machines>) -> Call {
-    get_with("mde.machines.list", Mde, "/api/machines".into(), q.stream_query())
+    get_with(Endpoint::MdeMachinesList, "/api/machines".into(), q.stream_query())
 }
 /// `GET /api/machines?$top=..` (one page).
 pub fn list_page_call(q: &ListQuery<Machines>) -> Call {
-    get_with("mde.machines.list", Mde, "/api/machines".into(), q.page_query(MDE_MAX_PAGE))
+    get_with(Endpoint::MdeMachinesList, "/api/machines".into(), q.page_query(MDE_MAX_PAGE))
 }
 /// `GET /api/machines/{id}`.
 pub fn get_call(id: &MachineId) -> Call {
-    get("mde.machines.get", Mde, machine_path(id, ""))
+    get(Endpoint::MdeMachinesGet, machine_path(id, ""))
 }
 /// `GET /api/machines/findbyip(ip='{IP}',timestamp={TimeStamp})`: the IP quoted, the timestamp bare
 /// (whole seconds, UTC), as documented.
 pub fn find_by_ip_call(ip: IpAddr, at: DateTime<Utc>) -> Call {
     let ts = at.format("%Y-%m-%dT%H:%M:%SZ");
-    get("mde.machines.find_by_ip", Mde, format!("/api/machines/findbyip(ip='{}',timestamp={ts})", seg(&ip.to_string())))
+    get(Endpoint::MdeMachinesFindByIp, format!("/api/machines/findbyip(ip='{}',timestamp={ts})", seg(&ip.to_string())))
 }
 /// `GET /api/machines/findbytag?tag={tag}&useStartsWithFilter={bool}`.
 pub fn find_by_tag_call(tag: &MachineTag, starts_with: bool) -> Call {
@@ -53,100 +52,100 @@ pub fn find_by_tag_call(tag: &MachineTag, starts_with: bool) -> Call {
         ("tag".to_string(), tag.as_str().to_string()),
         ("useStartsWithFilter".to_string(), starts_with.to_string()),
     ];
-    get_with("mde.machines.find_by_tag", Mde, "/api/machines/findbytag".into(), query)
+    get_with(Endpoint::MdeMachinesFindByTag, "/api/machines/findbytag".into(), query)
 }
 /// `GET /api/machines/{id}/logonusers`.
 pub fn logon_users_call(id: &MachineId) -> Call {
-    get("mde.machines.logon_users", Mde, machine_path(id, "/logonusers"))
+    get(Endpoint::MdeMachinesLogonUsers, machine_path(id, "/logonusers"))
 }
 /// `GET /api/machines/{id}/alerts`.
 pub fn alerts_call(id: &MachineId) -> Call {
-    get("mde.machines.alerts", Mde, machine_path(id, "/alerts"))
+    get(Endpoint::MdeMachinesAlerts, machine_path(id, "/alerts"))
 }
 /// `GET /api/machines/{machineId}/software`.
 pub fn software_call(id: &MachineId) -> Call {
-    get("mde.machines.software", Mde, machine_path(id, "/software"))
+    get(Endpoint::MdeMachinesSoftware, machine_path(id, "/software"))
 }
 /// `GET /api/machines/{machineId}/vulnerabilities`.
 pub fn vulnerabilities_call(id: &MachineId) -> Call {
-    get("mde.machines.vulnerabilities", Mde, machine_path(id, "/vulnerabilities"))
+    get(Endpoint::MdeMachinesVulnerabilities, machine_path(id, "/vulnerabilities"))
 }
 /// `POST /api/machines/{id}/tags`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn tags_call(id: &MachineId, req: &TagRequest) -> Result<Call, DefenderError> {
-    post("mde.machines.tags", Mde, machine_path(id, "/tags"), req)
+    post(Endpoint::MdeMachinesTags, machine_path(id, "/tags"), req)
 }
 /// `POST /api/machines/AddOrRemoveTagForMultipleMachines`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn tags_multiple_call(req: &TagMultipleRequest) -> Result<Call, DefenderError> {
-    post("mde.machines.tags_multiple", Mde, "/api/machines/AddOrRemoveTagForMultipleMachines".into(), req)
+    post(Endpoint::MdeMachinesTagsMultiple, "/api/machines/AddOrRemoveTagForMultipleMachines".into(), req)
 }
 /// `POST /api/machines/{id}/isolate`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn isolate_call(id: &MachineId, req: &IsolateRequest) -> Result<Call, DefenderError> {
-    post("mde.machines.isolate", Mde, machine_path(id, "/isolate"), req)
+    post(Endpoint::MdeMachinesIsolate, machine_path(id, "/isolate"), req)
 }
 /// `POST /api/machines/{id}/unisolate`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn unisolate_call(id: &MachineId, req: &CommentRequest) -> Result<Call, DefenderError> {
-    post("mde.machines.unisolate", Mde, machine_path(id, "/unisolate"), req)
+    post(Endpoint::MdeMachinesUnisolate, machine_path(id, "/unisolate"), req)
 }
 /// `POST /api/machines/{id}/restrictCodeExecution`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn restrict_code_execution_call(id: &MachineId, req: &CommentRequest) -> Result<Call, DefenderError> {
-    post("mde.machines.restrict_code_execution", Mde, machine_path(id, "/restrictCodeExecution"), req)
+    post(Endpoint::MdeMachinesRestrictCodeExecution, machine_path(id, "/restrictCodeExecution"), req)
 }
 /// `POST /api/machines/{id}/unrestrictCodeExecution`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn unrestrict_code_execution_call(id: &MachineId, req: &CommentRequest) -> Result<Call, DefenderError> {
-    post("mde.machines.unrestrict_code_execution", Mde, machine_path(id, "/unrestrictCodeExecution"), req)
+    post(Endpoint::MdeMachinesUnrestrictCodeExecution, machine_path(id, "/unrestrictCodeExecution"), req)
 }
 /// `POST /api/machines/{id}/runAntiVirusScan`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn run_av_scan_call(id: &MachineId, req: &ScanRequest) -> Result<Call, DefenderError> {
-    post("mde.machines.run_av_scan", Mde, machine_path(id, "/runAntiVirusScan"), req)
+    post(Endpoint::MdeMachinesRunAvScan, machine_path(id, "/runAntiVirusScan"), req)
 }
 /// `POST /api/machines/{id}/collectInvestigationPackage`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn collect_investigation_package_call(id: &MachineId, req: &CommentRequest) -> Result<Call, DefenderError> {
-    post("mde.machines.collect_investigation_package", Mde, machine_path(id, "/collectInvestigationPackage"), req)
+    post(Endpoint::MdeMachinesCollectInvestigationPackage, machine_path(id, "/collectInvestigationPackage"), req)
 }
 /// `POST /api/machines/{id}/StopAndQuarantineFile`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn stop_and_quarantine_file_call(id: &MachineId, req: &StopAndQuarantineRequest) -> Result<Call, DefenderError> {
-    post("mde.machines.stop_and_quarantine_file", Mde, machine_path(id, "/StopAndQuarantineFile"), req)
+    post(Endpoint::MdeMachinesStopAndQuarantineFile, machine_path(id, "/StopAndQuarantineFile"), req)
 }
 /// `POST /api/machines/{id}/offboard`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn offboard_call(id: &MachineId, req: &CommentRequest) -> Result<Call, DefenderError> {
-    post("mde.machines.offboard", Mde, machine_path(id, "/offboard"), req)
+    post(Endpoint::MdeMachinesOffboard, machine_path(id, "/offboard"), req)
 }
 /// `POST /api/machines/{machine_id}/runliveresponse`.
 ///
 /// # Errors
 /// As [`super::with_body`].
 pub fn run_live_response_call(id: &MachineId, req: &LiveResponseRequest) -> Result<Call, DefenderError> {
-    post("mde.machines.run_live_response", Mde, machine_path(id, "/runliveresponse"), req)
+    post(Endpoint::MdeMachinesRunLiveResponse, machine_path(id, "/runliveresponse"), req)
 }
 
 impl<T: TokenSource> DefenderClient<T> {

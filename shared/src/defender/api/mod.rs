@@ -19,10 +19,9 @@
 //! [`ODataList`]: super::models::ODataList
 
 use super::{
-    Call, DefenderError,
+    Call, DefenderError, Endpoint,
     odata::{Expand, Filter, OrderBy},
 };
-use crate::cloud::ApiFamily;
 use serde::Serialize;
 use std::fmt;
 
@@ -38,76 +37,6 @@ pub mod investigations;
 pub mod ips;
 pub mod machines;
 pub mod users;
-
-/// Every endpoint with a typed call, by contract name (the contract's files minus `auth.*` and the
-/// error envelopes).
-pub const ENDPOINTS: &[&str] = &[
-    "graph.security.alerts_v2.get",
-    "graph.security.alerts_v2.list",
-    "graph.security.alerts_v2.update",
-    "graph.security.incidents.get",
-    "graph.security.incidents.list",
-    "graph.security.incidents.update",
-    "graph.security.run_hunting_query",
-    "mde.advanced_hunting.run",
-    "mde.alerts.batch_update",
-    "mde.alerts.create_by_reference",
-    "mde.alerts.get",
-    "mde.alerts.list",
-    "mde.alerts.related_domains",
-    "mde.alerts.related_files",
-    "mde.alerts.related_ips",
-    "mde.alerts.related_machine",
-    "mde.alerts.related_user",
-    "mde.alerts.update",
-    "mde.domains.alerts",
-    "mde.domains.machines",
-    "mde.domains.stats",
-    "mde.files.alerts",
-    "mde.files.get",
-    "mde.files.machines",
-    "mde.files.stats",
-    "mde.indicators.batch_delete",
-    "mde.indicators.delete",
-    "mde.indicators.import",
-    "mde.indicators.list",
-    "mde.indicators.submit",
-    "mde.investigations.get",
-    "mde.investigations.list",
-    "mde.investigations.start",
-    "mde.ips.alerts",
-    "mde.ips.stats",
-    "mde.machineactions.cancel",
-    "mde.machineactions.get",
-    "mde.machineactions.get_live_response_result",
-    "mde.machineactions.get_package_uri",
-    "mde.machineactions.list",
-    "mde.machines.alerts",
-    "mde.machines.collect_investigation_package",
-    "mde.machines.find_by_ip",
-    "mde.machines.find_by_tag",
-    "mde.machines.get",
-    "mde.machines.isolate",
-    "mde.machines.list",
-    "mde.machines.logon_users",
-    "mde.machines.offboard",
-    "mde.machines.restrict_code_execution",
-    "mde.machines.run_av_scan",
-    "mde.machines.run_live_response",
-    "mde.machines.software",
-    "mde.machines.stop_and_quarantine_file",
-    "mde.machines.tags",
-    "mde.machines.tags_multiple",
-    "mde.machines.unisolate",
-    "mde.machines.unrestrict_code_execution",
-    "mde.machines.vulnerabilities",
-    "mde.users.alerts",
-    "mde.users.machines",
-    "xdr.advanced_hunting.run",
-    "xdr.incidents.get",
-    "xdr.incidents.list",
-    "xdr.incidents.update",
-];
 
 /// Documented maximum `$top` of the MDE lists (alerts, machines, machine actions, indicators,
 /// investigations).
@@ -254,54 +183,40 @@ pub(crate) fn seg(s: &str) -> String {
     out
 }
 
-fn call(endpoint: &'static str, api: ApiFamily, method: reqwest::Method, path: String) -> Call {
-    Call { endpoint, api, method, path, query: Vec::new(), body: None }
+/// A call of `endpoint` (method and API family are the endpoint's) to `path`.
+fn call(endpoint: Endpoint, path: String) -> Call {
+    Call { endpoint, path, query: Vec::new(), body: None }
 }
 
-pub(crate) fn get(endpoint: &'static str, api: ApiFamily, path: String) -> Call {
-    call(endpoint, api, reqwest::Method::GET, path)
+pub(crate) fn get(endpoint: Endpoint, path: String) -> Call {
+    call(endpoint, path)
 }
 
-pub(crate) fn get_with(endpoint: &'static str, api: ApiFamily, path: String, query: Vec<(String, String)>) -> Call {
-    Call { query, ..get(endpoint, api, path) }
+pub(crate) fn get_with(endpoint: Endpoint, path: String, query: Vec<(String, String)>) -> Call {
+    Call { query, ..call(endpoint, path) }
 }
 
-pub(crate) fn delete(endpoint: &'static str, api: ApiFamily, path: String) -> Call {
-    call(endpoint, api, reqwest::Method::DELETE, path)
+pub(crate) fn delete(endpoint: Endpoint, path: String) -> Call {
+    call(endpoint, path)
 }
 
-/// A call with a JSON body.
+/// A call with a JSON body (`POST` or `PATCH`, as the endpoint is documented).
 ///
 /// # Errors
 /// [`DefenderError::Decode`] if the body does not serialise (it cannot for the request types here,
 /// which hold only strings, numbers and lists).
-pub(crate) fn with_body<B: Serialize>(
-    endpoint: &'static str,
-    api: ApiFamily,
-    method: reqwest::Method,
-    path: String,
-    body: &B,
-) -> Result<Call, DefenderError> {
-    let body = serde_json::to_value(body).map_err(|source| DefenderError::Decode { endpoint, source })?;
-    Ok(Call { body: Some(body), ..call(endpoint, api, method, path) })
+pub(crate) fn with_body<B: Serialize>(endpoint: Endpoint, path: String, body: &B) -> Result<Call, DefenderError> {
+    let body =
+        serde_json::to_value(body).map_err(|source| DefenderError::Decode { endpoint: endpoint.name(), source })?;
+    Ok(Call { body: Some(body), ..call(endpoint, path) })
 }
 
-pub(crate) fn post<B: Serialize>(
-    endpoint: &'static str,
-    api: ApiFamily,
-    path: String,
-    body: &B,
-) -> Result<Call, DefenderError> {
-    with_body(endpoint, api, reqwest::Method::POST, path, body)
+pub(crate) fn post<B: Serialize>(endpoint: Endpoint, path: String, body: &B) -> Result<Call, DefenderError> {
+    with_body(endpoint, path, body)
 }
 
-pub(crate) fn patch<B: Serialize>(
-    endpoint: &'static str,
-    api: ApiFamily,
-    path: String,
-    body: &B,
-) -> Result<Call, DefenderError> {
-    with_body(endpoint, api, reqwest::Method::PATCH, path, body)
+pub(crate) fn patch<B: Serialize>(endpoint: Endpoint, path: String, body: &B) -> Result<Call, DefenderError> {
+    with_body(endpoint, path, body)
 }
 
 #[cfg(test)]

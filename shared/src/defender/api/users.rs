@@ -4,9 +4,8 @@
 use super::{get, seg};
 use crate::{
     auth::TokenSource,
-    cloud::ApiFamily::Mde,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError,
+        Call, Deadline, DefenderClient, DefenderError, Endpoint,
         models::{ODataList, alerts::Alert, machines::Machine},
     },
     ids::{AccountName, TenantName},
@@ -18,11 +17,11 @@ fn user_path(u: &AccountName, tail: &str) -> String {
 
 /// `GET /api/users/{id}/alerts`.
 pub fn alerts_call(user: &AccountName) -> Call {
-    get("mde.users.alerts", Mde, user_path(user, "/alerts"))
+    get(Endpoint::MdeUsersAlerts, user_path(user, "/alerts"))
 }
 /// `GET /api/users/{id}/machines`.
 pub fn machines_call(user: &AccountName) -> Call {
-    get("mde.users.machines", Mde, user_path(user, "/machines"))
+    get(Endpoint::MdeUsersMachines, user_path(user, "/machines"))
 }
 
 impl<T: TokenSource> DefenderClient<T> {
