@@ -23,12 +23,12 @@ use local_runner::{
     events,
     moto::{EventSource, TemplateAws, resolve_template},
     paths::Paths,
-    receiver::Receiver,
     stack::{Answer, Function, LambdaWatch, send},
 };
 use serde_json::{Value, json};
 use std::{io::Read, path::PathBuf, time::Duration};
 use tenant_sim::{RunningSim, SimOptions, start};
+use testkit::Receiver;
 
 const T: Duration = Duration::from_secs(90);
 

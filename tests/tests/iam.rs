@@ -19,7 +19,6 @@ use local_runner::{
     events,
     moto::{Credentials, EventSource, Statement, TemplateAws, resolve_template, statements},
     paths::Paths,
-    receiver::Receiver,
     stack::{Function, LambdaWatch, send},
 };
 use scheduled_export::{s3::S3Sink, sink::Sink};
@@ -29,6 +28,7 @@ use tenant_sim::{
     RunningSim, SimOptions, start,
     sts::{self, RunningSts, StsPrincipal},
 };
+use testkit::Receiver;
 
 /// How long a path waits for an outcome (a removed statement makes it wait this long once).
 const W: Duration = Duration::from_secs(30);

@@ -23,7 +23,6 @@ use local_runner::{
     events,
     moto::{Credentials, EventSource, Statement, TemplateAws, resolve_template},
     paths::Paths,
-    receiver::Receiver,
     stack::{Answer, Function, LambdaWatch, send},
 };
 use serde_json::{Value, json};
@@ -34,6 +33,7 @@ use std::{
     time::Duration,
 };
 use tenant_sim::{RunningSim, SimOptions, start};
+use testkit::Receiver;
 
 const T: Duration = Duration::from_secs(90);
 const BUS: &str = "soc-bus";

@@ -9,7 +9,6 @@
 
 use chrono::{Duration as CDuration, Utc};
 use defender_shared::{
-    config::Config,
     defender::{
         Deadline, DefenderClient,
         governor::Governor,
@@ -17,7 +16,6 @@ use defender_shared::{
         retry::RetryPolicy,
     },
     ids::TenantName,
-    runtime::Runtime,
 };
 use flate2::read::GzDecoder;
 use scheduled_export::{
@@ -28,16 +26,14 @@ use scheduled_export::{
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::BTreeMap,
     io::Read,
     path::{Path, PathBuf},
     sync::Arc,
     time::Duration,
 };
-use tenant_sim::{RunningSim, SimOptions, seed::Seed, start};
-
-const APP: &str = "11111111-1111-4111-8111-111111111111";
-const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
+use tenant_sim::{SimOptions, seed::Seed};
+use testkit::SimEnv;
 
 /// Every entity of the corpus files of `kind`, first occurrence of each id (the simulator holds one
 /// version of an entity), those without an id left out (the seed needs one).
@@ -64,7 +60,7 @@ fn corpus(kind: &str, id_key: &str) -> Vec<Value> {
 }
 
 struct Env {
-    _sim: RunningSim,
+    _sim: SimEnv,
     source: Arc<dyn Source>,
     dir: PathBuf,
 }
@@ -78,26 +74,9 @@ async fn setup(alerts: Vec<Value>, incidents: Vec<Value>) -> Env {
     let mut opts = SimOptions::demo().unwrap();
     opts.seed = Seed::parse(&s.to_string()).unwrap();
     opts.config.quotas = false;
-    let sim = start(opts).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("se-real-{}-{}", std::process::id(), Utc::now().timestamp_micros()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
-    let env: HashMap<&str, String> = [
-        ("AZURE_TENANT_ID", sim.tenant_id()),
-        ("AZURE_CLIENT_ID", APP.to_string()),
-        ("AZURE_CLIENT_SECRET", SECRET.to_string()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("KEY_VAULT_URL", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
-        ("DEFENDER_LOCAL_MODE", "1".to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let rt = Runtime::from_config(Config::from_lookup(|k| env.get(k).cloned()).unwrap()).await.unwrap();
+    let sim = SimEnv::start(opts).await;
+    let dir = sim.dir.clone();
+    let rt = sim.runtime().await;
     let tenant: TenantName = rt.registry.iter().next().unwrap().name.clone();
     let retry =
         RetryPolicy { base: Duration::from_millis(2), cap: Duration::from_millis(20), ..RetryPolicy::default() };

@@ -10,10 +10,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as CDuration, SecondsFormat, Utc};
 use defender_shared::{
-    config::Config,
     defender::{Deadline, DefenderClient, governor::Governor, retry::RetryPolicy},
     ids::TenantName,
-    runtime::Runtime,
 };
 use flate2::read::GzDecoder;
 use scheduled_export::{
@@ -35,10 +33,11 @@ use std::{
     },
     time::Duration,
 };
-use tenant_sim::{RunningSim, SimOptions, seed::Seed, start};
-
-const APP: &str = "11111111-1111-4111-8111-111111111111";
-const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
+use tenant_sim::{RunningSim, SimOptions, seed::Seed};
+use testkit::{
+    SimEnv, demo,
+    sim::{clear_requests, requests as request_log},
+};
 
 type Versions = BTreeSet<(String, DateTime<Utc>)>;
 
@@ -89,7 +88,7 @@ fn seed(incidents: usize, alerts: usize, graph_alerts: usize, graph_incidents: u
 }
 
 struct Env {
-    sim: RunningSim,
+    sim: SimEnv,
     source: Arc<dyn Source>,
     dir: PathBuf,
 }
@@ -104,24 +103,8 @@ async fn setup(seed: Seed) -> Env {
 }
 
 /// A client source for `sim` with `governor`'s pacing and the tests' short backoff.
-async fn source_for(sim: &RunningSim, dir: &Path, governor: Governor) -> Arc<dyn Source> {
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
-    let env: HashMap<&str, String> = [
-        ("AZURE_TENANT_ID", sim.tenant_id()),
-        ("AZURE_CLIENT_ID", APP.to_string()),
-        ("AZURE_CLIENT_SECRET", SECRET.to_string()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("KEY_VAULT_URL", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
-        ("DEFENDER_LOCAL_MODE", "1".to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let rt = Runtime::from_config(Config::from_lookup(|k| env.get(k).cloned()).unwrap()).await.unwrap();
+async fn source_for(sim: &SimEnv, governor: Governor) -> Arc<dyn Source> {
+    let rt = sim.runtime().await;
     let tenant: TenantName = rt.registry.iter().next().unwrap().name.clone();
     let retry =
         RetryPolicy { base: Duration::from_millis(2), cap: Duration::from_millis(20), ..RetryPolicy::default() };
@@ -135,13 +118,12 @@ async fn setup_with(seed: Seed, quotas: bool, governor: Governor) -> Env {
     let mut opts = SimOptions::demo().unwrap();
     opts.seed = seed;
     opts.config.quotas = quotas;
-    let sim = start(opts).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("se-sim-{}", unique()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let sim = SimEnv::start(opts).await;
+    let dir = sim.dir.clone();
     // Unless a test says otherwise the simulator's quotas are off and so is client pacing: these tests
     // count calls, not minutes. Backoff is short (the fault rounds retry hundreds of injected 429/503
     // answers).
-    let source = source_for(&sim, &dir, governor).await;
+    let source = source_for(&sim, governor).await;
     Env { sim, source, dir: dir.join("out") }
 }
 
@@ -260,18 +242,8 @@ fn list_path(stream: StreamKind) -> &'static str {
     }
 }
 
-async fn request_log(sim: &RunningSim) -> Vec<Value> {
-    let v: Value =
-        sim.client().unwrap().get(format!("{}/_sim/requests", sim.url)).send().await.unwrap().json().await.unwrap();
-    v["value"].as_array().unwrap().clone()
-}
-
 async fn requests(sim: &RunningSim, path: &str) -> usize {
     request_log(sim).await.iter().filter(|r| r["path"] == path).count()
-}
-
-async fn clear_requests(sim: &RunningSim) {
-    sim.client().unwrap().delete(format!("{}/_sim/requests", sim.url)).send().await.unwrap();
 }
 
 /// New versions around `now`: `updated` existing XDR incidents PATCHed through the API (then stamped
@@ -284,7 +256,12 @@ async fn bearer(sim: &RunningSim, scope: &str) -> String {
         .client()
         .unwrap()
         .post(format!("{}/{}/oauth2/v2.0/token", sim.url, sim.tenant_id()))
-        .form(&[("grant_type", "client_credentials"), ("client_id", APP), ("client_secret", SECRET), ("scope", scope)])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", demo::APP),
+            ("client_secret", demo::SECRET),
+            ("scope", scope),
+        ])
         .send()
         .await
         .unwrap()
@@ -942,7 +919,7 @@ async fn a_quota_slot_after_the_deadline_is_a_clean_stop_and_the_next_run_resume
                 .await
                 .unwrap();
             assert!(r.status().is_success());
-            source = source_for(&env.sim, env.dir.parent().unwrap(), governor()).await;
+            source = source_for(&env.sim, governor()).await;
         }
         let first = &runs[0];
         assert_eq!(first.outcome, Outcome::Stopped, "paced={paced}: {first:?}");

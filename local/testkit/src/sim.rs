@@ -112,6 +112,11 @@ impl SimEnv {
         function_env(&self.running.url, &self.running.tenant_id(), &self.ca)
     }
 
+    /// [`SimEnv::env`] less the variables named in `names` (a function that must run without them).
+    pub fn env_without(&self, names: &[&str]) -> Vec<(String, String)> {
+        self.env().into_iter().filter(|(k, _)| !names.contains(&k.as_str())).collect()
+    }
+
     /// [`SimEnv::env`] with `extra` added (a later value wins), as a map.
     pub fn env_with(&self, extra: &[(&str, String)]) -> HashMap<String, String> {
         let mut env: HashMap<String, String> = self.env().into_iter().collect();
@@ -153,8 +158,8 @@ impl SimEnv {
     }
 }
 
-/// The simulator's request log (`GET /_sim/requests`): one JSON object per call Defender, Entra or
-/// the vault received, in order (`method`, `path`, `query`, `status`, `client`, ...).
+/// The simulator's request log (`GET /_sim/requests`, its `value`): one JSON object per call Defender,
+/// Entra or the vault received, in order (`method`, `path`, `query`, `status`, `client`, ...).
 ///
 /// # Panics
 /// When the control API does not answer.
@@ -162,7 +167,16 @@ pub async fn requests(sim: &RunningSim) -> Vec<Value> {
     let http = sim.client().unwrap_or_else(|e| panic!("client: {e}"));
     let resp = http.get(format!("{}/_sim/requests", sim.url)).send().await;
     let resp = resp.unwrap_or_else(|e| panic!("/_sim/requests: {e}"));
-    resp.json().await.unwrap_or_else(|e| panic!("/_sim/requests is not JSON: {e}"))
+    let log: Value = resp.json().await.unwrap_or_else(|e| panic!("/_sim/requests is not JSON: {e}"));
+    log["value"].as_array().cloned().unwrap_or_else(|| panic!("/_sim/requests has no value: {log}"))
+}
+
+/// The paths of [`requests`], in order.
+///
+/// # Panics
+/// As [`requests`].
+pub async fn request_paths(sim: &RunningSim) -> Vec<String> {
+    requests(sim).await.iter().filter_map(|e| e["path"].as_str().map(str::to_string)).collect()
 }
 
 /// Empties the request log (`DELETE /_sim/requests`).
