@@ -28,7 +28,7 @@ use local_runner::{
 use serde_json::{Value, json};
 use std::{io::Read, path::PathBuf, time::Duration};
 use tenant_sim::{RunningSim, SimOptions, start};
-use testkit::Receiver;
+use testkit::{Receiver, sim::requests as sim_requests};
 
 const T: Duration = Duration::from_secs(90);
 
@@ -121,12 +121,6 @@ fn json_lines(f: &Function) -> Vec<Value> {
 
 fn secret(sim: &RunningSim, name: &str) -> SecretString {
     SecretString::new(sim.sim.tenant.lock().unwrap().seed.secrets.get(name).cloned().unwrap())
-}
-
-async fn sim_requests(sim: &RunningSim) -> Vec<Value> {
-    let log: Value =
-        sim.client().unwrap().get(format!("{}/_sim/requests", sim.url)).send().await.unwrap().json().await.unwrap();
-    log["value"].as_array().cloned().unwrap_or_default()
 }
 
 async fn go(st: &mut Stack, what: &str, req: reqwest::RequestBuilder) -> Answer {
@@ -347,16 +341,7 @@ async fn chatops_callback_answers_slack_and_a_confirmed_isolate_runs_once() {
     let signing = secret(&st.sim, "slack-signing-secret");
     let url = st.watch.function_url("chatops-callback", "/chatops/slack");
     let hooks = st.hooks.base.clone();
-    let slack = |body: String| {
-        let mut req = reqwest::Client::new()
-            .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body.clone());
-        for (k, v) in events::slack_headers(&signing, &body).unwrap() {
-            req = req.header(k, v);
-        }
-        req
-    };
+    let slack = |body: String| events::slack_request(&url, &signing, body).unwrap();
     let host = "ws-fin-011.contoso.com";
     let ack = go(
         &mut st,

@@ -1,5 +1,5 @@
 //! IAM as `infra/template.yaml` grants it, enforced by the AWS stand-in (strict moto,
-//! `local/lambda-emu/strict_moto.py`; what it checks and what it cannot is in docs/security.md).
+//! `local/testkit/strict_moto.py`; what it checks and what it cannot is in docs/security.md).
 //!
 //! - S3's rule for a missing key — 403 `AccessDenied` unless the caller may list the bucket — and the
 //!   export's answer to it: under the template's role its first run finds "no cursor" (confirmed by a

@@ -548,16 +548,7 @@ async fn an_isolate_outcome_and_a_verdict_become_events_of_the_documented_schema
     let signing = SecretString::new(st.sim.sim.tenant.lock().unwrap().seed.secrets["slack-signing-secret"].clone());
     let url = st.watch.function_url("chatops-callback", "/chatops/slack");
     let hooks = st.hooks.base.clone();
-    let slack = |body: String| {
-        let mut req = reqwest::Client::new()
-            .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body.clone());
-        for (k, v) in events::slack_headers(&signing, &body).unwrap() {
-            req = req.header(k, v);
-        }
-        req
-    };
+    let slack = |body: String| events::slack_request(&url, &signing, body).unwrap();
     let host = "ws-fin-011.contoso.com";
     go(
         &mut st,

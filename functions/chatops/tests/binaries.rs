@@ -9,19 +9,15 @@
 
 mod aws_wiring;
 
+use aws_wiring::Wired;
+
 use defender_shared::{secret::SecretString, webhook};
 use lambda_emu::Emulator;
 use serde_json::{Value, json};
 use std::{process::Stdio, time::Duration};
-use testkit::{Moto, Receiver, SimEnv};
+use testkit::SimEnv;
 
 const POLICY: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U0ANALYST":["read","isolate"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read","isolate"]}}}"#;
-
-fn sim_env(sim: &SimEnv) -> Vec<(String, String)> {
-    let mut env = sim.env();
-    env.push(("DEFENDER_ALLOWED_ACTIONS".into(), "isolate".into()));
-    env
-}
 
 /// Runs a binary that is expected to stop during its init; answers its stderr.
 async fn init_failure(bin: &str, env: Vec<(String, String)>) -> String {
@@ -67,7 +63,7 @@ async fn outside_local_mode_without_queue_and_table_the_binaries_refuse_to_start
 #[tokio::test(flavor = "multi_thread")]
 async fn a_policy_granting_what_the_tenant_does_not_allow_stops_the_cold_start() {
     let sim = SimEnv::demo().await;
-    let mut env = sim_env(&sim);
+    let mut env = aws_wiring::sim_env(&sim);
     env.push((
         "CHATOPS_RBAC".into(),
         r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U1":["isolate","collect"]},"ghost":{"T0001:U1":["read"]}}}"#
@@ -84,33 +80,9 @@ async fn a_policy_granting_what_the_tenant_does_not_allow_stops_the_cold_start()
 #[tokio::test(flavor = "multi_thread")]
 async fn callback_to_sqs_to_the_worker_binary_with_dynamodb_through_the_aws_endpoint_variables() {
     let sim = SimEnv::demo().await;
-    let moto = Moto::start().await.unwrap();
-
-    let (aws, sqs, queue) = aws_wiring::moto_queue_and_table(&moto.url, "chatops-jobs", "chatops-idem").await;
-
-    let receiver = Receiver::start().await.unwrap();
+    let Wired { moto: _moto, sqs, queue, receiver, callback: cb_emu, worker: wk_emu, children: _children } =
+        aws_wiring::wired(&sim, POLICY, "chatops-jobs", "chatops-idem").await;
     let hooks = receiver.base.clone();
-
-    let mut env = sim_env(&sim);
-    env.extend(aws);
-    env.push(("CHATOPS_RBAC".into(), POLICY.into()));
-    env.push(("CHATOPS_RESPONSE_URL_PREFIXES".into(), hooks.clone()));
-    env.push(("CHATOPS_QUEUE_URL".into(), queue.clone()));
-    env.push(("CHATOPS_IDEMPOTENCY_TABLE".into(), "chatops-idem".into()));
-    let (cb_emu, wk_emu) = (Emulator::start().await.unwrap(), Emulator::start().await.unwrap());
-    let spawn = |bin: &str, emu: &Emulator, name: &str| {
-        tokio::process::Command::new(bin)
-            .env_clear()
-            .envs(emu.env(name))
-            .envs(env.clone())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap()
-    };
-    let _callback = spawn(env!("CARGO_BIN_EXE_chatops-callback"), &cb_emu, "chatops-callback");
-    let _worker = spawn(env!("CARGO_BIN_EXE_chatops-worker"), &wk_emu, "chatops-worker");
 
     let secret = sim.sim.tenant.lock().unwrap().seed.secrets["slack-signing-secret"].to_string();
     let body = url::form_urlencoded::Serializer::new(String::new())

@@ -7,51 +7,21 @@
 
 mod aws_wiring;
 
+use aws_wiring::Wired;
+
 use defender_shared::{secret::SecretString, webhook};
-use lambda_emu::Emulator;
 use serde_json::{Value, json};
-use std::{process::Stdio, time::Duration};
-use testkit::{Moto, Receiver, SimEnv};
+use std::time::Duration;
+use testkit::SimEnv;
 
 const POLICY: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U0ANALYST":["read","block"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read","block"]}}}"#;
-
-fn sim_env(sim: &SimEnv) -> Vec<(String, String)> {
-    let mut env = sim.env();
-    env.push(("DEFENDER_ALLOWED_ACTIONS".into(), "isolate".into()));
-    env
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn block_through_the_real_binaries_sqs_and_dynamodb_submits_once_under_five_confirmations() {
     let sim = SimEnv::demo().await;
-    let moto = Moto::start().await.unwrap();
-
-    let (aws, sqs, queue) =
-        aws_wiring::moto_queue_and_table(&moto.url, "chatops-block-jobs", "chatops-block-idem").await;
-
-    let receiver = Receiver::start().await.unwrap();
+    let Wired { moto: _moto, sqs, queue, receiver, callback: cb_emu, worker: wk_emu, children: _children } =
+        aws_wiring::wired(&sim, POLICY, "chatops-block-jobs", "chatops-block-idem").await;
     let hooks = receiver.base.clone();
-
-    let mut env = sim_env(&sim);
-    env.extend(aws);
-    env.push(("CHATOPS_RBAC".into(), POLICY.into()));
-    env.push(("CHATOPS_RESPONSE_URL_PREFIXES".into(), hooks.clone()));
-    env.push(("CHATOPS_QUEUE_URL".into(), queue.clone()));
-    env.push(("CHATOPS_IDEMPOTENCY_TABLE".into(), "chatops-block-idem".into()));
-    let (cb_emu, wk_emu) = (Emulator::start().await.unwrap(), Emulator::start().await.unwrap());
-    let spawn = |bin: &str, emu: &Emulator, name: &str| {
-        tokio::process::Command::new(bin)
-            .env_clear()
-            .envs(emu.env(name))
-            .envs(env.clone())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap()
-    };
-    let _callback = spawn(env!("CARGO_BIN_EXE_chatops-callback"), &cb_emu, "chatops-callback");
-    let _worker = spawn(env!("CARGO_BIN_EXE_chatops-worker"), &wk_emu, "chatops-worker");
 
     let secret = sim.sim.tenant.lock().unwrap().seed.secrets["slack-signing-secret"].to_string();
     let signed = |body: String| {
@@ -93,19 +63,8 @@ async fn block_through_the_real_binaries_sqs_and_dynamodb_submits_once_under_fiv
     let indicator_posts = || {
         let sim = &sim;
         async move {
-            let log: Value = sim
-                .client()
-                .unwrap()
-                .get(format!("{}/_sim/requests", sim.url))
-                .send()
+            testkit::sim::requests(sim)
                 .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            log["value"]
-                .as_array()
-                .unwrap()
                 .iter()
                 .filter(|r| r["method"] == "POST" && r["path"] == "/api/indicators")
                 .count()

@@ -527,18 +527,7 @@ impl Rig {
     }
 
     pub async fn requests(&self) -> Vec<Value> {
-        let v: Value = self
-            .sim
-            .client()
-            .unwrap()
-            .get(format!("{}/_sim/requests", self.sim.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["value"].as_array().unwrap().clone()
+        testkit::sim::requests(&self.sim).await
     }
 
     pub async fn action_posts(&self) -> Vec<Value> {
