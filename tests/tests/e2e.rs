@@ -27,13 +27,13 @@ use local_runner::{
 };
 use serde_json::{Value, json};
 use std::{io::Read, path::PathBuf, time::Duration};
-use tenant_sim::{RunningSim, SimOptions, start};
-use testkit::{Receiver, sim::requests as sim_requests};
+use tenant_sim::{RunningSim, SimOptions};
+use testkit::{Receiver, SimEnv, sim::requests as sim_requests};
 
 const T: Duration = Duration::from_secs(90);
 
 struct Stack {
-    sim: RunningSim,
+    sim: SimEnv,
     watch: LambdaWatch,
     hooks: Receiver,
     dir: PathBuf,
@@ -80,15 +80,13 @@ async fn stack_with(
             panic!("{e}");
         }
     }
-    let dir = std::env::temp_dir().join(format!("df-e2e-{tag}-{}", std::process::id()));
+    let sim = SimEnv::start(opts).await;
+    let (dir, ca) = (sim.dir.join(tag), sim.ca.clone());
     std::fs::create_dir_all(&dir).unwrap();
-    let sim = start(opts).await.unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
     let hooks = Receiver::start().await.unwrap();
     let watch = LambdaWatch::start(&paths, &dir).await.unwrap_or_else(|e| panic!("{e}"));
     let base = env::base(&sim.url, &sim.tenant_id(), &ca);
-    let extra = extra(&sim, &dir);
+    let extra = extra(&sim.running, &dir);
     let functions = functions
         .iter()
         .map(|f| {

@@ -32,8 +32,7 @@ use std::{
     path::PathBuf,
     time::Duration,
 };
-use tenant_sim::{RunningSim, SimOptions, start};
-use testkit::Receiver;
+use testkit::{Receiver, SimEnv};
 
 const T: Duration = Duration::from_secs(90);
 const BUS: &str = "soc-bus";
@@ -54,7 +53,7 @@ fn resolved() -> Value {
 }
 
 struct Stack {
-    sim: RunningSim,
+    sim: SimEnv,
     watch: LambdaWatch,
     hooks: Receiver,
     dir: PathBuf,
@@ -77,11 +76,9 @@ async fn stack(tag: &str, aws: &TemplateAws, functions: &[&str]) -> Stack {
             panic!("{e}");
         }
     }
-    let dir = std::env::temp_dir().join(format!("df-pipe-{tag}-{}", std::process::id()));
+    let sim = SimEnv::demo().await;
+    let (dir, ca) = (sim.dir.join(tag), sim.ca.clone());
     std::fs::create_dir_all(&dir).unwrap();
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
     let hooks = Receiver::start().await.unwrap();
     let watch = LambdaWatch::start(&paths, &dir).await.unwrap_or_else(|e| panic!("{e}"));
     let base = env::base(&sim.url, &sim.tenant_id(), &ca);

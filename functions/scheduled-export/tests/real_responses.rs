@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod exported;
+
 use chrono::{Duration as CDuration, Utc};
 use defender_shared::{
     defender::{
@@ -17,7 +19,6 @@ use defender_shared::{
     },
     ids::TenantName,
 };
-use flate2::read::GzDecoder;
 use scheduled_export::{
     defender::ClientSource,
     export::{Job, Outcome, Source, StopSignal, StreamKind, StreamSummary, export_stream},
@@ -27,7 +28,6 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::{
     collections::BTreeMap,
-    io::Read,
     path::{Path, PathBuf},
     sync::Arc,
     time::Duration,
@@ -125,25 +125,7 @@ fn record_text(line: &str, stream: StreamKind) -> &str {
 
 /// The exported lines of `stream`, as text.
 fn raw_lines(dir: &Path, stream: StreamKind) -> Vec<String> {
-    fn walk(p: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|x| x == "gz") {
-                out.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&dir.join("tenant=default").join(format!("stream={stream}")), &mut files);
-    let mut out = Vec::new();
-    for f in files {
-        let mut text = String::new();
-        GzDecoder::new(std::fs::File::open(&f).unwrap()).read_to_string(&mut text).unwrap();
-        out.extend(text.lines().map(str::to_string));
-    }
-    out
+    exported::gz_lines(dir, &stream.to_string())
 }
 
 /// How many of `items` our model `T` cannot read (decoded as page items, as the export does).

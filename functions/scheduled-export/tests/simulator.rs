@@ -7,13 +7,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod exported;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as CDuration, SecondsFormat, Utc};
 use defender_shared::{
     defender::{Deadline, DefenderClient, governor::Governor, retry::RetryPolicy},
     ids::TenantName,
 };
-use flate2::read::GzDecoder;
 use scheduled_export::{
     defender::ClientSource,
     export::{
@@ -25,7 +26,6 @@ use scheduled_export::{
 use serde_json::{Value, json};
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
-    io::Read,
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -164,25 +164,7 @@ fn job(stream: impl Into<Stream>, page: usize, run: &str) -> Job {
 /// `{"tenant":"default","stream":<stream>,"record":…}` (exactly these members, in this order), and its
 /// `record` is returned.
 fn lines(dir: &Path, stream: &str) -> Vec<Value> {
-    fn walk(p: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|x| x == "gz") {
-                out.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&dir.join("tenant=default").join(format!("stream={}", stream.replace(':', "-"))), &mut files);
-    let mut out = Vec::new();
-    for f in files {
-        let mut text = String::new();
-        GzDecoder::new(std::fs::File::open(&f).unwrap()).read_to_string(&mut text).unwrap();
-        out.extend(text.lines().map(|l| unwrap_envelope(l, stream)));
-    }
-    out
+    exported::gz_lines(dir, &stream.replace(':', "-")).iter().map(|l| unwrap_envelope(l, stream)).collect()
 }
 
 /// The `record` of one exported line, after checking the envelope names the line's tenant and stream.

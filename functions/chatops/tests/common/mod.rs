@@ -363,6 +363,42 @@ pub async fn call(state: &State, req: lambda_http::Request) -> (StatusCode, Valu
 }
 
 impl Rig {
+    /// The rig's worker with `link_clock` for its device-code sign-ins and no Teams side (the linking
+    /// tests drive the sign-in's time).
+    pub fn worker_with_link_clock(&self, link_clock: Arc<dyn defender_shared::auth::Clock>) -> Arc<Worker> {
+        let w = &self.worker;
+        Arc::new(Worker {
+            safety: w.safety.clone(),
+            tenants: w.tenants.clone(),
+            store: w.store.clone(),
+            slack_secret_names: w.slack_secret_names.clone(),
+            responder: w.responder.clone(),
+            handoff: w.handoff.clone(),
+            recheck_after: w.recheck_after,
+            followup_max_age: w.followup_max_age,
+            budget: w.budget,
+            users: w.users.clone(),
+            link_clock,
+            link_step: w.link_step,
+            slack: w.slack.clone(),
+            teams: None,
+            events: w.events.clone(),
+        })
+    }
+
+    /// A signed Teams outgoing-webhook message from `aad` saying `said`, sent now.
+    pub async fn teams_message(&self, aad: &str, said: &str) -> (StatusCode, Value) {
+        let at = chrono::DateTime::from_timestamp((self.state.clock)(), 0).unwrap().to_rfc3339();
+        let activity = json!({"type": "message", "id": uuid::Uuid::new_v4().to_string(), "timestamp": at,
+            "text": format!("<at>Defender</at> {said}"),
+            "from": {"id": "29:1XJKJ", "name": aad.to_lowercase(), "aadObjectId": aad},
+            "conversation": {"id": "19:253b1f341670408fb6fcb7c5d2e8a8d6@thread.skype"},
+            "channelData": {"tenant": {"id": "72f988bf-86f1-41af-91ab-2d7cd011db47"}}})
+        .to_string();
+        let sig = webhook::sign_teams(&SecretString::new(self.teams_secret.clone()), activity.as_bytes()).unwrap();
+        call(&self.state, event("teams", &activity, &[("authorization", sig)], false)).await
+    }
+
     pub fn slack_headers(&self, body: &str, extra: &[(&str, String)]) -> Vec<(&'static str, String)> {
         let ts = now();
         let sig = webhook::sign_slack(&SecretString::new(self.slack_secret.clone()), ts, body.as_bytes()).unwrap();
