@@ -7,21 +7,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod exported;
+mod support;
 
-use chrono::{Duration as CDuration, Utc};
-use defender_shared::{
-    defender::{
-        Deadline, DefenderClient,
-        governor::Governor,
-        models::{Page, alerts::Alert, incidents::Incident},
-        retry::RetryPolicy,
-    },
-    ids::TenantName,
+use chrono::Utc;
+use defender_shared::defender::{
+    governor::Governor,
+    models::{Page, alerts::Alert, incidents::Incident},
 };
 use scheduled_export::{
-    defender::ClientSource,
-    export::{Job, Outcome, Source, StopSignal, StreamKind, StreamSummary, export_stream},
+    export::{Outcome, Source, StopSignal, StreamKind, StreamSummary, export_stream},
     sink::DirSink,
 };
 use serde::de::DeserializeOwned;
@@ -30,7 +24,6 @@ use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
     sync::Arc,
-    time::Duration,
 };
 use tenant_sim::{SimOptions, seed::Seed};
 use testkit::SimEnv;
@@ -76,14 +69,7 @@ async fn setup(alerts: Vec<Value>, incidents: Vec<Value>) -> Env {
     opts.config.quotas = false;
     let sim = SimEnv::start(opts).await;
     let dir = sim.dir.clone();
-    let rt = sim.runtime().await;
-    let tenant: TenantName = rt.registry.iter().next().unwrap().name.clone();
-    let retry =
-        RetryPolicy { base: Duration::from_millis(2), cap: Duration::from_millis(20), ..RetryPolicy::default() };
-    let client = DefenderClient::new(rt.http.clone(), rt.tokens.clone(), rt.registry.clone())
-        .with_governor(Governor::disabled())
-        .with_retry(retry);
-    let source: Arc<dyn Source> = Arc::new(ClientSource::new(Arc::new(client), tenant));
+    let source = support::source_for(&sim, Governor::disabled()).await;
     Env { _sim: sim, source, dir: dir.join("out") }
 }
 
@@ -95,18 +81,7 @@ impl StopSignal for Never {
 }
 
 async fn run(env: &Env, stream: StreamKind, page: usize, run: &str) -> StreamSummary {
-    let now = Utc::now();
-    let job = Job {
-        run_id: run.to_string(),
-        started: now,
-        lease_until: now + CDuration::minutes(15),
-        tenant: "default".into(),
-        stream: stream.into(),
-        page_size: page,
-        overlap: CDuration::minutes(5),
-        backfill: None,
-        deadline: Deadline::after(Duration::from_secs(120)),
-    };
+    let job = support::job_at(Utc::now(), stream, page, run);
     export_stream(env.source.as_ref(), &DirSink::new(&env.dir), &job, &Never).await.unwrap()
 }
 
@@ -125,7 +100,7 @@ fn record_text(line: &str, stream: StreamKind) -> &str {
 
 /// The exported lines of `stream`, as text.
 fn raw_lines(dir: &Path, stream: StreamKind) -> Vec<String> {
-    exported::gz_lines(dir, &stream.to_string())
+    support::gz_lines(dir, &stream.to_string())
 }
 
 /// How many of `items` our model `T` cannot read (decoded as page items, as the export does).

@@ -7,16 +7,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod exported;
+mod support;
+
+use support::{job_at, source_for};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as CDuration, SecondsFormat, Utc};
-use defender_shared::{
-    defender::{Deadline, DefenderClient, governor::Governor, retry::RetryPolicy},
-    ids::TenantName,
-};
+use defender_shared::defender::{Deadline, governor::Governor};
 use scheduled_export::{
-    defender::ClientSource,
     export::{
         Job, Outcome, Source, StopReason, StopSignal, Stream, StreamKind, StreamSummary, cursor_key, export_stream,
     },
@@ -102,18 +100,6 @@ async fn setup(seed: Seed) -> Env {
     setup_with(seed, false, Governor::disabled()).await
 }
 
-/// A client source for `sim` with `governor`'s pacing and the tests' short backoff.
-async fn source_for(sim: &SimEnv, governor: Governor) -> Arc<dyn Source> {
-    let rt = sim.runtime().await;
-    let tenant: TenantName = rt.registry.iter().next().unwrap().name.clone();
-    let retry =
-        RetryPolicy { base: Duration::from_millis(2), cap: Duration::from_millis(20), ..RetryPolicy::default() };
-    let client = DefenderClient::new(rt.http.clone(), rt.tokens.clone(), rt.registry.clone())
-        .with_governor(governor)
-        .with_retry(retry);
-    Arc::new(ClientSource::new(Arc::new(client), tenant))
-}
-
 async fn setup_with(seed: Seed, quotas: bool, governor: Governor) -> Env {
     let mut opts = SimOptions::demo().unwrap();
     opts.seed = seed;
@@ -147,24 +133,14 @@ impl StopSignal for AfterPages {
 fn job(stream: impl Into<Stream>, page: usize, run: &str) -> Job {
     static SLOT: AtomicUsize = AtomicUsize::new(0);
     let now = Utc::now() + CDuration::minutes(20 * SLOT.fetch_add(1, Ordering::SeqCst) as i64);
-    Job {
-        run_id: run.to_string(),
-        started: now,
-        lease_until: now + CDuration::minutes(15),
-        tenant: "default".into(),
-        stream: stream.into(),
-        page_size: page,
-        overlap: CDuration::minutes(5),
-        backfill: None,
-        deadline: Deadline::after(Duration::from_secs(120)),
-    }
+    job_at(now, stream, page, run)
 }
 
 /// The records of every data object of `stream` under `dir`: each line must be the envelope
 /// `{"tenant":"default","stream":<stream>,"record":…}` (exactly these members, in this order), and its
 /// `record` is returned.
 fn lines(dir: &Path, stream: &str) -> Vec<Value> {
-    exported::gz_lines(dir, &stream.replace(':', "-")).iter().map(|l| unwrap_envelope(l, stream)).collect()
+    support::gz_lines(dir, &stream.replace(':', "-")).iter().map(|l| unwrap_envelope(l, stream)).collect()
 }
 
 /// The `record` of one exported line, after checking the envelope names the line's tenant and stream.
