@@ -145,7 +145,7 @@ $(CFN_STAMP):
 	touch $@
 
 # moto, the AWS stand-in (S3, SQS, DynamoDB, Logs) of the store and end-to-end tests; they start it on an
-# ephemeral port through local/lambda-emu/strict_moto.py (IAM enforced from the template's roles).
+# ephemeral port through local/testkit/strict_moto.py (IAM enforced from the template's roles).
 moto: $(MOTO_STAMP)
 
 $(MOTO_STAMP):

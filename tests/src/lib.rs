@@ -7,9 +7,9 @@
 use serde_json::Value;
 
 /// The demo tenant's full-permission application.
-pub const DEMO_APP: (&str, &str) = ("11111111-1111-4111-8111-111111111111", "demo-secret-value-do-not-use-in-prod");
+pub const DEMO_APP: (&str, &str) = (testkit::demo::APP, testkit::demo::SECRET);
 /// The demo tenant's read-only application.
-pub const READER_APP: (&str, &str) = ("22222222-2222-4222-8222-222222222222", "reporter-secret-value");
+pub const READER_APP: (&str, &str) = (testkit::demo::READER_APP, testkit::demo::READER_SECRET);
 
 /// MDE `.default` scope.
 pub const MDE: &str = "https://api.securitycenter.microsoft.com/.default";

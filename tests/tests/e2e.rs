@@ -23,17 +23,17 @@ use local_runner::{
     events,
     moto::{EventSource, TemplateAws, resolve_template},
     paths::Paths,
-    receiver::Receiver,
     stack::{Answer, Function, LambdaWatch, send},
 };
 use serde_json::{Value, json};
 use std::{io::Read, path::PathBuf, time::Duration};
-use tenant_sim::{RunningSim, SimOptions, start};
+use tenant_sim::{RunningSim, SimOptions};
+use testkit::{Receiver, SimEnv, sim::requests as sim_requests};
 
 const T: Duration = Duration::from_secs(90);
 
 struct Stack {
-    sim: RunningSim,
+    sim: SimEnv,
     watch: LambdaWatch,
     hooks: Receiver,
     dir: PathBuf,
@@ -80,15 +80,13 @@ async fn stack_with(
             panic!("{e}");
         }
     }
-    let dir = std::env::temp_dir().join(format!("df-e2e-{tag}-{}", std::process::id()));
+    let sim = SimEnv::start(opts).await;
+    let (dir, ca) = (sim.dir.join(tag), sim.ca.clone());
     std::fs::create_dir_all(&dir).unwrap();
-    let sim = start(opts).await.unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
     let hooks = Receiver::start().await.unwrap();
     let watch = LambdaWatch::start(&paths, &dir).await.unwrap_or_else(|e| panic!("{e}"));
     let base = env::base(&sim.url, &sim.tenant_id(), &ca);
-    let extra = extra(&sim, &dir);
+    let extra = extra(&sim.running, &dir);
     let functions = functions
         .iter()
         .map(|f| {
@@ -121,12 +119,6 @@ fn json_lines(f: &Function) -> Vec<Value> {
 
 fn secret(sim: &RunningSim, name: &str) -> SecretString {
     SecretString::new(sim.sim.tenant.lock().unwrap().seed.secrets.get(name).cloned().unwrap())
-}
-
-async fn sim_requests(sim: &RunningSim) -> Vec<Value> {
-    let log: Value =
-        sim.client().unwrap().get(format!("{}/_sim/requests", sim.url)).send().await.unwrap().json().await.unwrap();
-    log["value"].as_array().cloned().unwrap_or_default()
 }
 
 async fn go(st: &mut Stack, what: &str, req: reqwest::RequestBuilder) -> Answer {
@@ -347,16 +339,7 @@ async fn chatops_callback_answers_slack_and_a_confirmed_isolate_runs_once() {
     let signing = secret(&st.sim, "slack-signing-secret");
     let url = st.watch.function_url("chatops-callback", "/chatops/slack");
     let hooks = st.hooks.base.clone();
-    let slack = |body: String| {
-        let mut req = reqwest::Client::new()
-            .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body.clone());
-        for (k, v) in events::slack_headers(&signing, &body).unwrap() {
-            req = req.header(k, v);
-        }
-        req
-    };
+    let slack = |body: String| events::slack_request(&url, &signing, body).unwrap();
     let host = "ws-fin-011.contoso.com";
     let ack = go(
         &mut st,

@@ -1,5 +1,5 @@
 //! IAM as `infra/template.yaml` grants it, enforced by the AWS stand-in (strict moto,
-//! `local/lambda-emu/strict_moto.py`; what it checks and what it cannot is in docs/security.md).
+//! `local/testkit/strict_moto.py`; what it checks and what it cannot is in docs/security.md).
 //!
 //! - S3's rule for a missing key — 403 `AccessDenied` unless the caller may list the bucket — and the
 //!   export's answer to it: under the template's role its first run finds "no cursor" (confirmed by a
@@ -19,7 +19,6 @@ use local_runner::{
     events,
     moto::{Credentials, EventSource, Statement, TemplateAws, resolve_template, statements},
     paths::Paths,
-    receiver::Receiver,
     stack::{Function, LambdaWatch, send},
 };
 use scheduled_export::{s3::S3Sink, sink::Sink};
@@ -29,6 +28,7 @@ use tenant_sim::{
     RunningSim, SimOptions, start,
     sts::{self, RunningSts, StsPrincipal},
 };
+use testkit::Receiver;
 
 /// How long a path waits for an outcome (a removed statement makes it wait this long once).
 const W: Duration = Duration::from_secs(30);

@@ -19,16 +19,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use defender_shared::{metrics, secret::SecretString};
-use lambda_emu::{Emulator, moto::Moto};
+use lambda_emu::Emulator;
 use local_runner::{
     env::{ANALYST, APP_SECRET, POLICY},
     events,
     paths::Paths,
-    receiver::Receiver,
 };
 use serde_json::{Value, json};
 use std::{collections::BTreeSet, process::Stdio, time::Duration};
 use tenant_sim::{SimOptions, start};
+use testkit::Moto;
+use testkit::Receiver;
 
 const T: Duration = Duration::from_secs(60);
 /// A refresh token as Entra issues them (a stand-in value), sent in requests to see it is not logged.

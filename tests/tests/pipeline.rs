@@ -23,7 +23,6 @@ use local_runner::{
     events,
     moto::{Credentials, EventSource, Statement, TemplateAws, resolve_template},
     paths::Paths,
-    receiver::Receiver,
     stack::{Answer, Function, LambdaWatch, send},
 };
 use serde_json::{Value, json};
@@ -33,7 +32,7 @@ use std::{
     path::PathBuf,
     time::Duration,
 };
-use tenant_sim::{RunningSim, SimOptions, start};
+use testkit::{Receiver, SimEnv};
 
 const T: Duration = Duration::from_secs(90);
 const BUS: &str = "soc-bus";
@@ -54,7 +53,7 @@ fn resolved() -> Value {
 }
 
 struct Stack {
-    sim: RunningSim,
+    sim: SimEnv,
     watch: LambdaWatch,
     hooks: Receiver,
     dir: PathBuf,
@@ -77,11 +76,9 @@ async fn stack(tag: &str, aws: &TemplateAws, functions: &[&str]) -> Stack {
             panic!("{e}");
         }
     }
-    let dir = std::env::temp_dir().join(format!("df-pipe-{tag}-{}", std::process::id()));
+    let sim = SimEnv::demo().await;
+    let (dir, ca) = (sim.dir.join(tag), sim.ca.clone());
     std::fs::create_dir_all(&dir).unwrap();
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
     let hooks = Receiver::start().await.unwrap();
     let watch = LambdaWatch::start(&paths, &dir).await.unwrap_or_else(|e| panic!("{e}"));
     let base = env::base(&sim.url, &sim.tenant_id(), &ca);
@@ -548,16 +545,7 @@ async fn an_isolate_outcome_and_a_verdict_become_events_of_the_documented_schema
     let signing = SecretString::new(st.sim.sim.tenant.lock().unwrap().seed.secrets["slack-signing-secret"].clone());
     let url = st.watch.function_url("chatops-callback", "/chatops/slack");
     let hooks = st.hooks.base.clone();
-    let slack = |body: String| {
-        let mut req = reqwest::Client::new()
-            .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body.clone());
-        for (k, v) in events::slack_headers(&signing, &body).unwrap() {
-            req = req.header(k, v);
-        }
-        req
-    };
+    let slack = |body: String| events::slack_request(&url, &signing, body).unwrap();
     let host = "ws-fin-011.contoso.com";
     go(
         &mut st,

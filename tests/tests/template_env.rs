@@ -35,9 +35,7 @@ use defender_shared::secret::SecretString;
 use local_runner::{
     env::{ANALYST, APP, APP_SECRET, RESPONDER_APP, RESPONDER_SECRET},
     events,
-    moto::Moto,
     paths::Paths,
-    receiver::Receiver,
     stack::{Answer, Function, LambdaWatch, send},
     template::{self, Resolved},
 };
@@ -47,6 +45,8 @@ use tenant_sim::{
     RunningSim, SimOptions, start,
     sts::{self, RunningSts, StsPrincipal},
 };
+use testkit::Moto;
+use testkit::Receiver;
 
 const T: Duration = Duration::from_secs(90);
 const VAULT_PARAM: &str = "https://defender-kv.vault.azure.net";

@@ -19,7 +19,7 @@ use chatops::{
     queue,
 };
 use common::*;
-use lambda_emu::moto::Moto;
+use testkit::Moto;
 
 fn aws_conf(url: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()

@@ -9,37 +9,15 @@
 
 mod aws_wiring;
 
-use axum::{Json, Router, routing::post};
+use aws_wiring::Wired;
+
 use defender_shared::{secret::SecretString, webhook};
-use lambda_emu::{Emulator, moto::Moto};
+use lambda_emu::Emulator;
 use serde_json::{Value, json};
-use std::{
-    process::Stdio,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
-use tenant_sim::{RunningSim, SimOptions, start};
+use std::{process::Stdio, time::Duration};
+use testkit::SimEnv;
 
 const POLICY: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U0ANALYST":["read","isolate"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read","isolate"]}}}"#;
-
-fn sim_env(sim: &RunningSim, ca: &std::path::Path) -> Vec<(String, String)> {
-    [
-        ("AZURE_TENANT_ID", sim.tenant_id()),
-        ("AZURE_CLIENT_ID", "11111111-1111-4111-8111-111111111111".to_string()),
-        ("AZURE_CLIENT_SECRET", "demo-secret-value-do-not-use-in-prod".to_string()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("KEY_VAULT_URL", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
-        ("DEFENDER_LOCAL_MODE", "1".to_string()),
-        ("DEFENDER_ALLOWED_ACTIONS", "isolate".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
 
 /// Runs a binary that is expected to stop during its init; answers its stderr.
 async fn init_failure(bin: &str, env: Vec<(String, String)>) -> String {
@@ -84,12 +62,8 @@ async fn outside_local_mode_without_queue_and_table_the_binaries_refuse_to_start
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_policy_granting_what_the_tenant_does_not_allow_stops_the_cold_start() {
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("df-chatops-selfcheck-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
-    let mut env = sim_env(&sim, &ca);
+    let sim = SimEnv::demo().await;
+    let mut env = aws_wiring::sim_env(&sim);
     env.push((
         "CHATOPS_RBAC".into(),
         r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U1":["isolate","collect"]},"ghost":{"T0001:U1":["read"]}}}"#
@@ -101,56 +75,14 @@ async fn a_policy_granting_what_the_tenant_does_not_allow_stops_the_cold_start()
         "{err}"
     );
     assert!(err.contains("tenants: 'ghost' is not a configured tenant"), "{err}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn callback_to_sqs_to_the_worker_binary_with_dynamodb_through_the_aws_endpoint_variables() {
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
-    let moto = Moto::start().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("df-chatops-sqs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
-
-    let (aws, sqs, queue) = aws_wiring::moto_queue_and_table(&moto.url, "chatops-jobs", "chatops-idem").await;
-
-    let posts: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let p = posts.clone();
-    let app = Router::new().route(
-        "/hook",
-        post(move |Json(v): Json<Value>| {
-            let p = p.clone();
-            async move {
-                p.lock().unwrap().push(v);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hooks = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let mut env = sim_env(&sim, &ca);
-    env.extend(aws);
-    env.push(("CHATOPS_RBAC".into(), POLICY.into()));
-    env.push(("CHATOPS_RESPONSE_URL_PREFIXES".into(), hooks.clone()));
-    env.push(("CHATOPS_QUEUE_URL".into(), queue.clone()));
-    env.push(("CHATOPS_IDEMPOTENCY_TABLE".into(), "chatops-idem".into()));
-    let (cb_emu, wk_emu) = (Emulator::start().await.unwrap(), Emulator::start().await.unwrap());
-    let spawn = |bin: &str, emu: &Emulator, name: &str| {
-        tokio::process::Command::new(bin)
-            .env_clear()
-            .envs(emu.env(name))
-            .envs(env.clone())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap()
-    };
-    let _callback = spawn(env!("CARGO_BIN_EXE_chatops-callback"), &cb_emu, "chatops-callback");
-    let _worker = spawn(env!("CARGO_BIN_EXE_chatops-worker"), &wk_emu, "chatops-worker");
+    let sim = SimEnv::demo().await;
+    let Wired { moto: _moto, sqs, queue, receiver, callback: cb_emu, worker: wk_emu, children: _children } =
+        aws_wiring::wired(&sim, POLICY, "chatops-jobs", "chatops-idem").await;
+    let hooks = receiver.base.clone();
 
     let secret = sim.sim.tenant.lock().unwrap().seed.secrets["slack-signing-secret"].to_string();
     let body = url::form_urlencoded::Serializer::new(String::new())
@@ -161,7 +93,7 @@ async fn callback_to_sqs_to_the_worker_binary_with_dynamodb_through_the_aws_endp
         .append_pair("user_name", "analyst")
         .append_pair("command", "/defender")
         .append_pair("text", "machine ws-fin-011.contoso.com")
-        .append_pair("response_url", &format!("{hooks}hook"))
+        .append_pair("response_url", &format!("{hooks}slash"))
         .finish();
     let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let sig = webhook::sign_slack(&SecretString::new(secret), ts, body.as_bytes()).unwrap();
@@ -174,7 +106,7 @@ async fn callback_to_sqs_to_the_worker_binary_with_dynamodb_through_the_aws_endp
     let ack = t.elapsed();
     assert_eq!(resp["statusCode"], 200, "{resp}");
     assert_eq!(serde_json::from_str::<Value>(resp["body"].as_str().unwrap()).unwrap()["text"], "Working on it…");
-    assert!(posts.lock().unwrap().is_empty(), "the callback did not run the job itself");
+    assert!(receiver.all().is_empty(), "the callback did not run the job itself");
 
     // What Lambda's SQS event source would deliver: the queue's messages, plus one that is not a job.
     sqs.send_message().queue_url(&queue).message_body("not json").send().await.unwrap();
@@ -195,8 +127,7 @@ async fn callback_to_sqs_to_the_worker_binary_with_dynamodb_through_the_aws_endp
     eprintln!("first (cold) invocations: callback ack through SQS {ack:?}; worker batch of 2 {:?}", t.elapsed());
     let answer: Value = serde_json::from_slice(&answer).unwrap();
     assert_eq!(answer, json!({"batchItemFailures": [{"itemIdentifier": bad}]}));
-    let posted = posts.lock().unwrap().clone();
+    let posted = receiver.posted("slash");
     assert_eq!(posted.len(), 1);
     assert!(posted[0]["text"].as_str().unwrap().starts_with("*ws-fin-011.contoso.com* (id `bf44e1ec"), "{posted:?}");
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -7,86 +7,21 @@
 
 mod aws_wiring;
 
-use axum::{Json, Router, routing::post};
+use aws_wiring::Wired;
+
 use defender_shared::{secret::SecretString, webhook};
-use lambda_emu::{Emulator, moto::Moto};
 use serde_json::{Value, json};
-use std::{
-    process::Stdio,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
-use tenant_sim::{RunningSim, SimOptions, start};
+use std::time::Duration;
+use testkit::SimEnv;
 
 const POLICY: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U0ANALYST":["read","block"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read","block"]}}}"#;
 
-fn sim_env(sim: &RunningSim, ca: &std::path::Path) -> Vec<(String, String)> {
-    [
-        ("AZURE_TENANT_ID", sim.tenant_id()),
-        ("AZURE_CLIENT_ID", "11111111-1111-4111-8111-111111111111".to_string()),
-        ("AZURE_CLIENT_SECRET", "demo-secret-value-do-not-use-in-prod".to_string()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("KEY_VAULT_URL", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
-        ("DEFENDER_LOCAL_MODE", "1".to_string()),
-        ("DEFENDER_ALLOWED_ACTIONS", "isolate".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn block_through_the_real_binaries_sqs_and_dynamodb_submits_once_under_five_confirmations() {
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
-    let moto = Moto::start().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("df-chatops-block-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
-
-    let (aws, sqs, queue) =
-        aws_wiring::moto_queue_and_table(&moto.url, "chatops-block-jobs", "chatops-block-idem").await;
-
-    let posts: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let p = posts.clone();
-    let app = Router::new().route(
-        "/hook",
-        post(move |Json(v): Json<Value>| {
-            let p = p.clone();
-            async move {
-                p.lock().unwrap().push(v);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hooks = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let mut env = sim_env(&sim, &ca);
-    env.extend(aws);
-    env.push(("CHATOPS_RBAC".into(), POLICY.into()));
-    env.push(("CHATOPS_RESPONSE_URL_PREFIXES".into(), hooks.clone()));
-    env.push(("CHATOPS_QUEUE_URL".into(), queue.clone()));
-    env.push(("CHATOPS_IDEMPOTENCY_TABLE".into(), "chatops-block-idem".into()));
-    let (cb_emu, wk_emu) = (Emulator::start().await.unwrap(), Emulator::start().await.unwrap());
-    let spawn = |bin: &str, emu: &Emulator, name: &str| {
-        tokio::process::Command::new(bin)
-            .env_clear()
-            .envs(emu.env(name))
-            .envs(env.clone())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap()
-    };
-    let _callback = spawn(env!("CARGO_BIN_EXE_chatops-callback"), &cb_emu, "chatops-callback");
-    let _worker = spawn(env!("CARGO_BIN_EXE_chatops-worker"), &wk_emu, "chatops-worker");
+    let sim = SimEnv::demo().await;
+    let Wired { moto: _moto, sqs, queue, receiver, callback: cb_emu, worker: wk_emu, children: _children } =
+        aws_wiring::wired(&sim, POLICY, "chatops-block-jobs", "chatops-block-idem").await;
+    let hooks = receiver.base.clone();
 
     let secret = sim.sim.tenant.lock().unwrap().seed.secrets["slack-signing-secret"].to_string();
     let signed = |body: String| {
@@ -128,19 +63,8 @@ async fn block_through_the_real_binaries_sqs_and_dynamodb_submits_once_under_fiv
     let indicator_posts = || {
         let sim = &sim;
         async move {
-            let log: Value = sim
-                .client()
-                .unwrap()
-                .get(format!("{}/_sim/requests", sim.url))
-                .send()
+            testkit::sim::requests(sim)
                 .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            log["value"]
-                .as_array()
-                .unwrap()
                 .iter()
                 .filter(|r| r["method"] == "POST" && r["path"] == "/api/indicators")
                 .count()
@@ -155,14 +79,14 @@ async fn block_through_the_real_binaries_sqs_and_dynamodb_submits_once_under_fiv
         .append_pair("user_name", "analyst")
         .append_pair("command", "/defender")
         .append_pair("text", "block 203.0.113.9 14d c2 beacon from the phishing wave")
-        .append_pair("response_url", &format!("{hooks}hook"))
+        .append_pair("response_url", &format!("{hooks}slash"))
         .finish();
     let ack = answer_text(&cb_emu.invoke(&signed(slash), Duration::from_secs(60)).await.unwrap());
     assert_eq!(ack, "Working on it…");
     let jobs = receive().await;
     assert_eq!(jobs.len(), 1);
     deliver(jobs).await;
-    let prompt = posts.lock().unwrap().pop().expect("the worker posted the prompt");
+    let prompt = receiver.posted("slash").pop().expect("the worker posted the prompt");
     let button = &prompt["blocks"][1]["elements"][0];
     assert_eq!(button["action_id"], "confirm-incident", "{prompt}");
     assert!(prompt["text"].as_str().unwrap().starts_with("*Block* IpAddress `203.0.113.9`"), "{prompt}");
@@ -174,7 +98,7 @@ async fn block_through_the_real_binaries_sqs_and_dynamodb_submits_once_under_fiv
             "payload",
             &json!({"type": "block_actions", "user": {"id": "U0ANALYST", "username": "analyst"},
                 "team": {"id": "T0001"}, "api_app_id": "A0DEFENDER", "channel": {"id": "C1"},
-                "response_url": format!("{hooks}hook"),
+                "response_url": format!("{hooks}press"),
                 "actions": [{"action_id": "confirm-incident", "block_id": "b", "type": "button", "value": token}]})
             .to_string(),
         )
@@ -197,8 +121,7 @@ async fn block_through_the_real_binaries_sqs_and_dynamodb_submits_once_under_fiv
     assert_eq!(stored["action"], "Block");
     assert!(stored["description"].as_str().unwrap().contains("analyst (U0ANALYST)"), "{stored}");
     let texts: Vec<String> =
-        posts.lock().unwrap().iter().map(|p| p["text"].as_str().unwrap_or_default().to_string()).collect();
+        receiver.all().iter().map(|(_, p)| p).map(|p| p["text"].as_str().unwrap_or_default().to_string()).collect();
     assert!(texts.iter().any(|t| t.starts_with("Updated (request")), "{texts:#?}");
     assert!(texts.iter().any(|t| t.contains("was already handled")), "{texts:#?}");
-    std::fs::remove_dir_all(&dir).ok();
 }

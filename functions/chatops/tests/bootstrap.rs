@@ -4,57 +4,24 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use axum::{Json, Router, routing::post};
 use defender_shared::{secret::SecretString, webhook};
 use lambda_emu::Emulator;
 use serde_json::{Value, json};
-use std::{
-    process::Stdio,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
-use tenant_sim::{SimOptions, start};
+use std::{process::Stdio, time::Duration};
+use testkit::{Receiver, SimEnv, demo::now};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_callback_binary_boots_answers_and_its_worker_posts_the_result() {
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+    let sim = SimEnv::demo().await;
     let emu = Emulator::start().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("df-chatops-boot-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
-    let posts: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let p = posts.clone();
-    let app = Router::new().route(
-        "/hook",
-        post(move |Json(v): Json<Value>| {
-            let (p, tx) = (p.clone(), tx.clone());
-            async move {
-                p.lock().unwrap().push(v);
-                tx.send(()).ok();
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hooks = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let receiver = Receiver::start().await.unwrap();
+    let hooks = receiver.base.clone();
 
     let policy = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U0ANALYST":["read"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read"]}}}"#;
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatops-callback"));
     cmd.env_clear()
         .envs(emu.env("chatops-callback"))
-        .env("AZURE_TENANT_ID", sim.tenant_id())
-        .env("AZURE_CLIENT_ID", "11111111-1111-4111-8111-111111111111")
-        .env("AZURE_CLIENT_SECRET", "demo-secret-value-do-not-use-in-prod")
-        .env("AZURE_AUTHORITY_HOST", &sim.url)
-        .env("KEY_VAULT_URL", &sim.url)
-        .env("MDE_API_URL", &sim.url)
-        .env("XDR_API_URL", &sim.url)
-        .env("GRAPH_API_URL", &sim.url)
-        .env("DEFENDER_EXTRA_CA_FILE", &ca)
-        .env("DEFENDER_LOCAL_MODE", "1")
+        .envs(sim.env())
         .env("CHATOPS_RBAC", policy)
         .env("CHATOPS_RESPONSE_URL_PREFIXES", &hooks)
         .stdout(Stdio::null())
@@ -71,10 +38,10 @@ async fn the_callback_binary_boots_answers_and_its_worker_posts_the_result() {
         .append_pair("user_name", "analyst")
         .append_pair("command", "/defender")
         .append_pair("text", "machine ws-fin-011.contoso.com")
-        .append_pair("response_url", &format!("{hooks}hook"))
+        .append_pair("response_url", &format!("{hooks}boot"))
         .append_pair("trigger_id", "1.2.3")
         .finish();
-    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let ts = now();
     let sig = webhook::sign_slack(&SecretString::new(secret), ts, body.as_bytes()).unwrap();
     let mut event: Value = serde_json::from_str(include_str!("fixtures/apigw-v2-slack.json")).unwrap();
     event["body"] = json!(body);
@@ -93,8 +60,8 @@ async fn the_callback_binary_boots_answers_and_its_worker_posts_the_result() {
     assert_eq!(resp["statusCode"], 200, "{resp}");
     let out: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
     assert_eq!(out["text"], "Working on it…");
-    tokio::time::timeout(Duration::from_secs(30), rx.recv()).await.expect("the worker posted").unwrap();
-    let posted = posts.lock().unwrap()[0].clone();
+    let posted = receiver.wait_for("boot", 1, Duration::from_secs(30)).await;
+    let posted = posted.first().expect("the worker posted").clone();
     assert!(posted["text"].as_str().unwrap().starts_with("*ws-fin-011.contoso.com* (id `bf44e1ec"), "{posted}");
 
     // Unsigned: 401 from the same warm process.
@@ -102,5 +69,4 @@ async fn the_callback_binary_boots_answers_and_its_worker_posts_the_result() {
     let resp: Value = serde_json::from_slice(&emu.invoke(&event, Duration::from_secs(30)).await.unwrap()).unwrap();
     assert_eq!(resp["statusCode"], 401);
     child.start_kill().ok();
-    std::fs::remove_dir_all(&dir).ok();
 }

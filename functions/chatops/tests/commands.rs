@@ -19,19 +19,6 @@ async fn cmd_rig() -> Rig {
 }
 
 impl Rig {
-    /// A signed Teams outgoing-webhook message from `aad` saying `said`, sent now.
-    async fn teams(&self, aad: &str, said: &str) -> (StatusCode, Value) {
-        let at = chrono::DateTime::from_timestamp((self.state.clock)(), 0).unwrap().to_rfc3339();
-        let activity = json!({"type": "message", "id": uuid::Uuid::new_v4().to_string(), "timestamp": at,
-            "text": format!("<at>Defender</at> {said}"),
-            "from": {"id": "29:1XJKJ", "name": aad.to_lowercase(), "aadObjectId": aad},
-            "conversation": {"id": "19:253b1f341670408fb6fcb7c5d2e8a8d6@thread.skype"},
-            "channelData": {"tenant": {"id": "72f988bf-86f1-41af-91ab-2d7cd011db47"}}})
-        .to_string();
-        let sig = webhook::sign_teams(&SecretString::new(self.teams_secret.clone()), activity.as_bytes()).unwrap();
-        call(&self.state, event("teams", &activity, &[("authorization", sig)], false)).await
-    }
-
     /// Defender requests of `method` whose path starts with `prefix` (query strings excluded).
     async fn writes(&self, method: &str, prefix: &str) -> Vec<Value> {
         self.requests()
@@ -284,14 +271,14 @@ async fn actions_lists_the_machines_history_newest_first_read_only() {
 #[tokio::test(flavor = "multi_thread")]
 async fn teams_blocks_with_a_typed_confirmation_once() {
     let mut rig = cmd_rig().await;
-    let (_, out) = rig.teams(READER, "block evil-teams.example warn 7d lure").await;
+    let (_, out) = rig.teams_message(READER, "block evil-teams.example warn 7d lure").await;
     assert_eq!(common::text(&out), "Refused: you are not allowed to block indicators in this tenant.");
-    let (_, out) = rig.teams(ANALYST, "block evil-teams.example warn 7d phishing lure").await;
+    let (_, out) = rig.teams_message(ANALYST, "block evil-teams.example warn 7d phishing lure").await;
     let prompt = common::text(&out).to_string();
     let code = prompt.split("reply `confirm ").nth(1).unwrap().split('`').next().unwrap().to_string();
     assert!(rig.writes("POST", "/api/indicators").await.is_empty(), "nothing before the confirmation");
     let said = format!("confirm {code}");
-    let presses = (0..5).map(|_| rig.teams(ANALYST, &said));
+    let presses = (0..5).map(|_| rig.teams_message(ANALYST, &said));
     let answers: Vec<String> =
         futures::future::join_all(presses).await.iter().map(|(_, v)| common::text(v).to_string()).collect();
     assert_eq!(answers.iter().filter(|a| a.starts_with("Confirmed: warn DomainName")).count(), 1, "{answers:#?}");

@@ -21,19 +21,6 @@ fn button(prompt: &Value, i: usize) -> (String, String) {
 }
 
 impl Rig {
-    /// A signed Teams outgoing-webhook message from `aad` saying `said`, sent now.
-    async fn teams(&self, aad: &str, said: &str) -> (StatusCode, Value) {
-        let at = chrono::DateTime::from_timestamp((self.state.clock)(), 0).unwrap().to_rfc3339();
-        let activity = json!({"type": "message", "id": uuid::Uuid::new_v4().to_string(), "timestamp": at,
-            "text": format!("<at>Defender</at> {said}"),
-            "from": {"id": "29:1XJKJ", "name": aad.to_lowercase(), "aadObjectId": aad},
-            "conversation": {"id": "19:253b1f341670408fb6fcb7c5d2e8a8d6@thread.skype"},
-            "channelData": {"tenant": {"id": "72f988bf-86f1-41af-91ab-2d7cd011db47"}}})
-        .to_string();
-        let sig = webhook::sign_teams(&SecretString::new(self.teams_secret.clone()), activity.as_bytes()).unwrap();
-        call(&self.state, event("teams", &activity, &[("authorization", sig)], false)).await
-    }
-
     async fn incident_patches(&self) -> usize {
         let log = self.requests().await;
         log.iter()
@@ -147,18 +134,18 @@ async fn incident_changes_are_confirmed_like_machine_actions_in_slack_and_teams(
     assert_eq!(rig.incident_patches().await, 1);
 
     // Teams: a typed code, the same rules.
-    let (_, out) = rig.teams(ANALYST, &format!("incident {id} assign alice@contoso.com")).await;
+    let (_, out) = rig.teams_message(ANALYST, &format!("incident {id} assign alice@contoso.com")).await;
     let code = code_of(text(&out));
     assert_eq!(rig.incident_patches().await, 1, "nothing changes before the confirmation");
-    let (_, out) = rig.teams(READER, &format!("confirm {code}")).await;
+    let (_, out) = rig.teams_message(READER, &format!("confirm {code}")).await;
     assert_eq!(text(&out), "Refused: only the analyst who asked can confirm this change.");
-    let (_, out) = rig.teams(ANALYST, &format!("approve {code}")).await;
+    let (_, out) = rig.teams_message(ANALYST, &format!("approve {code}")).await;
     assert!(text(&out).starts_with("Refused: this change needs no approval"), "{out}");
-    let (_, out) = rig.teams(ANALYST, &format!("confirm {code}")).await;
+    let (_, out) = rig.teams_message(ANALYST, &format!("confirm {code}")).await;
     assert!(text(&out).starts_with(&format!("Confirmed: incident `{id}` assign alice@contoso.com")), "{out}");
     rig.drain().await;
     assert_eq!(rig.incident_patches().await, 2);
-    let (_, out) = rig.teams(ANALYST, &format!("incident {id}")).await;
+    let (_, out) = rig.teams_message(ANALYST, &format!("incident {id}")).await;
     assert!(text(&out).contains("assigned to: alice@contoso.com"), "{out}");
 }
 
@@ -258,9 +245,9 @@ async fn planted_links_in_endpoint_text_and_reasons_are_inert_in_slack_and_teams
     rig.drain().await;
     inert_in_slack(text(&rig.posted("a")[0]));
     inert_in_slack(text(&rig.posted("m")[0]));
-    let (_, out) = rig.teams(ANALYST, &format!("alert {alert}")).await;
+    let (_, out) = rig.teams_message(ANALYST, &format!("alert {alert}")).await;
     inert_in_teams(text(&out));
-    let (_, out) = rig.teams(ANALYST, &format!("machine {machine}")).await;
+    let (_, out) = rig.teams_message(ANALYST, &format!("machine {machine}")).await;
     inert_in_teams(text(&out));
 
     // A requester's reason, shown to the channel in the approval request, and to Teams.
@@ -274,7 +261,7 @@ async fn planted_links_in_endpoint_text_and_reasons_are_inert_in_slack_and_teams
     inert_in_slack(text(&out));
     inert_in_slack(out["blocks"][0]["text"]["text"].as_str().unwrap());
     // (Teams sends HTML: its tags, `<https://…>` included, are stripped from the command text.)
-    let (_, out) = rig.teams(ANALYST, &format!("isolate ws-fin-017.contoso.com {EVIL}")).await;
+    let (_, out) = rig.teams_message(ANALYST, &format!("isolate ws-fin-017.contoso.com {EVIL}")).await;
     let said = text(&out);
     assert!(!said.contains("[Open in Defender](https://evil"), "a live Markdown link: {said}");
     assert!(said.contains("Reason: &#91;Open in Defender&#93;&#40;https://evil.example/y&#41;"), "{said}");

@@ -388,24 +388,7 @@ async fn a_linked_user_acts_with_their_delegated_token_and_others_in_app_context
     // The analyst's Slack e-mail (users.info) is alice@contoso.com: she may link as alice.
     let mut rig = linking_rig(&[]).await;
     let (approve, approved) = tokio::sync::watch::channel(false);
-    let w = &rig.worker;
-    let worker = Arc::new(Worker {
-        safety: w.safety.clone(),
-        tenants: w.tenants.clone(),
-        store: w.store.clone(),
-        slack_secret_names: w.slack_secret_names.clone(),
-        responder: w.responder.clone(),
-        handoff: w.handoff.clone(),
-        recheck_after: w.recheck_after,
-        followup_max_age: w.followup_max_age,
-        budget: w.budget,
-        users: w.users.clone(),
-        link_clock: Arc::new(ApprovedThenSimTime { sim: rig.sim.sim.clone(), approved }),
-        link_step: w.link_step,
-        slack: w.slack.clone(),
-        teams: None,
-        events: w.events.clone(),
-    });
+    let worker = rig.worker_with_link_clock(Arc::new(ApprovedThenSimTime { sim: rig.sim.sim.clone(), approved }));
 
     // `/defender link`: the worker posts the device code to the requester and queues the first poll.
     let (_, out) = rig.slash(ANALYST, "link", "link").await;

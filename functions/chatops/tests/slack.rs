@@ -239,24 +239,7 @@ impl defender_shared::auth::Clock for SimTime {
 }
 
 fn linking_worker(rig: &Rig) -> Arc<Worker> {
-    let w = &rig.worker;
-    Arc::new(Worker {
-        safety: w.safety.clone(),
-        tenants: w.tenants.clone(),
-        store: w.store.clone(),
-        slack_secret_names: w.slack_secret_names.clone(),
-        responder: w.responder.clone(),
-        handoff: w.handoff.clone(),
-        recheck_after: w.recheck_after,
-        followup_max_age: w.followup_max_age,
-        budget: w.budget,
-        users: w.users.clone(),
-        link_clock: Arc::new(SimTime(rig.sim.sim.clone())),
-        link_step: w.link_step,
-        slack: w.slack.clone(),
-        teams: None,
-        events: w.events.clone(),
-    })
+    rig.worker_with_link_clock(Arc::new(SimTime(rig.sim.sim.clone())))
 }
 
 async fn device_code_requests(rig: &Rig) -> usize {

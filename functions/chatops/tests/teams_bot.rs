@@ -14,52 +14,31 @@
 use lambda_emu::Emulator;
 use serde_json::{Value, json};
 use std::{process::Stdio, time::Duration};
-use tenant_sim::{RunningSim, SimOptions, botframework, start};
+use tenant_sim::botframework;
+use testkit::{SimEnv, demo::BOT};
 
 /// A change to how an activity is signed.
 type Tweak = Box<dyn FnOnce(&mut botframework::MintRequest)>;
 
-const BOT: &str = "66666666-6666-4666-8666-666666666666";
 const CONV: &str = "19:soc-alerts@thread.tacv2";
 const MACHINE: &str = "bf44e1ec1d7163de5cf81d93982ed19d185f80d2";
 
 struct Rig {
-    sim: RunningSim,
+    sim: SimEnv,
     emu: Emulator,
     _bin: tokio::process::Child,
-    dir: std::path::PathBuf,
 }
 
-impl Drop for Rig {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.dir).ok();
-    }
-}
-
-async fn rig(name: &str, two_person: bool) -> Rig {
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+async fn rig(_name: &str, two_person: bool) -> Rig {
+    let sim = SimEnv::demo().await;
     sim.sim.config.lock().unwrap().bot_app_id = Some(BOT.to_string());
     let tid = sim.tenant_id();
-    let dir = std::env::temp_dir().join(format!("df-teams-bot-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
     let two = if two_person { r#","two_person":{"default":["isolate"]}"# } else { "" };
     let policy = format!(
         r#"{{"teams":{{"tenants":["{tid}"]}},"catch_all":{{"tenant":"default"}}{two},
             "tenants":{{"default":{{"{tid}:aad-1":["read","isolate"],"{tid}:aad-2":["read","isolate"],"{tid}:aad-3":["read"]}}}}}}"#
     );
-    let env: Vec<(String, String)> = [
-        ("AZURE_TENANT_ID", tid.clone()),
-        ("AZURE_CLIENT_ID", "11111111-1111-4111-8111-111111111111".to_string()),
-        ("AZURE_CLIENT_SECRET", "demo-secret-value-do-not-use-in-prod".to_string()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("KEY_VAULT_URL", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
-        ("DEFENDER_LOCAL_MODE", "1".to_string()),
+    let env = sim.env_with(&[
         ("DEFENDER_ALLOWED_ACTIONS", "isolate".to_string()),
         ("CHATOPS_RBAC", policy),
         ("CHATOPS_RECHECK_S", "5".to_string()),
@@ -69,10 +48,7 @@ async fn rig(name: &str, two_person: bool) -> Rig {
         ("CHATOPS_BOT_OPENID_METADATA_URL", format!("{}/botframework/v1/.well-known/openidconfiguration", sim.url)),
         ("CHATOPS_BOT_SERVICE_URL_PREFIXES", format!("{}/smba/", sim.url)),
         ("CHATOPS_BOT_KEYS_MIN_REFRESH_S", "0".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    ]);
     let emu = Emulator::start().await.unwrap();
     let bin = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatops-callback"))
         .env_clear()
@@ -83,7 +59,7 @@ async fn rig(name: &str, two_person: bool) -> Rig {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    Rig { sim, emu, _bin: bin, dir }
+    Rig { sim, emu, _bin: bin }
 }
 
 fn message(user: &str, text: &str) -> Value {

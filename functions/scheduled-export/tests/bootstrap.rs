@@ -7,28 +7,19 @@
 use lambda_emu::Emulator;
 use serde_json::Value;
 use std::{process::Stdio, time::Duration};
-use tenant_sim::{SimOptions, start};
+use testkit::SimEnv;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binary_exports_on_a_scheduler_event_and_resumes_from_its_cursor() {
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+    let sim = SimEnv::demo().await;
+    let dir = &sim.dir;
     let emu = Emulator::start().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("df-export-boot-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("out")).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scheduled-export"))
         .env_clear()
         .envs(emu.env("scheduled-export"))
-        .env("AZURE_TENANT_ID", sim.tenant_id())
-        .env("AZURE_CLIENT_ID", "11111111-1111-4111-8111-111111111111")
-        .env("AZURE_CLIENT_SECRET", "demo-secret-value-do-not-use-in-prod")
-        .env("AZURE_AUTHORITY_HOST", &sim.url)
-        .env("MDE_API_URL", &sim.url)
-        .env("XDR_API_URL", &sim.url)
-        .env("GRAPH_API_URL", &sim.url)
-        .env("DEFENDER_EXTRA_CA_FILE", &ca)
-        .env("DEFENDER_LOCAL_MODE", "1")
+        // The export reads no secret: no vault.
+        .envs(sim.env_without(&["KEY_VAULT_URL"]))
         .env("EXPORT_DIR", dir.join("out"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -64,7 +55,6 @@ async fn the_binary_exports_on_a_scheduler_event_and_resumes_from_its_cursor() {
     assert_eq!(records(&second, "mde-alerts"), 0, "resumed from the committed cursor: {second}");
     assert_eq!(records(&second, "xdr-incidents"), 0);
     child.start_kill().ok();
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// `scheduled-export backfill --from .. --to ..` from a shell: the window's versions into the backfill's
@@ -72,11 +62,9 @@ async fn the_binary_exports_on_a_scheduler_event_and_resumes_from_its_cursor() {
 /// command again finds everything done.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binary_backfills_a_window_from_the_command_line() {
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("df-export-cli-{}", std::process::id()));
+    let sim = SimEnv::demo().await;
+    let dir = &sim.dir;
     std::fs::create_dir_all(dir.join("out")).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
     let times: Vec<chrono::DateTime<chrono::Utc>> = {
         let t = sim.sim.tenant.lock().unwrap();
         t.seed.alerts.iter().map(|a| a["lastUpdateTime"].as_str().unwrap().parse().unwrap()).collect()
@@ -89,15 +77,8 @@ async fn the_binary_backfills_a_window_from_the_command_line() {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_scheduled-export"))
             .env_clear()
             .args(["backfill", "--from", &from.to_rfc3339(), "--to", &to.to_rfc3339()])
-            .env("AZURE_TENANT_ID", sim.tenant_id())
-            .env("AZURE_CLIENT_ID", "11111111-1111-4111-8111-111111111111")
-            .env("AZURE_CLIENT_SECRET", "demo-secret-value-do-not-use-in-prod")
-            .env("AZURE_AUTHORITY_HOST", &sim.url)
-            .env("MDE_API_URL", &sim.url)
-            .env("XDR_API_URL", &sim.url)
-            .env("GRAPH_API_URL", &sim.url)
-            .env("DEFENDER_EXTRA_CA_FILE", &ca)
-            .env("DEFENDER_LOCAL_MODE", "1")
+            // The export reads no secret: no vault.
+            .envs(sim.env_without(&["KEY_VAULT_URL"]))
             .env("EXPORT_DIR", dir.join("out"))
             .env("EXPORT_STREAMS", "mde-alerts")
             .output()
@@ -123,5 +104,4 @@ async fn the_binary_backfills_a_window_from_the_command_line() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("RFC 3339"), "{}", String::from_utf8_lossy(&bad.stderr));
-    std::fs::remove_dir_all(&dir).ok();
 }

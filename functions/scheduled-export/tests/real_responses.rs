@@ -7,37 +7,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chrono::{Duration as CDuration, Utc};
-use defender_shared::{
-    config::Config,
-    defender::{
-        Deadline, DefenderClient,
-        governor::Governor,
-        models::{Page, alerts::Alert, incidents::Incident},
-        retry::RetryPolicy,
-    },
-    ids::TenantName,
-    runtime::Runtime,
+mod support;
+
+use chrono::Utc;
+use defender_shared::defender::{
+    governor::Governor,
+    models::{Page, alerts::Alert, incidents::Incident},
 };
-use flate2::read::GzDecoder;
 use scheduled_export::{
-    defender::ClientSource,
-    export::{Job, Outcome, Source, StopSignal, StreamKind, StreamSummary, export_stream},
+    export::{Outcome, Source, StopSignal, StreamKind, StreamSummary, export_stream},
     sink::DirSink,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::{
-    collections::{BTreeMap, HashMap},
-    io::Read,
+    collections::BTreeMap,
     path::{Path, PathBuf},
     sync::Arc,
-    time::Duration,
 };
-use tenant_sim::{RunningSim, SimOptions, seed::Seed, start};
-
-const APP: &str = "11111111-1111-4111-8111-111111111111";
-const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
+use tenant_sim::{SimOptions, seed::Seed};
+use testkit::SimEnv;
 
 /// Every entity of the corpus files of `kind`, first occurrence of each id (the simulator holds one
 /// version of an entity), those without an id left out (the seed needs one).
@@ -64,7 +53,7 @@ fn corpus(kind: &str, id_key: &str) -> Vec<Value> {
 }
 
 struct Env {
-    _sim: RunningSim,
+    _sim: SimEnv,
     source: Arc<dyn Source>,
     dir: PathBuf,
 }
@@ -78,33 +67,9 @@ async fn setup(alerts: Vec<Value>, incidents: Vec<Value>) -> Env {
     let mut opts = SimOptions::demo().unwrap();
     opts.seed = Seed::parse(&s.to_string()).unwrap();
     opts.config.quotas = false;
-    let sim = start(opts).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("se-real-{}-{}", std::process::id(), Utc::now().timestamp_micros()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
-    let env: HashMap<&str, String> = [
-        ("AZURE_TENANT_ID", sim.tenant_id()),
-        ("AZURE_CLIENT_ID", APP.to_string()),
-        ("AZURE_CLIENT_SECRET", SECRET.to_string()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("KEY_VAULT_URL", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
-        ("DEFENDER_LOCAL_MODE", "1".to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let rt = Runtime::from_config(Config::from_lookup(|k| env.get(k).cloned()).unwrap()).await.unwrap();
-    let tenant: TenantName = rt.registry.iter().next().unwrap().name.clone();
-    let retry =
-        RetryPolicy { base: Duration::from_millis(2), cap: Duration::from_millis(20), ..RetryPolicy::default() };
-    let client = DefenderClient::new(rt.http.clone(), rt.tokens.clone(), rt.registry.clone())
-        .with_governor(Governor::disabled())
-        .with_retry(retry);
-    let source: Arc<dyn Source> = Arc::new(ClientSource::new(Arc::new(client), tenant));
+    let sim = SimEnv::start(opts).await;
+    let dir = sim.dir.clone();
+    let source = support::source_for(&sim, Governor::disabled()).await;
     Env { _sim: sim, source, dir: dir.join("out") }
 }
 
@@ -116,18 +81,7 @@ impl StopSignal for Never {
 }
 
 async fn run(env: &Env, stream: StreamKind, page: usize, run: &str) -> StreamSummary {
-    let now = Utc::now();
-    let job = Job {
-        run_id: run.to_string(),
-        started: now,
-        lease_until: now + CDuration::minutes(15),
-        tenant: "default".into(),
-        stream: stream.into(),
-        page_size: page,
-        overlap: CDuration::minutes(5),
-        backfill: None,
-        deadline: Deadline::after(Duration::from_secs(120)),
-    };
+    let job = support::job_at(Utc::now(), stream, page, run);
     export_stream(env.source.as_ref(), &DirSink::new(&env.dir), &job, &Never).await.unwrap()
 }
 
@@ -146,25 +100,7 @@ fn record_text(line: &str, stream: StreamKind) -> &str {
 
 /// The exported lines of `stream`, as text.
 fn raw_lines(dir: &Path, stream: StreamKind) -> Vec<String> {
-    fn walk(p: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|x| x == "gz") {
-                out.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&dir.join("tenant=default").join(format!("stream={stream}")), &mut files);
-    let mut out = Vec::new();
-    for f in files {
-        let mut text = String::new();
-        GzDecoder::new(std::fs::File::open(&f).unwrap()).read_to_string(&mut text).unwrap();
-        out.extend(text.lines().map(str::to_string));
-    }
-    out
+    support::gz_lines(dir, &stream.to_string())
 }
 
 /// How many of `items` our model `T` cannot read (decoded as page items, as the export does).

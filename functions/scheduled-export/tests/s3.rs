@@ -5,11 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-use lambda_emu::moto::Moto;
 use scheduled_export::{
     s3::S3Sink,
     sink::{Sink, SinkError},
 };
+use testkit::Moto;
 
 async fn moto() -> Moto {
     Moto::start().await.unwrap_or_else(|e| panic!("{e}"))

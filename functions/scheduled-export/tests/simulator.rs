@@ -7,17 +7,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
+use support::{job_at, source_for};
+
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as CDuration, SecondsFormat, Utc};
-use defender_shared::{
-    config::Config,
-    defender::{Deadline, DefenderClient, governor::Governor, retry::RetryPolicy},
-    ids::TenantName,
-    runtime::Runtime,
-};
-use flate2::read::GzDecoder;
+use defender_shared::defender::{Deadline, governor::Governor};
 use scheduled_export::{
-    defender::ClientSource,
     export::{
         Job, Outcome, Source, StopReason, StopSignal, Stream, StreamKind, StreamSummary, cursor_key, export_stream,
     },
@@ -27,7 +24,6 @@ use scheduled_export::{
 use serde_json::{Value, json};
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
-    io::Read,
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -35,10 +31,11 @@ use std::{
     },
     time::Duration,
 };
-use tenant_sim::{RunningSim, SimOptions, seed::Seed, start};
-
-const APP: &str = "11111111-1111-4111-8111-111111111111";
-const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
+use tenant_sim::{RunningSim, SimOptions, seed::Seed};
+use testkit::{
+    SimEnv, demo,
+    sim::{clear_requests, requests as request_log},
+};
 
 type Versions = BTreeSet<(String, DateTime<Utc>)>;
 
@@ -89,7 +86,7 @@ fn seed(incidents: usize, alerts: usize, graph_alerts: usize, graph_incidents: u
 }
 
 struct Env {
-    sim: RunningSim,
+    sim: SimEnv,
     source: Arc<dyn Source>,
     dir: PathBuf,
 }
@@ -103,45 +100,16 @@ async fn setup(seed: Seed) -> Env {
     setup_with(seed, false, Governor::disabled()).await
 }
 
-/// A client source for `sim` with `governor`'s pacing and the tests' short backoff.
-async fn source_for(sim: &RunningSim, dir: &Path, governor: Governor) -> Arc<dyn Source> {
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
-    let env: HashMap<&str, String> = [
-        ("AZURE_TENANT_ID", sim.tenant_id()),
-        ("AZURE_CLIENT_ID", APP.to_string()),
-        ("AZURE_CLIENT_SECRET", SECRET.to_string()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("KEY_VAULT_URL", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
-        ("DEFENDER_LOCAL_MODE", "1".to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let rt = Runtime::from_config(Config::from_lookup(|k| env.get(k).cloned()).unwrap()).await.unwrap();
-    let tenant: TenantName = rt.registry.iter().next().unwrap().name.clone();
-    let retry =
-        RetryPolicy { base: Duration::from_millis(2), cap: Duration::from_millis(20), ..RetryPolicy::default() };
-    let client = DefenderClient::new(rt.http.clone(), rt.tokens.clone(), rt.registry.clone())
-        .with_governor(governor)
-        .with_retry(retry);
-    Arc::new(ClientSource::new(Arc::new(client), tenant))
-}
-
 async fn setup_with(seed: Seed, quotas: bool, governor: Governor) -> Env {
     let mut opts = SimOptions::demo().unwrap();
     opts.seed = seed;
     opts.config.quotas = quotas;
-    let sim = start(opts).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("se-sim-{}", unique()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let sim = SimEnv::start(opts).await;
+    let dir = sim.dir.clone();
     // Unless a test says otherwise the simulator's quotas are off and so is client pacing: these tests
     // count calls, not minutes. Backoff is short (the fault rounds retry hundreds of injected 429/503
     // answers).
-    let source = source_for(&sim, &dir, governor).await;
+    let source = source_for(&sim, governor).await;
     Env { sim, source, dir: dir.join("out") }
 }
 
@@ -165,42 +133,14 @@ impl StopSignal for AfterPages {
 fn job(stream: impl Into<Stream>, page: usize, run: &str) -> Job {
     static SLOT: AtomicUsize = AtomicUsize::new(0);
     let now = Utc::now() + CDuration::minutes(20 * SLOT.fetch_add(1, Ordering::SeqCst) as i64);
-    Job {
-        run_id: run.to_string(),
-        started: now,
-        lease_until: now + CDuration::minutes(15),
-        tenant: "default".into(),
-        stream: stream.into(),
-        page_size: page,
-        overlap: CDuration::minutes(5),
-        backfill: None,
-        deadline: Deadline::after(Duration::from_secs(120)),
-    }
+    job_at(now, stream, page, run)
 }
 
 /// The records of every data object of `stream` under `dir`: each line must be the envelope
 /// `{"tenant":"default","stream":<stream>,"record":…}` (exactly these members, in this order), and its
 /// `record` is returned.
 fn lines(dir: &Path, stream: &str) -> Vec<Value> {
-    fn walk(p: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|x| x == "gz") {
-                out.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&dir.join("tenant=default").join(format!("stream={}", stream.replace(':', "-"))), &mut files);
-    let mut out = Vec::new();
-    for f in files {
-        let mut text = String::new();
-        GzDecoder::new(std::fs::File::open(&f).unwrap()).read_to_string(&mut text).unwrap();
-        out.extend(text.lines().map(|l| unwrap_envelope(l, stream)));
-    }
-    out
+    support::gz_lines(dir, &stream.replace(':', "-")).iter().map(|l| unwrap_envelope(l, stream)).collect()
 }
 
 /// The `record` of one exported line, after checking the envelope names the line's tenant and stream.
@@ -260,18 +200,8 @@ fn list_path(stream: StreamKind) -> &'static str {
     }
 }
 
-async fn request_log(sim: &RunningSim) -> Vec<Value> {
-    let v: Value =
-        sim.client().unwrap().get(format!("{}/_sim/requests", sim.url)).send().await.unwrap().json().await.unwrap();
-    v["value"].as_array().unwrap().clone()
-}
-
 async fn requests(sim: &RunningSim, path: &str) -> usize {
     request_log(sim).await.iter().filter(|r| r["path"] == path).count()
-}
-
-async fn clear_requests(sim: &RunningSim) {
-    sim.client().unwrap().delete(format!("{}/_sim/requests", sim.url)).send().await.unwrap();
 }
 
 /// New versions around `now`: `updated` existing XDR incidents PATCHed through the API (then stamped
@@ -284,7 +214,12 @@ async fn bearer(sim: &RunningSim, scope: &str) -> String {
         .client()
         .unwrap()
         .post(format!("{}/{}/oauth2/v2.0/token", sim.url, sim.tenant_id()))
-        .form(&[("grant_type", "client_credentials"), ("client_id", APP), ("client_secret", SECRET), ("scope", scope)])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", demo::APP),
+            ("client_secret", demo::SECRET),
+            ("scope", scope),
+        ])
         .send()
         .await
         .unwrap()
@@ -942,7 +877,7 @@ async fn a_quota_slot_after_the_deadline_is_a_clean_stop_and_the_next_run_resume
                 .await
                 .unwrap();
             assert!(r.status().is_success());
-            source = source_for(&env.sim, env.dir.parent().unwrap(), governor()).await;
+            source = source_for(&env.sim, governor()).await;
         }
         let first = &runs[0];
         assert_eq!(first.outcome, Outcome::Stopped, "paced={paced}: {first:?}");

@@ -8,31 +8,19 @@ use defender_shared::{secret::SecretString, webhook};
 use lambda_emu::Emulator;
 use serde_json::{Value, json};
 use std::{process::Stdio, time::Duration};
-use tenant_sim::{SimOptions, start};
-
-const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+use testkit::{
+    SimEnv,
+    demo::{WHSEC, now},
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binary_boots_under_the_runtime_api_and_answers_a_signed_event() {
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+    let sim = SimEnv::demo().await;
     let emu = Emulator::start().await.unwrap();
-    let dir = std::env::temp_dir().join(format!("df-boot-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_webhook-enrich"));
     cmd.env_clear()
         .envs(emu.env("webhook-enrich"))
-        .env("AZURE_TENANT_ID", sim.tenant_id())
-        .env("AZURE_CLIENT_ID", "11111111-1111-4111-8111-111111111111")
-        .env("AZURE_CLIENT_SECRET", "demo-secret-value-do-not-use-in-prod")
-        .env("AZURE_AUTHORITY_HOST", &sim.url)
-        .env("KEY_VAULT_URL", &sim.url)
-        .env("MDE_API_URL", &sim.url)
-        .env("XDR_API_URL", &sim.url)
-        .env("GRAPH_API_URL", &sim.url)
-        .env("DEFENDER_EXTRA_CA_FILE", &ca)
-        .env("DEFENDER_LOCAL_MODE", "1")
+        .envs(sim.env())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -40,7 +28,7 @@ async fn the_binary_boots_under_the_runtime_api_and_answers_a_signed_event() {
 
     let machine = sim.sim.tenant.lock().unwrap().seed.machines[0].clone();
     let body = json!({"indicators": {"machine_ids": [machine["id"]], "ips": ["not-an-ip"]}}).to_string();
-    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let ts = now();
     let sig = webhook::sign_standard(&SecretString::new(WHSEC), "msg_boot", ts, body.as_bytes()).unwrap();
     let mut event: Value = serde_json::from_str(include_str!("fixtures/function-url-post.json")).unwrap();
     event["body"] = json!(body);
@@ -71,5 +59,4 @@ async fn the_binary_boots_under_the_runtime_api_and_answers_a_signed_event() {
     let resp: Value = serde_json::from_slice(&emu.invoke(&event, Duration::from_secs(30)).await.unwrap()).unwrap();
     assert_eq!(resp["statusCode"], 401);
     child.start_kill().ok();
-    std::fs::remove_dir_all(&dir).ok();
 }

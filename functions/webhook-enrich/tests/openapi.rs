@@ -490,7 +490,7 @@ fn documented_leniency_non_string_indicators_are_reported_not_refused() {
 // ---------------------------------------------------------------------------------------------
 // The handler, end to end, through the documented headers
 
-const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+use testkit::demo::WHSEC;
 const GITHUB_SECRET: &str = "It's a Secret to Everybody";
 const NOW: i64 = 1_795_757_400;
 

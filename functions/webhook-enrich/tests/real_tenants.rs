@@ -5,44 +5,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use defender_shared::{config::Config, runtime::Runtime, secret::SecretString, webhook};
+use defender_shared::{secret::SecretString, webhook};
 use lambda_http::{Body, http::StatusCode};
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use tenant_sim::{RunningSim, SimOptions, start};
+use tenant_sim::RunningSim;
+use testkit::{
+    SimEnv,
+    demo::{WHSEC, now},
+    sim::request_paths,
+};
 use webhook_enrich::{config::EnrichConfig, handler, state};
 
-const APP: &str = "11111111-1111-4111-8111-111111111111";
-const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
-const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const DESK: &str = "afb3f807d1a185ac66668f493af028385bfca184";
 
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-async fn setup() -> (RunningSim, handler::State) {
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("df-enrich-real-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join(format!("ca-{}.pem", sim.url.rsplit(':').next().unwrap()));
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
-    let env: HashMap<&str, String> = [
-        ("AZURE_TENANT_ID", sim.tenant_id()),
-        ("AZURE_CLIENT_ID", APP.to_string()),
-        ("AZURE_CLIENT_SECRET", SECRET.to_string()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("KEY_VAULT_URL", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
-        ("DEFENDER_LOCAL_MODE", "1".to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
-    let rt = Runtime::from_config(config).await.unwrap();
+async fn setup() -> (SimEnv, handler::State) {
+    let sim = SimEnv::demo().await;
+    let rt = sim.runtime().await;
     let cfg = EnrichConfig::from_lookup(|_| None).unwrap();
     let st = state::build(rt, cfg, now).await.unwrap();
     (sim, st)
@@ -63,9 +41,7 @@ async fn call(st: &handler::State, body: &str, id: &str) -> (StatusCode, Value) 
 }
 
 async fn paths(sim: &RunningSim) -> Vec<String> {
-    let v: Value =
-        sim.client().unwrap().get(format!("{}/_sim/requests", sim.url)).send().await.unwrap().json().await.unwrap();
-    v["value"].as_array().unwrap().iter().filter_map(|e| e["path"].as_str().map(str::to_string)).collect()
+    request_paths(sim).await
 }
 
 fn result<'a>(out: &'a Value, kind: &str, input: &str) -> &'a Value {

@@ -3,26 +3,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use defender_shared::{config::Config, runtime::Runtime, secret::SecretString, webhook};
+use defender_shared::{secret::SecretString, webhook};
 use lambda_http::{Body, http::StatusCode};
 use serde_json::{Value, json};
-use std::{collections::HashMap, time::Instant};
-use tenant_sim::{RunningSim, SimOptions, start};
+use std::time::Instant;
+use testkit::{
+    SimEnv,
+    demo::{WHSEC, now},
+    sim::requests,
+};
 use webhook_enrich::{config::EnrichConfig, handler, state};
 
-const APP: &str = "11111111-1111-4111-8111-111111111111";
-const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
-const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
-async fn setup() -> (RunningSim, handler::State) {
+async fn setup() -> (SimEnv, handler::State) {
     setup_with(None).await
 }
 
-async fn setup_with(callback: Option<String>) -> (RunningSim, handler::State) {
+async fn setup_with(callback: Option<String>) -> (SimEnv, handler::State) {
     let mut settings = Vec::new();
     if let Some(c) = callback {
         settings.push(("WEBHOOK_CALLBACK_URL", c));
@@ -30,37 +26,12 @@ async fn setup_with(callback: Option<String>) -> (RunningSim, handler::State) {
     setup_settings(&settings).await
 }
 
-async fn setup_settings(settings: &[(&str, String)]) -> (RunningSim, handler::State) {
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("df-enrich-{}-{}", std::process::id(), rand_suffix()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
-    let env: HashMap<&str, String> = [
-        ("AZURE_TENANT_ID", sim.tenant_id()),
-        ("AZURE_CLIENT_ID", APP.to_string()),
-        ("AZURE_CLIENT_SECRET", SECRET.to_string()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("KEY_VAULT_URL", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
-        ("DEFENDER_LOCAL_MODE", "1".to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
-    let rt = Runtime::from_config(config).await.unwrap();
+async fn setup_settings(settings: &[(&str, String)]) -> (SimEnv, handler::State) {
+    let sim = SimEnv::demo().await;
+    let rt = sim.runtime().await;
     let cfg = EnrichConfig::from_lookup(|k| settings.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
     let st = state::build(rt, cfg, now).await.unwrap();
     (sim, st)
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::SeqCst)
 }
 
 fn event(body: &str, id: &str) -> lambda_http::Request {
@@ -79,12 +50,6 @@ async fn call(st: &handler::State, body: &str, id: &str) -> (StatusCode, Value) 
     let status = r.status();
     let Body::Text(t) = r.body() else { panic!("no text body") };
     (status, serde_json::from_str(t).unwrap())
-}
-
-async fn requests(sim: &RunningSim) -> Vec<Value> {
-    let v: Value =
-        sim.client().unwrap().get(format!("{}/_sim/requests", sim.url)).send().await.unwrap().json().await.unwrap();
-    v["value"].as_array().unwrap().clone()
 }
 
 #[tokio::test(flavor = "multi_thread")]

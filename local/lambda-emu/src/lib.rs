@@ -11,10 +11,7 @@
 //! [`Emulator::invoke`] queues an event and waits for its answer; [`Emulator::env`] gives the variables
 //! `lambda_runtime` requires before its first poll.
 //!
-//! [`moto`] is the one starter of moto's server (S3, SQS, DynamoDB, CloudWatch Logs) on an ephemeral port
-//! for the AWS stand-in tests: open, or with IAM enforced from a plan (`strict_moto.py`).
-
-pub mod moto;
+//! moto (the AWS stand-in) is started by the test kit, `testkit::moto`, not here.
 
 use axum::{
     Json, Router,

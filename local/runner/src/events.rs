@@ -35,6 +35,23 @@ pub fn slack_headers(
     Ok(vec![("x-slack-request-timestamp", ts.to_string()), ("x-slack-signature", sig)])
 }
 
+/// A form post of `body` to `url` signed as Slack signs it (what Slack sends a chat-ops function URL).
+///
+/// # Errors
+/// The signature cannot be computed.
+pub fn slack_request(
+    url: &str,
+    secret: &SecretString,
+    body: String,
+) -> Result<reqwest::RequestBuilder, webhook::SignatureError> {
+    let mut req =
+        reqwest::Client::new().post(url).header("content-type", "application/x-www-form-urlencoded").body(body.clone());
+    for (k, v) in slack_headers(secret, &body)? {
+        req = req.header(k, v);
+    }
+    Ok(req)
+}
+
 /// A Slack slash command (`application/x-www-form-urlencoded`), as Slack posts it.
 pub fn slack_slash(user: &str, text: &str, response_url: &str) -> String {
     url::form_urlencoded::Serializer::new(String::new())

@@ -5,8 +5,8 @@
 //! paths      where the workspace, the prebuilt function binaries, cargo-lambda and moto are
 //! stack      `cargo lambda watch --only-lambda-apis` (runtime, invoke and function-URL APIs) and the
 //!            function binaries attached to its runtime API, each with its own environment
-//! receiver   a local HTTP server that records what the functions POST (Slack `response_url`)
-//! moto       the AWS stand-in (re-exported from lambda_emu::moto; IAM enforced from a plan)
+//! receiver   the test kit's `response_url` receiver (re-exported from testkit::receiver)
+//! moto       the AWS stand-in: the test kit's starter (testkit::moto) and the template's plan
 //! events     real event shapes (EventBridge Scheduler, SQS) and the signed request headers
 //! template   infra/template.yaml resolved as CloudFormation would (scripts/cfn_resolve.py): each
 //!            function's environment, limits, role and policies
@@ -19,7 +19,7 @@ pub mod env;
 pub mod events;
 pub mod moto;
 pub mod paths;
-pub mod receiver;
+pub use testkit::receiver;
 pub mod stack;
 pub mod template;
 

@@ -1,6 +1,6 @@
 //! The AWS side of `infra/template.yaml`, stood in by moto with IAM enforced.
 //!
-//! The one moto starter lives in `lambda_emu::moto` (re-exported here). [`TemplateAws`] takes the
+//! The one moto starter lives in the test kit, `testkit::moto` (re-exported here). [`TemplateAws`] takes the
 //! template as `scripts/cfn_resolve.py` resolves it and creates every bucket, queue, table and log
 //! group under the physical name the resolver gives, and each function's role with **exactly** its
 //! resolved inline policies (optionally less one statement, [`Statement`]); each function then runs
@@ -10,7 +10,7 @@
 //! event source mapping ([`EventSource`]) and the dead-letter queue of an asynchronous invocation
 //! ([`TemplateAws::dead_letter`]).
 
-pub use lambda_emu::moto::{Credentials, Moto, MotoError, Plan, Role};
+pub use testkit::moto::{Credentials, Moto, MotoError, Plan, Role};
 
 use crate::paths::Paths;
 use serde_json::{Value, json};
@@ -270,7 +270,7 @@ impl TemplateAws {
         let f = self.function(binary).ok_or_else(|| format!("no function {binary}"))?;
         let group = f["log_group"].as_str().ok_or_else(|| format!("{binary} has no log group"))?;
         let c = self.credentials(binary).ok_or_else(|| format!("no role session for {binary}"))?;
-        let out = tokio::process::Command::new(lambda_emu::moto::python())
+        let out = tokio::process::Command::new(testkit::moto::python())
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("ship_logs.py"))
             .args(["--endpoint", &self.moto.url, "--group", group, "--stream", binary])
             .arg(log)

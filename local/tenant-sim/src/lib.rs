@@ -15,10 +15,13 @@
 //! - [`seed`] — the seed document and the built-in `demo` tenant.
 //! - [`state`] — shared state: tenant data, auth state, request log, faults, quotas, switches.
 //! - [`tokens`] / [`auth`] — minting and verifying the simulator's RS256 access tokens.
-//! - [`entra`] — the token, device-code and discovery endpoints.
+//! - [`entra`] — the token, device-code and discovery endpoints: `entra/{token, client_auth,
+//!   device_code, discovery}.rs` (scopes and minting live with the token endpoint).
 //! - [`vault`] — Key Vault secrets.
 //! - [`defender`] — the Defender/Graph dispatcher and one module per resource.
-//! - [`odata`] / [`kql`] — the OData `$filter`/`$orderby` subset and the KQL subset for hunting.
+//! - [`odata`] / [`kql`] — the OData `$filter`/`$orderby` subset and the KQL subset for hunting; each a
+//!   folder `{lex, parse, eval}.rs` under a `mod.rs` that holds the documented grammar, the error type and
+//!   the syntax tree.
 //! - [`quota`] — documented rate limits as sliding windows.
 //! - [`control`] — the `/_sim/` control API (seed, faults, request log, clock, device-code approval).
 //! - [`tls`] — the CA and certificate generated at start.

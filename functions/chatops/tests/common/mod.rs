@@ -33,24 +33,20 @@ pub use std::{
 pub use tenant_sim::{RunningSim, SimOptions, start};
 pub use tokio::sync::mpsc::UnboundedReceiver;
 
-pub const APP: &str = "11111111-1111-4111-8111-111111111111";
-pub const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
-pub const ANALYST: &str = "U0ANALYST";
-pub const READER: &str = "U0READER";
+pub use testkit::{
+    SimEnv,
+    demo::{ANALYST, APP, PUBLIC_CLIENT, READER, SECRET, now},
+};
 pub const ISOLATED: &str = "ws-fin-014.contoso.com";
 pub const SHARED_IP: &str = "10.20.30.66";
 pub const POLICY: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{
     "T0001:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan","restrict"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan","restrict"],
     "T0001:U0READER":["read"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0READER":["read"]}}}"#;
 
-pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-}
-
 pub type Posts = Arc<Mutex<Vec<(String, Value)>>>;
 
 pub struct Rig {
-    pub sim: RunningSim,
+    pub sim: SimEnv,
     pub state: State,
     pub worker: Arc<Worker>,
     pub jobs: UnboundedReceiver<(Job, Duration)>,
@@ -294,8 +290,6 @@ pub async fn rig() -> Rig {
     rig_with(None, None, &[]).await
 }
 
-/// The public client chat users link with (the seed's public client app).
-pub const PUBLIC_CLIENT: &str = "33333333-3333-4333-8333-333333333333";
 /// The vault name of the Slack bot token in linking rigs.
 pub const BOT_TOKEN_SECRET: &str = "slack-bot-token";
 
@@ -319,35 +313,18 @@ pub async fn rig_with(
     handoff: Option<Arc<dyn HandOff>>,
     extra: &[(&'static str, String)],
 ) -> Rig {
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
-    let dir =
-        std::env::temp_dir().join(format!("df-chatops-{}-{}", std::process::id(), sim.url.replace([':', '/'], "")));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
+    let sim = SimEnv::demo().await;
     let (hooks, posts, slack) = receiver().await;
     let api = hooks.replace("/hook/", "/api");
-    let env: HashMap<&str, String> = [
-        ("AZURE_TENANT_ID", sim.tenant_id()),
-        ("AZURE_CLIENT_ID", APP.to_string()),
-        ("AZURE_CLIENT_SECRET", SECRET.to_string()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("KEY_VAULT_URL", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
-        ("DEFENDER_LOCAL_MODE", "1".to_string()),
+    let mut settings = vec![
         ("DEFENDER_ALLOWED_ACTIONS", "isolate,unisolate,scan".to_string()),
         ("CHATOPS_RBAC", POLICY.to_string()),
         ("CHATOPS_RESPONSE_URL_PREFIXES", hooks.clone()),
         ("CHATOPS_SLACK_API_URL", api),
-    ]
-    .into_iter()
-    .chain(extra.iter().cloned())
-    .collect();
-    let rt = Runtime::from_config(Config::from_lookup(|k| env.get(k).cloned()).unwrap()).await.unwrap();
-    let cfg = ChatOpsConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+    ];
+    settings.extend(extra.iter().cloned());
+    let rt = sim.runtime_with(&settings).await;
+    let cfg = ChatOpsConfig::from_lookup(sim.lookup(&settings)).unwrap();
     let (channel, jobs) = ChannelHandOff::new();
     let handoff: Arc<dyn HandOff> = handoff.unwrap_or_else(|| Arc::new(channel));
     let idem: Arc<dyn IdempotencyStore> = store.unwrap_or_else(|| Arc::new(MemoryStore::with_clock(now)));
@@ -386,6 +363,42 @@ pub async fn call(state: &State, req: lambda_http::Request) -> (StatusCode, Valu
 }
 
 impl Rig {
+    /// The rig's worker with `link_clock` for its device-code sign-ins and no Teams side (the linking
+    /// tests drive the sign-in's time).
+    pub fn worker_with_link_clock(&self, link_clock: Arc<dyn defender_shared::auth::Clock>) -> Arc<Worker> {
+        let w = &self.worker;
+        Arc::new(Worker {
+            safety: w.safety.clone(),
+            tenants: w.tenants.clone(),
+            store: w.store.clone(),
+            slack_secret_names: w.slack_secret_names.clone(),
+            responder: w.responder.clone(),
+            handoff: w.handoff.clone(),
+            recheck_after: w.recheck_after,
+            followup_max_age: w.followup_max_age,
+            budget: w.budget,
+            users: w.users.clone(),
+            link_clock,
+            link_step: w.link_step,
+            slack: w.slack.clone(),
+            teams: None,
+            events: w.events.clone(),
+        })
+    }
+
+    /// A signed Teams outgoing-webhook message from `aad` saying `said`, sent now.
+    pub async fn teams_message(&self, aad: &str, said: &str) -> (StatusCode, Value) {
+        let at = chrono::DateTime::from_timestamp((self.state.clock)(), 0).unwrap().to_rfc3339();
+        let activity = json!({"type": "message", "id": uuid::Uuid::new_v4().to_string(), "timestamp": at,
+            "text": format!("<at>Defender</at> {said}"),
+            "from": {"id": "29:1XJKJ", "name": aad.to_lowercase(), "aadObjectId": aad},
+            "conversation": {"id": "19:253b1f341670408fb6fcb7c5d2e8a8d6@thread.skype"},
+            "channelData": {"tenant": {"id": "72f988bf-86f1-41af-91ab-2d7cd011db47"}}})
+        .to_string();
+        let sig = webhook::sign_teams(&SecretString::new(self.teams_secret.clone()), activity.as_bytes()).unwrap();
+        call(&self.state, event("teams", &activity, &[("authorization", sig)], false)).await
+    }
+
     pub fn slack_headers(&self, body: &str, extra: &[(&str, String)]) -> Vec<(&'static str, String)> {
         let ts = now();
         let sig = webhook::sign_slack(&SecretString::new(self.slack_secret.clone()), ts, body.as_bytes()).unwrap();
@@ -550,18 +563,7 @@ impl Rig {
     }
 
     pub async fn requests(&self) -> Vec<Value> {
-        let v: Value = self
-            .sim
-            .client()
-            .unwrap()
-            .get(format!("{}/_sim/requests", self.sim.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["value"].as_array().unwrap().clone()
+        testkit::sim::requests(&self.sim).await
     }
 
     /// Every documented endpoint this rig's simulator has served is in `chatops::ENDPOINTS` (the list

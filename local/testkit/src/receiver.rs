@@ -2,9 +2,9 @@
 //! would take. As Slack documents, a `response_url` takes at most 5 posts within 30 minutes of the
 //! interaction: the sixth post answers 404 `used_url`, a later one 404 `expired_url` (the interaction
 //! time is the first post's unless [`Receiver::issue`] registered it), and a refused post is not
-//! recorded. (The strict Web API stand-in, `chat.postMessage`, is in `functions/chatops/tests`.)
+//! recorded. (The strict Web API stand-in, `chat.postMessage` and `users.info`, is chat-ops' own, in
+//! `functions/chatops/tests/common`: it needs issued ids and the bot token.)
 
-use crate::StackError;
 use axum::{Json, Router, extract::Path, http::StatusCode, routing::post};
 use serde_json::Value;
 use std::{
@@ -39,7 +39,7 @@ impl Receiver {
     ///
     /// # Errors
     /// The port cannot be bound.
-    pub async fn start() -> Result<Self, StackError> {
+    pub async fn start() -> Result<Self, std::io::Error> {
         let posts: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
         let issued: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
         let (p, i) = (posts.clone(), issued.clone());
@@ -63,9 +63,8 @@ impl Receiver {
                 }
             }),
         );
-        let listener =
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(StackError::io("binding the receiver"))?;
-        let addr = listener.local_addr().map_err(StackError::io("receiver address"))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
