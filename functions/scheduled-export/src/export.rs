@@ -89,7 +89,8 @@
 //! window being read (windows are sized for about 40,000), whatever the volume.
 
 use crate::cursor::{Cursor, Lease, Version};
-pub use crate::hunting::HuntingSpec;
+pub mod hunting;
+
 use crate::sink::{ETag, Sink, SinkError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -98,6 +99,7 @@ use defender_shared::defender::{
     kql::{KqlError, KqlQuery},
 };
 use flate2::{Compression, write::GzEncoder};
+pub use hunting::HuntingSpec;
 use serde::Serialize;
 use std::{fmt, io::Write, str::FromStr, time::Duration};
 
@@ -224,23 +226,61 @@ pub struct PageQuery {
     pub top: usize,
 }
 
-/// One page of a list stream, in the service's order (no order is assumed; `@odata.nextLink` is not
-/// relied on either: Graph `alerts_v2` omits it when `$top` is given).
+/// Receives one page's records in the service's order, as they are read: the production source
+/// hands each over as soon as its bytes arrived (see [`crate::defender`]), so a page is never held
+/// whole.
+pub trait Records: Send {
+    /// The next record of the page.
+    fn record(&mut self, record: Record);
+
+    /// The page is read again from its start (the client retried an answer whose body broke off):
+    /// forget the records given so far.
+    fn restart(&mut self);
+}
+
+/// A page collected whole, in the service's order (a fake source's answer, a test's view of one).
+/// The export itself never collects a page: it writes each record as it comes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
     /// The records.
     pub records: Vec<Record>,
 }
 
+impl Page {
+    /// Hands the records to `out`, in order.
+    pub fn replay(self, out: &mut dyn Records) {
+        for r in self.records {
+            out.record(r);
+        }
+    }
+}
+
+impl Records for Page {
+    fn record(&mut self, record: Record) {
+        self.records.push(record);
+    }
+    fn restart(&mut self) {
+        self.records.clear();
+    }
+}
+
 /// Where records come from.
 #[async_trait]
 pub trait Source: Send + Sync {
     /// One page of a list stream: the records with `from <= time < until`, `$skip`/`$top` applied,
-    /// in whatever order the service lists them.
+    /// in whatever order the service lists them, handed to `out` one by one as they are read.
+    /// (`@odata.nextLink` is not relied on: Graph `alerts_v2` omits it when `$top` is given.)
     ///
     /// # Errors
-    /// The service's error after the client's retries within `deadline`.
-    async fn page(&self, stream: StreamKind, q: &PageQuery, deadline: Deadline) -> Result<Page, DefenderError>;
+    /// The service's error after the client's retries within `deadline` (`out` may have been given
+    /// part of the page: the export then drops it).
+    async fn page(
+        &self,
+        stream: StreamKind,
+        q: &PageQuery,
+        deadline: Deadline,
+        out: &mut dyn Records,
+    ) -> Result<(), DefenderError>;
 
     /// The rows of one hunting query (a slice), one JSON object per row, as many as the service
     /// answered (a full answer may have been truncated).
@@ -389,6 +429,11 @@ pub struct StreamSummary {
     pub undecodable: u64,
     /// Records written without a usable time (they do not move the cursor).
     pub untimed: u64,
+    /// Identities the cursor keeps after the run (the overlap window's, at most
+    /// [`MAX_IDENTITIES`](crate::cursor::MAX_IDENTITIES), and the unfinished window's).
+    pub identities: u64,
+    /// Identities forgotten during the run to keep that bound (the cursor's floor rose past them).
+    pub identities_dropped: u64,
     /// High-water mark before.
     pub cursor_before: Option<Version>,
     /// High-water mark after.
@@ -515,18 +560,23 @@ pub(crate) fn line_prefix(job: &Job) -> Vec<u8> {
 pub(crate) fn gzip_lines<'a>(prefix: &[u8], lines: impl Iterator<Item = &'a [u8]>) -> Result<Vec<u8>, std::io::Error> {
     let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
     for l in lines {
-        gz.write_all(prefix)?;
-        if l.iter().any(|b| matches!(b, b'\n' | b'\r')) {
-            // A pretty-printed answer: JSON text holds CR/LF only as whitespace between tokens (a
-            // string must escape them), so a space in their place keeps the value and the line whole.
-            let one_line: Vec<u8> = l.iter().map(|&b| if matches!(b, b'\n' | b'\r') { b' ' } else { b }).collect();
-            gz.write_all(&one_line)?;
-        } else {
-            gz.write_all(l)?;
-        }
-        gz.write_all(b"}\n")?;
+        write_line(&mut gz, prefix, l)?;
     }
     gz.finish()
+}
+
+/// One line: `prefix`, the record's bytes, `}` and the newline.
+fn write_line(out: &mut impl Write, prefix: &[u8], line: &[u8]) -> Result<(), std::io::Error> {
+    out.write_all(prefix)?;
+    if line.iter().any(|b| matches!(b, b'\n' | b'\r')) {
+        // A pretty-printed answer: JSON text holds CR/LF only as whitespace between tokens (a
+        // string must escape them), so a space in their place keeps the value and the line whole.
+        let one_line: Vec<u8> = line.iter().map(|&b| if matches!(b, b'\n' | b'\r') { b' ' } else { b }).collect();
+        out.write_all(&one_line)?;
+    } else {
+        out.write_all(line)?;
+    }
+    out.write_all(b"}\n")
 }
 
 async fn load_cursor(sink: &dyn Sink, job: &Job, key: &str) -> Result<(Cursor, Option<ETag>), ExportError> {
@@ -595,12 +645,15 @@ pub async fn export_stream(
         steps_back: 0,
         undecodable: 0,
         untimed: 0,
+        identities: cursor.recent.len() as u64,
+        identities_dropped: 0,
         cursor_before: cursor.high_water.clone(),
         cursor_after: cursor.high_water.clone(),
         outcome: Outcome::Complete,
         stop_reason: None,
     };
     let retried_before = source.throttles_retried();
+    let dropped_before = cursor.dropped;
     if cursor.lease.as_ref().is_some_and(|l| l.holder != job.run_id && l.until > job.started) {
         sum.outcome = Outcome::Conflict;
         return Ok(sum);
@@ -615,7 +668,7 @@ pub async fn export_stream(
     }
     let result = match &job.stream {
         Stream::List(kind) => pages(source, *kind, job, stop, &mut state, &mut sum).await,
-        Stream::Hunting(spec) => crate::hunting::slices(source, spec, job, stop, &mut state, &mut sum).await,
+        Stream::Hunting(spec) => hunting::slices(source, spec, job, stop, &mut state, &mut sum).await,
     };
     if sum.outcome != Outcome::Conflict {
         // Release the lease (also after an error, best effort: an unreleased one expires anyway).
@@ -628,6 +681,8 @@ pub async fn export_stream(
         }
     }
     sum.throttles_retried = source.throttles_retried().saturating_sub(retried_before);
+    sum.identities = state.cursor.recent.len() as u64;
+    sum.identities_dropped = state.cursor.dropped.saturating_sub(dropped_before);
     if sum.outcome != Outcome::Stopped {
         sum.stop_reason = None;
     }
@@ -689,6 +744,103 @@ enum Read {
     Interrupted,
 }
 
+/// One page as the export read it: every version in the service's order (and whether this page
+/// writes it), and the gzip object of the ones it writes, compressed as they arrived.
+struct Fetched {
+    /// Every record's version, in the service's order, and whether this page writes it (neither in
+    /// the cursor nor earlier in the page).
+    versions: Vec<(Version, bool)>,
+    /// The object: the envelope lines of the records this page writes, gzip.
+    body: Vec<u8>,
+    /// Records written that our model could not read.
+    undecodable: u64,
+    /// The records written without a usable time, with their lines and whether our model could
+    /// not read them (a page that is only a sample writes them apart: no time-filtered window can
+    /// return them).
+    untimed: Vec<(Version, Vec<u8>, bool)>,
+    /// The cursor generation "written already" was decided against.
+    generation: u64,
+}
+
+impl Fetched {
+    fn len(&self) -> usize {
+        self.versions.len()
+    }
+
+    /// The versions this page writes, in the service's order.
+    fn fresh(&self) -> impl Iterator<Item = &Version> {
+        self.versions.iter().filter(|(_, fresh)| *fresh).map(|(v, _)| v)
+    }
+
+    /// The times of the page's versions that have one.
+    fn span(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let mut times = self.versions.iter().map(|(v, _)| v.0).filter(|t| *t != DateTime::<Utc>::MIN_UTC);
+        let first = times.next()?;
+        Some(times.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t))))
+    }
+}
+
+/// The [`Records`] a page is read into: each record is compressed into the page's object the moment
+/// it arrives, unless the cursor or this page already holds its version; only its identity stays.
+struct PageWriter<'a> {
+    cursor: &'a Cursor,
+    prefix: &'a [u8],
+    gz: GzEncoder<Vec<u8>>,
+    seen: std::collections::HashSet<Version>,
+    page: Fetched,
+    error: Option<std::io::Error>,
+}
+
+impl<'a> PageWriter<'a> {
+    fn new(cursor: &'a Cursor, prefix: &'a [u8]) -> Self {
+        Self {
+            cursor,
+            prefix,
+            gz: GzEncoder::new(Vec::new(), Compression::fast()),
+            seen: std::collections::HashSet::new(),
+            page: Fetched {
+                versions: Vec::new(),
+                body: Vec::new(),
+                undecodable: 0,
+                untimed: Vec::new(),
+                generation: cursor.generation,
+            },
+            error: None,
+        }
+    }
+
+    fn finish(self) -> Result<Fetched, std::io::Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let mut page = self.page;
+        page.body = self.gz.finish()?;
+        Ok(page)
+    }
+}
+
+impl Records for PageWriter<'_> {
+    fn record(&mut self, r: Record) {
+        let v = (r.updated, r.id);
+        let fresh = !self.cursor.has(&v) && !self.seen.contains(&v);
+        if fresh {
+            self.seen.insert(v.clone());
+            if let Err(e) = write_line(&mut self.gz, self.prefix, &r.line) {
+                self.error.get_or_insert(e);
+            }
+            self.page.undecodable += u64::from(r.undecodable);
+            if r.updated == DateTime::<Utc>::MIN_UTC {
+                self.page.untimed.push((v.clone(), r.line, r.undecodable));
+            }
+        }
+        self.page.versions.push((v, fresh));
+    }
+
+    fn restart(&mut self) {
+        *self = Self::new(self.cursor, self.prefix);
+    }
+}
+
 /// One list stream's run: closed time windows `[a, b)` read completely with `$filter`, `$top`,
 /// `$skip`, in ascending time, the cursor's mark moved to `b` as each completes.
 struct Pager<'r, 'c> {
@@ -699,16 +851,18 @@ struct Pager<'r, 'c> {
     state: &'r mut Committed<'c>,
     sum: &'r mut StreamSummary,
     top: usize,
+    prefix: Vec<u8>,
 }
 
 impl Pager<'_, '_> {
-    /// One request; `None` when the run must stop first (or a call ran into its deadline).
+    /// One request, read into a [`PageWriter`]; `None` when the run must stop first (or a call ran
+    /// into its deadline).
     async fn fetch(
         &mut self,
         from: Option<DateTime<Utc>>,
         until: Option<DateTime<Utc>>,
         skip: usize,
-    ) -> Result<Option<Vec<Record>>, ExportError> {
+    ) -> Result<Option<Fetched>, ExportError> {
         if self.stop.should_stop() {
             self.sum.outcome = Outcome::Stopped;
             self.sum.stop_reason = Some(StopReason::Deadline);
@@ -716,8 +870,9 @@ impl Pager<'_, '_> {
         }
         let q = PageQuery { from, until, skip, top: self.top };
         self.sum.api_calls += 1;
-        match self.source.page(self.kind, &q, self.job.deadline).await {
-            Ok(p) => Ok(Some(p.records)),
+        let mut writer = PageWriter::new(&self.state.cursor, &self.prefix);
+        match self.source.page(self.kind, &q, self.job.deadline, &mut writer).await {
+            Ok(()) => writer.finish().map(Some).map_err(ExportError::Gzip),
             Err(e) if e.is_deadline() => {
                 self.sum.outcome = Outcome::Stopped;
                 self.sum.stop_reason = Some(StopReason::Deadline);
@@ -736,18 +891,16 @@ impl Pager<'_, '_> {
         }
     }
 
-    /// Writes the versions of `page` not written yet as one object, then commits them (and, when the
-    /// window is complete, the new mark). `false`: another run won the cursor.
-    async fn write(&mut self, mut page: Vec<Record>, mark: Option<DateTime<Utc>>) -> Result<bool, ExportError> {
-        page.sort_by(|a, b| (a.updated, &a.id).cmp(&(b.updated, &b.id)));
-        page.dedup_by(|a, b| (a.updated, &a.id) == (b.updated, &b.id));
-        let fresh: Vec<&Record> = page.iter().filter(|r| !self.state.cursor.has(&(r.updated, r.id.clone()))).collect();
-        let versions: Vec<Version> = fresh.iter().map(|r| (r.updated, r.id.clone())).collect();
-        if let (Some(first), Some(last)) = (versions.first(), versions.last()) {
+    /// Puts the page's object (the versions it holds that were not written yet), then commits them
+    /// (and, when the window is complete, the new mark). `false`: another run won the cursor.
+    async fn write(&mut self, page: Fetched, mark: Option<DateTime<Utc>>) -> Result<bool, ExportError> {
+        // "Written already" was decided against the cursor the page was read with; nothing commits
+        // between a read and its write.
+        debug_assert_eq!(page.generation, self.state.cursor.generation);
+        let versions: Vec<Version> = page.fresh().cloned().collect();
+        if let (Some(first), Some(last)) = (versions.iter().min(), versions.iter().max()) {
             let key = object_key(self.job, first, last);
-            let body = gzip_lines(&line_prefix(self.job), fresh.iter().map(|r| r.line.as_slice()))
-                .map_err(ExportError::Gzip)?;
-            sink_put(self.state.sink, self.job, &key, body).await?;
+            sink_put(self.state.sink, self.job, &key, page.body).await?;
             self.sum.objects += 1;
         }
         let moves = mark.is_some_and(|m| self.state.cursor.mark().is_none_or(|c| m > c));
@@ -764,13 +917,32 @@ impl Pager<'_, '_> {
             return Ok(false);
         }
         self.sum.records += versions.len() as u64;
-        self.sum.undecodable += fresh.iter().filter(|r| r.undecodable).count() as u64;
-        self.sum.untimed += fresh.iter().filter(|r| r.updated == DateTime::<Utc>::MIN_UTC).count() as u64;
+        self.sum.undecodable += page.undecodable;
+        self.sum.untimed += page.untimed.len() as u64;
         self.sum.cursor_after = self.state.cursor.high_water.clone();
         if let Some(t) = self.state.cursor.mark() {
             self.stop.progress(&self.job.stream, self.sum.records, t);
         }
         Ok(true)
+    }
+
+    /// Writes the records without a usable time of a page that is only a sample, as their own
+    /// object. `false`: another run won the cursor.
+    async fn write_untimed(&mut self, untimed: Vec<(Version, Vec<u8>, bool)>) -> Result<bool, ExportError> {
+        let body = gzip_lines(&self.prefix, untimed.iter().map(|(_, l, _)| l.as_slice())).map_err(ExportError::Gzip)?;
+        let n = untimed.len() as u64;
+        let page = Fetched {
+            undecodable: untimed.iter().filter(|(_, _, u)| *u).count() as u64,
+            versions: untimed.into_iter().map(|(v, _, _)| (v, true)).collect(),
+            body,
+            untimed: Vec::new(),
+            generation: self.state.cursor.generation,
+        };
+        let done = self.write(page, None).await?;
+        if done {
+            self.sum.untimed += n;
+        }
+        Ok(done)
     }
 
     /// Reads the window `[from, until)` completely (`first`: its page at `$skip=0`, if already read)
@@ -785,7 +957,7 @@ impl Pager<'_, '_> {
         &mut self,
         from: Option<DateTime<Utc>>,
         until: Option<DateTime<Utc>>,
-        mut first: Option<Vec<Record>>,
+        mut first: Option<Fetched>,
         mark: impl Fn(Option<DateTime<Utc>>) -> Option<DateTime<Utc>>,
     ) -> Result<Read, ExportError> {
         let mut read: std::collections::HashSet<Version> = std::collections::HashSet::new();
@@ -801,15 +973,14 @@ impl Pager<'_, '_> {
                 },
             };
             let n = page.len();
-            let verified = skip == 0 || page.first().is_some_and(|r| read.contains(&(r.updated, r.id.clone())));
-            for r in &page {
-                let v = (r.updated, r.id.clone());
-                if !read.contains(&v) {
-                    if self.state.cursor.has(&v) {
+            let verified = skip == 0 || page.versions.first().is_some_and(|(v, _)| read.contains(v));
+            for (v, _) in &page.versions {
+                if !read.contains(v) {
+                    if self.state.cursor.has(v) {
                         self.sum.skipped += 1;
                     }
-                    latest = latest.max(Some(r.updated));
-                    read.insert(v);
+                    latest = latest.max(Some(v.0));
+                    read.insert(v.clone());
                 }
             }
             let done = verified && n < self.top;
@@ -835,13 +1006,6 @@ impl Pager<'_, '_> {
     }
 }
 
-/// The times of a page's records that have one.
-fn span(page: &[Record]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let mut times = page.iter().map(|r| r.updated).filter(|t| *t != DateTime::<Utc>::MIN_UTC);
-    let first = times.next()?;
-    Some(times.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t))))
-}
-
 async fn pages(
     source: &dyn Source,
     kind: StreamKind,
@@ -859,27 +1023,28 @@ async fn pages(
         (None, b) => b.map(|b| b.from),
     }
     .map(align_down);
-    let mut p = Pager { source, kind, job, stop, state, sum, top };
+    let mut p = Pager { source, kind, job, stop, state, sum, top, prefix: line_prefix(job) };
     // The range as one window: up to the backfill's end, or open (then the mark is the latest time
     // read).
     let last_mark = move |latest: Option<DateTime<Utc>>| end.or(latest.max(start));
     // 1. The whole range, in one page when it fits (a scheduled run's usual case).
-    let Some(probe) = p.fetch(start, end, 0).await? else { return Ok(()) };
+    let Some(mut probe) = p.fetch(start, end, 0).await? else { return Ok(()) };
     if probe.len() < top {
         p.window(start, end, Some(probe), last_mark).await?;
         return Ok(());
     }
-    // 2. More than a page: the probe is a sample of the range, in the service's order. Its records
-    //    without a time are written now: no time-filtered window can return them.
-    let untimed: Vec<Record> = probe.iter().filter(|r| r.updated == DateTime::<Utc>::MIN_UTC).cloned().collect();
-    if !untimed.is_empty() && !p.write(untimed, None).await? {
-        return Ok(());
-    }
-    let Some((lo, hi)) = span(&probe) else {
+    // 2. More than a page: the probe is a sample of the range, in the service's order.
+    let Some((lo, hi)) = probe.span() else {
         // Nothing with a time to cut by: the range is one window.
         p.window(start, end, Some(probe), last_mark).await?;
         return Ok(());
     };
+    // Its records without a time are written now: no time-filtered window can return them.
+    let untimed = std::mem::take(&mut probe.untimed);
+    drop(probe);
+    if !untimed.is_empty() && !p.write_untimed(untimed).await? {
+        return Ok(());
+    }
     // The first width: a sixteenth of what the sample spans (and of the range from `start`).
     let spanned = ticks(hi - lo).max(start.map_or(0, |a| ticks(hi - a)));
     let mut width = (spanned / 16).max(1);

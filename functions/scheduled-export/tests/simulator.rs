@@ -19,7 +19,8 @@ use flate2::read::GzDecoder;
 use scheduled_export::{
     defender::ClientSource,
     export::{
-        Job, Outcome, Source, StopReason, StopSignal, Stream, StreamKind, StreamSummary, cursor_key, export_stream,
+        Job, Outcome, Records, Source, StopReason, StopSignal, Stream, StreamKind, StreamSummary, cursor_key,
+        export_stream,
     },
     hunting::{HuntingSpec, QueryConfig},
     sink::{DirSink, ETag, Sink, SinkError},
@@ -550,6 +551,28 @@ struct Meddling {
     to: DateTime<Utc>,
 }
 
+/// The records of a page passed on, its count and first ids noted.
+struct Tap<'a> {
+    out: &'a mut dyn Records,
+    n: usize,
+    first: Vec<String>,
+    k: usize,
+}
+
+impl Records for Tap<'_> {
+    fn record(&mut self, r: scheduled_export::export::Record) {
+        self.n += 1;
+        if self.first.len() < self.k {
+            self.first.push(r.id.clone());
+        }
+        self.out.record(r);
+    }
+    fn restart(&mut self) {
+        (self.n, self.first) = (0, Vec::new());
+        self.out.restart();
+    }
+}
+
 #[async_trait]
 impl Source for Meddling {
     async fn page(
@@ -557,12 +580,14 @@ impl Source for Meddling {
         stream: StreamKind,
         q: &scheduled_export::export::PageQuery,
         deadline: Deadline,
-    ) -> Result<scheduled_export::export::Page, defender_shared::defender::DefenderError> {
-        let page = self.inner.page(stream, q, deadline).await?;
+        out: &mut dyn Records,
+    ) -> Result<(), defender_shared::defender::DefenderError> {
+        let mut tap = Tap { out, n: 0, first: Vec::new(), k: self.k };
+        self.inner.page(stream, q, deadline, &mut tap).await?;
         // The first full page at `$skip=0` of a closed window (one read on in further pages).
-        let first_of_window = q.from.is_some() && q.until.is_some() && q.skip == 0 && page.records.len() == q.top;
+        let first_of_window = q.from.is_some() && q.until.is_some() && q.skip == 0 && tap.n == q.top;
         if first_of_window && self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
-            let ids: Vec<String> = page.records.iter().take(self.k).map(|r| r.id.clone()).collect();
+            let ids = tap.first;
             let mut t = self.sim.tenant.lock().unwrap();
             let items = match self.stream {
                 StreamKind::XdrIncidents => &mut t.seed.incidents,
@@ -574,7 +599,7 @@ impl Source for Meddling {
                 v[self.stream.time_field()] = json!(iso(self.to));
             }
         }
-        Ok(page)
+        Ok(())
     }
 
     async fn hunt(
