@@ -55,6 +55,30 @@ pub struct Cursor {
     /// The run that holds the stream, until when (its Lambda deadline).
     #[serde(default)]
     pub lease: Option<Lease>,
+    /// List streams: where the reading of an unfinished window stopped, so the next run goes on
+    /// from there instead of starting the window over (`None` between windows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
+}
+
+/// A position inside a window `[from, until)`: its bounds and the `$skip` of its next page. The
+/// versions already read in it are the cursor's identities in that range (a window's identities are
+/// kept until it completes), so the next page is verified against them as within one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// The window's lower bound (`None`: none).
+    pub from: Option<DateTime<Utc>>,
+    /// Its upper bound (`None`: open, the last window of a range).
+    pub until: Option<DateTime<Utc>>,
+    /// The `$skip` of its next page.
+    pub skip: usize,
+}
+
+impl Position {
+    /// Whether a version's time lies in the window.
+    pub fn holds(&self, t: DateTime<Utc>) -> bool {
+        self.from.is_none_or(|f| t >= f) && self.until.is_none_or(|u| t < u)
+    }
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -24,12 +24,22 @@
 //!   `$top`: then no version present throughout the pass was passed over. A run of ties at one
 //!   instant longer than a page (300 records sharing one `lastUpdateTime`) is just a window read by
 //!   `$skip`.
-//! - Each page is sorted by `(time, id)`, its versions already in the cursor are skipped and the rest
-//!   written as one gzip JSON Lines object, then the cursor is committed with a conditional write:
-//!   the new versions, and when the page completes its window, the mark moved to the window's end
-//!   (an open window: the latest time it held).
+//! - Each page is read as it streams in: every record is compressed into the page's gzip JSON Lines
+//!   object the moment its bytes arrive (in the service's order), unless its version is in the
+//!   cursor or earlier in the page; only the versions stay. The object is put under a key named
+//!   after its least and greatest version, then the cursor is committed with a conditional write:
+//!   the new versions, the window's [`Position`] (its bounds and the `$skip` of the next page), and
+//!   when the page completes its window, the mark moved to the window's end (an open window: the
+//!   latest time it held).
+//! - A run that stops inside a window (its deadline, a quota slot after it) leaves that position:
+//!   the next run reads the overlap below the window again (late arrivals), then goes on in the
+//!   window at the committed `$skip`, its first page verified against the versions the window
+//!   already wrote (the cursor keeps a window's identities until it completes) — a step back if
+//!   records left meanwhile. So a window holding more than one run can read completes over several
+//!   runs instead of starting over each time.
 //! - Calls: a window of `n` records costs `⌊(n − 1)/($top − 1)⌋ + 1` pages (one more when
-//!   `n − 1` is a multiple of `$top − 1`), plus one page back per shift detected. A run over `N`
+//!   `n − 1` is a multiple of `$top − 1`), plus one page back per shift detected (a resumed window:
+//!   plus the overlap below it read again). A run over `N`
 //!   records makes at most `ceil(N / ($top − 1)) + W + 1` calls without changes under way, with `W`
 //!   the number of windows (about `N / (8·$top)` plus the few of a first sizing) and, on a first
 //!   run, the lower-bound probes (`log4` of how far below the sample the data starts). The tests
@@ -38,19 +48,26 @@
 //! # Delivery guarantee
 //! A record version is the pair `(id, lastUpdateTime)`; an update is a new version, exported again.
 //! - **No loss** of any version that is visible to the API while its `lastUpdateTime` is at or above
-//!   `mark − overlap`: every version below the committed mark that was present while its window was
-//!   read was returned by a committed page (a window completes only at a verified short page, and
-//!   the mark only moves past completed windows); versions inside the overlap window that no
-//!   committed page wrote (late arrivals, a window cut half-way, updates made while the open window
-//!   was read) are read again by the next run. A version that becomes visible more than `overlap`
-//!   after the mark passed it, or that is replaced by a newer one between two runs, is never seen
-//!   (nothing polling could see it).
+//!   `max(mark − overlap, floor)`: every version below the committed mark that was present while
+//!   its window was read (by one run or, resumed, by several) was returned by a committed page (a
+//!   window completes only at a verified short page, and the mark only moves past completed
+//!   windows); versions inside the overlap window that no committed page wrote (late arrivals, a
+//!   window cut half-way, updates made while the open window was read) are read again by the next
+//!   run. A version that becomes visible more than `overlap` after the mark passed it, or that is
+//!   replaced by a newer one between two runs, is never seen (nothing polling could see it). The
+//!   *floor* is where the cursor's bounded identities begin ([`crate::cursor::MAX_IDENTITIES`]
+//!   below the mark): it is below `mark − overlap` — so changes nothing — unless more versions than
+//!   that changed within one overlap window; then the oldest instants' identities are forgotten,
+//!   counted in [`StreamSummary::identities_dropped`], and no run reads below them again (reading
+//!   them would write them twice).
 //! - **Objects: at-least-once.** An object is written before the cursor that covers it; a run that
 //!   stops between the two (crash, deadline, store error, a lost race) leaves an object the next run
 //!   writes again. Keys are deterministic — `tenant=…/stream=…/date=<from's date>/<from>_<to>_<first
-//!   id>.jsonl.gz` from the versions in it — and the next run starts from the same committed cursor
-//!   and cuts the same windows (they depend only on the cursor and the answers, never on a clock),
-//!   so if Defender's answer is unchanged it rebuilds the same pages and **overwrites** the same keys.
+//!   id>.jsonl.gz` from the least and greatest version in it — and the next run starts from the same
+//!   committed cursor (and position) and cuts the same windows (they depend only on the cursor and
+//!   the answers, never on a clock), so if Defender's answer is unchanged it rebuilds the same pages,
+//!   in the same order, and **overwrites** the same keys. An object of 8 MiB or more goes up to S3
+//!   in parts and appears only when complete ([`crate::s3`]).
 //! - **Exactly-once per `(id, lastUpdateTime)` in the union of objects** holds when every uncommitted
 //!   object is rewritten by an identical retry (the cases tested: a retry after a failed cursor write,
 //!   a run cut at its deadline, two concurrent runs over the same data). If Defender's answer changed
@@ -78,17 +95,21 @@
 //! # Records without a usable time
 //! An item with no time field, or one that does not parse, has the version `(MIN, id)`: it is
 //! written with the page that returned it (the first, unfiltered page of a range too, which is
-//! otherwise only a sample), sorts first in that page's object, never moves the mark or the
+//! otherwise only a sample), names the object when it is the least version in it, never moves the mark or the
 //! high-water mark, and is forgotten by the cursor once a mark exists; so every run whose query
 //! returns it exports it again (consumers dedupe by id). It is counted in
 //! [`StreamSummary::untimed`]. A time-filtered query cannot match such an item, so only an
 //! unfiltered page (a first run's, or a backfill without bounds) can return it: polling by time cannot
 //! promise more for a record the service gives no time.
 //!
-//! Memory is one page (at most 10,000 alerts) plus the identities of the overlap window and of the
-//! window being read (windows are sized for about 40,000), whatever the volume.
+//! # Memory
+//! Constant, whatever the volume: no page is held — one item's bytes at a time, the page's object
+//! compressed as it grows (a 10,000-alert page is under 1 MB of gzip) and the page's versions; plus
+//! the identities of the overlap window (at most [`crate::cursor::MAX_IDENTITIES`], counted in
+//! [`StreamSummary::identities`]) and of the window being read (windows are sized for about
+//! 40,000).
 
-use crate::cursor::{Cursor, Lease, Version};
+use crate::cursor::{Cursor, Lease, Position, Version};
 pub mod hunting;
 
 use crate::sink::{ETag, Sink, SinkError};
@@ -852,6 +873,8 @@ struct Pager<'r, 'c> {
     sum: &'r mut StreamSummary,
     top: usize,
     prefix: Vec<u8>,
+    /// The position committed with the next page (see [`Position`]).
+    pos: Option<Position>,
 }
 
 impl Pager<'_, '_> {
@@ -904,10 +927,11 @@ impl Pager<'_, '_> {
             self.sum.objects += 1;
         }
         let moves = mark.is_some_and(|m| self.state.cursor.mark().is_none_or(|c| m > c));
-        if versions.is_empty() && !moves {
+        if versions.is_empty() && !moves && self.state.cursor.position == self.pos {
             return Ok(true);
         }
         let mut next = self.state.cursor.clone();
+        next.position = self.pos.clone();
         next.advance(&versions, self.job.overlap);
         if let Some(m) = mark {
             next.complete_until(m, self.job.overlap);
@@ -946,7 +970,9 @@ impl Pager<'_, '_> {
     }
 
     /// Reads the window `[from, until)` completely (`first`: its page at `$skip=0`, if already read)
-    /// and moves the mark to `mark` when done.
+    /// and moves the mark to `until` when done (an open window: to the latest time read, at least
+    /// `from`). `resume`: go on at this `$skip`, these versions read already. `track`: commit each
+    /// page's [`Position`] in this window (off for a window read before resuming another).
     ///
     /// Pages overlap by one (`$skip` advances by `$top − 1`): a page after the first must begin
     /// with a version this pass has read. If it does not — a version earlier in the service's
@@ -958,11 +984,11 @@ impl Pager<'_, '_> {
         from: Option<DateTime<Utc>>,
         until: Option<DateTime<Utc>>,
         mut first: Option<Fetched>,
-        mark: impl Fn(Option<DateTime<Utc>>) -> Option<DateTime<Utc>>,
+        resume: Option<(usize, std::collections::HashSet<Version>)>,
+        track: bool,
     ) -> Result<Read, ExportError> {
-        let mut read: std::collections::HashSet<Version> = std::collections::HashSet::new();
-        let mut latest: Option<DateTime<Utc>> = None;
-        let mut skip = 0usize;
+        let (mut skip, mut read) = resume.unwrap_or_default();
+        let mut latest: Option<DateTime<Utc>> = read.iter().map(|v| v.0).max();
         let mut steps_back = 0usize;
         loop {
             let page = match first.take() {
@@ -984,7 +1010,11 @@ impl Pager<'_, '_> {
                 }
             }
             let done = verified && n < self.top;
-            let m = if done { mark(latest) } else { None };
+            let m = if done { until.or(latest.max(from)) } else { None };
+            if track {
+                let next = if verified { skip + n.saturating_sub(1) } else { skip.saturating_sub(self.top - 1) };
+                self.pos = (!done).then_some(Position { from, until, skip: next });
+            }
             if !self.write(page, m).await? {
                 return Ok(Read::Interrupted);
             }
@@ -1017,26 +1047,42 @@ async fn pages(
     state.cursor.upgrade();
     let top = job.page_size.clamp(2, kind.max_page().max(2));
     let end = job.backfill.map(|b| b.to);
-    let start = match (state.cursor.query_from(job.overlap), job.backfill) {
-        (Some(t), Some(b)) => Some(t.max(b.from)),
-        (Some(t), None) => Some(t),
-        (None, b) => b.map(|b| b.from),
+    let start = |c: &Cursor| {
+        match (c.query_from(job.overlap), job.backfill) {
+            (Some(t), Some(b)) => Some(t.max(b.from)),
+            (Some(t), None) => Some(t),
+            (None, b) => b.map(|b| b.from),
+        }
+        .map(align_down)
+    };
+    let pos = state.cursor.position.clone();
+    let mut p = Pager { source, kind, job, stop, state, sum, top, prefix: line_prefix(job), pos: pos.clone() };
+    // 0. A window the last run left unfinished goes on where it stopped (a window holding more than
+    //    one run can read completes over several); the overlap below it is read again first, for
+    //    late arrivals, as every run does.
+    if let Some(pos) = pos {
+        if let (Some(q), Some(f)) = (start(&p.state.cursor), pos.from)
+            && q < f
+            && let Read::Interrupted = p.window(Some(q), Some(f), None, None, false).await?
+        {
+            return Ok(());
+        }
+        let read = p.state.cursor.recent.iter().filter(|v| pos.holds(v.0)).cloned().collect();
+        if let Read::Interrupted = p.window(pos.from, pos.until, None, Some((pos.skip, read)), true).await? {
+            return Ok(());
+        }
     }
-    .map(align_down);
-    let mut p = Pager { source, kind, job, stop, state, sum, top, prefix: line_prefix(job) };
-    // The range as one window: up to the backfill's end, or open (then the mark is the latest time
-    // read).
-    let last_mark = move |latest: Option<DateTime<Utc>>| end.or(latest.max(start));
+    let start = start(&p.state.cursor);
     // 1. The whole range, in one page when it fits (a scheduled run's usual case).
     let Some(mut probe) = p.fetch(start, end, 0).await? else { return Ok(()) };
     if probe.len() < top {
-        p.window(start, end, Some(probe), last_mark).await?;
+        p.window(start, end, Some(probe), None, true).await?;
         return Ok(());
     }
     // 2. More than a page: the probe is a sample of the range, in the service's order.
     let Some((lo, hi)) = probe.span() else {
         // Nothing with a time to cut by: the range is one window.
-        p.window(start, end, Some(probe), last_mark).await?;
+        p.window(start, end, Some(probe), None, true).await?;
         return Ok(());
     };
     // Its records without a time are written now: no time-filtered window can return them.
@@ -1059,14 +1105,14 @@ async fn pages(
                 let below = align_down(lo - of_ticks(step));
                 if below.timestamp() < 0 || step > i64::MAX / 8 {
                     // Far below any Defender data: read whatever is there as one window.
-                    match p.window(None, Some(below), None, |_| Some(below)).await? {
+                    match p.window(None, Some(below), None, None, true).await? {
                         Read::Complete { .. } => break below,
                         Read::Interrupted => return Ok(()),
                     }
                 }
                 let Some(page) = p.fetch(None, Some(below), 0).await? else { return Ok(()) };
                 if page.len() < top {
-                    match p.window(None, Some(below), Some(page), |_| Some(below)).await? {
+                    match p.window(None, Some(below), Some(page), None, true).await? {
                         Read::Complete { .. } => break below,
                         Read::Interrupted => return Ok(()),
                     }
@@ -1081,10 +1127,10 @@ async fn pages(
     loop {
         let b = align_down(a + of_ticks(width));
         if b > latest_seen || end.is_some_and(|e| b >= e) {
-            p.window(Some(a), end, None, move |latest: Option<DateTime<Utc>>| end.or(latest.max(Some(a)))).await?;
+            p.window(Some(a), end, None, None, true).await?;
             return Ok(());
         }
-        match p.window(Some(a), Some(b), None, |_| Some(b)).await? {
+        match p.window(Some(a), Some(b), None, None, true).await? {
             Read::Complete { count, latest } => {
                 latest_seen = latest_seen.max(latest.unwrap_or(latest_seen));
                 let factor = if count == 0 { 4.0 } else { (target as f64 / count as f64).min(4.0) };

@@ -884,6 +884,42 @@ async fn hunting_slices_halve_when_truncated_and_resume() {
     assert_eq!(first.records + second.records, want.len() as u64);
 }
 
+/// A window holding more records than one run can read — 600 alerts sharing one `lastUpdateTime`
+/// (a window of ties cannot be cut smaller), read in pages of 50 by runs cut after 8 calls —
+/// completes over several runs: each goes on at the position the last one committed inside the
+/// window, and every version is written once. (Before: each run started the window over from
+/// `$skip=0`, found only versions it had written, and stopped at the same place — never complete.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_larger_than_one_run_completes_over_several_runs() {
+    let stream = StreamKind::MdeAlerts;
+    let env = setup(seed(0, 600, 0, 0)).await;
+    {
+        let mut t = env.sim.sim.tenant.lock().unwrap();
+        let generated = |v: &Value| v["id"].as_str().is_some_and(|id| id.starts_with("da-gen-"));
+        let tie = t.seed.alerts.iter().find(|v| generated(v)).unwrap()["lastUpdateTime"].clone();
+        for v in t.seed.alerts.iter_mut().filter(|v| generated(v)) {
+            v["lastUpdateTime"] = tie.clone();
+        }
+    }
+    let expected = versions(&env.sim, stream);
+    assert!(expected.len() >= 600);
+    let mut runs = Vec::new();
+    for _ in 0..12 {
+        let s = run(&env, stream, 50, &AfterPages(AtomicUsize::new(0), 8)).await;
+        let done = s.outcome == Outcome::Complete;
+        runs.push(s);
+        if done {
+            break;
+        }
+    }
+    let progress: Vec<(u64, u64, Outcome)> = runs.iter().map(|r| (r.records, r.api_calls, r.outcome)).collect();
+    assert_eq!(runs.last().unwrap().outcome, Outcome::Complete, "(records, calls, outcome) per run: {progress:?}");
+    assert!(runs.iter().all(|r| r.api_calls <= 8), "{progress:?}");
+    assert_exactly(&expected, &union(&env.dir, stream), "a window read over several runs");
+    // The cursor's identities are counted: the overlap window's after the last run.
+    assert!(runs.last().unwrap().identities > 0 && runs.iter().all(|r| r.identities_dropped == 0), "{runs:?}");
+}
+
 /// The simulator's procedural alert sequence (what `make bench` exports a million of), served in an
 /// order unrelated to time: each generated alert exactly once, within the bound.
 #[tokio::test(flavor = "multi_thread")]

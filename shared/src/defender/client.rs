@@ -627,7 +627,7 @@ impl<T: TokenSource> DefenderClient<T> {
                     let retry = e.is_connect() || (req.idempotent && (e.is_timeout() || e.is_request()));
                     Failure { error: DefenderError::Transport { endpoint, source: e.without_url() }, retry, wait: None }
                 }
-                Ok(resp) => match self.answer(req, resp, attempt, out).await {
+                Ok(resp) => match self.answer(req, resp, attempt, limit == remaining, out).await {
                     Ok(()) => return Ok(()),
                     Err(f) => f,
                 },
@@ -656,12 +656,14 @@ impl<T: TokenSource> DefenderClient<T> {
         }
     }
 
-    /// Reads one answer: the body of a 2xx, or the typed failure.
+    /// Reads one answer: the body of a 2xx into `out`, or the typed failure. `at_deadline`: the
+    /// attempt's timeout is the call's deadline (a timeout is then [`DefenderError::Deadline`]).
     async fn answer(
         &self,
         req: &Prepared<'_>,
         mut resp: reqwest::Response,
         attempt: u32,
+        at_deadline: bool,
         out: &mut dyn OkBody,
     ) -> Result<(), Failure> {
         let endpoint = req.endpoint;
@@ -679,6 +681,11 @@ impl<T: TokenSource> DefenderClient<T> {
                         out.chunk(&chunk).map_err(|error| Failure { error, retry: false, wait: None })?;
                     }
                     Ok(None) => break,
+                    Err(e) if e.is_timeout() && at_deadline => {
+                        // The body was still coming (a streamed page is read, and its items used, as
+                        // it arrives) when the call's deadline came.
+                        return Err(Failure { error: DefenderError::Deadline { endpoint }, retry: false, wait: None });
+                    }
                     Err(e) => {
                         // The request was sent and maybe acted on; only an idempotent call may go again.
                         return Err(Failure {
