@@ -102,6 +102,52 @@ async fn without_list_bucket_or_get_object_the_export_fails_loudly_instead_of_st
     assert!(e.contains("the cursor exists") && e.contains("s3:GetObject"), "{e}");
 }
 
+/// The template with `action` taken out of the export role's statement `sid`.
+fn without_action(resolved: &Value, sid: &str, action: &str) -> Value {
+    let mut r = resolved.clone();
+    for f in r["functions"].as_object_mut().unwrap().values_mut().filter(|f| f["binary"] == "scheduled-export") {
+        for p in f["policies"].as_array_mut().unwrap() {
+            for st in p["PolicyDocument"]["Statement"].as_array_mut().unwrap() {
+                if st["Sid"] == sid {
+                    let actions: Vec<Value> = match &st["Action"] {
+                        Value::Array(a) => a.clone(),
+                        one => vec![one.clone()],
+                    };
+                    assert!(actions.iter().any(|a| a == action), "{sid} grants {action}: {actions:?}");
+                    st["Action"] = Value::Array(actions.into_iter().filter(|a| a != action).collect());
+                }
+            }
+        }
+    }
+    r
+}
+
+/// A multipart upload that fails part-way is aborted under the template's role; without
+/// `s3:AbortMultipartUpload` the abort is refused (403, as S3 does) and its parts stay behind for the
+/// bucket's lifecycle rule — so the role needs the action. (Parts under S3's 5 MiB minimum make the
+/// completion fail.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_multipart_upload_is_aborted_and_that_needs_the_abort_grant() {
+    let data: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let key = "tenant=default/stream=mde-alerts/date=2026-12-06/torn.jsonl.gz";
+
+    let aws = TemplateAws::start(resolved(), None).await.unwrap_or_else(|e| panic!("{e}"));
+    let (sink, admin, bucket) = export_sink(&aws);
+    let e = sink.with_part_size(1024 * 1024).put_object(key, data.clone()).await.unwrap_err().to_string();
+    assert!(e.contains("CompleteMultipartUpload"), "the upload's own error: {e}");
+    let left = admin.list_multipart_uploads().bucket(&bucket).send().await.unwrap();
+    assert!(left.uploads().is_empty(), "aborted: {left:?}");
+
+    let aws = TemplateAws::start(without_action(&resolved(), "WriteObjects", "s3:AbortMultipartUpload"), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (sink, admin, bucket) = export_sink(&aws);
+    let e = sink.with_part_size(1024 * 1024).put_object(key, data).await.unwrap_err().to_string();
+    assert!(e.contains("AbortMultipartUpload") && e.contains("403"), "the abort is refused: {e}");
+    let left = admin.list_multipart_uploads().bucket(&bucket).send().await.unwrap();
+    assert_eq!(left.uploads().len(), 1, "the parts stay behind: {left:?}");
+}
+
 // ------------------------------------------------------------------------------------------------
 // Every statement is needed.
 

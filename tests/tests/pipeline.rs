@@ -237,6 +237,8 @@ fn every_detail_the_functions_build_validates_and_the_schemas_refuse_a_wrong_one
         steps_back: 0,
         undecodable: 0,
         untimed: 1,
+        identities: 4,
+        identities_dropped: 0,
         cursor_before: None,
         cursor_after: Some((t, "da1".into())),
         outcome,

@@ -1,8 +1,8 @@
 //! The function's own settings (the shared ones — tenant, credential, vault, cloud — are read by
 //! `defender_shared::config`). Read once at cold start from a lookup, never from `std::env` elsewhere.
 
-use crate::{
-    export::{Stream, StreamKind},
+use crate::export::{
+    Stream, StreamKind,
     hunting::{HuntingSpec, MAX_ROWS, QueryConfig},
 };
 use std::{path::PathBuf, sync::Arc, time::Duration};

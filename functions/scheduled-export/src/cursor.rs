@@ -6,6 +6,12 @@
 //! read has been written". The `recent` set names the versions written from `mark − overlap` up, so
 //! a re-read of the overlap window (for late-arriving records) or of a window cut half-way skips
 //! exactly those and exports the others.
+//!
+//! The set is bounded: at most [`MAX_IDENTITIES`] identities below the mark are kept (the versions of
+//! the window being read, at or above the mark, are bounded by the window's size). When the overlap
+//! window holds more, the oldest instants are forgotten whole and the cursor's *floor* rises to the
+//! oldest instant kept: no later run reads below the floor, so nothing forgotten is written twice,
+//! and a version that arrives late below it is not read again (counted in `dropped`).
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,6 +23,11 @@ pub type Version = (DateTime<Utc>, String);
 /// The cursor format of the windowed pager (`done_until` is the mark). Version 1 cursors, written
 /// by the keyset pager, had only `high_water`, whose time was the mark.
 pub const WINDOWED: u32 = 2;
+
+/// The most identities kept below the mark (the overlap window's): about 7 MB of cursor document and
+/// 10 MB in memory. At the documented 10,000-alert pages that is ten pages' worth, far more than a
+/// 5-minute overlap window holds at 100 updates/s (30,000).
+pub const MAX_IDENTITIES: usize = 100_000;
 
 /// The committed state of one (tenant, stream).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,13 +41,48 @@ pub struct Cursor {
     /// the first completed window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done_until: Option<DateTime<Utc>>,
-    /// Versions written with `lastUpdateTime >= mark - overlap`.
+    /// Versions written with `lastUpdateTime >= max(mark - overlap, floor)`.
     pub recent: BTreeSet<Version>,
+    /// Identities below this time were forgotten to keep `recent` bounded ([`MAX_IDENTITIES`]): runs
+    /// read from `max(mark - overlap, floor)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<DateTime<Utc>>,
+    /// Identities forgotten so far for the bound (each one a version a late re-read no longer covers).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
     /// Commits so far (each commit is a new document, so no two generations have the same bytes).
     pub generation: u64,
     /// The run that holds the stream, until when (its Lambda deadline).
     #[serde(default)]
     pub lease: Option<Lease>,
+    /// List streams: where the reading of an unfinished window stopped, so the next run goes on
+    /// from there instead of starting the window over (`None` between windows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
+}
+
+/// A position inside a window `[from, until)`: its bounds and the `$skip` of its next page. The
+/// versions already read in it are the cursor's identities in that range (a window's identities are
+/// kept until it completes), so the next page is verified against them as within one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// The window's lower bound (`None`: none).
+    pub from: Option<DateTime<Utc>>,
+    /// Its upper bound (`None`: open, the last window of a range).
+    pub until: Option<DateTime<Utc>>,
+    /// The `$skip` of its next page.
+    pub skip: usize,
+}
+
+impl Position {
+    /// Whether a version's time lies in the window.
+    pub fn holds(&self, t: DateTime<Utc>) -> bool {
+        self.from.is_none_or(|f| t >= f) && self.until.is_none_or(|u| t < u)
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A run's claim on a stream: no other run starts before `until` unless it is `holder`.
@@ -62,9 +108,10 @@ impl Cursor {
         }
     }
 
-    /// The lower bound of the next query: `mark - overlap` (no bound before the first mark).
+    /// The lower bound of the next query: `mark - overlap`, or the floor when that is higher (no
+    /// bound before the first mark).
     pub fn query_from(&self, overlap: Duration) -> Option<DateTime<Utc>> {
-        self.mark().map(|t| t - overlap)
+        self.mark().map(|t| (t - overlap).max(self.floor.unwrap_or(DateTime::<Utc>::MIN_UTC)))
     }
 
     /// Whether this version was already written (it is in the overlap window's set).
@@ -93,9 +140,19 @@ impl Cursor {
     }
 
     fn prune(&mut self, overlap: Duration) {
-        if let Some(m) = self.mark() {
-            self.recent = self.recent.split_off(&(m - overlap, String::new()));
+        let Some(m) = self.mark() else { return };
+        self.recent = self.recent.split_off(&(m - overlap, String::new()));
+        let below = self.recent.range(..(m, String::new())).count();
+        if below <= MAX_IDENTITIES {
+            return;
         }
+        // Forget the oldest instants whole: keep from the instant of the identity at `excess`.
+        let excess = below - MAX_IDENTITIES;
+        let Some(cut) = self.recent.iter().nth(excess).map(|v| v.0) else { return };
+        let kept = self.recent.split_off(&(cut, String::new()));
+        self.dropped += self.recent.len() as u64;
+        self.recent = kept;
+        self.floor = Some(self.floor.map_or(cut, |f| f.max(cut)));
     }
 }
 
@@ -138,6 +195,30 @@ mod tests {
         assert_eq!(c.recent.iter().map(|v| v.1.as_str()).collect::<Vec<_>>(), ["x"]);
         c.complete_until(t(100), Duration::seconds(60));
         assert_eq!(c.mark(), Some(t(200)), "never down");
+        let doc = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<Cursor>(&doc).unwrap(), c);
+        assert!(!doc.contains("floor") && !doc.contains("dropped"), "absent until the bound is met: {doc}");
+    }
+
+    #[test]
+    fn the_identities_below_the_mark_are_bounded_and_the_floor_rises_past_the_forgotten() {
+        let mut c = Cursor { version: WINDOWED, ..Cursor::default() };
+        let overlap = Duration::days(10);
+        // MAX + 50 identities in the overlap window, two per second, and 10 above the mark (the window
+        // being read).
+        let n = MAX_IDENTITIES + 50;
+        let below: Vec<Version> = (0..n).map(|i| (t((i / 2) as i64), format!("a{i:07}"))).collect();
+        let above: Vec<Version> = (0..10).map(|i| (t(100_000 + i), format!("w{i}"))).collect();
+        c.advance(below.iter().chain(&above), overlap);
+        assert_eq!(c.recent.len(), n + 10, "no mark yet: nothing is below it");
+        c.complete_until(t(90_000), overlap);
+        // 50 too many: the 25 oldest instants (2 each) go whole.
+        assert_eq!((c.recent.len(), c.dropped), (MAX_IDENTITIES + 10, 50));
+        assert_eq!(c.floor, Some(t(25)));
+        assert_eq!(c.recent.first().map(|v| v.0), Some(t(25)));
+        assert!(above.iter().all(|v| c.has(v)), "the window being read is never forgotten");
+        assert_eq!(c.query_from(overlap), Some(t(25)), "no run reads below the floor");
+        assert_eq!(c.query_from(Duration::seconds(10)), Some(t(89_990)), "the overlap when it is higher");
         let doc = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<Cursor>(&doc).unwrap(), c);
     }

@@ -1,18 +1,27 @@
 //! The production [`Source`]: the shared client's typed list pages for one tenant, asked with the
 //! documented options only (`$filter` on the time field, `$top`, `$skip`; `$expand=evidence` on MDE
 //! alerts) — no `$orderby`, which no list documents. Each record is the item as Defender returned it
-//! (the page's raw JSON for that item); the cursor's `(id, time)` come from the typed view.
+//! (the page's raw JSON for that item); the cursor's `(id, time)` come from the typed view. A page is
+//! read as it streams in ([`DefenderClient::call_items`]): each item is decoded and handed to the
+//! export on its own, so no page is held whole.
 
-use crate::export::{Page, PageQuery, Record, Source, StreamKind};
+use crate::export::{PageQuery, Record, Records, Source, StreamKind};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use defender_shared::{
     auth::TokenSource,
     defender::{
         Deadline, DefenderClient, DefenderError,
-        api::ListQuery,
+        api::{self, ListQuery},
+        items::Items,
         kql::KqlQuery,
-        models::{Item, Timestamp, hunting::GraphHuntingRequest},
+        models::{
+            Item, Timestamp,
+            alerts::Alert,
+            graph::{GraphAlert, GraphIncident},
+            hunting::GraphHuntingRequest,
+            incidents::Incident,
+        },
         odata::{Filter, fields},
     },
     ids::TenantName,
@@ -43,7 +52,7 @@ impl<T: TokenSource> ClientSource<T> {
 /// A record from one page item: the line is the item exactly as Defender sent it (its raw JSON,
 /// moved, not re-serialised); the id and time come from the typed view. An item without a typed view
 /// is still written, with its id and time read from the raw item alone (see [`fallback_key`]).
-fn record<M>(stream: StreamKind, item: Item<M>, key: impl Fn(&M) -> (String, Option<&Timestamp>)) -> Record {
+fn record<M>(stream: StreamKind, item: Item<M>, key: Key<M>) -> Record {
     let (raw, typed) = item.into_parts();
     let (id, updated, undecodable) = match &typed {
         Ok(m) => {
@@ -91,48 +100,68 @@ fn window<R>(
     }
 }
 
-fn page<M>(
+/// The id and time of a typed item.
+type Key<M> = fn(&M) -> (String, Option<&Timestamp>);
+
+/// The client's items of one page handed on as records, one at a time.
+struct ToRecords<'a, M> {
     stream: StreamKind,
-    list: defender_shared::defender::models::Page<M>,
-    key: impl Fn(&M) -> (String, Option<&Timestamp>) + Copy,
-) -> Page {
-    // `@odata.nextLink` is not relied on: the pager ends a window at a short page.
-    Page { records: list.value.into_iter().map(|item| record(stream, item, key)).collect() }
+    key: Key<M>,
+    out: &'a mut dyn Records,
+}
+
+impl<M> Items<M> for ToRecords<'_, M> {
+    fn item(&mut self, item: Item<M>) {
+        self.out.record(record(self.stream, item, self.key));
+    }
+    fn restart(&mut self) {
+        self.out.restart();
+    }
 }
 
 #[async_trait]
 impl<T: TokenSource> Source for ClientSource<T> {
-    async fn page(&self, stream: StreamKind, q: &PageQuery, deadline: Deadline) -> Result<Page, DefenderError> {
+    async fn page(
+        &self,
+        stream: StreamKind,
+        q: &PageQuery,
+        deadline: Deadline,
+        out: &mut dyn Records,
+    ) -> Result<(), DefenderError> {
+        // `@odata.nextLink` is not relied on: the pager ends a window at a short page.
+        let tenant = &self.tenant;
         match stream {
             StreamKind::XdrIncidents => {
-                let f = fields::incidents::LAST_UPDATE_TIME;
                 let mut lq = ListQuery::new().top(q.top).skip(q.skip);
-                lq.filter = window(f, q);
-                let list = self.client.incidents_page(&self.tenant, &lq, deadline).await?;
-                Ok(page(stream, list, |i| (i.incident_id.to_string(), i.last_update_time.as_ref())))
+                lq.filter = window(fields::incidents::LAST_UPDATE_TIME, q);
+                let key: Key<Incident> = |i| (i.incident_id.to_string(), i.last_update_time.as_ref());
+                let mut items = ToRecords { stream, key, out };
+                self.client.call_items(tenant, api::incidents::list_page_call(&lq), deadline, &mut items).await?;
             }
             StreamKind::MdeAlerts => {
-                let f = fields::alerts::LAST_UPDATE_TIME;
                 let mut lq = ListQuery::new().expand(fields::alerts::EXPAND_EVIDENCE).top(q.top).skip(q.skip);
-                lq.filter = window(f, q);
-                let list = self.client.alerts_page(&self.tenant, &lq, deadline).await?;
-                Ok(page(stream, list, |a| (a.id.as_str().to_string(), a.last_update_time.as_ref())))
+                lq.filter = window(fields::alerts::LAST_UPDATE_TIME, q);
+                let key: Key<Alert> = |a| (a.id.as_str().to_string(), a.last_update_time.as_ref());
+                let mut items = ToRecords { stream, key, out };
+                self.client.call_items(tenant, api::alerts::list_page_call(&lq), deadline, &mut items).await?;
             }
             StreamKind::GraphAlerts => {
-                let f = fields::graph_alerts::LAST_UPDATE_DATE_TIME;
                 let mut lq = ListQuery::new().top(q.top).skip(q.skip);
-                lq.filter = window(f, q);
-                let list = self.client.graph_alerts_page(&self.tenant, &lq, deadline).await?;
-                Ok(page(stream, list, |a| (a.id.as_str().to_string(), a.last_update_date_time.as_ref())))
+                lq.filter = window(fields::graph_alerts::LAST_UPDATE_DATE_TIME, q);
+                let key: Key<GraphAlert> = |a| (a.id.as_str().to_string(), a.last_update_date_time.as_ref());
+                let mut items = ToRecords { stream, key, out };
+                self.client.call_items(tenant, api::graph::alerts_list_page_call(&lq), deadline, &mut items).await?;
             }
             StreamKind::GraphIncidents => {
-                let f = fields::graph_incidents::LAST_UPDATE_DATE_TIME;
                 let mut lq = ListQuery::new().top(q.top).skip(q.skip);
-                lq.filter = window(f, q);
-                let list = self.client.graph_incidents_page(&self.tenant, &lq, deadline).await?;
-                Ok(page(stream, list, |i| (i.id.as_str().to_string(), i.last_update_date_time.as_ref())))
+                lq.filter = window(fields::graph_incidents::LAST_UPDATE_DATE_TIME, q);
+                let key: Key<GraphIncident> = |i| (i.id.as_str().to_string(), i.last_update_date_time.as_ref());
+                let mut items = ToRecords { stream, key, out };
+                let call = api::graph::incidents_list_page_call(&lq);
+                self.client.call_items(tenant, call, deadline, &mut items).await?;
             }
         }
+        Ok(())
     }
 
     fn throttles_retried(&self) -> u64 {

@@ -24,12 +24,22 @@
 //!   `$top`: then no version present throughout the pass was passed over. A run of ties at one
 //!   instant longer than a page (300 records sharing one `lastUpdateTime`) is just a window read by
 //!   `$skip`.
-//! - Each page is sorted by `(time, id)`, its versions already in the cursor are skipped and the rest
-//!   written as one gzip JSON Lines object, then the cursor is committed with a conditional write:
-//!   the new versions, and when the page completes its window, the mark moved to the window's end
-//!   (an open window: the latest time it held).
+//! - Each page is read as it streams in: every record is compressed into the page's gzip JSON Lines
+//!   object the moment its bytes arrive (in the service's order), unless its version is in the
+//!   cursor or earlier in the page; only the versions stay. The object is put under a key named
+//!   after its least and greatest version, then the cursor is committed with a conditional write:
+//!   the new versions, the window's [`Position`] (its bounds and the `$skip` of the next page), and
+//!   when the page completes its window, the mark moved to the window's end (an open window: the
+//!   latest time it held).
+//! - A run that stops inside a window (its deadline, a quota slot after it) leaves that position:
+//!   the next run reads the overlap below the window again (late arrivals), then goes on in the
+//!   window at the committed `$skip`, its first page verified against the versions the window
+//!   already wrote (the cursor keeps a window's identities until it completes) — a step back if
+//!   records left meanwhile. So a window holding more than one run can read completes over several
+//!   runs instead of starting over each time.
 //! - Calls: a window of `n` records costs `⌊(n − 1)/($top − 1)⌋ + 1` pages (one more when
-//!   `n − 1` is a multiple of `$top − 1`), plus one page back per shift detected. A run over `N`
+//!   `n − 1` is a multiple of `$top − 1`), plus one page back per shift detected (a resumed window:
+//!   plus the overlap below it read again). A run over `N`
 //!   records makes at most `ceil(N / ($top − 1)) + W + 1` calls without changes under way, with `W`
 //!   the number of windows (about `N / (8·$top)` plus the few of a first sizing) and, on a first
 //!   run, the lower-bound probes (`log4` of how far below the sample the data starts). The tests
@@ -38,19 +48,26 @@
 //! # Delivery guarantee
 //! A record version is the pair `(id, lastUpdateTime)`; an update is a new version, exported again.
 //! - **No loss** of any version that is visible to the API while its `lastUpdateTime` is at or above
-//!   `mark − overlap`: every version below the committed mark that was present while its window was
-//!   read was returned by a committed page (a window completes only at a verified short page, and
-//!   the mark only moves past completed windows); versions inside the overlap window that no
-//!   committed page wrote (late arrivals, a window cut half-way, updates made while the open window
-//!   was read) are read again by the next run. A version that becomes visible more than `overlap`
-//!   after the mark passed it, or that is replaced by a newer one between two runs, is never seen
-//!   (nothing polling could see it).
+//!   `max(mark − overlap, floor)`: every version below the committed mark that was present while
+//!   its window was read (by one run or, resumed, by several) was returned by a committed page (a
+//!   window completes only at a verified short page, and the mark only moves past completed
+//!   windows); versions inside the overlap window that no committed page wrote (late arrivals, a
+//!   window cut half-way, updates made while the open window was read) are read again by the next
+//!   run. A version that becomes visible more than `overlap` after the mark passed it, or that is
+//!   replaced by a newer one between two runs, is never seen (nothing polling could see it). The
+//!   *floor* is where the cursor's bounded identities begin ([`crate::cursor::MAX_IDENTITIES`]
+//!   below the mark): it is below `mark − overlap` — so changes nothing — unless more versions than
+//!   that changed within one overlap window; then the oldest instants' identities are forgotten,
+//!   counted in [`StreamSummary::identities_dropped`], and no run reads below them again (reading
+//!   them would write them twice).
 //! - **Objects: at-least-once.** An object is written before the cursor that covers it; a run that
 //!   stops between the two (crash, deadline, store error, a lost race) leaves an object the next run
 //!   writes again. Keys are deterministic — `tenant=…/stream=…/date=<from's date>/<from>_<to>_<first
-//!   id>.jsonl.gz` from the versions in it — and the next run starts from the same committed cursor
-//!   and cuts the same windows (they depend only on the cursor and the answers, never on a clock),
-//!   so if Defender's answer is unchanged it rebuilds the same pages and **overwrites** the same keys.
+//!   id>.jsonl.gz` from the least and greatest version in it — and the next run starts from the same
+//!   committed cursor (and position) and cuts the same windows (they depend only on the cursor and
+//!   the answers, never on a clock), so if Defender's answer is unchanged it rebuilds the same pages,
+//!   in the same order, and **overwrites** the same keys. An object of 8 MiB or more goes up to S3
+//!   in parts and appears only when complete ([`crate::s3`]).
 //! - **Exactly-once per `(id, lastUpdateTime)` in the union of objects** holds when every uncommitted
 //!   object is rewritten by an identical retry (the cases tested: a retry after a failed cursor write,
 //!   a run cut at its deadline, two concurrent runs over the same data). If Defender's answer changed
@@ -78,18 +95,23 @@
 //! # Records without a usable time
 //! An item with no time field, or one that does not parse, has the version `(MIN, id)`: it is
 //! written with the page that returned it (the first, unfiltered page of a range too, which is
-//! otherwise only a sample), sorts first in that page's object, never moves the mark or the
+//! otherwise only a sample), names the object when it is the least version in it, never moves the mark or the
 //! high-water mark, and is forgotten by the cursor once a mark exists; so every run whose query
 //! returns it exports it again (consumers dedupe by id). It is counted in
 //! [`StreamSummary::untimed`]. A time-filtered query cannot match such an item, so only an
 //! unfiltered page (a first run's, or a backfill without bounds) can return it: polling by time cannot
 //! promise more for a record the service gives no time.
 //!
-//! Memory is one page (at most 10,000 alerts) plus the identities of the overlap window and of the
-//! window being read (windows are sized for about 40,000), whatever the volume.
+//! # Memory
+//! Constant, whatever the volume: no page is held — one item's bytes at a time, the page's object
+//! compressed as it grows (a 10,000-alert page is under 1 MB of gzip) and the page's versions; plus
+//! the identities of the overlap window (at most [`crate::cursor::MAX_IDENTITIES`], counted in
+//! [`StreamSummary::identities`]) and of the window being read (windows are sized for about
+//! 40,000).
 
-use crate::cursor::{Cursor, Lease, Version};
-pub use crate::hunting::HuntingSpec;
+use crate::cursor::{Cursor, Lease, Position, Version};
+pub mod hunting;
+
 use crate::sink::{ETag, Sink, SinkError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -98,6 +120,7 @@ use defender_shared::defender::{
     kql::{KqlError, KqlQuery},
 };
 use flate2::{Compression, write::GzEncoder};
+pub use hunting::HuntingSpec;
 use serde::Serialize;
 use std::{fmt, io::Write, str::FromStr, time::Duration};
 
@@ -224,23 +247,61 @@ pub struct PageQuery {
     pub top: usize,
 }
 
-/// One page of a list stream, in the service's order (no order is assumed; `@odata.nextLink` is not
-/// relied on either: Graph `alerts_v2` omits it when `$top` is given).
+/// Receives one page's records in the service's order, as they are read: the production source
+/// hands each over as soon as its bytes arrived (see [`crate::defender`]), so a page is never held
+/// whole.
+pub trait Records: Send {
+    /// The next record of the page.
+    fn record(&mut self, record: Record);
+
+    /// The page is read again from its start (the client retried an answer whose body broke off):
+    /// forget the records given so far.
+    fn restart(&mut self);
+}
+
+/// A page collected whole, in the service's order (a fake source's answer, a test's view of one).
+/// The export itself never collects a page: it writes each record as it comes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {
     /// The records.
     pub records: Vec<Record>,
 }
 
+impl Page {
+    /// Hands the records to `out`, in order.
+    pub fn replay(self, out: &mut dyn Records) {
+        for r in self.records {
+            out.record(r);
+        }
+    }
+}
+
+impl Records for Page {
+    fn record(&mut self, record: Record) {
+        self.records.push(record);
+    }
+    fn restart(&mut self) {
+        self.records.clear();
+    }
+}
+
 /// Where records come from.
 #[async_trait]
 pub trait Source: Send + Sync {
     /// One page of a list stream: the records with `from <= time < until`, `$skip`/`$top` applied,
-    /// in whatever order the service lists them.
+    /// in whatever order the service lists them, handed to `out` one by one as they are read.
+    /// (`@odata.nextLink` is not relied on: Graph `alerts_v2` omits it when `$top` is given.)
     ///
     /// # Errors
-    /// The service's error after the client's retries within `deadline`.
-    async fn page(&self, stream: StreamKind, q: &PageQuery, deadline: Deadline) -> Result<Page, DefenderError>;
+    /// The service's error after the client's retries within `deadline` (`out` may have been given
+    /// part of the page: the export then drops it).
+    async fn page(
+        &self,
+        stream: StreamKind,
+        q: &PageQuery,
+        deadline: Deadline,
+        out: &mut dyn Records,
+    ) -> Result<(), DefenderError>;
 
     /// The rows of one hunting query (a slice), one JSON object per row, as many as the service
     /// answered (a full answer may have been truncated).
@@ -389,6 +450,11 @@ pub struct StreamSummary {
     pub undecodable: u64,
     /// Records written without a usable time (they do not move the cursor).
     pub untimed: u64,
+    /// Identities the cursor keeps after the run (the overlap window's, at most
+    /// [`MAX_IDENTITIES`](crate::cursor::MAX_IDENTITIES), and the unfinished window's).
+    pub identities: u64,
+    /// Identities forgotten during the run to keep that bound (the cursor's floor rose past them).
+    pub identities_dropped: u64,
     /// High-water mark before.
     pub cursor_before: Option<Version>,
     /// High-water mark after.
@@ -515,18 +581,23 @@ pub(crate) fn line_prefix(job: &Job) -> Vec<u8> {
 pub(crate) fn gzip_lines<'a>(prefix: &[u8], lines: impl Iterator<Item = &'a [u8]>) -> Result<Vec<u8>, std::io::Error> {
     let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
     for l in lines {
-        gz.write_all(prefix)?;
-        if l.iter().any(|b| matches!(b, b'\n' | b'\r')) {
-            // A pretty-printed answer: JSON text holds CR/LF only as whitespace between tokens (a
-            // string must escape them), so a space in their place keeps the value and the line whole.
-            let one_line: Vec<u8> = l.iter().map(|&b| if matches!(b, b'\n' | b'\r') { b' ' } else { b }).collect();
-            gz.write_all(&one_line)?;
-        } else {
-            gz.write_all(l)?;
-        }
-        gz.write_all(b"}\n")?;
+        write_line(&mut gz, prefix, l)?;
     }
     gz.finish()
+}
+
+/// One line: `prefix`, the record's bytes, `}` and the newline.
+fn write_line(out: &mut impl Write, prefix: &[u8], line: &[u8]) -> Result<(), std::io::Error> {
+    out.write_all(prefix)?;
+    if line.iter().any(|b| matches!(b, b'\n' | b'\r')) {
+        // A pretty-printed answer: JSON text holds CR/LF only as whitespace between tokens (a
+        // string must escape them), so a space in their place keeps the value and the line whole.
+        let one_line: Vec<u8> = line.iter().map(|&b| if matches!(b, b'\n' | b'\r') { b' ' } else { b }).collect();
+        out.write_all(&one_line)?;
+    } else {
+        out.write_all(line)?;
+    }
+    out.write_all(b"}\n")
 }
 
 async fn load_cursor(sink: &dyn Sink, job: &Job, key: &str) -> Result<(Cursor, Option<ETag>), ExportError> {
@@ -595,12 +666,15 @@ pub async fn export_stream(
         steps_back: 0,
         undecodable: 0,
         untimed: 0,
+        identities: cursor.recent.len() as u64,
+        identities_dropped: 0,
         cursor_before: cursor.high_water.clone(),
         cursor_after: cursor.high_water.clone(),
         outcome: Outcome::Complete,
         stop_reason: None,
     };
     let retried_before = source.throttles_retried();
+    let dropped_before = cursor.dropped;
     if cursor.lease.as_ref().is_some_and(|l| l.holder != job.run_id && l.until > job.started) {
         sum.outcome = Outcome::Conflict;
         return Ok(sum);
@@ -615,7 +689,7 @@ pub async fn export_stream(
     }
     let result = match &job.stream {
         Stream::List(kind) => pages(source, *kind, job, stop, &mut state, &mut sum).await,
-        Stream::Hunting(spec) => crate::hunting::slices(source, spec, job, stop, &mut state, &mut sum).await,
+        Stream::Hunting(spec) => hunting::slices(source, spec, job, stop, &mut state, &mut sum).await,
     };
     if sum.outcome != Outcome::Conflict {
         // Release the lease (also after an error, best effort: an unreleased one expires anyway).
@@ -628,6 +702,8 @@ pub async fn export_stream(
         }
     }
     sum.throttles_retried = source.throttles_retried().saturating_sub(retried_before);
+    sum.identities = state.cursor.recent.len() as u64;
+    sum.identities_dropped = state.cursor.dropped.saturating_sub(dropped_before);
     if sum.outcome != Outcome::Stopped {
         sum.stop_reason = None;
     }
@@ -689,6 +765,103 @@ enum Read {
     Interrupted,
 }
 
+/// One page as the export read it: every version in the service's order (and whether this page
+/// writes it), and the gzip object of the ones it writes, compressed as they arrived.
+struct Fetched {
+    /// Every record's version, in the service's order, and whether this page writes it (neither in
+    /// the cursor nor earlier in the page).
+    versions: Vec<(Version, bool)>,
+    /// The object: the envelope lines of the records this page writes, gzip.
+    body: Vec<u8>,
+    /// Records written that our model could not read.
+    undecodable: u64,
+    /// The records written without a usable time, with their lines and whether our model could
+    /// not read them (a page that is only a sample writes them apart: no time-filtered window can
+    /// return them).
+    untimed: Vec<(Version, Vec<u8>, bool)>,
+    /// The cursor generation "written already" was decided against.
+    generation: u64,
+}
+
+impl Fetched {
+    fn len(&self) -> usize {
+        self.versions.len()
+    }
+
+    /// The versions this page writes, in the service's order.
+    fn fresh(&self) -> impl Iterator<Item = &Version> {
+        self.versions.iter().filter(|(_, fresh)| *fresh).map(|(v, _)| v)
+    }
+
+    /// The times of the page's versions that have one.
+    fn span(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let mut times = self.versions.iter().map(|(v, _)| v.0).filter(|t| *t != DateTime::<Utc>::MIN_UTC);
+        let first = times.next()?;
+        Some(times.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t))))
+    }
+}
+
+/// The [`Records`] a page is read into: each record is compressed into the page's object the moment
+/// it arrives, unless the cursor or this page already holds its version; only its identity stays.
+struct PageWriter<'a> {
+    cursor: &'a Cursor,
+    prefix: &'a [u8],
+    gz: GzEncoder<Vec<u8>>,
+    seen: std::collections::HashSet<Version>,
+    page: Fetched,
+    error: Option<std::io::Error>,
+}
+
+impl<'a> PageWriter<'a> {
+    fn new(cursor: &'a Cursor, prefix: &'a [u8]) -> Self {
+        Self {
+            cursor,
+            prefix,
+            gz: GzEncoder::new(Vec::new(), Compression::fast()),
+            seen: std::collections::HashSet::new(),
+            page: Fetched {
+                versions: Vec::new(),
+                body: Vec::new(),
+                undecodable: 0,
+                untimed: Vec::new(),
+                generation: cursor.generation,
+            },
+            error: None,
+        }
+    }
+
+    fn finish(self) -> Result<Fetched, std::io::Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let mut page = self.page;
+        page.body = self.gz.finish()?;
+        Ok(page)
+    }
+}
+
+impl Records for PageWriter<'_> {
+    fn record(&mut self, r: Record) {
+        let v = (r.updated, r.id);
+        let fresh = !self.cursor.has(&v) && !self.seen.contains(&v);
+        if fresh {
+            self.seen.insert(v.clone());
+            if let Err(e) = write_line(&mut self.gz, self.prefix, &r.line) {
+                self.error.get_or_insert(e);
+            }
+            self.page.undecodable += u64::from(r.undecodable);
+            if r.updated == DateTime::<Utc>::MIN_UTC {
+                self.page.untimed.push((v.clone(), r.line, r.undecodable));
+            }
+        }
+        self.page.versions.push((v, fresh));
+    }
+
+    fn restart(&mut self) {
+        *self = Self::new(self.cursor, self.prefix);
+    }
+}
+
 /// One list stream's run: closed time windows `[a, b)` read completely with `$filter`, `$top`,
 /// `$skip`, in ascending time, the cursor's mark moved to `b` as each completes.
 struct Pager<'r, 'c> {
@@ -699,16 +872,20 @@ struct Pager<'r, 'c> {
     state: &'r mut Committed<'c>,
     sum: &'r mut StreamSummary,
     top: usize,
+    prefix: Vec<u8>,
+    /// The position committed with the next page (see [`Position`]).
+    pos: Option<Position>,
 }
 
 impl Pager<'_, '_> {
-    /// One request; `None` when the run must stop first (or a call ran into its deadline).
+    /// One request, read into a [`PageWriter`]; `None` when the run must stop first (or a call ran
+    /// into its deadline).
     async fn fetch(
         &mut self,
         from: Option<DateTime<Utc>>,
         until: Option<DateTime<Utc>>,
         skip: usize,
-    ) -> Result<Option<Vec<Record>>, ExportError> {
+    ) -> Result<Option<Fetched>, ExportError> {
         if self.stop.should_stop() {
             self.sum.outcome = Outcome::Stopped;
             self.sum.stop_reason = Some(StopReason::Deadline);
@@ -716,8 +893,9 @@ impl Pager<'_, '_> {
         }
         let q = PageQuery { from, until, skip, top: self.top };
         self.sum.api_calls += 1;
-        match self.source.page(self.kind, &q, self.job.deadline).await {
-            Ok(p) => Ok(Some(p.records)),
+        let mut writer = PageWriter::new(&self.state.cursor, &self.prefix);
+        match self.source.page(self.kind, &q, self.job.deadline, &mut writer).await {
+            Ok(()) => writer.finish().map(Some).map_err(ExportError::Gzip),
             Err(e) if e.is_deadline() => {
                 self.sum.outcome = Outcome::Stopped;
                 self.sum.stop_reason = Some(StopReason::Deadline);
@@ -736,25 +914,24 @@ impl Pager<'_, '_> {
         }
     }
 
-    /// Writes the versions of `page` not written yet as one object, then commits them (and, when the
-    /// window is complete, the new mark). `false`: another run won the cursor.
-    async fn write(&mut self, mut page: Vec<Record>, mark: Option<DateTime<Utc>>) -> Result<bool, ExportError> {
-        page.sort_by(|a, b| (a.updated, &a.id).cmp(&(b.updated, &b.id)));
-        page.dedup_by(|a, b| (a.updated, &a.id) == (b.updated, &b.id));
-        let fresh: Vec<&Record> = page.iter().filter(|r| !self.state.cursor.has(&(r.updated, r.id.clone()))).collect();
-        let versions: Vec<Version> = fresh.iter().map(|r| (r.updated, r.id.clone())).collect();
-        if let (Some(first), Some(last)) = (versions.first(), versions.last()) {
+    /// Puts the page's object (the versions it holds that were not written yet), then commits them
+    /// (and, when the window is complete, the new mark). `false`: another run won the cursor.
+    async fn write(&mut self, page: Fetched, mark: Option<DateTime<Utc>>) -> Result<bool, ExportError> {
+        // "Written already" was decided against the cursor the page was read with; nothing commits
+        // between a read and its write.
+        debug_assert_eq!(page.generation, self.state.cursor.generation);
+        let versions: Vec<Version> = page.fresh().cloned().collect();
+        if let (Some(first), Some(last)) = (versions.iter().min(), versions.iter().max()) {
             let key = object_key(self.job, first, last);
-            let body = gzip_lines(&line_prefix(self.job), fresh.iter().map(|r| r.line.as_slice()))
-                .map_err(ExportError::Gzip)?;
-            sink_put(self.state.sink, self.job, &key, body).await?;
+            sink_put(self.state.sink, self.job, &key, page.body).await?;
             self.sum.objects += 1;
         }
         let moves = mark.is_some_and(|m| self.state.cursor.mark().is_none_or(|c| m > c));
-        if versions.is_empty() && !moves {
+        if versions.is_empty() && !moves && self.state.cursor.position == self.pos {
             return Ok(true);
         }
         let mut next = self.state.cursor.clone();
+        next.position = self.pos.clone();
         next.advance(&versions, self.job.overlap);
         if let Some(m) = mark {
             next.complete_until(m, self.job.overlap);
@@ -764,8 +941,8 @@ impl Pager<'_, '_> {
             return Ok(false);
         }
         self.sum.records += versions.len() as u64;
-        self.sum.undecodable += fresh.iter().filter(|r| r.undecodable).count() as u64;
-        self.sum.untimed += fresh.iter().filter(|r| r.updated == DateTime::<Utc>::MIN_UTC).count() as u64;
+        self.sum.undecodable += page.undecodable;
+        self.sum.untimed += page.untimed.len() as u64;
         self.sum.cursor_after = self.state.cursor.high_water.clone();
         if let Some(t) = self.state.cursor.mark() {
             self.stop.progress(&self.job.stream, self.sum.records, t);
@@ -773,8 +950,29 @@ impl Pager<'_, '_> {
         Ok(true)
     }
 
+    /// Writes the records without a usable time of a page that is only a sample, as their own
+    /// object. `false`: another run won the cursor.
+    async fn write_untimed(&mut self, untimed: Vec<(Version, Vec<u8>, bool)>) -> Result<bool, ExportError> {
+        let body = gzip_lines(&self.prefix, untimed.iter().map(|(_, l, _)| l.as_slice())).map_err(ExportError::Gzip)?;
+        let n = untimed.len() as u64;
+        let page = Fetched {
+            undecodable: untimed.iter().filter(|(_, _, u)| *u).count() as u64,
+            versions: untimed.into_iter().map(|(v, _, _)| (v, true)).collect(),
+            body,
+            untimed: Vec::new(),
+            generation: self.state.cursor.generation,
+        };
+        let done = self.write(page, None).await?;
+        if done {
+            self.sum.untimed += n;
+        }
+        Ok(done)
+    }
+
     /// Reads the window `[from, until)` completely (`first`: its page at `$skip=0`, if already read)
-    /// and moves the mark to `mark` when done.
+    /// and moves the mark to `until` when done (an open window: to the latest time read, at least
+    /// `from`). `resume`: go on at this `$skip`, these versions read already. `track`: commit each
+    /// page's [`Position`] in this window (off for a window read before resuming another).
     ///
     /// Pages overlap by one (`$skip` advances by `$top − 1`): a page after the first must begin
     /// with a version this pass has read. If it does not — a version earlier in the service's
@@ -785,12 +983,12 @@ impl Pager<'_, '_> {
         &mut self,
         from: Option<DateTime<Utc>>,
         until: Option<DateTime<Utc>>,
-        mut first: Option<Vec<Record>>,
-        mark: impl Fn(Option<DateTime<Utc>>) -> Option<DateTime<Utc>>,
+        mut first: Option<Fetched>,
+        resume: Option<(usize, std::collections::HashSet<Version>)>,
+        track: bool,
     ) -> Result<Read, ExportError> {
-        let mut read: std::collections::HashSet<Version> = std::collections::HashSet::new();
-        let mut latest: Option<DateTime<Utc>> = None;
-        let mut skip = 0usize;
+        let (mut skip, mut read) = resume.unwrap_or_default();
+        let mut latest: Option<DateTime<Utc>> = read.iter().map(|v| v.0).max();
         let mut steps_back = 0usize;
         loop {
             let page = match first.take() {
@@ -801,19 +999,22 @@ impl Pager<'_, '_> {
                 },
             };
             let n = page.len();
-            let verified = skip == 0 || page.first().is_some_and(|r| read.contains(&(r.updated, r.id.clone())));
-            for r in &page {
-                let v = (r.updated, r.id.clone());
-                if !read.contains(&v) {
-                    if self.state.cursor.has(&v) {
+            let verified = skip == 0 || page.versions.first().is_some_and(|(v, _)| read.contains(v));
+            for (v, _) in &page.versions {
+                if !read.contains(v) {
+                    if self.state.cursor.has(v) {
                         self.sum.skipped += 1;
                     }
-                    latest = latest.max(Some(r.updated));
-                    read.insert(v);
+                    latest = latest.max(Some(v.0));
+                    read.insert(v.clone());
                 }
             }
             let done = verified && n < self.top;
-            let m = if done { mark(latest) } else { None };
+            let m = if done { until.or(latest.max(from)) } else { None };
+            if track {
+                let next = if verified { skip + n.saturating_sub(1) } else { skip.saturating_sub(self.top - 1) };
+                self.pos = (!done).then_some(Position { from, until, skip: next });
+            }
             if !self.write(page, m).await? {
                 return Ok(Read::Interrupted);
             }
@@ -835,13 +1036,6 @@ impl Pager<'_, '_> {
     }
 }
 
-/// The times of a page's records that have one.
-fn span(page: &[Record]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let mut times = page.iter().map(|r| r.updated).filter(|t| *t != DateTime::<Utc>::MIN_UTC);
-    let first = times.next()?;
-    Some(times.fold((first, first), |(lo, hi), t| (lo.min(t), hi.max(t))))
-}
-
 async fn pages(
     source: &dyn Source,
     kind: StreamKind,
@@ -853,33 +1047,50 @@ async fn pages(
     state.cursor.upgrade();
     let top = job.page_size.clamp(2, kind.max_page().max(2));
     let end = job.backfill.map(|b| b.to);
-    let start = match (state.cursor.query_from(job.overlap), job.backfill) {
-        (Some(t), Some(b)) => Some(t.max(b.from)),
-        (Some(t), None) => Some(t),
-        (None, b) => b.map(|b| b.from),
+    let start = |c: &Cursor| {
+        match (c.query_from(job.overlap), job.backfill) {
+            (Some(t), Some(b)) => Some(t.max(b.from)),
+            (Some(t), None) => Some(t),
+            (None, b) => b.map(|b| b.from),
+        }
+        .map(align_down)
+    };
+    let pos = state.cursor.position.clone();
+    let mut p = Pager { source, kind, job, stop, state, sum, top, prefix: line_prefix(job), pos: pos.clone() };
+    // 0. A window the last run left unfinished goes on where it stopped (a window holding more than
+    //    one run can read completes over several); the overlap below it is read again first, for
+    //    late arrivals, as every run does.
+    if let Some(pos) = pos {
+        if let (Some(q), Some(f)) = (start(&p.state.cursor), pos.from)
+            && q < f
+            && let Read::Interrupted = p.window(Some(q), Some(f), None, None, false).await?
+        {
+            return Ok(());
+        }
+        let read = p.state.cursor.recent.iter().filter(|v| pos.holds(v.0)).cloned().collect();
+        if let Read::Interrupted = p.window(pos.from, pos.until, None, Some((pos.skip, read)), true).await? {
+            return Ok(());
+        }
     }
-    .map(align_down);
-    let mut p = Pager { source, kind, job, stop, state, sum, top };
-    // The range as one window: up to the backfill's end, or open (then the mark is the latest time
-    // read).
-    let last_mark = move |latest: Option<DateTime<Utc>>| end.or(latest.max(start));
+    let start = start(&p.state.cursor);
     // 1. The whole range, in one page when it fits (a scheduled run's usual case).
-    let Some(probe) = p.fetch(start, end, 0).await? else { return Ok(()) };
+    let Some(mut probe) = p.fetch(start, end, 0).await? else { return Ok(()) };
     if probe.len() < top {
-        p.window(start, end, Some(probe), last_mark).await?;
+        p.window(start, end, Some(probe), None, true).await?;
         return Ok(());
     }
-    // 2. More than a page: the probe is a sample of the range, in the service's order. Its records
-    //    without a time are written now: no time-filtered window can return them.
-    let untimed: Vec<Record> = probe.iter().filter(|r| r.updated == DateTime::<Utc>::MIN_UTC).cloned().collect();
-    if !untimed.is_empty() && !p.write(untimed, None).await? {
-        return Ok(());
-    }
-    let Some((lo, hi)) = span(&probe) else {
+    // 2. More than a page: the probe is a sample of the range, in the service's order.
+    let Some((lo, hi)) = probe.span() else {
         // Nothing with a time to cut by: the range is one window.
-        p.window(start, end, Some(probe), last_mark).await?;
+        p.window(start, end, Some(probe), None, true).await?;
         return Ok(());
     };
+    // Its records without a time are written now: no time-filtered window can return them.
+    let untimed = std::mem::take(&mut probe.untimed);
+    drop(probe);
+    if !untimed.is_empty() && !p.write_untimed(untimed).await? {
+        return Ok(());
+    }
     // The first width: a sixteenth of what the sample spans (and of the range from `start`).
     let spanned = ticks(hi - lo).max(start.map_or(0, |a| ticks(hi - a)));
     let mut width = (spanned / 16).max(1);
@@ -894,14 +1105,14 @@ async fn pages(
                 let below = align_down(lo - of_ticks(step));
                 if below.timestamp() < 0 || step > i64::MAX / 8 {
                     // Far below any Defender data: read whatever is there as one window.
-                    match p.window(None, Some(below), None, |_| Some(below)).await? {
+                    match p.window(None, Some(below), None, None, true).await? {
                         Read::Complete { .. } => break below,
                         Read::Interrupted => return Ok(()),
                     }
                 }
                 let Some(page) = p.fetch(None, Some(below), 0).await? else { return Ok(()) };
                 if page.len() < top {
-                    match p.window(None, Some(below), Some(page), |_| Some(below)).await? {
+                    match p.window(None, Some(below), Some(page), None, true).await? {
                         Read::Complete { .. } => break below,
                         Read::Interrupted => return Ok(()),
                     }
@@ -916,10 +1127,10 @@ async fn pages(
     loop {
         let b = align_down(a + of_ticks(width));
         if b > latest_seen || end.is_some_and(|e| b >= e) {
-            p.window(Some(a), end, None, move |latest: Option<DateTime<Utc>>| end.or(latest.max(Some(a)))).await?;
+            p.window(Some(a), end, None, None, true).await?;
             return Ok(());
         }
-        match p.window(Some(a), Some(b), None, |_| Some(b)).await? {
+        match p.window(Some(a), Some(b), None, None, true).await? {
             Read::Complete { count, latest } => {
                 latest_seen = latest_seen.max(latest.unwrap_or(latest_seen));
                 let factor = if count == 0 { 4.0 } else { (target as f64 / count as f64).min(4.0) };

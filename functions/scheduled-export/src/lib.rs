@@ -6,8 +6,9 @@
 //! - [`export`] — the use case over the narrow [`export::Source`] and [`sink::Sink`] traits: closed
 //!   time windows read completely with `$filter`/`$top`/`$skip` (no order assumed), deterministic
 //!   object keys, the cursor committed after the data.
-//! - [`hunting`] — hunting streams: a configured query cut into time slices, halved when an answer is
-//!   truncated or over a quota, resumed from the last finished slice.
+//!   - [`export::hunting`] — hunting streams: a configured query cut into time slices, halved when an
+//!     answer is truncated or over a quota, resumed from the last finished slice (a child of the
+//!     export: it uses the run's cursor, sink and summary, and the export dispatches to it).
 //! - [`cursor`] — the committed per-(tenant, stream) state: the mark of completed windows + the ids
 //!   written since `mark − overlap`.
 //! - [`sink`] — the sink trait and [`sink::DirSink`] (a local directory, for `make run`).
@@ -30,12 +31,13 @@ pub mod events;
 pub mod export;
 pub mod fanout;
 pub mod handler;
-pub mod hunting;
 pub mod s3;
 pub mod sink;
 pub mod state;
 
 use defender_shared::defender::Endpoint;
+/// The hunting streams, at their old path for callers (they live in [`export::hunting`]).
+pub use export::hunting;
 
 /// Every documented endpoint the export may call.
 pub const ENDPOINTS: &[Endpoint] = &[

@@ -1,7 +1,17 @@
-//! The production sink: S3 through `aws-sdk-s3`. Data objects are plain `PutObject`s (a retry
-//! overwrites the same key); the cursor is written with `If-None-Match: *` (first commit) or
-//! `If-Match: <etag>`, and a `412 Precondition Failed` (or `409 ConditionalRequestConflict`) is
-//! [`SinkError::CursorConflict`].
+//! The production sink: S3 through `aws-sdk-s3`. Data objects are `PutObject`s (a retry overwrites
+//! the same key) or, from [`PART_SIZE`] up, multipart uploads; the cursor is written with
+//! `If-None-Match: *` (first commit) or `If-Match: <etag>`, and a `412 Precondition Failed` (or
+//! `409 ConditionalRequestConflict`) is [`SinkError::CursorConflict`].
+//!
+//! # Large objects
+//!
+//! An object of [`PART_SIZE`] or more goes up in parts: `CreateMultipartUpload`, `UploadPart` per
+//! [`PART_SIZE`] (S3: every part but the last at least 5 MiB), `CompleteMultipartUpload` — all three
+//! authorised by `s3:PutObject`. An upload that fails part-way is aborted (`AbortMultipartUpload`,
+//! which needs `s3:AbortMultipartUpload` in the role): until then S3 keeps, and bills, the parts.
+//! An abort that fails too (or a Lambda killed mid-upload) is cleaned up by the bucket's lifecycle
+//! rule `AbortIncompleteMultipartUpload` (infra/template.yaml). The object appears only when the
+//! upload completes, so a reader never sees part of one.
 //!
 //! # A missing cursor: 404 or 403
 //!
@@ -17,7 +27,15 @@
 
 use crate::sink::{ETag, Sink, SinkError};
 use async_trait::async_trait;
-use aws_sdk_s3::{Client, error::ProvideErrorMetadata, primitives::ByteStream};
+use aws_sdk_s3::{
+    Client,
+    error::ProvideErrorMetadata,
+    primitives::ByteStream,
+    types::{CompletedMultipartUpload, CompletedPart},
+};
+
+/// Objects this large or larger go up in parts of this size (8 MiB; S3's minimum part is 5 MiB).
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
 
 /// A bucket and a key prefix.
 #[derive(Debug, Clone)]
@@ -25,6 +43,7 @@ pub struct S3Sink {
     client: Client,
     bucket: String,
     prefix: String,
+    part_size: usize,
 }
 
 /// The store's answer: status, error code and message (never credentials).
@@ -58,7 +77,17 @@ impl S3Sink {
         if !prefix.is_empty() && !prefix.ends_with('/') {
             prefix.push('/');
         }
-        Self { client, bucket: bucket.into(), prefix }
+        Self { client, bucket: bucket.into(), prefix, part_size: PART_SIZE }
+    }
+
+    /// The part size of multipart uploads (and the size from which they are used) instead of
+    /// [`PART_SIZE`]. S3 refuses to complete an upload with a part under 5 MiB other than the last,
+    /// so a smaller size makes every multipart upload fail (and be aborted): the tests use it to
+    /// see the abort.
+    #[must_use]
+    pub fn with_part_size(mut self, bytes: usize) -> Self {
+        self.part_size = bytes.max(1);
+        self
     }
 
     /// A client from the environment's AWS configuration (`AWS_ENDPOINT_URL_S3` honoured), path-style
@@ -87,11 +116,84 @@ impl S3Sink {
             .map_err(|e| format!("ListObjectsV2: {}", answer(&e)))?;
         Ok(out.contents().iter().any(|o| o.key() == Some(full)))
     }
+
+    /// `body` as a multipart upload of `part_size` parts; aborted if any step fails.
+    async fn put_in_parts(&self, key: &str, body: &[u8]) -> Result<(), SinkError> {
+        let full = self.key(key);
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&full)
+            .content_type("application/x-ndjson")
+            .content_encoding("gzip")
+            .send()
+            .await
+            .map_err(|e| store_err("CreateMultipartUpload", key, &e))?;
+        let Some(upload) = created.upload_id().map(str::to_string) else {
+            return Err(SinkError::Store {
+                op: "CreateMultipartUpload",
+                key: key.to_string(),
+                message: "the answer has no UploadId".into(),
+            });
+        };
+        let uploaded = self.upload_parts(key, &full, &upload, body).await;
+        if let Err(e) = &uploaded {
+            let aborted =
+                self.client.abort_multipart_upload().bucket(&self.bucket).key(&full).upload_id(&upload).send().await;
+            if let Err(abort) = aborted {
+                // The error returned is the upload's; the lifecycle rule removes what is left.
+                tracing::warn!(key, error = %e, abort = %answer(&abort), "a failed multipart upload could not be aborted");
+                return Err(SinkError::Store {
+                    op: "AbortMultipartUpload",
+                    key: key.to_string(),
+                    message: format!("{} (after: {e})", answer(&abort)),
+                });
+            }
+        }
+        uploaded
+    }
+
+    async fn upload_parts(&self, key: &str, full: &str, upload: &str, body: &[u8]) -> Result<(), SinkError> {
+        let mut parts = Vec::new();
+        for (i, chunk) in body.chunks(self.part_size).enumerate() {
+            let n = i32::try_from(i + 1).map_err(|_| SinkError::Store {
+                op: "UploadPart",
+                key: key.to_string(),
+                message: "more than i32::MAX parts".into(),
+            })?;
+            let out = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(full)
+                .upload_id(upload)
+                .part_number(n)
+                .body(ByteStream::from(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| store_err("UploadPart", key, &e))?;
+            parts.push(CompletedPart::builder().part_number(n).set_e_tag(out.e_tag().map(str::to_string)).build());
+        }
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(full)
+            .upload_id(upload)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await
+            .map_err(|e| store_err("CompleteMultipartUpload", key, &e))?;
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl Sink for S3Sink {
     async fn put_object(&self, key: &str, body: Vec<u8>) -> Result<(), SinkError> {
+        if body.len() >= self.part_size {
+            return self.put_in_parts(key, &body).await;
+        }
         self.client
             .put_object()
             .bucket(&self.bucket)

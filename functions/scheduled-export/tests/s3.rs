@@ -53,3 +53,46 @@ async fn s3_sink_objects_and_conditional_cursor_writes_against_moto() {
     let (body, tag) = sink.get_cursor(key).await.unwrap().unwrap();
     assert_eq!((body.as_slice(), tag), (b"{\"g\":2}".as_slice(), e2));
 }
+
+/// Incompressible bytes (a gzip object is), deterministic.
+fn noise(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+async fn uploads_in_progress(c: &aws_sdk_s3::Client, bucket: &str) -> usize {
+    c.list_multipart_uploads().bucket(bucket).send().await.unwrap().uploads().len()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_objects_go_up_in_parts_and_a_failed_upload_is_aborted() {
+    let m = moto().await;
+    let c = client(&m.url);
+    c.create_bucket().bucket("export").send().await.unwrap();
+
+    // Two full parts and a short last one; the object is whole once the upload completes.
+    let sink = S3Sink::new(c.clone(), "export", "raw");
+    let big = noise(2 * scheduled_export::s3::PART_SIZE + 12_345);
+    sink.put_object("big.jsonl.gz", big.clone()).await.unwrap();
+    let got = c.get_object().bucket("export").key("raw/big.jsonl.gz").send().await.unwrap();
+    let tag = got.e_tag().unwrap().to_string();
+    assert_eq!(got.content_encoding(), Some("gzip"));
+    assert_eq!(got.body.collect().await.unwrap().to_vec(), big);
+    assert!(tag.trim_matches('"').ends_with("-3"), "a 3-part upload's ETag: {tag}");
+    assert_eq!(uploads_in_progress(&c, "export").await, 0);
+
+    // Parts under S3's 5 MiB minimum: CompleteMultipartUpload is refused (EntityTooSmall), the upload
+    // is aborted (no parts left behind) and no object appears.
+    let small_parts = S3Sink::new(c.clone(), "export", "raw").with_part_size(1024 * 1024);
+    let e = small_parts.put_object("torn.jsonl.gz", noise(3 * 1024 * 1024)).await.unwrap_err().to_string();
+    assert!(e.contains("CompleteMultipartUpload"), "{e}");
+    assert_eq!(uploads_in_progress(&c, "export").await, 0, "aborted");
+    assert!(c.head_object().bucket("export").key("raw/torn.jsonl.gz").send().await.is_err());
+}

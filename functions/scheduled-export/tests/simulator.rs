@@ -16,7 +16,8 @@ use chrono::{DateTime, Duration as CDuration, SecondsFormat, Utc};
 use defender_shared::defender::{Deadline, governor::Governor};
 use scheduled_export::{
     export::{
-        Job, Outcome, Source, StopReason, StopSignal, Stream, StreamKind, StreamSummary, cursor_key, export_stream,
+        Job, Outcome, Records, Source, StopReason, StopSignal, Stream, StreamKind, StreamSummary, cursor_key,
+        export_stream,
     },
     hunting::{HuntingSpec, QueryConfig},
     sink::{DirSink, ETag, Sink, SinkError},
@@ -485,6 +486,28 @@ struct Meddling {
     to: DateTime<Utc>,
 }
 
+/// The records of a page passed on, its count and first ids noted.
+struct Tap<'a> {
+    out: &'a mut dyn Records,
+    n: usize,
+    first: Vec<String>,
+    k: usize,
+}
+
+impl Records for Tap<'_> {
+    fn record(&mut self, r: scheduled_export::export::Record) {
+        self.n += 1;
+        if self.first.len() < self.k {
+            self.first.push(r.id.clone());
+        }
+        self.out.record(r);
+    }
+    fn restart(&mut self) {
+        (self.n, self.first) = (0, Vec::new());
+        self.out.restart();
+    }
+}
+
 #[async_trait]
 impl Source for Meddling {
     async fn page(
@@ -492,12 +515,14 @@ impl Source for Meddling {
         stream: StreamKind,
         q: &scheduled_export::export::PageQuery,
         deadline: Deadline,
-    ) -> Result<scheduled_export::export::Page, defender_shared::defender::DefenderError> {
-        let page = self.inner.page(stream, q, deadline).await?;
+        out: &mut dyn Records,
+    ) -> Result<(), defender_shared::defender::DefenderError> {
+        let mut tap = Tap { out, n: 0, first: Vec::new(), k: self.k };
+        self.inner.page(stream, q, deadline, &mut tap).await?;
         // The first full page at `$skip=0` of a closed window (one read on in further pages).
-        let first_of_window = q.from.is_some() && q.until.is_some() && q.skip == 0 && page.records.len() == q.top;
+        let first_of_window = q.from.is_some() && q.until.is_some() && q.skip == 0 && tap.n == q.top;
         if first_of_window && self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
-            let ids: Vec<String> = page.records.iter().take(self.k).map(|r| r.id.clone()).collect();
+            let ids = tap.first;
             let mut t = self.sim.tenant.lock().unwrap();
             let items = match self.stream {
                 StreamKind::XdrIncidents => &mut t.seed.incidents,
@@ -509,7 +534,7 @@ impl Source for Meddling {
                 v[self.stream.time_field()] = json!(iso(self.to));
             }
         }
-        Ok(page)
+        Ok(())
     }
 
     async fn hunt(
@@ -792,6 +817,42 @@ async fn hunting_slices_halve_when_truncated_and_resume() {
     assert!(ids.values().all(|n| *n == 1), "a row written twice");
     assert_eq!(ids.keys().copied().collect::<BTreeSet<_>>(), want);
     assert_eq!(first.records + second.records, want.len() as u64);
+}
+
+/// A window holding more records than one run can read — 600 alerts sharing one `lastUpdateTime`
+/// (a window of ties cannot be cut smaller), read in pages of 50 by runs cut after 8 calls —
+/// completes over several runs: each goes on at the position the last one committed inside the
+/// window, and every version is written once. (Before: each run started the window over from
+/// `$skip=0`, found only versions it had written, and stopped at the same place — never complete.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_larger_than_one_run_completes_over_several_runs() {
+    let stream = StreamKind::MdeAlerts;
+    let env = setup(seed(0, 600, 0, 0)).await;
+    {
+        let mut t = env.sim.sim.tenant.lock().unwrap();
+        let generated = |v: &Value| v["id"].as_str().is_some_and(|id| id.starts_with("da-gen-"));
+        let tie = t.seed.alerts.iter().find(|v| generated(v)).unwrap()["lastUpdateTime"].clone();
+        for v in t.seed.alerts.iter_mut().filter(|v| generated(v)) {
+            v["lastUpdateTime"] = tie.clone();
+        }
+    }
+    let expected = versions(&env.sim, stream);
+    assert!(expected.len() >= 600);
+    let mut runs = Vec::new();
+    for _ in 0..12 {
+        let s = run(&env, stream, 50, &AfterPages(AtomicUsize::new(0), 8)).await;
+        let done = s.outcome == Outcome::Complete;
+        runs.push(s);
+        if done {
+            break;
+        }
+    }
+    let progress: Vec<(u64, u64, Outcome)> = runs.iter().map(|r| (r.records, r.api_calls, r.outcome)).collect();
+    assert_eq!(runs.last().unwrap().outcome, Outcome::Complete, "(records, calls, outcome) per run: {progress:?}");
+    assert!(runs.iter().all(|r| r.api_calls <= 8), "{progress:?}");
+    assert_exactly(&expected, &union(&env.dir, stream), "a window read over several runs");
+    // The cursor's identities are counted: the overlap window's after the last run.
+    assert!(runs.last().unwrap().identities > 0 && runs.iter().all(|r| r.identities_dropped == 0), "{runs:?}");
 }
 
 /// The simulator's procedural alert sequence (what `make bench` exports a million of), served in an

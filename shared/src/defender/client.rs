@@ -18,6 +18,7 @@ use super::{
     endpoint::Endpoint,
     error::{DefenderError, Envelope, is_retryable_status},
     governor::{Governor, QuotaKey},
+    items::{Items, PageScanner, decode_item},
     models::Item,
     retry::{Clock, RetryPolicy, TokioClock, parse_retry_after, wait_from_message},
 };
@@ -253,6 +254,55 @@ struct Page<R> {
     value: Vec<Item<R>>,
     #[serde(rename = "@odata.nextLink", default)]
     next_link: Option<String>,
+}
+
+/// Where the body of a 2xx answer goes, chunk by chunk (a retried answer starts it over).
+trait OkBody: Send {
+    /// A new answer's body begins: drop what an earlier attempt gave.
+    fn restart(&mut self);
+    /// The next chunk.
+    fn chunk(&mut self, bytes: &[u8]) -> Result<(), DefenderError>;
+    /// The body ended.
+    fn end(&mut self) -> Result<(), DefenderError>;
+}
+
+impl OkBody for Vec<u8> {
+    fn restart(&mut self) {
+        self.clear();
+    }
+    fn chunk(&mut self, bytes: &[u8]) -> Result<(), DefenderError> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+    fn end(&mut self) -> Result<(), DefenderError> {
+        Ok(())
+    }
+}
+
+/// A list page's body read item by item into an [`Items`].
+struct ItemReader<'a, R> {
+    scanner: PageScanner,
+    out: &'a mut dyn Items<R>,
+    endpoint: &'static str,
+}
+
+impl<R: DeserializeOwned> OkBody for ItemReader<'_, R> {
+    fn restart(&mut self) {
+        self.scanner = PageScanner::new();
+        self.out.restart();
+    }
+    fn chunk(&mut self, bytes: &[u8]) -> Result<(), DefenderError> {
+        let out = &mut *self.out;
+        self.scanner
+            .feed(bytes, &mut |item| {
+                out.item(decode_item::<R>(item)?);
+                Ok(())
+            })
+            .map_err(|source| DefenderError::Decode { endpoint: self.endpoint, source })
+    }
+    fn end(&mut self) -> Result<(), DefenderError> {
+        self.scanner.finish().map_err(|source| DefenderError::Decode { endpoint: self.endpoint, source })
+    }
 }
 
 fn decode<R: DeserializeOwned>(endpoint: &'static str, body: &[u8]) -> Result<R, DefenderError> {
@@ -491,6 +541,42 @@ impl<T: TokenSource> DefenderClient<T> {
         req: &Prepared<'_>,
         deadline: Deadline,
     ) -> Result<Vec<u8>, DefenderError> {
+        let mut body = Vec::new();
+        self.send_into(tenant, req, deadline, &mut body).await?;
+        Ok(body)
+    }
+
+    /// Sends a list-page call and hands its items to `out` one at a time as the body streams in
+    /// (see [`super::items`]): the page is never held whole. A body that breaks off is asked again
+    /// (an idempotent call, as [`DefenderClient::call`] does) after `out` is told to
+    /// [`restart`](Items::restart). Items without a typed view are given all the same (each
+    /// [`Item`](super::models::Item) says why).
+    ///
+    /// # Errors
+    /// As [`DefenderClient::call`]; a body that is not a JSON object whose `value` is an array of
+    /// JSON values is [`DefenderError::Decode`] (the items before the fault were given already).
+    pub async fn call_items<R: DeserializeOwned>(
+        &self,
+        tenant: &TenantName,
+        call: Call,
+        deadline: Deadline,
+        out: &mut dyn Items<R>,
+    ) -> Result<usize, DefenderError> {
+        let target = self.target(tenant, call.api())?;
+        let url = target.url_for(call.endpoint.name(), &call.path, &call.query)?;
+        let mut reader = ItemReader { scanner: PageScanner::new(), out, endpoint: call.endpoint.name() };
+        self.send_into(tenant, &Self::prepare(tenant, &call, &target, url), deadline, &mut reader).await?;
+        Ok(reader.scanner.count())
+    }
+
+    /// [`DefenderClient::send`], the 2xx body given to `out` chunk by chunk.
+    async fn send_into(
+        &self,
+        tenant: &TenantName,
+        req: &Prepared<'_>,
+        deadline: Deadline,
+        out: &mut dyn OkBody,
+    ) -> Result<(), DefenderError> {
         let endpoint = req.endpoint.name();
         let mut attempt: u32 = 0;
         loop {
@@ -549,8 +635,8 @@ impl<T: TokenSource> DefenderClient<T> {
                     let retry = e.is_connect() || (req.idempotent && (e.is_timeout() || e.is_request()));
                     Failure { error: DefenderError::Transport { endpoint, source: e.without_url() }, retry, wait: None }
                 }
-                Ok(resp) => match self.answer(req, resp, attempt).await {
-                    Ok(body) => return Ok(body),
+                Ok(resp) => match self.answer(req, resp, attempt, limit == remaining, out).await {
+                    Ok(()) => return Ok(()),
                     Err(f) => f,
                 },
             };
@@ -578,8 +664,16 @@ impl<T: TokenSource> DefenderClient<T> {
         }
     }
 
-    /// Reads one answer: the body of a 2xx, or the typed failure.
-    async fn answer(&self, req: &Prepared<'_>, resp: reqwest::Response, attempt: u32) -> Result<Vec<u8>, Failure> {
+    /// Reads one answer: the body of a 2xx into `out`, or the typed failure. `at_deadline`: the
+    /// attempt's timeout is the call's deadline (a timeout is then [`DefenderError::Deadline`]).
+    async fn answer(
+        &self,
+        req: &Prepared<'_>,
+        mut resp: reqwest::Response,
+        attempt: u32,
+        at_deadline: bool,
+        out: &mut dyn OkBody,
+    ) -> Result<(), Failure> {
         let endpoint = req.endpoint.name();
         let status = resp.status();
         let header_wait = resp
@@ -587,6 +681,31 @@ impl<T: TokenSource> DefenderClient<T> {
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, self.clock.utc_now()));
+        if status.is_success() {
+            out.restart();
+            loop {
+                match resp.chunk().await {
+                    Ok(Some(chunk)) => {
+                        out.chunk(&chunk).map_err(|error| Failure { error, retry: false, wait: None })?;
+                    }
+                    Ok(None) => break,
+                    Err(e) if e.is_timeout() && at_deadline => {
+                        // The body was still coming (a streamed page is read, and its items used, as
+                        // it arrives) when the call's deadline came.
+                        return Err(Failure { error: DefenderError::Deadline { endpoint }, retry: false, wait: None });
+                    }
+                    Err(e) => {
+                        // The request was sent and maybe acted on; only an idempotent call may go again.
+                        return Err(Failure {
+                            error: DefenderError::Transport { endpoint, source: e.without_url() },
+                            retry: req.idempotent,
+                            wait: None,
+                        });
+                    }
+                }
+            }
+            return out.end().map_err(|error| Failure { error, retry: false, wait: None });
+        }
         let body = match resp.bytes().await {
             Ok(b) => Vec::from(b),
             Err(e) => {
@@ -599,9 +718,6 @@ impl<T: TokenSource> DefenderClient<T> {
                 });
             }
         };
-        if status.is_success() {
-            return Ok(body);
-        }
         let env = Envelope::parse(&body);
         tracing::info!(endpoint, attempt, status = status.as_u16(), code = %env.code, request_id = ?env.request_id, "service error");
         if status == StatusCode::TOO_MANY_REQUESTS {

@@ -9,6 +9,7 @@
 //! - [`retry`] — what is retried, how long, the idempotency rule; the injectable clock.
 //! - [`governor`] — client-side pacing per tenant from each endpoint's page limits and a table of
 //!   documented cross-endpoint quota scopes.
+//! - [`items`] — a list page read as it streams in: items cut out of the body one at a time.
 //! - [`models`] — models for every documented endpoint: unknown fields kept, open enums, lenient ids.
 //! - [`api`] — the typed calls (`*_call` builders and `DefenderClient` methods), `ListQuery`.
 //! - [`odata`] — the typed `$filter` builder (fields from fixed per-resource sets, escaped literals).
@@ -20,6 +21,7 @@ pub mod client;
 pub mod endpoint;
 pub mod error;
 pub mod governor;
+pub mod items;
 pub mod kql;
 pub mod models;
 pub mod odata;

@@ -11,7 +11,7 @@
 //! slice. Rows are identified by their slice: slices are disjoint, so a row is written once unless
 //! it arrives later than `overlap` after its time (the settle lag the run leaves before now).
 
-use crate::export::{
+use super::{
     ExportError, Job, Outcome, Source, StopReason, StopSignal, StreamSummary, gzip_lines, line_prefix, quota_stop,
     sink_put, slice_key, source_error,
 };
@@ -153,7 +153,7 @@ pub(crate) async fn slices(
     spec: &HuntingSpec,
     job: &Job,
     stop: &dyn StopSignal,
-    state: &mut crate::export::Committed<'_>,
+    state: &mut super::Committed<'_>,
     sum: &mut StreamSummary,
 ) -> Result<(), ExportError> {
     let end = match job.backfill {
