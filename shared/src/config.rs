@@ -171,13 +171,19 @@ fn conflict(a: &'static str, b: &'static str, why: &str) -> ConfigError {
     ConfigError::Conflict { a, b, why: why.to_string() }
 }
 
+/// The process environment as a lookup: what every `from_lookup` reader (this crate's and the
+/// functions') is given at cold start.
+pub fn env(var: &str) -> Option<String> {
+    std::env::var(var).ok()
+}
+
 impl Config {
     /// Reads the process environment.
     ///
     /// # Errors
     /// As [`Config::from_lookup`].
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+        Self::from_lookup(env)
     }
 
     /// Reads the variables through `lookup` (a map in tests, the environment in

@@ -8,6 +8,8 @@
 //! throttling or broken credential never touches another's.
 //!
 //! # Layout
+//! - [`clock`] — the one injected `Clock` (wall-clock and monotonic) and `Deadline` (a Lambda's
+//!   remaining time, `Deadline::from_lambda_ms`), `now_unix`.
 //! - [`config`] — `Config::from_env` / `from_lookup`: the only place environment variables are read.
 //! - [`cloud`] — one table: cloud × API family → authority host, `.default` scope, API host.
 //! - [`tenants`] — the tenant registry (MSSP mode) with single-tenant env config as its one-entry case.
@@ -23,6 +25,8 @@
 //! - [`events`] — SOC pipeline events on an EventBridge bus: three detail-types (schemas in
 //!   `docs/events/`), published best effort, bounded, never failing the product's work.
 //! - [`doctor`] — the permission self-check (token claims vs. the permission manifest).
+//! - `lambda` (feature `lambda`) — the binaries' edge: `init`, `serve_http` (request id, cold start,
+//!   metrics per request), `serve_events`.
 //! - [`runtime`] — cold-start wiring: config → HTTP client, store, registry, tokens, Defender client.
 //! - [`metrics`] — CloudWatch EMF: per-invocation counters, documents, the spec check.
 //! - [`telemetry`] — the one tracing set-up: JSON lines under Lambda's JSON log format with service,
@@ -31,6 +35,7 @@
 //!   with a replay window.
 
 pub mod auth;
+pub mod clock;
 pub mod cloud;
 pub mod config;
 pub mod defender;
@@ -38,6 +43,8 @@ pub mod doctor;
 pub mod events;
 pub mod http;
 pub mod ids;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod metrics;
 pub mod runtime;
 pub mod secret;

@@ -12,12 +12,9 @@
 use chrono::{DateTime, Utc};
 use defender_shared::{
     auth::{AccessToken, AuthError, TokenSource},
+    clock::Clock,
     cloud::ApiFamily,
-    defender::{
-        Call, Deadline, DefenderClient, DefenderError, StaticTargets,
-        governor::Governor,
-        retry::{Clock, RetryPolicy},
-    },
+    defender::{Call, Deadline, DefenderClient, DefenderError, StaticTargets, governor::Governor, retry::RetryPolicy},
     ids::{AlertId, Hostname, IncidentId, MachineId, TenantName},
     secret::SecretString,
 };

@@ -249,7 +249,7 @@ impl UserContext {
     ) -> Result<LinkStarted, LinkError> {
         let login = self.login(tenant, user)?;
         let name = pending_name(tenant, &user.id);
-        let now = clock.now().timestamp();
+        let now = clock.utc_now().timestamp();
         if let Some(p) = self.pending(&name).await.map_err(LinkError::Vault)?
             && !p.done
             && now < p.expires_at
@@ -308,7 +308,7 @@ impl UserContext {
             Ok(_) => return LinkStep::Gone,
             Err(e) => return LinkStep::Failed(LinkError::Vault(e)),
         };
-        let step = if clock.now().timestamp() >= p.expires_at {
+        let step = if clock.utc_now().timestamp() >= p.expires_at {
             LinkStep::Expired
         } else {
             let code = SecretString::new(std::mem::take(&mut p.device_code));

@@ -17,6 +17,7 @@
 //! - [`config`] — the function's own settings (sink, streams, overlap, deadline margin).
 //! - [`handler`] — the Lambda adapter: the EventBridge Scheduler event (or a backfill request) in, the
 //!   run summary out, and the same summary as EMF metrics.
+//! - [`invoke`] — one Lambda invocation: event in, the run inside its invocation, SOC events out.
 //! - [`cli`] — the binary's command line (`backfill --from .. --to ..`) and the progress bar.
 //! - [`state`] — cold-start state: the shared runtime, the sink.
 
@@ -28,6 +29,7 @@ pub mod events;
 pub mod export;
 pub mod handler;
 pub mod hunting;
+pub mod invoke;
 pub mod s3;
 pub mod sink;
 pub mod state;

@@ -9,8 +9,22 @@ use crate::{
     s3::S3Sink,
     sink::{DirSink, Sink},
 };
-use defender_shared::runtime::Runtime;
+use defender_shared::{
+    config::{Config, env},
+    runtime::Runtime,
+};
 use std::sync::Arc;
+
+/// The cold start after [`defender_shared::lambda::init`]: the function's settings, the runtime,
+/// the handler state.
+///
+/// # Errors
+/// A setting is missing or wrong, or the runtime cannot be built.
+pub async fn from_env(config: Config) -> Result<State, defender_shared::lambda::Error> {
+    let cfg = ExportConfig::from_lookup(env)?;
+    let rt = Runtime::from_config(config).await?;
+    Ok(build(rt, cfg).await)
+}
 
 /// Builds the handler state.
 pub async fn build(rt: Runtime, cfg: ExportConfig) -> State {
