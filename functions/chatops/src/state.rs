@@ -7,7 +7,7 @@
 use crate::{
     actions::Safety,
     config::{ChatOpsConfig, ChatOpsConfigError},
-    defender::{ClientOps, DefenderOps, Tenants},
+    defender::{DefenderOps, Tenants},
     handler::State,
     handoff::{ChannelHandOff, HandOff, HttpResponder, Responder, SqsHandOff},
     idempotency::{DynamoStore, IdempotencyStore, MemoryStore},
@@ -19,7 +19,7 @@ use defender_shared::{
     auth::{SystemClock, TokenProvider},
     clock::now_unix,
     config::{Config, env},
-    defender::Deadline,
+    defender::{Deadline, TenantClient},
     ids::TenantName,
     runtime::Runtime,
     tenants::{Action, TenantRegistry},
@@ -48,7 +48,7 @@ impl RegistryTenants {
 impl Tenants for RegistryTenants {
     fn ops(&self, tenant: &TenantName, deadline: tokio::time::Instant) -> Option<Arc<dyn DefenderOps>> {
         let t = self.registry.get(tenant)?;
-        Some(Arc::new(ClientOps::new(self.client.clone(), t.name.clone(), Deadline(deadline))))
+        Some(Arc::new(TenantClient::new(self.client.clone(), t.name.clone(), Deadline(deadline))))
     }
 
     fn allows(&self, tenant: &TenantName, action: Action) -> bool {

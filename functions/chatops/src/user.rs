@@ -23,7 +23,7 @@
 
 use crate::{
     command::ChatUser,
-    defender::{ClientOps, DefenderOps},
+    defender::DefenderOps,
     identity::{IdentityCheck, Refusal},
 };
 use defender_shared::{
@@ -32,7 +32,7 @@ use defender_shared::{
         device_code_begin, device_code_redeem,
     },
     cloud::ApiFamily,
-    defender::{Deadline, DefenderClient},
+    defender::{Deadline, DefenderClient, TenantClient},
     ids::{ClientId, TenantName},
     runtime::Runtime,
     secret::SecretString,
@@ -211,7 +211,7 @@ impl UserContext {
                 }
             }
         };
-        Some(Arc::new(ClientOps::new(client, tenant.clone(), Deadline(deadline))))
+        Some(Arc::new(TenantClient::new(client, tenant.clone(), Deadline(deadline))))
     }
 }
 

@@ -1,4 +1,4 @@
-//! The production [`Source`]: the shared client's typed list pages for one tenant, asked with the
+//! The production [`Source`], on the shared [`TenantClient`]: the typed list pages for one tenant, asked with the
 //! documented options only (`$filter` on the time field, `$top`, `$skip`; `$expand=evidence` on MDE
 //! alerts) — no `$orderby`, which no list documents. Each record is the item as Defender returned it
 //! (the page's raw JSON for that item); the cursor's `(id, time)` come from the typed view.
@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use defender_shared::{
     auth::TokenSource,
     defender::{
-        Deadline, DefenderClient, DefenderError,
+        Deadline, DefenderClient, DefenderError, TenantClient,
         api::ListQuery,
         kql::KqlQuery,
         models::{Item, Timestamp, hunting::GraphHuntingRequest},
@@ -21,23 +21,10 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-/// One tenant's pages.
-pub struct ClientSource<T: TokenSource> {
-    client: Arc<DefenderClient<T>>,
-    tenant: TenantName,
-}
-
-impl<T: TokenSource> std::fmt::Debug for ClientSource<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientSource").field("tenant", &self.tenant).finish_non_exhaustive()
-    }
-}
-
-impl<T: TokenSource> ClientSource<T> {
-    /// Pages of `tenant` through `client`.
-    pub fn new(client: Arc<DefenderClient<T>>, tenant: TenantName) -> Self {
-        Self { client, tenant }
-    }
+/// One tenant's pages through the shared client: a [`TenantClient`] built once at cold start
+/// ([`TenantClient::unbounded`]), each call bounded by the run's deadline it is given.
+pub fn source<T: TokenSource>(client: Arc<DefenderClient<T>>, tenant: TenantName) -> TenantClient<T> {
+    TenantClient::unbounded(client, tenant)
 }
 
 /// A record from one page item: the line is the item exactly as Defender sent it (its raw JSON,
@@ -101,8 +88,9 @@ fn page<M>(
 }
 
 #[async_trait]
-impl<T: TokenSource> Source for ClientSource<T> {
+impl<T: TokenSource> Source for TenantClient<T> {
     async fn page(&self, stream: StreamKind, q: &PageQuery, deadline: Deadline) -> Result<Page, DefenderError> {
+        let deadline = self.within(deadline);
         match stream {
             StreamKind::XdrIncidents => {
                 let f = fields::incidents::LAST_UPDATE_TIME;
@@ -140,6 +128,7 @@ impl<T: TokenSource> Source for ClientSource<T> {
     }
 
     async fn hunt(&self, query: &KqlQuery, deadline: Deadline) -> Result<Vec<Vec<u8>>, DefenderError> {
+        let deadline = self.within(deadline);
         let req = GraphHuntingRequest { query: query.clone(), timespan: None };
         let answer = self.client.graph_hunt(&self.tenant, &req, deadline).await?;
         answer

@@ -3,7 +3,7 @@
 
 use crate::{
     config::{ExportConfig, SinkConfig},
-    defender::ClientSource,
+    defender,
     export::Source,
     handler::State,
     s3::S3Sink,
@@ -38,7 +38,7 @@ pub async fn build(rt: Runtime, cfg: ExportConfig) -> State {
         .registry
         .iter()
         .map(|t| {
-            let src: Arc<dyn Source> = Arc::new(ClientSource::new(rt.defender.clone(), t.name.clone()));
+            let src: Arc<dyn Source> = Arc::new(defender::source(rt.defender.clone(), t.name.clone()));
             (t.name.to_string(), src)
         })
         .collect();

@@ -21,7 +21,7 @@ use defender_shared::{
 };
 use flate2::read::GzDecoder;
 use scheduled_export::{
-    defender::ClientSource,
+    defender,
     export::{Job, Outcome, Source, StopSignal, StreamKind, StreamSummary, export_stream},
     sink::DirSink,
 };
@@ -104,7 +104,7 @@ async fn setup(alerts: Vec<Value>, incidents: Vec<Value>) -> Env {
     let client = DefenderClient::new(rt.http.clone(), rt.tokens.clone(), rt.registry.clone())
         .with_governor(Governor::disabled())
         .with_retry(retry);
-    let source: Arc<dyn Source> = Arc::new(ClientSource::new(Arc::new(client), tenant));
+    let source: Arc<dyn Source> = Arc::new(defender::source(Arc::new(client), tenant));
     Env { _sim: sim, source, dir: dir.join("out") }
 }
 

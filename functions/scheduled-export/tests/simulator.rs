@@ -17,7 +17,7 @@ use defender_shared::{
 };
 use flate2::read::GzDecoder;
 use scheduled_export::{
-    defender::ClientSource,
+    defender,
     export::{
         Job, Outcome, Source, StopReason, StopSignal, Stream, StreamKind, StreamSummary, cursor_key, export_stream,
     },
@@ -128,7 +128,7 @@ async fn source_for(sim: &RunningSim, dir: &Path, governor: Governor) -> Arc<dyn
     let client = DefenderClient::new(rt.http.clone(), rt.tokens.clone(), rt.registry.clone())
         .with_governor(governor)
         .with_retry(retry);
-    Arc::new(ClientSource::new(Arc::new(client), tenant))
+    Arc::new(defender::source(Arc::new(client), tenant))
 }
 
 async fn setup_with(seed: Seed, quotas: bool, governor: Governor) -> Env {

@@ -4,7 +4,6 @@
 use crate::events::VerdictEvents;
 use crate::{
     config::EnrichConfig,
-    defender::ClientLookups,
     enrich::DefenderLookups,
     handler::{State, TenantLookups},
 };
@@ -12,7 +11,7 @@ use defender_shared::{
     auth::TokenProvider,
     clock::now_unix,
     config::{Config, env},
-    defender::Deadline,
+    defender::{Deadline, TenantClient},
     doctor,
     events::EventBridgeSink,
     ids::TenantName,
@@ -53,7 +52,7 @@ impl TenantLookups for RegistryTenants {
             }
         };
         let lookups: Arc<dyn DefenderLookups> =
-            Arc::new(ClientLookups::<TokenProvider>::new(self.rt.defender.clone(), name.clone(), Deadline(deadline)));
+            Arc::new(TenantClient::<TokenProvider>::new(self.rt.defender.clone(), name.clone(), Deadline(deadline)));
         Ok((name.to_string(), lookups))
     }
 }

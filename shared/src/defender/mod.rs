@@ -3,8 +3,11 @@
 //! # Layout
 //! - [`client`] — `DefenderClient`, the [`Call`] descriptor, the tenants' API targets
 //!   ([`TargetResolver`], [`StaticTargets`]), sending inside a [`Deadline`], paging as a `Stream`.
-//! - [`error`] — `DefenderError`: status, service code and request id, `retry_after`, `is_retryable()`.
-//! - [`retry`] — what is retried, how long, the idempotency rule; the injectable clock.
+//! - [`tenant`] — `TenantClient`: the shared client, one tenant, one deadline (what functions
+//!   implement their narrow use-case traits on).
+//! - [`error`] — `DefenderError`: status, service code and request id, `retry_after`, `is_retryable()`;
+//!   `classify()` into the caller-facing `Failure`.
+//! - [`retry`] — what is retried, how long, the idempotency rule (waits on the one `crate::clock::Clock`).
 //! - [`governor`] — client-side pacing per tenant from a table of documented quota scopes.
 //! - [`models`] — models for every documented endpoint: unknown fields kept, open enums, lenient ids.
 //! - [`api`] — the typed calls (`*_call` builders and `DefenderClient` methods), `ListQuery`, `ENDPOINTS`.
@@ -21,7 +24,9 @@ pub mod models;
 pub mod odata;
 pub mod permissions;
 pub mod retry;
+pub mod tenant;
 
 pub use client::{ApiTarget, StaticTargets, TargetResolver};
 pub use client::{Call, Deadline, DefenderClient};
-pub use error::DefenderError;
+pub use error::{DefenderError, Failure};
+pub use tenant::TenantClient;
