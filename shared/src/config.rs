@@ -154,7 +154,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     }
 
     fn secret_name(&self, var: &'static str) -> Result<Option<String>, ConfigError> {
-        self.parse(var, tenants::SECRET_NAME_RULE, |v| tenants::is_secret_name(v).then(|| v.to_string()))
+        self.parse(var, crate::vault::SECRET_NAME_RULE, |v| crate::vault::is_secret_name(v).then(|| v.to_string()))
     }
 }
 

@@ -15,6 +15,7 @@
 //! - [`tenants`] — the tenant registry (MSSP mode) with single-tenant env config as its one-entry case.
 //! - [`ids`] — validated newtypes: tenant/client ids, machine/alert/incident/action ids, indicators.
 //! - [`senders`] — webhook senders (MSSP): each with its own signing keys, bound to its tenants.
+//! - [`settings`] — readers for the functions' own settings and their one error, `SettingError`.
 //! - [`secret`] — `SecretString`: redacted `Debug`, no `Display`.
 //! - [`http`] — the one reqwest client (rustls, redirects off, optional extra CA for local mode).
 //! - [`vault`] — `SecretStore`: Key Vault (official SDK), file store, TTL cache with single-flight.
@@ -49,6 +50,7 @@ pub mod metrics;
 pub mod runtime;
 pub mod secret;
 pub mod senders;
+pub mod settings;
 pub mod telemetry;
 pub mod tenants;
 pub mod vault;

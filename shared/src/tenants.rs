@@ -32,7 +32,7 @@ use crate::{
     config::Config,
     ids::{ClientId, TenantId, TenantName},
     secret::SecretString,
-    vault::{SecretStore, VaultError},
+    vault::{SECRET_NAME_RULE, SecretStore, VaultError, is_secret_name},
 };
 use serde::{Deserialize, Deserializer};
 use std::{fmt, path::PathBuf, str::FromStr};
@@ -383,12 +383,6 @@ struct WireOverrides {
 
 /// A Key Vault secret name: 1-127 of `[0-9A-Za-z-]`.
 struct SecretName(String);
-
-pub(crate) fn is_secret_name(s: &str) -> bool {
-    (1..=127).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
-pub(crate) const SECRET_NAME_RULE: &str = "a Key Vault secret name (1-127 letters, digits and '-')";
 
 impl<'de> Deserialize<'de> for SecretName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
