@@ -12,7 +12,7 @@ use crate::{
     cloud::{self, ApiFamily, Cloud, Region},
     ids::{ClientId, TenantId, TenantName},
     secret::SecretString,
-    tenants::{self, Action, ApiOverrides, AwsSecretKind, CredentialSpec, FederatedSource, Identity},
+    tenant_spec::{self, Action, ApiOverrides, AwsSecretKind, CredentialSpec, FederatedSource, Identity},
 };
 use std::{path::PathBuf, time::Duration};
 use url::Url;
@@ -362,7 +362,7 @@ fn override_var<F: Fn(&str) -> Option<String>>(
 ) -> Result<Option<Url>, ConfigError> {
     match vars.get(var) {
         None => Ok(None),
-        Some(v) => tenants::parse_override(api, &v).map(Some).map_err(|e| invalid(var, e, &v)),
+        Some(v) => tenant_spec::parse_override(api, &v).map(Some).map_err(|e| invalid(var, e, &v)),
     }
 }
 

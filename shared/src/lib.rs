@@ -12,6 +12,8 @@
 //!   remaining time, `Deadline::from_lambda_ms`), `now_unix`.
 //! - [`config`] — `Config::from_env` / `from_lookup`: the only place environment variables are read.
 //! - [`cloud`] — one table: cloud × API family → authority host, `.default` scope, API host.
+//! - [`tenant_spec`] — what a tenant is (allowed actions, identity, credential, API overrides): the
+//!   types both `config` and `tenants` describe tenants with.
 //! - [`tenants`] — the tenant registry (MSSP mode) with single-tenant env config as its one-entry case.
 //! - [`ids`] — validated newtypes: tenant/client ids, machine/alert/incident/action ids, indicators.
 //! - [`senders`] — webhook senders (MSSP): each with its own signing keys, bound to its tenants.
@@ -52,6 +54,7 @@ pub mod secret;
 pub mod senders;
 pub mod settings;
 pub mod telemetry;
+pub mod tenant_spec;
 pub mod tenants;
 pub mod vault;
 pub mod webhook;
