@@ -78,6 +78,13 @@ fn window<R>(
     }
 }
 
+/// `base` with the page's `$top`/`$skip` and the window on `field`.
+fn query<R>(field: defender_shared::defender::odata::Field<R>, q: &PageQuery, base: ListQuery<R>) -> ListQuery<R> {
+    let mut lq = base.top(q.top).skip(q.skip);
+    lq.filter = window(field, q);
+    lq
+}
+
 fn page<M>(
     stream: StreamKind,
     list: defender_shared::defender::models::Page<M>,
@@ -93,30 +100,26 @@ impl<T: TokenSource> Source for TenantClient<T> {
         let deadline = self.within(deadline);
         match stream {
             StreamKind::XdrIncidents => {
-                let f = fields::incidents::LAST_UPDATE_TIME;
-                let mut lq = ListQuery::new().top(q.top).skip(q.skip);
-                lq.filter = window(f, q);
+                let lq = query(fields::incidents::LAST_UPDATE_TIME, q, ListQuery::new());
                 let list = self.client.incidents_page(&self.tenant, &lq, deadline).await?;
                 Ok(page(stream, list, |i| (i.incident_id.to_string(), i.last_update_time.as_ref())))
             }
             StreamKind::MdeAlerts => {
-                let f = fields::alerts::LAST_UPDATE_TIME;
-                let mut lq = ListQuery::new().expand(fields::alerts::EXPAND_EVIDENCE).top(q.top).skip(q.skip);
-                lq.filter = window(f, q);
+                let lq = query(
+                    fields::alerts::LAST_UPDATE_TIME,
+                    q,
+                    ListQuery::new().expand(fields::alerts::EXPAND_EVIDENCE),
+                );
                 let list = self.client.alerts_page(&self.tenant, &lq, deadline).await?;
                 Ok(page(stream, list, |a| (a.id.as_str().to_string(), a.last_update_time.as_ref())))
             }
             StreamKind::GraphAlerts => {
-                let f = fields::graph_alerts::LAST_UPDATE_DATE_TIME;
-                let mut lq = ListQuery::new().top(q.top).skip(q.skip);
-                lq.filter = window(f, q);
+                let lq = query(fields::graph_alerts::LAST_UPDATE_DATE_TIME, q, ListQuery::new());
                 let list = self.client.graph_alerts_page(&self.tenant, &lq, deadline).await?;
                 Ok(page(stream, list, |a| (a.id.as_str().to_string(), a.last_update_date_time.as_ref())))
             }
             StreamKind::GraphIncidents => {
-                let f = fields::graph_incidents::LAST_UPDATE_DATE_TIME;
-                let mut lq = ListQuery::new().top(q.top).skip(q.skip);
-                lq.filter = window(f, q);
+                let lq = query(fields::graph_incidents::LAST_UPDATE_DATE_TIME, q, ListQuery::new());
                 let list = self.client.graph_incidents_page(&self.tenant, &lq, deadline).await?;
                 Ok(page(stream, list, |i| (i.id.as_str().to_string(), i.last_update_date_time.as_ref())))
             }

@@ -11,7 +11,7 @@ use defender_shared::{
     auth::TokenSource,
     defender::{
         DefenderError, Failure, TenantClient,
-        models::{alerts::Alert, files::FileHash, incidents::Incident, machines::Machine},
+        models::{Timestamp, alerts::Alert, files::FileHash, incidents::Incident, machines::Machine},
     },
     ids::{AccountName, AlertId, DomainName, Hostname, IncidentId, MachineId, Sha1, UrlIndicator},
 };
@@ -137,8 +137,14 @@ pub fn incident_evidence(inc: Incident) -> Vec<(Kind, String)> {
     out
 }
 
-fn prevalence(org: Option<i64>, first: Option<String>, last: Option<String>) -> Prevalence {
-    Prevalence { organization_prevalence: org.unwrap_or(0), org_first_seen: first, org_last_seen: last }
+fn prevalence(org: Option<i64>, first: Option<Timestamp>, last: Option<Timestamp>) -> Prevalence {
+    let text = |t: Option<Timestamp>| t.map(|t| t.as_str().to_string());
+    Prevalence { organization_prevalence: org.unwrap_or(0), org_first_seen: text(first), org_last_seen: text(last) }
+}
+
+/// Every item of a list answer as the response's facts.
+fn each<M, F>(items: Vec<M>, facts: fn(M) -> F) -> Lookup<Vec<F>> {
+    Ok(items.into_iter().map(facts).collect())
 }
 
 /// A file's facts: its profile and, when Defender knows it, its prevalence in the organisation.
@@ -177,8 +183,7 @@ impl<T: TokenSource> DefenderLookups for TenantClient<T> {
     fn machines_by_hostname<'a>(&'a self, host: &'a Hostname) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
         async move {
             // Exact (trailing whitespace Defender kept aside, ASCII case aside): see `Hostname::names`.
-            let page = self.client.machines_by_host(&self.tenant, host, None, self.deadline).await?;
-            Ok(page.value.into_iter().map(machine_facts).collect())
+            each(self.client.machines_by_host(&self.tenant, host, None, self.deadline).await?.value, machine_facts)
         }
         .boxed()
     }
@@ -186,8 +191,7 @@ impl<T: TokenSource> DefenderLookups for TenantClient<T> {
     fn machines_by_ip<'a>(&'a self, ip: IpAddr) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
         async move {
             let at = chrono::Utc::now();
-            let page = self.client.find_machines_by_ip(&self.tenant, ip, at, self.deadline).await?;
-            Ok(page.value.into_iter().map(machine_facts).collect())
+            each(self.client.find_machines_by_ip(&self.tenant, ip, at, self.deadline).await?.value, machine_facts)
         }
         .boxed()
     }
@@ -217,8 +221,7 @@ impl<T: TokenSource> DefenderLookups for TenantClient<T> {
     fn file_alerts<'a>(&'a self, sha1: &'a Sha1) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
         async move {
             let id = FileHash::Sha1(sha1.clone());
-            let list = self.client.file_alerts(&self.tenant, &id, self.deadline).await?;
-            Ok(list.value.into_iter().map(alert_facts).collect())
+            each(self.client.file_alerts(&self.tenant, &id, self.deadline).await?.value, alert_facts)
         }
         .boxed()
     }
@@ -226,8 +229,7 @@ impl<T: TokenSource> DefenderLookups for TenantClient<T> {
     fn file_machines<'a>(&'a self, sha1: &'a Sha1) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
         async move {
             let id = FileHash::Sha1(sha1.clone());
-            let list = self.client.file_machines(&self.tenant, &id, self.deadline).await?;
-            Ok(list.value.into_iter().map(machine_facts).collect())
+            each(self.client.file_machines(&self.tenant, &id, self.deadline).await?.value, machine_facts)
         }
         .boxed()
     }
@@ -235,65 +237,40 @@ impl<T: TokenSource> DefenderLookups for TenantClient<T> {
     fn ip_prevalence<'a>(&'a self, ip: IpAddr) -> BoxFuture<'a, Lookup<Option<Prevalence>>> {
         async move {
             let s = self.client.ip_stats(&self.tenant, ip, None, self.deadline).await?;
-            Ok(Some(prevalence(
-                s.organization_prevalence,
-                s.org_first_seen.map(|t| t.as_str().to_string()),
-                s.org_last_seen.map(|t| t.as_str().to_string()),
-            )))
+            Ok(Some(prevalence(s.organization_prevalence, s.org_first_seen, s.org_last_seen)))
         }
         .boxed()
     }
 
     fn ip_alerts<'a>(&'a self, ip: IpAddr) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
-        async move {
-            let list = self.client.ip_alerts(&self.tenant, ip, self.deadline).await?;
-            Ok(list.value.into_iter().map(alert_facts).collect())
-        }
-        .boxed()
+        async move { each(self.client.ip_alerts(&self.tenant, ip, self.deadline).await?.value, alert_facts) }.boxed()
     }
 
     fn domain_prevalence<'a>(&'a self, domain: &'a DomainName) -> BoxFuture<'a, Lookup<Option<Prevalence>>> {
         async move {
             let s = self.client.domain_stats(&self.tenant, domain, None, self.deadline).await?;
-            Ok(Some(prevalence(
-                s.organization_prevalence,
-                s.org_first_seen.map(|t| t.as_str().to_string()),
-                s.org_last_seen.map(|t| t.as_str().to_string()),
-            )))
+            Ok(Some(prevalence(s.organization_prevalence, s.org_first_seen, s.org_last_seen)))
         }
         .boxed()
     }
 
     fn domain_alerts<'a>(&'a self, domain: &'a DomainName) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
-        async move {
-            let list = self.client.domain_alerts(&self.tenant, domain, self.deadline).await?;
-            Ok(list.value.into_iter().map(alert_facts).collect())
-        }
-        .boxed()
+        async move { each(self.client.domain_alerts(&self.tenant, domain, self.deadline).await?.value, alert_facts) }
+            .boxed()
     }
 
     fn domain_machines<'a>(&'a self, domain: &'a DomainName) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
-        async move {
-            let list = self.client.domain_machines(&self.tenant, domain, self.deadline).await?;
-            Ok(list.value.into_iter().map(machine_facts).collect())
-        }
-        .boxed()
+        async move { each(self.client.domain_machines(&self.tenant, domain, self.deadline).await?.value, machine_facts) }.boxed()
     }
 
     fn user_alerts<'a>(&'a self, user: &'a AccountName) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
-        async move {
-            let list = self.client.user_alerts(&self.tenant, user, self.deadline).await?;
-            Ok(list.value.into_iter().map(alert_facts).collect())
-        }
-        .boxed()
+        async move { each(self.client.user_alerts(&self.tenant, user, self.deadline).await?.value, alert_facts) }
+            .boxed()
     }
 
     fn user_machines<'a>(&'a self, user: &'a AccountName) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
-        async move {
-            let list = self.client.user_machines(&self.tenant, user, self.deadline).await?;
-            Ok(list.value.into_iter().map(machine_facts).collect())
-        }
-        .boxed()
+        async move { each(self.client.user_machines(&self.tenant, user, self.deadline).await?.value, machine_facts) }
+            .boxed()
     }
 
     fn alert_indicators<'a>(&'a self, id: &'a AlertId) -> BoxFuture<'a, Lookup<Evidence>> {
