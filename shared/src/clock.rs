@@ -90,25 +90,28 @@ impl Deadline {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_lambda_deadline_in_ms_since_the_epoch_is_the_time_left() {
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
         let d = Deadline::from_lambda_ms(now_ms + 30_000);
         let left = d.remaining();
-        assert!(left <= Duration::from_secs(30) && left > Duration::from_secs(29), "{left:?}");
+        assert!(left <= Duration::from_secs(30) && left > Duration::from_secs(25), "{left:?}");
         // Already past (or a broken context): no time left, never a panic.
         assert!(Deadline::from_lambda_ms(now_ms.saturating_sub(5_000)).passed());
         assert!(Deadline::from_lambda_ms(0).passed());
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_deadline_moved_earlier_by_a_margin_passes_that_much_sooner() {
         let d = Deadline::after(Duration::from_secs(10));
         let stop = d.earlier_by(Duration::from_secs(4));
-        assert_eq!(stop.remaining(), Duration::from_secs(6));
-        tokio::time::advance(Duration::from_secs(6)).await;
-        assert!(stop.passed());
-        assert!(!d.passed());
+        let left = stop.remaining();
+        assert!(left <= Duration::from_secs(6) && left > Duration::from_secs(1), "{left:?}");
+        assert!(!stop.passed());
+        // Less time left than the margin: the earlier deadline has passed, the real one has not.
+        let near = Deadline::after(Duration::from_secs(3));
+        assert!(near.earlier_by(Duration::from_secs(4)).passed());
+        assert!(!near.passed());
     }
 
     #[test]
