@@ -12,7 +12,7 @@ use crate::{
     cloud::{self, ApiFamily, Cloud, Region},
     ids::{ClientId, TenantId, TenantName},
     secret::SecretString,
-    tenants::{self, Action, ApiOverrides, AwsSecretKind, CredentialSpec, FederatedSource, Identity},
+    tenant_spec::{self, Action, ApiOverrides, AwsSecretKind, CredentialSpec, FederatedSource, Identity},
 };
 use std::{path::PathBuf, time::Duration};
 use url::Url;
@@ -154,7 +154,7 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
     }
 
     fn secret_name(&self, var: &'static str) -> Result<Option<String>, ConfigError> {
-        self.parse(var, tenants::SECRET_NAME_RULE, |v| tenants::is_secret_name(v).then(|| v.to_string()))
+        self.parse(var, crate::vault::SECRET_NAME_RULE, |v| crate::vault::is_secret_name(v).then(|| v.to_string()))
     }
 }
 
@@ -171,13 +171,19 @@ fn conflict(a: &'static str, b: &'static str, why: &str) -> ConfigError {
     ConfigError::Conflict { a, b, why: why.to_string() }
 }
 
+/// The process environment as a lookup: what every `from_lookup` reader (this crate's and the
+/// functions') is given at cold start.
+pub fn env(var: &str) -> Option<String> {
+    std::env::var(var).ok()
+}
+
 impl Config {
     /// Reads the process environment.
     ///
     /// # Errors
     /// As [`Config::from_lookup`].
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+        Self::from_lookup(env)
     }
 
     /// Reads the variables through `lookup` (a map in tests, the environment in
@@ -356,7 +362,7 @@ fn override_var<F: Fn(&str) -> Option<String>>(
 ) -> Result<Option<Url>, ConfigError> {
     match vars.get(var) {
         None => Ok(None),
-        Some(v) => tenants::parse_override(api, &v).map(Some).map_err(|e| invalid(var, e, &v)),
+        Some(v) => tenant_spec::parse_override(api, &v).map(Some).map_err(|e| invalid(var, e, &v)),
     }
 }
 

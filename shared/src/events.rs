@@ -320,7 +320,7 @@ pub use eventbridge::EventBridgeSink;
 
 #[cfg(feature = "aws-events")]
 mod eventbridge {
-    use super::{Event, EventSink, EventsError, Publisher, SOURCE};
+    use super::{DEFAULT_TIMEOUT, Event, EventSink, EventsConfig, EventsError, Publisher, SOURCE};
     use async_trait::async_trait;
     use aws_sdk_eventbridge::types::PutEventsRequestEntry;
     use std::{sync::Arc, time::Duration};
@@ -346,6 +346,12 @@ mod eventbridge {
             let conf = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
             let client = aws_sdk_eventbridge::Client::new(&conf);
             Publisher::new(Arc::new(Self::new(client, bus)), timeout)
+        }
+
+        /// [`EventBridgeSink::publisher`] for the bus the environment names (`EVENT_BUS`; unset: off),
+        /// with [`DEFAULT_TIMEOUT`].
+        pub async fn publisher_from_env() -> Publisher {
+            Self::publisher(EventsConfig::from_lookup(crate::config::env).bus.as_deref(), DEFAULT_TIMEOUT).await
         }
     }
 

@@ -231,11 +231,11 @@ impl Senders {
                 )));
             }
             for (i, s) in w.secrets.iter().enumerate() {
-                if !crate::tenants::is_secret_name(s) {
+                if !crate::vault::is_secret_name(s) {
                     return Err(entry(format!(
                         "secrets: '{}' is not {}",
                         printable(s),
-                        crate::tenants::SECRET_NAME_RULE
+                        crate::vault::SECRET_NAME_RULE
                     )));
                 }
                 if w.secrets[..i].contains(s) {

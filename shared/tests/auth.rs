@@ -114,7 +114,7 @@ impl SimTime {
 }
 
 impl Clock for SimTime {
-    fn now(&self) -> DateTime<Utc> {
+    fn utc_now(&self) -> DateTime<Utc> {
         self.sim.now()
     }
     fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {

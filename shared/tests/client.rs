@@ -12,11 +12,10 @@
 use chrono::{DateTime, Utc};
 use defender_shared::{
     auth::{AccessToken, AuthError, TokenSource},
+    clock::Clock,
     cloud::ApiFamily,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError, Endpoint, StaticTargets,
-        governor::Governor,
-        retry::{Clock, RetryPolicy},
+        Call, Deadline, DefenderClient, DefenderError, Endpoint, StaticTargets, governor::Governor, retry::RetryPolicy,
     },
     ids::{AlertId, Hostname, IncidentId, MachineId, TenantName},
     secret::SecretString,

@@ -42,6 +42,7 @@
 use crate::command::{ChatUser, Command, Origin};
 use defender_shared::{
     ids::{ClientId, TenantName},
+    settings::SettingError,
     tenants::Action,
 };
 use serde::Deserialize;
@@ -438,42 +439,10 @@ pub struct ChatOpsConfig {
     pub teams_bot: Option<crate::teams_bot::TeamsBotConfig>,
 }
 
-/// A setting is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{var}: {reason}")]
-pub struct ChatOpsConfigError {
-    /// The variable.
-    pub var: &'static str,
-    /// What is wrong.
-    pub reason: String,
-}
+/// A setting is wrong (the variable and why).
+pub type ChatOpsConfigError = SettingError;
 
-pub(crate) fn seconds(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    range: std::ops::RangeInclusive<u64>,
-    default: u64,
-) -> Result<Duration, ChatOpsConfigError> {
-    match get(var) {
-        None => Ok(Duration::from_secs(default)),
-        Some(v) => {
-            v.trim().parse::<u64>().ok().filter(|s| range.contains(s)).map(Duration::from_secs).ok_or_else(|| {
-                ChatOpsConfigError { var, reason: format!("'{v}' is not {}-{} seconds", range.start(), range.end()) }
-            })
-        }
-    }
-}
-
-pub(crate) fn nonempty(get: &impl Fn(&str) -> Option<String>, var: &str) -> Option<String> {
-    get(var).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
-}
-
-pub(crate) fn list(raw: Option<String>, default: &[&str]) -> Vec<String> {
-    match raw.filter(|r| !r.trim().is_empty()) {
-        Some(r) => r.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-        None => default.iter().map(|s| s.to_string()).collect(),
-    }
-}
+pub(crate) use defender_shared::settings::{list, nonempty, seconds};
 
 /// A `response_url` prefix is compared with `starts_with`, so it must pin the whole origin: https (or
 /// http to a loopback receiver, for local runs) and a `/` right after the host — without it,

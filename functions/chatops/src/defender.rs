@@ -1,12 +1,12 @@
 //! The narrow Defender surface the chat-ops use cases need ([`DefenderOps`]), and its production
-//! implementation over the shared client's typed calls for one tenant ([`ClientOps`]).
+//! implementation on the shared [`TenantClient`] (the client, one tenant, one deadline).
 
 use crate::command::Hunt;
 use async_trait::async_trait;
 use defender_shared::{
     auth::TokenSource,
     defender::{
-        Deadline, DefenderClient, DefenderError,
+        DefenderError, Failure, TenantClient,
         api::ListQuery,
         models::{
             actions::{CommentRequest, IsolateRequest, IsolationType, MachineAction, ScanRequest, ScanType},
@@ -79,69 +79,48 @@ pub trait DefenderOps: Send + Sync {
     async fn delete_indicator(&self, id: &IndicatorId) -> Result<bool, OpsError>;
 }
 
-/// The production [`DefenderOps`]: the shared client for one tenant, each call within `deadline`.
-pub struct ClientOps<T> {
-    client: Arc<DefenderClient<T>>,
-    tenant: TenantName,
-    deadline: Deadline,
-}
-
-impl<T> std::fmt::Debug for ClientOps<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientOps").field("tenant", &self.tenant).finish_non_exhaustive()
-    }
-}
-
-impl<T> ClientOps<T> {
-    /// Calls in `tenant`, bounded by `deadline`.
-    pub fn new(client: Arc<DefenderClient<T>>, tenant: TenantName, deadline: Deadline) -> Self {
-        Self { client, tenant, deadline }
-    }
-}
-
-fn fail(e: DefenderError) -> OpsError {
-    if e.is_throttled() {
-        OpsError::Throttled
-    } else if e.is_deadline() {
-        OpsError::Deadline
-    } else if e.status().map(|s| s.as_u16()) == Some(400) && e.code() == Some("ActiveRequestAlreadyExists") {
-        OpsError::AlreadyInProgress
-    } else {
-        OpsError::Service(e.summary())
+impl From<DefenderError> for OpsError {
+    fn from(e: DefenderError) -> Self {
+        match e.classify() {
+            Failure::Throttled => Self::Throttled,
+            Failure::Deadline => Self::Deadline,
+            Failure::AlreadyInProgress => Self::AlreadyInProgress,
+            Failure::Service(summary) => Self::Service(summary),
+        }
     }
 }
 
 fn optional<V>(r: Result<V, DefenderError>) -> Result<Option<V>, OpsError> {
-    defender_shared::defender::error::found(r).map_err(fail)
+    Ok(defender_shared::defender::error::found(r)?)
 }
 
 #[async_trait]
-impl<T: TokenSource + Send + Sync + 'static> DefenderOps for ClientOps<T> {
+impl<T: TokenSource + Send + Sync + 'static> DefenderOps for TenantClient<T> {
     async fn machine(&self, id: &MachineId) -> Result<Option<Machine>, OpsError> {
         optional(self.client.get_machine(&self.tenant, id, self.deadline).await)
     }
 
     async fn machines_by_host(&self, host: &Hostname) -> Result<Vec<Machine>, OpsError> {
         // Exact (trailing whitespace Defender kept aside, ASCII case aside): see `Hostname::names`.
-        let page = self.client.machines_by_host(&self.tenant, host, Some(10), self.deadline).await.map_err(fail)?;
+        let page = self.client.machines_by_host(&self.tenant, host, Some(10), self.deadline).await?;
         Ok(page.value)
     }
 
     async fn machines_by_ip(&self, ip: IpAddr) -> Result<Vec<Machine>, OpsError> {
         let now = chrono::Utc::now();
-        Ok(self.client.find_machines_by_ip(&self.tenant, ip, now, self.deadline).await.map_err(fail)?.value)
+        Ok(self.client.find_machines_by_ip(&self.tenant, ip, now, self.deadline).await?.value)
     }
 
     async fn machine_actions(&self, id: &MachineId) -> Result<Vec<MachineAction>, OpsError> {
-        self.read_actions(actions_query(id)).await
+        read_actions(self, actions_query(id)).await
     }
 
     async fn machine_history(&self, id: &MachineId) -> Result<Vec<MachineAction>, OpsError> {
-        self.read_actions(history_query(id)).await
+        read_actions(self, history_query(id)).await
     }
 
     async fn update_alert(&self, id: &AlertId, change: &AlertUpdate) -> Result<Alert, OpsError> {
-        self.client.update_alert(&self.tenant, id, change, self.deadline).await.map_err(fail)
+        self.client.update_alert(&self.tenant, id, change, self.deadline).await.map_err(OpsError::from)
     }
 
     async fn indicators_by_value(&self, value: &IndicatorValue) -> Result<Vec<Indicator>, OpsError> {
@@ -152,7 +131,7 @@ impl<T: TokenSource + Send + Sync + 'static> DefenderOps for ClientOps<T> {
                     .and(Filter::eq(f::INDICATOR_TYPE, value.indicator_type().as_str())),
             )
             .top(10);
-        let page = self.client.indicators_page(&self.tenant, &q, self.deadline).await.map_err(fail)?;
+        let page = self.client.indicators_page(&self.tenant, &q, self.deadline).await?;
         // Exact: the filter is `eq`; this guards against a looser server.
         Ok(page
             .value
@@ -165,7 +144,7 @@ impl<T: TokenSource + Send + Sync + 'static> DefenderOps for ClientOps<T> {
     }
 
     async fn submit_indicator(&self, req: &IndicatorSubmit) -> Result<Indicator, OpsError> {
-        self.client.submit_indicator(&self.tenant, req, self.deadline).await.map_err(fail)
+        self.client.submit_indicator(&self.tenant, req, self.deadline).await.map_err(OpsError::from)
     }
 
     async fn delete_indicator(&self, id: &IndicatorId) -> Result<bool, OpsError> {
@@ -173,7 +152,7 @@ impl<T: TokenSource + Send + Sync + 'static> DefenderOps for ClientOps<T> {
     }
 
     async fn machine_alerts(&self, id: &MachineId) -> Result<Vec<Alert>, OpsError> {
-        Ok(self.client.machine_alerts(&self.tenant, id, self.deadline).await.map_err(fail)?.value)
+        Ok(self.client.machine_alerts(&self.tenant, id, self.deadline).await?.value)
     }
 
     async fn alert(&self, id: &AlertId) -> Result<Option<Alert>, OpsError> {
@@ -185,14 +164,14 @@ impl<T: TokenSource + Send + Sync + 'static> DefenderOps for ClientOps<T> {
     }
 
     async fn update_incident(&self, id: IncidentId, change: &IncidentUpdate) -> Result<Incident, OpsError> {
-        self.client.update_incident(&self.tenant, id, change, self.deadline).await.map_err(fail)
+        self.client.update_incident(&self.tenant, id, change, self.deadline).await.map_err(OpsError::from)
     }
 
     async fn hunt(&self, hunt: &Hunt) -> Result<HuntingResponse, OpsError> {
         let query = hunt.query().render().map_err(|e| OpsError::Service(format!("query template: {e}")))?;
         // Graph runHuntingQuery: MDE's /api/advancedqueries/run is being retired (MC1220762).
         let req = GraphHuntingRequest { query, timespan: None };
-        self.client.graph_hunt(&self.tenant, &req, self.deadline).await.map_err(fail)
+        self.client.graph_hunt(&self.tenant, &req, self.deadline).await.map_err(OpsError::from)
     }
 
     async fn act(&self, action: Action, id: &MachineId, comment: &str) -> Result<MachineAction, OpsError> {
@@ -212,7 +191,7 @@ impl<T: TokenSource + Send + Sync + 'static> DefenderOps for ClientOps<T> {
             Action::Unrestrict => c.unrestrict_code_execution(t, id, &body, d).await,
             Action::Collect => c.collect_investigation_package(t, id, &body, d).await,
         }
-        .map_err(fail)
+        .map_err(OpsError::from)
     }
 
     async fn action(&self, id: &ActionId) -> Result<Option<MachineAction>, OpsError> {
@@ -220,26 +199,24 @@ impl<T: TokenSource + Send + Sync + 'static> DefenderOps for ClientOps<T> {
     }
 }
 
-impl<T: TokenSource + Send + Sync + 'static> ClientOps<T> {
-    /// Every page of a machine-action query, bounded by [`MAX_MACHINE_ACTIONS`].
-    async fn read_actions(
-        &self,
-        query: ListQuery<defender_shared::defender::odata::resource::MachineActions>,
-    ) -> Result<Vec<MachineAction>, OpsError> {
-        use futures::TryStreamExt;
-        let mut stream = self.client.machine_actions(&self.tenant, &query, self.deadline);
-        let mut all = Vec::new();
-        while let Some(page) = stream.try_next().await.map_err(fail)? {
-            all.extend(page);
-            if all.len() > MAX_MACHINE_ACTIONS {
-                // Deciding on a part of the history could be wrong: refuse rather than guess.
-                return Err(OpsError::Service(format!(
-                    "more than {MAX_MACHINE_ACTIONS} machine actions on this machine; not read to the end"
-                )));
-            }
+/// Every page of a machine-action query, bounded by [`MAX_MACHINE_ACTIONS`].
+async fn read_actions<T: TokenSource + Send + Sync + 'static>(
+    c: &TenantClient<T>,
+    query: ListQuery<defender_shared::defender::odata::resource::MachineActions>,
+) -> Result<Vec<MachineAction>, OpsError> {
+    use futures::TryStreamExt;
+    let mut stream = c.client.machine_actions(&c.tenant, &query, c.deadline);
+    let mut all = Vec::new();
+    while let Some(page) = stream.try_next().await? {
+        all.extend(page);
+        if all.len() > MAX_MACHINE_ACTIONS {
+            // Deciding on a part of the history could be wrong: refuse rather than guess.
+            return Err(OpsError::Service(format!(
+                "more than {MAX_MACHINE_ACTIONS} machine actions on this machine; not read to the end"
+            )));
         }
-        Ok(all)
     }
+    Ok(all)
 }
 
 /// The action types whose history decides whether an action may run (isolation, restriction, and

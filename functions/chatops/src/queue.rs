@@ -11,7 +11,47 @@ use crate::{
     worker::{JobError, Worker},
 };
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use defender_shared::{
+    lambda::{Error, LambdaEvent},
+    telemetry,
+};
+use serde_json::{Value, json};
 use tracing::{info, warn};
+
+/// One SQS invocation of the worker (production), inside its invocation.
+///
+/// # Errors
+/// None (the type the runtime asks for): a failed record is in the batch response.
+pub async fn sqs_invocation(worker: &Worker, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+    Ok(telemetry::invocation(&event.context.request_id, handle_sqs(worker, event.payload)).await)
+}
+
+/// One local-mode invocation of the worker: a job, or an SQS-shaped event of jobs; the replies'
+/// texts as `{"replies": [..]}`.
+///
+/// # Errors
+/// The event is neither (nothing runs).
+pub async fn local_invocation(worker: &Worker, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let list = jobs(event.payload)?;
+    let replies = telemetry::invocation(&event.context.request_id, async {
+        let mut replies = Vec::new();
+        for job in list {
+            replies.push(worker.run(job).await.map(|r| r.text));
+        }
+        replies
+    });
+    Ok(json!({ "replies": replies.await }))
+}
+
+fn jobs(event: Value) -> Result<Vec<Job>, serde_json::Error> {
+    match event.get("Records").and_then(Value::as_array) {
+        Some(records) => records
+            .iter()
+            .map(|r| serde_json::from_str(r.get("body").and_then(Value::as_str).unwrap_or_default()))
+            .collect(),
+        None => serde_json::from_value(event).map(|j| vec![j]),
+    }
+}
 
 fn job_of(record: &SqsMessage) -> Result<Job, JobError> {
     let body = record.body.as_deref().ok_or_else(|| JobError::Malformed("the record has no body".into()))?;

@@ -7,17 +7,19 @@
 use crate::{
     actions::Safety,
     config::{ChatOpsConfig, ChatOpsConfigError},
-    defender::{ClientOps, DefenderOps, Tenants},
+    defender::{DefenderOps, Tenants},
     handler::State,
-    handoff::{HandOff, HttpResponder, Responder, SqsHandOff},
-    idempotency::{DynamoStore, IdempotencyStore},
+    handoff::{ChannelHandOff, HandOff, HttpResponder, Responder, SqsHandOff},
+    idempotency::{DynamoStore, IdempotencyStore, MemoryStore},
     thread::{HttpSlackApi, SlackApi},
     user::UserContext,
     worker::Worker,
 };
 use defender_shared::{
     auth::{SystemClock, TokenProvider},
-    defender::Deadline,
+    clock::now_unix,
+    config::{Config, env},
+    defender::{Deadline, TenantClient},
     ids::TenantName,
     runtime::Runtime,
     tenants::{Action, TenantRegistry},
@@ -46,7 +48,7 @@ impl RegistryTenants {
 impl Tenants for RegistryTenants {
     fn ops(&self, tenant: &TenantName, deadline: tokio::time::Instant) -> Option<Arc<dyn DefenderOps>> {
         let t = self.registry.get(tenant)?;
-        Some(Arc::new(ClientOps::new(self.client.clone(), t.name.clone(), Deadline(deadline))))
+        Some(Arc::new(TenantClient::new(self.client.clone(), t.name.clone(), Deadline(deadline))))
     }
 
     fn allows(&self, tenant: &TenantName, action: Action) -> bool {
@@ -69,6 +71,87 @@ pub struct Wiring {
 impl std::fmt::Debug for Wiring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Wiring").finish_non_exhaustive()
+    }
+}
+
+/// A binary's cold start after [`defender_shared::lambda::init`]: the function's settings, how work is
+/// handed on (SQS and DynamoDB, or local mode's in-process ones), the runtime, the policy
+/// self-check and the Teams bot's settings.
+///
+/// # Errors
+/// A setting is missing or wrong, the runtime cannot be built, or the policy names what the
+/// registry does not allow.
+pub async fn from_env(config: Config) -> Result<Started, defender_shared::lambda::Error> {
+    let cfg = ChatOpsConfig::from_lookup(env)?;
+    let mode = wiring_mode(&cfg, config.local_mode, now_unix).await?;
+    let rt = Runtime::from_config(config).await?;
+    self_check(&rt, &cfg)?;
+    teams_bot(&rt, &cfg)?;
+    Ok(Started { rt, cfg, mode })
+}
+
+/// What [`from_env`] built, before the binary picks its side.
+#[derive(Debug)]
+pub struct Started {
+    rt: Runtime,
+    cfg: ChatOpsConfig,
+    mode: Mode,
+}
+
+/// The worker as the worker binary serves it.
+#[derive(Debug)]
+pub enum Served {
+    /// The SQS queue's event source.
+    Sqs(Arc<Worker>),
+    /// Local mode: a job (or an SQS-shaped event) as the event; re-checks delayed in-process.
+    Local(Arc<Worker>),
+}
+
+impl Started {
+    fn wiring(self, events: Arc<defender_shared::events::Publisher>) -> (State, Arc<Worker>, bool) {
+        let Self { rt, cfg, mode } = self;
+        match mode {
+            Mode::Aws { handoff, idempotency } => {
+                let wiring = Wiring { idempotency, handoff, responder: None, clock: now_unix };
+                let (state, worker) = build_with_events(&rt, cfg, wiring, events);
+                (state, worker, true)
+            }
+            Mode::Local => {
+                let (handoff, mut jobs) = ChannelHandOff::new();
+                let wiring = Wiring {
+                    idempotency: Arc::new(MemoryStore::with_clock(now_unix)),
+                    handoff: Arc::new(handoff),
+                    responder: None,
+                    clock: now_unix,
+                };
+                let (state, worker) = build_with_events(&rt, cfg, wiring, events);
+                // Local mode only: an in-process worker drains the channel (production: the worker on SQS).
+                let drain = worker.clone();
+                tokio::spawn(async move {
+                    while let Some((job, delay)) = jobs.recv().await {
+                        let worker = drain.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(delay).await;
+                            worker.run(job).await;
+                        });
+                    }
+                });
+                (state, worker, false)
+            }
+        }
+    }
+
+    /// The callback's state (no SOC events).
+    pub fn callback(self) -> State {
+        self.wiring(Arc::default()).0
+    }
+
+    /// The worker, publishing machine-action outcomes with `events`.
+    pub fn worker(self, events: defender_shared::events::Publisher) -> Served {
+        match self.wiring(Arc::new(events)) {
+            (_, worker, true) => Served::Sqs(worker),
+            (_, worker, false) => Served::Local(worker),
+        }
     }
 }
 

@@ -23,7 +23,7 @@
 
 use crate::{
     command::ChatUser,
-    defender::{ClientOps, DefenderOps},
+    defender::DefenderOps,
     identity::{IdentityCheck, Refusal},
 };
 use defender_shared::{
@@ -32,7 +32,7 @@ use defender_shared::{
         device_code_begin, device_code_redeem,
     },
     cloud::ApiFamily,
-    defender::{Deadline, DefenderClient},
+    defender::{Deadline, DefenderClient, TenantClient},
     ids::{ClientId, TenantName},
     runtime::Runtime,
     secret::SecretString,
@@ -211,7 +211,7 @@ impl UserContext {
                 }
             }
         };
-        Some(Arc::new(ClientOps::new(client, tenant.clone(), Deadline(deadline))))
+        Some(Arc::new(TenantClient::new(client, tenant.clone(), Deadline(deadline))))
     }
 }
 
@@ -249,7 +249,7 @@ impl UserContext {
     ) -> Result<LinkStarted, LinkError> {
         let login = self.login(tenant, user)?;
         let name = pending_name(tenant, &user.id);
-        let now = clock.now().timestamp();
+        let now = clock.utc_now().timestamp();
         if let Some(p) = self.pending(&name).await.map_err(LinkError::Vault)?
             && !p.done
             && now < p.expires_at
@@ -308,7 +308,7 @@ impl UserContext {
             Ok(_) => return LinkStep::Gone,
             Err(e) => return LinkStep::Failed(LinkError::Vault(e)),
         };
-        let step = if clock.now().timestamp() >= p.expires_at {
+        let step = if clock.utc_now().timestamp() >= p.expires_at {
             LinkStep::Expired
         } else {
             let code = SecretString::new(std::mem::take(&mut p.device_code));

@@ -284,7 +284,7 @@ impl Worker {
         } else if let Some(users) = &self.users {
             match users.link_begin(tenant, user, self.link_clock.as_ref()).await {
                 Ok(s) => {
-                    let left = (s.expires_at - self.link_clock.now().timestamp()).max(0) / 60;
+                    let left = (s.expires_at - self.link_clock.utc_now().timestamp()).max(0) / 60;
                     let reply = reply::link_code(s.reused, &s.verification_uri, &s.user_code, left);
                     self.post(&mut thread, &reply).await;
                     self.send_link_step(tenant, user, thread, s.started, 1, s.interval).await?;
@@ -314,7 +314,7 @@ impl Worker {
     ) -> Result<Option<Reply>, JobError> {
         let Some(users) = &self.users else { return Ok(None) };
         let clock = self.link_clock.as_ref();
-        let began = clock.now();
+        let began = clock.utc_now();
         let budget = chrono::Duration::from_std(self.link_step).unwrap_or(chrono::Duration::zero());
         let check =
             IdentityCheck { mapping: self.safety.rbac.linked_identity(tenant, &user.id), slack: self.slack.as_deref() };
@@ -322,7 +322,7 @@ impl Worker {
             match users.link_poll(tenant, user, started, clock, &check).await {
                 LinkStep::Pending { interval } => {
                     let wait = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::zero());
-                    if clock.now() - began + wait > budget {
+                    if clock.utc_now() - began + wait > budget {
                         self.send_link_step(tenant, user, thread, started, step + 1, interval).await?;
                         return Ok(None);
                     }

@@ -370,7 +370,7 @@ struct ApprovedThenSimTime {
 }
 
 impl defender_shared::auth::Clock for ApprovedThenSimTime {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+    fn utc_now(&self) -> chrono::DateTime<chrono::Utc> {
         self.sim.now()
     }
     fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {

@@ -229,7 +229,7 @@ async fn a_refused_click_reaches_the_presser_ephemerally() {
 struct SimTime(Arc<tenant_sim::state::Sim>);
 
 impl defender_shared::auth::Clock for SimTime {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+    fn utc_now(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.now()
     }
     fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {

@@ -4,11 +4,15 @@
 //! lease that expires within it, and the next command resumes from the backfill's own cursor), with a
 //! progress bar on stderr when stderr is a terminal.
 
-use crate::export::{Backfill, Stream};
+use crate::{
+    export::{Backfill, Outcome, Stream},
+    handler::{self, State},
+};
 use chrono::{DateTime, Utc};
+use defender_shared::clock::Deadline;
 use std::{
     collections::BTreeMap,
-    io::Write,
+    io::{IsTerminal, Write},
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -42,6 +46,53 @@ pub enum CliError {
     /// `from` not before `to`.
     #[error("--from must be before --to")]
     Window,
+}
+
+/// The process's command line, or (wrong) the usage on stderr and exit status 2.
+pub fn from_args() -> Command {
+    parse(std::env::args().skip(1)).unwrap_or_else(|e| {
+        eprintln!("scheduled-export: {e}");
+        std::process::exit(2)
+    })
+}
+
+/// A backfill from the terminal: passes of at most [`BACKFILL_SLICE`] until every stream is
+/// complete (or one fails or is held by another run), each pass's summary as JSON on stdout, the
+/// progress bar on stderr when it is a terminal.
+///
+/// # Errors
+/// A stream failed (the same command resumes it), or another run holds one.
+pub async fn backfill(state: &State, window: Backfill) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let run_id = format!("cli-backfill-{}", std::process::id());
+    let bar = std::io::stderr().is_terminal().then(|| ProgressBar::new(window));
+    let observe = |s: &Stream, n: u64, at: DateTime<Utc>| {
+        if let Some(b) = &bar {
+            b.update(s, n, at);
+        }
+    };
+    loop {
+        let summary = handler::run(state, Some(window), &run_id, Deadline::after(BACKFILL_SLICE), &observe).await;
+        println!("{}", serde_json::to_string(&summary)?);
+        let again = summary.failures.is_empty()
+            && summary.streams.iter().any(|s| s.outcome == Outcome::Stopped)
+            && summary.streams.iter().all(|s| s.outcome != Outcome::Conflict);
+        if !again {
+            if let Some(b) = &bar {
+                b.finish();
+            }
+            if !summary.failures.is_empty() {
+                return Err(format!(
+                    "{} stream(s) failed; run the same command again to resume",
+                    summary.failures.len()
+                )
+                .into());
+            }
+            if summary.streams.iter().any(|s| s.outcome == Outcome::Conflict) {
+                return Err("another run holds a stream of this backfill; try again when it ends".into());
+            }
+            return Ok(());
+        }
+    }
 }
 
 /// Reads the arguments after the program name.

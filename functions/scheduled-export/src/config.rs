@@ -5,6 +5,7 @@ use crate::export::{
     Stream, StreamKind,
     hunting::{HuntingSpec, MAX_ROWS, QueryConfig},
 };
+use defender_shared::settings::{SettingError, number};
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 /// Where the export goes.
@@ -44,25 +45,11 @@ pub struct ExportConfig {
     pub job_queue: Option<String>,
 }
 
-/// A setting is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{var}: {reason}")]
-pub struct ExportConfigError {
-    /// The variable.
-    pub var: &'static str,
-    /// What is wrong.
-    pub reason: String,
-}
+/// A setting is wrong (the variable and why).
+pub type ExportConfigError = SettingError;
 
 fn err(var: &'static str, reason: impl Into<String>) -> ExportConfigError {
-    ExportConfigError { var, reason: reason.into() }
-}
-
-fn number(get: &impl Fn(&str) -> Option<String>, var: &'static str, default: u64) -> Result<u64, ExportConfigError> {
-    match get(var).filter(|v| !v.trim().is_empty()) {
-        None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| err(var, format!("'{v}' is not a whole number"))),
-    }
+    SettingError::new(var, reason)
 }
 
 /// `EXPORT_HUNTING_QUERIES`: a JSON list of `{"name", "query", "time_column"}`, or the path of a

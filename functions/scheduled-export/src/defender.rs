@@ -1,4 +1,4 @@
-//! The production [`Source`]: the shared client's typed list pages for one tenant, asked with the
+//! The production [`Source`], on the shared [`TenantClient`]: the typed list pages for one tenant, asked with the
 //! documented options only (`$filter` on the time field, `$top`, `$skip`; `$expand=evidence` on MDE
 //! alerts) — no `$orderby`, which no list documents. Each record is the item as Defender returned it
 //! (the page's raw JSON for that item); the cursor's `(id, time)` come from the typed view. A page is
@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use defender_shared::{
     auth::TokenSource,
     defender::{
-        Deadline, DefenderClient, DefenderError,
+        Deadline, DefenderClient, DefenderError, TenantClient,
         api::{self, ListQuery},
         items::Items,
         kql::KqlQuery,
@@ -30,23 +30,10 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-/// One tenant's pages.
-pub struct ClientSource<T: TokenSource> {
-    client: Arc<DefenderClient<T>>,
-    tenant: TenantName,
-}
-
-impl<T: TokenSource> std::fmt::Debug for ClientSource<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientSource").field("tenant", &self.tenant).finish_non_exhaustive()
-    }
-}
-
-impl<T: TokenSource> ClientSource<T> {
-    /// Pages of `tenant` through `client`.
-    pub fn new(client: Arc<DefenderClient<T>>, tenant: TenantName) -> Self {
-        Self { client, tenant }
-    }
+/// One tenant's pages through the shared client: a [`TenantClient`] built once at cold start
+/// ([`TenantClient::unbounded`]), each call bounded by the run's deadline it is given.
+pub fn source<T: TokenSource>(client: Arc<DefenderClient<T>>, tenant: TenantName) -> TenantClient<T> {
+    TenantClient::unbounded(client, tenant)
 }
 
 /// A record from one page item: the line is the item exactly as Defender sent it (its raw JSON,
@@ -100,6 +87,13 @@ fn window<R>(
     }
 }
 
+/// `base` with the page's `$top`/`$skip` and the window on `field`.
+fn query<R>(field: defender_shared::defender::odata::Field<R>, q: &PageQuery, base: ListQuery<R>) -> ListQuery<R> {
+    let mut lq = base.top(q.top).skip(q.skip);
+    lq.filter = window(field, q);
+    lq
+}
+
 /// The id and time of a typed item.
 type Key<M> = fn(&M) -> (String, Option<&Timestamp>);
 
@@ -120,7 +114,7 @@ impl<M> Items<M> for ToRecords<'_, M> {
 }
 
 #[async_trait]
-impl<T: TokenSource> Source for ClientSource<T> {
+impl<T: TokenSource> Source for TenantClient<T> {
     async fn page(
         &self,
         stream: StreamKind,
@@ -129,32 +123,30 @@ impl<T: TokenSource> Source for ClientSource<T> {
         out: &mut dyn Records,
     ) -> Result<(), DefenderError> {
         // `@odata.nextLink` is not relied on: the pager ends a window at a short page.
+        let deadline = self.within(deadline);
         let tenant = &self.tenant;
         match stream {
             StreamKind::XdrIncidents => {
-                let mut lq = ListQuery::new().top(q.top).skip(q.skip);
-                lq.filter = window(fields::incidents::LAST_UPDATE_TIME, q);
+                let lq = query(fields::incidents::LAST_UPDATE_TIME, q, ListQuery::new());
                 let key: Key<Incident> = |i| (i.incident_id.to_string(), i.last_update_time.as_ref());
                 let mut items = ToRecords { stream, key, out };
                 self.client.call_items(tenant, api::incidents::list_page_call(&lq), deadline, &mut items).await?;
             }
             StreamKind::MdeAlerts => {
-                let mut lq = ListQuery::new().expand(fields::alerts::EXPAND_EVIDENCE).top(q.top).skip(q.skip);
-                lq.filter = window(fields::alerts::LAST_UPDATE_TIME, q);
+                let base = ListQuery::new().expand(fields::alerts::EXPAND_EVIDENCE);
+                let lq = query(fields::alerts::LAST_UPDATE_TIME, q, base);
                 let key: Key<Alert> = |a| (a.id.as_str().to_string(), a.last_update_time.as_ref());
                 let mut items = ToRecords { stream, key, out };
                 self.client.call_items(tenant, api::alerts::list_page_call(&lq), deadline, &mut items).await?;
             }
             StreamKind::GraphAlerts => {
-                let mut lq = ListQuery::new().top(q.top).skip(q.skip);
-                lq.filter = window(fields::graph_alerts::LAST_UPDATE_DATE_TIME, q);
+                let lq = query(fields::graph_alerts::LAST_UPDATE_DATE_TIME, q, ListQuery::new());
                 let key: Key<GraphAlert> = |a| (a.id.as_str().to_string(), a.last_update_date_time.as_ref());
                 let mut items = ToRecords { stream, key, out };
                 self.client.call_items(tenant, api::graph::alerts_list_page_call(&lq), deadline, &mut items).await?;
             }
             StreamKind::GraphIncidents => {
-                let mut lq = ListQuery::new().top(q.top).skip(q.skip);
-                lq.filter = window(fields::graph_incidents::LAST_UPDATE_DATE_TIME, q);
+                let lq = query(fields::graph_incidents::LAST_UPDATE_DATE_TIME, q, ListQuery::new());
                 let key: Key<GraphIncident> = |i| (i.id.as_str().to_string(), i.last_update_date_time.as_ref());
                 let mut items = ToRecords { stream, key, out };
                 let call = api::graph::incidents_list_page_call(&lq);
@@ -169,6 +161,7 @@ impl<T: TokenSource> Source for ClientSource<T> {
     }
 
     async fn hunt(&self, query: &KqlQuery, deadline: Deadline) -> Result<Vec<Vec<u8>>, DefenderError> {
+        let deadline = self.within(deadline);
         let req = GraphHuntingRequest { query: query.clone(), timespan: None };
         let answer = self.client.graph_hunt(&self.tenant, &req, deadline).await?;
         answer

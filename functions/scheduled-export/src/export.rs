@@ -122,7 +122,7 @@ use defender_shared::defender::{
 use flate2::{Compression, write::GzEncoder};
 pub use hunting::HuntingSpec;
 use serde::Serialize;
-use std::{fmt, io::Write, str::FromStr, time::Duration};
+use std::{fmt, io::Write, str::FromStr};
 
 /// A list stream: records with an id and a last-update time, read by closed time windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -327,21 +327,6 @@ pub trait StopSignal: Send + Sync {
     /// A page or slice of `stream` was committed: `records` written so far in this run, and the
     /// time the stream's cursor reached.
     fn progress(&self, _stream: &Stream, _records: u64, _at: DateTime<Utc>) {}
-}
-
-/// Stops `margin` before a deadline (the Lambda's).
-#[derive(Debug, Clone, Copy)]
-pub struct DeadlineStop {
-    /// The hard deadline.
-    pub deadline: Deadline,
-    /// Time kept for the page in flight, its object and its commit.
-    pub margin: Duration,
-}
-
-impl StopSignal for DeadlineStop {
-    fn should_stop(&self) -> bool {
-        self.deadline.remaining() <= self.margin
-    }
 }
 
 /// A backfill window `[from, to)`, with its own cursor.

@@ -8,7 +8,7 @@
 
 use crate::{
     config::ExportConfig,
-    export::{self, Backfill, DeadlineStop, Job, Source, StopSignal, Stream, StreamSummary},
+    export::{self, Backfill, Job, Source, StopSignal, Stream, StreamSummary},
     sink::Sink,
 };
 use chrono::{DateTime, Utc};
@@ -188,15 +188,16 @@ pub async fn handle(
 /// cursor reached (the backfill CLI draws its progress bar from it).
 pub type Observer<'a> = dyn Fn(&Stream, u64, DateTime<Utc>) + Send + Sync + 'a;
 
-/// The deadline stop that also reports progress.
+/// Stops once `stop` passes (the Lambda's deadline less the margin kept for the page in flight, its
+/// object and its commit), and reports progress.
 struct Control<'a> {
-    stop: DeadlineStop,
+    stop: Deadline,
     observe: &'a Observer<'a>,
 }
 
 impl StopSignal for Control<'_> {
     fn should_stop(&self) -> bool {
-        self.stop.should_stop()
+        self.stop.passed()
     }
     fn progress(&self, stream: &Stream, records: u64, at: DateTime<Utc>) {
         (self.observe)(stream, records, at);
@@ -249,9 +250,9 @@ pub async fn export_one(
 ) -> Result<StreamSummary, StreamFailure> {
     let started = Utc::now();
     let lease_until = started + chrono::Duration::from_std(deadline.remaining()).unwrap_or_default();
-    let stop = Control { stop: DeadlineStop { deadline, margin: state.cfg.margin }, observe };
+    let stop = Control { stop: deadline.earlier_by(state.cfg.margin), observe };
     // A call may use half the margin; the other half is for its object and the cursor commit.
-    let call_deadline = Deadline(deadline.0.checked_sub(state.cfg.margin / 2).unwrap_or(deadline.0));
+    let call_deadline = deadline.earlier_by(state.cfg.margin / 2);
     let overlap = chrono::Duration::from_std(state.cfg.overlap).unwrap_or(chrono::Duration::minutes(5));
     let max_page = match stream {
         export::Stream::List(k) => k.max_page(),

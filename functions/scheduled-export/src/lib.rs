@@ -20,6 +20,7 @@
 //!   run summary out, and the same summary as EMF metrics.
 //! - [`fanout`] — MSSP fan-out: the schedule enqueues one SQS FIFO job per (tenant, stream)
 //!   (group = tenant), the `export-worker` binary runs one job per message with the same cursor rules.
+//! - [`invoke`] — one Lambda invocation: event in, the run inside its invocation, SOC events out.
 //! - [`cli`] — the binary's command line (`backfill --from .. --to ..`) and the progress bar.
 //! - [`state`] — cold-start state: the shared runtime, the sink.
 
@@ -31,6 +32,7 @@ pub mod events;
 pub mod export;
 pub mod fanout;
 pub mod handler;
+pub mod invoke;
 pub mod s3;
 pub mod sink;
 pub mod state;

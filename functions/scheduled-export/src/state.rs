@@ -3,14 +3,28 @@
 
 use crate::{
     config::{ExportConfig, SinkConfig},
-    defender::ClientSource,
+    defender,
     export::Source,
     handler::State,
     s3::S3Sink,
     sink::{DirSink, Sink},
 };
-use defender_shared::runtime::Runtime;
+use defender_shared::{
+    config::{Config, env},
+    runtime::Runtime,
+};
 use std::sync::Arc;
+
+/// The cold start after [`defender_shared::lambda::init`]: the function's settings, the runtime,
+/// the handler state.
+///
+/// # Errors
+/// A setting is missing or wrong, or the runtime cannot be built.
+pub async fn from_env(config: Config) -> Result<State, defender_shared::lambda::Error> {
+    let cfg = ExportConfig::from_lookup(env)?;
+    let rt = Runtime::from_config(config).await?;
+    Ok(build(rt, cfg).await)
+}
 
 /// Builds the handler state.
 pub async fn build(rt: Runtime, cfg: ExportConfig) -> State {
@@ -24,7 +38,7 @@ pub async fn build(rt: Runtime, cfg: ExportConfig) -> State {
         .registry
         .iter()
         .map(|t| {
-            let src: Arc<dyn Source> = Arc::new(ClientSource::new(rt.defender.clone(), t.name.clone()));
+            let src: Arc<dyn Source> = Arc::new(defender::source(rt.defender.clone(), t.name.clone()));
             (t.name.to_string(), src)
         })
         .collect();

@@ -1,6 +1,8 @@
 //! The function's own settings (the shared ones — tenant, credential, vault, cloud — are read by
 //! `defender_shared::config`). Read once at cold start from a lookup, never from `std::env` elsewhere.
 
+use defender_shared::settings::{SettingError, secret_names};
+
 /// Settings of the webhook-enrichment function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrichConfig {
@@ -17,31 +19,8 @@ pub struct EnrichConfig {
     pub hunting: Vec<&'static crate::hunting::NamedQuery>,
 }
 
-/// A setting is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{var}: {reason}")]
-pub struct EnrichConfigError {
-    /// The variable.
-    pub var: &'static str,
-    /// What is wrong.
-    pub reason: String,
-}
-
-fn names(var: &'static str, raw: Option<String>, default: &[&str]) -> Result<Vec<String>, EnrichConfigError> {
-    let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
-        return Ok(default.iter().map(|s| s.to_string()).collect());
-    };
-    let list: Vec<String> = raw.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-    for n in &list {
-        if n.len() > 127 || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(EnrichConfigError {
-                var,
-                reason: format!("'{n}' is not a Key Vault secret name (1-127 of 0-9, a-z, A-Z, -)"),
-            });
-        }
-    }
-    Ok(list)
-}
+/// A setting is wrong (the variable and why).
+pub type EnrichConfigError = SettingError;
 
 fn hunting(raw: Option<String>) -> Result<Vec<&'static crate::hunting::NamedQuery>, EnrichConfigError> {
     let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else { return Ok(Vec::new()) };
@@ -76,7 +55,7 @@ fn callback(raw: Option<String>) -> Result<Option<url::Url>, EnrichConfigError> 
 pub const DEFAULT_CALLBACK_SECRET_NAME: &str = "webhook-callback-secret";
 
 fn callback_secret_name(raw: Option<String>) -> Result<String, EnrichConfigError> {
-    let list = names("WEBHOOK_CALLBACK_SECRET_NAME", raw, &[DEFAULT_CALLBACK_SECRET_NAME])?;
+    let list = secret_names("WEBHOOK_CALLBACK_SECRET_NAME", raw, &[DEFAULT_CALLBACK_SECRET_NAME])?;
     match list.as_slice() {
         [one] => Ok(one.clone()),
         _ => Err(EnrichConfigError {
@@ -94,8 +73,12 @@ impl EnrichConfig {
     /// A name that is not a valid vault secret name, named with its variable.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, EnrichConfigError> {
         Ok(Self {
-            standard_secret_names: names("WEBHOOK_SECRET_NAMES", get("WEBHOOK_SECRET_NAMES"), &["webhook-secret"])?,
-            github_secret_names: names("WEBHOOK_GITHUB_SECRET_NAMES", get("WEBHOOK_GITHUB_SECRET_NAMES"), &[])?,
+            standard_secret_names: secret_names(
+                "WEBHOOK_SECRET_NAMES",
+                get("WEBHOOK_SECRET_NAMES"),
+                &["webhook-secret"],
+            )?,
+            github_secret_names: secret_names("WEBHOOK_GITHUB_SECRET_NAMES", get("WEBHOOK_GITHUB_SECRET_NAMES"), &[])?,
             callback_url: callback(get("WEBHOOK_CALLBACK_URL"))?,
             callback_secret_name: callback_secret_name(get("WEBHOOK_CALLBACK_SECRET_NAME"))?,
             hunting: hunting(get("ENRICH_HUNTING_QUERIES"))?,

@@ -10,47 +10,27 @@ use crate::{
 use defender_shared::{
     auth::TokenSource,
     defender::{
-        Deadline, DefenderClient, DefenderError,
-        models::{alerts::Alert, files::FileHash, incidents::Incident, machines::Machine},
+        DefenderError, Failure, TenantClient,
+        models::{Timestamp, alerts::Alert, files::FileHash, incidents::Incident, machines::Machine},
     },
-    ids::{AccountName, AlertId, DomainName, Hostname, IncidentId, MachineId, Sha1, TenantName, UrlIndicator},
+    ids::{AccountName, AlertId, DomainName, Hostname, IncidentId, MachineId, Sha1, UrlIndicator},
 };
 use futures::{FutureExt, future::BoxFuture};
-use std::{net::IpAddr, sync::Arc};
+use std::net::IpAddr;
 
-/// Lookups for one tenant through the shared client.
-pub struct ClientLookups<T> {
-    client: Arc<DefenderClient<T>>,
-    tenant: TenantName,
-    deadline: Deadline,
-}
-
-impl<T> std::fmt::Debug for ClientLookups<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientLookups").field("tenant", &self.tenant).finish_non_exhaustive()
-    }
-}
-
-impl<T> ClientLookups<T> {
-    /// Lookups in `tenant`, each call bounded by `deadline`.
-    pub fn new(client: Arc<DefenderClient<T>>, tenant: TenantName, deadline: Deadline) -> Self {
-        Self { client, tenant, deadline }
-    }
-}
-
-fn fail(e: DefenderError) -> LookupError {
-    if e.is_throttled() {
-        LookupError::Throttled
-    } else if e.is_deadline() {
-        LookupError::Deadline
-    } else {
-        LookupError::Service(e.summary())
+impl From<DefenderError> for LookupError {
+    fn from(e: DefenderError) -> Self {
+        match e.classify() {
+            Failure::Throttled => Self::Throttled,
+            Failure::Deadline => Self::Deadline,
+            Failure::AlreadyInProgress | Failure::Service(_) => Self::Service(e.summary()),
+        }
     }
 }
 
 /// A 404 means Defender does not know it.
 fn optional<V>(r: Result<V, DefenderError>) -> Lookup<Option<V>> {
-    defender_shared::defender::error::found(r).map_err(fail)
+    Ok(defender_shared::defender::error::found(r)?)
 }
 
 /// What the response says about a machine.
@@ -157,39 +137,44 @@ pub fn incident_evidence(inc: Incident) -> Vec<(Kind, String)> {
     out
 }
 
-fn prevalence(org: Option<i64>, first: Option<String>, last: Option<String>) -> Prevalence {
-    Prevalence { organization_prevalence: org.unwrap_or(0), org_first_seen: first, org_last_seen: last }
+fn prevalence(org: Option<i64>, first: Option<Timestamp>, last: Option<Timestamp>) -> Prevalence {
+    let text = |t: Option<Timestamp>| t.map(|t| t.as_str().to_string());
+    Prevalence { organization_prevalence: org.unwrap_or(0), org_first_seen: text(first), org_last_seen: text(last) }
 }
 
-impl<T: TokenSource> ClientLookups<T> {
-    async fn file_facts(&self, hash: &str) -> Lookup<Option<FileFacts>> {
-        let id = if let Ok(s) = hash.parse() {
-            FileHash::Sha1(s)
-        } else if let Ok(s) = hash.parse() {
-            FileHash::Sha256(s)
-        } else {
-            // MD5 has no file endpoint: Defender's file APIs take SHA-1 or SHA-256 only.
-            return Ok(None);
-        };
-        let Some(info) = optional(self.client.get_file(&self.tenant, &id, self.deadline).await)? else {
-            return Ok(None);
-        };
-        let stats = optional(self.client.file_stats(&self.tenant, &id, None, self.deadline).await)?;
-        Ok(Some(FileFacts {
-            sha1: info.sha1.map(|s| s.to_string()),
-            sha256: info.sha256.map(|s| s.to_string()),
-            file_type: info.file_type,
-            signer: info.signer,
-            is_valid_certificate: info.is_valid_certificate,
-            global_prevalence: info.global_prevalence,
-            organization_prevalence: stats.as_ref().and_then(|s| s.organization_prevalence),
-            org_first_seen: stats.as_ref().and_then(|s| s.org_first_seen.as_ref().map(|t| t.as_str().to_string())),
-            org_last_seen: stats.as_ref().and_then(|s| s.org_last_seen.as_ref().map(|t| t.as_str().to_string())),
-        }))
-    }
+/// Every item of a list answer as the response's facts.
+fn each<M, F>(items: Vec<M>, facts: fn(M) -> F) -> Lookup<Vec<F>> {
+    Ok(items.into_iter().map(facts).collect())
 }
 
-impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
+/// A file's facts: its profile and, when Defender knows it, its prevalence in the organisation.
+async fn file_facts<T: TokenSource>(c: &TenantClient<T>, hash: &str) -> Lookup<Option<FileFacts>> {
+    let id = if let Ok(s) = hash.parse() {
+        FileHash::Sha1(s)
+    } else if let Ok(s) = hash.parse() {
+        FileHash::Sha256(s)
+    } else {
+        // MD5 has no file endpoint: Defender's file APIs take SHA-1 or SHA-256 only.
+        return Ok(None);
+    };
+    let Some(info) = optional(c.client.get_file(&c.tenant, &id, c.deadline).await)? else {
+        return Ok(None);
+    };
+    let stats = optional(c.client.file_stats(&c.tenant, &id, None, c.deadline).await)?;
+    Ok(Some(FileFacts {
+        sha1: info.sha1.map(|s| s.to_string()),
+        sha256: info.sha256.map(|s| s.to_string()),
+        file_type: info.file_type,
+        signer: info.signer,
+        is_valid_certificate: info.is_valid_certificate,
+        global_prevalence: info.global_prevalence,
+        organization_prevalence: stats.as_ref().and_then(|s| s.organization_prevalence),
+        org_first_seen: stats.as_ref().and_then(|s| s.org_first_seen.as_ref().map(|t| t.as_str().to_string())),
+        org_last_seen: stats.as_ref().and_then(|s| s.org_last_seen.as_ref().map(|t| t.as_str().to_string())),
+    }))
+}
+
+impl<T: TokenSource> DefenderLookups for TenantClient<T> {
     fn machine<'a>(&'a self, id: &'a MachineId) -> BoxFuture<'a, Lookup<Option<MachineFacts>>> {
         async move { Ok(optional(self.client.get_machine(&self.tenant, id, self.deadline).await)?.map(machine_facts)) }
             .boxed()
@@ -198,8 +183,7 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
     fn machines_by_hostname<'a>(&'a self, host: &'a Hostname) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
         async move {
             // Exact (trailing whitespace Defender kept aside, ASCII case aside): see `Hostname::names`.
-            let page = self.client.machines_by_host(&self.tenant, host, None, self.deadline).await.map_err(fail)?;
-            Ok(page.value.into_iter().map(machine_facts).collect())
+            each(self.client.machines_by_host(&self.tenant, host, None, self.deadline).await?.value, machine_facts)
         }
         .boxed()
     }
@@ -207,8 +191,7 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
     fn machines_by_ip<'a>(&'a self, ip: IpAddr) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
         async move {
             let at = chrono::Utc::now();
-            let page = self.client.find_machines_by_ip(&self.tenant, ip, at, self.deadline).await.map_err(fail)?;
-            Ok(page.value.into_iter().map(machine_facts).collect())
+            each(self.client.find_machines_by_ip(&self.tenant, ip, at, self.deadline).await?.value, machine_facts)
         }
         .boxed()
     }
@@ -232,14 +215,13 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
     }
 
     fn file<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Lookup<Option<FileFacts>>> {
-        self.file_facts(hash).boxed()
+        file_facts(self, hash).boxed()
     }
 
     fn file_alerts<'a>(&'a self, sha1: &'a Sha1) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
         async move {
             let id = FileHash::Sha1(sha1.clone());
-            let list = self.client.file_alerts(&self.tenant, &id, self.deadline).await.map_err(fail)?;
-            Ok(list.value.into_iter().map(alert_facts).collect())
+            each(self.client.file_alerts(&self.tenant, &id, self.deadline).await?.value, alert_facts)
         }
         .boxed()
     }
@@ -247,74 +229,48 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
     fn file_machines<'a>(&'a self, sha1: &'a Sha1) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
         async move {
             let id = FileHash::Sha1(sha1.clone());
-            let list = self.client.file_machines(&self.tenant, &id, self.deadline).await.map_err(fail)?;
-            Ok(list.value.into_iter().map(machine_facts).collect())
+            each(self.client.file_machines(&self.tenant, &id, self.deadline).await?.value, machine_facts)
         }
         .boxed()
     }
 
     fn ip_prevalence<'a>(&'a self, ip: IpAddr) -> BoxFuture<'a, Lookup<Option<Prevalence>>> {
         async move {
-            let s = self.client.ip_stats(&self.tenant, ip, None, self.deadline).await.map_err(fail)?;
-            Ok(Some(prevalence(
-                s.organization_prevalence,
-                s.org_first_seen.map(|t| t.as_str().to_string()),
-                s.org_last_seen.map(|t| t.as_str().to_string()),
-            )))
+            let s = self.client.ip_stats(&self.tenant, ip, None, self.deadline).await?;
+            Ok(Some(prevalence(s.organization_prevalence, s.org_first_seen, s.org_last_seen)))
         }
         .boxed()
     }
 
     fn ip_alerts<'a>(&'a self, ip: IpAddr) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
-        async move {
-            let list = self.client.ip_alerts(&self.tenant, ip, self.deadline).await.map_err(fail)?;
-            Ok(list.value.into_iter().map(alert_facts).collect())
-        }
-        .boxed()
+        async move { each(self.client.ip_alerts(&self.tenant, ip, self.deadline).await?.value, alert_facts) }.boxed()
     }
 
     fn domain_prevalence<'a>(&'a self, domain: &'a DomainName) -> BoxFuture<'a, Lookup<Option<Prevalence>>> {
         async move {
-            let s = self.client.domain_stats(&self.tenant, domain, None, self.deadline).await.map_err(fail)?;
-            Ok(Some(prevalence(
-                s.organization_prevalence,
-                s.org_first_seen.map(|t| t.as_str().to_string()),
-                s.org_last_seen.map(|t| t.as_str().to_string()),
-            )))
+            let s = self.client.domain_stats(&self.tenant, domain, None, self.deadline).await?;
+            Ok(Some(prevalence(s.organization_prevalence, s.org_first_seen, s.org_last_seen)))
         }
         .boxed()
     }
 
     fn domain_alerts<'a>(&'a self, domain: &'a DomainName) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
-        async move {
-            let list = self.client.domain_alerts(&self.tenant, domain, self.deadline).await.map_err(fail)?;
-            Ok(list.value.into_iter().map(alert_facts).collect())
-        }
-        .boxed()
+        async move { each(self.client.domain_alerts(&self.tenant, domain, self.deadline).await?.value, alert_facts) }
+            .boxed()
     }
 
     fn domain_machines<'a>(&'a self, domain: &'a DomainName) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
-        async move {
-            let list = self.client.domain_machines(&self.tenant, domain, self.deadline).await.map_err(fail)?;
-            Ok(list.value.into_iter().map(machine_facts).collect())
-        }
-        .boxed()
+        async move { each(self.client.domain_machines(&self.tenant, domain, self.deadline).await?.value, machine_facts) }.boxed()
     }
 
     fn user_alerts<'a>(&'a self, user: &'a AccountName) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
-        async move {
-            let list = self.client.user_alerts(&self.tenant, user, self.deadline).await.map_err(fail)?;
-            Ok(list.value.into_iter().map(alert_facts).collect())
-        }
-        .boxed()
+        async move { each(self.client.user_alerts(&self.tenant, user, self.deadline).await?.value, alert_facts) }
+            .boxed()
     }
 
     fn user_machines<'a>(&'a self, user: &'a AccountName) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
-        async move {
-            let list = self.client.user_machines(&self.tenant, user, self.deadline).await.map_err(fail)?;
-            Ok(list.value.into_iter().map(machine_facts).collect())
-        }
-        .boxed()
+        async move { each(self.client.user_machines(&self.tenant, user, self.deadline).await?.value, machine_facts) }
+            .boxed()
     }
 
     fn alert_indicators<'a>(&'a self, id: &'a AlertId) -> BoxFuture<'a, Lookup<Evidence>> {
@@ -337,7 +293,7 @@ impl<T: TokenSource> DefenderLookups for ClientLookups<T> {
                 query: query.clone(),
                 timespan: None,
             };
-            let out = self.client.graph_hunt(&self.tenant, &req, self.deadline).await.map_err(fail)?;
+            let out = self.client.graph_hunt(&self.tenant, &req, self.deadline).await?;
             Ok(out.results.unwrap_or_default().into_iter().map(serde_json::Value::Object).collect())
         }
         .boxed()

@@ -4,11 +4,11 @@
 //! # Layout
 //! - [`request`] — the documented request schema, parsed into typed indicators; every invalid value is
 //!   kept and reported back per item, never silently dropped and never near a query.
-//! - [`extract`] — indicators found in a free-form alert payload.
+//!   Its child [`request::extract`] finds the indicators in a free-form alert payload.
 //! - [`enrich`] — the use case over the [`enrich::DefenderLookups`] trait: bounded fan-out, each
 //!   distinct lookup once, per-item errors within the deadline.
 //! - [`config`] — the function's own settings (webhook secret names).
-//! - [`defender`] — the production lookups: the shared client's typed calls for one tenant.
+//! - [`defender`] — the production lookups, on the shared `TenantClient` (one tenant, one deadline).
 //! - [`hunting`] — the allow-list of named hunting queries, bound only to typed indicators.
 //! - [`events`] — the SOC event of a verdict at or above a severity (EventBridge, best effort).
 //! - [`handler`] — the Lambda adapter: size limit, signature, replay, parse, run, respond.
@@ -20,7 +20,6 @@ pub mod config;
 pub mod defender;
 pub mod enrich;
 pub mod events;
-pub mod extract;
 pub mod handler;
 pub mod hunting;
 pub mod request;

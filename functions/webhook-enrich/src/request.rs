@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::net::IpAddr;
 
+// A child, not a sibling: extraction builds this module's items, and the request parses through it
+// (a sibling would make the two modules use each other).
+pub mod extract;
+
 /// At most this many indicators per request (explicit plus extracted); more is a 400.
 pub const MAX_INDICATORS: usize = 200;
 
@@ -269,7 +273,7 @@ impl EnrichRequest {
             }
         }
         if let Some(alert) = &doc.alert {
-            items.extend(crate::extract::indicators(alert));
+            items.extend(extract::indicators(alert));
         }
         let items = dedupe(items);
         if items.is_empty() && alert_id.is_none() && incident_id.is_none() {

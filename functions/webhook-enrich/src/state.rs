@@ -1,15 +1,24 @@
 //! Cold-start state for the Lambda: the shared runtime (vault, tokens, client, registry) plus the
 //! function's settings, and the tenant → lookups resolution the handler uses.
 
+use crate::events::VerdictEvents;
 use crate::{
     config::EnrichConfig,
-    defender::ClientLookups,
     enrich::DefenderLookups,
     handler::{State, TenantLookups},
 };
 use defender_shared::{
-    auth::TokenProvider, cloud::ApiFamily, defender::Deadline, doctor, ids::TenantName, runtime::Runtime,
-    senders::Senders, tenants::TenantRegistry,
+    auth::TokenProvider,
+    cloud::ApiFamily,
+    clock::now_unix,
+    config::{Config, env},
+    defender::{Deadline, TenantClient},
+    doctor,
+    events::EventBridgeSink,
+    ids::TenantName,
+    runtime::Runtime,
+    senders::Senders,
+    tenants::TenantRegistry,
 };
 use std::{collections::HashMap, sync::Arc, sync::Mutex, time::Duration};
 use tracing::{info, warn};
@@ -44,7 +53,7 @@ impl TenantLookups for RegistryTenants {
             }
         };
         let lookups: Arc<dyn DefenderLookups> =
-            Arc::new(ClientLookups::<TokenProvider>::new(self.rt.defender.clone(), name.clone(), Deadline(deadline)));
+            Arc::new(TenantClient::<TokenProvider>::new(self.rt.defender.clone(), name.clone(), Deadline(deadline)));
         Ok((name.to_string(), lookups))
     }
 }
@@ -96,6 +105,23 @@ pub fn senders(registry: &TenantRegistry, cfg: &EnrichConfig) -> Result<Senders,
         )));
     }
     Ok(senders)
+}
+
+/// The cold start after [`defender_shared::lambda::init`]: the function's settings, the runtime, the
+/// handler state, and the SOC events (`EVENT_BUS`; unset: off) for verdicts at or above
+/// `ENRICH_EVENT_MIN_SEVERITY`.
+///
+/// # Errors
+/// A setting is missing or wrong, the runtime cannot be built, or the senders cannot be bound.
+pub async fn from_env(config: Config) -> Result<State, defender_shared::lambda::Error> {
+    let cfg = EnrichConfig::from_lookup(env)?;
+    let rt = Runtime::from_config(config).await?;
+    let mut state = build(rt, cfg, now_unix).await?;
+    state.events = VerdictEvents {
+        publisher: Arc::new(EventBridgeSink::publisher_from_env().await),
+        min_severity: crate::events::min_severity(env("ENRICH_EVENT_MIN_SEVERITY"))?,
+    };
+    Ok(state)
 }
 
 /// Builds the handler state and starts the cold-start warm-up in the background: the webhook

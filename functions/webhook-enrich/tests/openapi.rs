@@ -687,7 +687,7 @@ fn extracted_sources_are_json_paths_to_the_value_and_the_schema_takes_them() {
         "caf\u{e9}": {"md5": "d41d8cd98f00b204e9800998ecf8427e"},
         "a.b": {"sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
     });
-    let items = webhook_enrich::extract::indicators(&alert);
+    let items = webhook_enrich::request::extract::indicators(&alert);
     assert_eq!(items.len(), 7, "{items:?}");
     let root = json!({ "alert": alert });
     for item in &items {
@@ -697,7 +697,7 @@ fn extracted_sources_are_json_paths_to_the_value_and_the_schema_takes_them() {
         assert_eq!(at.as_str().map(str::trim), Some(item.input.as_str()), "{}", item.source);
     }
     // A path cut at the length cap still says where it starts, and the schema takes it.
-    let long = webhook_enrich::extract::indicators(&json!({ "k".repeat(400): "10.1.2.3" }));
+    let long = webhook_enrich::request::extract::indicators(&json!({ "k".repeat(400): "10.1.2.3" }));
     assert!(long[0].source.starts_with("$.alert.kkk") && long[0].source.ends_with('…'), "{}", long[0].source);
     assert_valid(&source, &json!(long[0].source));
     // The undocumented forms are refused.

@@ -3,10 +3,7 @@
 use defender_shared::{secret::SecretString, webhook};
 use serde_json::{Value, json};
 
-/// Unix seconds now.
-pub fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
+pub use defender_shared::clock::now_unix;
 
 /// Standard Webhooks headers for `body` (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
 ///

@@ -12,11 +12,11 @@
 
 use super::{
     AccessToken, DEFAULT_LIFETIME_S,
-    clock::Clock,
     credential::{CredentialKind, TenantCredential},
     error::{AuthError, CredentialRef, EntraRefusal, RequestContext, refused},
 };
 use crate::{
+    clock::Clock,
     ids::{ClientId, TenantId, TenantName},
     secret::SecretString,
     vault::SecretStore,
@@ -243,7 +243,7 @@ pub(crate) async fn refresh_grant(
     let client = BasicClient::new(oauth2::ClientId::new(cred.client_id.to_string()))
         .set_auth_type(AuthType::RequestBody)
         .set_token_uri(token_url(cred, &ctx.tenant)?);
-    let issued = clock.now();
+    let issued = clock.utc_now();
     let rt = RefreshToken::new(refresh_token.expose().to_string());
     let resp = client
         .exchange_refresh_token(&rt)
@@ -282,11 +282,11 @@ pub async fn device_code_login(
     on_prompt(&prompt);
     let resp = client
         .exchange_device_access_token(&details)
-        .set_time_fn(|| clock.now())
+        .set_time_fn(|| clock.utc_now())
         .request_async(&adapter.client(), |d| clock.sleep(d), None)
         .await
         .map_err(|e| map_oauth_error(e, &adapter, &ctx))?;
-    let access = access_token(&resp, clock.now());
+    let access = access_token(&resp, clock.utc_now());
     let refresh = resp.refresh_token().map(|t| SecretString::new(t.secret().clone()));
     let scopes = resp.scopes().map(|s| s.iter().map(|x| x.to_string()).collect()).unwrap_or_default();
     keep_refresh_token(store, login, &ctx, access, refresh, scopes, 200).await
@@ -429,7 +429,7 @@ pub async fn device_code_begin(
         device_code: SecretString::new(details.device_code().secret().clone()),
         prompt,
         interval: details.interval(),
-        expires_at: clock.now() + ChronoDuration::from_std(expires_in).unwrap_or(ChronoDuration::zero()),
+        expires_at: clock.utc_now() + ChronoDuration::from_std(expires_in).unwrap_or(ChronoDuration::zero()),
     })
 }
 
@@ -577,7 +577,7 @@ pub async fn device_code_redeem(
         ("client_id", login.client_id.as_str()),
         ("device_code", device_code.expose()),
     ];
-    let issued = clock.now();
+    let issued = clock.utc_now();
     let resp = http.post(cred.token_url()).form(&form).send().await.map_err(AuthError::Http)?;
     let status = resp.status().as_u16();
     let body = resp.bytes().await.map_err(AuthError::Http)?;

@@ -14,7 +14,6 @@
 //! - [`provider`] — `TokenProvider`: the token endpoint, rotation of vault material, user context.
 //! - [`device_code`] — `device_code_login` (for `defender-functions login`) and the refresh grant.
 //! - [`error`] — what Entra said (`error`, AADSTS codes, trace id) and what to fix.
-//! - [`clock`] — injected time (the simulated tenant's clock in tests).
 //! - [`azure`] — `azure_core` `TokenCredential` over the same provider, for the Key Vault SDK.
 //!
 //! # What is not here
@@ -24,15 +23,14 @@
 pub mod assertion;
 pub mod azure;
 pub mod cache;
-pub mod clock;
 pub mod credential;
 pub mod device_code;
 pub mod error;
 pub mod provider;
 
+pub use crate::clock::{Clock, SystemClock};
 pub use assertion::{AssertionSource, FetchAssertion};
 pub use azure::ProviderCredential;
-pub use clock::{Clock, SystemClock};
 pub use credential::{CredentialKind, Material, TenantCredential};
 pub use device_code::{
     DeviceCodeLogin, DeviceCodePrompt, DeviceCodeStarted, DevicePoll, DeviceRedeem, LoginOutcome, Redeemed,

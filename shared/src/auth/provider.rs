@@ -16,12 +16,12 @@ use super::{
     AccessToken, DEFAULT_LIFETIME_S, TokenSource,
     assertion::{parse_certificate_pem, sign_client_assertion},
     cache::{CacheKey, TokenCache},
-    clock::{Clock, SystemClock},
     credential::{CredentialKind, Material, TenantCredential},
     device_code,
     error::{AuthError, CredentialRef, EntraCause, EntraRefusal, RequestContext, refused},
 };
 use crate::{
+    clock::{Clock, SystemClock},
     ids::TenantName,
     secret::SecretString,
     vault::{SecretStore, VaultError},
@@ -163,7 +163,7 @@ impl TokenProvider {
         let cred = self.tenants.get(tenant).ok_or_else(|| AuthError::UnknownTenant(tenant.to_string()))?;
         let key = Self::key(cred, scope);
         let clock = self.clock.clone();
-        self.cache.get_or_fetch(&key, move || clock.now(), || self.fetch(tenant, cred, scope)).await
+        self.cache.get_or_fetch(&key, move || clock.utc_now(), || self.fetch(tenant, cred, scope)).await
     }
 
     async fn fetch(&self, tenant: &TenantName, cred: &TenantCredential, scope: &str) -> Result<AccessToken, AuthError> {
@@ -236,7 +236,7 @@ impl TokenProvider {
                     reason,
                 };
                 let key = parse_certificate_pem(pem.expose()).map_err(unusable)?;
-                let jwt = sign_client_assertion(&key, cred.client_id.as_str(), &cred.token_url(), self.clock.now())
+                let jwt = sign_client_assertion(&key, cred.client_id.as_str(), &cred.token_url(), self.clock.utc_now())
                     .map_err(unusable)?;
                 Ok(vec![("client_assertion_type", SecretString::new(JWT_BEARER)), ("client_assertion", jwt)])
             }
@@ -267,7 +267,7 @@ impl TokenProvider {
             let mut form: Vec<(&str, &str)> =
                 vec![("grant_type", "client_credentials"), ("client_id", cred.client_id.as_str()), ("scope", scope)];
             form.extend(auth.iter().map(|(k, v)| (*k, v.expose())));
-            match post_token(&self.http, &cred.token_url(), &form, &ctx, self.clock.now()).await {
+            match post_token(&self.http, &cred.token_url(), &form, &ctx, self.clock.utc_now()).await {
                 Ok(token) => {
                     tracing::info!(tenant = %tenant, client_id = %cred.client_id, scope, refetched_material = fresh, "token issued");
                     return Ok(token);

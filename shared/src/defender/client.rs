@@ -20,8 +20,10 @@ use super::{
     governor::{Governor, QuotaKey},
     items::{Items, PageScanner, decode_item},
     models::Item,
-    retry::{Clock, RetryPolicy, TokioClock, parse_retry_after, wait_from_message},
+    retry::{RetryPolicy, parse_retry_after, wait_from_message},
 };
+pub use crate::clock::Deadline;
+use crate::clock::{Clock, SystemClock};
 use crate::{auth::TokenSource, cloud::ApiFamily, ids::TenantName};
 use futures::stream::{BoxStream, StreamExt};
 use reqwest::{Method, StatusCode, header};
@@ -35,21 +37,6 @@ use std::{
     time::Duration,
 };
 use url::Url;
-
-/// The latest moment a call may still be retried or waited on (a Lambda's remaining time).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Deadline(pub tokio::time::Instant);
-
-impl Deadline {
-    /// `d` from now.
-    pub fn after(d: Duration) -> Self {
-        Self(tokio::time::Instant::now() + d)
-    }
-    /// Time left (zero when passed).
-    pub fn remaining(&self) -> Duration {
-        self.0.saturating_duration_since(tokio::time::Instant::now())
-    }
-}
 
 /// One documented request, described: which endpoint, where, with what.
 #[derive(Debug, Clone)]
@@ -321,7 +308,7 @@ impl<T: TokenSource> DefenderClient<T> {
             targets,
             governor: Arc::new(Governor::documented()),
             retry: RetryPolicy::default(),
-            clock: Arc::new(TokioClock),
+            clock: Arc::new(SystemClock),
             throttles_retried: Arc::default(),
             items_undecodable: Arc::default(),
         }

@@ -116,7 +116,35 @@ pub enum DefenderError {
     },
 }
 
+/// What a caller tells its user about a failed call: the one classification every function maps its
+/// own error from ([`DefenderError::classify`]). Never a body or a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Throttled past the caller's deadline (a 429, or pacing that would have waited past it).
+    Throttled,
+    /// No answer before the caller's deadline.
+    Deadline,
+    /// `400 ActiveRequestAlreadyExists`: a machine action of that kind is already in flight.
+    AlreadyInProgress,
+    /// Anything else, as [`DefenderError::summary`] (`403 Forbidden`).
+    Service(String),
+}
+
 impl DefenderError {
+    /// The caller-facing class of this error (see [`Failure`]); a 404 is a [`Failure::Service`] here —
+    /// a caller for whom "not found" is an answer reads it first with [`found`].
+    pub fn classify(&self) -> Failure {
+        if self.is_throttled() {
+            Failure::Throttled
+        } else if self.is_deadline() {
+            Failure::Deadline
+        } else if self.status() == Some(StatusCode::BAD_REQUEST) && self.code() == Some("ActiveRequestAlreadyExists") {
+            Failure::AlreadyInProgress
+        } else {
+            Failure::Service(self.summary())
+        }
+    }
+
     /// Throttled past the caller's deadline: a 429 from the service, or the governor would have had to
     /// wait past it.
     pub fn is_throttled(&self) -> bool {
@@ -330,5 +358,25 @@ mod tests {
         assert!(!forbidden.is_throttled() && !forbidden.is_deadline());
         assert!(api(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests").is_throttled());
         assert!(DefenderError::Deadline { endpoint: "mde.machines.get" }.is_deadline());
+    }
+
+    #[test]
+    fn classify_names_what_the_caller_tells_its_user() {
+        assert_eq!(api(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests").classify(), Failure::Throttled);
+        let paced = DefenderError::Paced { endpoint: "mde.alerts.list", wait: Duration::from_secs(30) };
+        assert_eq!(paced.classify(), Failure::Throttled);
+        assert_eq!(DefenderError::Deadline { endpoint: "mde.machines.get" }.classify(), Failure::Deadline);
+        let busy = api(StatusCode::BAD_REQUEST, "ActiveRequestAlreadyExists");
+        assert_eq!(busy.classify(), Failure::AlreadyInProgress);
+        // The code alone is not enough: the documented answer is a 400.
+        assert_eq!(
+            api(StatusCode::CONFLICT, "ActiveRequestAlreadyExists").classify(),
+            Failure::Service("409 ActiveRequestAlreadyExists".into())
+        );
+        assert_eq!(
+            api(StatusCode::NOT_FOUND, "ResourceNotFound").classify(),
+            Failure::Service("404 ResourceNotFound".into())
+        );
+        assert_eq!(api(StatusCode::FORBIDDEN, "Forbidden").classify(), Failure::Service("403 Forbidden".into()));
     }
 }

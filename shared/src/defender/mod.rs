@@ -5,8 +5,11 @@
 //!   its name, method, path template, API family, permissions, page rate limits and source page.
 //! - [`client`] — `DefenderClient`, the [`Call`] descriptor, the tenants' API targets
 //!   ([`TargetResolver`], [`StaticTargets`]), sending inside a [`Deadline`], paging as a `Stream`.
-//! - [`error`] — `DefenderError`: status, service code and request id, `retry_after`, `is_retryable()`.
-//! - [`retry`] — what is retried, how long, the idempotency rule; the injectable clock.
+//! - [`tenant`] — `TenantClient`: the shared client, one tenant, one deadline (what functions
+//!   implement their narrow use-case traits on).
+//! - [`error`] — `DefenderError`: status, service code and request id, `retry_after`, `is_retryable()`;
+//!   `classify()` into the caller-facing `Failure`.
+//! - [`retry`] — what is retried, how long, the idempotency rule (waits on the one `crate::clock::Clock`).
 //! - [`governor`] — client-side pacing per tenant from each endpoint's page limits and a table of
 //!   documented cross-endpoint quota scopes.
 //! - [`items`] — a list page read as it streams in: items cut out of the body one at a time.
@@ -27,8 +30,10 @@ pub mod models;
 pub mod odata;
 pub mod permissions;
 pub mod retry;
+pub mod tenant;
 
 pub use client::{ApiTarget, StaticTargets, TargetResolver};
 pub use client::{Call, Deadline, DefenderClient};
 pub use endpoint::Endpoint;
-pub use error::DefenderError;
+pub use error::{DefenderError, Failure};
+pub use tenant::TenantClient;

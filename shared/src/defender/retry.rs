@@ -27,40 +27,12 @@
 //! wait, the last `Api`/`Transport` error, or `Deadline`). The number of attempts is capped too.
 //!
 //! # Time
-//! Waits and "now" come from a [`Clock`]: [`TokioClock`] in production; tests inject a clock that
-//! moves simulated time instead of sleeping.
+//! Waits and "now" come from the one [`crate::clock::Clock`] ([`crate::clock::SystemClock`] in
+//! production); tests inject a clock that moves simulated time instead of sleeping.
 
 use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
 use rand::Rng;
 use std::time::Duration;
-use tokio::time::Instant;
-
-/// Where the client reads the time and how it waits.
-pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
-    /// Now, on the same scale as [`super::Deadline`].
-    fn now(&self) -> Instant;
-    /// Wall-clock now (to read HTTP-dates and ISO times the service sends).
-    fn utc_now(&self) -> DateTime<Utc>;
-    /// Waits until `at`.
-    fn sleep_until(&self, at: Instant) -> BoxFuture<'_, ()>;
-}
-
-/// The real clock: tokio's timer (so `tokio::time::pause()` applies) and the system time.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TokioClock;
-
-impl Clock for TokioClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-    fn utc_now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-    fn sleep_until(&self, at: Instant) -> BoxFuture<'_, ()> {
-        Box::pin(tokio::time::sleep_until(at))
-    }
-}
 
 /// How often and how patiently a call is retried (always within its deadline).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -184,9 +184,17 @@ impl<S: SecretStore + ?Sized> SecretStore for Arc<S> {
 /// # Errors
 /// [`VaultError::InvalidName`].
 pub fn check_name(name: &str) -> Result<(), VaultError> {
-    let ok = (1..=127).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if ok { Ok(()) } else { Err(VaultError::InvalidName(name.to_string())) }
+    if is_secret_name(name) { Ok(()) } else { Err(VaultError::InvalidName(name.to_string())) }
 }
+
+/// The secret-name rule (Key Vault's, which every store here follows): 1-127 ASCII letters, digits
+/// and `-`.
+pub fn is_secret_name(name: &str) -> bool {
+    (1..=127).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// [`is_secret_name`] in words, for error messages.
+pub const SECRET_NAME_RULE: &str = "a Key Vault secret name (1-127 letters, digits and '-')";
 
 #[cfg(test)]
 mod tests {

@@ -21,7 +21,7 @@ use defender_shared::{
     runtime::Runtime,
 };
 use scheduled_export::{
-    defender::ClientSource,
+    defender,
     export::{Job, Outcome, StopSignal, Stream, StreamKind, export_stream},
     sink::DirSink,
 };
@@ -155,7 +155,7 @@ pub async fn run(alerts: u64) -> Result<Vec<Row>, BoxError> {
     let tenant = rt.registry.iter().next().ok_or("no tenant")?.name.clone();
     let client = DefenderClient::new(rt.http.clone(), rt.tokens.clone(), rt.registry.clone())
         .with_governor(Governor::disabled());
-    let source = ClientSource::new(Arc::new(client), tenant);
+    let source = defender::source(Arc::new(client), tenant);
     let sink = DirSink::new(dir.join("out"));
     let now = chrono::Utc::now();
     let job = Job {

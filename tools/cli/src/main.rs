@@ -89,10 +89,6 @@ enum SignScheme {
     },
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
 fn read_secret(path: &std::path::Path) -> Result<SecretString, Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     Ok(SecretString::new(text.trim()))
@@ -100,7 +96,7 @@ fn read_secret(path: &std::path::Path) -> Result<SecretString, Box<dyn std::erro
 
 /// The curl arguments for a signed request (header values hold no spaces, so `$(...)` splits them right).
 fn sign(scheme: &SignScheme) -> Result<String, Box<dyn std::error::Error>> {
-    let ts = now_unix();
+    let ts = defender_shared::clock::now_unix();
     Ok(match scheme {
         SignScheme::Webhook { secret_file, body, id } => {
             let id = id.clone().unwrap_or_else(|| format!("msg_{ts}"));

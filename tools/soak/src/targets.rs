@@ -440,7 +440,7 @@ pub fn indicators(data: &[u8]) {
     id_round_trip::<IncidentId>(&s, ToString::to_string, QUERY);
     id_round_trip::<UrlIndicator>(&s, |u| u.as_str().to_string(), URL);
     if let Ok(doc) = serde_json::from_slice::<Value>(data) {
-        for item in webhook_enrich::extract::indicators(&doc) {
+        for item in webhook_enrich::request::extract::indicators(&doc) {
             if let Ok(ind) = &item.parsed {
                 let again = Indicator::parse(item.kind, &ind.value());
                 assert_eq!(again.as_ref(), Ok(ind), "extracted {:?} does not re-validate", item.input);

@@ -9,7 +9,7 @@ use defender_shared::{
 };
 use flate2::read::GzDecoder;
 use scheduled_export::{
-    defender::ClientSource,
+    defender,
     export::{Job, Source, Stream},
 };
 use std::{
@@ -29,7 +29,7 @@ pub async fn source_for(sim: &SimEnv, governor: Governor) -> Arc<dyn Source> {
     let client = DefenderClient::new(rt.http.clone(), rt.tokens.clone(), rt.registry.clone())
         .with_governor(governor)
         .with_retry(retry);
-    Arc::new(ClientSource::new(Arc::new(client), tenant))
+    Arc::new(defender::source(Arc::new(client), tenant))
 }
 
 /// A job of the default tenant started at `now`: a 15-minute lease, 5 minutes of overlap, two minutes

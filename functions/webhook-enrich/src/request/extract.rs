@@ -13,7 +13,7 @@
 //!
 //! Extracted values go through the same validation as explicit ones.
 
-use crate::request::{Indicator, Item, Kind, MAX_INDICATORS};
+use super::{Indicator, Item, Kind, MAX_INDICATORS};
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -87,7 +87,7 @@ enum Seg<'a> {
 }
 
 /// The walk's state: the path as a stack (rendered only for kept items), the items, and what was
-/// already taken (by the same key [`crate::request`] de-duplicates with).
+/// already taken (by the same key [`super`] de-duplicates with).
 struct Walker<'a> {
     /// `alert` and the object keys on the path (what decides an ambiguous value's kind).
     keys: Vec<&'a str>,
