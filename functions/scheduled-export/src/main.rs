@@ -15,7 +15,11 @@ async fn main() -> Result<(), Error> {
     let command = cli::from_args();
     let state = state::from_env(lambda::init("scheduled-export")?).await?;
     match command {
-        Command::Lambda => lambda::serve_events(&Scheduled::from_env(state).await, invoke::handle).await,
+        // Fan-out mode (EXPORT_JOB_QUEUE_URL): the schedule only enqueues one job per (tenant, stream).
+        Command::Lambda => match state.cfg.job_queue.clone() {
+            Some(queue) => scheduled_export::fanout::serve_scheduler(&state, &queue).await,
+            None => lambda::serve_events(&Scheduled::from_env(state).await, invoke::handle).await,
+        },
         Command::Backfill(window) => cli::backfill(&state, window).await,
     }
 }
