@@ -80,9 +80,9 @@ pub mod worker;
 // types both ways), which keeps the sibling modules free of cycles.
 pub use actions::changes;
 pub use command::indicators;
+use defender_shared::defender::Endpoint;
 pub use followup::events;
 pub use handler::teams_bot;
-use defender_shared::defender::Endpoint;
 
 /// Every documented endpoint the functions may call (for the permission self-check).
 pub const ENDPOINTS: &[Endpoint] = &[

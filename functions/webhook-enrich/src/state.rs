@@ -9,8 +9,8 @@ use crate::{
 };
 use defender_shared::{
     auth::TokenProvider,
-    cloud::ApiFamily,
     clock::now_unix,
+    cloud::ApiFamily,
     config::{Config, env},
     defender::{Deadline, TenantClient},
     doctor,

@@ -7,23 +7,19 @@
 use defender_shared::{config::Config, runtime::Runtime, secret::SecretString, webhook};
 use lambda_http::{Body, http::StatusCode};
 use serde_json::{Value, json};
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 use tenant_sim::{
     SimOptions,
     latency::{SpanKind, now_us, round_trips},
-    start,
+};
+use testkit::{
+    SimEnv,
+    demo::{WHSEC, now},
 };
 use webhook_enrich::{config::EnrichConfig, handler, state};
 
-const APP: &str = "11111111-1111-4111-8111-111111111111";
-const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
-const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// Long enough that requests sent together overlap on a loaded machine, short enough for a test.
 const LATENCY: Duration = Duration::from_millis(60);
-
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
-}
 
 fn event(body: &str, id: &str) -> lambda_http::Request {
     let mut v: Value = serde_json::from_str(include_str!("fixtures/apigw-v2-post-enrich.json")).unwrap();
@@ -43,25 +39,8 @@ fn event(body: &str, id: &str) -> lambda_http::Request {
 /// poll, then challenge → token → secret, then machine → users → alerts (nine requests in a row).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_first_answer_waits_three_sequential_requests_under_latency() {
-    let sim = start(SimOptions { latency: LATENCY, ..SimOptions::demo().unwrap() }).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("df-enrich-cold-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &sim.ca_pem).unwrap();
-    let env: HashMap<&str, String> = [
-        ("AZURE_TENANT_ID", sim.tenant_id()),
-        ("AZURE_CLIENT_ID", APP.to_string()),
-        ("AZURE_CLIENT_SECRET", SECRET.to_string()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("KEY_VAULT_URL", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
-        ("DEFENDER_LOCAL_MODE", "1".to_string()),
-    ]
-    .into_iter()
-    .collect();
+    let sim = SimEnv::start(SimOptions { latency: LATENCY, ..SimOptions::demo().unwrap() }).await;
+    let lookup = sim.lookup(&[]);
     let machine = {
         let seed = sim.sim.tenant.lock().unwrap().seed.clone();
         let m = seed.machines.iter().find(|m| seed.alerts.iter().any(|a| a["machineId"] == m["id"])).unwrap();
@@ -72,12 +51,11 @@ async fn the_first_answer_waits_three_sequential_requests_under_latency() {
 
     // What `main` does, then the first invocation.
     let started = now_us();
-    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let config = Config::from_lookup(lookup).unwrap();
     let rt = Runtime::from_config(config).await.unwrap();
     let st = state::build(rt, EnrichConfig::from_lookup(|_| None).unwrap(), now).await.unwrap();
     let r = handler::handle(&st, event(&body, "msg_cold_1")).await;
     let answered = now_us();
-    std::fs::remove_dir_all(&dir).ok();
 
     let Body::Text(t) = r.body() else { panic!("no text body") };
     assert_eq!(r.status(), StatusCode::OK, "{t}");
