@@ -274,6 +274,13 @@ pub async fn invocation<F: Future>(request_id: &str, fut: F) -> F::Output {
     CONTEXT.scope(ctx, run).await
 }
 
+/// Runs `fut` as part of the cold start although it finishes in the background (the warm-up and the
+/// permission self-check spawned at init): its lines say `cold_start: true` and `init: true` with a null
+/// `request_id`, wherever they fall among the first invocation's lines.
+pub fn init_task<F: Future>(fut: F) -> tracing::instrument::Instrumented<F> {
+    fut.instrument(tracing::info_span!("init", cold_start = true, init = true))
+}
+
 /// Runs `fut` as one unit of work inside the invocation (a queued job): its own span and context,
 /// with `correlation_id` (carried from the request that caused it) and a `tenant` of its own.
 pub async fn scope<F: Future>(correlation_id: Option<&str>, fut: F) -> F::Output {

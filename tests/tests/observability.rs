@@ -123,8 +123,15 @@ fn check_lines(service: &'static str, stdout: Vec<String>, stderr: String, invoc
         }
         lines.push(v);
     }
-    // request_id: null on the init lines only (before the first invocation), then one per invocation;
-    // cold_start: true on the first invocation's lines, false after.
+    // request_id: null on the init lines only (before the first invocation, or from the cold start's
+    // background warm-up and self-check, marked `init`, which may finish during the first invocation),
+    // then one per invocation; cold_start: true on the init and first invocation's lines, false after.
+    let all = lines;
+    let (init, lines): (Vec<Value>, Vec<Value>) = all.iter().cloned().partition(|l| l["init"] == true);
+    assert!(
+        init.iter().all(|l| l["cold_start"] == true && l["request_id"].is_null()),
+        "{service}: background init lines are the cold start's: {init:?}"
+    );
     let first =
         lines.iter().position(|l| !l["request_id"].is_null()).unwrap_or_else(|| panic!("{service}: {stdout:?}"));
     if let Some(l) = lines[first..].iter().find(|l| !l["request_id"].is_string()) {
@@ -141,7 +148,7 @@ fn check_lines(service: &'static str, stdout: Vec<String>, stderr: String, invoc
         assert_eq!(l["cold_start"], id == ids[0], "{service}: cold_start on the first invocation only: {l}");
     }
     assert_eq!(ids.len(), invocations, "{service}: {ids:?}");
-    Printed { service, lines, raw: format!("{}\n{stderr}", stdout.join("\n")) }
+    Printed { service, lines: all, raw: format!("{}\n{stderr}", stdout.join("\n")) }
 }
 
 /// Asserts no secret is in anything a function printed.

@@ -141,7 +141,7 @@ pub async fn build(rt: Runtime, cfg: EnrichConfig, clock: fn() -> i64) -> Result
             secrets.push(name.clone());
         }
     }
-    tokio::spawn(warm_up_and_self_check(rt.clone(), secrets));
+    tokio::spawn(defender_shared::telemetry::init_task(warm_up_and_self_check(rt.clone(), secrets)));
     let callback = cfg.callback_url.map(|u| (u, rt.http.clone(), cfg.callback_secret_name.clone()));
     Ok(State {
         store: rt.store.clone(),
