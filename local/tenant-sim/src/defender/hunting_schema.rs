@@ -10,240 +10,186 @@
 //! `SByte`, and its `int` `RequestSourcePort` as `Int32`: contract/real-responses/
 //! cisco_relay__advanced_hunting.json), `dynamic` → `Object`.
 
-/// `(table, [(column, declared type)])`, columns in the documented order.
-pub const TABLES: &[(&str, &[(&str, &str)])] = &[
+/// A column group's KQL schema text, `Name:type` pairs as the reference pages list them; the groups a
+/// table shares with others (the event's device, the initiating process's account and image, its
+/// remote session) are written once.
+type Group = &'static str;
+
+/// Columns that share a prefix: `prefixed!("Initiating"; "A:string" "B:long")` is
+/// `"InitiatingA:string InitiatingB:long "`.
+macro_rules! prefixed {
+    ($p:expr; $($column:literal)+) => {
+        concat!($($p, $column, " "),+)
+    };
+}
+
+/// A process image's hashes: `{p}SHA1`, `{p}SHA256`, `{p}MD5`.
+macro_rules! hashes {
+    ($p:literal) => {
+        prefixed!($p; "SHA1:string" "SHA256:string" "MD5:string")
+    };
+}
+
+/// An image's version information: `{p}VersionInfoCompanyName` … `{p}VersionInfoFileDescription`.
+macro_rules! version_info {
+    ($p:literal) => {
+        prefixed!(concat!($p, "VersionInfo");
+            "CompanyName:string" "ProductName:string" "ProductVersion:string"
+            "InternalFileName:string" "OriginalFileName:string" "FileDescription:string")
+    };
+}
+
+/// An account: `{p}Domain`, `{p}Name`, `{p}Sid`, `{p}Upn`, `{p}ObjectId`.
+macro_rules! account {
+    ($p:literal) => {
+        prefixed!($p; "Domain:string" "Name:string" "Sid:string" "Upn:string" "ObjectId:string")
+    };
+}
+
+/// Every `Device*Events` table opens with these.
+const EVENT: Group = "Timestamp:datetime DeviceId:string DeviceName:string ActionType:string";
+const INITIATING_ACCOUNT: Group = account!("InitiatingProcessAccount");
+/// The initiating image's hashes, name and size, in the order three of the four tables list them.
+const INITIATING_IMAGE: Group =
+    concat!(hashes!("InitiatingProcess"), " InitiatingProcessFileName:string InitiatingProcessFileSize:long");
+/// The initiating image's version information, then the process: in every table, in this order.
+const INITIATING_PROCESS: Group = concat!(
+    version_info!("InitiatingProcess"),
+    " InitiatingProcessId:long InitiatingProcessCommandLine:string InitiatingProcessCreationTime:datetime"
+);
+const INITIATING_PARENT: Group = "InitiatingProcessParentId:long InitiatingProcessParentFileName:string InitiatingProcessParentCreationTime:datetime";
+const INITIATING_ELEVATION: Group = "InitiatingProcessIntegrityLevel:string InitiatingProcessTokenElevation:string";
+const REPORT: Group = "ReportId:long AppGuardContainerId:string";
+const REMOTE_SESSION: Group = "InitiatingProcessSessionId:long IsInitiatingProcessRemoteSession:bool \
+     InitiatingProcessRemoteSessionDeviceName:string InitiatingProcessRemoteSessionIP:string";
+
+/// `(table, column groups)`, the columns in the documented order.
+pub const TABLES: &[(&str, &[Group])] = &[
     (
         "DeviceProcessEvents",
         &[
-            ("Timestamp", "DateTime"),
-            ("DeviceId", "String"),
-            ("DeviceName", "String"),
-            ("ActionType", "String"),
-            ("FileName", "String"),
-            ("FolderPath", "String"),
-            ("SHA1", "String"),
-            ("SHA256", "String"),
-            ("MD5", "String"),
-            ("FileSize", "Int64"),
-            ("ProcessVersionInfoCompanyName", "String"),
-            ("ProcessVersionInfoProductName", "String"),
-            ("ProcessVersionInfoProductVersion", "String"),
-            ("ProcessVersionInfoInternalFileName", "String"),
-            ("ProcessVersionInfoOriginalFileName", "String"),
-            ("ProcessVersionInfoFileDescription", "String"),
-            ("ProcessId", "Int64"),
-            ("ProcessCommandLine", "String"),
-            ("ProcessIntegrityLevel", "String"),
-            ("ProcessTokenElevation", "String"),
-            ("ProcessCreationTime", "DateTime"),
-            ("AccountDomain", "String"),
-            ("AccountName", "String"),
-            ("AccountSid", "String"),
-            ("AccountUpn", "String"),
-            ("AccountObjectId", "String"),
-            ("LogonId", "Int64"),
-            ("InitiatingProcessAccountDomain", "String"),
-            ("InitiatingProcessAccountName", "String"),
-            ("InitiatingProcessAccountSid", "String"),
-            ("InitiatingProcessAccountUpn", "String"),
-            ("InitiatingProcessAccountObjectId", "String"),
-            ("InitiatingProcessLogonId", "Int64"),
-            ("InitiatingProcessIntegrityLevel", "String"),
-            ("InitiatingProcessTokenElevation", "String"),
-            ("InitiatingProcessSHA1", "String"),
-            ("InitiatingProcessSHA256", "String"),
-            ("InitiatingProcessMD5", "String"),
-            ("InitiatingProcessFileName", "String"),
-            ("InitiatingProcessFileSize", "Int64"),
-            ("InitiatingProcessVersionInfoCompanyName", "String"),
-            ("InitiatingProcessVersionInfoProductName", "String"),
-            ("InitiatingProcessVersionInfoProductVersion", "String"),
-            ("InitiatingProcessVersionInfoInternalFileName", "String"),
-            ("InitiatingProcessVersionInfoOriginalFileName", "String"),
-            ("InitiatingProcessVersionInfoFileDescription", "String"),
-            ("InitiatingProcessId", "Int64"),
-            ("InitiatingProcessCommandLine", "String"),
-            ("InitiatingProcessCreationTime", "DateTime"),
-            ("InitiatingProcessFolderPath", "String"),
-            ("InitiatingProcessParentId", "Int64"),
-            ("InitiatingProcessParentFileName", "String"),
-            ("InitiatingProcessParentCreationTime", "DateTime"),
-            ("InitiatingProcessSignerType", "String"),
-            ("InitiatingProcessSignatureStatus", "String"),
-            ("ReportId", "Int64"),
-            ("AppGuardContainerId", "String"),
-            ("AdditionalFields", "String"),
+            EVENT,
+            "FileName:string FolderPath:string",
+            hashes!(""),
+            "FileSize:long",
+            version_info!("Process"),
+            "ProcessId:long ProcessCommandLine:string ProcessIntegrityLevel:string \
+             ProcessTokenElevation:string ProcessCreationTime:datetime",
+            account!("Account"),
+            "LogonId:long",
+            INITIATING_ACCOUNT,
+            "InitiatingProcessLogonId:long",
+            INITIATING_ELEVATION,
+            INITIATING_IMAGE,
+            INITIATING_PROCESS,
+            "InitiatingProcessFolderPath:string",
+            INITIATING_PARENT,
+            "InitiatingProcessSignerType:string InitiatingProcessSignatureStatus:string",
+            REPORT,
+            "AdditionalFields:string",
         ],
     ),
     (
         "DeviceNetworkEvents",
         &[
-            ("Timestamp", "DateTime"),
-            ("DeviceId", "String"),
-            ("DeviceName", "String"),
-            ("ActionType", "String"),
-            ("RemoteIP", "String"),
-            ("RemotePort", "Int32"),
-            ("RemoteUrl", "String"),
-            ("LocalIP", "String"),
-            ("LocalPort", "Int32"),
-            ("Protocol", "String"),
-            ("LocalIPType", "String"),
-            ("RemoteIPType", "String"),
-            ("InitiatingProcessSHA1", "String"),
-            ("InitiatingProcessSHA256", "String"),
-            ("InitiatingProcessMD5", "String"),
-            ("InitiatingProcessFileName", "String"),
-            ("InitiatingProcessFileSize", "Int64"),
-            ("InitiatingProcessVersionInfoCompanyName", "String"),
-            ("InitiatingProcessVersionInfoProductName", "String"),
-            ("InitiatingProcessVersionInfoProductVersion", "String"),
-            ("InitiatingProcessVersionInfoInternalFileName", "String"),
-            ("InitiatingProcessVersionInfoOriginalFileName", "String"),
-            ("InitiatingProcessVersionInfoFileDescription", "String"),
-            ("InitiatingProcessId", "Int64"),
-            ("InitiatingProcessCommandLine", "String"),
-            ("InitiatingProcessCreationTime", "DateTime"),
-            ("InitiatingProcessFolderPath", "String"),
-            ("InitiatingProcessParentFileName", "String"),
-            ("InitiatingProcessParentId", "Int64"),
-            ("InitiatingProcessParentCreationTime", "DateTime"),
-            ("InitiatingProcessAccountDomain", "String"),
-            ("InitiatingProcessAccountName", "String"),
-            ("InitiatingProcessAccountSid", "String"),
-            ("InitiatingProcessAccountUpn", "String"),
-            ("InitiatingProcessAccountObjectId", "String"),
-            ("InitiatingProcessIntegrityLevel", "String"),
-            ("InitiatingProcessTokenElevation", "String"),
-            ("ReportId", "Int64"),
-            ("AppGuardContainerId", "String"),
-            ("AdditionalFields", "String"),
-            ("InitiatingProcessSessionId", "Int64"),
-            ("IsInitiatingProcessRemoteSession", "SByte"),
-            ("InitiatingProcessRemoteSessionDeviceName", "String"),
-            ("InitiatingProcessRemoteSessionIP", "String"),
+            EVENT,
+            "RemoteIP:string RemotePort:int RemoteUrl:string LocalIP:string LocalPort:int Protocol:string \
+             LocalIPType:string RemoteIPType:string",
+            INITIATING_IMAGE,
+            INITIATING_PROCESS,
+            "InitiatingProcessFolderPath:string InitiatingProcessParentFileName:string \
+             InitiatingProcessParentId:long InitiatingProcessParentCreationTime:datetime",
+            INITIATING_ACCOUNT,
+            INITIATING_ELEVATION,
+            REPORT,
+            "AdditionalFields:string",
+            REMOTE_SESSION,
         ],
     ),
     (
         "DeviceFileEvents",
         &[
-            ("Timestamp", "DateTime"),
-            ("DeviceId", "String"),
-            ("DeviceName", "String"),
-            ("ActionType", "String"),
-            ("FileName", "String"),
-            ("FolderPath", "String"),
-            ("SHA1", "String"),
-            ("SHA256", "String"),
-            ("MD5", "String"),
-            ("FileOriginUrl", "String"),
-            ("FileOriginReferrerUrl", "String"),
-            ("FileOriginIP", "String"),
-            ("PreviousFolderPath", "String"),
-            ("PreviousFileName", "String"),
-            ("FileSize", "Int64"),
-            ("InitiatingProcessAccountDomain", "String"),
-            ("InitiatingProcessAccountName", "String"),
-            ("InitiatingProcessAccountSid", "String"),
-            ("InitiatingProcessAccountUpn", "String"),
-            ("InitiatingProcessAccountObjectId", "String"),
-            ("InitiatingProcessMD5", "String"),
-            ("InitiatingProcessSHA1", "String"),
-            ("InitiatingProcessSHA256", "String"),
-            ("InitiatingProcessFolderPath", "String"),
-            ("InitiatingProcessFileName", "String"),
-            ("InitiatingProcessFileSize", "Int64"),
-            ("InitiatingProcessVersionInfoCompanyName", "String"),
-            ("InitiatingProcessVersionInfoProductName", "String"),
-            ("InitiatingProcessVersionInfoProductVersion", "String"),
-            ("InitiatingProcessVersionInfoInternalFileName", "String"),
-            ("InitiatingProcessVersionInfoOriginalFileName", "String"),
-            ("InitiatingProcessVersionInfoFileDescription", "String"),
-            ("InitiatingProcessId", "Int64"),
-            ("InitiatingProcessCommandLine", "String"),
-            ("InitiatingProcessCreationTime", "DateTime"),
-            ("InitiatingProcessIntegrityLevel", "String"),
-            ("InitiatingProcessTokenElevation", "String"),
-            ("InitiatingProcessParentId", "Int64"),
-            ("InitiatingProcessParentFileName", "String"),
-            ("InitiatingProcessParentCreationTime", "DateTime"),
-            ("RequestProtocol", "String"),
-            ("RequestSourceIP", "String"),
-            ("RequestSourcePort", "Int32"),
-            ("RequestAccountName", "String"),
-            ("RequestAccountDomain", "String"),
-            ("RequestAccountSid", "String"),
-            ("ShareName", "String"),
-            ("SensitivityLabel", "String"),
-            ("SensitivitySubLabel", "String"),
-            ("IsAzureInfoProtectionApplied", "SByte"),
-            ("ReportId", "Int64"),
-            ("AppGuardContainerId", "String"),
-            ("AdditionalFields", "String"),
-            ("InitiatingProcessSessionId", "Int64"),
-            ("IsInitiatingProcessRemoteSession", "SByte"),
-            ("InitiatingProcessRemoteSessionDeviceName", "String"),
-            ("InitiatingProcessRemoteSessionIP", "String"),
+            EVENT,
+            "FileName:string FolderPath:string",
+            hashes!(""),
+            "FileOriginUrl:string FileOriginReferrerUrl:string FileOriginIP:string PreviousFolderPath:string \
+             PreviousFileName:string FileSize:long",
+            INITIATING_ACCOUNT,
+            "InitiatingProcessMD5:string InitiatingProcessSHA1:string InitiatingProcessSHA256:string \
+             InitiatingProcessFolderPath:string InitiatingProcessFileName:string InitiatingProcessFileSize:long",
+            INITIATING_PROCESS,
+            INITIATING_ELEVATION,
+            INITIATING_PARENT,
+            "RequestProtocol:string RequestSourceIP:string RequestSourcePort:int RequestAccountName:string \
+             RequestAccountDomain:string RequestAccountSid:string ShareName:string SensitivityLabel:string \
+             SensitivitySubLabel:string IsAzureInfoProtectionApplied:bool",
+            REPORT,
+            "AdditionalFields:string",
+            REMOTE_SESSION,
         ],
     ),
     (
         "DeviceRegistryEvents",
         &[
-            ("Timestamp", "DateTime"),
-            ("DeviceId", "String"),
-            ("DeviceName", "String"),
-            ("ActionType", "String"),
-            ("RegistryKey", "String"),
-            ("RegistryValueType", "String"),
-            ("RegistryValueName", "String"),
-            ("RegistryValueData", "String"),
-            ("PreviousRegistryKey", "String"),
-            ("PreviousRegistryValueName", "String"),
-            ("PreviousRegistryValueData", "String"),
-            ("InitiatingProcessAccountDomain", "String"),
-            ("InitiatingProcessAccountName", "String"),
-            ("InitiatingProcessAccountSid", "String"),
-            ("InitiatingProcessAccountUpn", "String"),
-            ("InitiatingProcessAccountObjectId", "String"),
-            ("InitiatingProcessSHA1", "String"),
-            ("InitiatingProcessSHA256", "String"),
-            ("InitiatingProcessMD5", "String"),
-            ("InitiatingProcessFileName", "String"),
-            ("InitiatingProcessFileSize", "Int64"),
-            ("InitiatingProcessVersionInfoCompanyName", "String"),
-            ("InitiatingProcessVersionInfoProductName", "String"),
-            ("InitiatingProcessVersionInfoProductVersion", "String"),
-            ("InitiatingProcessVersionInfoInternalFileName", "String"),
-            ("InitiatingProcessVersionInfoOriginalFileName", "String"),
-            ("InitiatingProcessVersionInfoFileDescription", "String"),
-            ("InitiatingProcessId", "Int64"),
-            ("InitiatingProcessCommandLine", "String"),
-            ("InitiatingProcessCreationTime", "DateTime"),
-            ("InitiatingProcessFolderPath", "String"),
-            ("InitiatingProcessParentId", "Int64"),
-            ("InitiatingProcessParentFileName", "String"),
-            ("InitiatingProcessParentCreationTime", "DateTime"),
-            ("InitiatingProcessIntegrityLevel", "String"),
-            ("InitiatingProcessTokenElevation", "String"),
-            ("ReportId", "Int64"),
-            ("AppGuardContainerId", "String"),
-            ("InitiatingProcessSessionId", "Int64"),
-            ("IsInitiatingProcessRemoteSession", "SByte"),
-            ("InitiatingProcessRemoteSessionDeviceName", "String"),
-            ("InitiatingProcessRemoteSessionIP", "String"),
+            EVENT,
+            "RegistryKey:string RegistryValueType:string RegistryValueName:string RegistryValueData:string \
+             PreviousRegistryKey:string PreviousRegistryValueName:string PreviousRegistryValueData:string",
+            INITIATING_ACCOUNT,
+            INITIATING_IMAGE,
+            INITIATING_PROCESS,
+            "InitiatingProcessFolderPath:string",
+            INITIATING_PARENT,
+            INITIATING_ELEVATION,
+            REPORT,
+            REMOTE_SESSION,
         ],
     ),
 ];
 
+/// The .NET type name an answer declares for a KQL type (the table in this module's header).
+fn dotnet(kql: &str) -> Option<&'static str> {
+    Some(match kql {
+        "datetime" => "DateTime",
+        "string" => "String",
+        "long" => "Int64",
+        "int" => "Int32",
+        "bool" => "SByte",
+        "dynamic" => "Object",
+        _ => return None,
+    })
+}
+
+/// The `(column, KQL type)` pairs of one table, in order.
+fn columns(groups: &'static [Group]) -> impl Iterator<Item = (&'static str, &'static str)> {
+    groups.iter().flat_map(|g| g.split_whitespace()).filter_map(|c| c.split_once(':'))
+}
+
 /// The declared type of `column` in `table`, when the schema names both.
 pub fn declared(table: &str, column: &str) -> Option<&'static str> {
-    let (_, cols) = TABLES.iter().find(|(t, _)| *t == table)?;
-    cols.iter().find(|(c, _)| *c == column).map(|(_, t)| *t)
+    let (_, groups) = TABLES.iter().find(|(t, _)| *t == table)?;
+    columns(groups).find(|(c, _)| *c == column).and_then(|(_, t)| dotnet(t))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_column_is_name_colon_known_type_once_per_table() {
+        for (table, groups) in TABLES {
+            let tokens: Vec<&str> = groups.iter().flat_map(|g| g.split_whitespace()).collect();
+            let mut names: Vec<&str> = Vec::new();
+            for token in tokens {
+                let (name, kql) = token.split_once(':').unwrap_or((token, ""));
+                assert!(dotnet(kql).is_some(), "{table}: {token}");
+                assert!(!names.contains(&name), "{table}: {name} twice");
+                names.push(name);
+            }
+        }
+        assert_eq!(declared("DeviceNetworkEvents", "RemotePort"), Some("Int32"));
+        assert_eq!(declared("DeviceProcessEvents", "ProcessVersionInfoCompanyName"), Some("String"));
+        assert_eq!(declared("DeviceRegistryEvents", "AdditionalFields"), None);
+    }
 
     #[test]
     fn the_recorded_answer_s_types_are_the_declared_ones() {
