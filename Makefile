@@ -99,23 +99,27 @@ SAM_VERSION := 1.170.0
 LAMBDA_STAMP := $(VENV)/lambda/.stamp-cargo-lambda-$(CARGO_LAMBDA_VERSION)-zig-$(ZIGLANG_VERSION)
 SAM_STAMP := $(VENV)/sam/.stamp-sam-$(SAM_VERSION)
 
+# Each tool's venv, one recipe: created afresh in the stamp's folder, its pins installed, then the stamp.
+define pip-venv
+rm -rf $(@D)
+$(PYTHON) -m venv $(@D)
+$(@D)/bin/pip install $(PIP_FLAGS) $(PIP_REQS)
+touch $@
+endef
+$(LINT_STAMP): PIP_REQS := 'cfn-lint==$(CFN_LINT_VERSION)' 'openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)'
+$(CHECKOV_STAMP): PIP_REQS := 'checkov==$(CHECKOV_VERSION)'
+$(MOTO_STAMP): PIP_REQS := 'moto[server]==$(MOTO_VERSION)'
+$(CFN_STAMP): PIP_REQS := 'aws-sam-translator==$(SAM_TRANSLATOR_VERSION)' 'pyyaml==$(PYYAML_VERSION)'
+$(LAMBDA_STAMP): PIP_REQS := 'cargo-lambda==$(CARGO_LAMBDA_VERSION)' 'ziglang==$(ZIGLANG_VERSION)'
+$(SAM_STAMP): PIP_REQS := 'aws-sam-cli==$(SAM_VERSION)'
+$(LINT_STAMP) $(CHECKOV_STAMP) $(MOTO_STAMP) $(CFN_STAMP) $(LAMBDA_STAMP) $(SAM_STAMP):
+	$(pip-venv)
+
 venv: $(LINT_STAMP) $(CHECKOV_STAMP) $(MOTO_STAMP) $(LAMBDA_STAMP)
 
 lambda-venv: $(LAMBDA_STAMP)
 
 sam-venv: $(SAM_STAMP)
-
-$(LAMBDA_STAMP):
-	rm -rf $(VENV)/lambda
-	$(PYTHON) -m venv $(VENV)/lambda
-	$(VENV)/lambda/bin/pip install $(PIP_FLAGS) 'cargo-lambda==$(CARGO_LAMBDA_VERSION)' 'ziglang==$(ZIGLANG_VERSION)'
-	touch $@
-
-$(SAM_STAMP):
-	rm -rf $(VENV)/sam
-	$(PYTHON) -m venv $(VENV)/sam
-	$(VENV)/sam/bin/pip install $(PIP_FLAGS) 'aws-sam-cli==$(SAM_VERSION)'
-	touch $@
 
 # Release arm64 zips, one per function (not part of make test: minutes of release build on 2 cores).
 # cargo-lambda writes to <target>/lambda/<binary>/bootstrap.zip.
@@ -138,33 +142,9 @@ deploy: sam-build
 
 cfn-venv: $(CFN_STAMP)
 
-$(CFN_STAMP):
-	rm -rf $(VENV)/cfn
-	$(PYTHON) -m venv $(VENV)/cfn
-	$(VENV)/cfn/bin/pip install $(PIP_FLAGS) 'aws-sam-translator==$(SAM_TRANSLATOR_VERSION)' 'pyyaml==$(PYYAML_VERSION)'
-	touch $@
-
 # moto, the AWS stand-in (S3, SQS, DynamoDB, Logs) of the store and end-to-end tests; they start it on an
 # ephemeral port through local/testkit/strict_moto.py (IAM enforced from the template's roles).
 moto: $(MOTO_STAMP)
-
-$(MOTO_STAMP):
-	rm -rf $(VENV)/moto
-	$(PYTHON) -m venv $(VENV)/moto
-	$(VENV)/moto/bin/pip install $(PIP_FLAGS) 'moto[server]==$(MOTO_VERSION)'
-	touch $@
-
-$(LINT_STAMP):
-	rm -rf $(VENV)/lint
-	$(PYTHON) -m venv $(VENV)/lint
-	$(VENV)/lint/bin/pip install $(PIP_FLAGS) 'cfn-lint==$(CFN_LINT_VERSION)' 'openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)'
-	touch $@
-
-$(CHECKOV_STAMP):
-	rm -rf $(VENV)/checkov
-	$(PYTHON) -m venv $(VENV)/checkov
-	$(VENV)/checkov/bin/pip install $(PIP_FLAGS) 'checkov==$(CHECKOV_VERSION)'
-	touch $@
 
 # Offline: cfn-lint carries its specs, checkov runs with --skip-download (no vendor calls).
 lint-infra: venv
