@@ -78,7 +78,7 @@ async fn a_machine_named_with_a_trailing_space_is_found_beside_an_undecodable_on
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_hash_travels_as_received_and_is_matched_without_its_case() {
+async fn a_hash_received_in_upper_case_is_asked_for_in_the_lower_case_defender_answers_with() {
     let (sim, st) = setup().await;
     let sha1 = {
         let t = sim.sim.tenant.lock().unwrap();
@@ -93,8 +93,9 @@ async fn a_hash_travels_as_received_and_is_matched_without_its_case() {
     assert_eq!(r["status"], "found", "{out}");
     // What Defender answered is rendered as it answered (its own lower-case hash).
     assert_eq!(r["file"]["sha1"], sha1.as_str(), "{out}");
-    // The hash went to Defender as received, not lower-cased on the way.
+    // The hash went to Defender lower-cased: the simulator, like the least lenient Defender, finds a file
+    // only by the lower-case hex it answers with (an upper-case path is a 404: not found).
     let log = paths(&sim).await;
-    assert!(log.iter().any(|p| p == &format!("/api/files/{upper}")), "{log:?}");
-    assert!(!log.iter().any(|p| p == &format!("/api/files/{sha1}")), "{log:?}");
+    assert!(log.iter().any(|p| p == &format!("/api/files/{sha1}")), "{log:?}");
+    assert!(!log.iter().any(|p| p == &format!("/api/files/{upper}")), "{log:?}");
 }

@@ -617,18 +617,19 @@ fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// The seeded file whose SHA-1, SHA-256 or MD5 is `id`, to the letter. Microsoft's pages do not say
+/// whether `/api/files/{id}` matches a hash without its case; the API answers with lower-case hex,
+/// and the least lenient Defender finds a file only by that spelling: an upper-case hash is a well-formed
+/// hash of no file (404), never the same file.
 fn file_record(ctx: &Ctx<'_>, id: &str) -> Result<Option<Value>, ApiError> {
     if !(is_hex(id, 40) || is_hex(id, 64) || is_hex(id, 32)) {
         return Err(ApiError::bad_request("InvalidHashValue", format!("'{id}' is not a valid file hash")));
     }
-    let id = id.to_ascii_lowercase();
     Ok(lock(&ctx.sim.tenant)
         .seed
         .files
         .iter()
-        .find(|f| {
-            ["sha1", "sha256", "md5"].iter().any(|k| f["file"][k].as_str().is_some_and(|h| h.eq_ignore_ascii_case(&id)))
-        })
+        .find(|f| ["sha1", "sha256", "md5"].iter().any(|k| f["file"][k].as_str() == Some(id)))
         .cloned())
 }
 
@@ -645,18 +646,16 @@ fn file_stats(ctx: &Ctx<'_>) -> Reply {
     entity(ctx, StatusCode::OK, f["stats"].clone())
 }
 
+/// A file's alerts or machines: the alerts whose evidence names its SHA-1 to the letter (as
+/// [`file_record`], case and all).
 fn file_related(ctx: &Ctx<'_>, machines: bool) -> Reply {
-    let id = ctx.id().to_ascii_lowercase();
-    if !is_hex(&id, 40) {
+    let id = ctx.id();
+    if !is_hex(id, 40) {
         return Err(ApiError::bad_request("InvalidHashValue", "Only SHA-1 is supported for this operation"));
     }
     let tenant = lock(&ctx.sim.tenant);
-    let alerts: Vec<&Value> = tenant
-        .seed
-        .alerts
-        .iter()
-        .filter(|a| evidence(a).any(|e| e["sha1"].as_str().is_some_and(|s| s.eq_ignore_ascii_case(&id))))
-        .collect();
+    let alerts: Vec<&Value> =
+        tenant.seed.alerts.iter().filter(|a| evidence(a).any(|e| e["sha1"].as_str() == Some(id))).collect();
     let out = if machines {
         machines_of(&tenant.seed.machines, &alerts, usize::MAX)
     } else {

@@ -18,8 +18,10 @@ use crate::{
 /// The documented maximum of `lookBackHours` (30 days).
 pub const MAX_LOOK_BACK_HOURS: u32 = 720;
 
+/// The path of a file by hash, in the lower-case hex the API answers with (a hash may arrive in any
+/// case; no page says the API matches it without its case).
 fn file_path(id: &FileHash, tail: &str) -> String {
-    format!("/api/files/{}{tail}", seg(&id.to_string()))
+    format!("/api/files/{}{tail}", seg(&id.to_string().to_ascii_lowercase()))
 }
 
 pub(crate) fn look_back(hours: Option<u32>) -> Vec<(String, String)> {
@@ -95,5 +97,23 @@ impl<T: TokenSource> DefenderClient<T> {
         deadline: Deadline,
     ) -> Result<ODataList<Machine>, DefenderError> {
         self.call(tenant, machines_call(id), deadline).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_goes_to_the_files_api_lower_cased() {
+        let upper = "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709";
+        let id = FileHash::Sha1(upper.parse().unwrap());
+        let lower = upper.to_ascii_lowercase();
+        assert_eq!(get_call(&id).path, format!("/api/files/{lower}"));
+        assert_eq!(stats_call(&id, None).path, format!("/api/files/{lower}/stats"));
+        assert_eq!(alerts_call(&id).path, format!("/api/files/{lower}/alerts"));
+        assert_eq!(machines_call(&id).path, format!("/api/files/{lower}/machines"));
+        let s256 = FileHash::Sha256(format!("{}{}", "AB".repeat(16), "cd".repeat(16)).parse().unwrap());
+        assert_eq!(get_call(&s256).path, format!("/api/files/{}{}", "ab".repeat(16), "cd".repeat(16)));
     }
 }
