@@ -104,13 +104,14 @@ pub(super) fn infer_kind(v: &Value) -> Option<ColumnType> {
     }
 }
 
-pub(super) fn lit_kind(l: &Lit) -> ColumnType {
+pub(super) fn lit_kind(l: &V) -> ColumnType {
     match l {
-        Lit::Null | Lit::Str(_) | Lit::Timespan(_) => ColumnType::String,
-        Lit::Bool(_) => ColumnType::Boolean,
-        Lit::Int(_) => ColumnType::Int64,
-        Lit::Float(_) => ColumnType::Double,
-        Lit::DateTime(_) => ColumnType::DateTime,
+        V::Null | V::Str(_) | V::Timespan(_) => ColumnType::String,
+        V::Bool(_) => ColumnType::Boolean,
+        V::Int(_) => ColumnType::Int64,
+        V::Float(_) => ColumnType::Double,
+        V::DateTime(_) => ColumnType::DateTime,
+        V::Dynamic(_) => ColumnType::Dynamic,
     }
 }
 
@@ -191,7 +192,7 @@ impl Schema {
                 self.kind(c).ok() == Some(ColumnType::Boolean)
                     || (self.open && !self.cols.iter().any(|col| &col.name == c))
             }
-            Expr::Lit(Lit::Bool(_)) => true,
+            Expr::Lit(V::Bool(_)) => true,
             Expr::Lit(_) | Expr::Ago(_) | Expr::Now => false,
             Expr::Not(e) => self.is_boolean(e),
             Expr::And(a, b) | Expr::Or(a, b) => self.is_boolean(a) && self.is_boolean(b),
@@ -213,15 +214,7 @@ impl Ctx<'_> {
     fn eval(&self, expr: &Expr, row: &Row) -> Result<V, KqlError> {
         Ok(match expr {
             Expr::Column(c) => read_value(row.get(c), self.schema.kind(c)?),
-            Expr::Lit(l) => match l {
-                Lit::Null => V::Null,
-                Lit::Bool(b) => V::Bool(*b),
-                Lit::Int(n) => V::Int(*n),
-                Lit::Float(f) => V::Float(*f),
-                Lit::Str(s) => V::Str(s.clone()),
-                Lit::DateTime(d) => V::DateTime(*d),
-                Lit::Timespan(t) => V::Timespan(*t),
-            },
+            Expr::Lit(l) => l.clone(),
             Expr::Ago(t) => V::DateTime(self.ago(*t)?),
             Expr::Now => V::DateTime(self.now),
             Expr::Not(e) => V::Bool(!self.truth(e, row)?),
@@ -325,13 +318,14 @@ pub(super) fn materialize(ctx: &Ctx<'_>, expr: &Expr, row: &Row) -> Result<(Valu
     match expr {
         Expr::Column(c) => Ok((row.get(c).cloned().unwrap_or(Value::Null), ctx.schema.kind(c)?)),
         Expr::Lit(l) => Ok(match l {
-            Lit::Null => (Value::Null, ColumnType::String),
-            Lit::Bool(b) => (Value::Bool(*b), ColumnType::Boolean),
-            Lit::Int(n) => (Value::from(*n), ColumnType::Int64),
-            Lit::Float(f) => (serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number), ColumnType::Double),
-            Lit::Str(s) => (Value::String(s.clone()), ColumnType::String),
-            Lit::DateTime(d) => (Value::String(format_datetime(d)), ColumnType::DateTime),
-            Lit::Timespan(_) => return Err(unsupported("timespan values in output columns")),
+            V::Null => (Value::Null, ColumnType::String),
+            V::Bool(b) => (Value::Bool(*b), ColumnType::Boolean),
+            V::Int(n) => (Value::from(*n), ColumnType::Int64),
+            V::Float(f) => (serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number), ColumnType::Double),
+            V::Str(s) => (Value::String(s.clone()), ColumnType::String),
+            V::DateTime(d) => (Value::String(format_datetime(d)), ColumnType::DateTime),
+            V::Timespan(_) => return Err(unsupported("timespan values in output columns")),
+            V::Dynamic(v) => (v.clone(), ColumnType::Dynamic),
         }),
         Expr::Ago(t) => Ok((Value::String(format_datetime(&ctx.ago(*t)?)), ColumnType::DateTime)),
         Expr::Now => Ok((Value::String(format_datetime(&ctx.now)), ColumnType::DateTime)),
@@ -342,7 +336,7 @@ pub(super) fn materialize(ctx: &Ctx<'_>, expr: &Expr, row: &Row) -> Result<(Valu
 pub(super) fn assign_kind(schema: &Schema, expr: &Expr) -> Result<ColumnType, KqlError> {
     match expr {
         Expr::Column(c) => schema.kind(c),
-        Expr::Lit(Lit::Timespan(_)) => Err(unsupported("timespan values in output columns")),
+        Expr::Lit(V::Timespan(_)) => Err(unsupported("timespan values in output columns")),
         Expr::Lit(l) => Ok(lit_kind(l)),
         Expr::Ago(_) | Expr::Now => Ok(ColumnType::DateTime),
         _ => Err(unsupported("computed expressions (only a column or a literal)")),

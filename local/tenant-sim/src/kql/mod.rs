@@ -185,17 +185,6 @@ pub struct Query {
 // AST
 // ---------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq)]
-enum Lit {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    DateTime(DateTime<Utc>),
-    Timespan(TimeDelta),
-}
-
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum CmpOp {
     Eq,
@@ -218,7 +207,8 @@ enum StrOpKind {
 #[derive(Debug, Clone)]
 enum Expr {
     Column(String),
-    Lit(Lit),
+    /// A literal: a value ([`V`]) the parser reads from the query text (never [`V::Dynamic`]).
+    Lit(V),
     Ago(TimeDelta),
     Now,
     Not(Box<Expr>),

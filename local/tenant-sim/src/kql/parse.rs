@@ -396,23 +396,23 @@ impl Parser {
     fn operand(&mut self) -> Result<Expr, KqlError> {
         let pos = self.pos();
         match self.bump() {
-            Tok::Str(s) => Ok(Expr::Lit(Lit::Str(s))),
-            Tok::Int(n) => Ok(Expr::Lit(Lit::Int(n))),
-            Tok::Float(f) => Ok(Expr::Lit(Lit::Float(f))),
-            Tok::Timespan(t) => Ok(Expr::Lit(Lit::Timespan(t))),
+            Tok::Str(s) => Ok(Expr::Lit(V::Str(s))),
+            Tok::Int(n) => Ok(Expr::Lit(V::Int(n))),
+            Tok::Float(f) => Ok(Expr::Lit(V::Float(f))),
+            Tok::Timespan(t) => Ok(Expr::Lit(V::Timespan(t))),
             Tok::DateTimeRaw(raw) => {
                 let unquoted = raw.trim_matches(|c| c == '"' || c == '\'');
                 if unquoted == "null" {
-                    return Ok(Expr::Lit(Lit::Null));
+                    return Ok(Expr::Lit(V::Null));
                 }
                 parse_datetime(unquoted)
-                    .map(|d| Expr::Lit(Lit::DateTime(d)))
+                    .map(|d| Expr::Lit(V::DateTime(d)))
                     .ok_or_else(|| syntax(pos, format!("invalid datetime literal '{raw}'")))
             }
             Tok::Punct("-") => match self.bump() {
-                Tok::Int(n) => Ok(Expr::Lit(Lit::Int(n.saturating_neg()))),
-                Tok::Float(f) => Ok(Expr::Lit(Lit::Float(-f))),
-                Tok::Timespan(t) => Ok(Expr::Lit(Lit::Timespan(-t))),
+                Tok::Int(n) => Ok(Expr::Lit(V::Int(n.saturating_neg()))),
+                Tok::Float(f) => Ok(Expr::Lit(V::Float(-f))),
+                Tok::Timespan(t) => Ok(Expr::Lit(V::Timespan(-t))),
                 _ => Err(syntax(pos, "expected a number after '-'")),
             },
             Tok::Punct("(") => {
@@ -420,8 +420,8 @@ impl Parser {
                 self.expect_punct(")")?;
                 Ok(e)
             }
-            Tok::Ident(w) if w == "true" => Ok(Expr::Lit(Lit::Bool(true))),
-            Tok::Ident(w) if w == "false" => Ok(Expr::Lit(Lit::Bool(false))),
+            Tok::Ident(w) if w == "true" => Ok(Expr::Lit(V::Bool(true))),
+            Tok::Ident(w) if w == "false" => Ok(Expr::Lit(V::Bool(false))),
             Tok::Ident(w) if !w.starts_with('!') && !w.ends_with('~') => {
                 if self.is_punct("(") {
                     self.call(&w, pos)
