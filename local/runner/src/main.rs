@@ -35,13 +35,7 @@ async fn main() -> ExitCode {
     match run(dev).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let mut msg = e.to_string();
-            let mut cur = e.source();
-            while let Some(s) = cur {
-                msg.push_str(&format!(": {s}"));
-                cur = s.source();
-            }
-            eprintln!("defender-local: FAILED: {msg}");
+            eprintln!("defender-local: FAILED: {}", tenant_sim::errors::chain(&*e));
             ExitCode::FAILURE
         }
     }

@@ -52,17 +52,6 @@ fn bad(message: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        cur = s.source();
-    }
-    msg
-}
-
 /// Reads a body of at most `limit` bytes. Past the limit it reads on to the end (up to four times the
 /// limit) without keeping anything, so a client still sending gets the answer rather than a reset
 /// connection: `Err(bytes seen)`.
@@ -110,7 +99,7 @@ async fn seed(State(sim): State<Arc<Sim>>, body: Body) -> Response {
             lock(&sim.quotas).clear();
             Json(json!({"seeded": counts})).into_response()
         }
-        Err(e) => bad(error_chain(&e)),
+        Err(e) => bad(crate::errors::chain(&e)),
     }
 }
 
@@ -284,7 +273,7 @@ async fn issuer_token(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     header.kid = Some(sim.keys.kid.clone());
     match sim.keys.sign_value(&header, &claims) {
         Ok(token) => Json(json!({"token": token})).into_response(),
-        Err(e) => bad(error_chain(&e)),
+        Err(e) => bad(crate::errors::chain(&e)),
     }
 }
 

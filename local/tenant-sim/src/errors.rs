@@ -13,6 +13,19 @@ use axum::{
 };
 use serde_json::{Value, json};
 
+/// An error and its sources, `outer: inner: root`: how the simulator, its control API and the local
+/// runner report a failure on one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        cur = s.source();
+    }
+    msg
+}
+
 /// An API error about to be rendered in its service's envelope.
 #[derive(Debug, Clone)]
 pub struct ApiError {

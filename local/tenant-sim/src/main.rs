@@ -44,13 +44,7 @@ async fn main() -> ExitCode {
     match run(Args::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let mut msg = e.to_string();
-            let mut cur = e.source();
-            while let Some(s) = cur {
-                msg.push_str(&format!(": {s}"));
-                cur = s.source();
-            }
-            eprintln!("tenant-sim: {msg}");
+            eprintln!("tenant-sim: {}", tenant_sim::errors::chain(&*e));
             ExitCode::FAILURE
         }
     }
