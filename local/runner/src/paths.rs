@@ -47,15 +47,8 @@ impl Paths {
     /// [`StackError::Missing`] naming the build command.
     pub fn binary(&self, name: &str) -> Result<PathBuf, StackError> {
         let p = self.bins.join(name);
-        if p.is_file() {
-            Ok(p)
-        } else {
-            Err(StackError::Missing {
-                what: format!("the {name} binary"),
-                path: p.display().to_string(),
-                hint: BUILD_HINT,
-            })
-        }
+        installed(&p, &format!("the {name} binary"), BUILD_HINT)?;
+        Ok(p)
     }
 
     /// cargo-lambda.
@@ -63,15 +56,11 @@ impl Paths {
     /// # Errors
     /// [`StackError::Missing`] naming the install command.
     pub fn cargo_lambda(&self) -> Result<&Path, StackError> {
-        if self.cargo_lambda.is_file() {
-            Ok(&self.cargo_lambda)
-        } else {
-            Err(StackError::Missing {
-                what: "cargo-lambda".into(),
-                path: self.cargo_lambda.display().to_string(),
-                hint: "`make lambda-venv` installs it (pip cargo-lambda into .venv/lambda)",
-            })
-        }
+        installed(
+            &self.cargo_lambda,
+            "cargo-lambda",
+            "`make lambda-venv` installs it (pip cargo-lambda into .venv/lambda)",
+        )
     }
 
     /// moto's server.
@@ -79,14 +68,15 @@ impl Paths {
     /// # Errors
     /// [`StackError::Missing`] naming the install command.
     pub fn moto(&self) -> Result<&Path, StackError> {
-        if self.moto.is_file() {
-            Ok(&self.moto)
-        } else {
-            Err(StackError::Missing {
-                what: "moto_server".into(),
-                path: self.moto.display().to_string(),
-                hint: "`make moto` installs it into .venv/moto",
-            })
-        }
+        installed(&self.moto, "moto_server", "`make moto` installs it into .venv/moto")
+    }
+}
+
+/// `path` when it is a file; else [`StackError::Missing`] naming `what` and how to get it.
+fn installed<'p>(path: &'p Path, what: &str, hint: &'static str) -> Result<&'p Path, StackError> {
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(StackError::Missing { what: what.into(), path: path.display().to_string(), hint })
     }
 }

@@ -104,7 +104,6 @@ pub struct Function {
     /// `LoggingConfig.LogFormat`, when set.
     pub log_format: Option<String>,
     /// `LoggingConfig.LogGroup`, when set.
-    #[serde(default)]
     pub log_group: Option<String>,
     /// The logical id of its execution role.
     pub role: String,

@@ -111,16 +111,13 @@ pub struct MintRequest {
     #[serde(default)]
     pub shift_s: i64,
     /// The audience (default: the configured bot app id).
-    #[serde(default)]
     pub aud: Option<String>,
     /// The `serviceurl` claim (default: the activity's).
-    #[serde(default)]
     pub serviceurl: Option<String>,
     /// Sign with a fresh key that is not published (a forgery).
     #[serde(default)]
     pub forge: bool,
     /// The issuer (default [`ISSUER`]).
-    #[serde(default)]
     pub iss: Option<String>,
 }
 

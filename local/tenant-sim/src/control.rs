@@ -165,7 +165,6 @@ async fn clear_requests(State(sim): State<Arc<Sim>>) -> StatusCode {
 #[serde(deny_unknown_fields)]
 struct Approve {
     user_code: String,
-    #[serde(default)]
     upn: Option<String>,
     #[serde(default)]
     decline: bool,
@@ -250,9 +249,7 @@ pub fn issuer_url(sim: &Sim) -> String {
 #[serde(deny_unknown_fields)]
 struct IssueRequest {
     sub: String,
-    #[serde(default)]
     aud: Option<String>,
-    #[serde(default)]
     ttl_s: Option<i64>,
 }
 

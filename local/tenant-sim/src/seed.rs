@@ -22,16 +22,12 @@ pub struct AppReg {
     /// Application (client) id.
     pub client_id: String,
     /// Display name.
-    #[serde(default)]
     pub display_name: Option<String>,
     /// Client secret credential.
-    #[serde(default)]
     pub client_secret: Option<String>,
     /// Certificate credential (PEM of the public certificate).
-    #[serde(default)]
     pub certificate_pem: Option<String>,
     /// Federated identity credential.
-    #[serde(default)]
     pub federated: Option<Federated>,
     /// More federated identity credentials (Entra allows up to 20 per app: e.g. one per AWS role).
     #[serde(default)]
@@ -44,7 +40,6 @@ pub struct AppReg {
     pub vault_access: bool,
     /// With Azure RBAC scoped to single secrets: the only secrets the app may read ("Key Vault Secrets
     /// User" on `/secrets/{name}`); it may not write, nor list the vault. `None`: the whole vault.
-    #[serde(default)]
     pub vault_secrets: Option<Vec<String>>,
     /// A public client (device code) has no credential.
     #[serde(default)]
@@ -67,14 +62,11 @@ pub struct Federated {
     #[serde(default = "default_fic_audience")]
     pub audience: String,
     /// Where the issuer publishes its keys.
-    #[serde(default)]
     pub jwks_url: Option<String>,
     /// The issuer's keys, inline.
-    #[serde(default)]
     pub jwks: Option<Value>,
     /// Until then (ISO 8601, simulated clock) Entra does not see the credential yet and answers
     /// AADSTS70021: a newly added federated credential takes a while to propagate.
-    #[serde(default)]
     pub visible_from: Option<String>,
 }
 
@@ -102,7 +94,6 @@ pub struct Seed {
     /// The moment the seed's timestamps were written for. When set, every timestamp in the data is
     /// shifted by (now − `as_of`) at load, so the demo tenant always looks recent (alerts from the last
     /// days, hunting rows inside the 30-day window) whenever it runs.
-    #[serde(default)]
     pub as_of: Option<String>,
     /// Registered applications.
     #[serde(default)]
@@ -162,7 +153,6 @@ pub struct Seed {
     #[serde(default)]
     pub hunting: BTreeMap<String, Vec<Map<String, Value>>>,
     /// A procedural MDE alert sequence for volume benches (see [`GeneratedAlerts`]).
-    #[serde(default)]
     pub generated_alerts: Option<GeneratedAlerts>,
 }
 

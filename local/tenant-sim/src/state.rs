@@ -207,7 +207,6 @@ pub struct LogEntry {
 #[serde(deny_unknown_fields)]
 pub struct FaultRule {
     /// Method to match (any when absent).
-    #[serde(default)]
     pub method: Option<String>,
     /// Path prefix to match.
     pub path_prefix: String,
@@ -215,19 +214,15 @@ pub struct FaultRule {
     #[serde(default)]
     pub status: u16,
     /// `Retry-After` seconds to send with it.
-    #[serde(default)]
     pub retry_after_s: Option<u64>,
     /// Delay before answering.
     #[serde(default)]
     pub delay_ms: u64,
     /// How many matching requests it applies to (forever when absent).
-    #[serde(default)]
     pub times: Option<u32>,
     /// Apply with this probability (0..=1) instead of always.
-    #[serde(default)]
     pub probability: Option<f64>,
     /// Seed for the probability's random stream (deterministic runs).
-    #[serde(default)]
     pub seed: Option<u64>,
 }
 

@@ -50,8 +50,8 @@ use crate::{
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{Path, State, rejection::PathRejection},
-    http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
+    extract::{FromRequestParts, Path, rejection::PathRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, Uri, header, request::Parts},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -77,6 +77,22 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/secrets/{name}/", get(get_latest).patch(update_latest))
         .route("/secrets/{name}/versions", get(list_versions))
         .route("/secrets/{name}/{version}", get(get_version).patch(update_version))
+}
+
+/// What every handler takes from the request: the simulator, the URI (host, query) and the headers
+/// (authorization, host).
+struct VaultRequest {
+    sim: Arc<Sim>,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+impl FromRequestParts<Arc<Sim>> for VaultRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, sim: &Arc<Sim>) -> Result<Self, Self::Rejection> {
+        Ok(Self { sim: Arc::clone(sim), uri: parts.uri.clone(), headers: parts.headers.clone() })
+    }
 }
 
 /// What every handler learns from the request before doing its work.
@@ -302,30 +318,16 @@ fn answer(r: Result<Value, Fail>) -> Response {
     }
 }
 
-async fn get_latest(
-    State(sim): State<Arc<Sim>>,
-    uri: Uri,
-    headers: HeaderMap,
-    name: Result<Path<String>, PathRejection>,
-) -> Response {
-    answer(read(&sim, &uri, &headers, name.map(|Path(n)| Path((n, None)))))
+async fn get_latest(req: VaultRequest, name: Result<Path<String>, PathRejection>) -> Response {
+    answer(read(&req, name.map(|Path(n)| Path((n, None)))))
 }
 
-async fn get_version(
-    State(sim): State<Arc<Sim>>,
-    uri: Uri,
-    headers: HeaderMap,
-    p: Result<Path<(String, String)>, PathRejection>,
-) -> Response {
-    answer(read(&sim, &uri, &headers, p.map(|Path((n, v))| Path((n, Some(v))))))
+async fn get_version(req: VaultRequest, p: Result<Path<(String, String)>, PathRejection>) -> Response {
+    answer(read(&req, p.map(|Path((n, v))| Path((n, Some(v))))))
 }
 
-fn read(
-    sim: &Sim,
-    uri: &Uri,
-    headers: &HeaderMap,
-    p: Result<Path<(String, Option<String>)>, PathRejection>,
-) -> Result<Value, Fail> {
+fn read(req: &VaultRequest, p: Result<Path<(String, Option<String>)>, PathRejection>) -> Result<Value, Fail> {
+    let VaultRequest { sim, uri, headers } = req;
     let named = p.as_ref().ok().map(|Path((n, _))| n.clone());
     let ctx = guard(sim, headers, uri, "get", named.as_deref())?;
     let (name, version) = path_or_bad(p)?;
@@ -355,23 +357,12 @@ fn read(
     Ok(bundle(format!("{}/secrets/{stored}/{}", ctx.base, v.version), v, true))
 }
 
-async fn set_secret(
-    State(sim): State<Arc<Sim>>,
-    uri: Uri,
-    headers: HeaderMap,
-    name: Result<Path<String>, PathRejection>,
-    body: Bytes,
-) -> Response {
-    answer(write(&sim, &uri, &headers, name, &body))
+async fn set_secret(req: VaultRequest, name: Result<Path<String>, PathRejection>, body: Bytes) -> Response {
+    answer(write(&req, name, &body))
 }
 
-fn write(
-    sim: &Sim,
-    uri: &Uri,
-    headers: &HeaderMap,
-    name: Result<Path<String>, PathRejection>,
-    body: &[u8],
-) -> Result<Value, Fail> {
+fn write(req: &VaultRequest, name: Result<Path<String>, PathRejection>, body: &[u8]) -> Result<Value, Fail> {
+    let VaultRequest { sim, uri, headers } = req;
     let named = name.as_ref().ok().map(|Path(n)| n.clone());
     let ctx = guard(sim, headers, uri, "set", named.as_deref())?;
     let name = path_or_bad(name)?;
@@ -432,36 +423,19 @@ fn write(
     Ok(out)
 }
 
-async fn update_latest(
-    State(sim): State<Arc<Sim>>,
-    uri: Uri,
-    headers: HeaderMap,
-    name: Result<Path<String>, PathRejection>,
-    body: Bytes,
-) -> Response {
-    answer(update(&sim, &uri, &headers, name.map(|Path(n)| Path((n, String::new()))), &body))
+async fn update_latest(req: VaultRequest, name: Result<Path<String>, PathRejection>, body: Bytes) -> Response {
+    answer(update(&req, name.map(|Path(n)| Path((n, String::new()))), &body))
 }
 
-async fn update_version(
-    State(sim): State<Arc<Sim>>,
-    uri: Uri,
-    headers: HeaderMap,
-    p: Result<Path<(String, String)>, PathRejection>,
-    body: Bytes,
-) -> Response {
-    answer(update(&sim, &uri, &headers, p, &body))
+async fn update_version(req: VaultRequest, p: Result<Path<(String, String)>, PathRejection>, body: Bytes) -> Response {
+    answer(update(&req, p, &body))
 }
 
 /// Update Secret: changes the given attributes (`enabled`), `contentType` and `tags` of one version
 /// (the latest when the version segment is empty); what the body leaves out is unchanged, and the
 /// value cannot be changed. Needs the `set` permission. Answers the bundle without its value.
-fn update(
-    sim: &Sim,
-    uri: &Uri,
-    headers: &HeaderMap,
-    p: Result<Path<(String, String)>, PathRejection>,
-    body: &[u8],
-) -> Result<Value, Fail> {
+fn update(req: &VaultRequest, p: Result<Path<(String, String)>, PathRejection>, body: &[u8]) -> Result<Value, Fail> {
+    let VaultRequest { sim, uri, headers } = req;
     let (name, version) = path_or_bad(p)?;
     let ctx = guard(sim, headers, uri, "set", Some(&name))?;
     check_name(&name)?;
@@ -558,11 +532,12 @@ fn page(ctx: &Ctx, path: &str, items: Vec<(String, Value)>) -> Result<Value, Fai
     Ok(json!({"value": value, "nextLink": next}))
 }
 
-async fn list_secrets(State(sim): State<Arc<Sim>>, uri: Uri, headers: HeaderMap) -> Response {
-    answer(list_all(&sim, &uri, &headers))
+async fn list_secrets(req: VaultRequest) -> Response {
+    answer(list_all(&req))
 }
 
-fn list_all(sim: &Sim, uri: &Uri, headers: &HeaderMap) -> Result<Value, Fail> {
+fn list_all(req: &VaultRequest) -> Result<Value, Fail> {
+    let VaultRequest { sim, uri, headers } = req;
     let ctx = guard(sim, headers, uri, "list", None)?;
     let mut items: Vec<(String, Value)> = {
         let tenant = lock(&sim.tenant);
@@ -579,21 +554,12 @@ fn list_all(sim: &Sim, uri: &Uri, headers: &HeaderMap) -> Result<Value, Fail> {
     page(&ctx, "/secrets", items)
 }
 
-async fn list_versions(
-    State(sim): State<Arc<Sim>>,
-    uri: Uri,
-    headers: HeaderMap,
-    name: Result<Path<String>, PathRejection>,
-) -> Response {
-    answer(versions(&sim, &uri, &headers, name))
+async fn list_versions(req: VaultRequest, name: Result<Path<String>, PathRejection>) -> Response {
+    answer(versions(&req, name))
 }
 
-fn versions(
-    sim: &Sim,
-    uri: &Uri,
-    headers: &HeaderMap,
-    name: Result<Path<String>, PathRejection>,
-) -> Result<Value, Fail> {
+fn versions(req: &VaultRequest, name: Result<Path<String>, PathRejection>) -> Result<Value, Fail> {
+    let VaultRequest { sim, uri, headers } = req;
     let named = name.as_ref().ok().map(|Path(n)| n.clone());
     let ctx = guard(sim, headers, uri, "list", named.as_deref())?;
     let name = path_or_bad(name)?;

@@ -246,11 +246,7 @@ fn cancel(ctx: &Ctx<'_>) -> Reply {
         return Err(ApiError::bad_request("MissingRequiredParameter", "Comment is required"));
     }
     let mut tenant = lock(&ctx.sim.tenant);
-    let a = tenant
-        .actions
-        .iter_mut()
-        .find(|a| field_eq(a, "id", ctx.id()))
-        .ok_or_else(|| ApiError::not_found(format!("Machine action {} was not found", ctx.id())))?;
+    let a = ctx.item_mut(&mut tenant.actions, "id", "Machine action")?;
     if !(field_eq(a, "status", "Pending") || field_eq(a, "status", "InProgress")) {
         return Err(ApiError::bad_request(
             "BadRequest",

@@ -295,9 +295,7 @@ fn alert_update(ctx: &Ctx<'_>) -> Reply {
     let body = ctx.json_body()?;
     let now = iso(ctx.now);
     let mut tenant = lock(&ctx.sim.tenant);
-    let Some(a) = tenant.seed.alerts.iter_mut().find(|a| field_eq(a, "id", ctx.id())) else {
-        return Err(ApiError::not_found(format!("Alert {} was not found", ctx.id())));
-    };
+    let a = ctx.item_mut(&mut tenant.seed.alerts, "id", "Alert")?;
     apply_alert_update(a, &body, &ctx.actor(), &now)?;
     let a = a.clone();
     drop(tenant);
@@ -575,12 +573,7 @@ fn retag(m: &mut Value, tag: &str, add: bool) {
 fn machine_tags(ctx: &Ctx<'_>) -> Reply {
     let (tag, add) = tag_op(&ctx.json_body()?)?;
     let mut tenant = lock(&ctx.sim.tenant);
-    let m = tenant
-        .seed
-        .machines
-        .iter_mut()
-        .find(|m| field_eq(m, "id", ctx.id()))
-        .ok_or_else(|| ApiError::not_found(format!("Machine {} was not found", ctx.id())))?;
+    let m = ctx.item_mut(&mut tenant.seed.machines, "id", "Machine")?;
     retag(m, &tag, add);
     let m = m.clone();
     drop(tenant);

@@ -81,6 +81,16 @@ impl Ctx<'_> {
         self.matched.first_param()
     }
 
+    /// The item of `items` whose `key` is this request's id ([`field_eq`]), or the 404 Defender answers:
+    /// `{what} {id} was not found`.
+    pub fn item_mut<'v>(&self, items: &'v mut [Value], key: &str, what: &str) -> Result<&'v mut Value, ApiError> {
+        let id = self.id();
+        items
+            .iter_mut()
+            .find(|x| field_eq(x, key, id))
+            .ok_or_else(|| ApiError::not_found(format!("{what} {id} was not found")))
+    }
+
     /// The JSON body as an object; 400 `InvalidRequestBody` otherwise.
     pub fn json_body(&self) -> Result<Map<String, Value>, ApiError> {
         match serde_json::from_slice::<Value>(&self.body) {
@@ -125,21 +135,15 @@ pub async fn dispatch(
     let now = sim.now();
     let matched = match sim.spec.route(method.as_str(), &path) {
         Ok(m) => m,
-        Err(true) => {
-            return ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "MethodNotAllowed",
-                format!("The requested resource does not support http method '{method}'."),
-            )
-            .render(family, now);
-        }
-        Err(false) => {
-            return ApiError::new(
-                StatusCode::NOT_FOUND,
-                "NotFound",
-                format!("No HTTP resource was found that matches the request URI '{path}'."),
-            )
-            .render(family, now);
+        Err(path_known) => {
+            let e = if path_known {
+                let message = format!("The requested resource does not support http method '{method}'.");
+                ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", message)
+            } else {
+                let message = format!("No HTTP resource was found that matches the request URI '{path}'.");
+                ApiError::new(StatusCode::NOT_FOUND, "NotFound", message)
+            };
+            return e.render(family, now);
         }
     };
     let ep = matched.endpoint;

@@ -59,12 +59,7 @@ fn update(ctx: &Ctx<'_>) -> Reply {
     let now = iso(ctx.now);
     let actor = ctx.actor();
     let mut tenant = lock(&ctx.sim.tenant);
-    let inc = tenant
-        .seed
-        .incidents
-        .iter_mut()
-        .find(|i| field_eq(i, "incidentId", ctx.id()))
-        .ok_or_else(|| ApiError::not_found(format!("Incident {} was not found", ctx.id())))?;
+    let inc = ctx.item_mut(&mut tenant.seed.incidents, "incidentId", "Incident")?;
     if let Some(o) = inc.as_object_mut() {
         for (k, v) in &body {
             if k == "comment" {

@@ -12,18 +12,10 @@ pub(super) fn device_code_grant(sim: &Sim, tenant: &str, form: &Form) -> EResult
             return Err(unknown_grant("The device_code was not recognized."));
         };
         if !code.client_id.eq_ignore_ascii_case(client_id) {
-            return Err(bad_request(
-                "invalid_grant",
-                70_000,
-                "Provided grant is invalid or malformed. The device code was issued to another client.",
-            ));
+            return Err(malformed_grant("The device code was issued to another client."));
         }
         if code.redeemed {
-            return Err(bad_request(
-                "invalid_grant",
-                70_000,
-                "Provided grant is invalid or malformed. The device code was already redeemed.",
-            ));
+            return Err(malformed_grant("The device code was already redeemed."));
         }
         if now >= code.expires_at {
             return Err(bad_request(

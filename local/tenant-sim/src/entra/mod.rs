@@ -167,6 +167,11 @@ fn unknown_grant(msg: &str) -> EntraError {
     bad_request("invalid_grant", 9_002_313, format!("Invalid request. Request is malformed or invalid. {msg}"))
 }
 
+/// AADSTS70000, `invalid_grant`: a grant that exists but cannot be redeemed (`msg` says why).
+fn malformed_grant(msg: &str) -> EntraError {
+    bad_request("invalid_grant", 70_000, format!("Provided grant is invalid or malformed. {msg}"))
+}
+
 fn server_error() -> EntraError {
     EntraError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", 50_000, "There was an error issuing a token.")
 }

@@ -274,9 +274,7 @@ pub(super) fn delegated_response(
     upn: &str,
     always_refresh: bool,
 ) -> EResult<Value> {
-    let user = lock(&sim.tenant).user(upn).cloned().ok_or_else(|| {
-        bad_request("invalid_grant", 70_000, "Provided grant is invalid or malformed. The user no longer exists.")
-    })?;
+    let user = lock(&sim.tenant).user(upn).cloned().ok_or_else(|| malformed_grant("The user no longer exists."))?;
     let perms = match scope.kind {
         Resource::Vault => vec!["user_impersonation".to_string()],
         kind => permissions_for(sim, &user.scp, kind),
@@ -330,11 +328,7 @@ pub(super) async fn refresh_grant(sim: &Sim, tenant: &str, form: &Form, headers:
             return Err(unknown_grant("The refresh token was not recognized."));
         };
         if !grant.client_id.eq_ignore_ascii_case(client_id) {
-            return Err(bad_request(
-                "invalid_grant",
-                70_000,
-                "Provided grant is invalid or malformed. The refresh token was issued to another client.",
-            ));
+            return Err(malformed_grant("The refresh token was issued to another client."));
         }
         if now >= grant.expires_at {
             return Err(bad_request(

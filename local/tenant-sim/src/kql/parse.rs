@@ -54,21 +54,15 @@ impl Parser {
     }
 
     fn eat_punct(&mut self, p: &str) -> bool {
-        if self.is_punct(p) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
+        let here = self.is_punct(p);
+        self.i += usize::from(here);
+        here
     }
 
     fn eat_word(&mut self, w: &str) -> bool {
-        if self.is_word(w) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
+        let here = self.is_word(w);
+        self.i += usize::from(here);
+        here
     }
 
     fn describe(&self) -> String {

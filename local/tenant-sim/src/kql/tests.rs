@@ -632,17 +632,9 @@ fn empty_table_has_open_schema() {
 
 #[test]
 fn column_type_names() {
-    let all = [
-        (ColumnType::DateTime, "DateTime"),
-        (ColumnType::String, "String"),
-        (ColumnType::Int64, "Int64"),
-        (ColumnType::Double, "Double"),
-        (ColumnType::Boolean, "Boolean"),
-        (ColumnType::Dynamic, "Dynamic"),
-    ];
-    for (k, s) in all {
-        assert_eq!(k.as_str(), s);
-    }
+    use ColumnType as C;
+    let names = [C::DateTime, C::String, C::Int64, C::Double, C::Boolean, C::Dynamic].map(|k| k.as_str());
+    assert_eq!(names, ["DateTime", "String", "Int64", "Double", "Boolean", "Dynamic"]);
 }
 
 // errors -----------------------------------------------------------------------

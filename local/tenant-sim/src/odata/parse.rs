@@ -48,21 +48,27 @@ impl<'a> Parser<'a> {
     }
 
     pub(super) fn or_expr(&mut self, depth: usize) -> Result<Expr, ODataError> {
-        let mut terms = vec![self.and_expr(depth)?];
-        while is_kw(&self.peek().tok, "or") {
-            self.bump();
-            terms.push(self.and_expr(depth)?);
-        }
-        Ok(if terms.len() == 1 { terms.pop().unwrap_or(Expr::Or(Vec::new())) } else { Expr::Or(terms) })
+        self.joined(depth, "or", Self::and_expr, Expr::Or)
     }
 
     pub(super) fn and_expr(&mut self, depth: usize) -> Result<Expr, ODataError> {
-        let mut terms = vec![self.unary(depth)?];
-        while is_kw(&self.peek().tok, "and") {
+        self.joined(depth, "and", Self::unary, Expr::And)
+    }
+
+    /// `term (kw term)*`: one term as itself, more as `join(terms)`.
+    fn joined(
+        &mut self,
+        depth: usize,
+        kw: &str,
+        term: fn(&mut Self, usize) -> Result<Expr, ODataError>,
+        join: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, ODataError> {
+        let mut terms = vec![term(self, depth)?];
+        while is_kw(&self.peek().tok, kw) {
             self.bump();
-            terms.push(self.unary(depth)?);
+            terms.push(term(self, depth)?);
         }
-        Ok(if terms.len() == 1 { terms.pop().unwrap_or(Expr::And(Vec::new())) } else { Expr::And(terms) })
+        Ok(if terms.len() == 1 { terms.pop().unwrap_or_else(|| join(Vec::new())) } else { join(terms) })
     }
 
     pub(super) fn unary(&mut self, depth: usize) -> Result<Expr, ODataError> {
