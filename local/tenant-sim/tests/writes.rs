@@ -1,6 +1,7 @@
 //! The simulator refuses writes the way the least lenient Defender plausibly would: an indicator
 //! whose action its kind does not take, `Audit` without `generateAlert`, an unknown (or miscased)
-//! body parameter; an alert update with an unknown status or determination.
+//! body parameter; an alert update with an unknown status or determination. And a read: a file asked
+//! for by its hash in another case than the lower-case hex Defender answers with is no file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -104,5 +105,44 @@ async fn alert_updates_with_unknown_values_are_refused() -> TestResult {
     }
     let (status, answer) = patch(json!({"classification": "TruePositive", "determination": "Malware"})).await?;
     assert_eq!((status, answer["determination"].as_str()), (200, Some("Malware")), "{answer}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_file_is_found_only_by_the_lower_case_hex_defender_answers_with() -> TestResult {
+    let sim = tenant_sim::start(SimOptions::demo()?).await?;
+    let http = sim.client()?;
+    let bearer = token(&sim, &http).await?;
+    // A seeded file that alerts name as evidence (so its alerts and machines are not empty).
+    let sha1 = {
+        let t = sim.sim.tenant.lock().unwrap();
+        let alerts = serde_json::to_string(&t.seed.alerts)?;
+        let named = t.seed.files.iter().filter_map(|f| f["file"]["sha1"].as_str()).find(|h| alerts.contains(h));
+        named.unwrap().to_string()
+    };
+    let upper = sha1.to_ascii_uppercase();
+    assert_ne!(upper, sha1, "the seeded hash has letters");
+    let get = |hash: &str, tail: &str| {
+        let req = http.get(format!("{}/api/files/{hash}{tail}", sim.url)).bearer_auth(&bearer);
+        async move {
+            let r = req.send().await?;
+            Ok::<_, reqwest::Error>((r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null)))
+        }
+    };
+    for tail in ["", "/stats"] {
+        let (status, answer) = get(&sha1, tail).await?;
+        assert_eq!(status, 200, "{tail}: {answer}");
+        let (status, answer) = get(&upper, tail).await?;
+        assert_eq!(status, 404, "{tail}: {answer}");
+        assert_eq!(answer["error"]["code"], "ResourceNotFound", "{tail}: {answer}");
+    }
+    for tail in ["/alerts", "/machines"] {
+        let (status, answer) = get(&sha1, tail).await?;
+        assert_eq!(status, 200, "{tail}: {answer}");
+        assert!(!answer["value"].as_array().unwrap().is_empty(), "{tail}: {answer}");
+        let (status, answer) = get(&upper, tail).await?;
+        assert_eq!(status, 200, "{tail}: {answer}");
+        assert_eq!(answer["value"], json!([]), "another spelling names no file: {tail}: {answer}");
+    }
     Ok(())
 }
