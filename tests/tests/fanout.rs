@@ -94,20 +94,7 @@ async fn spawn(rig: &Rig, binary: &str) -> Process {
 }
 
 fn sqs(rig: &Rig, c: &Credentials) -> aws_sdk_sqs::Client {
-    let creds = aws_sdk_sqs::config::Credentials::new(
-        &c.access_key_id,
-        &c.secret_access_key,
-        c.session_token.clone(),
-        None,
-        "t",
-    );
-    let conf = aws_sdk_sqs::config::Builder::new()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .endpoint_url(&rig.aws.moto.url)
-        .build();
-    aws_sdk_sqs::Client::from_conf(conf)
+    rig.aws.sqs(c)
 }
 
 fn s3_admin(rig: &Rig) -> aws_sdk_s3::Client {

@@ -239,7 +239,8 @@ impl TemplateAws {
         env
     }
 
-    fn sqs(&self, c: &Credentials) -> aws_sdk_sqs::Client {
+    /// An SQS client of the stand-in with credentials `c` (a role session's, or the administrator's).
+    pub fn sqs(&self, c: &Credentials) -> aws_sdk_sqs::Client {
         let creds = aws_sdk_sqs::config::Credentials::new(
             &c.access_key_id,
             &c.secret_access_key,
