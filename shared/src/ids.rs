@@ -39,29 +39,14 @@ fn is_guid(s: &str) -> bool {
         && [8, 4, 4, 4, 12].iter().zip(&parts).all(|(n, p)| p.len() == *n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-macro_rules! string_id {
-    ($(#[$doc:meta])* $name:ident, $kind:literal, $check:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
-
+/// `as_str` (documented as `$as_str`), `Display` and a validating `Deserialize` (through `FromStr`)
+/// for a newtype over a `String`: what every text identifier here shares.
+macro_rules! text_newtype {
+    ($name:ident, $as_str:literal) => {
         impl $name {
-            /// The validated value.
+            #[doc = $as_str]
             pub fn as_str(&self) -> &str {
                 &self.0
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = InvalidId;
-            fn from_str(s: &str) -> Result<Self, InvalidId> {
-                let s = s.trim();
-                if is_dot_segment(s) {
-                    return Err(invalid($kind, format!("'{s}' is a path dot segment, not a {}", $kind)));
-                }
-                let check: fn(&str) -> Result<String, String> = $check;
-                check(s).map(Self).map_err(|r| invalid($kind, r))
             }
         }
 
@@ -77,6 +62,68 @@ macro_rules! string_id {
                 s.parse().map_err(serde::de::Error::custom)
             }
         }
+    };
+}
+
+/// Equality and hashing (and, with `ord`, order) that ignore ASCII case, for a newtype over text
+/// (`String` or `Cow<str>`): hex digests here, the models' documented-value strings.
+macro_rules! ascii_case_insensitive {
+    ($name:ident) => {
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.0.eq_ignore_ascii_case(&other.0)
+            }
+        }
+
+        impl Eq for $name {}
+
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+                for b in self.0.bytes() {
+                    h.write_u8(b.to_ascii_lowercase());
+                }
+            }
+        }
+    };
+    ($name:ident, ord) => {
+        $crate::ids::ascii_case_insensitive!($name);
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.0.bytes().map(|b| b.to_ascii_lowercase()).cmp(other.0.bytes().map(|b| b.to_ascii_lowercase()))
+            }
+        }
+    };
+}
+pub(crate) use ascii_case_insensitive;
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        text_newtype!($name, "The validated value.");
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, InvalidId> {
+                let s = s.trim();
+                if is_dot_segment(s) {
+                    return Err(invalid($kind, format!("'{s}' is a path dot segment, not a {}", $kind)));
+                }
+                let check: fn(&str) -> Result<String, String> = $check;
+                check(s).map(Self).map_err(|r| invalid($kind, r))
+            }
+        }
+
     };
 }
 
@@ -121,40 +168,8 @@ macro_rules! hash_id {
         #[serde(transparent)]
         pub struct $name(String);
 
-        impl $name {
-            /// The hash as received.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl PartialEq for $name {
-            fn eq(&self, other: &Self) -> bool {
-                self.0.eq_ignore_ascii_case(&other.0)
-            }
-        }
-
-        impl Eq for $name {}
-
-        impl std::hash::Hash for $name {
-            fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-                for b in self.0.bytes() {
-                    h.write_u8(b.to_ascii_lowercase());
-                }
-            }
-        }
-
-        impl PartialOrd for $name {
-            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-                Some(self.cmp(other))
-            }
-        }
-
-        impl Ord for $name {
-            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-                self.0.bytes().map(|b| b.to_ascii_lowercase()).cmp(other.0.bytes().map(|b| b.to_ascii_lowercase()))
-            }
-        }
+        text_newtype!($name, "The hash as received.");
+        ascii_case_insensitive!($name, ord);
 
         impl FromStr for $name {
             type Err = InvalidId;
@@ -168,18 +183,6 @@ macro_rules! hash_id {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
-            }
-        }
     };
 }
 

@@ -1,9 +1,11 @@
 //! Typed calls: one method on [`DefenderClient`](super::DefenderClient) per documented endpoint.
 //!
 //! Each resource file has two layers: `*_call` functions that only *describe* a request (a
-//! [`Call`](super::Call): the contract endpoint name, method, path, query, body — testable without a
-//! network) and the `DefenderClient` methods that send them. Path segments come only from validated
-//! newtypes and are percent-encoded anyway; list endpoints take a typed [`ListQuery`].
+//! [`Call`](super::Call): the contract endpoint, its path, query, body — testable without a network)
+//! and the `DefenderClient` methods that send them. A resource file declares both in one entry per
+//! endpoint (`calls!`, and `lists!` for the pageable lists, defined here). The path is the contract's
+//! template ([`Endpoint::path_template`]) filled with the call's path segments, which come only from
+//! validated newtypes and are percent-encoded anyway; list endpoints take a typed [`ListQuery`].
 //!
 //! Lists the docs page with `$top`/`$skip` are streams ([`DefenderClient::pages`]): `top` is the page
 //! size (default and cap: the documented maximum, [`MDE_MAX_PAGE`], [`XDR_INCIDENTS_MAX_PAGE`]) and
@@ -24,6 +26,93 @@ use super::{
 };
 use serde::Serialize;
 use std::fmt;
+
+/// Declares a resource's typed calls, one entry each: the `*_call` function that describes the
+/// request (`fn name(args) -> Call = builder;`), then the [`DefenderClient`](super::DefenderClient)
+/// method that sends it, taking the same arguments between the tenant and the deadline. `call` answers
+/// the decoded body ([`DefenderClient::call`](super::DefenderClient::call)), `call_empty` nothing.
+macro_rules! calls {
+    ($(
+        $(#[$call_attr:meta])*
+        fn $call:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $body:expr;
+        $(#[$attr:meta])*
+        $send:ident $method:ident -> $out:ty;
+    )*) => {
+        $(
+            $(#[$call_attr])*
+            pub fn $call($($arg: $ty),*) -> $ret {
+                $body
+            }
+        )*
+
+        impl<T: $crate::auth::TokenSource> DefenderClient<T> {
+            $(
+                $(#[$attr])*
+                pub async fn $method(
+                    &self,
+                    tenant: &$crate::ids::TenantName,
+                    $($arg: $ty,)*
+                    deadline: $crate::defender::Deadline,
+                ) -> Result<$out, $crate::defender::DefenderError> {
+                    #[allow(deprecated)]
+                    let call = $crate::defender::api::IntoCall::into_call($call($($arg),*))?;
+                    self.$send(tenant, call, deadline).await
+                }
+            )*
+        }
+    };
+}
+
+/// Declares a resource's pageable lists, two lines each: the [`DefenderClient`](super::DefenderClient)
+/// stream ([`DefenderClient::pages`](super::DefenderClient::pages)) with its `*_call` (the stream's
+/// first request, `$top` left to the stream), then the one-page method with its `*_call` (`$top`/`$skip`
+/// as asked, capped at the documented maximum).
+macro_rules! lists {
+    ($(
+        $(#[$stream_attr:meta])*
+        stream $stream:ident -> $item:ty = $list:ident($resource:ty, $endpoint:ident, $max:expr);
+        $(#[$page_attr:meta])*
+        page $page:ident -> $page_ty:ty = $page_call:ident;
+    )*) => {
+        $(
+            #[doc = concat!("The first request of [`DefenderClient::", stringify!($stream), "`]: [`Endpoint::",
+                stringify!($endpoint), "`] (stream: no `$top`).")]
+            pub fn $list(q: &$crate::defender::api::ListQuery<$resource>) -> $crate::defender::Call {
+                $crate::defender::api::with_query($crate::defender::Endpoint::$endpoint, &[], q.stream_query())
+            }
+
+            #[doc = concat!("The request of [`DefenderClient::", stringify!($page), "`]: [`Endpoint::",
+                stringify!($endpoint), "`] with `$top` (one page).")]
+            pub fn $page_call(q: &$crate::defender::api::ListQuery<$resource>) -> $crate::defender::Call {
+                $crate::defender::api::with_query($crate::defender::Endpoint::$endpoint, &[], q.page_query($max))
+            }
+        )*
+
+        impl<T: $crate::auth::TokenSource> DefenderClient<T> {
+            $(
+                $(#[$stream_attr])*
+                pub fn $stream<'a>(
+                    &'a self,
+                    tenant: &'a $crate::ids::TenantName,
+                    query: &$crate::defender::api::ListQuery<$resource>,
+                    deadline: $crate::defender::Deadline,
+                ) -> futures::stream::BoxStream<'a, Result<Vec<$item>, $crate::defender::DefenderError>> {
+                    self.pages(tenant, $list(query), query.page_size($max), deadline)
+                }
+
+                $(#[$page_attr])*
+                pub async fn $page(
+                    &self,
+                    tenant: &$crate::ids::TenantName,
+                    query: &$crate::defender::api::ListQuery<$resource>,
+                    deadline: $crate::defender::Deadline,
+                ) -> Result<$page_ty, $crate::defender::DefenderError> {
+                    self.call(tenant, $page_call(query), deadline).await
+                }
+            )*
+        }
+    };
+}
 
 pub mod actions;
 pub mod alerts;
@@ -183,21 +272,35 @@ pub(crate) fn seg(s: &str) -> String {
     out
 }
 
-/// A call of `endpoint` (method and API family are the endpoint's) to `path`.
-fn call(endpoint: Endpoint, path: String) -> Call {
-    Call { endpoint, path, query: Vec::new(), body: None }
+/// The path of a call of `endpoint`: its documented template up to any `?` (a documented query is
+/// the call's `query`), each `{placeholder}` filled in order with one of `params`, percent-encoded as
+/// one segment. The contract is the only place a path is written.
+pub(crate) fn path(endpoint: Endpoint, params: &[&dyn fmt::Display]) -> String {
+    let template = endpoint.path_template();
+    let template = template.split_once('?').map_or(template, |(p, _)| p);
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut params = params.iter();
+    let mut rest = template;
+    while let Some((before, after)) = rest.split_once('{') {
+        out.push_str(before);
+        if let Some(p) = params.next() {
+            out.push_str(&seg(&p.to_string()));
+        }
+        rest = after.split_once('}').map_or("", |(_, a)| a);
+    }
+    out.push_str(rest);
+    out
 }
 
-pub(crate) fn get(endpoint: Endpoint, path: String) -> Call {
-    call(endpoint, path)
+/// A call of `endpoint` (method, path template and API family are the endpoint's) with `params` in
+/// its path.
+pub(crate) fn request(endpoint: Endpoint, params: &[&dyn fmt::Display]) -> Call {
+    Call { endpoint, path: path(endpoint, params), query: Vec::new(), body: None }
 }
 
-pub(crate) fn get_with(endpoint: Endpoint, path: String, query: Vec<(String, String)>) -> Call {
-    Call { query, ..call(endpoint, path) }
-}
-
-pub(crate) fn delete(endpoint: Endpoint, path: String) -> Call {
-    call(endpoint, path)
+/// A call with a query.
+pub(crate) fn with_query(endpoint: Endpoint, params: &[&dyn fmt::Display], query: Vec<(String, String)>) -> Call {
+    Call { query, ..request(endpoint, params) }
 }
 
 /// A call with a JSON body (`POST` or `PATCH`, as the endpoint is documented).
@@ -205,18 +308,31 @@ pub(crate) fn delete(endpoint: Endpoint, path: String) -> Call {
 /// # Errors
 /// [`DefenderError::Decode`] if the body does not serialise (it cannot for the request types here,
 /// which hold only strings, numbers and lists).
-pub(crate) fn with_body<B: Serialize>(endpoint: Endpoint, path: String, body: &B) -> Result<Call, DefenderError> {
+pub(crate) fn with_body<B: Serialize>(
+    endpoint: Endpoint,
+    params: &[&dyn fmt::Display],
+    body: &B,
+) -> Result<Call, DefenderError> {
     let body =
         serde_json::to_value(body).map_err(|source| DefenderError::Decode { endpoint: endpoint.name(), source })?;
-    Ok(Call { body: Some(body), ..call(endpoint, path) })
+    Ok(Call { body: Some(body), ..request(endpoint, params) })
 }
 
-pub(crate) fn post<B: Serialize>(endpoint: Endpoint, path: String, body: &B) -> Result<Call, DefenderError> {
-    with_body(endpoint, path, body)
+/// What a `*_call` answers: a [`Call`], or, where it serialises a body, a `Result` of one.
+pub(crate) trait IntoCall {
+    fn into_call(self) -> Result<Call, DefenderError>;
 }
 
-pub(crate) fn patch<B: Serialize>(endpoint: Endpoint, path: String, body: &B) -> Result<Call, DefenderError> {
-    with_body(endpoint, path, body)
+impl IntoCall for Call {
+    fn into_call(self) -> Result<Call, DefenderError> {
+        Ok(self)
+    }
+}
+
+impl IntoCall for Result<Call, DefenderError> {
+    fn into_call(self) -> Result<Call, DefenderError> {
+        self
+    }
 }
 
 #[cfg(test)]

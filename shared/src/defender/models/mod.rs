@@ -49,6 +49,34 @@ pub mod network;
 /// Unknown fields of a response object, kept so re-serialising loses nothing.
 pub type Extra = serde_json::Map<String, serde_json::Value>;
 
+/// Declares a response model as every one here is declared: `Option` fields are left out of the JSON
+/// when `None` (`skip_serializing_none`), names are camelCase, and the fields this version does not
+/// know are kept in a last field, `extra`, and written back after the known ones. A doc line and the
+/// word `extra` after the fields say more about what `extra` holds.
+macro_rules! model {
+    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident: $t:ty,)* }) => {
+        $crate::defender::models::model! {
+            $(#[$m])*
+            pub struct $name { $($(#[$fm])* pub $f: $t,)* }
+            /// Fields this version does not know.
+            extra
+        }
+    };
+    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident: $t:ty,)* } $(#[$em:meta])+ extra) => {
+        $(#[$m])*
+        #[serde_with::skip_serializing_none]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            $($(#[$fm])* pub $f: $t,)*
+            $(#[$em])+
+            #[serde(flatten)]
+            pub extra: $crate::defender::models::Extra,
+        }
+    };
+}
+pub(crate) use model;
+
 /// Declares a closed-world-with-escape-hatch enum: the documented values as variants (spelled exactly
 /// as documented, compared case-sensitively) and `Unrecognized(String)` for any other value, which
 /// serialises back exactly as it came.
@@ -136,19 +164,7 @@ macro_rules! graph_enum {
             }
         }
 
-        impl PartialEq for $name {
-            fn eq(&self, other: &Self) -> bool {
-                self.0.eq_ignore_ascii_case(&other.0)
-            }
-        }
-
-        impl Eq for $name {}
-
-        impl std::hash::Hash for $name {
-            fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-                self.0.to_ascii_lowercase().hash(h)
-            }
-        }
+        $crate::ids::ascii_case_insensitive!($name);
 
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
@@ -582,20 +598,16 @@ impl DownloadLink {
     }
 }
 
-/// A comment on an MDE alert or an XDR incident.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Comment {
-    /// The text.
-    pub comment: Option<String>,
-    /// Who wrote it.
-    pub created_by: Option<String>,
-    /// When.
-    pub created_time: Option<Timestamp>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// A comment on an MDE alert or an XDR incident.
+    pub struct Comment {
+        /// The text.
+        pub comment: Option<String>,
+        /// Who wrote it.
+        pub created_by: Option<String>,
+        /// When.
+        pub created_time: Option<Timestamp>,
+    }
 }
 
 /// Declares a validated string identifier local to the Defender models (same shape as `crate::ids`).
