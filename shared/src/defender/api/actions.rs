@@ -1,9 +1,9 @@
 //! MDE machine actions: list, get, cancel, investigation package link, live response result link.
 
-use super::{MDE_MAX_PAGE, request, with_body};
+use super::MDE_MAX_PAGE;
 use crate::{
     defender::{
-        Call, DefenderClient, DefenderError, Endpoint,
+        DefenderClient,
         models::{
             DownloadLink, ODataList,
             actions::{CommentRequest, MachineAction},
@@ -24,39 +24,29 @@ lists! {
 }
 
 calls! {
-    /// `GET /api/machineactions/{id}`.
-    fn get_call(id: &ActionId) -> Call = request(Endpoint::MdeMachineactionsGet, &[id]);
     /// One machine action (poll it until [`ActionStatus::is_final`]).
     ///
     /// [`ActionStatus::is_final`]: crate::defender::models::actions::ActionStatus::is_final
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call get_machine_action -> MachineAction;
-    /// `POST /api/machineactions/{id}/cancel`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn cancel_call(id: &ActionId, req: &CommentRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeMachineactionsCancel, &[id], req);
+    call get_machine_action(id: &ActionId) -> MachineAction = get_call: request(MdeMachineactionsGet, &[id]);
     /// Cancels an action not yet final.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call cancel_machine_action -> MachineAction;
-    /// `GET /api/machineactions/{id}/getPackageUri`.
-    fn get_package_uri_call(id: &ActionId) -> Call = request(Endpoint::MdeMachineactionsGetPackageUri, &[id]);
+    call cancel_machine_action(id: &ActionId, req: &CommentRequest) -> MachineAction =
+        cancel_call: with_body(MdeMachineactionsCancel, &[id], req);
     /// The download link of a collected investigation package.
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`404` until the collection succeeded).
-    call investigation_package_uri -> DownloadLink;
-    /// `GET /api/machineactions/{id}/GetLiveResponseResultDownloadLink(index={index})`.
-    fn get_live_response_result_call(id: &ActionId, index: u32) -> Call
-        = request(Endpoint::MdeMachineactionsGetLiveResponseResult, &[id, &index]);
+    call investigation_package_uri(id: &ActionId) -> DownloadLink =
+        get_package_uri_call: request(MdeMachineactionsGetPackageUri, &[id]);
     /// The download link of one live response command's result.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call live_response_result_link -> DownloadLink;
+    call live_response_result_link(id: &ActionId, index: u32) -> DownloadLink =
+        get_live_response_result_call: request(MdeMachineactionsGetLiveResponseResult, &[id, &index]);
 }

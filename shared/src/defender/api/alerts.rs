@@ -1,9 +1,9 @@
 //! MDE alerts: list, get, update, batch update, create by reference, related entities.
 
-use super::{MDE_MAX_PAGE, request, with_body};
+use super::MDE_MAX_PAGE;
 use crate::{
     defender::{
-        Call, DefenderClient, DefenderError, Endpoint,
+        DefenderClient,
         models::{
             ODataList, Page,
             alerts::{Alert, AlertBatchUpdate, AlertDomain, AlertIp, AlertUpdate, CreateAlertByReference},
@@ -29,79 +29,52 @@ lists! {
 }
 
 calls! {
-    /// `GET /api/alerts/{id}`.
-    fn get_call(id: &AlertId) -> Call = request(Endpoint::MdeAlertsGet, &[id]);
     /// One alert.
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`404` when there is no such alert).
-    call get_alert -> Alert;
-    /// `PATCH /api/alerts/{id}`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn update_call(id: &AlertId, req: &AlertUpdate) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeAlertsUpdate, &[id], req);
+    call get_alert(id: &AlertId) -> Alert = get_call: request(MdeAlertsGet, &[id]);
     /// Updates an alert; answers the updated alert.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call update_alert -> Alert;
-    /// `POST /api/alerts/batchUpdate`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn batch_update_call(req: &AlertBatchUpdate) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeAlertsBatchUpdate, &[], req);
+    call update_alert(id: &AlertId, req: &AlertUpdate) -> Alert = update_call: with_body(MdeAlertsUpdate, &[id], req);
     /// Updates several alerts (the service answers an empty body).
     ///
     /// # Errors
     /// As [`DefenderClient::call_empty`].
-    call_empty batch_update_alerts -> ();
-    /// `POST /api/alerts/CreateAlertByReference`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn create_by_reference_call(req: &CreateAlertByReference) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeAlertsCreateByReference, &[], req);
+    call_empty batch_update_alerts(req: &AlertBatchUpdate) -> () =
+        batch_update_call: with_body(MdeAlertsBatchUpdate, &[], req);
     /// Creates an alert from an advanced-hunting event.
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`404` when the event is not found).
-    call create_alert_by_reference -> Alert;
-    /// `GET /api/alerts/{id}/domains`.
-    fn related_domains_call(id: &AlertId) -> Call = request(Endpoint::MdeAlertsRelatedDomains, &[id]);
+    call create_alert_by_reference(req: &CreateAlertByReference) -> Alert =
+        create_by_reference_call: with_body(MdeAlertsCreateByReference, &[], req);
     /// Domains related to an alert.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call alert_domains -> ODataList<AlertDomain>;
-    /// `GET /api/alerts/{id}/files`.
-    fn related_files_call(id: &AlertId) -> Call = request(Endpoint::MdeAlertsRelatedFiles, &[id]);
+    call alert_domains(id: &AlertId) -> ODataList<AlertDomain> =
+        related_domains_call: request(MdeAlertsRelatedDomains, &[id]);
     /// Files related to an alert.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call alert_files -> ODataList<FileInfo>;
-    /// `GET /api/alerts/{id}/ips`.
-    fn related_ips_call(id: &AlertId) -> Call = request(Endpoint::MdeAlertsRelatedIps, &[id]);
+    call alert_files(id: &AlertId) -> ODataList<FileInfo> = related_files_call: request(MdeAlertsRelatedFiles, &[id]);
     /// IPs related to an alert.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call alert_ips -> ODataList<AlertIp>;
-    /// `GET /api/alerts/{id}/machine`.
-    fn related_machine_call(id: &AlertId) -> Call = request(Endpoint::MdeAlertsRelatedMachine, &[id]);
+    call alert_ips(id: &AlertId) -> ODataList<AlertIp> = related_ips_call: request(MdeAlertsRelatedIps, &[id]);
     /// The machine of an alert.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call alert_machine -> Machine;
-    /// `GET /api/alerts/{id}/user`.
-    fn related_user_call(id: &AlertId) -> Call = request(Endpoint::MdeAlertsRelatedUser, &[id]);
+    call alert_machine(id: &AlertId) -> Machine = related_machine_call: request(MdeAlertsRelatedMachine, &[id]);
     /// The user of an alert.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call alert_user -> MdeUser;
+    call alert_user(id: &AlertId) -> MdeUser = related_user_call: request(MdeAlertsRelatedUser, &[id]);
 }

@@ -1,8 +1,7 @@
 //! MDE files: info, statistics, related alerts and machines.
 
-use super::{request, with_query};
 use crate::defender::{
-    Call, DefenderClient, Endpoint,
+    DefenderClient,
     models::{
         ODataList,
         alerts::Alert,
@@ -19,33 +18,26 @@ pub(crate) fn look_back(hours: Option<u32>) -> Vec<(String, String)> {
 }
 
 calls! {
-    /// `GET /api/files/{id}`.
-    fn get_call(id: &FileHash) -> Call = request(Endpoint::MdeFilesGet, &[id]);
     /// A file by SHA-1 or SHA-256.
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`404` when unknown).
-    call get_file -> FileInfo;
-    /// `GET /api/files/{id}/stats[?lookBackHours=N]` (N capped at 720).
-    fn stats_call(id: &FileHash, look_back_hours: Option<u32>) -> Call
-        = with_query(Endpoint::MdeFilesStats, &[id], look_back(look_back_hours));
+    call get_file(id: &FileHash) -> FileInfo = get_call: request(MdeFilesGet, &[id]);
     /// A file's organisation statistics over the last `look_back_hours` (default 30 days).
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call file_stats -> FileStats;
-    /// `GET /api/files/{id}/alerts`.
-    fn alerts_call(id: &FileHash) -> Call = request(Endpoint::MdeFilesAlerts, &[id]);
+    call file_stats(id: &FileHash, look_back_hours: Option<u32>) -> FileStats =
+        /// With `lookBackHours=N` when given (N capped at 720).
+        stats_call: with_query(MdeFilesStats, &[id], look_back(look_back_hours));
     /// Alerts related to a file.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call file_alerts -> ODataList<Alert>;
-    /// `GET /api/files/{id}/machines`.
-    fn machines_call(id: &FileHash) -> Call = request(Endpoint::MdeFilesMachines, &[id]);
+    call file_alerts(id: &FileHash) -> ODataList<Alert> = alerts_call: request(MdeFilesAlerts, &[id]);
     /// Machines that saw a file.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call file_machines -> ODataList<Machine>;
+    call file_machines(id: &FileHash) -> ODataList<Machine> = machines_call: request(MdeFilesMachines, &[id]);
 }

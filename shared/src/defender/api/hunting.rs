@@ -9,20 +9,12 @@
 //! behind it: 429 when the tenant's CPU quota for the 15-minute cycle is spent, 400 when the result
 //! exceeds the allowed size or the query times out (see the export's window halving).
 
-use super::with_body;
 use crate::defender::{
-    Call, DefenderClient, DefenderError, Endpoint,
+    DefenderClient,
     models::hunting::{GraphHuntingRequest, HuntingRequest, HuntingResponse},
 };
 
 calls! {
-    /// `POST /api/advancedqueries/run` (MDE). Retiring: see [`graph_run_call`].
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    #[deprecated(note = "retiring (MC1220762): use graph_run_call (Graph runHuntingQuery)")]
-    fn mde_run_call(req: &HuntingRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeAdvancedHuntingRun, &[], req);
     /// Runs a hunting query through the MDE API (last 30 days, 100,000 rows, 45 calls/min).
     /// Retiring: use [`DefenderClient::graph_hunt`].
     ///
@@ -31,14 +23,10 @@ calls! {
     /// exhausted quota in the body).
     #[deprecated(note = "retiring (MC1220762): use graph_hunt (Graph runHuntingQuery)")]
     #[allow(deprecated)]
-    call mde_hunt -> HuntingResponse;
-    /// `POST /api/advancedhunting/run` (XDR). Retiring: see [`graph_run_call`].
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    #[deprecated(note = "retiring (MC1220762): use graph_run_call (Graph runHuntingQuery)")]
-    fn xdr_run_call(req: &HuntingRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::XdrAdvancedHuntingRun, &[], req);
+    call mde_hunt(req: &HuntingRequest) -> HuntingResponse =
+        /// Retiring: see [`graph_run_call`].
+        #[deprecated(note = "retiring (MC1220762): use graph_run_call (Graph runHuntingQuery)")]
+        mde_run_call: with_body(MdeAdvancedHuntingRun, &[], req);
     /// Runs a hunting query through the XDR API (answers `Stats` too). Retiring: use
     /// [`DefenderClient::graph_hunt`].
     ///
@@ -46,17 +34,15 @@ calls! {
     /// As [`DefenderClient::call`].
     #[deprecated(note = "retiring (MC1220762): use graph_hunt (Graph runHuntingQuery)")]
     #[allow(deprecated)]
-    call xdr_hunt -> HuntingResponse;
-    /// `POST /security/runHuntingQuery` (Graph).
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn graph_run_call(req: &GraphHuntingRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::GraphSecurityRunHuntingQuery, &[], req);
+    call xdr_hunt(req: &HuntingRequest) -> HuntingResponse =
+        /// Retiring: see [`graph_run_call`].
+        #[deprecated(note = "retiring (MC1220762): use graph_run_call (Graph runHuntingQuery)")]
+        xdr_run_call: with_body(XdrAdvancedHuntingRun, &[], req);
     /// Runs a hunting query through Graph `runHuntingQuery` (optional `Timespan`; default 30 days):
     /// the hunting call every function uses.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call graph_hunt -> HuntingResponse;
+    call graph_hunt(req: &GraphHuntingRequest) -> HuntingResponse =
+        graph_run_call: with_body(GraphSecurityRunHuntingQuery, &[], req);
 }

@@ -1,9 +1,9 @@
 //! Defender XDR incidents: list (at most 100 per page, most recent first), get, update.
 
-use super::{XDR_INCIDENTS_MAX_PAGE, request, with_body};
+use super::XDR_INCIDENTS_MAX_PAGE;
 use crate::{
     defender::{
-        Call, DefenderClient, DefenderError, Endpoint,
+        DefenderClient,
         models::{
             Page,
             incidents::{Incident, IncidentUpdate},
@@ -27,22 +27,15 @@ lists! {
 }
 
 calls! {
-    /// `GET /api/incidents/{id}`.
-    fn get_call(id: IncidentId) -> Call = request(Endpoint::XdrIncidentsGet, &[&id]);
     /// One incident.
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`404` when there is no such incident).
-    call get_incident -> Incident;
-    /// `PATCH /api/incidents/{id}`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn update_call(id: IncidentId, req: &IncidentUpdate) -> Result<Call, DefenderError>
-        = with_body(Endpoint::XdrIncidentsUpdate, &[&id], req);
+    call get_incident(id: IncidentId) -> Incident = get_call: request(XdrIncidentsGet, &[&id]);
     /// Updates an incident; answers the updated incident.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call update_incident -> Incident;
+    call update_incident(id: IncidentId, req: &IncidentUpdate) -> Incident =
+        update_call: with_body(XdrIncidentsUpdate, &[&id], req);
 }

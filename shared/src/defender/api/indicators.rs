@@ -1,8 +1,8 @@
 //! MDE indicators: list, submit, import, delete, batch delete.
 
-use super::{MDE_MAX_PAGE, request, with_body};
+use super::MDE_MAX_PAGE;
 use crate::defender::{
-    Call, DefenderClient, DefenderError, Endpoint,
+    DefenderClient,
     models::{
         ODataList,
         indicators::{
@@ -23,44 +23,26 @@ lists! {
 }
 
 calls! {
-    /// `POST /api/indicators`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn submit_call(req: &IndicatorSubmit) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeIndicatorsSubmit, &[], req);
     /// Submits (or updates) an indicator.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call submit_indicator -> Indicator;
-    /// `POST /api/indicators/import`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn import_call(req: &IndicatorImport) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeIndicatorsImport, &[], req);
+    call submit_indicator(req: &IndicatorSubmit) -> Indicator = submit_call: with_body(MdeIndicatorsSubmit, &[], req);
     /// Imports up to 500 indicators; the answer reports each item (check `is_failed` on every one).
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call import_indicators -> ODataList<IndicatorImportResult>;
-    /// `DELETE /api/indicators/{id}`.
-    fn delete_call(id: &IndicatorId) -> Call = request(Endpoint::MdeIndicatorsDelete, &[id]);
+    call import_indicators(req: &IndicatorImport) -> ODataList<IndicatorImportResult> =
+        import_call: with_body(MdeIndicatorsImport, &[], req);
     /// Deletes an indicator.
     ///
     /// # Errors
     /// As [`DefenderClient::call_empty`] (`404` when unknown).
-    call_empty delete_indicator -> ();
-    /// `POST /api/indicators/BatchDelete`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn batch_delete_call(req: &IndicatorBatchDelete) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeIndicatorsBatchDelete, &[], req);
+    call_empty delete_indicator(id: &IndicatorId) -> () = delete_call: request(MdeIndicatorsDelete, &[id]);
     /// Deletes up to 500 indicators.
     ///
     /// # Errors
     /// As [`DefenderClient::call_empty`] (`404` when any id is unknown).
-    call_empty batch_delete_indicators -> ();
+    call_empty batch_delete_indicators(req: &IndicatorBatchDelete) -> () =
+        batch_delete_call: with_body(MdeIndicatorsBatchDelete, &[], req);
 }

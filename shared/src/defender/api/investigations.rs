@@ -1,9 +1,9 @@
 //! MDE automated investigations: list, get, start.
 
-use super::{MDE_MAX_PAGE, request, with_body};
+use super::MDE_MAX_PAGE;
 use crate::{
     defender::{
-        Call, DefenderClient, DefenderError, Endpoint,
+        DefenderClient,
         models::{
             ODataList,
             actions::CommentRequest,
@@ -25,22 +25,17 @@ lists! {
 }
 
 calls! {
-    /// `GET /api/investigations/{id}` (an investigation id or the triggering alert's id).
-    fn get_call(id: &InvestigationId) -> Call = request(Endpoint::MdeInvestigationsGet, &[id]);
     /// One investigation.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call get_investigation -> Investigation;
-    /// `POST /api/machines/{id}/startInvestigation`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn start_call(machine: &MachineId, req: &CommentRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeInvestigationsStart, &[machine], req);
+    call get_investigation(id: &InvestigationId) -> Investigation =
+        /// `{id}`: an investigation id or the triggering alert's id.
+        get_call: request(MdeInvestigationsGet, &[id]);
     /// Starts an automated investigation on a machine (50 per hour).
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call start_investigation -> Investigation;
+    call start_investigation(machine: &MachineId, req: &CommentRequest) -> Investigation =
+        start_call: with_body(MdeInvestigationsStart, &[machine], req);
 }

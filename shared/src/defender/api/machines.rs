@@ -2,11 +2,11 @@
 //! and the response actions (isolate, scan, restrict, collect, stop and quarantine, offboard, live
 //! response), each answering a [`MachineAction`].
 
-use super::{ListQuery, MDE_MAX_PAGE, request, with_body, with_query};
+use super::{ListQuery, MDE_MAX_PAGE};
 use crate::{
     auth::TokenSource,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError, Endpoint,
+        Deadline, DefenderClient, DefenderError,
         models::{
             ODataList,
             actions::{
@@ -23,6 +23,11 @@ use crate::{
 use chrono::{DateTime, Utc};
 use std::net::IpAddr;
 
+/// The documented query of `findbytag`.
+fn tag_query(tag: &MachineTag, starts_with: bool) -> Vec<(String, String)> {
+    vec![("tag".into(), tag.as_str().into()), ("useStartsWithFilter".into(), starts_with.to_string())]
+}
+
 lists! {
     /// All machines matching `query`, page by page (page size: `query.top`, at most 10,000).
     stream machines -> Machine = list_call(Machines, MdeMachinesList, MDE_MAX_PAGE);
@@ -34,182 +39,112 @@ lists! {
 }
 
 calls! {
-    /// `GET /api/machines/{id}`.
-    fn get_call(id: &MachineId) -> Call = request(Endpoint::MdeMachinesGet, &[id]);
     /// One machine.
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`404` when there is no such machine).
-    call get_machine -> Machine;
-    /// `GET /api/machines/findbyip(ip='{IP}',timestamp={TimeStamp})`: the IP quoted, the timestamp bare
-    /// (whole seconds, UTC), as documented.
-    fn find_by_ip_call(ip: IpAddr, at: DateTime<Utc>) -> Call
-        = request(Endpoint::MdeMachinesFindByIp, &[&ip, &at.format("%Y-%m-%dT%H:%M:%SZ")]);
+    call get_machine(id: &MachineId) -> Machine = get_call: request(MdeMachinesGet, &[id]);
     /// Machines that had `ip` around `at` (within the past 30 days).
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`400` when `at` is older than 30 days).
-    call find_machines_by_ip -> ODataList<Machine>;
-    /// `GET /api/machines/findbytag?tag={tag}&useStartsWithFilter={bool}`.
-    fn find_by_tag_call(tag: &MachineTag, starts_with: bool) -> Call = with_query(
-        Endpoint::MdeMachinesFindByTag,
-        &[],
-        vec![("tag".into(), tag.as_str().into()), ("useStartsWithFilter".into(), starts_with.to_string())],
-    );
+    call find_machines_by_ip(ip: IpAddr, at: DateTime<Utc>) -> ODataList<Machine> =
+        /// The IP quoted, the timestamp bare (whole seconds, UTC), as documented.
+        find_by_ip_call: request(MdeMachinesFindByIp, &[&ip, &at.format("%Y-%m-%dT%H:%M:%SZ")]);
     /// Machines with a tag (or a tag starting with it).
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call find_machines_by_tag -> ODataList<Machine>;
-    /// `GET /api/machines/{id}/logonusers`.
-    fn logon_users_call(id: &MachineId) -> Call = request(Endpoint::MdeMachinesLogonUsers, &[id]);
+    call find_machines_by_tag(tag: &MachineTag, starts_with: bool) -> ODataList<Machine> =
+        /// `tag` and `useStartsWithFilter` are the query, as documented.
+        find_by_tag_call: with_query(MdeMachinesFindByTag, &[], tag_query(tag, starts_with));
     /// Users who logged on to a machine.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call machine_logon_users -> ODataList<MdeUser>;
-    /// `GET /api/machines/{id}/alerts`.
-    fn alerts_call(id: &MachineId) -> Call = request(Endpoint::MdeMachinesAlerts, &[id]);
+    call machine_logon_users(id: &MachineId) -> ODataList<MdeUser> =
+        logon_users_call: request(MdeMachinesLogonUsers, &[id]);
     /// Alerts of a machine.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call machine_alerts -> ODataList<Alert>;
-    /// `GET /api/machines/{machineId}/software`.
-    fn software_call(id: &MachineId) -> Call = request(Endpoint::MdeMachinesSoftware, &[id]);
+    call machine_alerts(id: &MachineId) -> ODataList<Alert> = alerts_call: request(MdeMachinesAlerts, &[id]);
     /// Software installed on a machine.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call machine_software -> ODataList<Software>;
-    /// `GET /api/machines/{machineId}/vulnerabilities`.
-    fn vulnerabilities_call(id: &MachineId) -> Call = request(Endpoint::MdeMachinesVulnerabilities, &[id]);
+    call machine_software(id: &MachineId) -> ODataList<Software> = software_call: request(MdeMachinesSoftware, &[id]);
     /// Vulnerabilities discovered on a machine.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call machine_vulnerabilities -> ODataList<Vulnerability>;
-    /// `POST /api/machines/{id}/tags`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn tags_call(id: &MachineId, req: &TagRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeMachinesTags, &[id], req);
+    call machine_vulnerabilities(id: &MachineId) -> ODataList<Vulnerability> =
+        vulnerabilities_call: request(MdeMachinesVulnerabilities, &[id]);
     /// Adds or removes a tag; answers the updated machine.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call tag_machine -> Machine;
-    /// `POST /api/machines/AddOrRemoveTagForMultipleMachines`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn tags_multiple_call(req: &TagMultipleRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeMachinesTagsMultiple, &[], req);
+    call tag_machine(id: &MachineId, req: &TagRequest) -> Machine = tags_call: with_body(MdeMachinesTags, &[id], req);
     /// Adds or removes a tag on up to 500 machines; answers the updated machines.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call tag_machines -> ODataList<Machine>;
-    /// `POST /api/machines/{id}/isolate`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn isolate_call(id: &MachineId, req: &IsolateRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeMachinesIsolate, &[id], req);
+    call tag_machines(req: &TagMultipleRequest) -> ODataList<Machine> =
+        tags_multiple_call: with_body(MdeMachinesTagsMultiple, &[], req);
     /// Isolates a machine.
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`400` when an isolation is already in progress).
-    call isolate -> MachineAction;
-    /// `POST /api/machines/{id}/unisolate`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn unisolate_call(id: &MachineId, req: &CommentRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeMachinesUnisolate, &[id], req);
+    call isolate(id: &MachineId, req: &IsolateRequest) -> MachineAction =
+        isolate_call: with_body(MdeMachinesIsolate, &[id], req);
     /// Releases a machine from isolation.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call unisolate -> MachineAction;
-    /// `POST /api/machines/{id}/restrictCodeExecution`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn restrict_code_execution_call(id: &MachineId, req: &CommentRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeMachinesRestrictCodeExecution, &[id], req);
+    call unisolate(id: &MachineId, req: &CommentRequest) -> MachineAction =
+        unisolate_call: with_body(MdeMachinesUnisolate, &[id], req);
     /// Restricts code execution to Microsoft-signed binaries.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call restrict_code_execution -> MachineAction;
-    /// `POST /api/machines/{id}/unrestrictCodeExecution`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn unrestrict_code_execution_call(id: &MachineId, req: &CommentRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeMachinesUnrestrictCodeExecution, &[id], req);
+    call restrict_code_execution(id: &MachineId, req: &CommentRequest) -> MachineAction =
+        restrict_code_execution_call: with_body(MdeMachinesRestrictCodeExecution, &[id], req);
     /// Lifts the code-execution restriction.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call unrestrict_code_execution -> MachineAction;
-    /// `POST /api/machines/{id}/runAntiVirusScan`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn run_av_scan_call(id: &MachineId, req: &ScanRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeMachinesRunAvScan, &[id], req);
+    call unrestrict_code_execution(id: &MachineId, req: &CommentRequest) -> MachineAction =
+        unrestrict_code_execution_call: with_body(MdeMachinesUnrestrictCodeExecution, &[id], req);
     /// Starts an antivirus scan.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call run_av_scan -> MachineAction;
-    /// `POST /api/machines/{id}/collectInvestigationPackage`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn collect_investigation_package_call(id: &MachineId, req: &CommentRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeMachinesCollectInvestigationPackage, &[id], req);
+    call run_av_scan(id: &MachineId, req: &ScanRequest) -> MachineAction =
+        run_av_scan_call: with_body(MdeMachinesRunAvScan, &[id], req);
     /// Collects an investigation package.
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`400` when a collection is already running).
-    call collect_investigation_package -> MachineAction;
-    /// `POST /api/machines/{id}/StopAndQuarantineFile`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn stop_and_quarantine_file_call(id: &MachineId, req: &StopAndQuarantineRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeMachinesStopAndQuarantineFile, &[id], req);
+    call collect_investigation_package(id: &MachineId, req: &CommentRequest) -> MachineAction =
+        collect_investigation_package_call: with_body(MdeMachinesCollectInvestigationPackage, &[id], req);
     /// Stops a file's processes and quarantines it.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call stop_and_quarantine_file -> MachineAction;
-    /// `POST /api/machines/{id}/offboard`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn offboard_call(id: &MachineId, req: &CommentRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeMachinesOffboard, &[id], req);
+    call stop_and_quarantine_file(id: &MachineId, req: &StopAndQuarantineRequest) -> MachineAction =
+        stop_and_quarantine_file_call: with_body(MdeMachinesStopAndQuarantineFile, &[id], req);
     /// Offboards a machine (Windows only).
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call offboard -> MachineAction;
-    /// `POST /api/machines/{machine_id}/runliveresponse`.
-    ///
-    /// # Errors
-    /// As [`super::with_body`].
-    fn run_live_response_call(id: &MachineId, req: &LiveResponseRequest) -> Result<Call, DefenderError>
-        = with_body(Endpoint::MdeMachinesRunLiveResponse, &[id], req);
+    call offboard(id: &MachineId, req: &CommentRequest) -> MachineAction =
+        offboard_call: with_body(MdeMachinesOffboard, &[id], req);
     /// Runs live response commands.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call run_live_response -> MachineAction;
+    call run_live_response(id: &MachineId, req: &LiveResponseRequest) -> MachineAction =
+        run_live_response_call: with_body(MdeMachinesRunLiveResponse, &[id], req);
 }
 
 impl<T: TokenSource> DefenderClient<T> {

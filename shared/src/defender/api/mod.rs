@@ -27,22 +27,22 @@ use super::{
 use serde::Serialize;
 use std::fmt;
 
-/// Declares a resource's typed calls, one entry each: the `*_call` function that describes the
-/// request (`fn name(args) -> Call = builder;`), then the [`DefenderClient`](super::DefenderClient)
-/// method that sends it, taking the same arguments between the tenant and the deadline. `call` answers
-/// the decoded body ([`DefenderClient::call`](super::DefenderClient::call)), `call_empty` nothing.
+/// Declares a resource's typed calls, one entry each: the [`DefenderClient`](super::DefenderClient)
+/// method (its doc, then `call` — answers the decoded body — or `call_empty`, its name, the arguments it
+/// takes between the tenant and the deadline, and what it answers), then after `=` the `*_call` that
+/// describes its request (a [`Call`], testable without a network): its name, then the builder
+/// ([`request`], [`with_query`] or [`with_body`]) of the contract's endpoint with the path segments (and
+/// the query or body). The `*_call`'s doc names the endpoint (whose doc is the contract's method and
+/// path); doc lines before its name add to it.
 macro_rules! calls {
     ($(
-        $(#[$call_attr:meta])*
-        fn $call:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $body:expr;
         $(#[$attr:meta])*
-        $send:ident $method:ident -> $out:ty;
+        $send:ident $method:ident($($arg:ident: $ty:ty),*) -> $out:ty =
+            $(#[$call_attr:meta])* $call:ident: $builder:ident($endpoint:ident $(, $barg:expr)*);
     )*) => {
         $(
-            $(#[$call_attr])*
-            pub fn $call($($arg: $ty),*) -> $ret {
-                $body
-            }
+            calls!(@call $method, $call($($arg: $ty),*), $builder($endpoint $(, $barg)*),
+                $(#[$call_attr])*);
         )*
 
         impl<T: $crate::auth::TokenSource> DefenderClient<T> {
@@ -61,6 +61,29 @@ macro_rules! calls {
             )*
         }
     };
+    (@call $method:ident, $call:ident($($arg:ident: $ty:ty),*), with_body($endpoint:ident $(, $barg:expr)*),
+        $(#[$call_attr:meta])*) => {
+        #[doc = concat!("[`Endpoint::", stringify!($endpoint), "`](crate::defender::Endpoint::", stringify!($endpoint),
+            "): the request of [`DefenderClient::", stringify!($method), "`](crate::defender::DefenderClient::",
+            stringify!($method), ").")]
+        $(#[$call_attr])*
+        ///
+        /// # Errors
+        /// As [`with_body`](crate::defender::api::with_body).
+        pub fn $call($($arg: $ty),*) -> Result<$crate::defender::Call, $crate::defender::DefenderError> {
+            $crate::defender::api::with_body($crate::defender::Endpoint::$endpoint $(, $barg)*)
+        }
+    };
+    (@call $method:ident, $call:ident($($arg:ident: $ty:ty),*), $builder:ident($endpoint:ident $(, $barg:expr)*),
+        $(#[$call_attr:meta])*) => {
+        #[doc = concat!("[`Endpoint::", stringify!($endpoint), "`](crate::defender::Endpoint::", stringify!($endpoint),
+            "): the request of [`DefenderClient::", stringify!($method), "`](crate::defender::DefenderClient::",
+            stringify!($method), ").")]
+        $(#[$call_attr])*
+        pub fn $call($($arg: $ty),*) -> $crate::defender::Call {
+            $crate::defender::api::$builder($crate::defender::Endpoint::$endpoint $(, $barg)*)
+        }
+    };
 }
 
 /// Declares a resource's pageable lists, two lines each: the [`DefenderClient`](super::DefenderClient)
@@ -75,14 +98,16 @@ macro_rules! lists {
         page $page:ident -> $page_ty:ty = $page_call:ident;
     )*) => {
         $(
-            #[doc = concat!("The first request of [`DefenderClient::", stringify!($stream), "`]: [`Endpoint::",
-                stringify!($endpoint), "`] (stream: no `$top`).")]
+            #[doc = concat!("[`Endpoint::", stringify!($endpoint), "`](crate::defender::Endpoint::",
+                stringify!($endpoint), "): the first request of [`DefenderClient::", stringify!($stream),
+                "`](crate::defender::DefenderClient::", stringify!($stream), ") (stream: no `$top`).")]
             pub fn $list(q: &$crate::defender::api::ListQuery<$resource>) -> $crate::defender::Call {
                 $crate::defender::api::with_query($crate::defender::Endpoint::$endpoint, &[], q.stream_query())
             }
 
-            #[doc = concat!("The request of [`DefenderClient::", stringify!($page), "`]: [`Endpoint::",
-                stringify!($endpoint), "`] with `$top` (one page).")]
+            #[doc = concat!("[`Endpoint::", stringify!($endpoint), "`](crate::defender::Endpoint::",
+                stringify!($endpoint), ") with `$top`: the request of [`DefenderClient::", stringify!($page),
+                "`](crate::defender::DefenderClient::", stringify!($page), ") (one page).")]
             pub fn $page_call(q: &$crate::defender::api::ListQuery<$resource>) -> $crate::defender::Call {
                 $crate::defender::api::with_query($crate::defender::Endpoint::$endpoint, &[], q.page_query($max))
             }

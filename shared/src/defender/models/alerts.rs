@@ -2,7 +2,7 @@
 //! batch-update and create-by-reference bodies.
 
 use super::{Comment, Extra, Lenient, Timestamp, model, open_enum};
-use crate::ids::{AlertId, IncidentId, MachineId, Sha1, Sha256};
+use crate::ids::{AlertId, IncidentId, MachineId};
 use serde::{Deserialize, Serialize};
 
 open_enum!(
@@ -252,24 +252,7 @@ model! {
         pub entity_type: Option<EntityType>,
         /// When the evidence was added.
         pub evidence_creation_time: Option<Timestamp>,
-        /// File SHA-1.
-        pub sha1: Option<Lenient<Sha1>>,
-        /// File SHA-256.
-        pub sha256: Option<Lenient<Sha256>>,
-        /// File name.
-        pub file_name: Option<String>,
-        /// File folder.
-        pub file_path: Option<String>,
-        /// Process id.
-        pub process_id: Option<i64>,
-        /// Command line.
-        pub process_command_line: Option<String>,
-        /// Process start.
-        pub process_creation_time: Option<Timestamp>,
-        /// Parent process id.
-        pub parent_process_id: Option<i64>,
-        /// Parent process start.
-        pub parent_process_creation_time: Option<Timestamp>,
+        ..file_and_process,
         /// Parent image name.
         pub parent_process_file_name: Option<String>,
         /// Parent image folder.
@@ -286,16 +269,7 @@ model! {
         pub registry_value_type: Option<String>,
         /// Registry value.
         pub registry_value: Option<String>,
-        /// Account name.
-        pub account_name: Option<String>,
-        /// Account domain.
-        pub domain_name: Option<String>,
-        /// Account SID.
-        pub user_sid: Option<String>,
-        /// Entra user id.
-        pub aad_user_id: Option<String>,
-        /// UPN.
-        pub user_principal_name: Option<String>,
+        ..account,
         /// `Detected`, `Blocked`, `Prevented` (an open set).
         pub detection_status: Option<String>,
     }

@@ -6,7 +6,7 @@ use super::{
     alerts::{AlertSeverity, Classification, Determination, EntityType, InvestigationState},
     model, open_enum,
 };
-use crate::ids::{AlertId, IncidentId, MachineId, Sha1, Sha256};
+use crate::ids::{AlertId, IncidentId, MachineId};
 use serde::Serialize;
 
 open_enum!(
@@ -146,38 +146,12 @@ model! {
     pub struct IncidentEntity {
         /// Kind.
         pub entity_type: Option<EntityType>,
-        /// SHA-1.
-        pub sha1: Option<Lenient<Sha1>>,
-        /// SHA-256.
-        pub sha256: Option<Lenient<Sha256>>,
-        /// File name.
-        pub file_name: Option<String>,
-        /// File folder.
-        pub file_path: Option<String>,
-        /// Process id.
-        pub process_id: Option<i64>,
-        /// Command line.
-        pub process_command_line: Option<String>,
-        /// Process start.
-        pub process_creation_time: Option<Timestamp>,
-        /// Parent process id.
-        pub parent_process_id: Option<i64>,
-        /// Parent process start.
-        pub parent_process_creation_time: Option<Timestamp>,
+        ..file_and_process,
         /// IP.
         pub ip_address: Option<String>,
         /// URL.
         pub url: Option<String>,
-        /// Account name.
-        pub account_name: Option<String>,
-        /// Account domain.
-        pub domain_name: Option<String>,
-        /// SID.
-        pub user_sid: Option<String>,
-        /// Entra user id.
-        pub aad_user_id: Option<String>,
-        /// UPN.
-        pub user_principal_name: Option<String>,
+        ..account,
         /// Mailbox display name.
         pub mailbox_display_name: Option<String>,
         /// Mailbox address.
