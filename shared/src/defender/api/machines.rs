@@ -28,6 +28,19 @@ fn tag_query(tag: &MachineTag, starts_with: bool) -> Vec<(String, String)> {
     vec![("tag".into(), tag.as_str().into()), ("useStartsWithFilter".into(), starts_with.to_string())]
 }
 
+/// Declares the machine response actions: each `POST`s its request body to the machine's
+/// `/api/machines/{id}/<action>` and answers the [`MachineAction`] it started (a [`calls!`] entry each).
+macro_rules! response_actions {
+    ($($(#[$attr:meta])* $method:ident($req:ty) = $call:ident: $endpoint:ident;)*) => {
+        calls! {
+            $(
+                $(#[$attr])*
+                call $method(id: &MachineId, req: &$req) -> MachineAction = $call: with_body($endpoint, &[id], req);
+            )*
+        }
+    };
+}
+
 lists! {
     /// All machines matching `query`, page by page (page size: `query.top`, at most 10,000).
     stream machines -> Machine = list_call(Machines, MdeMachinesList, MDE_MAX_PAGE);
@@ -91,60 +104,56 @@ calls! {
     /// As [`DefenderClient::call`].
     call tag_machines(req: &TagMultipleRequest) -> ODataList<Machine> =
         tags_multiple_call: with_body(MdeMachinesTagsMultiple, &[], req);
+}
+
+response_actions! {
     /// Isolates a machine.
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`400` when an isolation is already in progress).
-    call isolate(id: &MachineId, req: &IsolateRequest) -> MachineAction =
-        isolate_call: with_body(MdeMachinesIsolate, &[id], req);
+    isolate(IsolateRequest) = isolate_call: MdeMachinesIsolate;
     /// Releases a machine from isolation.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call unisolate(id: &MachineId, req: &CommentRequest) -> MachineAction =
-        unisolate_call: with_body(MdeMachinesUnisolate, &[id], req);
+    unisolate(CommentRequest) = unisolate_call: MdeMachinesUnisolate;
     /// Restricts code execution to Microsoft-signed binaries.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call restrict_code_execution(id: &MachineId, req: &CommentRequest) -> MachineAction =
-        restrict_code_execution_call: with_body(MdeMachinesRestrictCodeExecution, &[id], req);
+    restrict_code_execution(CommentRequest) = restrict_code_execution_call: MdeMachinesRestrictCodeExecution;
     /// Lifts the code-execution restriction.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call unrestrict_code_execution(id: &MachineId, req: &CommentRequest) -> MachineAction =
-        unrestrict_code_execution_call: with_body(MdeMachinesUnrestrictCodeExecution, &[id], req);
+    unrestrict_code_execution(CommentRequest) = unrestrict_code_execution_call: MdeMachinesUnrestrictCodeExecution;
     /// Starts an antivirus scan.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call run_av_scan(id: &MachineId, req: &ScanRequest) -> MachineAction =
-        run_av_scan_call: with_body(MdeMachinesRunAvScan, &[id], req);
+    run_av_scan(ScanRequest) = run_av_scan_call: MdeMachinesRunAvScan;
     /// Collects an investigation package.
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`400` when a collection is already running).
-    call collect_investigation_package(id: &MachineId, req: &CommentRequest) -> MachineAction =
-        collect_investigation_package_call: with_body(MdeMachinesCollectInvestigationPackage, &[id], req);
+    collect_investigation_package(CommentRequest) =
+        collect_investigation_package_call: MdeMachinesCollectInvestigationPackage;
     /// Stops a file's processes and quarantines it.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call stop_and_quarantine_file(id: &MachineId, req: &StopAndQuarantineRequest) -> MachineAction =
-        stop_and_quarantine_file_call: with_body(MdeMachinesStopAndQuarantineFile, &[id], req);
+    stop_and_quarantine_file(StopAndQuarantineRequest) =
+        stop_and_quarantine_file_call: MdeMachinesStopAndQuarantineFile;
     /// Offboards a machine (Windows only).
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call offboard(id: &MachineId, req: &CommentRequest) -> MachineAction =
-        offboard_call: with_body(MdeMachinesOffboard, &[id], req);
+    offboard(CommentRequest) = offboard_call: MdeMachinesOffboard;
     /// Runs live response commands.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    call run_live_response(id: &MachineId, req: &LiveResponseRequest) -> MachineAction =
-        run_live_response_call: with_body(MdeMachinesRunLiveResponse, &[id], req);
+    run_live_response(LiveResponseRequest) = run_live_response_call: MdeMachinesRunLiveResponse;
 }
 
 impl<T: TokenSource> DefenderClient<T> {

@@ -55,11 +55,18 @@ macro_rules! calls {
                     deadline: $crate::defender::Deadline,
                 ) -> Result<$out, $crate::defender::DefenderError> {
                     #[allow(deprecated)]
-                    let call = $crate::defender::api::IntoCall::into_call($call($($arg),*))?;
+                    let call = calls!(@built $builder, $call($($arg),*));
                     self.$send(tenant, call, deadline).await
                 }
             )*
         }
+    };
+    // The `*_call`'s `Call`: only a body can fail to build.
+    (@built with_body, $built:expr) => {
+        $built?
+    };
+    (@built $builder:ident, $built:expr) => {
+        $built
     };
     (@call $method:ident, $call:ident($($arg:ident: $ty:ty),*), with_body($endpoint:ident $(, $barg:expr)*),
         $(#[$call_attr:meta])*) => {
@@ -343,23 +350,6 @@ pub(crate) fn with_body<B: Serialize>(
     Ok(Call { body: Some(body), ..request(endpoint, params) })
 }
 
-/// What a `*_call` answers: a [`Call`], or, where it serialises a body, a `Result` of one.
-pub(crate) trait IntoCall {
-    fn into_call(self) -> Result<Call, DefenderError>;
-}
-
-impl IntoCall for Call {
-    fn into_call(self) -> Result<Call, DefenderError> {
-        Ok(self)
-    }
-}
-
-impl IntoCall for Result<Call, DefenderError> {
-    fn into_call(self) -> Result<Call, DefenderError> {
-        self
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +361,23 @@ mod tests {
         assert_eq!(seg("a/b?c#d e'f%"), "a%2Fb%3Fc%23d%20e%27f%25");
         assert_eq!(seg("DOMAIN\\user"), "DOMAIN%5Cuser");
         assert_eq!(seg("2001:db8::1"), "2001:db8::1");
+    }
+
+    #[test]
+    fn paths_fill_the_contract_templates_in_order() {
+        assert_eq!(path(Endpoint::MdeAlertsList, &[]), "/api/alerts");
+        assert_eq!(path(Endpoint::MdeMachinesIsolate, &[&"a/b c"]), "/api/machines/a%2Fb%20c/isolate");
+        // The documented query of a template is the call's query, not its path.
+        assert_eq!(path(Endpoint::MdeMachinesFindByTag, &[]), "/api/machines/findbytag");
+        assert_eq!(
+            path(Endpoint::MdeMachinesFindByIp, &[&"10.1.2.3", &"2024-05-01T10:00:00Z"]),
+            "/api/machines/findbyip(ip='10.1.2.3',timestamp=2024-05-01T10:00:00Z)"
+        );
+        assert_eq!(
+            path(Endpoint::MdeMachineactionsGetLiveResponseResult, &[&"x", &3]),
+            "/api/machineactions/x/GetLiveResponseResultDownloadLink(index=3)"
+        );
+        assert_eq!(path(Endpoint::GraphSecurityIncidentsGet, &[&42]), "/security/incidents/42");
     }
 
     #[test]
