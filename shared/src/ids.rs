@@ -4,7 +4,7 @@
 //! first, so a malformed or hostile value (a quote, a pipe, a newline, `' or 1 eq 1`) is refused at the
 //! edge with a reason instead of travelling further. Parsing is the only constructor.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use std::{fmt, str::FromStr};
 
 /// Why a value is not a valid identifier or indicator.
@@ -40,7 +40,7 @@ fn is_guid(s: &str) -> bool {
 }
 
 /// `as_str` (documented as `$as_str`), `Display` and a validating `Deserialize` (through `FromStr`)
-/// for a newtype over a `String`: what every text identifier here shares.
+/// for a newtype over a `String`: what every text identifier here (and the models' local ids) shares.
 macro_rules! text_newtype {
     ($name:ident, $as_str:literal) => {
         impl $name {
@@ -50,20 +50,21 @@ macro_rules! text_newtype {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <String as serde::Deserialize>::deserialize(d)?;
                 s.parse().map_err(serde::de::Error::custom)
             }
         }
     };
 }
+pub(crate) use text_newtype;
 
 /// Equality and hashing (and, with `ord`, order) that ignore ASCII case, for a newtype over text
 /// (`String` or `Cow<str>`): hex digests here, the models' documented-value strings.

@@ -676,12 +676,7 @@ macro_rules! local_id {
         #[serde(transparent)]
         pub struct $name(String);
 
-        impl $name {
-            /// The validated value.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
+        $crate::ids::text_newtype!($name, "The validated value.");
 
         impl std::str::FromStr for $name {
             type Err = crate::ids::InvalidId;
@@ -693,18 +688,6 @@ macro_rules! local_id {
                 } else {
                     Err(crate::ids::InvalidId { kind: $kind, reason: format!("'{s}' is not a valid {}", $kind) })
                 }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
             }
         }
     };
