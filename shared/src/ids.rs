@@ -4,7 +4,7 @@
 //! first, so a malformed or hostile value (a quote, a pipe, a newline, `' or 1 eq 1`) is refused at the
 //! edge with a reason instead of travelling further. Parsing is the only constructor.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use std::{fmt, str::FromStr};
 
 /// Why a value is not a valid identifier or indicator.
@@ -39,6 +39,71 @@ fn is_guid(s: &str) -> bool {
         && [8, 4, 4, 4, 12].iter().zip(&parts).all(|(n, p)| p.len() == *n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// `as_str` (documented as `$as_str`), `Display` and a validating `Deserialize` (through `FromStr`)
+/// for a newtype over a `String`: what every text identifier here (and the models' local ids) shares.
+macro_rules! text_newtype {
+    ($name:ident, $as_str:literal) => {
+        impl $name {
+            #[doc = $as_str]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <String as serde::Deserialize>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use text_newtype;
+
+/// Equality and hashing (and, with `ord`, order) that ignore ASCII case, for a newtype over text
+/// (`String` or `Cow<str>`): hex digests here, the models' documented-value strings.
+macro_rules! ascii_case_insensitive {
+    ($name:ident) => {
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.0.eq_ignore_ascii_case(&other.0)
+            }
+        }
+
+        impl Eq for $name {}
+
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+                for b in self.0.bytes() {
+                    h.write_u8(b.to_ascii_lowercase());
+                }
+            }
+        }
+    };
+    ($name:ident, ord) => {
+        $crate::ids::ascii_case_insensitive!($name);
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.0.bytes().map(|b| b.to_ascii_lowercase()).cmp(other.0.bytes().map(|b| b.to_ascii_lowercase()))
+            }
+        }
+    };
+}
+pub(crate) use ascii_case_insensitive;
+
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal, $check:expr) => {
         $(#[$doc])*
@@ -46,12 +111,7 @@ macro_rules! string_id {
         #[serde(transparent)]
         pub struct $name(String);
 
-        impl $name {
-            /// The validated value.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
+        text_newtype!($name, "The validated value.");
 
         impl FromStr for $name {
             type Err = InvalidId;
@@ -65,18 +125,6 @@ macro_rules! string_id {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
-            }
-        }
     };
 }
 
@@ -121,40 +169,8 @@ macro_rules! hash_id {
         #[serde(transparent)]
         pub struct $name(String);
 
-        impl $name {
-            /// The hash as received.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl PartialEq for $name {
-            fn eq(&self, other: &Self) -> bool {
-                self.0.eq_ignore_ascii_case(&other.0)
-            }
-        }
-
-        impl Eq for $name {}
-
-        impl std::hash::Hash for $name {
-            fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-                for b in self.0.bytes() {
-                    h.write_u8(b.to_ascii_lowercase());
-                }
-            }
-        }
-
-        impl PartialOrd for $name {
-            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-                Some(self.cmp(other))
-            }
-        }
-
-        impl Ord for $name {
-            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-                self.0.bytes().map(|b| b.to_ascii_lowercase()).cmp(other.0.bytes().map(|b| b.to_ascii_lowercase()))
-            }
-        }
+        text_newtype!($name, "The hash as received.");
+        ascii_case_insensitive!($name, ord);
 
         impl FromStr for $name {
             type Err = InvalidId;
@@ -168,18 +184,6 @@ macro_rules! hash_id {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
-            }
-        }
     };
 }
 

@@ -9,7 +9,8 @@
 //!
 //! # Adding a documented endpoint
 //! Add its contract file (`contract/defender-api/<api>.<area>.<operation>.json`, format in that
-//! folder's README) and the typed call that uses `Endpoint::<Variant>` (`shared/src/defender/api/`);
+//! folder's README) and the typed call that uses `<Variant>` (a `calls!` entry in `shared/src/defender/api/`,
+//! which fills the contract's path template);
 //! list the variant in the `ENDPOINTS` of each function that calls it. Permissions, page limits, the
 //! manifest, `doctor` and the grant script follow from the file.
 

@@ -458,36 +458,24 @@ mod tests {
 
     #[test]
     fn the_documented_figures() {
-        assert_eq!(
-            documented_limits(Endpoint::MdeAlertsList),
-            vec![RateLimit::per_minute(100), RateLimit::per_hour(1500)]
-        );
-        assert_eq!(
-            documented_limits(Endpoint::XdrIncidentsList),
-            vec![RateLimit::per_minute(50), RateLimit::per_hour(1500)]
-        );
-        // The get page says 100/min; the incidents API overall is 50/min and get counts against it.
-        assert_eq!(
-            documented_limits(Endpoint::XdrIncidentsGet),
-            vec![RateLimit::per_minute(50), RateLimit::per_hour(1500)]
-        );
-        assert_eq!(
-            documented_limits(Endpoint::MdeAlertsBatchUpdate),
-            vec![RateLimit::per_minute(10), RateLimit::per_hour(500)]
-        );
+        let (m, h) = (RateLimit::per_minute, RateLimit::per_hour);
+        let cases: [(Endpoint, &[RateLimit]); 9] = [
+            (Endpoint::MdeAlertsList, &[m(100), h(1500)]),
+            (Endpoint::XdrIncidentsList, &[m(50), h(1500)]),
+            // The get page says 100/min; the incidents API overall is 50/min and get counts against it.
+            (Endpoint::XdrIncidentsGet, &[m(50), h(1500)]),
+            (Endpoint::MdeAlertsBatchUpdate, &[m(10), h(500)]),
+            (Endpoint::MdeAdvancedHuntingRun, &[m(45), h(1500)]),
+            // "10 min timeout" in the runHuntingQuery notes is a running-time budget, not 10 calls/min.
+            (Endpoint::GraphSecurityRunHuntingQuery, &[m(45), h(1500)]),
+            (Endpoint::MdeInvestigationsStart, &[h(50)]),
+            (Endpoint::GraphSecurityAlertsV2List, &[m(150)]),
+            (Endpoint::MdeMachinesSoftware, &[]),
+        ];
+        for (e, want) in cases {
+            assert_eq!(documented_limits(e), want, "{e}");
+        }
         assert_eq!(documented_limits(Endpoint::MdeMachineactionsGetPackageUri)[0], RateLimit::per_minute(2));
-        assert_eq!(
-            documented_limits(Endpoint::MdeAdvancedHuntingRun),
-            vec![RateLimit::per_minute(45), RateLimit::per_hour(1500)]
-        );
-        // "10 min timeout" in the runHuntingQuery notes is a running-time budget, not 10 calls/min.
-        assert_eq!(
-            documented_limits(Endpoint::GraphSecurityRunHuntingQuery),
-            vec![RateLimit::per_minute(45), RateLimit::per_hour(1500)]
-        );
-        assert_eq!(documented_limits(Endpoint::MdeInvestigationsStart), vec![RateLimit::per_hour(50)]);
-        assert_eq!(documented_limits(Endpoint::GraphSecurityAlertsV2List), vec![RateLimit::per_minute(150)]);
-        assert!(documented_limits(Endpoint::MdeMachinesSoftware).is_empty());
     }
 
     #[test]

@@ -1,103 +1,51 @@
 //! MDE files: info, statistics, related alerts and machines.
 
-use super::{get, get_with, seg};
-use crate::{
-    auth::TokenSource,
-    defender::{
-        Call, Deadline, DefenderClient, DefenderError, Endpoint,
-        models::{
-            ODataList,
-            alerts::Alert,
-            files::{FileHash, FileInfo, FileStats},
-            machines::Machine,
-        },
+use crate::defender::{
+    DefenderClient,
+    models::{
+        ODataList,
+        alerts::Alert,
+        files::{FileHash, FileInfo, FileStats},
+        machines::Machine,
     },
-    ids::TenantName,
 };
 
 /// The documented maximum of `lookBackHours` (30 days).
 pub const MAX_LOOK_BACK_HOURS: u32 = 720;
 
-/// The path of a file by hash, in the lower-case hex the API answers with (a hash may arrive in any
-/// case; no page says the API matches it without its case).
-fn file_path(id: &FileHash, tail: &str) -> String {
-    format!("/api/files/{}{tail}", seg(&id.to_string().to_ascii_lowercase()))
+/// A hash as the path segment, in the lower-case hex the API answers with (a hash may arrive in
+/// any case; no page says the API matches it without its case).
+fn lower(id: &FileHash) -> String {
+    id.to_string().to_ascii_lowercase()
 }
 
 pub(crate) fn look_back(hours: Option<u32>) -> Vec<(String, String)> {
     hours.map(|h| vec![("lookBackHours".to_string(), h.clamp(1, MAX_LOOK_BACK_HOURS).to_string())]).unwrap_or_default()
 }
 
-/// `GET /api/files/{id}`.
-pub fn get_call(id: &FileHash) -> Call {
-    get(Endpoint::MdeFilesGet, file_path(id, ""))
-}
-/// `GET /api/files/{id}/stats[?lookBackHours=N]` (N capped at 720).
-pub fn stats_call(id: &FileHash, look_back_hours: Option<u32>) -> Call {
-    get_with(Endpoint::MdeFilesStats, file_path(id, "/stats"), look_back(look_back_hours))
-}
-/// `GET /api/files/{id}/alerts`.
-pub fn alerts_call(id: &FileHash) -> Call {
-    get(Endpoint::MdeFilesAlerts, file_path(id, "/alerts"))
-}
-/// `GET /api/files/{id}/machines`.
-pub fn machines_call(id: &FileHash) -> Call {
-    get(Endpoint::MdeFilesMachines, file_path(id, "/machines"))
-}
-
-impl<T: TokenSource> DefenderClient<T> {
+calls! {
     /// A file by SHA-1 or SHA-256.
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`404` when unknown).
-    pub async fn get_file(
-        &self,
-        tenant: &TenantName,
-        id: &FileHash,
-        deadline: Deadline,
-    ) -> Result<FileInfo, DefenderError> {
-        self.call(tenant, get_call(id), deadline).await
-    }
-
+    call get_file(id: &FileHash) -> FileInfo = get_call: request(MdeFilesGet, &[&lower(id)]);
     /// A file's organisation statistics over the last `look_back_hours` (default 30 days).
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    pub async fn file_stats(
-        &self,
-        tenant: &TenantName,
-        id: &FileHash,
-        look_back_hours: Option<u32>,
-        deadline: Deadline,
-    ) -> Result<FileStats, DefenderError> {
-        self.call(tenant, stats_call(id, look_back_hours), deadline).await
-    }
-
+    call file_stats(id: &FileHash, look_back_hours: Option<u32>) -> FileStats =
+        /// With `lookBackHours=N` when given (N capped at 720).
+        stats_call: with_query(MdeFilesStats, &[&lower(id)], look_back(look_back_hours));
     /// Alerts related to a file.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    pub async fn file_alerts(
-        &self,
-        tenant: &TenantName,
-        id: &FileHash,
-        deadline: Deadline,
-    ) -> Result<ODataList<Alert>, DefenderError> {
-        self.call(tenant, alerts_call(id), deadline).await
-    }
-
+    call file_alerts(id: &FileHash) -> ODataList<Alert> = alerts_call: request(MdeFilesAlerts, &[&lower(id)]);
     /// Machines that saw a file.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    pub async fn file_machines(
-        &self,
-        tenant: &TenantName,
-        id: &FileHash,
-        deadline: Deadline,
-    ) -> Result<ODataList<Machine>, DefenderError> {
-        self.call(tenant, machines_call(id), deadline).await
-    }
+    call file_machines(id: &FileHash) -> ODataList<Machine> = machines_call: request(MdeFilesMachines, &[&lower(id)]);
 }
 
 #[cfg(test)]

@@ -9,41 +9,12 @@
 //! behind it: 429 when the tenant's CPU quota for the 15-minute cycle is spent, 400 when the result
 //! exceeds the allowed size or the query times out (see the export's window halving).
 
-use super::post;
-use crate::{
-    auth::TokenSource,
-    defender::{
-        Call, Deadline, DefenderClient, DefenderError, Endpoint,
-        models::hunting::{GraphHuntingRequest, HuntingRequest, HuntingResponse},
-    },
-    ids::TenantName,
+use crate::defender::{
+    DefenderClient,
+    models::hunting::{GraphHuntingRequest, HuntingRequest, HuntingResponse},
 };
 
-/// `POST /api/advancedqueries/run` (MDE). Retiring: see [`graph_run_call`].
-///
-/// # Errors
-/// As [`super::with_body`].
-#[deprecated(note = "retiring (MC1220762): use graph_run_call (Graph runHuntingQuery)")]
-pub fn mde_run_call(req: &HuntingRequest) -> Result<Call, DefenderError> {
-    post(Endpoint::MdeAdvancedHuntingRun, "/api/advancedqueries/run".into(), req)
-}
-/// `POST /api/advancedhunting/run` (XDR). Retiring: see [`graph_run_call`].
-///
-/// # Errors
-/// As [`super::with_body`].
-#[deprecated(note = "retiring (MC1220762): use graph_run_call (Graph runHuntingQuery)")]
-pub fn xdr_run_call(req: &HuntingRequest) -> Result<Call, DefenderError> {
-    post(Endpoint::XdrAdvancedHuntingRun, "/api/advancedhunting/run".into(), req)
-}
-/// `POST /security/runHuntingQuery` (Graph).
-///
-/// # Errors
-/// As [`super::with_body`].
-pub fn graph_run_call(req: &GraphHuntingRequest) -> Result<Call, DefenderError> {
-    post(Endpoint::GraphSecurityRunHuntingQuery, "/security/runHuntingQuery".into(), req)
-}
-
-impl<T: TokenSource> DefenderClient<T> {
+calls! {
     /// Runs a hunting query through the MDE API (last 30 days, 100,000 rows, 45 calls/min).
     /// Retiring: use [`DefenderClient::graph_hunt`].
     ///
@@ -52,15 +23,10 @@ impl<T: TokenSource> DefenderClient<T> {
     /// exhausted quota in the body).
     #[deprecated(note = "retiring (MC1220762): use graph_hunt (Graph runHuntingQuery)")]
     #[allow(deprecated)]
-    pub async fn mde_hunt(
-        &self,
-        tenant: &TenantName,
-        req: &HuntingRequest,
-        deadline: Deadline,
-    ) -> Result<HuntingResponse, DefenderError> {
-        self.call(tenant, mde_run_call(req)?, deadline).await
-    }
-
+    call mde_hunt(req: &HuntingRequest) -> HuntingResponse =
+        /// Retiring: see [`graph_run_call`].
+        #[deprecated(note = "retiring (MC1220762): use graph_run_call (Graph runHuntingQuery)")]
+        mde_run_call: with_body(MdeAdvancedHuntingRun, &[], req);
     /// Runs a hunting query through the XDR API (answers `Stats` too). Retiring: use
     /// [`DefenderClient::graph_hunt`].
     ///
@@ -68,26 +34,15 @@ impl<T: TokenSource> DefenderClient<T> {
     /// As [`DefenderClient::call`].
     #[deprecated(note = "retiring (MC1220762): use graph_hunt (Graph runHuntingQuery)")]
     #[allow(deprecated)]
-    pub async fn xdr_hunt(
-        &self,
-        tenant: &TenantName,
-        req: &HuntingRequest,
-        deadline: Deadline,
-    ) -> Result<HuntingResponse, DefenderError> {
-        self.call(tenant, xdr_run_call(req)?, deadline).await
-    }
-
+    call xdr_hunt(req: &HuntingRequest) -> HuntingResponse =
+        /// Retiring: see [`graph_run_call`].
+        #[deprecated(note = "retiring (MC1220762): use graph_run_call (Graph runHuntingQuery)")]
+        xdr_run_call: with_body(XdrAdvancedHuntingRun, &[], req);
     /// Runs a hunting query through Graph `runHuntingQuery` (optional `Timespan`; default 30 days):
     /// the hunting call every function uses.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    pub async fn graph_hunt(
-        &self,
-        tenant: &TenantName,
-        req: &GraphHuntingRequest,
-        deadline: Deadline,
-    ) -> Result<HuntingResponse, DefenderError> {
-        self.call(tenant, graph_run_call(req)?, deadline).await
-    }
+    call graph_hunt(req: &GraphHuntingRequest) -> HuntingResponse =
+        graph_run_call: with_body(GraphSecurityRunHuntingQuery, &[], req);
 }

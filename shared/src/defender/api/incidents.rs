@@ -1,51 +1,21 @@
 //! Defender XDR incidents: list (at most 100 per page, most recent first), get, update.
 
-use super::{ListQuery, XDR_INCIDENTS_MAX_PAGE, get, get_with, patch};
+use super::XDR_INCIDENTS_MAX_PAGE;
 use crate::{
-    auth::TokenSource,
     defender::{
-        Call, Deadline, DefenderClient, DefenderError, Endpoint,
+        DefenderClient,
         models::{
             Page,
             incidents::{Incident, IncidentUpdate},
         },
         odata::resource::Incidents,
     },
-    ids::{IncidentId, TenantName},
+    ids::IncidentId,
 };
-use futures::stream::BoxStream;
 
-/// `GET /api/incidents` (stream: no `$top`).
-pub fn list_call(q: &ListQuery<Incidents>) -> Call {
-    get_with(Endpoint::XdrIncidentsList, "/api/incidents".into(), q.stream_query())
-}
-/// `GET /api/incidents?$top=..` (one page, `$top` at most 100).
-pub fn list_page_call(q: &ListQuery<Incidents>) -> Call {
-    get_with(Endpoint::XdrIncidentsList, "/api/incidents".into(), q.page_query(XDR_INCIDENTS_MAX_PAGE))
-}
-/// `GET /api/incidents/{id}`.
-pub fn get_call(id: IncidentId) -> Call {
-    get(Endpoint::XdrIncidentsGet, format!("/api/incidents/{id}"))
-}
-/// `PATCH /api/incidents/{id}`.
-///
-/// # Errors
-/// As [`super::with_body`].
-pub fn update_call(id: IncidentId, req: &IncidentUpdate) -> Result<Call, DefenderError> {
-    patch(Endpoint::XdrIncidentsUpdate, format!("/api/incidents/{id}"), req)
-}
-
-impl<T: TokenSource> DefenderClient<T> {
+lists! {
     /// All incidents matching `query`, page by page (page size: `query.top`, at most 100).
-    pub fn incidents<'a>(
-        &'a self,
-        tenant: &'a TenantName,
-        query: &ListQuery<Incidents>,
-        deadline: Deadline,
-    ) -> BoxStream<'a, Result<Vec<Incident>, DefenderError>> {
-        self.pages(tenant, list_call(query), query.page_size(XDR_INCIDENTS_MAX_PAGE), deadline)
-    }
-
+    stream incidents -> Incident = list_call(Incidents, XdrIncidentsList, XDR_INCIDENTS_MAX_PAGE);
     /// One page of incidents.
     ///
     /// Decoded item by item ([`Page`]): an item our model refuses is kept raw with why, never
@@ -53,39 +23,19 @@ impl<T: TokenSource> DefenderClient<T> {
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    pub async fn incidents_page(
-        &self,
-        tenant: &TenantName,
-        query: &ListQuery<Incidents>,
-        deadline: Deadline,
-    ) -> Result<Page<Incident>, DefenderError> {
-        self.call(tenant, list_page_call(query), deadline).await
-    }
+    page incidents_page -> Page<Incident> = list_page_call;
+}
 
+calls! {
     /// One incident.
     ///
     /// # Errors
     /// As [`DefenderClient::call`] (`404` when there is no such incident).
-    pub async fn get_incident(
-        &self,
-        tenant: &TenantName,
-        id: IncidentId,
-        deadline: Deadline,
-    ) -> Result<Incident, DefenderError> {
-        self.call(tenant, get_call(id), deadline).await
-    }
-
+    call get_incident(id: IncidentId) -> Incident = get_call: request(XdrIncidentsGet, &[&id]);
     /// Updates an incident; answers the updated incident.
     ///
     /// # Errors
     /// As [`DefenderClient::call`].
-    pub async fn update_incident(
-        &self,
-        tenant: &TenantName,
-        id: IncidentId,
-        req: &IncidentUpdate,
-        deadline: Deadline,
-    ) -> Result<Incident, DefenderError> {
-        self.call(tenant, update_call(id, req)?, deadline).await
-    }
+    call update_incident(id: IncidentId, req: &IncidentUpdate) -> Incident =
+        update_call: with_body(XdrIncidentsUpdate, &[&id], req);
 }

@@ -1,9 +1,11 @@
 //! Typed calls: one method on [`DefenderClient`](super::DefenderClient) per documented endpoint.
 //!
 //! Each resource file has two layers: `*_call` functions that only *describe* a request (a
-//! [`Call`](super::Call): the contract endpoint name, method, path, query, body — testable without a
-//! network) and the `DefenderClient` methods that send them. Path segments come only from validated
-//! newtypes and are percent-encoded anyway; list endpoints take a typed [`ListQuery`].
+//! [`Call`](super::Call): the contract endpoint, its path, query, body — testable without a network)
+//! and the `DefenderClient` methods that send them. A resource file declares both in one entry per
+//! endpoint (`calls!`, and `lists!` for the pageable lists, defined here). The path is the contract's
+//! template ([`Endpoint::path_template`]) filled with the call's path segments, which come only from
+//! validated newtypes and are percent-encoded anyway; list endpoints take a typed [`ListQuery`].
 //!
 //! Lists the docs page with `$top`/`$skip` are streams ([`DefenderClient::pages`]): `top` is the page
 //! size (default and cap: the documented maximum, [`MDE_MAX_PAGE`], [`XDR_INCIDENTS_MAX_PAGE`]) and
@@ -24,6 +26,125 @@ use super::{
 };
 use serde::Serialize;
 use std::fmt;
+
+/// Declares a resource's typed calls, one entry each: the [`DefenderClient`](super::DefenderClient)
+/// method (its doc, then `call` — answers the decoded body — or `call_empty`, its name, the arguments it
+/// takes between the tenant and the deadline, and what it answers), then after `=` the `*_call` that
+/// describes its request (a [`Call`], testable without a network): its name, then the builder
+/// ([`request`], [`with_query`] or [`with_body`]) of the contract's endpoint with the path segments (and
+/// the query or body). The `*_call`'s doc names the endpoint (whose doc is the contract's method and
+/// path); doc lines before its name add to it.
+macro_rules! calls {
+    ($(
+        $(#[$attr:meta])*
+        $send:ident $method:ident($($arg:ident: $ty:ty),*) -> $out:ty =
+            $(#[$call_attr:meta])* $call:ident: $builder:ident($endpoint:ident $(, $barg:expr)*);
+    )*) => {
+        $(
+            calls!(@call $method, $call($($arg: $ty),*), $builder($endpoint $(, $barg)*),
+                $(#[$call_attr])*);
+        )*
+
+        impl<T: $crate::auth::TokenSource> DefenderClient<T> {
+            $(
+                $(#[$attr])*
+                pub async fn $method(
+                    &self,
+                    tenant: &$crate::ids::TenantName,
+                    $($arg: $ty,)*
+                    deadline: $crate::defender::Deadline,
+                ) -> Result<$out, $crate::defender::DefenderError> {
+                    #[allow(deprecated)]
+                    let call = calls!(@built $builder, $call($($arg),*));
+                    self.$send(tenant, call, deadline).await
+                }
+            )*
+        }
+    };
+    // The `*_call`'s `Call`: only a body can fail to build.
+    (@built with_body, $built:expr) => {
+        $built?
+    };
+    (@built $builder:ident, $built:expr) => {
+        $built
+    };
+    (@call $method:ident, $call:ident($($arg:ident: $ty:ty),*), with_body($endpoint:ident $(, $barg:expr)*),
+        $(#[$call_attr:meta])*) => {
+        #[doc = concat!("[`Endpoint::", stringify!($endpoint), "`](crate::defender::Endpoint::", stringify!($endpoint),
+            "): the request of [`DefenderClient::", stringify!($method), "`](crate::defender::DefenderClient::",
+            stringify!($method), ").")]
+        $(#[$call_attr])*
+        ///
+        /// # Errors
+        /// As [`with_body`](crate::defender::api::with_body).
+        pub fn $call($($arg: $ty),*) -> Result<$crate::defender::Call, $crate::defender::DefenderError> {
+            $crate::defender::api::with_body($crate::defender::Endpoint::$endpoint $(, $barg)*)
+        }
+    };
+    (@call $method:ident, $call:ident($($arg:ident: $ty:ty),*), $builder:ident($endpoint:ident $(, $barg:expr)*),
+        $(#[$call_attr:meta])*) => {
+        #[doc = concat!("[`Endpoint::", stringify!($endpoint), "`](crate::defender::Endpoint::", stringify!($endpoint),
+            "): the request of [`DefenderClient::", stringify!($method), "`](crate::defender::DefenderClient::",
+            stringify!($method), ").")]
+        $(#[$call_attr])*
+        pub fn $call($($arg: $ty),*) -> $crate::defender::Call {
+            $crate::defender::api::$builder($crate::defender::Endpoint::$endpoint $(, $barg)*)
+        }
+    };
+}
+
+/// Declares a resource's pageable lists, two lines each: the [`DefenderClient`](super::DefenderClient)
+/// stream ([`DefenderClient::pages`](super::DefenderClient::pages)) with its `*_call` (the stream's
+/// first request, `$top` left to the stream), then the one-page method with its `*_call` (`$top`/`$skip`
+/// as asked, capped at the documented maximum).
+macro_rules! lists {
+    ($(
+        $(#[$stream_attr:meta])*
+        stream $stream:ident -> $item:ty = $list:ident($resource:ty, $endpoint:ident, $max:expr);
+        $(#[$page_attr:meta])*
+        page $page:ident -> $page_ty:ty = $page_call:ident;
+    )*) => {
+        $(
+            #[doc = concat!("[`Endpoint::", stringify!($endpoint), "`](crate::defender::Endpoint::",
+                stringify!($endpoint), "): the first request of [`DefenderClient::", stringify!($stream),
+                "`](crate::defender::DefenderClient::", stringify!($stream), ") (stream: no `$top`).")]
+            pub fn $list(q: &$crate::defender::api::ListQuery<$resource>) -> $crate::defender::Call {
+                $crate::defender::api::with_query($crate::defender::Endpoint::$endpoint, &[], q.stream_query())
+            }
+
+            #[doc = concat!("[`Endpoint::", stringify!($endpoint), "`](crate::defender::Endpoint::",
+                stringify!($endpoint), ") with `$top`: the request of [`DefenderClient::", stringify!($page),
+                "`](crate::defender::DefenderClient::", stringify!($page), ") (one page).")]
+            pub fn $page_call(q: &$crate::defender::api::ListQuery<$resource>) -> $crate::defender::Call {
+                $crate::defender::api::with_query($crate::defender::Endpoint::$endpoint, &[], q.page_query($max))
+            }
+        )*
+
+        impl<T: $crate::auth::TokenSource> DefenderClient<T> {
+            $(
+                $(#[$stream_attr])*
+                pub fn $stream<'a>(
+                    &'a self,
+                    tenant: &'a $crate::ids::TenantName,
+                    query: &$crate::defender::api::ListQuery<$resource>,
+                    deadline: $crate::defender::Deadline,
+                ) -> futures::stream::BoxStream<'a, Result<Vec<$item>, $crate::defender::DefenderError>> {
+                    self.pages(tenant, $list(query), query.page_size($max), deadline)
+                }
+
+                $(#[$page_attr])*
+                pub async fn $page(
+                    &self,
+                    tenant: &$crate::ids::TenantName,
+                    query: &$crate::defender::api::ListQuery<$resource>,
+                    deadline: $crate::defender::Deadline,
+                ) -> Result<$page_ty, $crate::defender::DefenderError> {
+                    self.call(tenant, $page_call(query), deadline).await
+                }
+            )*
+        }
+    };
+}
 
 pub mod actions;
 pub mod alerts;
@@ -183,21 +304,35 @@ pub(crate) fn seg(s: &str) -> String {
     out
 }
 
-/// A call of `endpoint` (method and API family are the endpoint's) to `path`.
-fn call(endpoint: Endpoint, path: String) -> Call {
-    Call { endpoint, path, query: Vec::new(), body: None }
+/// The path of a call of `endpoint`: its documented template up to any `?` (a documented query is
+/// the call's `query`), each `{placeholder}` filled in order with one of `params`, percent-encoded as
+/// one segment. The contract is the only place a path is written.
+pub(crate) fn path(endpoint: Endpoint, params: &[&dyn fmt::Display]) -> String {
+    let template = endpoint.path_template();
+    let template = template.split_once('?').map_or(template, |(p, _)| p);
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut params = params.iter();
+    let mut rest = template;
+    while let Some((before, after)) = rest.split_once('{') {
+        out.push_str(before);
+        if let Some(p) = params.next() {
+            out.push_str(&seg(&p.to_string()));
+        }
+        rest = after.split_once('}').map_or("", |(_, a)| a);
+    }
+    out.push_str(rest);
+    out
 }
 
-pub(crate) fn get(endpoint: Endpoint, path: String) -> Call {
-    call(endpoint, path)
+/// A call of `endpoint` (method, path template and API family are the endpoint's) with `params` in
+/// its path.
+pub(crate) fn request(endpoint: Endpoint, params: &[&dyn fmt::Display]) -> Call {
+    Call { endpoint, path: path(endpoint, params), query: Vec::new(), body: None }
 }
 
-pub(crate) fn get_with(endpoint: Endpoint, path: String, query: Vec<(String, String)>) -> Call {
-    Call { query, ..call(endpoint, path) }
-}
-
-pub(crate) fn delete(endpoint: Endpoint, path: String) -> Call {
-    call(endpoint, path)
+/// A call with a query.
+pub(crate) fn with_query(endpoint: Endpoint, params: &[&dyn fmt::Display], query: Vec<(String, String)>) -> Call {
+    Call { query, ..request(endpoint, params) }
 }
 
 /// A call with a JSON body (`POST` or `PATCH`, as the endpoint is documented).
@@ -205,18 +340,14 @@ pub(crate) fn delete(endpoint: Endpoint, path: String) -> Call {
 /// # Errors
 /// [`DefenderError::Decode`] if the body does not serialise (it cannot for the request types here,
 /// which hold only strings, numbers and lists).
-pub(crate) fn with_body<B: Serialize>(endpoint: Endpoint, path: String, body: &B) -> Result<Call, DefenderError> {
+pub(crate) fn with_body<B: Serialize>(
+    endpoint: Endpoint,
+    params: &[&dyn fmt::Display],
+    body: &B,
+) -> Result<Call, DefenderError> {
     let body =
         serde_json::to_value(body).map_err(|source| DefenderError::Decode { endpoint: endpoint.name(), source })?;
-    Ok(Call { body: Some(body), ..call(endpoint, path) })
-}
-
-pub(crate) fn post<B: Serialize>(endpoint: Endpoint, path: String, body: &B) -> Result<Call, DefenderError> {
-    with_body(endpoint, path, body)
-}
-
-pub(crate) fn patch<B: Serialize>(endpoint: Endpoint, path: String, body: &B) -> Result<Call, DefenderError> {
-    with_body(endpoint, path, body)
+    Ok(Call { body: Some(body), ..request(endpoint, params) })
 }
 
 #[cfg(test)]
@@ -230,6 +361,23 @@ mod tests {
         assert_eq!(seg("a/b?c#d e'f%"), "a%2Fb%3Fc%23d%20e%27f%25");
         assert_eq!(seg("DOMAIN\\user"), "DOMAIN%5Cuser");
         assert_eq!(seg("2001:db8::1"), "2001:db8::1");
+    }
+
+    #[test]
+    fn paths_fill_the_contract_templates_in_order() {
+        assert_eq!(path(Endpoint::MdeAlertsList, &[]), "/api/alerts");
+        assert_eq!(path(Endpoint::MdeMachinesIsolate, &[&"a/b c"]), "/api/machines/a%2Fb%20c/isolate");
+        // The documented query of a template is the call's query, not its path.
+        assert_eq!(path(Endpoint::MdeMachinesFindByTag, &[]), "/api/machines/findbytag");
+        assert_eq!(
+            path(Endpoint::MdeMachinesFindByIp, &[&"10.1.2.3", &"2024-05-01T10:00:00Z"]),
+            "/api/machines/findbyip(ip='10.1.2.3',timestamp=2024-05-01T10:00:00Z)"
+        );
+        assert_eq!(
+            path(Endpoint::MdeMachineactionsGetLiveResponseResult, &[&"x", &3]),
+            "/api/machineactions/x/GetLiveResponseResultDownloadLink(index=3)"
+        );
+        assert_eq!(path(Endpoint::GraphSecurityIncidentsGet, &[&42]), "/security/incidents/42");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! MDE machine actions (`/api/machineactions`) and live response; the bodies of every response
 //! action (isolate, scan, restrict, collect, stop-and-quarantine, offboard, live response, cancel).
 
-use super::{Extra, Lenient, Timestamp, open_enum};
+use super::{Extra, Lenient, Timestamp, model, open_enum};
 use crate::ids::{ActionId, MachineId, Sha1};
 use serde::{Deserialize, Serialize};
 
@@ -88,48 +88,44 @@ open_enum!(
     }
 );
 
-/// A machine action.
-///
-/// The resource page names the update time `lastUpdateDateTimeUtc`, the list example
-/// `lastUpdateTimeUtc`; both are kept, [`MachineAction::last_update`] reads whichever is there.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MachineAction {
-    /// Action id (a GUID; kept as sent).
-    pub id: Lenient<ActionId>,
-    /// What it does.
-    #[serde(rename = "type")]
-    pub kind: Option<ActionType>,
-    /// Scope (`Full`, `Selective`, `Quick`, ...).
-    pub scope: Option<String>,
-    /// Who asked.
-    pub requestor: Option<String>,
-    /// Their comment.
-    pub requestor_comment: Option<String>,
-    /// Status.
-    pub status: Option<ActionStatus>,
-    /// Target device.
-    pub machine_id: Option<Lenient<MachineId>>,
-    /// Target device name.
-    pub computer_dns_name: Option<String>,
-    /// Created.
-    pub creation_date_time_utc: Option<Timestamp>,
-    /// Last update (resource page spelling).
-    pub last_update_date_time_utc: Option<Timestamp>,
-    /// Last update (list example spelling).
-    pub last_update_time_utc: Option<Timestamp>,
-    /// The file a stop-and-quarantine action is about.
-    /// Real answers send `""` for none.
-    #[serde(default, deserialize_with = "super::empty_as_none")]
-    pub related_file_info: Option<RelatedFileInfo>,
-    /// Live response: overall error code.
-    pub error_h_result: Option<i64>,
-    /// Live response: the commands and their state.
-    pub commands: Option<Vec<LiveResponseCommandEntry>>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// A machine action.
+    ///
+    /// The resource page names the update time `lastUpdateDateTimeUtc`, the list example
+    /// `lastUpdateTimeUtc`; both are kept, [`MachineAction::last_update`] reads whichever is there.
+    pub struct MachineAction {
+        /// Action id (a GUID; kept as sent).
+        pub id: Lenient<ActionId>,
+        /// What it does.
+        #[serde(rename = "type")]
+        pub kind: Option<ActionType>,
+        /// Scope (`Full`, `Selective`, `Quick`, ...).
+        pub scope: Option<String>,
+        /// Who asked.
+        pub requestor: Option<String>,
+        /// Their comment.
+        pub requestor_comment: Option<String>,
+        /// Status.
+        pub status: Option<ActionStatus>,
+        /// Target device.
+        pub machine_id: Option<Lenient<MachineId>>,
+        /// Target device name.
+        pub computer_dns_name: Option<String>,
+        /// Created.
+        pub creation_date_time_utc: Option<Timestamp>,
+        /// Last update (resource page spelling).
+        pub last_update_date_time_utc: Option<Timestamp>,
+        /// Last update (list example spelling).
+        pub last_update_time_utc: Option<Timestamp>,
+        /// The file a stop-and-quarantine action is about.
+        /// Real answers send `""` for none.
+        #[serde(default, deserialize_with = "super::empty_as_none")]
+        pub related_file_info: Option<RelatedFileInfo>,
+        /// Live response: overall error code.
+        pub error_h_result: Option<i64>,
+        /// Live response: the commands and their state.
+        pub commands: Option<Vec<LiveResponseCommandEntry>>,
+    }
 }
 
 impl MachineAction {
@@ -139,18 +135,14 @@ impl MachineAction {
     }
 }
 
-/// `relatedFileInfo` of a machine action.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RelatedFileInfo {
-    /// The hash.
-    pub file_identifier: Option<String>,
-    /// `Sha1`, `Sha256`, `Md5`.
-    pub file_identifier_type: Option<String>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// `relatedFileInfo` of a machine action.
+    pub struct RelatedFileInfo {
+        /// The hash.
+        pub file_identifier: Option<String>,
+        /// `Sha1`, `Sha256`, `Md5`.
+        pub file_identifier_type: Option<String>,
+    }
 }
 
 /// An entry of a machine action's `commands`: the documented command result, or — as recorded in
@@ -174,26 +166,22 @@ impl LiveResponseCommandEntry {
     }
 }
 
-/// One command of a live response action, with its state.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LiveResponseCommandResult {
-    /// Position (for `GetLiveResponseResultDownloadLink(index=...)`).
-    pub index: Option<u32>,
-    /// Started.
-    pub start_time: Option<Timestamp>,
-    /// Ended.
-    pub end_time: Option<Timestamp>,
-    /// `Created`, `Completed`, `Failed` (an open set).
-    pub command_status: Option<String>,
-    /// Errors.
-    pub errors: Option<Vec<serde_json::Value>>,
-    /// The command.
-    pub command: Option<LiveResponseCommand>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// One command of a live response action, with its state.
+    pub struct LiveResponseCommandResult {
+        /// Position (for `GetLiveResponseResultDownloadLink(index=...)`).
+        pub index: Option<u32>,
+        /// Started.
+        pub start_time: Option<Timestamp>,
+        /// Ended.
+        pub end_time: Option<Timestamp>,
+        /// `Created`, `Completed`, `Failed` (an open set).
+        pub command_status: Option<String>,
+        /// Errors.
+        pub errors: Option<Vec<serde_json::Value>>,
+        /// The command.
+        pub command: Option<LiveResponseCommand>,
+    }
 }
 
 /// A live response command: `{"type": ..., "params": [{"key", "value"}]}` (request and response).

@@ -1,8 +1,8 @@
 //! MDE alerts (`/api/alerts`): the alert, its evidence, comments and related entities; the update,
 //! batch-update and create-by-reference bodies.
 
-use super::{Comment, Extra, Lenient, Timestamp, open_enum};
-use crate::ids::{AlertId, IncidentId, MachineId, Sha1, Sha256};
+use super::{Comment, Extra, Lenient, Timestamp, model, open_enum};
+use crate::ids::{AlertId, IncidentId, MachineId};
 use serde::{Deserialize, Serialize};
 
 open_enum!(
@@ -171,146 +171,108 @@ impl EntityType {
     }
 }
 
-/// An MDE alert.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Alert {
-    /// Alert id.
-    pub id: AlertId,
-    /// The XDR incident it belongs to.
-    pub incident_id: Option<IncidentId>,
-    /// The automated investigation it triggered.
-    pub investigation_id: Option<i64>,
-    /// Owner.
-    pub assigned_to: Option<String>,
-    /// Severity.
-    pub severity: Option<AlertSeverity>,
-    /// Status.
-    pub status: Option<AlertStatus>,
-    /// Classification.
-    pub classification: Option<Classification>,
-    /// Determination.
-    pub determination: Option<Determination>,
-    /// Investigation state.
-    pub investigation_state: Option<InvestigationState>,
-    /// Detecting technology (`WindowsDefenderAtp`, `WindowsDefenderAv`, ...; an open set).
-    pub detection_source: Option<String>,
-    /// Detector id.
-    pub detector_id: Option<String>,
-    /// Category (`Execution`, `SuspiciousActivity`, ...; an open set).
-    pub category: Option<String>,
-    /// Threat family.
-    pub threat_family_name: Option<String>,
-    /// Threat name.
-    pub threat_name: Option<String>,
-    /// Title.
-    pub title: Option<String>,
-    /// Description.
-    pub description: Option<String>,
-    /// Created.
-    pub alert_creation_time: Option<Timestamp>,
-    /// First event.
-    pub first_event_time: Option<Timestamp>,
-    /// Last event.
-    pub last_event_time: Option<Timestamp>,
-    /// Last update.
-    pub last_update_time: Option<Timestamp>,
-    /// Resolved.
-    pub resolved_time: Option<Timestamp>,
-    /// Device.
-    pub machine_id: Option<Lenient<MachineId>>,
-    /// Device name.
-    pub computer_dns_name: Option<String>,
-    /// Device group.
-    pub rbac_group_name: Option<String>,
-    /// Tenant.
-    pub aad_tenant_id: Option<String>,
-    /// MITRE ATT&CK technique ids.
-    pub mitre_techniques: Option<Vec<String>>,
-    /// The user the alert relates to.
-    pub related_user: Option<RelatedUser>,
-    /// Comments.
-    pub comments: Option<Vec<Comment>>,
-    /// Evidence (with `$expand=evidence`).
-    pub evidence: Option<Vec<AlertEvidence>>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// An MDE alert.
+    pub struct Alert {
+        /// Alert id.
+        pub id: AlertId,
+        /// The XDR incident it belongs to.
+        pub incident_id: Option<IncidentId>,
+        /// The automated investigation it triggered.
+        pub investigation_id: Option<i64>,
+        /// Owner.
+        pub assigned_to: Option<String>,
+        /// Severity.
+        pub severity: Option<AlertSeverity>,
+        /// Status.
+        pub status: Option<AlertStatus>,
+        /// Classification.
+        pub classification: Option<Classification>,
+        /// Determination.
+        pub determination: Option<Determination>,
+        /// Investigation state.
+        pub investigation_state: Option<InvestigationState>,
+        /// Detecting technology (`WindowsDefenderAtp`, `WindowsDefenderAv`, ...; an open set).
+        pub detection_source: Option<String>,
+        /// Detector id.
+        pub detector_id: Option<String>,
+        /// Category (`Execution`, `SuspiciousActivity`, ...; an open set).
+        pub category: Option<String>,
+        /// Threat family.
+        pub threat_family_name: Option<String>,
+        /// Threat name.
+        pub threat_name: Option<String>,
+        /// Title.
+        pub title: Option<String>,
+        /// Description.
+        pub description: Option<String>,
+        /// Created.
+        pub alert_creation_time: Option<Timestamp>,
+        /// First event.
+        pub first_event_time: Option<Timestamp>,
+        /// Last event.
+        pub last_event_time: Option<Timestamp>,
+        /// Last update.
+        pub last_update_time: Option<Timestamp>,
+        /// Resolved.
+        pub resolved_time: Option<Timestamp>,
+        /// Device.
+        pub machine_id: Option<Lenient<MachineId>>,
+        /// Device name.
+        pub computer_dns_name: Option<String>,
+        /// Device group.
+        pub rbac_group_name: Option<String>,
+        /// Tenant.
+        pub aad_tenant_id: Option<String>,
+        /// MITRE ATT&CK technique ids.
+        pub mitre_techniques: Option<Vec<String>>,
+        /// The user the alert relates to.
+        pub related_user: Option<RelatedUser>,
+        /// Comments.
+        pub comments: Option<Vec<Comment>>,
+        /// Evidence (with `$expand=evidence`).
+        pub evidence: Option<Vec<AlertEvidence>>,
+    }
 }
 
-/// `relatedUser` inside an alert.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RelatedUser {
-    /// User name.
-    pub user_name: Option<String>,
-    /// Domain.
-    pub domain_name: Option<String>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// `relatedUser` inside an alert.
+    pub struct RelatedUser {
+        /// User name.
+        pub user_name: Option<String>,
+        /// Domain.
+        pub domain_name: Option<String>,
+    }
 }
 
-/// One evidence item of an MDE alert.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AlertEvidence {
-    /// Kind.
-    pub entity_type: Option<EntityType>,
-    /// When the evidence was added.
-    pub evidence_creation_time: Option<Timestamp>,
-    /// File SHA-1.
-    pub sha1: Option<Lenient<Sha1>>,
-    /// File SHA-256.
-    pub sha256: Option<Lenient<Sha256>>,
-    /// File name.
-    pub file_name: Option<String>,
-    /// File folder.
-    pub file_path: Option<String>,
-    /// Process id.
-    pub process_id: Option<i64>,
-    /// Command line.
-    pub process_command_line: Option<String>,
-    /// Process start.
-    pub process_creation_time: Option<Timestamp>,
-    /// Parent process id.
-    pub parent_process_id: Option<i64>,
-    /// Parent process start.
-    pub parent_process_creation_time: Option<Timestamp>,
-    /// Parent image name.
-    pub parent_process_file_name: Option<String>,
-    /// Parent image folder.
-    pub parent_process_file_path: Option<String>,
-    /// IP address.
-    pub ip_address: Option<String>,
-    /// URL.
-    pub url: Option<String>,
-    /// Registry key.
-    pub registry_key: Option<String>,
-    /// Registry hive.
-    pub registry_hive: Option<String>,
-    /// Registry value type.
-    pub registry_value_type: Option<String>,
-    /// Registry value.
-    pub registry_value: Option<String>,
-    /// Account name.
-    pub account_name: Option<String>,
-    /// Account domain.
-    pub domain_name: Option<String>,
-    /// Account SID.
-    pub user_sid: Option<String>,
-    /// Entra user id.
-    pub aad_user_id: Option<String>,
-    /// UPN.
-    pub user_principal_name: Option<String>,
-    /// `Detected`, `Blocked`, `Prevented` (an open set).
-    pub detection_status: Option<String>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// One evidence item of an MDE alert.
+    pub struct AlertEvidence {
+        /// Kind.
+        pub entity_type: Option<EntityType>,
+        /// When the evidence was added.
+        pub evidence_creation_time: Option<Timestamp>,
+        ..file_and_process,
+        /// Parent image name.
+        pub parent_process_file_name: Option<String>,
+        /// Parent image folder.
+        pub parent_process_file_path: Option<String>,
+        /// IP address.
+        pub ip_address: Option<String>,
+        /// URL.
+        pub url: Option<String>,
+        /// Registry key.
+        pub registry_key: Option<String>,
+        /// Registry hive.
+        pub registry_hive: Option<String>,
+        /// Registry value type.
+        pub registry_value_type: Option<String>,
+        /// Registry value.
+        pub registry_value: Option<String>,
+        ..account,
+        /// `Detected`, `Blocked`, `Prevented` (an open set).
+        pub detection_status: Option<String>,
+    }
 }
 
 /// A domain related to an alert (`/api/alerts/{id}/domains`).

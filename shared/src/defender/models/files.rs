@@ -1,8 +1,7 @@
 //! MDE files (`/api/files/{sha1|sha256}`): file information and organisation statistics.
 
-use super::{Extra, Timestamp};
+use super::{Timestamp, model};
 use crate::ids::{Md5, Sha1, Sha256};
-use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A file identifier the files API takes in its path: SHA-1 or SHA-256.
@@ -35,72 +34,64 @@ impl From<Sha256> for FileHash {
     }
 }
 
-/// A file (`/api/files/{id}`; also the items of `/api/alerts/{id}/files`).
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FileInfo {
-    /// SHA-1.
-    pub sha1: Option<Sha1>,
-    /// SHA-256.
-    pub sha256: Option<Sha256>,
-    /// MD5.
-    pub md5: Option<Md5>,
-    /// Devices worldwide.
-    pub global_prevalence: Option<i64>,
-    /// First seen worldwide.
-    pub global_first_observed: Option<Timestamp>,
-    /// Last seen worldwide.
-    pub global_last_observed: Option<Timestamp>,
-    /// Size in bytes.
-    pub size: Option<i64>,
-    /// Type.
-    pub file_type: Option<String>,
-    /// Portable executable.
-    pub is_pe_file: Option<bool>,
-    /// Publisher.
-    pub file_publisher: Option<String>,
-    /// Product.
-    pub file_product_name: Option<String>,
-    /// Signer.
-    pub signer: Option<String>,
-    /// Certificate issuer.
-    pub issuer: Option<String>,
-    /// Signer certificate hash.
-    pub signer_hash: Option<String>,
-    /// Valid signature.
-    pub is_valid_certificate: Option<bool>,
-    /// `Unknown`, `Clean`, `Pua`, `Malware`, ... (an open set).
-    pub determination_type: Option<String>,
-    /// Determination detail (`PUA:Win32/FusionCore`).
-    pub determination_value: Option<String>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// A file (`/api/files/{id}`; also the items of `/api/alerts/{id}/files`).
+    pub struct FileInfo {
+        /// SHA-1.
+        pub sha1: Option<Sha1>,
+        /// SHA-256.
+        pub sha256: Option<Sha256>,
+        /// MD5.
+        pub md5: Option<Md5>,
+        /// Devices worldwide.
+        pub global_prevalence: Option<i64>,
+        /// First seen worldwide.
+        pub global_first_observed: Option<Timestamp>,
+        /// Last seen worldwide.
+        pub global_last_observed: Option<Timestamp>,
+        /// Size in bytes.
+        pub size: Option<i64>,
+        /// Type.
+        pub file_type: Option<String>,
+        /// Portable executable.
+        pub is_pe_file: Option<bool>,
+        /// Publisher.
+        pub file_publisher: Option<String>,
+        /// Product.
+        pub file_product_name: Option<String>,
+        /// Signer.
+        pub signer: Option<String>,
+        /// Certificate issuer.
+        pub issuer: Option<String>,
+        /// Signer certificate hash.
+        pub signer_hash: Option<String>,
+        /// Valid signature.
+        pub is_valid_certificate: Option<bool>,
+        /// `Unknown`, `Clean`, `Pua`, `Malware`, ... (an open set).
+        pub determination_type: Option<String>,
+        /// Determination detail (`PUA:Win32/FusionCore`).
+        pub determination_value: Option<String>,
+    }
 }
 
-/// File statistics (`/api/files/{id}/stats`).
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FileStats {
-    /// SHA-1.
-    pub sha1: Option<Sha1>,
-    /// Devices in the organisation.
-    pub organization_prevalence: Option<i64>,
-    /// First seen in the organisation.
-    pub org_first_seen: Option<Timestamp>,
-    /// Last seen in the organisation.
-    pub org_last_seen: Option<Timestamp>,
-    /// Devices worldwide (documented spelling `globallyPrevalence`).
-    pub globally_prevalence: Option<i64>,
-    /// First seen worldwide.
-    pub global_first_observed: Option<Timestamp>,
-    /// Last seen worldwide.
-    pub global_last_observed: Option<Timestamp>,
-    /// Most common names.
-    pub top_file_names: Option<Vec<String>>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// File statistics (`/api/files/{id}/stats`).
+    pub struct FileStats {
+        /// SHA-1.
+        pub sha1: Option<Sha1>,
+        /// Devices in the organisation.
+        pub organization_prevalence: Option<i64>,
+        /// First seen in the organisation.
+        pub org_first_seen: Option<Timestamp>,
+        /// Last seen in the organisation.
+        pub org_last_seen: Option<Timestamp>,
+        /// Devices worldwide (documented spelling `globallyPrevalence`).
+        pub globally_prevalence: Option<i64>,
+        /// First seen worldwide.
+        pub global_first_observed: Option<Timestamp>,
+        /// Last seen worldwide.
+        pub global_last_observed: Option<Timestamp>,
+        /// Most common names.
+        pub top_file_names: Option<Vec<String>>,
+    }
 }

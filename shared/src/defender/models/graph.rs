@@ -1,7 +1,7 @@
 //! Graph security v1.0: `alerts_v2` (with evidence typed by `@odata.type`) and `incidents`; the
 //! update bodies. Graph enums are case-insensitive strings ([`super::graph_enum`]).
 
-use super::{Extra, Lenient, Timestamp, graph_enum};
+use super::{Extra, Lenient, Timestamp, graph_enum, model};
 use crate::ids::{AlertId, IncidentId, MachineId, Sha1, Sha256};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -130,134 +130,128 @@ graph_enum!(
     }
 );
 
-/// A Graph security alert (`alerts_v2`).
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GraphAlert {
-    /// Id.
-    pub id: AlertId,
-    /// The provider's id.
-    pub provider_alert_id: Option<String>,
-    /// Incident (a numeric string).
-    pub incident_id: Option<Lenient<IncidentId>>,
-    /// Status.
-    pub status: Option<GraphAlertStatus>,
-    /// Severity.
-    pub severity: Option<GraphSeverity>,
-    /// Classification.
-    pub classification: Option<GraphClassification>,
-    /// Determination.
-    pub determination: Option<GraphDetermination>,
-    /// Service (`microsoftDefenderForEndpoint`, ...; an open set).
-    pub service_source: Option<String>,
-    /// Detection source (an open set).
-    pub detection_source: Option<String>,
-    /// Detector.
-    pub detector_id: Option<String>,
-    /// Tenant.
-    pub tenant_id: Option<String>,
-    /// Title.
-    pub title: Option<String>,
-    /// Description.
-    pub description: Option<String>,
-    /// Recommended actions.
-    pub recommended_actions: Option<String>,
-    /// Category.
-    pub category: Option<String>,
-    /// Owner.
-    pub assigned_to: Option<String>,
-    /// Portal link.
-    pub alert_web_url: Option<String>,
-    /// Incident portal link.
-    pub incident_web_url: Option<String>,
-    /// Actor.
-    pub actor_display_name: Option<String>,
-    /// Threat.
-    pub threat_display_name: Option<String>,
-    /// Threat family.
-    pub threat_family_name: Option<String>,
-    /// MITRE techniques.
-    pub mitre_techniques: Option<Vec<String>>,
-    /// Created.
-    pub created_date_time: Option<Timestamp>,
-    /// Last update.
-    pub last_update_date_time: Option<Timestamp>,
-    /// Resolved.
-    pub resolved_date_time: Option<Timestamp>,
-    /// First activity.
-    pub first_activity_date_time: Option<Timestamp>,
-    /// Last activity.
-    pub last_activity_date_time: Option<Timestamp>,
-    /// Comments.
-    pub comments: Option<Vec<GraphComment>>,
-    /// Evidence.
-    pub evidence: Option<Vec<GraphEvidence>>,
-    /// System tags.
-    pub system_tags: Option<Vec<String>>,
+model! {
+    /// A Graph security alert (`alerts_v2`).
+    pub struct GraphAlert {
+        /// Id.
+        pub id: AlertId,
+        /// The provider's id.
+        pub provider_alert_id: Option<String>,
+        /// Incident (a numeric string).
+        pub incident_id: Option<Lenient<IncidentId>>,
+        /// Status.
+        pub status: Option<GraphAlertStatus>,
+        /// Severity.
+        pub severity: Option<GraphSeverity>,
+        /// Classification.
+        pub classification: Option<GraphClassification>,
+        /// Determination.
+        pub determination: Option<GraphDetermination>,
+        /// Service (`microsoftDefenderForEndpoint`, ...; an open set).
+        pub service_source: Option<String>,
+        /// Detection source (an open set).
+        pub detection_source: Option<String>,
+        /// Detector.
+        pub detector_id: Option<String>,
+        /// Tenant.
+        pub tenant_id: Option<String>,
+        /// Title.
+        pub title: Option<String>,
+        /// Description.
+        pub description: Option<String>,
+        /// Recommended actions.
+        pub recommended_actions: Option<String>,
+        /// Category.
+        pub category: Option<String>,
+        /// Owner.
+        pub assigned_to: Option<String>,
+        /// Portal link.
+        pub alert_web_url: Option<String>,
+        /// Incident portal link.
+        pub incident_web_url: Option<String>,
+        /// Actor.
+        pub actor_display_name: Option<String>,
+        /// Threat.
+        pub threat_display_name: Option<String>,
+        /// Threat family.
+        pub threat_family_name: Option<String>,
+        /// MITRE techniques.
+        pub mitre_techniques: Option<Vec<String>>,
+        /// Created.
+        pub created_date_time: Option<Timestamp>,
+        /// Last update.
+        pub last_update_date_time: Option<Timestamp>,
+        /// Resolved.
+        pub resolved_date_time: Option<Timestamp>,
+        /// First activity.
+        pub first_activity_date_time: Option<Timestamp>,
+        /// Last activity.
+        pub last_activity_date_time: Option<Timestamp>,
+        /// Comments.
+        pub comments: Option<Vec<GraphComment>>,
+        /// Evidence.
+        pub evidence: Option<Vec<GraphEvidence>>,
+        /// System tags.
+        pub system_tags: Option<Vec<String>>,
+    }
     /// Fields this version does not know (`@odata.type`, ...).
-    #[serde(flatten)]
-    pub extra: Extra,
+    extra
 }
 
-/// A Graph alert or incident comment.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GraphComment {
-    /// Text.
-    pub comment: Option<String>,
-    /// Author.
-    pub created_by_display_name: Option<String>,
-    /// When.
-    pub created_date_time: Option<Timestamp>,
+model! {
+    /// A Graph alert or incident comment.
+    pub struct GraphComment {
+        /// Text.
+        pub comment: Option<String>,
+        /// Author.
+        pub created_by_display_name: Option<String>,
+        /// When.
+        pub created_date_time: Option<Timestamp>,
+    }
     /// Fields this version does not know (the incident examples write `createdBy`/`createdTime`).
-    #[serde(flatten)]
-    pub extra: Extra,
+    extra
 }
 
-/// A Graph security incident.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GraphIncident {
-    /// Id (a numeric string).
-    pub id: Lenient<IncidentId>,
-    /// Portal link.
-    pub incident_web_url: Option<String>,
-    /// Merged into.
-    pub redirect_incident_id: Option<Lenient<IncidentId>>,
-    /// Name.
-    pub display_name: Option<String>,
-    /// Tenant.
-    pub tenant_id: Option<String>,
-    /// Created.
-    pub created_date_time: Option<Timestamp>,
-    /// Last update.
-    pub last_update_date_time: Option<Timestamp>,
-    /// Owner.
-    pub assigned_to: Option<String>,
-    /// Classification.
-    pub classification: Option<GraphClassification>,
-    /// Determination.
-    pub determination: Option<GraphDetermination>,
-    /// Status.
-    pub status: Option<GraphIncidentStatus>,
-    /// Severity.
-    pub severity: Option<GraphSeverity>,
-    /// Custom tags.
-    pub custom_tags: Option<Vec<String>>,
-    /// Comments.
-    pub comments: Option<Vec<GraphComment>>,
-    /// System tags.
-    pub system_tags: Option<Vec<String>>,
-    /// Description.
-    pub description: Option<String>,
-    /// Alerts (with `$expand=alerts`).
-    pub alerts: Option<Vec<GraphAlert>>,
+model! {
+    /// A Graph security incident.
+    pub struct GraphIncident {
+        /// Id (a numeric string).
+        pub id: Lenient<IncidentId>,
+        /// Portal link.
+        pub incident_web_url: Option<String>,
+        /// Merged into.
+        pub redirect_incident_id: Option<Lenient<IncidentId>>,
+        /// Name.
+        pub display_name: Option<String>,
+        /// Tenant.
+        pub tenant_id: Option<String>,
+        /// Created.
+        pub created_date_time: Option<Timestamp>,
+        /// Last update.
+        pub last_update_date_time: Option<Timestamp>,
+        /// Owner.
+        pub assigned_to: Option<String>,
+        /// Classification.
+        pub classification: Option<GraphClassification>,
+        /// Determination.
+        pub determination: Option<GraphDetermination>,
+        /// Status.
+        pub status: Option<GraphIncidentStatus>,
+        /// Severity.
+        pub severity: Option<GraphSeverity>,
+        /// Custom tags.
+        pub custom_tags: Option<Vec<String>>,
+        /// Comments.
+        pub comments: Option<Vec<GraphComment>>,
+        /// System tags.
+        pub system_tags: Option<Vec<String>>,
+        /// Description.
+        pub description: Option<String>,
+        /// Alerts (with `$expand=alerts`).
+        pub alerts: Option<Vec<GraphAlert>>,
+    }
     /// Fields this version does not know (`@odata.type`, `tags`, ...).
-    #[serde(flatten)]
-    pub extra: Extra,
+    extra
 }
 
 /// Body of `PATCH /security/alerts_v2/{id}`: only the fields set are sent.
@@ -388,115 +382,101 @@ pub struct EvidenceCommon {
     pub tags: Option<Vec<String>>,
 }
 
-/// `deviceEvidence`.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeviceEvidence {
-    /// Common fields.
-    #[serde(flatten)]
-    pub common: EvidenceCommon,
-    /// First seen.
-    pub first_seen_date_time: Option<Timestamp>,
-    /// MDE device id.
-    pub mde_device_id: Option<Lenient<MachineId>>,
-    /// Entra device id.
-    pub azure_ad_device_id: Option<String>,
-    /// Name.
-    pub device_dns_name: Option<String>,
-    /// OS platform.
-    pub os_platform: Option<String>,
-    /// OS build.
-    pub os_build: Option<i64>,
-    /// OS version.
-    pub version: Option<String>,
-    /// Health.
-    pub health_status: Option<String>,
-    /// Risk.
-    pub risk_score: Option<String>,
-    /// Device group id.
-    pub rbac_group_id: Option<super::NumberOrText>,
-    /// Device group name.
-    pub rbac_group_name: Option<String>,
-    /// Onboarding.
-    pub onboarding_status: Option<String>,
-    /// Antivirus status.
-    pub defender_av_status: Option<String>,
-    /// Interface addresses.
-    pub ip_interfaces: Option<Vec<String>>,
-    /// Logged-on users.
-    pub logged_on_users: Option<Vec<serde_json::Value>>,
-    /// VM details.
-    pub vm_metadata: Option<VmMetadata>,
+model! {
+    /// `deviceEvidence`.
+    pub struct DeviceEvidence {
+        /// Common fields.
+        #[serde(flatten)]
+        pub common: EvidenceCommon,
+        /// First seen.
+        pub first_seen_date_time: Option<Timestamp>,
+        /// MDE device id.
+        pub mde_device_id: Option<Lenient<MachineId>>,
+        /// Entra device id.
+        pub azure_ad_device_id: Option<String>,
+        /// Name.
+        pub device_dns_name: Option<String>,
+        /// OS platform.
+        pub os_platform: Option<String>,
+        /// OS build.
+        pub os_build: Option<i64>,
+        /// OS version.
+        pub version: Option<String>,
+        /// Health.
+        pub health_status: Option<String>,
+        /// Risk.
+        pub risk_score: Option<String>,
+        /// Device group id.
+        pub rbac_group_id: Option<super::NumberOrText>,
+        /// Device group name.
+        pub rbac_group_name: Option<String>,
+        /// Onboarding.
+        pub onboarding_status: Option<String>,
+        /// Antivirus status.
+        pub defender_av_status: Option<String>,
+        /// Interface addresses.
+        pub ip_interfaces: Option<Vec<String>>,
+        /// Logged-on users.
+        pub logged_on_users: Option<Vec<serde_json::Value>>,
+        /// VM details.
+        pub vm_metadata: Option<VmMetadata>,
+    }
     /// Fields this version does not know (`@odata.type`, ...).
-    #[serde(flatten)]
-    pub extra: Extra,
+    extra
 }
 
-/// `vmMetadata` of a device evidence.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VmMetadata {
-    /// VM id.
-    pub vm_id: Option<String>,
-    /// Cloud.
-    pub cloud_provider: Option<String>,
-    /// Resource id.
-    pub resource_id: Option<String>,
-    /// Subscription.
-    pub subscription_id: Option<String>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// `vmMetadata` of a device evidence.
+    pub struct VmMetadata {
+        /// VM id.
+        pub vm_id: Option<String>,
+        /// Cloud.
+        pub cloud_provider: Option<String>,
+        /// Resource id.
+        pub resource_id: Option<String>,
+        /// Subscription.
+        pub subscription_id: Option<String>,
+    }
 }
 
-/// `fileDetails` (file, process image).
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FileDetails {
-    /// SHA-1.
-    pub sha1: Option<Lenient<Sha1>>,
-    /// SHA-256.
-    pub sha256: Option<Lenient<Sha256>>,
-    /// Name.
-    pub file_name: Option<String>,
-    /// Folder.
-    pub file_path: Option<String>,
-    /// Size.
-    pub file_size: Option<i64>,
-    /// Publisher.
-    pub file_publisher: Option<String>,
-    /// Signer.
-    pub signer: Option<String>,
-    /// Issuer.
-    pub issuer: Option<String>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// `fileDetails` (file, process image).
+    pub struct FileDetails {
+        /// SHA-1.
+        pub sha1: Option<Lenient<Sha1>>,
+        /// SHA-256.
+        pub sha256: Option<Lenient<Sha256>>,
+        /// Name.
+        pub file_name: Option<String>,
+        /// Folder.
+        pub file_path: Option<String>,
+        /// Size.
+        pub file_size: Option<i64>,
+        /// Publisher.
+        pub file_publisher: Option<String>,
+        /// Signer.
+        pub signer: Option<String>,
+        /// Issuer.
+        pub issuer: Option<String>,
+    }
 }
 
-/// `userAccount`.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserAccount {
-    /// Name.
-    pub account_name: Option<String>,
-    /// Domain.
-    pub domain_name: Option<String>,
-    /// SID.
-    pub user_sid: Option<String>,
-    /// Entra id.
-    pub azure_ad_user_id: Option<String>,
-    /// UPN.
-    pub user_principal_name: Option<String>,
-    /// Display name.
-    pub display_name: Option<String>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// `userAccount`.
+    pub struct UserAccount {
+        /// Name.
+        pub account_name: Option<String>,
+        /// Domain.
+        pub domain_name: Option<String>,
+        /// SID.
+        pub user_sid: Option<String>,
+        /// Entra id.
+        pub azure_ad_user_id: Option<String>,
+        /// UPN.
+        pub user_principal_name: Option<String>,
+        /// Display name.
+        pub display_name: Option<String>,
+    }
 }
 
 /// Declares one typed evidence kind of `alerts_v2`: the common fields (flattened), its own fields

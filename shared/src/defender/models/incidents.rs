@@ -2,12 +2,12 @@
 //! the update body.
 
 use super::{
-    Comment, Extra, Lenient, Timestamp,
+    Comment, Lenient, Timestamp,
     alerts::{AlertSeverity, Classification, Determination, EntityType, InvestigationState},
-    open_enum,
+    model, open_enum,
 };
-use crate::ids::{AlertId, IncidentId, MachineId, Sha1, Sha256};
-use serde::{Deserialize, Serialize};
+use crate::ids::{AlertId, IncidentId, MachineId};
+use serde::Serialize;
 
 open_enum!(
     /// Incident status.
@@ -23,206 +23,164 @@ open_enum!(
     }
 );
 
-/// An XDR incident.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Incident {
-    /// Id.
-    pub incident_id: IncidentId,
-    /// Portal link.
-    pub incident_uri: Option<String>,
-    /// The incident this one was merged into.
-    pub redirect_incident_id: Option<IncidentId>,
-    /// Name.
-    pub incident_name: Option<String>,
-    /// Created.
-    pub created_time: Option<Timestamp>,
-    /// Last update.
-    pub last_update_time: Option<Timestamp>,
-    /// Owner.
-    pub assigned_to: Option<String>,
-    /// Classification.
-    pub classification: Option<Classification>,
-    /// Determination.
-    pub determination: Option<Determination>,
-    /// Status.
-    pub status: Option<IncidentStatus>,
-    /// Severity.
-    pub severity: Option<AlertSeverity>,
-    /// Tags.
-    pub tags: Option<Vec<String>>,
-    /// Comments.
-    pub comments: Option<Vec<Comment>>,
-    /// Alerts.
-    pub alerts: Option<Vec<IncidentAlert>>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// An XDR incident.
+    pub struct Incident {
+        /// Id.
+        pub incident_id: IncidentId,
+        /// Portal link.
+        pub incident_uri: Option<String>,
+        /// The incident this one was merged into.
+        pub redirect_incident_id: Option<IncidentId>,
+        /// Name.
+        pub incident_name: Option<String>,
+        /// Created.
+        pub created_time: Option<Timestamp>,
+        /// Last update.
+        pub last_update_time: Option<Timestamp>,
+        /// Owner.
+        pub assigned_to: Option<String>,
+        /// Classification.
+        pub classification: Option<Classification>,
+        /// Determination.
+        pub determination: Option<Determination>,
+        /// Status.
+        pub status: Option<IncidentStatus>,
+        /// Severity.
+        pub severity: Option<AlertSeverity>,
+        /// Tags.
+        pub tags: Option<Vec<String>>,
+        /// Comments.
+        pub comments: Option<Vec<Comment>>,
+        /// Alerts.
+        pub alerts: Option<Vec<IncidentAlert>>,
+    }
 }
 
-/// An alert inside an XDR incident (any Microsoft detection source).
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IncidentAlert {
-    /// Id (formats differ by source; kept as sent).
-    pub alert_id: Lenient<AlertId>,
-    /// Incident.
-    pub incident_id: Option<IncidentId>,
-    /// `MicrosoftDefenderATP`, `OfficeATP`, `MicrosoftCloudAppSecurity`, ... (an open set).
-    pub service_source: Option<String>,
-    /// Created.
-    pub creation_time: Option<Timestamp>,
-    /// Last update.
-    pub last_updated_time: Option<Timestamp>,
-    /// Resolved.
-    pub resolved_time: Option<Timestamp>,
-    /// First activity.
-    pub first_activity: Option<Timestamp>,
-    /// Last activity.
-    pub last_activity: Option<Timestamp>,
-    /// Title.
-    pub title: Option<String>,
-    /// Description.
-    pub description: Option<String>,
-    /// Category.
-    pub category: Option<String>,
-    /// Status (`New`, `InProgress`, `Resolved`).
-    pub status: Option<super::alerts::AlertStatus>,
-    /// Severity.
-    pub severity: Option<AlertSeverity>,
-    /// Investigation.
-    pub investigation_id: Option<i64>,
-    /// Investigation state.
-    pub investigation_state: Option<InvestigationState>,
-    /// Classification.
-    pub classification: Option<Classification>,
-    /// Determination.
-    pub determination: Option<Determination>,
-    /// Detection source.
-    pub detection_source: Option<String>,
-    /// Owner.
-    pub assigned_to: Option<String>,
-    /// Actor.
-    pub actor_name: Option<String>,
-    /// Threat family.
-    pub threat_family_name: Option<String>,
-    /// MITRE techniques.
-    pub mitre_techniques: Option<Vec<String>>,
-    /// Devices.
-    pub devices: Option<Vec<IncidentDevice>>,
-    /// Entities.
-    pub entities: Option<Vec<IncidentEntity>>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// An alert inside an XDR incident (any Microsoft detection source).
+    pub struct IncidentAlert {
+        /// Id (formats differ by source; kept as sent).
+        pub alert_id: Lenient<AlertId>,
+        /// Incident.
+        pub incident_id: Option<IncidentId>,
+        /// `MicrosoftDefenderATP`, `OfficeATP`, `MicrosoftCloudAppSecurity`, ... (an open set).
+        pub service_source: Option<String>,
+        /// Created.
+        pub creation_time: Option<Timestamp>,
+        /// Last update.
+        pub last_updated_time: Option<Timestamp>,
+        /// Resolved.
+        pub resolved_time: Option<Timestamp>,
+        /// First activity.
+        pub first_activity: Option<Timestamp>,
+        /// Last activity.
+        pub last_activity: Option<Timestamp>,
+        /// Title.
+        pub title: Option<String>,
+        /// Description.
+        pub description: Option<String>,
+        /// Category.
+        pub category: Option<String>,
+        /// Status (`New`, `InProgress`, `Resolved`).
+        pub status: Option<super::alerts::AlertStatus>,
+        /// Severity.
+        pub severity: Option<AlertSeverity>,
+        /// Investigation.
+        pub investigation_id: Option<i64>,
+        /// Investigation state.
+        pub investigation_state: Option<InvestigationState>,
+        /// Classification.
+        pub classification: Option<Classification>,
+        /// Determination.
+        pub determination: Option<Determination>,
+        /// Detection source.
+        pub detection_source: Option<String>,
+        /// Owner.
+        pub assigned_to: Option<String>,
+        /// Actor.
+        pub actor_name: Option<String>,
+        /// Threat family.
+        pub threat_family_name: Option<String>,
+        /// MITRE techniques.
+        pub mitre_techniques: Option<Vec<String>>,
+        /// Devices.
+        pub devices: Option<Vec<IncidentDevice>>,
+        /// Entities.
+        pub entities: Option<Vec<IncidentEntity>>,
+    }
 }
 
-/// A device inside an XDR incident alert.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IncidentDevice {
-    /// MDE device id.
-    pub mdatp_device_id: Option<Lenient<MachineId>>,
-    /// Entra device id.
-    pub aad_device_id: Option<String>,
-    /// Name.
-    pub device_dns_name: Option<String>,
-    /// OS platform.
-    pub os_platform: Option<String>,
-    /// OS version.
-    pub version: Option<String>,
-    /// Processor.
-    pub os_processor: Option<String>,
-    /// OS build.
-    pub os_build: Option<i64>,
-    /// Sensor health.
-    pub health_status: Option<super::machines::HealthStatus>,
-    /// Risk score.
-    pub risk_score: Option<super::machines::RiskLevel>,
-    /// Device group name.
-    pub rbac_group_name: Option<String>,
-    /// Device group id.
-    pub rbac_group_id: Option<super::NumberOrText>,
-    /// First seen.
-    pub first_seen: Option<Timestamp>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// A device inside an XDR incident alert.
+    pub struct IncidentDevice {
+        /// MDE device id.
+        pub mdatp_device_id: Option<Lenient<MachineId>>,
+        /// Entra device id.
+        pub aad_device_id: Option<String>,
+        /// Name.
+        pub device_dns_name: Option<String>,
+        /// OS platform.
+        pub os_platform: Option<String>,
+        /// OS version.
+        pub version: Option<String>,
+        /// Processor.
+        pub os_processor: Option<String>,
+        /// OS build.
+        pub os_build: Option<i64>,
+        /// Sensor health.
+        pub health_status: Option<super::machines::HealthStatus>,
+        /// Risk score.
+        pub risk_score: Option<super::machines::RiskLevel>,
+        /// Device group name.
+        pub rbac_group_name: Option<String>,
+        /// Device group id.
+        pub rbac_group_id: Option<super::NumberOrText>,
+        /// First seen.
+        pub first_seen: Option<Timestamp>,
+    }
 }
 
-/// An entity inside an XDR incident alert (file, process, user, IP, URL, mailbox, ...).
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IncidentEntity {
-    /// Kind.
-    pub entity_type: Option<EntityType>,
-    /// SHA-1.
-    pub sha1: Option<Lenient<Sha1>>,
-    /// SHA-256.
-    pub sha256: Option<Lenient<Sha256>>,
-    /// File name.
-    pub file_name: Option<String>,
-    /// File folder.
-    pub file_path: Option<String>,
-    /// Process id.
-    pub process_id: Option<i64>,
-    /// Command line.
-    pub process_command_line: Option<String>,
-    /// Process start.
-    pub process_creation_time: Option<Timestamp>,
-    /// Parent process id.
-    pub parent_process_id: Option<i64>,
-    /// Parent process start.
-    pub parent_process_creation_time: Option<Timestamp>,
-    /// IP.
-    pub ip_address: Option<String>,
-    /// URL.
-    pub url: Option<String>,
-    /// Account name.
-    pub account_name: Option<String>,
-    /// Account domain.
-    pub domain_name: Option<String>,
-    /// SID.
-    pub user_sid: Option<String>,
-    /// Entra user id.
-    pub aad_user_id: Option<String>,
-    /// UPN.
-    pub user_principal_name: Option<String>,
-    /// Mailbox display name.
-    pub mailbox_display_name: Option<String>,
-    /// Mailbox address.
-    pub mailbox_address: Option<String>,
-    /// Mail cluster criteria.
-    pub cluster_by: Option<String>,
-    /// Sender.
-    pub sender: Option<String>,
-    /// Recipient.
-    pub recipient: Option<String>,
-    /// Subject.
-    pub subject: Option<String>,
-    /// Delivery action.
-    pub delivery_action: Option<String>,
-    /// Security group id.
-    pub security_group_id: Option<String>,
-    /// Security group name.
-    pub security_group_name: Option<String>,
-    /// Registry hive.
-    pub registry_hive: Option<String>,
-    /// Registry key.
-    pub registry_key: Option<String>,
-    /// Registry value type.
-    pub registry_value_type: Option<String>,
-    /// Registry value.
-    pub registry_value: Option<String>,
-    /// MDE device id.
-    pub device_id: Option<Lenient<MachineId>>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// An entity inside an XDR incident alert (file, process, user, IP, URL, mailbox, ...).
+    pub struct IncidentEntity {
+        /// Kind.
+        pub entity_type: Option<EntityType>,
+        ..file_and_process,
+        /// IP.
+        pub ip_address: Option<String>,
+        /// URL.
+        pub url: Option<String>,
+        ..account,
+        /// Mailbox display name.
+        pub mailbox_display_name: Option<String>,
+        /// Mailbox address.
+        pub mailbox_address: Option<String>,
+        /// Mail cluster criteria.
+        pub cluster_by: Option<String>,
+        /// Sender.
+        pub sender: Option<String>,
+        /// Recipient.
+        pub recipient: Option<String>,
+        /// Subject.
+        pub subject: Option<String>,
+        /// Delivery action.
+        pub delivery_action: Option<String>,
+        /// Security group id.
+        pub security_group_id: Option<String>,
+        /// Security group name.
+        pub security_group_name: Option<String>,
+        /// Registry hive.
+        pub registry_hive: Option<String>,
+        /// Registry key.
+        pub registry_key: Option<String>,
+        /// Registry value type.
+        pub registry_value_type: Option<String>,
+        /// Registry value.
+        pub registry_value: Option<String>,
+        /// MDE device id.
+        pub device_id: Option<Lenient<MachineId>>,
+    }
 }
 
 /// Body of `PATCH /api/incidents/{id}`: only the fields set are sent.

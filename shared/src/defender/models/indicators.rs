@@ -1,9 +1,9 @@
 //! MDE indicators (`/api/indicators`): the indicator, import results; submit, import and batch-delete
 //! bodies.
 
-use super::{Extra, Lenient, Timestamp, local_id, open_enum};
+use super::{Lenient, Timestamp, local_id, model, open_enum};
 use crate::ids::{DomainName, Md5, Sha1, Sha256, UrlIndicator};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::net::IpAddr;
 
 local_id!(
@@ -112,72 +112,64 @@ impl IndicatorValue {
     }
 }
 
-/// An indicator.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Indicator {
-    /// Id.
-    pub id: Lenient<IndicatorId>,
-    /// Value.
-    pub indicator_value: Option<String>,
-    /// Type.
-    pub indicator_type: Option<IndicatorType>,
-    /// Action.
-    pub action: Option<IndicatorAction>,
-    /// Application.
-    pub application: Option<String>,
-    /// Source (app or user name).
-    pub source: Option<String>,
-    /// `User`, `AadApp`.
-    pub source_type: Option<String>,
-    /// Title.
-    pub title: Option<String>,
-    /// Created.
-    pub creation_time_date_time_utc: Option<Timestamp>,
-    /// Creator id.
-    pub created_by: Option<String>,
-    /// Creator name.
-    pub created_by_display_name: Option<String>,
-    /// Expires.
-    pub expiration_time: Option<Timestamp>,
-    /// Last update.
-    pub last_update_time: Option<Timestamp>,
-    /// Last updater.
-    pub last_updated_by: Option<String>,
-    /// Severity.
-    pub severity: Option<IndicatorSeverity>,
-    /// Description.
-    pub description: Option<String>,
-    /// Recommended actions.
-    pub recommended_actions: Option<String>,
-    /// Device groups by name.
-    pub rbac_group_names: Option<Vec<String>>,
-    /// Device groups by id.
-    pub rbac_group_ids: Option<Vec<serde_json::Value>>,
-    /// Raises an alert on a match.
-    pub generate_alert: Option<bool>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// An indicator.
+    pub struct Indicator {
+        /// Id.
+        pub id: Lenient<IndicatorId>,
+        /// Value.
+        pub indicator_value: Option<String>,
+        /// Type.
+        pub indicator_type: Option<IndicatorType>,
+        /// Action.
+        pub action: Option<IndicatorAction>,
+        /// Application.
+        pub application: Option<String>,
+        /// Source (app or user name).
+        pub source: Option<String>,
+        /// `User`, `AadApp`.
+        pub source_type: Option<String>,
+        /// Title.
+        pub title: Option<String>,
+        /// Created.
+        pub creation_time_date_time_utc: Option<Timestamp>,
+        /// Creator id.
+        pub created_by: Option<String>,
+        /// Creator name.
+        pub created_by_display_name: Option<String>,
+        /// Expires.
+        pub expiration_time: Option<Timestamp>,
+        /// Last update.
+        pub last_update_time: Option<Timestamp>,
+        /// Last updater.
+        pub last_updated_by: Option<String>,
+        /// Severity.
+        pub severity: Option<IndicatorSeverity>,
+        /// Description.
+        pub description: Option<String>,
+        /// Recommended actions.
+        pub recommended_actions: Option<String>,
+        /// Device groups by name.
+        pub rbac_group_names: Option<Vec<String>>,
+        /// Device groups by id.
+        pub rbac_group_ids: Option<Vec<serde_json::Value>>,
+        /// Raises an alert on a match.
+        pub generate_alert: Option<bool>,
+    }
 }
 
-/// One item of the import answer.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IndicatorImportResult {
-    /// Id of the created indicator.
-    pub id: Option<Lenient<IndicatorId>>,
-    /// The value.
-    pub indicator: Option<String>,
-    /// Whether this item failed (the call answers 200 either way: check every item).
-    pub is_failed: Option<bool>,
-    /// Why.
-    pub failure_reason: Option<String>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// One item of the import answer.
+    pub struct IndicatorImportResult {
+        /// Id of the created indicator.
+        pub id: Option<Lenient<IndicatorId>>,
+        /// The value.
+        pub indicator: Option<String>,
+        /// Whether this item failed (the call answers 200 either way: check every item).
+        pub is_failed: Option<bool>,
+        /// Why.
+        pub failure_reason: Option<String>,
+    }
 }
 
 /// Body of `POST /api/indicators` (and one item of an import).

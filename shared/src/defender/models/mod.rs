@@ -49,6 +49,92 @@ pub mod network;
 /// Unknown fields of a response object, kept so re-serialising loses nothing.
 pub type Extra = serde_json::Map<String, serde_json::Value>;
 
+/// Declares a response model as every one here is declared: `Option` fields are left out of the JSON
+/// when `None` (`skip_serializing_none`), names are camelCase, and the fields this version does not
+/// know are kept in a last field, `extra`, and written back after the known ones. A doc line and the
+/// word `extra` after the fields say more about what `extra` holds. `..group,` in the field list
+/// stands for a group of fields Microsoft's schemas share under the same names and meaning (declared
+/// once below, e.g. [`file_and_process`]), spliced in at that place: the JSON's field order is the
+/// declaration's, as before, and nothing is flattened at run time.
+macro_rules! model {
+    // A shared group: its macro hands the fields back, appended.
+    (@munch $head:tt $extra:tt [$($out:tt)*] ..$group:ident, $($rest:tt)*) => {
+        $crate::defender::models::$group!($head $extra [$($out)*] $($rest)*);
+    };
+    (@munch $head:tt $extra:tt [$($out:tt)*] $(#[$fm:meta])* pub $f:ident: $t:ty, $($rest:tt)*) => {
+        $crate::defender::models::model!(@munch $head $extra [$($out)* $(#[$fm])* pub $f: $t,] $($rest)*);
+    };
+    (@munch [$(#[$m:meta])* $name:ident] [$(#[$em:meta])+] [$($out:tt)*]) => {
+        $(#[$m])*
+        #[serde_with::skip_serializing_none]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            $($out)*
+            $(#[$em])+
+            #[serde(flatten)]
+            pub extra: $crate::defender::models::Extra,
+        }
+    };
+    ($(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $crate::defender::models::model!(@munch [$(#[$m])* $name] [
+            /// Fields this version does not know.
+        ] [] $($body)*);
+    };
+    ($(#[$m:meta])* pub struct $name:ident { $($body:tt)* } $(#[$em:meta])+ extra) => {
+        $crate::defender::models::model!(@munch [$(#[$m])* $name] [$(#[$em])+] [] $($body)*);
+    };
+}
+pub(crate) use model;
+
+/// The file and process fields of a Defender evidence entity, as both the MDE alert's `evidence` and
+/// the XDR incident alert's `entities` name them (a [`model!`] group).
+macro_rules! file_and_process {
+    ($head:tt $extra:tt [$($out:tt)*] $($rest:tt)*) => {
+        $crate::defender::models::model!(@munch $head $extra [$($out)*
+            /// File SHA-1.
+            pub sha1: Option<$crate::defender::models::Lenient<$crate::ids::Sha1>>,
+            /// File SHA-256.
+            pub sha256: Option<$crate::defender::models::Lenient<$crate::ids::Sha256>>,
+            /// File name.
+            pub file_name: Option<String>,
+            /// File folder.
+            pub file_path: Option<String>,
+            /// Process id.
+            pub process_id: Option<i64>,
+            /// Command line.
+            pub process_command_line: Option<String>,
+            /// Process start.
+            pub process_creation_time: Option<$crate::defender::models::Timestamp>,
+            /// Parent process id.
+            pub parent_process_id: Option<i64>,
+            /// Parent process start.
+            pub parent_process_creation_time: Option<$crate::defender::models::Timestamp>,
+        ] $($rest)*);
+    };
+}
+pub(crate) use file_and_process;
+
+/// The account fields of a Defender evidence entity, as both the MDE alert's `evidence` and the XDR
+/// incident alert's `entities` name them (a [`model!`] group).
+macro_rules! account {
+    ($head:tt $extra:tt [$($out:tt)*] $($rest:tt)*) => {
+        $crate::defender::models::model!(@munch $head $extra [$($out)*
+            /// Account name.
+            pub account_name: Option<String>,
+            /// Account domain.
+            pub domain_name: Option<String>,
+            /// Account SID.
+            pub user_sid: Option<String>,
+            /// Entra user id.
+            pub aad_user_id: Option<String>,
+            /// UPN.
+            pub user_principal_name: Option<String>,
+        ] $($rest)*);
+    };
+}
+pub(crate) use account;
+
 /// Declares a closed-world-with-escape-hatch enum: the documented values as variants (spelled exactly
 /// as documented, compared case-sensitively) and `Unrecognized(String)` for any other value, which
 /// serialises back exactly as it came.
@@ -136,19 +222,7 @@ macro_rules! graph_enum {
             }
         }
 
-        impl PartialEq for $name {
-            fn eq(&self, other: &Self) -> bool {
-                self.0.eq_ignore_ascii_case(&other.0)
-            }
-        }
-
-        impl Eq for $name {}
-
-        impl std::hash::Hash for $name {
-            fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-                self.0.to_ascii_lowercase().hash(h)
-            }
-        }
+        $crate::ids::ascii_case_insensitive!($name);
 
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
@@ -582,20 +656,16 @@ impl DownloadLink {
     }
 }
 
-/// A comment on an MDE alert or an XDR incident.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Comment {
-    /// The text.
-    pub comment: Option<String>,
-    /// Who wrote it.
-    pub created_by: Option<String>,
-    /// When.
-    pub created_time: Option<Timestamp>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// A comment on an MDE alert or an XDR incident.
+    pub struct Comment {
+        /// The text.
+        pub comment: Option<String>,
+        /// Who wrote it.
+        pub created_by: Option<String>,
+        /// When.
+        pub created_time: Option<Timestamp>,
+    }
 }
 
 /// Declares a validated string identifier local to the Defender models (same shape as `crate::ids`).
@@ -606,12 +676,7 @@ macro_rules! local_id {
         #[serde(transparent)]
         pub struct $name(String);
 
-        impl $name {
-            /// The validated value.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
+        $crate::ids::text_newtype!($name, "The validated value.");
 
         impl std::str::FromStr for $name {
             type Err = crate::ids::InvalidId;
@@ -623,18 +688,6 @@ macro_rules! local_id {
                 } else {
                     Err(crate::ids::InvalidId { kind: $kind, reason: format!("'{s}' is not a valid {}", $kind) })
                 }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
             }
         }
     };
