@@ -147,6 +147,24 @@ fn codes_in(text: &str) -> Vec<u32> {
         .collect()
 }
 
+/// AADSTS codes and what they mean, first match wins (in this order: a refusal naming both a wrong
+/// secret and a missing consent is a wrong secret).
+const CAUSE_BY_CODE: &[(&[u32], EntraCause)] = &[
+    (&[7_000_215], EntraCause::WrongSecret),
+    (&[7_000_222], EntraCause::SecretExpired),
+    (&[700_024], EntraCause::AssertionExpired),
+    (&[700_027, 50_012], EntraCause::CertificateNotRegistered),
+    (&[70_021], EntraCause::FederatedCredentialNotFound),
+    (&[700_211, 700_212, 700_213], EntraCause::FederationMismatch),
+    (&[50_166], EntraCause::IssuerUnreachable),
+    (&[700_016], EntraCause::AppNotFound),
+    (&[65_001, 500_011], EntraCause::ConsentMissing),
+    (&[90_002], EntraCause::TenantNotFound),
+    (&[1_002_012, 70_011, 700_022], EntraCause::InvalidScope),
+    (&[7_000_218], EntraCause::NoCredential),
+    (&[700_025], EntraCause::PublicClient),
+];
+
 impl EntraRefusal {
     /// Builds a refusal from an HTTP status and body; `None` when the body is not Entra's error shape.
     pub(crate) fn from_body(status: u16, body: &[u8], ctx: &RequestContext) -> Option<Self> {
@@ -198,32 +216,8 @@ impl EntraRefusal {
             "authorization_declined" | "access_denied" => return EntraCause::Declined,
             _ => {}
         }
-        if any(&[7_000_215]) {
-            EntraCause::WrongSecret
-        } else if any(&[7_000_222]) {
-            EntraCause::SecretExpired
-        } else if any(&[700_024]) {
-            EntraCause::AssertionExpired
-        } else if any(&[700_027, 50_012]) {
-            EntraCause::CertificateNotRegistered
-        } else if any(&[70_021]) {
-            EntraCause::FederatedCredentialNotFound
-        } else if any(&[700_211, 700_212, 700_213]) {
-            EntraCause::FederationMismatch
-        } else if any(&[50_166]) {
-            EntraCause::IssuerUnreachable
-        } else if any(&[700_016]) {
-            EntraCause::AppNotFound
-        } else if any(&[65_001, 500_011]) {
-            EntraCause::ConsentMissing
-        } else if any(&[90_002]) {
-            EntraCause::TenantNotFound
-        } else if any(&[1_002_012, 70_011, 700_022]) {
-            EntraCause::InvalidScope
-        } else if any(&[7_000_218]) {
-            EntraCause::NoCredential
-        } else if any(&[700_025]) {
-            EntraCause::PublicClient
+        if let Some((_, cause)) = CAUSE_BY_CODE.iter().find(|(codes, _)| any(codes)) {
+            *cause
         } else if self.error == "invalid_grant" || self.error == "interaction_required" {
             EntraCause::SignInExpired
         } else {
