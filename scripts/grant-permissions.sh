@@ -34,52 +34,14 @@ dod https://login.microsoftonline.us https://dod-graph.microsoft.us az cloud reg
 MDE=fc780465-2017-40d4-a0c5-307022471b92  # WindowsDefenderATP (Defender for Endpoint)
 XDR=8ee8fdad-f234-4243-8f3b-15c294843740  # Microsoft Threat Protection (Defender XDR)
 GRAPH=00000003-0000-0000-c000-000000000000  # Microsoft Graph
-# function, kind, API, permission: a minimal set per function, API and kind
+# function, kind, then API:permission for each of a minimal set
 GRANTS='
-webhook-enrich application MDE Alert.ReadWrite.All
-webhook-enrich application MDE File.Read.All
-webhook-enrich application MDE Ip.Read.All
-webhook-enrich application MDE Machine.ReadWrite.All
-webhook-enrich application MDE URL.Read.All
-webhook-enrich application MDE User.Read.All
-webhook-enrich application XDR Incident.Read.All
-webhook-enrich application GRAPH ThreatHunting.Read.All
-webhook-enrich delegated MDE Alert.ReadWrite
-webhook-enrich delegated MDE File.Read.All
-webhook-enrich delegated MDE Ip.Read.All
-webhook-enrich delegated MDE Machine.ReadWrite
-webhook-enrich delegated MDE URL.Read.All
-webhook-enrich delegated MDE User.Read.All
-webhook-enrich delegated XDR Incident.Read
-webhook-enrich delegated GRAPH ThreatHunting.Read.All
-chatops application MDE Alert.ReadWrite.All
-chatops application MDE Machine.CollectForensics
-chatops application MDE Machine.Isolate
-chatops application MDE Machine.Read.All
-chatops application MDE Machine.RestrictExecution
-chatops application MDE Machine.Scan
-chatops application MDE Ti.ReadWrite
-chatops application XDR Incident.ReadWrite.All
-chatops application GRAPH ThreatHunting.Read.All
-chatops delegated MDE Alert.ReadWrite
-chatops delegated MDE Machine.CollectForensics
-chatops delegated MDE Machine.Isolate
-chatops delegated MDE Machine.Read
-chatops delegated MDE Machine.RestrictExecution
-chatops delegated MDE Machine.Scan
-chatops delegated MDE Ti.ReadWrite
-chatops delegated XDR Incident.ReadWrite
-chatops delegated GRAPH ThreatHunting.Read.All
-scheduled-export application MDE Alert.Read.All
-scheduled-export application XDR Incident.Read.All
-scheduled-export application GRAPH SecurityAlert.Read.All
-scheduled-export application GRAPH SecurityIncident.Read.All
-scheduled-export application GRAPH ThreatHunting.Read.All
-scheduled-export delegated MDE Alert.Read
-scheduled-export delegated XDR Incident.Read
-scheduled-export delegated GRAPH SecurityAlert.Read.All
-scheduled-export delegated GRAPH SecurityIncident.Read.All
-scheduled-export delegated GRAPH ThreatHunting.Read.All
+webhook-enrich application MDE:Alert.ReadWrite.All MDE:File.Read.All MDE:Ip.Read.All MDE:Machine.ReadWrite.All MDE:URL.Read.All MDE:User.Read.All XDR:Incident.Read.All GRAPH:ThreatHunting.Read.All
+webhook-enrich delegated MDE:Alert.ReadWrite MDE:File.Read.All MDE:Ip.Read.All MDE:Machine.ReadWrite MDE:URL.Read.All MDE:User.Read.All XDR:Incident.Read GRAPH:ThreatHunting.Read.All
+chatops application MDE:Alert.ReadWrite.All MDE:Machine.CollectForensics MDE:Machine.Isolate MDE:Machine.Read.All MDE:Machine.RestrictExecution MDE:Machine.Scan MDE:Ti.ReadWrite XDR:Incident.ReadWrite.All GRAPH:ThreatHunting.Read.All
+chatops delegated MDE:Alert.ReadWrite MDE:Machine.CollectForensics MDE:Machine.Isolate MDE:Machine.Read MDE:Machine.RestrictExecution MDE:Machine.Scan MDE:Ti.ReadWrite XDR:Incident.ReadWrite GRAPH:ThreatHunting.Read.All
+scheduled-export application MDE:Alert.Read.All XDR:Incident.Read.All GRAPH:SecurityAlert.Read.All GRAPH:SecurityIncident.Read.All GRAPH:ThreatHunting.Read.All
+scheduled-export delegated MDE:Alert.Read XDR:Incident.Read GRAPH:SecurityAlert.Read.All GRAPH:SecurityIncident.Read.All GRAPH:ThreatHunting.Read.All
 '
 # END GENERATED
 
@@ -150,9 +112,12 @@ grant() {
 }
 
 if [[ "$KIND" == application ]]; then TYPE=Role; else TYPE=Scope; fi
-while read -r -u 3 function kind api perm; do
+while read -r -u 3 function kind grants; do
   if [[ -n "$function" && "$kind" == "$KIND" && " $FUNCTIONS " == *" $function "* ]]; then
-    grant "${!api}" "$TYPE" "$perm"
+    for api_perm in $grants; do
+      api="${api_perm%%:*}"
+      grant "${!api}" "$TYPE" "${api_perm#*:}"
+    done
   fi
 done 3<<< "$GRANTS"
 

@@ -4,7 +4,7 @@
 //! The script's logic is written once, by hand, in the script; this module generates only its data —
 //! the block between `# BEGIN GENERATED` and `# END GENERATED`: which functions each identity serves,
 //! each cloud's Entra authority and Graph (from the cloud table, `defender_shared::cloud`), the three
-//! APIs' application ids, and one row per permission to grant (`function kind API permission`), from
+//! APIs' application ids, and one row per function and kind listing the permissions to grant (`function kind API:permission ...`), from
 //! the permission manifest (`Endpoint::permissions`, generated from the contract) and each function's
 //! endpoint list — the same sources as `docs/permissions.md`. The script reads its tables with one loop
 //! each, so a new function, permission or cloud is a new row, not a new copy of shell code. The CLI
@@ -97,9 +97,10 @@ pub fn block(functions: &[(&str, &[Endpoint])], identities: &[(&str, &[&str])]) 
     for (_, var, id, label) in APIS {
         out.push_str(&format!("{var}={id}  # {label}\n"));
     }
-    out.push_str("# function, kind, API, permission: a minimal set per function, API and kind\nGRANTS='\n");
+    out.push_str("# function, kind, then API:permission for each of a minimal set\nGRANTS='\n");
     for (function, endpoints) in functions {
         for (kind, delegated) in [("application", false), ("delegated", true)] {
+            out.push_str(&format!("{function} {kind}"));
             for (api, var, _, _) in APIS {
                 let needs: Vec<&'static [&'static str]> = endpoints
                     .iter()
@@ -107,9 +108,10 @@ pub fn block(functions: &[(&str, &[Endpoint])], identities: &[(&str, &[&str])]) 
                     .map(|e| if delegated { e.permissions().delegated } else { e.permissions().application })
                     .collect();
                 for perm in minimal(&needs) {
-                    out.push_str(&format!("{function} {kind} {var} {perm}\n"));
+                    out.push_str(&format!(" {var}:{perm}"));
                 }
             }
+            out.push('\n');
         }
     }
     out.push_str("'\n");
@@ -152,8 +154,8 @@ mod tests {
             .expect("the cloud table parses");
         assert!(s.starts_with("#!/usr/bin/env bash\n"));
         assert!(s.contains("\nreader webhook-enrich\n"), "{s}");
-        assert!(s.contains("\nwebhook-enrich application MDE "), "{s}");
-        assert!(s.contains("\nwebhook-enrich application XDR Incident.Read.All\n"), "{s}");
+        assert!(s.contains("\nwebhook-enrich application MDE:"), "{s}");
+        assert!(s.contains(" XDR:Incident.Read.All GRAPH:ThreatHunting.Read.All\nwebhook-enrich delegated "), "{s}");
         assert!(s.contains("az ad app permission admin-consent"));
         assert!(matches!(script("#!/bin/sh\n", &[], &[]), Err(GrantError::NoBlock)));
     }
