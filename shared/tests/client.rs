@@ -172,21 +172,7 @@ impl Env {
 
     /// The simulator's request log for paths starting with `prefix`: (method, status, query).
     async fn requests(&self, prefix: &str) -> Vec<(String, u16, String)> {
-        let log: Value =
-            self.http.get(format!("{}/_sim/requests", self.sim.url)).send().await.unwrap().json().await.unwrap();
-        log["value"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["path"].as_str().unwrap().starts_with(prefix))
-            .map(|e| {
-                (
-                    e["method"].as_str().unwrap().to_string(),
-                    u16::try_from(e["status"].as_u64().unwrap()).unwrap(),
-                    e["query"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
+        testkit::sim::logged(&self.sim, prefix).await.into_iter().map(|l| (l.method, l.status, l.query)).collect()
     }
 }
 

@@ -171,6 +171,41 @@ pub async fn requests(sim: &RunningSim) -> Vec<Value> {
     log["value"].as_array().cloned().unwrap_or_else(|| panic!("/_sim/requests has no value: {log}"))
 }
 
+/// One entry of the simulator's request log, typed (what most assertions on it read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The raw query string (`""` without one).
+    pub query: String,
+    /// The status the simulator answered.
+    pub status: u16,
+    /// The client (app) id the call authenticated as, where it did.
+    pub client: Option<String>,
+}
+
+/// The entries of [`requests`] whose path starts with `prefix`, in order.
+///
+/// # Panics
+/// As [`requests`], or when an entry lacks its method, path, query or status.
+pub async fn logged(sim: &RunningSim, prefix: &str) -> Vec<Logged> {
+    let text = |e: &Value, k: &str| e[k].as_str().unwrap_or_else(|| panic!("log entry without {k}: {e}")).to_string();
+    requests(sim)
+        .await
+        .iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.starts_with(prefix)))
+        .map(|e| Logged {
+            method: text(e, "method"),
+            path: text(e, "path"),
+            query: text(e, "query"),
+            status: e["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or_else(|| panic!("status: {e}")),
+            client: e["client"].as_str().map(str::to_string),
+        })
+        .collect()
+}
+
 /// The paths of [`requests`], in order.
 ///
 /// # Panics
