@@ -97,6 +97,13 @@ pub struct EntraRefusal {
     pub trace_id: Option<String>,
     /// `correlation_id`.
     pub correlation_id: Option<String>,
+    /// Who asked: the tenant, the app, the scope, the authority and the credential.
+    pub who: RequestContext,
+}
+
+/// Who asked for a token (what a refusal names so an operator can find the app and tenant).
+#[derive(Debug, Clone)]
+pub struct RequestContext {
     /// The tenant's name in the registry.
     pub tenant: String,
     /// The tenant id.
@@ -108,17 +115,6 @@ pub struct EntraRefusal {
     /// The authority host.
     pub authority: String,
     /// Which credential was used.
-    pub credential: CredentialRef,
-}
-
-/// Who asked, for building refusals.
-#[derive(Debug, Clone)]
-pub(crate) struct RequestContext {
-    pub tenant: String,
-    pub tenant_id: String,
-    pub client_id: String,
-    pub scope: String,
-    pub authority: String,
     pub credential: CredentialRef,
 }
 
@@ -186,12 +182,7 @@ impl EntraRefusal {
             description,
             trace_id: parsed.trace_id,
             correlation_id: parsed.correlation_id,
-            tenant: ctx.tenant.clone(),
-            tenant_id: ctx.tenant_id.clone(),
-            client_id: ctx.client_id.clone(),
-            scope: ctx.scope.clone(),
-            authority: ctx.authority.clone(),
-            credential: ctx.credential.clone(),
+            who: ctx.clone(),
         })
     }
 
@@ -249,7 +240,7 @@ impl EntraRefusal {
     }
 
     fn where_material(&self) -> String {
-        match &self.credential {
+        match &self.who.credential {
             CredentialRef::ClientSecret { vault: Some(n) } | CredentialRef::Certificate { vault: Some(n) } => {
                 format!("update secret '{n}' in the vault")
             }
@@ -266,8 +257,8 @@ impl EntraRefusal {
 
 impl fmt::Display for EntraRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let app = &self.client_id;
-        let tenant = format!("{} ({})", self.tenant, self.tenant_id);
+        let app = &self.who.client_id;
+        let tenant = format!("{} ({})", self.who.tenant, self.who.tenant_id);
         let codes = self.code_text();
         match self.cause() {
             EntraCause::WrongSecret | EntraCause::SecretExpired => write!(
@@ -275,7 +266,7 @@ impl fmt::Display for EntraRefusal {
                 "the client secret for app {app} in tenant {tenant} is wrong or expired ({codes}); {}",
                 self.where_material()
             ),
-            EntraCause::CertificateNotRegistered if matches!(self.credential, CredentialRef::Federated { .. }) => {
+            EntraCause::CertificateNotRegistered if matches!(self.who.credential, CredentialRef::Federated { .. }) => {
                 write!(
                     f,
                     "the federated token for app {app} in tenant {tenant} failed signature validation ({codes}): its signing key is not among the keys the issuer publishes; {}, and check that the issuer's JWKS is current",
@@ -287,7 +278,7 @@ impl fmt::Display for EntraRefusal {
                 "the certificate for app {app} in tenant {tenant} is not registered on the app or does not match its key ({codes}); upload the certificate's public part under the app registration's \"Certificates & secrets\", or {}",
                 self.where_material()
             ),
-            EntraCause::AssertionExpired => match &self.credential {
+            EntraCause::AssertionExpired => match &self.who.credential {
                 CredentialRef::Federated { source } => write!(
                     f,
                     "the federated token from {source} for app {app} in tenant {tenant} has expired or is not yet valid ({codes}); check that the platform keeps rotating it"
@@ -304,7 +295,7 @@ impl fmt::Display for EntraRefusal {
             EntraCause::FederatedCredentialNotFound => write!(
                 f,
                 "no federated credential on app {app} in tenant {tenant} matches the presented token ({codes}); a credential added in the last minutes may not have propagated yet (retried), otherwise compare the app's federated credential issuer, subject and audience with the token's iss, sub and aud{}",
-                match &self.credential {
+                match &self.who.credential {
                     CredentialRef::Federated { source } => format!(" (token from {source})"),
                     _ => String::new(),
                 }
@@ -316,22 +307,22 @@ impl fmt::Display for EntraRefusal {
             EntraCause::AppNotFound => write!(
                 f,
                 "app {app} was not found in tenant {tenant} ({codes}): wrong client id, the app is not installed in this tenant, or the wrong tenant or cloud (authority {})",
-                self.authority
+                self.who.authority
             ),
             EntraCause::ConsentMissing => write!(
                 f,
                 "admin consent is missing for app {app} in tenant {tenant}, or the API for scope '{}' is not in the tenant ({codes}); grant admin consent for the app's API permissions",
-                self.scope
+                self.who.scope
             ),
             EntraCause::TenantNotFound => write!(
                 f,
                 "tenant {tenant} was not found ({codes}): wrong tenant id, or wrong cloud? (authority {})",
-                self.authority
+                self.who.authority
             ),
             EntraCause::InvalidScope => write!(
                 f,
                 "the scope '{}' is not valid for app {app} in tenant {tenant} ({codes}); application tokens need exactly '<resource>/.default'",
-                self.scope
+                self.who.scope
             ),
             EntraCause::NoCredential => write!(
                 f,
@@ -360,7 +351,7 @@ impl fmt::Display for EntraRefusal {
             EntraCause::Other => write!(
                 f,
                 "entra id refused the token request for app {app} in tenant {tenant}, scope '{}': {} ({codes})",
-                self.scope, self.error
+                self.who.scope, self.error
             ),
         }?;
         if let Some(trace) = &self.trace_id {
@@ -517,7 +508,7 @@ impl AuthError {
 /// credentials, refresh and device-code grants alike) become an [`AuthError`].
 pub(crate) fn refused(r: EntraRefusal) -> AuthError {
     tracing::warn!(
-        tenant = %r.tenant, client_id = %r.client_id, scope = %r.scope, status = r.status, error = %r.error,
+        tenant = %r.who.tenant, client_id = %r.who.client_id, scope = %r.who.scope, status = r.status, error = %r.error,
         aadsts = ?r.codes, trace_id = r.trace_id.as_deref().unwrap_or(""), "entra id refused a token request"
     );
     AuthError::Entra(Box::new(r))
