@@ -11,7 +11,12 @@
 //! ```
 
 use crate::demo;
-use defender_shared::{config::Config, runtime::Runtime};
+use defender_shared::{
+    config::Config,
+    runtime::Runtime,
+    secret::SecretString,
+    vault::{SecretStore, VaultError},
+};
 use serde_json::Value;
 use std::{
     collections::HashMap,
@@ -155,6 +160,25 @@ impl SimEnv {
     pub fn secret(&self, name: &str) -> String {
         let tenant = self.running.sim.tenant.lock().unwrap_or_else(|e| e.into_inner());
         tenant.seed.secrets.get(name).map(ToString::to_string).unwrap_or_else(|| panic!("no secret {name}"))
+    }
+}
+
+/// A secret store that holds nothing (every read and write is `NotFound`): for a token provider whose
+/// credentials are all inline, so that a test proves no secret is looked up.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoStore;
+
+type Answer<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, VaultError>> + Send + 'a>>;
+
+impl SecretStore for NoStore {
+    fn get<'a>(&'a self, name: &'a str) -> Answer<'a, SecretString> {
+        Box::pin(async move { Err(VaultError::NotFound(name.into())) })
+    }
+    fn get_fresh<'a>(&'a self, name: &'a str) -> Answer<'a, SecretString> {
+        self.get(name)
+    }
+    fn set<'a>(&'a self, name: &'a str, _: &'a SecretString) -> Answer<'a, ()> {
+        Box::pin(async move { Err(VaultError::NotFound(name.into())) })
     }
 }
 
