@@ -48,9 +48,11 @@ login: cli
 doctor: cli
 	$(TARGET_DIR)/debug/defender-functions doctor $(if $(TENANT),--tenant '$(TENANT)')
 
-# The script that grants each function's Entra permissions, generated from the permission manifest.
+# The script that grants each function's Entra permissions: its tables (the block between BEGIN and END
+# GENERATED) are regenerated from the permission manifest; through a temp file, because the CLI embeds the script.
 grant-script:
-	$(CARGO) run --locked -q -p defender-cli -- grant-script > scripts/grant-permissions.sh
+	$(CARGO) run --locked -q -p defender-cli -- grant-script > scripts/grant-permissions.sh.new
+	mv scripts/grant-permissions.sh.new scripts/grant-permissions.sh
 	chmod +x scripts/grant-permissions.sh
 
 test: fmt-check clippy unit lint-infra dist-check

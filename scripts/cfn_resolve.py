@@ -64,51 +64,11 @@ def _reexec_with_cfn_venv() -> None:
 
 try:
     import yaml
+    from cfn_yaml import load as load_cfn_yaml  # beside this script: the short-form tags, duplicate keys refused
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
 except ImportError:  # pragma: no cover - exercised when run with .venv/lint/bin/python
     _reexec_with_cfn_venv()
-
-
-# ------------------------------------------------------------------ YAML with the short-form tags
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader: yaml.Loader, suffix: str, node: yaml.Node):
-    name = suffix
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if name == "Ref":
-        return {"Ref": value}
-    if name == "Condition":
-        return {"Condition": value}
-    if name == "GetAtt" and isinstance(value, str):
-        logical, _, attr = value.partition(".")
-        return {"Fn::GetAtt": [logical, attr]}
-    return {f"Fn::{name}": value}
-
-
-_Loader.add_multi_constructor("!", _tag)
-
-
-def _no_duplicates(loader: yaml.Loader, node: yaml.MappingNode, deep: bool = False):
-    keys = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in keys:
-            raise Refused(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
-        keys.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
 
 
 # ------------------------------------------------------------------ parameters
@@ -505,7 +465,7 @@ def transform(sam: dict, params: dict[str, object]) -> dict:
 
 def resolve(template_path: str, overrides: dict[str, str], physical: dict[str, str]) -> dict:
     with open(template_path, encoding="utf-8") as f:
-        sam = yaml.load(f, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        sam = load_cfn_yaml(f)
     params = _parameters(sam, overrides)
     cfn = transform(sam, params)
     stack = Stack(cfn, params, physical)

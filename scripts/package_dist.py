@@ -38,6 +38,8 @@ from pathlib import Path
 
 import yaml
 
+import cfn_yaml  # beside this script: CloudFormation's short-form tags, duplicate keys refused
+
 FUNCTION_TYPE = "AWS::Serverless::Function"
 BUILD_METHOD = "rust-cargolambda"
 ELF_MAGIC = b"\x7fELF"
@@ -59,40 +61,9 @@ class PackageError(Exception):
     """What stops packaging; printed as one line, exit status 1."""
 
 
-class _Loader(yaml.SafeLoader):
-    """CloudFormation YAML: short-form intrinsics (`!Ref x`) load as {"Ref": x}; duplicate keys refused."""
-
-
-def _tag(loader: yaml.Loader, suffix: str, node: yaml.Node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {name: value}
-
-
-def _mapping(loader: yaml.Loader, node: yaml.MappingNode, deep: bool = False):
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_Loader.add_multi_constructor("!", _tag)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
 def load_template(text: str) -> dict:
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        doc = cfn_yaml.load(text)
     except yaml.YAMLError as e:
         raise PackageError(f"the template does not parse: {e}") from e
     if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict):

@@ -214,9 +214,9 @@ class PackagedRelease(unittest.TestCase):
         # What `sam deploy` does with the packaged template: each local CodeUri (a zip, uploaded as it is)
         # becomes its S3 object, then AWS's SAM transform (scripts/cfn_resolve.py, the cfn venv) runs.
         import cfn_resolve as cr
-        import yaml
+        import cfn_yaml
 
-        sam = yaml.load((self.out / "template.yaml").read_text(encoding="utf-8"), Loader=cr._Loader)  # noqa: S506
+        sam = cfn_yaml.load((self.out / "template.yaml").read_text(encoding="utf-8"))
         keys = {}
         for logical_id, res in sam["Resources"].items():
             if res.get("Type") == pd.FUNCTION_TYPE:

@@ -14,7 +14,7 @@
 //! Use [`ApiEndpoints::url`] to put a call path under a base: `Url::join` would drop Graph's `/v1.0`.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::{fmt, str::FromStr};
+
 use url::Url;
 
 /// A Microsoft cloud.
@@ -352,45 +352,33 @@ pub(crate) fn parse_https_url(s: &str) -> Result<Url, &'static str> {
     Ok(u)
 }
 
-impl fmt::Display for Cloud {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// `Display` as `as_str()`; with an error, also `FromStr`: the member of `ALL` whose `as_str()` is the
+/// input (trimmed, any case), else the error built from the input. For the closed sets of names in
+/// configuration (clouds, regions, actions), which all read the same way.
+macro_rules! text_via_as_str {
+    ($t:ty) => {
+        impl ::std::fmt::Display for $t {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+    ($t:ty, $err_ty:ty, |$input:ident| $err:expr) => {
+        $crate::cloud::text_via_as_str!($t);
+        impl ::std::str::FromStr for $t {
+            type Err = $err_ty;
+            fn from_str($input: &str) -> Result<Self, $err_ty> {
+                let t = $input.trim();
+                Self::ALL.into_iter().find(|v| v.as_str().eq_ignore_ascii_case(t)).ok_or_else(|| $err)
+            }
+        }
+    };
 }
+pub(crate) use text_via_as_str;
 
-impl fmt::Display for Region {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for ApiFamily {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Cloud {
-    type Err = CloudError;
-    fn from_str(s: &str) -> Result<Self, CloudError> {
-        let t = s.trim();
-        Cloud::ALL
-            .into_iter()
-            .find(|c| c.as_str().eq_ignore_ascii_case(t))
-            .ok_or_else(|| CloudError::UnknownCloud(s.to_string()))
-    }
-}
-
-impl FromStr for Region {
-    type Err = CloudError;
-    fn from_str(s: &str) -> Result<Self, CloudError> {
-        let t = s.trim();
-        Region::ALL
-            .into_iter()
-            .find(|r| r.as_str().eq_ignore_ascii_case(t))
-            .ok_or_else(|| CloudError::UnknownRegion(s.to_string()))
-    }
-}
+text_via_as_str!(Cloud, CloudError, |s| CloudError::UnknownCloud(s.to_string()));
+text_via_as_str!(Region, CloudError, |s| CloudError::UnknownRegion(s.to_string()));
+text_via_as_str!(ApiFamily);
 
 macro_rules! serde_via_str {
     ($t:ty) => {

@@ -377,6 +377,13 @@ fn is_secret_arn(v: &str) -> bool {
             && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty())
 }
 
+/// The ways to give the client secret: inline, a vault secret's name, an AWS Secrets Manager ARN.
+const CLIENT_SECRET_VARS: [&str; 3] =
+    ["AZURE_CLIENT_SECRET", "DEFENDER_CLIENT_SECRET_NAME", "DEFENDER_CLIENT_SECRET_ARN"];
+/// The ways to give the certificate: a file, a vault secret's name, an AWS Secrets Manager ARN.
+const CERTIFICATE_VARS: [&str; 3] =
+    ["AZURE_CLIENT_CERTIFICATE_PATH", "DEFENDER_CLIENT_CERTIFICATE_NAME", "DEFENDER_CLIENT_CERTIFICATE_ARN"];
+
 /// Exactly one credential: client secret (inline, vault name or AWS Secrets Manager ARN), certificate
 /// (file, vault name or AWS Secrets Manager ARN), or federated (token file or AWS STS). Nothing set:
 /// the vault secret `defender-client-secret`.
@@ -396,28 +403,16 @@ fn credential<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Credentia
         _ => None,
     })?;
 
-    let secret_ways: Vec<&'static str> = [
-        inline.as_ref().map(|_| "AZURE_CLIENT_SECRET"),
-        secret_name.as_ref().map(|_| "DEFENDER_CLIENT_SECRET_NAME"),
-        secret_arn.as_ref().map(|_| "DEFENDER_CLIENT_SECRET_ARN"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if let [a, b, ..] = secret_ways[..] {
-        return Err(conflict(a, b, "give the client secret one way: inline, in the vault or in AWS Secrets Manager"));
-    }
-    let cert_ways: Vec<&'static str> = [
-        cert_path.as_ref().map(|_| "AZURE_CLIENT_CERTIFICATE_PATH"),
-        cert_name.as_ref().map(|_| "DEFENDER_CLIENT_CERTIFICATE_NAME"),
-        cert_arn.as_ref().map(|_| "DEFENDER_CLIENT_CERTIFICATE_ARN"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if let [a, b, ..] = cert_ways[..] {
-        return Err(conflict(a, b, "give the certificate one way: a file, in the vault or in AWS Secrets Manager"));
-    }
+    let secret_var = at_most_one(
+        CLIENT_SECRET_VARS,
+        [inline.is_some(), secret_name.is_some(), secret_arn.is_some()],
+        "give the client secret one way: inline, in the vault or in AWS Secrets Manager",
+    )?;
+    let cert_var = at_most_one(
+        CERTIFICATE_VARS,
+        [cert_path.is_some(), cert_name.is_some(), cert_arn.is_some()],
+        "give the certificate one way: a file, in the vault or in AWS Secrets Manager",
+    )?;
     if token_file.is_some() && source == Some(true) {
         return Err(conflict(
             "AZURE_FEDERATED_TOKEN_FILE",
@@ -426,8 +421,6 @@ fn credential<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Credentia
         ));
     }
 
-    let secret_var = secret_ways.first().copied();
-    let cert_var = cert_ways.first().copied();
     let fed_var =
         token_file.as_ref().map(|_| "AZURE_FEDERATED_TOKEN_FILE").or(source.map(|_| "DEFENDER_FEDERATED_SOURCE"));
     let set: Vec<&'static str> = [secret_var, cert_var, fed_var].into_iter().flatten().collect();
@@ -459,6 +452,16 @@ fn credential<F: Fn(&str) -> Option<String>>(vars: &Vars<F>) -> Result<Credentia
     } else {
         CredentialSpec::ClientSecret { secret_name: DEFAULT_CLIENT_SECRET_NAME.to_string() }
     })
+}
+
+/// The first of the variables that is set, or a conflict naming the first two when more are (`why`
+/// says what to do).
+fn at_most_one(vars: [&'static str; 3], set: [bool; 3], why: &str) -> Result<Option<&'static str>, ConfigError> {
+    let set: Vec<&'static str> = vars.into_iter().zip(set).filter(|(_, on)| *on).map(|(var, _)| var).collect();
+    match set[..] {
+        [a, b, ..] => Err(conflict(a, b, why)),
+        _ => Ok(set.first().copied()),
+    }
 }
 
 /// `true` for `localhost` and loopback addresses.
@@ -585,6 +588,11 @@ pub(crate) mod tests {
         with(extra).unwrap_err().to_string()
     }
 
+    /// `var=value` is refused with exactly `var: expected {expected}, got '{value}'`.
+    fn refused(var: &'static str, value: &'static str, expected: &str) {
+        assert_eq!(err(&[(var, value)]), format!("{var}: expected {expected}, got '{value}'"));
+    }
+
     #[test]
     fn minimal_environment_defaults() {
         let c = config_from(&base_env()).unwrap();
@@ -650,18 +658,12 @@ pub(crate) mod tests {
             without("AZURE_TENANT_ID", &[]).unwrap_err().to_string(),
             "AZURE_TENANT_ID: required: expected a GUID (00000000-0000-0000-0000-000000000000): the directory id"
         );
-        assert_eq!(
-            err(&[("AZURE_TENANT_ID", "x")]),
-            "AZURE_TENANT_ID: expected a GUID (00000000-0000-0000-0000-000000000000), got 'x'"
-        );
+        refused("AZURE_TENANT_ID", "x", "a GUID (00000000-0000-0000-0000-000000000000)");
         assert_eq!(
             without("AZURE_CLIENT_ID", &[]).unwrap_err().to_string(),
             "AZURE_CLIENT_ID: required: expected a GUID (00000000-0000-0000-0000-000000000000): the application id"
         );
-        assert_eq!(
-            err(&[("AZURE_CLIENT_ID", "1111")]),
-            "AZURE_CLIENT_ID: expected a GUID (00000000-0000-0000-0000-000000000000), got '1111'"
-        );
+        refused("AZURE_CLIENT_ID", "1111", "a GUID (00000000-0000-0000-0000-000000000000)");
         let c = with(&[("AZURE_TENANT_ID", "4A6F2E1C-8D3B-4C7A-9E5F-2B1D0C9A8E7F")]).unwrap();
         assert_eq!(c.tenant_id.as_str(), TENANT, "lower-cased");
     }
@@ -732,18 +734,9 @@ pub(crate) mod tests {
 
     #[test]
     fn credential_errors() {
-        assert_eq!(
-            err(&[("DEFENDER_CLIENT_SECRET_NAME", "bad_name")]),
-            "DEFENDER_CLIENT_SECRET_NAME: expected a Key Vault secret name (1-127 letters, digits and '-'), got 'bad_name'"
-        );
-        assert_eq!(
-            err(&[("DEFENDER_CLIENT_CERTIFICATE_NAME", "a/b")]),
-            "DEFENDER_CLIENT_CERTIFICATE_NAME: expected a Key Vault secret name (1-127 letters, digits and '-'), got 'a/b'"
-        );
-        assert_eq!(
-            err(&[("DEFENDER_FEDERATED_SOURCE", "oidc")]),
-            "DEFENDER_FEDERATED_SOURCE: expected file or aws-sts, got 'oidc'"
-        );
+        refused("DEFENDER_CLIENT_SECRET_NAME", "bad_name", "a Key Vault secret name (1-127 letters, digits and '-')");
+        refused("DEFENDER_CLIENT_CERTIFICATE_NAME", "a/b", "a Key Vault secret name (1-127 letters, digits and '-')");
+        refused("DEFENDER_FEDERATED_SOURCE", "oidc", "file or aws-sts");
         assert_eq!(
             err(&[("DEFENDER_FEDERATED_SOURCE", "file")]),
             "AZURE_FEDERATED_TOKEN_FILE: required: expected the path of the federated token file, because DEFENDER_FEDERATED_SOURCE=file"
@@ -763,49 +756,19 @@ pub(crate) mod tests {
 
     #[test]
     fn conflicting_credentials_name_both() {
-        let cases: [(Env, &str, &str); 8] = [
-            (
-                &[("AZURE_CLIENT_SECRET", "v"), ("DEFENDER_CLIENT_SECRET_NAME", "n")],
-                "AZURE_CLIENT_SECRET",
-                "DEFENDER_CLIENT_SECRET_NAME",
-            ),
-            (
-                &[("AZURE_CLIENT_CERTIFICATE_PATH", "/p"), ("DEFENDER_CLIENT_CERTIFICATE_NAME", "n")],
-                "AZURE_CLIENT_CERTIFICATE_PATH",
-                "DEFENDER_CLIENT_CERTIFICATE_NAME",
-            ),
-            (
-                &[("AZURE_FEDERATED_TOKEN_FILE", "/t"), ("DEFENDER_FEDERATED_SOURCE", "aws-sts")],
-                "AZURE_FEDERATED_TOKEN_FILE",
-                "DEFENDER_FEDERATED_SOURCE",
-            ),
-            (
-                &[("AZURE_CLIENT_SECRET", "v"), ("AZURE_CLIENT_CERTIFICATE_PATH", "/p")],
-                "AZURE_CLIENT_SECRET",
-                "AZURE_CLIENT_CERTIFICATE_PATH",
-            ),
-            (
-                &[("DEFENDER_CLIENT_SECRET_NAME", "n"), ("DEFENDER_CLIENT_CERTIFICATE_NAME", "c")],
-                "DEFENDER_CLIENT_SECRET_NAME",
-                "DEFENDER_CLIENT_CERTIFICATE_NAME",
-            ),
-            (
-                &[("AZURE_CLIENT_SECRET", "v"), ("AZURE_FEDERATED_TOKEN_FILE", "/t")],
-                "AZURE_CLIENT_SECRET",
-                "AZURE_FEDERATED_TOKEN_FILE",
-            ),
-            (
-                &[("DEFENDER_CLIENT_CERTIFICATE_NAME", "c"), ("DEFENDER_FEDERATED_SOURCE", "aws-sts")],
-                "DEFENDER_CLIENT_CERTIFICATE_NAME",
-                "DEFENDER_FEDERATED_SOURCE",
-            ),
-            (
-                &[("AZURE_CLIENT_CERTIFICATE_PATH", "/p"), ("AZURE_FEDERATED_TOKEN_FILE", "/t")],
-                "AZURE_CLIENT_CERTIFICATE_PATH",
-                "AZURE_FEDERATED_TOKEN_FILE",
-            ),
+        // Each pair, in the order the conflict names them.
+        let cases: [Env; 8] = [
+            &[("AZURE_CLIENT_SECRET", "v"), ("DEFENDER_CLIENT_SECRET_NAME", "n")],
+            &[("AZURE_CLIENT_CERTIFICATE_PATH", "/p"), ("DEFENDER_CLIENT_CERTIFICATE_NAME", "n")],
+            &[("AZURE_FEDERATED_TOKEN_FILE", "/t"), ("DEFENDER_FEDERATED_SOURCE", "aws-sts")],
+            &[("AZURE_CLIENT_SECRET", "v"), ("AZURE_CLIENT_CERTIFICATE_PATH", "/p")],
+            &[("DEFENDER_CLIENT_SECRET_NAME", "n"), ("DEFENDER_CLIENT_CERTIFICATE_NAME", "c")],
+            &[("AZURE_CLIENT_SECRET", "v"), ("AZURE_FEDERATED_TOKEN_FILE", "/t")],
+            &[("DEFENDER_CLIENT_CERTIFICATE_NAME", "c"), ("DEFENDER_FEDERATED_SOURCE", "aws-sts")],
+            &[("AZURE_CLIENT_CERTIFICATE_PATH", "/p"), ("AZURE_FEDERATED_TOKEN_FILE", "/t")],
         ];
-        for (extra, a, b) in cases {
+        for extra in cases {
+            let (a, b) = (extra[0].0, extra[1].0);
             match with(extra).unwrap_err() {
                 ConfigError::Conflict { a: x, b: y, why } => {
                     assert_eq!((x, y), (a, b), "{extra:?}");
@@ -824,15 +787,9 @@ pub(crate) mod tests {
             with(&[("DEFENDER_CLOUD", "gcc-high"), ("KEY_VAULT_URL", "https://kv.vault.usgovcloudapi.net")]).unwrap();
         assert_eq!(c.cloud, Cloud::GccHigh);
         assert_eq!(c.authority().unwrap().as_str(), "https://login.microsoftonline.us/");
-        assert_eq!(
-            err(&[("DEFENDER_CLOUD", "usgov")]),
-            "DEFENDER_CLOUD: expected one of commercial, gcc, gcc-high, dod, got 'usgov'"
-        );
+        refused("DEFENDER_CLOUD", "usgov", "one of commercial, gcc, gcc-high, dod");
         assert_eq!(with(&[("DEFENDER_REGION", "EU")]).unwrap().region, Some(Region::Eu));
-        assert_eq!(
-            err(&[("DEFENDER_REGION", "mars")]),
-            "DEFENDER_REGION: expected one of us, eu, uk, au, swa, ina, aea, got 'mars'"
-        );
+        refused("DEFENDER_REGION", "mars", "one of us, eu, uk, au, swa, ina, aea");
         assert_eq!(
             err(&[
                 ("DEFENDER_CLOUD", "dod"),
@@ -847,21 +804,20 @@ pub(crate) mod tests {
     fn authority_host_https_only() {
         let c = with(&[("AZURE_AUTHORITY_HOST", "https://127.0.0.1:8443")]).unwrap();
         assert_eq!(c.authority().unwrap().as_str(), "https://127.0.0.1:8443/");
-        assert_eq!(
-            err(&[("AZURE_AUTHORITY_HOST", "http://127.0.0.1:8443")]),
-            "AZURE_AUTHORITY_HOST: expected an https URL (http is refused, the simulator serves https too), got 'http://127.0.0.1:8443'"
+        refused(
+            "AZURE_AUTHORITY_HOST",
+            "http://127.0.0.1:8443",
+            "an https URL (http is refused, the simulator serves https too)",
         );
-        assert_eq!(
-            err(&[("AZURE_AUTHORITY_HOST", "login")]),
-            "AZURE_AUTHORITY_HOST: expected an absolute https URL, got 'login'"
-        );
+        refused("AZURE_AUTHORITY_HOST", "login", "an absolute https URL");
     }
 
     #[test]
     fn key_vault_url() {
-        assert_eq!(
-            err(&[("KEY_VAULT_URL", "http://contoso-kv.vault.azure.net")]),
-            "KEY_VAULT_URL: expected an https URL (http is refused, the simulator serves https too), got 'http://contoso-kv.vault.azure.net'"
+        refused(
+            "KEY_VAULT_URL",
+            "http://contoso-kv.vault.azure.net",
+            "an https URL (http is refused, the simulator serves https too)",
         );
         assert_eq!(
             err(&[("KEY_VAULT_URL", "https://127.0.0.1:8443")]),
@@ -871,10 +827,7 @@ pub(crate) mod tests {
             err(&[("DEFENDER_CLOUD", "gcc-high")]),
             "KEY_VAULT_URL: expected a vault in the gcc-high cloud (https://<name>.vault.usgovcloudapi.net), got 'https://contoso-kv.vault.azure.net/'"
         );
-        assert_eq!(
-            err(&[("KEY_VAULT_URL", "https://kv.vault.azure.net/secrets/x")]),
-            "KEY_VAULT_URL: expected the vault's root URL, without a path, got 'https://kv.vault.azure.net/secrets/x'"
-        );
+        refused("KEY_VAULT_URL", "https://kv.vault.azure.net/secrets/x", "the vault's root URL, without a path");
         let c = with(&[("KEY_VAULT_URL", "https://127.0.0.1:8443"), ("DEFENDER_LOCAL_MODE", "1")]).unwrap();
         assert_eq!(c.key_vault_url().map(Url::as_str), Some("https://127.0.0.1:8443/"), "any https host in local mode");
         assert!(c.local_mode);
@@ -891,18 +844,9 @@ pub(crate) mod tests {
         assert_eq!(c.api_overrides.mde.as_ref().map(Url::as_str), Some("https://127.0.0.1:8443/"));
         assert_eq!(c.api_overrides.xdr.as_ref().map(Url::as_str), Some("https://127.0.0.1:8444/xdr"));
         assert_eq!(c.api_overrides.graph.as_ref().map(Url::as_str), Some("https://127.0.0.1:8445/"));
-        assert_eq!(
-            err(&[("MDE_API_URL", "http://127.0.0.1:1")]),
-            "MDE_API_URL: expected an https URL (http is refused, the simulator serves https too), got 'http://127.0.0.1:1'"
-        );
-        assert_eq!(
-            err(&[("XDR_API_URL", "https://h.example/?x=1")]),
-            "XDR_API_URL: expected an https URL without a query or fragment, got 'https://h.example/?x=1'"
-        );
-        assert_eq!(
-            err(&[("GRAPH_API_URL", "https://127.0.0.1:8445/v1.0")]),
-            "GRAPH_API_URL: expected the Graph host root without /v1.0 (it is appended), got 'https://127.0.0.1:8445/v1.0'"
-        );
+        refused("MDE_API_URL", "http://127.0.0.1:1", "an https URL (http is refused, the simulator serves https too)");
+        refused("XDR_API_URL", "https://h.example/?x=1", "an https URL without a query or fragment");
+        refused("GRAPH_API_URL", "https://127.0.0.1:8445/v1.0", "the Graph host root without /v1.0 (it is appended)");
     }
 
     #[test]
@@ -915,10 +859,7 @@ pub(crate) mod tests {
             err(&[("DEFENDER_TENANTS_FILE", "/t.json"), ("DEFENDER_TENANTS_SECRET", "t")]),
             "DEFENDER_TENANTS_FILE and DEFENDER_TENANTS_SECRET are both set: the tenant registry comes from a file or from a vault secret, not both"
         );
-        assert_eq!(
-            err(&[("DEFENDER_TENANTS_SECRET", "t.json")]),
-            "DEFENDER_TENANTS_SECRET: expected a Key Vault secret name (1-127 letters, digits and '-'), got 't.json'"
-        );
+        refused("DEFENDER_TENANTS_SECRET", "t.json", "a Key Vault secret name (1-127 letters, digits and '-')");
         assert!(
             without("KEY_VAULT_URL", &[("AZURE_CLIENT_SECRET", "v"), ("DEFENDER_TENANTS_SECRET", "t")])
                 .unwrap_err()
@@ -936,7 +877,7 @@ pub(crate) mod tests {
         let c = with(&[("DEFENDER_EXTRA_CA_FILE", "/tmp/sim-ca.pem"), ("DEFENDER_LOCAL_MODE", "1")]).unwrap();
         assert_eq!(c.extra_ca_file, Some("/tmp/sim-ca.pem".into()));
         assert!(!with(&[("DEFENDER_LOCAL_MODE", "0")]).unwrap().local_mode);
-        assert_eq!(err(&[("DEFENDER_LOCAL_MODE", "yes")]), "DEFENDER_LOCAL_MODE: expected 1 or 0, got 'yes'");
+        refused("DEFENDER_LOCAL_MODE", "yes", "1 or 0");
     }
 
     #[test]
@@ -964,11 +905,8 @@ pub(crate) mod tests {
                 .to_string(),
             "KEY_VAULT_URL: required: expected the vault URL (https://<name>.vault.azure.net) because DEFENDER_STORE=keyvault"
         );
-        assert_eq!(err(&[("DEFENDER_STORE", "s3")]), "DEFENDER_STORE: expected keyvault or file:<path>, got 's3'");
-        assert_eq!(
-            err(&[("DEFENDER_STORE", "file:")]),
-            "DEFENDER_STORE: expected keyvault or file:<path>, got 'file:'"
-        );
+        refused("DEFENDER_STORE", "s3", "keyvault or file:<path>");
+        refused("DEFENDER_STORE", "file:", "keyvault or file:<path>");
         assert_eq!(
             err(&[("DEFENDER_STORE", "file:/tmp/s.json")]),
             "DEFENDER_STORE and KEY_VAULT_URL are both set: a file store uses no vault (unset one of them)"
@@ -980,9 +918,10 @@ pub(crate) mod tests {
         let c = with(&[("DEFENDER_ALLOWED_ACTIONS", "scan, isolate,scan")]).unwrap();
         assert_eq!(c.allowed_actions, vec![Action::Isolate, Action::Scan]);
         assert!(with(&[("DEFENDER_ALLOWED_ACTIONS", "none")]).unwrap().allowed_actions.is_empty());
-        assert_eq!(
-            err(&[("DEFENDER_ALLOWED_ACTIONS", "isolate,offboard")]),
-            "DEFENDER_ALLOWED_ACTIONS: expected a comma-separated list of isolate, unisolate, scan, restrict, unrestrict, collect (or none), got 'isolate,offboard'"
+        refused(
+            "DEFENDER_ALLOWED_ACTIONS",
+            "isolate,offboard",
+            "a comma-separated list of isolate, unisolate, scan, restrict, unrestrict, collect (or none)",
         );
     }
 

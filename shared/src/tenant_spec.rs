@@ -10,7 +10,7 @@ use crate::{
     secret::SecretString,
 };
 use serde::Deserialize;
-use std::{fmt, path::PathBuf, str::FromStr};
+use std::path::PathBuf;
 use url::Url;
 
 /// A response action a tenant may allow.
@@ -49,22 +49,9 @@ impl Action {
     }
 }
 
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Action {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        Action::ALL
-            .into_iter()
-            .find(|a| a.as_str().eq_ignore_ascii_case(t))
-            .ok_or_else(|| format!("'{s}' is not one of isolate, unisolate, scan, restrict, unrestrict, collect"))
-    }
-}
+crate::cloud::text_via_as_str!(Action, String, |s| format!(
+    "'{s}' is not one of isolate, unisolate, scan, restrict, unrestrict, collect"
+));
 
 /// Which of a tenant's two app registrations a function authenticates as (split identities).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

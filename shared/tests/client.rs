@@ -147,6 +147,14 @@ impl Env {
         Self::with_seed(Seed::demo().unwrap()).await
     }
 
+    /// The demo tenant, a client on simulated time ([`Env::client`]) and the registry tenant `contoso`:
+    /// what most tests start from.
+    async fn contoso() -> (Self, DefenderClient<SimTokens>, TenantName) {
+        let env = Self::start().await;
+        let client = env.client();
+        (env, client, tenant("contoso"))
+    }
+
     async fn with_seed(seed: Seed) -> Self {
         let sim = tenant_sim::start(SimOptions { seed, ..SimOptions::demo().unwrap() }).await.unwrap();
         let http = sim.client().unwrap();
@@ -170,23 +178,23 @@ impl Env {
         assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
     }
 
+    /// After a quota's worth of calls and one more: the last one waited for the window (about a minute
+    /// from the first call, less the real time the calls took), and all `n` calls under `prefix` reached
+    /// the simulator without a 429.
+    async fn assert_waited_not_throttled(&self, prefix: &str, n: usize) {
+        assert!(
+            self.time.slept() >= Duration::from_secs(30),
+            "the call over the quota waited: {:?}",
+            self.time.slept()
+        );
+        let sent = self.requests(prefix).await;
+        assert_eq!(sent.len(), n);
+        assert!(sent.iter().all(|(_, s, _)| *s == 200), "no 429 reached the simulator: {sent:?}");
+    }
+
     /// The simulator's request log for paths starting with `prefix`: (method, status, query).
     async fn requests(&self, prefix: &str) -> Vec<(String, u16, String)> {
-        let log: Value =
-            self.http.get(format!("{}/_sim/requests", self.sim.url)).send().await.unwrap().json().await.unwrap();
-        log["value"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["path"].as_str().unwrap().starts_with(prefix))
-            .map(|e| {
-                (
-                    e["method"].as_str().unwrap().to_string(),
-                    u16::try_from(e["status"].as_u64().unwrap()).unwrap(),
-                    e["query"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
+        testkit::sim::logged(&self.sim, prefix).await.into_iter().map(|l| (l.method, l.status, l.query)).collect()
     }
 }
 
@@ -248,9 +256,7 @@ struct Alert {
 
 #[tokio::test]
 async fn machines_and_alerts_decode_into_typed_values() {
-    let env = Env::start().await;
-    let client = env.client();
-    let t = tenant("contoso");
+    let (env, client, t) = Env::contoso().await;
     let machines: List<Machine> = client
         .call(&t, get(Endpoint::MdeMachinesList, "/api/machines", &[]), env.time.deadline(Duration::from_secs(30)))
         .await
@@ -281,9 +287,7 @@ async fn machines_and_alerts_decode_into_typed_values() {
 
 #[tokio::test]
 async fn a_missing_entity_is_a_typed_404_with_the_service_code() {
-    let env = Env::start().await;
-    let client = env.client();
-    let t = tenant("contoso");
+    let (env, client, t) = Env::contoso().await;
     let missing = "0000000000000000000000000000000000000000";
     let err = client
         .call::<Value>(
@@ -380,9 +384,7 @@ async fn unavailable_answers_are_retried_with_backoff() {
 
 #[tokio::test]
 async fn a_wait_that_would_cross_the_deadline_is_not_started() {
-    let env = Env::start().await;
-    let client = env.client();
-    let t = tenant("contoso");
+    let (env, client, t) = Env::contoso().await;
     env.fault(json!({"path_prefix": "/api/alerts", "status": 429, "retry_after_s": 5, "times": 1})).await;
     let err = client.call::<Value>(&t, alerts(), env.time.deadline(Duration::from_secs(2))).await.unwrap_err();
     let DefenderError::Throttled { retry_after, code, .. } = &err else { panic!("{err:?}") };
@@ -434,9 +436,7 @@ async fn on_the_real_clock_retries_wait_and_short_deadlines_return_at_once() {
 
 #[tokio::test]
 async fn an_isolate_answered_503_is_not_sent_again_but_a_get_is() {
-    let env = Env::start().await;
-    let client = env.client();
-    let t = tenant("contoso");
+    let (env, client, t) = Env::contoso().await;
     let path = format!("/api/machines/{MACHINE}/isolate");
     env.fault(json!({"path_prefix": path, "status": 503, "times": 1})).await;
     let err = client
@@ -460,9 +460,7 @@ async fn an_isolate_answered_503_is_not_sent_again_but_a_get_is() {
 
 #[tokio::test]
 async fn an_isolate_answered_429_is_sent_again_and_runs_once() {
-    let env = Env::start().await;
-    let client = env.client();
-    let t = tenant("contoso");
+    let (env, client, t) = Env::contoso().await;
     let path = format!("/api/machines/{MACHINE}/isolate");
     env.fault(json!({"path_prefix": path, "status": 429, "retry_after_s": 2, "times": 1})).await;
     let action: Value =
@@ -669,9 +667,7 @@ async fn paging_covers_large_collections_without_duplicates_or_gaps() {
 
 #[tokio::test]
 async fn paging_stops_at_a_foreign_next_link_and_retries_each_page() {
-    let env = Env::start().await;
-    let client = env.client();
-    let t = tenant("contoso");
+    let (env, client, t) = Env::contoso().await;
     // Each page request goes through the retry logic: a page is throttled once.
     env.fault(json!({"path_prefix": "/v1.0/security/alerts_v2", "status": 429, "retry_after_s": 3, "times": 1})).await;
     let graph = get(Endpoint::GraphSecurityAlertsV2List, "/security/alerts_v2", &[]);
@@ -780,9 +776,7 @@ async fn hunt_once(client: &DefenderClient<SimTokens>, t: &TenantName, env: &Env
 
 #[tokio::test]
 async fn graph_hunting_is_paced_at_45_per_minute_and_does_not_hold_up_other_graph_calls() {
-    let env = Env::start().await;
-    let client = env.client();
-    let t = tenant("contoso");
+    let (env, client, t) = Env::contoso().await;
     // The hunting API allows 45 calls per minute ("10 min timeout" in its notes is not a rate).
     for _ in 0..45 {
         hunt_once(&client, &t, &env).await;
@@ -793,18 +787,12 @@ async fn graph_hunting_is_paced_at_45_per_minute_and_does_not_hold_up_other_grap
     assert_eq!(env.time.slept(), Duration::ZERO, "alerts_v2 does not wait for the hunting quota");
     // The 46th hunting call waits for the minute, and is not throttled.
     hunt_once(&client, &t, &env).await;
-    // About a minute from the first call, less the real time the 45 calls took.
-    assert!(env.time.slept() >= Duration::from_secs(30), "{:?}", env.time.slept());
-    let sent = env.requests("/v1.0/security/runHuntingQuery").await;
-    assert_eq!(sent.len(), 46);
-    assert!(sent.iter().all(|(_, s, _)| *s == 200), "no 429 reached the simulator");
+    env.assert_waited_not_throttled("/v1.0/security/runHuntingQuery", 46).await;
 }
 
 #[tokio::test]
 async fn xdr_incidents_list_get_and_update_are_paced_as_one_quota() {
-    let env = Env::start().await;
-    let client = env.client();
-    let t = tenant("contoso");
+    let (env, client, t) = Env::contoso().await;
     let deadline = || env.time.deadline(Duration::from_secs(600));
     let page: Value = client.call(&t, incidents_top1(), deadline()).await.unwrap();
     let id = page["value"][0]["incidentId"].to_string();
@@ -815,18 +803,12 @@ async fn xdr_incidents_list_get_and_update_are_paced_as_one_quota() {
     // The incidents API allows 50 calls per minute in all: a get now waits for the window.
     let get_one = get(Endpoint::XdrIncidentsGet, &format!("/api/incidents/{id}"), &[]);
     client.call::<Value>(&t, get_one, deadline()).await.unwrap();
-    // About a minute from the first call, less the real time the 50 calls took.
-    assert!(env.time.slept() >= Duration::from_secs(30), "the 51st incidents call waited: {:?}", env.time.slept());
-    let sent = env.requests("/api/incidents").await;
-    assert_eq!(sent.len(), 51);
-    assert!(sent.iter().all(|(_, s, _)| *s == 200), "no 429 reached the simulator: {sent:?}");
+    env.assert_waited_not_throttled("/api/incidents", 51).await;
 }
 
 #[tokio::test]
 async fn graph_calls_ask_for_evolvable_enum_members_by_name() {
-    let env = Env::start().await;
-    let client = env.client();
-    let t = tenant("contoso");
+    let (env, client, t) = Env::contoso().await;
     let deadline = || env.time.deadline(Duration::from_secs(60));
     let page: Value = client
         .call(&t, get(Endpoint::GraphSecurityIncidentsList, "/security/incidents", &[("$top", "1")]), deadline())

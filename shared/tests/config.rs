@@ -9,10 +9,11 @@ use defender_shared::{
     config::Config,
     tenants::TenantRegistry,
 };
-use std::collections::HashMap;
 
-const CLIENT: &str = "11111111-1111-4111-8111-111111111111";
-const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
+use testkit::{
+    demo::{APP as CLIENT, SECRET},
+    sim::SimEnv,
+};
 
 async fn token(http: &reqwest::Client, e: &ApiEndpoints, tenant: &str) -> String {
     let url = e.authority.join(&format!("{tenant}/oauth2/v2.0/token")).unwrap();
@@ -26,28 +27,10 @@ async fn token(http: &reqwest::Client, e: &ApiEndpoints, tenant: &str) -> String
 
 #[tokio::test]
 async fn local_mode_config_reaches_every_api_of_the_simulator() {
-    let sim = tenant_sim::start(tenant_sim::SimOptions::demo().unwrap()).await.unwrap();
-    let ca_path = std::env::temp_dir().join(format!("defender-sim-ca-{}.pem", uuid::Uuid::new_v4()));
-    std::fs::write(&ca_path, &sim.ca_pem).unwrap();
+    let sim = SimEnv::demo().await;
     let tenant = sim.tenant_id();
-
-    let env: HashMap<&str, String> = [
-        ("AZURE_TENANT_ID", tenant.clone()),
-        ("AZURE_CLIENT_ID", CLIENT.to_string()),
-        ("AZURE_CLIENT_SECRET", SECRET.to_string()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("KEY_VAULT_URL", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_LOCAL_MODE", "1".to_string()),
-        ("DEFENDER_EXTRA_CA_FILE", ca_path.to_string_lossy().to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let config = Config::from_lookup(sim.lookup(&[])).unwrap();
     let ca = std::fs::read_to_string(config.extra_ca_file.as_ref().unwrap()).unwrap();
-    std::fs::remove_file(&ca_path).unwrap();
     let http = defender_shared::http::client(Some(&ca)).unwrap();
 
     let registry = TenantRegistry::single(&config);

@@ -17,25 +17,12 @@ use defender_shared::{
     },
     ids::{MachineId, TenantName},
     secret::SecretString,
-    vault::{SecretStore, VaultError},
 };
-use futures::{StreamExt, future::BoxFuture};
+use futures::StreamExt;
 use serde_json::Value;
 use std::{sync::Arc, time::Duration};
 use tenant_sim::{SimOptions, start};
-
-struct NoStore;
-impl SecretStore for NoStore {
-    fn get<'a>(&'a self, n: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
-        Box::pin(async move { Err(VaultError::NotFound(n.into())) })
-    }
-    fn get_fresh<'a>(&'a self, n: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
-        self.get(n)
-    }
-    fn set<'a>(&'a self, n: &'a str, _: &'a SecretString) -> BoxFuture<'a, Result<(), VaultError>> {
-        Box::pin(async move { Err(VaultError::NotFound(n.into())) })
-    }
-}
+use testkit::sim::NoStore;
 
 async fn client() -> (tenant_sim::RunningSim, DefenderClient<TokenProvider>, TenantName) {
     let sim = start(SimOptions::demo().unwrap()).await.unwrap();

@@ -72,21 +72,7 @@ fn store_as(sim: &RunningSim, client_id: &str, secret: &str) -> KeyVaultStore {
 
 /// `(method, path, status, client)` of every logged request whose path starts with `prefix`.
 async fn logged(sim: &RunningSim, prefix: &str) -> Vec<(String, String, u16, Option<String>)> {
-    let log: Value = http(sim).get(format!("{}/_sim/requests", sim.url)).send().await.unwrap().json().await.unwrap();
-    log["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["path"].as_str().unwrap().starts_with(prefix))
-        .map(|e| {
-            (
-                e["method"].as_str().unwrap().to_string(),
-                e["path"].as_str().unwrap().to_string(),
-                u16::try_from(e["status"].as_u64().unwrap()).unwrap(),
-                e["client"].as_str().map(str::to_string),
-            )
-        })
-        .collect()
+    testkit::sim::logged(sim, prefix).await.into_iter().map(|l| (l.method, l.path, l.status, l.client)).collect()
 }
 
 #[tokio::test]

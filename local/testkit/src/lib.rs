@@ -6,7 +6,8 @@
 //!   Teams bot, the webhook secret), the chat users and the demo chat-ops policy; [`demo::now`].
 //! - [`sim`] — "point this function at the simulator": [`SimEnv`] starts the simulated tenant, writes
 //!   its CA to a file and gives the environment a function reads ([`SimEnv::env`], [`SimEnv::lookup`],
-//!   [`SimEnv::runtime`]); [`sim::requests`] reads the simulator's request log.
+//!   [`SimEnv::runtime`]); [`sim::requests`] reads the simulator's request log ([`sim::logged`]: typed,
+//!   by path prefix); [`sim::NoStore`] is a secret store that holds nothing (inline credentials only).
 //! - [`receiver`] — the one `response_url` receiver ([`Receiver`]): Slack's 5 posts in 30 minutes.
 //! - [`moto`] — the one moto starter ([`Moto`]): the AWS stand-in, open or with IAM enforced from a
 //!   [`moto::Plan`] (`strict_moto.py`, beside this crate's `Cargo.toml`).

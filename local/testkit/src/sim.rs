@@ -11,7 +11,12 @@
 //! ```
 
 use crate::demo;
-use defender_shared::{config::Config, runtime::Runtime};
+use defender_shared::{
+    config::Config,
+    runtime::Runtime,
+    secret::SecretString,
+    vault::{SecretStore, VaultError},
+};
 use serde_json::Value;
 use std::{
     collections::HashMap,
@@ -158,6 +163,25 @@ impl SimEnv {
     }
 }
 
+/// A secret store that holds nothing (every read and write is `NotFound`): for a token provider whose
+/// credentials are all inline, so that a test proves no secret is looked up.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoStore;
+
+type Answer<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, VaultError>> + Send + 'a>>;
+
+impl SecretStore for NoStore {
+    fn get<'a>(&'a self, name: &'a str) -> Answer<'a, SecretString> {
+        Box::pin(async move { Err(VaultError::NotFound(name.into())) })
+    }
+    fn get_fresh<'a>(&'a self, name: &'a str) -> Answer<'a, SecretString> {
+        self.get(name)
+    }
+    fn set<'a>(&'a self, name: &'a str, _: &'a SecretString) -> Answer<'a, ()> {
+        Box::pin(async move { Err(VaultError::NotFound(name.into())) })
+    }
+}
+
 /// The simulator's request log (`GET /_sim/requests`, its `value`): one JSON object per call Defender,
 /// Entra or the vault received, in order (`method`, `path`, `query`, `status`, `client`, ...).
 ///
@@ -169,6 +193,41 @@ pub async fn requests(sim: &RunningSim) -> Vec<Value> {
     let resp = resp.unwrap_or_else(|e| panic!("/_sim/requests: {e}"));
     let log: Value = resp.json().await.unwrap_or_else(|e| panic!("/_sim/requests is not JSON: {e}"));
     log["value"].as_array().cloned().unwrap_or_else(|| panic!("/_sim/requests has no value: {log}"))
+}
+
+/// One entry of the simulator's request log, typed (what most assertions on it read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The raw query string (`""` without one).
+    pub query: String,
+    /// The status the simulator answered.
+    pub status: u16,
+    /// The client (app) id the call authenticated as, where it did.
+    pub client: Option<String>,
+}
+
+/// The entries of [`requests`] whose path starts with `prefix`, in order.
+///
+/// # Panics
+/// As [`requests`], or when an entry lacks its method, path, query or status.
+pub async fn logged(sim: &RunningSim, prefix: &str) -> Vec<Logged> {
+    let text = |e: &Value, k: &str| e[k].as_str().unwrap_or_else(|| panic!("log entry without {k}: {e}")).to_string();
+    requests(sim)
+        .await
+        .iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.starts_with(prefix)))
+        .map(|e| Logged {
+            method: text(e, "method"),
+            path: text(e, "path"),
+            query: text(e, "query"),
+            status: e["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or_else(|| panic!("status: {e}")),
+            client: e["client"].as_str().map(str::to_string),
+        })
+        .collect()
 }
 
 /// The paths of [`requests`], in order.

@@ -97,6 +97,13 @@ pub struct EntraRefusal {
     pub trace_id: Option<String>,
     /// `correlation_id`.
     pub correlation_id: Option<String>,
+    /// Who asked: the tenant, the app, the scope, the authority and the credential.
+    pub who: RequestContext,
+}
+
+/// Who asked for a token (what a refusal names so an operator can find the app and tenant).
+#[derive(Debug, Clone)]
+pub struct RequestContext {
     /// The tenant's name in the registry.
     pub tenant: String,
     /// The tenant id.
@@ -108,17 +115,6 @@ pub struct EntraRefusal {
     /// The authority host.
     pub authority: String,
     /// Which credential was used.
-    pub credential: CredentialRef,
-}
-
-/// Who asked, for building refusals.
-#[derive(Debug, Clone)]
-pub(crate) struct RequestContext {
-    pub tenant: String,
-    pub tenant_id: String,
-    pub client_id: String,
-    pub scope: String,
-    pub authority: String,
     pub credential: CredentialRef,
 }
 
@@ -147,6 +143,24 @@ fn codes_in(text: &str) -> Vec<u32> {
         .collect()
 }
 
+/// AADSTS codes and what they mean, first match wins (in this order: a refusal naming both a wrong
+/// secret and a missing consent is a wrong secret).
+const CAUSE_BY_CODE: &[(&[u32], EntraCause)] = &[
+    (&[7_000_215], EntraCause::WrongSecret),
+    (&[7_000_222], EntraCause::SecretExpired),
+    (&[700_024], EntraCause::AssertionExpired),
+    (&[700_027, 50_012], EntraCause::CertificateNotRegistered),
+    (&[70_021], EntraCause::FederatedCredentialNotFound),
+    (&[700_211, 700_212, 700_213], EntraCause::FederationMismatch),
+    (&[50_166], EntraCause::IssuerUnreachable),
+    (&[700_016], EntraCause::AppNotFound),
+    (&[65_001, 500_011], EntraCause::ConsentMissing),
+    (&[90_002], EntraCause::TenantNotFound),
+    (&[1_002_012, 70_011, 700_022], EntraCause::InvalidScope),
+    (&[7_000_218], EntraCause::NoCredential),
+    (&[700_025], EntraCause::PublicClient),
+];
+
 impl EntraRefusal {
     /// Builds a refusal from an HTTP status and body; `None` when the body is not Entra's error shape.
     pub(crate) fn from_body(status: u16, body: &[u8], ctx: &RequestContext) -> Option<Self> {
@@ -168,12 +182,7 @@ impl EntraRefusal {
             description,
             trace_id: parsed.trace_id,
             correlation_id: parsed.correlation_id,
-            tenant: ctx.tenant.clone(),
-            tenant_id: ctx.tenant_id.clone(),
-            client_id: ctx.client_id.clone(),
-            scope: ctx.scope.clone(),
-            authority: ctx.authority.clone(),
-            credential: ctx.credential.clone(),
+            who: ctx.clone(),
         })
     }
 
@@ -198,32 +207,8 @@ impl EntraRefusal {
             "authorization_declined" | "access_denied" => return EntraCause::Declined,
             _ => {}
         }
-        if any(&[7_000_215]) {
-            EntraCause::WrongSecret
-        } else if any(&[7_000_222]) {
-            EntraCause::SecretExpired
-        } else if any(&[700_024]) {
-            EntraCause::AssertionExpired
-        } else if any(&[700_027, 50_012]) {
-            EntraCause::CertificateNotRegistered
-        } else if any(&[70_021]) {
-            EntraCause::FederatedCredentialNotFound
-        } else if any(&[700_211, 700_212, 700_213]) {
-            EntraCause::FederationMismatch
-        } else if any(&[50_166]) {
-            EntraCause::IssuerUnreachable
-        } else if any(&[700_016]) {
-            EntraCause::AppNotFound
-        } else if any(&[65_001, 500_011]) {
-            EntraCause::ConsentMissing
-        } else if any(&[90_002]) {
-            EntraCause::TenantNotFound
-        } else if any(&[1_002_012, 70_011, 700_022]) {
-            EntraCause::InvalidScope
-        } else if any(&[7_000_218]) {
-            EntraCause::NoCredential
-        } else if any(&[700_025]) {
-            EntraCause::PublicClient
+        if let Some((_, cause)) = CAUSE_BY_CODE.iter().find(|(codes, _)| any(codes)) {
+            *cause
         } else if self.error == "invalid_grant" || self.error == "interaction_required" {
             EntraCause::SignInExpired
         } else {
@@ -255,7 +240,7 @@ impl EntraRefusal {
     }
 
     fn where_material(&self) -> String {
-        match &self.credential {
+        match &self.who.credential {
             CredentialRef::ClientSecret { vault: Some(n) } | CredentialRef::Certificate { vault: Some(n) } => {
                 format!("update secret '{n}' in the vault")
             }
@@ -272,8 +257,8 @@ impl EntraRefusal {
 
 impl fmt::Display for EntraRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let app = &self.client_id;
-        let tenant = format!("{} ({})", self.tenant, self.tenant_id);
+        let app = &self.who.client_id;
+        let tenant = format!("{} ({})", self.who.tenant, self.who.tenant_id);
         let codes = self.code_text();
         match self.cause() {
             EntraCause::WrongSecret | EntraCause::SecretExpired => write!(
@@ -281,7 +266,7 @@ impl fmt::Display for EntraRefusal {
                 "the client secret for app {app} in tenant {tenant} is wrong or expired ({codes}); {}",
                 self.where_material()
             ),
-            EntraCause::CertificateNotRegistered if matches!(self.credential, CredentialRef::Federated { .. }) => {
+            EntraCause::CertificateNotRegistered if matches!(self.who.credential, CredentialRef::Federated { .. }) => {
                 write!(
                     f,
                     "the federated token for app {app} in tenant {tenant} failed signature validation ({codes}): its signing key is not among the keys the issuer publishes; {}, and check that the issuer's JWKS is current",
@@ -293,7 +278,7 @@ impl fmt::Display for EntraRefusal {
                 "the certificate for app {app} in tenant {tenant} is not registered on the app or does not match its key ({codes}); upload the certificate's public part under the app registration's \"Certificates & secrets\", or {}",
                 self.where_material()
             ),
-            EntraCause::AssertionExpired => match &self.credential {
+            EntraCause::AssertionExpired => match &self.who.credential {
                 CredentialRef::Federated { source } => write!(
                     f,
                     "the federated token from {source} for app {app} in tenant {tenant} has expired or is not yet valid ({codes}); check that the platform keeps rotating it"
@@ -310,7 +295,7 @@ impl fmt::Display for EntraRefusal {
             EntraCause::FederatedCredentialNotFound => write!(
                 f,
                 "no federated credential on app {app} in tenant {tenant} matches the presented token ({codes}); a credential added in the last minutes may not have propagated yet (retried), otherwise compare the app's federated credential issuer, subject and audience with the token's iss, sub and aud{}",
-                match &self.credential {
+                match &self.who.credential {
                     CredentialRef::Federated { source } => format!(" (token from {source})"),
                     _ => String::new(),
                 }
@@ -322,22 +307,22 @@ impl fmt::Display for EntraRefusal {
             EntraCause::AppNotFound => write!(
                 f,
                 "app {app} was not found in tenant {tenant} ({codes}): wrong client id, the app is not installed in this tenant, or the wrong tenant or cloud (authority {})",
-                self.authority
+                self.who.authority
             ),
             EntraCause::ConsentMissing => write!(
                 f,
                 "admin consent is missing for app {app} in tenant {tenant}, or the API for scope '{}' is not in the tenant ({codes}); grant admin consent for the app's API permissions",
-                self.scope
+                self.who.scope
             ),
             EntraCause::TenantNotFound => write!(
                 f,
                 "tenant {tenant} was not found ({codes}): wrong tenant id, or wrong cloud? (authority {})",
-                self.authority
+                self.who.authority
             ),
             EntraCause::InvalidScope => write!(
                 f,
                 "the scope '{}' is not valid for app {app} in tenant {tenant} ({codes}); application tokens need exactly '<resource>/.default'",
-                self.scope
+                self.who.scope
             ),
             EntraCause::NoCredential => write!(
                 f,
@@ -366,7 +351,7 @@ impl fmt::Display for EntraRefusal {
             EntraCause::Other => write!(
                 f,
                 "entra id refused the token request for app {app} in tenant {tenant}, scope '{}': {} ({codes})",
-                self.scope, self.error
+                self.who.scope, self.error
             ),
         }?;
         if let Some(trace) = &self.trace_id {
@@ -523,7 +508,7 @@ impl AuthError {
 /// credentials, refresh and device-code grants alike) become an [`AuthError`].
 pub(crate) fn refused(r: EntraRefusal) -> AuthError {
     tracing::warn!(
-        tenant = %r.tenant, client_id = %r.client_id, scope = %r.scope, status = r.status, error = %r.error,
+        tenant = %r.who.tenant, client_id = %r.who.client_id, scope = %r.who.scope, status = r.status, error = %r.error,
         aadsts = ?r.codes, trace_id = r.trace_id.as_deref().unwrap_or(""), "entra id refused a token request"
     );
     AuthError::Entra(Box::new(r))

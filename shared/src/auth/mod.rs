@@ -36,7 +36,7 @@ pub use device_code::{
     DeviceCodeLogin, DeviceCodePrompt, DeviceCodeStarted, DevicePoll, DeviceRedeem, LoginOutcome, Redeemed,
     SignedInUser, device_code_begin, device_code_login, device_code_poll, device_code_redeem,
 };
-pub use error::{AuthError, EntraCause, EntraRefusal};
+pub use error::{AuthError, EntraCause, EntraRefusal, RequestContext};
 pub use provider::TokenProvider;
 
 use crate::{ids::TenantName, secret::SecretString};

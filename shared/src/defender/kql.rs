@@ -137,67 +137,21 @@ impl KqlValue {
     }
 }
 
-impl From<&str> for KqlValue {
-    fn from(s: &str) -> Self {
-        Self::Str(s.to_string())
-    }
-}
-impl From<String> for KqlValue {
-    fn from(s: String) -> Self {
-        Self::Str(s)
-    }
-}
-impl From<i64> for KqlValue {
-    fn from(n: i64) -> Self {
-        Self::Long(n)
-    }
-}
-impl From<f64> for KqlValue {
-    fn from(x: f64) -> Self {
-        Self::Real(x)
-    }
-}
-impl From<bool> for KqlValue {
-    fn from(b: bool) -> Self {
-        Self::Bool(b)
-    }
-}
-impl From<DateTime<Utc>> for KqlValue {
-    fn from(d: DateTime<Utc>) -> Self {
-        Self::DateTime(d)
-    }
-}
-impl From<TimeDelta> for KqlValue {
-    fn from(t: TimeDelta) -> Self {
-        Self::Timespan(t)
-    }
-}
+super::literal::literal_from!(KqlValue {
+    String => Str,
+    i64 => Long,
+    f64 => Real,
+    bool => Bool,
+    DateTime<Utc> => DateTime,
+    TimeDelta => Timespan,
+});
+super::literal::literal_from_text!(KqlValue);
+
 impl<V: Into<KqlValue>> From<Vec<V>> for KqlValue {
     fn from(vs: Vec<V>) -> Self {
         Self::List(vs.into_iter().map(Into::into).collect())
     }
 }
-
-macro_rules! kql_from_display {
-    ($($t:ty),+) => {
-        $(impl From<&$t> for KqlValue {
-            fn from(v: &$t) -> Self {
-                Self::Str(v.to_string())
-            }
-        })+
-    };
-}
-kql_from_display!(
-    crate::ids::MachineId,
-    crate::ids::AlertId,
-    crate::ids::Sha1,
-    crate::ids::Sha256,
-    crate::ids::Md5,
-    crate::ids::DomainName,
-    crate::ids::Hostname,
-    crate::ids::AccountName,
-    std::net::IpAddr
-);
 
 impl From<&crate::ids::UrlIndicator> for KqlValue {
     fn from(u: &crate::ids::UrlIndicator) -> Self {

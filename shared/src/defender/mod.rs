@@ -17,6 +17,7 @@
 //! - [`api`] — the typed calls (`*_call` builders and `DefenderClient` methods), `ListQuery`.
 //! - [`odata`] — the typed `$filter` builder (fields from fixed per-resource sets, escaped literals).
 //! - [`kql`] — allow-listed hunting templates with typed, escaped parameters.
+//! - `literal` — the typed values both query builders accept as literals (one list of conversions).
 //! - [`permissions`] — the grant and the `doctor` check over [`Endpoint::permissions`] (`missing`, `excess`).
 
 pub mod api;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod governor;
 pub mod items;
 pub mod kql;
+mod literal;
 pub mod models;
 pub mod odata;
 pub mod permissions;

@@ -43,59 +43,47 @@ pub mod resource {
     pub struct GraphIncidents;
 }
 
-/// A documented filterable field of resource `R`. Only this module makes them.
-pub struct Field<R> {
+/// A documented name of resource `R`: a filterable [`Field`] or an [`Expand`]. Only this module makes
+/// them; the kind keeps a field from being passed as an expansion and back.
+pub struct Name<R, K> {
     name: &'static str,
-    _r: PhantomData<fn() -> R>,
+    _r: PhantomData<fn() -> (R, K)>,
 }
 
-impl<R> Field<R> {
-    const fn new(name: &'static str) -> Self {
-        Self { name, _r: PhantomData }
-    }
-    /// The field's name as the API spells it.
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
+/// The two kinds of [`Name`].
+pub mod kind {
+    /// A `$filter`/`$orderby` field.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct Field;
+    /// A `$expand` navigation property.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct Expand;
 }
 
-impl<R> Clone for Field<R> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<R> Copy for Field<R> {}
-impl<R> fmt::Debug for Field<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Field({})", self.name)
-    }
-}
-
+/// A documented filterable field of resource `R`.
+pub type Field<R> = Name<R, kind::Field>;
 /// A documented `$expand` of resource `R`.
-pub struct Expand<R> {
-    name: &'static str,
-    _r: PhantomData<fn() -> R>,
-}
+pub type Expand<R> = Name<R, kind::Expand>;
 
-impl<R> Expand<R> {
+impl<R, K> Name<R, K> {
     const fn new(name: &'static str) -> Self {
         Self { name, _r: PhantomData }
     }
-    /// The navigation property.
+    /// The name as the API spells it.
     pub fn name(&self) -> &'static str {
         self.name
     }
 }
 
-impl<R> Clone for Expand<R> {
+impl<R, K> Clone for Name<R, K> {
     fn clone(&self) -> Self {
         *self
     }
 }
-impl<R> Copy for Expand<R> {}
-impl<R> fmt::Debug for Expand<R> {
+impl<R, K> Copy for Name<R, K> {}
+impl<R, K: fmt::Debug + Default> fmt::Debug for Name<R, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Expand({})", self.name)
+        write!(f, "{:?}({})", K::default(), self.name)
     }
 }
 
@@ -221,73 +209,21 @@ impl Literal {
     }
 }
 
-impl From<&str> for Literal {
-    fn from(s: &str) -> Self {
-        Self::Str(s.to_string())
-    }
-}
-impl From<String> for Literal {
-    fn from(s: String) -> Self {
-        Self::Str(s)
-    }
-}
-impl From<&String> for Literal {
-    fn from(s: &String) -> Self {
-        Self::Str(s.clone())
-    }
-}
-impl From<i64> for Literal {
-    fn from(n: i64) -> Self {
-        Self::Int(n)
-    }
-}
-impl From<i32> for Literal {
-    fn from(n: i32) -> Self {
-        Self::Int(n.into())
-    }
-}
-impl From<u32> for Literal {
-    fn from(n: u32) -> Self {
-        Self::Int(n.into())
-    }
-}
-impl From<bool> for Literal {
-    fn from(b: bool) -> Self {
-        Self::Bool(b)
-    }
-}
-impl From<DateTime<Utc>> for Literal {
-    fn from(d: DateTime<Utc>) -> Self {
-        Self::DateTime(d)
-    }
-}
+super::literal::literal_from!(Literal {
+    String => Str,
+    i64 => Int,
+    i32 => Int via i64,
+    u32 => Int via i64,
+    bool => Bool,
+    DateTime<Utc> => DateTime,
+});
+super::literal::literal_from_text!(Literal);
+
 impl From<crate::ids::IncidentId> for Literal {
     fn from(id: crate::ids::IncidentId) -> Self {
         i64::try_from(id.0).map_or_else(|_| Self::Str(id.0.to_string()), Self::Int)
     }
 }
-
-macro_rules! literal_from_display {
-    ($($t:ty),+) => {
-        $(impl From<&$t> for Literal {
-            fn from(v: &$t) -> Self {
-                Self::Str(v.to_string())
-            }
-        })+
-    };
-}
-literal_from_display!(
-    crate::ids::MachineId,
-    crate::ids::AlertId,
-    crate::ids::ActionId,
-    crate::ids::Sha1,
-    crate::ids::Sha256,
-    crate::ids::Md5,
-    crate::ids::DomainName,
-    crate::ids::Hostname,
-    crate::ids::AccountName,
-    std::net::IpAddr
-);
 
 /// Comparison operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,14 +249,20 @@ impl Op {
     }
 }
 
+/// `and` / `or`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Junction {
+    And,
+    Or,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Node {
     Cmp(&'static str, Op, Literal),
     In(&'static str, Vec<Literal>),
     Call(&'static str, &'static str, String),
     AnyEq(&'static str, Literal),
-    And(Vec<Node>),
-    Or(Vec<Node>),
+    Join(Junction, Vec<Node>),
     Not(Box<Node>),
 }
 
@@ -359,8 +301,11 @@ impl Node {
                 v.render(out);
                 out.push(')');
             }
-            Self::And(ns) | Self::Or(ns) => {
-                let sep = if matches!(self, Self::And(_)) { " and " } else { " or " };
+            Self::Join(junction, ns) => {
+                let sep = match junction {
+                    Junction::And => " and ",
+                    Junction::Or => " or ",
+                };
                 for (i, n) in ns.iter().enumerate() {
                     if i > 0 {
                         out.push_str(sep);
@@ -377,7 +322,7 @@ impl Node {
     }
 
     fn render_operand(&self, out: &mut String) {
-        if matches!(self, Self::And(_) | Self::Or(_)) {
+        if matches!(self, Self::Join(..)) {
             out.push('(');
             self.render(out);
             out.push(')');
@@ -467,23 +412,21 @@ impl<R> Filter<R> {
     /// `self and other`.
     #[must_use]
     pub fn and(self, other: Self) -> Self {
-        match self.node {
-            Node::And(mut ns) => {
-                ns.push(other.node);
-                Self::of(Node::And(ns))
-            }
-            n => Self::of(Node::And(vec![n, other.node])),
-        }
+        self.join(Junction::And, other)
     }
     /// `self or other`.
     #[must_use]
     pub fn or(self, other: Self) -> Self {
+        self.join(Junction::Or, other)
+    }
+    /// A chain of the same junction stays flat: `a and b and c`, not `(a and b) and c`.
+    fn join(self, junction: Junction, other: Self) -> Self {
         match self.node {
-            Node::Or(mut ns) => {
+            Node::Join(j, mut ns) if j == junction => {
                 ns.push(other.node);
-                Self::of(Node::Or(ns))
+                Self::of(Node::Join(j, ns))
             }
-            n => Self::of(Node::Or(vec![n, other.node])),
+            n => Self::of(Node::Join(junction, vec![n, other.node])),
         }
     }
 }

@@ -9,9 +9,8 @@
 //!
 //! A missing file, or one that is not a JSON object, is an error naming the path, never a value.
 
-use super::{SecretStore, VaultError};
+use super::VaultError;
 use crate::secret::SecretString;
-use futures::{FutureExt, future::BoxFuture};
 use serde_json::{Map, Value};
 use std::{
     io::Write,
@@ -53,7 +52,9 @@ impl FileStore {
         })?;
         parse(&self.path, &bytes)
     }
+}
 
+impl super::Backend for FileStore {
     async fn read(&self, name: &str) -> Result<SecretString, VaultError> {
         let mut map = self.load().await?;
         match map.remove(name) {
@@ -126,23 +127,10 @@ fn replace_atomically(path: &Path, bytes: &[u8]) -> Result<(), VaultError> {
     result.map_err(io)
 }
 
-impl SecretStore for FileStore {
-    fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
-        self.read(name).boxed()
-    }
-
-    fn get_fresh<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
-        self.read(name).boxed()
-    }
-
-    fn set<'a>(&'a self, name: &'a str, value: &'a SecretString) -> BoxFuture<'a, Result<(), VaultError>> {
-        self.write(name, value).boxed()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vault::SecretStore;
 
     struct TempDir(PathBuf);
 

@@ -38,7 +38,7 @@
 //! not a secret bundle becomes [`VaultError::Store`] with a fixed message, because a deserializer's
 //! message could quote the value.
 
-use super::{SecretStore, VaultError, check_name};
+use super::{VaultError, check_name};
 use crate::auth::{AuthError, EntraCause};
 use crate::secret::SecretString;
 use azure_core::{
@@ -54,7 +54,7 @@ use azure_security_keyvault_secrets::{
         UpdateSecretPropertiesParameters,
     },
 };
-use futures::{FutureExt, TryStreamExt as _, future::BoxFuture};
+use futures::TryStreamExt as _;
 use std::{fmt, sync::Arc};
 
 /// Secrets in one Azure Key Vault. Reads the latest version; writes a new version.
@@ -112,45 +112,6 @@ impl KeyVaultStore {
     /// The vault URL, as given (without a trailing slash).
     pub fn vault_url(&self) -> &str {
         &self.vault
-    }
-
-    async fn read(&self, name: &str) -> Result<SecretString, VaultError> {
-        check_name(name)?;
-        let response = tokio::time::timeout(READ_BUDGET, self.client.get_secret(name, None))
-            .await
-            .map_err(|_| VaultError::TimedOut {
-                vault: self.vault.clone(),
-                name: name.to_string(),
-                budget_ms: READ_BUDGET.as_millis() as u64,
-            })?
-            .map_err(|e| self.map_error(name, e))?;
-        let secret = response.into_model().map_err(|_| self.unreadable(name))?;
-        secret.value.map(SecretString::from).ok_or_else(|| self.unreadable(name))
-    }
-
-    async fn write(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {
-        check_name(name)?;
-        let parameters = SetSecretParameters { value: Some(value.expose().to_string()), ..Default::default() };
-        let body = parameters
-            .try_into()
-            .map_err(|_| VaultError::Store(format!("cannot encode a new version of secret {name}")))?;
-        let response = self.client.set_secret(name, body, None).await.map_err(|e| self.map_error(name, e))?;
-        tracing::info!(vault = %self.vault, secret = name, "wrote a new secret version");
-        // The new value is safe in the vault: whatever happens below is logged, never returned.
-        let written = response.into_model().ok().and_then(|s| {
-            let version = s.resource_id().ok()?.version?;
-            Some((version, s.attributes?.created?))
-        });
-        match written {
-            Some((version, created)) => {
-                if tokio::time::timeout(RETIRE_BUDGET, self.retire_superseded(name, &version, created)).await.is_err() {
-                    tracing::warn!(vault = %self.vault, secret = name, "disabling superseded versions ran out of time; the next write retries");
-                }
-            }
-            None => tracing::warn!(vault = %self.vault, secret = name,
-                "the new version's id or creation time is unreadable; superseded versions left enabled until the next write"),
-        }
-        Ok(())
     }
 
     /// Disables every enabled version of `name` created before `current` (created at `created`): an
@@ -220,6 +181,47 @@ impl KeyVaultStore {
     }
 }
 
+impl super::Backend for KeyVaultStore {
+    async fn read(&self, name: &str) -> Result<SecretString, VaultError> {
+        check_name(name)?;
+        let response = tokio::time::timeout(READ_BUDGET, self.client.get_secret(name, None))
+            .await
+            .map_err(|_| VaultError::TimedOut {
+                vault: self.vault.clone(),
+                name: name.to_string(),
+                budget_ms: READ_BUDGET.as_millis() as u64,
+            })?
+            .map_err(|e| self.map_error(name, e))?;
+        let secret = response.into_model().map_err(|_| self.unreadable(name))?;
+        secret.value.map(SecretString::from).ok_or_else(|| self.unreadable(name))
+    }
+
+    async fn write(&self, name: &str, value: &SecretString) -> Result<(), VaultError> {
+        check_name(name)?;
+        let parameters = SetSecretParameters { value: Some(value.expose().to_string()), ..Default::default() };
+        let body = parameters
+            .try_into()
+            .map_err(|_| VaultError::Store(format!("cannot encode a new version of secret {name}")))?;
+        let response = self.client.set_secret(name, body, None).await.map_err(|e| self.map_error(name, e))?;
+        tracing::info!(vault = %self.vault, secret = name, "wrote a new secret version");
+        // The new value is safe in the vault: whatever happens below is logged, never returned.
+        let written = response.into_model().ok().and_then(|s| {
+            let version = s.resource_id().ok()?.version?;
+            Some((version, s.attributes?.created?))
+        });
+        match written {
+            Some((version, created)) => {
+                if tokio::time::timeout(RETIRE_BUDGET, self.retire_superseded(name, &version, created)).await.is_err() {
+                    tracing::warn!(vault = %self.vault, secret = name, "disabling superseded versions ran out of time; the next write retries");
+                }
+            }
+            None => tracing::warn!(vault = %self.vault, secret = name,
+                "the new version's id or creation time is unreadable; superseded versions left enabled until the next write"),
+        }
+        Ok(())
+    }
+}
+
 /// The SDK's error as a [`VaultError`]. Entra refusing our own credential (revoked, expired, wrong
 /// secret: anything but "Entra unavailable") is [`VaultError::AccessDenied`], not an outage: it is not
 /// retryable, so the cache does not bridge it with a value read before the revocation.
@@ -259,21 +261,6 @@ fn bounded_retry() -> RetryOptions {
         max_total_elapsed: Duration::seconds(2),
         max_delay: Duration::seconds(1),
     })
-}
-
-impl SecretStore for KeyVaultStore {
-    fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
-        self.read(name).boxed()
-    }
-
-    /// The same as [`get`](SecretStore::get): this store has no cache of its own.
-    fn get_fresh<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
-        self.read(name).boxed()
-    }
-
-    fn set<'a>(&'a self, name: &'a str, value: &'a SecretString) -> BoxFuture<'a, Result<(), VaultError>> {
-        self.write(name, value).boxed()
-    }
 }
 
 #[cfg(test)]

@@ -164,6 +164,30 @@ pub trait SecretStore: Send + Sync + 'static {
     fn set<'a>(&'a self, name: &'a str, value: &'a SecretString) -> BoxFuture<'a, Result<(), VaultError>>;
 }
 
+/// A store that holds the secrets itself (the file and Key Vault stores): reads and writes as plain
+/// futures. The one [`SecretStore`] adapter below boxes them; with no cache of its own, its
+/// `get_fresh` is its `get`.
+pub(crate) trait Backend: Send + Sync + 'static {
+    /// Reads the current value.
+    fn read(&self, name: &str) -> impl Future<Output = Result<SecretString, VaultError>> + Send;
+    /// Writes a new version.
+    fn write(&self, name: &str, value: &SecretString) -> impl Future<Output = Result<(), VaultError>> + Send;
+}
+
+impl<B: Backend> SecretStore for B {
+    fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
+        Box::pin(self.read(name))
+    }
+
+    fn get_fresh<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
+        Box::pin(self.read(name))
+    }
+
+    fn set<'a>(&'a self, name: &'a str, value: &'a SecretString) -> BoxFuture<'a, Result<(), VaultError>> {
+        Box::pin(self.write(name, value))
+    }
+}
+
 impl<S: SecretStore + ?Sized> SecretStore for Arc<S> {
     fn get<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
         (**self).get(name)

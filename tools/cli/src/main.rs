@@ -151,7 +151,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::GrantScript => {
-            print!("{}", grant::script(FUNCTIONS, IDENTITIES)?);
+            print!("{}", grant::script(grant::TEMPLATE, FUNCTIONS, IDENTITIES)?);
             return Ok(ExitCode::SUCCESS);
         }
         Command::Sign { scheme } => {

@@ -164,12 +164,21 @@ fn scripts_grant_permissions_sh_is_current_and_valid_bash() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/grant-permissions.sh");
     let committed = std::fs::read_to_string(path).unwrap_or_default();
     assert!(generated == committed, "scripts/grant-permissions.sh is stale: run `make grant-script`");
+    // The generated grant table (`function kind API:permission ...`) names every function.
     for f in ["webhook-enrich", "chatops", "scheduled-export"] {
-        assert!(generated.contains(&format!("if wants {f}; then")), "{f} missing");
+        assert!(generated.contains(&format!("\n{f} application ")), "{f} missing");
     }
     // Isolation needs Machine.Isolate for chat-ops; the export reads incidents from XDR.
-    assert!(generated.contains("grant \"$MDE\" Role Machine.Isolate"), "{generated}");
-    assert!(generated.contains("grant \"$XDR\" Role Incident.Read.All"), "{generated}");
+    assert!(
+        generated.lines().any(|l| l.starts_with("chatops application ") && l.contains(" MDE:Machine.Isolate ")),
+        "{generated}"
+    );
+    assert!(
+        generated
+            .lines()
+            .any(|l| l.starts_with("scheduled-export application ") && l.contains(" XDR:Incident.Read.All")),
+        "{generated}"
+    );
     let check = Command::new("bash").args(["-n", path]).status().unwrap();
     assert!(check.success(), "bash -n refuses the script");
 }
