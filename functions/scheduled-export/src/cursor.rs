@@ -140,8 +140,14 @@ impl Cursor {
     }
 
     fn prune(&mut self, overlap: Duration) {
+        self.prune_into(overlap, &mut BTreeSet::new());
+    }
+
+    /// [`Cursor::prune`], the identities it forgets moved into `forgotten`.
+    fn prune_into(&mut self, overlap: Duration, forgotten: &mut BTreeSet<Version>) {
         let Some(m) = self.mark() else { return };
-        self.recent = self.recent.split_off(&(m - overlap, String::new()));
+        let kept = self.recent.split_off(&(m - overlap, String::new()));
+        forgotten.append(&mut std::mem::replace(&mut self.recent, kept));
         let below = self.recent.range(..(m, String::new())).count();
         if below <= MAX_IDENTITIES {
             return;
@@ -151,9 +157,70 @@ impl Cursor {
         let Some(cut) = self.recent.iter().nth(excess).map(|v| v.0) else { return };
         let kept = self.recent.split_off(&(cut, String::new()));
         self.dropped += self.recent.len() as u64;
-        self.recent = kept;
+        forgotten.append(&mut std::mem::replace(&mut self.recent, kept));
         self.floor = Some(self.floor.map_or(cut, |f| f.max(cut)));
     }
+
+    /// A page's commit made in place: the versions written recorded and, when the page completed
+    /// its window, the mark moved to `mark` (as [`Cursor::advance`] then [`Cursor::complete_until`]),
+    /// `position` set. Returns what [`Cursor::undo`] needs to put the cursor back exactly as it was,
+    /// should the write of the new document fail — without a copy of the identities (the cursor
+    /// of a run holds up to [`MAX_IDENTITIES`] plus a window's: a copy per page was the export's
+    /// largest allocation).
+    pub fn apply<'a>(
+        &mut self,
+        written: impl IntoIterator<Item = &'a Version>,
+        mark: Option<DateTime<Utc>>,
+        position: Option<Position>,
+        overlap: Duration,
+    ) -> Undo {
+        let recent = std::mem::take(&mut self.recent);
+        let before = Box::new(self.clone());
+        self.recent = recent;
+        let mut inserted = Vec::new();
+        for v in written {
+            if self.high_water.as_ref().is_none_or(|hw| v > hw) {
+                self.high_water = Some(v.clone());
+            }
+            if !self.recent.contains(v) {
+                inserted.push(v.clone());
+                self.recent.insert(v.clone());
+            }
+        }
+        if let Some(m) = mark
+            && self.mark().is_none_or(|c| m > c)
+        {
+            self.done_until = Some(m);
+        }
+        let mut forgotten = BTreeSet::new();
+        self.prune_into(overlap, &mut forgotten);
+        self.generation += 1;
+        self.position = position;
+        Undo { before, inserted, forgotten }
+    }
+
+    /// Puts the cursor back as it was before the [`Cursor::apply`] that returned `undo`.
+    pub fn undo(&mut self, undo: Undo) {
+        let Undo { before, inserted, mut forgotten } = undo;
+        let mut recent = std::mem::take(&mut self.recent);
+        for v in &inserted {
+            if !forgotten.remove(v) {
+                recent.remove(v);
+            }
+        }
+        recent.append(&mut forgotten);
+        *self = *before;
+        self.recent = recent;
+    }
+}
+
+/// What undoes one [`Cursor::apply`]: the cursor's fields before it (without the identities), the
+/// identities it added and the ones it forgot.
+#[derive(Debug)]
+pub struct Undo {
+    before: Box<Cursor>,
+    inserted: Vec<Version>,
+    forgotten: BTreeSet<Version>,
 }
 
 #[cfg(test)]
@@ -198,6 +265,37 @@ mod tests {
         let doc = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<Cursor>(&doc).unwrap(), c);
         assert!(!doc.contains("floor") && !doc.contains("dropped"), "absent until the bound is met: {doc}");
+    }
+
+    #[test]
+    fn a_commit_applied_in_place_is_the_same_change_and_undoes_exactly() {
+        let overlap = Duration::seconds(60);
+        let mut c = Cursor { version: WINDOWED, ..Cursor::default() };
+        c.advance(&[(t(0), "a".to_string()), (t(30), "b".to_string()), (t(90), "c".to_string())], overlap);
+        c.complete_until(t(50), overlap);
+        let pos = Some(Position { from: Some(t(50)), until: Some(t(200)), skip: 9 });
+        let before = c.clone();
+        // One already known, one new, one new below what the mark's move forgets.
+        let page = [(t(90), "c".to_string()), (t(120), "d".to_string()), (t(10), "e".to_string())];
+        let mut expected = c.clone();
+        expected.position = pos.clone();
+        expected.advance(&page, overlap);
+        expected.complete_until(t(100), overlap);
+        let undo = c.apply(&page, Some(t(100)), pos.clone(), overlap);
+        assert_eq!(c, expected, "the same change as advance then complete_until");
+        assert!(!c.has(&(t(10), "e".into())) && !c.has(&(t(0), "a".into())), "below the new overlap");
+        c.undo(undo);
+        assert_eq!(c, before, "put back exactly: what it added removed, what it forgot back");
+        // Without a mark to move, and with the bound on identities forgetting some.
+        let n = MAX_IDENTITIES + 20;
+        let many: Vec<Version> = (0..n).map(|i| (t(1000 + (i / 4) as i64), format!("m{i:07}"))).collect();
+        let mut big = Cursor { version: WINDOWED, ..Cursor::default() };
+        big.advance(&many, Duration::days(10));
+        let before = big.clone();
+        let undo = big.apply(&[], Some(t(1000 + (n / 4) as i64 + 1)), None, Duration::days(10));
+        assert_eq!((big.dropped, big.floor.is_some()), (20, true));
+        big.undo(undo);
+        assert_eq!(big, before);
     }
 
     #[test]

@@ -109,7 +109,7 @@
 //! [`StreamSummary::identities`]) and of the window being read (windows are sized for about
 //! 40,000).
 
-use crate::cursor::{Cursor, Lease, Position, Version};
+use crate::cursor::{Cursor, Lease, Position, Undo, Version};
 pub mod hunting;
 
 use crate::sink::{ETag, Sink, SinkError};
@@ -603,6 +603,8 @@ pub(crate) struct Committed<'a> {
     /// The committed state.
     pub cursor: Cursor,
     etag: Option<ETag>,
+    /// The length of the last document written.
+    doc_len: usize,
 }
 
 impl Committed<'_> {
@@ -613,13 +615,52 @@ impl Committed<'_> {
 
     /// Writes `next` conditionally; `false` when another run changed the cursor (nothing written).
     pub(crate) async fn commit(&mut self, next: Cursor) -> Result<bool, ExportError> {
-        match commit(self.sink, self.job, &self.key, &next, self.etag.as_ref()).await? {
-            Some(tag) => {
+        match self.put(&next).await? {
+            (Some(tag), len) => {
+                self.doc_len = len;
                 self.etag = Some(tag);
                 self.cursor = next;
                 Ok(true)
             }
-            None => Ok(false),
+            (None, _) => Ok(false),
+        }
+    }
+
+    /// Writes the cursor as [`Cursor::apply`] left it, conditionally; when that fails (`false`:
+    /// another run changed it; or an error), the change is undone, so the state is the committed
+    /// one whatever happens.
+    async fn commit_applied(&mut self, undo: Undo) -> Result<bool, ExportError> {
+        let put = self.put(&self.cursor).await;
+        match put {
+            Ok((Some(tag), len)) => {
+                self.etag = Some(tag);
+                self.doc_len = len;
+                Ok(true)
+            }
+            Ok((None, _)) => {
+                self.cursor.undo(undo);
+                Ok(false)
+            }
+            Err(e) => {
+                self.cursor.undo(undo);
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes `cursor` conditionally (`None`: another run changed it), and the document's length.
+    /// The document is written into a buffer sized from the last one (megabytes with the
+    /// identities: grown by doubling, it would take a buffer up to twice its size, and a copy at
+    /// each growth).
+    async fn put(&self, cursor: &Cursor) -> Result<(Option<ETag>, usize), ExportError> {
+        let mut doc = Vec::with_capacity(self.doc_len + self.doc_len / 8 + 1024);
+        serde_json::to_writer(&mut doc, cursor)
+            .map_err(|source| ExportError::Cursor { key: self.key.clone(), source })?;
+        let len = doc.len();
+        match self.sink.put_cursor(&self.key, doc, self.etag.as_ref()).await {
+            Ok(tag) => Ok((Some(tag), len)),
+            Err(SinkError::CursorConflict { .. }) => Ok((None, len)),
+            Err(source) => Err(ExportError::Sink { stream: self.job.stream.to_string(), source }),
         }
     }
 }
@@ -664,7 +705,7 @@ pub async fn export_stream(
         sum.outcome = Outcome::Conflict;
         return Ok(sum);
     }
-    let mut state = Committed { sink, job, key, cursor, etag };
+    let mut state = Committed { sink, job, key, cursor, etag, doc_len: 0 };
     let mut leased = state.cursor.clone();
     leased.lease = Some(Lease { holder: job.run_id.clone(), until: job.lease_until });
     leased.generation += 1;
@@ -693,22 +734,6 @@ pub async fn export_stream(
         sum.stop_reason = None;
     }
     result.map(|()| sum)
-}
-
-/// Writes the cursor conditionally; `None` when another run changed it.
-async fn commit(
-    sink: &dyn Sink,
-    job: &Job,
-    key: &str,
-    cursor: &Cursor,
-    etag: Option<&ETag>,
-) -> Result<Option<ETag>, ExportError> {
-    let doc = serde_json::to_vec(cursor).map_err(|source| ExportError::Cursor { key: key.to_string(), source })?;
-    match sink.put_cursor(key, doc, etag).await {
-        Ok(tag) => Ok(Some(tag)),
-        Err(SinkError::CursorConflict { .. }) => Ok(None),
-        Err(source) => Err(ExportError::Sink { stream: job.stream.to_string(), source }),
-    }
 }
 
 /// A Defender error as the run reports it (throttles counted).
@@ -740,6 +765,41 @@ fn ticks(d: chrono::Duration) -> i64 {
 
 fn of_ticks(n: i64) -> chrono::Duration {
     chrono::Duration::nanoseconds(n.clamp(1, i64::MAX / TICK_NS) * TICK_NS)
+}
+
+/// The versions one pass over a window has read (up to a window's worth, about 40,000 and more
+/// when sizing overshoots), each kept as a keyed 128-bit digest of `(time, id)`: 16 bytes in place
+/// of a copy of the version. The keys are random per pass, so no id can be chosen to collide; two
+/// distinct versions collide with a probability of about `n² / 2¹²⁹` (under 10⁻²⁸ for a window of
+/// 100,000), which would at worst take one unverified page for a verified one.
+#[derive(Default)]
+struct Seen {
+    keys: (std::hash::RandomState, std::hash::RandomState),
+    digests: std::collections::HashSet<u128>,
+    /// The latest time among them.
+    latest: Option<DateTime<Utc>>,
+}
+
+impl Seen {
+    fn digest(&self, v: &Version) -> u128 {
+        use std::hash::BuildHasher;
+        (u128::from(self.keys.0.hash_one(v)) << 64) | u128::from(self.keys.1.hash_one(v))
+    }
+
+    /// Adds `v`; `false` when it was read already.
+    fn insert(&mut self, v: &Version) -> bool {
+        self.latest = self.latest.max(Some(v.0));
+        let d = self.digest(v);
+        self.digests.insert(d)
+    }
+
+    fn contains(&self, v: &Version) -> bool {
+        self.digests.contains(&self.digest(v))
+    }
+
+    fn len(&self) -> usize {
+        self.digests.len()
+    }
 }
 
 /// How a window's enumeration ended.
@@ -915,13 +975,8 @@ impl Pager<'_, '_> {
         if versions.is_empty() && !moves && self.state.cursor.position == self.pos {
             return Ok(true);
         }
-        let mut next = self.state.cursor.clone();
-        next.position = self.pos.clone();
-        next.advance(&versions, self.job.overlap);
-        if let Some(m) = mark {
-            next.complete_until(m, self.job.overlap);
-        }
-        if !self.state.commit(next).await? {
+        let undo = self.state.cursor.apply(&versions, mark, self.pos.clone(), self.job.overlap);
+        if !self.state.commit_applied(undo).await? {
             self.sum.outcome = Outcome::Conflict;
             return Ok(false);
         }
@@ -969,11 +1024,11 @@ impl Pager<'_, '_> {
         from: Option<DateTime<Utc>>,
         until: Option<DateTime<Utc>>,
         mut first: Option<Fetched>,
-        resume: Option<(usize, std::collections::HashSet<Version>)>,
+        resume: Option<(usize, Seen)>,
         track: bool,
     ) -> Result<Read, ExportError> {
         let (mut skip, mut read) = resume.unwrap_or_default();
-        let mut latest: Option<DateTime<Utc>> = read.iter().map(|v| v.0).max();
+        let mut latest = read.latest;
         let mut steps_back = 0usize;
         loop {
             let page = match first.take() {
@@ -986,12 +1041,11 @@ impl Pager<'_, '_> {
             let n = page.len();
             let verified = skip == 0 || page.versions.first().is_some_and(|(v, _)| read.contains(v));
             for (v, _) in &page.versions {
-                if !read.contains(v) {
+                if read.insert(v) {
                     if self.state.cursor.has(v) {
                         self.sum.skipped += 1;
                     }
                     latest = latest.max(Some(v.0));
-                    read.insert(v.clone());
                 }
             }
             let done = verified && n < self.top;
@@ -1052,7 +1106,10 @@ async fn pages(
         {
             return Ok(());
         }
-        let read = p.state.cursor.recent.iter().filter(|v| pos.holds(v.0)).cloned().collect();
+        let mut read = Seen::default();
+        for v in p.state.cursor.recent.iter().filter(|v| pos.holds(v.0)) {
+            read.insert(v);
+        }
         if let Read::Interrupted = p.window(pos.from, pos.until, None, Some((pos.skip, read)), true).await? {
             return Ok(());
         }

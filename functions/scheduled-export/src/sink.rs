@@ -72,12 +72,40 @@ pub struct DirSink {
 /// FNV-1a, 64 bits: the emulated ETag (the cursor carries a generation counter, so successive
 /// documents never have the same bytes).
 fn etag_of(bytes: &[u8]) -> ETag {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    tag(fnv(FNV_START, bytes))
+}
+
+const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
     for b in bytes {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
+    h
+}
+
+fn tag(h: u64) -> ETag {
     ETag(format!("\"{h:016x}\""))
+}
+
+/// The tag of the file at `path` (`None`: there is none), read in small blocks: a cursor document
+/// (megabytes with its identities) is never held a second time to compare its tag.
+fn etag_of_file(path: &Path) -> std::io::Result<Option<ETag>> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut block = [0u8; 16 * 1024];
+    let mut h = FNV_START;
+    loop {
+        match file.read(&mut block)? {
+            0 => return Ok(Some(tag(h))),
+            n => h = fnv(h, &block[..n]),
+        }
+    }
 }
 
 fn write_atomic(path: &Path, body: &[u8]) -> std::io::Result<()> {
@@ -161,11 +189,7 @@ impl Sink for DirSink {
                 .open(PathBuf::from(lock_path))
                 .map_err(io)?;
             lock.lock().map_err(io)?;
-            let current = match std::fs::read(&path) {
-                Ok(b) => Some(etag_of(&b)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(io(e)),
-            };
+            let current = etag_of_file(&path).map_err(io)?;
             if current != expected {
                 return Err(SinkError::CursorConflict { key: k.clone() });
             }

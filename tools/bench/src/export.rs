@@ -123,6 +123,18 @@ fn start_sim(dir: &std::path::Path, ca: &std::path::Path, alerts: u64) -> Result
     Ok(Sim { child, url })
 }
 
+/// CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat` (`self` for this
+/// one): on 2 cores shared with the simulator and whatever else runs, records per CPU second says
+/// what the export costs where records/s also says how busy the machine was.
+fn cpu_s(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command's `)`: state is the 3rd field, utime and stime the 14th and 15th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
+    // The kernel's USER_HZ, 100 on every Linux that Lambda and this bench run on.
+    ticks as f64 / 100.0
+}
+
 fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
@@ -172,9 +184,12 @@ pub async fn run(alerts: u64) -> Result<Vec<Row>, BoxError> {
     let (early, mid) = (alerts / 10, alerts / 2);
     let readings = Readings { marks: vec![early, mid, alerts], taken: Mutex::new(Vec::new()) };
     let (rss_start, _) = rss_kib();
+    let sim_pid = sim.child.id().to_string();
+    let (cpu_start, sim_cpu_start) = (cpu_s("self"), cpu_s(&sim_pid));
     let t = Instant::now();
     let sum = export_stream(&source, &sink, &job, &readings).await?;
     let secs = t.elapsed().as_secs_f64();
+    let (cpu, sim_cpu) = (cpu_s("self") - cpu_start, cpu_s(&sim_pid) - sim_cpu_start);
     drop(sim);
     let bytes = du(&dir.join("out"));
     std::fs::remove_dir_all(&dir).ok();
@@ -196,6 +211,10 @@ pub async fn run(alerts: u64) -> Result<Vec<Row>, BoxError> {
                 bytes as f64 / 1e6
             ),
             format!("{:.0} records/s ({secs:.1} s)", alerts as f64 / secs),
+        ),
+        row(
+            "CPU of the export's process / of the simulator's (user + system)",
+            format!("{cpu:.1} s ({:.0} records per CPU second) / {sim_cpu:.1} s", alerts as f64 / cpu.max(0.01)),
         ),
         row(
             format!("API calls vs ceil(N / {MDE_MAX_PAGE}) and the bound"),
