@@ -319,10 +319,14 @@ impl Runtime {
 
     /// Fetches, concurrently, what the first request would otherwise fetch one after another: the
     /// vault's token (beside the SDK's unauthenticated first request, which only learns the scope from
-    /// the 401), each of `secrets`, and a token for each tenant and each of `families`. Outcomes land in
-    /// the caches (failures are not cached: the request that needs the value asks again and reports
-    /// the error where it belongs). Returns when every fetch has finished; spawn it at cold start.
-    pub async fn warm_up(&self, secrets: &[String], families: &[ApiFamily]) -> WarmedUp {
+    /// the 401), each of `secrets`, and a token for each tenant and each of `first` — then, once those
+    /// are in, a token for each of `later` (the families a first request may not need: they reuse the
+    /// connections the first wave opened instead of each opening its own, and their token requests
+    /// stay off the first answer's path). Outcomes land in the caches (failures are not cached: the
+    /// request that needs the value asks again and reports the error where it belongs). A request that
+    /// needs a `later` token before the second wave asks for it itself (single-flight: the wave then
+    /// joins it). Returns when every fetch has finished; spawn it at cold start.
+    pub async fn warm_up(&self, secrets: &[String], first: &[ApiFamily], later: &[ApiFamily]) -> WarmedUp {
         let vault = async {
             match &self.vault_token {
                 Some((provider, name, scope)) => provider.token_for(name, scope).await.is_ok(),
@@ -330,25 +334,36 @@ impl Runtime {
             }
         };
         let secrets = futures::future::join_all(secrets.iter().map(|name| self.store.get(name)));
-        let mut wanted = Vec::new();
-        for t in self.registry.iter() {
-            for &api in families {
-                if let Ok(e) = self.registry.resolve(&t.name, api)
-                    && !wanted.iter().any(|(n, s): &(TenantName, String)| *n == t.name && *s == e.scope)
-                {
-                    wanted.push((t.name.clone(), e.scope));
-                }
-            }
-        }
-        let tokens = futures::future::join_all(wanted.iter().map(|(name, scope)| self.tokens.token_for(name, scope)));
+        let first = self.scopes(first, &[]);
+        let tokens = futures::future::join_all(first.iter().map(|(name, scope)| self.tokens.token_for(name, scope)));
         let (vault, secrets, tokens) = futures::join!(vault, secrets, tokens);
+        let later = self.scopes(later, &first);
+        let more =
+            futures::future::join_all(later.iter().map(|(name, scope)| self.tokens.token_for(name, scope))).await;
+        let ok = tokens.iter().chain(&more).filter(|r| r.is_ok()).count();
         WarmedUp {
             vault_token: vault,
             secrets: secrets.iter().filter(|r| r.is_ok()).count(),
             secrets_failed: secrets.iter().filter(|r| r.is_err()).count(),
-            tokens: tokens.iter().filter(|r| r.is_ok()).count(),
-            tokens_failed: tokens.iter().filter(|r| r.is_err()).count(),
+            tokens: ok,
+            tokens_failed: tokens.len() + more.len() - ok,
         }
+    }
+
+    /// The distinct (tenant, scope) pairs of every tenant and `families`, leaving out those in `done`.
+    fn scopes(&self, families: &[ApiFamily], done: &[(TenantName, String)]) -> Vec<(TenantName, String)> {
+        let mut wanted: Vec<(TenantName, String)> = Vec::new();
+        for t in self.registry.iter() {
+            for &api in families {
+                if let Ok(e) = self.registry.resolve(&t.name, api) {
+                    let pair = (t.name.clone(), e.scope);
+                    if !wanted.contains(&pair) && !done.contains(&pair) {
+                        wanted.push(pair);
+                    }
+                }
+            }
+        }
+        wanted
     }
 }
 

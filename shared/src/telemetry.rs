@@ -34,8 +34,7 @@ use std::{
 };
 use tracing::{Event, Instrument, Subscriber, field::Field};
 use tracing_subscriber::{
-    EnvFilter,
-    filter::LevelFilter,
+    filter::{LevelFilter, Targets},
     fmt::{
         FmtContext, FormatEvent, FormattedFields, MakeWriter,
         format::{JsonFields, Writer},
@@ -65,9 +64,12 @@ fn json_requested(format: Option<&str>) -> bool {
     format.is_some_and(|f| f.trim().eq_ignore_ascii_case("json"))
 }
 
-fn filter(level: Option<&str>) -> EnvFilter {
+/// `level` for every target, except the targets `RUST_LOG` names (`warn,defender_shared=debug`: plain
+/// `target=level` directives; a `RUST_LOG` that does not parse as such is ignored). A target filter,
+/// not `EnvFilter`: no span or field directives, and no regex engine in every function binary.
+fn filter(level: Option<&str>, rust_log: Option<&str>) -> Targets {
     let level = level.and_then(|l| l.trim().parse::<LevelFilter>().ok()).unwrap_or(LevelFilter::INFO);
-    EnvFilter::builder().with_default_directive(level.into()).from_env_lossy()
+    rust_log.and_then(|d| d.trim().parse::<Targets>().ok()).unwrap_or_default().with_default(level)
 }
 
 /// The JSON event format: context keys, span fields and event fields at the top level, audit fields
@@ -201,11 +203,14 @@ pub fn subscriber<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let fmt = tracing_subscriber::fmt().with_env_filter(filter(level)).with_writer(writer).with_ansi(false);
+    use tracing_subscriber::layer::SubscriberExt;
+    let filter = filter(level, std::env::var("RUST_LOG").ok().as_deref());
+    // The builder's own level filter lets everything through: `filter` decides.
+    let fmt = tracing_subscriber::fmt().with_max_level(LevelFilter::TRACE).with_writer(writer).with_ansi(false);
     if json {
-        Box::new(fmt.fmt_fields(JsonFields::new()).event_format(LambdaJson { service }).finish())
+        Box::new(fmt.fmt_fields(JsonFields::new()).event_format(LambdaJson { service }).finish().with(filter))
     } else {
-        Box::new(fmt.with_target(false).without_time().finish())
+        Box::new(fmt.with_target(false).without_time().finish().with(filter))
     }
 }
 
@@ -351,6 +356,23 @@ mod tests {
     fn lines(buf: &Buf) -> Vec<Value> {
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+    }
+
+    /// The level (`AWS_LAMBDA_LOG_LEVEL`) holds for every target but those `RUST_LOG` names; a
+    /// `RUST_LOG` that is not a target list leaves the level alone.
+    #[test]
+    fn the_log_level_and_rust_log_targets() {
+        use tracing::Level;
+        let at = |f: &Targets, target: &str, l: Level| f.would_enable(target, &l);
+        let f = filter(Some("WARN"), None);
+        assert!(at(&f, "defender_shared::auth", Level::WARN) && !at(&f, "defender_shared::auth", Level::INFO));
+        let f = filter(None, None);
+        assert!(at(&f, "x", Level::INFO) && !at(&f, "x", Level::DEBUG), "INFO by default");
+        let f = filter(Some("info"), Some("defender_shared::auth=debug,hyper=error"));
+        assert!(at(&f, "defender_shared::auth::provider", Level::DEBUG));
+        assert!(!at(&f, "hyper::proto", Level::WARN) && at(&f, "webhook_enrich", Level::INFO));
+        let f = filter(Some("error"), Some("[span{field=1}]=debug"));
+        assert!(!at(&f, "x", Level::WARN) && at(&f, "x", Level::ERROR), "span directives are not read");
     }
 
     /// The audit fields were top-level keys before issue 15; they are one `audit` object now (the

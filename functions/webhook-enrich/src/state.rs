@@ -125,8 +125,8 @@ pub async fn from_env(config: Config) -> Result<State, defender_shared::lambda::
 }
 
 /// Builds the handler state and starts the cold-start warm-up in the background: the webhook
-/// secrets, the vault's token and a token per API family the function calls are fetched at once
-/// ([`Runtime::warm_up`]), and the permission self-check then reads those tokens' claims and logs its
+/// secrets, the vault's token and a Defender for Endpoint token are fetched at once, then a token for
+/// each other API family the function calls ([`Runtime::warm_up`]), and the permission self-check then reads those tokens' claims and logs its
 /// findings. Nothing here waits on the network: the first request waits only for what it needs, and
 /// finds it in flight or cached.
 ///
@@ -155,15 +155,18 @@ pub async fn build(rt: Runtime, cfg: EnrichConfig, clock: fn() -> i64) -> Result
     })
 }
 
-/// The API families the enrichment calls (from its endpoint list).
-fn families() -> Vec<ApiFamily> {
-    let mut out = Vec::new();
+/// The API families the enrichment calls (from its endpoint list), split for the warm-up: Defender for
+/// Endpoint first — every indicator kind is looked up there — then the others (Defender XDR for an
+/// incident id, Graph for the optional hunting queries), which the first request most likely does not
+/// wait for.
+fn families() -> (Vec<ApiFamily>, Vec<ApiFamily>) {
+    let mut later = Vec::new();
     for api in crate::ENDPOINTS.iter().map(|e| e.api()) {
-        if !out.contains(&api) {
-            out.push(api);
+        if api != ApiFamily::Mde && !later.contains(&api) {
+            later.push(api);
         }
     }
-    out
+    (vec![ApiFamily::Mde], later)
 }
 
 /// The warm-up, then the permission self-check on the tokens it fetched (cache hits: the check adds no
@@ -171,7 +174,8 @@ fn families() -> Vec<ApiFamily> {
 /// API — only no longer before the first poll: the check guards nothing a request waits for (a missing
 /// permission is a 403 on the call that needs it either way), it tells the operator what to fix.
 async fn warm_up_and_self_check(rt: Arc<Runtime>, secrets: Vec<String>) {
-    let warmed = rt.warm_up(&secrets, &families()).await;
+    let (first, later) = families();
+    let warmed = rt.warm_up(&secrets, &first, &later).await;
     info!(?warmed, "cold-start warm-up done");
     let check = tokio::time::timeout(Duration::from_secs(3), doctor::check(&rt, &[], crate::ENDPOINTS)).await;
     match check {

@@ -20,7 +20,8 @@
 //! the same [`table::Table`] under the `export` section.
 //!
 //! Usage: `defender-bench [--python PATH --baseline DIR --package DIR] [--runs N] [--warm N] [--out FILE]
-//! [--function PATH]` (`--function`: another webhook-enrich build than the one next to this binary)
+//! [--function PATH] [--only functions]` (`--function`: another webhook-enrich build than the one next to
+//! this binary; `--only functions`: the function rows alone, for iterating on the cold start)
 //! (the Makefile passes them; without `--python` the Python column is left empty and says why).
 
 mod artifact;
@@ -51,6 +52,8 @@ struct Args {
     warm: usize,
     out: Option<PathBuf>,
     function: Option<PathBuf>,
+    /// `--only functions`: the function rows alone (cold start, warm, RSS, latency), nothing else.
+    only_functions: bool,
 }
 
 fn parse_args(raw: &[String]) -> Result<Args, BoxError> {
@@ -62,6 +65,7 @@ fn parse_args(raw: &[String]) -> Result<Args, BoxError> {
         warm: 20,
         out: None,
         function: None,
+        only_functions: false,
     };
     let mut it = raw.iter().skip(1);
     while let Some(flag) = it.next() {
@@ -74,6 +78,10 @@ fn parse_args(raw: &[String]) -> Result<Args, BoxError> {
             "--warm" => a.warm = value()?.parse().map_err(|_| "--warm takes a whole number")?,
             "--out" => a.out = Some(PathBuf::from(value()?)),
             "--function" => a.function = Some(PathBuf::from(value()?)),
+            "--only" => match value()?.as_str() {
+                "functions" => a.only_functions = true,
+                other => return Err(format!("--only takes `functions`, not '{other}'").into()),
+            },
             other => return Err(format!("unknown argument '{other}'").into()),
         }
     }
@@ -328,6 +336,10 @@ async fn measure(
             lat(&pl, |a| f64::from(a.round_trips.total))
         )),
     ));
+
+    if args.only_functions {
+        return Ok(());
+    }
 
     // 2. Token and vault economy.
     const E: &str = "economy";
