@@ -397,6 +397,10 @@ async fn measure(
         args.warm
     ));
     table.note(
+        "export and fan-out rows: each part runs as its own process (export-bench, fanout-bench; the rows read \
+         back from its output), so its memory is its own and the shared client's peak RSS is this process's.",
+    );
+    table.note(
         "Rust's cold start runs its permission self-check (token claims vs. the endpoints it calls), which the \
          Python handler does not do, beside the first request: its tokens are fetched with the others.",
     );
