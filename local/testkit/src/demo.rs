@@ -35,6 +35,12 @@ pub const READER: &str = "U0READER";
 /// The demo chat-ops access policy (`CHATOPS_RBAC`) of `make run` and the end-to-end tests.
 pub const POLICY: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{"T0001:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan"]}}}"#;
 
+/// The chat-ops tests' and the soak's access policy: [`POLICY`], with `restrict` for the analyst and
+/// [`READER`] allowed only `read` (a user with a right and one without, in both workspaces).
+pub const POLICY_WITH_READER: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{
+    "T0001:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan","restrict"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan","restrict"],
+    "T0001:U0READER":["read"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0READER":["read"]}}}"#;
+
 /// Unix seconds now (the clock the functions' signature checks and stores are given in tests).
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)

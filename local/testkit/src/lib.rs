@@ -9,6 +9,7 @@
 //!   [`SimEnv::runtime`]); [`sim::requests`] reads the simulator's request log ([`sim::logged`]: typed,
 //!   by path prefix); [`sim::NoStore`] is a secret store that holds nothing (inline credentials only).
 //! - [`receiver`] — the one `response_url` receiver ([`Receiver`]): Slack's 5 posts in 30 minutes.
+//! - [`slack`] — what Slack posts to the chat-ops callback: a slash command's form body.
 //! - [`moto`] — the one moto starter ([`Moto`]): the AWS stand-in, open or with IAM enforced from a
 //!   [`moto::Plan`] (`strict_moto.py`, beside this crate's `Cargo.toml`).
 //!
@@ -28,6 +29,7 @@ pub mod demo;
 pub mod moto;
 pub mod receiver;
 pub mod sim;
+pub mod slack;
 
 pub use moto::Moto;
 pub use receiver::Receiver;

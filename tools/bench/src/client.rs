@@ -3,43 +3,23 @@
 //! (constant memory means one page at a time).
 
 use crate::{
-    BoxError,
+    BoxError, setup,
     sim::Sim,
     table::{Row, median},
 };
 use defender_shared::{
-    auth::{CredentialKind, Material, TenantCredential, TokenProvider},
-    defender::{Deadline, DefenderClient, StaticTargets, api::ListQuery, governor::Governor},
-    ids::{MachineId, TenantName},
-    secret::SecretString,
-    vault::{SecretStore, VaultError},
+    defender::{Deadline, DefenderClient, api::ListQuery, governor::Governor},
+    ids::MachineId,
 };
-use futures::{StreamExt, future::BoxFuture};
+use futures::StreamExt;
 use serde_json::Value;
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-/// The demo app (secret credential, all read roles).
-pub const APP: &str = "11111111-1111-4111-8111-111111111111";
-/// Its client secret in the demo seed (a simulator value, not a real secret).
-pub const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
+/// The demo app and its client secret (the test kit's: simulator values, not real secrets).
+pub use testkit::demo::{APP, SECRET};
+
 /// Alerts in the paging seed.
 pub const ALERTS: usize = 25_000;
-
-struct NoStore;
-impl SecretStore for NoStore {
-    fn get<'a>(&'a self, n: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
-        Box::pin(async move { Err(VaultError::NotFound(n.into())) })
-    }
-    fn get_fresh<'a>(&'a self, n: &'a str) -> BoxFuture<'a, Result<SecretString, VaultError>> {
-        self.get(n)
-    }
-    fn set<'a>(&'a self, n: &'a str, _: &'a SecretString) -> BoxFuture<'a, Result<(), VaultError>> {
-        Box::pin(async move { Err(VaultError::NotFound(n.into())) })
-    }
-}
 
 /// `VmHWM` of a process, KiB (0 when unreadable).
 pub fn peak_rss_kib(pid: &str) -> u64 {
@@ -101,17 +81,13 @@ pub async fn bench(dir: &std::path::Path) -> Result<Vec<Row>, BoxError> {
     let seed = seed.to_str().ok_or("temp path is not UTF-8")?.to_string();
     let sim = Sim::start(&seed, dir, "paging")?;
     let rss_start = peak_rss_kib("self");
-    let http = defender_shared::http::client(Some(&sim.ca_pem))?;
-    let tenant: TenantName = "bench".parse()?;
-    let cred = TenantCredential {
-        tenant_id: demo_tenant_id()?.parse()?,
-        client_id: APP.parse()?,
-        authority: sim.url.parse()?,
-        kind: CredentialKind::ClientSecret(Material::Inline(SecretString::new(SECRET))),
-    };
-    let tokens = Arc::new(TokenProvider::new(http.clone(), Arc::new(NoStore), [(tenant.clone(), cred)])?);
-    let targets = Arc::new(StaticTargets::single_origin(&sim.url.parse()?)?);
-    let client = DefenderClient::new(http.clone(), tokens.clone(), targets).with_governor(Governor::disabled());
+    // The runtime a function builds at cold start (its HTTP client, token provider and registry);
+    // the client with its governor off, so the figures are the client's own cost.
+    let rt = setup::runtime(&setup::env(&sim.url, &demo_tenant_id()?, &sim.ca_path, &[])).await?;
+    let (http, tokens) = (rt.http.clone(), rt.tokens.clone());
+    let tenant = rt.registry.iter().next().ok_or("no tenant configured")?.name.clone();
+    let client =
+        DefenderClient::new(http.clone(), tokens.clone(), rt.registry.clone()).with_governor(Governor::disabled());
     let scope = "https://api.securitycenter.microsoft.com/.default";
     let deadline = || Deadline::after(Duration::from_secs(60));
 

@@ -9,33 +9,20 @@
 
 use crate::{
     BoxError,
-    client::{APP, SECRET, demo_tenant_id},
+    client::demo_tenant_id,
+    setup,
     sim::{Counts, Sim},
 };
-use defender_shared::{config::Config, defender::Deadline, ids::MachineId, runtime::Runtime};
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use defender_shared::{defender::Deadline, ids::MachineId};
+use std::{sync::Arc, time::Duration};
 
 /// Runs `callers` concurrent enrichments of `machine` in one process against `sim`.
 ///
 /// # Errors
 /// The runtime cannot be built, or a caller failed.
 pub async fn concurrent(sim: &Sim, machine: &str, callers: usize) -> Result<Counts, BoxError> {
-    let ca = sim.ca_path.to_str().ok_or("temp path is not UTF-8")?.to_string();
-    let vars: HashMap<&str, String> = HashMap::from([
-        ("AZURE_TENANT_ID", demo_tenant_id()?),
-        ("AZURE_CLIENT_ID", APP.to_string()),
-        ("AZURE_CLIENT_SECRET", SECRET.to_string()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("KEY_VAULT_URL", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", ca),
-        ("DEFENDER_LOCAL_MODE", "1".to_string()),
-    ]);
     sim.clear_log().await?;
-    let config = Config::from_lookup(|k| vars.get(k).cloned())?;
-    let rt = Arc::new(Runtime::from_config(config).await?);
+    let rt = Arc::new(setup::runtime(&setup::env(&sim.url, &demo_tenant_id()?, &sim.ca_path, &[])).await?);
     let tenant = rt.registry.iter().next().ok_or("no tenant configured")?.name.clone();
     let id: MachineId = machine.parse()?;
     let mut tasks = Vec::with_capacity(callers);

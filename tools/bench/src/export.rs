@@ -15,11 +15,13 @@
 //! about 40,000) — and must stay flat once those are full (target: peak RSS ≤ 64 MiB).
 //! `export-bench <alerts>` runs this part alone, with fewer alerts.
 
-use defender_shared::{
-    config::Config,
-    defender::{Deadline, DefenderClient, api::MDE_MAX_PAGE, governor::Governor},
-    runtime::Runtime,
+use crate::{
+    BoxError,
+    part::{Row, row},
+    setup,
+    sim::Sim,
 };
+use defender_shared::defender::{Deadline, DefenderClient, api::MDE_MAX_PAGE, governor::Governor};
 use scheduled_export::{
     defender,
     export::{Job, Outcome, StopSignal, Stream, StreamKind, export_stream},
@@ -27,33 +29,15 @@ use scheduled_export::{
 };
 use serde_json::{Value, json};
 use std::{
-    collections::HashMap,
-    io::{BufRead, BufReader},
-    process::{Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Alerts exported.
 pub const ALERTS: u64 = 1_000_000;
 /// Milliseconds between two generated alerts: 100 alerts/s, so the 5-minute overlap window holds
 /// 30,000 identities (the cursor's `recent` set) once it is full.
 pub const STEP_MS: u64 = 10;
-
-/// One line of the bench's table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    /// What was measured.
-    pub measure: String,
-    /// The figure, with its unit.
-    pub value: String,
-}
-
-fn row(measure: impl Into<String>, value: impl Into<String>) -> Row {
-    Row { measure: measure.into(), value: value.into() }
-}
 
 /// `VmRSS` and `VmHWM` of this process, in KiB.
 fn rss_kib() -> (u64, u64) {
@@ -87,40 +71,14 @@ impl StopSignal for Readings {
     }
 }
 
-struct Sim {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_sim(dir: &std::path::Path, ca: &std::path::Path, alerts: u64) -> Result<Sim, BoxError> {
+/// The simulator in its own process, serving `alerts` generated alerts.
+fn start_sim(dir: &std::path::Path, alerts: u64) -> Result<Sim, BoxError> {
     let mut seed: Value = serde_json::from_str(tenant_sim::seed::DEMO)?;
     let first = chrono::Utc::now() - chrono::Duration::days(2);
     seed["generated_alerts"] = json!({"count": alerts, "first": first.to_rfc3339(), "step_ms": STEP_MS});
     let path = dir.join("export-seed.json");
     std::fs::write(&path, seed.to_string())?;
-    let exe = std::env::current_exe()?.with_file_name("tenant-sim");
-    let mut child = Command::new(&exe)
-        .args(["--addr", "127.0.0.1:0", "--no-quotas", "--seed"])
-        .arg(&path)
-        .arg("--ca-out")
-        .arg(ca)
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e} (run `make bench`, which builds it)", exe.display()))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let url = line.trim().strip_prefix("tenant-sim listening on ").ok_or("unexpected first line")?.to_string();
-    Ok(Sim { child, url })
+    Sim::start(path.to_str().ok_or("temp path is not UTF-8")?, dir, "export")
 }
 
 /// CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat` (`self` for this
@@ -147,23 +105,8 @@ fn mib(kib: u64) -> String {
 pub async fn run(alerts: u64) -> Result<Vec<Row>, BoxError> {
     let dir = std::env::temp_dir().join(format!("defender-bench-export-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let ca = dir.join("ca.pem");
-    let sim = start_sim(&dir, &ca, alerts)?;
-    let env: HashMap<&str, String> = [
-        ("AZURE_TENANT_ID", serde_json::from_str::<Value>(tenant_sim::seed::DEMO)?["tenant_id"].to_string()),
-        ("AZURE_CLIENT_ID", "11111111-1111-4111-8111-111111111111".to_string()),
-        ("AZURE_CLIENT_SECRET", "demo-secret-value-do-not-use-in-prod".to_string()),
-        ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-        ("MDE_API_URL", sim.url.clone()),
-        ("XDR_API_URL", sim.url.clone()),
-        ("GRAPH_API_URL", sim.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
-        ("DEFENDER_LOCAL_MODE", "1".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k, v.trim_matches('"').to_string()))
-    .collect();
-    let rt = Runtime::from_config(Config::from_lookup(|k| env.get(k).cloned())?).await?;
+    let sim = start_sim(&dir, alerts)?;
+    let rt = setup::runtime(&setup::env(&sim.url, testkit::demo::TENANT, &sim.ca_path, &[])).await?;
     let tenant = rt.registry.iter().next().ok_or("no tenant")?.name.clone();
     let client = DefenderClient::new(rt.http.clone(), rt.tokens.clone(), rt.registry.clone())
         .with_governor(Governor::disabled());

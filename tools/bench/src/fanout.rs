@@ -21,8 +21,14 @@
 //! "Lambda" (its own runtime) sends an enrichment burst to the same endpoint of the same tenant and
 //! app, with the 429s each side met.
 
+use crate::{
+    BoxError,
+    part::{Row, row},
+    setup::{self, Env},
+    table::median,
+};
 use async_trait::async_trait;
-use defender_shared::{config::Config, defender::Deadline, runtime::Runtime};
+use defender_shared::defender::Deadline;
 use scheduled_export::{
     config::ExportConfig,
     fanout::{self, Envelope, ExportJob, FanoutError, JobQueue},
@@ -30,13 +36,11 @@ use scheduled_export::{
     state,
 };
 use std::{
-    collections::{BTreeMap, HashMap, HashSet, VecDeque},
+    collections::{BTreeMap, HashSet, VecDeque},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 use tenant_sim::fleet::{FleetOptions, RunningFleet, start_fleet, tenant_name};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Tenants in the bench's period.
 pub const TENANTS: usize = 500;
@@ -44,19 +48,6 @@ pub const TENANTS: usize = 500;
 pub const WORKERS: usize = 20;
 /// The enrichment burst sent to one tenant while its export runs.
 pub const BURST: usize = 60;
-
-/// One line of the bench's table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    /// What was measured.
-    pub measure: String,
-    /// The figure, with its unit.
-    pub value: String,
-}
-
-fn row(measure: impl Into<String>, value: impl Into<String>) -> Row {
-    Row { measure: measure.into(), value: value.into() }
-}
 
 /// SQS FIFO's delivery rule, in memory: deduplication ids, and a group's next message only once its
 /// previous one is done.
@@ -110,29 +101,20 @@ impl Fifo {
     }
 }
 
-fn env(fleet: &RunningFleet, dir: &std::path::Path) -> HashMap<&'static str, String> {
-    [
-        ("AZURE_TENANT_ID", fleet.tenants[0].tenant_id()),
-        ("AZURE_CLIENT_ID", "11111111-1111-4111-8111-111111111111".to_string()),
-        ("AZURE_CLIENT_SECRET", "demo-secret-value-do-not-use-in-prod".to_string()),
-        ("AZURE_AUTHORITY_HOST", fleet.url.clone()),
-        ("KEY_VAULT_URL", fleet.url.clone()),
-        ("MDE_API_URL", fleet.url.clone()),
-        ("XDR_API_URL", fleet.url.clone()),
-        ("GRAPH_API_URL", fleet.url.clone()),
-        ("DEFENDER_EXTRA_CA_FILE", dir.join("ca.pem").display().to_string()),
-        ("DEFENDER_LOCAL_MODE", "1".to_string()),
+/// The environment of every worker: the fleet's first tenant as the bootstrap identity, the registry
+/// of all tenants, the directory sink.
+fn env(fleet: &RunningFleet, dir: &std::path::Path) -> Env {
+    let extra = [
         ("DEFENDER_TENANTS_FILE", dir.join("tenants.json").display().to_string()),
         ("EXPORT_DIR", dir.join("out").display().to_string()),
-    ]
-    .into_iter()
-    .collect()
+    ];
+    setup::env(&fleet.url, &fleet.tenants[0].tenant_id(), &dir.join("ca.pem"), &extra)
 }
 
 /// A worker's cold start: its own runtime (tokens, connections, governor) — one Lambda instance.
-async fn worker_state(env: &HashMap<&'static str, String>) -> Result<State, BoxError> {
-    let rt = Runtime::from_config(Config::from_lookup(|k| env.get(k).cloned())?).await?;
-    let cfg = ExportConfig::from_lookup(|k| env.get(k).cloned())?;
+async fn worker_state(env: &Env) -> Result<State, BoxError> {
+    let rt = setup::runtime(env).await?;
+    let cfg = ExportConfig::from_lookup(setup::lookup(env))?;
     Ok(state::build(rt, cfg).await)
 }
 
@@ -151,11 +133,6 @@ fn counts(fleet: &RunningFleet) -> Vec<(usize, usize, usize)> {
         .collect()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
 /// One schedule period of `tenants` tenants through `workers` concurrent workers, then the quota
 /// under contention.
 ///
@@ -172,7 +149,7 @@ pub async fn run(tenants: usize, workers: usize) -> Result<Vec<Row>, BoxError> {
 async fn measure(dir: &std::path::Path, tenants: usize, workers: usize) -> Result<Vec<Row>, BoxError> {
     let fleet = start_fleet(FleetOptions::new(tenants, 17)).await?;
     std::fs::write(dir.join("ca.pem"), &fleet.ca_pem)?;
-    let registry = fleet.registry("11111111-1111-4111-8111-111111111111", "defender-client-secret");
+    let registry = fleet.registry(testkit::demo::APP, "defender-client-secret");
     std::fs::write(dir.join("tenants.json"), registry.to_string())?;
     let env = env(&fleet, dir);
 
@@ -276,7 +253,7 @@ async fn measure(dir: &std::path::Path, tenants: usize, workers: usize) -> Resul
         ),
         row(
             "slowest tenant's lag (its last job's end − period start); median",
-            format!("{slowest:.1} s; {:.1} s", median(lags)),
+            format!("{slowest:.1} s; {:.1} s", median(&lags)),
         ),
         row(
             "Defender calls per tenant vs the minimum (ceil(n / $top) per stream)",
@@ -297,12 +274,8 @@ async fn measure(dir: &std::path::Path, tenants: usize, workers: usize) -> Resul
 /// again), while another "Lambda" — its own runtime — lists the same tenant's alerts [`BURST`] times
 /// at once with the same app, as an enrichment burst would. Quotas are per (tenant, app, endpoint):
 /// both sides spend `mde.alerts.list`'s 100 calls per minute.
-async fn contention(
-    fleet: &RunningFleet,
-    env: &HashMap<&'static str, String>,
-    exporter: &State,
-) -> Result<Vec<Row>, BoxError> {
-    let enrich = Runtime::from_config(Config::from_lookup(|k| env.get(k).cloned())?).await?;
+async fn contention(fleet: &RunningFleet, env: &Env, exporter: &State) -> Result<Vec<Row>, BoxError> {
+    let enrich = setup::runtime(env).await?;
     let before = counts(fleet)[0];
     let tenant = tenant_name(0);
     let name = enrich.registry.iter().find(|t| t.name.as_str() == tenant).ok_or("no tenant t000")?.name.clone();

@@ -2,45 +2,25 @@
 //! Python Lambda a SOC engineer would write by hand (`bench/baseline-python/`), prints one table and
 //! writes it to `bench/results.md`.
 //!
-//! # Layout
-//! - [`functions`] — webhook-enrich's release binary and the Python handler, each in fresh processes
-//!   under the Runtime API emulator: cold start, warm latency, peak RSS (medians of `--runs`).
-//! - [`economy`] — token requests and vault reads for 100 invocations: 100 concurrent callers in one
-//!   process (shared `TokenProvider` + `CachedStore`), and 100 sequential invocations of one container.
-//! - [`artifact`] — deployment zip sizes (both zipped by `bench/zip_artifact.py`).
-//! - [`client`] — the shared library alone: token cache, per-call overhead, paging throughput and memory.
-//! - [`sim`] — the simulator in its own process (optionally with injected latency), its request log
-//!   counted and its timeline read back (sequential round trips before the first answer).
-//! - [`table`] — the one table, medians and ratios.
-//!
-//! The fan-out bench ([`fanout`]: 500 tenants × 2 streams, one schedule period) adds its rows under
-//! `fan-out`.
-//!
-//! The export bench (records/s and RSS at 100k/1M alerts, API calls vs the minimum) adds its rows to
-//! the same [`table::Table`] under the `export` section.
+//! The measuring parts are the library's (`lib.rs` maps them). The export (1M alerts) and the fan-out
+//! (500 tenants) run as their own binaries (`export-bench`, `fanout-bench`, read back through
+//! `part`), so this process's peak RSS, reported in the `shared client` rows, is the shared client's.
 //!
 //! Usage: `defender-bench [--python PATH --baseline DIR --package DIR] [--runs N] [--warm N] [--out FILE]
 //! [--function PATH] [--only functions]` (`--function`: another webhook-enrich build than the one next to
 //! this binary; `--only functions`: the function rows alone, for iterating on the cold start)
 //! (the Makefile passes them; without `--python` the Python column is left empty and says why).
 
-mod artifact;
-mod client;
-mod economy;
-mod export;
-mod fanout;
 mod functions;
-mod signature;
-mod sim;
-mod table;
 
+// `functions` (this binary's own) reaches these as `crate::…`.
+use defender_bench::{
+    BoxError, artifact, client, economy, export, fanout, part, signature, sim,
+    table::{Row, Table, faster, median, quantile, share},
+};
 use functions::{Events, Launch, RunStats};
 use serde_json::Value;
 use std::{path::PathBuf, process::ExitCode};
-use table::{Row, Table, faster, median, quantile, share};
-
-/// Errors end the bench with a message; nothing here is a library.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Command-line options.
 #[derive(Debug)]
@@ -405,19 +385,18 @@ async fn measure(
         _ => table.note("artifact sizes not measured: pass --python and --package (the Makefile does)"),
     }
 
-    // 4. The scheduled export: 1,000,000 generated alerts to the directory sink (the simulator in its own
-    //    process), before the shared-client rows so this process's peak RSS is the export's own.
-    table.extend(export::run(export::ALERTS).await?.into_iter().map(|r| Row::rust_only("export", r.measure, r.value)));
-    // The MSSP fan-out (in-process workers and FIFO queue, a simulated tenant per customer, quotas on).
-    table.extend(
-        fanout::run(fanout::TENANTS, fanout::WORKERS)
-            .await?
-            .into_iter()
-            .map(|r| Row::rust_only("fan-out", r.measure, r.value)),
-    );
+    // 4. The scheduled export (1,000,000 generated alerts to the directory sink) and the MSSP fan-out
+    //    (in-process workers and FIFO queue, a simulated tenant per customer, quotas on), each in its
+    //    own process: their memory is theirs, not the shared client's below.
+    let rows = |section: &'static str, rows: Vec<part::Row>| {
+        rows.into_iter().map(move |r| Row::rust_only(section, r.measure, r.value))
+    };
+    table.extend(rows("export", part::run("export-bench", &[export::ALERTS.to_string()]).await?));
+    let sizes = [fanout::TENANTS.to_string(), fanout::WORKERS.to_string()];
+    table.extend(rows("fan-out", part::run("fanout-bench", &sizes).await?));
 
     // 5. Refusing unauthenticated webhooks: the signature check with 1, 8 and 1,000 bogus signatures.
-    table.extend(signature::run().into_iter().map(|r| Row::rust_only("signature", r.measure, r.value)));
+    table.extend(rows("signature", signature::run()));
 
     // 6. The shared library alone.
     table.extend(client::bench(dir).await?);
@@ -429,6 +408,10 @@ async fn measure(
          /var/task is read-only, so a zip without .pyc compiles on every cold start: this favours Python).",
         args.warm
     ));
+    table.note(
+        "export and fan-out rows: each part runs as its own process (export-bench, fanout-bench; the rows read \
+         back from its output), so its memory is its own and the shared client's peak RSS is this process's.",
+    );
     table.note(
         "Rust's cold start runs its permission self-check (token claims vs. the endpoints it calls), which the \
          Python handler does not do, beside the first request: its tokens are fetched with the others.",

@@ -5,20 +5,12 @@
 //! before any hashing, so the last rows stay within a few times the first. Median of many runs, in
 //! process (no Lambda, no network): the signature check alone.
 
+use crate::part::{Row, row};
 use defender_shared::{
     secret::SecretString,
     webhook::{self, MAX_CANDIDATES},
 };
 use std::time::{Duration, Instant};
-
-/// One line of the bench's table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    /// What was measured.
-    pub measure: String,
-    /// The figure, with its unit.
-    pub value: String,
-}
 
 const BODY: usize = 256 * 1024;
 const NOW: i64 = 1_795_757_400;
@@ -68,17 +60,14 @@ pub fn run() -> Vec<Row> {
     let us = |d: Duration| format!("{:.0} µs", d.as_secs_f64() * 1e6);
     let ratio = |d: Duration| d.as_secs_f64() / one.as_secs_f64().max(1e-9);
     vec![
-        Row {
-            measure: "refuse a 256 KiB webhook, 1 bogus signature (median)".into(),
-            value: format!("{} ({o1})", us(one)),
-        },
-        Row {
-            measure: format!("the same, {MAX_CANDIDATES} bogus signatures (the most accepted)"),
-            value: format!("{} ({:.2}x; {o8})", us(most), ratio(most)),
-        },
-        Row {
-            measure: "the same, 1,000 bogus signatures (~48 KB header)".into(),
-            value: format!("{} ({:.2}x; {o1000})", us(thousand), ratio(thousand)),
-        },
+        row("refuse a 256 KiB webhook, 1 bogus signature (median)", format!("{} ({o1})", us(one))),
+        row(
+            format!("the same, {MAX_CANDIDATES} bogus signatures (the most accepted)"),
+            format!("{} ({:.2}x; {o8})", us(most), ratio(most)),
+        ),
+        row(
+            "the same, 1,000 bogus signatures (~48 KB header)",
+            format!("{} ({:.2}x; {o1000})", us(thousand), ratio(thousand)),
+        ),
     ]
 }

@@ -22,6 +22,12 @@ pub struct Sim {
     http: reqwest::Client,
 }
 
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim").field("url", &self.url).field("ca_path", &self.ca_path).finish_non_exhaustive()
+    }
+}
+
 impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -41,7 +41,8 @@ pub struct Table {
     notes: Vec<String>,
 }
 
-fn cell(s: &str) -> String {
+/// `s` as a Markdown table cell (`|` escaped, a newline a space).
+pub fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
@@ -84,48 +85,49 @@ impl Table {
     }
 }
 
-/// The median of `v` (NaN for none).
-pub fn median(v: &[f64]) -> f64 {
+/// The finite values of `v`, sorted.
+fn sorted(v: &[f64]) -> Vec<f64> {
     let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if s.is_empty() {
-        return f64::NAN;
-    }
     s.sort_by(f64::total_cmp);
-    let n = s.len();
-    if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 }
+    s
 }
 
-/// The `p` quantile of `v` (nearest rank).
-pub fn quantile(v: &[f64], p: f64) -> f64 {
-    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if s.is_empty() {
-        return f64::NAN;
+/// The median of `v` (NaN for none).
+pub fn median(v: &[f64]) -> f64 {
+    let s = sorted(v);
+    match s.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
     }
-    s.sort_by(f64::total_cmp);
+}
+
+/// The `p` quantile of `v` (nearest rank; NaN for none).
+pub fn quantile(v: &[f64], p: f64) -> f64 {
+    let s = sorted(v);
     let i = ((s.len() as f64 - 1.0) * p).round() as usize;
-    s[i.min(s.len() - 1)]
+    s.get(i.min(s.len().saturating_sub(1))).copied().unwrap_or(f64::NAN)
+}
+
+/// `figure`, and whether it meets `target` (`(met, "≥ 15x")`) when there is one.
+fn against(figure: String, target: Option<(bool, String)>) -> String {
+    match target {
+        Some((true, t)) => format!("{figure} (target {t}: met)"),
+        Some((false, t)) => format!("{figure} (target {t}: NOT met)"),
+        None => figure,
+    }
 }
 
 /// `python / rust` as "N.Nx faster", with a target check when given.
 pub fn faster(rust: f64, python: f64, target: Option<f64>) -> String {
     let x = python / rust;
-    let base = format!("{x:.1}x faster");
-    match target {
-        Some(t) if x >= t => format!("{base} (target ≥ {t}x: met)"),
-        Some(t) => format!("{base} (target ≥ {t}x: NOT met)"),
-        None => base,
-    }
+    against(format!("{x:.1}x faster"), target.map(|t| (x >= t, format!("≥ {t}x"))))
 }
 
 /// `rust / python` as "1/N.N", with a target check when given (`target` is the largest accepted share).
 pub fn share(rust: f64, python: f64, target_denominator: Option<f64>) -> String {
     let d = python / rust;
-    let base = format!("1/{d:.1}");
-    match target_denominator {
-        Some(t) if d >= t => format!("{base} (target ≤ 1/{t}: met)"),
-        Some(t) => format!("{base} (target ≤ 1/{t}: NOT met)"),
-        None => base,
-    }
+    against(format!("1/{d:.1}"), target_denominator.map(|t| (d >= t, format!("≤ 1/{t}"))))
 }
 
 #[cfg(test)]
@@ -141,6 +143,9 @@ mod tests {
         assert_eq!(faster(10.0, 200.0, Some(15.0)), "20.0x faster (target ≥ 15x: met)");
         assert_eq!(faster(10.0, 100.0, Some(15.0)), "10.0x faster (target ≥ 15x: NOT met)");
         assert_eq!(share(10.0, 50.0, Some(4.0)), "1/5.0 (target ≤ 1/4: met)");
+        assert_eq!(share(10.0, 30.0, Some(4.0)), "1/3.0 (target ≤ 1/4: NOT met)");
+        assert_eq!(share(10.0, 30.0, None), "1/3.0");
+        assert!(quantile(&[], 0.5).is_nan());
     }
 
     #[test]

@@ -14,26 +14,21 @@ use defender_shared::{config::Config, runtime::Runtime, secret::SecretString, we
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
 use std::{
-    collections::HashMap,
     io::Write,
     path::PathBuf,
     sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
-use tenant_sim::{RunningSim, SimOptions};
+use tenant_sim::SimOptions;
+use testkit::{
+    SimEnv,
+    demo::{POLICY_WITH_READER, PUBLIC_CLIENT},
+};
 use tokio::task::JoinHandle;
 
-/// The demo app with every read and response role and vault access.
-pub const APP: &str = "11111111-1111-4111-8111-111111111111";
-/// The demo public client (device code, refresh tokens).
-pub const PUBLIC_APP: &str = "33333333-3333-4333-8333-333333333333";
-/// A chat user with every permission.
-pub const ANALYST: &str = "U0ANALYST";
-/// A chat user who may only read.
-pub const READER: &str = "U0READER";
-const POLICY: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{
-    "T0001:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan","restrict"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan","restrict"],
-    "T0001:U0READER":["read"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0READER":["read"]}}}"#;
+/// The demo app (every read and response role, vault access), the chat users — the analyst with every
+/// right, the reader who may only read — and the clock: the test kit's.
+pub use testkit::demo::{ANALYST, APP, READER, now};
 
 /// Why the stack could not start (a message for the soak's report).
 pub type StackError = String;
@@ -129,15 +124,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Unix seconds now.
-pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
 /// The running stack.
 pub struct Stack {
-    /// The simulated tenant.
-    pub sim: RunningSim,
+    /// The simulated tenant (its CA file and the stack's directory with it; derefs to
+    /// [`tenant_sim::RunningSim`]).
+    pub sim: SimEnv,
     /// Secret values in use.
     pub secrets: Secrets,
     /// webhook-enrich's handler state.
@@ -156,7 +147,6 @@ pub struct Stack {
     pub posts: Posts,
     /// Worker jobs started (their handles, to find a panic).
     pub jobs: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    dir: PathBuf,
     drain: JoinHandle<()>,
 }
 
@@ -172,7 +162,6 @@ impl Drop for Stack {
         for j in lock(&self.jobs).iter() {
             j.abort();
         }
-        std::fs::remove_dir_all(&self.dir).ok();
     }
 }
 
@@ -195,12 +184,6 @@ async fn receiver() -> Result<(String, Posts), StackError> {
         axum::serve(listener, app).await.ok();
     });
     Ok((format!("http://{addr}/hook/"), posts))
-}
-
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::SeqCst)
 }
 
 impl Stack {
@@ -237,10 +220,10 @@ impl Stack {
         if let Some(rt) = &secrets.refresh_token {
             vault.insert("alice-rt".into(), rt.clone());
         }
-        let sim = tenant_sim::start(sim_opts).await.map_err(|e| err("simulator")(&e))?;
+        let sim = SimEnv::around(tenant_sim::start(sim_opts).await.map_err(|e| err("simulator")(&e))?);
         if let Some(rt) = &secrets.refresh_token {
             let grant = tenant_sim::state::RefreshGrant {
-                client_id: PUBLIC_APP.into(),
+                client_id: PUBLIC_CLIENT.into(),
                 upn: "alice@contoso.com".into(),
                 expires_at: chrono::Utc::now() + chrono::TimeDelta::days(90),
                 redeemed: false,
@@ -248,46 +231,35 @@ impl Stack {
             lock(&sim.sim.tenant).refresh_tokens.insert(rt.clone(), grant);
         }
 
-        let dir = std::env::temp_dir().join(format!("defender-soak-{}-{}", std::process::id(), unique()));
-        std::fs::create_dir_all(&dir).map_err(|e| err("temp dir")(&e))?;
-        let ca = dir.join("ca.pem");
-        std::fs::write(&ca, &sim.ca_pem).map_err(|e| err("ca")(&e))?;
         let mut tenants = vec![json!({"name": "default", "tenant_id": sim.tenant_id(), "client_id": APP,
             "credential": {"kind": "client_secret", "secret_name": "defender-client-secret"},
             "allowed_actions": ["isolate", "unisolate", "scan"],
             "api_overrides": {"mde": sim.url, "xdr": sim.url, "graph": sim.url}})];
         if secrets.refresh_token.is_some() {
-            tenants.push(json!({"name": "alice", "tenant_id": sim.tenant_id(), "client_id": PUBLIC_APP,
-                "credential": {"kind": "user", "refresh_token_secret": "alice-rt", "client_id": PUBLIC_APP},
+            tenants.push(json!({"name": "alice", "tenant_id": sim.tenant_id(), "client_id": PUBLIC_CLIENT,
+                "credential": {"kind": "user", "refresh_token_secret": "alice-rt", "client_id": PUBLIC_CLIENT},
                 "api_overrides": {"mde": sim.url, "xdr": sim.url, "graph": sim.url}}));
         }
-        let registry = dir.join("tenants.json");
+        let registry = sim.dir.join("tenants.json");
         // Two tenants when a user tenant is seeded: the one webhook sender is bound to both.
         let names: Vec<Value> = tenants.iter().map(|t| t["name"].clone()).collect();
         let senders = json!([{"name": "soak", "secrets": ["webhook-secret"], "tenants": names}]);
         std::fs::write(&registry, json!({"tenants": tenants, "senders": senders}).to_string())
             .map_err(|e| err("registry")(&e))?;
-        let export_dir = dir.join("export");
+        let export_dir = sim.dir.join("export");
         let (hooks, posts) = receiver().await?;
-        let env: HashMap<&str, String> = [
-            // The bootstrap identity (vault access) is the app's, its secret inline as a Lambda would
-            // get it from its environment; the tenants' credentials come from the registry.
-            ("AZURE_TENANT_ID", sim.tenant_id()),
-            ("AZURE_CLIENT_ID", APP.into()),
+        // The kit's function environment; the bootstrap identity (vault access) is the app's, its secret
+        // inline as a Lambda would get it from its environment; the tenants' credentials come from the
+        // registry.
+        let env = sim.env_with(&[
             ("AZURE_CLIENT_SECRET", secrets.client_secret.clone()),
-            ("AZURE_AUTHORITY_HOST", sim.url.clone()),
-            ("KEY_VAULT_URL", sim.url.clone()),
             ("DEFENDER_TENANTS_FILE", registry.display().to_string()),
-            ("DEFENDER_EXTRA_CA_FILE", ca.display().to_string()),
-            ("DEFENDER_LOCAL_MODE", "1".into()),
             ("DEFENDER_SECRET_TTL_SECONDS", opts.secret_ttl_s.to_string()),
-            ("CHATOPS_RBAC", POLICY.into()),
+            ("CHATOPS_RBAC", POLICY_WITH_READER.into()),
             ("CHATOPS_RESPONSE_URL_PREFIXES", hooks.clone()),
             ("WEBHOOK_CALLBACK_URL", format!("{hooks}enrich-callback")),
             ("EXPORT_DIR", export_dir.display().to_string()),
-        ]
-        .into_iter()
-        .collect();
+        ]);
         let lookup = |k: &str| env.get(k).cloned();
         let runtime = || async {
             let config = Config::from_lookup(lookup).map_err(|e| err("config")(&e))?;
@@ -330,7 +302,7 @@ impl Stack {
         } else {
             None
         };
-        Ok(Self { sim, secrets, enrich, chat, worker, export, export_dir, hooks, posts, jobs, dir, drain })
+        Ok(Self { sim, secrets, enrich, chat, worker, export, export_dir, hooks, posts, jobs, drain })
     }
 
     /// A signed API Gateway v2 webhook event.
@@ -354,19 +326,9 @@ impl Stack {
         answer(webhook_enrich::handler::handle(&self.enrich, req).await)
     }
 
-    /// A slash command's form body.
+    /// A slash command's form body (the kit's), its replies going to the receiver's `hook`.
     pub fn slash_body(&self, user: &str, text: &str, hook: &str) -> String {
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("team_id", "T0001")
-            .append_pair("api_app_id", "A0DEFENDER")
-            .append_pair("channel_id", "C2147483705")
-            .append_pair("user_id", user)
-            .append_pair("user_name", &user.to_lowercase())
-            .append_pair("command", "/defender")
-            .append_pair("text", text)
-            .append_pair("response_url", &format!("{}{hook}", self.hooks))
-            .append_pair("trigger_id", "13345224609.738474920.8088930838d88f008e0")
-            .finish()
+        testkit::slack::slash_command(user, text, &format!("{}{hook}", self.hooks))
     }
 
     /// A button press's form body.

@@ -39,9 +39,8 @@ pub use testkit::{
 };
 pub const ISOLATED: &str = "ws-fin-014.contoso.com";
 pub const SHARED_IP: &str = "10.20.30.66";
-pub const POLICY: &str = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"tenants":{"default":{
-    "T0001:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan","restrict"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["read","hunt","incident","isolate","unisolate","scan","restrict"],
-    "T0001:U0READER":["read"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0READER":["read"]}}}"#;
+/// The analyst with every right, the reader with `read` only (the kit's, shared with the soak).
+pub use testkit::demo::POLICY_WITH_READER as POLICY;
 
 pub type Posts = Arc<Mutex<Vec<(String, Value)>>>;
 
@@ -61,7 +60,7 @@ pub struct Rig {
 /// The bot token the Slack stand-in accepts (the rig stores it in the vault as `slack-bot-token`).
 pub const BOT_TOKEN: &str = "xoxb-0000000001-0000000002-stand-in-bot-token";
 /// The channel of the rig's commands; the bot is a member.
-pub const CHANNEL: &str = "C2147483705";
+pub use testkit::slack::CHANNEL;
 
 /// What the Slack stand-in holds besides the accepted `response_url` posts.
 #[derive(Debug, Default)]
@@ -433,20 +432,7 @@ impl Rig {
 
     pub fn slash_body(&self, user: &str, text: &str, hook: &str) -> String {
         self.issue(hook);
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("token", "gIkuvaNzQIHg97ATvDxqgjtO")
-            .append_pair("team_id", "T0001")
-            .append_pair("api_app_id", "A0DEFENDER")
-            .append_pair("team_domain", "contoso")
-            .append_pair("channel_id", "C2147483705")
-            .append_pair("channel_name", "soc")
-            .append_pair("user_id", user)
-            .append_pair("user_name", &user.to_lowercase())
-            .append_pair("command", "/defender")
-            .append_pair("text", text)
-            .append_pair("response_url", &format!("{}{hook}", self.hooks))
-            .append_pair("trigger_id", "13345224609.738474920.8088930838d88f008e0")
-            .finish()
+        testkit::slack::slash_command(user, text, &format!("{}{hook}", self.hooks))
     }
 
     pub async fn slash(&self, user: &str, text: &str, hook: &str) -> (StatusCode, Value) {

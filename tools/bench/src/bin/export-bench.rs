@@ -1,36 +1,16 @@
 //! The scheduled-export part of `make bench` on its own (`cargo run --release -p defender-bench --bin
-//! export-bench [alerts]`, after `cargo build --release -p tenant-sim`): prints its table. `alerts`
-//! (default 1,000,000) makes a reduced run.
+//! export-bench [alerts]`, after `cargo build --release -p tenant-sim`): prints its table, which
+//! `defender-bench` runs it for and reads back. `alerts` (default 1,000,000) makes a reduced run.
 
-#[path = "../export.rs"]
-mod export;
-
+use defender_bench::{export, part};
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let alerts = match std::env::args().nth(1).map(|a| a.parse::<u64>()) {
-        None => export::ALERTS,
-        Some(Ok(n)) if n > 0 => n,
-        Some(_) => {
-            eprintln!("export-bench: the argument is a whole number of alerts");
-            return ExitCode::FAILURE;
-        }
+    let rows = match std::env::args().nth(1).map(|a| a.parse::<u64>()) {
+        None => export::run(export::ALERTS).await,
+        Some(Ok(n)) if n > 0 => export::run(n).await,
+        Some(_) => Err("the argument is a whole number of alerts".into()),
     };
-    match export::run(alerts).await {
-        Ok(rows) => {
-            let build = if cfg!(debug_assertions) { "debug build" } else { "release build" };
-            println!("scheduled-export against tenant-sim ({build}, simulator in its own process)");
-            println!("| measure | value |");
-            println!("|---|---|");
-            for r in rows {
-                println!("| {} | {} |", r.measure, r.value);
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("export-bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    part::report("export-bench", "scheduled-export against tenant-sim (simulator in its own process)", rows)
 }
