@@ -7,7 +7,11 @@
 //! - [`sim`] — "point this function at the simulator": [`SimEnv`] starts the simulated tenant, writes
 //!   its CA to a file and gives the environment a function reads ([`SimEnv::env`], [`SimEnv::lookup`],
 //!   [`SimEnv::runtime`]); [`sim::requests`] reads the simulator's request log.
+//! - [`binary`] — a function's real binary under the Runtime API emulator ([`Binary`]): an invocation
+//!   that fails shows the binary's stderr.
 //! - [`receiver`] — the one `response_url` receiver ([`Receiver`]): Slack's 5 posts in 30 minutes.
+//! - [`recorded`] — the recorded real responses of `contract/real-responses/`: the entities of one
+//!   kind ([`recorded::entities`]) and their typed views as page items ([`recorded::typed`]).
 //! - [`moto`] — the one moto starter ([`Moto`]): the AWS stand-in, open or with IAM enforced from a
 //!   [`moto::Plan`] (`strict_moto.py`, beside this crate's `Cargo.toml`).
 //!
@@ -23,11 +27,14 @@
 // A test kit: a set-up that fails must fail the test that asked for it, loudly.
 #![allow(clippy::panic)]
 
+pub mod binary;
 pub mod demo;
 pub mod moto;
 pub mod receiver;
+pub mod recorded;
 pub mod sim;
 
+pub use binary::Binary;
 pub use moto::Moto;
 pub use receiver::Receiver;
 pub use sim::SimEnv;
