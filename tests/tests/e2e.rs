@@ -17,11 +17,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use defender_shared::secret::SecretString;
 use local_runner::{
     env::{self, ANALYST},
     events,
-    moto::{EventSource, TemplateAws, resolve_template},
+    moto::{EventSource, TemplateAws},
     paths::Paths,
     stack::{Answer, Function, LambdaWatch, send},
 };
@@ -43,14 +45,7 @@ struct Stack {
 
 /// The template's AWS side in a fresh moto, IAM enforced.
 async fn template_aws() -> TemplateAws {
-    let params = [
-        ("TenantId", "00000000-0000-4000-8000-000000000001"),
-        ("ReaderClientId", env::APP),
-        ("ResponderClientId", env::RESPONDER_APP),
-        ("KeyVaultUrl", "https://kv-e2e.vault.azure.net"),
-    ];
-    let resolved = resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"));
-    TemplateAws::start(resolved, None).await.unwrap_or_else(|e| panic!("{e}"))
+    TemplateAws::start(common::resolved("kv-e2e", &[]), None).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 impl Drop for Stack {

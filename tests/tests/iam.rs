@@ -12,12 +12,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use aws_sdk_s3::config::{BehaviorVersion, Credentials as S3Credentials, Region};
 use defender_shared::secret::SecretString;
 use local_runner::{
     env::{self, ANALYST},
     events,
-    moto::{Credentials, EventSource, Statement, TemplateAws, resolve_template, statements},
+    moto::{Credentials, EventSource, Statement, TemplateAws, statements},
     paths::Paths,
     stack::{Function, LambdaWatch, send},
 };
@@ -396,14 +398,7 @@ async fn removing_any_one_statement_from_a_function_role_breaks_that_functions_p
 // The template on a new account, and every setting reachable from a parameter.
 
 fn resolved_with(extra: &[(&str, &str)]) -> Value {
-    let mut params = vec![
-        ("TenantId", "00000000-0000-4000-8000-000000000001"),
-        ("ReaderClientId", env::APP),
-        ("ResponderClientId", env::RESPONDER_APP),
-        ("KeyVaultUrl", "https://kv-iam.vault.azure.net"),
-    ];
-    params.extend_from_slice(extra);
-    resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"))
+    common::resolved("kv-iam", extra)
 }
 
 fn env_of(r: &Value, binary: &str) -> std::collections::HashMap<String, String> {

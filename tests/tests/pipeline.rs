@@ -16,6 +16,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials as EbCredentials, Region};
 use defender_shared::{events::DetailType, secret::SecretString};
 use local_runner::{
@@ -39,17 +41,15 @@ const BUS: &str = "soc-bus";
 const EVENTS_QUEUE: &str = "soc-events";
 
 fn resolved() -> Value {
-    let params = [
-        ("TenantId", "00000000-0000-4000-8000-000000000001"),
-        ("ReaderClientId", env::APP),
-        ("ResponderClientId", env::RESPONDER_APP),
-        ("KeyVaultUrl", "https://kv-pipe.vault.azure.net"),
-        ("ExportNotifications", "enabled"),
-        ("EventBusName", BUS),
-        ("EventMinSeverity", "Informational"),
-        ("GlueTable", "enabled"),
-    ];
-    resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"))
+    common::resolved(
+        "kv-pipe",
+        &[
+            ("ExportNotifications", "enabled"),
+            ("EventBusName", BUS),
+            ("EventMinSeverity", "Informational"),
+            ("GlueTable", "enabled"),
+        ],
+    )
 }
 
 struct Stack {
