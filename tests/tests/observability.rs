@@ -18,8 +18,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use defender_shared::{metrics, secret::SecretString};
 use lambda_emu::Emulator;
 use local_runner::{
@@ -321,7 +319,7 @@ async fn every_function_logs_json_lines_with_context_valid_emf_and_no_secret() {
         .await;
     let sqs = aws_sdk_sqs::Client::new(&conf);
     let queue = sqs.create_queue().queue_name("obs-jobs").send().await.unwrap().queue_url.unwrap();
-    common::create_idempotency_table(&aws_sdk_dynamodb::Client::new(&conf), "obs-idem").await;
+    testkit::aws::create_idempotency_table(&aws_sdk_dynamodb::Client::new(&conf), "obs-idem").await;
     let mut chat_env = base.clone();
     chat_env.extend(aws);
     chat_env.push(("DEFENDER_ALLOWED_ACTIONS".into(), "isolate,unisolate,scan".into()));

@@ -31,8 +31,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use defender_shared::secret::SecretString;
 use local_runner::{
     env::{ANALYST, APP, APP_SECRET, RESPONDER_APP, RESPONDER_SECRET},
@@ -84,7 +82,7 @@ async fn create_aws_resources(r: &Resolved, moto: &str) {
                 let url = sqs.create_queue().queue_name(&queue).send().await.unwrap().queue_url.unwrap();
                 assert!(url.ends_with(&format!("/{queue}")), "{id}: {url}");
             }
-            "AWS::DynamoDB::Table" => common::create_idempotency_table(&ddb, &name).await,
+            "AWS::DynamoDB::Table" => testkit::aws::create_idempotency_table(&ddb, &name).await,
             _ => {}
         }
     }

@@ -267,18 +267,10 @@ async fn planted_links_in_endpoint_text_and_reasons_are_inert_in_slack_and_teams
     assert!(said.contains("Reason: &#91;Open in Defender&#93;&#40;https://evil.example/y&#41;"), "{said}");
 }
 
-/// The strict simulator's list order (tenant-sim `keyed_hash` of the id): replicated to build an
-/// order that is adverse for certain, not by chance.
+/// The strict simulator's list order (its `keyed_hash` of the id): to build an order that is adverse
+/// for certain, not by chance.
 fn sim_rank(key: u64, id: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ key;
-    for b in id.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
+    tenant_sim::defender::keyed_hash(key, id.as_bytes())
 }
 
 #[tokio::test(flavor = "multi_thread")]

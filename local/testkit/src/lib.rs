@@ -7,6 +7,8 @@
 //! - [`sim`] — "point this function at the simulator": [`SimEnv`] starts the simulated tenant, writes
 //!   its CA to a file and gives the environment a function reads ([`SimEnv::env`], [`SimEnv::lookup`],
 //!   [`SimEnv::runtime`]); [`sim::requests`] reads the simulator's request log.
+//! - [`aws`] — what the tests create on moto themselves: the chat-ops idempotency table
+//!   ([`aws::create_idempotency_table`]).
 //! - [`binary`] — a function's real binary under the Runtime API emulator ([`Binary`]): an invocation
 //!   that fails shows the binary's stderr.
 //! - [`receiver`] — the one `response_url` receiver ([`Receiver`]): Slack's 5 posts in 30 minutes.
@@ -27,6 +29,7 @@
 // A test kit: a set-up that fails must fail the test that asked for it, loudly.
 #![allow(clippy::panic)]
 
+pub mod aws;
 pub mod binary;
 pub mod demo;
 pub mod moto;

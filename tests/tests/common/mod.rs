@@ -1,5 +1,4 @@
-//! What the stack tests share: the template resolved for the demo tenant's apps, and the chat-ops
-//! idempotency table as the template defines it.
+//! What the stack tests share: the template resolved for the demo tenant's apps.
 
 #![allow(dead_code)]
 
@@ -18,19 +17,4 @@ pub fn resolved(vault: &str, extra: &[(&str, &str)]) -> Value {
     ];
     params.extend_from_slice(extra);
     resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Creates the idempotency table `name` as the template's (`pk` the hash key, on demand).
-pub async fn create_idempotency_table(ddb: &aws_sdk_dynamodb::Client, name: &str) {
-    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-    ddb.create_table()
-        .table_name(name)
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
 }

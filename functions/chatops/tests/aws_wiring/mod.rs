@@ -7,9 +7,6 @@
 
 #![allow(dead_code)]
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
-};
 use defender_shared::{secret::SecretString, webhook};
 use lambda_emu::Emulator;
 use serde_json::{Value, json};
@@ -96,24 +93,7 @@ pub fn aws_conf(url: &str) -> aws_config::SdkConfig {
 /// Creates the idempotency table `name` as the template does; answers a client on it.
 pub async fn create_table(conf: &aws_config::SdkConfig, name: &str) -> aws_sdk_dynamodb::Client {
     let c = aws_sdk_dynamodb::Client::new(conf);
-    c.create_table()
-        .table_name(name)
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    c.update_time_to_live()
-        .table_name(name)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build().unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    testkit::aws::create_idempotency_table(&c, name).await;
     c
 }
 

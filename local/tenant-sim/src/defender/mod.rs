@@ -223,8 +223,9 @@ fn throttled(ep: &Endpoint, t: &crate::quota::Throttled, now: DateTime<Utc>) -> 
     e.render(ep.api, now)
 }
 
-/// A keyed 64-bit hash (FNV-1a, then the SplitMix64 finaliser): the strict simulator's order.
-pub(crate) fn keyed_hash(key: u64, bytes: &[u8]) -> u64 {
+/// A keyed 64-bit hash (FNV-1a, then the SplitMix64 finaliser): the strict simulator's order (public
+/// so that a test can build an order that is adverse for certain).
+pub fn keyed_hash(key: u64, bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ key;
     for b in bytes {
         h ^= u64::from(*b);
