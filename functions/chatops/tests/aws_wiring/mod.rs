@@ -121,17 +121,7 @@ pub async fn records(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
 /// The form body of the analyst's `/defender <text>` in `C1` of the demo workspace, answered at
 /// `response_url`.
 pub fn slash_form(text: &str, response_url: &str) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("team_id", "T0001")
-        .append_pair("api_app_id", "A0DEFENDER")
-        .append_pair("channel_id", "C1")
-        .append_pair("user_id", "U0ANALYST")
-        .append_pair("user_name", "analyst")
-        .append_pair("command", "/defender")
-        .append_pair("text", text)
-        .append_pair("response_url", response_url)
-        .append_pair("trigger_id", "1.2.3")
-        .finish()
+    testkit::slack::slash_form("U0ANALYST", "C1", text, response_url)
 }
 
 /// The API Gateway v2 fixture carrying `body`, signed now with the simulator's Slack signing secret.

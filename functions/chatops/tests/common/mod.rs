@@ -433,20 +433,7 @@ impl Rig {
 
     pub fn slash_body(&self, user: &str, text: &str, hook: &str) -> String {
         self.issue(hook);
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("token", "gIkuvaNzQIHg97ATvDxqgjtO")
-            .append_pair("team_id", "T0001")
-            .append_pair("api_app_id", "A0DEFENDER")
-            .append_pair("team_domain", "contoso")
-            .append_pair("channel_id", "C2147483705")
-            .append_pair("channel_name", "soc")
-            .append_pair("user_id", user)
-            .append_pair("user_name", &user.to_lowercase())
-            .append_pair("command", "/defender")
-            .append_pair("text", text)
-            .append_pair("response_url", &format!("{}{hook}", self.hooks))
-            .append_pair("trigger_id", "13345224609.738474920.8088930838d88f008e0")
-            .finish()
+        testkit::slack::slash_form(user, CHANNEL, text, &format!("{}{hook}", self.hooks))
     }
 
     pub async fn slash(&self, user: &str, text: &str, hook: &str) -> (StatusCode, Value) {
