@@ -539,6 +539,7 @@ impl ChatOpsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use testkit::settings::only;
 
     const POLICY: &str = r#"{"catch_all":{"tenant":"default"},"routes":{"C9":"fabrikam"},
         "slack":{"app_id":"A1","workspaces":["T1"]},
@@ -694,26 +695,17 @@ mod tests {
             (c.queue_url.as_deref(), c.idempotency_table.as_deref(), c.user_client_id.as_ref()),
             (None, None, None)
         );
-        let e = ChatOpsConfig::from_lookup(|k| match k {
-            "CHATOPS_RBAC" => Some(POLICY.into()),
-            "CHATOPS_RECHECK_S" => Some("1000".into()),
-            _ => None,
-        })
-        .unwrap_err();
+        let e =
+            ChatOpsConfig::from_lookup(only(&[("CHATOPS_RBAC", POLICY), ("CHATOPS_RECHECK_S", "1000")])).unwrap_err();
         assert_eq!(e.to_string(), "CHATOPS_RECHECK_S: '1000' is not 5-900 seconds");
         assert_eq!(ChatOpsConfig::from_lookup(|_| None).unwrap_err().var, "CHATOPS_RBAC");
-        let e = ChatOpsConfig::from_lookup(|k| match k {
-            "CHATOPS_RBAC" => Some(POLICY.into()),
-            "CHATOPS_CONFIRM_TTL_S" => Some("5".into()),
-            _ => None,
-        })
-        .unwrap_err();
+        let e =
+            ChatOpsConfig::from_lookup(only(&[("CHATOPS_RBAC", POLICY), ("CHATOPS_CONFIRM_TTL_S", "5")])).unwrap_err();
         assert_eq!(e.var, "CHATOPS_CONFIRM_TTL_S");
-        let e = ChatOpsConfig::from_lookup(|k| match k {
-            "CHATOPS_RBAC" => Some(POLICY.into()),
-            "CHATOPS_RESPONSE_URL_PREFIXES" => Some("http://evil.example/".into()),
-            _ => None,
-        })
+        let e = ChatOpsConfig::from_lookup(only(&[
+            ("CHATOPS_RBAC", POLICY),
+            ("CHATOPS_RESPONSE_URL_PREFIXES", "http://evil.example/"),
+        ]))
         .unwrap_err();
         assert_eq!(e.var, "CHATOPS_RESPONSE_URL_PREFIXES");
     }

@@ -14,6 +14,8 @@
 //! - [`receiver`] — the one `response_url` receiver ([`Receiver`]): Slack's 5 posts in 30 minutes.
 //! - [`recorded`] — the recorded real responses of `contract/real-responses/`: the entities of one
 //!   kind ([`recorded::entities`]) and their typed views as page items ([`recorded::typed`]).
+//! - [`settings`] — a settings lookup holding given variables only ([`settings::only`]), for the
+//!   functions' `from_lookup` constructors.
 //! - [`slack`] — what Slack posts: a slash command's form body ([`slack::slash_form`]).
 //! - [`moto`] — the one moto starter ([`Moto`]): the AWS stand-in, open or with IAM enforced from a
 //!   [`moto::Plan`] (`strict_moto.py`, beside this crate's `Cargo.toml`).
@@ -36,6 +38,7 @@ pub mod demo;
 pub mod moto;
 pub mod receiver;
 pub mod recorded;
+pub mod settings;
 pub mod sim;
 pub mod slack;
 
