@@ -17,46 +17,44 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use defender_shared::secret::SecretString;
 use local_runner::{
     env::{self, ANALYST},
     events,
-    moto::{EventSource, TemplateAws, resolve_template},
-    paths::Paths,
-    stack::{Answer, Function, LambdaWatch, send},
+    moto::{EventSource, TemplateAws},
+    stack::{Answer, Function, send},
 };
 use serde_json::{Value, json};
-use std::{io::Read, path::PathBuf, time::Duration};
+use std::{io::Read, time::Duration};
 use tenant_sim::{RunningSim, SimOptions};
-use testkit::{Receiver, SimEnv, sim::requests as sim_requests};
+use testkit::sim::requests as sim_requests;
 
 const T: Duration = Duration::from_secs(90);
 
+/// The shared stack and the template's AWS side it runs against.
 struct Stack {
-    sim: SimEnv,
-    watch: LambdaWatch,
-    hooks: Receiver,
-    dir: PathBuf,
-    functions: Vec<Function>,
+    st: common::Stack,
     aws: TemplateAws,
+}
+
+impl std::ops::Deref for Stack {
+    type Target = common::Stack;
+    fn deref(&self) -> &common::Stack {
+        &self.st
+    }
+}
+
+impl std::ops::DerefMut for Stack {
+    fn deref_mut(&mut self) -> &mut common::Stack {
+        &mut self.st
+    }
 }
 
 /// The template's AWS side in a fresh moto, IAM enforced.
 async fn template_aws() -> TemplateAws {
-    let params = [
-        ("TenantId", "00000000-0000-4000-8000-000000000001"),
-        ("ReaderClientId", env::APP),
-        ("ResponderClientId", env::RESPONDER_APP),
-        ("KeyVaultUrl", "https://kv-e2e.vault.azure.net"),
-    ];
-    let resolved = resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"));
-    TemplateAws::start(resolved, None).await.unwrap_or_else(|e| panic!("{e}"))
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.dir).ok();
-    }
+    TemplateAws::start(common::resolved("kv-e2e", &[]), None).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The simulator, the emulator and `functions`, each with its local environment on the Microsoft
@@ -74,31 +72,8 @@ async fn stack_with(
     extra: impl Fn(&RunningSim, &std::path::Path) -> Vec<(String, String)>,
 ) -> Stack {
     let aws = template_aws().await;
-    let paths = Paths::discover();
-    for f in functions {
-        if let Err(e) = paths.binary(f) {
-            panic!("{e}");
-        }
-    }
-    let sim = SimEnv::start(opts).await;
-    let (dir, ca) = (sim.dir.join(tag), sim.ca.clone());
-    std::fs::create_dir_all(&dir).unwrap();
-    let hooks = Receiver::start().await.unwrap();
-    let watch = LambdaWatch::start(&paths, &dir).await.unwrap_or_else(|e| panic!("{e}"));
-    let base = env::base(&sim.url, &sim.tenant_id(), &ca);
-    let extra = extra(&sim.running, &dir);
-    let functions = functions
-        .iter()
-        .map(|f| {
-            let mut env = env::for_function(&base, f, &hooks.base, &[]);
-            env.extend(aws.env(f));
-            env.extend(extra.iter().cloned());
-            // The follow-up's re-check at its minimum, so a test sees it.
-            env.push(("CHATOPS_RECHECK_S".into(), "5".into()));
-            Function::start(&paths, &watch, f, &env, &dir).unwrap_or_else(|e| panic!("{e}"))
-        })
-        .collect();
-    Stack { sim, watch, hooks, dir, functions, aws }
+    let st = common::stack(tag, &aws, functions, opts, |sim, dir, _| extra(sim, dir)).await;
+    Stack { st, aws }
 }
 
 /// Lambda's log agent ships every function's output to its log group with its role.

@@ -13,10 +13,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use lambda_emu::Emulator;
 use local_runner::{
     env::{self, APP},
-    moto::{Credentials, TemplateAws, resolve_template},
+    moto::{Credentials, TemplateAws},
     paths::Paths,
 };
 use serde_json::{Value, json};
@@ -28,14 +30,7 @@ const TENANTS: usize = 4;
 const VISIBILITY_S: i32 = 2;
 
 fn resolved() -> Value {
-    let params = [
-        ("TenantId", "00000000-0000-4000-8000-000000000001"),
-        ("ReaderClientId", env::APP),
-        ("ResponderClientId", env::RESPONDER_APP),
-        ("KeyVaultUrl", "https://kv-fanout.vault.azure.net"),
-        ("ExportFanOut", "sqs-fifo"),
-    ];
-    resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"))
+    common::resolved("kv-fanout", &[("ExportFanOut", "sqs-fifo")])
 }
 
 struct Rig {

@@ -12,12 +12,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use aws_sdk_s3::config::{BehaviorVersion, Credentials as S3Credentials, Region};
 use defender_shared::secret::SecretString;
 use local_runner::{
     env::{self, ANALYST},
     events,
-    moto::{Credentials, EventSource, Statement, TemplateAws, resolve_template, statements},
+    moto::{Credentials, EventSource, Statement, TemplateAws, statements},
     paths::Paths,
     stack::{Function, LambdaWatch, send},
 };
@@ -35,13 +37,7 @@ const W: Duration = Duration::from_secs(30);
 const CURSOR: &str = "_state/tenant=default/stream=xdr-incidents/cursor.json";
 
 fn resolved() -> Value {
-    let params = [
-        ("TenantId", "00000000-0000-4000-8000-000000000001"),
-        ("ReaderClientId", env::APP),
-        ("ResponderClientId", env::RESPONDER_APP),
-        ("KeyVaultUrl", "https://kv-iam.vault.azure.net"),
-    ];
-    resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"))
+    resolved_with(&[])
 }
 
 fn statement(resolved: &Value, sid: &str) -> Statement {
@@ -60,9 +56,11 @@ fn s3_client(aws: &TemplateAws, c: &Credentials) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-fn export_sink(aws: &TemplateAws) -> (S3Sink, aws_sdk_s3::Client, String) {
+/// The export's S3 sink under the role of `binary` (`scheduled-export`, or `export-worker` in fan-out
+/// mode), a client under moto's admin and the bucket.
+fn export_sink(aws: &TemplateAws, binary: &str) -> (S3Sink, aws_sdk_s3::Client, String) {
     let bucket = aws.reference("ExportBucket").unwrap().to_string();
-    let role = s3_client(aws, aws.credentials("scheduled-export").unwrap());
+    let role = s3_client(aws, aws.credentials(binary).unwrap());
     let admin = s3_client(aws, aws.moto.admin.as_ref().unwrap());
     (S3Sink::new(role, bucket.clone(), ""), admin, bucket)
 }
@@ -70,7 +68,7 @@ fn export_sink(aws: &TemplateAws) -> (S3Sink, aws_sdk_s3::Client, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_cursor_is_a_403_under_the_template_role_and_the_export_reads_it_as_none() {
     let aws = TemplateAws::start(resolved(), None).await.unwrap_or_else(|e| panic!("{e}"));
-    let (sink, admin, bucket) = export_sink(&aws);
+    let (sink, admin, bucket) = export_sink(&aws, "scheduled-export");
     let role = s3_client(&aws, aws.credentials("scheduled-export").unwrap());
 
     // The stand-in answers as S3 does: 403 for a missing key to a caller whose ListBucket is scoped
@@ -90,22 +88,22 @@ async fn a_missing_cursor_is_a_403_under_the_template_role_and_the_export_reads_
 async fn without_list_bucket_or_get_object_the_export_fails_loudly_instead_of_starting_over() {
     let resolved = resolved();
     let aws = TemplateAws::start(resolved.clone(), Some(&statement(&resolved, "FindCursors"))).await.unwrap();
-    let (sink, _, _) = export_sink(&aws);
+    let (sink, _, _) = export_sink(&aws, "scheduled-export");
     let e = sink.get_cursor(CURSOR).await.unwrap_err().to_string();
     assert!(e.contains("403") && e.contains("s3:ListBucket"), "{e}");
 
     // With ListBucket but not GetObject: an existing cursor that cannot be read is a denial.
     let aws = TemplateAws::start(resolved.clone(), Some(&statement(&resolved, "ReadCursors"))).await.unwrap();
-    let (sink, admin, bucket) = export_sink(&aws);
+    let (sink, admin, bucket) = export_sink(&aws, "scheduled-export");
     admin.put_object().bucket(&bucket).key(CURSOR).body(b"{}".to_vec().into()).send().await.unwrap();
     let e = sink.get_cursor(CURSOR).await.unwrap_err().to_string();
     assert!(e.contains("the cursor exists") && e.contains("s3:GetObject"), "{e}");
 }
 
-/// The template with `action` taken out of the export role's statement `sid`.
-fn without_action(resolved: &Value, sid: &str, action: &str) -> Value {
+/// The template with `action` taken out of the statement `sid` of `binary`'s role.
+fn without_action(resolved: &Value, binary: &str, sid: &str, action: &str) -> Value {
     let mut r = resolved.clone();
-    for f in r["functions"].as_object_mut().unwrap().values_mut().filter(|f| f["binary"] == "scheduled-export") {
+    for f in r["functions"].as_object_mut().unwrap().values_mut().filter(|f| f["binary"] == binary) {
         for p in f["policies"].as_array_mut().unwrap() {
             for st in p["PolicyDocument"]["Statement"].as_array_mut().unwrap() {
                 if st["Sid"] == sid {
@@ -124,28 +122,31 @@ fn without_action(resolved: &Value, sid: &str, action: &str) -> Value {
 
 /// A multipart upload that fails part-way is aborted under the template's role; without
 /// `s3:AbortMultipartUpload` the abort is refused (403, as S3 does) and its parts stay behind for the
-/// bucket's lifecycle rule — so the role needs the action. (Parts under S3's 5 MiB minimum make the
-/// completion fail.)
+/// bucket's lifecycle rule — so the role needs the action. Both roles that write the objects are
+/// checked: the single-mode export's and, with `ExportFanOut=sqs-fifo`, the fan-out worker's. (Parts
+/// under S3's 5 MiB minimum make the completion fail.)
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_multipart_upload_is_aborted_and_that_needs_the_abort_grant() {
     let data: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let key = "tenant=default/stream=mde-alerts/date=2026-12-06/torn.jsonl.gz";
 
-    let aws = TemplateAws::start(resolved(), None).await.unwrap_or_else(|e| panic!("{e}"));
-    let (sink, admin, bucket) = export_sink(&aws);
-    let e = sink.with_part_size(1024 * 1024).put_object(key, data.clone()).await.unwrap_err().to_string();
-    assert!(e.contains("CompleteMultipartUpload"), "the upload's own error: {e}");
-    let left = admin.list_multipart_uploads().bucket(&bucket).send().await.unwrap();
-    assert!(left.uploads().is_empty(), "aborted: {left:?}");
+    for (fan_out, binary) in [("single", "scheduled-export"), ("sqs-fifo", "export-worker")] {
+        let resolved = resolved_with(&[("ExportFanOut", fan_out)]);
+        let aws = TemplateAws::start(resolved.clone(), None).await.unwrap_or_else(|e| panic!("{e}"));
+        let (sink, admin, bucket) = export_sink(&aws, binary);
+        let e = sink.with_part_size(1024 * 1024).put_object(key, data.clone()).await.unwrap_err().to_string();
+        assert!(e.contains("CompleteMultipartUpload"), "{binary}: the upload's own error: {e}");
+        let left = admin.list_multipart_uploads().bucket(&bucket).send().await.unwrap();
+        assert!(left.uploads().is_empty(), "{binary}: aborted: {left:?}");
 
-    let aws = TemplateAws::start(without_action(&resolved(), "WriteObjects", "s3:AbortMultipartUpload"), None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (sink, admin, bucket) = export_sink(&aws);
-    let e = sink.with_part_size(1024 * 1024).put_object(key, data).await.unwrap_err().to_string();
-    assert!(e.contains("AbortMultipartUpload") && e.contains("403"), "the abort is refused: {e}");
-    let left = admin.list_multipart_uploads().bucket(&bucket).send().await.unwrap();
-    assert_eq!(left.uploads().len(), 1, "the parts stay behind: {left:?}");
+        let without = without_action(&resolved, binary, "WriteObjects", "s3:AbortMultipartUpload");
+        let aws = TemplateAws::start(without, None).await.unwrap_or_else(|e| panic!("{e}"));
+        let (sink, admin, bucket) = export_sink(&aws, binary);
+        let e = sink.with_part_size(1024 * 1024).put_object(key, data.clone()).await.unwrap_err().to_string();
+        assert!(e.contains("AbortMultipartUpload") && e.contains("403"), "{binary}: the abort is refused: {e}");
+        let left = admin.list_multipart_uploads().bucket(&bucket).send().await.unwrap();
+        assert_eq!(left.uploads().len(), 1, "{binary}: the parts stay behind: {left:?}");
+    }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -397,14 +398,7 @@ async fn removing_any_one_statement_from_a_function_role_breaks_that_functions_p
 // The template on a new account, and every setting reachable from a parameter.
 
 fn resolved_with(extra: &[(&str, &str)]) -> Value {
-    let mut params = vec![
-        ("TenantId", "00000000-0000-4000-8000-000000000001"),
-        ("ReaderClientId", env::APP),
-        ("ResponderClientId", env::RESPONDER_APP),
-        ("KeyVaultUrl", "https://kv-iam.vault.azure.net"),
-    ];
-    params.extend_from_slice(extra);
-    resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"))
+    common::resolved("kv-iam", extra)
 }
 
 fn env_of(r: &Value, binary: &str) -> std::collections::HashMap<String, String> {

@@ -319,26 +319,7 @@ async fn every_function_logs_json_lines_with_context_valid_emf_and_no_secret() {
         .await;
     let sqs = aws_sdk_sqs::Client::new(&conf);
     let queue = sqs.create_queue().queue_name("obs-jobs").send().await.unwrap().queue_url.unwrap();
-    {
-        use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        };
-        aws_sdk_dynamodb::Client::new(&conf)
-            .create_table()
-            .table_name("obs-idem")
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await
-            .unwrap();
-    }
+    testkit::aws::create_idempotency_table(&aws_sdk_dynamodb::Client::new(&conf), "obs-idem").await;
     let mut chat_env = base.clone();
     chat_env.extend(aws);
     chat_env.push(("DEFENDER_ALLOWED_ACTIONS".into(), "isolate,unisolate,scan".into()));

@@ -16,88 +16,54 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials as EbCredentials, Region};
+use common::Stack;
 use defender_shared::{events::DetailType, secret::SecretString};
 use local_runner::{
     env::{self, ANALYST},
     events,
     moto::{Credentials, EventSource, Statement, TemplateAws, resolve_template},
     paths::Paths,
-    stack::{Answer, Function, LambdaWatch, send},
+    stack::{Answer, send},
 };
 use serde_json::{Value, json};
 use std::{
     collections::{BTreeMap, BTreeSet},
     io::Read,
-    path::PathBuf,
     time::Duration,
 };
-use testkit::{Receiver, SimEnv};
+use tenant_sim::SimOptions;
 
 const T: Duration = Duration::from_secs(90);
 const BUS: &str = "soc-bus";
 const EVENTS_QUEUE: &str = "soc-events";
 
 fn resolved() -> Value {
-    let params = [
-        ("TenantId", "00000000-0000-4000-8000-000000000001"),
-        ("ReaderClientId", env::APP),
-        ("ResponderClientId", env::RESPONDER_APP),
-        ("KeyVaultUrl", "https://kv-pipe.vault.azure.net"),
-        ("ExportNotifications", "enabled"),
-        ("EventBusName", BUS),
-        ("EventMinSeverity", "Informational"),
-        ("GlueTable", "enabled"),
-    ];
-    resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"))
-}
-
-struct Stack {
-    sim: SimEnv,
-    watch: LambdaWatch,
-    hooks: Receiver,
-    dir: PathBuf,
-    functions: Vec<Function>,
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.dir).ok();
-    }
+    common::resolved(
+        "kv-pipe",
+        &[
+            ("ExportNotifications", "enabled"),
+            ("EventBusName", BUS),
+            ("EventMinSeverity", "Informational"),
+            ("GlueTable", "enabled"),
+        ],
+    )
 }
 
 /// `functions` with their local environment on the Microsoft side and the template's on the AWS
 /// side, including the template's `EVENT_BUS` and `ENRICH_EVENT_MIN_SEVERITY` (their values name no
 /// AWS resource of the template, so `TemplateAws::env` does not carry them).
 async fn stack(tag: &str, aws: &TemplateAws, functions: &[&str]) -> Stack {
-    let paths = Paths::discover();
-    for f in functions {
-        if let Err(e) = paths.binary(f) {
-            panic!("{e}");
-        }
-    }
-    let sim = SimEnv::demo().await;
-    let (dir, ca) = (sim.dir.join(tag), sim.ca.clone());
-    std::fs::create_dir_all(&dir).unwrap();
-    let hooks = Receiver::start().await.unwrap();
-    let watch = LambdaWatch::start(&paths, &dir).await.unwrap_or_else(|e| panic!("{e}"));
-    let base = env::base(&sim.url, &sim.tenant_id(), &ca);
-    let functions = functions
-        .iter()
-        .map(|f| {
-            let mut e = env::for_function(&base, f, &hooks.base, &[]);
-            e.extend(aws.env(f));
-            let template_env = &aws.function(f).unwrap()["environment"];
-            for k in ["EVENT_BUS", "ENRICH_EVENT_MIN_SEVERITY"] {
-                if let Some(v) = template_env[k].as_str() {
-                    e.push((k.to_string(), v.to_string()));
-                }
-            }
-            e.push(("CHATOPS_RECHECK_S".into(), "5".into()));
-            Function::start(&paths, &watch, f, &e, &dir).unwrap_or_else(|e| panic!("{e}"))
-        })
-        .collect();
-    Stack { sim, watch, hooks, dir, functions }
+    common::stack(tag, aws, functions, SimOptions::demo().unwrap(), |_, _, f| {
+        let template_env = &aws.function(f).unwrap()["environment"];
+        ["EVENT_BUS", "ENRICH_EVENT_MIN_SEVERITY"]
+            .into_iter()
+            .filter_map(|k| template_env[k].as_str().map(|v| (k.to_string(), v.to_string())))
+            .collect()
+    })
+    .await
 }
 
 async fn go(st: &mut Stack, i: usize, what: &str, req: reqwest::RequestBuilder) -> Answer {

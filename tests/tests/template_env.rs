@@ -82,25 +82,7 @@ async fn create_aws_resources(r: &Resolved, moto: &str) {
                 let url = sqs.create_queue().queue_name(&queue).send().await.unwrap().queue_url.unwrap();
                 assert!(url.ends_with(&format!("/{queue}")), "{id}: {url}");
             }
-            "AWS::DynamoDB::Table" => {
-                use aws_sdk_dynamodb::types::{AttributeDefinition, KeySchemaElement, KeyType, ScalarAttributeType};
-                ddb.create_table()
-                    .table_name(&name)
-                    .attribute_definitions(
-                        AttributeDefinition::builder()
-                            .attribute_name("pk")
-                            .attribute_type(ScalarAttributeType::S)
-                            .build()
-                            .unwrap(),
-                    )
-                    .key_schema(
-                        KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap(),
-                    )
-                    .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-                    .send()
-                    .await
-                    .unwrap();
-            }
+            "AWS::DynamoDB::Table" => testkit::aws::create_idempotency_table(&ddb, &name).await,
             _ => {}
         }
     }
@@ -206,6 +188,25 @@ enum Bootstrap {
     Other,
 }
 
+/// The `federated-sts` set-up of docs/deploy.md: each function's Entra app (the one its
+/// `AZURE_CLIENT_ID` names) loses its client secret and trusts that function's role, as the STS
+/// stand-in's web identity tokens name it; the stand-in then issues them.
+fn federate(r: &Resolved, opts: &mut SimOptions, sts: &RunningSts) {
+    for f in r.functions.values() {
+        let app = opts.seed.apps.iter_mut().find(|a| a.client_id == f.environment["AZURE_CLIENT_ID"]).unwrap();
+        app.client_secret = None;
+        app.federated_credentials.push(tenant_sim::seed::Federated {
+            issuer: sts.issuer().to_string(),
+            subject: f.role_arn.clone(),
+            audience: "api://AzureADTokenExchange".into(),
+            jwks_url: None,
+            jwks: None,
+            visible_from: None,
+        });
+    }
+    sts.enable_federation();
+}
+
 fn bootstrap_of(r: &Resolved) -> Bootstrap {
     let env = &r.functions.values().next().unwrap().environment;
     let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
@@ -290,29 +291,16 @@ async fn deploy(tag: &str, extra: &[(&str, &str)]) -> Deployed {
     let mut opts = demo;
     register_apps(&resolved, &mut opts);
     let mode = bootstrap_of(&resolved);
-    for f in resolved.functions.values() {
-        let app = opts.seed.apps.iter_mut().find(|a| a.client_id == f.environment["AZURE_CLIENT_ID"]).unwrap();
-        match &mode {
-            Bootstrap::FederatedSts => {
-                app.client_secret = None;
-                app.federated_credentials.push(tenant_sim::seed::Federated {
-                    issuer: sts.issuer().to_string(),
-                    subject: f.role_arn.clone(),
-                    audience: "api://AzureADTokenExchange".into(),
-                    jwks_url: None,
-                    jwks: None,
-                    visible_from: None,
-                });
-            }
-            Bootstrap::CertificateArn => {
+    match &mode {
+        Bootstrap::FederatedSts => federate(&resolved, &mut opts, &sts),
+        Bootstrap::CertificateArn => {
+            for f in resolved.functions.values() {
+                let app = opts.seed.apps.iter_mut().find(|a| a.client_id == f.environment["AZURE_CLIENT_ID"]).unwrap();
                 app.client_secret = None;
                 app.certificate_pem = Some(pem_cert_of(&app.client_id));
             }
-            Bootstrap::SecretArn | Bootstrap::Other => {}
         }
-    }
-    if matches!(mode, Bootstrap::FederatedSts) {
-        sts.enable_federation();
+        Bootstrap::SecretArn | Bootstrap::Other => {}
     }
     if let Some(name) = extra.iter().find(|(k, _)| *k == "TenantsSecretName").map(|(_, v)| *v) {
         // MSSP: the registry lives in the vault; each identity's per-tenant credential too — the
@@ -673,19 +661,7 @@ async fn the_enrichment_identity_cannot_isolate_nor_read_chatops_secrets_and_the
     assert_eq!(r.parameters["CredentialMode"].value, "federated-sts", "the default mode");
     let sts = sts::start(template::ACCOUNT, template::REGION).await.unwrap();
     register_apps(&r, &mut opts);
-    for f in r.functions.values() {
-        let app = opts.seed.apps.iter_mut().find(|a| a.client_id == f.environment["AZURE_CLIENT_ID"]).unwrap();
-        app.client_secret = None;
-        app.federated_credentials.push(tenant_sim::seed::Federated {
-            issuer: sts.issuer().to_string(),
-            subject: f.role_arn.clone(),
-            audience: "api://AzureADTokenExchange".into(),
-            jwks_url: None,
-            jwks: None,
-            visible_from: None,
-        });
-    }
-    sts.enable_federation();
+    federate(&r, &mut opts, &sts);
     let sim = start(opts).await.unwrap();
     let http = sim.client().unwrap();
     let machine = sim.sim.tenant.lock().unwrap().seed.machines[0]["id"].as_str().unwrap().to_string();

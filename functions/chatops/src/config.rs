@@ -39,7 +39,7 @@
 //! [`Rbac::self_check`] runs at cold start: a policy naming an unknown tenant, or granting an action
 //! a tenant does not allow, stops the function there rather than at the first click.
 
-use crate::command::{ChatUser, Command, Origin};
+use crate::command::{ChatUser, ChatUserId, Command, Origin};
 use defender_shared::{
     ids::{ClientId, TenantName},
     settings::SettingError,
@@ -176,9 +176,10 @@ pub struct Rbac {
     teams: Option<TeamsAllow>,
     catch_all: Option<TenantName>,
     routes: HashMap<String, TenantName>,
-    users: HashMap<TenantName, HashMap<String, BTreeSet<Permission>>>,
+    /// Per tenant, per (workspace, user): the permissions.
+    users: HashMap<TenantName, HashMap<(String, ChatUserId), BTreeSet<Permission>>>,
     two_person: HashMap<TenantName, BTreeSet<Action>>,
-    links: HashMap<TenantName, HashMap<String, String>>,
+    links: HashMap<TenantName, HashMap<ChatUserId, String>>,
 }
 
 /// Why a chat user may not do something.
@@ -220,14 +221,15 @@ impl Rbac {
         for (tenant, map) in doc.tenants {
             let mut per = HashMap::new();
             for (user, perms) in map {
-                if !user.split_once(':').is_some_and(|(w, u)| !w.is_empty() && !u.is_empty()) {
+                let Some((team, id)) = user.split_once(':').filter(|(w, u)| !w.is_empty() && !u.is_empty()) else {
                     return Err(format!(
                         "tenants.{tenant}: user '{user}' names no workspace: write '<workspace>:{user}' (the Slack \
                          team_id or the Teams tenant id; permissions are per workspace and user)"
                     ));
-                }
+                };
+                let id: ChatUserId = id.parse().map_err(|e| format!("tenants.{tenant}: {e}"))?;
                 let set = perms.iter().map(|p| p.parse()).collect::<Result<BTreeSet<Permission>, _>>()?;
-                per.insert(user, set);
+                per.insert((team.to_string(), id), set);
             }
             users.insert(tenant, per);
         }
@@ -239,12 +241,16 @@ impl Rbac {
                 .collect::<Result<BTreeSet<Action>, _>>()?;
             two_person.insert(tenant, set);
         }
-        for (tenant, map) in &doc.links {
-            if let Some((user, _)) =
-                map.iter().find(|(_, who)| who.trim().is_empty() || who.chars().any(char::is_whitespace))
-            {
-                return Err(format!("links.{tenant}.{user}: give a user principal name or an object id"));
+        let mut links = HashMap::new();
+        for (tenant, map) in doc.links {
+            let mut per = HashMap::new();
+            for (user, who) in map {
+                if who.trim().is_empty() || who.chars().any(char::is_whitespace) {
+                    return Err(format!("links.{tenant}.{user}: give a user principal name or an object id"));
+                }
+                per.insert(user.parse::<ChatUserId>().map_err(|e| format!("links.{tenant}: {e}"))?, who);
             }
+            links.insert(tenant, per);
         }
         Ok(Self {
             slack: doc.slack,
@@ -253,14 +259,14 @@ impl Rbac {
             routes: doc.routes,
             users,
             two_person,
-            links: doc.links,
+            links,
         })
     }
 
     /// The Entra identity an administrator bound `user_id` to in `tenant` (`links`): a user principal
     /// name, or an object id. A `/defender link` sign-in must be that identity; without an entry it
     /// must match the chat user's own verified directory identity ([`crate::identity`]).
-    pub fn linked_identity(&self, tenant: &TenantName, user_id: &str) -> Option<&str> {
+    pub fn linked_identity(&self, tenant: &TenantName, user_id: &ChatUserId) -> Option<&str> {
         self.links.get(tenant).and_then(|m| m.get(user_id)).map(String::as_str)
     }
 
@@ -325,13 +331,13 @@ impl Rbac {
             }
             let mut map: Vec<_> = map.iter().collect();
             map.sort();
-            for (user, perms) in map {
+            for ((team, user), perms) in map {
                 for p in perms {
                     if let Permission::Act(a) = p
                         && allows(tenant, *a) == Some(false)
                     {
                         problems.push(format!(
-                            "user '{user}' is granted {a} in tenant '{tenant}', whose allowed_actions do not include it"
+                            "user '{team}:{user}' is granted {a} in tenant '{tenant}', whose allowed_actions do not include it"
                         ));
                     }
                 }
@@ -375,7 +381,7 @@ impl Rbac {
 
     /// Whether `user` of `origin`'s workspace holds `perm` in `tenant` (a machine action implies `read`).
     pub fn has(&self, tenant: &TenantName, origin: &Origin, user: &ChatUser, perm: Permission) -> bool {
-        let key = format!("{}:{}", origin.team, user.id);
+        let key = (origin.team.clone(), user.id.clone());
         let Some(set) = self.users.get(tenant).and_then(|m| m.get(&key)) else { return false };
         set.contains(&perm) || (perm == Permission::Read && set.iter().any(|p| matches!(p, Permission::Act(_))))
     }
@@ -533,13 +539,14 @@ impl ChatOpsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use testkit::settings::only;
 
     const POLICY: &str = r#"{"catch_all":{"tenant":"default"},"routes":{"C9":"fabrikam"},
         "slack":{"app_id":"A1","workspaces":["T1"]},
         "tenants":{"default":{"T1:U1":["isolate"],"T1:U2":["read"]},"fabrikam":{"T1:U1":["read"]}}}"#;
 
     fn user(id: &str) -> ChatUser {
-        ChatUser { id: id.into(), name: id.into() }
+        ChatUser { id: id.parse().unwrap(), name: id.into() }
     }
 
     #[test]
@@ -556,6 +563,10 @@ mod tests {
         let none = Rbac::from_json(r#"{"tenants":{}}"#).unwrap();
         assert_eq!(none.check(&o, &user("U1"), Permission::Read), Err(Denied::NoTenant));
         assert!(Rbac::from_json(r#"{"tenants":{"default":{"T1:U1":["root"]}}}"#).unwrap_err().contains("root"));
+        let bad_user = Rbac::from_json(r#"{"tenants":{"default":{"T1:U 1":["read"]}}}"#).unwrap_err();
+        assert!(bad_user.contains("tenants.default: invalid chat user id 'U 1'"), "{bad_user}");
+        let bad_link = Rbac::from_json(r#"{"links":{"default":{"":"alice@contoso.com"}}}"#).unwrap_err();
+        assert!(bad_link.contains("links.default: invalid chat user id"), "{bad_link}");
         assert!(Rbac::from_json(r#"{"tenant":{}}"#).is_err(), "unknown keys are refused");
         // The commands after lookups: each its own permission, none implied by `read` or another.
         let r =
@@ -684,26 +695,17 @@ mod tests {
             (c.queue_url.as_deref(), c.idempotency_table.as_deref(), c.user_client_id.as_ref()),
             (None, None, None)
         );
-        let e = ChatOpsConfig::from_lookup(|k| match k {
-            "CHATOPS_RBAC" => Some(POLICY.into()),
-            "CHATOPS_RECHECK_S" => Some("1000".into()),
-            _ => None,
-        })
-        .unwrap_err();
+        let e =
+            ChatOpsConfig::from_lookup(only(&[("CHATOPS_RBAC", POLICY), ("CHATOPS_RECHECK_S", "1000")])).unwrap_err();
         assert_eq!(e.to_string(), "CHATOPS_RECHECK_S: '1000' is not 5-900 seconds");
         assert_eq!(ChatOpsConfig::from_lookup(|_| None).unwrap_err().var, "CHATOPS_RBAC");
-        let e = ChatOpsConfig::from_lookup(|k| match k {
-            "CHATOPS_RBAC" => Some(POLICY.into()),
-            "CHATOPS_CONFIRM_TTL_S" => Some("5".into()),
-            _ => None,
-        })
-        .unwrap_err();
+        let e =
+            ChatOpsConfig::from_lookup(only(&[("CHATOPS_RBAC", POLICY), ("CHATOPS_CONFIRM_TTL_S", "5")])).unwrap_err();
         assert_eq!(e.var, "CHATOPS_CONFIRM_TTL_S");
-        let e = ChatOpsConfig::from_lookup(|k| match k {
-            "CHATOPS_RBAC" => Some(POLICY.into()),
-            "CHATOPS_RESPONSE_URL_PREFIXES" => Some("http://evil.example/".into()),
-            _ => None,
-        })
+        let e = ChatOpsConfig::from_lookup(only(&[
+            ("CHATOPS_RBAC", POLICY),
+            ("CHATOPS_RESPONSE_URL_PREFIXES", "http://evil.example/"),
+        ]))
         .unwrap_err();
         assert_eq!(e.var, "CHATOPS_RESPONSE_URL_PREFIXES");
     }

@@ -13,7 +13,7 @@
 //! sealed content; the idempotency store's claims carry it, so the worker can check that the job it
 //! runs is the one that was confirmed ([`crate::actions::Claim`]).
 
-use crate::command::Reason;
+use crate::command::{ChatUserId, Reason};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use defender_shared::{
     ids::{MachineId, TenantName},
@@ -34,7 +34,7 @@ pub struct Confirmation {
     /// The tenant.
     pub tenant: TenantName,
     /// Who asked (chat user id).
-    pub user_id: String,
+    pub user_id: ChatUserId,
     /// Their display name.
     pub user_name: String,
     /// The action (`isolate`, ...).
@@ -71,7 +71,7 @@ pub struct ChangeConfirmation {
     /// The tenant.
     pub tenant: TenantName,
     /// Who asked (chat user id).
-    pub user_id: String,
+    pub user_id: ChatUserId,
     /// Their display name.
     pub user_name: String,
     /// The command, as canonical words: `incident 42 resolve`, `alert da63…_-22 status resolved`,
@@ -213,7 +213,7 @@ mod tests {
         Confirmation {
             v: 1,
             tenant: "default".parse().unwrap(),
-            user_id: "U1".into(),
+            user_id: "U1".parse().unwrap(),
             user_name: "road".into(),
             action: "isolate".into(),
             machine_id: "bf44e1ec1d7163de5cf81d93982ed19d185f80d2".parse().unwrap(),

@@ -109,10 +109,10 @@ impl IdentityCheck<'_> {
             let e = if is_guid(who) { Expected::Oid(who.to_string()) } else { Expected::Upn(who.to_string()) };
             return Ok((e, Source::AdminMapping));
         }
-        if is_guid(&user.id) {
+        if is_guid(user.id.as_str()) {
             // Teams: the chat user's id is the activity's `from.aadObjectId` (a Slack member id never
             // has this shape).
-            return Ok((Expected::Oid(user.id.clone()), Source::TeamsObjectId));
+            return Ok((Expected::Oid(user.id.to_string()), Source::TeamsObjectId));
         }
         let Some(slack) = self.slack else {
             return Err(Refusal::Unverifiable(
@@ -120,8 +120,8 @@ impl IdentityCheck<'_> {
                     .into(),
             ));
         };
-        let member = slack.users_info(&user.id).await.map_err(|e| Refusal::Unverifiable(e.to_string()))?;
-        if !member.id.eq_ignore_ascii_case(&user.id) {
+        let member = slack.users_info(user.id.as_str()).await.map_err(|e| Refusal::Unverifiable(e.to_string()))?;
+        if !member.id.eq_ignore_ascii_case(user.id.as_str()) {
             return Err(Refusal::Unverifiable("Slack described another member".into()));
         }
         if member.deleted || member.is_bot {
@@ -190,7 +190,7 @@ mod tests {
 
     #[tokio::test]
     async fn teams_needs_the_activity_object_id_and_a_mapping_wins() {
-        let teams = ChatUser { id: ALICE_OID.into(), name: "Alice".into() };
+        let teams = ChatUser { id: ALICE_OID.parse().unwrap(), name: "Alice".into() };
         let check = IdentityCheck { mapping: None, slack: None };
         assert_eq!(check.verify(&teams, Some(&who(ALICE_OID, "alice@contoso.com"))).await, Ok(Source::TeamsObjectId));
         let other = who("7f000000-2222-4b4b-8c8c-000000000001", "bob@contoso.com");
@@ -202,7 +202,7 @@ mod tests {
         // An administrator's mapping takes precedence, by name or by object id.
         let mapped = IdentityCheck { mapping: Some("bob@contoso.com"), slack: None };
         assert_eq!(mapped.verify(&teams, Some(&other)).await, Ok(Source::AdminMapping));
-        let slack_user = ChatUser { id: "U0ANALYST".into(), name: "analyst".into() };
+        let slack_user = ChatUser { id: "U0ANALYST".parse().unwrap(), name: "analyst".into() };
         let by_oid = IdentityCheck { mapping: Some(ALICE_OID), slack: None };
         assert_eq!(by_oid.verify(&slack_user, Some(&who(ALICE_OID, "x@contoso.com"))).await, Ok(Source::AdminMapping));
         // A Slack user without a mapping and without a bot token cannot be checked.

@@ -19,7 +19,7 @@
 //! cannot send a tenant's outcomes elsewhere. The bot token is a [`SecretString`]: it is
 //! never formatted or logged (its vault name is).
 
-use crate::reply::Reply;
+use crate::{command::ChatUserId, reply::Reply};
 use async_trait::async_trait;
 use defender_shared::{
     secret::SecretString,
@@ -59,7 +59,7 @@ pub struct Thread {
     pub thread_ts: Option<String>,
     /// The requester (mentioned in a channel message).
     #[serde(default)]
-    pub user_id: Option<String>,
+    pub user_id: Option<ChatUserId>,
     /// A Teams bot conversation: replies go there through the Bot Connector, not to Slack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teams: Option<crate::connector::TeamsRef>,
@@ -391,7 +391,7 @@ impl Poster {
         // A channel message: everyone in the channel sees it, so no buttons (a prompt's token stays
         // with its requester) and the requester is mentioned.
         let text = match &thread.user_id {
-            Some(u) => format!("<@{}> {}", crate::reply::escape_slack(u), reply.slack_text()),
+            Some(u) => format!("<@{}> {}", crate::reply::escape_slack(u.as_str()), reply.slack_text()),
             None => reply.slack_text(),
         };
         let mut message = json!({"channel": channel, "text": text});

@@ -22,7 +22,7 @@
 //! user is told why and an audit line (`link-refused`) is written.
 
 use crate::{
-    command::ChatUser,
+    command::{ChatUser, ChatUserId},
     defender::DefenderOps,
     identity::{IdentityCheck, Refusal},
 };
@@ -47,16 +47,16 @@ use tracing::{info, warn};
 
 /// The vault secret holding `user`'s refresh token in `tenant`: `chatops-user-<tenant>-<user id>`,
 /// lower-cased, every character outside `[a-z0-9-]` replaced by `-` (Key Vault's alphabet).
-pub fn secret_name(tenant: &TenantName, user_id: &str) -> String {
+pub fn secret_name(tenant: &TenantName, user_id: &ChatUserId) -> String {
     let clean = |s: &str| -> String {
         s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
     };
-    format!("chatops-user-{}-{}", clean(tenant.as_str()), clean(user_id))
+    format!("chatops-user-{}-{}", clean(tenant.as_str()), clean(user_id.as_str()))
 }
 
 /// The vault secret holding `user`'s sign-in in progress in `tenant` (the device code and its
 /// expiry): `chatops-link-<tenant>-<user id>`.
-pub fn pending_name(tenant: &TenantName, user_id: &str) -> String {
+pub fn pending_name(tenant: &TenantName, user_id: &ChatUserId) -> String {
     secret_name(tenant, user_id).replacen("chatops-user-", "chatops-link-", 1)
 }
 
@@ -374,10 +374,10 @@ mod tests {
     #[test]
     fn secret_names_use_key_vault_characters_only() {
         let t: TenantName = "Fabrikam_EU.1".parse().unwrap_or_else(|_| unreachable!());
-        assert_eq!(secret_name(&t, "U2CERLKJA"), "chatops-user-fabrikam-eu-1-u2cerlkja");
-        assert_eq!(pending_name(&t, "U2CERLKJA"), "chatops-link-fabrikam-eu-1-u2cerlkja");
+        assert_eq!(secret_name(&t, &"U2CERLKJA".parse().unwrap()), "chatops-user-fabrikam-eu-1-u2cerlkja");
+        assert_eq!(pending_name(&t, &"U2CERLKJA".parse().unwrap()), "chatops-link-fabrikam-eu-1-u2cerlkja");
         assert_eq!(
-            secret_name(&t, "29:1XJK/Mv=="),
+            secret_name(&t, &"29:1XJK/Mv==".parse().unwrap()),
             "chatops-user-fabrikam-eu-1-29-1xjk-mv--",
             "a Teams id keeps its shape, minus the characters Key Vault refuses"
         );

@@ -6,13 +6,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod aws_wiring;
 mod common;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_wiring::{aws_conf, create_queue, create_table, records};
 use chatops::{
     handoff::{HandOff, SqsHandOff},
     idempotency::{DynamoStore, IdempotencyStore, KEEP_AFTER_EXPIRY_S},
@@ -21,66 +20,15 @@ use chatops::{
 use common::*;
 use testkit::Moto;
 
-fn aws_conf(url: &str) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
-            aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "test"),
-        ))
-        .endpoint_url(url)
-        .build()
-}
-
-async fn table(moto: &Moto, name: &str) -> aws_sdk_dynamodb::Client {
-    let c = aws_sdk_dynamodb::Client::new(&aws_conf(&moto.url));
-    c.create_table()
-        .table_name(name)
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    c.update_time_to_live()
-        .table_name(name)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build().unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    c
-}
-
-async fn queue_url(moto: &Moto, name: &str) -> (aws_sdk_sqs::Client, String) {
-    let c = aws_sdk_sqs::Client::new(&aws_conf(&moto.url));
-    let url = c.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap();
-    (c, url)
-}
-
 /// Receives what is on the queue now (no long poll) as the SQS event Lambda would deliver.
 async fn receive(sqs: &aws_sdk_sqs::Client, url: &str) -> SqsEvent {
-    let out = sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(0).send().await;
-    let records: Vec<Value> = out
-        .unwrap()
-        .messages
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| {
-            json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                   "eventSource": "aws:sqs", "awsRegion": "us-east-1"})
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap()
+    serde_json::from_value(json!({ "Records": records(sqs, url).await })).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_dynamodb_stores_racing_for_one_key_make_one_winner() {
     let moto = Moto::start().await.unwrap();
-    let ddb = table(&moto, "chatops-idem").await;
+    let ddb = create_table(&aws_conf(&moto.url), "chatops-idem").await;
     // Two stores with their own clients, as two Lambda instances would have.
     let a = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws_conf(&moto.url)), "chatops-idem"));
     let b = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws_conf(&moto.url)), "chatops-idem"));
@@ -117,7 +65,7 @@ async fn two_dynamodb_stores_racing_for_one_key_make_one_winner() {
 #[tokio::test(flavor = "multi_thread")]
 async fn five_concurrent_confirms_and_a_retry_on_the_dynamodb_store_make_one_isolate() {
     let moto = Moto::start().await.unwrap();
-    table(&moto, "chatops-idem").await;
+    create_table(&aws_conf(&moto.url), "chatops-idem").await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws_conf(&moto.url)), "chatops-idem");
     let mut rig = rig_with(Some(Arc::new(store)), None, &[]).await;
     five_concurrent_confirms_and_a_retry(&mut rig).await;
@@ -126,8 +74,8 @@ async fn five_concurrent_confirms_and_a_retry_on_the_dynamodb_store_make_one_iso
 #[tokio::test(flavor = "multi_thread")]
 async fn jobs_go_through_sqs_to_the_worker_and_failures_are_reported_per_record() {
     let moto = Moto::start().await.unwrap();
-    table(&moto, "chatops-idem").await;
-    let (sqs, url) = queue_url(&moto, "chatops-jobs").await;
+    create_table(&aws_conf(&moto.url), "chatops-idem").await;
+    let (sqs, url) = create_queue(&aws_conf(&moto.url), "chatops-jobs").await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws_conf(&moto.url)), "chatops-idem");
     let handoff = SqsHandOff::new(sqs.clone(), url.clone(), now);
     let rig = rig_with(Some(Arc::new(store)), Some(Arc::new(handoff)), &[]).await;

@@ -11,7 +11,6 @@ mod aws_wiring;
 
 use aws_wiring::Wired;
 
-use defender_shared::{secret::SecretString, webhook};
 use lambda_emu::Emulator;
 use serde_json::{Value, json};
 use std::{process::Stdio, time::Duration};
@@ -84,23 +83,10 @@ async fn callback_to_sqs_to_the_worker_binary_with_dynamodb_through_the_aws_endp
         aws_wiring::wired(&sim, POLICY, "chatops-jobs", "chatops-idem").await;
     let hooks = receiver.base.clone();
 
-    let secret = sim.sim.tenant.lock().unwrap().seed.secrets["slack-signing-secret"].to_string();
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("team_id", "T0001")
-        .append_pair("api_app_id", "A0DEFENDER")
-        .append_pair("channel_id", "C1")
-        .append_pair("user_id", "U0ANALYST")
-        .append_pair("user_name", "analyst")
-        .append_pair("command", "/defender")
-        .append_pair("text", "machine ws-fin-011.contoso.com")
-        .append_pair("response_url", &format!("{hooks}slash"))
-        .finish();
-    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let sig = webhook::sign_slack(&SecretString::new(secret), ts, body.as_bytes()).unwrap();
-    let mut event: Value = serde_json::from_str(include_str!("fixtures/apigw-v2-slack.json")).unwrap();
-    event["body"] = json!(body);
-    event["headers"]["x-slack-request-timestamp"] = json!(ts.to_string());
-    event["headers"]["x-slack-signature"] = json!(sig);
+    let event = aws_wiring::slack_event(
+        &sim,
+        &aws_wiring::slash_form("machine ws-fin-011.contoso.com", &format!("{hooks}slash")),
+    );
     let t = std::time::Instant::now();
     let resp: Value = serde_json::from_slice(&cb_emu.invoke(&event, Duration::from_secs(60)).await.unwrap()).unwrap();
     let ack = t.elapsed();
@@ -110,16 +96,7 @@ async fn callback_to_sqs_to_the_worker_binary_with_dynamodb_through_the_aws_endp
 
     // What Lambda's SQS event source would deliver: the queue's messages, plus one that is not a job.
     sqs.send_message().queue_url(&queue).message_body("not json").send().await.unwrap();
-    let msgs = sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
-    let records: Vec<Value> = msgs
-        .messages
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| {
-            json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                        "eventSource": "aws:sqs", "awsRegion": "us-east-1"})
-        })
-        .collect();
+    let records = aws_wiring::records(&sqs, &queue).await;
     assert_eq!(records.len(), 2);
     let bad = records.iter().find(|r| r["body"] == "not json").unwrap()["messageId"].clone();
     let t = std::time::Instant::now();

@@ -9,7 +9,6 @@ mod aws_wiring;
 
 use aws_wiring::Wired;
 
-use defender_shared::{secret::SecretString, webhook};
 use serde_json::{Value, json};
 use std::time::Duration;
 use testkit::SimEnv;
@@ -23,16 +22,7 @@ async fn block_through_the_real_binaries_sqs_and_dynamodb_submits_once_under_fiv
         aws_wiring::wired(&sim, POLICY, "chatops-block-jobs", "chatops-block-idem").await;
     let hooks = receiver.base.clone();
 
-    let secret = sim.sim.tenant.lock().unwrap().seed.secrets["slack-signing-secret"].to_string();
-    let signed = |body: String| {
-        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-        let sig = webhook::sign_slack(&SecretString::new(secret.clone()), ts, body.as_bytes()).unwrap();
-        let mut event: Value = serde_json::from_str(include_str!("fixtures/apigw-v2-slack.json")).unwrap();
-        event["body"] = json!(body);
-        event["headers"]["x-slack-request-timestamp"] = json!(ts.to_string());
-        event["headers"]["x-slack-signature"] = json!(sig);
-        event
-    };
+    let signed = |body: String| aws_wiring::slack_event(&sim, &body);
     let answer_text = |raw: &[u8]| -> String {
         let resp: Value = serde_json::from_slice(raw).unwrap();
         assert_eq!(resp["statusCode"], 200, "{resp}");
@@ -46,20 +36,7 @@ async fn block_through_the_real_binaries_sqs_and_dynamodb_submits_once_under_fiv
             assert_eq!(answer, json!({"batchItemFailures": []}));
         }
     };
-    let receive = || {
-        let (sqs, queue) = (sqs.clone(), queue.clone());
-        async move {
-            let msgs = sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
-            msgs.messages
-                .unwrap_or_default()
-                .into_iter()
-                .map(|m| {
-                    json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                           "eventSource": "aws:sqs", "awsRegion": "us-east-1"})
-                })
-                .collect::<Vec<Value>>()
-        }
-    };
+    let receive = || aws_wiring::records(&sqs, &queue);
     let indicator_posts = || {
         let sim = &sim;
         async move {
@@ -71,16 +48,8 @@ async fn block_through_the_real_binaries_sqs_and_dynamodb_submits_once_under_fiv
         }
     };
 
-    let slash = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("team_id", "T0001")
-        .append_pair("api_app_id", "A0DEFENDER")
-        .append_pair("channel_id", "C1")
-        .append_pair("user_id", "U0ANALYST")
-        .append_pair("user_name", "analyst")
-        .append_pair("command", "/defender")
-        .append_pair("text", "block 203.0.113.9 14d c2 beacon from the phishing wave")
-        .append_pair("response_url", &format!("{hooks}slash"))
-        .finish();
+    let slash =
+        aws_wiring::slash_form("block 203.0.113.9 14d c2 beacon from the phishing wave", &format!("{hooks}slash"));
     let ack = answer_text(&cb_emu.invoke(&signed(slash), Duration::from_secs(60)).await.unwrap());
     assert_eq!(ack, "Working on it…");
     let jobs = receive().await;

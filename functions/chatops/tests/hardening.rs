@@ -38,7 +38,7 @@ fn code_of(prompt: &str) -> String {
 }
 
 fn user(id: &str) -> ChatUser {
-    ChatUser { id: id.into(), name: id.to_lowercase() }
+    ChatUser { id: id.parse().unwrap(), name: id.to_lowercase() }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -12,46 +12,13 @@ use chatops::{
     reply::{action_text, alert_text, incident_text, machine_text},
 };
 use defender_shared::defender::models::{
-    Page, actions::MachineAction, alerts::Alert, incidents::Incident, machines::Machine,
+    actions::MachineAction, alerts::Alert, incidents::Incident, machines::Machine,
 };
-use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::path::PathBuf;
+use testkit::recorded::{entities as recorded, typed};
 
 /// Text a tenant's data could carry to form a link or a tag in a chat message.
 const PLANTED: &str = "<https://evil.example/x|Open in Defender> [y](https://evil.example/y) <b>";
-
-/// The entities of every recorded file of `kind`, each with its place (`file[i]`).
-fn recorded(kind: &str) -> Vec<(String, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../contract/real-responses");
-    let mut out = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        if doc["kind"] != kind {
-            continue;
-        }
-        let file = path.file_name().unwrap().to_string_lossy().into_owned();
-        for (i, e) in doc["entities"].as_array().unwrap().iter().enumerate() {
-            out.push((format!("{file}[{i}]"), e.clone()));
-        }
-    }
-    out
-}
-
-/// The typed views of the entities (as page items); an item without one is the shared corpus test's
-/// business (it lists the few invented ones), not something chat can show.
-fn typed<T: DeserializeOwned>(entities: &[(String, Value)]) -> Vec<(String, T)> {
-    let values: Vec<&Value> = entities.iter().map(|(_, v)| v).collect();
-    let page: Page<T> = serde_json::from_value(serde_json::json!({ "value": values })).unwrap();
-    assert_eq!(page.value.len(), entities.len(), "no item is lost");
-    entities
-        .iter()
-        .zip(page.value)
-        .filter_map(|((at, _), item)| item.into_parts().1.ok().map(|t| (at.clone(), t)))
-        .collect()
-}
 
 /// Renders `text` for both chat systems and checks it: no markup from the data (Slack's `<…>` links,
 /// Teams' tags and `[..](..)` links) and every shown value present, escaped.
@@ -90,7 +57,7 @@ fn planted(entities: &[(String, Value)], fields: &[&str]) -> Vec<(String, Value)
 
 fn alerts(entities: &[(String, Value)]) -> usize {
     let list = typed::<Alert>(entities);
-    for (at, a) in &list {
+    for (at, _, a) in &list {
         check(at, &alert_text(a), &[a.title.as_deref(), a.computer_dns_name.as_deref()]);
     }
     list.len()
@@ -98,7 +65,7 @@ fn alerts(entities: &[(String, Value)]) -> usize {
 
 fn incidents(entities: &[(String, Value)]) -> usize {
     let list = typed::<Incident>(entities);
-    for (at, i) in &list {
+    for (at, _, i) in &list {
         check(at, &incident_text(i), &[i.incident_name.as_deref(), i.assigned_to.as_deref()]);
     }
     list.len()
@@ -106,7 +73,7 @@ fn incidents(entities: &[(String, Value)]) -> usize {
 
 fn actions(entities: &[(String, Value)]) -> usize {
     let list = typed::<MachineAction>(entities);
-    for (at, a) in &list {
+    for (at, _, a) in &list {
         check(at, &action_text(a), &[a.computer_dns_name.as_deref(), a.requestor.as_deref()]);
     }
     list.len()
@@ -117,7 +84,7 @@ fn actions(entities: &[(String, Value)]) -> usize {
 fn machines(entities: &[(String, Value)], alerts: &[Alert], actions: &[MachineAction]) -> usize {
     let list = typed::<Machine>(entities);
     let mut shown = 0;
-    for (at, m) in &list {
+    for (at, _, m) in &list {
         let Some(id) = m.id.valid() else { continue };
         let own = |mid: Option<&str>| mid.is_some_and(|x| x.eq_ignore_ascii_case(id.as_str()));
         let acts: Vec<MachineAction> =
@@ -135,8 +102,8 @@ fn machines(entities: &[(String, Value)], alerts: &[Alert], actions: &[MachineAc
 #[test]
 fn every_recorded_alert_machine_incident_and_action_renders_in_slack_and_teams() {
     let (al, ma, inc, act) = (recorded("alert"), recorded("machine"), recorded("incident"), recorded("machineAction"));
-    let all_alerts: Vec<Alert> = typed::<Alert>(&al).into_iter().map(|(_, a)| a).collect();
-    let all_actions: Vec<MachineAction> = typed::<MachineAction>(&act).into_iter().map(|(_, a)| a).collect();
+    let all_alerts: Vec<Alert> = typed::<Alert>(&al).into_iter().map(|(_, _, a)| a).collect();
+    let all_actions: Vec<MachineAction> = typed::<MachineAction>(&act).into_iter().map(|(_, _, a)| a).collect();
     let n = (alerts(&al), machines(&ma, &all_alerts, &all_actions), incidents(&inc), actions(&act));
     // Every recorded file's action history folds into a machine state.
     let s = machine_state(&all_actions);

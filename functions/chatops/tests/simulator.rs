@@ -406,7 +406,7 @@ async fn a_linked_user_acts_with_their_delegated_token_and_others_in_app_context
     let reply = worker.try_run(step).await.unwrap().unwrap();
     assert_eq!(reply.text, "Linked: your machine actions in 'default' now run as alice@contoso.com.");
     assert_eq!(text(&rig.posted("link")[1]), reply.text);
-    let secret = chatops::user::secret_name(&"default".parse().unwrap(), ANALYST);
+    let secret = chatops::user::secret_name(&"default".parse().unwrap(), &ANALYST.parse().unwrap());
     assert_eq!(secret, "chatops-user-default-u0analyst");
     assert!(rig.state.store.get(&secret).await.is_ok(), "the refresh token is in the vault");
 

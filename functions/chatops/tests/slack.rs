@@ -178,7 +178,7 @@ async fn an_approved_action_reports_late_in_the_approval_requests_thread() {
     let mut due = rig.drain().await;
     let Some(Job::Recheck { pending }) = due.pop() else { panic!("a follow-up was queued") };
     assert_eq!(pending[0].thread.thread_ts.as_deref(), Some("1716480000.000777"));
-    assert_eq!(pending[0].thread.user_id.as_deref(), Some(ANALYST), "the requester is mentioned");
+    assert_eq!(pending[0].thread.user_id.as_ref().map(|u| u.as_str()), Some(ANALYST), "the requester is mentioned");
     rig.sim_post("/_sim/clock", json!({"advance_s": 40})).await;
     rig.age("approve", 31 * 60);
     let mut pending = pending;
@@ -292,7 +292,7 @@ async fn link_polls_in_steps_shorter_than_an_invocation_and_never_asks_for_a_sec
     assert!(worker.try_run(step2).await.unwrap().is_none(), "a late duplicate step finds the sign-in done");
     assert!(rig.jobs.try_recv().is_err());
     assert_eq!(rig.posted("link").len(), 3);
-    let secret = chatops::user::secret_name(&"default".parse().unwrap(), ANALYST);
+    let secret = chatops::user::secret_name(&"default".parse().unwrap(), &ANALYST.parse().unwrap());
     assert!(rig.state.store.get_fresh(&secret).await.is_ok());
 }
 
@@ -357,7 +357,7 @@ async fn a_user_who_signs_in_as_someone_else_is_refused_and_nothing_is_stored() 
          Nothing was stored. Run `/defender link` again and sign in as yourself, or ask an administrator to map \
          your chat account."
     );
-    let secret = chatops::user::secret_name(&"default".parse().unwrap(), READER);
+    let secret = chatops::user::secret_name(&"default".parse().unwrap(), &READER.parse().unwrap());
     assert!(!vault_names(&rig).contains(&secret), "no refresh token was written: {:?}", vault_names(&rig));
     assert!(matches!(rig.state.store.get_fresh(&secret).await, Err(VaultError::NotFound(_))));
     assert!(!said.contains("0.SIM."), "no token in the message");
@@ -385,7 +385,7 @@ async fn an_admin_mapping_takes_precedence_over_the_slack_e_mail() {
         ),
         "{said}"
     );
-    let secret = chatops::user::secret_name(&"default".parse().unwrap(), READER);
+    let secret = chatops::user::secret_name(&"default".parse().unwrap(), &READER.parse().unwrap());
     assert!(!vault_names(&rig).contains(&secret));
     let said = link_as(&mut rig, &worker, READER, "alice@contoso.com", "link2").await;
     assert_eq!(said, "Linked: your machine actions in 'default' now run as alice@contoso.com.");
@@ -400,7 +400,7 @@ async fn without_the_e_mail_scope_or_a_bot_token_a_link_cannot_be_checked_and_is
     let worker = linking_worker(&rig);
     let said = link_as(&mut rig, &worker, ANALYST, "alice@contoso.com", "link").await;
     assert!(said.contains("Slack gave no e-mail address (the app needs the users:read.email scope)"), "{said}");
-    let secret = chatops::user::secret_name(&"default".parse().unwrap(), ANALYST);
+    let secret = chatops::user::secret_name(&"default".parse().unwrap(), &ANALYST.parse().unwrap());
     assert!(!vault_names(&rig).contains(&secret));
 
     // No users:read at all: Slack's missing_scope is named.

@@ -143,6 +143,7 @@ impl ExportConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use testkit::settings::only;
 
     #[test]
     fn sinks_streams_and_errors() {
@@ -150,22 +151,16 @@ mod tests {
         assert_eq!(c.sink, SinkConfig::Dir("/tmp/x".into()));
         assert_eq!(c.streams, vec![Stream::List(StreamKind::XdrIncidents), Stream::List(StreamKind::MdeAlerts)]);
         assert_eq!((c.overlap.as_secs(), c.margin.as_secs(), c.page_size), (300, 30, None));
-        let c = ExportConfig::from_lookup(|k| match k {
-            "EXPORT_BUCKET" => Some("b".into()),
-            "EXPORT_PREFIX" => Some("/raw/".into()),
-            "EXPORT_STREAMS" => Some("mde-alerts".into()),
-            _ => None,
-        })
+        let c = ExportConfig::from_lookup(only(&[
+            ("EXPORT_BUCKET", "b"),
+            ("EXPORT_PREFIX", "/raw/"),
+            ("EXPORT_STREAMS", "mde-alerts"),
+        ]))
         .unwrap();
         assert_eq!(c.sink, SinkConfig::S3 { bucket: "b".into(), prefix: "raw".into(), path_style: false });
         assert_eq!(c.streams, vec![Stream::List(StreamKind::MdeAlerts)]);
         assert_eq!(ExportConfig::from_lookup(|_| None).unwrap_err().var, "EXPORT_BUCKET");
-        let e = ExportConfig::from_lookup(|k| match k {
-            "EXPORT_DIR" => Some("d".into()),
-            "EXPORT_STREAMS" => Some("hunting".into()),
-            _ => None,
-        })
-        .unwrap_err();
+        let e = ExportConfig::from_lookup(only(&[("EXPORT_DIR", "d"), ("EXPORT_STREAMS", "hunting")])).unwrap_err();
         assert_eq!(e.var, "EXPORT_STREAMS");
     }
 
@@ -194,11 +189,10 @@ mod tests {
         }
         let e = ExportConfig::from_lookup(get("hunting:nope")).unwrap_err();
         assert!(e.reason.contains("nope"), "{e}");
-        let e = ExportConfig::from_lookup(|k| match k {
-            "EXPORT_DIR" => Some("d".into()),
-            "EXPORT_HUNTING_QUERIES" => Some("/nonexistent/queries.json".into()),
-            _ => None,
-        })
+        let e = ExportConfig::from_lookup(only(&[
+            ("EXPORT_DIR", "d"),
+            ("EXPORT_HUNTING_QUERIES", "/nonexistent/queries.json"),
+        ]))
         .unwrap_err();
         assert_eq!(e.var, "EXPORT_HUNTING_QUERIES");
     }

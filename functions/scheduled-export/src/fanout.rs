@@ -381,31 +381,18 @@ pub async fn serve_scheduler(state: &State, queue_url: &str) -> Result<(), lambd
     .await
 }
 
-/// The `export-worker` function's loop: SQS events in, partial batch responses out.
+/// The `export-worker` function's invocation: one SQS batch of jobs in, the partial batch response
+/// out (a failed job is a failed item, never a failed invocation).
 ///
 /// # Errors
-/// The runtime's.
-pub async fn serve_worker(state: &State) -> Result<(), lambda_runtime::Error> {
-    use lambda_runtime::{LambdaEvent, service_fn};
-    lambda_runtime::run(service_fn(move |ev: LambdaEvent<SqsEvent>| async move {
-        let deadline = deadline_of(&ev.context);
-        let run = handle_sqs(state, ev.payload, &ev.context.request_id, deadline);
-        Ok::<SqsBatchResponse, lambda_runtime::Error>(
-            defender_shared::telemetry::invocation(&ev.context.request_id, run).await,
-        )
-    }))
-    .await
-}
-
-/// Cold start of either function: the shared runtime and the export's state from the environment.
-///
-/// # Errors
-/// A missing or invalid setting (named), or the runtime could not be built.
-pub async fn cold_start() -> Result<State, lambda_runtime::Error> {
-    let config = defender_shared::config::Config::from_env()?;
-    let cfg = crate::config::ExportConfig::from_lookup(|k| std::env::var(k).ok())?;
-    let rt = defender_shared::runtime::Runtime::from_config(config).await?;
-    Ok(crate::state::build(rt, cfg).await)
+/// None: the error type is what [`defender_shared::lambda::serve_events`] asks for.
+pub async fn worker(
+    state: &State,
+    ev: lambda_runtime::LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, lambda_runtime::Diagnostic> {
+    let deadline = deadline_of(&ev.context);
+    let run = handle_sqs(state, ev.payload, &ev.context.request_id, deadline);
+    Ok(defender_shared::telemetry::invocation(&ev.context.request_id, run).await)
 }
 
 #[cfg(test)]

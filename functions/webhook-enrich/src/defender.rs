@@ -11,9 +11,9 @@ use defender_shared::{
     auth::TokenSource,
     defender::{
         DefenderError, Failure, TenantClient,
-        models::{Timestamp, alerts::Alert, files::FileHash, incidents::Incident, machines::Machine},
+        models::{Lenient, Timestamp, alerts::Alert, files::FileHash, incidents::Incident, machines::Machine},
     },
-    ids::{AccountName, AlertId, DomainName, Hostname, IncidentId, MachineId, Sha1, UrlIndicator},
+    ids::{AccountName, AlertId, DomainName, Hostname, IncidentId, MachineId, Sha1, Sha256, UrlIndicator},
 };
 use futures::{FutureExt, future::BoxFuture};
 use std::net::IpAddr;
@@ -61,19 +61,15 @@ pub fn alert_facts(a: Alert) -> AlertFacts {
     }
 }
 
-/// The indicators one evidence item (MDE alert evidence or XDR incident entity) carries; a file is
-/// named by its SHA-256 when known, else its SHA-1.
-fn push_evidence(
-    out: &mut Vec<(Kind, String)>,
-    sha256: Option<&str>,
-    sha1: Option<&str>,
-    ip: Option<String>,
-    url: Option<String>,
-    account: Option<String>,
-) {
+/// What one evidence item (MDE alert evidence or XDR incident entity: the two models carry the same
+/// fields) says that names an indicator: SHA-256, SHA-1, IP, URL, account.
+type EvidenceParts = (Option<Lenient<Sha256>>, Option<Lenient<Sha1>>, Option<String>, Option<String>, Option<String>);
+
+/// The indicators one evidence item carries; a file is named by its SHA-256 when known, else its SHA-1.
+fn push_evidence(out: &mut Vec<(Kind, String)>, (sha256, sha1, ip, url, account): EvidenceParts) {
     match (sha256, sha1) {
-        (Some(h), _) => out.push((Kind::Sha256, h.to_string())),
-        (None, Some(h)) => out.push((Kind::Sha1, h.to_string())),
+        (Some(h), _) => out.push((Kind::Sha256, h.as_str().to_string())),
+        (None, Some(h)) => out.push((Kind::Sha1, h.as_str().to_string())),
         (None, None) => {}
     }
     out.extend(ip.map(|v| (Kind::Ip, v)));
@@ -102,14 +98,7 @@ pub fn alert_evidence(a: Alert) -> Vec<(Kind, String)> {
         out.push((Kind::MachineId, m.as_str().to_string()));
     }
     for e in a.evidence.unwrap_or_default() {
-        push_evidence(
-            &mut out,
-            e.sha256.as_ref().map(|h| h.as_str()),
-            e.sha1.as_ref().map(|h| h.as_str()),
-            e.ip_address,
-            e.url,
-            e.account_name,
-        );
+        push_evidence(&mut out, (e.sha256, e.sha1, e.ip_address, e.url, e.account_name));
     }
     out
 }
@@ -124,14 +113,7 @@ pub fn incident_evidence(inc: Incident) -> Vec<(Kind, String)> {
             }
         }
         for e in a.entities.unwrap_or_default() {
-            push_evidence(
-                &mut out,
-                e.sha256.as_ref().map(|h| h.as_str()),
-                e.sha1.as_ref().map(|h| h.as_str()),
-                e.ip_address,
-                e.url,
-                e.account_name,
-            );
+            push_evidence(&mut out, (e.sha256, e.sha1, e.ip_address, e.url, e.account_name));
         }
     }
     out

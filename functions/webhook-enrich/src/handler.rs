@@ -391,17 +391,18 @@ mod tests {
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     const NOW: i64 = 1_795_757_400;
 
-    struct One(Arc<Fake>);
-    impl TenantLookups for One {
+    /// Fake Defenders by tenant name; a request that names no tenant asks the one named "default".
+    struct Tenants(Vec<(&'static str, Arc<Fake>)>);
+    impl TenantLookups for Tenants {
         fn lookups(
             &self,
             tenant: Option<&TenantName>,
             _deadline: tokio::time::Instant,
         ) -> Result<(String, Arc<dyn DefenderLookups>), String> {
-            match tenant.map(TenantName::as_str) {
-                None | Some("default") => Ok(("default".into(), self.0.clone())),
-                Some(other) => Err(format!("unknown tenant {other}")),
-            }
+            let name = tenant.map_or("default", TenantName::as_str);
+            let (name, fake) =
+                self.0.iter().find(|(n, _)| *n == name).ok_or_else(|| format!("unknown tenant {name}"))?;
+            Ok((name.to_string(), fake.clone()))
         }
     }
 
@@ -415,7 +416,7 @@ mod tests {
                 if github { vec!["github-secret".into()] } else { vec![] },
                 "default".parse().unwrap(),
             ),
-            tenants: Arc::new(One(fake.clone())),
+            tenants: Arc::new(Tenants(vec![("default", fake.clone())])),
             clock: || NOW,
             seen: Mutex::new(HashMap::new()),
             callback: None,
@@ -533,7 +534,7 @@ mod tests {
         // sender saw a 5xx): its retry must be enriched, not answered 409.
         let fake = Arc::new(Fake { hang_domain: true, ..Fake::default() });
         let (mut state, _) = state(false);
-        state.tenants = Arc::new(One(fake.clone()));
+        state.tenants = Arc::new(Tenants(vec![("default", fake.clone())]));
         let body = format!(r#"{{"indicators":{{"machine_ids":["{M1}"],"domains":["evil.example"]}}}}"#);
         let cut = tokio::time::timeout(
             Duration::from_millis(200),
@@ -583,22 +584,6 @@ mod tests {
     const SECRET_A: &str = "whsec_c2VuZGVyLUEtc2lnbmluZy1rZXktMzItYnl0ZXMhIQ==";
     const SECRET_B: &str = "whsec_c2VuZGVyLUItc2lnbmluZy1rZXktMzItYnl0ZXMhIQ==";
 
-    /// Two tenants, each with its own fake Defender.
-    struct Two(Arc<Fake>, Arc<Fake>);
-    impl TenantLookups for Two {
-        fn lookups(
-            &self,
-            tenant: Option<&TenantName>,
-            _deadline: tokio::time::Instant,
-        ) -> Result<(String, Arc<dyn DefenderLookups>), String> {
-            match tenant.map(TenantName::as_str) {
-                Some("contoso") => Ok(("contoso".into(), self.0.clone())),
-                Some("fabrikam") => Ok(("fabrikam".into(), self.1.clone())),
-                other => Err(format!("unknown tenant {other:?}")),
-            }
-        }
-    }
-
     /// An MSSP deployment: sender A bound to contoso, sender B to fabrikam, each with its own key.
     fn mssp() -> (State, Arc<Fake>, Arc<Fake>) {
         let (contoso, fabrikam) = (Arc::new(Fake::default()), Arc::new(Fake::default()));
@@ -611,7 +596,7 @@ mod tests {
         let state = State {
             store: Arc::new(MemStore::with(&[("a-whsec", SECRET_A), ("b-whsec", SECRET_B)])),
             senders,
-            tenants: Arc::new(Two(contoso.clone(), fabrikam.clone())),
+            tenants: Arc::new(Tenants(vec![("contoso", contoso.clone()), ("fabrikam", fabrikam.clone())])),
             clock: || NOW,
             seen: Mutex::new(HashMap::new()),
             callback: None,

@@ -100,6 +100,23 @@ pub enum Kind {
     IncidentId,
 }
 
+impl Kind {
+    /// Every kind, the request's indicator fields first, then the two that name what is expanded.
+    pub const ALL: [Kind; 11] = [
+        Kind::MachineId,
+        Kind::Hostname,
+        Kind::Ip,
+        Kind::Domain,
+        Kind::Url,
+        Kind::Sha1,
+        Kind::Sha256,
+        Kind::Md5,
+        Kind::User,
+        Kind::AlertId,
+        Kind::IncidentId,
+    ];
+}
+
 /// A validated indicator: only these reach a Defender call.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Indicator {
@@ -336,17 +353,7 @@ mod tests {
             r.items.iter().filter(|i| i.parsed.is_err()).map(|i| (i.kind, i.input.as_str())).collect();
         assert_eq!(valid.len(), 10);
         assert_eq!(invalid.len(), 9, "{invalid:?}");
-        for kind in [
-            Kind::MachineId,
-            Kind::Hostname,
-            Kind::Ip,
-            Kind::Domain,
-            Kind::Url,
-            Kind::Sha1,
-            Kind::Sha256,
-            Kind::Md5,
-            Kind::User,
-        ] {
+        for kind in Kind::ALL.into_iter().filter(|k| !matches!(k, Kind::AlertId | Kind::IncidentId)) {
             assert!(invalid.iter().any(|(k, _)| *k == kind), "every kind reports its invalid values: {kind:?}");
         }
         let md5_reason =

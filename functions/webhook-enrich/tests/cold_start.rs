@@ -4,7 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use defender_shared::{config::Config, runtime::Runtime, secret::SecretString, webhook};
+mod common;
+
+use common::event;
+use defender_shared::{config::Config, runtime::Runtime};
 use lambda_http::{Body, http::StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -12,25 +15,11 @@ use tenant_sim::{
     SimOptions,
     latency::{SpanKind, now_us, round_trips},
 };
-use testkit::{
-    SimEnv,
-    demo::{WHSEC, now},
-};
+use testkit::{SimEnv, demo::now};
 use webhook_enrich::{config::EnrichConfig, handler, state};
 
 /// Long enough that requests sent together overlap on a loaded machine, short enough for a test.
 const LATENCY: Duration = Duration::from_millis(60);
-
-fn event(body: &str, id: &str) -> lambda_http::Request {
-    let mut v: Value = serde_json::from_str(include_str!("fixtures/apigw-v2-post-enrich.json")).unwrap();
-    let ts = now();
-    let sig = webhook::sign_standard(&SecretString::new(WHSEC), id, ts, body.as_bytes()).unwrap();
-    v["body"] = Value::String(body.to_string());
-    v["headers"]["webhook-id"] = json!(id);
-    v["headers"]["webhook-timestamp"] = json!(ts.to_string());
-    v["headers"]["webhook-signature"] = json!(sig);
-    lambda_http::request::from_str(&v.to_string()).unwrap()
-}
 
 /// Client secret in the environment, webhook secret in Key Vault, one machine asked about: the vault's
 /// challenge, the vault's token and the Defender tokens go out together, then the secret, then the

@@ -341,20 +341,7 @@ fn documented_enums_are_exactly_the_codes() {
             Status::Found | Status::NotFound | Status::Invalid | Status::Error => s,
         }
     }
-    let kinds = [
-        Kind::MachineId,
-        Kind::Hostname,
-        Kind::Ip,
-        Kind::Domain,
-        Kind::Url,
-        Kind::Sha1,
-        Kind::Sha256,
-        Kind::Md5,
-        Kind::User,
-        Kind::AlertId,
-        Kind::IncidentId,
-    ]
-    .map(|k| serde_json::to_value(kind_listed(k)).unwrap());
+    let kinds = Kind::ALL.map(|k| serde_json::to_value(kind_listed(k)).unwrap());
     let statuses = [Status::Found, Status::NotFound, Status::Invalid, Status::Error]
         .map(|s| serde_json::to_value(status_listed(s)).unwrap());
     let doc = doc();

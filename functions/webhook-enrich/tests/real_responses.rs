@@ -6,45 +6,13 @@
 //! values as received.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use defender_shared::defender::models::{Page, alerts::Alert, incidents::Incident, machines::Machine};
-use serde::de::DeserializeOwned;
+use defender_shared::defender::models::{alerts::Alert, incidents::Incident, machines::Machine};
 use serde_json::Value;
-use std::path::PathBuf;
+use testkit::recorded::{entities as recorded, typed};
 use webhook_enrich::{
     defender::{alert_evidence, alert_facts, incident_evidence, machine_facts},
     request::Indicator,
 };
-
-/// The entities of every recorded file of `kind`, each with its place (`file[i]`).
-fn recorded(kind: &str) -> Vec<(String, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../contract/real-responses");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    let mut out = Vec::new();
-    for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
-        let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        if doc["kind"] == kind {
-            let file = path.file_name().unwrap().to_string_lossy().into_owned();
-            for (i, e) in doc["entities"].as_array().unwrap().iter().enumerate() {
-                out.push((format!("{file}[{i}]"), e.clone()));
-            }
-        }
-    }
-    out
-}
-
-/// The typed views of the entities, read as one page's items (the invented few without one are the
-/// shared corpus test's business).
-fn typed<T: DeserializeOwned>(entities: &[(String, Value)]) -> Vec<(String, Value, T)> {
-    let values: Vec<&Value> = entities.iter().map(|(_, v)| v).collect();
-    let page: Page<T> = serde_json::from_value(serde_json::json!({ "value": values })).unwrap();
-    assert_eq!(page.value.len(), entities.len(), "no item is lost");
-    entities
-        .iter()
-        .zip(page.value)
-        .filter_map(|((at, v), item)| item.into_parts().1.ok().map(|t| (at.clone(), v.clone(), t)))
-        .collect()
-}
 
 #[test]
 fn every_recorded_alert_and_incident_expands_into_indicators_that_parse() {

@@ -1,44 +1,19 @@
 //! Enrichment against what real tenants hold (issue 18): a machine whose recorded name ends in a
 //! space (`"chat_Desk "`, contract/real-responses/swimlane__list_devices_by_vulnerability.json) is
-//! found by its name although an item the typed view refuses shares its page, and a hash goes to
-//! Defender and back to the caller as it was received.
+//! found by its name although an item the typed view refuses shares its page, and a hash received in
+//! upper case goes to Defender in the lower case it answers with.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use defender_shared::{secret::SecretString, webhook};
-use lambda_http::{Body, http::StatusCode};
+mod common;
+
+use common::{call, setup};
+use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 use tenant_sim::RunningSim;
-use testkit::{
-    SimEnv,
-    demo::{WHSEC, now},
-    sim::request_paths,
-};
-use webhook_enrich::{config::EnrichConfig, handler, state};
+use testkit::sim::request_paths;
 
 const DESK: &str = "afb3f807d1a185ac66668f493af028385bfca184";
-
-async fn setup() -> (SimEnv, handler::State) {
-    let sim = SimEnv::demo().await;
-    let rt = sim.runtime().await;
-    let cfg = EnrichConfig::from_lookup(|_| None).unwrap();
-    let st = state::build(rt, cfg, now).await.unwrap();
-    (sim, st)
-}
-
-async fn call(st: &handler::State, body: &str, id: &str) -> (StatusCode, Value) {
-    let mut v: Value = serde_json::from_str(include_str!("fixtures/apigw-v2-post-enrich.json")).unwrap();
-    let ts = now();
-    let sig = webhook::sign_standard(&SecretString::new(WHSEC), id, ts, body.as_bytes()).unwrap();
-    v["body"] = Value::String(body.to_string());
-    v["headers"]["webhook-id"] = json!(id);
-    v["headers"]["webhook-timestamp"] = json!(ts.to_string());
-    v["headers"]["webhook-signature"] = json!(sig);
-    let r = handler::handle(st, lambda_http::request::from_str(&v.to_string()).unwrap()).await;
-    let status = r.status();
-    let Body::Text(t) = r.body() else { panic!("no text body") };
-    (status, serde_json::from_str(t).unwrap())
-}
 
 async fn paths(sim: &RunningSim) -> Vec<String> {
     request_paths(sim).await
@@ -52,7 +27,7 @@ fn result<'a>(out: &'a Value, kind: &str, input: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_machine_named_with_a_trailing_space_is_found_beside_an_undecodable_one() {
-    let (sim, st) = setup().await;
+    let (sim, st) = setup(&[]).await;
     {
         let mut t = sim.sim.tenant.lock().unwrap();
         let mut desk = t.seed.machines[0].clone();
@@ -79,7 +54,7 @@ async fn a_machine_named_with_a_trailing_space_is_found_beside_an_undecodable_on
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hash_received_in_upper_case_is_asked_for_in_the_lower_case_defender_answers_with() {
-    let (sim, st) = setup().await;
+    let (sim, st) = setup(&[]).await;
     let sha1 = {
         let t = sim.sim.tenant.lock().unwrap();
         t.seed.files.iter().find_map(|f| f["file"]["sha1"].as_str().map(str::to_string)).unwrap()

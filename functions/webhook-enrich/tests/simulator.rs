@@ -3,8 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{call, setup};
 use defender_shared::{secret::SecretString, webhook};
-use lambda_http::{Body, http::StatusCode};
+use lambda_http::http::StatusCode;
 use serde_json::{Value, json};
 use std::time::Instant;
 use testkit::{
@@ -12,49 +15,16 @@ use testkit::{
     demo::{WHSEC, now},
     sim::requests,
 };
-use webhook_enrich::{config::EnrichConfig, handler, state};
-
-async fn setup() -> (SimEnv, handler::State) {
-    setup_with(None).await
-}
+use webhook_enrich::handler;
 
 async fn setup_with(callback: Option<String>) -> (SimEnv, handler::State) {
-    let mut settings = Vec::new();
-    if let Some(c) = callback {
-        settings.push(("WEBHOOK_CALLBACK_URL", c));
-    }
-    setup_settings(&settings).await
-}
-
-async fn setup_settings(settings: &[(&str, String)]) -> (SimEnv, handler::State) {
-    let sim = SimEnv::demo().await;
-    let rt = sim.runtime().await;
-    let cfg = EnrichConfig::from_lookup(|k| settings.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).unwrap();
-    let st = state::build(rt, cfg, now).await.unwrap();
-    (sim, st)
-}
-
-fn event(body: &str, id: &str) -> lambda_http::Request {
-    let mut v: Value = serde_json::from_str(include_str!("fixtures/apigw-v2-post-enrich.json")).unwrap();
-    let ts = now();
-    let sig = webhook::sign_standard(&SecretString::new(WHSEC), id, ts, body.as_bytes()).unwrap();
-    v["body"] = Value::String(body.to_string());
-    v["headers"]["webhook-id"] = json!(id);
-    v["headers"]["webhook-timestamp"] = json!(ts.to_string());
-    v["headers"]["webhook-signature"] = json!(sig);
-    lambda_http::request::from_str(&v.to_string()).unwrap()
-}
-
-async fn call(st: &handler::State, body: &str, id: &str) -> (StatusCode, Value) {
-    let r = handler::handle(st, event(body, id)).await;
-    let status = r.status();
-    let Body::Text(t) = r.body() else { panic!("no text body") };
-    (status, serde_json::from_str(t).unwrap())
+    let settings: Vec<(&str, String)> = callback.map(|c| ("WEBHOOK_CALLBACK_URL", c)).into_iter().collect();
+    setup(&settings).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_mixed_request_is_answered_exactly_as_the_seed_says() {
-    let (sim, st) = setup().await;
+    let (sim, st) = setup(&[]).await;
     let seed = sim.sim.tenant.lock().unwrap().seed.clone();
     // A machine with alerts, its host name, a file and an IP from its alerts' evidence.
     let machine =
@@ -117,7 +87,7 @@ async fn a_mixed_request_is_answered_exactly_as_the_seed_says() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn throttled_lookups_are_marked_and_the_answer_comes_within_the_deadline() {
-    let (sim, st) = setup().await;
+    let (sim, st) = setup(&[]).await;
     let http = sim.client().unwrap();
     // Every IP lookup is throttled with a wait far past the request's deadline.
     http.post(format!("{}/_sim/faults", sim.url))
@@ -141,7 +111,7 @@ async fn throttled_lookups_are_marked_and_the_answer_comes_within_the_deadline()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_indicators_never_reach_a_filter_or_a_path() {
-    let (sim, st) = setup().await;
+    let (sim, st) = setup(&[]).await;
     let hostile = ["x' or 1 eq 1", "a|b", "line\nbreak", "\") or true//", "ws'; drop"];
     let body = json!({"indicators": {
         "hostnames": hostile, "domains": hostile, "users": hostile, "machine_ids": hostile, "sha256": hostile
@@ -216,7 +186,7 @@ async fn the_result_is_also_posted_signed_to_the_configured_callback() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn configured_hunting_queries_run_for_matching_indicators_only() {
-    let (sim, st) = setup_settings(&[("ENRICH_HUNTING_QUERIES", "network_by_ip".to_string())]).await;
+    let (sim, st) = setup(&[("ENRICH_HUNTING_QUERIES", "network_by_ip".to_string())]).await;
     let c2 = sim.sim.tenant.lock().unwrap().seed.hunting["DeviceNetworkEvents"]
         .iter()
         .find_map(|r| r.get("RemoteIP").and_then(Value::as_str).map(str::to_string))
@@ -240,7 +210,7 @@ async fn configured_hunting_queries_run_for_matching_indicators_only() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn alerts_and_incidents_expand_into_their_evidence_through_the_client() {
-    let (sim, st) = setup().await;
+    let (sim, st) = setup(&[]).await;
     let seed = sim.sim.tenant.lock().unwrap().seed.clone();
     let alert = seed
         .alerts
@@ -271,7 +241,7 @@ async fn alerts_and_incidents_expand_into_their_evidence_through_the_client() {
 /// would leave the answer incomplete and make a retrying sender retry forever.
 #[tokio::test(flavor = "multi_thread")]
 async fn dot_segment_values_are_invalid_and_never_looked_up() {
-    let (sim, st) = setup().await;
+    let (sim, st) = setup(&[]).await;
     let dots = [".", "..", " .. "];
     let body = json!({"indicators": {
         "users": dots, "hostnames": dots, "domains": dots, "machine_ids": dots, "sha1": dots
@@ -297,7 +267,7 @@ async fn dot_segment_values_are_invalid_and_never_looked_up() {
 /// Every indicator kind, an alert and an incident to expand, and a configured hunting query.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_endpoint_the_enrichment_calls_is_in_its_declared_list() {
-    let (sim, st) = setup_settings(&[("ENRICH_HUNTING_QUERIES", "network_by_ip".to_string())]).await;
+    let (sim, st) = setup(&[("ENRICH_HUNTING_QUERIES", "network_by_ip".to_string())]).await;
     let seed = sim.sim.tenant.lock().unwrap().seed.clone();
     let machine = &seed.machines[0];
     let file = seed.files.iter().map(|f| &f["file"]).find(|f| f["sha1"].is_string()).unwrap();

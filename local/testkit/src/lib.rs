@@ -8,8 +8,17 @@
 //!   its CA to a file and gives the environment a function reads ([`SimEnv::env`], [`SimEnv::lookup`],
 //!   [`SimEnv::runtime`]); [`sim::requests`] reads the simulator's request log ([`sim::logged`]: typed,
 //!   by path prefix); [`sim::NoStore`] is a secret store that holds nothing (inline credentials only).
+//! - [`aws`] — what the tests create on moto themselves: the chat-ops idempotency table
+//!   ([`aws::create_idempotency_table`]).
+//! - [`binary`] — a function's real binary under the Runtime API emulator ([`Binary`]): an invocation
+//!   that fails shows the binary's stderr.
 //! - [`receiver`] — the one `response_url` receiver ([`Receiver`]): Slack's 5 posts in 30 minutes.
-//! - [`slack`] — what Slack posts to the chat-ops callback: a slash command's form body.
+//! - [`recorded`] — the recorded real responses of `contract/real-responses/`: the entities of one
+//!   kind ([`recorded::entities`]) and their typed views as page items ([`recorded::typed`]).
+//! - [`settings`] — a settings lookup holding given variables only ([`settings::only`]), for the
+//!   functions' `from_lookup` constructors.
+//! - [`slack`] — what Slack posts to the chat-ops callback: a slash command's form body
+//!   ([`slack::slash_command`] from the demo channel, [`slack::slash_form`] from any).
 //! - [`moto`] — the one moto starter ([`Moto`]): the AWS stand-in, open or with IAM enforced from a
 //!   [`moto::Plan`] (`strict_moto.py`, beside this crate's `Cargo.toml`).
 //!
@@ -25,12 +34,17 @@
 // A test kit: a set-up that fails must fail the test that asked for it, loudly.
 #![allow(clippy::panic)]
 
+pub mod aws;
+pub mod binary;
 pub mod demo;
 pub mod moto;
 pub mod receiver;
+pub mod recorded;
+pub mod settings;
 pub mod sim;
 pub mod slack;
 
+pub use binary::Binary;
 pub use moto::Moto;
 pub use receiver::Receiver;
 pub use sim::SimEnv;

@@ -10,14 +10,22 @@ pub const APP_ID: &str = "A0DEFENDER";
 /// The channel the commands come from.
 pub const CHANNEL: &str = "C2147483705";
 
-/// The form body of `/defender <text>` typed by `user`, its replies going to `response_url`.
+/// The form body of `/defender <text>` typed by `user` in the demo channel, its replies going to
+/// `response_url`.
 pub fn slash_command(user: &str, text: &str, response_url: &str) -> String {
+    slash_form(user, CHANNEL, text, response_url)
+}
+
+/// The form body of `/defender <text>` typed by `user` in `channel` of the demo workspace, answered at
+/// `response_url`: every field Slack posts, the legacy verification token included (the callback must
+/// ignore it: it checks the signature).
+pub fn slash_form(user: &str, channel: &str, text: &str, response_url: &str) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .append_pair("token", "gIkuvaNzQIHg97ATvDxqgjtO")
         .append_pair("team_id", TEAM)
         .append_pair("api_app_id", APP_ID)
         .append_pair("team_domain", "contoso")
-        .append_pair("channel_id", CHANNEL)
+        .append_pair("channel_id", channel)
         .append_pair("channel_name", "soc")
         .append_pair("user_id", user)
         .append_pair("user_name", &user.to_lowercase())

@@ -127,7 +127,7 @@ pub async fn run(alerts: u64) -> Result<Vec<Row>, BoxError> {
     let (early, mid) = (alerts / 10, alerts / 2);
     let readings = Readings { marks: vec![early, mid, alerts], taken: Mutex::new(Vec::new()) };
     let (rss_start, _) = rss_kib();
-    let sim_pid = sim.child.id().to_string();
+    let sim_pid = sim.pid().to_string();
     let (cpu_start, sim_cpu_start) = (cpu_s("self"), cpu_s(&sim_pid));
     let t = Instant::now();
     let sum = export_stream(&source, &sink, &job, &readings).await?;

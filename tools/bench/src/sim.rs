@@ -22,6 +22,14 @@ pub struct Sim {
     http: reqwest::Client,
 }
 
+impl Sim {
+    /// The simulator's process id (to read its CPU time beside the measured process's).
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl std::fmt::Debug for Sim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sim").field("url", &self.url).field("ca_path", &self.ca_path).finish_non_exhaustive()

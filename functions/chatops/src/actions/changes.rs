@@ -512,7 +512,7 @@ impl Safety {
             }
             Change::Block(b) => {
                 let now = chrono::DateTime::from_timestamp((self.clock)(), 0).unwrap_or_default();
-                let req = b.submit(&c.user_name, &c.user_id, &c.request_id, now)?;
+                let req = b.submit(&c.user_name, c.user_id.as_str(), &c.request_id, now)?;
                 let i = ops.submit_indicator(&req).await.map_err(service)?;
                 Ok(format!(
                     "Indicator `{}`: {} `{}` — *{}* until {}.",

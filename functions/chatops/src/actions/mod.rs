@@ -42,7 +42,7 @@ pub mod changes;
 
 use crate::{
     command::IncidentChange,
-    command::{ChatUser, Command, MachineRef, Origin, Reason},
+    command::{ChatUser, ChatUserId, Command, MachineRef, Origin, Reason},
     config::{Permission, Rbac},
     confirm::{self, ChangeConfirmation, Confirmation},
     defender::{DefenderOps, OpsError, Tenants},
@@ -67,7 +67,7 @@ pub struct Claim {
     /// The state.
     pub state: ClaimState,
     /// The chat user id who made it.
-    pub by: String,
+    pub by: ChatUserId,
     /// When, unix seconds.
     pub at: i64,
     /// [`confirm::digest`] of the sealed request.
@@ -90,8 +90,8 @@ pub enum ClaimState {
 
 impl Claim {
     /// A claim.
-    pub(crate) fn new(state: ClaimState, by: &str, at: i64, job: String) -> Self {
-        Self { state, by: by.to_string(), at, job }
+    pub(crate) fn new(state: ClaimState, by: &ChatUserId, at: i64, job: String) -> Self {
+        Self { state, by: by.clone(), at, job }
     }
 
     /// The stored value.
@@ -241,7 +241,8 @@ fn clean(name: &str) -> String {
 /// The Defender comment: the chat user (and the approver), the request id, the reason (control
 /// characters removed).
 pub fn comment(c: &Confirmation, approver: Option<&ChatUser>) -> String {
-    let approved = approver.map(|a| format!(", approved by {} ({})", clean(&a.name), clean(&a.id))).unwrap_or_default();
+    let approved =
+        approver.map(|a| format!(", approved by {} ({})", clean(&a.name), clean(a.id.as_str()))).unwrap_or_default();
     format!(
         "{} requested in chat by {} ({}){approved}; request {}; reason: {}",
         c.action,
@@ -868,7 +869,7 @@ mod tests {
         let c = Confirmation {
             v: 1,
             tenant: "default".parse().unwrap(),
-            user_id: "U1".into(),
+            user_id: "U1".parse().unwrap(),
             user_name: "road\nrunner".into(),
             action: "isolate".into(),
             machine_id: "bf44e1ec1d7163de5cf81d93982ed19d185f80d2".parse().unwrap(),
@@ -878,7 +879,7 @@ mod tests {
             exp: 0,
         };
         assert_eq!(comment(&c, None), "isolate requested in chat by roadrunner (U1); request r-9; reason: c2 beacon");
-        let second = ChatUser { id: "U2".into(), name: "wile\te".into() };
+        let second = ChatUser { id: "U2".parse().unwrap(), name: "wile\te".into() };
         assert_eq!(
             comment(&c, Some(&second)),
             "isolate requested in chat by roadrunner (U1), approved by wilee (U2); request r-9; reason: c2 beacon"

@@ -503,11 +503,54 @@ fn parse_words(w: &[&str]) -> Result<Command, String> {
     }
 }
 
+/// A chat user's stable id: a Slack `user_id` (`U0ANALYST`, `W012A3CDE`) or a Teams user's Entra
+/// object id (`from.aadObjectId`; a Teams outgoing webhook without one names `from.id`, `29:1…`). The
+/// key of the allow-list, of two-person approval and of user links; parsing is its only constructor:
+/// 1 to 128 characters of `[A-Za-z0-9._:+/=-]` (Bot Framework ids are base64 after `29:`), so a value
+/// with a space, a quote, a control character or nothing at all never becomes one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ChatUserId(String);
+
+/// Why a value is not a chat user id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid chat user id '{0}': 1 to 128 characters of letters, digits and . _ : + / = -")]
+pub struct InvalidChatUserId(pub String);
+
+impl ChatUserId {
+    /// The id as received.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for ChatUserId {
+    type Err = InvalidChatUserId;
+    fn from_str(s: &str) -> Result<Self, InvalidChatUserId> {
+        let ok = (1..=128).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'+' | b'/' | b'=' | b'-'));
+        if ok { Ok(Self(s.to_string())) } else { Err(InvalidChatUserId(s.chars().take(64).collect())) }
+    }
+}
+
+impl std::fmt::Display for ChatUserId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ChatUserId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Who sent a chat request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatUser {
     /// Stable id (Slack `user_id`, Teams `from.aadObjectId`), the RBAC key.
-    pub id: String,
+    pub id: ChatUserId,
     /// Display name (for messages and the Defender comment).
     pub name: String,
 }
@@ -649,6 +692,7 @@ pub fn parse_slack(body: &[u8]) -> Result<SlackRequest, NotSlack> {
             return Err(NotSlack(format!("payload type '{}' is not handled", p.kind)));
         }
         let action = p.actions.into_iter().next().ok_or_else(|| NotSlack("block action without actions".into()))?;
+        let id: ChatUserId = p.user.id.parse().map_err(|e: InvalidChatUserId| NotSlack(e.to_string()))?;
         let name = p.user.username.or(p.user.name).unwrap_or_else(|| p.user.id.clone());
         // A button on a channel message: answer in its thread (the thread it is in, or start one).
         let thread_ts = match p.container {
@@ -658,7 +702,7 @@ pub fn parse_slack(body: &[u8]) -> Result<SlackRequest, NotSlack> {
             _ => None,
         };
         return Ok(SlackRequest::Button {
-            user: ChatUser { id: p.user.id, name },
+            user: ChatUser { id, name },
             origin: Origin {
                 team: p.team.map(|t| t.id).unwrap_or_default(),
                 channel: p.channel.map(|c| c.id).unwrap_or_default(),
@@ -672,9 +716,10 @@ pub fn parse_slack(body: &[u8]) -> Result<SlackRequest, NotSlack> {
         });
     }
     let user_id = get("user_id").ok_or_else(|| NotSlack("no user_id".into()))?;
+    let id: ChatUserId = user_id.parse().map_err(|e: InvalidChatUserId| NotSlack(e.to_string()))?;
     get("command").ok_or_else(|| NotSlack("no command".into()))?;
     Ok(SlackRequest::Slash {
-        user: ChatUser { name: get("user_name").unwrap_or_else(|| user_id.clone()), id: user_id },
+        user: ChatUser { name: get("user_name").unwrap_or(user_id), id },
         origin: Origin {
             team: get("team_id").unwrap_or_default(),
             channel: get("channel_id").unwrap_or_default(),
@@ -752,7 +797,8 @@ pub fn teams_plain_text(html: &str) -> String {
 /// [`NotSlack`] (reused: "not a chat request") when the JSON is not a Teams activity.
 pub fn parse_teams(body: &[u8]) -> Result<TeamsRequest, NotSlack> {
     let a: TeamsActivity = serde_json::from_slice(body).map_err(|e| NotSlack(format!("teams activity: {e}")))?;
-    let id = a.from.aad_object_id.clone().unwrap_or(a.from.id.clone());
+    let raw = a.from.aad_object_id.clone().unwrap_or(a.from.id.clone());
+    let id: ChatUserId = raw.parse().map_err(|e: InvalidChatUserId| NotSlack(e.to_string()))?;
     let team = a
         .channel_data
         .as_ref()
@@ -761,7 +807,7 @@ pub fn parse_teams(body: &[u8]) -> Result<TeamsRequest, NotSlack> {
         .unwrap_or_default()
         .to_string();
     Ok(TeamsRequest {
-        user: ChatUser { name: a.from.name.unwrap_or_else(|| id.clone()), id },
+        user: ChatUser { name: a.from.name.unwrap_or(raw), id },
         origin: Origin { team, channel: a.conversation.map(|c| c.id).unwrap_or_default(), ..Origin::default() },
         parsed: parse_text(&teams_plain_text(&a.text)),
     })
@@ -770,6 +816,22 @@ pub fn parse_teams(body: &[u8]) -> Result<TeamsRequest, NotSlack> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chat_user_id_is_a_slack_or_teams_id_and_nothing_else() {
+        for ok in ["U0ANALYST", "W012A3CDE", "72f988bf-86f1-41af-91ab-2d7cd011db47", "29:1XJK-Mv/c5+G=="] {
+            assert_eq!(ok.parse::<ChatUserId>().unwrap().as_str(), ok);
+        }
+        let long = "U".repeat(129);
+        for bad in ["", " ", "U1 ", "U1\n", "U'1", "U\"1", "<@U1>", "U1|x", long.as_str()] {
+            assert!(bad.parse::<ChatUserId>().is_err(), "{bad:?}");
+        }
+        // The edges refuse a request whose user id is not one, before anything looks it up.
+        let slash = b"team_id=T1&user_id=U1%20x&command=%2Fdefender&text=help";
+        assert!(parse_slack(slash).unwrap_err().to_string().contains("invalid chat user id"));
+        let teams = br#"{"type":"message","text":"help","from":{"id":"29:1","aadObjectId":"a b"}}"#;
+        assert!(parse_teams(teams).unwrap_err().to_string().contains("invalid chat user id"));
+    }
 
     const M: &str = "bf44e1ec1d7163de5cf81d93982ed19d185f80d2";
 
@@ -893,7 +955,7 @@ mod tests {
         let SlackRequest::Slash { user, origin, response_url, parsed } = parse_slack(body.as_bytes()).unwrap() else {
             panic!()
         };
-        assert_eq!(user, ChatUser { id: "U1".into(), name: "road".into() });
+        assert_eq!(user, ChatUser { id: "U1".parse().unwrap(), name: "road".into() });
         assert_eq!(origin, Origin { team: "T1".into(), channel: "C1".into(), ..Origin::default() });
         assert_eq!(response_url.as_deref(), Some("https://hooks.slack.com/commands/1"));
         assert!(matches!(parsed, Parsed::Command(Command::Act { action: Action::Isolate, .. })));
@@ -941,7 +1003,7 @@ mod tests {
             serde_json::from_str(include_str!("../../../../contract/vectors/signatures.json")).unwrap();
         let r = parse_slack(v["slack_v0"]["body"].as_str().unwrap().as_bytes()).unwrap();
         let SlackRequest::Slash { user, parsed, .. } = r else { panic!() };
-        assert_eq!(user.id, "U2CERLKJA");
+        assert_eq!(user.id.as_str(), "U2CERLKJA");
         assert_eq!(parsed, Parsed::Command(Command::Help), "an empty text is help");
     }
 
@@ -951,7 +1013,7 @@ mod tests {
             "from":{"id":"29:1","name":"Alice","aadObjectId":"aad-1"},"conversation":{"id":"19:c"},
             "channelData":{"tenant":{"id":"tid"}}});
         let r = parse_teams(body.to_string().as_bytes()).unwrap();
-        assert_eq!(r.user, ChatUser { id: "aad-1".into(), name: "Alice".into() });
+        assert_eq!(r.user, ChatUser { id: "aad-1".parse().unwrap(), name: "Alice".into() });
         assert_eq!(r.parsed, Parsed::Command(Command::Machine(MachineRef::Host("ws-1".parse().unwrap()))));
         assert!(parse_teams(b"[]").is_err());
     }

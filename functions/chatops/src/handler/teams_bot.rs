@@ -223,10 +223,10 @@ pub async fn handle(state: &State, bot: &TeamsBot, req: &Request, body: &[u8]) -
         .to_string();
     let origin = Origin { team: tenant, channel: a.conversation.id.clone(), ..Origin::default() };
     // The RBAC key is the Entra object id; a sender without one (a bot, a guest) is nobody.
-    let user = match a.from.aad_object_id.clone().filter(|s| !s.is_empty()) {
-        Some(id) => ChatUser { name: a.from.name.clone().unwrap_or_else(|| id.clone()), id },
-        None => ChatUser { id: String::new(), name: a.from.name.clone().unwrap_or_default() },
-    };
+    let user = a.from.aad_object_id.as_deref().and_then(|raw| {
+        let id = raw.parse().ok()?;
+        Some(ChatUser { name: a.from.name.clone().unwrap_or_else(|| raw.to_string()), id })
+    });
     let here = TeamsRef {
         service_url: env.service_url.clone(),
         conversation: a.conversation.id.clone(),
@@ -274,9 +274,9 @@ pub async fn handle(state: &State, bot: &TeamsBot, req: &Request, body: &[u8]) -
             );
         }
     }
-    if user.id.is_empty() {
+    let Some(user) = user else {
         return tell("Refused: your Entra identity is not in the activity.".into()).await;
-    }
+    };
     if invoke {
         if a.name.as_deref() != Some("adaptiveCard/action") {
             return ok(&cards::invoke_message("Nothing to do."));

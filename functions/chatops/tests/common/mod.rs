@@ -536,7 +536,7 @@ impl Rig {
         let confirmation = Confirmation {
             v: 1,
             tenant: "default".parse().unwrap(),
-            user_id: user_id.into(),
+            user_id: user_id.parse().unwrap(),
             user_name: user_name.into(),
             action: action.into(),
             machine_id: self.machine(host)["id"].as_str().unwrap().parse().unwrap(),

@@ -1,9 +1,11 @@
 //! The export worker (fan-out mode): one (tenant, stream) export per SQS FIFO job. All logic lives
 //! in the library ([`scheduled_export::fanout`]).
 
+use defender_shared::lambda::{self, Error};
+use scheduled_export::{fanout, state};
+
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    defender_shared::telemetry::init("export-worker");
-    let state = scheduled_export::fanout::cold_start().await?;
-    scheduled_export::fanout::serve_worker(&state).await
+async fn main() -> Result<(), Error> {
+    let state = state::from_env(lambda::init("export-worker")?).await?;
+    lambda::serve_events(&state, fanout::worker).await
 }
