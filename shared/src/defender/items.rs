@@ -120,23 +120,10 @@ impl PageScanner {
     fn item_end(&mut self, chunk: &[u8], mut i: usize) -> usize {
         while i < chunk.len() {
             let b = chunk[i];
-            if self.in_str {
-                if self.escaped {
-                    self.escaped = false;
-                } else if b == b'\\' {
-                    self.escaped = true;
-                } else if b == b'"' {
-                    self.in_str = false;
-                }
-            } else {
-                match b {
-                    b'"' => self.in_str = true,
-                    b'{' | b'[' => self.depth += 1,
-                    b',' | b']' | b'}' if self.depth <= 2 => return i,
-                    b'}' | b']' => self.depth -= 1,
-                    _ => {}
-                }
+            if !self.in_str && self.depth <= 2 && matches!(b, b',' | b']' | b'}') {
+                return i;
             }
+            self.track(b);
             i += 1;
         }
         i
