@@ -535,33 +535,25 @@ mod tests {
 
     #[test]
     fn every_commercial_regional_host() {
-        let mde = [
-            (Region::Us, "https://us.api.security.microsoft.com/"),
-            (Region::Eu, "https://eu.api.security.microsoft.com/"),
-            (Region::Uk, "https://uk.api.security.microsoft.com/"),
-            (Region::Au, "https://au.api.security.microsoft.com/"),
-            (Region::Swa, "https://swa.api.security.microsoft.com/"),
-            (Region::Ina, "https://ina.api.security.microsoft.com/"),
-            (Region::Aea, "https://aea.api.security.microsoft.com/"),
+        const MDE: &str = "https://api.securitycenter.microsoft.com/.default";
+        const XDR: &str = "https://api.security.microsoft.com/.default";
+        let hosts = [
+            (ApiFamily::Mde, Region::Us, "https://us.api.security.microsoft.com/", MDE),
+            (ApiFamily::Mde, Region::Eu, "https://eu.api.security.microsoft.com/", MDE),
+            (ApiFamily::Mde, Region::Uk, "https://uk.api.security.microsoft.com/", MDE),
+            (ApiFamily::Mde, Region::Au, "https://au.api.security.microsoft.com/", MDE),
+            (ApiFamily::Mde, Region::Swa, "https://swa.api.security.microsoft.com/", MDE),
+            (ApiFamily::Mde, Region::Ina, "https://ina.api.security.microsoft.com/", MDE),
+            (ApiFamily::Mde, Region::Aea, "https://aea.api.security.microsoft.com/", MDE),
+            (ApiFamily::Xdr, Region::Us, "https://api-us.security.microsoft.com/", XDR),
+            (ApiFamily::Xdr, Region::Eu, "https://api-eu.security.microsoft.com/", XDR),
+            (ApiFamily::Xdr, Region::Uk, "https://api-uk.security.microsoft.com/", XDR),
         ];
-        for (region, base) in mde {
-            let e = endpoints(Cloud::Commercial, ApiFamily::Mde, Some(region)).unwrap();
+        for (api, region, base, scope) in hosts {
+            let e = endpoints(Cloud::Commercial, api, Some(region)).unwrap();
             assert_eq!(e.base.as_str(), base);
-            assert_eq!(
-                e.scope, "https://api.securitycenter.microsoft.com/.default",
-                "a region never changes the audience"
-            );
+            assert_eq!(e.scope, scope, "a region never changes the audience");
             assert_eq!(e.authority.as_str(), "https://login.microsoftonline.com/");
-        }
-        let xdr = [
-            (Region::Us, "https://api-us.security.microsoft.com/"),
-            (Region::Eu, "https://api-eu.security.microsoft.com/"),
-            (Region::Uk, "https://api-uk.security.microsoft.com/"),
-        ];
-        for (region, base) in xdr {
-            let e = endpoints(Cloud::Commercial, ApiFamily::Xdr, Some(region)).unwrap();
-            assert_eq!(e.base.as_str(), base);
-            assert_eq!(e.scope, "https://api.security.microsoft.com/.default");
         }
         for region in [Region::Au, Region::Swa, Region::Ina, Region::Aea] {
             let err = endpoints(Cloud::Commercial, ApiFamily::Xdr, Some(region)).unwrap_err();

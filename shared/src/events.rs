@@ -239,22 +239,11 @@ impl Publisher {
             Some((detail_type, e)) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(detail_type = detail_type.as_str(), events = events.len(), sent,
-                    error = %chain(&e), "events not published (the product's work is unaffected)");
+                    error = %crate::errors::chain(&e), "events not published (the product's work is unaffected)");
                 Published::Failed
             }
         }
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
 }
 
 /// An in-memory sink (tests, `make run`): keeps what it was given; can be told to fail.

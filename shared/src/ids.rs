@@ -43,6 +43,17 @@ fn is_guid(s: &str) -> bool {
 /// for a newtype over a `String`: what every text identifier here (and the models' local ids) shares.
 macro_rules! text_newtype {
     ($name:ident, $as_str:literal) => {
+        $crate::ids::text_newtype!($name, $as_str, text);
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <String as serde::Deserialize>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+    // Only the text (`as_str`, `Display`): for a newtype that is never read from JSON.
+    ($name:ident, $as_str:literal, text) => {
         impl $name {
             #[doc = $as_str]
             pub fn as_str(&self) -> &str {
@@ -53,13 +64,6 @@ macro_rules! text_newtype {
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(&self.0)
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <String as serde::Deserialize>::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
             }
         }
     };

@@ -30,6 +30,7 @@
 //!   documented endpoint: its contract file, the typed call in `defender/api/` (one `calls!` entry
 //!   naming the new variant; the path is the contract's), and the variant in the `ENDPOINTS` of each
 //!   function that calls it.
+//! - [`errors`] — `chain`: an error and its causes as one line, for logs and operator output.
 //! - [`events`] — SOC pipeline events on an EventBridge bus: three detail-types (schemas in
 //!   `docs/events/`), published best effort, bounded, never failing the product's work.
 //! - [`doctor`] — the permission self-check (token claims vs. the permission manifest).
@@ -48,6 +49,7 @@ pub mod cloud;
 pub mod config;
 pub mod defender;
 pub mod doctor;
+pub mod errors;
 pub mod events;
 pub mod http;
 pub mod ids;

@@ -31,7 +31,6 @@
 
 use crate::ids::TenantName;
 use serde::Deserialize;
-use std::fmt;
 
 /// Most senders one document may list.
 pub const MAX_SENDERS: usize = 256;
@@ -61,18 +60,7 @@ pub enum Scheme {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SenderName(String);
 
-impl SenderName {
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for SenderName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+crate::ids::text_newtype!(SenderName, "The name.", text);
 
 impl std::str::FromStr for SenderName {
     type Err = String;

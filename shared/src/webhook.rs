@@ -149,6 +149,23 @@ fn keys(
     Ok(keys)
 }
 
+/// `Ok` when one of the usable keys among `secrets` signs `parts` with one of `expected` (each
+/// compared in constant time, [`matches_any`]); [`SignatureError::Mismatch`] when none does.
+fn signed_by_one_of(
+    secrets: &[SecretString],
+    scheme: &'static str,
+    decode: impl Fn(&str) -> Option<Vec<u8>>,
+    parts: &[&[u8]],
+    expected: &[Vec<u8>],
+) -> Result<(), SignatureError> {
+    for key in keys(secrets, scheme, decode)? {
+        if matches_any(&mac(&key, parts)?, expected) {
+            return Ok(());
+        }
+    }
+    Err(SignatureError::Mismatch)
+}
+
 fn whsec_key(raw: &str) -> Option<Vec<u8>> {
     B64.decode(raw.trim().strip_prefix("whsec_").unwrap_or(raw.trim())).ok()
 }
@@ -207,13 +224,9 @@ pub fn verify_standard<'h>(
     if candidates.is_empty() {
         return Err(SignatureError::Malformed("webhook-signature"));
     }
-    for key in keys(secrets, "standard-webhooks", whsec_key)? {
-        let m = mac(&key, &[id.as_bytes(), b".", ts_text.trim().as_bytes(), b".", body])?;
-        if matches_any(&m, &candidates) {
-            return Ok(Verified { id: Some(id.to_string()), timestamp: Some(ts) });
-        }
-    }
-    Err(SignatureError::Mismatch)
+    let signed = [id.as_bytes(), b".", ts_text.trim().as_bytes(), b".", body];
+    signed_by_one_of(secrets, "standard-webhooks", whsec_key, &signed, &candidates)?;
+    Ok(Verified { id: Some(id.to_string()), timestamp: Some(ts) })
 }
 
 /// Signs a Standard Webhooks v1 request (senders, tests, `make run`): the `webhook-signature` value.
@@ -242,12 +255,8 @@ pub fn verify_github(
         return Err(SignatureError::Malformed("x-hub-signature-256"));
     }
     let expected = hex::decode(hex_sig).map_err(|_| SignatureError::Malformed("x-hub-signature-256"))?;
-    for key in keys(secrets, "github", raw_key)? {
-        if mac(&key, &[body])?.verify_slice(&expected).is_ok() {
-            return Ok(Verified { id: None, timestamp: None });
-        }
-    }
-    Err(SignatureError::Mismatch)
+    signed_by_one_of(secrets, "github", raw_key, &[body], &[expected])?;
+    Ok(Verified { id: None, timestamp: None })
 }
 
 /// Verifies Slack's v0 signature (`X-Slack-Request-Timestamp`, `X-Slack-Signature`).
@@ -272,13 +281,8 @@ pub fn verify_slack(
         .filter(|h| h.len() == 2 * TAG_BYTES)
         .and_then(|h| hex::decode(h).ok())
         .ok_or(SignatureError::Malformed("x-slack-signature"))?;
-    for key in keys(secrets, "slack", raw_key)? {
-        let m = mac(&key, &[b"v0:", ts_text.trim().as_bytes(), b":", body])?;
-        if m.verify_slice(&expected).is_ok() {
-            return Ok(Verified { id: None, timestamp: Some(ts) });
-        }
-    }
-    Err(SignatureError::Mismatch)
+    signed_by_one_of(secrets, "slack", raw_key, &[b"v0:", ts_text.trim().as_bytes(), b":", body], &[expected])?;
+    Ok(Verified { id: None, timestamp: Some(ts) })
 }
 
 /// Signs a Slack v0 request (tests, `make run`): the `X-Slack-Signature` value.
@@ -323,13 +327,9 @@ pub fn verify_teams(
         return Err(SignatureError::Malformed("authorization"));
     }
     let expected = B64.decode(b64.trim()).map_err(|_| SignatureError::Malformed("authorization"))?;
-    for key in keys(secrets, "teams", teams_key)? {
-        if mac(&key, &[body])?.verify_slice(&expected).is_ok() {
-            // Only an authenticated body is parsed.
-            return teams_activity_stamp(body, now_unix, window);
-        }
-    }
-    Err(SignatureError::Mismatch)
+    signed_by_one_of(secrets, "teams", teams_key, &[body], &[expected])?;
+    // Only an authenticated body is parsed.
+    teams_activity_stamp(body, now_unix, window)
 }
 
 /// The replay-window half of [`verify_teams`], for a body whose signature is already checked: the

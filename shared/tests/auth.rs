@@ -526,36 +526,48 @@ async fn a_rotated_vault_secret_is_read_again_once_and_succeeds() -> TestResult 
 // User context
 // ------------------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn device_code_sign_in_then_rotating_refresh_tokens() -> TestResult {
+/// A device-code sign-in to contoso by the public client, with an empty store, whose user answers
+/// (`answer`, plus the code, to the simulator's approve endpoint) once the code is shown and the
+/// client has polled twice: the clock holds its second sleep until the answer is in.
+struct DeviceCodeRig {
+    sim: RunningSim,
+    store: Arc<MemStore>,
+    user_cred: TenantCredential,
+    login: DeviceCodeLogin,
+    clock: SimTime,
+    code_tx: tokio::sync::oneshot::Sender<String>,
+    user: tokio::task::JoinHandle<()>,
+}
+
+async fn device_code_rig(short_first_sleep: bool, answer: Value) -> Result<DeviceCodeRig, Box<dyn std::error::Error>> {
     let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let store = MemStore::with(&[]);
     let user_cred = credential(&sim, PUBLIC, CredentialKind::User { refresh_token_secret: "user-refresh".into() });
     let login = DeviceCodeLogin::for_tenant(&name("contoso"), &user_cred, GRAPH)?;
-    let (go, approved) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
+    let (go, answered) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
     let clock = SimTime {
         sim: sim.sim.clone(),
         sleeps: Arc::default(),
-        short_first_sleep: true,
-        gate_second_sleep: Some((go.clone(), approved.clone())),
+        short_first_sleep,
+        gate_second_sleep: Some((go.clone(), answered.clone())),
     };
     let (code_tx, code_rx) = tokio::sync::oneshot::channel::<String>();
+    let (http, url) = (sim.client()?, sim.url.clone());
+    let user = tokio::spawn(async move {
+        let mut body = answer;
+        body["user_code"] = json!(code_rx.await.unwrap());
+        go.notified().await;
+        let resp = http.post(format!("{url}/_sim/devicecode/approve")).json(&body).send().await.unwrap();
+        assert!(resp.status().is_success());
+        answered.notify_one();
+    });
+    Ok(DeviceCodeRig { sim, store: MemStore::with(&[]), user_cred, login, clock, code_tx, user })
+}
+
+#[tokio::test]
+async fn device_code_sign_in_then_rotating_refresh_tokens() -> TestResult {
     // The user approves once the code is shown and the client has polled twice (pending, slow_down).
-    let approver = {
-        let (http, url, approved) = (sim.client()?, sim.url.clone(), approved.clone());
-        tokio::spawn(async move {
-            let user_code = code_rx.await.unwrap();
-            go.notified().await;
-            let resp = http
-                .post(format!("{url}/_sim/devicecode/approve"))
-                .json(&json!({"user_code": user_code, "upn": "alice@contoso.com"}))
-                .send()
-                .await
-                .unwrap();
-            assert!(resp.status().is_success());
-            approved.notify_one();
-        })
-    };
+    let DeviceCodeRig { sim, store, user_cred, login, clock, code_tx, user: approver } =
+        device_code_rig(true, json!({"upn": "alice@contoso.com"})).await?;
     let mut shown = None;
     let outcome = device_code_login(&sim.client()?, &*store, &login, &clock, |prompt| {
         shown = Some(prompt.clone());
@@ -620,29 +632,8 @@ async fn device_code_sign_in_then_rotating_refresh_tokens() -> TestResult {
 
 #[tokio::test]
 async fn a_declined_device_code_sign_in_is_named() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let store = MemStore::with(&[]);
-    let user_cred = credential(&sim, PUBLIC, CredentialKind::User { refresh_token_secret: "user-refresh".into() });
-    let login = DeviceCodeLogin::for_tenant(&name("contoso"), &user_cred, GRAPH)?;
-    let (go, declined) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
-    let clock = SimTime {
-        sim: sim.sim.clone(),
-        sleeps: Arc::default(),
-        short_first_sleep: false,
-        gate_second_sleep: Some((go.clone(), declined.clone())),
-    };
-    let (code_tx, code_rx) = tokio::sync::oneshot::channel::<String>();
-    let decliner = {
-        let (http, url, declined) = (sim.client()?, sim.url.clone(), declined.clone());
-        tokio::spawn(async move {
-            let user_code = code_rx.await.unwrap();
-            go.notified().await;
-            let body = json!({"user_code": user_code, "decline": true});
-            let resp = http.post(format!("{url}/_sim/devicecode/approve")).json(&body).send().await.unwrap();
-            assert!(resp.status().is_success());
-            declined.notify_one();
-        })
-    };
+    let DeviceCodeRig { sim, store, user_cred: _, login, clock, code_tx, user: decliner } =
+        device_code_rig(false, json!({"decline": true})).await?;
     let e = device_code_login(&sim.client()?, &*store, &login, &clock, |prompt| {
         code_tx.send(prompt.user_code.clone()).unwrap();
     })

@@ -40,7 +40,7 @@ use defender_shared::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
-use std::{collections::BTreeMap, net::IpAddr, path::PathBuf};
+use std::{collections::BTreeMap, net::IpAddr};
 
 mod pinned;
 
@@ -49,15 +49,10 @@ mod pinned;
 // ---------------------------------------------------------------------------------------------
 
 fn contract() -> BTreeMap<String, Value> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contract/defender-api");
-    let mut out = BTreeMap::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "json") {
-            let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            out.insert(doc["name"].as_str().unwrap().to_string(), doc);
-        }
-    }
+    let out: BTreeMap<String, Value> = pinned::contract_documents("defender-api")
+        .into_iter()
+        .map(|(_, doc)| (doc["name"].as_str().unwrap().to_string(), doc))
+        .collect();
     assert!(out.len() >= 71, "contract files missing: {}", out.len());
     out
 }
@@ -447,6 +442,23 @@ fn v<S: Serialize>(s: &S) -> Value {
     serde_json::to_value(s).unwrap()
 }
 
+/// An indicator as the contract's submit and import examples write one: `[title, description,
+/// application, expiration]`, the severity and device groups, and `nothing` as recommended actions.
+fn example_indicator(
+    value: IndicatorValue,
+    (action, severity): (IndicatorAction, IndicatorSeverity),
+    [title, description, application, expiration]: [&str; 4],
+    groups: &[&str],
+) -> IndicatorSubmit {
+    let mut s = IndicatorSubmit::new(&value, action, title, description);
+    s.application = Some(application.into());
+    s.expiration_time = Some(p(expiration));
+    s.severity = Some(severity);
+    s.recommended_actions = Some("nothing".into());
+    s.rbac_group_names = Some(groups.iter().map(|g| (*g).to_string()).collect());
+    s
+}
+
 fn resolve_update() -> AlertUpdate {
     AlertUpdate {
         status: Some(AlertStatus::Resolved),
@@ -505,45 +517,28 @@ fn request_for(endpoint: &str, key: &str) -> Option<Value> {
             category: "Exploit".into(),
         }),
         ("mde.indicators.batch_delete", _) => v(&IndicatorBatchDelete { indicator_ids: vec![p("1"), p("2"), p("5")] }),
-        ("mde.indicators.submit", _) => {
-            let mut s = IndicatorSubmit::new(
-                &IndicatorValue::Sha1(p("220e7d15b011d7fac48f2bd61114db1022197f7f")),
-                IndicatorAction::AlertAndBlock,
-                "test",
-                "test",
-            );
-            s.application = Some("demo-test".into());
-            s.expiration_time = Some(p("2020-12-12T00:00:00Z"));
-            s.severity = Some(IndicatorSeverity::Informational);
-            s.recommended_actions = Some("nothing".into());
-            s.rbac_group_names = Some(vec!["group1".into(), "group2".into()]);
-            v(&s)
-        }
-        ("mde.indicators.import", _) => {
-            let mut a = IndicatorSubmit::new(
-                &IndicatorValue::Sha1(p("220e7d15b011d7fac48f2bd61114db1022197f7f")),
-                IndicatorAction::Alert,
-                "demo",
-                "demo2",
-            );
-            a.application = Some("demo-test".into());
-            a.expiration_time = Some(p("2021-12-12T00:00:00Z"));
-            a.severity = Some(IndicatorSeverity::Informational);
-            a.recommended_actions = Some("nothing".into());
-            a.rbac_group_names = Some(vec!["group1".into(), "group2".into()]);
-            let mut b = IndicatorSubmit::new(
-                &IndicatorValue::Sha256(p("2233223322332233223322332233223322332233223322332233223322332222")),
-                IndicatorAction::Alert,
-                "demo2",
-                "demo2",
-            );
-            b.application = Some("demo-test2".into());
-            b.expiration_time = Some(p("2021-12-12T00:00:00Z"));
-            b.severity = Some(IndicatorSeverity::Medium);
-            b.recommended_actions = Some("nothing".into());
-            b.rbac_group_names = Some(vec![]);
-            v(&IndicatorImport { indicators: vec![a, b] })
-        }
+        ("mde.indicators.submit", _) => v(&example_indicator(
+            IndicatorValue::Sha1(p("220e7d15b011d7fac48f2bd61114db1022197f7f")),
+            (IndicatorAction::AlertAndBlock, IndicatorSeverity::Informational),
+            ["test", "test", "demo-test", "2020-12-12T00:00:00Z"],
+            &["group1", "group2"],
+        )),
+        ("mde.indicators.import", _) => v(&IndicatorImport {
+            indicators: vec![
+                example_indicator(
+                    IndicatorValue::Sha1(p("220e7d15b011d7fac48f2bd61114db1022197f7f")),
+                    (IndicatorAction::Alert, IndicatorSeverity::Informational),
+                    ["demo", "demo2", "demo-test", "2021-12-12T00:00:00Z"],
+                    &["group1", "group2"],
+                ),
+                example_indicator(
+                    IndicatorValue::Sha256(p("2233223322332233223322332233223322332233223322332233223322332222")),
+                    (IndicatorAction::Alert, IndicatorSeverity::Medium),
+                    ["demo2", "demo2", "demo-test2", "2021-12-12T00:00:00Z"],
+                    &[],
+                ),
+            ],
+        }),
         ("mde.investigations.start", _) => v(&CommentRequest::new("Test investigation")),
         ("mde.machineactions.cancel", _) => v(&CommentRequest::new("Machine action was canceled by automation")),
         ("mde.machines.collect_investigation_package", _) => v(&CommentRequest::new("Collect forensics due to alert 1234")),

@@ -19,7 +19,7 @@ use defender_shared::defender::models::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
-use std::{collections::BTreeMap, path::PathBuf};
+use std::collections::BTreeMap;
 
 mod pinned;
 
@@ -33,20 +33,15 @@ struct Recorded {
 }
 
 fn corpus() -> Vec<Recorded> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contract/real-responses");
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "json") {
-            let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            out.push(Recorded {
-                file: path.file_name().unwrap().to_string_lossy().into_owned(),
-                endpoint: doc["endpoint"].as_str().unwrap().to_string(),
-                kind: doc["kind"].as_str().unwrap().to_string(),
-                entities: doc["entities"].as_array().unwrap().clone(),
-            });
-        }
-    }
+    let mut out: Vec<Recorded> = pinned::contract_documents("real-responses")
+        .into_iter()
+        .map(|(file, doc)| Recorded {
+            file,
+            endpoint: doc["endpoint"].as_str().unwrap().to_string(),
+            kind: doc["kind"].as_str().unwrap().to_string(),
+            entities: doc["entities"].as_array().unwrap().clone(),
+        })
+        .collect();
     out.sort_by(|a, b| a.file.cmp(&b.file));
     assert_eq!(out.len(), 70, "the corpus has seventy files");
     out

@@ -311,6 +311,11 @@ fn versions_of(sim: &RunningSim, name: &str) -> Vec<(String, bool)> {
     tenant.secrets.get(name).map(|v| v.iter().map(|x| (x.version.clone(), x.enabled)).collect()).unwrap_or_default()
 }
 
+/// Whether each version of `name` is enabled, oldest first.
+fn enabled(sim: &RunningSim, name: &str) -> Vec<bool> {
+    versions_of(sim, name).into_iter().map(|v| v.1).collect()
+}
+
 /// A GET of one version over the REST surface, with the full-access app's vault token.
 async fn get_version(sim: &RunningSim, name: &str, version: &str) -> (u16, Value) {
     let http = http(sim);
@@ -369,10 +374,10 @@ async fn a_version_not_older_than_the_new_one_is_never_disabled() {
     let later = sim.sim.now().timestamp() + 30;
     sim.sim.tenant.lock().unwrap().secrets.get_mut(name).unwrap()[0].created = later;
     store.set(name, &SecretString::new("b")).await.unwrap();
-    assert_eq!(versions_of(&sim, name).iter().map(|v| v.1).collect::<Vec<_>>(), [true, true]);
+    assert_eq!(enabled(&sim, name), [true, true]);
     advance(&sim, 31).await;
     store.set(name, &SecretString::new("c")).await.unwrap();
-    assert_eq!(versions_of(&sim, name).iter().map(|v| v.1).collect::<Vec<_>>(), [false, false, true]);
+    assert_eq!(enabled(&sim, name), [false, false, true]);
 }
 
 #[tokio::test]
@@ -387,14 +392,14 @@ async fn a_failed_disable_never_loses_the_new_value_and_the_next_write_retries_i
     let r = http(&sim).post(format!("{}/_sim/faults", sim.url)).json(&rule).send().await.unwrap();
     assert!(r.status().is_success());
     store.set(name, &SecretString::new("rt-2")).await.unwrap();
-    assert_eq!(versions_of(&sim, name).iter().map(|v| v.1).collect::<Vec<_>>(), [true, true], "not disabled yet");
+    assert_eq!(enabled(&sim, name), [true, true], "not disabled yet");
     assert_eq!(store.get(name).await.unwrap().expose(), "rt-2", "the new value was kept");
     // The vault recovers: the next write retires both older versions.
     let r = http(&sim).delete(format!("{}/_sim/faults", sim.url)).send().await.unwrap();
     assert!(r.status().is_success());
     advance(&sim, 1).await;
     store.set(name, &SecretString::new("rt-3")).await.unwrap();
-    assert_eq!(versions_of(&sim, name).iter().map(|v| v.1).collect::<Vec<_>>(), [false, false, true]);
+    assert_eq!(enabled(&sim, name), [false, false, true]);
 }
 
 #[tokio::test]

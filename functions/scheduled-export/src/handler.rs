@@ -111,17 +111,6 @@ pub struct RunSummary {
     pub failures: Vec<StreamFailure>,
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
 /// The namespace of the per-stream documents (kept from before the shared metrics module, so
 /// alarms and queries on it keep working).
 pub const NAMESPACE: &str = "DefenderFunctions/Export";
@@ -278,7 +267,7 @@ pub async fn export_one(
             Ok(s)
         }
         Err(e) => {
-            let error = chain(&e);
+            let error = defender_shared::errors::chain(&e);
             error!(tenant = %tenant, stream = %stream, error = %error, "stream failed");
             metrics::count("StreamsFailed", 1);
             Err(StreamFailure { tenant: tenant.to_string(), stream: stream.to_string(), error })

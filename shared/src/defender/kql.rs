@@ -19,7 +19,6 @@
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::{Serialize, Serializer};
-use std::fmt;
 
 /// Why a query could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -163,18 +162,7 @@ impl From<&crate::ids::UrlIndicator> for KqlValue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KqlQuery(String);
 
-impl KqlQuery {
-    /// The query text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for KqlQuery {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+crate::ids::text_newtype!(KqlQuery, "The query text.", text);
 
 impl Serialize for KqlQuery {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -356,6 +356,16 @@ impl<R> fmt::Debug for Filter<R> {
     }
 }
 
+/// `Filter::eq`, `ne`, ...: one constructor per comparison [`Op`].
+macro_rules! comparisons {
+    ($($name:ident => $op:ident),*) => {$(
+        #[doc = concat!("`field ", stringify!($name), " value`.")]
+        pub fn $name(field: Field<R>, value: impl Into<Literal>) -> Self {
+            Self::cmp(field, Op::$op, value)
+        }
+    )*};
+}
+
 impl<R> Filter<R> {
     fn of(node: Node) -> Self {
         Self { node, _r: PhantomData }
@@ -363,30 +373,7 @@ impl<R> Filter<R> {
     fn cmp(field: Field<R>, op: Op, value: impl Into<Literal>) -> Self {
         Self::of(Node::Cmp(field.name, op, value.into()))
     }
-    /// `field eq value`.
-    pub fn eq(field: Field<R>, value: impl Into<Literal>) -> Self {
-        Self::cmp(field, Op::Eq, value)
-    }
-    /// `field ne value`.
-    pub fn ne(field: Field<R>, value: impl Into<Literal>) -> Self {
-        Self::cmp(field, Op::Ne, value)
-    }
-    /// `field gt value`.
-    pub fn gt(field: Field<R>, value: impl Into<Literal>) -> Self {
-        Self::cmp(field, Op::Gt, value)
-    }
-    /// `field ge value`.
-    pub fn ge(field: Field<R>, value: impl Into<Literal>) -> Self {
-        Self::cmp(field, Op::Ge, value)
-    }
-    /// `field lt value`.
-    pub fn lt(field: Field<R>, value: impl Into<Literal>) -> Self {
-        Self::cmp(field, Op::Lt, value)
-    }
-    /// `field le value`.
-    pub fn le(field: Field<R>, value: impl Into<Literal>) -> Self {
-        Self::cmp(field, Op::Le, value)
-    }
+    comparisons!(eq => Eq, ne => Ne, gt => Gt, ge => Ge, lt => Lt, le => Le);
     /// `field in (v1,v2,...)`; `None` for an empty list (nothing can match; the caller decides what
     /// that means rather than sending a filter the service refuses).
     pub fn in_<V: Into<Literal>>(field: Field<R>, values: impl IntoIterator<Item = V>) -> Option<Self> {

@@ -5,9 +5,26 @@
 //!
 //! To re-pin after a deliberate change: `PIN_SERIALIZATION=write cargo test -p defender-shared --test
 //! <file>`, and say in the commit why the output changed.
+//!
+//! Both files that pin read `contract/` the same way: [`contract_documents`].
 
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::{collections::BTreeMap, path::PathBuf};
+
+/// Every `.json` document of `contract/<folder>`, with its file name, in directory order.
+pub fn contract_documents(folder: &str) -> Vec<(String, Value)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contract").join(folder);
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            out.push((path.file_name().unwrap().to_string_lossy().into_owned(), doc));
+        }
+    }
+    out
+}
 
 /// Compares the digests of `bodies` (source → serialised text) with `tests/snapshots/<snapshot>`.
 pub fn check(snapshot: &str, bodies: &BTreeMap<String, String>) {

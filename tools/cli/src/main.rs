@@ -110,22 +110,12 @@ fn sign(scheme: &SignScheme) -> Result<String, Box<dyn std::error::Error>> {
     })
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(&format!(": {c}"));
-        cur = c.source();
-    }
-    s
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     match run(Cli::parse()).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("defender-functions: {}", chain(e.as_ref()));
+            eprintln!("defender-functions: {}", defender_shared::errors::chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

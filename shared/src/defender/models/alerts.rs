@@ -1,9 +1,9 @@
 //! MDE alerts (`/api/alerts`): the alert, its evidence, comments and related entities; the update,
 //! batch-update and create-by-reference bodies.
 
-use super::{Comment, Extra, Lenient, Timestamp, model, open_enum};
+use super::{Comment, Lenient, Timestamp, model, open_enum};
 use crate::ids::{AlertId, IncidentId, MachineId};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 open_enum!(
     /// Alert severity.
@@ -275,26 +275,20 @@ model! {
     }
 }
 
-/// A domain related to an alert (`/api/alerts/{id}/domains`).
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertDomain {
-    /// Host name.
-    pub host: Option<String>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// A domain related to an alert (`/api/alerts/{id}/domains`).
+    pub struct AlertDomain {
+        /// Host name.
+        pub host: Option<String>,
+    }
 }
 
-/// An IP related to an alert (`/api/alerts/{id}/ips`).
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertIp {
-    /// The address.
-    pub id: Option<String>,
-    /// Fields this version does not know.
-    #[serde(flatten)]
-    pub extra: Extra,
+model! {
+    /// An IP related to an alert (`/api/alerts/{id}/ips`).
+    pub struct AlertIp {
+        /// The address.
+        pub id: Option<String>,
+    }
 }
 
 /// Body of `PATCH /api/alerts/{id}`: only the fields set are sent.

@@ -382,48 +382,61 @@ pub struct EvidenceCommon {
     pub tags: Option<Vec<String>>,
 }
 
-model! {
-    /// `deviceEvidence`.
-    pub struct DeviceEvidence {
-        /// Common fields.
-        #[serde(flatten)]
-        pub common: EvidenceCommon,
-        /// First seen.
-        pub first_seen_date_time: Option<Timestamp>,
-        /// MDE device id.
-        pub mde_device_id: Option<Lenient<MachineId>>,
-        /// Entra device id.
-        pub azure_ad_device_id: Option<String>,
-        /// Name.
-        pub device_dns_name: Option<String>,
-        /// OS platform.
-        pub os_platform: Option<String>,
-        /// OS build.
-        pub os_build: Option<i64>,
-        /// OS version.
-        pub version: Option<String>,
-        /// Health.
-        pub health_status: Option<String>,
-        /// Risk.
-        pub risk_score: Option<String>,
-        /// Device group id.
-        pub rbac_group_id: Option<super::NumberOrText>,
-        /// Device group name.
-        pub rbac_group_name: Option<String>,
-        /// Onboarding.
-        pub onboarding_status: Option<String>,
-        /// Antivirus status.
-        pub defender_av_status: Option<String>,
-        /// Interface addresses.
-        pub ip_interfaces: Option<Vec<String>>,
-        /// Logged-on users.
-        pub logged_on_users: Option<Vec<serde_json::Value>>,
-        /// VM details.
-        pub vm_metadata: Option<VmMetadata>,
-    }
-    /// Fields this version does not know (`@odata.type`, ...).
-    extra
+/// Declares one typed evidence kind of `alerts_v2`: the common fields (flattened), its own fields
+/// (each `Option`, absent when `None`) and the fields this version does not know.
+macro_rules! evidence {
+    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident: Option<$inner:ty>,)+ }) => {
+        model! {
+            $(#[$meta])*
+            pub struct $name {
+                /// Common fields.
+                #[serde(flatten)]
+                pub common: EvidenceCommon,
+                $($(#[$fmeta])* pub $field: Option<$inner>,)+
+            }
+            /// Fields this version does not know (`@odata.type`, ...).
+            extra
+        }
+    };
 }
+
+evidence!(
+    /// `deviceEvidence`.
+    DeviceEvidence {
+        /// First seen.
+        first_seen_date_time: Option<Timestamp>,
+        /// MDE device id.
+        mde_device_id: Option<Lenient<MachineId>>,
+        /// Entra device id.
+        azure_ad_device_id: Option<String>,
+        /// Name.
+        device_dns_name: Option<String>,
+        /// OS platform.
+        os_platform: Option<String>,
+        /// OS build.
+        os_build: Option<i64>,
+        /// OS version.
+        version: Option<String>,
+        /// Health.
+        health_status: Option<String>,
+        /// Risk.
+        risk_score: Option<String>,
+        /// Device group id.
+        rbac_group_id: Option<super::NumberOrText>,
+        /// Device group name.
+        rbac_group_name: Option<String>,
+        /// Onboarding.
+        onboarding_status: Option<String>,
+        /// Antivirus status.
+        defender_av_status: Option<String>,
+        /// Interface addresses.
+        ip_interfaces: Option<Vec<String>>,
+        /// Logged-on users.
+        logged_on_users: Option<Vec<serde_json::Value>>,
+        /// VM details.
+        vm_metadata: Option<VmMetadata>,
+    }
+);
 
 model! {
     /// `vmMetadata` of a device evidence.
@@ -477,26 +490,6 @@ model! {
         /// Display name.
         pub display_name: Option<String>,
     }
-}
-
-/// Declares one typed evidence kind of `alerts_v2`: the common fields (flattened), its own fields
-/// (each `Option`, absent when `None`) and the fields this version does not know.
-macro_rules! evidence {
-    ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident: Option<$inner:ty>,)+ }) => {
-        $(#[$meta])*
-        #[serde_with::skip_serializing_none]
-        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        pub struct $name {
-            /// Common fields.
-            #[serde(flatten)]
-            pub common: EvidenceCommon,
-            $($(#[$fmeta])* pub $field: Option<$inner>,)+
-            /// Fields this version does not know (`@odata.type`, ...).
-            #[serde(flatten)]
-            pub extra: Extra,
-        }
-    };
 }
 
 evidence!(
