@@ -162,6 +162,15 @@ fn provider(
     Ok(p.with_clock(SimTime::new(sim)))
 }
 
+/// A provider for contoso alone, as `client_id` with `kind`, over an empty store.
+fn contoso(
+    sim: &RunningSim,
+    client_id: &str,
+    kind: CredentialKind,
+) -> Result<TokenProvider, Box<dyn std::error::Error>> {
+    provider(sim, MemStore::with(&[]), vec![("contoso", credential(sim, client_id, kind))])
+}
+
 async fn control(sim: &RunningSim, path: &str, body: &Value) -> Result<Value, Box<dyn std::error::Error>> {
     let resp = sim.client()?.post(format!("{}/_sim/{path}", sim.url)).json(body).send().await?;
     let status = resp.status();
@@ -268,7 +277,7 @@ async fn certificate_not_registered_on_the_app_is_named() -> TestResult {
     seed_extra_apps(&sim, &registered).await?;
     let (other_cert, other_key) = certificate();
     let kind = CredentialKind::Certificate(inline(&format!("{other_cert}{other_key}")));
-    let p = provider(&sim, MemStore::with(&[]), vec![("contoso", credential(&sim, CERT_APP, kind))])?;
+    let p = contoso(&sim, CERT_APP, kind)?;
     let e = p.token(&name("contoso"), MDE).await.unwrap_err();
     let r = refusal(&e);
     assert_eq!(r.cause(), EntraCause::CertificateNotRegistered);
@@ -292,7 +301,7 @@ async fn federated_token_file_gets_a_token_is_reread_and_an_expired_one_is_named
     };
     std::fs::write(&file, issue(600).await?["token"].as_str().unwrap())?;
     let kind = CredentialKind::Federated(AssertionSource::File(file.clone()));
-    let p = provider(&sim, MemStore::with(&[]), vec![("contoso", credential(&sim, FED_APP, kind))])?;
+    let p = contoso(&sim, FED_APP, kind)?;
     let t = p.token(&name("contoso"), MDE).await?;
     assert_eq!(t.claims()?.appid.as_deref(), Some(FED_APP));
 
@@ -409,7 +418,7 @@ async fn wrong_tenant_and_unknown_app_say_so() -> TestResult {
 async fn a_missing_role_is_named_from_the_token_claims() -> TestResult {
     let sim = tenant_sim::start(SimOptions::demo()?).await?;
     let kind = CredentialKind::ClientSecret(inline(REPORTER_SECRET));
-    let p = provider(&sim, MemStore::with(&[]), vec![("contoso", credential(&sim, REPORTER, kind))])?;
+    let p = contoso(&sim, REPORTER, kind)?;
     let t = p.token(&name("contoso"), MDE).await?;
     let claims = t.claims()?;
     assert_eq!(claims.roles, vec!["Alert.Read.All", "Machine.Read.All"]);
@@ -455,7 +464,7 @@ async fn a_hundred_concurrent_callers_cause_one_token_request() -> TestResult {
 async fn a_token_is_refreshed_five_minutes_before_it_expires() -> TestResult {
     let sim = tenant_sim::start(SimOptions::demo()?).await?;
     let kind = CredentialKind::ClientSecret(inline(SECRET));
-    let p = provider(&sim, MemStore::with(&[]), vec![("contoso", credential(&sim, APP, kind))])?;
+    let p = contoso(&sim, APP, kind)?;
     let first = p.token(&name("contoso"), MDE).await?;
     control(&sim, "clock", &json!({"advance_s": 3000})).await?;
     assert_eq!(p.token(&name("contoso"), MDE).await?.secret, first.secret, "at 50 min the token is served");
@@ -660,7 +669,7 @@ async fn a_declined_device_code_sign_in_is_named() -> TestResult {
 async fn the_azure_core_credential_shares_the_provider_and_its_cache() -> TestResult {
     let sim = tenant_sim::start(SimOptions::demo()?).await?;
     let kind = CredentialKind::ClientSecret(inline(SECRET));
-    let p = Arc::new(provider(&sim, MemStore::with(&[]), vec![("contoso", credential(&sim, APP, kind))])?);
+    let p = Arc::new(contoso(&sim, APP, kind)?);
     let cred = ProviderCredential::new(p.clone(), name("contoso"));
     let t = cred.get_token(&[VAULT], None).await?;
     let ours = p.token(&name("contoso"), VAULT).await?;
@@ -692,7 +701,7 @@ async fn the_azure_core_credential_shares_the_provider_and_its_cache() -> TestRe
 
     // An Entra refusal reaches the SDK as a credential error with our message.
     let bad = CredentialKind::ClientSecret(inline("wrong"));
-    let p = Arc::new(provider(&sim, MemStore::with(&[]), vec![("contoso", credential(&sim, APP, bad))])?);
+    let p = Arc::new(contoso(&sim, APP, bad)?);
     let e = ProviderCredential::new(p, name("contoso")).get_token(&[VAULT], None).await.unwrap_err();
     assert!(matches!(e.kind(), azure_core::error::ErrorKind::Credential), "{e:?}");
     assert!(e.to_string().contains("AADSTS7000215"), "{e}");

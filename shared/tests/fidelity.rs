@@ -155,26 +155,43 @@ fn every_endpoint_has_a_response_model() {
     }
 }
 
+/// The documented responses: the endpoint's own model reads them (the live response transcript, a
+/// download behind a link, has its own).
+const RESPONSE_EXAMPLES: [&str; 4] =
+    ["response_example", "response_example_2", "response_example_3", "result_file_example"];
+const REQUEST_EXAMPLES: [&str; 2] = ["request_example", "request_example_2"];
+
+/// Every API endpoint's example under one of `keys` (absent and `null` ones skipped), as
+/// `(endpoint, key, example)`.
+fn examples(keys: &[&'static str]) -> Vec<(String, &'static str, Value)> {
+    let mut out = Vec::new();
+    for (name, doc) in contract().into_iter().filter(|(name, _)| is_api_endpoint(name)) {
+        for key in keys {
+            if let Some(example) = doc.get(*key).filter(|v| !v.is_null()) {
+                out.push((name.clone(), *key, example.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// A response example read by its model and written again.
+fn written_again(name: &str, key: &str, example: &Value) -> Value {
+    if key == "result_file_example" {
+        return round_trip::<LiveResponseScriptResult>(example).unwrap_or_else(|e| panic!("{name} {key}: {e}"));
+    }
+    response_round_trip(name, example)
+        .unwrap_or_else(|| panic!("{name}: no model for {key}"))
+        .unwrap_or_else(|e| panic!("{name} {key}: {e}"))
+}
+
 #[test]
 fn every_response_example_round_trips() {
     let mut checked = 0;
-    for (name, doc) in contract() {
-        if !is_api_endpoint(&name) {
-            continue;
-        }
-        for key in ["response_example", "response_example_2", "response_example_3"] {
-            let Some(example) = doc.get(key).filter(|v| !v.is_null()) else { continue };
-            let again = response_round_trip(&name, example)
-                .unwrap_or_else(|| panic!("{name}: no model for {key}"))
-                .unwrap_or_else(|e| panic!("{name} {key}: {e}"));
-            assert_eq!(without_nulls(&again), without_nulls(example), "{name} {key}");
-            checked += 1;
-        }
-        if let Some(example) = doc.get("result_file_example").filter(|v| !v.is_null()) {
-            let again = round_trip::<LiveResponseScriptResult>(example).unwrap();
-            assert_eq!(without_nulls(&again), without_nulls(example), "{name} result_file_example");
-            checked += 1;
-        }
+    for (name, key, example) in examples(&RESPONSE_EXAMPLES) {
+        let again = written_again(&name, key, &example);
+        assert_eq!(without_nulls(&again), without_nulls(&example), "{name} {key}");
+        checked += 1;
     }
     // 43 documented bodies at the time of writing; fewer means files lost their examples.
     assert!(checked >= 43, "only {checked} examples checked");
@@ -592,16 +609,10 @@ fn request_for(endpoint: &str, key: &str) -> Option<Value> {
 #[test]
 fn every_request_example_is_built_exactly() {
     let mut checked = 0;
-    for (name, doc) in contract() {
-        if !is_api_endpoint(&name) {
-            continue;
-        }
-        for key in ["request_example", "request_example_2"] {
-            let Some(example) = doc.get(key).filter(|v| !v.is_null()) else { continue };
-            let ours = request_for(&name, key).unwrap_or_else(|| panic!("{name}: no typed request for {key}"));
-            assert_eq!(&ours, example, "{name} {key}");
-            checked += 1;
-        }
+    for (name, key, example) in examples(&REQUEST_EXAMPLES) {
+        let ours = request_for(&name, key).unwrap_or_else(|| panic!("{name}: no typed request for {key}"));
+        assert_eq!(ours, example, "{name} {key}");
+        checked += 1;
     }
     assert!(checked >= 26, "only {checked} request examples checked");
 }
@@ -612,20 +623,11 @@ fn every_request_example_is_built_exactly() {
 #[test]
 fn every_body_serialises_as_pinned() {
     let mut bodies = BTreeMap::new();
-    for (name, doc) in contract() {
-        if !is_api_endpoint(&name) {
-            continue;
-        }
-        for key in ["response_example", "response_example_2", "response_example_3"] {
-            let Some(example) = doc.get(key).filter(|v| !v.is_null()) else { continue };
-            let again = response_round_trip(&name, example).unwrap().unwrap();
-            bodies.insert(format!("{name}#{key}"), again.to_string());
-        }
-        if let Some(example) = doc.get("result_file_example").filter(|v| !v.is_null()) {
-            let again = round_trip::<LiveResponseScriptResult>(example).unwrap();
-            bodies.insert(format!("{name}#result_file_example"), again.to_string());
-        }
-        for key in ["request_example", "request_example_2"] {
+    for (name, key, example) in examples(&RESPONSE_EXAMPLES) {
+        bodies.insert(format!("{name}#{key}"), written_again(&name, key, &example).to_string());
+    }
+    for name in contract().into_keys().filter(|name| is_api_endpoint(name)) {
+        for key in REQUEST_EXAMPLES {
             if let Some(ours) = request_for(&name, key) {
                 bodies.insert(format!("{name}#{key}"), ours.to_string());
             }

@@ -108,9 +108,9 @@ async fn reads_the_seeded_secret_through_the_challenge() {
 async fn writes_a_new_version_then_reads_it() {
     let sim = sim().await;
     let store = store(&sim);
-    store.set("defender-refresh-token", &SecretString::new("rt-1")).await.unwrap();
+    write(&store, "defender-refresh-token", "rt-1").await;
     assert_eq!(store.get("defender-refresh-token").await.unwrap().expose(), "rt-1");
-    store.set("defender-refresh-token", &SecretString::new("rt-2")).await.unwrap();
+    write(&store, "defender-refresh-token", "rt-2").await;
     assert_eq!(store.get("defender-refresh-token").await.unwrap().expose(), "rt-2");
 
     // Two versions exist; the seeded secret is untouched.
@@ -120,7 +120,7 @@ async fn writes_a_new_version_then_reads_it() {
     assert_eq!(store.get(SEEDED).await.unwrap().expose(), FULL_SECRET);
 
     // Overwriting the seeded secret makes a new latest version.
-    store.set(SEEDED, &SecretString::new("rotated-secret")).await.unwrap();
+    write(&store, SEEDED, "rotated-secret").await;
     assert_eq!(store.get(SEEDED).await.unwrap().expose(), "rotated-secret");
 }
 
@@ -227,7 +227,7 @@ async fn vault_localhost_passes_the_challenge_check_without_relaxing_it() {
     let url = format!("https://demo.vault.localhost:{}", sim_addr(&sim).port());
     let store = kv(&url, credential(&sim, &http, FULL_APP, FULL_SECRET), http, false);
     assert_eq!(store.get(SEEDED).await.unwrap().expose(), FULL_SECRET);
-    store.set("written-via-name", &SecretString::new("v")).await.unwrap();
+    write(&store, "written-via-name", "v").await;
     assert_eq!(store.get("written-via-name").await.unwrap().expose(), "v");
     let vault = logged(&sim, "/secrets/").await;
     assert_eq!(vault[0].2, 401, "the challenge was answered: {vault:?}");
@@ -332,6 +332,11 @@ async fn get_version(sim: &RunningSim, name: &str, version: &str) -> (u16, Value
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
+/// Writes `value` as the new version of `name` (it must succeed).
+async fn write(store: &KeyVaultStore, name: &str, value: impl Into<String>) {
+    store.set(name, &SecretString::new(value)).await.unwrap();
+}
+
 async fn advance(sim: &RunningSim, s: i64) {
     let r = http(sim).post(format!("{}/_sim/clock", sim.url)).json(&json!({"advance_s": s})).send().await.unwrap();
     assert!(r.status().is_success());
@@ -346,7 +351,7 @@ async fn a_write_disables_every_superseded_version() {
         if i > 0 {
             advance(&sim, 1).await;
         }
-        store.set(name, &SecretString::new(v)).await.unwrap();
+        write(&store, name, v).await;
     }
     let versions = versions_of(&sim, name);
     assert_eq!(versions.iter().map(|v| v.1).collect::<Vec<_>>(), [false, false, true], "{versions:?}");
@@ -370,13 +375,13 @@ async fn a_version_not_older_than_the_new_one_is_never_disabled() {
     let sim = sim().await;
     let store = store(&sim);
     let name = "chatops-user-default-u0reader";
-    store.set(name, &SecretString::new("a")).await.unwrap();
+    write(&store, name, "a").await;
     let later = sim.sim.now().timestamp() + 30;
     sim.sim.tenant.lock().unwrap().secrets.get_mut(name).unwrap()[0].created = later;
-    store.set(name, &SecretString::new("b")).await.unwrap();
+    write(&store, name, "b").await;
     assert_eq!(enabled(&sim, name), [true, true]);
     advance(&sim, 31).await;
-    store.set(name, &SecretString::new("c")).await.unwrap();
+    write(&store, name, "c").await;
     assert_eq!(enabled(&sim, name), [false, false, true]);
 }
 
@@ -385,20 +390,20 @@ async fn a_failed_disable_never_loses_the_new_value_and_the_next_write_retries_i
     let sim = sim().await;
     let store = store(&sim);
     let name = "defender-refresh-token";
-    store.set(name, &SecretString::new("rt-1")).await.unwrap();
+    write(&store, name, "rt-1").await;
     advance(&sim, 1).await;
     // Every Update Secret fails (a 500 the SDK retries, then gives up on).
     let rule = json!({"method": "PATCH", "path_prefix": "/secrets/", "status": 500});
     let r = http(&sim).post(format!("{}/_sim/faults", sim.url)).json(&rule).send().await.unwrap();
     assert!(r.status().is_success());
-    store.set(name, &SecretString::new("rt-2")).await.unwrap();
+    write(&store, name, "rt-2").await;
     assert_eq!(enabled(&sim, name), [true, true], "not disabled yet");
     assert_eq!(store.get(name).await.unwrap().expose(), "rt-2", "the new value was kept");
     // The vault recovers: the next write retires both older versions.
     let r = http(&sim).delete(format!("{}/_sim/faults", sim.url)).send().await.unwrap();
     assert!(r.status().is_success());
     advance(&sim, 1).await;
-    store.set(name, &SecretString::new("rt-3")).await.unwrap();
+    write(&store, name, "rt-3").await;
     assert_eq!(enabled(&sim, name), [false, false, true]);
 }
 
@@ -440,7 +445,7 @@ async fn after_two_refreshes_only_the_newest_refresh_token_is_readable() {
     ];
     let t: Value = client.post(format!("{base}/token")).form(&grant).send().await.unwrap().json().await.unwrap();
     let first = t["refresh_token"].as_str().unwrap().to_string();
-    store.set(name, &SecretString::new(first.clone())).await.unwrap();
+    write(&store, name, first.clone()).await;
 
     let tenant: defender_shared::ids::TenantName = "default".parse().unwrap();
     let cred = TenantCredential {
