@@ -65,6 +65,13 @@ fn store(sim: &RunningSim) -> KeyVaultStore {
     store_as(sim, FULL_APP, FULL_SECRET)
 }
 
+/// A fresh simulator and the full-access app's store on its vault.
+async fn vault() -> (RunningSim, KeyVaultStore) {
+    let sim = sim().await;
+    let store = store(&sim);
+    (sim, store)
+}
+
 fn store_as(sim: &RunningSim, client_id: &str, secret: &str) -> KeyVaultStore {
     let http = http(sim);
     kv(&sim.url, credential(sim, &http, client_id, secret), http, true)
@@ -77,8 +84,7 @@ async fn logged(sim: &RunningSim, prefix: &str) -> Vec<(String, String, u16, Opt
 
 #[tokio::test]
 async fn reads_the_seeded_secret_through_the_challenge() {
-    let sim = sim().await;
-    let store = store(&sim);
+    let (sim, store) = vault().await;
     assert_eq!(store.get(SEEDED).await.unwrap().expose(), FULL_SECRET);
 
     // The SDK's first request carries no token; the vault answers 401 with the challenge, the SDK gets a
@@ -106,8 +112,7 @@ async fn reads_the_seeded_secret_through_the_challenge() {
 
 #[tokio::test]
 async fn writes_a_new_version_then_reads_it() {
-    let sim = sim().await;
-    let store = store(&sim);
+    let (sim, store) = vault().await;
     write(&store, "defender-refresh-token", "rt-1").await;
     assert_eq!(store.get("defender-refresh-token").await.unwrap().expose(), "rt-1");
     write(&store, "defender-refresh-token", "rt-2").await;
@@ -281,8 +286,7 @@ async fn throttle_vault(sim: &RunningSim, next: u32, retry_after_s: u64) {
 
 #[tokio::test]
 async fn a_throttled_read_is_retried_after_retry_after() {
-    let sim = sim().await;
-    let store = store(&sim);
+    let (sim, store) = vault().await;
     // Warm the token first, so the throttled request is the secret read itself.
     assert_eq!(store.get(SEEDED).await.unwrap().expose(), FULL_SECRET);
     throttle_vault(&sim, 1, 1).await;
@@ -344,8 +348,7 @@ async fn advance(sim: &RunningSim, s: i64) {
 
 #[tokio::test]
 async fn a_write_disables_every_superseded_version() {
-    let sim = sim().await;
-    let store = store(&sim);
+    let (sim, store) = vault().await;
     let name = "chatops-user-default-u0analyst";
     for (i, v) in ["rt-1", "rt-2", "rt-3"].into_iter().enumerate() {
         if i > 0 {
@@ -372,8 +375,7 @@ async fn a_version_not_older_than_the_new_one_is_never_disabled() {
     // Two writers race: the other one's version was stamped at (or after) ours. Disabling it could
     // disable the newest refresh token, so only strictly older versions are retired; the next write
     // retires the rest.
-    let sim = sim().await;
-    let store = store(&sim);
+    let (sim, store) = vault().await;
     let name = "chatops-user-default-u0reader";
     write(&store, name, "a").await;
     let later = sim.sim.now().timestamp() + 30;
@@ -387,8 +389,7 @@ async fn a_version_not_older_than_the_new_one_is_never_disabled() {
 
 #[tokio::test]
 async fn a_failed_disable_never_loses_the_new_value_and_the_next_write_retries_it() {
-    let sim = sim().await;
-    let store = store(&sim);
+    let (sim, store) = vault().await;
     let name = "defender-refresh-token";
     write(&store, name, "rt-1").await;
     advance(&sim, 1).await;

@@ -469,7 +469,6 @@ impl SignedInUser {
     /// Reads the ID token of a sign-in by `client_id` in `tenant_id`; `None` when it is unreadable or
     /// addressed to another client or tenant.
     pub fn from_id_token(id_token: &str, client_id: &str, tenant_id: &str) -> Option<Self> {
-        use base64::Engine;
         #[derive(serde::Deserialize)]
         struct Raw {
             #[serde(default)]
@@ -483,9 +482,7 @@ impl SignedInUser {
             #[serde(default)]
             upn: Option<String>,
         }
-        let payload = id_token.split('.').nth(1)?;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-        let raw: Raw = serde_json::from_slice(&bytes).ok()?;
+        let raw: Raw = super::jwt_payload(id_token)?;
         let same = |a: &Option<String>, b: &str| a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(b));
         if !same(&raw.aud, client_id) || !same(&raw.tid, tenant_id) {
             return None;

@@ -89,6 +89,14 @@ impl TokenClaims {
     }
 }
 
+/// The JSON payload of a JWT, read WITHOUT verifying its signature; `None` when `token` is not a JWT
+/// with a payload of that shape.
+pub(crate) fn jwt_payload<T: serde::de::DeserializeOwned>(token: &str) -> Option<T> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 #[derive(Deserialize)]
 struct RawClaims {
     aud: Option<serde_json::Value>,
@@ -110,11 +118,7 @@ impl AccessToken {
     /// [`AuthError::TokenUnreadable`] when the token is not a JWT with a JSON payload (some resources
     /// issue opaque tokens).
     pub fn claims(&self) -> Result<TokenClaims, AuthError> {
-        let payload = self.secret.expose().split('.').nth(1).ok_or(AuthError::TokenUnreadable)?;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload.trim_end_matches('='))
-            .map_err(|_| AuthError::TokenUnreadable)?;
-        let raw: RawClaims = serde_json::from_slice(&bytes).map_err(|_| AuthError::TokenUnreadable)?;
+        let raw: RawClaims = jwt_payload(self.secret.expose()).ok_or(AuthError::TokenUnreadable)?;
         let aud = match raw.aud {
             Some(serde_json::Value::String(a)) => Some(a),
             Some(serde_json::Value::Array(list)) => list.first().and_then(|v| v.as_str()).map(str::to_string),
