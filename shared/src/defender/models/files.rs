@@ -79,12 +79,7 @@ model! {
     pub struct FileStats {
         /// SHA-1.
         pub sha1: Option<Sha1>,
-        /// Devices in the organisation.
-        pub organization_prevalence: Option<i64>,
-        /// First seen in the organisation.
-        pub org_first_seen: Option<Timestamp>,
-        /// Last seen in the organisation.
-        pub org_last_seen: Option<Timestamp>,
+        ..in_org_stats,
         /// Devices worldwide (documented spelling `globallyPrevalence`).
         pub globally_prevalence: Option<i64>,
         /// First seen worldwide.

@@ -135,6 +135,22 @@ macro_rules! account {
 }
 pub(crate) use account;
 
+/// The in-organisation prevalence every MDE statistics answer (`InOrgIPStats`, `InOrgDomainStats`,
+/// `InOrgFileStats`) gives after the key of what it counts (a [`model!`] group).
+macro_rules! in_org_stats {
+    ($head:tt $extra:tt [$($out:tt)*] $($rest:tt)*) => {
+        $crate::defender::models::model!(@munch $head $extra [$($out)*
+            /// Devices in the organisation that saw it.
+            pub organization_prevalence: Option<i64>,
+            /// First seen in the organisation.
+            pub org_first_seen: Option<$crate::defender::models::Timestamp>,
+            /// Last seen in the organisation.
+            pub org_last_seen: Option<$crate::defender::models::Timestamp>,
+        ] $($rest)*);
+    };
+}
+pub(crate) use in_org_stats;
+
 /// Declares a closed-world-with-escape-hatch enum: the documented values as variants (spelled exactly
 /// as documented, compared case-sensitively) and `Unrecognized(String)` for any other value, which
 /// serialises back exactly as it came.
