@@ -9,7 +9,7 @@
 
 mod support;
 
-use support::{job_at, sim_post, source_for};
+use support::{job_at, source_for};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as CDuration, SecondsFormat, Utc};
@@ -986,4 +986,12 @@ fn proc_spec(columns: &str, max_rows: usize) -> HuntingSpec {
     let query = format!("DeviceProcessEvents | project {columns}");
     let config = QueryConfig { name: "proc".into(), query, time_column: "Timestamp".into() };
     HuntingSpec::new(config, CDuration::hours(1), CDuration::hours(24), max_rows).unwrap()
+}
+
+/// POSTs `body` to the simulator's control endpoint `path` (`/_sim/config`, `/_sim/clock`,
+/// `/_sim/faults`), which must accept it.
+async fn sim_post(sim: &RunningSim, path: &str, body: &serde_json::Value) {
+    let r = sim.client().unwrap().post(format!("{}{path}", sim.url)).json(body).send().await.unwrap();
+    let status = r.status();
+    assert!(status.is_success(), "{path}: {status} {}", r.text().await.unwrap_or_default());
 }

@@ -1,6 +1,6 @@
 //! What the simulator and real-response tests of the export share: the client source over the test
 //! kit's simulator ([`source_for`]), a job ([`job_at`]), and what an export wrote into a
-//! local-directory sink, read back ([`gz_lines`]), and the simulator's control calls ([`sim_post`]).
+//! local-directory sink, read back ([`gz_lines`]).
 
 use chrono::{DateTime, Duration as CDuration, Utc};
 use defender_shared::{
@@ -18,16 +18,7 @@ use std::{
     sync::Arc,
     time::Duration,
 };
-use tenant_sim::RunningSim;
 use testkit::SimEnv;
-
-/// POSTs `body` to the simulator's control endpoint `path` (`/_sim/config`, `/_sim/clock`,
-/// `/_sim/faults`), which must accept it.
-pub async fn sim_post(sim: &RunningSim, path: &str, body: &serde_json::Value) {
-    let r = sim.client().unwrap().post(format!("{}{path}", sim.url)).json(body).send().await.unwrap();
-    let status = r.status();
-    assert!(status.is_success(), "{path}: {status} {}", r.text().await.unwrap_or_default());
-}
 
 /// A client source for `sim` with `governor`'s pacing and the tests' short backoff.
 pub async fn source_for(sim: &SimEnv, governor: Governor) -> Arc<dyn Source> {
