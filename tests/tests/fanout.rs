@@ -15,6 +15,8 @@
 
 mod common;
 
+use common::bus::{BUS, assert_documented, assert_may_not_publish_elsewhere, bus_to_queue, drain};
+use defender_shared::events::DetailType;
 use lambda_emu::Emulator;
 use local_runner::{
     env::{self, APP},
@@ -30,7 +32,7 @@ const TENANTS: usize = 4;
 const VISIBILITY_S: i32 = 2;
 
 fn resolved() -> Value {
-    common::resolved("kv-fanout", &[("ExportFanOut", "sqs-fifo")])
+    common::resolved("kv-fanout", &[("ExportFanOut", "sqs-fifo"), ("EventBusName", BUS)])
 }
 
 struct Rig {
@@ -73,8 +75,12 @@ async fn spawn(rig: &Rig, binary: &str) -> Process {
     let mut base = env::base(&rig.fleet.url, &rig.fleet.tenants[0].tenant_id(), &rig.dir.join("ca.pem"));
     base.insert("DEFENDER_TENANTS_FILE".into(), rig.dir.join("tenants.json").display().to_string());
     base.insert("RUST_LOG".into(), "warn".into());
-    let aws_env = rig.aws.env(binary);
+    let mut aws_env = rig.aws.env(binary);
     assert!(!aws_env.is_empty(), "{binary} is in the fan-out template");
+    // The bus names no resource of the template, so `TemplateAws::env` does not carry it.
+    if let Some(bus) = rig.aws.function(binary).unwrap()["environment"]["EVENT_BUS"].as_str() {
+        aws_env.push(("EVENT_BUS".into(), bus.to_string()));
+    }
     let child = tokio::process::Command::new(Paths::discover().binary(binary).unwrap())
         .env_clear()
         .envs(emu.env(binary))
@@ -264,6 +270,31 @@ async fn queue_depth(client: &aws_sdk_sqs::Client, url: &str) -> (usize, usize) 
     (n(A::ApproximateNumberOfMessages), n(A::ApproximateNumberOfMessagesNotVisible))
 }
 
+#[test]
+fn in_fan_out_mode_the_worker_publishes_the_run_summaries_and_the_scheduler_may_not() {
+    let r = resolved();
+    let bus = format!("arn:aws:events:us-east-1:123456789012:event-bus/{BUS}");
+    let mut publishing = Vec::new();
+    for f in r["functions"].as_object().unwrap().values() {
+        for p in f["policies"].as_array().unwrap() {
+            for st in p["PolicyDocument"]["Statement"].as_array().unwrap() {
+                if st["Action"].to_string().contains("events:") {
+                    assert_eq!(
+                        (&st["Action"], st["Resource"].as_str()),
+                        (&json!("events:PutEvents"), Some(bus.as_str()))
+                    );
+                    publishing.push(f["binary"].as_str().unwrap().to_string());
+                }
+            }
+        }
+        if f["binary"] == "export-worker" {
+            assert_eq!(f["environment"]["EVENT_BUS"], BUS, "the worker is told the bus");
+        }
+    }
+    publishing.sort();
+    assert_eq!(publishing, ["chatops-worker", "export-worker", "webhook-enrich"], "not the enqueuing scheduler");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_tenant_stream_is_exported_exactly_once_per_period_and_overlapping_firings_do_not_double_export() {
     let rig = rig("once").await;
@@ -313,8 +344,9 @@ async fn every_tenant_stream_is_exported_exactly_once_per_period_and_overlapping
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_failing_tenant_is_retried_then_dead_lettered_while_the_other_tenants_complete() {
+async fn a_failing_tenant_is_retried_then_dead_lettered_while_the_others_complete_and_each_run_is_published() {
     let rig = rig("dlq").await;
+    let events_queue = bus_to_queue(&rig.aws).await;
     // Tenant 1's Defender answers 500 to every call (Retry-After 0: the client's retries are quick).
     let bad = tenant_name(1);
     let http = rig.fleet.client().unwrap();
@@ -355,4 +387,41 @@ async fn a_failing_tenant_is_retried_then_dead_lettered_while_the_other_tenants_
             assert_eq!(*n, 1, "{t}: {played:?}");
         }
     }
+
+    // Every job that ran is an `Export Run Summary` on the bus, as in the single export: each other
+    // tenant's stream `complete` with the records it wrote, each of the failing tenant's 6 runs
+    // `failed` with its error; the run id is the invocation's and the message's.
+    let runs: u32 = played.runs.values().sum();
+    let events = drain(&rig.aws, &events_queue, runs as usize, Duration::from_secs(30)).await;
+    let extra = drain(&rig.aws, &events_queue, 1, Duration::from_secs(2)).await;
+    assert!(extra.is_empty(), "more events than runs: {extra:?}");
+    let mut published: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    for e in &events {
+        assert_eq!(assert_documented(e), DetailType::ExportRunSummary);
+        let d = &e["detail"];
+        let (t, s, run) = (d["tenant"].as_str().unwrap(), d["stream"].as_str().unwrap(), d["run_id"].as_str().unwrap());
+        assert_eq!(d["event_id"], format!("{run}/{t}/{s}"), "{d}");
+        assert!(run.contains(':'), "<request id>:<message id>: {d}");
+        assert_eq!(d["mode"], "scheduled", "{d}");
+        if t == bad {
+            assert_eq!(d["outcome"], "failed", "{d}");
+            assert!(d["error"].as_str().is_some_and(|m| m.contains("500")), "{d}");
+        } else {
+            assert_eq!(d["outcome"], "complete", "{d}");
+            assert_eq!(d["records"].as_u64(), per.get(&(t.to_string(), s.to_string())).map(|n| *n as u64), "{d}");
+        }
+        *published.entry((t.to_string(), s.to_string(), d["outcome"].as_str().unwrap().to_string())).or_default() += 1;
+    }
+    let want_published: BTreeMap<_, _> = played
+        .runs
+        .iter()
+        .map(|((t, s), n)| {
+            let outcome = if *t == bad { "failed" } else { "complete" };
+            ((t.clone(), s.clone(), outcome.to_string()), u64::from(*n))
+        })
+        .collect();
+    assert_eq!(published, want_published, "one event per run of a job");
+
+    // The worker's role may publish on the bus only.
+    assert_may_not_publish_elsewhere(&rig.aws, rig.aws.credentials("export-worker").unwrap()).await;
 }

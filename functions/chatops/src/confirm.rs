@@ -100,24 +100,24 @@ pub trait Sealed: Serialize + serde::de::DeserializeOwned {
     fn version(&self) -> u8;
 }
 
-impl Sealed for Confirmation {
-    const TAG: &'static [u8] = b"defender-chatops confirm v1";
-    fn exp(&self) -> i64 {
-        self.exp
-    }
-    fn version(&self) -> u8 {
-        self.v
-    }
+/// `Sealed` for a content with a `v` (version) and an `exp` field, under its key's tag.
+macro_rules! sealed {
+    ($($t:ty => $tag:literal),+ $(,)?) => {$(
+        impl Sealed for $t {
+            const TAG: &'static [u8] = $tag;
+            fn exp(&self) -> i64 {
+                self.exp
+            }
+            fn version(&self) -> u8 {
+                self.v
+            }
+        }
+    )+};
 }
 
-impl Sealed for ChangeConfirmation {
-    const TAG: &'static [u8] = b"defender-chatops change v1";
-    fn exp(&self) -> i64 {
-        self.exp
-    }
-    fn version(&self) -> u8 {
-        self.v
-    }
+sealed! {
+    Confirmation => b"defender-chatops confirm v1",
+    ChangeConfirmation => b"defender-chatops change v1",
 }
 
 /// The hex SHA-256 of a sealed content (its canonical JSON): what a claim in the idempotency store
@@ -206,10 +206,11 @@ pub fn open_sealed<T: Sealed>(token: &str, secrets: &[SecretString]) -> Result<T
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn sample(exp: i64) -> Confirmation {
+    /// An isolate of the demo machine by `U1`, expiring at `exp` (other modules' tests change fields).
+    pub(crate) fn sample(exp: i64) -> Confirmation {
         Confirmation {
             v: 1,
             tenant: "default".parse().unwrap(),

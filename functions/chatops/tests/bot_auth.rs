@@ -39,18 +39,25 @@ fn token(sim: &RunningSim, tweak: impl FnOnce(&mut botframework::MintRequest)) -
     (s.authorization, s.activity["serviceUrl"].as_str().unwrap().to_string())
 }
 
+/// The simulator, a verifier refreshing its keys at most every `min_refresh`, a token the simulator
+/// minted (bearer, service url) and the simulator's time; the token verifies then.
+async fn verified(min_refresh: Duration) -> (RunningSim, BotAuth, String, String, i64) {
+    let sim = sim().await;
+    let a = auth(&sim, min_refresh);
+    let (bearer, service) = token(&sim, |_| {});
+    let now = sim.sim.now().timestamp();
+    assert!(a.verify(Some(&bearer), &service, "msteams", now).await.is_ok());
+    (sim, a, bearer, service, now)
+}
+
 fn key_fetches(sim: &RunningSim) -> usize {
     sim.sim.log.lock().unwrap().iter().filter(|e| e.path == "/botframework/v1/.well-known/keys").count()
 }
 
 #[tokio::test]
 async fn the_documented_skew_holds_at_both_edges_and_only_rs256_passes() {
-    let sim = sim().await;
-    let a = auth(&sim, Duration::from_secs(60));
-    let (bearer, service) = token(&sim, |_| {});
-    let now = sim.sim.now().timestamp();
+    let (_sim, a, bearer, service, now) = verified(Duration::from_secs(60)).await;
     let exp = now + 3600;
-    assert!(a.verify(Some(&bearer), &service, "msteams", now).await.is_ok());
     assert!(a.verify(Some(&bearer), &service, "msteams", exp + 300).await.is_ok(), "within the skew");
     assert_eq!(a.verify(Some(&bearer), &service, "msteams", exp + 301).await, Err(BotAuthError::Expired));
     assert!(a.verify(Some(&bearer), &service, "msteams", now - 300).await.is_ok(), "nbf within the skew");
@@ -80,11 +87,7 @@ async fn the_documented_skew_holds_at_both_edges_and_only_rs256_passes() {
 
 #[tokio::test]
 async fn an_unknown_kid_refreshes_the_keys_at_most_once_per_min_refresh() {
-    let sim = sim().await;
-    let limited = auth(&sim, Duration::from_secs(3600));
-    let (bearer, service) = token(&sim, |_| {});
-    let now = sim.sim.now().timestamp();
-    assert!(limited.verify(Some(&bearer), &service, "msteams", now).await.is_ok());
+    let (sim, limited, bearer, service, now) = verified(Duration::from_secs(3600)).await;
     assert_eq!(key_fetches(&sim), 1);
     sim.sim.botframework.rotate().unwrap();
     let (fresh, _) = token(&sim, |_| {});

@@ -79,6 +79,14 @@ async fn refused(rig: &mut Rig, text: &str, why: &str) {
     assert_eq!(rig.api_calls().await, calls, "{text}: nothing sent to Defender");
 }
 
+/// Each `(text, why)` of `bad` is answered with a usage message naming `why`, and nothing is sent to
+/// Defender (a failure names the text).
+async fn bad_inputs(rig: &mut Rig, bad: &[(&str, &str)]) {
+    for (text, why) in bad {
+        bad_input(rig, text, why).await;
+    }
+}
+
 /// `text` is answered with a usage message naming `why`, and nothing is sent to Defender.
 async fn bad_input(rig: &mut Rig, text: &str, why: &str) {
     let calls = rig.api_calls().await;
@@ -93,14 +101,15 @@ async fn bad_input(rig: &mut Rig, text: &str, why: &str) {
 async fn block_submits_one_typed_indicator_once_confirmed() {
     let mut rig = cmd_rig().await;
     refused(&mut rig, "block 203.0.113.77 c2 beacon", "block indicators").await;
-    bad_input(&mut rig, "block 10.0.0.0/8 whole range", "CIDR").await;
-    bad_input(&mut rig, "block 203.0.113.77 999d too long", "expiry").await;
-    bad_input(&mut rig, "block 10.999.0.1 not an ip", "not an IP address").await;
-    bad_input(&mut rig, "block 203.0.113.77", "reason").await;
-    bad_input(
+    bad_inputs(
         &mut rig,
-        "block 275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f warn x y",
-        "not to files",
+        &[
+            ("block 10.0.0.0/8 whole range", "CIDR"),
+            ("block 203.0.113.77 999d too long", "expiry"),
+            ("block 10.999.0.1 not an ip", "not an IP address"),
+            ("block 203.0.113.77", "reason"),
+            ("block 275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f warn x y", "not to files"),
+        ],
     )
     .await;
 
@@ -137,8 +146,7 @@ async fn block_submits_one_typed_indicator_once_confirmed() {
 async fn unblock_deletes_the_one_exact_indicator_once_confirmed() {
     let mut rig = cmd_rig().await;
     refused(&mut rig, "unblock 45.137.21.9", "unblock indicators").await;
-    bad_input(&mut rig, "unblock 10.999.0.1", "not an IP address").await;
-    bad_input(&mut rig, "unblock", "needs").await;
+    bad_inputs(&mut rig, &[("unblock 10.999.0.1", "not an IP address"), ("unblock", "needs")]).await;
 
     // A value no indicator has: answered, nothing deleted.
     rig.slash(ANALYST, "unblock 198.51.100.1", "none").await;

@@ -274,7 +274,7 @@ async fn signatures_slack_published_example_tampered_stale_unsigned_and_teams() 
 
     // Teams, with the vault's secret (the real store again).
     let mut rig = self::rig().await;
-    let activity = json!({"type": "message", "id": "1485983408511", "timestamp": stamp(rig.state.clock),
+    let activity = json!({"type": "message", "id": "1485983408511", "timestamp": teams_stamp(rig.state.clock),
         "text": "<at>Defender</at> machine ws-fin-011.contoso.com",
         "from": {"id": "29:1XJKJMvc5GBtc2JwZq0oj8tHZmzrQgFmB39ATiQWA85gQtHieVkKilBZ9XHoq9j7Zaqt7CZ-NJWi7me2kHTL3Bw", "name": "Analyst", "aadObjectId": ANALYST},
         "conversation": {"id": "19:253b1f341670408fb6fcb7c5d2e8a8d6@thread.skype;messageid=1485983408511"},
@@ -446,25 +446,6 @@ async fn a_linked_user_acts_with_their_delegated_token_and_others_in_app_context
     rig.assert_declared_endpoints();
 }
 
-impl Rig {
-    /// A signed Teams outgoing-webhook message from `aad` saying `said`.
-    async fn teams(&self, aad: &str, said: &str) -> (StatusCode, Value) {
-        let activity = json!({"type": "message", "id": uuid::Uuid::new_v4().to_string(),
-            "timestamp": stamp(self.state.clock), "text": format!("<at>Defender</at> {said}"),
-            "from": {"id": "29:1XJKJMvc5GBtc2JwZq0oj8tHZmzrQgFmB39ATiQWA85g", "name": aad.to_lowercase(), "aadObjectId": aad},
-            "conversation": {"id": "19:253b1f341670408fb6fcb7c5d2e8a8d6@thread.skype"},
-            "channelData": {"tenant": {"id": "72f988bf-86f1-41af-91ab-2d7cd011db47"}}})
-        .to_string();
-        let sig = webhook::sign_teams(&SecretString::new(self.teams_secret.clone()), activity.as_bytes()).unwrap();
-        call(&self.state, event("teams", &activity, &[("authorization", sig)], false)).await
-    }
-}
-
-/// The RFC 3339 `timestamp` a Teams activity sent now (by `clock`) carries.
-fn stamp(clock: fn() -> i64) -> String {
-    chrono::DateTime::from_timestamp(clock(), 318_000_000).unwrap().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_teams_activity_counts_once_and_only_within_the_window() {
     let rig = rig().await;
@@ -514,7 +495,7 @@ async fn teams_runs_machine_actions_with_a_typed_confirmation_under_the_same_rul
     let mut rig = rig().await;
     let host = "ws-fin-011.contoso.com";
     let mid = rig.machine(host)["id"].as_str().unwrap().to_string();
-    let (status, out) = rig.teams(ANALYST, &format!("isolate {host} suspected C2 beacon")).await;
+    let (status, out) = rig.teams_message(ANALYST, &format!("isolate {host} suspected C2 beacon")).await;
     assert_eq!(status, StatusCode::OK);
     let prompt = text(&out).to_string();
     assert!(
@@ -526,11 +507,11 @@ async fn teams_runs_machine_actions_with_a_typed_confirmation_under_the_same_rul
     assert!(rig.jobs.try_recv().is_err() && rig.action_posts().await.is_empty(), "nothing before the confirmation");
 
     // Same RBAC: the reader cannot start one, nor confirm the analyst's.
-    let (_, out) = rig.teams(READER, &format!("isolate {host} suspected C2 beacon")).await;
+    let (_, out) = rig.teams_message(READER, &format!("isolate {host} suspected C2 beacon")).await;
     assert_eq!(text(&out), "Refused: you are not allowed to isolate in this tenant.");
-    let (_, out) = rig.teams(READER, &format!("confirm {code}")).await;
+    let (_, out) = rig.teams_message(READER, &format!("confirm {code}")).await;
     assert_eq!(text(&out), "Refused: only the analyst who asked can confirm this action.");
-    let (_, out) = rig.teams(ANALYST, "confirm ZZZZ9999").await;
+    let (_, out) = rig.teams_message(ANALYST, "confirm ZZZZ9999").await;
     assert_eq!(text(&out), "Refused: no pending action has the code `ZZZZ9999`.");
     // A Teams message with a bad HMAC is refused before anything is read.
     let forged =
@@ -545,9 +526,9 @@ async fn teams_runs_machine_actions_with_a_typed_confirmation_under_the_same_rul
     // Same idempotency: three concurrent confirmations (lower case too) → one execution.
     let lower = code.to_lowercase();
     let answers = futures::future::join_all([
-        rig.teams(ANALYST, &format!("confirm {code}")),
-        rig.teams(ANALYST, &format!("confirm {lower}")),
-        rig.teams(ANALYST, &format!("confirm {code}")),
+        rig.teams_message(ANALYST, &format!("confirm {code}")),
+        rig.teams_message(ANALYST, &format!("confirm {lower}")),
+        rig.teams_message(ANALYST, &format!("confirm {code}")),
     ])
     .await;
     let texts: Vec<String> = answers.iter().map(|(_, v)| text(v).to_string()).collect();
@@ -565,7 +546,7 @@ async fn teams_runs_machine_actions_with_a_typed_confirmation_under_the_same_rul
     // Same expiry: a code whose confirmation expired is refused.
     let expired = rig.seal(ANALYST, "u0analyst", "scan", host, "routine check", "req-old", now() - 10);
     rig.idem.put_if_absent("teams-code:OLDCODE1", &expired, now() + 60).await.unwrap();
-    let (_, out) = rig.teams(ANALYST, "confirm OLDCODE1").await;
+    let (_, out) = rig.teams_message(ANALYST, "confirm OLDCODE1").await;
     assert!(text(&out).starts_with("Refused: the confirmation expired"), "{out}");
     assert_eq!(rig.action_posts().await.len(), 1);
     rig.assert_declared_endpoints();
@@ -576,15 +557,15 @@ async fn teams_two_person_approval_is_typed_by_a_second_user() {
     let policy = r#"{"slack":{"app_id":"A0DEFENDER","workspaces":["T0001"]},"teams":{"tenants":["72f988bf-86f1-41af-91ab-2d7cd011db47"]},"catch_all":{"tenant":"default"},"two_person":{"default":["isolate"]},"tenants":{"default":{
         "T0001:U0ANALYST":["isolate"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0ANALYST":["isolate"],"T0001:U0SECOND":["isolate"],"72f988bf-86f1-41af-91ab-2d7cd011db47:U0SECOND":["isolate"]}}}"#;
     let mut rig = rig_with(None, None, &[("CHATOPS_RBAC", policy.to_string())]).await;
-    let (_, out) = rig.teams(ANALYST, "isolate ws-fin-011.contoso.com suspected C2 beacon").await;
+    let (_, out) = rig.teams_message(ANALYST, "isolate ws-fin-011.contoso.com suspected C2 beacon").await;
     let code = code_of(text(&out));
-    let (_, out) = rig.teams(ANALYST, &format!("confirm {code}")).await;
+    let (_, out) = rig.teams_message(ANALYST, &format!("confirm {code}")).await;
     assert!(text(&out).starts_with("*Approval needed*"), "{out}");
     assert!(text(&out).ends_with(&format!("A second authorised person replies `approve {code}`.")), "{out}");
-    let (_, out) = rig.teams(ANALYST, &format!("approve {code}")).await;
+    let (_, out) = rig.teams_message(ANALYST, &format!("approve {code}")).await;
     assert!(text(&out).contains("a second person must approve"), "{out}");
     assert!(rig.jobs.try_recv().is_err());
-    let (_, out) = rig.teams("U0SECOND", &format!("approve {code}")).await;
+    let (_, out) = rig.teams_message("U0SECOND", &format!("approve {code}")).await;
     assert!(text(&out).starts_with("Approved: isolate"), "{out}");
     rig.drain().await;
     assert_eq!(rig.action_posts().await.len(), 1);

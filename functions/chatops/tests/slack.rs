@@ -21,7 +21,8 @@ async fn bot_rig(extra: &[(&'static str, String)]) -> Rig {
     rig
 }
 
-/// Isolates `host` through the prompt and the confirm click; answers the queued follow-up.
+/// Isolates `host` through the prompt and the confirm click, then lets the simulator's clock run
+/// 40 s (the isolate completes in Defender); answers the accepted text and the queued follow-up.
 async fn isolate_and_confirm(rig: &mut Rig, host: &str) -> (String, Vec<chatops::followup::Pending>) {
     rig.slash(ANALYST, &format!("isolate {host} suspected C2 beacon"), "ask").await;
     rig.drain().await;
@@ -32,6 +33,7 @@ async fn isolate_and_confirm(rig: &mut Rig, host: &str) -> (String, Vec<chatops:
     assert_eq!(due.len(), 1, "{due:?}");
     let Some(Job::Recheck { pending }) = due.pop() else { panic!("a follow-up was queued") };
     let accepted = text(rig.posted("confirm").last().unwrap()).to_string();
+    rig.sim_post("/_sim/clock", json!({"advance_s": 40})).await;
     (accepted, pending)
 }
 
@@ -45,6 +47,11 @@ fn aged(rig: &Rig, mut pending: Vec<chatops::followup::Pending>, s: i64) -> Vec<
     pending
 }
 
+/// The worker's follow-up 31 minutes after the confirmation (the response_url has expired).
+async fn recheck_late(rig: &Rig, pending: Vec<chatops::followup::Pending>) {
+    rig.worker.run(Job::Recheck { pending: aged(rig, pending, 31 * 60) }).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_long_action_is_reported_by_the_bot_after_the_response_url_expires() {
     let mut rig = bot_rig(&[]).await;
@@ -55,9 +62,8 @@ async fn a_long_action_is_reported_by_the_bot_after_the_response_url_expires() {
     assert_eq!(pending[0].thread.channel.as_deref(), Some(CHANNEL));
 
     // 31 minutes later the isolate completes (an offline machine checked in).
-    rig.sim_post("/_sim/clock", json!({"advance_s": 40})).await;
     let before = rig.posted("confirm").len();
-    rig.worker.run(Job::Recheck { pending: aged(&rig, pending, 31 * 60) }).await;
+    recheck_late(&rig, pending).await;
     assert_eq!(rig.posted("confirm").len(), before, "nothing more on the expired response_url");
     assert!(rig.refused("confirm").is_empty(), "the worker knew it had expired: {:?}", rig.refused("confirm"));
     let messages = rig.messages();
@@ -74,7 +80,6 @@ async fn a_long_action_is_reported_by_the_bot_after_the_response_url_expires() {
 async fn a_response_url_slack_refuses_early_or_used_five_times_falls_back_to_the_bot() {
     let mut rig = bot_rig(&[]).await;
     let (_, pending) = isolate_and_confirm(&mut rig, "ws-fin-011.contoso.com").await;
-    rig.sim_post("/_sim/clock", json!({"advance_s": 40})).await;
     // Slack expired it sooner than the thread's clock says: one refused post, then the bot.
     rig.age("confirm", 31 * 60);
     rig.worker.run(Job::Recheck { pending }).await;
@@ -85,7 +90,6 @@ async fn a_response_url_slack_refuses_early_or_used_five_times_falls_back_to_the
     // A thread that has had its five posts goes to the bot without trying a sixth.
     let mut rig = bot_rig(&[]).await;
     let (_, mut pending) = isolate_and_confirm(&mut rig, "ws-fin-017.contoso.com").await;
-    rig.sim_post("/_sim/clock", json!({"advance_s": 40})).await;
     pending[0].thread.posts = 5;
     rig.worker.run(Job::Recheck { pending }).await;
     assert!(rig.refused("confirm").is_empty());
@@ -121,9 +125,8 @@ async fn without_a_bot_token_the_requester_is_told_at_the_start_and_nothing_is_p
             && accepted.contains("no bot token is configured"),
         "{accepted}"
     );
-    rig.sim_post("/_sim/clock", json!({"advance_s": 40})).await;
     let before = rig.posted("confirm").len();
-    rig.worker.run(Job::Recheck { pending: aged(&rig, pending, 31 * 60) }).await;
+    recheck_late(&rig, pending).await;
     assert_eq!(rig.posted("confirm").len(), before);
     assert!(rig.refused("confirm").is_empty(), "no post Slack would refuse");
     assert!(rig.messages().is_empty());
@@ -134,9 +137,8 @@ async fn without_a_bot_token_the_requester_is_told_at_the_start_and_nothing_is_p
 async fn web_api_refusals_rate_limit_retried_next_pass_others_dropped() {
     let mut rig = bot_rig(&[]).await;
     let (_, pending) = isolate_and_confirm(&mut rig, "ws-fin-011.contoso.com").await;
-    rig.sim_post("/_sim/clock", json!({"advance_s": 40})).await;
     rig.slack.lock().unwrap().ratelimit_next = 1;
-    rig.worker.run(Job::Recheck { pending: aged(&rig, pending, 31 * 60) }).await;
+    recheck_late(&rig, pending).await;
     assert!(rig.messages().is_empty());
     let mut due = rig.drain().await;
     assert_eq!(due.len(), 1, "rate-limited: the outcome goes round again");
@@ -147,9 +149,8 @@ async fn web_api_refusals_rate_limit_retried_next_pass_others_dropped() {
     // The bot was removed from the channel: Slack says not_in_channel; not retried for ever.
     let mut rig = bot_rig(&[]).await;
     let (_, pending) = isolate_and_confirm(&mut rig, "ws-fin-017.contoso.com").await;
-    rig.sim_post("/_sim/clock", json!({"advance_s": 40})).await;
     rig.slack.lock().unwrap().channels.insert(CHANNEL.into(), false);
-    rig.worker.run(Job::Recheck { pending: aged(&rig, pending, 31 * 60) }).await;
+    recheck_late(&rig, pending).await;
     assert_eq!(rig.slack.lock().unwrap().api_errors, vec!["not_in_channel"]);
     assert!(rig.drain().await.is_empty());
 
@@ -157,8 +158,7 @@ async fn web_api_refusals_rate_limit_retried_next_pass_others_dropped() {
     let mut rig = bot_rig(&[]).await;
     let (_, pending) = isolate_and_confirm(&mut rig, "ws-fin-011.contoso.com").await;
     rig.state.store.set(BOT_SECRET, &SecretString::new("xoxb-revoked")).await.unwrap();
-    rig.sim_post("/_sim/clock", json!({"advance_s": 40})).await;
-    rig.worker.run(Job::Recheck { pending: aged(&rig, pending, 31 * 60) }).await;
+    recheck_late(&rig, pending).await;
     assert_eq!(rig.slack.lock().unwrap().api_errors, vec!["invalid_auth"]);
     assert!(rig.messages().is_empty());
 }

@@ -17,6 +17,9 @@
 //!   duplicate job is harmless by the cursor's own rules: it runs after the first (same group), finds
 //!   the cursor advanced and writes only what changed since; a job that meets another run's live
 //!   lease stops with `conflict` having written nothing.
+//! - Each job that ran (completed, stopped, in conflict, or failed in the export) is published as
+//!   one `Export Run Summary` SOC event (`EVENT_BUS`), as the single export publishes each of its
+//!   streams ([`crate::events`]); its run id is `<request id>:<message id>`, the export's own.
 //! - A job that fails (Defender 5xx after the client's retries, S3, an unreadable job) is reported
 //!   in the partial batch response, so SQS delivers it again after the visibility timeout and, after
 //!   the queue's `maxReceiveCount`, moves it to the dead-letter queue — holding back only the rest of
@@ -29,13 +32,15 @@
 //! feedback (`Retry-After` honoured). docs/export.md gives the choice and the measurement.
 
 use crate::{
+    events,
     export::{Backfill, Outcome, Source, Stream, StreamSummary, part},
-    handler::{self, ExportEvent, State},
+    handler::{self, ExportEvent, RunSummary, State, StreamFailure},
+    invoke::Scheduled,
 };
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, DurationRound, Utc};
-use defender_shared::defender::Deadline;
+use defender_shared::{defender::Deadline, events::Publisher};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -313,10 +318,32 @@ pub async fn run_job(
     .map_err(|f| JobError::Export(f.error))
 }
 
+/// A job's run as the single export would summarise it (one stream, or its failure), for its SOC
+/// event; `None` for a job that never reached the export (unknown tenant or stream).
+pub fn run_summary(job: &ExportJob, outcome: &Result<StreamSummary, JobError>) -> Option<RunSummary> {
+    let (streams, failures) = match outcome {
+        Ok(s) => (vec![s.clone()], Vec::new()),
+        Err(JobError::Export(error)) => (
+            Vec::new(),
+            vec![StreamFailure { tenant: job.tenant.clone(), stream: job.stream.clone(), error: error.clone() }],
+        ),
+        Err(_) => return None,
+    };
+    let backfill = job.backfill.map(Backfill::from);
+    Some(RunSummary { mode: if backfill.is_some() { "backfill" } else { "scheduled" }, backfill, streams, failures })
+}
+
 /// The worker's SQS adapter: runs each record's job in order and answers the ones SQS must deliver
 /// again (`ReportBatchItemFailures`). After a failure, the later records of the same group in the
-/// batch are reported too, unrun (FIFO: a group's messages are processed in order).
-pub async fn handle_sqs(state: &State, event: SqsEvent, run_id: &str, deadline: Deadline) -> SqsBatchResponse {
+/// batch are reported too, unrun (FIFO: a group's messages are processed in order). Each job that
+/// ran is published on `bus` when it ends ([`run_summary`]; best effort, never fails the job).
+pub async fn handle_sqs(
+    state: &State,
+    bus: &Publisher,
+    event: SqsEvent,
+    run_id: &str,
+    deadline: Deadline,
+) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     let mut failed_groups: Vec<String> = Vec::new();
     for record in event.records {
@@ -332,6 +359,9 @@ pub async fn handle_sqs(state: &State, event: SqsEvent, run_id: &str, deadline: 
                 let r = run_job(state, &job, &run, deadline).await;
                 if r.is_err() {
                     failed_groups.push(job.group());
+                }
+                if let Some(summary) = run_summary(&job, &r) {
+                    events::publish(bus, &run, &summary).await;
                 }
                 r
             }
@@ -351,12 +381,6 @@ pub async fn handle_sqs(state: &State, event: SqsEvent, run_id: &str, deadline: 
         }
     }
     response
-}
-
-/// The invocation's deadline as a monotonic instant.
-pub fn deadline_of(ctx: &lambda_runtime::Context) -> Deadline {
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    Deadline::after(std::time::Duration::from_millis(ctx.deadline.saturating_sub(now_ms)))
 }
 
 /// The schedule function's loop in fan-out mode: each invocation enqueues its jobs on `queue_url`.
@@ -382,16 +406,17 @@ pub async fn serve_scheduler(state: &State, queue_url: &str) -> Result<(), lambd
 }
 
 /// The `export-worker` function's invocation: one SQS batch of jobs in, the partial batch response
-/// out (a failed job is a failed item, never a failed invocation).
+/// out (a failed job is a failed item, never a failed invocation), each job's run summary published
+/// on the SOC bus.
 ///
 /// # Errors
 /// None: the error type is what [`defender_shared::lambda::serve_events`] asks for.
 pub async fn worker(
-    state: &State,
+    s: &Scheduled,
     ev: lambda_runtime::LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, lambda_runtime::Diagnostic> {
-    let deadline = deadline_of(&ev.context);
-    let run = handle_sqs(state, ev.payload, &ev.context.request_id, deadline);
+    let deadline = Deadline::from_lambda_ms(ev.context.deadline);
+    let run = handle_sqs(&s.state, &s.events, ev.payload, &ev.context.request_id, deadline);
     Ok(defender_shared::telemetry::invocation(&ev.context.request_id, run).await)
 }
 
@@ -421,6 +446,25 @@ mod tests {
         assert_eq!(job("a b/c", "x", "2026-12-06T08:00:00Z").group(), "a-b-c");
         let round: ExportJob = serde_json::from_str(&Envelope::from(&b).body).unwrap();
         assert_eq!(round, b);
+    }
+
+    #[test]
+    fn a_job_that_failed_in_the_export_is_one_failed_run_summary_and_an_unrun_one_is_none() {
+        let mut j = job("contoso", "mde-alerts", "2026-12-06T08:00:00Z");
+        j.backfill = Some(Window { from: "2026-11-01T00:00:00Z".parse().unwrap(), to: j.period });
+        let run = run_summary(&j, &Err(JobError::Export("defender: 500".into()))).unwrap();
+        assert_eq!((run.mode, run.backfill, run.streams.len()), ("backfill", j.backfill.map(Backfill::from), 0));
+        let want =
+            StreamFailure { tenant: "contoso".into(), stream: "mde-alerts".into(), error: "defender: 500".into() };
+        assert_eq!(run.failures, vec![want]);
+        let listed = events::run_summaries("req:msg", &run).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].detail["event_id"], "req:msg/contoso/mde-alerts");
+        assert_eq!(listed[0].detail["outcome"], "failed");
+        for unrun in [JobError::UnknownTenant("x".into()), JobError::Held("g".into()), JobError::Malformed("m".into())]
+        {
+            assert_eq!(run_summary(&j, &Err(unrun.clone())), None, "{unrun}");
+        }
     }
 
     #[test]

@@ -14,7 +14,8 @@ use defender_shared::{
 };
 use serde_json::Value;
 
-/// What the Lambda serves with: the run's state and the SOC events publisher.
+/// What the export Lambdas serve with (the single export, and the fan-out worker): the run's state
+/// and the SOC events publisher.
 #[derive(Debug)]
 pub struct Scheduled {
     /// The export's state.

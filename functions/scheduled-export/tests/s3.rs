@@ -26,12 +26,18 @@ fn client(url: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn s3_sink_objects_and_conditional_cursor_writes_against_moto() {
+/// moto (kept while it is held), a client, the bucket `export` and a sink writing under `raw/` in it.
+async fn export_bucket() -> (Moto, aws_sdk_s3::Client, S3Sink) {
     let m = moto().await;
     let c = client(&m.url);
     c.create_bucket().bucket("export").send().await.unwrap();
     let sink = S3Sink::new(c.clone(), "export", "raw");
+    (m, c, sink)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_sink_objects_and_conditional_cursor_writes_against_moto() {
+    let (_m, c, sink) = export_bucket().await;
 
     sink.put_object("tenant=t/stream=s/date=2026-11-28/a.jsonl.gz", b"one".to_vec()).await.unwrap();
     sink.put_object("tenant=t/stream=s/date=2026-11-28/a.jsonl.gz", b"two".to_vec()).await.unwrap();
@@ -73,12 +79,9 @@ async fn uploads_in_progress(c: &aws_sdk_s3::Client, bucket: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn large_objects_go_up_in_parts_and_a_failed_upload_is_aborted() {
-    let m = moto().await;
-    let c = client(&m.url);
-    c.create_bucket().bucket("export").send().await.unwrap();
+    let (_m, c, sink) = export_bucket().await;
 
     // Two full parts and a short last one; the object is whole once the upload completes.
-    let sink = S3Sink::new(c.clone(), "export", "raw");
     let big = noise(2 * scheduled_export::s3::PART_SIZE + 12_345);
     sink.put_object("big.jsonl.gz", big.clone()).await.unwrap();
     let got = c.get_object().bucket("export").key("raw/big.jsonl.gz").send().await.unwrap();

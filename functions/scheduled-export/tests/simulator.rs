@@ -421,8 +421,7 @@ async fn the_strict_simulator_caps_top_and_ignores_undocumented_orderby() {
     // The same query twice: the same order (so `$skip` means something).
     let (_, again) = get_list(&env.sim, XDR_SCOPE, xdr).await;
     assert_eq!(again["value"], body["value"]);
-    let r = env.sim.client().unwrap().post(format!("{}/_sim/config", env.sim.url)).json(&json!({"strict": false}));
-    assert!(r.send().await.unwrap().status().is_success());
+    sim_post(&env.sim, "/_sim/config", &json!({"strict": false})).await;
     let (_, body) = get_list(&env.sim, MDE_SCOPE, mde).await;
     assert!(sorted(&times(&body, "lastUpdateTime")), "lenient: sorted as asked");
     let (status, _) = get_list(&env.sim, GRAPH_SCOPE, "/v1.0/security/incidents?$top=51").await;
@@ -469,8 +468,7 @@ async fn the_old_keyset_pager_loses_records_on_the_strict_simulator() {
     }
     let strict = keyset(&env.sim).await;
     assert!(strict.len() < all.len() / 2, "strict: the keyset pager read {} of {}", strict.len(), all.len());
-    let r = env.sim.client().unwrap().post(format!("{}/_sim/config", env.sim.url)).json(&json!({"strict": false}));
-    assert!(r.send().await.unwrap().status().is_success());
+    sim_post(&env.sim, "/_sim/config", &json!({"strict": false})).await;
     assert_eq!(keyset(&env.sim).await, all, "lenient: it reads everything");
 }
 
@@ -645,8 +643,7 @@ async fn twenty_seeded_fault_rounds_lose_and_duplicate_nothing() {
             {"path_prefix": "/v1.0/security/alerts_v2", "status": 502, "probability": 0.2, "seed": round + 200},
             {"path_prefix": "/v1.0/security/incidents", "status": 429, "retry_after_s": 0, "probability": 0.2, "seed": round + 300},
         ]);
-        let r = http.post(format!("{}/_sim/faults", env.sim.url)).json(&faults).send().await.unwrap();
-        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        sim_post(&env.sim, "/_sim/faults", &faults).await;
         for stream in StreamKind::ALL {
             expected.entry(stream).or_default().extend(versions(&env.sim, stream));
             let dir = DirSink::new(&env.dir);
@@ -757,29 +754,8 @@ async fn hunting_slices_halve_when_truncated_and_resume() {
     }
     s["hunting"]["DeviceProcessEvents"] = json!(rows);
     let env = setup(Seed::parse(&s.to_string()).unwrap()).await;
-    let r = env
-        .sim
-        .client()
-        .unwrap()
-        .post(format!("{}/_sim/config", env.sim.url))
-        .json(&json!({"hunting_max_rows": 40}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
-    let spec = Arc::new(
-        HuntingSpec::new(
-            QueryConfig {
-                name: "proc".into(),
-                query: "DeviceProcessEvents | project Timestamp, ReportId, DeviceName, FileName".into(),
-                time_column: "Timestamp".into(),
-            },
-            CDuration::hours(1),
-            CDuration::hours(24),
-            40,
-        )
-        .unwrap(),
-    );
+    sim_post(&env.sim, "/_sim/config", &json!({"hunting_max_rows": 40})).await;
+    let spec = Arc::new(proc_spec("Timestamp, ReportId, DeviceName, FileName", 40));
     let stream = Stream::Hunting(spec);
     let mk = |run: &str| {
         let mut j = job(stream.clone(), 0, run);
@@ -928,16 +904,7 @@ async fn a_quota_slot_after_the_deadline_is_a_clean_stop_and_the_next_run_resume
             }
             // The next scheduled run: a minute later for the service's quota, and a new process (a
             // fresh governor) for the client's.
-            let r = env
-                .sim
-                .client()
-                .unwrap()
-                .post(format!("{}/_sim/clock", env.sim.url))
-                .json(&json!({"advance_s": 61}))
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success());
+            sim_post(&env.sim, "/_sim/clock", &json!({"advance_s": 61})).await;
             source = source_for(&env.sim, governor()).await;
         }
         let first = &runs[0];
@@ -969,8 +936,7 @@ async fn retried_429s_and_a_429_that_ends_the_stream_are_counted_apart() {
     let http = env.sim.client().unwrap();
     let faults = |retry_after_s: u64, times: u32| json!([{"path_prefix": "/api/incidents", "status": 429, "retry_after_s": retry_after_s, "times": times}]);
     // Three 429s with a short wait: retried, the stream completes.
-    let r = http.post(format!("{}/_sim/faults", env.sim.url)).json(&faults(0, 3)).send().await.unwrap();
-    assert!(r.status().is_success());
+    sim_post(&env.sim, "/_sim/faults", &faults(0, 3)).await;
     let s = run(&env, stream, 10, &Never).await;
     assert_eq!(s.outcome, Outcome::Complete, "{s:?}");
     assert_eq!((s.throttles_retried, s.throttles, s.stop_reason.clone()), (3, 0, None), "{s:?}");
@@ -986,8 +952,7 @@ async fn retried_429s_and_a_429_that_ends_the_stream_are_counted_apart() {
     // A 429 asking for ten minutes, past the run's deadline: the stream stops there, counted as
     // ending it, not as retried.
     http.delete(format!("{}/_sim/faults", env.sim.url)).send().await.unwrap();
-    let r = http.post(format!("{}/_sim/faults", env.sim.url)).json(&faults(600, 1)).send().await.unwrap();
-    assert!(r.status().is_success());
+    sim_post(&env.sim, "/_sim/faults", &faults(600, 1)).await;
     let s = run(&env, stream, 10, &Never).await;
     assert_eq!(s.outcome, Outcome::Stopped, "{s:?}");
     assert_eq!((s.throttles_retried, s.throttles), (0, 1), "{s:?}");
@@ -1004,17 +969,7 @@ async fn every_endpoint_the_export_calls_is_in_its_declared_list() {
     for stream in StreamKind::ALL {
         assert_eq!(run(&env, stream, stream.max_page(), &Never).await.outcome, Outcome::Complete, "{stream}");
     }
-    let spec = HuntingSpec::new(
-        QueryConfig {
-            name: "proc".into(),
-            query: "DeviceProcessEvents | project Timestamp, ReportId, DeviceName".into(),
-            time_column: "Timestamp".into(),
-        },
-        CDuration::hours(1),
-        CDuration::hours(24),
-        1000,
-    )
-    .unwrap();
+    let spec = proc_spec("Timestamp, ReportId, DeviceName", 1000);
     let sink = DirSink::new(&env.dir);
     let hunt = job(Stream::Hunting(Arc::new(spec)), 0, "h");
     assert_eq!(export_stream(env.source.as_ref(), &sink, &hunt, &Never).await.unwrap().outcome, Outcome::Complete);
@@ -1023,4 +978,20 @@ async fn every_endpoint_the_export_calls_is_in_its_declared_list() {
     assert!(outside.is_empty(), "called but not in scheduled_export::ENDPOINTS: {outside:?}");
     // Every stream ran, so the check above is not vacuous: the export calls its whole list.
     assert_eq!(called.len(), scheduled_export::ENDPOINTS.len(), "{called:?}");
+}
+
+/// The hunting stream `proc`: `DeviceProcessEvents | project <columns>` in one-hour slices over the
+/// last day, at most `max_rows` rows an answer.
+fn proc_spec(columns: &str, max_rows: usize) -> HuntingSpec {
+    let query = format!("DeviceProcessEvents | project {columns}");
+    let config = QueryConfig { name: "proc".into(), query, time_column: "Timestamp".into() };
+    HuntingSpec::new(config, CDuration::hours(1), CDuration::hours(24), max_rows).unwrap()
+}
+
+/// POSTs `body` to the simulator's control endpoint `path` (`/_sim/config`, `/_sim/clock`,
+/// `/_sim/faults`), which must accept it.
+async fn sim_post(sim: &RunningSim, path: &str, body: &serde_json::Value) {
+    let r = sim.client().unwrap().post(format!("{}{path}", sim.url)).json(body).send().await.unwrap();
+    let status = r.status();
+    assert!(status.is_success(), "{path}: {status} {}", r.text().await.unwrap_or_default());
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod bus;
+
 use local_runner::{
     env,
     moto::{TemplateAws, resolve_template},

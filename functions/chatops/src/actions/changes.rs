@@ -16,7 +16,9 @@
 //! Every decision is an `audit` line ([`audit`]) under the change's label (`incident-update`,
 //! `alert-update`, `block`, `unblock`).
 
-use super::{Audited, Claim, ClaimState, Decision, IncidentAccepted, Safety, audit, audit_refusal};
+use super::{
+    Audited, Claim, ClaimState, Decision, IncidentAccepted, Safety, audit, audit_refusal, open_audited, taken_before,
+};
 use crate::{
     command::indicators::{BlockRequest, UnblockTarget},
     command::{AlertChange, ChatUser, Command, IncidentChange, Origin, Parsed, parse_text},
@@ -366,17 +368,9 @@ impl Safety {
         keys: &[SecretString],
     ) -> IncidentAccepted {
         let now = (self.clock)();
-        let c: ChangeConfirmation = match confirm::open(token, keys, now) {
+        let c: ChangeConfirmation = match open_audited(token, keys, now, user, "change") {
             Ok(c) => c,
-            Err(e) => {
-                let why = Refusal::Token(e.to_string());
-                audit_refusal(
-                    Audited { tenant: None, user, action: "change", machine_id: None, request_id: None },
-                    &why,
-                    "",
-                );
-                return IncidentAccepted::Refused(why);
-            }
+            Err(why) => return IncidentAccepted::Refused(why),
         };
         let (tenant, rid) = (Some(c.tenant.as_str()), Some(c.request_id.as_str()));
         let who = |action| Audited { tenant, user, action, machine_id: None, request_id: rid };
@@ -403,15 +397,8 @@ impl Safety {
                 audit(Decision::Confirmed, tenant, user, label, None, rid, &crate::reply::plain(&c.summary));
                 IncidentAccepted::Go(Box::new(c))
             }
-            Ok(Some(prev)) if Claim::decode(&prev).is_some_and(|p| p.state == ClaimState::Cancelled) => {
-                refuse(Refusal::Cancelled)
-            }
             Ok(Some(prev)) => {
-                audit(Decision::Duplicate, tenant, user, label, None, rid, &prev);
-                IncidentAccepted::Duplicate(format!(
-                    "Request `{}` was already confirmed; nothing more was done.",
-                    c.request_id
-                ))
+                taken_before(who(label), &prev, "confirmed").map_or_else(refuse, IncidentAccepted::Duplicate)
             }
             Err(e) => refuse(Refusal::Store(e.to_string())),
         }

@@ -180,6 +180,39 @@ pub struct Audited<'a> {
     pub request_id: Option<&'a str>,
 }
 
+impl<'a> Audited<'a> {
+    /// Only who asked and what: no tenant, machine or request is known yet.
+    pub fn user(user: &'a ChatUser, action: &'a str) -> Self {
+        Self { tenant: None, user, action, machine_id: None, request_id: None }
+    }
+}
+
+/// Opens a sealed token; a refusal is audited as `action` by `user` (nothing else is known yet).
+pub(crate) fn open_audited<T: confirm::Sealed>(
+    token: &str,
+    keys: &[SecretString],
+    now: i64,
+    user: &ChatUser,
+    action: &str,
+) -> Result<T, Refusal> {
+    confirm::open(token, keys, now).map_err(|e| {
+        let why = Refusal::Token(e.to_string());
+        audit_refusal(Audited::user(user, action), &why, "");
+        why
+    })
+}
+
+/// A claim someone took before (`prev`): refused when the request was cancelled, else a duplicate
+/// press, audited, answered that the request was already `verb` and nothing more was done.
+pub(crate) fn taken_before(who: Audited<'_>, prev: &str, verb: &str) -> Result<String, Refusal> {
+    if cancelled(prev) {
+        return Err(Refusal::Cancelled);
+    }
+    let Audited { tenant, user, action, machine_id, request_id } = who;
+    audit(Decision::Duplicate, tenant, user, action, machine_id, request_id, prev);
+    Ok(format!("Request `{}` was already {verb}; nothing more was done.", request_id.unwrap_or_default()))
+}
+
 /// The audit line of a refusal: `reason_code` is the refusal's stable [`Refusal::code`], `detail` its
 /// reason as plain text (after `prefix`, e.g. `job refused: `).
 pub fn audit_refusal(who: Audited<'_>, why: &Refusal, prefix: &str) {
@@ -459,17 +492,33 @@ impl Safety {
         }
     }
 
+    /// `user` may take `action` in `tenant` (the tenant the policy gives them here: else `foreign`),
+    /// and the tenant allows it.
+    fn may_act(
+        &self,
+        origin: &Origin,
+        user: &ChatUser,
+        tenant: &TenantName,
+        action: Action,
+        foreign: Refusal,
+    ) -> Result<(), Refusal> {
+        match self.rbac.check(origin, user, Permission::Act(action)) {
+            Ok(t) if t == *tenant => {}
+            Ok(_) => return Err(foreign),
+            Err(e) => return Err(Refusal::Policy(e)),
+        }
+        if !self.tenants.allows(tenant, action) {
+            return Err(Refusal::TenantDisallows { tenant: tenant.clone(), action });
+        }
+        Ok(())
+    }
+
     /// A confirm button press: open the token, check the presser, authorise again, claim it once.
     pub async fn accept(&self, token: &str, user: &ChatUser, origin: &Origin, keys: &[SecretString]) -> Accepted {
         let now = (self.clock)();
-        let c: Confirmation = match confirm::open(token, keys, now) {
+        let c: Confirmation = match open_audited(token, keys, now, user, "confirm") {
             Ok(c) => c,
-            Err(e) => {
-                let why = Refusal::Token(e.to_string());
-                let who = Audited { tenant: None, user, action: "confirm", machine_id: None, request_id: None };
-                audit_refusal(who, &why, "");
-                return Accepted::Refused(why);
-            }
+            Err(why) => return Accepted::Refused(why),
         };
         let (tenant, mid, rid) = (Some(c.tenant.as_str()), Some(c.machine_id.as_str()), Some(c.request_id.as_str()));
         let who = Audited { tenant, user, action: &c.action, machine_id: mid, request_id: rid };
@@ -482,13 +531,8 @@ impl Safety {
         }
         let Ok(action) = c.action() else { return refuse(Refusal::UnknownAction) };
         // The policy may have changed since the prompt, and the token must be used where it was made.
-        match self.rbac.check(origin, user, Permission::Act(action)) {
-            Ok(t) if t == c.tenant => {}
-            Ok(_) => return refuse(Refusal::ForeignConfirmation),
-            Err(e) => return refuse(Refusal::Policy(e)),
-        }
-        if !self.tenants.allows(&c.tenant, action) {
-            return refuse(Refusal::TenantDisallows { tenant: c.tenant.clone(), action });
+        if let Err(why) = self.may_act(origin, user, &c.tenant, action, Refusal::ForeignConfirmation) {
+            return refuse(why);
         }
         let key = format!("confirm:{}", c.request_id);
         let two = self.rbac.needs_two_person(&c.tenant, action);
@@ -503,11 +547,7 @@ impl Safety {
                 audit(Decision::Confirmed, tenant, user, &c.action, mid, rid, "");
                 Accepted::Go(Box::new(c))
             }
-            Ok(Some(prev)) if cancelled(&prev) => refuse(Refusal::Cancelled),
-            Ok(Some(prev)) => {
-                audit(Decision::Duplicate, tenant, user, &c.action, mid, rid, &prev);
-                Accepted::Duplicate(format!("Request `{}` was already confirmed; nothing more was done.", c.request_id))
-            }
+            Ok(Some(prev)) => taken_before(who, &prev, "confirmed").map_or_else(refuse, Accepted::Duplicate),
             Err(e) => refuse(Refusal::Store(e.to_string())),
         }
     }
@@ -517,15 +557,9 @@ impl Safety {
     /// requester's confirmation, claim the approval once.
     pub async fn approve(&self, token: &str, approver: &ChatUser, origin: &Origin, keys: &[SecretString]) -> Accepted {
         let now = (self.clock)();
-        let c: Confirmation = match confirm::open(token, keys, now) {
+        let c: Confirmation = match open_audited(token, keys, now, approver, "approve") {
             Ok(c) => c,
-            Err(e) => {
-                let why = Refusal::Token(e.to_string());
-                let who =
-                    Audited { tenant: None, user: approver, action: "approve", machine_id: None, request_id: None };
-                audit_refusal(who, &why, "");
-                return Accepted::Refused(why);
-            }
+            Err(why) => return Accepted::Refused(why),
         };
         let (tenant, mid, rid) = (Some(c.tenant.as_str()), Some(c.machine_id.as_str()), Some(c.request_id.as_str()));
         let who = Audited { tenant, user: approver, action: &c.action, machine_id: mid, request_id: rid };
@@ -540,13 +574,8 @@ impl Safety {
         if c.user_id == approver.id {
             return refuse(Refusal::SelfApproval);
         }
-        match self.rbac.check(origin, approver, Permission::Act(action)) {
-            Ok(t) if t == c.tenant => {}
-            Ok(_) => return refuse(Refusal::ForeignApproval),
-            Err(e) => return refuse(Refusal::Policy(e)),
-        }
-        if !self.tenants.allows(&c.tenant, action) {
-            return refuse(Refusal::TenantDisallows { tenant: c.tenant.clone(), action });
+        if let Err(why) = self.may_act(origin, approver, &c.tenant, action, Refusal::ForeignApproval) {
+            return refuse(why);
         }
         let job = confirm::digest(&c);
         match self
@@ -575,11 +604,7 @@ impl Safety {
                 );
                 Accepted::Go(Box::new(c))
             }
-            Ok(Some(prev)) if cancelled(&prev) => refuse(Refusal::Cancelled),
-            Ok(Some(prev)) => {
-                audit(Decision::Duplicate, tenant, approver, &c.action, mid, rid, &prev);
-                Accepted::Duplicate(format!("Request `{}` was already approved; nothing more was done.", c.request_id))
-            }
+            Ok(Some(prev)) => taken_before(who, &prev, "approved").map_or_else(refuse, Accepted::Duplicate),
             Err(e) => refuse(Refusal::Store(e.to_string())),
         }
     }
@@ -699,8 +724,7 @@ impl Safety {
                     }
                     Err(_) => {
                         let why = Refusal::NothingToCancel(first.to_string());
-                        let who = Audited { tenant: None, user, action: "cancel", machine_id: None, request_id: None };
-                        audit_refusal(who, &why, "");
+                        audit_refusal(Audited::user(user, "cancel"), &why, "");
                         return Err(why);
                     }
                 },
@@ -867,16 +891,10 @@ mod tests {
     #[test]
     fn the_comment_names_user_and_request_without_control_characters() {
         let c = Confirmation {
-            v: 1,
-            tenant: "default".parse().unwrap(),
-            user_id: "U1".parse().unwrap(),
             user_name: "road\nrunner".into(),
-            action: "isolate".into(),
-            machine_id: "bf44e1ec1d7163de5cf81d93982ed19d185f80d2".parse().unwrap(),
             machine_name: "ws".into(),
-            reason: Reason::try_from("c2 beacon".to_string()).unwrap(),
             request_id: "r-9".into(),
-            exp: 0,
+            ..crate::confirm::tests::sample(0)
         };
         assert_eq!(comment(&c, None), "isolate requested in chat by roadrunner (U1); request r-9; reason: c2 beacon");
         let second = ChatUser { id: "U2".parse().unwrap(), name: "wile\te".into() };

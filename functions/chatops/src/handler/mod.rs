@@ -511,11 +511,7 @@ async fn teams_confirm_incident(
 ) -> Reply {
     if approve {
         let why = Refusal::ChangeNeedsNoApproval;
-        audit_refusal(
-            Audited { tenant: None, user, action: "incident-update", machine_id: None, request_id: None },
-            &why,
-            "",
-        );
+        audit_refusal(Audited::user(user, "incident-update"), &why, "");
         return Reply::refused(&why);
     }
     match state.safety.accept_incident(&token, user, origin, keys).await {
@@ -545,11 +541,7 @@ async fn teams_confirm(state: &State, user: &ChatUser, origin: &Origin, code: &C
         Ok(Some(t)) => t,
         Ok(None) => {
             let why = Refusal::UnknownCode(code.to_string());
-            audit_refusal(
-                Audited { tenant: None, user, action: "confirm", machine_id: None, request_id: None },
-                &why,
-                "",
-            );
+            audit_refusal(Audited::user(user, "confirm"), &why, "");
             return Reply::refused(&why);
         }
         Err(e) => return Reply::refused(&Refusal::Store(e.to_string())),

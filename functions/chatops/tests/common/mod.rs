@@ -44,6 +44,11 @@ pub use testkit::demo::POLICY_WITH_READER as POLICY;
 
 pub type Posts = Arc<Mutex<Vec<(String, Value)>>>;
 
+/// The RFC 3339 `timestamp` a Teams activity sent now (by `clock`) carries (milliseconds, `Z`).
+pub fn teams_stamp(clock: fn() -> i64) -> String {
+    chrono::DateTime::from_timestamp(clock(), 318_000_000).unwrap().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 pub struct Rig {
     pub sim: SimEnv,
     pub state: State,
@@ -387,10 +392,9 @@ impl Rig {
 
     /// A signed Teams outgoing-webhook message from `aad` saying `said`, sent now.
     pub async fn teams_message(&self, aad: &str, said: &str) -> (StatusCode, Value) {
-        let at = chrono::DateTime::from_timestamp((self.state.clock)(), 0).unwrap().to_rfc3339();
-        let activity = json!({"type": "message", "id": uuid::Uuid::new_v4().to_string(), "timestamp": at,
-            "text": format!("<at>Defender</at> {said}"),
-            "from": {"id": "29:1XJKJ", "name": aad.to_lowercase(), "aadObjectId": aad},
+        let activity = json!({"type": "message", "id": uuid::Uuid::new_v4().to_string(),
+            "timestamp": teams_stamp(self.state.clock), "text": format!("<at>Defender</at> {said}"),
+            "from": {"id": "29:1XJKJMvc5GBtc2JwZq0oj8tHZmzrQgFmB39ATiQWA85g", "name": aad.to_lowercase(), "aadObjectId": aad},
             "conversation": {"id": "19:253b1f341670408fb6fcb7c5d2e8a8d6@thread.skype"},
             "channelData": {"tenant": {"id": "72f988bf-86f1-41af-91ab-2d7cd011db47"}}})
         .to_string();
