@@ -296,61 +296,35 @@ async fn error_envelopes_and_token_answers_match_their_documented_shapes() {
     let doc = |n: &str| spec.file(n).unwrap()["response_example"].clone();
 
     let token = app_token(&http, &sim.url, &tenant, DEMO_APP, MDE).await;
-    let missing: Value = http
-        .get(format!("{}/api/machines/0000000000000000000000000000000000000000", sim.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let missing =
+        get_json(&http, &format!("{}/api/machines/0000000000000000000000000000000000000000", sim.url), &token).await;
     assert_eq!(shape_diff("$", &doc("mde.errors"), &missing), Vec::<String>::new());
     assert_eq!(missing["error"]["code"], "ResourceNotFound");
 
     let graph = app_token(&http, &sim.url, &tenant, DEMO_APP, GRAPH).await;
-    let missing: Value = http
-        .get(format!("{}/v1.0/security/alerts_v2/nope", sim.url))
-        .bearer_auth(&graph)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let missing = get_json(&http, &format!("{}/v1.0/security/alerts_v2/nope", sim.url), &graph).await;
     assert_eq!(shape_diff("$", &doc("graph.errors"), &missing), Vec::<String>::new());
 
-    let resp = http
-        .post(format!("{}/{tenant}/oauth2/v2.0/token", sim.url))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", DEMO_APP.0),
-            ("client_secret", DEMO_APP.1),
-            ("scope", MDE),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let ok: Value = resp.json().await.unwrap();
+    let ok = mde_token_answer(&http, &sim.url, &tenant, DEMO_APP.1).await;
     let mut documented = doc("auth.token.client_credentials_secret");
     // Entra also sends ext_expires_in, which the doc sample leaves out.
     documented["ext_expires_in"] = json!(3599);
     assert_eq!(shape_diff("$", &documented, &ok), Vec::<String>::new());
 
-    let bad: Value = http
-        .post(format!("{}/{tenant}/oauth2/v2.0/token", sim.url))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", DEMO_APP.0),
-            ("client_secret", "wrong"),
-            ("scope", MDE),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bad = mde_token_answer(&http, &sim.url, &tenant, "wrong").await;
     assert_eq!(shape_diff("$", &doc("auth.token.error"), &bad), Vec::<String>::new());
     assert!(bad["error_description"].as_str().unwrap().starts_with("AADSTS7000215:"));
+}
+
+/// The JSON a bearer-authenticated GET answers with.
+async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
+    http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
+}
+
+/// What the v2 token endpoint answers the demo app's client-credentials request for MDE, sent
+/// with `secret`.
+async fn mde_token_answer(http: &reqwest::Client, url: &str, tenant: &str, secret: &str) -> Value {
+    let form =
+        [("grant_type", "client_credentials"), ("client_id", DEMO_APP.0), ("client_secret", secret), ("scope", MDE)];
+    http.post(format!("{url}/{tenant}/oauth2/v2.0/token")).form(&form).send().await.unwrap().json().await.unwrap()
 }

@@ -18,13 +18,12 @@
 
 mod common;
 
-use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials as EbCredentials, Region};
 use common::Stack;
 use defender_shared::{events::DetailType, secret::SecretString};
 use local_runner::{
-    env::{self, ANALYST},
+    env::ANALYST,
     events,
-    moto::{Credentials, EventSource, Statement, TemplateAws, resolve_template},
+    moto::{EventSource, Statement, TemplateAws},
     paths::Paths,
     stack::{Answer, send},
 };
@@ -70,33 +69,9 @@ async fn go(st: &mut Stack, i: usize, what: &str, req: reqwest::RequestBuilder) 
     send(what, req, &mut st.functions[i], T).await.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
-fn eventbridge(aws: &TemplateAws, c: &Credentials) -> aws_sdk_eventbridge::Client {
-    let creds = EbCredentials::new(&c.access_key_id, &c.secret_access_key, c.session_token.clone(), None, "t");
-    let conf = aws_sdk_eventbridge::config::Builder::new()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .endpoint_url(&aws.moto.url)
-        .build();
-    aws_sdk_eventbridge::Client::from_conf(conf)
-}
-
-fn s3(aws: &TemplateAws) -> aws_sdk_s3::Client {
-    let c = aws.moto.admin.as_ref().unwrap();
-    let creds = aws_sdk_s3::config::Credentials::new(&c.access_key_id, &c.secret_access_key, None, None, "t");
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .endpoint_url(&aws.moto.url)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
-
 /// What the user does on their side of the bus: the bus, a queue, a rule for our source targeting it.
 async fn bus_to_queue(aws: &TemplateAws) -> String {
-    let eb = eventbridge(aws, aws.moto.admin.as_ref().unwrap());
+    let eb = common::eventbridge(aws, aws.moto.admin.as_ref().unwrap());
     eb.create_event_bus().name(BUS).send().await.unwrap();
     let sqs = aws.admin_sqs().unwrap();
     let url = sqs.create_queue().queue_name(EVENTS_QUEUE).send().await.unwrap().queue_url.unwrap();
@@ -138,7 +113,7 @@ async fn apply_notifications(aws: &TemplateAws) {
         conf = conf.queue_configurations(queue.build().unwrap());
     }
     let bucket = aws.reference("ExportBucket").unwrap();
-    s3(aws)
+    common::s3_admin(aws)
         .put_bucket_notification_configuration()
         .bucket(bucket)
         .notification_configuration(conf.build())
@@ -300,16 +275,7 @@ fn only_the_three_publishing_roles_may_put_events_and_only_on_the_bus() {
     }
     assert_eq!(publishing, BTreeSet::from(["chatops-worker", "scheduled-export", "webhook-enrich"].map(String::from)));
     // Off by default: no statement, no bus variable's value.
-    let default = resolve_template(
-        &Paths::discover(),
-        &[
-            ("TenantId", "00000000-0000-4000-8000-000000000001"),
-            ("ReaderClientId", env::APP),
-            ("ResponderClientId", env::RESPONDER_APP),
-            ("KeyVaultUrl", "https://kv-pipe.vault.azure.net"),
-        ],
-    )
-    .unwrap();
+    let default = common::resolved("kv-pipe", &[]);
     assert!(!default.to_string().contains("events:PutEvents"));
     for name in ["ExportNotificationQueue", "ExportNotificationQueuePolicy", "ExportGlueTable", "ExportGlueDatabase"] {
         assert!(default["resources"].get(name).is_none(), "{name} exists by default");
@@ -317,17 +283,7 @@ fn only_the_three_publishing_roles_may_put_events_and_only_on_the_bus() {
     assert!(default["resources"]["ExportBucket"]["properties"].get("NotificationConfiguration").is_none());
     // A bus ARN (another account's bus, say) is the statement's resource as given.
     let arn = "arn:aws:events:eu-west-1:210987654321:event-bus/central-soc";
-    let with_arn = resolve_template(
-        &Paths::discover(),
-        &[
-            ("TenantId", "00000000-0000-4000-8000-000000000001"),
-            ("ReaderClientId", env::APP),
-            ("ResponderClientId", env::RESPONDER_APP),
-            ("KeyVaultUrl", "https://kv-pipe.vault.azure.net"),
-            ("EventBusName", arn),
-        ],
-    )
-    .unwrap();
+    let with_arn = common::resolved("kv-pipe", &[("EventBusName", arn)]);
     let f = with_arn["functions"]["ScheduledExportFunction"].clone();
     let events = f["policies"].as_array().unwrap().iter().find(|p| p["PolicyName"] == "events").unwrap().clone();
     assert_eq!(events["PolicyDocument"]["Statement"][0]["Resource"], arn);
@@ -427,7 +383,7 @@ async fn an_export_run_announces_each_data_object_on_the_queue_and_publishes_its
     let events_queue = bus_to_queue(&aws).await;
 
     // The export role may publish on the bus, and nowhere else.
-    let role = eventbridge(&aws, aws.credentials("scheduled-export").unwrap());
+    let role = common::eventbridge(&aws, aws.credentials("scheduled-export").unwrap());
     let other = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
         .event_bus_name("other-bus")
         .source("defender-functions")
@@ -436,7 +392,7 @@ async fn an_export_run_announces_each_data_object_on_the_queue_and_publishes_its
         .build();
     let denied = role.put_events().entries(other).send().await.unwrap_err();
     assert_eq!(denied.raw_response().map(|r| r.status().as_u16()), Some(403), "{denied:?}");
-    let callback = eventbridge(&aws, aws.credentials("chatops-callback").unwrap());
+    let callback = common::eventbridge(&aws, aws.credentials("chatops-callback").unwrap());
     let on_bus = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
         .event_bus_name(BUS)
         .source("defender-functions")
@@ -453,7 +409,7 @@ async fn an_export_run_announces_each_data_object_on_the_queue_and_publishes_its
             .await;
     assert_eq!(a.status, 200, "{}", a.body);
 
-    let s3 = s3(&aws);
+    let s3 = common::s3_admin(&aws);
     let bucket = aws.reference("ExportBucket").unwrap();
     let listed = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
     let all: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
