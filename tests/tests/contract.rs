@@ -229,16 +229,8 @@ async fn every_documented_example_is_answered_in_its_documented_shape() {
         let mut path = case.path.clone();
         if let Setup::Action { kind_path, body, advance_s } = &case.setup {
             let machine = seed["machines"][0]["id"].as_str().unwrap();
-            let created: Value = http
-                .post(format!("{}/api/machines/{machine}/{kind_path}", sim.url))
-                .bearer_auth(&token)
-                .json(body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let created =
+                post_json(&http, &format!("{}/api/machines/{machine}/{kind_path}", sim.url), &token, body).await;
             let id = created["id"].as_str().unwrap_or_else(|| panic!("{}: setup action failed: {created}", ep.name));
             path = path.replace("{action}", id);
             if *advance_s > 0 {
@@ -305,13 +297,13 @@ async fn error_envelopes_and_token_answers_match_their_documented_shapes() {
     let missing = get_json(&http, &format!("{}/v1.0/security/alerts_v2/nope", sim.url), &graph).await;
     assert_eq!(shape_diff("$", &doc("graph.errors"), &missing), Vec::<String>::new());
 
-    let ok = mde_token_answer(&http, &sim.url, &tenant, DEMO_APP.1).await;
+    let ok = sim.client_credentials(&http, DEMO_APP, MDE).await.unwrap();
     let mut documented = doc("auth.token.client_credentials_secret");
     // Entra also sends ext_expires_in, which the doc sample leaves out.
     documented["ext_expires_in"] = json!(3599);
     assert_eq!(shape_diff("$", &documented, &ok), Vec::<String>::new());
 
-    let bad = mde_token_answer(&http, &sim.url, &tenant, "wrong").await;
+    let bad = sim.client_credentials(&http, (DEMO_APP.0, "wrong"), MDE).await.unwrap();
     assert_eq!(shape_diff("$", &doc("auth.token.error"), &bad), Vec::<String>::new());
     assert!(bad["error_description"].as_str().unwrap().starts_with("AADSTS7000215:"));
 }
@@ -321,10 +313,7 @@ async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
     http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
 }
 
-/// What the v2 token endpoint answers the demo app's client-credentials request for MDE, sent
-/// with `secret`.
-async fn mde_token_answer(http: &reqwest::Client, url: &str, tenant: &str, secret: &str) -> Value {
-    let form =
-        [("grant_type", "client_credentials"), ("client_id", DEMO_APP.0), ("client_secret", secret), ("scope", MDE)];
-    http.post(format!("{url}/{tenant}/oauth2/v2.0/token")).form(&form).send().await.unwrap().json().await.unwrap()
+/// The JSON a bearer-authenticated POST of `body` answers with.
+async fn post_json(http: &reqwest::Client, url: &str, token: &str, body: &Value) -> Value {
+    http.post(url).bearer_auth(token).json(body).send().await.unwrap().json().await.unwrap()
 }

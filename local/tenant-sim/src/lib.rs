@@ -153,6 +153,27 @@ impl RunningSim {
         self.sim.tenant_id()
     }
 
+    /// What the v2 token endpoint answers a client-credentials request of the app
+    /// `(client_id, secret)` for `scope` (its JSON body, a token or an error, whatever the status).
+    ///
+    /// # Errors
+    /// The request failed or the answer is not JSON.
+    pub async fn client_credentials(
+        &self,
+        http: &reqwest::Client,
+        (client_id, secret): (&str, &str),
+        scope: &str,
+    ) -> Result<serde_json::Value, reqwest::Error> {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("scope", scope),
+        ];
+        let url = format!("{}/{}/oauth2/v2.0/token", self.url, self.tenant_id());
+        http.post(url).form(&form).send().await?.json().await
+    }
+
     /// The documented endpoints requests have reached so far (contract names, from the request log),
     /// answered or refused: what a client under test called.
     pub fn endpoints_called(&self) -> std::collections::BTreeSet<String> {

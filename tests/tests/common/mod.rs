@@ -28,27 +28,9 @@ pub fn resolved(vault: &str, extra: &[(&str, &str)]) -> Value {
     resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The SDK settings of a client of the template's stand-in with credentials `c` (a role session's,
-/// or the administrator's).
-fn moto_sdk(aws: &TemplateAws, c: &Credentials) -> aws_config::SdkConfig {
-    let creds = aws_sdk_s3::config::Credentials::new(
-        &c.access_key_id,
-        &c.secret_access_key,
-        c.session_token.clone(),
-        None,
-        "stand-in",
-    );
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(creds))
-        .endpoint_url(&aws.moto.url)
-        .build()
-}
-
 /// An S3 client of the stand-in with credentials `c` (path-style, as moto serves buckets).
 pub fn s3(aws: &TemplateAws, c: &Credentials) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::from(&moto_sdk(aws, c)).force_path_style(true).build();
+    let conf = aws_sdk_s3::config::Builder::from(&aws.sdk_config(c)).force_path_style(true).build();
     aws_sdk_s3::Client::from_conf(conf)
 }
 
@@ -59,7 +41,7 @@ pub fn s3_admin(aws: &TemplateAws) -> aws_sdk_s3::Client {
 
 /// An EventBridge client of the stand-in with credentials `c`.
 pub fn eventbridge(aws: &TemplateAws, c: &Credentials) -> aws_sdk_eventbridge::Client {
-    aws_sdk_eventbridge::Client::new(&moto_sdk(aws, c))
+    aws_sdk_eventbridge::Client::new(&aws.sdk_config(c))
 }
 
 /// The simulator, the cargo-lambda watch, the `response_url` receiver and the functions running
