@@ -124,6 +124,8 @@ fn case_for(name: &str, doc: &Value, seed: &Value) -> Option<Case> {
     let get = |path: String, scope| Some(Case { method: Method::GET, path, body: None, scope, setup: Setup::None });
     let post =
         |path: String, scope| Some(Case { method: Method::POST, path, body: req.clone(), scope, setup: Setup::None });
+    let patch =
+        |path: String| Some(Case { method: Method::PATCH, path, body: req.clone(), scope: GRAPH, setup: Setup::None });
     let action = |kind_path: &'static str, path: &str, advance_s: i64| {
         Some(Case {
             method: if path.ends_with("cancel") { Method::POST } else { Method::GET },
@@ -180,22 +182,10 @@ fn case_for(name: &str, doc: &Value, seed: &Value) -> Option<Case> {
         "graph.security.run_hunting_query" => post("/v1.0/security/runHuntingQuery".into(), GRAPH),
         "graph.security.alerts_v2.list" => get("/v1.0/security/alerts_v2".into(), GRAPH),
         "graph.security.alerts_v2.get" => get(format!("/v1.0/security/alerts_v2/{}", ex["id"].as_str()?), GRAPH),
-        "graph.security.alerts_v2.update" => Some(Case {
-            method: Method::PATCH,
-            path: format!("/v1.0/security/alerts_v2/{}", ex["id"].as_str()?),
-            body: req,
-            scope: GRAPH,
-            setup: Setup::None,
-        }),
+        "graph.security.alerts_v2.update" => patch(format!("/v1.0/security/alerts_v2/{}", ex["id"].as_str()?)),
         "graph.security.incidents.list" => get("/v1.0/security/incidents".into(), GRAPH),
         "graph.security.incidents.get" => get(format!("/v1.0/security/incidents/{}", ex["id"].as_str()?), GRAPH),
-        "graph.security.incidents.update" => Some(Case {
-            method: Method::PATCH,
-            path: format!("/v1.0/security/incidents/{}", ex["id"].as_str()?),
-            body: req,
-            scope: GRAPH,
-            setup: Setup::None,
-        }),
+        "graph.security.incidents.update" => patch(format!("/v1.0/security/incidents/{}", ex["id"].as_str()?)),
         _ => {
             let _ = first_value;
             None

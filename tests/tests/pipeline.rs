@@ -69,6 +69,12 @@ async fn go(st: &mut Stack, i: usize, what: &str, req: reqwest::RequestBuilder) 
     send(what, req, &mut st.functions[i], T).await.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
+/// An event of our source with an empty detail, for `bus`.
+fn empty_event(bus: &str, detail_type: &str) -> aws_sdk_eventbridge::types::PutEventsRequestEntry {
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder().event_bus_name(bus);
+    entry.source("defender-functions").detail_type(detail_type).detail("{}").build()
+}
+
 /// What the user does on their side of the bus: the bus, a queue, a rule for our source targeting it.
 async fn bus_to_queue(aws: &TemplateAws) -> String {
     let eb = common::eventbridge(aws, aws.moto.admin.as_ref().unwrap());
@@ -384,21 +390,10 @@ async fn an_export_run_announces_each_data_object_on_the_queue_and_publishes_its
 
     // The export role may publish on the bus, and nowhere else.
     let role = common::eventbridge(&aws, aws.credentials("scheduled-export").unwrap());
-    let other = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-        .event_bus_name("other-bus")
-        .source("defender-functions")
-        .detail_type("Export Run Summary")
-        .detail("{}")
-        .build();
-    let denied = role.put_events().entries(other).send().await.unwrap_err();
+    let denied = role.put_events().entries(empty_event("other-bus", "Export Run Summary")).send().await.unwrap_err();
     assert_eq!(denied.raw_response().map(|r| r.status().as_u16()), Some(403), "{denied:?}");
     let callback = common::eventbridge(&aws, aws.credentials("chatops-callback").unwrap());
-    let on_bus = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-        .event_bus_name(BUS)
-        .source("defender-functions")
-        .detail_type("Machine Action Outcome")
-        .detail("{}")
-        .build();
+    let on_bus = empty_event(BUS, "Machine Action Outcome");
     let denied = callback.put_events().entries(on_bus).send().await.unwrap_err();
     assert_eq!(denied.raw_response().map(|r| r.status().as_u16()), Some(403), "the callback may not publish");
 
