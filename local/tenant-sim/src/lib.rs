@@ -22,6 +22,7 @@
 //! - [`odata`] / [`kql`] — the OData `$filter`/`$orderby` subset and the KQL subset for hunting; each a
 //!   folder `{lex, parse, eval}.rs` under a `mod.rs` that holds the documented grammar, the error type and
 //!   the syntax tree.
+//!   Their tests feed both parsers deterministic noise from one [`xorshift`] stream (tests only).
 //! - [`quota`] — documented rate limits as sliding windows.
 //! - [`control`] — the `/_sim/` control API (seed, faults, request log, clock, device-code approval).
 //! - [`tls`] — the CA and certificate generated at start.
@@ -101,6 +102,18 @@ impl SimOptions {
             config: SimConfig::default(),
             latency: std::time::Duration::ZERO,
         })
+    }
+}
+
+/// A deterministic pseudo-random `u64` stream (xorshift64) from `seed`: the parsers' tests feed
+/// both of them reproducible noise from it.
+#[cfg(test)]
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
     }
 }
 
