@@ -26,7 +26,7 @@ use integration_tests::{DEMO_APP, GRAPH, MDE, XDR, app_token, shape_diff};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use tenant_sim::{SimOptions, seed::DEMO, spec::SpecTable, start};
+use tenant_sim::{RunningSim, SimOptions, seed::DEMO, spec::SpecTable, start};
 
 /// One documented request, and how to seed the tenant for it.
 struct Case {
@@ -195,10 +195,7 @@ fn case_for(name: &str, doc: &Value, seed: &Value) -> Option<Case> {
 
 #[tokio::test]
 async fn every_documented_example_is_answered_in_its_documented_shape() {
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
-    let http = sim.client().unwrap();
-    let tenant = sim.tenant_id();
-    let spec = SpecTable::load().unwrap();
+    let (sim, http, tenant, spec) = demo().await;
     let all_roles: Vec<String> =
         spec.endpoints.iter().flat_map(|e| e.application.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let mut covered = BTreeSet::new();
@@ -271,10 +268,7 @@ async fn every_documented_example_is_answered_in_its_documented_shape() {
 
 #[tokio::test]
 async fn error_envelopes_and_token_answers_match_their_documented_shapes() {
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
-    let http = sim.client().unwrap();
-    let tenant = sim.tenant_id();
-    let spec = SpecTable::load().unwrap();
+    let (sim, http, tenant, spec) = demo().await;
     let doc = |n: &str| spec.file(n).unwrap()["response_example"].clone();
 
     let token = app_token(&http, &sim.url, &tenant, DEMO_APP, MDE).await;
@@ -306,4 +300,12 @@ async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
 /// The JSON a bearer-authenticated POST of `body` answers with.
 async fn post_json(http: &reqwest::Client, url: &str, token: &str, body: &Value) -> Value {
     http.post(url).bearer_auth(token).json(body).send().await.unwrap().json().await.unwrap()
+}
+
+/// The demo tenant, a client that trusts it, its id and the documented endpoint table.
+async fn demo() -> (RunningSim, reqwest::Client, String, SpecTable) {
+    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+    let http = sim.client().unwrap();
+    let tenant = sim.tenant_id();
+    (sim, http, tenant, SpecTable::load().unwrap())
 }

@@ -69,6 +69,12 @@ async fn go(st: &mut Stack, i: usize, what: &str, req: reqwest::RequestBuilder) 
     send(what, req, &mut st.functions[i], T).await.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
+/// The scheduled export's answer to its schedule firing for `period` (the function is `st`'s first).
+async fn scheduled_run(st: &mut Stack, invoke: &str, period: &str) -> Answer {
+    let firing = reqwest::Client::new().post(invoke).json(&events::scheduler_event(period));
+    go(st, 0, "scheduler event", firing).await
+}
+
 /// An event of our source with an empty detail, for `bus`.
 fn empty_event(bus: &str, detail_type: &str) -> aws_sdk_eventbridge::types::PutEventsRequestEntry {
     let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder().event_bus_name(bus);
@@ -399,9 +405,7 @@ async fn an_export_run_announces_each_data_object_on_the_queue_and_publishes_its
 
     let mut st = stack("export", &aws, &["scheduled-export"]).await;
     let invoke = st.watch.invoke_url("scheduled-export");
-    let a =
-        go(&mut st, 0, "scheduler event", reqwest::Client::new().post(&invoke).json(&events::scheduler_event("p1")))
-            .await;
+    let a = scheduled_run(&mut st, &invoke, "p1").await;
     assert_eq!(a.status, 200, "{}", a.body);
 
     let s3 = common::s3_admin(&aws);
@@ -534,9 +538,7 @@ async fn without_its_events_statement_the_export_still_exports_and_publishes_not
     let events_queue = bus_to_queue(&aws).await;
     let mut st = stack("denied", &aws, &["scheduled-export"]).await;
     let invoke = st.watch.invoke_url("scheduled-export");
-    let a =
-        go(&mut st, 0, "scheduler event", reqwest::Client::new().post(&invoke).json(&events::scheduler_event("p2")))
-            .await;
+    let a = scheduled_run(&mut st, &invoke, "p2").await;
     assert_eq!(a.status, 200, "the run succeeds whatever the bus answers: {}", a.body);
     let records: u64 = a.body["streams"].as_array().unwrap().iter().map(|s| s["records"].as_u64().unwrap()).sum();
     assert!(records > 0, "{}", a.body);

@@ -17,6 +17,13 @@ async fn sim() -> (RunningSim, Client) {
     (sim, http)
 }
 
+/// The simulator, a client and the demo app's MDE token.
+async fn mde_sim() -> (RunningSim, Client, String) {
+    let (sim, http) = sim().await;
+    let t = mde_token(&http, &sim).await;
+    (sim, http, t)
+}
+
 /// A client-credentials token of the demo app for MDE.
 async fn mde_token(http: &Client, sim: &RunningSim) -> String {
     app_token(http, &sim.url, &sim.tenant_id(), DEMO_APP, MDE).await
@@ -98,8 +105,7 @@ async fn permissions_come_from_the_documented_table() {
 
 #[tokio::test]
 async fn odata_filters_orderby_top_and_errors() {
-    let (sim, http) = sim().await;
-    let t = mde_token(&http, &sim).await;
+    let (sim, http, t) = mde_sim().await;
     let all = sim.sim.tenant.lock().unwrap().seed.alerts.clone();
     let count = |pred: &dyn Fn(&Value) -> bool| all.iter().filter(|a| pred(a)).count();
     let q = |f: &str| format!("{}/api/alerts?$filter={}", sim.url, f);
@@ -231,8 +237,7 @@ async fn paging_reaches_the_end_without_duplicates() {
 
 #[tokio::test]
 async fn quota_429_then_success_after_retry_after() {
-    let (sim, http) = sim().await;
-    let t = mde_token(&http, &sim).await;
+    let (sim, http, t) = mde_sim().await;
     // batchUpdate: documented 10 calls per minute.
     let id = seeded_id(&sim, |s| &s.alerts[0]);
     let url = format!("{}/api/alerts/batchUpdate", sim.url);
@@ -267,8 +272,7 @@ async fn quota_429_then_success_after_retry_after() {
 
 #[tokio::test]
 async fn machine_action_lifecycle_and_double_isolate() {
-    let (sim, http) = sim().await;
-    let t = mde_token(&http, &sim).await;
+    let (sim, http, t) = mde_sim().await;
     let machine = seeded_id(&sim, |s| &s.machines[3]);
     let iso = format!("{}/api/machines/{machine}/isolate", sim.url);
     let (s, b) = post(&http, iso.clone(), &t, json!({"IsolationType": "Full"})).await;
@@ -374,8 +378,7 @@ async fn hunting_answers_in_each_apis_shape() {
 
 #[tokio::test]
 async fn fault_rules_apply_as_written_and_are_logged() {
-    let (sim, http) = sim().await;
-    let t = mde_token(&http, &sim).await;
+    let (sim, http, t) = mde_sim().await;
     control(
         &http,
         &sim,
@@ -419,8 +422,7 @@ async fn fault_rules_apply_as_written_and_are_logged() {
 
 #[tokio::test]
 async fn bad_input_gets_the_services_errors_never_a_panic() {
-    let (sim, http) = sim().await;
-    let t = mde_token(&http, &sim).await;
+    let (sim, http, t) = mde_sim().await;
     let machine = seeded_id(&sim, |s| &s.machines[0]);
     let r = http
         .post(format!("{}/api/machines/{machine}/isolate", sim.url))
