@@ -26,7 +26,7 @@ use integration_tests::{DEMO_APP, GRAPH, MDE, XDR, app_token, shape_diff};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use tenant_sim::{SimOptions, seed::DEMO, spec::SpecTable, start};
+use tenant_sim::{RunningSim, SimOptions, seed::DEMO, spec::SpecTable, start};
 
 /// One documented request, and how to seed the tenant for it.
 struct Case {
@@ -124,6 +124,8 @@ fn case_for(name: &str, doc: &Value, seed: &Value) -> Option<Case> {
     let get = |path: String, scope| Some(Case { method: Method::GET, path, body: None, scope, setup: Setup::None });
     let post =
         |path: String, scope| Some(Case { method: Method::POST, path, body: req.clone(), scope, setup: Setup::None });
+    let patch =
+        |path: String| Some(Case { method: Method::PATCH, path, body: req.clone(), scope: GRAPH, setup: Setup::None });
     let action = |kind_path: &'static str, path: &str, advance_s: i64| {
         Some(Case {
             method: if path.ends_with("cancel") { Method::POST } else { Method::GET },
@@ -180,22 +182,10 @@ fn case_for(name: &str, doc: &Value, seed: &Value) -> Option<Case> {
         "graph.security.run_hunting_query" => post("/v1.0/security/runHuntingQuery".into(), GRAPH),
         "graph.security.alerts_v2.list" => get("/v1.0/security/alerts_v2".into(), GRAPH),
         "graph.security.alerts_v2.get" => get(format!("/v1.0/security/alerts_v2/{}", ex["id"].as_str()?), GRAPH),
-        "graph.security.alerts_v2.update" => Some(Case {
-            method: Method::PATCH,
-            path: format!("/v1.0/security/alerts_v2/{}", ex["id"].as_str()?),
-            body: req,
-            scope: GRAPH,
-            setup: Setup::None,
-        }),
+        "graph.security.alerts_v2.update" => patch(format!("/v1.0/security/alerts_v2/{}", ex["id"].as_str()?)),
         "graph.security.incidents.list" => get("/v1.0/security/incidents".into(), GRAPH),
         "graph.security.incidents.get" => get(format!("/v1.0/security/incidents/{}", ex["id"].as_str()?), GRAPH),
-        "graph.security.incidents.update" => Some(Case {
-            method: Method::PATCH,
-            path: format!("/v1.0/security/incidents/{}", ex["id"].as_str()?),
-            body: req,
-            scope: GRAPH,
-            setup: Setup::None,
-        }),
+        "graph.security.incidents.update" => patch(format!("/v1.0/security/incidents/{}", ex["id"].as_str()?)),
         _ => {
             let _ = first_value;
             None
@@ -205,10 +195,7 @@ fn case_for(name: &str, doc: &Value, seed: &Value) -> Option<Case> {
 
 #[tokio::test]
 async fn every_documented_example_is_answered_in_its_documented_shape() {
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
-    let http = sim.client().unwrap();
-    let tenant = sim.tenant_id();
-    let spec = SpecTable::load().unwrap();
+    let (sim, http, tenant, spec) = demo().await;
     let all_roles: Vec<String> =
         spec.endpoints.iter().flat_map(|e| e.application.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let mut covered = BTreeSet::new();
@@ -229,16 +216,8 @@ async fn every_documented_example_is_answered_in_its_documented_shape() {
         let mut path = case.path.clone();
         if let Setup::Action { kind_path, body, advance_s } = &case.setup {
             let machine = seed["machines"][0]["id"].as_str().unwrap();
-            let created: Value = http
-                .post(format!("{}/api/machines/{machine}/{kind_path}", sim.url))
-                .bearer_auth(&token)
-                .json(body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let created =
+                post_json(&http, &format!("{}/api/machines/{machine}/{kind_path}", sim.url), &token, body).await;
             let id = created["id"].as_str().unwrap_or_else(|| panic!("{}: setup action failed: {created}", ep.name));
             path = path.replace("{action}", id);
             if *advance_s > 0 {
@@ -289,68 +268,44 @@ async fn every_documented_example_is_answered_in_its_documented_shape() {
 
 #[tokio::test]
 async fn error_envelopes_and_token_answers_match_their_documented_shapes() {
-    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
-    let http = sim.client().unwrap();
-    let tenant = sim.tenant_id();
-    let spec = SpecTable::load().unwrap();
+    let (sim, http, tenant, spec) = demo().await;
     let doc = |n: &str| spec.file(n).unwrap()["response_example"].clone();
 
     let token = app_token(&http, &sim.url, &tenant, DEMO_APP, MDE).await;
-    let missing: Value = http
-        .get(format!("{}/api/machines/0000000000000000000000000000000000000000", sim.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let missing =
+        get_json(&http, &format!("{}/api/machines/0000000000000000000000000000000000000000", sim.url), &token).await;
     assert_eq!(shape_diff("$", &doc("mde.errors"), &missing), Vec::<String>::new());
     assert_eq!(missing["error"]["code"], "ResourceNotFound");
 
     let graph = app_token(&http, &sim.url, &tenant, DEMO_APP, GRAPH).await;
-    let missing: Value = http
-        .get(format!("{}/v1.0/security/alerts_v2/nope", sim.url))
-        .bearer_auth(&graph)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let missing = get_json(&http, &format!("{}/v1.0/security/alerts_v2/nope", sim.url), &graph).await;
     assert_eq!(shape_diff("$", &doc("graph.errors"), &missing), Vec::<String>::new());
 
-    let resp = http
-        .post(format!("{}/{tenant}/oauth2/v2.0/token", sim.url))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", DEMO_APP.0),
-            ("client_secret", DEMO_APP.1),
-            ("scope", MDE),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let ok: Value = resp.json().await.unwrap();
+    let ok = sim.client_credentials(&http, DEMO_APP, MDE).await.unwrap();
     let mut documented = doc("auth.token.client_credentials_secret");
     // Entra also sends ext_expires_in, which the doc sample leaves out.
     documented["ext_expires_in"] = json!(3599);
     assert_eq!(shape_diff("$", &documented, &ok), Vec::<String>::new());
 
-    let bad: Value = http
-        .post(format!("{}/{tenant}/oauth2/v2.0/token", sim.url))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", DEMO_APP.0),
-            ("client_secret", "wrong"),
-            ("scope", MDE),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bad = sim.client_credentials(&http, (DEMO_APP.0, "wrong"), MDE).await.unwrap();
     assert_eq!(shape_diff("$", &doc("auth.token.error"), &bad), Vec::<String>::new());
     assert!(bad["error_description"].as_str().unwrap().starts_with("AADSTS7000215:"));
+}
+
+/// The JSON a bearer-authenticated GET answers with.
+async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
+    http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
+}
+
+/// The JSON a bearer-authenticated POST of `body` answers with.
+async fn post_json(http: &reqwest::Client, url: &str, token: &str, body: &Value) -> Value {
+    http.post(url).bearer_auth(token).json(body).send().await.unwrap().json().await.unwrap()
+}
+
+/// The demo tenant, a client that trusts it, its id and the documented endpoint table.
+async fn demo() -> (RunningSim, reqwest::Client, String, SpecTable) {
+    let sim = start(SimOptions::demo().unwrap()).await.unwrap();
+    let http = sim.client().unwrap();
+    let tenant = sim.tenant_id();
+    (sim, http, tenant, SpecTable::load().unwrap())
 }

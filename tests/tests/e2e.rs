@@ -214,20 +214,6 @@ async fn webhook_enrich_refuses_a_senders_request_for_another_senders_tenant() {
     ship_logs(&st).await;
 }
 
-/// An S3 client of the stand-in's administrator (the test's own look at the bucket).
-fn s3(aws: &TemplateAws) -> aws_sdk_s3::Client {
-    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-    let admin = aws.moto.admin.as_ref().unwrap();
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(&admin.access_key_id, &admin.secret_access_key, None, None, "admin"))
-        .endpoint_url(&aws.moto.url)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
-
 async fn s3_keys(c: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
     let out = c.list_objects_v2().bucket(bucket).send().await.unwrap();
     out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
@@ -237,7 +223,7 @@ async fn s3_keys(c: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
 async fn scheduled_export_writes_the_tenant_to_s3_on_a_scheduler_event_then_only_the_change() {
     let http = reqwest::Client::new();
     let mut st = stack("export", &["scheduled-export"]).await;
-    let s3 = s3(&st.aws);
+    let s3 = common::s3_admin(&st.aws);
     let bucket = st.aws.reference("ExportBucket").unwrap().to_string();
     let (alerts, incidents) = {
         let t = st.sim.sim.tenant.lock().unwrap();

@@ -98,19 +98,6 @@ fn sqs(rig: &Rig, c: &Credentials) -> aws_sdk_sqs::Client {
     rig.aws.sqs(c)
 }
 
-fn s3_admin(rig: &Rig) -> aws_sdk_s3::Client {
-    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-    let admin = rig.aws.moto.admin.as_ref().unwrap();
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(&admin.access_key_id, &admin.secret_access_key, None, None, "admin"))
-        .endpoint_url(&rig.aws.moto.url)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
-
 fn firing(time: &str, execution: &str) -> Value {
     json!({"schedule_arn": "arn:aws:scheduler:us-east-1:123456789012:schedule/default/defender-export",
         "scheduled_time": time, "execution_id": execution, "attempt_number": "1"})
@@ -218,7 +205,7 @@ async fn enqueue(scheduler: &Process, event: &Value) -> Value {
 /// (tenant, stream, id, lastUpdateTime).
 async fn exported(rig: &Rig) -> (Vec<String>, Vec<(String, String, String, String)>) {
     use std::io::Read;
-    let s3 = s3_admin(rig);
+    let s3 = common::s3_admin(&rig.aws);
     let mut keys = Vec::new();
     let mut token = None;
     loop {

@@ -14,12 +14,11 @@
 
 mod common;
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials as S3Credentials, Region};
 use defender_shared::secret::SecretString;
 use local_runner::{
     env::{self, ANALYST},
     events,
-    moto::{Credentials, EventSource, Statement, TemplateAws, statements},
+    moto::{EventSource, Statement, TemplateAws, statements},
     paths::Paths,
     stack::{Function, LambdaWatch, send},
 };
@@ -44,24 +43,12 @@ fn statement(resolved: &Value, sid: &str) -> Statement {
     statements(resolved).into_iter().find(|s| s.binary == "scheduled-export" && s.sid == sid).unwrap()
 }
 
-fn s3_client(aws: &TemplateAws, c: &Credentials) -> aws_sdk_s3::Client {
-    let creds = S3Credentials::new(&c.access_key_id, &c.secret_access_key, c.session_token.clone(), None, "t");
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .endpoint_url(&aws.moto.url)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
-
 /// The export's S3 sink under the role of `binary` (`scheduled-export`, or `export-worker` in fan-out
 /// mode), a client under moto's admin and the bucket.
 fn export_sink(aws: &TemplateAws, binary: &str) -> (S3Sink, aws_sdk_s3::Client, String) {
     let bucket = aws.reference("ExportBucket").unwrap().to_string();
-    let role = s3_client(aws, aws.credentials(binary).unwrap());
-    let admin = s3_client(aws, aws.moto.admin.as_ref().unwrap());
+    let role = common::s3(aws, aws.credentials(binary).unwrap());
+    let admin = common::s3(aws, aws.moto.admin.as_ref().unwrap());
     (S3Sink::new(role, bucket.clone(), ""), admin, bucket)
 }
 
@@ -69,7 +56,7 @@ fn export_sink(aws: &TemplateAws, binary: &str) -> (S3Sink, aws_sdk_s3::Client, 
 async fn a_missing_cursor_is_a_403_under_the_template_role_and_the_export_reads_it_as_none() {
     let aws = TemplateAws::start(resolved(), None).await.unwrap_or_else(|e| panic!("{e}"));
     let (sink, admin, bucket) = export_sink(&aws, "scheduled-export");
-    let role = s3_client(&aws, aws.credentials("scheduled-export").unwrap());
+    let role = common::s3(&aws, aws.credentials("scheduled-export").unwrap());
 
     // The stand-in answers as S3 does: 403 for a missing key to a caller whose ListBucket is scoped
     // by a prefix condition, 404 to one that may list the whole bucket.

@@ -20,14 +20,13 @@ mod common;
 
 use common::{
     Stack,
-    bus::{BUS, assert_documented, assert_may_not_publish_elsewhere, bus_to_queue, drain, eventbridge, schema_errors},
+    bus::{BUS, assert_documented, assert_may_not_publish_elsewhere, bus_to_queue, drain, empty_event, schema_errors},
 };
 use defender_shared::{events::DetailType, secret::SecretString};
 use local_runner::{
-    env::{self, ANALYST},
+    env::ANALYST,
     events,
-    moto::{EventSource, Statement, TemplateAws, resolve_template},
-    paths::Paths,
+    moto::{EventSource, Statement, TemplateAws},
     stack::{Answer, send},
 };
 use serde_json::{Value, json};
@@ -70,17 +69,10 @@ async fn go(st: &mut Stack, i: usize, what: &str, req: reqwest::RequestBuilder) 
     send(what, req, &mut st.functions[i], T).await.unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
-fn s3(aws: &TemplateAws) -> aws_sdk_s3::Client {
-    let c = aws.moto.admin.as_ref().unwrap();
-    let creds = aws_sdk_s3::config::Credentials::new(&c.access_key_id, &c.secret_access_key, None, None, "t");
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .endpoint_url(&aws.moto.url)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+/// The scheduled export's answer to its schedule firing for `period` (the function is `st`'s first).
+async fn scheduled_run(st: &mut Stack, invoke: &str, period: &str) -> Answer {
+    let firing = reqwest::Client::new().post(invoke).json(&events::scheduler_event(period));
+    go(st, 0, "scheduler event", firing).await
 }
 
 /// The bucket's resolved `NotificationConfiguration` (CloudFormation's shape) put on moto's bucket
@@ -108,7 +100,7 @@ async fn apply_notifications(aws: &TemplateAws) {
         conf = conf.queue_configurations(queue.build().unwrap());
     }
     let bucket = aws.reference("ExportBucket").unwrap();
-    s3(aws)
+    common::s3_admin(aws)
         .put_bucket_notification_configuration()
         .bucket(bucket)
         .notification_configuration(conf.build())
@@ -235,16 +227,7 @@ fn only_the_three_publishing_roles_may_put_events_and_only_on_the_bus() {
     }
     assert_eq!(publishing, BTreeSet::from(["chatops-worker", "scheduled-export", "webhook-enrich"].map(String::from)));
     // Off by default: no statement, no bus variable's value.
-    let default = resolve_template(
-        &Paths::discover(),
-        &[
-            ("TenantId", "00000000-0000-4000-8000-000000000001"),
-            ("ReaderClientId", env::APP),
-            ("ResponderClientId", env::RESPONDER_APP),
-            ("KeyVaultUrl", "https://kv-pipe.vault.azure.net"),
-        ],
-    )
-    .unwrap();
+    let default = common::resolved("kv-pipe", &[]);
     assert!(!default.to_string().contains("events:PutEvents"));
     for name in ["ExportNotificationQueue", "ExportNotificationQueuePolicy", "ExportGlueTable", "ExportGlueDatabase"] {
         assert!(default["resources"].get(name).is_none(), "{name} exists by default");
@@ -252,17 +235,7 @@ fn only_the_three_publishing_roles_may_put_events_and_only_on_the_bus() {
     assert!(default["resources"]["ExportBucket"]["properties"].get("NotificationConfiguration").is_none());
     // A bus ARN (another account's bus, say) is the statement's resource as given.
     let arn = "arn:aws:events:eu-west-1:210987654321:event-bus/central-soc";
-    let with_arn = resolve_template(
-        &Paths::discover(),
-        &[
-            ("TenantId", "00000000-0000-4000-8000-000000000001"),
-            ("ReaderClientId", env::APP),
-            ("ResponderClientId", env::RESPONDER_APP),
-            ("KeyVaultUrl", "https://kv-pipe.vault.azure.net"),
-            ("EventBusName", arn),
-        ],
-    )
-    .unwrap();
+    let with_arn = common::resolved("kv-pipe", &[("EventBusName", arn)]);
     let f = with_arn["functions"]["ScheduledExportFunction"].clone();
     let events = f["policies"].as_array().unwrap().iter().find(|p| p["PolicyName"] == "events").unwrap().clone();
     assert_eq!(events["PolicyDocument"]["Statement"][0]["Resource"], arn);
@@ -363,24 +336,17 @@ async fn an_export_run_announces_each_data_object_on_the_queue_and_publishes_its
 
     // The export role may publish on the bus, and nowhere else.
     assert_may_not_publish_elsewhere(&aws, aws.credentials("scheduled-export").unwrap()).await;
-    let callback = eventbridge(&aws, aws.credentials("chatops-callback").unwrap());
-    let on_bus = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-        .event_bus_name(BUS)
-        .source("defender-functions")
-        .detail_type("Machine Action Outcome")
-        .detail("{}")
-        .build();
+    let callback = common::eventbridge(&aws, aws.credentials("chatops-callback").unwrap());
+    let on_bus = empty_event(BUS, "Machine Action Outcome");
     let denied = callback.put_events().entries(on_bus).send().await.unwrap_err();
     assert_eq!(denied.raw_response().map(|r| r.status().as_u16()), Some(403), "the callback may not publish");
 
     let mut st = stack("export", &aws, &["scheduled-export"]).await;
     let invoke = st.watch.invoke_url("scheduled-export");
-    let a =
-        go(&mut st, 0, "scheduler event", reqwest::Client::new().post(&invoke).json(&events::scheduler_event("p1")))
-            .await;
+    let a = scheduled_run(&mut st, &invoke, "p1").await;
     assert_eq!(a.status, 200, "{}", a.body);
 
-    let s3 = s3(&aws);
+    let s3 = common::s3_admin(&aws);
     let bucket = aws.reference("ExportBucket").unwrap();
     let listed = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
     let all: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
@@ -510,9 +476,7 @@ async fn without_its_events_statement_the_export_still_exports_and_publishes_not
     let events_queue = bus_to_queue(&aws).await;
     let mut st = stack("denied", &aws, &["scheduled-export"]).await;
     let invoke = st.watch.invoke_url("scheduled-export");
-    let a =
-        go(&mut st, 0, "scheduler event", reqwest::Client::new().post(&invoke).json(&events::scheduler_event("p2")))
-            .await;
+    let a = scheduled_run(&mut st, &invoke, "p2").await;
     assert_eq!(a.status, 200, "the run succeeds whatever the bus answers: {}", a.body);
     let records: u64 = a.body["streams"].as_array().unwrap().iter().map(|s| s["records"].as_u64().unwrap()).sum();
     assert!(records > 0, "{}", a.body);

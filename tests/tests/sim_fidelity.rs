@@ -113,6 +113,20 @@ async fn machine_actions_are_created_with_every_member_a_recorded_one_has() {
     }
 }
 
+/// A hunting query's answer (which must be a 200 in JSON).
+async fn hunt(http: &Client, url: String, token: &str, q: &Value) -> Value {
+    let (s, text) = send(http, http.post(url).bearer_auth(token).json(q)).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A hunting answer's schema as (name, type) pairs, read under the API's own member names
+/// (`[list, name, type]`: MDE's `Schema`/`Name`/`Type`, Graph's `schema`/`name`/`type`).
+fn schema<'a>(answer: &'a Value, [list, name, ty]: [&str; 3]) -> Vec<(&'a str, &'a str)> {
+    let columns = answer[list].as_array().unwrap();
+    columns.iter().map(|c| (c[name].as_str().unwrap(), c[ty].as_str().unwrap())).collect()
+}
+
 #[tokio::test]
 async fn hunting_columns_have_the_schema_s_declared_types_in_each_api() {
     let (sim, http) = sim().await;
@@ -140,34 +154,14 @@ async fn hunting_columns_have_the_schema_s_declared_types_in_each_api() {
         ("DeviceName", "String"),
     ];
     let mde = app_token(&http, &sim.url, &sim.tenant_id(), DEMO_APP, MDE).await;
-    let (s, text) =
-        send(&http, http.post(format!("{}/api/advancedqueries/run", sim.url)).bearer_auth(&mde).json(&q)).await;
-    assert_eq!(s, StatusCode::OK, "{text}");
-    let v: Value = serde_json::from_str(&text).unwrap();
-    let schema: Vec<(String, String)> = v["Schema"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["Name"].as_str().unwrap().to_string(), c["Type"].as_str().unwrap().to_string()))
-        .collect();
-    assert_eq!(schema, want.map(|(n, t)| (n.to_string(), t.to_string())), "MDE Schema with Name/Type");
+    let v = hunt(&http, format!("{}/api/advancedqueries/run", sim.url), &mde, &q).await;
+    assert_eq!(schema(&v, ["Schema", "Name", "Type"]), want, "MDE Schema with Name/Type");
     assert!(v["Stats"].is_object(), "MDE answers carry Stats: {v}");
     let g = app_token(&http, &sim.url, &sim.tenant_id(), DEMO_APP, GRAPH).await;
-    let (s, text) =
-        send(&http, http.post(format!("{}/v1.0/security/runHuntingQuery", sim.url)).bearer_auth(&g).json(&q)).await;
-    assert_eq!(s, StatusCode::OK, "{text}");
-    let v: Value = serde_json::from_str(&text).unwrap();
-    let schema: Vec<(String, String)> = v["schema"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_string(), c["type"].as_str().unwrap().to_string()))
-        .collect();
-    assert_eq!(schema, want.map(|(n, t)| (n.to_string(), t.to_string())), "Graph schema with name/type");
+    let v = hunt(&http, format!("{}/v1.0/security/runHuntingQuery", sim.url), &g, &q).await;
+    assert_eq!(schema(&v, ["schema", "name", "type"]), want, "Graph schema with name/type");
     // A computed column has the type of what KQL computed.
     let q = json!({"Query": "DeviceProcessEvents | summarize count() by DeviceName"});
-    let (_, text) =
-        send(&http, http.post(format!("{}/api/advancedqueries/run", sim.url)).bearer_auth(&mde).json(&q)).await;
-    let v: Value = serde_json::from_str(&text).unwrap();
+    let v = hunt(&http, format!("{}/api/advancedqueries/run", sim.url), &mde, &q).await;
     assert_eq!(v["Schema"], json!([{"Name": "DeviceName", "Type": "String"}, {"Name": "count_", "Type": "Int64"}]));
 }

@@ -7,7 +7,7 @@ use integration_tests::{DEMO_APP, MDE, READER_APP, XDR, app_token, mint};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use tenant_sim::{RunningSim, SimOptions, start};
+use tenant_sim::{RunningSim, Seed, SimOptions, start};
 
 const MDE_AUD: &str = "https://api.securitycenter.microsoft.com";
 
@@ -15,6 +15,23 @@ async fn sim() -> (RunningSim, Client) {
     let sim = start(SimOptions::demo().unwrap()).await.unwrap();
     let http = sim.client().unwrap();
     (sim, http)
+}
+
+/// The simulator, a client and the demo app's MDE token.
+async fn mde_sim() -> (RunningSim, Client, String) {
+    let (sim, http) = sim().await;
+    let t = mde_token(&http, &sim).await;
+    (sim, http, t)
+}
+
+/// A client-credentials token of the demo app for MDE.
+async fn mde_token(http: &Client, sim: &RunningSim) -> String {
+    app_token(http, &sim.url, &sim.tenant_id(), DEMO_APP, MDE).await
+}
+
+/// The id of the seeded entity `pick` chooses.
+fn seeded_id(sim: &RunningSim, pick: impl FnOnce(&Seed) -> &Value) -> String {
+    pick(&sim.sim.tenant.lock().unwrap().seed)["id"].as_str().unwrap().to_string()
 }
 
 async fn get(http: &Client, url: String, token: &str) -> (StatusCode, Value) {
@@ -66,7 +83,7 @@ async fn unauthenticated_wrong_audience_expired_and_foreign_tokens_get_401() {
 #[tokio::test]
 async fn permissions_come_from_the_documented_table() {
     let (sim, http) = sim().await;
-    let machine = sim.sim.tenant.lock().unwrap().seed.machines[0]["id"].as_str().unwrap().to_string();
+    let machine = seeded_id(&sim, |s| &s.machines[0]);
     // The reader app holds Machine.Read.All but not Machine.Isolate.
     let reader = app_token(&http, &sim.url, &sim.tenant_id(), READER_APP, MDE).await;
     let (s, _) = get(&http, format!("{}/api/machines/{machine}", sim.url), &reader).await;
@@ -88,8 +105,7 @@ async fn permissions_come_from_the_documented_table() {
 
 #[tokio::test]
 async fn odata_filters_orderby_top_and_errors() {
-    let (sim, http) = sim().await;
-    let t = app_token(&http, &sim.url, &sim.tenant_id(), DEMO_APP, MDE).await;
+    let (sim, http, t) = mde_sim().await;
     let all = sim.sim.tenant.lock().unwrap().seed.alerts.clone();
     let count = |pred: &dyn Fn(&Value) -> bool| all.iter().filter(|a| pred(a)).count();
     let q = |f: &str| format!("{}/api/alerts?$filter={}", sim.url, f);
@@ -221,10 +237,9 @@ async fn paging_reaches_the_end_without_duplicates() {
 
 #[tokio::test]
 async fn quota_429_then_success_after_retry_after() {
-    let (sim, http) = sim().await;
-    let t = app_token(&http, &sim.url, &sim.tenant_id(), DEMO_APP, MDE).await;
+    let (sim, http, t) = mde_sim().await;
     // batchUpdate: documented 10 calls per minute.
-    let id = sim.sim.tenant.lock().unwrap().seed.alerts[0]["id"].as_str().unwrap().to_string();
+    let id = seeded_id(&sim, |s| &s.alerts[0]);
     let url = format!("{}/api/alerts/batchUpdate", sim.url);
     let body = json!({"alertIds": [id], "status": "InProgress"});
     for i in 0..10 {
@@ -257,9 +272,8 @@ async fn quota_429_then_success_after_retry_after() {
 
 #[tokio::test]
 async fn machine_action_lifecycle_and_double_isolate() {
-    let (sim, http) = sim().await;
-    let t = app_token(&http, &sim.url, &sim.tenant_id(), DEMO_APP, MDE).await;
-    let machine = sim.sim.tenant.lock().unwrap().seed.machines[3]["id"].as_str().unwrap().to_string();
+    let (sim, http, t) = mde_sim().await;
+    let machine = seeded_id(&sim, |s| &s.machines[3]);
     let iso = format!("{}/api/machines/{machine}/isolate", sim.url);
     let (s, b) = post(&http, iso.clone(), &t, json!({"IsolationType": "Full"})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "Comment is required: {b}");
@@ -280,13 +294,13 @@ async fn machine_action_lifecycle_and_double_isolate() {
     control(&http, &sim, "clock", json!({"advance_s": 6})).await;
     assert_eq!(status(&get(&http, get_action.clone(), &t).await.1), "InProgress");
     control(&http, &sim, "clock", json!({"advance_s": 30})).await;
-    let t = app_token(&http, &sim.url, &sim.tenant_id(), DEMO_APP, MDE).await;
+    let t = mde_token(&http, &sim).await;
     assert_eq!(status(&get(&http, get_action.clone(), &t).await.1), "Succeeded");
     // Isolating an isolated machine is accepted but never completes.
     let (s, again) = post(&http, iso.clone(), &t, json!({"Comment": "twice", "IsolationType": "Full"})).await;
     assert_eq!(s, StatusCode::CREATED);
     control(&http, &sim, "clock", json!({"advance_s": 120})).await;
-    let t = app_token(&http, &sim.url, &sim.tenant_id(), DEMO_APP, MDE).await;
+    let t = mde_token(&http, &sim).await;
     let (_, stuck) = get(&http, format!("{}/api/machineactions/{}", sim.url, again["id"].as_str().unwrap()), &t).await;
     assert_eq!(stuck["status"], "Pending");
     assert!(stuck.get("_stuck").is_none(), "private markers never leak");
@@ -364,8 +378,7 @@ async fn hunting_answers_in_each_apis_shape() {
 
 #[tokio::test]
 async fn fault_rules_apply_as_written_and_are_logged() {
-    let (sim, http) = sim().await;
-    let t = app_token(&http, &sim.url, &sim.tenant_id(), DEMO_APP, MDE).await;
+    let (sim, http, t) = mde_sim().await;
     control(
         &http,
         &sim,
@@ -409,9 +422,8 @@ async fn fault_rules_apply_as_written_and_are_logged() {
 
 #[tokio::test]
 async fn bad_input_gets_the_services_errors_never_a_panic() {
-    let (sim, http) = sim().await;
-    let t = app_token(&http, &sim.url, &sim.tenant_id(), DEMO_APP, MDE).await;
-    let machine = sim.sim.tenant.lock().unwrap().seed.machines[0]["id"].as_str().unwrap().to_string();
+    let (sim, http, t) = mde_sim().await;
+    let machine = seeded_id(&sim, |s| &s.machines[0]);
     let r = http
         .post(format!("{}/api/machines/{machine}/isolate", sim.url))
         .bearer_auth(&t)

@@ -239,8 +239,9 @@ impl TemplateAws {
         env
     }
 
-    /// An SQS client of the stand-in with credentials `c` (a role session's, or the administrator's).
-    pub fn sqs(&self, c: &Credentials) -> aws_sdk_sqs::Client {
+    /// The SDK settings of a client of the stand-in with credentials `c` (a role session's, or the
+    /// administrator's): any AWS SDK client's `Client::new` or `config::Builder::from` takes them.
+    pub fn sdk_config(&self, c: &Credentials) -> aws_config::SdkConfig {
         let creds = aws_sdk_sqs::config::Credentials::new(
             &c.access_key_id,
             &c.secret_access_key,
@@ -248,13 +249,17 @@ impl TemplateAws {
             None,
             "stand-in",
         );
-        let conf = aws_sdk_sqs::config::Builder::new()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-            .credentials_provider(creds)
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(creds))
             .endpoint_url(&self.moto.url)
-            .build();
-        aws_sdk_sqs::Client::from_conf(conf)
+            .build()
+    }
+
+    /// An SQS client of the stand-in with credentials `c` (a role session's, or the administrator's).
+    pub fn sqs(&self, c: &Credentials) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk_config(c))
     }
 
     /// An SQS client of the administrator (for a test's inspection).

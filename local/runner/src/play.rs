@@ -158,17 +158,9 @@ async fn export(st: &mut Stack) -> Result<(), BoxError> {
         .unwrap_or_default()
         .to_string();
     let http = st.sim.client()?;
-    let token: Value = http
-        .post(format!("{}/{}/oauth2/v2.0/token", st.sim.url, st.sim.tenant_id()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", APP),
-            ("client_secret", APP_SECRET),
-            ("scope", "https://api.securitycenter.microsoft.com/.default"),
-        ])
-        .send()
-        .await?
-        .json()
+    let token = st
+        .sim
+        .client_credentials(&http, (APP, APP_SECRET), "https://api.securitycenter.microsoft.com/.default")
         .await?;
     let r = http
         .patch(format!("{}/api/alerts/{alert_id}", st.sim.url))

@@ -22,6 +22,7 @@
 //! - [`odata`] / [`kql`] — the OData `$filter`/`$orderby` subset and the KQL subset for hunting; each a
 //!   folder `{lex, parse, eval}.rs` under a `mod.rs` that holds the documented grammar, the error type and
 //!   the syntax tree.
+//!   Their tests feed both parsers deterministic noise from one [`xorshift`] stream (tests only).
 //! - [`quota`] — documented rate limits as sliding windows.
 //! - [`control`] — the `/_sim/` control API (seed, faults, request log, clock, device-code approval).
 //! - [`tls`] — the CA and certificate generated at start.
@@ -104,6 +105,18 @@ impl SimOptions {
     }
 }
 
+/// A deterministic pseudo-random `u64` stream (xorshift64) from `seed`: the parsers' tests feed
+/// both of them reproducible noise from it.
+#[cfg(test)]
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -151,6 +164,27 @@ impl RunningSim {
     /// The tenant id.
     pub fn tenant_id(&self) -> String {
         self.sim.tenant_id()
+    }
+
+    /// What the v2 token endpoint answers a client-credentials request of the app
+    /// `(client_id, secret)` for `scope` (its JSON body, a token or an error, whatever the status).
+    ///
+    /// # Errors
+    /// The request failed or the answer is not JSON.
+    pub async fn client_credentials(
+        &self,
+        http: &reqwest::Client,
+        (client_id, secret): (&str, &str),
+        scope: &str,
+    ) -> Result<serde_json::Value, reqwest::Error> {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("scope", scope),
+        ];
+        let url = format!("{}/{}/oauth2/v2.0/token", self.url, self.tenant_id());
+        http.post(url).form(&form).send().await?.json().await
     }
 
     /// The documented endpoints requests have reached so far (contract names, from the request log),

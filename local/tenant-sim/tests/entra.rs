@@ -4,16 +4,15 @@
 // Test helpers outside `#[test]` functions: clippy's allow-unwrap-in-tests does not reach them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use common::{APP, SECRET, TestResult};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, jwk::Jwk};
 use serde_json::{Value, json};
 use sha2::Digest;
-use tenant_sim::{RunningSim, SimOptions};
+use tenant_sim::RunningSim;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const APP: &str = "11111111-1111-4111-8111-111111111111";
-const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
 const PUBLIC: &str = "33333333-3333-4333-8333-333333333333";
 const MDE: &str = "https://api.securitycenter.microsoft.com";
 
@@ -61,8 +60,7 @@ async fn client_credentials(
 
 #[tokio::test]
 async fn client_secret_issues_a_token_for_one_resource() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let (status, body) = client_credentials(&sim, &http, &format!("{MDE}/.default")).await?;
     assert_eq!(status, 200, "{body}");
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
@@ -96,8 +94,7 @@ async fn client_secret_issues_a_token_for_one_resource() -> TestResult {
 
 #[tokio::test]
 async fn wrong_secret_is_401_7000215() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let form = [
         ("grant_type", "client_credentials"),
         ("client_id", APP),
@@ -112,8 +109,7 @@ async fn wrong_secret_is_401_7000215() -> TestResult {
 
 #[tokio::test]
 async fn unknown_client_is_700016_and_missing_credential_7000218() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let unknown = "99999999-9999-4999-8999-999999999999";
     let form = [
         ("grant_type", "client_credentials"),
@@ -136,8 +132,7 @@ async fn unknown_client_is_700016_and_missing_credential_7000218() -> TestResult
 
 #[tokio::test]
 async fn request_errors_are_entra_shaped() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let url = token_url(&sim);
     let (s, b) = post_form(
         &http,
@@ -186,8 +181,7 @@ async fn request_errors_are_entra_shaped() -> TestResult {
 
 #[tokio::test]
 async fn basic_auth_and_v1_resource_work() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let (status, body) = http
         .post(token_url(&sim))
         .basic_auth(APP, Some(SECRET))
@@ -275,8 +269,7 @@ async fn assert_with(sim: &RunningSim, http: &reqwest::Client, jwt: &str) -> Res
 
 #[tokio::test]
 async fn certificate_assertions_are_verified() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let (cert, pem) = new_cert()?;
     let (other, _) = new_cert()?;
     reseed(&sim, &http, vec![json!({"client_id": CERT_APP, "certificate_pem": pem, "roles": ["SecurityAlert.Read.All", "Alert.Read.All"]})]).await?;
@@ -359,8 +352,7 @@ async fn federated(sim: &RunningSim, http: &reqwest::Client, jwt: &str) -> Resul
 
 #[tokio::test]
 async fn federated_credentials_match_issuer_subject_and_audience() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let fic = json!({
         "issuer": format!("{}/_sim/issuer", sim.url),
         "subject": "system:serviceaccount:x",
@@ -441,8 +433,7 @@ async fn alice_signs_in(sim: &RunningSim, http: &reqwest::Client) -> Result<Valu
 
 #[tokio::test]
 async fn device_code_flow_pending_slow_down_then_token() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let dc = start_device(&sim, &http, &format!("{MDE}/.default offline_access")).await?;
     let user_code = dc["user_code"].as_str().unwrap();
     assert_eq!(user_code.len(), 9);
@@ -493,8 +484,7 @@ async fn device_code_flow_pending_slow_down_then_token() -> TestResult {
 
 #[tokio::test]
 async fn device_code_without_offline_access_has_no_refresh_token() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let dc = start_device(&sim, &http, "https://graph.microsoft.com/SecurityAlert.Read.All").await?;
     approve(&sim, &http, json!({"user_code": dc["user_code"], "upn": "alice@contoso.com"})).await?;
     let (s, b) = poll(&sim, &http, dc["device_code"].as_str().unwrap()).await?;
@@ -508,8 +498,7 @@ async fn device_code_without_offline_access_has_no_refresh_token() -> TestResult
 
 #[tokio::test]
 async fn device_code_expires_and_can_be_declined() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let dc = start_device(&sim, &http, &format!("{MDE}/.default")).await?;
     advance(&sim, &http, 901).await?;
     let (s, b) = poll(&sim, &http, dc["device_code"].as_str().unwrap()).await?;
@@ -547,8 +536,7 @@ async fn refresh(
 
 #[tokio::test]
 async fn refresh_tokens_rotate() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let first = alice_signs_in(&sim, &http).await?;
     let rt1 = first["refresh_token"].as_str().unwrap();
     // Another resource of the same user.
@@ -586,8 +574,7 @@ async fn b_refresh(sim: &RunningSim, http: &reqwest::Client) -> Result<String, B
 
 #[tokio::test]
 async fn discovery_and_jwks_verify_issued_tokens() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let tid = sim.tenant_id();
     let meta: Value =
         http.get(format!("{}/{tid}/v2.0/.well-known/openid-configuration", sim.url)).send().await?.json().await?;
@@ -614,8 +601,7 @@ async fn discovery_and_jwks_verify_issued_tokens() -> TestResult {
 
 #[tokio::test]
 async fn a_federated_credential_still_propagating_answers_70021_until_it_is_visible() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let visible = (sim.sim.now() + chrono::Duration::seconds(20)).to_rfc3339();
     let fic = json!({
         "issuer": format!("{}/_sim/issuer", sim.url),

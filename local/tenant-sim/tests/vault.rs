@@ -3,40 +3,17 @@
 // Test helpers outside `#[test]` functions: clippy's allow-unwrap-in-tests does not reach them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{APP, SECRET, TestResult, token};
 use serde_json::{Value, json};
-use tenant_sim::{RunningSim, SimOptions};
+use tenant_sim::RunningSim;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const APP: &str = "11111111-1111-4111-8111-111111111111";
-const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
 const REPORTER: &str = "22222222-2222-4222-8222-222222222222";
 const V: &str = "api-version=7.4";
 
-async fn token(
-    sim: &RunningSim,
-    http: &reqwest::Client,
-    client: &str,
-    secret: &str,
-    scope: &str,
-) -> Result<String, Box<dyn std::error::Error>> {
-    let resp = http
-        .post(format!("{}/{}/oauth2/v2.0/token", sim.url, sim.tenant_id()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client),
-            ("client_secret", secret),
-            ("scope", scope),
-        ])
-        .send()
-        .await?;
-    assert_eq!(resp.status().as_u16(), 200);
-    let body: Value = resp.json().await?;
-    Ok(body["access_token"].as_str().unwrap().to_string())
-}
-
 async fn vault_token(sim: &RunningSim, http: &reqwest::Client) -> Result<String, Box<dyn std::error::Error>> {
-    token(sim, http, APP, SECRET, "https://vault.azure.net/.default").await
+    Ok(token(sim, http, (APP, SECRET), "https://vault.azure.net/.default").await?)
 }
 
 async fn get(http: &reqwest::Client, url: &str, bearer: &str) -> Result<(u16, Value), reqwest::Error> {
@@ -47,8 +24,7 @@ async fn get(http: &reqwest::Client, url: &str, bearer: &str) -> Result<(u16, Va
 
 #[tokio::test]
 async fn missing_token_gets_the_challenge() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let resp = http.get(format!("{}/secrets/defender-client-secret?{V}", sim.url)).send().await?;
     assert_eq!(resp.status().as_u16(), 401);
     let challenge = resp.headers().get("www-authenticate").unwrap().to_str()?.to_string();
@@ -66,7 +42,7 @@ async fn missing_token_gets_the_challenge() -> TestResult {
 
 #[tokio::test]
 async fn local_vault_host_challenges_for_vault_localhost() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
+    let sim = tenant_sim::start(tenant_sim::SimOptions::demo()?).await?;
     let addr: std::net::SocketAddr = sim.url.trim_start_matches("https://").parse()?;
     let certs = reqwest::Certificate::from_pem_bundle(sim.ca_pem.as_bytes())?;
     let http = reqwest::Client::builder().tls_certs_merge(certs).resolve("myvault.vault.localhost", addr).build()?;
@@ -78,7 +54,7 @@ async fn local_vault_host_challenges_for_vault_localhost() -> TestResult {
         challenge,
         format!("Bearer authorization=\"{}/{}\", resource=\"https://vault.localhost\"", sim.url, sim.tenant_id())
     );
-    let t = token(&sim, &http, APP, SECRET, "https://vault.localhost/.default").await?;
+    let t = token(&sim, &http, (APP, SECRET), "https://vault.localhost/.default").await?;
     let (s, b) = get(&http, &format!("{base}/secrets/webhook-secret?{V}"), &t).await?;
     assert_eq!(s, 200, "{b}");
     assert!(b["id"].as_str().unwrap().starts_with(&format!("{base}/secrets/webhook-secret/")));
@@ -87,8 +63,7 @@ async fn local_vault_host_challenges_for_vault_localhost() -> TestResult {
 
 #[tokio::test]
 async fn get_put_versions_and_list() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let t = vault_token(&sim, &http).await?;
     let (s, first) = get(&http, &format!("{}/secrets/defender-client-secret?{V}", sim.url), &t).await?;
     assert_eq!(s, 200, "{first}");
@@ -155,12 +130,11 @@ async fn get_put_versions_and_list() -> TestResult {
 
 #[tokio::test]
 async fn access_is_refused_as_the_vault_does() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let url = format!("{}/secrets/defender-client-secret?{V}", sim.url);
 
     // The reporter app has no vault access.
-    let reporter = token(&sim, &http, REPORTER, "reporter-secret-value", "https://vault.azure.net/.default").await?;
+    let reporter = token(&sim, &http, (REPORTER, "reporter-secret-value"), "https://vault.azure.net/.default").await?;
     let (s, b) = get(&http, &url, &reporter).await?;
     assert_eq!(s, 403, "{b}");
     assert_eq!(b["error"]["code"], "Forbidden");
@@ -168,7 +142,7 @@ async fn access_is_refused_as_the_vault_does() -> TestResult {
     assert!(b["error"]["message"].as_str().unwrap().contains("does not have secrets get permission"));
 
     // An MDE token is not a vault token.
-    let mde = token(&sim, &http, APP, SECRET, "https://api.securitycenter.microsoft.com/.default").await?;
+    let mde = token(&sim, &http, (APP, SECRET), "https://api.securitycenter.microsoft.com/.default").await?;
     let resp = http.get(&url).bearer_auth(&mde).send().await?;
     assert_eq!(resp.status().as_u16(), 401);
     assert!(resp.headers().contains_key("www-authenticate"));
@@ -187,8 +161,7 @@ async fn access_is_refused_as_the_vault_does() -> TestResult {
 
 #[tokio::test]
 async fn bad_requests_and_unknown_secrets() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let t = vault_token(&sim, &http).await?;
     let (s, b) = get(&http, &format!("{}/secrets/no-such-secret?{V}", sim.url), &t).await?;
     assert_eq!(s, 404);
@@ -238,8 +211,7 @@ async fn bad_requests_and_unknown_secrets() -> TestResult {
 
 #[tokio::test]
 async fn the_sdks_trailing_slash_form_reads_the_latest_version() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
+    let (sim, http) = common::demo().await?;
     let resp = http.get(format!("{}/secrets/defender-client-secret/?{V}", sim.url)).send().await?;
     assert_eq!(resp.status().as_u16(), 401, "unauthenticated: the challenge, not a 404");
     let t = vault_token(&sim, &http).await?;

@@ -5,26 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::{APP, SECRET, TestResult, token};
 use serde_json::{Value, json};
-use tenant_sim::{RunningSim, SimOptions};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const APP: &str = "11111111-1111-4111-8111-111111111111";
-const SECRET: &str = "demo-secret-value-do-not-use-in-prod";
-const MDE: &str = "https://api.securitycenter.microsoft.com";
-
-async fn token(sim: &RunningSim, http: &reqwest::Client) -> Result<String, reqwest::Error> {
-    let url = format!("{}/{}/oauth2/v2.0/token", sim.url, sim.tenant_id());
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", APP),
-        ("client_secret", SECRET),
-        ("scope", &format!("{MDE}/.default")),
-    ];
-    let v: Value = http.post(url).form(&form).send().await?.json().await?;
-    Ok(v["access_token"].as_str().unwrap_or_default().to_string())
-}
+const MDE: &str = "https://api.securitycenter.microsoft.com/.default";
 
 async fn send(
     http: &reqwest::Client,
@@ -44,9 +30,8 @@ fn indicator(value: &str, kind: &str, action: &str) -> Value {
 
 #[tokio::test]
 async fn indicator_submissions_are_refused_unless_the_kind_takes_the_action() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
-    let bearer = token(&sim, &http).await?;
+    let (sim, http) = common::demo().await?;
+    let bearer = token(&sim, &http, (APP, SECRET), MDE).await?;
     let url = format!("{}/api/indicators", sim.url);
     let post = |body: Value| send(&http, &bearer, reqwest::Method::POST, url.clone(), body);
     let sha1 = "220e7d15b011d7fac48f2bd61114db1022197f7f";
@@ -87,9 +72,8 @@ async fn indicator_submissions_are_refused_unless_the_kind_takes_the_action() ->
 
 #[tokio::test]
 async fn alert_updates_with_unknown_values_are_refused() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
-    let bearer = token(&sim, &http).await?;
+    let (sim, http) = common::demo().await?;
+    let bearer = token(&sim, &http, (APP, SECRET), MDE).await?;
     let id = sim.sim.tenant.lock().unwrap().seed.alerts[0]["id"].as_str().unwrap().to_string();
     let url = format!("{}/api/alerts/{id}", sim.url);
     let patch = |body: Value| send(&http, &bearer, reqwest::Method::PATCH, url.clone(), body);
@@ -110,9 +94,8 @@ async fn alert_updates_with_unknown_values_are_refused() -> TestResult {
 
 #[tokio::test]
 async fn a_file_is_found_only_by_the_lower_case_hex_defender_answers_with() -> TestResult {
-    let sim = tenant_sim::start(SimOptions::demo()?).await?;
-    let http = sim.client()?;
-    let bearer = token(&sim, &http).await?;
+    let (sim, http) = common::demo().await?;
+    let bearer = token(&sim, &http, (APP, SECRET), MDE).await?;
     // A seeded file that alerts name as evidence (so its alerts and machines are not empty).
     let sha1 = {
         let t = sim.sim.tenant.lock().unwrap();

@@ -2,7 +2,7 @@
 //! for our source delivering to an SQS queue, that queue drained, each event checked against its
 //! documented schema (`docs/events/*.schema.json`).
 
-use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials as EbCredentials, Region};
+use super::eventbridge;
 use defender_shared::events::DetailType;
 use local_runner::{
     moto::{Credentials, TemplateAws},
@@ -16,26 +16,15 @@ pub const BUS: &str = "soc-bus";
 /// The user's queue behind the bus's rule.
 pub const EVENTS_QUEUE: &str = "soc-events";
 
-/// An EventBridge client on moto with `c`.
-pub fn eventbridge(aws: &TemplateAws, c: &Credentials) -> aws_sdk_eventbridge::Client {
-    let creds = EbCredentials::new(&c.access_key_id, &c.secret_access_key, c.session_token.clone(), None, "t");
-    let conf = aws_sdk_eventbridge::config::Builder::new()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(creds)
-        .endpoint_url(&aws.moto.url)
-        .build();
-    aws_sdk_eventbridge::Client::from_conf(conf)
+/// An event of our source with an empty detail, for `bus`.
+pub fn empty_event(bus: &str, detail_type: &str) -> aws_sdk_eventbridge::types::PutEventsRequestEntry {
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder().event_bus_name(bus);
+    entry.source("defender-functions").detail_type(detail_type).detail("{}").build()
 }
 
 /// A `PutEvents` with the role `c` on a bus other than [`BUS`] is refused (403).
 pub async fn assert_may_not_publish_elsewhere(aws: &TemplateAws, c: &Credentials) {
-    let other = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-        .event_bus_name("other-bus")
-        .source("defender-functions")
-        .detail_type("Export Run Summary")
-        .detail("{}")
-        .build();
+    let other = empty_event("other-bus", "Export Run Summary");
     let denied = eventbridge(aws, c).put_events().entries(other).send().await.unwrap_err();
     assert_eq!(denied.raw_response().map(|r| r.status().as_u16()), Some(403), "{denied:?}");
 }

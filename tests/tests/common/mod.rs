@@ -7,7 +7,7 @@ pub mod bus;
 
 use local_runner::{
     env,
-    moto::{TemplateAws, resolve_template},
+    moto::{Credentials, TemplateAws, resolve_template},
     paths::Paths,
     stack::{Function, LambdaWatch},
 };
@@ -28,6 +28,22 @@ pub fn resolved(vault: &str, extra: &[(&str, &str)]) -> Value {
     ];
     params.extend_from_slice(extra);
     resolve_template(&Paths::discover(), &params).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// An S3 client of the stand-in with credentials `c` (path-style, as moto serves buckets).
+pub fn s3(aws: &TemplateAws, c: &Credentials) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(&aws.sdk_config(c)).force_path_style(true).build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// An S3 client of the stand-in's administrator (a test's own look at the bucket).
+pub fn s3_admin(aws: &TemplateAws) -> aws_sdk_s3::Client {
+    s3(aws, aws.moto.admin.as_ref().unwrap())
+}
+
+/// An EventBridge client of the stand-in with credentials `c`.
+pub fn eventbridge(aws: &TemplateAws, c: &Credentials) -> aws_sdk_eventbridge::Client {
+    aws_sdk_eventbridge::Client::new(&aws.sdk_config(c))
 }
 
 /// The simulator, the cargo-lambda watch, the `response_url` receiver and the functions running

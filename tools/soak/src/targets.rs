@@ -110,65 +110,35 @@ impl SecretStore for OneSecret {
 /// request/extract layer, not the lookups.
 struct KnowsNothing;
 
-fn none<'a, T: Send + 'a>() -> BoxFuture<'a, Lookup<Option<T>>> {
-    Box::pin(async { Ok(None) })
-}
-fn empty<'a, T: Send + 'a>() -> BoxFuture<'a, Lookup<Vec<T>>> {
-    Box::pin(async { Ok(Vec::new()) })
+/// `KnowsNothing`'s lookups, one line each: what it answers at once.
+macro_rules! knows_nothing {
+    ($($name:ident($arg:ty) -> $out:ty = $answer:expr;)*) => {
+        impl DefenderLookups for KnowsNothing {
+            $(fn $name<'a>(&'a self, _: $arg) -> BoxFuture<'a, Lookup<$out>> {
+                Box::pin(async { Ok($answer) })
+            })*
+        }
+    };
 }
 
-impl DefenderLookups for KnowsNothing {
-    fn machine<'a>(&'a self, _: &'a MachineId) -> BoxFuture<'a, Lookup<Option<MachineFacts>>> {
-        none()
-    }
-    fn machines_by_hostname<'a>(&'a self, _: &'a Hostname) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
-        empty()
-    }
-    fn machines_by_ip<'a>(&'a self, _: IpAddr) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
-        empty()
-    }
-    fn logged_on_users<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Lookup<Vec<String>>> {
-        empty()
-    }
-    fn machine_alerts<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
-        empty()
-    }
-    fn file<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Lookup<Option<FileFacts>>> {
-        none()
-    }
-    fn file_alerts<'a>(&'a self, _: &'a Sha1) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
-        empty()
-    }
-    fn file_machines<'a>(&'a self, _: &'a Sha1) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
-        empty()
-    }
-    fn ip_prevalence<'a>(&'a self, _: IpAddr) -> BoxFuture<'a, Lookup<Option<Prevalence>>> {
-        none()
-    }
-    fn ip_alerts<'a>(&'a self, _: IpAddr) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
-        empty()
-    }
-    fn domain_prevalence<'a>(&'a self, _: &'a DomainName) -> BoxFuture<'a, Lookup<Option<Prevalence>>> {
-        none()
-    }
-    fn domain_alerts<'a>(&'a self, _: &'a DomainName) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
-        empty()
-    }
-    fn domain_machines<'a>(&'a self, _: &'a DomainName) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
-        empty()
-    }
-    fn user_alerts<'a>(&'a self, _: &'a AccountName) -> BoxFuture<'a, Lookup<Vec<AlertFacts>>> {
-        empty()
-    }
-    fn user_machines<'a>(&'a self, _: &'a AccountName) -> BoxFuture<'a, Lookup<Vec<MachineFacts>>> {
-        empty()
-    }
-    fn alert_indicators<'a>(&'a self, _: &'a AlertId) -> BoxFuture<'a, Lookup<Evidence>> {
-        Box::pin(async { Ok(None) })
-    }
-    fn incident_indicators<'a>(&'a self, _: IncidentId) -> BoxFuture<'a, Lookup<Evidence>> {
-        Box::pin(async { Ok(None) })
-    }
+knows_nothing! {
+    machine(&'a MachineId) -> Option<MachineFacts> = None;
+    machines_by_hostname(&'a Hostname) -> Vec<MachineFacts> = Vec::new();
+    machines_by_ip(IpAddr) -> Vec<MachineFacts> = Vec::new();
+    logged_on_users(&'a str) -> Vec<String> = Vec::new();
+    machine_alerts(&'a str) -> Vec<AlertFacts> = Vec::new();
+    file(&'a str) -> Option<FileFacts> = None;
+    file_alerts(&'a Sha1) -> Vec<AlertFacts> = Vec::new();
+    file_machines(&'a Sha1) -> Vec<MachineFacts> = Vec::new();
+    ip_prevalence(IpAddr) -> Option<Prevalence> = None;
+    ip_alerts(IpAddr) -> Vec<AlertFacts> = Vec::new();
+    domain_prevalence(&'a DomainName) -> Option<Prevalence> = None;
+    domain_alerts(&'a DomainName) -> Vec<AlertFacts> = Vec::new();
+    domain_machines(&'a DomainName) -> Vec<MachineFacts> = Vec::new();
+    user_alerts(&'a AccountName) -> Vec<AlertFacts> = Vec::new();
+    user_machines(&'a AccountName) -> Vec<MachineFacts> = Vec::new();
+    alert_indicators(&'a AlertId) -> Evidence = None;
+    incident_indicators(IncidentId) -> Evidence = None;
 }
 
 /// One tenant, `default`; any other name is unknown.

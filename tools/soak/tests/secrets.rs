@@ -15,7 +15,7 @@
 
 use defender_shared::defender::Deadline;
 use defender_soak::harness::{ANALYST, APP, Logs, READER, Secrets, Stack, StackOptions, now, until};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Duration;
 
 /// Every JWT-shaped run in `text` (`eyJ<b64url>.eyJ<b64url>.`), shortened for the report.
@@ -146,23 +146,9 @@ async fn no_secret_or_token_appears_in_any_log_answer_or_output() {
     until(Duration::from_secs(10), || stack.busy_jobs() <= 1).await;
 
     // A token the simulator issues is a JWT: the JWT rule catches access tokens.
-    let issued: Value = stack
-        .sim
-        .client()
-        .unwrap()
-        .post(format!("{}/{}/oauth2/v2.0/token", stack.sim.url, stack.sim.tenant_id()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", APP),
-            ("client_secret", &secrets.client_secret),
-            ("scope", "https://api.securitycenter.microsoft.com/.default"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mde = "https://api.securitycenter.microsoft.com/.default";
+    let http = stack.sim.client().unwrap();
+    let issued = stack.sim.client_credentials(&http, (APP, &secrets.client_secret), mde).await.unwrap();
     let access_token = issued["access_token"].as_str().expect("a token").to_string();
     assert_eq!(jwts(&format!("Bearer {access_token} x")).len(), 1, "the JWT rule matches the simulator's tokens");
 

@@ -762,13 +762,7 @@ fn never_panics_on_truncations_and_noise() {
     }
     // Deterministic pseudo-random punctuation soup, plus splices into seeds.
     let alphabet: Vec<char> = "|()'\",.=!~<>-+*/%@[]{}#;:\\ \n\t0123456789dhmsab_éwhereprojectin~".chars().collect();
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = crate::xorshift(0x9E37_79B9_7F4A_7C15);
     for round in 0..4000 {
         let len = (next() % 40) as usize;
         let noise: String = (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();

@@ -567,19 +567,13 @@ fn never_panics_on_malformed_input() {
         "1.5e",
         "5L",
     ];
-    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = crate::xorshift(0x2545_F491_4F6C_DD1D);
     for _ in 0..20_000 {
         let len = (next() % 24) as usize;
         let mut s = String::new();
         for _ in 0..len {
             let r = next();
-            if r % 3 == 0 {
+            if r.is_multiple_of(3) {
                 s.push_str(words[(r / 3 % words.len() as u64) as usize]);
                 s.push(' ');
             } else {
