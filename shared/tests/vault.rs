@@ -185,20 +185,8 @@ async fn a_secret_scoped_app_reads_only_its_own_secrets() {
     let e = store.set("webhook-secret", &SecretString::new("whsec_attempt")).await.unwrap_err();
     assert!(matches!(e, VaultError::AccessDenied { status: 403, .. }), "{e:?}");
     // Listing the vault needs a vault-scope role.
-    let token: Value = http(&sim)
-        .post(format!("{}/{}/oauth2/v2.0/token", sim.url, sim.tenant_id()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", FULL_APP),
-            ("client_secret", FULL_SECRET),
-            ("scope", "https://vault.azure.net/.default"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token =
+        sim.client_credentials(&http(&sim), (FULL_APP, FULL_SECRET), "https://vault.azure.net/.default").await.unwrap();
     let token = token["access_token"].as_str().unwrap();
     let list =
         |path: &'static str| http(&sim).get(format!("{}{path}?api-version=7.4", sim.url)).bearer_auth(token).send();

@@ -211,22 +211,7 @@ async fn requests(sim: &RunningSim, path: &str) -> usize {
 /// page.
 /// `Bearer <token>` of the export's app for `scope`'s API.
 async fn bearer(sim: &RunningSim, scope: &str) -> String {
-    let token: Value = sim
-        .client()
-        .unwrap()
-        .post(format!("{}/{}/oauth2/v2.0/token", sim.url, sim.tenant_id()))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", demo::APP),
-            ("client_secret", demo::SECRET),
-            ("scope", scope),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = sim.client_credentials(&sim.client().unwrap(), (demo::APP, demo::SECRET), scope).await.unwrap();
     format!("Bearer {}", token["access_token"].as_str().unwrap())
 }
 
