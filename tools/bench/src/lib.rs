@@ -9,6 +9,7 @@
 //! - [`economy`] — token requests and vault reads for 100 invocations: 100 concurrent callers in one
 //!   process (shared `TokenProvider` + `CachedStore`), and 100 sequential invocations of one container.
 //! - [`artifact`] — deployment zip sizes (both zipped by `bench/zip_artifact.py`).
+//! - [`size`] — the release sizes of the five Lambda binaries.
 //! - [`client`] — the shared library alone: token cache, per-call overhead, paging throughput and memory.
 //! - [`export`] — the scheduled export of 1,000,000 alerts: records/s, RSS, calls against the minimum.
 //! - [`fanout`] — the MSSP fan-out: 500 tenants × 2 streams in one schedule period.
@@ -30,6 +31,7 @@ pub mod part;
 pub mod setup;
 pub mod signature;
 pub mod sim;
+pub mod size;
 pub mod table;
 
 /// Errors end the bench with a message; nothing here is a library for others.

@@ -15,7 +15,7 @@ mod functions;
 
 // `functions` (this binary's own) reaches these as `crate::…`.
 use defender_bench::{
-    BoxError, artifact, client, economy, export, fanout, part, signature, sim,
+    BoxError, artifact, client, economy, export, fanout, part, signature, sim, size,
     table::{Row, Table, faster, median, quantile, share},
 };
 use functions::{Events, Launch, RunStats};
@@ -351,6 +351,7 @@ async fn measure(
 
     // 3. Deployment artifacts.
     const A: &str = "artifact";
+    table.push(size::row(exe.parent().unwrap_or(std::path::Path::new("."))));
     let script = args.baseline.parent().unwrap_or(std::path::Path::new(".")).join("zip_artifact.py");
     match (&args.python, &args.package) {
         (Some(py_exe), Some(package)) => {
