@@ -109,7 +109,7 @@
 //! [`StreamSummary::identities`]) and of the window being read (windows are sized for about
 //! 40,000).
 
-use crate::cursor::{Cursor, Lease, Position, Undo, Version};
+use crate::cursor::{Cursor, Key, Lease, Position, Undo, Version};
 pub mod hunting;
 
 use crate::sink::{ETag, Sink, SinkError};
@@ -768,9 +768,9 @@ fn of_ticks(n: i64) -> chrono::Duration {
 }
 
 /// The versions one pass over a window has read (up to a window's worth, about 40,000 and more
-/// when sizing overshoots), each kept as a keyed 128-bit digest of `(time, id)`: 16 bytes in place
-/// of a copy of the version. The keys are random per pass, so no id can be chosen to collide; two
-/// distinct versions collide with a probability of about `n² / 2¹²⁹` (under 10⁻²⁸ for a window of
+/// when sizing overshoots), each kept as a keyed 128-bit digest of its cursor [`Key`]: 16 bytes in
+/// place of a copy of the version. The keys are random per pass, so no key can be chosen to collide;
+/// two distinct keys collide with a probability of about `n² / 2¹²⁹` (under 10⁻²⁸ for a window of
 /// 100,000), which would at worst take one unverified page for a verified one.
 #[derive(Default)]
 struct Seen {
@@ -781,20 +781,20 @@ struct Seen {
 }
 
 impl Seen {
-    fn digest(&self, v: &Version) -> u128 {
+    fn digest(&self, k: &Key) -> u128 {
         use std::hash::BuildHasher;
-        (u128::from(self.keys.0.hash_one(v)) << 64) | u128::from(self.keys.1.hash_one(v))
+        (u128::from(self.keys.0.hash_one(k)) << 64) | u128::from(self.keys.1.hash_one(k))
     }
 
-    /// Adds `v`; `false` when it was read already.
-    fn insert(&mut self, v: &Version) -> bool {
-        self.latest = self.latest.max(Some(v.0));
-        let d = self.digest(v);
+    /// Adds the version of key `k`; `false` when it was read already.
+    fn insert(&mut self, k: &Key) -> bool {
+        self.latest = self.latest.max(Some(k.time()));
+        let d = self.digest(k);
         self.digests.insert(d)
     }
 
-    fn contains(&self, v: &Version) -> bool {
-        self.digests.contains(&self.digest(v))
+    fn contains(&self, k: &Key) -> bool {
+        self.digests.contains(&self.digest(k))
     }
 
     fn len(&self) -> usize {
@@ -1039,10 +1039,11 @@ impl Pager<'_, '_> {
                 },
             };
             let n = page.len();
-            let verified = skip == 0 || page.versions.first().is_some_and(|(v, _)| read.contains(v));
+            let verified = skip == 0 || page.versions.first().is_some_and(|(v, _)| read.contains(&Key::of(v)));
             for (v, _) in &page.versions {
-                if read.insert(v) {
-                    if self.state.cursor.has(v) {
+                let k = Key::of(v);
+                if read.insert(&k) {
+                    if self.state.cursor.recent.contains(&k) {
                         self.sum.skipped += 1;
                     }
                     latest = latest.max(Some(v.0));
@@ -1107,8 +1108,8 @@ async fn pages(
             return Ok(());
         }
         let mut read = Seen::default();
-        for v in p.state.cursor.recent.iter().filter(|v| pos.holds(v.0)) {
-            read.insert(v);
+        for k in p.state.cursor.recent.iter().filter(|k| pos.holds(k.time())) {
+            read.insert(k);
         }
         if let Read::Interrupted = p.window(pos.from, pos.until, None, Some((pos.skip, read)), true).await? {
             return Ok(());
