@@ -322,4 +322,79 @@ mod tests {
         let doc = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<Cursor>(&doc).unwrap(), c);
     }
+
+    #[test]
+    fn an_identity_is_32_bytes_and_the_set_merges_as_a_sorted_set_would() {
+        assert_eq!(std::mem::size_of::<Key>(), 32);
+        // Pages of versions in no order, repeats included, some already present; then prefixes cut.
+        let mut set = Identities::default();
+        let mut model = std::collections::BTreeSet::new();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for page in 0..40 {
+            let keys: Vec<Key> = (0..500)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    Key::new(t((x % 3000) as i64), &format!("id{}", x % 7))
+                })
+                .collect();
+            let fresh: Vec<Key> = keys.iter().copied().filter(|k| !model.contains(k)).collect();
+            let inserted = set.insert(keys.clone());
+            model.extend(keys);
+            let expected: std::collections::BTreeSet<Key> = fresh.into_iter().collect();
+            assert_eq!(inserted, expected.into_iter().collect::<Vec<_>>(), "returns what was new, sorted");
+            if page % 10 == 9 {
+                let cut = t(page as i64 * 50);
+                let gone = set.split_below(cut);
+                let expected: Vec<Key> = model.iter().copied().filter(|k| k.time() < cut).collect();
+                model.retain(|k| k.time() >= cut);
+                assert_eq!(gone, expected, "the keys below the time, in order");
+            }
+            assert_eq!(set.iter().copied().collect::<Vec<_>>(), model.iter().copied().collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn a_cursor_written_before_the_key_store_is_read_with_every_identity_and_rewritten_compact() {
+        // As the earlier build wrote it: `recent` as [time, id] pairs.
+        let old = r#"{"version":2,"high_water":["2027-01-15T08:00:02.1234567Z","da2"],
+            "done_until":"2027-01-15T08:00:00Z",
+            "recent":[["2027-01-15T07:56:00Z","da0"],["2027-01-15T07:59:59.9999999Z","da1"],
+                      ["2027-01-15T08:00:02.1234567Z","da2"],["2027-01-15T08:00:02.1234567Z","da3"]],
+            "generation":7,"lease":null,
+            "position":{"from":"2027-01-15T08:00:00Z","until":null,"skip":9999}}"#;
+        let c: Cursor = serde_json::from_str(old).unwrap();
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let pairs = [
+            ("2027-01-15T07:56:00Z", "da0"),
+            ("2027-01-15T07:59:59.9999999Z", "da1"),
+            ("2027-01-15T08:00:02.1234567Z", "da2"),
+            ("2027-01-15T08:00:02.1234567Z", "da3"),
+        ];
+        assert_eq!(c.recent.len(), 4);
+        for (time, id) in pairs {
+            assert!(c.has(&(at(time), id.to_string())), "{time} {id} is still known written");
+        }
+        assert!(!c.has(&(at("2027-01-15T07:56:00Z"), "da1".into())), "a known id at another time is not");
+        assert!(!c.has(&(at("2027-01-15T07:56:00.0000001Z"), "da0".into())), "nor one tick later");
+        assert_eq!(
+            (c.generation, c.mark(), c.position.as_ref().map(|p| p.skip)),
+            (7, Some(at("2027-01-15T08:00:00Z")), Some(9999))
+        );
+        // Rewritten: base64 keys, which read back to the same cursor.
+        let doc = serde_json::to_string(&c).unwrap();
+        assert!(
+            !doc.contains("da0") && doc.contains(r#""high_water":["2027-01-15T08:00:02.123456700Z","da2"]"#),
+            "{doc}"
+        );
+        let recent = &serde_json::from_str::<serde_json::Value>(&doc).unwrap()["recent"];
+        assert!(recent.as_array().unwrap().iter().all(|k| k.as_str().is_some_and(|k| k.len() == 38)), "{recent}");
+        assert_eq!(serde_json::from_str::<Cursor>(&doc).unwrap(), c);
+        // What is not a key is refused, never read as no identities.
+        for bad in [r#"["AAAA"]"#, r#"[["2027-01-15T07:56:00Z"]]"#, r#"[["2027-01-15T07:56:00Z","a","b"]]"#, r#"[7]"#] {
+            let doc = format!(r#"{{"version":2,"high_water":null,"recent":{bad},"generation":1}}"#);
+            assert!(serde_json::from_str::<Cursor>(&doc).is_err(), "{bad}");
+        }
+    }
 }

@@ -112,7 +112,7 @@
 use crate::cursor::{Cursor, Key, Lease, Position, Undo, Version};
 pub mod hunting;
 
-use crate::sink::{ETag, Sink, SinkError};
+use crate::sink::{Document, ETag, Sink, SinkError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use defender_shared::defender::{
@@ -649,19 +649,57 @@ impl Committed<'_> {
     }
 
     /// Writes `cursor` conditionally (`None`: another run changed it), and the document's length.
-    /// The document is written into a buffer sized from the last one (megabytes with the
-    /// identities: grown by doubling, it would take a buffer up to twice its size, and a copy at
-    /// each growth).
+    /// The document goes to the sink as it is written ([`Sink::put_cursor_doc`]); a sink that
+    /// needs it whole sizes its buffer from the last one (megabytes with the identities: grown by
+    /// doubling, it would take a buffer up to twice its size, and a copy at each growth).
     async fn put(&self, cursor: &Cursor) -> Result<(Option<ETag>, usize), ExportError> {
-        let mut doc = Vec::with_capacity(self.doc_len + self.doc_len / 8 + 1024);
-        serde_json::to_writer(&mut doc, cursor)
-            .map_err(|source| ExportError::Cursor { key: self.key.clone(), source })?;
-        let len = doc.len();
-        match self.sink.put_cursor(&self.key, doc, self.etag.as_ref()).await {
+        let doc = CursorDoc { cursor, len_hint: self.doc_len + self.doc_len / 8 + 1024, len: Default::default() };
+        let put = self.sink.put_cursor_doc(&self.key, &doc, self.etag.as_ref()).await;
+        let len = doc.len.load(std::sync::atomic::Ordering::Relaxed);
+        match put {
             Ok(tag) => Ok((Some(tag), len)),
             Err(SinkError::CursorConflict { .. }) => Ok((None, len)),
             Err(source) => Err(ExportError::Sink { stream: self.job.stream.to_string(), source }),
         }
+    }
+}
+
+/// The cursor's JSON document as a [`Document`]: written by `serde_json` straight into the
+/// sink's writer; `len` is the length of the last writing.
+struct CursorDoc<'a> {
+    cursor: &'a Cursor,
+    len_hint: usize,
+    len: std::sync::atomic::AtomicUsize,
+}
+
+impl Document for CursorDoc<'_> {
+    fn write_to(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut counting = Counting { out, n: 0 };
+        serde_json::to_writer(&mut counting, self.cursor)?;
+        self.len.store(counting.n, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn len_hint(&self) -> usize {
+        self.len_hint
+    }
+}
+
+/// Counts the bytes written through it.
+struct Counting<'a> {
+    out: &'a mut dyn Write,
+    n: usize,
+}
+
+impl Write for Counting<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.n += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -1209,5 +1247,36 @@ mod line_tests {
         assert_eq!(first["record"], seeded);
         assert_eq!(first["record"]["title"], "a \"quoted\" \n name");
         assert_eq!(lines[1], r#"{"tenant":"t","stream":"s","record":{"id":"da2"}}"#);
+    }
+}
+
+#[cfg(test)]
+mod cursor_doc_tests {
+    use super::{CursorDoc, Document};
+    use crate::cursor::{Cursor, Position, Version, WINDOWED};
+    use crate::sink::{DirSink, Sink};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_cursor_streamed_to_the_sink_is_the_document_serde_writes_whole() {
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 123_456_700).unwrap();
+        let written: Vec<Version> =
+            (0..50_000i64).map(|i| (t0 + chrono::Duration::milliseconds(i * 10), format!("da{i:018}_1"))).collect();
+        let mut c = Cursor { version: WINDOWED, ..Cursor::default() };
+        let pos = Some(Position { from: Some(t0), until: None, skip: 9_999 });
+        let _ = c.apply(&written, Some(t0 + chrono::Duration::seconds(400)), pos, chrono::Duration::minutes(5));
+        let whole = serde_json::to_vec(&c).unwrap();
+        let dir = std::env::temp_dir().join(format!("se-cursor-doc-{}", std::process::id()));
+        let sink = DirSink::new(&dir);
+        let doc = CursorDoc { cursor: &c, len_hint: 0, len: Default::default() };
+        let tag = sink.put_cursor_doc("_state/c.json", &doc, None).await.unwrap();
+        let (read, read_tag) = sink.get_cursor("_state/c.json").await.unwrap().unwrap();
+        assert!(read == whole, "byte for byte ({} vs {} bytes)", read.len(), whole.len());
+        assert_eq!((read_tag, doc.len.load(std::sync::atomic::Ordering::Relaxed)), (tag, whole.len()));
+        assert_eq!(serde_json::from_slice::<Cursor>(&read).unwrap(), c);
+        // The default path (a sink that needs the body whole) puts the same bytes.
+        let mut buffered = Vec::new();
+        doc.write_to(&mut buffered).unwrap();
+        assert!(buffered == whole);
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
