@@ -15,7 +15,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+
+mod identities;
+
+pub use identities::{Identities, Key};
 
 /// One record version's identity: `(lastUpdateTime, id)`, ordered by time, then id.
 pub type Version = (DateTime<Utc>, String);
@@ -24,9 +27,9 @@ pub type Version = (DateTime<Utc>, String);
 /// by the keyset pager, had only `high_water`, whose time was the mark.
 pub const WINDOWED: u32 = 2;
 
-/// The most identities kept below the mark (the overlap window's): about 7 MB of cursor document and
-/// 10 MB in memory. At the documented 10,000-alert pages that is ten pages' worth, far more than a
-/// 5-minute overlap window holds at 100 updates/s (30,000).
+/// The most identities kept below the mark (the overlap window's): 3.2 MB in memory and about
+/// 4 MB of cursor document ([`Key`]). At the documented 10,000-alert pages that is ten pages'
+/// worth, far more than a 5-minute overlap window holds at 100 updates/s (30,000).
 pub const MAX_IDENTITIES: usize = 100_000;
 
 /// The committed state of one (tenant, stream).
@@ -41,8 +44,8 @@ pub struct Cursor {
     /// the first completed window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done_until: Option<DateTime<Utc>>,
-    /// Versions written with `lastUpdateTime >= max(mark - overlap, floor)`.
-    pub recent: BTreeSet<Version>,
+    /// Versions written with `lastUpdateTime >= max(mark - overlap, floor)`, as [`Key`]s.
+    pub recent: Identities,
     /// Identities below this time were forgotten to keep `recent` bounded ([`MAX_IDENTITIES`]): runs
     /// read from `max(mark - overlap, floor)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,19 +119,28 @@ impl Cursor {
 
     /// Whether this version was already written (it is in the overlap window's set).
     pub fn has(&self, v: &Version) -> bool {
-        self.recent.contains(v)
+        self.recent.contains(&Key::of(v))
     }
 
     /// Records written versions, moves the high-water mark and forgets versions older than the window.
     pub fn advance<'a>(&mut self, written: impl IntoIterator<Item = &'a Version>, overlap: Duration) {
+        let keys = self.written(written);
+        self.recent.insert(keys);
+        self.prune(overlap);
+        self.generation += 1;
+    }
+
+    /// The keys of `written`, the high-water mark moved past them.
+    fn written<'a>(&mut self, written: impl IntoIterator<Item = &'a Version>) -> Vec<Key> {
+        let written = written.into_iter();
+        let mut keys = Vec::with_capacity(written.size_hint().0);
         for v in written {
             if self.high_water.as_ref().is_none_or(|hw| v > hw) {
                 self.high_water = Some(v.clone());
             }
-            self.recent.insert(v.clone());
+            keys.push(Key::of(v));
         }
-        self.prune(overlap);
-        self.generation += 1;
+        keys
     }
 
     /// Every version below `t` has been read: the mark moves up to `t` (never down).
@@ -140,24 +152,23 @@ impl Cursor {
     }
 
     fn prune(&mut self, overlap: Duration) {
-        self.prune_into(overlap, &mut BTreeSet::new());
+        self.prune_into(overlap, &mut Vec::new());
     }
 
-    /// [`Cursor::prune`], the identities it forgets moved into `forgotten`.
-    fn prune_into(&mut self, overlap: Duration, forgotten: &mut BTreeSet<Version>) {
+    /// [`Cursor::prune`], the identities it forgets appended to `forgotten` (in order).
+    fn prune_into(&mut self, overlap: Duration, forgotten: &mut Vec<Key>) {
         let Some(m) = self.mark() else { return };
-        let kept = self.recent.split_off(&(m - overlap, String::new()));
-        forgotten.append(&mut std::mem::replace(&mut self.recent, kept));
-        let below = self.recent.range(..(m, String::new())).count();
+        forgotten.append(&mut self.recent.split_below(m - overlap));
+        let below = self.recent.count_below(m);
         if below <= MAX_IDENTITIES {
             return;
         }
         // Forget the oldest instants whole: keep from the instant of the identity at `excess`.
         let excess = below - MAX_IDENTITIES;
-        let Some(cut) = self.recent.iter().nth(excess).map(|v| v.0) else { return };
-        let kept = self.recent.split_off(&(cut, String::new()));
-        self.dropped += self.recent.len() as u64;
-        forgotten.append(&mut std::mem::replace(&mut self.recent, kept));
+        let Some(cut) = self.recent.nth(excess).map(Key::time) else { return };
+        let mut gone = self.recent.split_below(cut);
+        self.dropped += gone.len() as u64;
+        forgotten.append(&mut gone);
         self.floor = Some(self.floor.map_or(cut, |f| f.max(cut)));
     }
 
@@ -177,22 +188,14 @@ impl Cursor {
         let recent = std::mem::take(&mut self.recent);
         let before = Box::new(self.clone());
         self.recent = recent;
-        let mut inserted = Vec::new();
-        for v in written {
-            if self.high_water.as_ref().is_none_or(|hw| v > hw) {
-                self.high_water = Some(v.clone());
-            }
-            if !self.recent.contains(v) {
-                inserted.push(v.clone());
-                self.recent.insert(v.clone());
-            }
-        }
+        let keys = self.written(written);
+        let inserted = self.recent.insert(keys);
         if let Some(m) = mark
             && self.mark().is_none_or(|c| m > c)
         {
             self.done_until = Some(m);
         }
-        let mut forgotten = BTreeSet::new();
+        let mut forgotten = Vec::new();
         self.prune_into(overlap, &mut forgotten);
         self.generation += 1;
         self.position = position;
@@ -203,24 +206,22 @@ impl Cursor {
     pub fn undo(&mut self, undo: Undo) {
         let Undo { before, inserted, mut forgotten } = undo;
         let mut recent = std::mem::take(&mut self.recent);
-        for v in &inserted {
-            if !forgotten.remove(v) {
-                recent.remove(v);
-            }
-        }
-        recent.append(&mut forgotten);
+        // What was added and forgotten in the same commit was not there before.
+        forgotten.retain(|k| inserted.binary_search(k).is_err());
+        recent.remove_sorted(&inserted);
+        recent.insert(forgotten);
         *self = *before;
         self.recent = recent;
     }
 }
 
 /// What undoes one [`Cursor::apply`]: the cursor's fields before it (without the identities), the
-/// identities it added and the ones it forgot.
+/// identities it added (sorted) and the ones it forgot.
 #[derive(Debug)]
 pub struct Undo {
     before: Box<Cursor>,
-    inserted: Vec<Version>,
-    forgotten: BTreeSet<Version>,
+    inserted: Vec<Key>,
+    forgotten: Vec<Key>,
 }
 
 #[cfg(test)]
@@ -259,7 +260,8 @@ mod tests {
         assert_eq!(c.query_from(Duration::seconds(60)), Some(t(-10)));
         assert_eq!(c.recent.len(), 2, "t(0) is within the overlap below the mark t(50)");
         c.complete_until(t(200), Duration::seconds(60));
-        assert_eq!(c.recent.iter().map(|v| v.1.as_str()).collect::<Vec<_>>(), ["x"]);
+        assert_eq!(c.recent.len(), 1);
+        assert!(c.has(&(t(500), "x".into())) && !c.has(&(t(0), "a".into())));
         c.complete_until(t(100), Duration::seconds(60));
         assert_eq!(c.mark(), Some(t(200)), "never down");
         let doc = serde_json::to_string(&c).unwrap();
@@ -313,11 +315,86 @@ mod tests {
         // 50 too many: the 25 oldest instants (2 each) go whole.
         assert_eq!((c.recent.len(), c.dropped), (MAX_IDENTITIES + 10, 50));
         assert_eq!(c.floor, Some(t(25)));
-        assert_eq!(c.recent.first().map(|v| v.0), Some(t(25)));
+        assert_eq!(c.recent.first().map(Key::time), Some(t(25)));
         assert!(above.iter().all(|v| c.has(v)), "the window being read is never forgotten");
         assert_eq!(c.query_from(overlap), Some(t(25)), "no run reads below the floor");
         assert_eq!(c.query_from(Duration::seconds(10)), Some(t(89_990)), "the overlap when it is higher");
         let doc = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<Cursor>(&doc).unwrap(), c);
+    }
+
+    #[test]
+    fn an_identity_is_32_bytes_and_the_set_merges_as_a_sorted_set_would() {
+        assert_eq!(std::mem::size_of::<Key>(), 32);
+        // Pages of versions in no order, repeats included, some already present; then prefixes cut.
+        let mut set = Identities::default();
+        let mut model = std::collections::BTreeSet::new();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for page in 0..40 {
+            let keys: Vec<Key> = (0..500)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    Key::new(t((x % 3000) as i64), &format!("id{}", x % 7))
+                })
+                .collect();
+            let fresh: Vec<Key> = keys.iter().copied().filter(|k| !model.contains(k)).collect();
+            let inserted = set.insert(keys.clone());
+            model.extend(keys);
+            let expected: std::collections::BTreeSet<Key> = fresh.into_iter().collect();
+            assert_eq!(inserted, expected.into_iter().collect::<Vec<_>>(), "returns what was new, sorted");
+            if page % 10 == 9 {
+                let cut = t(page as i64 * 50);
+                let gone = set.split_below(cut);
+                let expected: Vec<Key> = model.iter().copied().filter(|k| k.time() < cut).collect();
+                model.retain(|k| k.time() >= cut);
+                assert_eq!(gone, expected, "the keys below the time, in order");
+            }
+            assert_eq!(set.iter().copied().collect::<Vec<_>>(), model.iter().copied().collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn a_cursor_written_before_the_key_store_is_read_with_every_identity_and_rewritten_compact() {
+        // As the earlier build wrote it: `recent` as [time, id] pairs.
+        let old = r#"{"version":2,"high_water":["2027-01-15T08:00:02.1234567Z","da2"],
+            "done_until":"2027-01-15T08:00:00Z",
+            "recent":[["2027-01-15T07:56:00Z","da0"],["2027-01-15T07:59:59.9999999Z","da1"],
+                      ["2027-01-15T08:00:02.1234567Z","da2"],["2027-01-15T08:00:02.1234567Z","da3"]],
+            "generation":7,"lease":null,
+            "position":{"from":"2027-01-15T08:00:00Z","until":null,"skip":9999}}"#;
+        let c: Cursor = serde_json::from_str(old).unwrap();
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let pairs = [
+            ("2027-01-15T07:56:00Z", "da0"),
+            ("2027-01-15T07:59:59.9999999Z", "da1"),
+            ("2027-01-15T08:00:02.1234567Z", "da2"),
+            ("2027-01-15T08:00:02.1234567Z", "da3"),
+        ];
+        assert_eq!(c.recent.len(), 4);
+        for (time, id) in pairs {
+            assert!(c.has(&(at(time), id.to_string())), "{time} {id} is still known written");
+        }
+        assert!(!c.has(&(at("2027-01-15T07:56:00Z"), "da1".into())), "a known id at another time is not");
+        assert!(!c.has(&(at("2027-01-15T07:56:00.0000001Z"), "da0".into())), "nor one tick later");
+        assert_eq!(
+            (c.generation, c.mark(), c.position.as_ref().map(|p| p.skip)),
+            (7, Some(at("2027-01-15T08:00:00Z")), Some(9999))
+        );
+        // Rewritten: base64 keys, which read back to the same cursor.
+        let doc = serde_json::to_string(&c).unwrap();
+        assert!(
+            !doc.contains("da0") && doc.contains(r#""high_water":["2027-01-15T08:00:02.123456700Z","da2"]"#),
+            "{doc}"
+        );
+        let recent = &serde_json::from_str::<serde_json::Value>(&doc).unwrap()["recent"];
+        assert!(recent.as_array().unwrap().iter().all(|k| k.as_str().is_some_and(|k| k.len() == 38)), "{recent}");
+        assert_eq!(serde_json::from_str::<Cursor>(&doc).unwrap(), c);
+        // What is not a key is refused, never read as no identities.
+        for bad in [r#"["AAAA"]"#, r#"[["2027-01-15T07:56:00Z"]]"#, r#"[["2027-01-15T07:56:00Z","a","b"]]"#, r#"[7]"#] {
+            let doc = format!(r#"{{"version":2,"high_water":null,"recent":{bad},"generation":1}}"#);
+            assert!(serde_json::from_str::<Cursor>(&doc).is_err(), "{bad}");
+        }
     }
 }

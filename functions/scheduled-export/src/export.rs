@@ -109,10 +109,10 @@
 //! [`StreamSummary::identities`]) and of the window being read (windows are sized for about
 //! 40,000).
 
-use crate::cursor::{Cursor, Lease, Position, Undo, Version};
+use crate::cursor::{Cursor, Key, Lease, Position, Undo, Version};
 pub mod hunting;
 
-use crate::sink::{ETag, Sink, SinkError};
+use crate::sink::{Document, ETag, Sink, SinkError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use defender_shared::defender::{
@@ -649,19 +649,57 @@ impl Committed<'_> {
     }
 
     /// Writes `cursor` conditionally (`None`: another run changed it), and the document's length.
-    /// The document is written into a buffer sized from the last one (megabytes with the
-    /// identities: grown by doubling, it would take a buffer up to twice its size, and a copy at
-    /// each growth).
+    /// The document goes to the sink as it is written ([`Sink::put_cursor_doc`]); a sink that
+    /// needs it whole sizes its buffer from the last one (megabytes with the identities: grown by
+    /// doubling, it would take a buffer up to twice its size, and a copy at each growth).
     async fn put(&self, cursor: &Cursor) -> Result<(Option<ETag>, usize), ExportError> {
-        let mut doc = Vec::with_capacity(self.doc_len + self.doc_len / 8 + 1024);
-        serde_json::to_writer(&mut doc, cursor)
-            .map_err(|source| ExportError::Cursor { key: self.key.clone(), source })?;
-        let len = doc.len();
-        match self.sink.put_cursor(&self.key, doc, self.etag.as_ref()).await {
+        let doc = CursorDoc { cursor, len_hint: self.doc_len + self.doc_len / 8 + 1024, len: Default::default() };
+        let put = self.sink.put_cursor_doc(&self.key, &doc, self.etag.as_ref()).await;
+        let len = doc.len.load(std::sync::atomic::Ordering::Relaxed);
+        match put {
             Ok(tag) => Ok((Some(tag), len)),
             Err(SinkError::CursorConflict { .. }) => Ok((None, len)),
             Err(source) => Err(ExportError::Sink { stream: self.job.stream.to_string(), source }),
         }
+    }
+}
+
+/// The cursor's JSON document as a [`Document`]: written by `serde_json` straight into the
+/// sink's writer; `len` is the length of the last writing.
+struct CursorDoc<'a> {
+    cursor: &'a Cursor,
+    len_hint: usize,
+    len: std::sync::atomic::AtomicUsize,
+}
+
+impl Document for CursorDoc<'_> {
+    fn write_to(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut counting = Counting { out, n: 0 };
+        serde_json::to_writer(&mut counting, self.cursor)?;
+        self.len.store(counting.n, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn len_hint(&self) -> usize {
+        self.len_hint
+    }
+}
+
+/// Counts the bytes written through it.
+struct Counting<'a> {
+    out: &'a mut dyn Write,
+    n: usize,
+}
+
+impl Write for Counting<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.n += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -768,9 +806,9 @@ fn of_ticks(n: i64) -> chrono::Duration {
 }
 
 /// The versions one pass over a window has read (up to a window's worth, about 40,000 and more
-/// when sizing overshoots), each kept as a keyed 128-bit digest of `(time, id)`: 16 bytes in place
-/// of a copy of the version. The keys are random per pass, so no id can be chosen to collide; two
-/// distinct versions collide with a probability of about `n² / 2¹²⁹` (under 10⁻²⁸ for a window of
+/// when sizing overshoots), each kept as a keyed 128-bit digest of its cursor [`Key`]: 16 bytes in
+/// place of a copy of the version. The keys are random per pass, so no key can be chosen to collide;
+/// two distinct keys collide with a probability of about `n² / 2¹²⁹` (under 10⁻²⁸ for a window of
 /// 100,000), which would at worst take one unverified page for a verified one.
 #[derive(Default)]
 struct Seen {
@@ -781,20 +819,20 @@ struct Seen {
 }
 
 impl Seen {
-    fn digest(&self, v: &Version) -> u128 {
+    fn digest(&self, k: &Key) -> u128 {
         use std::hash::BuildHasher;
-        (u128::from(self.keys.0.hash_one(v)) << 64) | u128::from(self.keys.1.hash_one(v))
+        (u128::from(self.keys.0.hash_one(k)) << 64) | u128::from(self.keys.1.hash_one(k))
     }
 
-    /// Adds `v`; `false` when it was read already.
-    fn insert(&mut self, v: &Version) -> bool {
-        self.latest = self.latest.max(Some(v.0));
-        let d = self.digest(v);
+    /// Adds the version of key `k`; `false` when it was read already.
+    fn insert(&mut self, k: &Key) -> bool {
+        self.latest = self.latest.max(Some(k.time()));
+        let d = self.digest(k);
         self.digests.insert(d)
     }
 
-    fn contains(&self, v: &Version) -> bool {
-        self.digests.contains(&self.digest(v))
+    fn contains(&self, k: &Key) -> bool {
+        self.digests.contains(&self.digest(k))
     }
 
     fn len(&self) -> usize {
@@ -1039,10 +1077,11 @@ impl Pager<'_, '_> {
                 },
             };
             let n = page.len();
-            let verified = skip == 0 || page.versions.first().is_some_and(|(v, _)| read.contains(v));
+            let verified = skip == 0 || page.versions.first().is_some_and(|(v, _)| read.contains(&Key::of(v)));
             for (v, _) in &page.versions {
-                if read.insert(v) {
-                    if self.state.cursor.has(v) {
+                let k = Key::of(v);
+                if read.insert(&k) {
+                    if self.state.cursor.recent.contains(&k) {
                         self.sum.skipped += 1;
                     }
                     latest = latest.max(Some(v.0));
@@ -1107,8 +1146,8 @@ async fn pages(
             return Ok(());
         }
         let mut read = Seen::default();
-        for v in p.state.cursor.recent.iter().filter(|v| pos.holds(v.0)) {
-            read.insert(v);
+        for k in p.state.cursor.recent.iter().filter(|k| pos.holds(k.time())) {
+            read.insert(k);
         }
         if let Read::Interrupted = p.window(pos.from, pos.until, None, Some((pos.skip, read)), true).await? {
             return Ok(());
@@ -1208,5 +1247,36 @@ mod line_tests {
         assert_eq!(first["record"], seeded);
         assert_eq!(first["record"]["title"], "a \"quoted\" \n name");
         assert_eq!(lines[1], r#"{"tenant":"t","stream":"s","record":{"id":"da2"}}"#);
+    }
+}
+
+#[cfg(test)]
+mod cursor_doc_tests {
+    use super::{CursorDoc, Document};
+    use crate::cursor::{Cursor, Position, Version, WINDOWED};
+    use crate::sink::{DirSink, Sink};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_cursor_streamed_to_the_sink_is_the_document_serde_writes_whole() {
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 123_456_700).unwrap();
+        let written: Vec<Version> =
+            (0..50_000i64).map(|i| (t0 + chrono::Duration::milliseconds(i * 10), format!("da{i:018}_1"))).collect();
+        let mut c = Cursor { version: WINDOWED, ..Cursor::default() };
+        let pos = Some(Position { from: Some(t0), until: None, skip: 9_999 });
+        let _ = c.apply(&written, Some(t0 + chrono::Duration::seconds(400)), pos, chrono::Duration::minutes(5));
+        let whole = serde_json::to_vec(&c).unwrap();
+        let dir = std::env::temp_dir().join(format!("se-cursor-doc-{}", std::process::id()));
+        let sink = DirSink::new(&dir);
+        let doc = CursorDoc { cursor: &c, len_hint: 0, len: Default::default() };
+        let tag = sink.put_cursor_doc("_state/c.json", &doc, None).await.unwrap();
+        let (read, read_tag) = sink.get_cursor("_state/c.json").await.unwrap().unwrap();
+        assert!(read == whole, "byte for byte ({} vs {} bytes)", read.len(), whole.len());
+        assert_eq!((read_tag, doc.len.load(std::sync::atomic::Ordering::Relaxed)), (tag, whole.len()));
+        assert_eq!(serde_json::from_slice::<Cursor>(&read).unwrap(), c);
+        // The default path (a sink that needs the body whole) puts the same bytes.
+        let mut buffered = Vec::new();
+        doc.write_to(&mut buffered).unwrap();
+        assert!(buffered == whole);
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
