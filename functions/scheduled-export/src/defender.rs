@@ -1,9 +1,10 @@
 //! The production [`Source`], on the shared [`TenantClient`]: the typed list pages for one tenant, asked with the
 //! documented options only (`$filter` on the time field, `$top`, `$skip`; `$expand=evidence` on MDE
 //! alerts) — no `$orderby`, which no list documents. Each record is the item as Defender returned it
-//! (the page's raw JSON for that item); the cursor's `(id, time)` come from the typed view. A page is
-//! read as it streams in ([`DefenderClient::call_items`]): each item is decoded and handed to the
-//! export on its own, so no page is held whole.
+//! (the page's raw JSON for that item); the cursor's `(id, time)` are its two members read from
+//! those bytes, nothing else of it decoded. A page is read as it streams in
+//! ([`DefenderClient::call_item_bytes`]): each item is handed to the export on its own, so no page
+//! is held whole.
 
 use crate::export::{PageQuery, Record, Records, Source, StreamKind};
 use async_trait::async_trait;
@@ -13,20 +14,14 @@ use defender_shared::{
     defender::{
         Deadline, DefenderClient, DefenderError, TenantClient,
         api::{self, ListQuery},
-        items::Items,
+        items::{ItemBytes, ItemKey, Member},
         kql::KqlQuery,
-        models::{
-            Item, Timestamp,
-            alerts::Alert,
-            graph::{GraphAlert, GraphIncident},
-            hunting::GraphHuntingRequest,
-            incidents::Incident,
-        },
+        models::{Timestamp, hunting::GraphHuntingRequest},
         odata::{Filter, fields},
     },
     ids::TenantName,
 };
-use serde_json::value::RawValue;
+use serde::de::Error as _;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -36,43 +31,69 @@ pub fn source<T: TokenSource>(client: Arc<DefenderClient<T>>, tenant: TenantName
     TenantClient::unbounded(client, tenant)
 }
 
-/// A record from one page item: the line is the item exactly as Defender sent it (its raw JSON,
-/// moved, not re-serialised); the id and time come from the typed view. An item without a typed view
-/// is still written, with its id and time read from the raw item alone (see [`fallback_key`]).
-fn record<M>(stream: StreamKind, item: Item<M>, key: Key<M>) -> Record {
-    let (raw, typed) = item.into_parts();
-    let (id, updated, undecodable) = match &typed {
-        Ok(m) => {
-            let (id, t) = key(m);
-            (id, t.map(Timestamp::at), false)
+/// A record from one page item, its bytes exactly as Defender sent them: the line is those bytes;
+/// the id and time are the two members the export reads ([`ItemKey`]), the rest of the item is only
+/// checked to be JSON. See "What the export reads of a record" in [`crate::export`].
+///
+/// # Errors
+/// The bytes are not JSON (not UTF-8, or not one JSON value): the page is not JSON.
+fn record(stream: StreamKind, bytes: &[u8]) -> Result<Record, serde_json::Error> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| serde_json::Error::custom(format!("an item is not UTF-8: {e}")))?;
+    let key = ItemKey::read(text, stream.id_field(), stream.time_field())?;
+    let mut odd: Option<&'static str> = (!key.object).then_some("the item is not a JSON object");
+    let id = match key.id {
+        Member::Text(id) => Some(id.into_owned()),
+        Member::Number(n) => Some(n),
+        Member::Absent if key.object => {
+            odd = Some("the id is missing");
+            None
         }
-        Err(e) => {
-            tracing::warn!(
-                stream = stream.as_str(),
-                id = e.id.as_deref().unwrap_or(""),
-                field = %e.field,
-                reason = %e.reason,
-                "an item our model does not read is exported as received"
-            );
-            let (id, t) = fallback_key(&raw, e.id.clone(), stream.time_field());
-            (id, t, true)
+        Member::Absent => None,
+        Member::Null | Member::Other => {
+            odd = Some("the id is not a string or a number (or given twice)");
+            None
         }
     };
-    drop(typed);
-    let line = Box::<str>::from(raw).into_boxed_bytes().into_vec();
-    Record { id, updated: updated.unwrap_or(DateTime::<Utc>::MIN_UTC), line, undecodable }
-}
-
-/// The id and time of an item without a typed view: its `id`/`incidentId` as text (or, without one,
-/// a digest of the item, so a retry names it the same), and its time field when that parses.
-fn fallback_key(raw: &RawValue, id: Option<String>, time_field: &str) -> (String, Option<DateTime<Utc>>) {
-    let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(raw.get()).unwrap_or_default();
-    let time = fields.get(time_field).and_then(|v| v.as_str()).and_then(|s| s.parse::<Timestamp>().ok());
+    let updated = match key.time {
+        Member::Text(t) => {
+            let at = Timestamp::instant(&t);
+            if at.is_none() {
+                odd = odd.or(Some("the time does not parse"));
+            }
+            at
+        }
+        Member::Absent | Member::Null => None,
+        Member::Number(_) | Member::Other => {
+            odd = odd.or(Some("the time is not a string (or given twice)"));
+            None
+        }
+    };
     let id = id.unwrap_or_else(|| {
-        let digest = Sha256::digest(raw.get().as_bytes());
+        // Without an id, a digest of the item names it, so a retry keys it the same.
+        let digest = Sha256::digest(bytes);
         format!("sha256:{}", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>())
     });
-    (id, time.map(|t| t.at()))
+    if let Some(reason) = odd {
+        tracing::warn!(
+            stream = stream.as_str(),
+            id = %loggable(&id),
+            reason,
+            "an item the export cannot key by its id and time is exported as received"
+        );
+    }
+    Ok(Record {
+        id,
+        updated: updated.unwrap_or(DateTime::<Utc>::MIN_UTC),
+        line: bytes.to_vec(),
+        undecodable: odd.is_some(),
+    })
+}
+
+/// An id as a log field: at most 128 characters, control characters as `?` (an id is the
+/// service's text, not ours).
+fn loggable(id: &str) -> String {
+    id.chars().take(128).map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
 fn window<R>(
@@ -94,19 +115,16 @@ fn query<R>(field: defender_shared::defender::odata::Field<R>, q: &PageQuery, ba
     lq
 }
 
-/// The id and time of a typed item.
-type Key<M> = fn(&M) -> (String, Option<&Timestamp>);
-
-/// The client's items of one page handed on as records, one at a time.
-struct ToRecords<'a, M> {
+/// The items of one page handed on as records, one at a time.
+struct ToRecords<'a> {
     stream: StreamKind,
-    key: Key<M>,
     out: &'a mut dyn Records,
 }
 
-impl<M> Items<M> for ToRecords<'_, M> {
-    fn item(&mut self, item: Item<M>) {
-        self.out.record(record(self.stream, item, self.key));
+impl ItemBytes for ToRecords<'_> {
+    fn item(&mut self, bytes: &[u8]) -> Result<(), serde_json::Error> {
+        self.out.record(record(self.stream, bytes)?);
+        Ok(())
     }
     fn restart(&mut self) {
         self.out.restart();
@@ -124,35 +142,27 @@ impl<T: TokenSource> Source for TenantClient<T> {
     ) -> Result<(), DefenderError> {
         // `@odata.nextLink` is not relied on: the pager ends a window at a short page.
         let deadline = self.within(deadline);
-        let tenant = &self.tenant;
-        match stream {
+        let call = match stream {
             StreamKind::XdrIncidents => {
-                let lq = query(fields::incidents::LAST_UPDATE_TIME, q, ListQuery::new());
-                let key: Key<Incident> = |i| (i.incident_id.to_string(), i.last_update_time.as_ref());
-                let mut items = ToRecords { stream, key, out };
-                self.client.call_items(tenant, api::incidents::list_page_call(&lq), deadline, &mut items).await?;
+                api::incidents::list_page_call(&query(fields::incidents::LAST_UPDATE_TIME, q, ListQuery::new()))
             }
             StreamKind::MdeAlerts => {
                 let base = ListQuery::new().expand(fields::alerts::EXPAND_EVIDENCE);
-                let lq = query(fields::alerts::LAST_UPDATE_TIME, q, base);
-                let key: Key<Alert> = |a| (a.id.as_str().to_string(), a.last_update_time.as_ref());
-                let mut items = ToRecords { stream, key, out };
-                self.client.call_items(tenant, api::alerts::list_page_call(&lq), deadline, &mut items).await?;
+                api::alerts::list_page_call(&query(fields::alerts::LAST_UPDATE_TIME, q, base))
             }
-            StreamKind::GraphAlerts => {
-                let lq = query(fields::graph_alerts::LAST_UPDATE_DATE_TIME, q, ListQuery::new());
-                let key: Key<GraphAlert> = |a| (a.id.as_str().to_string(), a.last_update_date_time.as_ref());
-                let mut items = ToRecords { stream, key, out };
-                self.client.call_items(tenant, api::graph::alerts_list_page_call(&lq), deadline, &mut items).await?;
-            }
-            StreamKind::GraphIncidents => {
-                let lq = query(fields::graph_incidents::LAST_UPDATE_DATE_TIME, q, ListQuery::new());
-                let key: Key<GraphIncident> = |i| (i.id.as_str().to_string(), i.last_update_date_time.as_ref());
-                let mut items = ToRecords { stream, key, out };
-                let call = api::graph::incidents_list_page_call(&lq);
-                self.client.call_items(tenant, call, deadline, &mut items).await?;
-            }
-        }
+            StreamKind::GraphAlerts => api::graph::alerts_list_page_call(&query(
+                fields::graph_alerts::LAST_UPDATE_DATE_TIME,
+                q,
+                ListQuery::new(),
+            )),
+            StreamKind::GraphIncidents => api::graph::incidents_list_page_call(&query(
+                fields::graph_incidents::LAST_UPDATE_DATE_TIME,
+                q,
+                ListQuery::new(),
+            )),
+        };
+        let mut items = ToRecords { stream, out };
+        self.client.call_item_bytes(&self.tenant, call, deadline, &mut items).await?;
         Ok(())
     }
 
@@ -174,5 +184,93 @@ impl<T: TokenSource> Source for TenantClient<T> {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::{StreamKind, record};
+    use chrono::{DateTime, Utc};
+
+    fn key(stream: StreamKind, item: &str) -> (String, DateTime<Utc>, bool) {
+        let r = record(stream, item.as_bytes()).unwrap();
+        assert_eq!(r.line, item.as_bytes(), "the line is the item's bytes");
+        (r.id, r.updated, r.undecodable)
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_record_is_keyed_by_its_id_and_time_whatever_else_it_holds() {
+        let mde = StreamKind::MdeAlerts;
+        // Members our model would refuse (a severity as a number, evidence of another shape, a
+        // member it does not know) are not read: the record is keyed and placed like any other.
+        let odd = r#"{"id":"da1","severity":3,"evidence":"none","new":{"x":[1]},"lastUpdateTime":"2026-01-02T03:04:05.1234567Z"}"#;
+        assert_eq!(key(mde, odd), ("da1".into(), at("2026-01-02T03:04:05.1234567Z"), false));
+        // The time's other spellings real data has: 0 to 7 fractional digits, no offset.
+        assert_eq!(key(mde, r#"{"lastUpdateTime":"2026-01-02T03:04:05","id":"da2"}"#).1, at("2026-01-02T03:04:05Z"));
+        // The id as sent: escapes resolved, spaces kept, no length limit, no character set.
+        let long = format!("{}.x", "a".repeat(200));
+        assert_eq!(key(mde, &format!(r#"{{"id":"{long}"}}"#)).0, long);
+        assert_eq!(key(mde, r#"{"id":" da\u00331 "}"#).0, " da31 ");
+        // XDR: `incidentId`, a number or (as some real answers send ids) a string.
+        let xdr = StreamKind::XdrIncidents;
+        assert_eq!(
+            key(xdr, r#"{"incidentId":7587,"lastUpdateTime":null}"#),
+            ("7587".into(), DateTime::<Utc>::MIN_UTC, false)
+        );
+        assert_eq!(key(xdr, r#"{"incidentId":"7587","id":"other"}"#).0, "7587");
+        let graph = StreamKind::GraphAlerts;
+        assert_eq!(
+            key(graph, r#"{"id":"g1","lastUpdateDateTime":"2026-01-02T03:04:05Z"}"#).1,
+            at("2026-01-02T03:04:05Z")
+        );
+    }
+
+    #[test]
+    fn a_record_without_a_readable_key_is_written_all_the_same_and_counted() {
+        let mde = StreamKind::MdeAlerts;
+        let min = DateTime::<Utc>::MIN_UTC;
+        // Without a time (absent or null): untimed, not undecodable (the model allows both).
+        assert_eq!(key(mde, r#"{"id":"da1"}"#), ("da1".into(), min, false));
+        // A time that is not one: untimed and undecodable.
+        for t in [r#""yesterday""#, "5", r#"{"at":"2026-01-01T00:00:00Z"}"#] {
+            let (id, updated, undecodable) = key(mde, &format!(r#"{{"id":"da1","lastUpdateTime":{t}}}"#));
+            assert_eq!((id.as_str(), updated, undecodable), ("da1", min, true), "{t}");
+        }
+        // A member given twice: which one the service meant is unknown.
+        let twice = r#"{"id":"da1","lastUpdateTime":"2026-01-01T00:00:00Z","lastUpdateTime":"2026-01-02T00:00:00Z"}"#;
+        assert_eq!(key(mde, twice), ("da1".into(), min, true));
+        // No id (missing, null, of another type, given twice, not an object): a digest of the item
+        // names it, the same on every read of the same bytes, and different items apart.
+        let items = [
+            r#"{"lastUpdateTime":"2026-01-01T00:00:00Z"}"#,
+            r#"{"id":null}"#,
+            r#"{"id":["da1"]}"#,
+            r#"{"id":"a","id":"b"}"#,
+            "7",
+            r#""da1""#,
+            "null",
+        ];
+        let mut ids = std::collections::HashSet::new();
+        for item in items {
+            let (id, _, undecodable) = key(mde, item);
+            assert!(undecodable, "{item}");
+            assert!(id.starts_with("sha256:") && id.len() == 39, "{item}: {id}");
+            assert_eq!(key(mde, item).0, id, "{item}: the same bytes, the same id");
+            assert!(ids.insert(id), "{item}");
+        }
+        // A digest keeps the time when there is one.
+        assert_eq!(key(mde, items[0]).1, at("2026-01-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn bytes_that_are_not_json_fail_the_page() {
+        for bad in [&b"{\"id\":\"a\""[..], b"{\"id\":\"a\",}", b"{\"id\":\"\xff\"}", b"{\"id\":\"a\"} 1"] {
+            assert!(record(StreamKind::MdeAlerts, bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
     }
 }

@@ -40,7 +40,7 @@ pub struct ExportRunSummary {
     pub api_calls: u64,
     /// Throttles that ended the stream.
     pub throttles: u64,
-    /// Records written that the model could not read (written as received).
+    /// Records written whose id or time the export could not read (written as received).
     pub undecodable: u64,
     /// Records written without a usable time.
     pub untimed: u64,

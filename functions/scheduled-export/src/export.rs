@@ -14,8 +14,10 @@
 //!   records complete the range in one call.
 //! - Otherwise that page is a sample: the range is cut into **closed windows** `[a, b)`, in ascending
 //!   time, each read completely before the next. Windows are sized from the sample and then from the
-//!   previous window's count (about [`WINDOW_PAGES`] pages); on the first run a lower bound is found
-//!   below the sample, four times further each try, until what lies below it fits in one page.
+//!   previous window's count, toward a whole number of pages' worth of new records (see
+//!   [`window_target`]: for MDE's 10,000, 4 pages); on the first run a lower bound is found
+//!   below the sample, four times further each try, until what lies below it fits in one page, and
+//!   a window starting below the sample's least time ends at most the first width above it.
 //!   Windows end at the latest time seen; the last one is open (or ends at the backfill's `to`).
 //! - A window is read with `$skip` pages that **overlap by one** (`$skip` advances by `$top − 1`).
 //!   Every page after the first must begin with a version this pass has read; if it does not, a
@@ -37,13 +39,14 @@
 //!   already wrote (the cursor keeps a window's identities until it completes) — a step back if
 //!   records left meanwhile. So a window holding more than one run can read completes over several
 //!   runs instead of starting over each time.
-//! - Calls: a window of `n` records costs `⌊(n − 1)/($top − 1)⌋ + 1` pages (one more when
-//!   `n − 1` is a multiple of `$top − 1`), plus one page back per shift detected (a resumed window:
-//!   plus the overlap below it read again). A run over `N`
+//! - Calls: a window of `n` records costs `⌊(n − 1)/($top − 1)⌋ + 1` pages, plus one page back per
+//!   shift detected (a resumed window: plus the overlap below it read again). A run over `N`
 //!   records makes at most `ceil(N / ($top − 1)) + W + 1` calls without changes under way, with `W`
-//!   the number of windows (about `N / (8·$top)` plus the few of a first sizing) and, on a first
-//!   run, the lower-bound probes (`log4` of how far below the sample the data starts). The tests
-//!   assert `calls ≤ ceil(N / $top) · 5/4 + 8`; docs/export.md gives the measured figures.
+//!   the number of windows (about `N / (k·($top − 1))` for windows of `k` pages, plus the few of a
+//!   first sizing) and, on a first run, the lower-bound probes (`log4` of how far below the sample
+//!   the data starts). Windows sized just under `k·($top − 1)` records cost `k` pages each, so
+//!   `W` mostly pays for itself. The tests assert `calls ≤ ceil(N / $top) · 5/4 + 8`;
+//!   docs/export.md gives the measured figures.
 //!
 //! # Delivery guarantee
 //! A record version is the pair `(id, lastUpdateTime)`; an update is a new version, exported again.
@@ -87,10 +90,32 @@
 //! spellings, never our model re-serialised (a hunting row: the row as the service's JSON answer
 //! held it). The envelope only adds bytes before and after the item's; a line break inside an item
 //! (an answer sent pretty-printed: JSON allows CR/LF only between tokens) becomes a space, so a
-//! record is always one line and its value unchanged. The
-//! typed view is used only for the cursor (`id`, time); an item our model cannot read is written all
-//! the same, logged (id, member, kind of failure; never a value) and counted in
-//! [`StreamSummary::undecodable`].
+//! record is always one line and its value unchanged.
+//!
+//! # What the export reads of a record
+//! Two members, and nothing else is decoded: the id (`id`; XDR incidents `incidentId`) and the
+//! time ([`StreamKind::time_field`]), read from the item's bytes ([`ItemKey`]); the rest of the
+//! item is only checked to be JSON (an item that is not — not UTF-8, not one value — fails its page,
+//! as a body that is not JSON does). The record's version is then:
+//! - id: a string, exactly as sent (escapes resolved; no trimming, no length limit, no character
+//!   set: two ids that differ anywhere are two records); a number, as its JSON text (`7587`).
+//!   Missing, `null`, of another type, given twice, or an item that is not an object: a digest of
+//!   the item's bytes (`sha256:` and 32 hex digits), so a retry names it the same and two different
+//!   items apart;
+//! - time: a string in any of the forms [`Timestamp`](defender_shared::defender::models::Timestamp)
+//!   reads (RFC 3339 with 0–7 fractional digits, a date-time without offset, a date); missing or
+//!   `null`: none (an untimed record, below); a string that does not parse, another type, or given
+//!   twice: none as well.
+//!
+//! A record whose id or time falls back for any reason but "no time" is **undecodable**: written
+//! all the same, logged (the id, at most 128 characters, and the reason; never a value) and counted
+//! in [`StreamSummary::undecodable`]. It is never dropped, and never merged with another: the
+//! fallback id is the item's own digest. Members we do not read are not judged: an alert with a
+//! severity as a number or an unknown evidence shape (which the full `Alert` model refuses) is
+//! keyed and counted like any other. (Until this was changed, each item was decoded into the full
+//! model and `undecodable` counted what the model refused, and the id came from the model: an alert
+//! id over 128 characters, which the model refuses, was then keyed by its first 128 characters, so
+//! two such alerts at one time were one version and the second was not written.)
 //!
 //! # Records without a usable time
 //! An item with no time field, or one that does not parse, has the version `(MIN, id)`: it is
@@ -111,6 +136,9 @@
 
 use crate::cursor::{Cursor, Key, Lease, Position, Undo, Version};
 pub mod hunting;
+
+#[cfg(doc)]
+use defender_shared::defender::items::ItemKey;
 
 use crate::sink::{Document, ETag, Sink, SinkError};
 use async_trait::async_trait;
@@ -166,6 +194,14 @@ impl StreamKind {
             Self::XdrIncidents => XDR_INCIDENTS_MAX_PAGE,
             Self::MdeAlerts => MDE_MAX_PAGE,
             Self::GraphAlerts | Self::GraphIncidents => GRAPH_PAGE,
+        }
+    }
+
+    /// The record's id member in the service's documents.
+    pub fn id_field(self) -> &'static str {
+        match self {
+            Self::XdrIncidents => "incidentId",
+            Self::MdeAlerts | Self::GraphAlerts | Self::GraphIncidents => "id",
         }
     }
 
@@ -230,7 +266,8 @@ pub struct Record {
     pub updated: DateTime<Utc>,
     /// The JSON document as received, without the newline.
     pub line: Vec<u8>,
-    /// Our model could not read the item (it is exported as received all the same).
+    /// The export could not read the item's id or its time (see "What the export reads of a
+    /// record" in the module docs); it is exported as received all the same.
     pub undecodable: bool,
 }
 
@@ -431,7 +468,8 @@ pub struct StreamSummary {
     /// Lists: pages read again because records earlier in the service's order left a window while
     /// it was read (the next page did not begin with a record already read).
     pub steps_back: u64,
-    /// Records written that our model could not read (written as received all the same).
+    /// Records written whose id or time the export could not read (an id from the item's digest, no
+    /// time; written as received all the same). See "What the export reads of a record".
     pub undecodable: u64,
     /// Records written without a usable time (they do not move the cursor).
     pub untimed: u64,
@@ -786,11 +824,25 @@ pub(crate) fn source_error(job: &Job, e: DefenderError, sum: &mut StreamSummary)
 /// so a bound means the same instant however the service rounds a literal.
 const TICK_NS: i64 = 100;
 
-/// A window is sized for about this many pages (at most [`WINDOW_MAX_RECORDS`] records): the
+/// A window is sized for at most this many pages (at most [`WINDOW_MAX_RECORDS`] records): the
 /// versions of the window being read are kept in the cursor until it completes.
 const WINDOW_PAGES: usize = 8;
 /// See [`WINDOW_PAGES`].
 const WINDOW_MAX_RECORDS: usize = 40_000;
+
+/// The count a window is sized for, with pages of `top`: a whole number `k` of pages' worth of new
+/// records, `k · ($top − 1)` (as many of [`WINDOW_PAGES`] as [`WINDOW_MAX_RECORDS`] allows, at least
+/// 2), less a 64th so that a window a little denser than the last still fits.
+///
+/// Pages overlap by one, so a window of `n` records takes `⌊(n − 1)/($top − 1)⌋ + 1` pages: up to
+/// `k · ($top − 1)` records, `k` pages, each but the last carrying `$top − 1` new records. One
+/// record more costs a whole page (for `$top` = 10,000: 40,000 records take 5 pages, 39,996 take 4).
+fn window_target(top: usize) -> usize {
+    let step = top.saturating_sub(1).max(1);
+    let pages = (WINDOW_MAX_RECORDS / step).clamp(2, WINDOW_PAGES);
+    let most = pages * step;
+    most - (most / 64).max(2).min(most / 2)
+}
 
 fn align_down(t: DateTime<Utc>) -> DateTime<Utc> {
     let ns = t.timestamp_subsec_nanos() as i64;
@@ -856,10 +908,10 @@ struct Fetched {
     versions: Vec<(Version, bool)>,
     /// The object: the envelope lines of the records this page writes, gzip.
     body: Vec<u8>,
-    /// Records written that our model could not read.
+    /// Records written whose id or time the export could not read.
     undecodable: u64,
-    /// The records written without a usable time, with their lines and whether our model could
-    /// not read them (a page that is only a sample writes them apart: no time-filtered window can
+    /// The records written without a usable time, with their lines and whether they are
+    /// undecodable (a page that is only a sample writes them apart: no time-filtered window can
     /// return them).
     untimed: Vec<(Version, Vec<u8>, bool)>,
     /// The cursor generation "written already" was decided against.
@@ -1174,7 +1226,8 @@ async fn pages(
     }
     // The first width: a sixteenth of what the sample spans (and of the range from `start`).
     let spanned = ticks(hi - lo).max(start.map_or(0, |a| ticks(hi - a)));
-    let mut width = (spanned / 16).max(1);
+    let first_width = (spanned / 16).max(1);
+    let mut width = first_width;
     let mut latest_seen = hi;
     // A lower bound: below the sample, four times further each try, until what lies below it fits in
     // one page (that page completes the window `(−∞, a)`).
@@ -1204,9 +1257,16 @@ async fn pages(
     };
     // 3. Windows upward, each sized from the last one's count; past the latest time seen, the final
     //    window.
-    let target = (top * WINDOW_PAGES).min(WINDOW_MAX_RECORDS.max(top * 2));
+    let target = window_target(top);
     loop {
-        let b = align_down(a + of_ticks(width));
+        let mut b = align_down(a + of_ticks(width));
+        if a < lo {
+            // Below the sample's least time nothing says how dense the data is, and empty windows
+            // grow the width fourfold each: the window that reaches the sample ends at most the
+            // first width above its least time (it would otherwise hold what the grown width
+            // spans, on the bench a third of the range in one window).
+            b = b.min(align_down(lo + of_ticks(first_width))).max(align_down(a + of_ticks(1)));
+        }
         if b > latest_seen || end.is_some_and(|e| b >= e) {
             p.window(Some(a), end, None, None, true).await?;
             return Ok(());
@@ -1278,5 +1338,42 @@ mod cursor_doc_tests {
         doc.write_to(&mut buffered).unwrap();
         assert!(buffered == whole);
         std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::{WINDOW_MAX_RECORDS, window_target};
+
+    /// The pages a window of `n` records takes when pages of `top` overlap by one, read as the
+    /// pager reads them: the next `$skip` is `$top − 1` further, until a page is short.
+    fn pages(n: usize, top: usize) -> usize {
+        let (mut skip, mut calls) = (0, 0);
+        loop {
+            calls += 1;
+            let got = n.saturating_sub(skip).min(top);
+            if got < top {
+                return calls;
+            }
+            skip += top - 1;
+        }
+    }
+
+    #[test]
+    fn a_window_is_sized_for_whole_pages_of_new_records() {
+        for top in [10_000, 100, 50, 10] {
+            let target = window_target(top);
+            let k = pages(target, top);
+            // `k` pages carry up to `k · ($top − 1)` records; the target leaves room below that.
+            assert_eq!(pages(k * (top - 1), top), k, "top {top}");
+            assert_eq!(pages(k * (top - 1) + 1, top), k + 1, "top {top}");
+            assert!(target < k * (top - 1) && target <= WINDOW_MAX_RECORDS, "top {top}: {target}");
+            assert!(target > (k - 1) * (top - 1), "top {top}: {target} needs {k} pages");
+            assert!(target as f64 >= 0.9 * (k * (top - 1)) as f64, "top {top}: {target}");
+        }
+        // MDE's 10,000: four pages (40,000 records, as windows were sized before, took five).
+        assert_eq!(pages(window_target(10_000), 10_000), 4);
+        assert_eq!(pages(40_000, 10_000), 5);
+        assert_eq!(pages(window_target(100), 100), 8);
     }
 }

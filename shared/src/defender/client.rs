@@ -18,7 +18,7 @@ use super::{
     endpoint::Endpoint,
     error::{DefenderError, Envelope, is_retryable_status},
     governor::{Governor, QuotaKey},
-    items::{Items, PageScanner, decode_item},
+    items::{Decoded, ItemBytes, Items, PageScanner},
     models::Item,
     retry::{RetryPolicy, parse_retry_after, wait_from_message},
 };
@@ -266,14 +266,14 @@ impl OkBody for Vec<u8> {
     }
 }
 
-/// A list page's body read item by item into an [`Items`].
-struct ItemReader<'a, R> {
+/// A list page's body read item by item into an [`ItemBytes`].
+struct ItemReader<'a> {
     scanner: PageScanner,
-    out: &'a mut dyn Items<R>,
+    out: &'a mut dyn ItemBytes,
     endpoint: &'static str,
 }
 
-impl<R: DeserializeOwned> OkBody for ItemReader<'_, R> {
+impl OkBody for ItemReader<'_> {
     fn restart(&mut self) {
         self.scanner = PageScanner::new();
         self.out.restart();
@@ -281,10 +281,7 @@ impl<R: DeserializeOwned> OkBody for ItemReader<'_, R> {
     fn chunk(&mut self, bytes: &[u8]) -> Result<(), DefenderError> {
         let out = &mut *self.out;
         self.scanner
-            .feed(bytes, &mut |item| {
-                out.item(decode_item::<R>(item)?);
-                Ok(())
-            })
+            .feed(bytes, &mut |item| out.item(item))
             .map_err(|source| DefenderError::Decode { endpoint: self.endpoint, source })
     }
     fn end(&mut self) -> Result<(), DefenderError> {
@@ -548,6 +545,21 @@ impl<T: TokenSource> DefenderClient<T> {
         call: Call,
         deadline: Deadline,
         out: &mut dyn Items<R>,
+    ) -> Result<usize, DefenderError> {
+        self.call_item_bytes(tenant, call, deadline, &mut Decoded(out)).await
+    }
+
+    /// [`DefenderClient::call_items`] with each item handed on as the exact bytes the service sent,
+    /// for a caller that reads only part of an item (the export: its id and time).
+    ///
+    /// # Errors
+    /// As [`DefenderClient::call_items`], and what `out` returns for an item.
+    pub async fn call_item_bytes(
+        &self,
+        tenant: &TenantName,
+        call: Call,
+        deadline: Deadline,
+        out: &mut dyn ItemBytes,
     ) -> Result<usize, DefenderError> {
         let target = self.target(tenant, call.api())?;
         let url = target.url_for(call.endpoint.name(), &call.path, &call.query)?;

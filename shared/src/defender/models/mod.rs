@@ -348,10 +348,10 @@ impl Timestamp {
     }
 }
 
-impl FromStr for Timestamp {
-    type Err = InvalidTimestamp;
-    fn from_str(s: &str) -> Result<Self, InvalidTimestamp> {
-        let at = DateTime::parse_from_rfc3339(s)
+impl Timestamp {
+    /// The instant `s` names, by the rules of [`Timestamp`]'s parsing, without keeping the text.
+    pub fn instant(s: &str) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(s)
             .map(|d| d.with_timezone(&Utc))
             .ok()
             .or_else(|| {
@@ -366,7 +366,13 @@ impl FromStr for Timestamp {
                     .and_then(|d| d.and_hms_opt(0, 0, 0))
                     .map(|n| n.and_utc())
             })
-            .ok_or_else(|| InvalidTimestamp(s.to_string()))?;
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = InvalidTimestamp;
+    fn from_str(s: &str) -> Result<Self, InvalidTimestamp> {
+        let at = Self::instant(s).ok_or_else(|| InvalidTimestamp(s.to_string()))?;
         Ok(Self { at, raw: s.to_string() })
     }
 }
