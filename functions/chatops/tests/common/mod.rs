@@ -127,6 +127,117 @@ fn web_api(v: Value) -> axum::response::Response {
     Json(v).into_response()
 }
 
+/// A Slack Web API method on the stand-in: the bot token is checked first (`not_authed` without
+/// one, `invalid_auth` for another), then `method` answers; an error either returns is answered
+/// HTTP 200 `{"ok":false,"error":…}` and noted in the list `log` picks.
+fn web_api_method(
+    slack: &Slack,
+    log: fn(&mut SlackState) -> &mut Vec<String>,
+    method: fn(&mut SlackState, &axum::http::HeaderMap, &[u8]) -> Result<axum::response::Response, &'static str>,
+) -> axum::routing::MethodRouter {
+    let st = slack.clone();
+    post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+        let st = st.clone();
+        async move {
+            let mut st = st.lock().unwrap();
+            let answer = match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+                None => Err("not_authed"),
+                Some(a) if a != format!("Bearer {BOT_TOKEN}") => Err("invalid_auth"),
+                Some(_) => method(&mut st, &headers, &body),
+            };
+            answer.unwrap_or_else(|e| {
+                log(&mut st).push(e.to_string());
+                web_api(json!({"ok": false, "error": e}))
+            })
+        }
+    })
+}
+
+/// Whether the request's `Content-Type` is `kind`.
+fn content_type_is(headers: &axum::http::HeaderMap, kind: &str) -> bool {
+    headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with(kind))
+}
+
+/// `chat.postMessage` (after the token check).
+fn post_message(
+    st: &mut SlackState,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<axum::response::Response, &'static str> {
+    if st.ratelimit_next > 0 {
+        st.ratelimit_next -= 1;
+        st.api_errors.push("ratelimited".into());
+        use axum::response::IntoResponse;
+        return Ok((
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            Json(json!({"ok": false, "error": "ratelimited"})),
+        )
+            .into_response());
+    }
+    let json_body = content_type_is(headers, "application/json");
+    let Some(v) = json_body.then(|| serde_json::from_slice::<Value>(body).ok()).flatten() else {
+        return Err("invalid_arguments");
+    };
+    let Some(channel) = v["channel"].as_str() else { return Err("channel_not_found") };
+    match st.channels.get(channel) {
+        None => return Err("channel_not_found"),
+        Some(false) => return Err("not_in_channel"),
+        Some(true) => {}
+    }
+    let text = v["text"].as_str().unwrap_or_default();
+    if text.is_empty() && v.get("blocks").is_none() {
+        return Err("no_text");
+    }
+    if text.chars().count() > 40_000 {
+        return Err("msg_too_long");
+    }
+    if let Some(ts) = v.get("thread_ts") {
+        let ok = ts.as_str().is_some_and(|t| {
+            t.split_once('.').is_some_and(|(a, b)| {
+                !a.is_empty() && !b.is_empty() && a.chars().chain(b.chars()).all(|c| c.is_ascii_digit())
+            })
+        });
+        if !ok {
+            return Err("invalid_thread_ts");
+        }
+    }
+    let ts = format!("{}.{:06}", now(), st.messages.len());
+    let mut kept = v.clone();
+    kept["ts"] = json!(ts);
+    st.messages.push(kept);
+    Ok(web_api(json!({"ok": true, "channel": channel, "ts": ts, "message": {"text": text}})))
+}
+
+/// `users.info` (after the token check).
+fn users_info(
+    st: &mut SlackState,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<axum::response::Response, &'static str> {
+    if !st.scopes.iter().any(|s| s == "users:read") {
+        st.users_info.push("missing_scope".into());
+        let provided = st.scopes.join(",");
+        return Ok(web_api(
+            json!({"ok": false, "error": "missing_scope", "needed": "users:read", "provided": provided}),
+        ));
+    }
+    // users.info takes application/x-www-form-urlencoded arguments (not JSON).
+    let form = content_type_is(headers, "application/x-www-form-urlencoded");
+    let user = form
+        .then(|| url::form_urlencoded::parse(body).find(|(k, _)| k == "user").map(|(_, v)| v.into_owned()))
+        .flatten();
+    let Some(user) = user else { return Err("invalid_arguments") };
+    let Some(mut m) = st.members.get(&user).cloned() else { return Err("user_not_found") };
+    if !st.scopes.iter().any(|s| s == "users:read.email")
+        && let Some(p) = m["profile"].as_object_mut()
+    {
+        p.remove("email");
+    }
+    st.users_info.push(user);
+    Ok(web_api(json!({"ok": true, "user": m})))
+}
+
 /// A strict Slack stand-in on a loopback port:
 /// - `POST /hook/{id}` is a `response_url`: unknown ids answer 404 `invalid_url` (Slack only issues
 ///   them with an interaction: the rig registers each one it sends), the sixth post 404 `used_url`,
@@ -178,108 +289,8 @@ pub async fn receiver() -> (String, Posts, Slack) {
             plain(StatusCode::OK, "ok")
         }
     });
-    let st = slack.clone();
-    let api = post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-        let st = st.clone();
-        async move {
-            let mut st = st.lock().unwrap();
-            let fail = |st: &mut SlackState, e: &str| {
-                st.api_errors.push(e.to_string());
-                web_api(json!({"ok": false, "error": e}))
-            };
-            match headers.get("authorization").and_then(|v| v.to_str().ok()) {
-                None => return fail(&mut st, "not_authed"),
-                Some(a) if a != format!("Bearer {BOT_TOKEN}") => return fail(&mut st, "invalid_auth"),
-                Some(_) => {}
-            }
-            if st.ratelimit_next > 0 {
-                st.ratelimit_next -= 1;
-                st.api_errors.push("ratelimited".into());
-                use axum::response::IntoResponse;
-                return (
-                    axum::http::StatusCode::TOO_MANY_REQUESTS,
-                    [("retry-after", "1")],
-                    Json(json!({"ok": false, "error": "ratelimited"})),
-                )
-                    .into_response();
-            }
-            let json_body = headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|c| c.starts_with("application/json"));
-            let Some(v) = json_body.then(|| serde_json::from_slice::<Value>(&body).ok()).flatten() else {
-                return fail(&mut st, "invalid_arguments");
-            };
-            let Some(channel) = v["channel"].as_str() else { return fail(&mut st, "channel_not_found") };
-            match st.channels.get(channel) {
-                None => return fail(&mut st, "channel_not_found"),
-                Some(false) => return fail(&mut st, "not_in_channel"),
-                Some(true) => {}
-            }
-            let text = v["text"].as_str().unwrap_or_default();
-            if text.is_empty() && v.get("blocks").is_none() {
-                return fail(&mut st, "no_text");
-            }
-            if text.chars().count() > 40_000 {
-                return fail(&mut st, "msg_too_long");
-            }
-            if let Some(ts) = v.get("thread_ts") {
-                let ok = ts.as_str().is_some_and(|t| {
-                    t.split_once('.').is_some_and(|(a, b)| {
-                        !a.is_empty() && !b.is_empty() && a.chars().chain(b.chars()).all(|c| c.is_ascii_digit())
-                    })
-                });
-                if !ok {
-                    return fail(&mut st, "invalid_thread_ts");
-                }
-            }
-            let ts = format!("{}.{:06}", now(), st.messages.len());
-            let mut kept = v.clone();
-            kept["ts"] = json!(ts);
-            st.messages.push(kept);
-            web_api(json!({"ok": true, "channel": channel, "ts": ts, "message": {"text": text}}))
-        }
-    });
-    let st = slack.clone();
-    let users_info = post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-        let st = st.clone();
-        async move {
-            let mut st = st.lock().unwrap();
-            let fail = |st: &mut SlackState, e: &str| {
-                st.users_info.push(e.to_string());
-                web_api(json!({"ok": false, "error": e}))
-            };
-            match headers.get("authorization").and_then(|v| v.to_str().ok()) {
-                None => return fail(&mut st, "not_authed"),
-                Some(a) if a != format!("Bearer {BOT_TOKEN}") => return fail(&mut st, "invalid_auth"),
-                Some(_) => {}
-            }
-            if !st.scopes.iter().any(|s| s == "users:read") {
-                st.users_info.push("missing_scope".into());
-                let provided = st.scopes.join(",");
-                return web_api(
-                    json!({"ok": false, "error": "missing_scope", "needed": "users:read", "provided": provided}),
-                );
-            }
-            // users.info takes application/x-www-form-urlencoded arguments (not JSON).
-            let form = headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-            let user = form
-                .then(|| url::form_urlencoded::parse(&body).find(|(k, _)| k == "user").map(|(_, v)| v.into_owned()))
-                .flatten();
-            let Some(user) = user else { return fail(&mut st, "invalid_arguments") };
-            let Some(mut m) = st.members.get(&user).cloned() else { return fail(&mut st, "user_not_found") };
-            if !st.scopes.iter().any(|s| s == "users:read.email")
-                && let Some(p) = m["profile"].as_object_mut()
-            {
-                p.remove("email");
-            }
-            st.users_info.push(user);
-            web_api(json!({"ok": true, "user": m}))
-        }
-    });
+    let api = web_api_method(&slack, |st| &mut st.api_errors, post_message);
+    let users_info = web_api_method(&slack, |st| &mut st.users_info, users_info);
     let app = Router::new()
         .route("/hook/{id}", hook)
         .route("/api/chat.postMessage", api)
