@@ -23,30 +23,12 @@ use std::{
 pub const M1: &str = "abcdef0123456789abcdef0123456789abcdef01";
 pub const SHA1: &str = "87662bc3d60e4200ceaf7aae249d1c343f4b83c9";
 
-fn machine(id: &str, name: &str) -> MachineFacts {
-    MachineFacts {
-        id: id.into(),
-        computer_dns_name: Some(name.into()),
-        os_platform: Some("Windows11".into()),
-        health_status: Some("Active".into()),
-        risk_score: Some("High".into()),
-        exposure_level: Some("Medium".into()),
-        last_seen: None,
-        last_ip_address: Some("10.1.2.3".into()),
-        logged_on_users: Vec::new(),
-    }
-}
+#[path = "../tests/common/facts.rs"]
+mod facts;
+use facts::machine;
 
-fn alert(id: &str, sev: &str) -> AlertFacts {
-    AlertFacts {
-        id: id.into(),
-        title: Some("t".into()),
-        severity: Some(sev.into()),
-        status: Some("New".into()),
-        machine_id: Some(M1.into()),
-        incident_id: Some(7),
-        created: None,
-    }
+fn alert(id: &str, severity: &str) -> AlertFacts {
+    facts::alert(id, severity, M1)
 }
 
 /// A fake tenant: one machine, one file, one bad IP; counts calls; can throttle or hang one lookup.

@@ -97,29 +97,23 @@ fn assert_invalid(v: &jsonschema::Validator, instance: &Value, why: &str) {
 // ---------------------------------------------------------------------------------------------
 // A compact Defender fake
 
+#[path = "common/facts.rs"]
+mod facts;
+
 fn machine() -> MachineFacts {
     MachineFacts {
-        id: M1.into(),
-        computer_dns_name: Some("ws-fin-014.contoso.com".into()),
-        os_platform: Some("Windows11".into()),
-        health_status: Some("Active".into()),
-        risk_score: Some("High".into()),
         exposure_level: None,
         last_seen: Some("2026-11-28T05:21:09Z".into()),
         last_ip_address: Some("10.1.4.22".into()),
-        logged_on_users: Vec::new(),
+        ..facts::machine(M1, "ws-fin-014.contoso.com")
     }
 }
 
 fn alert(id: &str, severity: &str) -> AlertFacts {
     AlertFacts {
-        id: id.into(),
         title: Some("Suspicious PowerShell command line".into()),
-        severity: Some(severity.into()),
-        status: Some("New".into()),
-        machine_id: Some(M1.into()),
         incident_id: Some(48244),
-        created: None,
+        ..facts::alert(id, severity, M1)
     }
 }
 
