@@ -17,7 +17,8 @@
 //!   previous window's count, toward a whole number of pages' worth of new records (see
 //!   [`window_target`]: for MDE's 10,000, 4 pages); on the first run a lower bound is found
 //!   below the sample, four times further each try, until what lies below it fits in one page, and
-//!   a window starting below the sample's least time ends at most the first width above it.
+//!   a window starting below the sample's least time ends at most the first width above it (and
+//!   the next is sized from that part above the least time: what the count was read over).
 //!   Windows end at the latest time seen; the last one is open (or ends at the backfill's `to`).
 //! - A window is read with `$skip` pages that **overlap by one** (`$skip` advances by `$top − 1`).
 //!   Every page after the first must begin with a version this pass has read; if it does not, a
@@ -1274,8 +1275,15 @@ async fn pages(
         match p.window(Some(a), Some(b), None, None, true).await? {
             Read::Complete { count, latest } => {
                 latest_seen = latest_seen.max(latest.unwrap_or(latest_seen));
+                tracing::debug!(stream = %job.stream, from = %a, until = %b, count, "window complete");
                 let factor = if count == 0 { 4.0 } else { (target as f64 / count as f64).min(4.0) };
-                width = ((width as f64 * factor) as i64).max(1);
+                // The next width is scaled from the span that held the count: `b − a`, or for the
+                // window that reaches the sample's least time from below, `b − lo` (what lies below
+                // `lo` is unknown and mostly empty, and a grown width scaled by that count would cut
+                // a window of many times the target; the smaller span can only cost a page, never
+                // memory).
+                let held = if a < lo && lo < b { ticks(b - lo) } else { ticks(b - a) };
+                width = ((held.max(1) as f64 * factor) as i64).max(1);
                 a = b;
             }
             Read::Interrupted => return Ok(()),

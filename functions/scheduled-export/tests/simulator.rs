@@ -838,6 +838,35 @@ async fn generated_alerts_export_exactly_once() {
     assert_eq!((again.records, again.objects, again.skipped), (0, 0, 6_001), "{again:?}");
 }
 
+/// Issue 17: a first run's windows stay the size they are cut for. The window that reaches the
+/// sample's least time starts far below it (the lower bound's probes leave empty windows that grew
+/// the width fourfold each); the next width must be scaled from the span that held its records, not
+/// from the grown width. (Before the fix, the window after it held 16 windows' worth: on the bench,
+/// 620,000 of the 1,000,000 alerts in one window, whose identities took the export's peak RSS from
+/// 48 to 100 MiB.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_run_reads_no_window_in_more_than_twice_the_pages_it_is_sized_for() {
+    let (alerts, top) = (10_000usize, 50usize);
+    let mut s: Value = serde_json::from_str(tenant_sim::seed::DEMO).unwrap();
+    s["generated_alerts"] = json!({"count": alerts, "first": "2026-11-01T00:00:00Z", "step_ms": 50});
+    let env = setup(Seed::parse(&s.to_string()).unwrap()).await;
+    clear_requests(&env.sim).await;
+    let sum = run(&env, StreamKind::MdeAlerts, top, &Never).await;
+    assert_eq!((sum.records, sum.outcome), (alerts as u64, Outcome::Complete), "{sum:?}");
+    // Pages per window: the requests that share one `$filter` (the window's bounds).
+    let mut pages: BTreeMap<String, usize> = BTreeMap::new();
+    for r in request_log(&env.sim).await.iter().filter(|r| r["path"] == "/api/alerts") {
+        let query = r["query"].as_str().unwrap_or_default();
+        let filter = query.split('&').find(|p| p.starts_with("%24filter=")).unwrap_or("(none)");
+        *pages.entry(filter.to_string()).or_default() += 1;
+    }
+    // Windows are sized for 8 pages of 50 (`window_target`); the one reaching the sample holds a
+    // sixteenth of the sample's span, 625 alerts (13 pages).
+    let largest = pages.values().max().copied().unwrap_or(0);
+    assert!(largest <= 16, "a window read in {largest} pages of {top} ({} windows): {pages:?}", pages.len());
+    assert!(sum.api_calls as usize <= bound(alerts, top), "{sum:?}");
+}
+
 /// The demo seed plus `n` XDR incidents one hour apart: spread out, so each window the pager cuts
 /// completes within one run's 50 calls and a backlog paced by the quota makes progress run by run.
 fn hourly_incidents(n: usize) -> Seed {
