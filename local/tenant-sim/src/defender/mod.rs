@@ -164,6 +164,14 @@ pub async fn dispatch(
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let ctx = Ctx { sim: &sim, ep, matched: &matched, query, body, claims, now, path };
+    if ep.name == "mde.alerts.list"
+        && let Some(page) = mde::generated_alerts_page(&ctx)
+    {
+        return match page {
+            Ok(text) => ([(axum::http::header::CONTENT_TYPE, "application/json")], text).into_response(),
+            Err(e) => e.render(ep.api, now),
+        };
+    }
     let result = match ep.api {
         Api::Mde if ep.name.starts_with("mde.machineactions") || actions::is_action(&ep.name) => actions::handle(&ctx),
         Api::Mde if ep.name == "mde.advanced_hunting.run" => hunting::handle(&ctx),
