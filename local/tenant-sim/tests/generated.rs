@@ -46,6 +46,9 @@ async fn generated_alerts_are_the_template_with_their_own_id_and_time_listed_str
             let id = a["id"].as_str().unwrap();
             let i: i64 = id.strip_prefix("da-gen-").unwrap().parse().unwrap();
             assert_eq!(a["lastUpdateTime"], json!(format!("2026-11-01T00:00:{i:02}.0000000Z")), "{a}");
+            // In the template's member order (the text a tree of clones would serialise to).
+            let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+            assert_eq!(keys(a), keys(&template), "alert {i}: members in the template's order");
             let mut rest = a.clone();
             let mut expected = template.clone();
             for k in ["id", "lastUpdateTime"] {

@@ -147,25 +147,36 @@ fn generated_alerts(ctx: &Ctx<'_>, g: &crate::seed::GeneratedAlerts, expand: boo
     let start = lo.saturating_add(skip);
     let end = hi.min(start.saturating_add(page));
     let template = lock(&ctx.sim.tenant).seed.alerts.first().cloned().unwrap_or_else(|| json!({}));
-    let internal = |e: &serde_json::Error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string());
-    // The template's other members, serialised once: `,"k":v,…}` (or `}` when it has none).
-    let mut others = shape_alert(&template, expand);
-    if let Some(o) = others.as_object_mut() {
-        o.remove("id");
-        o.remove("lastUpdateTime");
+    let internal =
+        |e: &serde_json::Error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string());
+    // The template serialised once, with marks where each alert's `id` and `lastUpdateTime` go (the
+    // members keep the template's order, so the text is the one a tree of clones would serialise to).
+    const ID: &str = "\u{1}id\u{1}";
+    const TIME: &str = "\u{1}time\u{1}";
+    let mut shaped = shape_alert(&template, expand);
+    if let Some(o) = shaped.as_object_mut() {
+        o.insert("id".into(), json!(ID));
+        o.insert("lastUpdateTime".into(), json!(TIME));
     }
-    let others = match &others {
-        Value::Object(o) if o.is_empty() => b"}".to_vec(),
-        Value::Object(o) => {
-            let mut text = serde_json::to_vec(o).map_err(|e| internal(&e))?;
-            text[0] = b',';
-            text
-        }
-        _ => b"}".to_vec(),
-    };
+    let text = serde_json::to_string(&shaped).map_err(|e| internal(&e))?;
+    // The text between the marks, each piece followed by the member it precedes (`None`: the end).
+    let (id_mark, time_mark) =
+        (serde_json::to_string(ID).map_err(|e| internal(&e))?, serde_json::to_string(TIME).map_err(|e| internal(&e))?);
+    let mut marks: Vec<(usize, usize, bool)> = [(&id_mark, true), (&time_mark, false)]
+        .into_iter()
+        .filter_map(|(m, is_id)| text.find(m.as_str()).map(|at| (at, m.len(), is_id)))
+        .collect();
+    marks.sort_unstable();
+    let mut pieces: Vec<(&str, Option<bool>)> = Vec::with_capacity(3);
+    let mut from = 0;
+    for (at, len, is_id) in marks {
+        pieces.push((&text[from..at], Some(is_id)));
+        from = at + len;
+    }
+    pieces.push((&text[from..], None));
     let json_text = |v: &str| serde_json::to_string(v).map_err(|e| internal(&e));
     let n = usize::try_from((end - start).max(0)).unwrap_or(0);
-    let mut out = Vec::with_capacity(256 + n * (others.len() + 80));
+    let mut out = Vec::with_capacity(256 + n * (text.len() + 16));
     out.extend_from_slice(b"{\"@odata.context\":");
     out.extend_from_slice(json_text(&ctx.context())?.as_bytes());
     if top.is_none() && end < hi {
@@ -181,10 +192,18 @@ fn generated_alerts(ctx: &Ctx<'_>, g: &crate::seed::GeneratedAlerts, expand: boo
         if p > start {
             out.push(b',');
         }
-        // Digits, letters, `-`, `:` and `.`: nothing to escape.
-        let time = iso(first + chrono::Duration::nanoseconds(i * step));
-        out.extend_from_slice(format!("{{\"id\":\"da-gen-{i:010}\",\"lastUpdateTime\":\"{time}\"").as_bytes());
-        out.extend_from_slice(&others);
+        for (piece, member) in &pieces {
+            out.extend_from_slice(piece.as_bytes());
+            // Digits, letters, `-`, `:` and `.`: nothing to escape.
+            match member {
+                Some(true) => out.extend_from_slice(format!("\"da-gen-{i:010}\"").as_bytes()),
+                Some(false) => {
+                    let time = iso(first + chrono::Duration::nanoseconds(i * step));
+                    out.extend_from_slice(format!("\"{time}\"").as_bytes());
+                }
+                None => {}
+            }
+        }
     }
     out.extend_from_slice(b"]}");
     Ok(out)
