@@ -4,8 +4,8 @@
 //! conditional cursor commit per page).
 //!
 //! The simulator runs as its own process (the release `tenant-sim` beside this binary) and serves a
-//! procedural alert sequence (`generated_alerts` in its seed: each page built on request, nothing
-//! held), in its strict order (a keyed permutation of each filtered range, unrelated to time), so
+//! procedural alert sequence (`generated_alerts` in its seed: each page written as JSON text on
+//! request, nothing held), in its strict order (a keyed permutation of each filtered range, unrelated to time), so
 //! neither its memory nor a million seeded documents pollute the measurement. Reported: records/s,
 //! this process's RSS and peak RSS when 10 %, 50 % and 100 % of the alerts were committed, and API
 //! calls against the minimum ceil(N / 10,000) and the stated bound, and the identities the cursor
