@@ -825,15 +825,7 @@ async fn graph_calls_ask_for_evolvable_enum_members_by_name() {
     let got: Value = client.call(&t, get(Endpoint::GraphSecurityIncidentsGet, &path, &[]), deadline()).await.unwrap();
     assert_eq!(got["status"], "awaitingAction", "the client sends Prefer: include-unknown-enum-members");
     // Without the header the service hides the member: what a client without it would see.
-    let raw: Value = env
-        .http
-        .get(format!("{}/v1.0{path}", env.sim.url))
-        .bearer_auth(env.tokens.cached(&t, defender_shared::defender::client::scopes::GRAPH).unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bearer = env.tokens.cached(&t, defender_shared::defender::client::scopes::GRAPH).unwrap();
+    let raw = testkit::sim::json_of(env.http.get(format!("{}/v1.0{path}", env.sim.url)).bearer_auth(bearer)).await;
     assert_eq!(raw["status"], "unknownFutureValue");
 }

@@ -407,15 +407,11 @@ async fn after_two_refreshes_only_the_newest_refresh_token_is_readable() {
     // alice signs in (device code, approved at the simulated Entra); her refresh token goes to the vault.
     let client = sim.client().unwrap();
     let base = format!("{}/{}/oauth2/v2.0", sim.url, sim.tenant_id());
-    let dc: Value = client
-        .post(format!("{base}/devicecode"))
-        .form(&[("client_id", PUBLIC), ("scope", &format!("{MDE} offline_access"))])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let scope = format!("{MDE} offline_access");
+    let dc = testkit::sim::json_of(
+        client.post(format!("{base}/devicecode")).form(&[("client_id", PUBLIC), ("scope", &scope)]),
+    )
+    .await;
     let approve = json!({"user_code": dc["user_code"], "upn": "alice@contoso.com"});
     assert!(
         client

@@ -45,17 +45,29 @@ fn assert_entra_error(body: &Value, error: &str, code: u64) {
     assert!(body["trace_id"].is_string() && body["correlation_id"].is_string());
 }
 
-async fn client_credentials(
-    sim: &RunningSim,
-    http: &reqwest::Client,
-    scope: &str,
-) -> Result<(u16, Value), reqwest::Error> {
-    post_form(
-        http,
-        &token_url(sim),
-        &[("grant_type", "client_credentials"), ("client_id", APP), ("client_secret", SECRET), ("scope", scope)],
-    )
-    .await
+/// An answer refused with `status`, Entra's `error` and the AADSTS `code`.
+fn assert_refused((status, body): (u16, Value), expected: u16, error: &str, code: u64) {
+    assert_eq!(status, expected, "{body}");
+    assert_entra_error(&body, error, code);
+}
+
+/// What the token endpoint answers `form` with: its status and body.
+async fn token_answer(sim: &RunningSim, http: &reqwest::Client, form: &[(&str, &str)]) -> Answer {
+    post_form(http, &token_url(sim), form).await
+}
+
+/// A status and a JSON body, or the request failed.
+type Answer = Result<(u16, Value), reqwest::Error>;
+
+/// A client-credentials grant with a client secret.
+async fn secret_grant(sim: &RunningSim, http: &reqwest::Client, client: &str, secret: &str, scope: &str) -> Answer {
+    let form =
+        [("grant_type", "client_credentials"), ("client_id", client), ("client_secret", secret), ("scope", scope)];
+    token_answer(sim, http, &form).await
+}
+
+async fn client_credentials(sim: &RunningSim, http: &reqwest::Client, scope: &str) -> Answer {
+    secret_grant(sim, http, APP, SECRET, scope).await
 }
 
 #[tokio::test]
@@ -95,15 +107,8 @@ async fn client_secret_issues_a_token_for_one_resource() -> TestResult {
 #[tokio::test]
 async fn wrong_secret_is_401_7000215() -> TestResult {
     let (sim, http) = common::demo().await?;
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", APP),
-        ("client_secret", "nope"),
-        ("scope", "https://graph.microsoft.com/.default"),
-    ];
-    let (status, body) = post_form(&http, &token_url(&sim), &form).await?;
-    assert_eq!(status, 401);
-    assert_entra_error(&body, "invalid_client", 7_000_215);
+    let answer = secret_grant(&sim, &http, APP, "nope", "https://graph.microsoft.com/.default").await?;
+    assert_refused(answer, 401, "invalid_client", 7_000_215);
     Ok(())
 }
 
@@ -111,14 +116,8 @@ async fn wrong_secret_is_401_7000215() -> TestResult {
 async fn unknown_client_is_700016_and_missing_credential_7000218() -> TestResult {
     let (sim, http) = common::demo().await?;
     let unknown = "99999999-9999-4999-8999-999999999999";
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", unknown),
-        ("client_secret", "x"),
-        ("scope", "https://graph.microsoft.com/.default"),
-    ];
-    let (status, body) = post_form(&http, &token_url(&sim), &form).await?;
-    assert_eq!(status, 400);
+    let (status, body) = secret_grant(&sim, &http, unknown, "x", "https://graph.microsoft.com/.default").await?;
+    assert_eq!(status, 400, "{body}");
     assert_entra_error(&body, "unauthorized_client", 700_016);
     assert!(body["error_description"].as_str().unwrap().contains(unknown));
     let form =
@@ -134,48 +133,68 @@ async fn unknown_client_is_700016_and_missing_credential_7000218() -> TestResult
 async fn request_errors_are_entra_shaped() -> TestResult {
     let (sim, http) = common::demo().await?;
     let url = token_url(&sim);
-    let (s, b) = post_form(
-        &http,
-        &url,
-        &[("grant_type", "client_credentials"), ("client_id", APP), ("client_secret", SECRET), ("resource", MDE)],
-    )
-    .await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_request", 901_002);
-    let (s, b) = post_form(&http, &url, &[("client_id", APP)]).await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_request", 900_144);
-    let (s, b) = post_json(&http, &url, &json!({"grant_type": "client_credentials"})).await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_request", 900_144);
-    let (s, b) = post_form(&http, &url, &[("grant_type", "password"), ("client_id", APP)]).await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "unsupported_grant_type", 70_003);
+    assert_refused(
+        post_form(
+            &http,
+            &url,
+            &[("grant_type", "client_credentials"), ("client_id", APP), ("client_secret", SECRET), ("resource", MDE)],
+        )
+        .await?,
+        400,
+        "invalid_request",
+        901_002,
+    );
+    assert_refused(post_form(&http, &url, &[("client_id", APP)]).await?, 400, "invalid_request", 900_144);
+    assert_refused(
+        post_json(&http, &url, &json!({"grant_type": "client_credentials"})).await?,
+        400,
+        "invalid_request",
+        900_144,
+    );
+    assert_refused(
+        post_form(&http, &url, &[("grant_type", "password"), ("client_id", APP)]).await?,
+        400,
+        "unsupported_grant_type",
+        70_003,
+    );
     let other = format!("{}/contoso.onmicrosoft.com/oauth2/v2.0/token", sim.url);
-    let (s, b) = post_form(&http, &other, &[("grant_type", "client_credentials")]).await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_request", 90_002);
-    let (s, b) = client_credentials(
-        &sim,
-        &http,
-        "https://graph.microsoft.com/.default https://api.security.microsoft.com/.default",
-    )
-    .await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_scope", 700_022);
-    let (s, b) = client_credentials(&sim, &http, "https://example.contoso.com/.default").await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_resource", 500_011);
+    assert_refused(
+        post_form(&http, &other, &[("grant_type", "client_credentials")]).await?,
+        400,
+        "invalid_request",
+        90_002,
+    );
+    assert_refused(
+        client_credentials(
+            &sim,
+            &http,
+            "https://graph.microsoft.com/.default https://api.security.microsoft.com/.default",
+        )
+        .await?,
+        400,
+        "invalid_scope",
+        700_022,
+    );
+    assert_refused(
+        client_credentials(&sim, &http, "https://example.contoso.com/.default").await?,
+        400,
+        "invalid_resource",
+        500_011,
+    );
     // Client credentials without `/.default`: today's code is AADSTS1002012.
-    let (s, b) = client_credentials(&sim, &http, "https://graph.microsoft.com/User.Read").await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_scope", 1_002_012);
-    let (s, b) = client_credentials(&sim, &http, "openid").await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_scope", 1_002_012);
-    let (s, b) = post_form(&http, &url, &[("grant_type", "client_credentials"), ("grant_type", "x")]).await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_request", 9_000_411);
+    assert_refused(
+        client_credentials(&sim, &http, "https://graph.microsoft.com/User.Read").await?,
+        400,
+        "invalid_scope",
+        1_002_012,
+    );
+    assert_refused(client_credentials(&sim, &http, "openid").await?, 400, "invalid_scope", 1_002_012);
+    assert_refused(
+        post_form(&http, &url, &[("grant_type", "client_credentials"), ("grant_type", "x")]).await?,
+        400,
+        "invalid_request",
+        9_000_411,
+    );
     Ok(())
 }
 
@@ -252,19 +271,21 @@ fn assertion(cert: &Cert, signer_pem: &str, alg: Algorithm, aud: &str, exp_offse
     jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_pem(signer_pem.as_bytes()).unwrap()).unwrap()
 }
 
-async fn assert_with(sim: &RunningSim, http: &reqwest::Client, jwt: &str) -> Result<(u16, Value), reqwest::Error> {
-    post_form(
-        http,
-        &token_url(sim),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", CERT_APP),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-            ("client_assertion", jwt),
-            ("scope", "https://graph.microsoft.com/.default"),
-        ],
-    )
-    .await
+/// A client-credentials grant authenticated by a signed assertion (`client_assertion`): a
+/// certificate's or a federated identity's.
+async fn assertion_grant(sim: &RunningSim, http: &reqwest::Client, client: &str, jwt: &str, scope: &str) -> Answer {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", jwt),
+        ("scope", scope),
+    ];
+    token_answer(sim, http, &form).await
+}
+
+async fn assert_with(sim: &RunningSim, http: &reqwest::Client, jwt: &str) -> Answer {
+    assertion_grant(sim, http, CERT_APP, jwt, "https://graph.microsoft.com/.default").await
 }
 
 #[tokio::test]
@@ -285,38 +306,42 @@ async fn certificate_assertions_are_verified() -> TestResult {
         assert_eq!(claims["roles"], json!(["SecurityAlert.Read.All"]));
     }
     // Signed by another key, but claiming the registered certificate.
-    let (s, b) =
-        assert_with(&sim, &http, &assertion(&cert, &other.key_pem, Algorithm::PS256, &aud, 600, &jti(), now)).await?;
-    assert_eq!(s, 401);
-    assert_entra_error(&b, "invalid_client", 700_027);
+    assert_refused(
+        assert_with(&sim, &http, &assertion(&cert, &other.key_pem, Algorithm::PS256, &aud, 600, &jti(), now)).await?,
+        401,
+        "invalid_client",
+        700_027,
+    );
     // Another certificate's thumbprint.
-    let (s, b) =
-        assert_with(&sim, &http, &assertion(&other, &other.key_pem, Algorithm::PS256, &aud, 600, &jti(), now)).await?;
-    assert_eq!(s, 401);
-    assert_entra_error(&b, "invalid_client", 50_012);
+    assert_refused(
+        assert_with(&sim, &http, &assertion(&other, &other.key_pem, Algorithm::PS256, &aud, 600, &jti(), now)).await?,
+        401,
+        "invalid_client",
+        50_012,
+    );
     // Wrong audience.
     let wrong_aud = format!("{}/{}/v2.0", sim.url, sim.tenant_id());
-    let (s, b) =
+    assert_refused(
         assert_with(&sim, &http, &assertion(&cert, &cert.key_pem, Algorithm::PS256, &wrong_aud, 600, &jti(), now))
-            .await?;
-    assert_eq!(s, 401);
-    assert_entra_error(&b, "invalid_client", 50_012);
+            .await?,
+        401,
+        "invalid_client",
+        50_012,
+    );
     // Expired.
-    let (s, b) =
+    assert_refused(
         assert_with(&sim, &http, &assertion(&cert, &cert.key_pem, Algorithm::PS256, &aud, -600, &jti(), now - 1200))
-            .await?;
-    assert_eq!(s, 401);
-    assert_entra_error(&b, "invalid_client", 700_024);
+            .await?,
+        401,
+        "invalid_client",
+        700_024,
+    );
     // Replayed jti.
     let once = assertion(&cert, &cert.key_pem, Algorithm::PS256, &aud, 600, &jti(), now);
     assert_eq!(assert_with(&sim, &http, &once).await?.0, 200);
-    let (s, b) = assert_with(&sim, &http, &once).await?;
-    assert_eq!(s, 401);
-    assert_entra_error(&b, "invalid_client", 50_012);
+    assert_refused(assert_with(&sim, &http, &once).await?, 401, "invalid_client", 50_012);
     // Not a JWT.
-    let (s, b) = assert_with(&sim, &http, "not-a-jwt").await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_request", 50_027);
+    assert_refused(assert_with(&sim, &http, "not-a-jwt").await?, 400, "invalid_request", 50_027);
     Ok(())
 }
 
@@ -335,19 +360,8 @@ async fn issue(
     Ok(b["token"].as_str().unwrap().to_string())
 }
 
-async fn federated(sim: &RunningSim, http: &reqwest::Client, jwt: &str) -> Result<(u16, Value), reqwest::Error> {
-    post_form(
-        http,
-        &token_url(sim),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", FED_APP),
-            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-            ("client_assertion", jwt),
-            ("scope", "https://api.securitycenter.microsoft.com/.default"),
-        ],
-    )
-    .await
+async fn federated(sim: &RunningSim, http: &reqwest::Client, jwt: &str) -> Answer {
+    assertion_grant(sim, http, FED_APP, jwt, "https://api.securitycenter.microsoft.com/.default").await
 }
 
 #[tokio::test]
@@ -373,14 +387,10 @@ async fn federated_credentials_match_issuer_subject_and_audience() -> TestResult
     assert_entra_error(&b, "invalid_request", 70_021);
     assert!(b["error_description"].as_str().unwrap().contains("Assertion Subject: 'system:serviceaccount:y'"), "{b}");
     let wrong_aud = issue(&sim, &http, "system:serviceaccount:x", "api://Other").await?;
-    let (s, b) = federated(&sim, &http, &wrong_aud).await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_request", 70_021);
+    assert_refused(federated(&sim, &http, &wrong_aud).await?, 400, "invalid_request", 70_021);
     // Expired on the simulated clock.
     http.post(format!("{}/_sim/clock", sim.url)).json(&json!({"advance_s": 601})).send().await?;
-    let (s, b) = federated(&sim, &http, &good).await?;
-    assert_eq!(s, 401);
-    assert_entra_error(&b, "invalid_client", 700_024);
+    assert_refused(federated(&sim, &http, &good).await?, 401, "invalid_client", 700_024);
     Ok(())
 }
 
@@ -397,17 +407,13 @@ async fn start_device(
     Ok(b)
 }
 
-async fn poll(sim: &RunningSim, http: &reqwest::Client, device_code: &str) -> Result<(u16, Value), reqwest::Error> {
-    post_form(
-        http,
-        &token_url(sim),
-        &[
-            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-            ("client_id", PUBLIC),
-            ("device_code", device_code),
-        ],
-    )
-    .await
+async fn poll(sim: &RunningSim, http: &reqwest::Client, device_code: &str) -> Answer {
+    let form = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("client_id", PUBLIC),
+        ("device_code", device_code),
+    ];
+    token_answer(sim, http, &form).await
 }
 
 async fn advance(sim: &RunningSim, http: &reqwest::Client, s: i64) -> TestResult {
@@ -448,9 +454,7 @@ async fn device_code_flow_pending_slow_down_then_token() -> TestResult {
         )
     );
     let code = dc["device_code"].as_str().unwrap();
-    let (s, b) = poll(&sim, &http, code).await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "authorization_pending", 70_016);
+    assert_refused(poll(&sim, &http, code).await?, 400, "authorization_pending", 70_016);
     let (s, b) = poll(&sim, &http, code).await?;
     assert_eq!(s, 400);
     assert_eq!(b["error"], "slow_down");
@@ -473,9 +477,7 @@ async fn device_code_flow_pending_slow_down_then_token() -> TestResult {
     assert!(!scp.contains(&"SecurityAlert.Read.All"), "{scp:?}");
     // Redeemed once only.
     advance(&sim, &http, 6).await?;
-    let (s, b) = poll(&sim, &http, code).await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_grant", 70_000);
+    assert_refused(poll(&sim, &http, code).await?, 400, "invalid_grant", 70_000);
     // Unknown code.
     let (_, b) = poll(&sim, &http, "nope").await?;
     assert_eq!(b["error"], "invalid_grant");
@@ -501,9 +503,7 @@ async fn device_code_expires_and_can_be_declined() -> TestResult {
     let (sim, http) = common::demo().await?;
     let dc = start_device(&sim, &http, &format!("{MDE}/.default")).await?;
     advance(&sim, &http, 901).await?;
-    let (s, b) = poll(&sim, &http, dc["device_code"].as_str().unwrap()).await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "expired_token", 70_020);
+    assert_refused(poll(&sim, &http, dc["device_code"].as_str().unwrap()).await?, 400, "expired_token", 70_020);
 
     let dc = start_device(&sim, &http, &format!("{MDE}/.default")).await?;
     approve(&sim, &http, json!({"user_code": dc["user_code"], "decline": true})).await?;
@@ -513,22 +513,19 @@ async fn device_code_expires_and_can_be_declined() -> TestResult {
 
     // Confidential clients cannot start a device flow.
     let url = format!("{}/{}/oauth2/v2.0/devicecode", sim.url, sim.tenant_id());
-    let (s, b) =
-        post_form(&http, &url, &[("client_id", APP), ("scope", "https://graph.microsoft.com/.default")]).await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_client", 7_000_218);
+    assert_refused(
+        post_form(&http, &url, &[("client_id", APP), ("scope", "https://graph.microsoft.com/.default")]).await?,
+        400,
+        "invalid_client",
+        7_000_218,
+    );
     Ok(())
 }
 
-async fn refresh(
-    sim: &RunningSim,
-    http: &reqwest::Client,
-    rt: &str,
-    scope: &str,
-) -> Result<(u16, Value), reqwest::Error> {
-    post_form(
+async fn refresh(sim: &RunningSim, http: &reqwest::Client, rt: &str, scope: &str) -> Answer {
+    token_answer(
+        sim,
         http,
-        &token_url(sim),
         &[("grant_type", "refresh_token"), ("client_id", PUBLIC), ("refresh_token", rt), ("scope", scope)],
     )
     .await
@@ -612,9 +609,7 @@ async fn a_federated_credential_still_propagating_answers_70021_until_it_is_visi
     });
     reseed(&sim, &http, vec![json!({"client_id": FED_APP, "federated": fic, "roles": ["Machine.Read.All"]})]).await?;
     let good = issue(&sim, &http, "system:serviceaccount:x", "api://AzureADTokenExchange").await?;
-    let (s, b) = federated(&sim, &http, &good).await?;
-    assert_eq!(s, 400);
-    assert_entra_error(&b, "invalid_request", 70_021);
+    assert_refused(federated(&sim, &http, &good).await?, 400, "invalid_request", 70_021);
     advance(&sim, &http, 21).await?;
     let (s, b) = federated(&sim, &http, &good).await?;
     assert_eq!(s, 200, "{b}");

@@ -238,6 +238,16 @@ pub async fn request_paths(sim: &RunningSim) -> Vec<String> {
     requests(sim).await.iter().filter_map(|e| e["path"].as_str().map(str::to_string)).collect()
 }
 
+/// Sends `request` and reads its answer as JSON, whatever the status (a test asserts on the body).
+///
+/// # Panics
+/// When the request cannot be sent or the answer is not JSON.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    let resp = request.send().await.unwrap_or_else(|e| panic!("request not sent: {e}"));
+    let status = resp.status();
+    resp.json().await.unwrap_or_else(|e| panic!("the {status} answer is not JSON: {e}"))
+}
+
 /// Empties the request log (`DELETE /_sim/requests`).
 ///
 /// # Panics

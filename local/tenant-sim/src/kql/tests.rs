@@ -454,23 +454,15 @@ fn top_defaults_to_descending() {
 
 #[test]
 fn order_and_sort() {
-    assert_eq!(
-        files(&format!("{P} | order by Timestamp")),
-        ["whoami.exe", "cmd.exe", "csc.exe", "conhost.exe", "notepad.exe"]
-    );
-    assert_eq!(
-        files(&format!("{P} | sort by Timestamp asc")),
-        ["notepad.exe", "conhost.exe", "csc.exe", "cmd.exe", "whoami.exe"]
-    );
-    // multiple keys; ties keep table order (stable)
-    assert_eq!(
-        files(&format!("{P} | order by DeviceId asc, ProcessId desc")),
-        ["conhost.exe", "csc.exe", "whoami.exe", "cmd.exe", "notepad.exe"]
-    );
-    assert_eq!(
-        files(&format!("{P} | order by IsAdmin")),
-        ["csc.exe", "notepad.exe", "cmd.exe", "conhost.exe", "whoami.exe"]
-    );
+    for (sort, expected) in [
+        ("order by Timestamp", ["whoami.exe", "cmd.exe", "csc.exe", "conhost.exe", "notepad.exe"]),
+        ("sort by Timestamp asc", ["notepad.exe", "conhost.exe", "csc.exe", "cmd.exe", "whoami.exe"]),
+        // multiple keys; ties keep table order (stable)
+        ("order by DeviceId asc, ProcessId desc", ["conhost.exe", "csc.exe", "whoami.exe", "cmd.exe", "notepad.exe"]),
+        ("order by IsAdmin", ["csc.exe", "notepad.exe", "cmd.exe", "conhost.exe", "whoami.exe"]),
+    ] {
+        assert_eq!(files(&format!("{P} | {sort}")), expected, "{sort}");
+    }
     // nulls first for asc by default, and overridable
     assert_eq!(files(&format!("{P} | order by Score asc"))[0], "conhost.exe");
     assert_eq!(files(&format!("{P} | order by Score asc nulls last"))[4], "conhost.exe");
