@@ -114,6 +114,7 @@ impl TokenCache {
                 if let Some(c) = slot.snapshot()
                     && usable(&c, now())
                 {
+                    crate::metrics::count("TokenCacheHits", 1);
                     return Ok(c.token);
                 }
                 slot.gate.lock().await
@@ -124,6 +125,9 @@ impl TokenCache {
         if let Some(c) = &previous
             && issued < c.refresh_at
         {
+            // Fetched by the caller that held the gate: served from the cache, so counted as a hit
+            // (every answer is either a hit or a fetch, however concurrent callers interleave).
+            crate::metrics::count("TokenCacheHits", 1);
             return Ok(c.token.clone());
         }
         crate::metrics::count("TokenFetches", 1);
